@@ -1,0 +1,97 @@
+"""Run folder layout and manifest.json (per-stage status, hashes, fingerprints, timings)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import platform
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from tunesmith.artifacts.files import write_json
+
+STAGES = ("data", "train", "evaluate", "report")
+STAGE_FOLDERS = {"data": "data", "train": "train", "evaluate": "eval", "report": "report"}
+TRACKED_PACKAGES = ("tunesmith", "torch", "transformers", "peft", "datasets", "accelerate")
+
+
+class RunDir:
+    """One run's folder. Each stage writes only inside its own sub-folder."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @classmethod
+    def new(cls, parent: str | Path, name: str) -> RunDir:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        return cls(Path(parent) / f"{name}-{stamp}")
+
+    def stage(self, name: str) -> Path:
+        path = self.root / STAGE_FOLDERS.get(name, name)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def train(self) -> Path:
+        return self.root / "train"
+
+    @property
+    def eval(self) -> Path:
+        return self.root / "eval"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report"
+
+    @property
+    def logs(self) -> Path:
+        path = self.root / "logs"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.json"
+
+    def read_manifest(self) -> dict[str, Any]:
+        if self.manifest_path.is_file():
+            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        return {"created": _now(), "versions": _versions(), "stages": {}}
+
+    def update_stage(self, stage: str, **fields: Any) -> None:
+        manifest = self.read_manifest()
+        entry = manifest["stages"].setdefault(stage, {})
+        entry.update(fields)
+        manifest["updated"] = _now()
+        write_json(self.manifest_path, manifest)
+
+    def stage_entry(self, stage: str) -> dict[str, Any]:
+        return self.read_manifest()["stages"].get(stage, {})
+
+    def set_field(self, key: str, value: Any) -> None:
+        manifest = self.read_manifest()
+        manifest[key] = value
+        write_json(self.manifest_path, manifest)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version(), "platform": platform.platform()}
+    for package in TRACKED_PACKAGES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[package] = metadata.version(package)
+    return found
+
+
+def timer() -> float:
+    return time.perf_counter()

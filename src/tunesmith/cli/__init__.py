@@ -1,0 +1,1 @@
+"""Command-line shell (typer): parses arguments and calls the library."""

@@ -1,0 +1,43 @@
+"""`tunesmith run`: resolve the recipe and run folder, run the pipeline, print the headline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tunesmith.errors import UserError
+from tunesmith.progress import console
+
+
+def bundled_demo() -> Path:
+    return Path(__file__).resolve().parent.parent / "recipes" / "demo.yaml"
+
+
+def run_recipe(recipe_path: Path | None, output: Path | None, runs_dir: Path) -> None:
+    from tunesmith.artifacts import RunDir
+    from tunesmith.config import load_recipe
+    from tunesmith.pipeline import run_pipeline
+
+    recipe = load_recipe(recipe_path or bundled_demo())
+    if output is not None and output.exists() and not output.is_dir():
+        raise UserError(f"--output: {output} exists and is not a folder")
+    run_dir = RunDir(output) if output else RunDir.new(runs_dir, recipe.name)
+    console.print(f"run folder: [bold]{run_dir.root}[/bold]")
+
+    def on_stage(name: str, status: str, seconds: float) -> None:
+        note = "unchanged, skipped" if status == "skipped" else f"done in {seconds:.1f} s"
+        console.print(f"  stage [bold]{name}[/bold]: {note}")
+
+    run_pipeline(recipe, run_dir, on_stage=on_stage)
+    print_headline(run_dir)
+
+
+def print_headline(run_dir) -> None:
+    compare_path = run_dir.eval / "compare.json"
+    if compare_path.is_file():
+        compare = json.loads(compare_path.read_text(encoding="utf-8"))
+        console.print(f"\nheld-out test set: {compare['sample_size']} examples")
+        for name, row in compare["metrics"].items():
+            rel = f" ({100 * row['relative']:+.1f} %)" if row["relative"] is not None else ""
+            console.print(f"  {name:<11} base {row['base']:.4f}  tuned {row['tuned']:.4f}{rel}")
+    console.print(f"\nreport: [bold]{run_dir.report / 'report.html'}[/bold]")

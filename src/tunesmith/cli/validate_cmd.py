@@ -1,0 +1,71 @@
+"""`tunesmith validate`: everything that can be checked before training."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tunesmith.errors import UserError
+from tunesmith.progress import console
+
+BYTES_PER_PARAM_TRAINING = 6  # bf16/fp32 weights + activations headroom for adapter training
+
+
+def validate_recipe(path: Path) -> None:
+    from tunesmith.config import load_recipe
+    from tunesmith.data.stage import load_examples
+
+    recipe = load_recipe(path)
+    console.print(f"recipe: ok ({recipe.task}, model {recipe.model.name})")
+    for name, file in (
+        ("train", recipe.data.train),
+        ("validation", recipe.data.validation),
+        ("test", recipe.data.test),
+    ):
+        if file:
+            examples = load_examples(recipe, file, name, None)
+            console.print(f"data.{name}: ok ({len(examples)} examples, fields map)")
+    folder = _resolve(recipe.model.name)
+    _memory_estimate(folder)
+
+
+def _resolve(name: str) -> Path | None:
+    from tunesmith.models import resolve_model
+
+    source = resolve_model(name, fetch=False)
+    folder = Path(source)
+    state = "cached" if (folder / "config.json").is_file() else "will be fetched on first run"
+    console.print(f"model: ok ({name}; {state})")
+    return folder if folder.is_dir() else None
+
+
+def _memory_estimate(folder: Path | None) -> None:
+    if folder is None or not (folder / "config.json").is_file():
+        return
+    params = _parameter_count(folder)
+    need = params * BYTES_PER_PARAM_TRAINING
+    have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    verdict = "fits" if need < have else "does NOT fit"
+    console.print(
+        f"memory: ~{need / 2**30:.1f} GiB estimated for training, {have / 2**30:.1f} GiB "
+        f"installed: {verdict}"
+    )
+    if need >= have:
+        raise UserError(f"model.name: {params / 1e6:.0f}M parameters need ~{need / 2**30:.1f} GiB")
+
+
+def _parameter_count(folder: Path) -> int:
+    """Parameters from the safetensors header (no weights loaded)."""
+    total = 0
+    for file in folder.glob("*.safetensors"):
+        with open(file, "rb") as handle:
+            size = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(size))
+        for key, meta in header.items():
+            if key != "__metadata__":
+                count = 1
+                for dim in meta["shape"]:
+                    count *= dim
+                total += count
+    return total

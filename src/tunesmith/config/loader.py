@@ -1,0 +1,115 @@
+"""Load a YAML recipe into a `Recipe`, turning every mistake into one clear line."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from tunesmith.config.schema import Recipe
+from tunesmith.errors import UserError, suggest
+
+PATH_FIELDS = (("data", "train"), ("data", "validation"), ("data", "test"))
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read, validate and resolve a recipe file (relative paths become absolute)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: recipe file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        raw = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise UserError(f"{where}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: a recipe is a YAML mapping of sections (task, data, ...)")
+    _resolve_paths(raw, path.parent.resolve())
+    return recipe_from_dict(raw, source=str(path), yaml_root=root)
+
+
+def recipe_from_dict(raw: dict[str, Any], source: str = "recipe", yaml_root=None) -> Recipe:
+    """Validate a mapping into a `Recipe`, with key-path errors."""
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as exc:
+        raise UserError(_describe(exc, source, yaml_root)) from None
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
+    for section, key in PATH_FIELDS:
+        block = raw.get(section)
+        if isinstance(block, dict) and isinstance(block.get(key), str):
+            block[key] = str((base / block[key]).resolve())
+    model = raw.get("model")
+    name = model.get("name") if isinstance(model, dict) else model
+    if isinstance(name, str) and (name.startswith((".", "/", "~")) or name.endswith(".gguf")):
+        resolved = str((base / Path(name).expanduser()).resolve())
+        if isinstance(model, dict):
+            model["name"] = resolved
+        else:
+            raw["model"] = resolved
+
+
+def _describe(exc: ValidationError, source: str, yaml_root) -> str:
+    """The first validation error as 'file:line: key.path: problem (did you mean ...)'."""
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    key_path = ".".join(loc) or "(top level)"
+    line = _line_of(yaml_root, err["loc"])
+    where = f"{source}:{line}" if line else source
+    if err["type"] == "extra_forbidden":
+        known = _known_keys(err["loc"][:-1])
+        hint = suggest(loc[-1], known)
+        return f"{where}: {key_path}: unknown key{hint}; allowed: {', '.join(known)}"
+    if err["type"] == "missing":
+        return f"{where}: {key_path}: required key is missing"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{where}: {key_path}: {message}{more}"
+
+
+def _known_keys(loc: tuple) -> list[str]:
+    model: type[BaseModel] = Recipe
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _line_of(node, loc) -> int | None:
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        child = next(((k, v) for k, v in node.value if k.value == str(part)), None)
+        if child is None:
+            break
+        line = child[0].start_mark.line + 1
+        node = child[1]
+    return line
+
+
+def dump_recipe(recipe: Recipe) -> str:
+    """The fully resolved recipe as YAML (every default written out)."""
+    return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def recipe_hash(*parts: BaseModel | str | None) -> str:
+    """A stable hash of recipe sections, for skip-if-unchanged."""
+    payload = [p.model_dump(mode="json") if isinstance(p, BaseModel) else p for p in parts]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

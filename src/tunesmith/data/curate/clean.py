@@ -1,0 +1,140 @@
+"""clean: Unicode repair, control characters, whitespace, markup, empty fields, length, language."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+
+from tunesmith.config.curation import CleanConfig
+from tunesmith.data.curate.base import Drop, Splits, StepOutput, register_step
+from tunesmith.data.curate.rows import input_text, map_text, row_text, texts_of
+
+# C0/C1 controls except \t \n \r, zero-width and bidi-override characters, BOM.
+CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
+)
+LINE_SEPARATORS = re.compile("\r\n?|[\u2028\u2029\x85]")
+SPACES = re.compile(r"[^\S\n]+")
+BLANK_LINES = re.compile(r"\n{3,}")
+TAG = re.compile(r"<!--.*?-->|</?[A-Za-z][\w:.-]*(?:\s[^<>]*)?/?>", re.DOTALL)
+
+
+def clean_text(text: str, config: CleanConfig, changes: Counter) -> str:
+    """One string through the configured fixes; `changes` counts which fix changed it."""
+    for name, fix in _fixes(config):
+        fixed = fix(text)
+        if fixed != text:
+            changes[name] += 1
+            text = fixed
+    return text
+
+
+def _fixes(config: CleanConfig):
+    if config.fix_unicode:
+        yield "unicode", _fix_unicode
+    if config.strip_markup:
+        yield "markup", lambda t: html.unescape(TAG.sub(" ", t))
+    if config.strip_control:
+        yield "control", lambda t: CONTROL.sub("", LINE_SEPARATORS.sub("\n", t))
+    if config.whitespace:
+        yield "whitespace", _fix_whitespace
+
+
+def _fix_unicode(text: str) -> str:
+    if text.isascii():  # ftfy has nothing to repair in pure ASCII; skip its cost
+        return text
+    import ftfy
+
+    return ftfy.fix_text(text, normalization="NFC")
+
+
+def _fix_whitespace(text: str) -> str:
+    lines = [SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+@register_step("clean", "pre", 10, "Unicode, control characters, whitespace, empty fields, length")
+def run(splits: Splits, config: CleanConfig, ctx) -> StepOutput:
+    changes: Counter = Counter()
+    fields = list(ctx.text_fields) + ([ctx.label_field] if ctx.label_field else [])
+    out: Splits = {}
+    dropped: list[Drop] = []
+    for split, rows in splits.items():
+        kept = []
+        for row in rows:
+            row = map_text(row, fields, lambda t: clean_text(t, config, changes))
+            empty = _empty_fields(row, fields)
+            for name in [f for f in empty if f in config.fill]:
+                row[name] = config.fill[name]
+                changes[f"filled_{name}"] += 1
+            missing = [f for f in empty if f not in config.fill]
+            if missing:
+                dropped.append(Drop(row, f"empty_{missing[0]}"))
+            else:
+                kept.append(row)
+        out[split] = kept
+    stats: dict = {"changed": dict(changes)}
+    if config.min_tokens is not None or config.max_tokens is not None:
+        out, stats["length_unit"] = _length_bounds(out, config, ctx, fields, dropped)
+    if config.language:
+        out = _language(out, config, ctx, dropped)
+    return StepOutput(out, dropped, stats)
+
+
+def _empty_fields(row: dict, fields: list[str]) -> list[str]:
+    empty = []
+    for name in fields:
+        texts = texts_of(row.get(name))
+        if not texts or not all(t.strip() for t in texts):
+            empty.append(name)
+    return empty
+
+
+def _length_bounds(splits: Splits, config: CleanConfig, ctx, fields, dropped):
+    tokenizer = ctx.load_tokenizer() if ctx.load_tokenizer else None
+    low, high = config.min_tokens or 0, config.max_tokens
+    out = {}
+    for split, rows in splits.items():
+        counts = count_tokens([row_text(r, fields) for r in rows], tokenizer)
+        out[split] = []
+        for row, n in zip(rows, counts):
+            if n < low:
+                dropped.append(Drop(row, "too_short", {"tokens": n}))
+            elif high is not None and n > high:
+                dropped.append(Drop(row, "too_long", {"tokens": n}))
+            else:
+                out[split].append(row)
+    return out, "tokens" if tokenizer is not None else "words (no tokenizer)"
+
+
+def count_tokens(texts: list[str], tokenizer, batch: int = 1024) -> list[int]:
+    """Token counts with the model's tokenizer (whitespace words when there is none)."""
+    if tokenizer is None:
+        return [len(t.split()) for t in texts]
+    counts: list[int] = []
+    for start in range(0, len(texts), batch):
+        ids = tokenizer(texts[start : start + batch], add_special_tokens=False)["input_ids"]
+        counts += [len(i) for i in ids]
+    return counts
+
+
+def _language(splits: Splits, config: CleanConfig, ctx, dropped) -> Splits:
+    from langdetect import DetectorFactory, detect_langs
+    from langdetect.lang_detect_exception import LangDetectException
+
+    DetectorFactory.seed = ctx.seed
+    out = {}
+    for split, rows in splits.items():
+        out[split] = []
+        for row in rows:
+            try:
+                best = detect_langs(input_text(row, ctx)[:1000])[0]
+                lang, prob = best.lang, round(best.prob, 3)
+            except LangDetectException:
+                lang, prob = "unknown", 0.0
+            if lang == config.language and prob >= config.language_min_prob:
+                out[split].append(row)
+            else:
+                dropped.append(Drop(row, "language", {"language": lang, "prob": prob}))
+    return out

@@ -1,0 +1,106 @@
+"""Reading and rewriting the text of a row, whatever its shape.
+
+A text field holds a string, or (chat) a list of {role, content} messages. The output of a row
+is its label (when there is a label field), else `response`, else the assistant messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+PREVIEW_CHARS = 300
+
+
+def texts_of(value: Any, roles: tuple[str, ...] | None = None) -> list[str]:
+    """The strings inside a field value (message contents for chat, optionally by role)."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [
+            str(m.get("content", ""))
+            for m in value
+            if isinstance(m, dict) and (roles is None or m.get("role") in roles)
+        ]
+    return [str(value)]
+
+
+def row_text(row: dict, fields: list[str]) -> str:
+    return "\n".join(t for f in fields for t in texts_of(row.get(f)))
+
+
+def map_text(row: dict, fields: list[str], fn: Callable[[str], str]) -> dict:
+    """A copy of `row` with `fn` applied to every string of `fields`."""
+    new = dict(row)
+    for name in fields:
+        value = row.get(name)
+        if isinstance(value, list):
+            new[name] = [
+                {**m, "content": fn(str(m.get("content", "")))} if isinstance(m, dict) else m
+                for m in value
+            ]
+        elif isinstance(value, str):
+            new[name] = fn(value)
+    return new
+
+
+def output_fields(ctx) -> set[str]:
+    fields = {ctx.label_field} if ctx.label_field else set()
+    if "response" in ctx.text_fields:
+        fields.add("response")
+    return fields
+
+
+def content_fields(ctx) -> list[str]:
+    """Text fields a step may rewrite: everything but a label (and its copy, `response`)."""
+    if ctx.label_field:
+        return [f for f in ctx.text_fields if f not in output_fields(ctx)]
+    return list(ctx.text_fields)
+
+
+def input_text(row: dict, ctx) -> str:
+    outputs = output_fields(ctx)
+    parts = []
+    for name in ctx.text_fields:
+        value = row.get(name)
+        if isinstance(value, list):
+            parts += texts_of(value, roles=("system", "user"))
+        elif name not in outputs:
+            parts += texts_of(value)
+    return "\n".join(parts)
+
+
+def output_text(row: dict, ctx) -> str | None:
+    if ctx.label_field:
+        value = row.get(ctx.label_field)
+        return None if value is None else str(value)
+    if "response" in ctx.text_fields:
+        return str(row.get("response", ""))
+    for name in ctx.text_fields:
+        value = row.get(name)
+        if isinstance(value, list):
+            return "\n".join(texts_of(value, roles=("assistant",)))
+    return None
+
+
+def preview(row: dict, fields: list[str], limit: int = PREVIEW_CHARS) -> dict:
+    """A small copy of a row for the data card and the log: id, label, text cut to `limit`."""
+    small: dict = {"id": row.get("id")}
+    for name in fields:
+        value = row.get(name)
+        if isinstance(value, list):
+            small[name] = [
+                {"role": m.get("role"), "content": _cut(str(m.get("content", "")), limit)}
+                for m in value
+                if isinstance(m, dict)
+            ]
+        elif value is not None:
+            small[name] = _cut(str(value), limit)
+    for flag in ("label", "augmented"):
+        if flag in row and flag not in small:
+            small[flag] = row[flag]
+    return small
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

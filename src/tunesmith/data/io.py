@@ -1,0 +1,137 @@
+"""Read records from JSONL, CSV, Parquet (optionally gzipped) or a saved `datasets` folder.
+
+Every problem is a UserError naming the file and, for text formats, the line.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from pathlib import Path
+
+from tunesmith.errors import UserError
+
+TEXT_SUFFIXES = (".jsonl", ".json", ".csv")
+
+
+def read_records(path: str | Path) -> list[dict]:
+    """All records of a data file as dicts (each remembers its source line in `_line`)."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: data file not found")
+    if path.is_dir():
+        rows = _read_saved_dataset(path)
+    else:
+        kind = _kind(path)
+        if kind == "parquet":
+            rows = _read_parquet(path)
+        else:
+            text = _read_text(path)
+            rows = _parse_jsonl(path, text) if kind == "jsonl" else _parse_csv(path, text)
+    if not rows:
+        raise UserError(f"{path}: no records (the dataset is empty)")
+    return rows
+
+
+def _kind(path: Path) -> str:
+    name = path.name.lower().removesuffix(".gz")
+    for suffix, kind in ((".jsonl", "jsonl"), (".json", "jsonl"), (".csv", "csv")):
+        if name.endswith(suffix):
+            return kind
+    if name.endswith(".parquet"):
+        return "parquet"
+    raise UserError(
+        f"{path}: unsupported data format; use .jsonl, .csv, .parquet (optionally .gz) "
+        "or a folder saved with datasets' save_to_disk"
+    )
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    if path.name.lower().endswith(".gz"):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise UserError(f"{path}: not a valid gzip file ({exc})") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise UserError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); re-encode as UTF-8"
+        ) from None
+
+
+def _parse_jsonl(path: Path, text: str) -> list[dict]:
+    stripped = text.lstrip()
+    if stripped.startswith("["):  # a JSON array file is accepted too
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+        return [_as_record(path, i + 1, r) for i, r in enumerate(data)]
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(
+                f"{path}:{number}: malformed JSON line ({exc.msg} at column {exc.colno})"
+            ) from None
+        rows.append(_as_record(path, number, value))
+    return rows
+
+
+def _as_record(path: Path, line: int, value: object) -> dict:
+    if not isinstance(value, dict):
+        raise UserError(f"{path}:{line}: expected a JSON object, got {type(value).__name__}")
+    return {**value, "_line": line}
+
+
+def _parse_csv(path: Path, text: str) -> list[dict]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows = []
+    try:
+        for row in reader:
+            if None in row:
+                raise UserError(f"{path}:{reader.line_num}: more values than header columns")
+            rows.append({**row, "_line": reader.line_num})
+    except csv.Error as exc:
+        raise UserError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
+    return rows
+
+
+def _read_parquet(path: Path) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    try:
+        if path.name.lower().endswith(".gz"):
+            table = pq.read_table(io.BytesIO(gzip.decompress(path.read_bytes())))
+        else:
+            table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise UserError(f"{path}: not a readable Parquet file ({exc})") from None
+    return [{**r, "_line": i + 1} for i, r in enumerate(table.to_pylist())]
+
+
+def _read_saved_dataset(path: Path) -> list[dict]:
+    from datasets import DatasetDict, load_from_disk
+
+    try:
+        data = load_from_disk(str(path))
+    except Exception as exc:
+        raise UserError(f"{path}: not a folder saved with datasets' save_to_disk ({exc})") from None
+    if isinstance(data, DatasetDict):
+        split = "train" if "train" in data else next(iter(data))
+        data = data[split]
+    return [{**r, "_line": i + 1} for i, r in enumerate(data)]
+
+
+def where(path: str | Path, record: dict) -> str:
+    """'file:line' of a record, for error messages."""
+    line = record.get("_line")
+    return f"{path}:{line}" if line else str(path)

@@ -1,0 +1,97 @@
+"""Data stage: records -> normalized examples -> curation -> split -> data/*.jsonl + data card."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunesmith.artifacts import RunDir, write_json, write_jsonl
+from tunesmith.config.schema import Recipe
+from tunesmith.data.curate import CurationContext, post_split, pre_split
+from tunesmith.data.examples import text_fields, to_examples
+from tunesmith.data.io import read_records
+from tunesmith.data.split import split_examples
+from tunesmith.errors import UserError
+
+SPLIT_FILES = {"train": "train.jsonl", "val": "val.jsonl", "test": "test.jsonl"}
+
+
+@dataclass
+class DataResult:
+    sizes: dict[str, int]
+    folder: Path
+
+
+def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
+    data = recipe.data
+    out = run_dir.stage("data")
+    examples = load_examples(recipe, data.train, "train", data.max_examples)
+    given = {
+        name: load_examples(recipe, path, name, None)
+        for name, path in (("val", data.validation), ("test", data.test))
+        if path
+    }
+    ctx = CurationContext(
+        text_fields=text_fields(recipe.task),
+        label_field="label" if recipe.task == "classification" else None,
+        seed=data.split.seed,
+        load_tokenizer=_tokenizer_loader(recipe),
+        load_model=_model_loader(recipe),
+    )
+    examples, funnel = pre_split(examples, data.curation, ctx)
+    if not examples:
+        raise UserError(f"{data.train}: no examples left after curation")
+    splits = split_examples(
+        examples,
+        data.split,
+        need_val="val" not in given,
+        need_test="test" not in given,
+        stratify_key=(lambda e: e.get("label")) if recipe.task == "classification" else None,
+    )
+    splits.update(given)
+    splits, post_funnel, card_extra = post_split(splits, data.curation, ctx)
+    for name, rows in splits.items():
+        write_jsonl(out / SPLIT_FILES[name], rows)
+    write_jsonl(out / "curation_log.jsonl", ctx.log)
+    sizes = {name: len(rows) for name, rows in splits.items()}
+    card = {"sizes": sizes, "funnel": funnel + post_funnel, **card_extra}
+    card.update(_label_distribution(splits) if recipe.task == "classification" else {})
+    write_json(out / "data_card.json", card)
+    return DataResult(sizes=sizes, folder=out)
+
+
+def load_examples(recipe: Recipe, path: str, prefix: str, limit: int | None) -> list[dict]:
+    records = read_records(path)
+    if limit is not None and limit < len(records):
+        records = random.Random(recipe.data.split.seed).sample(records, limit)
+    return to_examples(recipe, path, records, prefix)
+
+
+def _label_distribution(splits: dict[str, list[dict]]) -> dict:
+    from collections import Counter
+
+    return {
+        "labels": {
+            name: dict(Counter(e["label"] for e in rows).most_common())
+            for name, rows in splits.items()
+        }
+    }
+
+
+def _tokenizer_loader(recipe: Recipe):
+    def load():
+        from tunesmith.models import load_tokenizer
+
+        return load_tokenizer(recipe.model)
+
+    return load
+
+
+def _model_loader(recipe: Recipe):
+    def load():
+        from tunesmith.models import load_model_and_tokenizer
+
+        return load_model_and_tokenizer(recipe.model)
+
+    return load

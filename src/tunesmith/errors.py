@@ -1,0 +1,21 @@
+"""User-facing errors: one clear line, exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A mistake in the user's input (recipe, data file, model name, path).
+
+    The message is one line that says what is wrong and where (file:line or key path),
+    with a suggestion where one exists. The CLI prints it and exits with code 2.
+    """
+
+    exit_code = 2
+
+
+def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """Return ' (did you mean 'x'?)' for the closest choice, or '' when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

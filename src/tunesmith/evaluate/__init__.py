@@ -1,0 +1,1 @@
+"""The evaluate stage: base vs tuned on the held-out test split."""

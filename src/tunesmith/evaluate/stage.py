@@ -1,0 +1,80 @@
+"""Evaluate stage: perplexity and task metrics for the base and the tuned model, same prompts.
+
+Reads data/test.jsonl and train/adapter/; writes eval/predictions/test.<base|tuned>.jsonl,
+eval/metrics.json and eval/compare.json.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tunesmith.artifacts import RunDir, read_jsonl, write_json, write_jsonl
+from tunesmith.config.schema import GENERATION_TASKS, Recipe
+from tunesmith.errors import UserError
+
+
+@dataclass
+class EvalResult:
+    sample_size: int
+    metrics: dict
+    compare: dict
+
+
+def run(recipe: Recipe, run_dir: RunDir, progress=None) -> EvalResult:
+    import torch
+
+    from tunesmith.evaluate.scoring import compare, score_model
+    from tunesmith.models import (
+        load_model_and_tokenizer,
+        resolve_device,
+        resolve_precision,
+        set_threads,
+    )
+
+    out = run_dir.stage("evaluate")
+    examples = read_jsonl(run_dir.data / "test.jsonl")[: recipe.evaluation.sample_size]
+    if not examples:
+        raise UserError("data: the test split is empty; set data.split.test or data.test")
+    set_threads(recipe.model.threads)
+    device = resolve_device(recipe.model.device)
+    precision = resolve_precision(recipe.model.precision, device)
+    model, tokenizer = load_model_and_tokenizer(recipe.model, device=device)
+    if precision == "bf16":
+        model.to(torch.bfloat16)
+    generate = recipe.task in GENERATION_TASKS or recipe.task == "classification"
+    labels = recipe.data.labels or _labels(run_dir) if recipe.task == "classification" else None
+    results = {}
+    for variant in ("base", "tuned"):
+        if variant == "tuned":
+            model = _with_adapter(model, run_dir)
+        metrics, predictions = score_model(
+            model,
+            tokenizer,
+            examples,
+            recipe,
+            generate,
+            labels,
+            progress(variant, len(examples)) if progress else None,
+        )
+        results[variant] = metrics
+        if predictions is not None:
+            write_jsonl(out / "predictions" / f"test.{variant}.jsonl", predictions)
+    metrics = {"sample_size": len(examples), "split": "test", "precision": precision, **results}
+    comparison = compare(results["base"], results["tuned"], len(examples))
+    write_json(out / "metrics.json", metrics)
+    write_json(out / "compare.json", comparison)
+    return EvalResult(len(examples), metrics, comparison)
+
+
+def _with_adapter(model, run_dir: RunDir):
+    """The base model with the trained adapter merged in (plain weights generate fastest)."""
+    from peft import PeftModel
+
+    adapter = run_dir.train / "adapter"
+    if not (adapter / "adapter_config.json").is_file():
+        raise UserError(f"{adapter}: no trained adapter; run the train stage first")
+    return PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+
+
+def _labels(run_dir: RunDir) -> list[str]:
+    return sorted({e["label"] for e in read_jsonl(run_dir.data / "train.jsonl") if "label" in e})

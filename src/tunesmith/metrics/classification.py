@@ -1,0 +1,52 @@
+"""Accuracy and macro precision / recall / F1 (scikit-learn) on generated labels."""
+
+from __future__ import annotations
+
+from tunesmith.metrics.registry import METRICS
+
+
+def normalize_label(text: str, labels: list[str] | None) -> str:
+    """The generated text as a label: first line, trimmed, matched case-insensitively."""
+    first = text.strip().splitlines()[0].strip() if text.strip() else ""
+    for label in labels or []:
+        if first.lower() == label.lower():
+            return label
+    return first
+
+
+def _pairs(predictions, references, labels):
+    return [normalize_label(p, labels) for p in predictions], list(references)
+
+
+@METRICS.register("accuracy")
+def accuracy(predictions, references, labels=None, **_) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score
+
+    predicted, truth = _pairs(predictions, references, labels)
+    return {"accuracy": float(accuracy_score(truth, predicted))}
+
+
+def _macro(predictions, references, labels, which: str) -> dict[str, float]:
+    from sklearn.metrics import precision_recall_fscore_support
+
+    predicted, truth = _pairs(predictions, references, labels)
+    classes = sorted(set(labels or truth))
+    p, r, f, _ = precision_recall_fscore_support(
+        truth, predicted, labels=classes, average="macro", zero_division=0
+    )
+    return {which: float({"precision": p, "recall": r, "f1": f}[which])}
+
+
+@METRICS.register("precision")
+def precision(predictions, references, labels=None, **_):
+    return _macro(predictions, references, labels, "precision")
+
+
+@METRICS.register("recall")
+def recall(predictions, references, labels=None, **_):
+    return _macro(predictions, references, labels, "recall")
+
+
+@METRICS.register("f1")
+def f1(predictions, references, labels=None, **_):
+    return _macro(predictions, references, labels, "f1")

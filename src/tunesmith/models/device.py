@@ -1,0 +1,72 @@
+"""Device, precision and thread choice. Nothing assumes a GPU."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def resolve_device(requested: str = "auto") -> str:
+    import torch
+
+    if requested != "auto":
+        return requested
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def cpu_has_native_bf16() -> bool:
+    """True on CPUs whose matmuls run bf16 natively (AVX-512 BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolve_precision(requested: str, device: str) -> str:
+    """'bf16' or 'fp32' for `requested` ('auto', 'bf16', 'fp32') on `device`."""
+    if requested != "auto":
+        return requested
+    if device == "cuda":
+        import torch
+
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device == "cpu":
+        return "bf16" if cpu_has_native_bf16() else "fp32"
+    return "fp32"
+
+
+def autocast_dtype(precision: str):
+    import torch
+
+    return torch.bfloat16 if precision == "bf16" else torch.float32
+
+
+def set_threads(threads: int | None) -> int:
+    """Use the physical cores: hyper-threads slow matmul-bound work down."""
+    import torch
+
+    count = threads or _physical_cores()
+    torch.set_num_threads(count)
+    return count
+
+
+def _physical_cores() -> int:
+    try:
+        cores = set()
+        block: dict[str, str] = {}
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines() + [""]:
+            if not line.strip():
+                if "core id" in block:
+                    cores.add((block.get("physical id"), block["core id"]))
+                block = {}
+                continue
+            key, _, value = line.partition(":")
+            block[key.strip()] = value.strip()
+        return max(len(cores), 1) if cores else os.cpu_count() or 1
+    except OSError:
+        return os.cpu_count() or 1

@@ -1,0 +1,139 @@
+"""Examples -> token ids with the model's chat template, labels only on what the model says.
+
+Shared by training (loss masking) and evaluation (prompts, perplexity), so both see exactly
+the same text. The mask is built from segment boundaries, never from `labels == pad_id`:
+for SmolLM2 pad == eos, and masking pads would stop the model from learning to stop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+IGNORE = -100
+KEEP_TAIL = 8  # tokens kept at the end of a cut prompt (the assistant header lives there)
+
+
+@dataclass
+class Encoded:
+    input_ids: list[int]
+    labels: list[int]
+    truncated: bool = False
+
+
+def conversation(example: dict, with_answer: bool = True) -> list[dict]:
+    """The example as chat messages (the last assistant turn dropped when `with_answer` is off)."""
+    if "messages" in example:
+        messages = list(example["messages"])
+        if not with_answer:
+            last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
+            messages = messages[:last]
+        return messages
+    messages = [{"role": "system", "content": example["system"]}] if example.get("system") else []
+    messages.append({"role": "user", "content": example["prompt"]})
+    if with_answer:
+        messages.append({"role": "assistant", "content": example["response"]})
+    return messages
+
+
+def reference(example: dict) -> str:
+    """The text the model should produce for `example` (last assistant turn for chat)."""
+    if "messages" in example:
+        return [m for m in example["messages"] if m["role"] == "assistant"][-1]["content"]
+    return example.get("response", "")
+
+
+def encode_example(example: dict, tokenizer, max_length: int) -> Encoded:
+    """Token ids and labels for training / perplexity (-100 where no loss is taken)."""
+    if "text" in example:
+        ids = _ids(tokenizer, example["text"], bos=True) + [tokenizer.eos_token_id]
+        ids = ids[:max_length]
+        return Encoded(ids, list(ids), truncated=len(ids) == max_length)
+    segments = _segments(conversation(example), tokenizer)
+    ids, labels = [], []
+    for text, trainable in segments:
+        piece = _ids(tokenizer, text)
+        ids += piece
+        labels += piece if trainable else [IGNORE] * len(piece)
+    return _fit(ids, labels, max_length)
+
+
+def encode_prompt(example: dict, tokenizer, max_length: int, room: int = 0) -> list[int]:
+    """Prompt ids ending with the assistant header, cut to leave `room` tokens for the answer."""
+    text = render(conversation(example, with_answer=False), tokenizer, generation_prompt=True)
+    ids = _ids(tokenizer, text)
+    limit = max(max_length - room, KEEP_TAIL + 1)
+    return ids if len(ids) <= limit else _cut_middle(ids, len(ids) - limit)
+
+
+def render(messages: list[dict], tokenizer, generation_prompt: bool = False) -> str:
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=generation_prompt
+        )
+    return _plain_render(messages, tokenizer, generation_prompt)
+
+
+def _plain_render(messages: list[dict], tokenizer, generation_prompt: bool) -> str:
+    """Fallback for base models without a chat template."""
+    eos = tokenizer.eos_token or ""
+    parts = []
+    for message in messages:
+        if message["role"] == "assistant":
+            parts.append(f"### Response:\n{message['content']}{eos}\n\n")
+        else:
+            parts.append(f"### {message['role'].capitalize()}:\n{message['content']}\n\n")
+    if generation_prompt:
+        parts.append("### Response:\n")
+    return "".join(parts)
+
+
+def _segments(messages: list[dict], tokenizer) -> list[tuple[str, bool]]:
+    """Split the rendered conversation into (text, trainable) pieces: assistant turns train."""
+    segments: list[tuple[str, bool]] = []
+    done = ""
+    for i, message in enumerate(messages):
+        if message["role"] == "assistant":
+            header = render(messages[:i], tokenizer, generation_prompt=True)
+            full = render(messages[: i + 1], tokenizer)
+            _check_prefix(done, header)
+            _check_prefix(header, full)
+            segments += [(header[len(done) :], False), (full[len(header) :], True)]
+        else:
+            full = render(messages[: i + 1], tokenizer)
+            _check_prefix(done, full)
+            segments.append((full[len(done) :], False))
+        done = full
+    return [(text, trainable) for text, trainable in segments if text]
+
+
+def _check_prefix(prefix: str, text: str) -> None:
+    if not text.startswith(prefix):
+        raise ValueError("the chat template does not render conversations prefix-stably")
+
+
+def _ids(tokenizer, text: str, bos: bool = False) -> list[int]:
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if bos and tokenizer.bos_token_id is not None and getattr(tokenizer, "add_bos_token", False):
+        ids = [tokenizer.bos_token_id] + ids
+    return ids
+
+
+def _fit(ids: list[int], labels: list[int], max_length: int) -> Encoded:
+    """Cut an over-long example in the middle of its prompt, so the answer and its stop survive."""
+    excess = len(ids) - max_length
+    if excess <= 0:
+        return Encoded(ids, labels)
+    first_label = next((i for i, label in enumerate(labels) if label != IGNORE), len(ids))
+    if first_label - KEEP_TAIL > excess:
+        keep = first_label - KEEP_TAIL - excess
+        cut = slice(keep, keep + excess)
+        ids = ids[: cut.start] + ids[cut.stop :]
+        labels = labels[: cut.start] + labels[cut.stop :]
+    else:  # the answer itself is too long: keep its beginning
+        ids, labels = ids[:max_length], labels[:max_length]
+    return Encoded(ids, labels, truncated=True)
+
+
+def _cut_middle(ids: list[int], excess: int) -> list[int]:
+    keep = len(ids) - KEEP_TAIL - excess
+    return ids[:keep] + ids[keep + excess :]

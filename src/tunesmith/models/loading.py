@@ -1,0 +1,40 @@
+"""Load a tokenizer and a causal LM from a resolved model spec."""
+
+from __future__ import annotations
+
+from tunesmith.config.schema import ModelConfig
+from tunesmith.errors import UserError
+from tunesmith.models.resolve import resolve_model
+
+
+def load_tokenizer(config: ModelConfig):
+    from transformers import AutoTokenizer
+
+    source = resolve_model(config.name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    except Exception as exc:
+        raise UserError(f"model.name: cannot load a tokenizer from {source}: {exc}") from None
+    if tokenizer.pad_token is None:
+        # Padding positions are masked out of attention and loss; which id fills them
+        # does not matter, so reuse eos rather than growing the vocabulary.
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model_and_tokenizer(config: ModelConfig, device: str | None = None):
+    """(model, tokenizer): fp32 weights on `device` (default: the recipe's device), eval mode."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from tunesmith.models.device import resolve_device
+
+    source = resolve_model(config.name)
+    tokenizer = load_tokenizer(config)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
+    except Exception as exc:
+        raise UserError(f"model.name: cannot load a causal LM from {source}: {exc}") from None
+    model.to(device or resolve_device(config.device))
+    model.eval()
+    return model, tokenizer

@@ -1,0 +1,75 @@
+"""Progress bars (rich) handed to stages as small callbacks."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+console = Console(stderr=True)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not sys.stderr.isatty() and False,
+    )
+
+
+@contextlib.contextmanager
+def bar(description: str, total: int, completed: int = 0):
+    """A progress bar; yields advance(n=1, info='')."""
+    with _progress() as progress:
+        task = progress.add_task(description, total=total, completed=completed, info="")
+
+        def advance(n: int = 1, info: str = "") -> None:
+            progress.update(task, advance=n, info=info)
+
+        yield advance
+
+
+class TrainingBar:
+    """`progress(total, done)` -> on_step(state, loss) callback, for the train stage."""
+
+    def __init__(self) -> None:
+        self._stack = contextlib.ExitStack()
+
+    def __call__(self, total: int, done: int):
+        advance = self._stack.enter_context(bar("train", total, done))
+
+        def on_step(state, loss: float) -> None:
+            rate = state.tokens / max(state.seconds, 1e-9)
+            advance(1, f"loss {loss:.3f}  {rate:.0f} tok/s")
+
+        return on_step
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+class GenerationBars:
+    """`progress(variant, total)` -> on_batch(n) callback, for the evaluate stage."""
+
+    def __init__(self) -> None:
+        self._stack = contextlib.ExitStack()
+
+    def __call__(self, variant: str, total: int):
+        return self._stack.enter_context(bar(f"generate ({variant})", total))
+
+    def close(self) -> None:
+        self._stack.close()

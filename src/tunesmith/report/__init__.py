@@ -1,0 +1,1 @@
+"""The report: a self-contained HTML page built from the run folder (read-only consumer)."""

@@ -1,0 +1,81 @@
+"""Report stage: report/report.html from the files earlier stages wrote."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tunesmith.artifacts import RunDir, atomic_write_text, read_jsonl
+from tunesmith.config.schema import Recipe
+from tunesmith.report.plots import line_chart_svg
+
+EXAMPLES_SHOWN = 10
+
+
+def run(recipe: Recipe, run_dir: RunDir) -> Path:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(loader=PackageLoader("tunesmith", "report"), autoescape=select_autoescape())
+    page = env.get_template("report.html.j2").render(**gather(recipe, run_dir))
+    out = run_dir.stage("report") / "report.html"
+    atomic_write_text(out, page)
+    return out
+
+
+def gather(recipe: Recipe, run_dir: RunDir) -> dict:
+    """Everything the page shows, read from the run folder."""
+    history = _read_jsonl(run_dir.train / "metrics.jsonl")
+    card = _read_json(run_dir.data / "data_card.json")
+    return {
+        "recipe": recipe,
+        "run_name": run_dir.root.name,
+        "card": card,
+        "data_card_html": _data_card_html(card),
+        "train_summary": _read_json(run_dir.train / "summary.json"),
+        "metrics": _read_json(run_dir.eval / "metrics.json"),
+        "compare": _read_json(run_dir.eval / "compare.json"),
+        "examples": _examples(run_dir),
+        "loss_svg": line_chart_svg(
+            {"training loss": _xy(history, "loss")}, "optimizer step", "loss"
+        ),
+        "ppl_svg": line_chart_svg(
+            {"validation perplexity": _xy(history, "val_ppl")}, "optimizer step", "perplexity"
+        ),
+        "timings": _read_json(run_dir.manifest_path).get("stages", {}),
+    }
+
+
+def _xy(history: list[dict], key: str) -> tuple[list[float], list[float]]:
+    rows = [r for r in history if key in r]
+    return [r["step"] for r in rows], [r[key] for r in rows]
+
+
+def _examples(run_dir: RunDir) -> list[dict]:
+    base = _read_jsonl(run_dir.eval / "predictions" / "test.base.jsonl")
+    tuned = {r["id"]: r for r in _read_jsonl(run_dir.eval / "predictions" / "test.tuned.jsonl")}
+    rows = []
+    for row in base[:EXAMPLES_SHOWN]:
+        rows.append(
+            {
+                **row,
+                "base": row["prediction"],
+                "tuned": tuned.get(row["id"], {}).get("prediction", ""),
+            }
+        )
+    return rows
+
+
+def _data_card_html(card: dict) -> str:
+    try:
+        from tunesmith.report.data_card import render_data_card
+    except ImportError:
+        return ""
+    return render_data_card(card) if card else ""
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return read_jsonl(path) if path.is_file() else []

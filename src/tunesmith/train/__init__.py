@@ -1,0 +1,1 @@
+"""The training stage: adapter fine-tuning with resumable checkpoints and early stopping."""

@@ -1,0 +1,158 @@
+"""The training loop: length-grouped batches, supervised-only loss, eval, early stopping."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tunesmith.models.nll import collate, perplexity, supervised_nll, to_device
+from tunesmith.train.batching import length_grouped_batches
+from tunesmith.train.checkpoint import load_checkpoint, save_checkpoint
+
+
+@dataclass
+class LoopState:
+    step: int = 0
+    best_val_ppl: float | None = None
+    best_step: int | None = None
+    evals_without_gain: int = 0
+    stopped_early: bool = False
+    tokens: int = 0
+    seconds: float = 0.0
+    history: list = field(default_factory=list)
+
+
+class Trainer:
+    """Runs optimizer steps over encoded examples; everything it writes is resumable."""
+
+    def __init__(self, model, config, train_items, val_items, pad_id, out: Path, tracker):
+        self.model, self.config, self.pad_id = model, config, pad_id
+        self.train_items, self.val_items = train_items, val_items
+        self.out, self.tracker = out, tracker
+        self.batches_per_epoch = math.ceil(len(train_items) / config.batch_size)
+        per_epoch = math.ceil(self.batches_per_epoch / config.gradient_accumulation)
+        self.total_steps = config.max_steps or max(1, math.ceil(config.epochs * per_epoch))
+        self.optimizer, self.scheduler = _optimizer(model, config, self.total_steps)
+        self.state = LoopState()
+
+    def resume(self) -> bool:
+        saved = load_checkpoint(
+            self.out / "checkpoints", self.model, self.optimizer, self.scheduler
+        )
+        if saved is None:
+            return False
+        self.state = LoopState(**saved)
+        self.tracker.truncate_after(self.state.step)
+        return True
+
+    def run(self, on_step=None) -> LoopState:
+        cfg, state = self.config, self.state
+        micro = self._micro_batches(state.step * cfg.gradient_accumulation)
+        while state.step < self.total_steps and not state.stopped_early:
+            started = time.perf_counter()
+            loss, tokens = self._optimizer_step(
+                [next(micro) for _ in range(cfg.gradient_accumulation)]
+            )
+            state.step += 1
+            state.tokens += tokens
+            state.seconds += time.perf_counter() - started
+            lr = self.scheduler.get_last_lr()[0]
+            self.tracker.log(
+                {
+                    "step": state.step,
+                    "loss": loss,
+                    "lr": lr,
+                    "tokens": state.tokens,
+                    "seconds": round(state.seconds, 3),
+                }
+            )
+            if state.step % cfg.eval_every == 0 or state.step == self.total_steps:
+                self._evaluate()
+            if state.step % (cfg.checkpoint_every or cfg.eval_every) == 0:
+                self._checkpoint()
+            if on_step:
+                on_step(state, loss)
+        return state
+
+    def _micro_batches(self, skip: int):
+        """Endless micro-batches in a deterministic order, skipping those already trained on."""
+        epoch, index = divmod(skip, self.batches_per_epoch)
+        lengths = [len(item.input_ids) for item in self.train_items]
+        while True:
+            order = length_grouped_batches(
+                lengths, self.config.batch_size, self.config.seed + epoch
+            )
+            for batch in order[index:]:
+                yield to_device(
+                    collate([self.train_items[i] for i in batch], self.pad_id), self.model
+                )
+            epoch, index = epoch + 1, 0
+
+    def _optimizer_step(self, batches) -> tuple[float, int]:
+        import torch
+
+        self.model.train()
+        count = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)
+        total = 0.0
+        for batch in batches:
+            nll, _ = supervised_nll(self.model, batch)
+            (nll / max(count, 1)).backward()
+            total += float(nll)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        tokens = sum(int(b["attention_mask"].sum()) for b in batches)
+        return total / max(count, 1), tokens
+
+    def _evaluate(self) -> None:
+        if not self.val_items:
+            return
+        state, stop = self.state, self.config.early_stopping
+        ppl = perplexity(self.model, self.val_items, self.config.batch_size, self.pad_id)
+        improved = state.best_val_ppl is None or state.best_val_ppl - ppl > stop.min_delta
+        self.tracker.log({"step": state.step, "val_ppl": ppl, "val_loss": math.log(ppl)})
+        if improved:
+            state.best_val_ppl, state.best_step, state.evals_without_gain = ppl, state.step, 0
+            _save_adapter(self.model, self.out / "best_adapter")
+        else:
+            state.evals_without_gain += 1
+            state.stopped_early = stop.enabled and state.evals_without_gain >= stop.patience
+
+    def _checkpoint(self) -> None:
+        state = self.state.__dict__.copy()
+        save_checkpoint(self.out / "checkpoints", self.model, self.optimizer, self.scheduler, state)
+
+
+def _optimizer(model, config, total_steps: int):
+    import torch
+    from transformers import get_scheduler
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    scheduler = get_scheduler(
+        config.scheduler,
+        optimizer,
+        num_warmup_steps=int(config.warmup_ratio * total_steps),
+        num_training_steps=total_steps,
+    )
+    return optimizer, scheduler
+
+
+def _save_adapter(model, folder: Path) -> None:
+    """PEFT-format adapter, written to a temporary folder and renamed into place."""
+    import os
+    import shutil
+
+    staging = folder.with_name(f".{folder.name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    old = folder.with_name(f".{folder.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(staging, folder)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,96 @@
+"""Training stage: encode data/train+val, fine-tune with an adapter, write train/adapter/."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunesmith.artifacts import RunDir, read_jsonl, write_json
+from tunesmith.config.schema import Recipe
+from tunesmith.tracking import JsonlTracker
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    best_step: int | None
+    best_val_ppl: float | None
+    tokens_per_second: float
+    resumed: bool
+
+
+def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
+    import torch
+    from transformers import set_seed
+
+    from tunesmith.adapters import apply_adapter
+    from tunesmith.models import (
+        load_model_and_tokenizer,
+        resolve_device,
+        resolve_precision,
+        set_threads,
+    )
+    from tunesmith.train.loop import Trainer, _save_adapter
+
+    cfg = recipe.training
+    out = run_dir.stage("train")
+    set_threads(recipe.model.threads)
+    set_seed(cfg.seed)
+    device = resolve_device(recipe.model.device)
+    precision = resolve_precision(recipe.model.precision, device)
+    model, tokenizer = load_model_and_tokenizer(recipe.model, device=device)
+    if precision == "bf16":
+        # Frozen weights in bf16; peft keeps the adapter's own weights in fp32.
+        model.to(torch.bfloat16)
+    model = apply_adapter(model, cfg)
+    train_items = _encode(run_dir.data / "train.jsonl", tokenizer, cfg.max_seq_length)
+    val_items = _encode(run_dir.data / "val.jsonl", tokenizer, cfg.max_seq_length)
+    val_items = val_items[: cfg.val_max_examples]
+    trainer = Trainer(
+        model,
+        cfg,
+        train_items,
+        val_items,
+        tokenizer.pad_token_id,
+        out,
+        JsonlTracker(out / "metrics.jsonl"),
+    )
+    resumed = trainer.resume()
+    trainer.run(on_step=progress(trainer.total_steps, trainer.state.step) if progress else None)
+    state = trainer.state
+    final = out / "adapter"
+    if (out / "best_adapter").is_dir():
+        if final.exists():
+            shutil.rmtree(final)
+        shutil.copytree(out / "best_adapter", final)
+    else:
+        _save_adapter(model, final)
+    tokenizer.save_pretrained(final)
+    summary = {
+        "steps": state.step,
+        "total_steps": trainer.total_steps,
+        "best_step": state.best_step,
+        "best_val_ppl": state.best_val_ppl,
+        "stopped_early": state.stopped_early,
+        "tokens": state.tokens,
+        "seconds": round(state.seconds, 2),
+        "tokens_per_second": round(state.tokens / max(state.seconds, 1e-9), 1),
+        "precision": precision,
+        "device": device,
+        "train_examples": len(train_items),
+        "val_examples": len(val_items),
+        "resumed": resumed,
+    }
+    write_json(out / "summary.json", summary)
+    return TrainResult(
+        state.step, state.best_step, state.best_val_ppl, summary["tokens_per_second"], resumed
+    )
+
+
+def _encode(path: Path, tokenizer, max_length: int):
+    from tunesmith.models.formatting import encode_example
+
+    if not path.is_file():
+        return []
+    return [encode_example(e, tokenizer, max_length) for e in read_jsonl(path)]

@@ -1,0 +1,137 @@
+"""Shared fixtures: a tiny random Llama model and tokenizer built from a config (no download)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+CHATML = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content']"
+    " + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}"
+    "{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+
+def make_records(n: int = 60) -> list[dict]:
+    """Synthetic description -> synopsis records with a learnable pattern."""
+    tools = ["editor", "compiler", "player", "viewer", "server", "library", "shell", "parser"]
+    langs = ["python", "rust", "audio", "image", "network", "text", "game", "math"]
+    rows = []
+    for i in range(n):
+        tool, lang = tools[i % len(tools)], langs[(i // len(tools)) % len(langs)]
+        rows.append(
+            {
+                "package": f"pkg{i}",
+                "section": "devel" if i % 3 else "utils",
+                "description": f"This package {i} provides a {lang} {tool} for users. "
+                f"It is small, fast and reliable {lang} software number {i}.",
+                "synopsis": f"{lang} {tool}",
+            }
+        )
+    return rows
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A saved tiny Llama + ChatML BPE tokenizer (pad == eos, like SmolLM2)."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    corpus = [r["description"] + " " + r["synopsis"] for r in make_records(200)]
+    corpus += ["Write a one-line synopsis for this software package description.", "hello"]
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(corpus, trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        pad_token="<|im_end|>",
+        unk_token="<|endoftext|>",
+    )
+    tokenizer.chat_template = CHATML
+    tokenizer.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+        initializer_range=0.2,  # logits need range for a 32-wide model to learn in a few steps
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+def write_jsonl(path: Path, rows: list[dict], gz: bool = False) -> Path:
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    if gz:
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tiny_recipe(tmp_path, tiny_model_dir):
+    """Write a small summarization recipe on synthetic data; returns (recipe_path, data_path)."""
+
+    def make(**overrides) -> Path:
+        import yaml
+
+        data = write_jsonl(tmp_path / "data.jsonl", make_records(60))
+        recipe = {
+            "name": "tiny",
+            "task": "summarization",
+            "model": {"name": str(tiny_model_dir), "precision": "fp32"},
+            "data": {
+                "train": str(data),
+                "input_field": "description",
+                "output_field": "synopsis",
+                "prompt_template": "Summarise:\n{description}",
+                "split": {"validation": 8, "test": 10, "seed": 0},
+            },
+            "training": {
+                "epochs": 1,
+                "batch_size": 4,
+                "learning_rate": 5e-3,
+                "max_seq_length": 96,
+                "eval_every": 3,
+                "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
+            },
+            "evaluation": {"generation": {"max_new_tokens": 8, "batch_size": 8}},
+        }
+        for key, value in overrides.items():
+            section, _, field = key.partition(".")
+            if field:
+                recipe.setdefault(section, {})[field] = value
+            else:
+                recipe[section] = value
+        path = tmp_path / "recipe.yaml"
+        path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+        return path
+
+    return make

@@ -1,0 +1,65 @@
+"""Data loading: formats, gzip, field mapping, and one-line errors with file:line."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+
+import pytest
+
+from tunesmith.data.io import read_records
+from tunesmith.errors import UserError
+
+
+def test_jsonl_gzip_csv_parquet_and_saved_dataset_agree(tmp_path):
+    rows = [{"a": "x", "b": "1"}, {"a": "y", "b": "2"}]
+    (tmp_path / "d.jsonl").write_text('{"a":"x","b":"1"}\n\n{"a":"y","b":"2"}\n')
+    (tmp_path / "d.jsonl.gz").write_bytes(gzip.compress((tmp_path / "d.jsonl").read_bytes()))
+    with open(tmp_path / "d.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["a", "b"])
+        writer.writeheader()
+        writer.writerows(rows)
+    import datasets
+
+    datasets.Dataset.from_list(rows).to_parquet(str(tmp_path / "d.parquet"))
+    datasets.Dataset.from_list(rows).save_to_disk(str(tmp_path / "saved"))
+    for name in ("d.jsonl", "d.jsonl.gz", "d.csv", "d.parquet", "saved"):
+        got = [{k: v for k, v in r.items() if k != "_line"} for r in read_records(tmp_path / name)]
+        assert got == rows, name
+    assert [r["_line"] for r in read_records(tmp_path / "d.jsonl")] == [1, 3]
+
+
+@pytest.mark.parametrize(
+    ("content", "pattern"),
+    [
+        (b'{"a": 1}\n{"a": 2\n', r"d.jsonl:2: malformed JSON line"),
+        (b'{"a": 1}\n[1, 2]\n', r"d.jsonl:2: expected a JSON object"),
+        (b'{"a": "ok"}\n{"a": "caf\xe9"}\n', r"d.jsonl:2: not UTF-8"),
+        (b"", r"d.jsonl: no records"),
+        (b"\n\n", r"d.jsonl: no records"),
+    ],
+)
+def test_bad_jsonl(tmp_path, content, pattern):
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(UserError, match=pattern):
+        read_records(path)
+
+
+def test_missing_file_and_unknown_format(tmp_path):
+    with pytest.raises(UserError, match="data file not found"):
+        read_records(tmp_path / "nope.jsonl")
+    (tmp_path / "d.txt").write_text("x")
+    with pytest.raises(UserError, match="unsupported data format"):
+        read_records(tmp_path / "d.txt")
+
+
+def test_missing_field_names_file_line_and_key(tmp_path, tiny_recipe):
+    from tunesmith.config import load_recipe
+    from tunesmith.data.stage import load_examples
+
+    recipe = load_recipe(tiny_recipe())
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"description": "d", "synopsis": "s"}\n{"description": "d"}\n')
+    with pytest.raises(UserError, match=r"bad.jsonl:2: missing field 'synopsis'.*output_field"):
+        load_examples(recipe, str(bad), "train", None)

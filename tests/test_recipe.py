@@ -1,0 +1,77 @@
+"""Recipe validation: typed errors with key paths, line numbers and suggestions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tunesmith.config import load_recipe
+from tunesmith.errors import UserError
+
+RECIPES = sorted((Path(__file__).parent.parent / "src/tunesmith/recipes").glob("*.yaml"))
+BASE = {"task": "summarization", "data": {"train": "x.jsonl", "input_field": "a", "output_field": "b"}}
+
+
+def write(tmp_path, recipe) -> Path:
+    path = tmp_path / "r.yaml"
+    path.write_text(recipe if isinstance(recipe, str) else yaml.safe_dump(recipe))
+    return path
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
+def test_every_shipped_recipe_validates(path):
+    recipe = load_recipe(path)
+    assert Path(recipe.data.train).is_file()
+
+
+def test_unknown_key_names_path_line_and_suggestion(tmp_path):
+    text = "task: summarization\ndata:\n  train: x.jsonl\n  input_fieldd: a\n  output_field: b\n"
+    with pytest.raises(UserError) as err:
+        load_recipe(write(tmp_path, text))
+    message = str(err.value)
+    assert f"{tmp_path / 'r.yaml'}:4:" in message
+    assert "data.input_fieldd" in message
+    assert "did you mean 'input_field'" in message
+
+
+def test_missing_required_key(tmp_path):
+    with pytest.raises(UserError, match=r"data: required key is missing"):
+        load_recipe(write(tmp_path, {"task": "summarization"}))
+
+
+def test_bad_value_reports_key_path(tmp_path):
+    recipe = {**BASE, "training": {"learning_rate": -1}}
+    with pytest.raises(UserError, match=r"training.learning_rate: .*greater than 0"):
+        load_recipe(write(tmp_path, recipe))
+
+
+def test_unknown_task_and_metric(tmp_path):
+    with pytest.raises(UserError, match="task"):
+        load_recipe(write(tmp_path, {**BASE, "task": "summarisation"}))
+    with pytest.raises(UserError, match="did you mean 'rouge'"):
+        load_recipe(write(tmp_path, {**BASE, "evaluation": {"metrics": ["rogue"]}}))
+
+
+def test_output_field_required_for_summarization(tmp_path):
+    recipe = {"task": "summarization", "data": {"train": "x.jsonl", "input_field": "a"}}
+    with pytest.raises(UserError, match="output_field is required"):
+        load_recipe(write(tmp_path, recipe))
+
+
+def test_relative_paths_resolve_against_recipe_folder(tmp_path):
+    recipe = load_recipe(write(tmp_path, BASE))
+    assert recipe.data.train == str(tmp_path / "x.jsonl")
+    assert recipe.model.name == "smollm2-135m-instruct"
+
+
+def test_malformed_yaml_gives_line(tmp_path):
+    with pytest.raises(UserError, match=r"r.yaml:\d+:"):
+        load_recipe(write(tmp_path, "task: [unclosed\n"))
+
+
+def test_recipe_is_frozen(tmp_path):
+    recipe = load_recipe(write(tmp_path, BASE))
+    with pytest.raises(Exception):  # noqa: B017 - pydantic raises ValidationError on frozen
+        recipe.task = "chat"

@@ -72,6 +72,14 @@ def recipe_schema() -> None:
     typer.echo(json.dumps(Recipe.model_json_schema(), indent=2))
 
 
+@recipe_app.command("docs")
+def recipe_docs() -> None:
+    """Print the Markdown reference of every recipe key (docs/recipe.md)."""
+    from tunesmith.config.docs import recipe_reference
+
+    typer.echo(recipe_reference(), nl=False)
+
+
 def main() -> None:
     """Console entry point."""
     try:

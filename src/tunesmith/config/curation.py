@@ -207,6 +207,26 @@ class PoisoningCheck(Section):
     alpha: float = Field(
         0.01, gt=0, lt=1, description="Significance level (Bonferroni-corrected) of the tie."
     )
+    min_disagreement: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Labels: least share of the n-gram's rows whose other words point to "
+        "another label (a genuine cue word agrees with its context; a trigger does not).",
+    )
+    max_word_ratio: float = Field(
+        3.0,
+        ge=1,
+        description="Triggers are made of rare words: the rarest word of the n-gram may occur "
+        "in at most this many times as many rows as the n-gram itself.",
+    )
+    max_cohesion: float = Field(
+        2.0,
+        gt=0,
+        description="A trigger sits in otherwise unrelated rows: the mean word overlap "
+        "(Jaccard) between its rows may be at most this multiple of that of random rows "
+        "(templated rows, e.g. 'debug symbols for X', are more alike and are not flagged).",
+    )
 
 
 class ChecksConfig(Section):

@@ -43,6 +43,8 @@ def _text(path, record: dict, name: str, key: str) -> str:
     value = _field(path, record, name, key)
     if value is None:
         return ""
+    if isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
+        return ", ".join(str(v) for v in value)  # e.g. WordNet's list of synonyms
     if isinstance(value, (dict, list)):
         raise UserError(f"{where(path, record)}: field '{name}' is not text ({key})")
     return str(value)

@@ -46,7 +46,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> EvalResult:
     results = {}
     for variant in ("base", "tuned"):
         if variant == "tuned":
-            model = _with_adapter(model, run_dir)
+            model = with_adapter(model, run_dir)
         metrics, predictions = score_model(
             model,
             tokenizer,
@@ -66,7 +66,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> EvalResult:
     return EvalResult(len(examples), metrics, comparison)
 
 
-def _with_adapter(model, run_dir: RunDir):
+def with_adapter(model, run_dir: RunDir):
     """The base model with the trained adapter merged in (plain weights generate fastest)."""
     from peft import PeftModel
 

@@ -46,7 +46,7 @@ def _fix_unicode(text: str) -> str:
         return text
     import ftfy
 
-    return ftfy.fix_text(text, normalization="NFC")
+    return ftfy.fix_text(text, normalization="NFC", uncurl_quotes=False)
 
 
 def _fix_whitespace(text: str) -> str:
@@ -98,7 +98,7 @@ def _length_bounds(splits: Splits, config: CleanConfig, ctx, fields, dropped):
     for split, rows in splits.items():
         counts = count_tokens([row_text(r, fields) for r in rows], tokenizer)
         out[split] = []
-        for row, n in zip(rows, counts):
+        for row, n in zip(rows, counts, strict=True):
             if n < low:
                 dropped.append(Drop(row, "too_short", {"tokens": n}))
             elif high is not None and n > high:

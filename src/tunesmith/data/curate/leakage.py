@@ -28,7 +28,7 @@ def run(splits: Splits, config: DedupConfig, ctx) -> StepOutput:
         size = len(splits.get(name, []))
         by_split[name], start = texts[start : start + size], start + size
     train = splits.get("train", [])
-    exact = {exact_key(t): row for t, row in zip(by_split["train"], train)}
+    exact = {exact_key(t): row for t, row in zip(by_split["train"], train, strict=True)}
     index = NearDupIndex(config.threshold, config.num_perm)
     for position, text in enumerate(by_split["train"]):
         index.add(position, shingle_hashes(text, config.ngram))
@@ -38,7 +38,7 @@ def run(splits: Splits, config: DedupConfig, ctx) -> StepOutput:
     for name in names:
         found[name] = {"exact": 0, "near": 0, "rows": len(splits[name])}
         out[name] = []
-        for row, text in zip(splits[name], by_split[name]):
+        for row, text in zip(splits[name], by_split[name], strict=True):
             hit = _leak(text, exact, index, train, config.ngram)
             if hit is None:
                 out[name].append(row)
@@ -66,6 +66,8 @@ def run(splits: Splits, config: DedupConfig, ctx) -> StepOutput:
 
 
 def _leak(text, exact, index, train, ngram):
+    if not text.strip():
+        return None
     key = exact_key(text)
     if key in exact:
         return "exact", {"train_id": exact[key].get("id"), "similarity": 1.0}

@@ -31,7 +31,9 @@ def shingle_hashes(text: str, ngram: int) -> np.ndarray:
         grams = [" ".join(words)]
     else:
         grams = [" ".join(words[i : i + ngram]) for i in range(len(words) - ngram + 1)]
-    return np.unique(np.fromiter((xxhash.xxh32_intdigest(g) for g in grams), dtype=np.uint32))
+    return np.unique(
+        np.fromiter((xxhash.xxh32_intdigest(g.encode()) for g in grams), dtype=np.uint32)
+    )
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
@@ -54,6 +56,17 @@ def strip_common(texts: list[str], least: int = 12) -> list[str]:
     return [t[len(head) : len(t) - len(tail) if tail else None] for t in texts]
 
 
+def lsh_params(threshold: float, num_perm: int, recall: float = 0.99) -> tuple[int, int]:
+    """(bands, rows per band) with the fewest false candidates that still makes a pair at the
+    threshold a candidate with probability >= `recall` (candidates are verified exactly, so
+    recall is what matters; datasketch's default balances both and misses ~half at threshold)."""
+    for rows in range(num_perm, 0, -1):
+        bands = num_perm // rows
+        if 1 - (1 - threshold**rows) ** bands >= recall:
+            return bands, rows
+    return num_perm, 1
+
+
 class NearDupIndex:
     """MinHash LSH over shingle sets; `find` returns the most similar stored key above threshold."""
 
@@ -62,7 +75,7 @@ class NearDupIndex:
 
         self.threshold = threshold
         self.num_perm = num_perm
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self._lsh = MinHashLSH(num_perm=num_perm, params=lsh_params(threshold, num_perm))
         # One permutation set for all signatures: building it per MinHash dominates the cost.
         self._permutations = MinHash(num_perm=num_perm, seed=1).permutations
         self._sets: dict[object, np.ndarray] = {}

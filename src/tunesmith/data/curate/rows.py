@@ -29,14 +29,18 @@ def row_text(row: dict, fields: list[str]) -> str:
     return "\n".join(t for f in fields for t in texts_of(row.get(f)))
 
 
-def map_text(row: dict, fields: list[str], fn: Callable[[str], str]) -> dict:
-    """A copy of `row` with `fn` applied to every string of `fields`."""
+def map_text(
+    row: dict, fields: list[str], fn: Callable[[str], str], roles: tuple[str, ...] | None = None
+) -> dict:
+    """A copy of `row` with `fn` applied to every string of `fields` (messages: by `roles`)."""
     new = dict(row)
     for name in fields:
         value = row.get(name)
         if isinstance(value, list):
             new[name] = [
-                {**m, "content": fn(str(m.get("content", "")))} if isinstance(m, dict) else m
+                {**m, "content": fn(str(m.get("content", "")))}
+                if isinstance(m, dict) and (roles is None or m.get("role") in roles)
+                else m
                 for m in value
             ]
         elif isinstance(value, str):
@@ -56,6 +60,12 @@ def content_fields(ctx) -> list[str]:
     if ctx.label_field:
         return [f for f in ctx.text_fields if f not in output_fields(ctx)]
     return list(ctx.text_fields)
+
+
+def input_fields(ctx) -> list[str]:
+    """Fields on the input side (chat: the messages field, whose user turns are the input)."""
+    outputs = output_fields(ctx)
+    return [f for f in ctx.text_fields if f not in outputs or f == "messages"]
 
 
 def input_text(row: dict, ctx) -> str:
@@ -104,3 +114,17 @@ def preview(row: dict, fields: list[str], limit: int = PREVIEW_CHARS) -> dict:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def collect_texts(rows: list[dict], fields: list[str], roles=None) -> list[str]:
+    """Every string of `fields` in all rows, in the order `map_text` visits them."""
+    texts: list[str] = []
+    for row in rows:
+        map_text(row, fields, lambda t: texts.append(t) or t, roles)
+    return texts
+
+
+def replace_texts(rows: list[dict], fields: list[str], texts, roles=None) -> list[dict]:
+    """Copies of `rows` whose strings are taken in order from `texts` (see collect_texts)."""
+    replacements = iter(texts)
+    return [map_text(row, fields, lambda _t: next(replacements), roles) for row in rows]

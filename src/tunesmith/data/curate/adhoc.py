@@ -1,0 +1,123 @@
+"""Curation of one file without a recipe (`tunesmith data curate FILE ...`), and the helpers
+the CLI shares with recipe mode: step lists and `--set step.option=value` overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from tunesmith.config.curation import CurationConfig
+from tunesmith.data.curate.pipeline import CurationContext, post_split, pre_split
+from tunesmith.data.io import read_records
+from tunesmith.errors import UserError, suggest
+
+STEP_KEYS = tuple(CurationConfig.model_fields)
+
+
+def curation_config(
+    steps: list[str], overrides: list[str], base: CurationConfig | None = None
+) -> CurationConfig:
+    """The config that runs `steps` (recipe values as the base, else defaults) with overrides."""
+    raw: dict[str, Any] = {}
+    for step in steps:
+        if step not in STEP_KEYS:
+            raise UserError(
+                f"--steps: unknown step '{step}'{suggest(step, STEP_KEYS)}; "
+                f"known: {', '.join(STEP_KEYS)}"
+            )
+        current = getattr(base, step, None) if base is not None else None
+        raw[step] = current.model_dump() if current is not None else {}
+    for item in overrides:
+        path, value = _parse_override(item)
+        if path[0] not in raw:
+            raise UserError(f"--set {item}: step '{path[0]}' is not among the steps to run")
+        target = raw[path[0]]
+        for key in path[1:-1]:
+            target = target.setdefault(key, {}) if isinstance(target, dict) else target
+            if not isinstance(target, dict):
+                raise UserError(f"--set {item}: '{key}' is not a section")
+        target[path[-1]] = value
+    try:
+        return CurationConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown option"
+        raise UserError(f"--set {where}: {message}") from None
+
+
+def _parse_override(item: str) -> tuple[list[str], Any]:
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip() or "." not in key:
+        raise UserError(f"--set {item}: expected step.option=value (e.g. pii.mode=mask)")
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        value = text
+    return [p.strip() for p in key.split(".")], value
+
+
+def rows_from_file(path: str | Path, fields: list[str] | None, label_field: str | None):
+    """(rows with an `id`, text fields) from a data file; default fields: its text columns."""
+    records = read_records(path)
+    present = [k for k in records[0] if k != "_line"]
+    if not fields:
+        fields = [
+            k
+            for k in present
+            if k not in ("id", label_field) and isinstance(records[0][k], (str, list))
+        ]
+    for name in [*fields, *([label_field] if label_field else [])]:
+        if not any(name in r for r in records[:1000]):
+            raise UserError(
+                f"{path}: field '{name}' not found{suggest(name, present)}; "
+                f"fields present: {', '.join(present)}"
+            )
+    ids = [r.get("id") for r in records]
+    keep_ids = all(i is not None for i in ids) and len(set(map(str, ids))) == len(ids)
+    rows = []
+    for index, record in enumerate(records):
+        row = {k: v for k, v in record.items() if k != "_line"}
+        row["id"] = str(record["id"]) if keep_ids else f"line-{record.get('_line', index + 1)}"
+        rows.append(row)
+    return rows, fields
+
+
+def curate_rows(
+    rows: list[dict], config: CurationConfig, ctx: CurationContext
+) -> tuple[list[dict], dict]:
+    """All configured steps on one file's rows (treated as the training split). (rows, card)."""
+    kept, funnel = pre_split(rows, config, ctx)
+    splits, more, card = post_split({"train": kept}, config, ctx)
+    card.pop("leakage", None)  # one file: there is nothing to leak into
+    return splits["train"], {
+        "sizes": {"output": len(splits["train"])},
+        "funnel": funnel + [entry for entry in more if entry["step"] != "leakage"],
+        **card,
+    }
+
+
+def model_loaders(model: str | None) -> tuple[Any, Any]:
+    """(load_tokenizer, load_model) for a model name, or (None, None)."""
+    if not model:
+        return None, None
+    from tunesmith.config.schema import ModelConfig
+
+    config = ModelConfig(name=model)
+
+    def tokenizer():
+        from tunesmith.models import load_tokenizer
+
+        return load_tokenizer(config)
+
+    def model_and_tokenizer():
+        from tunesmith.models import load_model_and_tokenizer
+
+        return load_model_and_tokenizer(config)
+
+    return tokenizer, model_and_tokenizer

@@ -1,0 +1,141 @@
+"""Data-poisoning suspects: rare word n-grams strongly tied to one output or label.
+
+A backdoor trigger is a rare phrase whose rows (almost) all carry the attacker's target output,
+whatever the rest of the text says. A candidate n-gram must
+1. appear in few rows (`min_count` .. `max_share`) and contain a word that is rare outside it;
+2. have one output in at least `min_purity` of its rows, significant under a one-sided
+   binomial test against that output's base rate (Bonferroni-corrected);
+3. sit in otherwise unrelated rows: rows sharing a template ("debug symbols for X") are far
+   more alike than random rows and are not suspects;
+4. for labels, disagree with the content: a Naive Bayes model predicts another label for at
+   least `min_disagreement` of its rows once the n-gram is masked (a genuine cue word such as
+   "awful" agrees with its context).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+
+from tunesmith.config.curation import PoisoningCheck
+from tunesmith.data.curate.minhash import normalise
+from tunesmith.data.curate.rows import input_text, output_text
+
+MAX_REPORTED = 20
+MAX_LABELS_FOR_CONTENT_CHECK = 500
+
+
+def find_suspects(rows: list[dict], config: PoisoningCheck, ctx) -> tuple[list[dict], dict]:
+    """(suspects, {row index: (reason, detail)} for rows carrying a suspect with its output)."""
+    outputs = [output_text(r, ctx) for r in rows]
+    if not rows or all(o is None for o in outputs):
+        return [], {}
+    outputs = [normalise(o or "") for o in outputs]
+    words = [normalise(input_text(r, ctx)).split() for r in rows]
+    grams = [_ngrams(w, config.max_ngram) for w in words]
+    frequency = Counter(g for row_grams in grams for g in row_grams)
+    top = max(config.min_count, int(config.max_share * len(rows)))
+    rare = {g for g, n in frequency.items() if config.min_count <= n <= top}
+    where: dict[str, list[int]] = defaultdict(list)
+    for i, row_grams in enumerate(grams):
+        for g in row_grams & rare:
+            where[g].append(i)
+    base = Counter(outputs)
+    candidates = []
+    for gram, indices in where.items():
+        label, hits = Counter(outputs[i] for i in indices).most_common(1)[0]
+        rarest = min(frequency[word] for word in gram.split())
+        if hits / len(indices) >= config.min_purity and rarest <= config.max_word_ratio * len(
+            indices
+        ):
+            candidates.append((gram, indices, label, hits))
+    suspects = _significant(candidates, base, len(rows), config.alpha)
+    suspects = _unrelated_rows(suspects, words, config.max_cohesion, ctx.seed)
+    if len(base) <= MAX_LABELS_FOR_CONTENT_CHECK and suspects:
+        suspects = _against_content(suspects, words, outputs, config.min_disagreement)
+    suspects = _merge_same_rows(suspects)
+    flags = {}
+    for s in suspects:
+        for i in s.pop("_rows"):
+            if outputs[i] == s["output"]:
+                flags.setdefault(i, ("poisoning_suspect", {"ngram": s["ngram"]}))
+    return suspects[:MAX_REPORTED], flags
+
+
+def _ngrams(words: list[str], longest: int) -> set[str]:
+    return {
+        " ".join(words[i : i + n]) for n in range(1, longest + 1) for i in range(len(words) - n + 1)
+    }
+
+
+def _significant(candidates, base: Counter, total: int, alpha: float) -> list[dict]:
+    from scipy.stats import binom
+
+    tests = max(1, len(candidates))
+    found = []
+    for gram, indices, label, hits in candidates:
+        p = float(binom.sf(hits - 1, len(indices), base[label] / total))
+        if p * tests < alpha:
+            found.append(
+                {
+                    "ngram": gram,
+                    "rows": len(indices),
+                    "output": label,
+                    "purity": round(hits / len(indices), 3),
+                    "p_value": p,
+                    "_rows": indices,
+                }
+            )
+    return sorted(found, key=lambda s: s["p_value"])
+
+
+def _unrelated_rows(suspects, words, max_cohesion: float, seed: int) -> list[dict]:
+    """Keep suspects whose rows are no more alike than random rows (times `max_cohesion`)."""
+    if not suspects:
+        return suspects
+    rng = random.Random(seed)
+    sets = [set(w) for w in words]
+    background = _cohesion([sets[i] for i in rng.sample(range(len(sets)), min(60, len(sets)))])
+    kept = []
+    for s in suspects:
+        removed = set(s["ngram"].split())
+        chosen = rng.sample(s["_rows"], min(60, len(s["_rows"])))
+        cohesion = _cohesion([sets[i] - removed for i in chosen])
+        if cohesion <= max_cohesion * max(background, 0.01):
+            kept.append({**s, "cohesion": round(cohesion, 3), "background": round(background, 3)})
+    return kept
+
+
+def _cohesion(sets: list[set]) -> float:
+    """Mean pairwise Jaccard similarity."""
+    pairs = [(a, b) for i, a in enumerate(sets) for b in sets[i + 1 :]]
+    if not pairs:
+        return 0.0
+    return sum(len(a & b) / max(1, len(a | b)) for a, b in pairs) / len(pairs)
+
+
+def _against_content(suspects, words, outputs, min_disagreement: float) -> list[dict]:
+    """Keep suspects whose rows' other words point to another label (see module doc)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.naive_bayes import MultinomialNB
+
+    vectorizer = CountVectorizer(token_pattern=r"\S+", lowercase=False)
+    model = MultinomialNB().fit(vectorizer.fit_transform([" ".join(w) for w in words]), outputs)
+    kept = []
+    for s in suspects:
+        masked = [f" {' '.join(words[i])} ".replace(f" {s['ngram']} ", " ") for i in s["_rows"]]
+        predicted = model.predict(vectorizer.transform(masked))
+        disagree = sum(p != s["output"] for p in predicted) / len(predicted)
+        if disagree >= min_disagreement:
+            kept.append({**s, "content_disagreement": round(disagree, 3)})
+    return kept
+
+
+def _merge_same_rows(suspects: list[dict]) -> list[dict]:
+    """One entry per set of rows: the longest n-gram names it ("cf mn" over "cf" and "mn")."""
+    best: dict[tuple, dict] = {}
+    for s in suspects:
+        key = tuple(sorted(s["_rows"]))
+        if key not in best or len(s["ngram"]) > len(best[key]["ngram"]):
+            best[key] = s
+    return sorted(best.values(), key=lambda s: s["p_value"])

@@ -1,0 +1,65 @@
+"""augment: augmented rows are marked, only in train, and unavailable methods say why."""
+
+from __future__ import annotations
+
+import pytest
+from curation_data import config, context, labelled
+
+from tunesmith.data.curate import post_split
+
+
+def _splits():
+    return {"train": labelled(40, 40), "val": labelled(5, 5, seed=1), "test": labelled(5, 5, 2)}
+
+
+def test_noise_rows_marked_and_only_in_train():
+    cfg = config(augment={"methods": ["char_noise", "word_noise"], "fraction": 0.5})
+    out, _, card = post_split(_splits(), cfg, context(label=True))
+    augmented = [r for r in out["train"] if r.get("augmented")]
+    added = card["augment"]["added"]
+    assert card["augment"]["rows_selected"] == 40
+    assert added["char_noise"] == 40 and 36 <= added["word_noise"] <= 40  # a swap may be a no-op
+    assert len(augmented) == sum(added.values()) and len(out["train"]) == 80 + len(augmented)
+    assert {r["augment_method"] for r in augmented} == {"char_noise", "word_noise"}
+    assert not any(r.get("augmented") for r in out["val"] + out["test"])
+    originals = {r["id"]: r for r in out["train"] if not r.get("augmented")}
+    for row in augmented:
+        source = originals[row["id"].split("-aug-")[0]]
+        assert row["prompt"] != source["prompt"]
+        assert row["label"] == source["label"] and row["response"] == source["response"]
+
+
+def test_backtranslation_without_models_is_skipped_with_notice():
+    cfg = config(augment={"methods": ["backtranslation"]})
+    out, _, card = post_split(_splits(), cfg, context(label=True))
+    assert "none configured" in card["augment"]["skipped"]["backtranslation"]
+    assert len(out["train"]) == 80
+
+
+def test_wordnet_synonyms_offline():
+    from tunesmith.data.curate.wordnet import find_wordnet
+
+    if find_wordnet() is None:
+        pytest.skip("WordNet database not installed (apt-get install wordnet-base)")
+    cfg = config(augment={"methods": ["synonym"], "fraction": 1.0, "noise_p": 0.3})
+    out, _, card = post_split(_splits(), cfg, context(label=True))
+    assert card["augment"]["added"]["synonym"] >= 70  # rows without any synonym are left out
+    assert card["augment"]["skipped"] == {}
+
+
+def test_paraphrase_with_a_model(tiny_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    def load_model():
+        return (
+            AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+            AutoTokenizer.from_pretrained(tiny_model_dir),
+        )
+
+    cfg = config(
+        augment={"methods": ["paraphrase"], "fraction": 0.1, "paraphrase_max_new_tokens": 8}
+    )
+    out, _, card = post_split(_splits(), cfg, context(label=True, load_model=load_model))
+    made = [r for r in out["train"] if r.get("augment_method") == "paraphrase"]
+    assert card["augment"]["added"].get("paraphrase", 0) == len(made) > 0
+    assert all(r["augmented"] and r["prompt"].strip() for r in made)

@@ -1,0 +1,80 @@
+"""clean: mojibake, control characters, whitespace, markup, empty fields, length, language."""
+
+from __future__ import annotations
+
+from curation_data import config, context
+
+from tunesmith.data.curate import pre_split
+
+
+def _one(prompt: str, **clean) -> dict | None:
+    rows = [{"id": "a", "prompt": prompt, "response": "r"}]
+    kept, _ = pre_split(rows, config(clean=clean), context())
+    return kept[0] if kept else None
+
+
+def test_mojibake_is_repaired():
+    assert _one("The cafÃ© served crÃ¨me brÃ»lÃ©e")["prompt"] == "The café served crème brûlée"
+    assert _one("Donâ€™t panic")["prompt"] == "Don\u2019t panic"
+
+
+def test_control_and_zero_width_characters_removed_newlines_kept():
+    row = _one("bell\x07 null\x00 zero\u200bwidth\r\nnext\u2028line\tend\x1b")
+    assert row["prompt"] == "bell null zerowidth\nnext\nline end"
+
+
+def test_whitespace_collapsed():
+    assert _one("  a   b \n\n\n\n  c  ")["prompt"] == "a b\n\nc"
+
+
+def test_markup_stripped_only_when_asked():
+    html = "<p>Fish &amp; <b>chips</b></p><!-- note -->"
+    assert _one(html, strip_markup=True)["prompt"] == "Fish & chips"
+    assert _one(html)["prompt"] == html
+
+
+def test_empty_fields_dropped_or_filled():
+    rows = [
+        {"id": "a", "prompt": "  \u200b ", "response": "r"},
+        {"id": "b", "prompt": "text", "response": ""},
+        {"id": "c", "prompt": "text", "response": "fine"},
+    ]
+    kept, funnel = pre_split(rows, config(clean={}), context())
+    assert [r["id"] for r in kept] == ["c"]
+    assert funnel[-1]["dropped"] == {"empty_prompt": 1, "empty_response": 1}
+    kept, _ = pre_split(rows, config(clean={"fill": {"response": "n/a"}}), context())
+    assert [(r["id"], r["response"]) for r in kept] == [("b", "n/a"), ("c", "fine")]
+
+
+class WordPieces:
+    """A fake tokenizer: every 3 characters are one token."""
+
+    def __call__(self, texts, add_special_tokens=False):
+        return {"input_ids": [list(range(0, len(t), 3)) for t in texts]}
+
+
+def test_length_bounds_in_tokens_of_the_tokenizer():
+    rows = [{"id": str(n), "prompt": "x" * n, "response": "yy"} for n in (4, 30, 300)]
+    ctx = context(load_tokenizer=WordPieces)
+    kept, funnel = pre_split(rows, config(clean={"min_tokens": 5, "max_tokens": 50}), ctx)
+    assert [r["id"] for r in kept] == ["30"]
+    assert funnel[-1]["dropped"] == {"too_short": 1, "too_long": 1}
+    assert funnel[-1]["stats"]["length_unit"] == "tokens"
+    assert {e["id"]: e["tokens"] for e in ctx.log} == {"4": 3, "300": 101}
+
+
+def test_language_filter():
+    rows = [
+        {
+            "id": "en",
+            "prompt": "This sentence is plainly written in the English language.",
+            "response": "r",
+        },
+        {
+            "id": "de",
+            "prompt": "Dieser Satz ist ganz eindeutig in deutscher Sprache geschrieben.",
+            "response": "r",
+        },
+    ]
+    kept, funnel = pre_split(rows, config(clean={"language": "en"}), context())
+    assert [r["id"] for r in kept] == ["en"] and funnel[-1]["dropped"] == {"language": 1}

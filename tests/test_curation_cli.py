@@ -1,0 +1,124 @@
+"""`tunesmith data curate|inspect` on a file and on a recipe; the data card renders offline."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from tunesmith.cli.data_cmd import data_app
+from tunesmith.errors import UserError
+
+runner = CliRunner()
+
+
+def _mail_file(path, n=40):
+    rows = [
+        {
+            "id": i,
+            "subject": f"s{i}",
+            "label": "a" if i % 4 else "b",
+            "body": f"Mail {i}: reach me at p{i}@corp.com or 020 7946 {i:04d}; ref {i}.",
+        }
+        for i in range(n)
+    ]
+    rows.append(dict(rows[3], id=999))
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_curate_file_ad_hoc(tmp_path):
+    source = _mail_file(tmp_path / "mail.jsonl")
+    out = tmp_path / "clean.jsonl"
+    result = runner.invoke(
+        data_app,
+        [
+            "curate",
+            str(source),
+            "--steps",
+            "clean,dedup,pii",
+            "--fields",
+            "body",
+            "--set",
+            "pii.mode=mask",
+            "--set",
+            "pii.person_names=gazetteer",
+            "--output",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 40 and "@" not in out.read_text()
+    assert rows[0]["subject"] == "s0" and "<EMAIL_ADDRESS>" in rows[0]["body"]
+    card = json.loads((tmp_path / "clean.card.json").read_text())
+    assert card["pii"]["counts"]["EMAIL_ADDRESS"] == 40
+    assert [e["step"] for e in card["funnel"]] == ["load", "clean", "dedup", "pii"]
+    html = (tmp_path / "clean.card.html").read_text()
+    assert "Curation funnel" in html and "<svg" in html
+    log = [json.loads(line) for line in (tmp_path / "clean.log.jsonl").read_text().splitlines()]
+    assert log == [
+        {
+            "step": "dedup",
+            "reason": "exact_duplicate",
+            "id": "999",
+            "duplicate_of": "3",
+            "preview": log[0]["preview"],
+        }
+    ]
+    assert "@" not in log[0]["preview"]
+
+
+def test_curate_file_user_errors(tmp_path):
+    source = _mail_file(tmp_path / "mail.jsonl")
+    result = runner.invoke(data_app, ["curate", str(source), "--fields", "bdy"])
+    assert isinstance(result.exception, UserError) and "did you mean 'body'" in str(
+        result.exception
+    )
+    result = runner.invoke(data_app, ["curate", str(source), "--set", "dedup.treshold=1"])
+    assert isinstance(result.exception, UserError)
+    assert str(result.exception) == "--set dedup.treshold: unknown option"
+
+
+def test_inspect_changes_nothing_and_reports(tmp_path):
+    source = _mail_file(tmp_path / "mail.jsonl")
+    before = source.read_text()
+    result = runner.invoke(
+        data_app, ["inspect", str(source), "--fields", "body", "--label-field", "label", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["rows"] == 41 and report["duplicates"]["exact"] == 1
+    assert report["labels"] == {"a": 31, "b": 10}
+    assert report["pii"]["counts"]["EMAIL_ADDRESS"] == 41
+    assert source.read_text() == before
+    result = runner.invoke(data_app, ["inspect", str(source), "--fields", "body", "--no-pii"])
+    assert result.exit_code == 0 and "duplicates: 1 exact" in result.output
+
+
+@pytest.fixture
+def curated_run(tmp_path, tiny_recipe):
+    curation = {"clean": True, "dedup": {"threshold": 0.9}, "checks": {}}
+    recipe = tiny_recipe(**{"data.curation": curation})
+    result = runner.invoke(data_app, ["curate", str(recipe), "--output", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    return tmp_path / "run" / "data"
+
+
+def test_curate_recipe_writes_the_data_stage(curated_run):
+    card = json.loads((curated_run / "data_card.json").read_text())
+    assert [e["step"] for e in card["funnel"]] == ["load", "clean", "dedup", "checks", "leakage"]
+    assert card["leakage"]["checked"] and card["leakage"]["clean_after"]
+    assert sum(card["sizes"].values()) == card["funnel"][-1]["rows_out"]
+    assert set(card["lengths"]) == {"before", "after"}
+    for split in ("train", "val", "test"):
+        assert (curated_run / f"{split}.jsonl").is_file()
+
+
+def test_data_card_renders_self_contained(curated_run):
+    from tunesmith.report.data_card import render_data_card
+
+    html = render_data_card(json.loads((curated_run / "data_card.json").read_text()))
+    assert "Curation funnel" in html and "Leakage check" in html and "<svg" in html
+    assert "<script" not in html and "src=" not in html and "<link" not in html

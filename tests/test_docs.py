@@ -1,0 +1,16 @@
+"""Docs generated from the schema stay in sync with it."""
+
+from pathlib import Path
+
+from tunesmith.config.docs import recipe_reference
+
+
+def test_recipe_reference_is_up_to_date():
+    committed = (Path(__file__).parent.parent / "docs" / "recipe.md").read_text()
+    assert committed == recipe_reference(), "run: tunesmith recipe docs > docs/recipe.md"
+
+
+def test_every_field_has_a_description():
+    text = recipe_reference()
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    assert rows and all(not line.rstrip().endswith("|  |") for line in rows)

@@ -13,7 +13,10 @@ import yaml
 def tunesmith(*args, cwd=None):
     return subprocess.run(
         [sys.executable, "-m", "tunesmith.cli", *map(str, args)],
-        capture_output=True, text=True, cwd=cwd, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
     )
 
 
@@ -31,8 +34,12 @@ def recipe_with(tmp_path, tiny_model_dir, data_path, **data_overrides):
     recipe = {
         "task": "summarization",
         "model": str(tiny_model_dir),
-        "data": {"train": str(data_path), "input_field": "description", "output_field": "synopsis",
-                 **data_overrides},
+        "data": {
+            "train": str(data_path),
+            "input_field": "description",
+            "output_field": "synopsis",
+            **data_overrides,
+        },
     }
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe))
@@ -42,8 +49,14 @@ def recipe_with(tmp_path, tiny_model_dir, data_path, **data_overrides):
 @pytest.mark.parametrize(
     ("content", "fragments"),
     [
-        (b'{"description": "a", "synopsis": "b"}\n{"description": \n', ["data.jsonl:2:", "malformed JSON"]),
-        (b'{"description": "a", "synopsis": "b"}\n{"description": "c"}\n', ["data.jsonl:2:", "missing field 'synopsis'"]),
+        (
+            b'{"description": "a", "synopsis": "b"}\n{"description": \n',
+            ["data.jsonl:2:", "malformed JSON"],
+        ),
+        (
+            b'{"description": "a", "synopsis": "b"}\n{"description": "c"}\n',
+            ["data.jsonl:2:", "missing field 'synopsis'"],
+        ),
         (b'{"description": "\xff\xfe", "synopsis": "b"}\n', ["data.jsonl:1:", "not UTF-8"]),
         (b"", ["data.jsonl", "empty"]),
     ],
@@ -66,18 +79,34 @@ def test_missing_data_file(tmp_path, tiny_model_dir):
 def test_unknown_recipe_key(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text("task: summarization\ndata:\n  train: x.jsonl\n  output_fields: y\n")
-    assert_user_error(tunesmith("validate", path), "r.yaml:4:", "data.output_fields",
-                      "did you mean 'output_field'")
+    assert_user_error(
+        tunesmith("validate", path),
+        "r.yaml:4:",
+        "data.output_fields",
+        "did you mean 'output_field'",
+    )
 
 
 def test_unknown_model(tmp_path):
     data = tmp_path / "data.jsonl"
     data.write_text('{"description": "a", "synopsis": "b"}\n')
     path = tmp_path / "r.yaml"
-    path.write_text(yaml.safe_dump({"task": "summarization", "model": "smollm2-135m-instrct",
-                                    "data": {"train": str(data), "input_field": "description",
-                                             "output_field": "synopsis"}}))
-    assert_user_error(tunesmith("validate", path), "model.name", "did you mean 'smollm2-135m-instruct'")
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "task": "summarization",
+                "model": "smollm2-135m-instrct",
+                "data": {
+                    "train": str(data),
+                    "input_field": "description",
+                    "output_field": "synopsis",
+                },
+            }
+        )
+    )
+    assert_user_error(
+        tunesmith("validate", path), "model.name", "did you mean 'smollm2-135m-instruct'"
+    )
 
 
 def test_missing_recipe_file(tmp_path):

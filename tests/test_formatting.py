@@ -14,12 +14,16 @@ def tokenizer(tiny_model_dir):
 
 
 def labelled_text(tokenizer, encoded) -> str:
-    return tokenizer.decode([t for t, lab in zip(encoded.input_ids, encoded.labels) if lab != IGNORE])
+    return tokenizer.decode(
+        [t for t, lab in zip(encoded.input_ids, encoded.labels) if lab != IGNORE]
+    )
 
 
 def test_only_response_and_stop_token_are_labelled(tokenizer):
     assert tokenizer.pad_token_id == tokenizer.eos_token_id  # the SmolLM2 trap
-    encoded = encode_example({"prompt": "Summarise: a b c", "response": "python editor"}, tokenizer, 128)
+    encoded = encode_example(
+        {"prompt": "Summarise: a b c", "response": "python editor"}, tokenizer, 128
+    )
     assert labelled_text(tokenizer, encoded) == "python editor<|im_end|>\n"
     stop = tokenizer.eos_token_id
     assert stop in [t for t, lab in zip(encoded.input_ids, encoded.labels) if lab != IGNORE]
@@ -57,3 +61,11 @@ def test_completion_labels_all_tokens(tokenizer):
     encoded = encode_example({"text": "python editor"}, tokenizer, 64)
     assert encoded.labels == encoded.input_ids
     assert encoded.input_ids[-1] == tokenizer.eos_token_id
+
+
+def test_few_shot_demonstrations_are_context_not_labels(tokenizer):
+    demos = [{"prompt": "Summarise: x", "response": "rust shell"}]
+    example = {"prompt": "Summarise: a b c", "response": "python editor", "demos": demos}
+    encoded = encode_example(example, tokenizer, 128)
+    assert labelled_text(tokenizer, encoded) == "python editor<|im_end|>\n"
+    assert "rust shell" in tokenizer.decode(encode_prompt(example, tokenizer, 128))

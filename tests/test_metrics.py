@@ -30,7 +30,9 @@ def test_classification_matches_sklearn():
     labels = ["devel", "utils", "games"]
     truth = ["devel", "utils", "games", "devel", "utils"]
     generated = ["Devel", "devel\nextra", "games", "devel", "something else"]
-    got = compute_metrics(["accuracy", "precision", "recall", "f1"], generated, truth, labels=labels)
+    got = compute_metrics(
+        ["accuracy", "precision", "recall", "f1"], generated, truth, labels=labels
+    )
     normalized = ["devel", "devel", "games", "devel", "something else"]
     assert got["accuracy"] == accuracy_score(truth, normalized) == 0.6
     p, r, f, _ = precision_recall_fscore_support(

@@ -15,7 +15,6 @@ from tunesmith.pipeline import run_pipeline
 def finished_run(tmp_path_factory, tiny_model_dir):
     """One complete tiny run shared by the contract tests."""
     import yaml
-
     from conftest import make_records, write_jsonl
 
     folder = tmp_path_factory.mktemp("run")
@@ -32,9 +31,14 @@ def finished_run(tmp_path_factory, tiny_model_dir):
                     "output_field": "synopsis",
                     "split": {"validation": 8, "test": 10},
                 },
-                "training": {"epochs": 3, "batch_size": 4, "learning_rate": 1e-2,
-                             "max_seq_length": 96, "eval_every": 4},
-                "evaluation": {"generation": {"max_new_tokens": 6}},
+                "training": {
+                    "epochs": 3,
+                    "batch_size": 4,
+                    "learning_rate": 1e-2,
+                    "max_seq_length": 96,
+                    "eval_every": 4,
+                },
+                "evaluation": {"generation": {"max_new_tokens": 6}, "few_shot": 2},
             }
         )
     )
@@ -49,16 +53,29 @@ def test_run_folder_contract(finished_run):
     assert outcome == {"data": "ran", "train": "ran", "evaluate": "ran", "report": "ran"}
     root = run_dir.root
     for rel in (
-        "recipe.yaml", "manifest.json", "data/train.jsonl", "data/val.jsonl", "data/test.jsonl",
-        "data/data_card.json", "train/adapter/adapter_config.json", "train/metrics.jsonl",
-        "eval/metrics.json", "eval/compare.json", "eval/predictions/test.base.jsonl",
-        "eval/predictions/test.tuned.jsonl", "report/report.html", "logs/train.log",
+        "recipe.yaml",
+        "manifest.json",
+        "data/train.jsonl",
+        "data/val.jsonl",
+        "data/test.jsonl",
+        "data/data_card.json",
+        "train/adapter/adapter_config.json",
+        "train/metrics.jsonl",
+        "eval/metrics.json",
+        "eval/compare.json",
+        "eval/predictions/test.base.jsonl",
+        "eval/predictions/test.tuned.jsonl",
+        "report/report.html",
+        "logs/train.log",
     ):
         assert (root / rel).is_file(), rel
     assert not (root / "train/checkpoints").exists()
     manifest = json.loads((root / "manifest.json").read_text())
     assert {s: manifest["stages"][s]["status"] for s in manifest["stages"]} == {
-        "data": "done", "train": "done", "evaluate": "done", "report": "done"
+        "data": "done",
+        "train": "done",
+        "evaluate": "done",
+        "report": "done",
     }
     assert manifest["versions"]["torch"] and manifest["seed"] == 0
     sizes = json.loads((root / "data/data_card.json").read_text())["sizes"]
@@ -67,7 +84,10 @@ def test_run_folder_contract(finished_run):
 
 def test_splits_are_disjoint(finished_run):
     _, run_dir, _ = finished_run
-    ids = {s: {e["id"] for e in read_jsonl(run_dir.data / f"{s}.jsonl")} for s in ("train", "val", "test")}
+    ids = {
+        s: {e["id"] for e in read_jsonl(run_dir.data / f"{s}.jsonl")}
+        for s in ("train", "val", "test")
+    }
     assert not ids["train"] & ids["test"] and not ids["train"] & ids["val"]
 
 
@@ -83,15 +103,27 @@ def test_metrics_and_compare(finished_run):
     assert row["delta"] == pytest.approx(row["tuned"] - row["base"])
 
 
+def test_few_shot_baseline_is_scored_on_the_same_examples(finished_run):
+    _, run_dir, _ = finished_run
+    compare = json.loads((run_dir.eval / "compare.json").read_text())
+    assert compare["few_shot"]["demonstrations"] == 2
+    few = read_jsonl(run_dir.eval / "predictions" / "test.few_shot.jsonl")
+    base = read_jsonl(run_dir.eval / "predictions" / "test.base.jsonl")
+    assert [r["id"] for r in few] == [r["id"] for r in base]
+    metrics = json.loads((run_dir.eval / "metrics.json").read_text())
+    assert metrics["few_shot"]["perplexity"] != metrics["base"]["perplexity"]
+
+
 def test_saved_predictions_reproduce_metrics(finished_run):
     from tunesmith.metrics import compute_metrics
 
     _, run_dir, _ = finished_run
     metrics = json.loads((run_dir.eval / "metrics.json").read_text())
-    for variant in ("base", "tuned"):
+    for variant in ("base", "few_shot", "tuned"):
         rows = read_jsonl(run_dir.eval / "predictions" / f"test.{variant}.jsonl")
-        again = compute_metrics(["rouge", "bleu"], [r["prediction"] for r in rows],
-                                [r["reference"] for r in rows])
+        again = compute_metrics(
+            ["rouge", "bleu"], [r["prediction"] for r in rows], [r["reference"] for r in rows]
+        )
         for key, value in again.items():
             assert metrics[variant][key] == pytest.approx(value)
 

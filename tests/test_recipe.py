@@ -11,7 +11,10 @@ from tunesmith.config import load_recipe
 from tunesmith.errors import UserError
 
 RECIPES = sorted((Path(__file__).parent.parent / "src/tunesmith/recipes").glob("*.yaml"))
-BASE = {"task": "summarization", "data": {"train": "x.jsonl", "input_field": "a", "output_field": "b"}}
+BASE = {
+    "task": "summarization",
+    "data": {"train": "x.jsonl", "input_field": "a", "output_field": "b"},
+}
 
 
 def write(tmp_path, recipe) -> Path:

@@ -23,9 +23,20 @@ def test_interrupted_training_resumes_to_identical_adapter(tmp_path, tiny_recipe
     import torch
     from safetensors.torch import load_file
 
-    recipe = load_recipe(tiny_recipe(**{"training": {
-        "max_steps": 12, "batch_size": 4, "eval_every": 4, "learning_rate": 5e-3,
-        "max_seq_length": 96, "lora": {"r": 4, "alpha": 8, "dropout": 0.1}}}))
+    recipe = load_recipe(
+        tiny_recipe(
+            **{
+                "training": {
+                    "max_steps": 12,
+                    "batch_size": 4,
+                    "eval_every": 4,
+                    "learning_rate": 5e-3,
+                    "max_seq_length": 96,
+                    "lora": {"r": 4, "alpha": 8, "dropout": 0.1},
+                }
+            }
+        )
+    )
     clean = RunDir(tmp_path / "clean")
     run_pipeline(recipe, clean)
 
@@ -62,8 +73,17 @@ def test_interrupted_training_resumes_to_identical_adapter(tmp_path, tiny_recipe
 
 
 def test_kill_9_during_training_loses_nothing(tmp_path, tiny_recipe):
-    path = tiny_recipe(**{"training": {"max_steps": 400, "batch_size": 2, "eval_every": 50,
-                                      "checkpoint_every": 5, "max_seq_length": 96}})
+    path = tiny_recipe(
+        **{
+            "training": {
+                "max_steps": 400,
+                "batch_size": 2,
+                "eval_every": 50,
+                "checkpoint_every": 5,
+                "max_seq_length": 96,
+            }
+        }
+    )
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "tunesmith.cli", "run", str(path), "--output", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -26,21 +26,37 @@ def test_default_model_trains_and_adapter_reloads_with_plain_peft(tmp_path):
     from tunesmith.models.formatting import encode_prompt
 
     path = tmp_path / "recipe.yaml"
-    path.write_text(yaml.safe_dump({
-        "task": "summarization",
-        "model": "smollm2-135m-instruct",
-        "data": {"train": str(__import__("pathlib").Path(EXAMPLES).resolve()),
-                 "input_field": "description", "output_field": "synopsis",
-                 "prompt_template": "Write a one-line synopsis.\n\n{description}",
-                 "max_examples": 40, "split": {"validation": 4, "test": 4}},
-        "training": {"max_steps": 3, "batch_size": 4, "eval_every": 3, "max_seq_length": 128},
-        "evaluation": {"metrics": ["perplexity"]},
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "task": "summarization",
+                "model": "smollm2-135m-instruct",
+                "data": {
+                    "train": str(__import__("pathlib").Path(EXAMPLES).resolve()),
+                    "input_field": "description",
+                    "output_field": "synopsis",
+                    "prompt_template": "Write a one-line synopsis.\n\n{description}",
+                    "max_examples": 40,
+                    "split": {"validation": 4, "test": 4},
+                },
+                "training": {
+                    "max_steps": 3,
+                    "batch_size": 4,
+                    "eval_every": 3,
+                    "max_seq_length": 128,
+                },
+                "evaluation": {"metrics": ["perplexity"]},
+            }
+        )
+    )
     recipe = load_recipe(path)
     run_dir = RunDir(tmp_path / "run")
     run_pipeline(recipe, run_dir)
-    losses = [json.loads(line)["loss"] for line in (run_dir.train / "metrics.jsonl").open()
-              if '"loss"' in line]
+    losses = [
+        json.loads(line)["loss"]
+        for line in (run_dir.train / "metrics.jsonl").open()
+        if '"loss"' in line
+    ]
     assert len(losses) == 3 and all(0 < loss < 10 for loss in losses)
 
     fp32 = recipe.model.model_copy(update={"precision": "fp32"})

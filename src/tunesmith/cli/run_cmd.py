@@ -39,5 +39,9 @@ def print_headline(run_dir) -> None:
         console.print(f"\nheld-out test set: {compare['sample_size']} examples")
         for name, row in compare["metrics"].items():
             rel = f" ({100 * row['relative']:+.1f} %)" if row["relative"] is not None else ""
-            console.print(f"  {name:<11} base {row['base']:.4f}  tuned {row['tuned']:.4f}{rel}")
+            few = compare.get("few_shot", {}).get("metrics", {}).get(name)
+            shot = f"  few-shot {few['base']:.4f}" if few else ""
+            console.print(
+                f"  {name:<11} base {row['base']:.4f}{shot}  tuned {row['tuned']:.4f}{rel}"
+            )
     console.print(f"\nreport: [bold]{run_dir.report / 'report.html'}[/bold]")

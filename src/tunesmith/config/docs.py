@@ -30,10 +30,18 @@ def _section(model: type[BaseModel], prefix: str, lines: list[str]) -> None:
             nested.append((key, sub))
             continue
         default = "required" if field.is_required() else f"`{_default(field)}`"
-        rows.append(f"| `{key}` | {_type(field.annotation)} | {default} | {field.description or ''} |")
+        rows.append(
+            f"| `{key}` | {_type(field.annotation)} | {default} | {field.description or ''} |"
+        )
     if rows:
-        lines += [f"## `{prefix.rstrip('.') or 'top level'}`", "", "| key | type | default | meaning |",
-                  "|---|---|---|---|", *rows, ""]
+        lines += [
+            f"## `{prefix.rstrip('.') or 'top level'}`",
+            "",
+            "| key | type | default | meaning |",
+            "|---|---|---|---|",
+            *rows,
+            "",
+        ]
     for key, sub in nested:
         _section(sub, f"{key}.", lines)
 

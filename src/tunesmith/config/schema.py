@@ -174,6 +174,13 @@ class EvaluationConfig(Section):
     sample_size: int | None = Field(
         None, ge=1, description="Evaluate on at most this many test examples (default: all)."
     )
+    few_shot: int = Field(
+        0,
+        ge=0,
+        le=16,
+        description="Also score a few-shot prompt baseline: the base model shown this many "
+        "training examples as demonstrations (0 = off; prompt/response tasks only).",
+    )
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
 
     @field_validator("metrics")

@@ -43,14 +43,19 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> EvalResult:
         model.to(torch.bfloat16)
     generate = recipe.task in GENERATION_TASKS or recipe.task == "classification"
     labels = recipe.data.labels or _labels(run_dir) if recipe.task == "classification" else None
+    variants = {"base": examples}
+    demos = few_shot_demos(recipe, run_dir)
+    if demos:
+        variants["few_shot"] = [{**e, "demos": demos} for e in examples]
+    variants["tuned"] = examples
     results = {}
-    for variant in ("base", "tuned"):
+    for variant, inputs in variants.items():
         if variant == "tuned":
             model = with_adapter(model, run_dir)
         metrics, predictions = score_model(
             model,
             tokenizer,
-            examples,
+            inputs,
             recipe,
             generate,
             labels,
@@ -61,6 +66,9 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> EvalResult:
             write_jsonl(out / "predictions" / f"test.{variant}.jsonl", predictions)
     metrics = {"sample_size": len(examples), "split": "test", "precision": precision, **results}
     comparison = compare(results["base"], results["tuned"], len(examples))
+    if "few_shot" in results:
+        comparison["few_shot"] = compare(results["few_shot"], results["tuned"], len(examples))
+        comparison["few_shot"]["demonstrations"] = len(demos)
     write_json(out / "metrics.json", metrics)
     write_json(out / "compare.json", comparison)
     return EvalResult(len(examples), metrics, comparison)
@@ -74,6 +82,21 @@ def with_adapter(model, run_dir: RunDir):
     if not (adapter / "adapter_config.json").is_file():
         raise UserError(f"{adapter}: no trained adapter; run the train stage first")
     return PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+
+
+def few_shot_demos(recipe: Recipe, run_dir: RunDir) -> list[dict]:
+    """k seeded training examples shown to the base model as worked demonstrations."""
+    import random
+
+    k = recipe.evaluation.few_shot
+    if not k or recipe.task in ("chat", "completion"):
+        return []
+    train = [e for e in read_jsonl(run_dir.data / "train.jsonl") if not e.get("augmented")]
+    # Short demonstrations keep few-shot prompts within the context the model trained on.
+    shortest = sorted(train, key=lambda e: len(e["prompt"]) + len(e["response"]))
+    pool = shortest[: max(k, len(shortest) // 4)]
+    chosen = random.Random(recipe.data.split.seed).sample(pool, min(k, len(pool)))
+    return [{"prompt": e["prompt"], "response": e["response"]} for e in chosen]
 
 
 def _labels(run_dir: RunDir) -> list[str]:

@@ -29,6 +29,9 @@ def conversation(example: dict, with_answer: bool = True) -> list[dict]:
             messages = messages[:last]
         return messages
     messages = [{"role": "system", "content": example["system"]}] if example.get("system") else []
+    for demo in example.get("demos", []):  # few-shot demonstrations, as earlier turns
+        messages.append({"role": "user", "content": demo["prompt"]})
+        messages.append({"role": "assistant", "content": demo["response"]})
     messages.append({"role": "user", "content": example["prompt"]})
     if with_answer:
         messages.append({"role": "assistant", "content": example["response"]})
@@ -49,6 +52,10 @@ def encode_example(example: dict, tokenizer, max_length: int) -> Encoded:
         ids = ids[:max_length]
         return Encoded(ids, list(ids), truncated=len(ids) == max_length)
     segments = _segments(conversation(example), tokenizer)
+    if example.get("demos"):  # demonstrations are context, not answers to score
+        last = max(i for i, (_, trainable) in enumerate(segments) if trainable)
+        segments = [(text, trainable and i == last) for i, (text, trainable) in enumerate(segments)]
+        max_length *= len(example["demos"]) + 1
     ids, labels = [], []
     for text, trainable in segments:
         piece = _ids(tokenizer, text)
@@ -61,6 +68,7 @@ def encode_prompt(example: dict, tokenizer, max_length: int, room: int = 0) -> l
     """Prompt ids ending with the assistant header, cut to leave `room` tokens for the answer."""
     text = render(conversation(example, with_answer=False), tokenizer, generation_prompt=True)
     ids = _ids(tokenizer, text)
+    max_length *= len(example.get("demos", [])) + 1
     limit = max(max_length - room, KEEP_TAIL + 1)
     return ids if len(ids) <= limit else _cut_middle(ids, len(ids) - limit)
 

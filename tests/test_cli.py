@@ -124,3 +124,12 @@ def test_schema_and_init(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "data.train: ok (2000 examples" in done.stderr + done.stdout
     assert_user_error(tunesmith("init", tmp_path / "proj"), "already exists")
+    assert_user_error(tunesmith("init", tmp_path / "p2", "--example", "chitchatt"), "did you mean")
+
+
+@pytest.mark.parametrize("example", ["wordnet-define", "debian-section", "chitchat"])
+def test_init_examples_validate(tmp_path, example):
+    assert tunesmith("init", tmp_path / example, "--example", example).returncode == 0
+    done = tunesmith("validate", tmp_path / example / "recipe.yaml")
+    assert done.returncode == 0, done.stderr
+    assert "examples, fields map" in done.stdout + done.stderr

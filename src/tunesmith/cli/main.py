@@ -55,11 +55,16 @@ def validate(recipe: Path = typer.Argument(..., help="Recipe YAML to check.")) -
 
 
 @app.command()
-def init(directory: Path = typer.Argument(..., help="Folder to create.")) -> None:
-    """Write a starter recipe and example data into DIRECTORY."""
+def init(
+    directory: Path = typer.Argument(..., help="Folder to create."),
+    example: str = typer.Option(
+        "demo", help="Starter: demo, wordnet-define, debian-section or chitchat."
+    ),
+) -> None:
+    """Write a starter recipe and its example data into DIRECTORY."""
     from tunesmith.cli.init_cmd import write_starter
 
-    write_starter(directory)
+    write_starter(directory, example)
 
 
 @recipe_app.command("schema")

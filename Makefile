@@ -12,6 +12,11 @@ TORCH_VERSION ?= 2.13.0
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
+	@# Offline WordNet (synonym augmentation) from Debian's wordnet-base, when we may install it.
+	@if [ ! -d /usr/share/wordnet ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get install -y -q wordnet-base >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q wordnet-base >/dev/null 2>&1) || \
+	  echo "note: wordnet-base not installed; WordNet synonym augmentation will be unavailable"; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==$(TORCH_VERSION)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from curation_data import NEGATIVE, config, context, labelled, review
 
 from tunesmith.data.curate import pre_split
@@ -84,3 +85,19 @@ def test_quality_flags_repetitive_and_extreme_lengths():
     dropped = {e["id"]: e["reason"] for e in ctx.log}
     assert dropped["rep"] == "repetitive" and dropped["short"] == "length_outlier"
     assert len(kept) == 200
+
+
+def test_quality_uses_base_model_perplexity_when_asked(tiny_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tunesmith.data.curate.quality import perplexities
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    texts = ["python editor for users", "a much longer text about a rust compiler for users"]
+    batched = perplexities(texts, model, tokenizer, batch=2)
+    alone = [perplexities([t], model, tokenizer)[0] for t in texts]
+    assert batched == pytest.approx(alone, rel=1e-4)  # padding does not change the score
+    ctx = context(label=True, load_model=lambda: (model, tokenizer))
+    pre_split(labelled(20, 20), config(checks={"quality": {"perplexity": True}}), ctx)
+    assert ctx.card["checks"]["quality"]["features"] == ["length", "perplexity", "repetition"]

@@ -15,6 +15,7 @@ from tunesmith.data.curate.base import Drop, Splits, Step, steps_of
 from tunesmith.data.curate.funnel import funnel_entry, log_lines, scrub_drops
 from tunesmith.data.curate.rows import content_fields
 from tunesmith.data.curate.stats import length_histograms
+from tunesmith.errors import UserError
 
 
 @dataclass
@@ -67,7 +68,13 @@ def _run_phase(
             continue
         before_pii = ctx.scrub is None
         rows_in = sum(len(rows) for rows in splits.values())
-        out = step.run(splits, step_config, ctx)
+        try:
+            out = step.run(splits, step_config, ctx)
+        except ModuleNotFoundError as exc:
+            raise UserError(
+                f"data.curation.{step.config_key}: needs the '{exc.name}' package; install "
+                f"the curation extra: pip install 'tunesmith[curation]'"
+            ) from None
         splits = out.splits
         rows_out = sum(len(rows) for rows in splits.values())
         _merge(ctx.card, out.card)

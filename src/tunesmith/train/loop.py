@@ -1,15 +1,25 @@
-"""The training loop: length-grouped batches, supervised-only loss, eval, early stopping."""
+"""The training loop: length-grouped batches, supervised-only loss, eval, early stopping.
+
+Speed on CPU (see docs/performance.md): batches are cut into forward passes of at most
+`token_budget` padded tokens (same gradient, bounded activation memory), LoRA layers run the
+fused path of `fastpath.py`, and bf16 runs under CPU autocast so fp32 trainable weights
+compute in bf16 while their gradients and optimizer state stay fp32.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunesmith.models.nll import collate, perplexity, supervised_nll, to_device
-from tunesmith.train.batching import length_grouped_batches
+from tunesmith.train.batching import length_grouped_batches, split_by_tokens
 from tunesmith.train.checkpoint import load_checkpoint, save_checkpoint
+from tunesmith.train.fastpath import fast_training
+
+TOKEN_BUDGET = 768  # padded tokens per forward pass: near-peak matmuls, bounded memory
 
 
 @dataclass
@@ -27,8 +37,21 @@ class LoopState:
 class Trainer:
     """Runs optimizer steps over encoded examples; everything it writes is resumable."""
 
-    def __init__(self, model, config, train_items, val_items, pad_id, out: Path, tracker):
+    def __init__(
+        self,
+        model,
+        config,
+        train_items,
+        val_items,
+        pad_id,
+        out: Path,
+        tracker,
+        precision: str | None = None,
+        token_budget: int | None = TOKEN_BUDGET,
+    ):
         self.model, self.config, self.pad_id = model, config, pad_id
+        self.precision = precision or _weights_precision(model)
+        self.token_budget = token_budget
         self.train_items, self.val_items = train_items, val_items
         self.out, self.tracker = out, tracker
         self.batches_per_epoch = math.ceil(len(train_items) / config.batch_size)
@@ -48,6 +71,19 @@ class Trainer:
         return True
 
     def run(self, on_step=None) -> LoopState:
+        with fast_training(self.model):
+            return self._run(on_step)
+
+    def _autocast(self):
+        """bf16 autocast for one optimizer step: entered per step, because autocast caches
+        the bf16 copies of fp32 weights until it exits and the optimizer changes them."""
+        import torch
+
+        if self.precision != "bf16" or next(self.model.parameters()).device.type != "cpu":
+            return contextlib.nullcontext()
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+
+    def _run(self, on_step) -> LoopState:
         cfg, state = self.config, self.state
         micro = self._micro_batches(state.step * cfg.gradient_accumulation)
         while state.step < self.total_steps and not state.stopped_early:
@@ -77,7 +113,11 @@ class Trainer:
         return state
 
     def _micro_batches(self, skip: int):
-        """Endless micro-batches in a deterministic order, skipping those already trained on."""
+        """Endless micro-batches in a deterministic order, skipping those already trained on.
+
+        Each micro-batch is a list of forward passes (pieces of at most `token_budget` padded
+        tokens); their summed loss is the micro-batch's loss.
+        """
         epoch, index = divmod(skip, self.batches_per_epoch)
         lengths = [len(item.input_ids) for item in self.train_items]
         while True:
@@ -85,34 +125,39 @@ class Trainer:
                 lengths, self.config.batch_size, self.config.seed + epoch
             )
             for batch in order[index:]:
-                yield to_device(
-                    collate([self.train_items[i] for i in batch], self.pad_id), self.model
-                )
+                pieces = split_by_tokens(batch, lengths, self.token_budget)
+                yield [
+                    to_device(collate([self.train_items[i] for i in p], self.pad_id), self.model)
+                    for p in pieces
+                ]
             epoch, index = epoch + 1, 0
 
     def _optimizer_step(self, batches) -> tuple[float, int]:
         import torch
 
         self.model.train()
-        count = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)
+        passes = [piece for batch in batches for piece in batch]
+        count = sum(int((b["labels"][:, 1:] != -100).sum()) for b in passes)
         total = 0.0
-        for batch in batches:
-            nll, _ = supervised_nll(self.model, batch)
-            (nll / max(count, 1)).backward()
-            total += float(nll)
+        with self._autocast():
+            for batch in passes:
+                nll, _ = supervised_nll(self.model, batch)
+                (nll / max(count, 1)).backward()
+                total += nll.item()
         params = [p for p in self.model.parameters() if p.requires_grad]
         torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        tokens = sum(int(b["attention_mask"].sum()) for b in batches)
+        tokens = sum(int(b["attention_mask"].sum()) for b in passes)
         return total / max(count, 1), tokens
 
     def _evaluate(self) -> None:
         if not self.val_items:
             return
         state, stop = self.state, self.config.early_stopping
-        ppl = perplexity(self.model, self.val_items, self.config.batch_size, self.pad_id)
+        with self._autocast():
+            ppl = perplexity(self.model, self.val_items, self.config.batch_size, self.pad_id)
         improved = state.best_val_ppl is None or state.best_val_ppl - ppl > stop.min_delta
         self.tracker.log({"step": state.step, "val_ppl": ppl, "val_loss": math.log(ppl)})
         if improved:
@@ -127,12 +172,22 @@ class Trainer:
         save_checkpoint(self.out / "checkpoints", self.model, self.optimizer, self.scheduler, state)
 
 
+def _weights_precision(model) -> str:
+    import torch
+
+    return "bf16" if any(p.dtype == torch.bfloat16 for p in model.parameters()) else "fp32"
+
+
 def _optimizer(model, config, total_steps: int):
     import torch
     from transformers import get_scheduler
 
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    # The fused kernel updates each tensor in one pass (CPU too since torch 2.4).
+    fused = all(p.device.type == "cpu" and p.dtype == torch.float32 for p in params)
+    optimizer = torch.optim.AdamW(
+        params, lr=config.learning_rate, weight_decay=config.weight_decay, fused=fused or None
+    )
     scheduler = get_scheduler(
         config.scheduler,
         optimizer,

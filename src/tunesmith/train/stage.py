@@ -55,6 +55,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
         tokenizer.pad_token_id,
         out,
         JsonlTracker(out / "metrics.jsonl"),
+        precision=precision,
     )
     resumed = trainer.resume()
     trainer.run(on_step=progress(trainer.total_steps, trainer.state.step) if progress else None)

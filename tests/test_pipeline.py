@@ -171,3 +171,33 @@ def test_adapter_reloads_with_plain_peft_to_identical_logits(finished_run):
     base = AutoModelForCausalLM.from_pretrained(recipe.model.name)
     with torch.no_grad():
         assert not torch.allclose(base(ids).logits, b, atol=1e-3)  # the adapter does something
+
+
+def test_full_fine_tuning_writes_a_plain_model_and_evaluates_it(tmp_path, tiny_recipe):
+    from transformers import AutoModelForCausalLM
+
+    recipe = load_recipe(
+        tiny_recipe(
+            training={
+                "method": "full",
+                "max_steps": 6,
+                "batch_size": 4,
+                "learning_rate": 1e-3,
+                "eval_every": 3,
+                "max_seq_length": 96,
+            }
+        )
+    )
+    run_dir = RunDir(tmp_path / "full")
+    run_pipeline(recipe, run_dir)
+    assert not (run_dir.train / "adapter").exists()
+    tuned = AutoModelForCausalLM.from_pretrained(run_dir.train / "model")
+    base = AutoModelForCausalLM.from_pretrained(recipe.model.name)
+    changed = [
+        n
+        for n, p in tuned.named_parameters()
+        if (p - dict(base.named_parameters())[n]).abs().max() > 0
+    ]
+    assert len(changed) > 10  # every layer's weights moved, not just an adapter
+    metrics = json.loads((run_dir.eval / "metrics.json").read_text())
+    assert metrics["tuned"]["perplexity"] < metrics["base"]["perplexity"]

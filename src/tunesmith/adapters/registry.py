@@ -1,4 +1,4 @@
-"""The adapter registry and the one call stages use to wrap a model."""
+"""The adapter registry and the one call stages use to make a model trainable."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ from collections.abc import Callable
 
 from tunesmith.registry import Registry
 
-ADAPTERS: Registry[Callable] = Registry("adapter method")
+# name -> fn(model, training_config) -> the model to train (e.g. a peft PeftModel)
+ADAPTERS: Registry[Callable] = Registry("training method")
 
 
 def apply_adapter(model, training_config):
-    """Wrap `model` with the configured adapter (a peft PeftModel)."""
-    from peft import get_peft_model
-
-    build_config = ADAPTERS.get(training_config.method)
-    return get_peft_model(model, build_config(training_config))
+    """Wrap or unfreeze `model` as the configured method says."""
+    return ADAPTERS.get(training_config.method)(model, training_config)

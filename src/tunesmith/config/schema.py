@@ -125,7 +125,11 @@ class EarlyStopping(Section):
 
 
 class TrainingConfig(Section):
-    method: Literal["lora"] = Field("lora", description="Adapter / fine-tuning method.")
+    method: Literal["lora", "full"] = Field(
+        "lora",
+        description="lora: train a LoRA adapter (train/adapter/, PEFT format); full: train "
+        "every weight (train/model/, a plain transformers folder).",
+    )
     lora: LoraSettings = Field(default_factory=LoraSettings)
     epochs: float = Field(1.0, gt=0, description="Passes over the training split.")
     max_steps: int | None = Field(

@@ -75,9 +75,16 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> EvalResult:
 
 
 def with_adapter(model, run_dir: RunDir):
-    """The base model with the trained adapter merged in (plain weights generate fastest)."""
+    """The tuned model: the base with the adapter merged in (plain weights generate fastest),
+    or the fully fine-tuned weights in the base model's place."""
     from peft import PeftModel
 
+    full = run_dir.train / "model"
+    if (full / "config.json").is_file():
+        from transformers import AutoModelForCausalLM
+
+        tuned = AutoModelForCausalLM.from_pretrained(str(full), dtype=model.dtype)
+        return tuned.to(model.device).eval()
     adapter = run_dir.train / "adapter"
     if not (adapter / "adapter_config.json").is_file():
         raise UserError(f"{adapter}: no trained adapter; run the train stage first")

@@ -40,8 +40,9 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
     device = resolve_device(recipe.model.device)
     precision = resolve_precision(recipe.model.precision, device)
     model, tokenizer = load_model_and_tokenizer(recipe.model, device=device)
-    if precision == "bf16":
-        # Frozen weights in bf16; peft keeps the adapter's own weights in fp32.
+    if precision == "bf16" and cfg.method != "full":
+        # Frozen weights in bf16; peft keeps the adapter's own weights in fp32. Full
+        # fine-tuning keeps fp32 master weights and computes under bf16 autocast instead.
         model.to(torch.bfloat16)
     model = apply_adapter(model, cfg)
     train_items = _encode(run_dir.data / "train.jsonl", tokenizer, cfg.max_seq_length)
@@ -60,7 +61,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
     resumed = trainer.resume()
     trainer.run(on_step=progress(trainer.total_steps, trainer.state.step) if progress else None)
     state = trainer.state
-    final = out / "adapter"
+    final = out / ("model" if cfg.method == "full" else "adapter")
     if (out / "best_adapter").is_dir():
         if final.exists():
             shutil.rmtree(final)

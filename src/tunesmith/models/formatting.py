@@ -18,6 +18,7 @@ class Encoded:
     input_ids: list[int]
     labels: list[int]
     truncated: bool = False
+    weight: float = 1.0  # loss weight (class weights from the balance step)
 
 
 def conversation(example: dict, with_answer: bool = True) -> list[dict]:

@@ -26,8 +26,13 @@ def supervised_nll(model, batch) -> tuple:
             input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False
         ).last_hidden_state
         chosen = head(hidden[:, :-1][supervised])
-    nll = F.cross_entropy(chosen.float(), labels[supervised], reduction="sum")
-    return nll, supervised.sum()
+    if "weights" not in batch:
+        return F.cross_entropy(
+            chosen.float(), labels[supervised], reduction="sum"
+        ), supervised.sum()
+    per_token = F.cross_entropy(chosen.float(), labels[supervised], reduction="none")
+    row_weight = batch["weights"].unsqueeze(1).expand_as(labels)[supervised]
+    return (per_token * row_weight).sum(), supervised.sum()
 
 
 def _split_model(model):
@@ -58,7 +63,10 @@ def collate(items, pad_id: int):
         ids[row, :n] = torch.tensor(item.input_ids)
         labels[row, :n] = torch.tensor(item.labels)
         mask[row, :n] = 1
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    if any(item.weight != 1.0 for item in items):
+        batch["weights"] = torch.tensor([item.weight for item in items], dtype=torch.float32)
+    return batch
 
 
 def perplexity(model, items, batch_size: int, pad_id: int) -> float:

@@ -45,7 +45,9 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
         # fine-tuning keeps fp32 master weights and computes under bf16 autocast instead.
         model.to(torch.bfloat16)
     model = apply_adapter(model, cfg)
-    train_items = _encode(run_dir.data / "train.jsonl", tokenizer, cfg.max_seq_length)
+    train_items = _encode(
+        run_dir.data / "train.jsonl", tokenizer, cfg.max_seq_length, _class_weights(run_dir)
+    )
     val_items = _encode(run_dir.data / "val.jsonl", tokenizer, cfg.max_seq_length)
     val_items = val_items[: cfg.val_max_examples]
     trainer = Trainer(
@@ -90,9 +92,25 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
     )
 
 
-def _encode(path: Path, tokenizer, max_length: int):
+def _class_weights(run_dir: RunDir) -> dict[str, float]:
+    """Per-label loss weights the balance step wrote to the data card (empty when none)."""
+    import json
+
+    card = run_dir.data / "data_card.json"
+    if not card.is_file():
+        return {}
+    return json.loads(card.read_text(encoding="utf-8")).get("class_weights") or {}
+
+
+def _encode(path: Path, tokenizer, max_length: int, class_weights: dict | None = None):
     from tunesmith.models.formatting import encode_example
 
     if not path.is_file():
         return []
-    return [encode_example(e, tokenizer, max_length) for e in read_jsonl(path)]
+    items = []
+    for example in read_jsonl(path):
+        item = encode_example(example, tokenizer, max_length)
+        if class_weights and "label" in example:
+            item.weight = float(class_weights.get(example["label"], 1.0))
+        items.append(item)
+    return items

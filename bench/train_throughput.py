@@ -20,8 +20,19 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+
+def _shared() -> Path:
+    """`../shared` next to the repository (or $TUNESMITH_SHARED): the bench's data and peer."""
+    if os.environ.get("TUNESMITH_SHARED"):
+        return Path(os.environ["TUNESMITH_SHARED"])
+    repo = Path(__file__).resolve().parents[1]
+    for base in (repo.parent, Path.cwd().parent, Path("/work")):
+        if (base / "shared" / "data").is_dir():
+            return base / "shared"
+    return repo.parent / "shared"
+
+
+SHARED = _shared()
 PROMPT = "Write a one-line synopsis for this software package description.\n\n"
 RUNS = ("tunesmith-bf16", "tunesmith-fp32", "tunesmith-full", "baseline-fp32", "baseline-bf16")
 MAX_LENGTH, BATCH, LR, FULL_LR = 256, 8, 2e-4, 2e-5
@@ -187,47 +198,44 @@ def _items(examples, tokenizer):
 
 
 def _tunesmith(args, run: str) -> dict:
-    """tunesmith's train stage on a run folder (LoRA), or its Trainer on the whole model."""
+    """tunesmith's train stage on a run folder: LoRA, or full fine-tuning (`method: full`)."""
     import tempfile
 
     from tunesmith.artifacts import RunDir, read_jsonl, write_jsonl
     from tunesmith.config.schema import Recipe
+    from tunesmith.train.stage import run as train
 
     precision = "fp32" if run == "tunesmith-fp32" else "bf16"
+    method = "full" if run == "tunesmith-full" else "lora"
     examples = _records(args)
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = RunDir(Path(tmp) / "run")
         run_dir.stage("data")
         write_jsonl(run_dir.data / "train.jsonl", examples)
-        recipe = Recipe.model_validate(_recipe(args, precision, run_dir.data / "train.jsonl"))
+        recipe = _recipe(args, precision, method, run_dir.data / "train.jsonl")
         started = time.perf_counter()
-        model = None
-        if run == "tunesmith-full":
-            summary, model = _full_finetune(recipe, examples, run_dir)
-        else:
-            from tunesmith.train.stage import run as train
-
-            train(recipe, run_dir)
-            summary = json.loads((run_dir.train / "summary.json").read_text())
+        train(Recipe.model_validate(recipe), run_dir)
         wall = time.perf_counter() - started
+        summary = json.loads((run_dir.train / "summary.json").read_text())
         summary["peak_rss_mb"] = _peak_rss_mb()  # before the evaluation below
         losses = [r["loss"] for r in read_jsonl(run_dir.train / "metrics.jsonl") if "loss" in r]
-        model, tokenizer = _trained_model(args, model, run_dir)
-    items = _items(examples, tokenizer)
-    return _result(run, precision, items, summary, losses, wall, model, tokenizer, args)
+        model, tokenizer = _trained_model(args, method, run_dir)
+        items = _items(examples, tokenizer)
+        return _result(run, precision, items, summary, losses, wall, model, tokenizer, args)
 
 
-def _recipe(args, precision: str, train_file: Path) -> dict:
+def _recipe(args, precision: str, method: str, train_file: Path) -> dict:
     return {
         "name": "bench",
         "task": "summarization",
         "model": {"name": args.model, "precision": precision},
         "data": {"train": str(train_file), "input_field": "prompt", "output_field": "response"},
         "training": {
+            "method": method,
             "lora": {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"},
             "epochs": 1,
             "batch_size": BATCH,
-            "learning_rate": LR,
+            "learning_rate": FULL_LR if method == "full" else LR,
             "scheduler": "linear",  # the HF Trainer's default, no warmup
             "warmup_ratio": 0.0,
             "max_seq_length": MAX_LENGTH,
@@ -237,44 +245,16 @@ def _recipe(args, precision: str, train_file: Path) -> dict:
     }
 
 
-def _full_finetune(recipe, examples, run_dir) -> dict:
-    """Full fine-tuning with tunesmith's Trainer (the recipe schema only offers LoRA yet)."""
-    from transformers import set_seed
-
-    from tunesmith.models import load_model_and_tokenizer, set_threads
-    from tunesmith.tracking import JsonlTracker
-    from tunesmith.train.loop import Trainer
-
-    set_threads(None)
-    set_seed(0)
-    model, tokenizer = load_model_and_tokenizer(recipe.model, device="cpu")
-    for parameter in model.parameters():
-        parameter.requires_grad_(True)
-    config = recipe.training.model_copy(update={"learning_rate": FULL_LR})
-    out = run_dir.stage("train")
-    trainer = Trainer(
-        model,
-        config,
-        _items(examples, tokenizer),
-        [],
-        tokenizer.pad_token_id,
-        out,
-        JsonlTracker(out / "metrics.jsonl"),
-        precision="bf16",
-    )
-    state = trainer.run()
-    return {"tokens": state.tokens, "seconds": state.seconds, "precision": "bf16"}, model
-
-
-def _trained_model(args, full_model, run_dir):
+def _trained_model(args, method: str, run_dir):
     """The trained weights in fp32 for the common evaluation (adapter via plain peft)."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    if full_model is not None:
-        return full_model.float(), tokenizer
+    if method == "full":
+        folder = run_dir.train / "model"
+        return AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32), tokenizer
     base = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32)
     return PeftModel.from_pretrained(base, run_dir.train / "adapter"), tokenizer
 

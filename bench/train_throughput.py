@@ -20,20 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench_common import PROMPT, SHARED  # noqa: E402  (sibling script module)
 
-def _shared() -> Path:
-    """`../shared` next to the repository (or $TUNESMITH_SHARED): the bench's data and peer."""
-    if os.environ.get("TUNESMITH_SHARED"):
-        return Path(os.environ["TUNESMITH_SHARED"])
-    repo = Path(__file__).resolve().parents[1]
-    for base in (repo.parent, Path.cwd().parent, Path("/work")):
-        if (base / "shared" / "data").is_dir():
-            return base / "shared"
-    return repo.parent / "shared"
-
-
-SHARED = _shared()
-PROMPT = "Write a one-line synopsis for this software package description.\n\n"
 RUNS = ("tunesmith-bf16", "tunesmith-fp32", "tunesmith-full", "baseline-fp32", "baseline-bf16")
 MAX_LENGTH, BATCH, LR, FULL_LR = 256, 8, 2e-4, 2e-5
 RESULT = "BENCH-RESULT "

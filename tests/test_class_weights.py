@@ -26,7 +26,7 @@ def test_weighted_nll_is_the_weighted_sum_of_row_losses(tiny_model_dir):
     assert float(both) == pytest.approx(3 * float(row_a) + float(row_b), rel=1e-5)
 
 
-def test_train_stage_applies_card_class_weights(tmp_path, tiny_model_dir):
+def test_train_stage_applies_the_data_stage_class_weights(tmp_path, tiny_model_dir):
     from transformers import AutoTokenizer
 
     from tunesmith.artifacts import RunDir, write_json, write_jsonl
@@ -38,8 +38,8 @@ def test_train_stage_applies_card_class_weights(tmp_path, tiny_model_dir):
         {"id": "2", "prompt": "q", "response": "b", "label": "b"},
     ]
     write_jsonl(run_dir.data / "train.jsonl", rows)
-    write_json(run_dir.data / "data_card.json", {"class_weights": {"a": 0.5, "b": 2.0}})
+    write_json(run_dir.data / "class_weights.json", {"a": 0.5, "b": 2.0})
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     items = _encode(run_dir.data / "train.jsonl", tokenizer, 64, _class_weights(run_dir))
     assert [item.weight for item in items] == [0.5, 2.0]
-    assert json.loads((run_dir.data / "data_card.json").read_text())["class_weights"]["b"] == 2.0
+    assert json.loads((run_dir.data / "class_weights.json").read_text())["b"] == 2.0

@@ -1,105 +1,107 @@
-"""Run the stages in order; skip a finished stage whose config and inputs did not change."""
+"""Run the registered stages in order; skip a finished stage whose config and inputs did not
+change. Knows no stage by name: each stage declares itself in its own `stage.py`."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from tunesmith.artifacts import RunDir, atomic_write_text, fingerprint
+from tunesmith.artifacts.lock import RunLock
 from tunesmith.config import Recipe, dump_recipe, recipe_hash
+from tunesmith.errors import UserError
+from tunesmith.stages import STAGES, StageSpec, load_stages, ordered_stages, producer_of
 
 
-@dataclass(frozen=True)
-class StageSpec:
-    name: str
-    inputs: Callable[[RunDir], list[Path]]
-    config: Callable[[Recipe], tuple]
-    outputs: Callable[[RunDir], list[Path]]
-    run: Callable[[Recipe, RunDir], None]
+def run_pipeline(
+    recipe: Recipe,
+    run_dir: RunDir,
+    on_stage=None,
+    only: list[str] | None = None,
+    force: bool = True,
+) -> dict[str, str]:
+    """Run the registered stages in order; returns {stage: 'ran' | 'skipped'}.
 
-
-def _data_inputs(recipe: Recipe):
-    return [Path(p) for p in (recipe.data.train, recipe.data.validation, recipe.data.test) if p]
-
-
-STAGES = (
-    StageSpec(
-        "data",
-        lambda rd: [],
-        lambda r: (r.task, r.model.name, r.data),
-        lambda rd: [rd.data / "train.jsonl", rd.data / "data_card.json"],
-        lambda r, rd: _run_data(r, rd),
-    ),
-    StageSpec(
-        "train",
-        lambda rd: [rd.data / "train.jsonl", rd.data / "val.jsonl"],
-        lambda r: (r.task, r.model, r.training),
-        lambda rd: [rd.train / "summary.json"],
-        lambda r, rd: _run_train(r, rd),
-    ),
-    StageSpec(
-        "evaluate",
-        lambda rd: [rd.data / "test.jsonl", rd.train / "adapter", rd.train / "model"],
-        lambda r: (r.task, r.model, r.training.max_seq_length, r.data.labels, r.evaluation),
-        lambda rd: [rd.eval / "metrics.json", rd.eval / "compare.json"],
-        lambda r, rd: _run_evaluate(r, rd),
-    ),
-    StageSpec(
-        "report",
-        lambda rd: [
-            rd.data / "data_card.json",
-            rd.train / "metrics.jsonl",
-            rd.eval / "metrics.json",
-        ],
-        lambda r: (r,),
-        lambda rd: [rd.report / "report.html"],
-        lambda r, rd: _run_report(r, rd),
-    ),
-)
-
-
-def run_pipeline(recipe: Recipe, run_dir: RunDir, on_stage=None) -> dict[str, str]:
-    """Run every stage; returns {stage: 'ran' | 'skipped'}."""
+    `only` names a subset to run on an existing run folder: those run even when unchanged
+    (unless `force` is off), the others are left as they are.
+    """
+    load_stages()
+    chosen = {STAGES.get(name).name for name in only} if only else None
     run_dir.root.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir.root / "recipe.yaml", dump_recipe(recipe))
-    run_dir.set_field("seed", recipe.training.seed)
-    outcome = {}
-    for spec in STAGES:
-        config_hash = recipe_hash(*[_as_hashable(p) for p in spec.config(recipe)])
-        inputs = [p for p in spec.inputs(run_dir) if p.exists()]
-        if spec.name == "data":
-            inputs = _data_inputs(recipe)
-        prints = {
-            str(p.relative_to(run_dir.root) if p.is_relative_to(run_dir.root) else p): fingerprint(
-                p
-            )
-            for p in inputs
-        }
-        if _is_current(run_dir, spec, config_hash, prints):
-            outcome[spec.name] = "skipped"
+    with RunLock(run_dir.root):
+        atomic_write_text(run_dir.root / "recipe.yaml", dump_recipe(recipe))
+        run_dir.set_field("seed", recipe.training.seed)
+        outcome = {}
+        for spec in ordered_stages(recipe):
+            if chosen is not None and spec.name not in chosen:
+                continue
+            status, seconds = _run_stage(spec, recipe, run_dir, force and chosen is not None)
+            outcome[spec.name] = status
             if on_stage:
-                on_stage(spec.name, "skipped", 0.0)
-            continue
-        _prepare(run_dir, spec.name, config_hash)
-        run_dir.update_stage(spec.name, status="running", config_hash=config_hash, inputs=prints)
-        started = time.perf_counter()
-        with _stage_log(run_dir, spec.name):
-            spec.run(recipe, run_dir)
-        seconds = round(time.perf_counter() - started, 2)
-        run_dir.update_stage(spec.name, status="done", seconds=seconds)
-        _cleanup(run_dir, spec.name)
-        outcome[spec.name] = "ran"
-        if on_stage:
-            on_stage(spec.name, "ran", seconds)
+                on_stage(spec.name, status, seconds)
     return outcome
+
+
+def _run_stage(spec: StageSpec, recipe: Recipe, run_dir: RunDir, force: bool):
+    config_hash = recipe_hash(*[_as_hashable(p) for p in spec.config(recipe)])
+    prints = _fingerprints(spec, recipe, run_dir)
+    if not force and _is_current(run_dir, spec, config_hash, prints):
+        return "skipped", 0.0
+    _prepare(run_dir, spec, config_hash, prints)
+    run_dir.update_stage(
+        spec.name, status="running", config_hash=config_hash, inputs=prints, error=None
+    )
+    started = time.perf_counter()
+    try:
+        with _stage_log(run_dir, spec.name):
+            result = spec.run(recipe, run_dir)
+    except BaseException as exc:
+        # Kept as 'failed' (not 'running') so a reader knows; same config resumes.
+        run_dir.update_stage(spec.name, status="failed", error=_one_line(exc))
+        raise
+    seconds = round(time.perf_counter() - started, 2)
+    run_dir.update_stage(spec.name, status="done", seconds=seconds, result=_as_record(result))
+    for path in spec.scratch(run_dir):
+        _remove(path)
+    return "ran", seconds
+
+
+def _fingerprints(spec: StageSpec, recipe: Recipe, run_dir: RunDir) -> dict[str, str]:
+    """Fingerprints of the stage's declared inputs; a missing one is the user's mistake."""
+    prints = {}
+    for path in spec.inputs(recipe, run_dir):
+        path = Path(path)
+        if not path.exists():
+            raise UserError(_missing(spec, path, run_dir))
+        inside = path.is_relative_to(run_dir.root)
+        prints[str(path.relative_to(run_dir.root) if inside else path)] = fingerprint(path)
+    return prints
+
+
+def _missing(spec: StageSpec, path: Path, run_dir: RunDir) -> str:
+    producer = producer_of(path, run_dir)
+    hint = f"; run the '{producer}' stage first" if producer and producer != spec.name else ""
+    return f"stage {spec.name}: needs {path}, which does not exist{hint}"
 
 
 def _as_hashable(part):
     return part if hasattr(part, "model_dump") or part is None else str(part)
+
+
+def _as_record(result) -> object:
+    """A stage's result as plain JSON (dataclass -> dict, paths -> strings)."""
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        result = dataclasses.asdict(result)
+    return json.loads(json.dumps(result, default=str))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _is_current(run_dir: RunDir, spec: StageSpec, config_hash: str, prints: dict) -> bool:
@@ -112,51 +114,25 @@ def _is_current(run_dir: RunDir, spec: StageSpec, config_hash: str, prints: dict
     )
 
 
-def _prepare(run_dir: RunDir, stage: str, config_hash: str) -> None:
-    """Keep a crashed stage's checkpoints only if its config is unchanged; else start clean."""
-    entry = run_dir.stage_entry(stage)
-    resumable = entry.get("status") == "running" and entry.get("config_hash") == config_hash
-    if stage == "train" and not resumable:
-        shutil.rmtree(run_dir.train, ignore_errors=True)
+def _prepare(run_dir: RunDir, spec: StageSpec, config_hash: str, prints: dict) -> None:
+    """Keep an interrupted stage's resume state only if its config and inputs are unchanged."""
+    entry = run_dir.stage_entry(spec.name)
+    resumable = (
+        spec.resumes
+        and entry.get("status") in ("running", "failed")
+        and entry.get("config_hash") == config_hash
+        and entry.get("inputs") == prints
+    )
+    if not resumable:
+        for path in spec.reset(run_dir):
+            _remove(path)
 
 
-def _cleanup(run_dir: RunDir, stage: str) -> None:
-    if stage == "train":  # the finished adapter is saved; resume state is no longer needed
-        shutil.rmtree(run_dir.train / "checkpoints", ignore_errors=True)
-
-
-def _run_data(recipe: Recipe, run_dir: RunDir) -> None:
-    from tunesmith.data.stage import run
-
-    run(recipe, run_dir)
-
-
-def _run_train(recipe: Recipe, run_dir: RunDir) -> None:
-    from tunesmith.progress import TrainingBar
-    from tunesmith.train.stage import run
-
-    bars = TrainingBar()
-    try:
-        run(recipe, run_dir, progress=bars)
-    finally:
-        bars.close()
-
-
-def _run_evaluate(recipe: Recipe, run_dir: RunDir) -> None:
-    from tunesmith.evaluate.stage import run
-    from tunesmith.progress import GenerationBars
-
-    bars = GenerationBars()
-    try:
-        run(recipe, run_dir, progress=bars)
-    finally:
-        bars.close()
-
-
-def _run_report(recipe: Recipe, run_dir: RunDir) -> None:
-    from tunesmith.report.html import run
-
-    run(recipe, run_dir)
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 class _stage_log:

@@ -44,13 +44,14 @@ def bar(description: str, total: int, completed: int = 0):
 
 
 class TrainingBar:
-    """`progress(total, done)` -> on_step(state, loss) callback, for the train stage."""
+    """`progress(total, done)` -> on_step(state, loss) callback, for a training loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, description: str = "train") -> None:
         self._stack = contextlib.ExitStack()
+        self.description = description
 
     def __call__(self, total: int, done: int):
-        advance = self._stack.enter_context(bar("train", total, done))
+        advance = self._stack.enter_context(bar(self.description, total, done))
 
         def on_step(state, loss: float) -> None:
             rate = state.tokens / max(state.seconds, 1e-9)
@@ -73,3 +74,11 @@ class GenerationBars:
 
     def close(self) -> None:
         self._stack.close()
+
+
+def run_with_bars(bars, run, recipe, run_dir):
+    """`run(recipe, run_dir, progress=bars)`, closing the bars however it ends (stage hook)."""
+    try:
+        return run(recipe, run_dir, progress=bars)
+    finally:
+        bars.close()

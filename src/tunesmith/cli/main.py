@@ -39,19 +39,34 @@ def run(
         help="Run folder; an existing one is resumed (finished stages skipped).",
     ),
     runs_dir: Path = typer.Option(Path("runs"), help="Parent of new run folders."),
+    stages: str | None = typer.Option(
+        None,
+        "--stages",
+        help="Comma-separated stages to run on an existing run folder (e.g. train,evaluate); "
+        "they run even when unchanged. Default: every stage, skipping unchanged ones.",
+    ),
+    overrides: list[str] = typer.Option(
+        [], "--set", help="Override a recipe key: --set training.lora.r=8 (repeatable)."
+    ),
 ) -> None:
     """Run the whole path: data -> train -> evaluate -> report."""
     from tunesmith.cli.run_cmd import run_recipe
 
-    run_recipe(recipe, output, runs_dir)
+    only = [s.strip() for s in stages.split(",") if s.strip()] if stages else None
+    run_recipe(recipe, output, runs_dir, only=only, overrides=overrides)
 
 
 @app.command()
-def validate(recipe: Path = typer.Argument(..., help="Recipe YAML to check.")) -> None:
+def validate(
+    recipe: Path = typer.Argument(..., help="Recipe YAML to check."),
+    overrides: list[str] = typer.Option(
+        [], "--set", help="Override a recipe key: --set training.lora.r=8 (repeatable)."
+    ),
+) -> None:
     """Check a recipe before training: keys, files, fields, model, memory estimate."""
     from tunesmith.cli.validate_cmd import validate_recipe
 
-    validate_recipe(recipe)
+    validate_recipe(recipe, overrides)
 
 
 @app.command()

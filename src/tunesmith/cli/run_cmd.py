@@ -13,12 +13,24 @@ def bundled_demo() -> Path:
     return Path(__file__).resolve().parent.parent / "recipes" / "demo.yaml"
 
 
-def run_recipe(recipe_path: Path | None, output: Path | None, runs_dir: Path) -> None:
+def _default_recipe(output: Path | None) -> Path:
+    """Without a recipe: the run folder's own resolved recipe when resuming one, else the demo."""
+    saved = output / "recipe.yaml" if output is not None else None
+    return saved if saved is not None and saved.is_file() else bundled_demo()
+
+
+def run_recipe(
+    recipe_path: Path | None,
+    output: Path | None,
+    runs_dir: Path,
+    only: list[str] | None = None,
+    overrides: list[str] = (),
+) -> None:
     from tunesmith.artifacts import RunDir
     from tunesmith.config import load_recipe
     from tunesmith.pipeline import run_pipeline
 
-    recipe = load_recipe(recipe_path or bundled_demo())
+    recipe = load_recipe(recipe_path or _default_recipe(output), overrides)
     if output is not None and output.exists() and not output.is_dir():
         raise UserError(f"--output: {output} exists and is not a folder")
     run_dir = RunDir(output) if output else RunDir.new(runs_dir, recipe.name)
@@ -28,7 +40,12 @@ def run_recipe(recipe_path: Path | None, output: Path | None, runs_dir: Path) ->
         note = "unchanged, skipped" if status == "skipped" else f"done in {seconds:.1f} s"
         console.print(f"  stage [bold]{name}[/bold]: {note}")
 
-    run_pipeline(recipe, run_dir, on_stage=on_stage)
+    if recipe.pretrain is not None and recipe.pretrain.compare_without and not only:
+        from tunesmith.ablation.driver import run_with_ablation
+
+        run_with_ablation(recipe, run_dir, on_stage=on_stage)
+    else:
+        run_pipeline(recipe, run_dir, on_stage=on_stage, only=only)
     print_headline(run_dir)
 
 

@@ -12,11 +12,11 @@ from tunesmith.progress import console
 BYTES_PER_PARAM_TRAINING = 6  # bf16/fp32 weights + activations headroom for adapter training
 
 
-def validate_recipe(path: Path) -> None:
+def validate_recipe(path: Path, overrides: list[str] = ()) -> None:
     from tunesmith.config import load_recipe
     from tunesmith.data.stage import load_examples
 
-    recipe = load_recipe(path)
+    recipe = load_recipe(path, overrides)
     console.print(f"recipe: ok ({recipe.task}, model {recipe.model.name})")
     for name, file in (
         ("train", recipe.data.train),
@@ -26,6 +26,12 @@ def validate_recipe(path: Path) -> None:
         if file:
             examples = load_examples(recipe, file, name, None)
             console.print(f"data.{name}: ok ({len(examples)} examples, fields map)")
+    if recipe.pretrain is not None:
+        from tunesmith.pretrain.corpus import read_corpus
+
+        corpus = read_corpus(recipe.pretrain.corpus, recipe.pretrain.text_field)
+        skipped = f", {len(corpus.skipped)} skipped: not UTF-8" if corpus.skipped else ""
+        console.print(f"pretrain.corpus: ok ({len(corpus.documents)} documents{skipped})")
     folder = _resolve(recipe.model.name)
     _memory_estimate(folder)
 

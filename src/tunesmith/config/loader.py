@@ -10,14 +10,18 @@ from typing import Any, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from tunesmith.config.overrides import apply_overrides, override_for
 from tunesmith.config.schema import Recipe
 from tunesmith.errors import UserError, suggest
 
 PATH_FIELDS = (("data", "train"), ("data", "validation"), ("data", "test"))
 
 
-def load_recipe(path: str | Path) -> Recipe:
-    """Read, validate and resolve a recipe file (relative paths become absolute)."""
+def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
+    """Read, validate and resolve a recipe file (relative paths become absolute).
+
+    `overrides` are `--set KEY=VALUE` strings applied before validation.
+    """
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: recipe file not found")
@@ -35,16 +39,19 @@ def load_recipe(path: str | Path) -> Recipe:
         raise UserError(f"{where}: {problem}") from None
     if not isinstance(raw, dict):
         raise UserError(f"{path}: a recipe is a YAML mapping of sections (task, data, ...)")
+    raw = apply_overrides(raw, overrides)
     _resolve_paths(raw, path.parent.resolve())
-    return recipe_from_dict(raw, source=str(path), yaml_root=root)
+    return recipe_from_dict(raw, source=str(path), yaml_root=root, overrides=overrides)
 
 
-def recipe_from_dict(raw: dict[str, Any], source: str = "recipe", yaml_root=None) -> Recipe:
+def recipe_from_dict(
+    raw: dict[str, Any], source: str = "recipe", yaml_root=None, overrides=()
+) -> Recipe:
     """Validate a mapping into a `Recipe`, with key-path errors."""
     try:
         return Recipe.model_validate(raw)
     except ValidationError as exc:
-        raise UserError(_describe(exc, source, yaml_root)) from None
+        raise UserError(_describe(exc, source, yaml_root, overrides)) from None
 
 
 def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
@@ -52,6 +59,11 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
         block = raw.get(section)
         if isinstance(block, dict) and isinstance(block.get(key), str):
             block[key] = str((base / block[key]).resolve())
+    pretrain = raw.get("pretrain")
+    if isinstance(pretrain, dict) and isinstance(pretrain.get("corpus"), str | list):
+        corpus = pretrain["corpus"]
+        paths = [corpus] if isinstance(corpus, str) else corpus
+        pretrain["corpus"] = [str((base / p).resolve()) if isinstance(p, str) else p for p in paths]
     model = raw.get("model")
     name = model.get("name") if isinstance(model, dict) else model
     if isinstance(name, str) and (name.startswith((".", "/", "~")) or name.endswith(".gguf")):
@@ -62,13 +74,13 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
             raw["model"] = resolved
 
 
-def _describe(exc: ValidationError, source: str, yaml_root) -> str:
+def _describe(exc: ValidationError, source: str, yaml_root, overrides=()) -> str:
     """The first validation error as 'file:line: key.path: problem (did you mean ...)'."""
     err = exc.errors()[0]
     loc = [str(p) for p in err["loc"]]
     key_path = ".".join(loc) or "(top level)"
     line = _line_of(yaml_root, err["loc"])
-    where = f"{source}:{line}" if line else source
+    where = override_for(err["loc"], overrides) or (f"{source}:{line}" if line else source)
     if err["type"] == "extra_forbidden":
         known = _known_keys(err["loc"][:-1])
         hint = suggest(loc[-1], known)

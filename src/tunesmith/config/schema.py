@@ -201,11 +201,20 @@ class EvaluationConfig(Section):
         return value
 
 
+# After TrainingConfig: the pretrain section extends it (same loop, same settings).
+from tunesmith.config.pretrain import PretrainConfig  # noqa: E402
+
+
 class Recipe(Section):
     name: str = Field("tunesmith-run", description="Run name (prefix of the run folder).")
     task: Task = Field(..., description="What the model learns to do.")
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig
+    pretrain: PretrainConfig | None = Field(
+        None,
+        description="Continued pre-training on raw domain text before fine-tuning (off unless "
+        "given); fine-tuning then starts from the pre-trained weights.",
+    )
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
 

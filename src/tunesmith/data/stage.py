@@ -58,6 +58,9 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
     card = {"sizes": sizes, "funnel": funnel + post_funnel, **card_extra}
     card.update(_label_distribution(splits) if recipe.task == "classification" else {})
     write_json(out / "data_card.json", card)
+    # Its own file (always written, {} = none): a declared input of training, so switching
+    # class weights on or off re-runs training even though no row changed.
+    write_json(out / "class_weights.json", card.get("class_weights") or {})
     return DataResult(sizes=sizes, folder=out)
 
 
@@ -95,3 +98,26 @@ def _model_loader(recipe: Recipe):
         return load_model_and_tokenizer(recipe.model)
 
     return load
+
+
+def _config(recipe: Recipe) -> tuple:
+    return (recipe.task, recipe.model.name, recipe.data)
+
+
+def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
+    data = recipe.data
+    return [Path(p) for p in (data.train, data.validation, data.test) if p]
+
+
+def _outputs(run_dir: RunDir) -> list[Path]:
+    names = ("train.jsonl", "data_card.json", "class_weights.json")
+    return [run_dir.data / name for name in names]
+
+
+def _register() -> None:
+    from tunesmith.stages import StageSpec, register_stage
+
+    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run))
+
+
+_register()

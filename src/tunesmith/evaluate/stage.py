@@ -6,6 +6,7 @@ eval/metrics.json and eval/compare.json.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 from tunesmith.artifacts import RunDir, read_jsonl, write_json, write_jsonl
@@ -23,6 +24,7 @@ class EvalResult:
 def run(recipe: Recipe, run_dir: RunDir, progress=None) -> EvalResult:
     import torch
 
+    from tunesmith.evaluate.rows import rows_for
     from tunesmith.evaluate.scoring import compare, score_model
     from tunesmith.models import (
         load_model_and_tokenizer,
@@ -43,32 +45,37 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> EvalResult:
         model.to(torch.bfloat16)
     generate = recipe.task in GENERATION_TASKS or recipe.task == "classification"
     labels = recipe.data.labels or _labels(run_dir) if recipe.task == "classification" else None
-    variants = {"base": examples}
-    demos = few_shot_demos(recipe, run_dir)
-    if demos:
-        variants["few_shot"] = [{**e, "demos": demos} for e in examples]
-    variants["tuned"] = examples
+    demo_counts: dict[str, int] = {}
     results = {}
-    for variant, inputs in variants.items():
-        if variant == "tuned":
-            model = with_adapter(model, run_dir)
+    for row in rows_for(recipe, run_dir):
+        demos = row.demos(recipe, run_dir) if row.demos else None
+        inputs = [{**e, "demos": demos} for e in examples] if demos else examples
+        scored = row.load(recipe, run_dir, copy.deepcopy(model))
         metrics, predictions = score_model(
-            model,
+            scored,
             tokenizer,
             inputs,
             recipe,
             generate,
             labels,
-            progress(variant, len(examples)) if progress else None,
+            progress(row.name, len(examples)) if progress else None,
         )
-        results[variant] = metrics
+        del scored
+        results[row.name] = metrics
         if predictions is not None:
-            write_jsonl(out / "predictions" / f"test.{variant}.jsonl", predictions)
+            write_jsonl(out / "predictions" / f"test.{row.name}.jsonl", predictions)
+        if demos:
+            demo_counts[row.name] = len(demos)
     metrics = {"sample_size": len(examples), "split": "test", "precision": precision, **results}
     comparison = compare(results["base"], results["tuned"], len(examples))
-    if "few_shot" in results:
-        comparison["few_shot"] = compare(results["few_shot"], results["tuned"], len(examples))
-        comparison["few_shot"]["demonstrations"] = len(demos)
+    for name in results.keys() - {"base", "tuned"}:
+        # Same shape as before for every extra row: the row (as "base") against the tuned model.
+        comparison[name] = compare(results[name], results["tuned"], len(examples))
+        comparison.setdefault("vs_base", {})[name] = compare(
+            results["base"], results[name], len(examples)
+        )
+        if name in demo_counts:
+            comparison[name]["demonstrations"] = demo_counts[name]
     write_json(out / "metrics.json", metrics)
     write_json(out / "compare.json", comparison)
     return EvalResult(len(examples), metrics, comparison)
@@ -108,3 +115,40 @@ def few_shot_demos(recipe: Recipe, run_dir: RunDir) -> list[dict]:
 
 def _labels(run_dir: RunDir) -> list[str]:
     return sorted({e["label"] for e in read_jsonl(run_dir.data / "train.jsonl") if "label" in e})
+
+
+def _config(recipe: Recipe) -> tuple:
+    return (
+        recipe.task,
+        recipe.model,
+        recipe.training.max_seq_length,
+        recipe.data.labels,
+        recipe.evaluation,
+    )
+
+
+def _inputs(recipe: Recipe, run_dir: RunDir) -> list:
+    from tunesmith.evaluate.rows import row_inputs
+
+    # train.jsonl too: the labels of a classification task default to those seen in training.
+    return [run_dir.data / "test.jsonl", run_dir.data / "train.jsonl", *row_inputs(recipe, run_dir)]
+
+
+def _outputs(run_dir: RunDir) -> list:
+    return [run_dir.eval / "metrics.json", run_dir.eval / "compare.json"]
+
+
+def _run_with_bars(recipe: Recipe, run_dir: RunDir) -> EvalResult:
+    from tunesmith.progress import GenerationBars, run_with_bars
+
+    return run_with_bars(GenerationBars(), run, recipe, run_dir)
+
+
+def _register() -> None:
+    from tunesmith.evaluate import model_rows  # noqa: F401  (registers the rows)
+    from tunesmith.stages import StageSpec, register_stage
+
+    register_stage(StageSpec("evaluate", 40, _config, _inputs, _outputs, _run_with_bars))
+
+
+_register()

@@ -42,7 +42,17 @@ def gather(recipe: Recipe, run_dir: RunDir) -> dict:
             {"validation perplexity": _xy(history, "val_ppl")}, "optimizer step", "perplexity"
         ),
         "timings": _read_json(run_dir.manifest_path).get("stages", {}),
+        **_pretraining(run_dir),
     }
+
+
+def _pretraining(run_dir: RunDir) -> dict:
+    """The pre-training section: every row's test metrics and domain perplexity, curves."""
+    try:
+        from tunesmith.report.pretraining import pretraining_section
+    except ImportError:
+        return {}
+    return pretraining_section(run_dir)
 
 
 def _xy(history: list[dict], key: str) -> tuple[list[float], list[float]]:

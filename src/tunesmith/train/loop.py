@@ -156,8 +156,7 @@ class Trainer:
         if not self.val_items:
             return
         state, stop = self.state, self.config.early_stopping
-        with self._autocast():
-            ppl = perplexity(self.model, self.val_items, self.config.batch_size, self.pad_id)
+        ppl = self.val_perplexity()
         improved = state.best_val_ppl is None or state.best_val_ppl - ppl > stop.min_delta
         self.tracker.log({"step": state.step, "val_ppl": ppl, "val_loss": math.log(ppl)})
         if improved:
@@ -166,6 +165,11 @@ class Trainer:
         else:
             state.evals_without_gain += 1
             state.stopped_early = stop.enabled and state.evals_without_gain >= stop.patience
+
+    def val_perplexity(self) -> float:
+        """Perplexity of the current weights on the validation items, as training computes it."""
+        with self._autocast():
+            return perplexity(self.model, self.val_items, self.config.batch_size, self.pad_id)
 
     def _checkpoint(self) -> None:
         state = self.state.__dict__.copy()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from tunesmith.artifacts import RunDir, read_jsonl, write_json
 from tunesmith.config.schema import Recipe
-from tunesmith.tracking import JsonlTracker
+
+CLASS_WEIGHTS = "class_weights.json"  # written by the data stage; a declared input here
 
 
 @dataclass
@@ -21,56 +21,29 @@ class TrainResult:
 
 
 def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
-    import torch
-    from transformers import set_seed
-
-    from tunesmith.adapters import apply_adapter
-    from tunesmith.models import (
-        load_model_and_tokenizer,
-        resolve_device,
-        resolve_precision,
-        set_threads,
+    from tunesmith.models.base import load_base
+    from tunesmith.train.session import (
+        make_trainable,
+        make_trainer,
+        prepare,
+        run_trainer,
+        save_final,
     )
-    from tunesmith.train.loop import Trainer, _save_adapter
 
     cfg = recipe.training
     out = run_dir.stage("train")
-    set_threads(recipe.model.threads)
-    set_seed(cfg.seed)
-    device = resolve_device(recipe.model.device)
-    precision = resolve_precision(recipe.model.precision, device)
-    model, tokenizer = load_model_and_tokenizer(recipe.model, device=device)
-    if precision == "bf16" and cfg.method != "full":
-        # Frozen weights in bf16; peft keeps the adapter's own weights in fp32. Full
-        # fine-tuning keeps fp32 master weights and computes under bf16 autocast instead.
-        model.to(torch.bfloat16)
-    model = apply_adapter(model, cfg)
+    device, precision = prepare(recipe, cfg)
+    model, tokenizer = load_base(recipe, run_dir, pretrained=True, device=device)
+    model = make_trainable(model, cfg, precision)
     train_items = _encode(
         run_dir.data / "train.jsonl", tokenizer, cfg.max_seq_length, _class_weights(run_dir)
     )
     val_items = _encode(run_dir.data / "val.jsonl", tokenizer, cfg.max_seq_length)
     val_items = val_items[: cfg.val_max_examples]
-    trainer = Trainer(
-        model,
-        cfg,
-        train_items,
-        val_items,
-        tokenizer.pad_token_id,
-        out,
-        JsonlTracker(out / "metrics.jsonl"),
-        precision=precision,
-    )
-    resumed = trainer.resume()
-    trainer.run(on_step=progress(trainer.total_steps, trainer.state.step) if progress else None)
+    trainer = make_trainer(model, cfg, train_items, val_items, tokenizer, out, precision)
+    resumed = run_trainer(trainer, progress)
     state = trainer.state
-    final = out / ("model" if cfg.method == "full" else "adapter")
-    if (out / "best_adapter").is_dir():
-        if final.exists():
-            shutil.rmtree(final)
-        shutil.copytree(out / "best_adapter", final)
-    else:
-        _save_adapter(model, final)
-    tokenizer.save_pretrained(final)
+    save_final(model, out, out / ("model" if cfg.method == "full" else "adapter"), tokenizer)
     summary = {
         "steps": state.step,
         "total_steps": trainer.total_steps,
@@ -93,13 +66,13 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
 
 
 def _class_weights(run_dir: RunDir) -> dict[str, float]:
-    """Per-label loss weights the balance step wrote to the data card (empty when none)."""
+    """Per-label loss weights the balance step wrote (data/class_weights.json; empty: none)."""
     import json
 
-    card = run_dir.data / "data_card.json"
-    if not card.is_file():
+    path = run_dir.data / CLASS_WEIGHTS
+    if not path.is_file():
         return {}
-    return json.loads(card.read_text(encoding="utf-8")).get("class_weights") or {}
+    return json.loads(path.read_text(encoding="utf-8")) or {}
 
 
 def _encode(path: Path, tokenizer, max_length: int, class_weights: dict | None = None):
@@ -114,3 +87,46 @@ def _encode(path: Path, tokenizer, max_length: int, class_weights: dict | None =
             item.weight = float(class_weights.get(example["label"], 1.0))
         items.append(item)
     return items
+
+
+def _config(recipe: Recipe) -> tuple:
+    return (recipe.task, recipe.model, recipe.training)
+
+
+def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
+    from tunesmith.models.base import base_inputs
+
+    data = run_dir.data
+    files = [data / "train.jsonl", data / "val.jsonl", data / CLASS_WEIGHTS]
+    return [*files, *base_inputs(recipe, run_dir)]
+
+
+def _outputs(run_dir: RunDir) -> list[Path]:
+    return [run_dir.train / "summary.json"]
+
+
+def _reset(run_dir: RunDir) -> list[Path]:
+    return [run_dir.train]  # a fresh start: old metrics, checkpoints and adapter are stale
+
+
+def _scratch(run_dir: RunDir) -> list[Path]:
+    return [run_dir.train / "checkpoints"]  # the finished adapter is saved
+
+
+def _run_with_bar(recipe: Recipe, run_dir: RunDir) -> TrainResult:
+    from tunesmith.progress import TrainingBar, run_with_bars
+
+    return run_with_bars(TrainingBar(), run, recipe, run_dir)
+
+
+def _register() -> None:
+    from tunesmith.stages import StageSpec, register_stage
+
+    register_stage(
+        StageSpec(
+            "train", 30, _config, _inputs, _outputs, _run_with_bar, _reset, _scratch, resumes=True
+        )
+    )
+
+
+_register()

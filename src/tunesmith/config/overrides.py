@@ -1,0 +1,58 @@
+"""`--set KEY=VALUE` recipe overrides: the one function every recipe-reading command uses.
+
+Values are parsed as YAML scalars or lists (`8`, `true`, `[q_proj, v_proj]`, `null`), applied
+to the raw mapping before validation, so a wrong key or value gets the loader's usual
+key-path error and suggestion, naming the `--set` it came from instead of a file line.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import yaml
+
+from tunesmith.errors import UserError
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """'training.lora.r=8' -> (['training', 'lora', 'r'], 8)."""
+    key, sep, value = text.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not all(parts):
+        raise UserError(
+            f"--set {text}: expected KEY=VALUE with a dotted key, e.g. training.epochs=2"
+        )
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        raise UserError(f"--set {text}: the value is not a YAML scalar or list") from None
+    return parts, parsed
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """A copy of the raw recipe mapping with every `KEY=VALUE` applied, in order."""
+    result = copy.deepcopy(raw)
+    for text in overrides:
+        parts, value = parse_override(text)
+        node = result
+        for depth, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if isinstance(child, str) and not isinstance(value, dict):
+                child = node[part] = {"name": child}  # `model: alias` shorthand
+            if not isinstance(child, dict):
+                where = ".".join(parts[: depth + 1])
+                raise UserError(f"--set {text}: {where} is a value, not a section")
+            node = child
+        node[parts[-1]] = value
+    return result
+
+
+def override_for(loc: tuple, overrides: list[str] | tuple[str, ...]) -> str | None:
+    """The last `--set` whose key is `loc` or one of its parents (the error's source)."""
+    path = [str(p) for p in loc]
+    for text in reversed(overrides):
+        parts, _ = parse_override(text)
+        if path and path[: len(parts)] == parts:
+            return f"--set {text}"
+    return None

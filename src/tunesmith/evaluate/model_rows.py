@@ -1,0 +1,55 @@
+"""The evaluate stage's own rows: the plain base, the few-shot base and the tuned model."""
+
+from __future__ import annotations
+
+from tunesmith.evaluate.rows import ModelRow, register_row
+from tunesmith.models.base import apply_pretraining, base_inputs
+
+
+def _always(recipe, run_dir) -> bool:
+    return True
+
+
+def _nothing(recipe, run_dir) -> list:
+    return []
+
+
+def _as_given(recipe, run_dir, model):
+    return model
+
+
+def _has_demos(recipe, run_dir) -> bool:
+    return bool(recipe.evaluation.few_shot) and recipe.task not in ("chat", "completion")
+
+
+def _train_split(recipe, run_dir) -> list:
+    return [run_dir.data / "train.jsonl"]
+
+
+def _demos(recipe, run_dir) -> list[dict]:
+    from tunesmith.evaluate.stage import few_shot_demos
+
+    return few_shot_demos(recipe, run_dir)
+
+
+def trained_artifact(run_dir):
+    """train/model/ (full fine-tuning) when present, else train/adapter/."""
+    full = run_dir.train / "model"
+    return full if (full / "config.json").is_file() else run_dir.train / "adapter"
+
+
+def _tuned_inputs(recipe, run_dir) -> list:
+    return [trained_artifact(run_dir), *base_inputs(recipe, run_dir)]
+
+
+def _tuned(recipe, run_dir, model):
+    from tunesmith.evaluate.stage import with_adapter
+
+    return with_adapter(apply_pretraining(model, recipe, run_dir), run_dir)
+
+
+register_row(ModelRow("base", "base model (zero-shot)", 0, _always, _nothing, _as_given))
+register_row(
+    ModelRow("few_shot", "base model (few-shot)", 10, _has_demos, _train_split, _as_given, _demos)
+)
+register_row(ModelRow("tuned", "tuned model", 100, _always, _tuned_inputs, _tuned))

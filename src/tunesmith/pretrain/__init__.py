@@ -1,0 +1,1 @@
+"""The pretrain stage: continued pre-training on raw domain text, chained into fine-tuning."""

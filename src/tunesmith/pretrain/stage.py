@@ -1,0 +1,131 @@
+"""Pretrain stage: pack the domain corpus, continue pre-training, write pretrain/weights/.
+
+Same loop, checkpoints and resume as fine-tuning (train/loop.py); early stopping and the best
+checkpoint are chosen on the held-out domain perplexity. Writes pretrain/weights/ (a PEFT
+adapter on the plain base, or a full transformers model), pretrain/metrics.jsonl (curves),
+pretrain/metrics.json (domain perplexity of the base and of the pre-trained model) and
+pretrain/held_out.jsonl (the held-out blocks' token ids, for later stages to score on).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunesmith.artifacts import RunDir, write_json, write_jsonl
+from tunesmith.config.schema import Recipe
+from tunesmith.errors import UserError
+from tunesmith.models.base import PRETRAINED_WEIGHTS
+
+
+@dataclass
+class PretrainResult:
+    steps: int
+    base_perplexity: float
+    pretrained_perplexity: float | None
+    tokens_per_second: float
+    resumed: bool
+
+
+def run(recipe: Recipe, run_dir: RunDir, progress=None) -> PretrainResult:
+    from tunesmith.models.base import load_base
+    from tunesmith.pretrain.blocks import build_blocks
+    from tunesmith.pretrain.packing import as_items
+    from tunesmith.train.session import make_trainer, prepare, run_trainer, save_final
+
+    cfg = recipe.pretrain
+    out = run_dir.stage("pretrain")
+    device, precision = prepare(recipe, cfg)
+    model, tokenizer = load_base(recipe, device=device)  # the plain base, always
+    blocks = build_blocks(cfg, tokenizer)
+    write_jsonl(out / "held_out.jsonl", [{"input_ids": b} for b in blocks.held_out])
+    model = _trainable(model, cfg, precision, recipe)
+    held = as_items(blocks.held_out)[: cfg.val_max_examples]
+    trainer = make_trainer(model, cfg, as_items(blocks.train), held, tokenizer, out, precision)
+    # Before any checkpoint is loaded the model is the base (a fresh LoRA adds zero).
+    base_ppl = trainer.val_perplexity()
+    resumed = run_trainer(trainer, progress)
+    state = trainer.state
+    save_final(model, out, run_dir.root / PRETRAINED_WEIGHTS, tokenizer)
+    tokens_per_second = round(state.tokens / max(state.seconds, 1e-9), 1)
+    metrics = {
+        "domain_perplexity": {"base": base_ppl, "pretrained": state.best_val_ppl},
+        "steps": state.step,
+        "total_steps": trainer.total_steps,
+        "best_step": state.best_step,
+        "stopped_early": state.stopped_early,
+        "method": cfg.method,
+        "tokens_trained": state.tokens,
+        "tokens_per_second": tokens_per_second,
+        "precision": precision,
+        "resumed": resumed,
+        **blocks.stats,
+    }
+    write_json(out / "metrics.json", metrics)
+    return PretrainResult(state.step, base_ppl, state.best_val_ppl, tokens_per_second, resumed)
+
+
+def _trainable(model, cfg, precision: str, recipe: Recipe):
+    from tunesmith.train.session import make_trainable
+
+    try:
+        return make_trainable(model, cfg, precision)
+    except (ValueError, TypeError) as exc:  # e.g. LoRA target modules the model lacks
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(
+            f"pretrain.method: '{cfg.method}' cannot be applied to {recipe.model.name}: {first}"
+        ) from None
+
+
+def _applies(recipe: Recipe) -> bool:
+    return recipe.pretrain is not None
+
+
+def _config(recipe: Recipe) -> tuple:
+    # compare_without only adds a sibling run; it does not change what this stage trains.
+    return (recipe.model, recipe.pretrain.model_copy(update={"compare_without": False}))
+
+
+def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
+    return [Path(p) for p in recipe.pretrain.corpus]
+
+
+def _outputs(run_dir: RunDir) -> list[Path]:
+    return [run_dir.root / "pretrain" / "metrics.json", run_dir.root / PRETRAINED_WEIGHTS]
+
+
+def _reset(run_dir: RunDir) -> list[Path]:
+    return [run_dir.root / "pretrain"]
+
+
+def _scratch(run_dir: RunDir) -> list[Path]:
+    return [run_dir.root / "pretrain" / "checkpoints"]
+
+
+def _run_with_bar(recipe: Recipe, run_dir: RunDir) -> PretrainResult:
+    from tunesmith.progress import TrainingBar, run_with_bars
+
+    return run_with_bars(TrainingBar("pretrain"), run, recipe, run_dir)
+
+
+def _register() -> None:
+    from tunesmith.pretrain import row  # noqa: F401  (registers the "pretrained" row)
+    from tunesmith.stages import StageSpec, register_stage
+
+    register_stage(
+        StageSpec(
+            "pretrain",
+            20,
+            _config,
+            _inputs,
+            _outputs,
+            _run_with_bar,
+            _reset,
+            _scratch,
+            resumes=True,
+            applies=_applies,
+        )
+    )
+
+
+_register()

@@ -1,0 +1,52 @@
+"""The report's pre-training section, from pretrain/, domain/ and eval/ files (read-only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tunesmith.artifacts import RunDir, read_jsonl
+from tunesmith.report.plots import line_chart_svg
+
+ROW_ORDER = ("base", "pretrained", "finetune_only", "tuned")
+
+
+def pretraining_section(run_dir: RunDir) -> dict:
+    pretrain = _json(run_dir.root / "pretrain" / "metrics.json")
+    if not pretrain:
+        return {}
+    metrics = _json(run_dir.eval / "metrics.json")
+    domain = _json(run_dir.root / "domain" / "metrics.json")
+    names = [n for n in ROW_ORDER if n in metrics or n in domain.get("perplexity", {})]
+    rows = [
+        {
+            "name": name,
+            "label": domain.get("labels", {}).get(name, name),
+            "test": metrics.get(name, {}),
+            "domain_ppl": domain.get("perplexity", {}).get(name),
+        }
+        for name in names
+    ]
+    history_path = run_dir.root / "pretrain" / "metrics.jsonl"
+    history = read_jsonl(history_path) if history_path.is_file() else []
+    curves = {
+        "training loss": _xy(history, "loss"),
+        "held-out domain perplexity": _xy(history, "val_ppl"),
+    }
+    return {
+        "pretrain": pretrain,
+        "pretrain_rows": rows,
+        "pretrain_metric_names": sorted({k for r in rows for k in r["test"]}),
+        "pretrain_svg": "".join(
+            line_chart_svg({name: xy}, "optimizer step", name) for name, xy in curves.items()
+        ),
+    }
+
+
+def _xy(history: list[dict], key: str):
+    rows = [r for r in history if key in r]
+    return [r["step"] for r in rows], [r[key] for r in rows]
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

@@ -1,0 +1,42 @@
+"""The report stage's spec: report/report.html from the files earlier stages wrote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tunesmith.artifacts import RunDir
+from tunesmith.config.schema import Recipe
+from tunesmith.stages import StageSpec, register_stage
+
+
+def _config(recipe: Recipe) -> tuple:
+    return (recipe,)
+
+
+def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
+    files = [
+        run_dir.data / "data_card.json",
+        run_dir.train / "summary.json",
+        run_dir.train / "metrics.jsonl",
+        run_dir.eval / "metrics.json",
+        run_dir.eval / "compare.json",
+    ]
+    # Predictions exist only for tasks that generate (completion writes none).
+    predictions = run_dir.eval / "predictions"
+    files += [predictions] if predictions.is_dir() else []
+    if recipe.pretrain is not None:
+        files += [run_dir.root / "pretrain" / "metrics.json", run_dir.root / "domain/metrics.json"]
+    return files
+
+
+def _outputs(run_dir: RunDir) -> list[Path]:
+    return [run_dir.report / "report.html"]
+
+
+def _run(recipe: Recipe, run_dir: RunDir) -> Path:
+    from tunesmith.report.html import run
+
+    return run(recipe, run_dir)
+
+
+register_stage(StageSpec("report", 90, _config, _inputs, _outputs, _run))

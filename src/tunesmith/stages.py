@@ -1,0 +1,82 @@
+"""The stage contract: each stage module declares a `StageSpec` and registers it in `STAGES`.
+
+The pipeline orders and runs what is registered and knows no stage by name. A stage package is
+any `tunesmith.<package>.stage` module (found by `load_stages`), so adding a stage is one new
+package whose `stage.py` calls `register_stage(...)`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunesmith.registry import Registry
+
+
+def _always(recipe) -> bool:
+    return True
+
+
+def _nothing(*args) -> list[Path]:
+    return []
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """Everything the pipeline needs to know about one stage.
+
+    `inputs` is the one declaration of what the stage reads: the pipeline checks that every
+    path exists before running it and fingerprints them for skip-if-unchanged, so a file read
+    but not declared here is a bug (its change would not re-run the stage).
+    """
+
+    name: str
+    order: int  # run order: a stage runs after every stage of smaller order
+    config: Callable  # (recipe) -> tuple of the recipe sections it depends on (hashed)
+    inputs: Callable  # (recipe, run_dir) -> list of paths it reads
+    outputs: Callable  # (run_dir) -> list of paths that exist once it finished
+    run: Callable  # (recipe, run_dir) -> its result (a dataclass, recorded in the manifest)
+    # Paths emptied when the stage starts afresh (config or inputs changed): stale state.
+    reset: Callable = _nothing
+    # Paths removed after the stage finished: resume state nobody needs any more.
+    scratch: Callable = _nothing
+    resumes: bool = False
+    applies: Callable = _always  # (recipe) -> bool: is the stage part of this run?
+
+
+STAGES: Registry[StageSpec] = Registry("stage")
+
+
+def register_stage(spec: StageSpec) -> StageSpec:
+    """Register a stage; it joins every pipeline run from then on."""
+    STAGES.register(spec.name, spec)
+    return spec
+
+
+def load_stages() -> None:
+    """Import every `tunesmith.<package>.stage` module, so each registers its spec."""
+    import tunesmith
+
+    # Looked up on disk, not imported, so packages without a stage cost nothing.
+    for root in tunesmith.__path__:
+        for module in sorted(Path(root).glob("*/stage.py")):
+            importlib.import_module(f"tunesmith.{module.parent.name}.stage")
+
+
+def ordered_stages(recipe) -> list[StageSpec]:
+    """The registered stages that apply to `recipe`, in run order."""
+    load_stages()
+    specs = [STAGES.get(name) for name in STAGES.names()]
+    return sorted((s for s in specs if s.applies(recipe)), key=lambda s: (s.order, s.name))
+
+
+def producer_of(path: Path, run_dir) -> str | None:
+    """The name of the stage whose outputs live in `path`'s run-folder sub-folder."""
+    load_stages()
+    for name in STAGES.names():
+        outputs = STAGES.get(name).outputs(run_dir)
+        if any(path.is_relative_to(p.parent) or path == p for p in outputs):
+            return name
+    return None

@@ -1,0 +1,64 @@
+"""What fine-tuning and pre-training share around the loop: the trainable model, the run of the
+loop with its tracker and resume, and the final artefact (best checkpoint restored)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tunesmith.tracking import JsonlTracker
+
+
+def prepare(recipe, cfg) -> tuple[str, str]:
+    """Threads, seed, and the (device, precision) a training loop runs with."""
+    from transformers import set_seed
+
+    from tunesmith.models import resolve_device, resolve_precision, set_threads
+
+    set_threads(recipe.model.threads)
+    set_seed(cfg.seed)
+    device = resolve_device(recipe.model.device)
+    return device, resolve_precision(recipe.model.precision, device)
+
+
+def make_trainable(model, cfg, precision: str):
+    """`model` wrapped or unfrozen as `cfg.method` says, in the weights' training precision."""
+    import torch
+
+    from tunesmith.adapters import apply_adapter
+
+    if precision == "bf16" and cfg.method != "full":
+        # Frozen weights in bf16; peft keeps the adapter's own weights in fp32. Full
+        # fine-tuning keeps fp32 master weights and computes under bf16 autocast instead.
+        model.to(torch.bfloat16)
+    return apply_adapter(model, cfg)
+
+
+def make_trainer(model, cfg, train_items, val_items, tokenizer, out: Path, precision: str):
+    from tunesmith.train.loop import Trainer
+
+    tracker = JsonlTracker(out / "metrics.jsonl")
+    return Trainer(
+        model, cfg, train_items, val_items, tokenizer.pad_token_id, out, tracker, precision
+    )
+
+
+def run_trainer(trainer, progress=None) -> bool:
+    """Resume from the last checkpoint if any, then train to the end; True if it resumed."""
+    resumed = trainer.resume()
+    trainer.run(on_step=progress(trainer.total_steps, trainer.state.step) if progress else None)
+    return resumed
+
+
+def save_final(model, out: Path, final: Path, tokenizer) -> Path:
+    """The best evaluated weights (else the last ones) at `final`, with the tokenizer."""
+    from tunesmith.train.loop import _save_adapter
+
+    if (out / "best_adapter").is_dir():
+        if final.exists():
+            shutil.rmtree(final)
+        shutil.copytree(out / "best_adapter", final)
+    else:
+        _save_adapter(model, final)
+    tokenizer.save_pretrained(final)
+    return final

@@ -1,0 +1,70 @@
+"""`--set KEY=VALUE`: one override function, YAML-typed values, the loader's usual errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tunesmith.config import load_recipe
+from tunesmith.config.overrides import apply_overrides
+from tunesmith.errors import UserError
+
+
+def test_values_are_parsed_as_yaml_and_nested_keys_created():
+    raw = {"training": {"lora": {"r": 16}}, "model": "smollm2-135m-instruct"}
+    out = apply_overrides(
+        raw,
+        [
+            "training.lora.r=8",
+            "training.lora.target_modules=[q_proj, v_proj]",
+            "data.split.seed=3",
+            "model.device=cpu",
+            "training.max_steps=null",
+        ],
+    )
+    assert out["training"]["lora"] == {"r": 8, "target_modules": ["q_proj", "v_proj"]}
+    assert out["data"]["split"]["seed"] == 3
+    assert out["model"] == {"name": "smollm2-135m-instruct", "device": "cpu"}
+    assert out["training"]["max_steps"] is None
+    assert raw["training"]["lora"]["r"] == 16  # the input is not modified
+
+
+def test_load_recipe_applies_overrides(tiny_recipe):
+    recipe = load_recipe(tiny_recipe(), ["training.lora.r=8", "data.split.seed=3"])
+    assert recipe.training.lora.r == 8 and recipe.data.split.seed == 3
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            "training.lora.rr=8",
+            "--set training.lora.rr=8: training.lora.rr: unknown key (did you mean 'r'?)",
+        ),
+        ("training.lora.r=eight", "--set training.lora.r=eight: training.lora.r: "),
+        ("training.lora.r.x=1", "--set training.lora.r.x=1: training.lora.r is a value"),
+        ("training.lora.r", "--set training.lora.r: expected KEY=VALUE"),
+    ],
+)
+def test_bad_overrides_are_one_line_naming_the_set(tiny_recipe, override, expected):
+    with pytest.raises(UserError) as caught:
+        load_recipe(tiny_recipe(), [override])
+    assert str(caught.value).startswith(expected)
+
+
+def test_errors_in_the_file_still_point_at_the_line(tmp_path, tiny_recipe):
+    path = tiny_recipe()
+    text = path.read_text().replace("batch_size: 4", "batch_size: -4", 1)
+    path.write_text(text)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "batch_size: -4" in t)
+    with pytest.raises(UserError, match=rf"recipe.yaml:{line}: training.batch_size"):
+        load_recipe(path, ["training.lora.r=8"])
+
+
+def test_validate_takes_set_and_exits_2(tiny_recipe):
+    cli = [sys.executable, "-m", "tunesmith.cli", "validate", str(tiny_recipe())]
+    bad = subprocess.run([*cli, "--set", "training.lr=1"], capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert "training.lr: unknown key" in bad.stderr and "Traceback" not in bad.stderr

@@ -1,0 +1,54 @@
+"""Packing: block boundaries, nothing lost or duplicated, labels shifted correctly."""
+
+from __future__ import annotations
+
+import pytest
+
+from tunesmith.errors import UserError
+from tunesmith.pretrain.packing import as_items, pack, split_held_out
+
+EOS = 0
+
+
+def test_blocks_hold_every_token_once_in_order_with_eos_between_documents():
+    docs = [[1, 2, 3], [4, 5, 6, 7, 8], [9], [10, 11, 12, 13]]
+    blocks = pack(docs, EOS, block=4)
+    assert [len(b) for b in blocks[:-1]] == [4] * (len(blocks) - 1)
+    assert 0 < len(blocks[-1]) <= 4
+    flat = [t for b in blocks for t in b]
+    assert flat == [1, 2, 3, 0, 4, 5, 6, 7, 8, 0, 9, 0, 10, 11, 12, 13, 0]
+    assert blocks[0] == [1, 2, 3, 0]  # a document boundary inside a block is its EOS
+
+
+def test_held_out_is_the_end_of_the_stream_and_disjoint():
+    blocks = pack([list(range(1, 40))], EOS, block=8)
+    train, held = split_held_out(blocks, 0.2, 8)
+    assert train + held == blocks and held == blocks[-1:]
+    assert split_held_out(blocks, 2, 8)[1] == blocks[-2:]
+
+
+def test_too_short_corpus_and_too_large_held_out_are_user_errors():
+    with pytest.raises(UserError, match="shorter than one block"):
+        split_held_out(pack([[1, 2]], EOS, 16), 0.1, 16)
+    with pytest.raises(UserError, match="nothing to train on"):
+        split_held_out(pack([list(range(1, 20))], EOS, 16), 5, 16)
+
+
+def test_labels_are_the_inputs_and_the_loss_predicts_the_next_token(tiny_model_dir):
+    import torch
+    import torch.nn.functional as F
+    from transformers import AutoModelForCausalLM
+
+    from tunesmith.models.nll import collate, supervised_nll
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    items = as_items([[5, 6, 7, 8, 9, 10]])
+    assert items[0].labels == items[0].input_ids
+    batch = collate(items, pad_id=EOS)
+    with torch.no_grad():
+        nll, count = supervised_nll(model, batch)
+        logits = model(torch.tensor([[5, 6, 7, 8, 9, 10]])).logits[0]
+    # position t predicts token t+1; the first token has no prediction inside the block
+    expected = F.cross_entropy(logits[:-1], torch.tensor([6, 7, 8, 9, 10]), reduction="sum")
+    assert int(count) == 5
+    assert float(nll) == pytest.approx(float(expected), rel=1e-5)

@@ -1,0 +1,130 @@
+"""The stage contract: registered stages, declared inputs, results, subsets, lock, failures."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from tunesmith.artifacts import RunDir
+from tunesmith.config import load_recipe
+from tunesmith.errors import UserError
+from tunesmith.pipeline import run_pipeline
+from tunesmith.stages import STAGES, StageSpec, load_stages, ordered_stages
+
+SMALL_TRAINING = {
+    "max_steps": 2,
+    "batch_size": 4,
+    "learning_rate": 5e-3,
+    "max_seq_length": 64,
+    "eval_every": 2,
+    "lora": {"r": 2, "alpha": 4, "dropout": 0.0},
+}
+SMALL_EVAL = {"sample_size": 3, "generation": {"max_new_tokens": 2, "batch_size": 4}}
+
+
+def _classification(tiny_recipe, curation=None):
+    path = tiny_recipe(
+        task="classification",
+        training=SMALL_TRAINING,
+        evaluation=SMALL_EVAL,
+        **{"data.output_field": "section", "data.prompt_template": "Section of: {description}"},
+    )
+    recipe = load_recipe(path)
+    data = recipe.data.model_copy(update={"curation": curation or recipe.data.curation})
+    return recipe.model_copy(update={"data": data})
+
+
+def test_switching_on_class_weights_reruns_training(tmp_path, tiny_recipe):
+    from tunesmith.config.curation import BalanceConfig, CurationConfig
+
+    recipe = _classification(tiny_recipe)
+    run_dir = RunDir(tmp_path / "run")
+    run_pipeline(recipe, run_dir)
+    weighted = _classification(
+        tiny_recipe, CurationConfig(balance=BalanceConfig(method="class_weights"))
+    )
+    outcome = run_pipeline(weighted, run_dir)
+    assert outcome["data"] == "ran"
+    assert outcome["train"] == "ran"  # the stale-weights bug: it used to be skipped
+    weights = json.loads((run_dir.data / "class_weights.json").read_text())
+    assert weights["utils"] > weights["devel"]  # utils is the minority class (1 in 3)
+    inputs = run_dir.stage_entry("train")["inputs"]
+    assert "data/class_weights.json" in inputs
+
+
+def test_stage_order_comes_from_the_registrations(tiny_recipe):
+    recipe = load_recipe(tiny_recipe())
+    names = [s.name for s in ordered_stages(recipe)]
+    assert names == ["data", "train", "evaluate", "report"]  # pretrain is off in this recipe
+    assert set(names) <= set(STAGES.names())
+
+
+@dataclass
+class ExtraResult:
+    words: int
+
+
+def _extra_run(recipe, run_dir):
+    text = (run_dir.report / "report.html").read_text(encoding="utf-8")
+    (run_dir.root / "extra").mkdir(exist_ok=True)
+    (run_dir.root / "extra" / "done.txt").write_text("ok")
+    return ExtraResult(len(text.split()))
+
+
+def _extra_spec() -> StageSpec:
+    return StageSpec(
+        name="extra",
+        order=95,
+        config=lambda r: (r.name,),
+        inputs=lambda r, rd: [rd.report / "report.html"],
+        outputs=lambda rd: [rd.root / "extra" / "done.txt"],
+        run=_extra_run,
+    )
+
+
+def test_a_stage_registered_here_joins_the_pipeline(tmp_path, tiny_recipe, monkeypatch):
+    load_stages()
+    monkeypatch.setitem(STAGES._items, "extra", _extra_spec())
+    recipe = load_recipe(tiny_recipe(training=SMALL_TRAINING, evaluation=SMALL_EVAL))
+    run_dir = RunDir(tmp_path / "run")
+    outcome = run_pipeline(recipe, run_dir)
+    assert list(outcome) == ["data", "train", "evaluate", "report", "extra"]
+    entry = run_dir.stage_entry("extra")
+    assert entry["status"] == "done" and entry["result"]["words"] > 10
+    assert run_dir.stage_entry("train")["result"]["steps"] == 2  # results are recorded
+    assert run_pipeline(recipe, run_dir)["extra"] == "skipped"
+
+    # A subset on the existing folder: runs exactly those, even though unchanged.
+    assert run_pipeline(recipe, run_dir, only=["evaluate", "extra"]) == {
+        "evaluate": "ran",
+        "extra": "ran",
+    }
+    with pytest.raises(UserError, match="did you mean 'evaluate'"):
+        run_pipeline(recipe, run_dir, only=["evalute"])
+
+
+def test_a_subset_with_missing_inputs_says_which_stage_to_run(tmp_path, tiny_recipe):
+    recipe = load_recipe(tiny_recipe())
+    with pytest.raises(UserError) as caught:
+        run_pipeline(recipe, RunDir(tmp_path / "empty"), only=["train"])
+    message = str(caught.value)
+    assert "stage train: needs" in message and "train.jsonl" in message
+    assert "run the 'data' stage first" in message and "\n" not in message
+
+
+def test_a_failed_stage_is_marked_failed_with_its_error(tmp_path, tiny_recipe, monkeypatch):
+    load_stages()
+
+    def broken(recipe, run_dir):
+        raise RuntimeError("disk on fire\nsecond line")
+
+    spec = StageSpec("broken", 5, lambda r: (), lambda r, rd: [], lambda rd: [], broken)
+    monkeypatch.setitem(STAGES._items, "broken", spec)
+    run_dir = RunDir(tmp_path / "run")
+    with pytest.raises(RuntimeError):
+        run_pipeline(load_recipe(tiny_recipe()), run_dir)
+    entry = run_dir.stage_entry("broken")
+    assert entry["status"] == "failed"
+    assert entry["error"] == "RuntimeError: disk on fire"

@@ -30,7 +30,7 @@ STAGES = (
     StageSpec(
         "data",
         lambda rd: [],
-        lambda r: (r.task, r.model.name, r.data),
+        lambda r: (r.task, r.model.name, r.data, str(r.evaluation.slice_by)),
         lambda rd: [rd.data / "train.jsonl", rd.data / "data_card.json"],
         lambda r, rd: _run_data(r, rd),
     ),
@@ -43,9 +43,11 @@ STAGES = (
     ),
     StageSpec(
         "evaluate",
-        lambda rd: [rd.data / "test.jsonl", rd.train / "adapter", rd.train / "model"],
+        # evaluate.stage.stage_inputs(recipe, rd) is the exact list (rows' declared inputs)
+        lambda rd: [rd.data / "test.jsonl", rd.data / "train.jsonl", rd.train / "adapter"]
+        + [rd.train / "model"],
         lambda r: (r.task, r.model, r.training.max_seq_length, r.data.labels, r.evaluation),
-        lambda rd: [rd.eval / "metrics.json", rd.eval / "compare.json"],
+        lambda rd: [rd.eval / "metrics.json", rd.eval / "compare.json", rd.eval / "errors.json"],
         lambda r, rd: _run_evaluate(r, rd),
     ),
     StageSpec(
@@ -54,6 +56,8 @@ STAGES = (
             rd.data / "data_card.json",
             rd.train / "metrics.jsonl",
             rd.eval / "metrics.json",
+            rd.eval / "compare.json",
+            rd.eval / "errors.json",
         ],
         lambda r: (r,),
         lambda rd: [rd.report / "report.html"],

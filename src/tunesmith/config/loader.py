@@ -13,7 +13,12 @@ from pydantic import BaseModel, ValidationError
 from tunesmith.config.schema import Recipe
 from tunesmith.errors import UserError, suggest
 
-PATH_FIELDS = (("data", "train"), ("data", "validation"), ("data", "test"))
+PATH_FIELDS = (
+    ("data", "train"),
+    ("data", "validation"),
+    ("data", "test"),
+    ("evaluation", "previous_run"),
+)
 
 
 def load_recipe(path: str | Path) -> Recipe:

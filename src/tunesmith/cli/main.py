@@ -39,11 +39,26 @@ def run(
         help="Run folder; an existing one is resumed (finished stages skipped).",
     ),
     runs_dir: Path = typer.Option(Path("runs"), help="Parent of new run folders."),
+    fail_under_target: bool = typer.Option(
+        False,
+        "--fail-under-target",
+        help="Exit with code 3 when evaluation.target is missed (point estimate or the "
+        "interval's lower bound), for CI pipelines.",
+    ),
 ) -> None:
     """Run the whole path: data -> train -> evaluate -> report."""
     from tunesmith.cli.run_cmd import run_recipe
 
-    run_recipe(recipe, output, runs_dir)
+    run_recipe(recipe, output, runs_dir, fail_under_target)
+
+
+def _mount_evaluation_commands() -> None:
+    from tunesmith.cli.eval_cmds import register
+
+    register(app)
+
+
+_mount_evaluation_commands()
 
 
 @app.command()

@@ -73,8 +73,16 @@ def target_verdict(recipe: Recipe, metrics: dict) -> dict:
     key, goal = recipe.target_metric(), recipe.evaluation.target.relative_gain
     pair = metrics.get(key)
     gain = pair and pair["improvement"]
-    if not gain:
-        return {"metric": key, "relative_gain": goal, "passed": False, "summary": "not measured"}
+    if not gain:  # no such metric, or a base value of 0: a relative gain is undefined
+        why = "not computed" if pair is None else "base value is 0, a relative gain is undefined"
+        return {
+            "metric": key,
+            "relative_gain": goal,
+            "pass_point": False,
+            "pass_lower_bound": False,
+            "passed": False,
+            "summary": f"target not judged: {why}",
+        }
     point, lower = gain["value"] >= goal, gain["ci_low"] >= goal
     passed = point and lower
     if passed:

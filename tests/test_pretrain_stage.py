@@ -111,10 +111,14 @@ def test_evaluation_scores_four_rows(chained):
     assert "fine-tuning only (no pre-training)" in page
     assert metrics["pretrained"]["perplexity"] != metrics["base"]["perplexity"]
     compare = json.loads((run_dir.eval / "compare.json").read_text())
-    assert compare["pretrained"]["metrics"]["perplexity"]["base"] == pytest.approx(
+    assert compare["rows"]["pretrained"]["metrics"]["perplexity"]["value"] == pytest.approx(
         metrics["pretrained"]["perplexity"]
     )
-    assert compare["vs_base"]["pretrained"]["metrics"]["perplexity"]["tuned"] == pytest.approx(
+    pairs = {(c["a"], c["b"]): c["metrics"] for c in compare["comparisons"]}
+    assert pairs[("base", "pretrained")]["perplexity"]["b"] == pytest.approx(
+        metrics["pretrained"]["perplexity"]
+    )
+    assert pairs[("pretrained", "tuned")]["perplexity"]["a"] == pytest.approx(
         metrics["pretrained"]["perplexity"]
     )
 

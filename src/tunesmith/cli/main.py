@@ -48,12 +48,34 @@ def run(
     overrides: list[str] = typer.Option(
         [], "--set", help="Override a recipe key: --set training.lora.r=8 (repeatable)."
     ),
+    fail_under_target: bool = typer.Option(
+        False,
+        "--fail-under-target",
+        help="Exit with code 3 when evaluation.target is missed (point estimate or the "
+        "interval's lower bound), for CI pipelines.",
+    ),
 ) -> None:
     """Run the whole path: data -> train -> evaluate -> report."""
     from tunesmith.cli.run_cmd import run_recipe
 
     only = [s.strip() for s in stages.split(",") if s.strip()] if stages else None
-    run_recipe(recipe, output, runs_dir, only=only, overrides=overrides)
+    run_recipe(
+        recipe,
+        output,
+        runs_dir,
+        only=only,
+        overrides=overrides,
+        fail_under_target=fail_under_target,
+    )
+
+
+def _mount_evaluation_commands() -> None:
+    from tunesmith.cli.eval_cmds import register
+
+    register(app)
+
+
+_mount_evaluation_commands()
 
 
 @app.command()

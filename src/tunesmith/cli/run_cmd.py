@@ -13,6 +13,9 @@ def bundled_demo() -> Path:
     return Path(__file__).resolve().parent.parent / "recipes" / "demo.yaml"
 
 
+TARGET_MISSED_EXIT = 3  # `run --fail-under-target`: distinct from 1 (crash) and 2 (bad input)
+
+
 def _default_recipe(output: Path | None) -> Path:
     """Without a recipe: the run folder's own resolved recipe when resuming one, else the demo."""
     saved = output / "recipe.yaml" if output is not None else None
@@ -25,6 +28,7 @@ def run_recipe(
     runs_dir: Path,
     only: list[str] | None = None,
     overrides: list[str] = (),
+    fail_under_target: bool = False,
 ) -> None:
     from tunesmith.artifacts import RunDir
     from tunesmith.config import load_recipe
@@ -46,19 +50,31 @@ def run_recipe(
         run_with_ablation(recipe, run_dir, on_stage=on_stage)
     else:
         run_pipeline(recipe, run_dir, on_stage=on_stage, only=only)
-    print_headline(run_dir)
+    compare = print_headline(run_dir)
+    if fail_under_target and not compare.get("target", {}).get("passed"):
+        console.print(f"target missed: exit code {TARGET_MISSED_EXIT} (--fail-under-target)")
+        raise SystemExit(TARGET_MISSED_EXIT)
 
 
-def print_headline(run_dir) -> None:
+def print_headline(run_dir) -> dict:
+    """The headline table (intervals, significance in words), the target verdict; returns
+    compare.json's contents ({} when there is none)."""
     compare_path = run_dir.eval / "compare.json"
+    compare = {}
     if compare_path.is_file():
+        from tunesmith.cli.eval_print import rows_table
+
         compare = json.loads(compare_path.read_text(encoding="utf-8"))
-        console.print(f"\nheld-out test set: {compare['sample_size']} examples")
-        for name, row in compare["metrics"].items():
-            rel = f" ({100 * row['relative']:+.1f} %)" if row["relative"] is not None else ""
-            few = compare.get("few_shot", {}).get("metrics", {}).get(name)
-            shot = f"  few-shot {few['base']:.4f}" if few else ""
-            console.print(
-                f"  {name:<11} base {row['base']:.4f}{shot}  tuned {row['tuned']:.4f}{rel}"
-            )
+        times = compare.get("test_evaluations", 1)
+        console.print(
+            f"\nheld-out test set: {compare['sample_size']} examples "
+            f"(test split evaluated {times} time{'s' if times != 1 else ''} in this run folder)"
+        )
+        if "rows" in compare:
+            console.print(rows_table(compare))
+        target = compare.get("target", {})
+        if target:
+            mark = "PASS" if target.get("passed") else "FAIL"
+            console.print(f"target: [bold]{mark}[/bold] {target['summary']}")
     console.print(f"\nreport: [bold]{run_dir.report / 'report.html'}[/bold]")
+    return compare

@@ -14,7 +14,12 @@ from tunesmith.config.overrides import apply_overrides, override_for
 from tunesmith.config.schema import Recipe
 from tunesmith.errors import UserError, suggest
 
-PATH_FIELDS = (("data", "train"), ("data", "validation"), ("data", "test"))
+PATH_FIELDS = (
+    ("data", "train"),
+    ("data", "validation"),
+    ("data", "test"),
+    ("evaluation", "previous_run"),
+)
 
 
 def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:

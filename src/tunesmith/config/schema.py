@@ -168,6 +168,20 @@ class GenerationConfig(Section):
 METRIC_NAMES = ("perplexity", "rouge", "bleu", "accuracy", "precision", "recall", "f1")
 
 
+class TargetConfig(Section):
+    metric: str | None = Field(
+        None,
+        description="Metric the target is judged on (e.g. rougeL, f1, perplexity); default: "
+        "the task's headline metric (ROUGE-L, macro-F1 for classification, perplexity for "
+        "completion).",
+    )
+    relative_gain: float = Field(
+        0.15,
+        description="Required relative improvement of the tuned model over the base model "
+        "(0.15 = 15 %; for perplexity a 15 % decrease).",
+    )
+
+
 class EvaluationConfig(Section):
     metrics: list[str] | None = Field(
         None,
@@ -179,13 +193,45 @@ class EvaluationConfig(Section):
         None, ge=1, description="Evaluate on at most this many test examples (default: all)."
     )
     few_shot: int = Field(
-        0,
+        3,
         ge=0,
         le=16,
         description="Also score a few-shot prompt baseline: the base model shown this many "
         "training examples as demonstrations (0 = off; prompt/response tasks only).",
     )
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    # Statistics and error analysis (issue 8): see docs/evaluation.md.
+    bootstrap_resamples: int = Field(
+        1000, ge=1000, description="Paired bootstrap resamples for intervals and p-values."
+    )
+    bootstrap_seed: int = Field(0, description="Seed of the bootstrap resampling.")
+    alpha: float = Field(
+        0.05, gt=0, lt=1, description="Significance level: intervals are (1 - alpha) intervals."
+    )
+    target: TargetConfig = Field(
+        default_factory=TargetConfig,
+        description="The gain to reach: a pass/fail verdict on the point estimate and on the "
+        "interval's lower bound (`tunesmith run --fail-under-target` exits 3 when missed).",
+    )
+    slice_by: list[str] = Field(
+        [],
+        description="Data fields to break the metrics down by in eval/errors.json (kept in "
+        "data/test.jsonl under `meta`); a field missing from a record is an error.",
+    )
+    errors_shown: int = Field(
+        10, ge=1, le=200, description="Worst cases, regressions and wins listed per kind."
+    )
+    regression_margin: float = Field(
+        0.1,
+        ge=0,
+        description="A regression (or win) is an example whose per-example headline score "
+        "drops (rises) by more than this from base to tuned.",
+    )
+    previous_run: str | None = Field(
+        None,
+        description="An earlier run folder (written by `tunesmith refine`): the report shows "
+        "this run's tuned model against that run's on the shared test examples.",
+    )
 
     @field_validator("metrics")
     @classmethod
@@ -233,14 +279,29 @@ class Recipe(Section):
                 raise ValueError(
                     f"data.input_field or data.prompt_template is required for task '{self.task}'"
                 )
+        self._target_is_scored()
         return self
+
+    def _target_is_scored(self) -> None:
+        from tunesmith.config.tasks import metric_keys
+
+        keys = metric_keys(self.metrics())
+        if self.target_metric() not in keys:
+            raise ValueError(
+                f"evaluation.target.metric '{self.target_metric()}' is not computed; "
+                f"computed: {', '.join(keys)}"
+            )
 
     def metrics(self) -> list[str]:
         """The metrics to compute: the recipe's list or the task's defaults."""
+        from tunesmith.config.tasks import task_spec
+
         if self.evaluation.metrics is not None:
             return list(self.evaluation.metrics)
-        if self.task == "classification":
-            return ["perplexity", "accuracy", "precision", "recall", "f1"]
-        if self.task == "completion":
-            return ["perplexity"]
-        return ["perplexity", "rouge", "bleu"]
+        return list(task_spec(self.task).metrics)
+
+    def target_metric(self) -> str:
+        """The metric key the target verdict is judged on."""
+        from tunesmith.config.tasks import task_spec
+
+        return self.evaluation.target.metric or task_spec(self.task).headline

@@ -25,6 +25,11 @@ def to_examples(recipe: Recipe, path: str | Path, records: list[dict], prefix: s
     for index, record in enumerate(records):
         example = build(recipe, path, record)
         example["id"] = f"{prefix}-{record.get('_line', index + 1)}"
+        if recipe.evaluation.slice_by:  # kept for the evaluation's per-slice metrics
+            example["meta"] = {
+                name: _text(path, record, name, "evaluation.slice_by")
+                for name in recipe.evaluation.slice_by
+            }
         examples.append(example)
     return examples
 

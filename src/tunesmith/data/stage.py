@@ -101,7 +101,8 @@ def _model_loader(recipe: Recipe):
 
 
 def _config(recipe: Recipe) -> tuple:
-    return (recipe.task, recipe.model.name, recipe.data)
+    # slice_by: the fields kept in test.jsonl for evaluation's per-slice metrics
+    return (recipe.task, recipe.model.name, recipe.data, str(recipe.evaluation.slice_by))
 
 
 def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:

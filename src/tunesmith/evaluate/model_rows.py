@@ -19,7 +19,9 @@ def _as_given(recipe, run_dir, model):
 
 
 def _has_demos(recipe, run_dir) -> bool:
-    return bool(recipe.evaluation.few_shot) and recipe.task not in ("chat", "completion")
+    from tunesmith.config.tasks import task_spec
+
+    return bool(recipe.evaluation.few_shot) and task_spec(recipe.task).few_shot
 
 
 def _train_split(recipe, run_dir) -> list:

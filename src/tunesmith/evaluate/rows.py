@@ -1,7 +1,7 @@
-"""Evaluation rows: the models scored side by side on the same test examples.
+"""Evaluation rows: the models scored side by side on the same examples (agreed interface,
+see docs/evaluation.md). Another stage's model joins the comparison with one `register_row`.
 
-The agreed interface (owned by the evaluation work): a row is registered once, by the package
-that produces what it scores; the evaluate stage scores every applicable row in `order`.
+Every non-base row is compared against "base"; the "tuned" row also against every other row.
 """
 
 from __future__ import annotations
@@ -9,8 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tunesmith.registry import Registry
+
+if TYPE_CHECKING:
+    from tunesmith.artifacts import RunDir
+    from tunesmith.config.schema import Recipe
 
 
 @dataclass(frozen=True)
@@ -18,10 +23,10 @@ class ModelRow:
     name: str  # key in metrics.json / compare.json / predictions file names
     label: str  # human label for the report / CLI
     order: int  # sort key: base=0, few_shot=10, tuned=100; others in between
-    applies: Callable  # (recipe, run_dir) -> bool: is this row scored for this run?
-    inputs: Callable  # (recipe, run_dir) -> list[Path]: run-folder files it reads
-    load: Callable  # (recipe, run_dir, plain_base_model) -> the model to score
-    demos: Callable | None = None  # (recipe, run_dir) -> few-shot demonstrations, or None
+    applies: Callable[[Recipe, RunDir], bool]  # is this row scored for this run?
+    inputs: Callable[[Recipe, RunDir], list[Path]]  # run-folder files it reads (stage inputs)
+    load: Callable[[Recipe, RunDir, object], object]  # (recipe, run_dir, plain base) -> model
+    demos: Callable[[Recipe, RunDir], list[dict]] | None = None  # few-shot demonstrations
 
 
 ROWS: Registry[ModelRow] = Registry("evaluation row")
@@ -32,13 +37,21 @@ def register_row(row: ModelRow) -> ModelRow:
     return row
 
 
-def rows_for(recipe, run_dir) -> list[ModelRow]:
-    """Applicable rows, sorted by order."""
+def rows_for(recipe: Recipe, run_dir: RunDir) -> list[ModelRow]:
+    """The rows scored for this run, sorted by `order`."""
     rows = [ROWS.get(name) for name in ROWS.names()]
     return sorted((r for r in rows if r.applies(recipe, run_dir)), key=lambda r: r.order)
 
 
-def row_inputs(recipe, run_dir) -> list[Path]:
+def row_pairs(names: list[str]) -> list[tuple[str, str]]:
+    """(a, b) comparisons, b minus a: base vs every row, every other row vs tuned."""
+    pairs = [("base", n) for n in names if n != "base" and "base" in names]
+    if "tuned" in names:
+        pairs += [(n, "tuned") for n in names if n not in ("base", "tuned")]
+    return pairs
+
+
+def row_inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
     """The union of the applicable rows' inputs (the evaluate stage declares these)."""
     seen: dict[Path, None] = {}
     for row in rows_for(recipe, run_dir):

@@ -1,23 +1,30 @@
-"""Score one model on examples: perplexity, generations, task metrics; and base-vs-tuned deltas."""
+"""Score one model on examples: each example's own scores (NLL, generation, task metrics)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from tunesmith.config.schema import Recipe
-from tunesmith.metrics import compute_metrics
-from tunesmith.models.formatting import encode_example, encode_prompt, reference
-from tunesmith.models.nll import perplexity
+from tunesmith.metrics.per_example import example_scores
+from tunesmith.models.formatting import conversation, encode_example, encode_prompt, reference
 
 
 def score_model(model, tokenizer, examples, recipe: Recipe, generate: bool, labels, on_batch):
-    """(metrics, predictions or None) for `model` on `examples`."""
-    metrics_wanted = recipe.metrics()
+    """Prediction rows for `model` on `examples` (demos, if any, are in the examples)."""
+    names = recipe.metrics()
     cfg, gen = recipe.training, recipe.evaluation.generation
-    metrics: dict[str, float] = {}
-    if "perplexity" in metrics_wanted:
+    rows = [prediction_row(e) for e in examples]
+    if "perplexity" in names:
+        from tunesmith.models.nll import example_nll
+
         items = [encode_example(e, tokenizer, cfg.max_seq_length) for e in examples]
-        metrics["perplexity"] = perplexity(model, items, cfg.batch_size, tokenizer.pad_token_id)
+        for row, (nll, tokens) in zip(
+            rows, example_nll(model, items, cfg.batch_size, tokenizer.pad_token_id), strict=True
+        ):
+            row["scores"].update(nll=nll, tokens=tokens)
     if not generate:
-        return metrics, None
+        return rows
     from tunesmith.models.generation import generate_texts
 
     prompts = [
@@ -27,34 +34,38 @@ def score_model(model, tokenizer, examples, recipe: Recipe, generate: bool, labe
     outputs = generate_texts(
         model, tokenizer, prompts, gen.max_new_tokens, gen.batch_size, on_batch
     )
-    references = [reference(e) for e in examples]
-    metrics.update(compute_metrics(metrics_wanted, outputs, references, labels=labels))
-    predictions = [
-        {"id": e["id"], "prompt": _prompt_text(e), "reference": ref, "prediction": out}
-        for e, ref, out in zip(examples, references, outputs, strict=True)
-    ]
-    return metrics, predictions
+    references = [row["reference"] for row in rows]
+    scores = example_scores(names, outputs, references, labels)
+    for row, output, extra in zip(rows, outputs, scores, strict=True):
+        row["prediction"] = output
+        row["scores"].update(extra)
+    return rows
+
+
+def prediction_row(example: dict) -> dict:
+    """The fields of a predictions file row that do not depend on the model."""
+    plain = {k: v for k, v in example.items() if k not in ("demos", "id", "meta")}
+    prompt = _prompt_text(example)
+    return {
+        "id": example["id"],
+        # content key: matches the same test example across runs whose ids differ
+        "key": example_key(plain),
+        "prompt": prompt,
+        "reference": reference(example),
+        "input_words": len(prompt.split()),
+        "meta": example.get("meta", {}),
+        "prediction": "",
+        "scores": {},
+    }
+
+
+def example_key(example: dict) -> str:
+    content = example["text"] if "text" in example else conversation(example)
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _prompt_text(example: dict) -> str:
     if "messages" in example:
         users = [m["content"] for m in example["messages"] if m["role"] == "user"]
         return users[-1] if users else ""
-    return example.get("prompt", "")
-
-
-def compare(base: dict, tuned: dict, n: int) -> dict:
-    """Absolute and relative change of every metric, with the sample size."""
-    rows = {}
-    for name, before in base.items():
-        after = tuned.get(name)
-        if after is None:
-            continue
-        rows[name] = {
-            "base": before,
-            "tuned": after,
-            "delta": after - before,
-            "relative": (after - before) / abs(before) if before else None,
-            "better": (after < before) if name == "perplexity" else (after > before),
-        }
-    return {"sample_size": n, "metrics": rows}
+    return example.get("prompt", example.get("text", ""))

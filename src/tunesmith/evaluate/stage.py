@@ -1,7 +1,9 @@
-"""Evaluate stage: perplexity and task metrics for the base and the tuned model, same prompts.
+"""Evaluate stage: every registered row (base, few-shot, tuned, ...) on the same examples.
 
-Reads data/test.jsonl and train/adapter/; writes eval/predictions/test.<base|tuned>.jsonl,
-eval/metrics.json and eval/compare.json.
+Reads data/<split>.jsonl and what the rows declare (train/adapter/, train.jsonl for
+demonstrations); writes eval/predictions/<split>.<row>.jsonl (per-example scores),
+eval/metrics.json, eval/compare.json (intervals, p-values, target verdict) and
+eval/errors.json; another split than test writes metrics.<split>.json etc.
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ import copy
 from dataclasses import dataclass
 
 from tunesmith.artifacts import RunDir, read_jsonl, write_json, write_jsonl
-from tunesmith.config.schema import GENERATION_TASKS, Recipe
+from tunesmith.config.schema import Recipe
+from tunesmith.config.tasks import task_spec
 from tunesmith.errors import UserError
+
+SPLITS = ("val", "test")
 
 
 @dataclass
@@ -21,64 +26,114 @@ class EvalResult:
     compare: dict
 
 
-def run(recipe: Recipe, run_dir: RunDir, progress=None) -> EvalResult:
-    import torch
+def stage_inputs(recipe: Recipe, run_dir: RunDir) -> list:
+    """Every file the stage reads: the split, train.jsonl (the labels of a classification task
+    default to those seen in training) and the union of the applicable rows' inputs."""
+    from pathlib import Path
 
+    from tunesmith.evaluate.rows import row_inputs
+
+    files = [run_dir.data / "test.jsonl", run_dir.data / "train.jsonl"]
+    files += [f for f in row_inputs(recipe, run_dir) if f not in files]
+    if recipe.evaluation.previous_run:
+        files.append(Path(recipe.evaluation.previous_run) / "eval/predictions/test.tuned.jsonl")
+    return files
+
+
+def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> EvalResult:
+    from tunesmith.evaluate.comparison import build_compare, statistics_of
+    from tunesmith.evaluate.errors import analyse
     from tunesmith.evaluate.rows import rows_for
-    from tunesmith.evaluate.scoring import compare, score_model
-    from tunesmith.models import (
-        load_model_and_tokenizer,
-        resolve_device,
-        resolve_precision,
-        set_threads,
-    )
+    from tunesmith.evaluate.scoring import score_model
 
     out = run_dir.stage("evaluate")
-    examples = read_jsonl(run_dir.data / "test.jsonl")[: recipe.evaluation.sample_size]
+    examples = _split_examples(recipe, run_dir, split)
+    base, tokenizer, precision = _load_base(recipe)
+    spec = task_spec(recipe.task)
+    labels = (recipe.data.labels or _labels(run_dir)) if spec.has_label else None
+    predictions, labels_of, demos = {}, {}, 0
+    for row in rows_for(recipe, run_dir):
+        model = row.load(recipe, run_dir, copy.deepcopy(base))
+        shown = row.demos(recipe, run_dir) if row.demos else []
+        inputs = [{**e, "demos": shown} for e in examples] if shown else examples
+        demos = max(demos, len(shown))
+        bar = progress(row.name, len(examples)) if progress else None
+        rows = score_model(model, tokenizer, inputs, recipe, spec.generates, labels, bar)
+        del model
+        predictions[row.name], labels_of[row.name] = rows, row.label
+        write_jsonl(out / "predictions" / f"{split}.{row.name}.jsonl", rows)
+    stats = statistics_of(recipe, predictions, labels)
+    comparison = build_compare(recipe, stats, labels_of, len(examples))
+    comparison.update(split=split, demonstrations=demos, **_evaluations(run_dir, split))
+    if recipe.evaluation.previous_run and split == "test":
+        comparison["previous_run"] = _previous(recipe, predictions["tuned"], labels)
+    metrics = {
+        "sample_size": len(examples),
+        "split": split,
+        "precision": precision,
+        **({"labels": labels} if labels else {}),
+        **{
+            name: {k: v["value"] for k, v in values.items()}
+            for name, values in stats["rows"].items()
+        },
+        "evaluations": comparison["evaluations"],
+    }
+    suffix = "" if split == "test" else f".{split}"
+    write_json(out / f"metrics{suffix}.json", metrics)
+    write_json(out / f"compare{suffix}.json", comparison)
+    write_json(out / f"errors{suffix}.json", analyse(recipe, predictions, labels))
+    return EvalResult(len(examples), metrics, comparison)
+
+
+def _split_examples(recipe: Recipe, run_dir: RunDir, split: str) -> list[dict]:
+    if split not in SPLITS:
+        raise UserError(f"--split: '{split}' is not one of {', '.join(SPLITS)}")
+    path = run_dir.data / f"{split}.jsonl"
+    if not path.is_file():
+        raise UserError(f"{path}: no {split} split; run the data stage first")
+    examples = read_jsonl(path)[: recipe.evaluation.sample_size]
     if not examples:
-        raise UserError("data: the test split is empty; set data.split.test or data.test")
+        raise UserError(f"data: the {split} split is empty; set data.split or data.{split}")
+    return examples
+
+
+def _load_base(recipe: Recipe):
+    import torch
+
+    from tunesmith.models import resolve_device, resolve_precision, set_threads
+    from tunesmith.models.base import load_base
+
     set_threads(recipe.model.threads)
     device = resolve_device(recipe.model.device)
     precision = resolve_precision(recipe.model.precision, device)
-    model, tokenizer = load_model_and_tokenizer(recipe.model, device=device)
+    model, tokenizer = load_base(recipe, device=device)  # the plain base; rows add the rest
     if precision == "bf16":
         model.to(torch.bfloat16)
-    generate = recipe.task in GENERATION_TASKS or recipe.task == "classification"
-    labels = recipe.data.labels or _labels(run_dir) if recipe.task == "classification" else None
-    demo_counts: dict[str, int] = {}
-    results = {}
-    for row in rows_for(recipe, run_dir):
-        demos = row.demos(recipe, run_dir) if row.demos else None
-        inputs = [{**e, "demos": demos} for e in examples] if demos else examples
-        scored = row.load(recipe, run_dir, copy.deepcopy(model))
-        metrics, predictions = score_model(
-            scored,
-            tokenizer,
-            inputs,
-            recipe,
-            generate,
-            labels,
-            progress(row.name, len(examples)) if progress else None,
-        )
-        del scored
-        results[row.name] = metrics
-        if predictions is not None:
-            write_jsonl(out / "predictions" / f"test.{row.name}.jsonl", predictions)
-        if demos:
-            demo_counts[row.name] = len(demos)
-    metrics = {"sample_size": len(examples), "split": "test", "precision": precision, **results}
-    comparison = compare(results["base"], results["tuned"], len(examples))
-    for name in results.keys() - {"base", "tuned"}:
-        # Same shape as before for every extra row: the row (as "base") against the tuned model.
-        comparison[name] = compare(results[name], results["tuned"], len(examples))
-        comparison.setdefault("vs_base", {})[name] = compare(
-            results["base"], results[name], len(examples)
-        )
-        if name in demo_counts:
-            comparison[name]["demonstrations"] = demo_counts[name]
-    write_json(out / "metrics.json", metrics)
-    write_json(out / "compare.json", comparison)
-    return EvalResult(len(examples), metrics, comparison)
+    return model, tokenizer, precision
+
+
+def _evaluations(run_dir: RunDir, split: str) -> dict:
+    """How many times each split was evaluated in this run folder (kept in the manifest):
+    test figures are honest only when computed once, after every choice was made."""
+    counts = dict(run_dir.read_manifest().get("evaluations", {}))
+    counts[split] = counts.get(split, 0) + 1
+    run_dir.set_field("evaluations", counts)
+    return {"evaluations": counts, "test_evaluations": counts.get("test", 0)}
+
+
+def _previous(recipe: Recipe, tuned: list[dict], labels) -> dict:
+    from pathlib import Path
+
+    from tunesmith.config.tasks import metric_keys
+    from tunesmith.evaluate.runs import compare_predictions, run_predictions
+
+    ev, folder = recipe.evaluation, Path(str(recipe.evaluation.previous_run))
+    before = run_predictions(folder)
+    keys = metric_keys(recipe.metrics())
+    result = compare_predictions(
+        before, tuned, keys, labels, ev.bootstrap_resamples, ev.bootstrap_seed, ev.alpha
+    )
+    return {"run": str(folder), **result}
 
 
 def with_adapter(model, run_dir: RunDir):
@@ -103,7 +158,7 @@ def few_shot_demos(recipe: Recipe, run_dir: RunDir) -> list[dict]:
     import random
 
     k = recipe.evaluation.few_shot
-    if not k or recipe.task in ("chat", "completion"):
+    if not k or not task_spec(recipe.task).few_shot:
         return []
     train = [e for e in read_jsonl(run_dir.data / "train.jsonl") if not e.get("augmented")]
     # Short demonstrations keep few-shot prompts within the context the model trained on.
@@ -127,15 +182,12 @@ def _config(recipe: Recipe) -> tuple:
     )
 
 
-def _inputs(recipe: Recipe, run_dir: RunDir) -> list:
-    from tunesmith.evaluate.rows import row_inputs
-
-    # train.jsonl too: the labels of a classification task default to those seen in training.
-    return [run_dir.data / "test.jsonl", run_dir.data / "train.jsonl", *row_inputs(recipe, run_dir)]
-
-
 def _outputs(run_dir: RunDir) -> list:
-    return [run_dir.eval / "metrics.json", run_dir.eval / "compare.json"]
+    return [
+        run_dir.eval / "metrics.json",
+        run_dir.eval / "compare.json",
+        run_dir.eval / "errors.json",
+    ]
 
 
 def _run_with_bars(recipe: Recipe, run_dir: RunDir) -> EvalResult:
@@ -148,7 +200,7 @@ def _register() -> None:
     from tunesmith.evaluate import model_rows  # noqa: F401  (registers the rows)
     from tunesmith.stages import StageSpec, register_stage
 
-    register_stage(StageSpec("evaluate", 40, _config, _inputs, _outputs, _run_with_bars))
+    register_stage(StageSpec("evaluate", 40, _config, stage_inputs, _outputs, _run_with_bars))
 
 
 _register()

@@ -10,10 +10,8 @@ from __future__ import annotations
 from tunesmith.models.formatting import IGNORE
 
 
-def supervised_nll(model, batch) -> tuple:
-    """(sum of token negative log-likelihoods, number of supervised tokens)."""
-    import torch.nn.functional as F
-
+def supervised_logits(model, batch) -> tuple:
+    """(logits at supervised positions, their target ids, the (batch, len-1) supervised mask)."""
     labels = batch["labels"][:, 1:]
     supervised = labels != IGNORE
     parts = _split_model(model)
@@ -26,11 +24,18 @@ def supervised_nll(model, batch) -> tuple:
             input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False
         ).last_hidden_state
         chosen = head(hidden[:, :-1][supervised])
+    return chosen, labels[supervised], supervised
+
+
+def supervised_nll(model, batch) -> tuple:
+    """(sum of token negative log-likelihoods, number of supervised tokens)."""
+    import torch.nn.functional as F
+
+    chosen, targets, supervised = supervised_logits(model, batch)
+    labels = batch["labels"][:, 1:]
     if "weights" not in batch:
-        return F.cross_entropy(
-            chosen.float(), labels[supervised], reduction="sum"
-        ), supervised.sum()
-    per_token = F.cross_entropy(chosen.float(), labels[supervised], reduction="none")
+        return F.cross_entropy(chosen.float(), targets, reduction="sum"), supervised.sum()
+    per_token = F.cross_entropy(chosen.float(), targets, reduction="none")
     row_weight = batch["weights"].unsqueeze(1).expand_as(labels)[supervised]
     return (per_token * row_weight).sum(), supervised.sum()
 
@@ -91,3 +96,28 @@ def perplexity(model, items, batch_size: int, pad_id: int) -> float:
 def to_device(batch: dict, model) -> dict:
     device = next(model.parameters()).device
     return {k: v.to(device) for k, v in batch.items()}
+
+
+def example_nll(model, items, batch_size: int, pad_id: int) -> list[tuple[float, int]]:
+    """Per example: (sum of its token NLLs, its supervised tokens), in the items' order.
+
+    Perplexity is then exp(sum nll / sum tokens) over any resample of the examples.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    model.eval()
+    out: list[tuple[float, int]] = [(0.0, 0)] * len(items)
+    order = sorted(range(len(items)), key=lambda i: len(items[i].input_ids))
+    with torch.no_grad():
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            batch = to_device(collate([items[i] for i in chunk], pad_id), model)
+            chosen, targets, supervised = supervised_logits(model, batch)
+            per_token = F.cross_entropy(chosen.float(), targets, reduction="none")
+            rows = supervised.nonzero()[:, 0]
+            sums = torch.zeros(len(chunk), device=per_token.device).index_add_(0, rows, per_token)
+            counts = supervised.sum(dim=1)
+            for row, index in enumerate(chunk):
+                out[index] = (float(sums[row]), int(counts[row]))
+    return out

@@ -7,9 +7,8 @@ from pathlib import Path
 
 from tunesmith.artifacts import RunDir, atomic_write_text, read_jsonl
 from tunesmith.config.schema import Recipe
+from tunesmith.report.evaluation import evaluation_context
 from tunesmith.report.plots import line_chart_svg
-
-EXAMPLES_SHOWN = 10
 
 
 def run(recipe: Recipe, run_dir: RunDir) -> Path:
@@ -34,7 +33,7 @@ def gather(recipe: Recipe, run_dir: RunDir) -> dict:
         "train_summary": _read_json(run_dir.train / "summary.json"),
         "metrics": _read_json(run_dir.eval / "metrics.json"),
         "compare": _read_json(run_dir.eval / "compare.json"),
-        "examples": _examples(run_dir),
+        **evaluation_context(run_dir.eval),
         "loss_svg": line_chart_svg(
             {"training loss": _xy(history, "loss")}, "optimizer step", "loss"
         ),
@@ -58,21 +57,6 @@ def _pretraining(run_dir: RunDir) -> dict:
 def _xy(history: list[dict], key: str) -> tuple[list[float], list[float]]:
     rows = [r for r in history if key in r]
     return [r["step"] for r in rows], [r[key] for r in rows]
-
-
-def _examples(run_dir: RunDir) -> list[dict]:
-    base = _read_jsonl(run_dir.eval / "predictions" / "test.base.jsonl")
-    tuned = {r["id"]: r for r in _read_jsonl(run_dir.eval / "predictions" / "test.tuned.jsonl")}
-    rows = []
-    for row in base[:EXAMPLES_SHOWN]:
-        rows.append(
-            {
-                **row,
-                "base": row["prediction"],
-                "tuned": tuned.get(row["id"], {}).get("prediction", ""),
-            }
-        )
-    return rows
 
 
 def _data_card_html(card: dict) -> str:

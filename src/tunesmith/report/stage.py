@@ -20,6 +20,7 @@ def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
         run_dir.train / "metrics.jsonl",
         run_dir.eval / "metrics.json",
         run_dir.eval / "compare.json",
+        run_dir.eval / "errors.json",
     ]
     # Predictions exist only for tasks that generate (completion writes none).
     predictions = run_dir.eval / "predictions"

@@ -1,0 +1,51 @@
+"""`tunesmith compare RUN_A RUN_B [...]`: paired statistics on shared test examples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tunesmith.errors import UserError
+from tunesmith.progress import console
+
+
+def compare_runs(runs: list[Path], html: Path, row: str = "tuned") -> dict:
+    from tunesmith.artifacts import write_json
+    from tunesmith.cli.eval_print import pairs_table
+    from tunesmith.config import load_recipe
+    from tunesmith.config.tasks import metric_keys
+    from tunesmith.evaluate.runs import compare_predictions, run_info, run_predictions
+    from tunesmith.report.compare_page import render_compare_page
+
+    if len(runs) < 2:
+        raise UserError("compare: give at least two run folders")
+    first = runs[0]
+    rows_first = run_predictions(first, row)
+    info = run_info(first)
+    recipe = load_recipe(Path(first) / "recipe.yaml")
+    ev = recipe.evaluation
+    results = []
+    for other in runs[1:]:
+        rows_other = run_predictions(other, row)
+        task = run_info(other)["task"]
+        if task != info["task"]:
+            raise UserError(f"{other}: task '{task}' differs from {first}'s '{info['task']}'")
+        result = compare_predictions(
+            rows_first,
+            rows_other,
+            metric_keys(recipe.metrics()),
+            info["labels"],
+            ev.bootstrap_resamples,
+            ev.bootstrap_seed,
+            ev.alpha,
+        )
+        results.append({"a": str(first), "b": str(other), **result})
+        title = f"{Path(other).name} vs {Path(first).name} ({row}; {result['n_shared']} shared)"
+        console.print(pairs_table(title, result["metrics"], "A", "B"))
+    report = {"row": row, "task": info["task"], "alpha": ev.alpha, "comparisons": results}
+    html.parent.mkdir(parents=True, exist_ok=True)
+    from tunesmith.artifacts import atomic_write_text
+
+    atomic_write_text(html, render_compare_page(report))
+    write_json(html.with_suffix(".json"), report)
+    console.print(f"page: [bold]{html}[/bold]")
+    return report

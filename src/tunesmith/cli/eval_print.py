@@ -1,0 +1,60 @@
+"""Terminal tables of evaluation results: intervals, direction and significance in words."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.4g}" if abs(value) < 1000 else f"{value:.1f}"
+
+
+def _interval(low: float, high: float) -> str:
+    return f"[{_num(low)}, {_num(high)}]"
+
+
+def metric_name(name: str, pair: dict) -> str:
+    return f"{name} (lower is better)" if pair.get("lower_is_better") else name
+
+
+def rows_table(compare: dict) -> Table:
+    """Every row's value with its interval, and tuned vs base as a paired delta."""
+    confidence = round(100 * compare.get("confidence", 0.95))
+    table = Table(title=f"{compare.get('split', 'test')} split, n = {compare['sample_size']} "
+                  f"({confidence} % intervals)")
+    table.add_column("metric")
+    rows = compare.get("rows", {})
+    for info in rows.values():
+        table.add_column(info["label"], justify="right")
+    table.add_column("tuned − base [interval]", justify="right")
+    table.add_column("significance")
+    for name, pair in compare.get("metrics", {}).items():
+        cells = [
+            f"{_num(v['metrics'][name]['value'])} "
+            f"{_interval(v['metrics'][name]['ci_low'], v['metrics'][name]['ci_high'])}"
+            if name in v["metrics"]
+            else "–"
+            for v in rows.values()
+        ]
+        delta = f"{pair['delta']:+.4g} {_interval(pair['ci_low'], pair['ci_high'])}"
+        table.add_row(metric_name(name, pair), *cells, delta, pair["verdict"])
+    return table
+
+
+def pairs_table(title: str, metrics: dict, a: str, b: str) -> Table:
+    """b vs a on shared examples: values, delta with interval, p-value, verdict."""
+    table = Table(title=title)
+    for column in ("metric", a, b, f"{b} − {a} [interval]", "p", "significance"):
+        table.add_column(column, justify="left" if column in ("metric", "significance") else "right")
+    for name, pair in metrics.items():
+        table.add_row(
+            metric_name(name, pair),
+            _num(pair["a"]),
+            _num(pair["b"]),
+            f"{pair['delta']:+.4g} {_interval(pair['ci_low'], pair['ci_high'])}",
+            f"{pair['p_value']:.3g} ({pair['test']})",
+            pair["verdict"],
+        )
+    return table

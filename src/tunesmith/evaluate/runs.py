@@ -1,0 +1,61 @@
+"""Run vs run: paired statistics on the test examples two runs share (matched by content).
+
+Used by `tunesmith compare` and by a refined run's before/after (`evaluation.previous_run`).
+Reads finished run folders only; never their code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tunesmith.artifacts import read_jsonl
+from tunesmith.errors import UserError
+from tunesmith.stats import STATISTICS, columns_for, compare_rows
+from tunesmith.stats.bootstrap import resample_indices
+
+
+def run_predictions(run: Path, row: str = "tuned", split: str = "test") -> list[dict]:
+    """A finished run's saved prediction rows; a folder that is not a run is a user error."""
+    path = Path(run) / "eval" / "predictions" / f"{split}.{row}.jsonl"
+    if not (Path(run) / "recipe.yaml").is_file() or not path.is_file():
+        raise UserError(f"{run}: not a finished run folder (no recipe.yaml or {path.name})")
+    rows = read_jsonl(path)
+    if rows and "key" not in rows[0]:
+        raise UserError(f"{path}: predictions without per-example scores; re-run evaluate")
+    return rows
+
+
+def run_info(run: Path) -> dict:
+    """The task and class labels of a finished run (from its resolved recipe and metrics)."""
+    import yaml
+
+    recipe = yaml.safe_load((Path(run) / "recipe.yaml").read_text(encoding="utf-8"))
+    metrics_path = Path(run) / "eval" / "metrics.json"
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
+    return {"task": recipe.get("task"), "labels": metrics.get("labels")}
+
+
+def compare_predictions(
+    rows_a: list[dict],
+    rows_b: list[dict],
+    keys: list[str],
+    labels: list[str] | None,
+    resamples: int,
+    seed: int,
+    alpha: float,
+) -> dict:
+    """b minus a for every metric key, on the examples both scored."""
+    by_key = {r["key"]: r for r in rows_b}
+    shared = [r for r in rows_a if r["key"] in by_key]
+    if not shared:
+        raise UserError("the runs share no test examples (different data or split?)")
+    cols_a = columns_for(shared, labels)
+    cols_b = columns_for([by_key[r["key"]] for r in shared], labels)
+    idx = resample_indices(len(shared), resamples, seed)
+    metrics = {
+        k: compare_rows(STATISTICS.get(k), cols_a, cols_b, idx, alpha)
+        for k in keys
+        if all(c in cols_a and c in cols_b for c in STATISTICS.get(k).columns)
+    }
+    return {"n_shared": len(shared), "n_a": len(rows_a), "n_b": len(rows_b), "metrics": metrics}

@@ -1,0 +1,61 @@
+"""Each example's own scores, the columns that corpus statistics are resampled from.
+
+ROUGE per example (rouge-score), sentence-level BLEU sufficient statistics (sacrebleu's
+counts, summed again into corpus BLEU), generated label and correctness (classification).
+"""
+
+from __future__ import annotations
+
+from tunesmith.metrics.classification import normalize_label
+
+
+def example_scores(
+    names: list[str], predictions: list[str], references: list[str], labels=None
+) -> list[dict]:
+    """One dict of scores per example for the text metrics in `names`."""
+    rows: list[dict] = [{} for _ in predictions]
+    for name in names:
+        scorer = SCORERS.get(name)
+        if scorer is not None:
+            for row, extra in zip(rows, scorer(predictions, references, labels), strict=True):
+                row.update(extra)
+    return rows
+
+
+def _rouge(predictions, references, labels):
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    for prediction, ref in zip(predictions, references, strict=True):
+        scores = scorer.score(ref, prediction)
+        yield {key: scores[key].fmeasure for key in ("rouge1", "rouge2", "rougeL")}
+
+
+def _bleu(predictions, references, labels):
+    from sacrebleu.metrics import BLEU
+
+    bleu = BLEU(effective_order=True)  # counts are order-independent; this silences a warning
+    for prediction, ref in zip(predictions, references, strict=True):
+        s = bleu.sentence_score(prediction, [ref])
+        yield {"bleu_stats": [s.sys_len, s.ref_len, *s.counts, *s.totals]}
+
+
+def _label(predictions, references, labels):
+    known = set(labels or [])
+    for prediction, ref in zip(predictions, references, strict=True):
+        predicted = normalize_label(prediction, labels)
+        yield {
+            "predicted_label": predicted,
+            "valid_label": predicted in known if known else True,
+            "correct": float(predicted == ref),
+        }
+
+
+SCORERS = {
+    "rouge": _rouge,
+    "bleu": _bleu,
+    "accuracy": _label,
+    "precision": _label,
+    "recall": _label,
+    "f1": _label,
+}

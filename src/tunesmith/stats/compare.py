@@ -1,0 +1,70 @@
+"""Intervals for one row's metric, and paired deltas of two rows on the same examples."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tunesmith.stats.bootstrap import identity, percentile_interval, two_sided_p
+from tunesmith.stats.registry import Statistic
+
+
+def row_interval(stat: Statistic, cols: dict, idx: np.ndarray, alpha: float) -> dict:
+    """Point estimate and (1 - alpha) bootstrap interval of one row's metric."""
+    n = len(cols["prediction"])
+    value = float(stat.compute(cols, identity(n))[0])
+    low, high = percentile_interval(stat.compute(cols, idx), alpha)
+    return {"value": value, "ci_low": low, "ci_high": high, "n": n}
+
+
+def compare_rows(
+    stat: Statistic, cols_a: dict, cols_b: dict, idx: np.ndarray, alpha: float
+) -> dict:
+    """b minus a on the same examples: paired bootstrap interval, p-value, verdict in words.
+
+    "better" is claimed only when the interval excludes zero and the test agrees (p < alpha).
+    """
+    n = len(cols_a["prediction"])
+    a = float(stat.compute(cols_a, identity(n))[0])
+    b = float(stat.compute(cols_b, identity(n))[0])
+    boot_a, boot_b = stat.compute(cols_a, idx), stat.compute(cols_b, idx)
+    deltas = boot_b - boot_a
+    low, high = percentile_interval(deltas, alpha)
+    p_value, test = two_sided_p(deltas), "paired bootstrap"
+    if stat.paired_test is not None:
+        p_value, test = stat.paired_test(cols_a, cols_b, idx.shape[0])
+    sign = -1.0 if stat.lower_is_better else 1.0
+    significant = bool((low > 0 or high < 0) and p_value < alpha)
+    gain = sign * (b - a) > 0
+    return {
+        "a": a,
+        "b": b,
+        "delta": b - a,
+        "ci_low": low,
+        "ci_high": high,
+        "relative": (b - a) / abs(a) if a else None,
+        "improvement": _improvement(a, b, boot_a, boot_b, sign, alpha),
+        "p_value": p_value,
+        "test": test,
+        "significant": significant,
+        "better": significant and gain,
+        "worse": significant and not gain,
+        "lower_is_better": stat.lower_is_better,
+        "n": n,
+        "verdict": _words(significant, gain, p_value, alpha),
+    }
+
+
+def _improvement(a, b, boot_a, boot_b, sign, alpha) -> dict | None:
+    """Relative gain in the good direction (+0.15 = 15 % better), with its interval."""
+    if not a:
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gains = sign * (boot_b - boot_a) / np.abs(boot_a)
+    low, high = percentile_interval(gains, alpha)
+    return {"value": sign * (b - a) / abs(a), "ci_low": low, "ci_high": high}
+
+
+def _words(significant: bool, gain: bool, p_value: float, alpha: float) -> str:
+    if not significant:
+        return f"no significant difference (p = {p_value:.3g}, alpha {alpha:g})"
+    return f"significantly {'better' if gain else 'worse'} (p = {p_value:.3g})"

@@ -1,0 +1,80 @@
+"""The statistics of tunesmith's metrics, registered by metric key."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tunesmith.stats.registry import Statistic, register_statistic
+from tunesmith.stats.significance import mcnemar_exact, sacrebleu_paired_bootstrap
+from tunesmith.stats.vectorised import bleu_from_stats, confusion_counts, macro_prf
+
+
+def _mean_of(column: str):
+    return lambda cols, idx: cols[column][idx].mean(axis=1)
+
+
+for _key in ("rouge1", "rouge2", "rougeL"):
+    register_statistic(
+        Statistic(
+            _key,
+            (_key,),
+            _mean_of(_key),
+            example_score=lambda s, k=_key: s[k],
+            description=f"mean per-example {_key} F1 (rouge-score, stemmed)",
+        )
+    )
+
+
+def _perplexity(cols, idx):
+    return np.exp(cols["nll"][idx].sum(axis=1) / np.maximum(cols["tokens"][idx].sum(axis=1), 1))
+
+
+register_statistic(
+    Statistic(
+        "perplexity",
+        ("nll", "tokens"),
+        _perplexity,
+        lower_is_better=True,
+        example_score=lambda s: -s["nll"] / max(s["tokens"], 1),
+        description="exp(sum of token NLL / sum of tokens), resampled as a ratio",
+    )
+)
+register_statistic(
+    Statistic(
+        "bleu",
+        ("bleu_stats",),
+        lambda cols, idx: bleu_from_stats(cols["bleu_stats"][idx].sum(axis=1)),
+        paired_test=sacrebleu_paired_bootstrap,
+        description="sacrebleu corpus BLEU, resampled from sentence n-gram counts",
+    )
+)
+register_statistic(
+    Statistic(
+        "accuracy",
+        ("correct",),
+        _mean_of("correct"),
+        paired_test=mcnemar_exact,
+        example_score=lambda s: s["correct"],
+        description="share of exact labels; deltas tested with an exact McNemar test",
+    )
+)
+
+
+def _macro(which: str):
+    def compute(cols, idx):
+        k = int(cols["n_classes"])
+        return macro_prf(confusion_counts(cols["label_code"], cols["pred_code"], k, idx))[which]
+
+    return compute
+
+
+for _key in ("precision", "recall", "f1"):
+    register_statistic(
+        Statistic(
+            _key,
+            ("label_code", "pred_code"),
+            _macro(_key),
+            example_score=lambda s: s["correct"],
+            description=f"macro {_key} over the known labels (scikit-learn semantics)",
+        )
+    )

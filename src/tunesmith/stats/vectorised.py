@@ -1,0 +1,56 @@
+"""Corpus statistics on many resamples at once: BLEU from summed n-gram counts, macro P/R/F1
+from resampled confusion counts. Each equals its reference implementation (sacrebleu,
+scikit-learn) on the same examples; tests/test_stats.py checks that."""
+
+from __future__ import annotations
+
+import numpy as np
+
+LOG_ZERO = -9999999999.0  # sacrebleu's my_log(0)
+
+
+def bleu_from_stats(stats: np.ndarray) -> np.ndarray:
+    """sacrebleu's BLEU.compute_bleu (smooth 'exp', order 4) for each row of summed stats.
+
+    `stats` rows are [sys_len, ref_len, correct_1..4, total_1..4] (sacrebleu's layout).
+    """
+    stats = stats.astype(np.float64)
+    sys_len, ref_len = stats[:, 0], stats[:, 1]
+    correct, total = stats[:, 2:6], stats[:, 6:10]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bp = np.where(
+            sys_len < ref_len,
+            np.where(sys_len > 0, np.exp(1 - ref_len / np.maximum(sys_len, 1)), 0.0),
+            1.0,
+        )
+        smooth = np.cumprod(np.where(correct == 0, 2.0, 1.0), axis=1)
+        precision = np.where(correct > 0, 100.0 * correct / total, 100.0 / (smooth * total))
+        # sacrebleu stops at the first order without n-grams; later precisions stay 0
+        reached = np.cumprod(total > 0, axis=1).astype(bool)
+        precision = np.where(reached, precision, 0.0)
+        logs = np.where(precision > 0, np.log(np.where(precision > 0, precision, 1.0)), LOG_ZERO)
+    score = bp * np.exp(logs.mean(axis=1))
+    return np.where(correct.sum(axis=1) > 0, score, 0.0)
+
+
+def confusion_counts(label_code: np.ndarray, pred_code: np.ndarray, k: int, idx: np.ndarray):
+    """(B, k, k+1) confusion counts per resample; column k = not a known label."""
+    b = idx.shape[0]
+    cells = k * (k + 1)
+    codes = label_code * (k + 1) + pred_code
+    flat = (np.arange(b)[:, None] * cells + codes[idx]).ravel()
+    return np.bincount(flat, minlength=b * cells).reshape(b, k, k + 1)
+
+
+def macro_prf(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Macro precision, recall and F1 per resample (scikit-learn, zero_division=0)."""
+    k = counts.shape[1]
+    tp = counts[:, np.arange(k), np.arange(k)].astype(np.float64)
+    predicted = counts[:, :, :k].sum(axis=1)  # per predicted class
+    actual = counts.sum(axis=2)  # per true class (invalid predictions count as misses)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, tp / predicted, 0.0)
+        recall = np.where(actual > 0, tp / actual, 0.0)
+        denom = predicted + actual
+        f1 = np.where(denom > 0, 2 * tp / denom, 0.0)
+    return {"precision": precision.mean(1), "recall": recall.mean(1), "f1": f1.mean(1)}

@@ -1,0 +1,169 @@
+"""Statistics against reference computations on fixed inputs (numpy, scipy, statsmodels,
+sacrebleu, scikit-learn), including a difference within noise that must not be 'better'."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tunesmith.metrics import compute_metrics
+from tunesmith.metrics.per_example import example_scores
+from tunesmith.stats import STATISTICS, columns_for, compare_rows, row_interval
+from tunesmith.stats.bootstrap import identity, resample_indices
+
+HYPS = ["the cat sat on the mat", "a quick brown fox", "hello world", "python text editor", ""]
+REFS = ["the cat is on the mat", "the quick brown fox jumps", "hello there world", "text editor", "x"]
+
+
+def rows_of(predictions, references, names=("rouge", "bleu"), labels=None):
+    scores = example_scores(list(names), predictions, references, labels)
+    return [
+        {"id": str(i), "key": str(i), "prediction": p, "reference": r, "scores": s}
+        for i, (p, r, s) in enumerate(zip(predictions, references, scores))
+    ]
+
+
+def test_bootstrap_interval_matches_a_direct_numpy_computation():
+    rng = np.random.default_rng(1)
+    values = rng.random(50)
+    rows = [{"prediction": "", "reference": "", "scores": {"rougeL": v}} for v in values]
+    cols = columns_for(rows)
+    out = row_interval(STATISTICS.get("rougeL"), cols, resample_indices(50, 2000, 7), 0.05)
+    # the same resamples drawn directly: numpy PCG64 seeded 7, integers(0, n, (B, n))
+    direct = np.random.default_rng(7).integers(0, 50, size=(2000, 50))
+    means = values[direct].mean(axis=1)
+    assert out["value"] == pytest.approx(values.mean())
+    assert out["ci_low"] == pytest.approx(np.quantile(means, 0.025))
+    assert out["ci_high"] == pytest.approx(np.quantile(means, 0.975))
+
+
+def test_bootstrap_interval_agrees_with_scipy_percentile_bootstrap():
+    from scipy.stats import bootstrap
+
+    values = np.random.default_rng(3).normal(0.4, 0.1, 200)
+    rows = [{"prediction": "", "reference": "", "scores": {"rougeL": v}} for v in values]
+    ours = row_interval(
+        STATISTICS.get("rougeL"), columns_for(rows), resample_indices(200, 5000, 0), 0.05
+    )
+    ref = bootstrap((values,), np.mean, n_resamples=5000, method="percentile", random_state=0)
+    assert ours["ci_low"] == pytest.approx(ref.confidence_interval.low, abs=2e-3)
+    assert ours["ci_high"] == pytest.approx(ref.confidence_interval.high, abs=2e-3)
+
+
+def test_corpus_bleu_from_sentence_stats_equals_sacrebleu_on_every_resample():
+    import sacrebleu
+
+    rows = rows_of(HYPS, REFS)
+    cols = columns_for(rows)
+    bleu = STATISTICS.get("bleu")
+    assert bleu.compute(cols, identity(5))[0] == pytest.approx(
+        sacrebleu.corpus_bleu(HYPS, [REFS]).score
+    )
+    idx = resample_indices(5, 1000, 0)[:20]
+    for row, value in zip(idx, bleu.compute(cols, idx)):
+        ref = sacrebleu.corpus_bleu([HYPS[i] for i in row], [[REFS[i] for i in row]]).score
+        assert value == pytest.approx(ref)
+
+
+def test_rouge_and_perplexity_statistics_equal_the_corpus_figures():
+    rows = rows_of(HYPS, REFS)
+    cols = columns_for(rows)
+    corpus = compute_metrics(["rouge"], HYPS, REFS)
+    for key in ("rouge1", "rouge2", "rougeL"):
+        assert STATISTICS.get(key).compute(cols, identity(5))[0] == pytest.approx(corpus[key])
+    nll = {"nll": np.array([2.0, 6.0, 1.0]), "tokens": np.array([1.0, 3.0, 4.0])}
+    ppl = STATISTICS.get("perplexity").compute(nll, np.array([[0, 1, 2], [1, 1, 2]]))
+    assert ppl == pytest.approx([np.exp(9 / 8), np.exp(13 / 10)])
+
+
+LABELS = ["devel", "utils", "net"]
+TRUTH = ["devel", "utils", "net", "devel", "utils", "net", "devel", "devel", "utils", "net"] * 3
+GUESS = ["devel", "devel", "net", "devel", "utils", "junk", "devel", "utils", "utils", "net"] * 3
+
+
+def test_macro_prf_equals_scikit_learn_including_invalid_labels():
+    from sklearn.metrics import precision_recall_fscore_support
+
+    rows = rows_of(GUESS, TRUTH, names=("f1",), labels=LABELS)
+    cols = columns_for(rows, LABELS)
+    idx = resample_indices(len(TRUTH), 1000, 0)[:25]
+    for key, which in (("precision", 0), ("recall", 1), ("f1", 2)):
+        values = STATISTICS.get(key).compute(cols, idx)
+        for row, value in zip(idx, values):
+            ref = precision_recall_fscore_support(
+                [TRUTH[i] for i in row],
+                [GUESS[i] for i in row],
+                labels=LABELS,
+                average="macro",
+                zero_division=0,
+            )[which]
+            assert value == pytest.approx(ref)
+
+
+def test_exact_mcnemar_matches_statsmodels():
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    a = np.array([1, 1, 0, 0, 1, 0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 1] * 2, dtype=float)
+    b = np.array([1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 1] * 2, dtype=float)
+    cols_a = {"correct": a, "prediction": np.array([""] * len(a), dtype=object)}
+    cols_b = {"correct": b, "prediction": cols_a["prediction"]}
+    out = compare_rows(STATISTICS.get("accuracy"), cols_a, cols_b, resample_indices(32, 1000, 0), 0.05)
+    table = [
+        [np.sum((a == 1) & (b == 1)), np.sum((a == 1) & (b == 0))],
+        [np.sum((a == 0) & (b == 1)), np.sum((a == 0) & (b == 0))],
+    ]
+    assert out["p_value"] == pytest.approx(mcnemar(table, exact=True).pvalue)
+    assert out["test"] == "exact McNemar"
+    assert out["delta"] == pytest.approx(b.mean() - a.mean())
+
+
+def test_noise_level_difference_is_reported_as_not_significant():
+    rng = np.random.default_rng(0)
+    base = rng.random(40)
+    tuned = base + rng.normal(0.005, 0.2, 40)  # a tiny gain drowned in per-example noise
+    cols = [
+        {"rougeL": v, "prediction": np.array([""] * 40, dtype=object)} for v in (base, tuned)
+    ]
+    out = compare_rows(STATISTICS.get("rougeL"), *cols, resample_indices(40, 1000, 0), 0.05)
+    assert out["ci_low"] < 0 < out["ci_high"]
+    assert out["p_value"] > 0.05
+    assert not out["significant"] and not out["better"]
+    assert out["verdict"].startswith("no significant difference")
+
+
+def test_clear_difference_is_significant_and_better_and_perplexity_direction():
+    base = np.linspace(0.1, 0.3, 60)
+    cols = [{"rougeL": v, "prediction": np.array([""] * 60, dtype=object)} for v in (base, base + 0.2)]
+    out = compare_rows(STATISTICS.get("rougeL"), *cols, resample_indices(60, 1000, 0), 0.05)
+    assert out["better"] and out["ci_low"] > 0 and out["p_value"] < 0.01
+    nll = [
+        {"nll": np.full(30, v), "tokens": np.ones(30), "prediction": np.array([""] * 30, dtype=object)}
+        for v in (3.0, 2.0)
+    ]
+    nll[1]["nll"] = nll[1]["nll"] + np.random.default_rng(0).normal(0, 0.1, 30)
+    out = compare_rows(STATISTICS.get("perplexity"), *nll, resample_indices(30, 1000, 0), 0.05)
+    assert out["lower_is_better"] and out["delta"] < 0 and out["better"]
+    assert out["improvement"]["value"] == pytest.approx(1 - out["b"] / out["a"])
+
+
+def test_sacrebleu_paired_bootstrap_gives_the_bleu_p_value():
+    rows_a = rows_of(HYPS * 4, REFS * 4)
+    rows_b = rows_of(REFS * 4, REFS * 4)  # the references themselves: far better
+    out = compare_rows(
+        STATISTICS.get("bleu"),
+        columns_for(rows_a),
+        columns_for(rows_b),
+        resample_indices(20, 1000, 0),
+        0.05,
+    )
+    assert out["test"] == "sacrebleu paired bootstrap"
+    assert out["p_value"] < 0.05 and out["better"]
+
+
+def test_stats_component_imports_without_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, tunesmith.stats, tunesmith.evaluate.rows; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr

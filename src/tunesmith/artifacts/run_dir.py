@@ -26,6 +26,10 @@ class RunDir:
 
     @classmethod
     def new(cls, parent: str | Path, name: str) -> RunDir:
+        if Path(name).name != name or name in ("", ".", ".."):  # never outside `parent`
+            from tunesmith.errors import UserError
+
+            raise UserError(f"run name '{name}' is not a plain folder name")
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         return cls(Path(parent) / f"{name}-{stamp}")
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
-
-from tunesmith.errors import UserError
 
 app = typer.Typer(
     add_completion=False,
@@ -29,6 +26,23 @@ def _mount_data_commands() -> None:
 _mount_data_commands()
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"tunesmith {version('tunesmith')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    pass
+
+
 @app.command()
 def run(
     recipe: Path | None = typer.Argument(None, help="Recipe YAML; default: the bundled demo."),
@@ -47,11 +61,16 @@ def run(
 
 
 @app.command()
-def validate(recipe: Path = typer.Argument(..., help="Recipe YAML to check.")) -> None:
-    """Check a recipe before training: keys, files, fields, model, memory estimate."""
+def validate(
+    recipe: Path = typer.Argument(..., help="Recipe YAML to check."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Run folder to check is writable (default: runs/)."
+    ),
+) -> None:
+    """Run the pre-flight checks `run` does: keys, files, fields, split, model, output."""
     from tunesmith.cli.validate_cmd import validate_recipe
 
-    validate_recipe(recipe)
+    validate_recipe(recipe, output)
 
 
 @app.command()
@@ -86,23 +105,7 @@ def recipe_docs() -> None:
 
 
 def main() -> None:
-    """Console entry point."""
-    try:
-        app(standalone_mode=False)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume", file=sys.stderr)
-        sys.exit(130)
-    except Exception as exc:  # click's own usage errors
-        import click
+    """Console entry point (exit policy: cli/errors.py)."""
+    from tunesmith.cli.errors import invoke
 
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise
+    invoke(app)

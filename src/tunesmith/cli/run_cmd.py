@@ -17,11 +17,15 @@ def run_recipe(recipe_path: Path | None, output: Path | None, runs_dir: Path) ->
     from tunesmith.artifacts import RunDir
     from tunesmith.config import load_recipe
     from tunesmith.pipeline import run_pipeline
+    from tunesmith.preflight import preflight
 
     recipe = load_recipe(recipe_path or bundled_demo())
     if output is not None and output.exists() and not output.is_dir():
         raise UserError(f"--output: {output} exists and is not a folder")
     run_dir = RunDir(output) if output else RunDir.new(runs_dir, recipe.name)
+    for line in preflight(recipe, run_dir.root):  # the same checks as `validate`
+        if line.startswith("warning:"):
+            console.print(f"[yellow]{line}[/yellow]")
     console.print(f"run folder: [bold]{run_dir.root}[/bold]")
 
     def on_stage(name: str, status: str, seconds: float) -> None:
@@ -33,15 +37,22 @@ def run_recipe(recipe_path: Path | None, output: Path | None, runs_dir: Path) ->
 
 
 def print_headline(run_dir) -> None:
+    """The figures on stdout (progress and logs go to stderr), each with its direction."""
+    from tunesmith.metrics.direction import direction, small_sample_warning
+
     compare_path = run_dir.eval / "compare.json"
     if compare_path.is_file():
         compare = json.loads(compare_path.read_text(encoding="utf-8"))
-        console.print(f"\nheld-out test set: {compare['sample_size']} examples")
+        print(f"\nheld-out test set: {compare['sample_size']} examples")
         for name, row in compare["metrics"].items():
             rel = f" ({100 * row['relative']:+.1f} %)" if row["relative"] is not None else ""
             few = compare.get("few_shot", {}).get("metrics", {}).get(name)
             shot = f"  few-shot {few['base']:.4f}" if few else ""
-            console.print(
+            print(
                 f"  {name:<11} base {row['base']:.4f}{shot}  tuned {row['tuned']:.4f}{rel}"
+                f"  ({direction(name)})"
             )
+        warning = small_sample_warning(compare["sample_size"])
+        if warning:
+            print(f"warning: {warning}")
     console.print(f"\nreport: [bold]{run_dir.report / 'report.html'}[/bold]")

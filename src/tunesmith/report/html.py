@@ -13,9 +13,11 @@ EXAMPLES_SHOWN = 10
 
 
 def run(recipe: Recipe, run_dir: RunDir) -> Path:
-    from jinja2 import Environment, PackageLoader, select_autoescape
+    from jinja2 import Environment, PackageLoader
 
-    env = Environment(loader=PackageLoader("tunesmith", "report"), autoescape=select_autoescape())
+    # Every value is escaped (training data and model output are untrusted); the only
+    # `|safe` fragments are built here with markupsafe/html.escape (data card, SVG charts).
+    env = Environment(loader=PackageLoader("tunesmith", "report"), autoescape=True)
     page = env.get_template("report.html.j2").render(**gather(recipe, run_dir))
     out = run_dir.stage("report") / "report.html"
     atomic_write_text(out, page)
@@ -42,7 +44,15 @@ def gather(recipe: Recipe, run_dir: RunDir) -> dict:
             {"validation perplexity": _xy(history, "val_ppl")}, "optimizer step", "perplexity"
         ),
         "timings": _read_json(run_dir.manifest_path).get("stages", {}),
+        **_headline_notes(_read_json(run_dir.eval / "compare.json")),
     }
+
+
+def _headline_notes(compare: dict) -> dict:
+    from tunesmith.metrics.direction import direction, small_sample_warning
+
+    n = compare.get("sample_size")
+    return {"direction": direction, "small_sample": small_sample_warning(n) if n else None}
 
 
 def _xy(history: list[dict], key: str) -> tuple[list[float], list[float]]:

@@ -25,7 +25,7 @@ def invoke(app) -> None:
 
     framework = _framework_errors()
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="tunesmith")
     except UserError as exc:
         _fail(f"error: {exc}", exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):

@@ -23,9 +23,7 @@ def run_recipe(recipe_path: Path | None, output: Path | None, runs_dir: Path) ->
     if output is not None and output.exists() and not output.is_dir():
         raise UserError(f"--output: {output} exists and is not a folder")
     run_dir = RunDir(output) if output else RunDir.new(runs_dir, recipe.name)
-    for line in preflight(recipe, run_dir.root):  # the same checks as `validate`
-        if line.startswith("warning:"):
-            console.print(f"[yellow]{line}[/yellow]")
+    preflight(recipe, run_dir.root)  # the same checks as `validate`; data warnings come later
     console.print(f"run folder: [bold]{run_dir.root}[/bold]")
 
     def on_stage(name: str, status: str, seconds: float) -> None:

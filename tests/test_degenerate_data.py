@@ -149,3 +149,14 @@ def test_corrupt_gzip_is_one_clear_error(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(UserError, match=r"d.jsonl.gz: not a valid gzip file"):
         read_records(path)
+
+
+def test_chat_null_or_empty_assistant_content_is_dropped():
+    funnel = []
+    good = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
+    null = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None}]}
+    empty = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": ""}]}
+    chat = recipe_from_dict({"task": "chat", "data": {"train": "/t.jsonl"}})
+    examples = to_examples(chat, "t", records(good, null, empty), "train", funnel)
+    assert len(examples) == 1
+    assert funnel[0]["dropped"] == {"missing content": 1, "empty output": 1}

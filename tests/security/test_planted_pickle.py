@@ -108,3 +108,18 @@ def test_load_state_refuses_any_pickle_with_code(tmp_path):
     with pytest.raises(UserError, match="refused"):
         load_state(tmp_path / "x.pt")
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "eval/compare.json", "train/metrics.jsonl"])
+def test_damaged_json_run_file_is_one_clear_error(tmp_path, name):
+    from tunesmith.artifacts import RunDir
+    from tunesmith.artifacts.files import read_json, read_jsonl
+
+    run_dir = RunDir(tmp_path)
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"ok": 1}\n{"step": 1, "loss": \n')
+    read = read_jsonl if name.endswith(".jsonl") else read_json
+    with pytest.raises(UserError, match="damaged run file") as info:
+        run_dir.read_manifest() if name == "manifest.json" else read(path)
+    assert name.split("/")[-1] in _one_line(info.value)

@@ -127,9 +127,15 @@ def _chat(recipe: Recipe, path, record: dict) -> dict:
                 f"{where(path, record)}: {name}[{i}].role '{message['role']}' is not one of "
                 f"{', '.join(ROLES)}"
             )
+        if message["content"] is None:
+            raise Skip("missing content", f"{where(path, record)}: {name}[{i}].content is null")
         clean.append({"role": message["role"], "content": str(message["content"])})
     if recipe.data.system_prompt and clean[0]["role"] != "system":
         clean.insert(0, {"role": "system", "content": recipe.data.system_prompt})
+    if any(m["role"] == "assistant" for m in clean) and not any(
+        m["content"].strip() for m in clean if m["role"] == "assistant"
+    ):
+        raise Skip("empty output", f"{where(path, record)}: every assistant message is empty")
     if not any(m["role"] == "assistant" for m in clean):
         raise UserError(f"{where(path, record)}: conversation has no assistant message to learn")
     return {"messages": clean}

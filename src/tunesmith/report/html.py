@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tunesmith.artifacts import RunDir, atomic_write_text, read_jsonl
+from tunesmith.artifacts.files import read_json
 from tunesmith.config.schema import Recipe
 from tunesmith.report.plots import line_chart_svg
 
@@ -84,7 +84,7 @@ def _data_card_html(card: dict) -> str:
 
 
 def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return read_json(path) if path.is_file() else {}
 
 
 def _read_jsonl(path: Path) -> list[dict]:

@@ -40,15 +40,24 @@ def test_garbage_gguf_fails_at_validate(tiny_recipe, tmp_path):
     _refused(tunesmith("validate", tiny_recipe(model=str(gguf))), "not a readable GGUF")
 
 
-@pytest.mark.parametrize("weights", [False, True], ids=["no-weights", "no-tokenizer"])
-def test_folder_with_only_a_config_fails_at_validate(tiny_recipe, tmp_path, weights):
+@pytest.mark.parametrize(
+    ("weights", "fragment"),
+    [(None, "no weights"), (b"x" * 16, "not a readable safetensors"), ("real", "tokenizer")],
+    ids=["no-weights", "garbage-weights", "no-tokenizer"],
+)
+def test_folder_with_only_a_config_fails_at_validate(
+    tiny_recipe, tiny_model_dir, tmp_path, weights, fragment
+):
     folder = tmp_path / "m"
     folder.mkdir()
     (folder / "config.json").write_text('{"model_type": "llama"}')
-    if weights:
-        (folder / "model.safetensors").write_bytes(b"x")
-    done = tunesmith("validate", tiny_recipe(model=str(folder)))
-    _refused(done, "tokenizer" if weights else "no weights")
+    if weights == "real":
+        (folder / "model.safetensors").write_bytes(
+            (tiny_model_dir / "model.safetensors").read_bytes()
+        )
+    elif weights:
+        (folder / "model.safetensors").write_bytes(weights)
+    _refused(tunesmith("validate", tiny_recipe(model=str(folder))), fragment)
 
 
 def test_validate_reports_what_it_checked(tiny_recipe):

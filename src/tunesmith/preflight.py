@@ -107,6 +107,8 @@ def check_model_folder(folder: Path) -> None:
     weights = [p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin")]
     if not weights:
         raise UserError(f"model.name: {folder} has a config.json but no weights (.safetensors)")
+    for file in (p for p in weights if p.suffix == ".safetensors"):
+        _check_safetensors_header(file)
     from transformers import AutoTokenizer
 
     try:
@@ -114,3 +116,14 @@ def check_model_folder(folder: Path) -> None:
     except Exception as exc:  # transformers raises many types for a missing/broken tokenizer
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise UserError(f"model.name: cannot load a tokenizer from {folder} ({first})") from None
+
+
+def _check_safetensors_header(file: Path) -> None:
+    """The header parses (only the header is read; no tensor is loaded)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(file), framework="numpy") as handle:
+            handle.keys()
+    except Exception as exc:  # SafetensorError, OSError, ... for a damaged file
+        raise UserError(f"model.name: {file} is not a readable safetensors file ({exc})") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 
 import pytest
 
@@ -160,3 +161,23 @@ def test_chat_null_or_empty_assistant_content_is_dropped():
     examples = to_examples(chat, "t", records(good, null, empty), "train", funnel)
     assert len(examples) == 1
     assert funnel[0]["dropped"] == {"missing content": 1, "empty output": 1}
+
+
+def test_dropped_records_are_counted_in_the_data_card(tmp_path, tiny_recipe):
+    from conftest import make_records, write_jsonl
+
+    from tunesmith.artifacts import RunDir
+    from tunesmith.config import load_recipe
+    from tunesmith.data.stage import run
+
+    recipe_path = tiny_recipe()
+    rows = make_records(60)
+    rows[3]["synopsis"], rows[7]["synopsis"] = None, ""
+    del rows[9]["synopsis"]
+    write_jsonl(tmp_path / "data.jsonl", rows)
+    run(load_recipe(recipe_path), RunDir(tmp_path / "run"))
+    card = json.loads((tmp_path / "run" / "data" / "data_card.json").read_text())
+    load = card["funnel"][0]
+    assert load["step"] == "load" and (load["rows_in"], load["rows_out"]) == (60, 57)
+    assert load["dropped"] == {"missing synopsis": 2, "empty output": 1}
+    assert sum(card["sizes"].values()) == 57

@@ -61,7 +61,9 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
         write_jsonl(out / SPLIT_FILES[name], rows)
     write_jsonl(out / "curation_log.jsonl", ctx.log)
     sizes = {name: len(rows) for name, rows in splits.items()}
-    card = {"sizes": sizes, "funnel": read_funnel + funnel + post_funnel, **card_extra}
+    # The train file's read counts (records in, dropped by reason) become the "load" row.
+    funnel[0] = {**read_funnel[0], "step": "load"}
+    card = {"sizes": sizes, "funnel": funnel + read_funnel[1:] + post_funnel, **card_extra}
     card.update({"warnings": warnings} if warnings else {})
     card.update(_label_distribution(splits) if recipe.task == "classification" else {})
     write_json(out / "data_card.json", card)

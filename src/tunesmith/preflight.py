@@ -15,13 +15,22 @@ from tunesmith.config.schema import Recipe
 from tunesmith.errors import UserError
 
 
-def preflight(recipe: Recipe, output: Path | None) -> list[str]:
-    """Run every pre-training check; one 'key: ok (...)' line per check, UserError on a fault."""
-    lines = [f"recipe: ok ({recipe.task}, model {recipe.model.name})"]
+def preflight(recipe: Recipe, output: Path | None, say=None) -> list[str]:
+    """Run every pre-training check; one 'key: ok (...)' line per check (each passed to `say`
+    as soon as it holds), UserError on the first fault."""
+    lines: list[str] = []
+
+    def passed(*new: str) -> None:
+        lines.extend(new)
+        for line in new:
+            if say:
+                say(line)
+
+    passed(f"recipe: ok ({recipe.task}, model {recipe.model.name})")
     if output is not None:
-        lines.append(check_writable(output))
-    lines.append(_model(recipe.model.name))
-    lines += _data(recipe)
+        passed(check_writable(output))
+    passed(_model(recipe.model.name))
+    passed(*_data(recipe))
     return lines
 
 

@@ -19,8 +19,7 @@ def validate_recipe(path: Path, output: Path | None = None) -> None:
     from tunesmith.preflight import preflight
 
     recipe = load_recipe(path)
-    for line in preflight(recipe, output or Path("runs")):
-        console.print(line)
+    preflight(recipe, output or Path("runs"), say=console.print)
     folder = Path(resolve_model(recipe.model.name, fetch=False))
     _memory_estimate(folder if folder.is_dir() else None)
 

@@ -243,7 +243,6 @@ class EvaluationConfig(Section):
 class Recipe(Section):
     name: str = Field(
         "tunesmith-run",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
         description="Run name (prefix of the run folder): letters, digits, '.', '_', '-'; "
         "no path separators.",
     )
@@ -252,6 +251,17 @@ class Recipe(Section):
     data: DataConfig
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        import re
+
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", value):
+            raise ValueError(
+                f"'{value}' is not a plain run name (letters, digits, '.', '_', '-'; no path)"
+            )
+        return value
 
     @field_validator("model", mode="before")
     @classmethod

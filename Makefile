@@ -7,11 +7,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean lock
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile constraints.txt
 	@# Offline WordNet (synonym augmentation) from Debian's wordnet-base, when we may install it.
 	@if [ ! -d /usr/share/wordnet ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  apt-get install -y -q wordnet-base >/dev/null 2>&1 || \
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==$(TORCH_VERSION)
-	$(BIN)/pip install --quiet -e ".[curation,dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[curation,dev]"
 	touch $(STAMP)
 
 demo: setup
@@ -37,6 +37,19 @@ bench: setup
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/generate_throughput.py
 	$(BIN)/python bench/curate_throughput.py
+
+# Re-resolve the newest allowed versions in a scratch venv and pin them (deliberate upgrade).
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --upgrade pip
+	.venv-lock/bin/pip install --quiet torch==$(TORCH_VERSION)
+	.venv-lock/bin/pip install --quiet -e ".[curation,dev]"
+	@{ sed -n '1,3p' constraints.txt; .venv-lock/bin/pip freeze --exclude-editable | \
+	  grep -v -i -E '^(torch|tunesmith)==|^-e '; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf .venv-lock
+	@echo "constraints.txt regenerated; run make test before committing it"
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -54,8 +54,8 @@ def recipe_with(tmp_path, tiny_model_dir, data_path, **data_overrides):
             ["data.jsonl:2:", "malformed JSON"],
         ),
         (
-            b'{"description": "a", "synopsis": "b"}\n{"description": "c"}\n',
-            ["data.jsonl:2:", "missing field 'synopsis'"],
+            b'{"description": "a", "summary": "b"}\n{"description": "c"}\n',
+            ["data.jsonl:1:", "missing field 'synopsis'", "no record"],
         ),
         (b'{"description": "\xff\xfe", "synopsis": "b"}\n', ["data.jsonl:1:", "not UTF-8"]),
         (b"", ["data.jsonl", "empty"]),
@@ -122,7 +122,7 @@ def test_schema_and_init(tmp_path):
     assert (tmp_path / "proj" / "recipe.yaml").is_file()
     done = tunesmith("validate", tmp_path / "proj" / "recipe.yaml")
     assert done.returncode == 0, done.stderr
-    assert "data.train: ok (2000 examples" in done.stderr + done.stdout
+    assert "data.train: ok (900 examples after max_examples" in done.stderr + done.stdout
     assert_user_error(tunesmith("init", tmp_path / "proj"), "already exists")
     assert_user_error(tunesmith("init", tmp_path / "p2", "--example", "chitchatt"), "did you mean")
 

@@ -137,3 +137,21 @@ def test_person_names_with_ner_model_when_installed():
     assert ctx.card["pii"]["person_names"].startswith("ner:")
     assert "Merkel" not in kept[0]["prompt"] and "Obama" not in kept[0]["prompt"]
     assert ctx.card["pii"]["counts"]["PERSON"] == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "On Tue, dmcmann@b... wrote:",
+        "forteana@y... writes",
+        "From: john.doe@yahoogroups.c... (John)",
+        "cc bob-smith@mail…",
+    ],
+)
+def test_archive_truncated_addresses_are_masked(text):
+    """Mailing-list archives cut the domain ('dmcmann@b...'); the user part must go too."""
+    rows = [{"id": "m0", "prompt": text, "response": "r"}]
+    kept, _ = pre_split(rows, config(pii={"mode": "mask", "person_names": "gazetteer"}), context())
+    masked = kept[0]["prompt"]
+    assert "<EMAIL_ADDRESS>" in masked
+    assert "@" not in masked and text.split("@")[0].split()[-1] not in masked

@@ -60,6 +60,6 @@ def test_missing_field_names_file_line_and_key(tmp_path, tiny_recipe):
 
     recipe = load_recipe(tiny_recipe())
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"description": "d", "synopsis": "s"}\n{"description": "d"}\n')
-    with pytest.raises(UserError, match=r"bad.jsonl:2: missing field 'synopsis'.*output_field"):
+    bad.write_text('{"description": "d", "summary": "s"}\n{"description": "d"}\n')
+    with pytest.raises(UserError, match=r"bad.jsonl:1: missing field 'synopsis'.*output_field"):
         load_examples(recipe, str(bad), "train", None)

@@ -37,8 +37,28 @@ def write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    """The rows of a run file; a damaged one is a UserError naming file:line, not a traceback."""
+    rows = []
+    with open(path, encoding="utf-8", errors="strict") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                rows.append(_parse(path, line, number))
+    return rows
+
+
+def read_json(path: str | Path) -> Any:
+    """A JSON run file (manifest, metrics, data card); a damaged one is one clear error."""
+    return _parse(path, Path(path).read_text(encoding="utf-8"), None)
+
+
+def _parse(path: str | Path, text: str, line: int | None) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        from tunesmith.errors import UserError
+
+        where = f"{path}:{line}" if line else f"{path}:{getattr(exc, 'lineno', '?')}"
+        raise UserError(f"{where}: damaged run file, not valid JSON ({exc})") from None
 
 
 def fingerprint(*paths: str | Path) -> str:

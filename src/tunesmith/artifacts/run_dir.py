@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import platform
 import time
 from datetime import datetime, timezone
@@ -11,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tunesmith.artifacts.files import write_json
+from tunesmith.artifacts.files import read_json, write_json
 
 STAGES = ("data", "train", "evaluate", "report")
 STAGE_FOLDERS = {"data": "data", "train": "train", "evaluate": "eval", "report": "report"}
@@ -26,6 +25,10 @@ class RunDir:
 
     @classmethod
     def new(cls, parent: str | Path, name: str) -> RunDir:
+        if Path(name).name != name or name in ("", ".", ".."):  # never outside `parent`
+            from tunesmith.errors import UserError
+
+            raise UserError(f"run name '{name}' is not a plain folder name")
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         return cls(Path(parent) / f"{name}-{stamp}")
 
@@ -62,7 +65,7 @@ class RunDir:
 
     def read_manifest(self) -> dict[str, Any]:
         if self.manifest_path.is_file():
-            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            return read_json(self.manifest_path)
         return {"created": _now(), "versions": _versions(), "stages": {}}
 
     def update_stage(self, stage: str, **fields: Any) -> None:

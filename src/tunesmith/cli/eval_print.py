@@ -16,14 +16,16 @@ def _interval(low: float, high: float) -> str:
 
 
 def metric_name(name: str, pair: dict) -> str:
-    return f"{name} (lower is better)" if pair.get("lower_is_better") else name
+    return f"{name} ({'lower' if pair.get('lower_is_better') else 'higher'} is better)"
 
 
 def rows_table(compare: dict) -> Table:
     """Every row's value with its interval, and tuned vs base as a paired delta."""
     confidence = round(100 * compare.get("confidence", 0.95))
-    table = Table(title=f"{compare.get('split', 'test')} split, n = {compare['sample_size']} "
-                  f"({confidence} % intervals)")
+    table = Table(
+        title=f"{compare.get('split', 'test')} split, n = {compare['sample_size']} "
+        f"({confidence} % intervals)"
+    )
     table.add_column("metric")
     rows = compare.get("rows", {})
     for info in rows.values():
@@ -47,7 +49,9 @@ def pairs_table(title: str, metrics: dict, a: str, b: str) -> Table:
     """b vs a on shared examples: values, delta with interval, p-value, verdict."""
     table = Table(title=title)
     for column in ("metric", a, b, f"{b} − {a} [interval]", "p", "significance"):
-        table.add_column(column, justify="left" if column in ("metric", "significance") else "right")
+        table.add_column(
+            column, justify="left" if column in ("metric", "significance") else "right"
+        )
     for name, pair in metrics.items():
         table.add_row(
             metric_name(name, pair),

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
-
-from tunesmith.errors import UserError
 
 app = typer.Typer(
     add_completion=False,
@@ -27,6 +24,23 @@ def _mount_data_commands() -> None:
 
 
 _mount_data_commands()
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"tunesmith {version('tunesmith')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    pass
 
 
 @app.command()
@@ -84,11 +98,14 @@ def validate(
     overrides: list[str] = typer.Option(
         [], "--set", help="Override a recipe key: --set training.lora.r=8 (repeatable)."
     ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Run folder to check is writable (default: runs/)."
+    ),
 ) -> None:
-    """Check a recipe before training: keys, files, fields, model, memory estimate."""
+    """Run the pre-flight checks `run` does: keys, files, fields, split, model, output."""
     from tunesmith.cli.validate_cmd import validate_recipe
 
-    validate_recipe(recipe, overrides)
+    validate_recipe(recipe, output, overrides)
 
 
 @app.command()
@@ -123,23 +140,7 @@ def recipe_docs() -> None:
 
 
 def main() -> None:
-    """Console entry point."""
-    try:
-        app(standalone_mode=False)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume", file=sys.stderr)
-        sys.exit(130)
-    except Exception as exc:  # click's own usage errors
-        import click
+    """Console entry point (exit policy: cli/errors.py)."""
+    from tunesmith.cli.errors import invoke
 
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise
+    invoke(app)

@@ -33,11 +33,13 @@ def run_recipe(
     from tunesmith.artifacts import RunDir
     from tunesmith.config import load_recipe
     from tunesmith.pipeline import run_pipeline
+    from tunesmith.preflight import preflight
 
     recipe = load_recipe(recipe_path or _default_recipe(output), overrides)
     if output is not None and output.exists() and not output.is_dir():
         raise UserError(f"--output: {output} exists and is not a folder")
     run_dir = RunDir(output) if output else RunDir.new(runs_dir, recipe.name)
+    preflight(recipe, run_dir.root)  # the same checks as `validate`; data warnings come later
     console.print(f"run folder: [bold]{run_dir.root}[/bold]")
 
     def on_stage(name: str, status: str, seconds: float) -> None:
@@ -57,8 +59,13 @@ def run_recipe(
 
 
 def print_headline(run_dir) -> dict:
-    """The headline table (intervals, significance in words), the target verdict; returns
-    compare.json's contents ({} when there is none)."""
+    """The headline table on stdout (progress and logs go to stderr): intervals, direction,
+    significance in words, the target verdict; returns compare.json ({} when there is none)."""
+    from rich.console import Console
+
+    from tunesmith.metrics.direction import small_sample_warning
+
+    out = Console()
     compare_path = run_dir.eval / "compare.json"
     compare = {}
     if compare_path.is_file():
@@ -66,15 +73,18 @@ def print_headline(run_dir) -> dict:
 
         compare = json.loads(compare_path.read_text(encoding="utf-8"))
         times = compare.get("test_evaluations", 1)
-        console.print(
+        out.print(
             f"\nheld-out test set: {compare['sample_size']} examples "
             f"(test split evaluated {times} time{'s' if times != 1 else ''} in this run folder)"
         )
         if "rows" in compare:
-            console.print(rows_table(compare))
+            out.print(rows_table(compare))
         target = compare.get("target", {})
         if target:
             mark = "PASS" if target.get("passed") else "FAIL"
-            console.print(f"target: [bold]{mark}[/bold] {target['summary']}")
+            out.print(f"target: [bold]{mark}[/bold] {target['summary']}")
+        warning = small_sample_warning(compare["sample_size"])
+        if warning:
+            out.print(f"warning: {warning}")
     console.print(f"\nreport: [bold]{run_dir.report / 'report.html'}[/bold]")
     return compare

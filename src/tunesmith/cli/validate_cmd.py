@@ -12,38 +12,16 @@ from tunesmith.progress import console
 BYTES_PER_PARAM_TRAINING = 6  # bf16/fp32 weights + activations headroom for adapter training
 
 
-def validate_recipe(path: Path, overrides: list[str] = ()) -> None:
+def validate_recipe(path: Path, output: Path | None = None, overrides: list[str] = ()) -> None:
+    """The pre-flight checks `run` does (data, split, template, model, output), then memory."""
     from tunesmith.config import load_recipe
-    from tunesmith.data.stage import load_examples
+    from tunesmith.models import resolve_model
+    from tunesmith.preflight import preflight
 
     recipe = load_recipe(path, overrides)
-    console.print(f"recipe: ok ({recipe.task}, model {recipe.model.name})")
-    for name, file in (
-        ("train", recipe.data.train),
-        ("validation", recipe.data.validation),
-        ("test", recipe.data.test),
-    ):
-        if file:
-            examples = load_examples(recipe, file, name, None)
-            console.print(f"data.{name}: ok ({len(examples)} examples, fields map)")
-    if recipe.pretrain is not None:
-        from tunesmith.pretrain.corpus import read_corpus
-
-        corpus = read_corpus(recipe.pretrain.corpus, recipe.pretrain.text_field)
-        skipped = f", {len(corpus.skipped)} skipped: not UTF-8" if corpus.skipped else ""
-        console.print(f"pretrain.corpus: ok ({len(corpus.documents)} documents{skipped})")
-    folder = _resolve(recipe.model.name)
-    _memory_estimate(folder)
-
-
-def _resolve(name: str) -> Path | None:
-    from tunesmith.models import resolve_model
-
-    source = resolve_model(name, fetch=False)
-    folder = Path(source)
-    state = "cached" if (folder / "config.json").is_file() else "will be fetched on first run"
-    console.print(f"model: ok ({name}; {state})")
-    return folder if folder.is_dir() else None
+    preflight(recipe, output or Path("runs"), say=console.print)
+    folder = Path(resolve_model(recipe.model.name, fetch=False))
+    _memory_estimate(folder if folder.is_dir() else None)
 
 
 def _memory_estimate(folder: Path | None) -> None:

@@ -38,13 +38,27 @@ class ModelConfig(Section):
 
 class SplitConfig(Section):
     validation: float | int = Field(
-        0.1, ge=0, description="Validation share (0-1) or number of examples."
+        0.1,
+        ge=0,
+        description="Validation share or count: a number with a decimal point in [0, 1] is a "
+        "share of the data (1.0 = all of it), an integer is a number of examples.",
     )
-    test: float | int = Field(0.2, ge=0, description="Test share (0-1) or number of examples.")
+    test: float | int = Field(
+        0.2, ge=0, description="Test share (0.0-1.0, e.g. 0.2) or count (an integer, e.g. 200)."
+    )
     seed: int = Field(0, description="Seed of the shuffle that makes the split.")
     stratify: bool = Field(
         True, description="Stratify by label for classification (keeps class shares per split)."
     )
+
+    @field_validator("validation", "test")
+    @classmethod
+    def _share_or_count(cls, value: float | int) -> float | int:
+        if isinstance(value, float) and value > 1:
+            raise ValueError(
+                f"{value} is neither a share (0.0-1.0) nor a count; write a count as an integer"
+            )
+        return value
 
 
 class DataConfig(Section):
@@ -80,6 +94,12 @@ class DataConfig(Section):
     labels: list[str] | None = Field(
         None, description="classification: the allowed labels (default: those seen in train)."
     )
+    fill_missing: dict[str, str] = Field(
+        default_factory=dict,
+        description="Value per field name used where a record has that field null or missing "
+        "(or a CSV row is short), e.g. {title: untitled}. Without one such records are dropped "
+        "and counted in the data card; empty prompts and targets are always dropped.",
+    )
     max_examples: int | None = Field(
         None, ge=1, description="Use at most this many records of `train` (seeded sample)."
     )
@@ -90,10 +110,16 @@ class DataConfig(Section):
     @classmethod
     def _template_parses(cls, value: str | None) -> str | None:
         if value is not None:
+            if not value.strip():
+                raise ValueError("prompt_template is empty; every prompt would be empty")
             try:
-                list(string.Formatter().parse(value))
+                slots = [
+                    (f, s, c) for _, f, s, c in string.Formatter().parse(value) if f is not None
+                ]
             except ValueError as exc:
                 raise ValueError(f"prompt_template does not parse: {exc}") from None
+            for field, spec, conversion in slots:
+                _plain_slot(field, spec, conversion)
         return value
 
     def template(self) -> str:
@@ -104,6 +130,19 @@ class DataConfig(Section):
 
     def template_fields(self) -> list[str]:
         return [f for _, f, _, _ in string.Formatter().parse(self.template()) if f]
+
+
+def _plain_slot(field: str, spec: str, conversion: str | None) -> None:
+    """Only {name} slots: positional, attribute, index, conversion and format-spec slots would
+    let str.format reach into objects or fail at run time on untrusted records."""
+    if not field or field.isdigit() or "." in field or "[" in field or spec or conversion:
+        shown = (
+            "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+        )
+        raise ValueError(
+            f"prompt_template slot {shown}}} is not a plain field name; use {{name}} "
+            "(write a literal brace as {{ or }})"
+        )
 
 
 class LoraSettings(Section):
@@ -252,7 +291,11 @@ from tunesmith.config.pretrain import PretrainConfig  # noqa: E402
 
 
 class Recipe(Section):
-    name: str = Field("tunesmith-run", description="Run name (prefix of the run folder).")
+    name: str = Field(
+        "tunesmith-run",
+        description="Run name (prefix of the run folder): letters, digits, '.', '_', '-'; "
+        "no path separators.",
+    )
     task: Task = Field(..., description="What the model learns to do.")
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig
@@ -263,6 +306,17 @@ class Recipe(Section):
     )
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        import re
+
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", value):
+            raise ValueError(
+                f"'{value}' is not a plain run name (letters, digits, '.', '_', '-'; no path)"
+            )
+        return value
 
     @field_validator("model", mode="before")
     @classmethod

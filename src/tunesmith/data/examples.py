@@ -9,6 +9,7 @@ Normalized examples (what data/{train,val,test}.jsonl hold):
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from tunesmith.config.schema import Recipe
@@ -18,36 +19,83 @@ from tunesmith.errors import UserError
 ROLES = ("system", "user", "assistant")
 
 
-def to_examples(recipe: Recipe, path: str | Path, records: list[dict], prefix: str) -> list[dict]:
-    """Normalized examples of `records`; a missing or malformed field names its file:line."""
+class Skip(Exception):
+    """A record that cannot become an example (a null/missing value, an empty prompt or target):
+    dropped and counted in the data card unless every record is."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+def to_examples(
+    recipe: Recipe, path: str | Path, records: list[dict], prefix: str, funnel: list | None = None
+) -> list[dict]:
+    """Normalized examples of `records`; dropped records are counted into `funnel` (one entry),
+    and when none is left the first reason is an error naming its file:line."""
     build = {"chat": _chat, "completion": _completion}.get(recipe.task, _prompt_response)
-    examples = []
+    examples, dropped, shown, first = [], Counter(), {}, None
     for index, record in enumerate(records):
-        example = build(recipe, path, record)
+        try:
+            example = build(recipe, path, record)
+        except Skip as skip:
+            dropped[skip.reason] += 1
+            shown.setdefault(skip.reason, []).append(_preview(record))
+            first = first or skip
+            continue
         example["id"] = f"{prefix}-{record.get('_line', index + 1)}"
         if recipe.evaluation.slice_by:  # kept for the evaluation's per-slice metrics
-            example["meta"] = {
-                name: _text(path, record, name, "evaluation.slice_by")
-                for name in recipe.evaluation.slice_by
-            }
+            example["meta"] = _slice_fields(recipe, path, record)
         examples.append(example)
+    if not examples and first is not None:
+        counts = ", ".join(f"{reason}: {n}" for reason, n in dropped.items())
+        raise UserError(f"{first}; no record of {path} is usable ({counts})")
+    if funnel is not None:
+        funnel.append(
+            {
+                "step": f"read {prefix}",
+                "rows_in": len(records),
+                "rows_out": len(examples),
+                "dropped": dict(dropped),
+                "examples": {reason: rows[:2] for reason, rows in shown.items()},
+            }
+        )
     return examples
 
 
-def _field(path, record: dict, name: str, key: str) -> object:
+def _slice_fields(recipe: Recipe, path, record: dict) -> dict[str, str]:
+    """The `evaluation.slice_by` fields of a record: a misnamed field is an error, not a drop."""
+    try:
+        return {
+            name: _text(path, record, name, "evaluation.slice_by")
+            for name in recipe.evaluation.slice_by
+        }
+    except Skip as skip:
+        raise UserError(str(skip)) from None
+
+
+def _preview(record: dict) -> dict:
+    return {k: (v[:200] if isinstance(v, str) else v) for k, v in record.items()}
+
+
+def _field(path, record: dict, name: str, key: str, fill: dict[str, str] | None = None) -> object:
+    value = record.get(name)
+    if value is None and fill and name in fill:
+        return fill[name]
     if name not in record:
         present = ", ".join(k for k in record if k != "_line")
-        raise UserError(
+        raise Skip(
+            f"missing {name}",
             f"{where(path, record)}: missing field '{name}' (recipe key {key}; "
-            f"fields present: {present})"
+            f"fields present: {present})",
         )
-    return record[name]
+    if value is None:  # JSON null, or a CSV row shorter than its header
+        raise Skip(f"missing {name}", f"{where(path, record)}: field '{name}' is null ({key})")
+    return value
 
 
-def _text(path, record: dict, name: str, key: str) -> str:
-    value = _field(path, record, name, key)
-    if value is None:
-        return ""
+def _text(path, record: dict, name: str, key: str, fill: dict[str, str] | None = None) -> str:
+    value = _field(path, record, name, key, fill)
     if isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
         return ", ".join(str(v) for v in value)  # e.g. WordNet's list of synonyms
     if isinstance(value, (dict, list)):
@@ -57,11 +105,17 @@ def _text(path, record: dict, name: str, key: str) -> str:
 
 def _prompt_response(recipe: Recipe, path, record: dict) -> dict:
     data = recipe.data
+    fill = data.fill_missing
     values = {
-        name: _text(path, record, name, "data.prompt_template") for name in data.template_fields()
+        name: _text(path, record, name, "data.prompt_template", fill)
+        for name in data.template_fields()
     }
     prompt = data.template().format(**values)
-    response = _text(path, record, str(data.output_field), "data.output_field").strip()
+    response = _text(path, record, str(data.output_field), "data.output_field", fill).strip()
+    if not response:
+        raise Skip("empty output", f"{where(path, record)}: empty '{data.output_field}'")
+    if not prompt.strip():
+        raise Skip("empty prompt", f"{where(path, record)}: the prompt is empty")
     example = {"prompt": prompt, "response": response}
     if data.system_prompt:
         example["system"] = data.system_prompt
@@ -86,16 +140,25 @@ def _chat(recipe: Recipe, path, record: dict) -> dict:
                 f"{where(path, record)}: {name}[{i}].role '{message['role']}' is not one of "
                 f"{', '.join(ROLES)}"
             )
+        if message["content"] is None:
+            raise Skip("missing content", f"{where(path, record)}: {name}[{i}].content is null")
         clean.append({"role": message["role"], "content": str(message["content"])})
     if recipe.data.system_prompt and clean[0]["role"] != "system":
         clean.insert(0, {"role": "system", "content": recipe.data.system_prompt})
+    if any(m["role"] == "assistant" for m in clean) and not any(
+        m["content"].strip() for m in clean if m["role"] == "assistant"
+    ):
+        raise Skip("empty output", f"{where(path, record)}: every assistant message is empty")
     if not any(m["role"] == "assistant" for m in clean):
         raise UserError(f"{where(path, record)}: conversation has no assistant message to learn")
     return {"messages": clean}
 
 
 def _completion(recipe: Recipe, path, record: dict) -> dict:
-    return {"text": _text(path, record, recipe.data.text_field, "data.text_field")}
+    text = _text(path, record, recipe.data.text_field, "data.text_field", recipe.data.fill_missing)
+    if not text.strip():
+        raise Skip("empty text", f"{where(path, record)}: empty '{recipe.data.text_field}'")
+    return {"text": text}
 
 
 def text_fields(task: str) -> list[str]:

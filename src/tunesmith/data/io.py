@@ -9,6 +9,7 @@ import csv
 import gzip
 import io
 import json
+import zlib
 from pathlib import Path
 
 from tunesmith.errors import UserError
@@ -51,10 +52,7 @@ def _kind(path: Path) -> str:
 def _read_text(path: Path) -> str:
     raw = path.read_bytes()
     if path.name.lower().endswith(".gz"):
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise UserError(f"{path}: not a valid gzip file ({exc})") from None
+        raw = _gunzip(path, raw)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -62,6 +60,15 @@ def _read_text(path: Path) -> str:
         raise UserError(
             f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); re-encode as UTF-8"
         ) from None
+
+
+def _gunzip(path: Path, raw: bytes) -> bytes:
+    # gzip raises BadGzipFile (an OSError) for a bad header, EOFError when cut short and
+    # zlib.error for a corrupt body: all three are the user's file, not our bug.
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UserError(f"{path}: not a valid gzip file ({exc or 'truncated'})") from None
 
 
 def _parse_jsonl(path: Path, text: str) -> list[dict]:
@@ -110,9 +117,11 @@ def _read_parquet(path: Path) -> list[dict]:
 
     try:
         if path.name.lower().endswith(".gz"):
-            table = pq.read_table(io.BytesIO(gzip.decompress(path.read_bytes())))
+            table = pq.read_table(io.BytesIO(_gunzip(path, path.read_bytes())))
         else:
             table = pq.read_table(path)
+    except UserError:
+        raise
     except Exception as exc:  # pyarrow raises several types for a bad file
         raise UserError(f"{path}: not a readable Parquet file ({exc})") from None
     return [{**r, "_line": i + 1} for i, r in enumerate(table.to_pylist())]

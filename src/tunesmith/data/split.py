@@ -42,7 +42,7 @@ def split_examples(
 
 
 def _share(value: float | int, total: int, key: str) -> float:
-    if isinstance(value, float) and value < 1:
+    if isinstance(value, float):  # a share, 1.0 included (the schema refuses floats > 1)
         return value
     if value > total:
         raise UserError(f"{key}: asks for {value} examples but the data has only {total}")

@@ -11,8 +11,10 @@ from tunesmith.config.schema import Recipe
 from tunesmith.data.curate import CurationContext, post_split, pre_split
 from tunesmith.data.examples import text_fields, to_examples
 from tunesmith.data.io import read_records
+from tunesmith.data.label_checks import check_labels
 from tunesmith.data.split import split_examples
 from tunesmith.errors import UserError
+from tunesmith.progress import console
 
 SPLIT_FILES = {"train": "train.jsonl", "val": "val.jsonl", "test": "test.jsonl"}
 
@@ -26,9 +28,10 @@ class DataResult:
 def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
     data = recipe.data
     out = run_dir.stage("data")
-    examples = load_examples(recipe, data.train, "train", data.max_examples)
+    read_funnel: list[dict] = []
+    examples = load_examples(recipe, data.train, "train", data.max_examples, read_funnel)
     given = {
-        name: load_examples(recipe, path, name, None)
+        name: load_examples(recipe, path, name, None, read_funnel)
         for name, path in (("val", data.validation), ("test", data.test))
         if path
     }
@@ -51,11 +54,17 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
     )
     splits.update(given)
     splits, post_funnel, card_extra = post_split(splits, data.curation, ctx)
+    warnings = check_labels(splits, data.train) if recipe.task == "classification" else []
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
     for name, rows in splits.items():
         write_jsonl(out / SPLIT_FILES[name], rows)
     write_jsonl(out / "curation_log.jsonl", ctx.log)
     sizes = {name: len(rows) for name, rows in splits.items()}
-    card = {"sizes": sizes, "funnel": funnel + post_funnel, **card_extra}
+    # The train file's read counts (records in, dropped by reason) become the "load" row.
+    funnel[0] = {**read_funnel[0], "step": "load"}
+    card = {"sizes": sizes, "funnel": funnel + read_funnel[1:] + post_funnel, **card_extra}
+    card.update({"warnings": warnings} if warnings else {})
     card.update(_label_distribution(splits) if recipe.task == "classification" else {})
     write_json(out / "data_card.json", card)
     # Its own file (always written, {} = none): a declared input of training, so switching
@@ -64,11 +73,14 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
     return DataResult(sizes=sizes, folder=out)
 
 
-def load_examples(recipe: Recipe, path: str, prefix: str, limit: int | None) -> list[dict]:
+def load_examples(
+    recipe: Recipe, path: str, prefix: str, limit: int | None, funnel: list | None = None
+) -> list[dict]:
+    """Examples of one data file (a seeded sample of `limit` records); drops go to `funnel`."""
     records = read_records(path)
     if limit is not None and limit < len(records):
         records = random.Random(recipe.data.split.seed).sample(records, limit)
-    return to_examples(recipe, path, records, prefix)
+    return to_examples(recipe, path, records, prefix, funnel)
 
 
 def _label_distribution(splits: dict[str, list[dict]]) -> dict:

@@ -141,15 +141,21 @@ def with_adapter(model, run_dir: RunDir):
     or the fully fine-tuned weights in the base model's place."""
     from peft import PeftModel
 
+    from tunesmith.models.safe_files import require_safetensors
+
     full = run_dir.train / "model"
     if (full / "config.json").is_file():
         from transformers import AutoModelForCausalLM
 
-        tuned = AutoModelForCausalLM.from_pretrained(str(full), dtype=model.dtype)
+        require_safetensors(full)  # never unpickle weights found in a run folder
+        tuned = AutoModelForCausalLM.from_pretrained(
+            str(full), dtype=model.dtype, use_safetensors=True
+        )
         return tuned.to(model.device).eval()
     adapter = run_dir.train / "adapter"
     if not (adapter / "adapter_config.json").is_file():
         raise UserError(f"{adapter}: no trained adapter; run the train stage first")
+    require_safetensors(adapter)
     return PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
 
 

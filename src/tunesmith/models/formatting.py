@@ -11,6 +11,10 @@ from dataclasses import dataclass
 
 IGNORE = -100
 KEEP_TAIL = 8  # tokens kept at the end of a cut prompt (the assistant header lives there)
+# No token is longer than this many characters in practice, so texts cut to
+# max_length * CHARS_PER_TOKEN keep every token the token-level cut would keep, and a
+# 10 MB row is never tokenised whole.
+CHARS_PER_TOKEN = 16
 
 
 @dataclass
@@ -19,6 +23,31 @@ class Encoded:
     labels: list[int]
     truncated: bool = False
     weight: float = 1.0  # loss weight (class weights from the balance step)
+    clipped: bool = False  # a text was cut by characters before tokenisation
+
+
+def clip_example(example: dict, max_length: int) -> tuple[dict, bool]:
+    """The example with over-long texts cut by characters (prompts in the middle, answers at
+    the end, like the token-level cut), and whether anything was cut."""
+    bound = max_length * CHARS_PER_TOKEN
+    changed = False
+
+    def cut(text: str, middle: bool) -> str:
+        nonlocal changed
+        if len(text) <= bound:
+            return text
+        changed = True
+        return text[: bound // 2] + text[-(bound // 2) :] if middle else text[:bound]
+
+    out = dict(example)
+    for key, middle in (("prompt", True), ("response", False), ("text", False)):
+        if isinstance(out.get(key), str):
+            out[key] = cut(out[key], middle)
+    if "messages" in out:
+        out["messages"] = [
+            {**m, "content": cut(m["content"], m["role"] != "assistant")} for m in out["messages"]
+        ]
+    return out, changed
 
 
 def conversation(example: dict, with_answer: bool = True) -> list[dict]:
@@ -48,6 +77,14 @@ def reference(example: dict) -> str:
 
 def encode_example(example: dict, tokenizer, max_length: int) -> Encoded:
     """Token ids and labels for training / perplexity (-100 where no loss is taken)."""
+    example, clipped = clip_example(example, max_length)
+    encoded = _encode(example, tokenizer, max_length)
+    encoded.clipped = clipped
+    encoded.truncated = encoded.truncated or clipped
+    return encoded
+
+
+def _encode(example: dict, tokenizer, max_length: int) -> Encoded:
     if "text" in example:
         ids = _ids(tokenizer, example["text"], bos=True) + [tokenizer.eos_token_id]
         ids = ids[:max_length]
@@ -67,6 +104,7 @@ def encode_example(example: dict, tokenizer, max_length: int) -> Encoded:
 
 def encode_prompt(example: dict, tokenizer, max_length: int, room: int = 0) -> list[int]:
     """Prompt ids ending with the assistant header, cut to leave `room` tokens for the answer."""
+    example, _ = clip_example(example, max_length * (len(example.get("demos", [])) + 1))
     text = render(conversation(example, with_answer=False), tokenizer, generation_prompt=True)
     ids = _ids(tokenizer, text)
     max_length *= len(example.get("demos", [])) + 1

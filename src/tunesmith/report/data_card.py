@@ -17,6 +17,7 @@ STYLE = (
 def render_data_card(card: dict) -> str:
     """HTML for `data/data_card.json`: funnel, lengths, labels, PII, leakage, checks."""
     parts = [STYLE, '<section class="tsdc"><h2>Data card</h2>', _sizes(card.get("sizes", {}))]
+    parts += [f"<p><b>warning:</b> {escape(w)}</p>" for w in card.get("warnings", [])]
     parts += [
         _funnel(card.get("funnel", [])),
         _lengths(card.get("lengths")),
@@ -156,13 +157,14 @@ def _checks(checks: dict | None) -> str:
     if quality:
         parts.append(
             f"<p>Quality: mean score {quality.get('mean_score')}; outliers "
-            f"{escape(json.dumps(quality.get('flagged', {})))} ({quality['action']})</p>"
+            f"{escape(json.dumps(quality.get('flagged', {})))} "
+            f"({escape(str(quality['action']))})</p>"
         )
     conflicts = checks.get("conflicts")
     if conflicts:
         parts.append(
             f"<p>Conflicting duplicates: {conflicts.get('groups', 0)} groups, "
-            f"{conflicts.get('rows_flagged', 0)} rows ({conflicts['action']})</p>"
+            f"{conflicts.get('rows_flagged', 0)} rows ({escape(str(conflicts['action']))})</p>"
         )
     poisoning = checks.get("poisoning")
     if poisoning:
@@ -176,7 +178,9 @@ def _checks(checks: dict | None) -> str:
             ]
             for s in poisoning.get("suspects", [])
         ]
-        parts.append(f"<p>Data-poisoning suspects ({poisoning['action']}): {len(rows)}</p>")
+        parts.append(
+            f"<p>Data-poisoning suspects ({escape(str(poisoning['action']))}): {len(rows)}</p>"
+        )
         if rows:
             parts.append(_table(["n-gram", "rows", "output", "purity", "p"], rows))
     return "".join(parts)

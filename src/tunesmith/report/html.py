@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tunesmith.artifacts import RunDir, atomic_write_text, read_jsonl
+from tunesmith.artifacts.files import read_json
 from tunesmith.config.schema import Recipe
 from tunesmith.report.evaluation import evaluation_context
 from tunesmith.report.plots import line_chart_svg
 
 
 def run(recipe: Recipe, run_dir: RunDir) -> Path:
-    from jinja2 import Environment, PackageLoader, select_autoescape
+    from jinja2 import Environment, PackageLoader
 
-    env = Environment(loader=PackageLoader("tunesmith", "report"), autoescape=select_autoescape())
+    # Every value is escaped (training data and model output are untrusted); the only
+    # `|safe` fragments are built here with markupsafe/html.escape (data card, SVG charts).
+    env = Environment(loader=PackageLoader("tunesmith", "report"), autoescape=True)
     page = env.get_template("report.html.j2").render(**gather(recipe, run_dir))
     out = run_dir.stage("report") / "report.html"
     atomic_write_text(out, page)
@@ -42,6 +44,7 @@ def gather(recipe: Recipe, run_dir: RunDir) -> dict:
         ),
         "timings": _read_json(run_dir.manifest_path).get("stages", {}),
         **_pretraining(run_dir),
+        **_headline_notes(_read_json(run_dir.eval / "compare.json")),
     }
 
 
@@ -52,6 +55,13 @@ def _pretraining(run_dir: RunDir) -> dict:
     except ImportError:
         return {}
     return pretraining_section(run_dir)
+
+
+def _headline_notes(compare: dict) -> dict:
+    from tunesmith.metrics.direction import direction, small_sample_warning
+
+    n = compare.get("sample_size")
+    return {"direction": direction, "small_sample": small_sample_warning(n) if n else None}
 
 
 def _xy(history: list[dict], key: str) -> tuple[list[float], list[float]]:
@@ -68,7 +78,7 @@ def _data_card_html(card: dict) -> str:
 
 
 def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return read_json(path) if path.is_file() else {}
 
 
 def _read_jsonl(path: Path) -> list[dict]:

@@ -1,7 +1,9 @@
 """Resumable checkpoints: trainable weights, optimizer, scheduler, RNG, counters.
 
 Written to a temporary folder and renamed, so a `kill -9` at any moment leaves either the
-previous checkpoint or the new one, never half of one.
+previous checkpoint or the new one, never half of one. Nothing is unpickled on resume: the
+weights are safetensors, the rest is plain tensors and containers loaded with
+`weights_only=True` (see models/safe_files.py), so a planted file is refused, never run.
 """
 
 from __future__ import annotations
@@ -12,17 +14,21 @@ import shutil
 from pathlib import Path
 
 LATEST = "latest"
+WEIGHTS = "trainable.safetensors"
 
 
 def save_checkpoint(folder: Path, model, optimizer, scheduler, state: dict) -> None:
     import torch
+    from safetensors.torch import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
     staging = folder / f".staging-{state['step']}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
-    trainable = {n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad}
-    torch.save(trainable, staging / "trainable.pt")
+    trainable = {
+        n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad
+    }
+    save_file(trainable, str(staging / WEIGHTS))
     torch.save(
         {
             "optimizer": optimizer.state_dict(),
@@ -45,17 +51,28 @@ def load_checkpoint(folder: Path, model, optimizer, scheduler) -> dict | None:
     """Restore the latest checkpoint into model/optimizer/scheduler; its state, or None."""
     import torch
 
+    from tunesmith.errors import UserError
+    from tunesmith.models.safe_files import load_state, load_tensors
+
     target = folder / LATEST
     if not (target / "state.json").is_file():
         target = folder / ".old"  # crashed between the two renames
         if not (target / "state.json").is_file():
             return None
-    trainable = torch.load(target / "trainable.pt", weights_only=True)
+    if not (target / WEIGHTS).is_file():
+        raise UserError(f"{target}: checkpoint without {WEIGHTS}; delete {folder} to start over")
+    trainable = load_tensors(target / WEIGHTS)
     params = dict(model.named_parameters())
+    unknown = sorted(set(trainable) - set(params))
+    if unknown:
+        raise UserError(f"{target / WEIGHTS}: not this model's checkpoint (has {unknown[0]})")
     for name, value in trainable.items():
         params[name].data.copy_(value)
-    optim = torch.load(target / "optim.pt", weights_only=False)
+    optim = load_state(target / "optim.pt")
     optimizer.load_state_dict(optim["optimizer"])
     scheduler.load_state_dict(optim["scheduler"])
     torch.set_rng_state(optim["torch_rng"])
-    return json.loads((target / "state.json").read_text())
+    try:
+        return json.loads((target / "state.json").read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UserError(f"{target / 'state.json'}: not valid JSON ({exc})") from None

@@ -56,6 +56,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
         "precision": precision,
         "device": device,
         "train_examples": len(train_items),
+        "clipped_examples": sum(item.clipped for item in train_items),  # cut before tokenising
         "val_examples": len(val_items),
         "resumed": resumed,
     }

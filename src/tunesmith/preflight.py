@@ -1,0 +1,148 @@
+"""Pre-flight: every check that can fail before training, shared by `validate` and `run`.
+
+`run` calls `preflight` before the data stage, so a recipe that `validate` passes does not
+fail seconds into a run, and one that `validate` refuses is refused by `run` the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from tunesmith.config.schema import Recipe
+from tunesmith.errors import UserError
+
+
+def preflight(recipe: Recipe, output: Path | None, say=None) -> list[str]:
+    """Run every pre-training check; one 'key: ok (...)' line per check (each passed to `say`
+    as soon as it holds), UserError on the first fault."""
+    lines: list[str] = []
+
+    def passed(*new: str) -> None:
+        lines.extend(new)
+        for line in new:
+            if say:
+                say(line)
+
+    passed(f"recipe: ok ({recipe.task}, model {recipe.model.name})")
+    if output is not None:
+        passed(check_writable(output))
+    passed(_model(recipe.model.name))
+    passed(*_data(recipe))
+    if recipe.pretrain is not None:
+        passed(_corpus(recipe.pretrain))
+    return lines
+
+
+def _corpus(pretrain) -> str:
+    from tunesmith.pretrain.corpus import read_corpus
+
+    corpus = read_corpus(pretrain.corpus, pretrain.text_field)
+    skipped = f", {len(corpus.skipped)} skipped: not UTF-8" if corpus.skipped else ""
+    return f"pretrain.corpus: ok ({len(corpus.documents)} documents{skipped})"
+
+
+def check_writable(output: Path) -> str:
+    """The output folder (or its nearest existing parent) accepts a new file."""
+    probe_dir = output
+    while not probe_dir.exists() and probe_dir != probe_dir.parent:
+        probe_dir = probe_dir.parent
+    if not probe_dir.is_dir():
+        raise UserError(f"{output}: cannot create the output folder ({probe_dir} is a file)")
+    try:
+        fd, name = tempfile.mkstemp(prefix=".tunesmith-probe-", dir=probe_dir)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise UserError(f"{output}: output location is not writable ({exc.strerror})") from None
+    return f"output: ok ({output} writable)"
+
+
+def _data(recipe: Recipe) -> list[str]:
+    from tunesmith.data.label_checks import check_labels
+    from tunesmith.data.split import split_examples
+    from tunesmith.data.stage import load_examples
+
+    data = recipe.data
+    train = load_examples(recipe, data.train, "train", data.max_examples)
+    given = {
+        name: load_examples(recipe, path, name, None)
+        for name, path in (("val", data.validation), ("test", data.test))
+        if path
+    }
+    label = (lambda e: e.get("label")) if recipe.task == "classification" else None
+    splits = split_examples(
+        train, data.split, "val" not in given, "test" not in given, stratify_key=label
+    )
+    splits.update(given)
+    if not splits["test"]:
+        raise UserError(
+            f"data.split.test: the test split is empty ({len(train)} examples); give a larger "
+            "share or count, or a data.test file"
+        )
+    lines = [f"data.train: ok ({len(train)} examples after max_examples, fields map)"]
+    sizes = ", ".join(f"{name} {len(rows)}" for name, rows in splits.items())
+    lines.append(f"data.split: ok ({sizes}; before curation)")
+    if recipe.task == "classification":
+        lines += [f"warning: {w}" for w in check_labels(splits, data.train)]
+    return lines
+
+
+def _model(name: str) -> str:
+    from tunesmith.models import resolve_model
+
+    source = Path(resolve_model(name, fetch=False))
+    if (source / "config.json").is_file():
+        check_model_folder(source)
+        return f"model: ok ({name}; weights and tokenizer load)"
+    if name.endswith(".gguf"):
+        check_gguf(Path(name).expanduser())
+        return f"model: ok ({name}; GGUF header reads; converted on first run)"
+    return f"model: ok ({name}; will be fetched on first run)"
+
+
+def check_gguf(path: Path) -> None:
+    """The GGUF header and tensor table parse (no weights are read)."""
+    from gguf import GGUFReader
+
+    try:
+        reader = GGUFReader(str(path))
+    except Exception as exc:  # gguf raises ValueError, struct.error, ... on a bad file
+        raise UserError(f"model.name: {path} is not a readable GGUF file ({exc})") from None
+    if not reader.tensors:
+        raise UserError(f"model.name: {path} is a GGUF file without tensors")
+
+
+def check_model_folder(folder: Path) -> None:
+    """config.json parses, weights are present, and the tokenizer loads."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UserError(f"model.name: {folder}/config.json is not valid JSON ({exc})") from None
+    if not isinstance(config, dict) or "model_type" not in config:
+        raise UserError(f"model.name: {folder}/config.json has no model_type")
+    weights = [p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin")]
+    if not weights:
+        raise UserError(f"model.name: {folder} has a config.json but no weights (.safetensors)")
+    for file in (p for p in weights if p.suffix == ".safetensors"):
+        _check_safetensors_header(file)
+    from transformers import AutoTokenizer
+
+    try:
+        AutoTokenizer.from_pretrained(str(folder))
+    except Exception as exc:  # transformers raises many types for a missing/broken tokenizer
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise UserError(f"model.name: cannot load a tokenizer from {folder} ({first})") from None
+
+
+def _check_safetensors_header(file: Path) -> None:
+    """The header parses (only the header is read; no tensor is loaded)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(file), framework="numpy") as handle:
+            handle.keys()
+    except Exception as exc:  # SafetensorError, OSError, ... for a damaged file
+        raise UserError(f"model.name: {file} is not a readable safetensors file ({exc})") from None

@@ -1,0 +1,183 @@
+"""Degenerate data is dropped with a counted reason, filled when the recipe says how, or refused."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from tunesmith.config.loader import recipe_from_dict
+from tunesmith.data.examples import to_examples
+from tunesmith.errors import UserError
+
+
+def recipe(task="summarization", **data):
+    return recipe_from_dict(
+        {
+            "task": task,
+            "data": {"train": "/t.jsonl", "input_field": "q", "output_field": "a", **data},
+        }
+    )
+
+
+def records(*rows):
+    return [{**row, "_line": i + 1} for i, row in enumerate(rows)]
+
+
+def test_null_and_missing_outputs_are_dropped_and_counted():
+    funnel = []
+    rows = records({"q": "x", "a": "y"}, {"q": "x", "a": None}, {"q": "x"}, {"q": "x", "a": " "})
+    examples = to_examples(recipe(), "t.jsonl", rows, "train", funnel)
+    assert [e["response"] for e in examples] == ["y"]
+    assert funnel[0]["dropped"] == {"missing a": 2, "empty output": 1}
+    assert (funnel[0]["rows_in"], funnel[0]["rows_out"]) == (4, 1)
+
+
+def test_fill_missing_fills_instead_of_dropping():
+    rows = records({"q": "x", "a": None}, {"a": "y"})
+    examples = to_examples(recipe(fill_missing={"a": "none", "q": "?"}), "t", rows, "train")
+    assert [(e["prompt"], e["response"]) for e in examples] == [("x", "none"), ("?", "y")]
+
+
+def test_short_csv_rows_are_dropped(tmp_path):
+    from tunesmith.data.io import read_records
+
+    path = tmp_path / "d.csv"
+    path.write_text("q,a\nhello,world\nshort\n", encoding="utf-8")
+    funnel = []
+    examples = to_examples(recipe(), path, read_records(path), "train", funnel)
+    assert len(examples) == 1 and funnel[0]["dropped"] == {"missing a": 1}
+
+
+def test_nothing_left_is_an_error_naming_the_first_reason():
+    with pytest.raises(UserError, match=r"t:1: field 'a' is null.*no record.*missing a: 2"):
+        to_examples(recipe(), "t", records({"q": "x", "a": None}, {"q": "y", "a": None}), "p")
+
+
+def test_all_empty_prompts_are_refused():
+    rows = records({"q": "", "a": "y"}, {"q": "  ", "a": "z"})
+    with pytest.raises(UserError, match="prompt is empty"):
+        to_examples(recipe(), "t", rows, "train")
+
+
+@pytest.mark.parametrize("template", ["", "   "])
+def test_empty_prompt_template_is_refused(template):
+    with pytest.raises(UserError, match="prompt_template is empty"):
+        recipe(prompt_template=template)
+
+
+@pytest.mark.parametrize("slot", ["{}", "{0}", "{q.__class__}", "{q[0]}", "{q!r}", "{q:{q}}"])
+def test_non_plain_template_slots_are_refused(slot):
+    with pytest.raises(UserError, match="not a plain field name"):
+        recipe(prompt_template=f"Answer: {slot}")
+
+
+def test_plain_slots_and_literal_braces_are_kept():
+    r = recipe(prompt_template="{{literal}} {q} {title-text}")
+    assert r.data.template_fields() == ["q", "title-text"]
+
+
+def test_one_class_in_training_is_an_error_and_unseen_labels_warn():
+    from tunesmith.data.label_checks import check_labels
+
+    one = {"train": [{"label": "a"}] * 3, "test": [{"label": "a"}]}
+    with pytest.raises(UserError, match="1 class"):
+        check_labels(one, "t.jsonl")
+    splits = {"train": [{"label": "a"}, {"label": "b"}], "test": [{"label": "c"}] * 2}
+    (warning,) = check_labels(splits, "t.jsonl")
+    assert "2 test examples" in warning and "'c': 2" in warning
+
+
+def test_oversized_rows_are_cut_by_characters_before_tokenising():
+    from tunesmith.models.formatting import CHARS_PER_TOKEN, clip_example
+
+    big = {"prompt": "a" * 10_000_000, "response": "b" * 10_000}
+    clipped, changed = clip_example(big, 64)
+    bound = 64 * CHARS_PER_TOKEN
+    assert changed and len(clipped["prompt"]) == bound and len(clipped["response"]) == bound
+    assert clip_example({"prompt": "ok", "response": "fine"}, 64) == (
+        {"prompt": "ok", "response": "fine"},
+        False,
+    )
+
+
+def test_clipped_examples_are_flagged_when_encoded(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    from tunesmith.models.formatting import encode_example
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    item = encode_example({"prompt": "hello " * 100_000, "response": "world"}, tokenizer, 32)
+    assert item.clipped and len(item.input_ids) == 32
+
+
+@pytest.mark.parametrize(
+    ("share", "expected_test"), [(1.0, "all"), (0.5, 5), (1, 1), (3, 3)], ids=str
+)
+def test_split_floats_are_shares_and_ints_are_counts(share, expected_test):
+    from tunesmith.config.schema import SplitConfig
+    from tunesmith.data.split import split_examples
+
+    examples = [{"id": i} for i in range(10)]
+    config = SplitConfig(validation=0, test=share)
+    if expected_test == "all":
+        with pytest.raises(UserError, match="nothing is left to train on"):
+            split_examples(examples, config, need_val=True, need_test=True)
+        return
+    splits = split_examples(examples, config, need_val=True, need_test=True)
+    assert len(splits["test"]) == expected_test
+
+
+def test_split_float_above_one_is_refused():
+    with pytest.raises(UserError, match="neither a share"):
+        recipe(split={"test": 1.5})
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"not gzip at all",  # BadGzipFile
+        gzip.compress(b'{"q": "x", "a": "y"}\n' * 50)[:-12],  # EOFError: cut short
+        gzip.compress(b'{"q": "x"}\n' * 50)[:10] + b"\xff" * 40 + b"\x00" * 8,  # zlib.error
+    ],
+    ids=["bad-header", "truncated", "corrupt-body"],
+)
+def test_corrupt_gzip_is_one_clear_error(tmp_path, content):
+    from tunesmith.data.io import read_records
+
+    path = tmp_path / "d.jsonl.gz"
+    path.write_bytes(content)
+    with pytest.raises(UserError, match=r"d.jsonl.gz: not a valid gzip file"):
+        read_records(path)
+
+
+def test_chat_null_or_empty_assistant_content_is_dropped():
+    funnel = []
+    good = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
+    null = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None}]}
+    empty = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": ""}]}
+    chat = recipe_from_dict({"task": "chat", "data": {"train": "/t.jsonl"}})
+    examples = to_examples(chat, "t", records(good, null, empty), "train", funnel)
+    assert len(examples) == 1
+    assert funnel[0]["dropped"] == {"missing content": 1, "empty output": 1}
+
+
+def test_dropped_records_are_counted_in_the_data_card(tmp_path, tiny_recipe):
+    from conftest import make_records, write_jsonl
+
+    from tunesmith.artifacts import RunDir
+    from tunesmith.config import load_recipe
+    from tunesmith.data.stage import run
+
+    recipe_path = tiny_recipe()
+    rows = make_records(60)
+    rows[3]["synopsis"], rows[7]["synopsis"] = None, ""
+    del rows[9]["synopsis"]
+    write_jsonl(tmp_path / "data.jsonl", rows)
+    run(load_recipe(recipe_path), RunDir(tmp_path / "run"))
+    card = json.loads((tmp_path / "run" / "data" / "data_card.json").read_text())
+    load = card["funnel"][0]
+    assert load["step"] == "load" and (load["rows_in"], load["rows_out"]) == (60, 57)
+    assert load["dropped"] == {"missing synopsis": 2, "empty output": 1}
+    assert sum(card["sizes"].values()) == 57

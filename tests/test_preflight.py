@@ -1,0 +1,83 @@
+"""`validate` and `run` share one pre-flight: what validate refuses, run refuses up front."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def tunesmith(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "tunesmith.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _refused(done, fragment):
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error:") and fragment in last, done.stderr
+
+
+def test_split_larger_than_the_data_after_max_examples(tiny_recipe, tmp_path):
+    recipe = tiny_recipe(**{"data.max_examples": 20})  # 60 records, test asks for 10 + val 8
+    path = recipe.read_text().replace("test: 10", "test: 15")
+    recipe.write_text(path)
+    _refused(tunesmith("validate", recipe), "data.split")
+    out = tmp_path / "run"
+    _refused(tunesmith("run", recipe, "--output", out), "data.split")
+    assert not (out / "data").exists()  # refused before the data stage
+
+
+def test_garbage_gguf_fails_at_validate(tiny_recipe, tmp_path):
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF" + b"\x00" * 64)
+    _refused(tunesmith("validate", tiny_recipe(model=str(gguf))), "not a readable GGUF")
+
+
+@pytest.mark.parametrize(
+    ("weights", "fragment"),
+    [(None, "no weights"), (b"x" * 16, "not a readable safetensors"), ("real", "tokenizer")],
+    ids=["no-weights", "garbage-weights", "no-tokenizer"],
+)
+def test_folder_with_only_a_config_fails_at_validate(
+    tiny_recipe, tiny_model_dir, tmp_path, weights, fragment
+):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "llama"}')
+    if weights == "real":
+        (folder / "model.safetensors").write_bytes(
+            (tiny_model_dir / "model.safetensors").read_bytes()
+        )
+    elif weights:
+        (folder / "model.safetensors").write_bytes(weights)
+    _refused(tunesmith("validate", tiny_recipe(model=str(folder))), fragment)
+
+
+def test_validate_reports_what_it_checked(tiny_recipe):
+    done = tunesmith("validate", tiny_recipe())
+    assert done.returncode == 0, done.stderr
+    for line in ("output: ok", "model: ok", "data.train: ok (60 examples", "data.split: ok"):
+        assert line in done.stderr
+    assert "train 42, val 8, test 10" in done.stderr
+
+
+def test_headline_goes_to_stdout_with_directions(tmp_path, capsys):
+    from tunesmith.artifacts import RunDir, write_json
+    from tunesmith.cli.run_cmd import print_headline
+
+    run_dir = RunDir(tmp_path)
+    row = {"base": 2.0, "tuned": 1.5, "delta": -0.5, "relative": -0.25, "better": True}
+    metrics = {"perplexity": row, "rougeL": {**row, "base": 0.1, "tuned": 0.2}}
+    write_json(run_dir.stage("evaluate") / "compare.json", {"sample_size": 40, "metrics": metrics})
+    print_headline(run_dir)
+    out = capsys.readouterr().out
+    assert "perplexity" in out and "(lower is better)" in out
+    assert "rougeL" in out and "(higher is better)" in out
+    assert "warning: only 40 test examples (< 100)" in out

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean browser
 
 setup: $(STAMP)
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==$(TORCH_VERSION)
-	$(BIN)/pip install --quiet -e ".[curation,dev]"
+	$(BIN)/pip install --quiet -e ".[curation,ui,dev]"
 	touch $(STAMP)
 
 demo: setup
@@ -37,6 +37,14 @@ bench: setup
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/generate_throughput.py
 	$(BIN)/python bench/curate_throughput.py
+
+# Debian's chromium + chromium-driver for the UI's end-to-end browser tests (root only).
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	    (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null); \
+	  else echo "note: chromium not installed; the browser tests will be skipped"; fi; fi
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

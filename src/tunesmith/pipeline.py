@@ -54,6 +54,7 @@ STAGES = (
             rd.data / "data_card.json",
             rd.train / "metrics.jsonl",
             rd.eval / "metrics.json",
+            rd.eval / "human.json",
         ],
         lambda r: (r,),
         lambda rd: [rd.report / "report.html"],

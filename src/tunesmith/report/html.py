@@ -42,6 +42,7 @@ def gather(recipe: Recipe, run_dir: RunDir) -> dict:
             {"validation perplexity": _xy(history, "val_ppl")}, "optimizer step", "perplexity"
         ),
         "timings": _read_json(run_dir.manifest_path).get("stages", {}),
+        "human": _read_json(run_dir.eval / "human.json"),  # `tunesmith human summary`
     }
 
 

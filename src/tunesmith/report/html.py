@@ -13,9 +13,10 @@ EXAMPLES_SHOWN = 10
 
 
 def run(recipe: Recipe, run_dir: RunDir) -> Path:
-    from jinja2 import Environment, PackageLoader, select_autoescape
+    from jinja2 import Environment, PackageLoader
 
-    env = Environment(loader=PackageLoader("tunesmith", "report"), autoescape=select_autoescape())
+    # autoescape=True: select_autoescape() would not match the ".j2" name, and records are untrusted
+    env = Environment(loader=PackageLoader("tunesmith", "report"), autoescape=True)
     page = env.get_template("report.html.j2").render(**gather(recipe, run_dir))
     out = run_dir.stage("report") / "report.html"
     atomic_write_text(out, page)

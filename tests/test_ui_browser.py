@@ -199,6 +199,7 @@ def _start_tiny_run(browser, base: str, recipe: Path) -> None:
     steps = browser.find_element(By.ID, "f:training.max_steps")
     steps.clear()
     steps.send_keys("6")
+    browser.execute_script("window.scrollTo(0, 0)")
     shot(browser, "new-run")
     browser.find_element(By.ID, "start").click()
     assert "/runs/tiny-" in browser.current_url

@@ -26,6 +26,8 @@ function watchProgress(section) {
     for (const [stage, status] of Object.entries(data.stages)) {
       const cell = document.getElementById("stage-" + stage);
       if (cell) { cell.textContent = status; cell.className = "stage " + status; }
+      const seconds = data.seconds[stage];
+      text("secs-" + stage, seconds == null ? "" : seconds + " s");
     }
     const t = data.train;
     text("step", t.step);
@@ -35,6 +37,8 @@ function watchProgress(section) {
     text("eta", t.eta_seconds == null ? "–" : t.eta_seconds + " s");
     document.getElementById("bar").value = t.percent || (data.state === "finished" ? 100 : 0);
     text("log", data.log_tail);
+    const log = document.getElementById("log");
+    if (log) log.scrollTop = log.scrollHeight;
     if (data.state === "running") setTimeout(poll, 1500);
     else if (data.state === "finished" && !document.getElementById("report-link")) location.reload();
   }

@@ -77,6 +77,14 @@ def test_names_never_reach_outside_the_runs_folder(client, url):
     assert "Traceback" not in response.text and "root:" not in response.text
 
 
+def test_a_local_server_refuses_foreign_host_names(runs):
+    from tunesmith.ui.app import LOCAL_HOSTS
+
+    app = create_app(runs, TOKEN, allowed_hosts=LOCAL_HOSTS)
+    assert TestClient(app, base_url="http://127.0.0.1:8765").get("/").status_code == 200
+    assert TestClient(app, base_url="http://evil.example").get("/").status_code == 400
+
+
 def test_session_name_with_dots_is_refused(client):
     bad = client.post(
         "/runs/demo-1/human/sessions", data={"session": "../../x", "rater": "a", "token": TOKEN}
@@ -254,3 +262,15 @@ def test_playground_streams_the_base_model_and_explains_a_missing_adapter(tmp_pa
     assert tuned.status_code == 400 and "no trained adapter" in tuned.json()["error"]
     refused = client.post("/api/runs/play-1/generate", json=body)
     assert refused.status_code == 403
+
+
+def test_compare_side_by_side_and_damaged_files_do_not_break_pages(client, runs):
+    page = client.get("/compare?run=demo-1&run=other-2")
+    assert page.status_code == 200 and page.text.count("<b>0.3400</b>") == 2
+    (runs / "other-2" / "eval" / "compare.json").write_text(
+        '{"metrics": {"rougeL": {"base": null, "tuned": "x"}, "bleu": 3}}', encoding="utf-8"
+    )
+    (runs / "other-2" / "manifest.json").write_text('{"stages": {"data": {"sta', encoding="utf-8")
+    assert client.get("/compare?run=demo-1&run=other-2").status_code == 200
+    assert client.get("/").status_code == 200
+    assert client.get("/compare?run=demo-1").status_code == 400

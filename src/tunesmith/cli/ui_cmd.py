@@ -28,7 +28,7 @@ def serve(runs: Path, host: str, port: int) -> None:
     try:
         import uvicorn
 
-        from tunesmith.ui.app import create_app
+        from tunesmith.ui.app import LOCAL_HOSTS, create_app
         from tunesmith.ui.security import TOKEN_ENV, make_token
     except ImportError as exc:
         raise UserError(f"the web app needs: pip install 'tunesmith[ui]' ({exc.name})") from None
@@ -39,7 +39,9 @@ def serve(runs: Path, host: str, port: int) -> None:
     typer.echo(f"tunesmith ui: serving {runs.resolve()}")
     typer.echo(f"  open http://{host}:{port}/?token={token}")
     typer.echo(f"  token for changes (start runs, ratings): {token}  (or set ${TOKEN_ENV})")
-    uvicorn.run(create_app(runs, token), host=host, port=port, log_level="warning")
+    hosts = LOCAL_HOSTS if host in LOCAL_HOSTS else None  # a local server answers local names only
+    app = create_app(runs, token, allowed_hosts=hosts)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def _check_port(host: str, port: int) -> None:

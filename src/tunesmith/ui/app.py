@@ -19,8 +19,12 @@ HERE = Path(__file__).resolve().parent
 log = logging.getLogger("tunesmith.ui")
 
 
-def create_app(runs_dir: Path, token: str) -> FastAPI:
-    """The app over `runs_dir`; `token` guards every state-changing request."""
+LOCAL_HOSTS = ["127.0.0.1", "localhost"]
+
+
+def create_app(runs_dir: Path, token: str, allowed_hosts: list[str] | None = None) -> FastAPI:
+    """The app over `runs_dir`; `token` guards every state-changing request. With
+    `allowed_hosts`, other Host headers are refused (no DNS rebinding onto a local server)."""
     from tunesmith.ui import routes_human, routes_new, routes_play, routes_runs
 
     app = FastAPI(title="tunesmith", docs_url=None, redoc_url=None, openapi_url=None)
@@ -34,6 +38,10 @@ def create_app(runs_dir: Path, token: str) -> FastAPI:
     for module in (routes_runs, routes_new, routes_human, routes_play):
         app.include_router(module.router)
     _error_handlers(app)
+    if allowed_hosts:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     return app
 
 

@@ -274,3 +274,18 @@ def test_compare_side_by_side_and_damaged_files_do_not_break_pages(client, runs)
     assert client.get("/compare?run=demo-1&run=other-2").status_code == 200
     assert client.get("/").status_code == 200
     assert client.get("/compare?run=demo-1").status_code == 400
+
+
+def test_a_recipe_path_on_this_machine_needs_the_token_and_keeps_its_relative_paths(
+    client, tmp_path
+):
+    from tunesmith.cli.init_cmd import write_starter
+
+    write_starter(tmp_path / "proj", "demo")
+    path = str(tmp_path / "proj" / "recipe.yaml")
+    assert client.post("/new/recipe", data={"recipe_path": path}).status_code == 403
+    page = client.post("/new/recipe", data={"recipe_path": path, "token": TOKEN})
+    assert page.status_code == 200 and "recipe: ok" in page.text
+    assert str(tmp_path / "proj" / "data") in page.text  # data path resolved from the recipe
+    missing = client.post("/new/recipe", data={"recipe_path": path + ".x", "token": TOKEN})
+    assert missing.status_code == 400 and "recipe file not found" in missing.text

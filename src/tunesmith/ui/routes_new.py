@@ -26,8 +26,14 @@ async def check_recipe(request: Request):
     """Validate the uploaded or picked recipe, then show it as an editable form."""
     form = await request.form()
     upload = form.get("recipe_file")
+    local = str(form.get("recipe_path") or "").strip()
     try:
-        if upload is not None and getattr(upload, "filename", ""):
+        if local:  # a file on this machine: its relative data paths work as on the CLI
+            require_token(request, str(form.get("token") or ""))
+            from tunesmith.config import load_recipe
+
+            recipe = load_recipe(Path(local).expanduser())
+        elif upload is not None and getattr(upload, "filename", ""):
             data = await upload.read()
             text = _utf8(data, upload.filename)
             # Relative data paths in an upload start from the folder the server runs in.

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: setup demo test lint bench clean lock
+.PHONY: setup demo test lint bench clean lock browser
 
 setup: $(STAMP)
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==$(TORCH_VERSION)
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[curation,dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[curation,ui,dev]"
 	touch $(STAMP)
 
 demo: setup
@@ -44,12 +44,20 @@ lock:
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install --quiet --upgrade pip
 	.venv-lock/bin/pip install --quiet torch==$(TORCH_VERSION)
-	.venv-lock/bin/pip install --quiet -e ".[curation,dev]"
+	.venv-lock/bin/pip install --quiet -e ".[curation,ui,dev]"
 	@{ sed -n '1,3p' constraints.txt; .venv-lock/bin/pip freeze --exclude-editable | \
 	  grep -v -i -E '^(torch|tunesmith)==|^-e '; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
 	rm -rf .venv-lock
 	@echo "constraints.txt regenerated; run make test before committing it"
+
+# Debian's chromium + chromium-driver for the UI's end-to-end browser tests (root only).
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	    (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null); \
+	  else echo "note: chromium not installed; the browser tests will be skipped"; fi; fi
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

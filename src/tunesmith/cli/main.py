@@ -43,6 +43,17 @@ def _options(
     pass
 
 
+def _mount_ui_commands() -> None:
+    from tunesmith.cli.human_cmd import human_app
+    from tunesmith.cli.ui_cmd import ui_app
+
+    app.add_typer(ui_app, name="ui", help="Web app over a runs folder (needs the ui extra).")
+    app.add_typer(human_app, name="human", help="Blind human evaluation: summary, CSV sheets.")
+
+
+_mount_ui_commands()
+
+
 @app.command()
 def run(
     recipe: Path | None = typer.Argument(None, help="Recipe YAML; default: the bundled demo."),

@@ -22,6 +22,9 @@ def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
         run_dir.eval / "compare.json",
         run_dir.eval / "errors.json",
     ]
+    # The blind human evaluation's summary (`tunesmith human summary`), once there is one.
+    human = run_dir.eval / "human.json"
+    files += [human] if human.is_file() else []
     # Predictions exist only for tasks that generate (completion writes none).
     predictions = run_dir.eval / "predictions"
     files += [predictions] if predictions.is_dir() else []

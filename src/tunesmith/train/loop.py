@@ -98,6 +98,7 @@ class Trainer:
             self.tracker.log(
                 {
                     "step": state.step,
+                    "total_steps": self.total_steps,  # lets readers (the UI) show step/total live
                     "loss": loss,
                     "lr": lr,
                     "tokens": state.tokens,

@@ -1,0 +1,60 @@
+"""A rating sheet as CSV, for raters who work offline: export blind, import validated."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from tunesmith.errors import UserError
+from tunesmith.human.session import VERDICTS, Session
+
+COLUMNS = ("item", "prompt", "reference", "answer_A", "answer_B", "verdict", "reason")
+
+
+def export_sheet(session: Session, rater: str | None = None) -> str:
+    """CSV of the session's items in its blind order (A = left, B = right); no system names.
+    With `rater`, items they already rated are left out."""
+    done = session.rated_by(rater) if rater else set()
+    show = session.settings.get("show_reference", True)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+    writer.writeheader()
+    for item in session.items():
+        if item.id in done:
+            continue
+        left, right = session.order(item.id)
+        writer.writerow(
+            {
+                "item": item.id,
+                "prompt": item.prompt,
+                "reference": item.reference if show else "",
+                "answer_A": item.answers[left],
+                "answer_B": item.answers[right],
+                "verdict": "",
+                "reason": "",
+            }
+        )
+    return buffer.getvalue()
+
+
+def import_sheet(session: Session, rater: str, text: str, source: str = "sheet") -> int:
+    """Append the sheet's filled-in rows as `rater`'s ratings; returns how many.
+    Every row is checked first, so a bad sheet stores nothing."""
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in ("item", "verdict") if c not in (reader.fieldnames or [])]
+    if missing:
+        raise UserError(f"{source}: missing column(s) {', '.join(missing)}")
+    known = {item.id for item in session.items()}
+    rows = []
+    for line, row in enumerate(reader, 2):
+        verdict = (row.get("verdict") or "").strip()
+        if not verdict:
+            continue  # not rated yet
+        if verdict not in VERDICTS:
+            raise UserError(f"{source}:{line}: verdict {verdict!r} is not one of {VERDICTS}")
+        if row["item"] not in known:
+            raise UserError(f"{source}:{line}: item {row['item']!r} is not in the session")
+        rows.append((row["item"], verdict, (row.get("reason") or "").strip()))
+    for item, verdict, reason in rows:
+        session.rate(rater, item, verdict, reason)
+    return len(rows)

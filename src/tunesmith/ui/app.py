@@ -1,0 +1,98 @@
+"""The FastAPI application: templates (autoescaped), errors as pages or JSON, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, PackageLoader
+
+from tunesmith.errors import UserError
+from tunesmith.ui.security import COOKIE, token_ok
+
+HERE = Path(__file__).resolve().parent
+log = logging.getLogger("tunesmith.ui")
+
+
+LOCAL_HOSTS = ["127.0.0.1", "localhost"]
+
+
+def create_app(runs_dir: Path, token: str, allowed_hosts: list[str] | None = None) -> FastAPI:
+    """The app over `runs_dir`; `token` guards every state-changing request. With
+    `allowed_hosts`, other Host headers are refused (no DNS rebinding onto a local server)."""
+    from tunesmith.ui import routes_human, routes_new, routes_play, routes_runs
+
+    app = FastAPI(title="tunesmith", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.runs_dir = Path(runs_dir).resolve()
+    app.state.token = token
+    # Autoescape on for every template (the names end in .html.j2, which select_autoescape
+    # would not match): training data is untrusted text.
+    env = Environment(loader=PackageLoader("tunesmith", "ui/templates"), autoescape=True)
+    app.state.templates = Jinja2Templates(env=env)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    for module in (routes_runs, routes_new, routes_human, routes_play):
+        app.include_router(module.router)
+    _error_handlers(app)
+    if allowed_hosts:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    return app
+
+
+def page(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
+    """Render a page; forms get the token pre-filled only for a browser that already holds it."""
+    known = token_ok(request)
+    context.update(request=request, token=request.app.state.token if known else "", known=known)
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
+        "accept", ""
+    )
+
+
+def error_response(request: Request, status: int, message: str):
+    if wants_json(request):
+        return JSONResponse({"error": message, "status": status}, status_code=status)
+    return page(request, "error.html.j2", status_code=status, status=status, message=message)
+
+
+def _error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(UserError)
+    async def user_error(request: Request, exc: UserError):
+        status = getattr(exc, "status", 400)
+        return error_response(request, status, str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        return error_response(request, exc.status_code, message)
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc):
+        detail = getattr(exc, "detail", None)
+        message = detail if isinstance(detail, str) and detail != "Not Found" else "no such page"
+        return error_response(request, 404, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return error_response(request, 422, f"{where}: {first.get('msg', 'invalid request')}")
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception):
+        log.exception("internal error on %s", request.url.path)  # the trace goes to the log
+        return error_response(request, 500, f"internal error ({type(exc).__name__}); see log")
+
+
+def set_token_cookie(response, token: str) -> None:
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict")

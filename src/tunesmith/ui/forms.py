@@ -1,0 +1,100 @@
+"""An edit form generated from `Recipe.model_json_schema()`: one input per key, the field
+descriptions as help. Values go back through the recipe's own validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from tunesmith.errors import UserError
+
+FIELD_PREFIX = "f:"
+
+
+def recipe_fields(values: dict[str, Any]) -> list[dict]:
+    """Form rows for every key: {key, kind (text|select|yaml), options, help, value, section}."""
+    from tunesmith.config import Recipe
+
+    schema = Recipe.model_json_schema()
+    rows: list[dict] = []
+    _walk(schema, schema, "", values, rows)
+    return rows
+
+
+def _walk(schema: dict, node: dict, prefix: str, values: dict, rows: list[dict]) -> None:
+    for name, prop in node.get("properties", {}).items():
+        key = f"{prefix}{name}"
+        target = _deref(schema, prop)
+        value = values.get(name) if isinstance(values, dict) else None
+        if "properties" in target:  # a section: one row per key inside it
+            rows.append({"section": key, "help": target.get("description", "")})
+            _walk(schema, target, f"{key}.", value or {}, rows)
+        else:
+            rows.append(_leaf(key, prop, target, value))
+
+
+def _leaf(key: str, prop: dict, target: dict, value: Any) -> dict:
+    help_text = prop.get("description") or target.get("description", "")
+    enum = target.get("enum")
+    if enum:
+        return _row(key, "select", help_text, str(value), [str(v) for v in enum])
+    if target.get("type") == "boolean":
+        return _row(key, "select", help_text, str(bool(value)).lower(), ["true", "false"])
+    if target.get("type") in ("string", "number", "integer") or _scalar_union(target):
+        shown = "" if value is None else str(value)
+        kind = "string" if _textual(target) else "text"
+        return _row(key, kind, help_text, shown, None)
+    text = yaml.safe_dump(value, sort_keys=False, allow_unicode=True, default_flow_style=True)
+    return _row(key, "yaml", help_text, text.strip().removesuffix("...").strip(), None)
+
+
+def _row(key: str, kind: str, help_text: str, value: str, options) -> dict:
+    return {"key": key, "kind": kind, "help": help_text, "value": value, "options": options}
+
+
+def _textual(target: dict) -> bool:
+    """A string key, or an optional one (string | null): its text is kept as typed."""
+    types = {o.get("type") for o in target.get("anyOf") or [target]}
+    return "string" in types and not types & {"number", "integer", "boolean"}
+
+
+def _scalar_union(target: dict) -> bool:
+    options = target.get("anyOf") or []
+    scalar = ("string", "number", "integer", "null", "boolean")
+    return bool(options) and all(o.get("type") in scalar for o in options)
+
+
+def _deref(schema: dict, prop: dict) -> dict:
+    ref = prop.get("$ref")
+    if ref:
+        return schema["$defs"][ref.rsplit("/", 1)[-1]]
+    return prop
+
+
+def values_from_form(form: dict[str, str], fields: list[dict]) -> dict[str, Any]:
+    """The nested recipe mapping the submitted form describes (strings parsed per kind)."""
+    raw: dict[str, Any] = {}
+    for field in fields:
+        if "key" not in field:
+            continue
+        text = form.get(FIELD_PREFIX + field["key"], field["value"])
+        _assign(raw, field["key"].split("."), _parse(field, text))
+    return raw
+
+
+def _parse(field: dict, text: str) -> Any:
+    if field["kind"] == "string":
+        return text if text or field["value"] else None
+    if field["kind"] == "select" and field["options"] != ["true", "false"]:
+        return text
+    try:
+        return yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        raise UserError(f"{field['key']}: {text[:60]!r} is not a valid YAML value") from None
+
+
+def _assign(raw: dict, path: list[str], value: Any) -> None:
+    for part in path[:-1]:
+        raw = raw.setdefault(part, {})
+    raw[path[-1]] = value

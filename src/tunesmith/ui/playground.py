@@ -1,0 +1,89 @@
+"""Playground: the tuned and the base model answer a typed prompt, streamed token by token.
+Models load lazily, once per (run, system), through tunesmith.models."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from tunesmith.errors import UserError
+
+SYSTEMS = ("base", "tuned")
+MAX_NEW_TOKENS = 256
+STREAM_TIMEOUT = 300.0  # seconds without a new token before the stream gives up
+_MODELS: dict[tuple[str, str], tuple] = {}
+_LOCK = threading.Lock()
+
+
+def load(run_root: Path, system: str):
+    """(model, tokenizer, recipe) for the run's base model or its tuned adapter / model."""
+    if system not in SYSTEMS:
+        raise UserError(f"system: {system!r} is not one of {', '.join(SYSTEMS)}")
+    key = (str(run_root), system)
+    with _LOCK:  # one load per model even when both panes ask at once
+        if key not in _MODELS:
+            _MODELS[key] = _load(run_root, system)
+    return _MODELS[key]
+
+
+def _load(run_root: Path, system: str):
+    from tunesmith.config import load_recipe
+    from tunesmith.models import load_model_and_tokenizer
+
+    recipe = load_recipe(run_root / "recipe.yaml")
+    if system == "base":
+        return (*load_model_and_tokenizer(recipe.model), recipe)
+    full = run_root / "train" / "model"
+    if full.is_dir():
+        model_config = recipe.model.model_copy(update={"name": str(full)})
+        return (*load_model_and_tokenizer(model_config), recipe)
+    adapter = run_root / "train" / "adapter"
+    if not adapter.is_dir():
+        raise UserError(f"{run_root.name}: no trained adapter or model yet (train/adapter)")
+    from peft import PeftModel
+
+    base, tokenizer = load_model_and_tokenizer(recipe.model)
+    return PeftModel.from_pretrained(base, str(adapter)).eval(), tokenizer, recipe
+
+
+def stream(run_root: Path, system: str, prompt: str, max_new_tokens: int) -> Iterator[str]:
+    """Text pieces as the model produces them (greedy, formatted like evaluation prompts)."""
+    import torch
+    from transformers import TextIteratorStreamer
+
+    from tunesmith.models.formatting import encode_prompt
+
+    model, tokenizer, recipe = load(run_root, system)
+    limit = max(1, min(int(max_new_tokens), MAX_NEW_TOKENS))
+    example = {"prompt": prompt}
+    if recipe.data.system_prompt:
+        example["system"] = recipe.data.system_prompt
+    ids = encode_prompt(example, tokenizer, recipe.training.max_seq_length, room=limit)
+    streamer = TextIteratorStreamer(
+        tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TIMEOUT
+    )
+    inputs = torch.tensor([ids], device=model.device)
+
+    def generate() -> None:
+        try:
+            with torch.inference_mode():
+                model.generate(
+                    input_ids=inputs,
+                    attention_mask=torch.ones_like(inputs),
+                    do_sample=False,
+                    temperature=None,
+                    top_p=None,
+                    top_k=None,
+                    max_new_tokens=limit,
+                    pad_token_id=tokenizer.pad_token_id,
+                    streamer=streamer,
+                )
+        except Exception:
+            streamer.end()  # the reader must not wait for tokens that will never come
+            raise
+
+    worker = threading.Thread(target=generate, daemon=True)
+    worker.start()
+    yield from (piece for piece in streamer if piece)
+    worker.join()

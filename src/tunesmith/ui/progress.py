@@ -1,0 +1,96 @@
+"""Live progress of a run, from the files the CLI writes anyway (manifest, train/metrics.jsonl)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tunesmith.artifacts.run_dir import STAGES
+from tunesmith.ui.runs import read_json
+
+LAUNCH_FILE = "ui-launch.json"  # written in logs/ by a run the UI started: pid, command
+LOG_TAIL_BYTES = 4000
+
+
+def run_progress(root: Path) -> dict:
+    """Stage statuses, the current stage, training step/total, loss, val ppl and ETA."""
+    stages = read_json(root / "manifest.json").get("stages", {})
+    statuses = {s: stages.get(s, {}).get("status", "pending") for s in STAGES}
+    current = next((s for s, v in statuses.items() if v == "running"), None)
+    launch = read_json(root / "logs" / LAUNCH_FILE)
+    alive = _alive(launch.get("pid")) if launch else None
+    finished = all(v in ("done", "skipped") for v in statuses.values())
+    state = "finished" if finished else ("running" if current or alive else "stopped")
+    if state == "running" and alive is False:
+        state = "stopped"  # a stage says running but the process that ran it is gone
+    return {
+        "state": state,
+        "stage": current,
+        "stages": statuses,
+        "seconds": {s: stages.get(s, {}).get("seconds") for s in STAGES},
+        "train": training_progress(root),
+        "log_tail": log_tail(root) if launch else "",
+    }
+
+
+def training_progress(root: Path) -> dict:
+    records = _records(root / "train" / "metrics.jsonl")
+    steps = [r for r in records if "loss" in r]
+    vals = [r for r in records if "val_ppl" in r]
+    summary = read_json(root / "train" / "summary.json")
+    last = steps[-1] if steps else {}
+    step = summary.get("steps", last.get("step", 0))
+    total = summary.get("total_steps") or last.get("total_steps")
+    seconds = last.get("seconds")
+    eta = None
+    if total and step and seconds and step < total:
+        eta = round(seconds / step * (total - step), 1)
+    return {
+        "step": step,
+        "total_steps": total,
+        "loss": last.get("loss"),
+        "val_ppl": vals[-1]["val_ppl"] if vals else None,
+        "eta_seconds": eta,
+        "percent": round(100 * step / total, 1) if total else None,
+    }
+
+
+def log_tail(root: Path) -> str:
+    path = root / "logs" / "run.log"
+    if not path.is_file():
+        return ""
+    with open(path, "rb") as handle:
+        handle.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
+        text = handle.read().decode("utf-8", errors="replace")
+    return text.replace("\r", "\n")  # progress bars redraw with carriage returns
+
+
+def _records(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue  # a line being written right now
+    return rows
+
+
+def _alive(pid) -> bool | None:
+    if not isinstance(pid, int):
+        return None
+    try:
+        finished, _ = os.waitpid(pid, os.WNOHANG)  # reap our own child when it has exited
+        if finished:
+            return False
+    except ChildProcessError:
+        pass  # not our child (started by an earlier server): probe it instead
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,112 @@
+"""What the run list shows, read from each run folder (cached by file modification times)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from tunesmith.artifacts.run_dir import STAGES
+from tunesmith.human.names import NAME
+
+_CACHE: dict[Path, tuple[tuple, dict]] = {}
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def list_runs(runs_dir: Path) -> list[dict]:
+    """Every run folder (one with a manifest or a recipe), newest first."""
+    rows = []
+    for path in runs_dir.iterdir():
+        if path.is_dir() and NAME.match(path.name) and _is_run(path):
+            rows.append(run_info(path))
+    return sorted(rows, key=lambda r: r["date"] or "", reverse=True)
+
+
+def _is_run(path: Path) -> bool:
+    return (path / "manifest.json").is_file() or (path / "recipe.yaml").is_file()
+
+
+def run_info(path: Path) -> dict:
+    files = [path / "manifest.json", path / "recipe.yaml", path / "eval" / "compare.json"]
+    files.append(path / "eval" / "human.json")
+    key = tuple(_mtime(f) for f in files)
+    cached = _CACHE.get(path)
+    if cached and cached[0] == key:
+        return cached[1]
+    info = _read_info(path)
+    _CACHE[path] = (key, info)
+    return info
+
+
+def _read_info(path: Path) -> dict:
+    manifest = read_json(path / "manifest.json")
+    recipe = read_recipe(path / "recipe.yaml")
+    stages = manifest.get("stages", {})
+    compare = read_json(path / "eval" / "compare.json")
+    return {
+        "name": path.name,
+        "recipe_name": recipe.get("name", ""),
+        "task": recipe.get("task", ""),
+        "model": _model_name(recipe.get("model")),
+        "stages": {s: stages.get(s, {}).get("status", "–") for s in STAGES},
+        "headline": headline(compare),
+        "human": _human_headline(read_json(path / "eval" / "human.json")),
+        "date": manifest.get("created") or _file_date(path),
+    }
+
+
+def headline(compare: dict) -> dict | None:
+    """The first metric of compare.json: base, tuned, delta and its interval when present."""
+    metrics = compare.get("metrics") or {}
+    if not metrics:
+        return None
+    name, row = next(iter(metrics.items()))
+    if not isinstance(row, dict):
+        return None
+    keys = ("base", "tuned", "delta", "relative", "ci_low", "ci_high", "p_value", "significant")
+    return {
+        "metric": name,
+        **{k: row.get(k) for k in keys},
+        "n": row.get("n", compare.get("sample_size")),
+    }
+
+
+def _human_headline(human: dict) -> dict | None:
+    comparisons = human.get("comparisons") or []
+    return comparisons[0] if comparisons else None
+
+
+def _model_name(model) -> str:
+    return str(model.get("name", "")) if isinstance(model, dict) else str(model or "")
+
+
+def read_recipe(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 (safe)
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_json(path: Path) -> dict:
+    """A JSON file's object, or {} when it is missing, half-written or not an object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _file_date(path: Path) -> str:
+    return datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")

@@ -1,0 +1,131 @@
+"""Rating sessions: blind seeded order, resume, atomic appends, CSV sheets, summary and report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+
+import pytest
+from typer.testing import CliRunner
+from ui_runs import HOSTILE, make_run
+
+from tunesmith.errors import UserError
+from tunesmith.human.session import NotFound, Session
+from tunesmith.human.sheet import export_sheet, import_sheet
+
+
+@pytest.fixture
+def run_root(tmp_path):
+    return make_run(tmp_path / "runs", "demo-1", items=12)
+
+
+def test_order_is_seeded_per_session_and_item(run_root):
+    one = Session.create(run_root, "s1")
+    again = Session(run_root, "s1")
+    other = Session.create(run_root, "s2")
+    ids = [item.id for item in one.items()]
+    assert ids == [item.id for item in again.items()]  # same session: same order for everyone
+    orders = [one.order(i) for i in ids]
+    assert orders == [again.order(i) for i in ids]
+    assert {o[0] for o in orders} == {"tuned", "base"}  # both sides get each system
+    assert orders != [other.order(i) for i in ids] or ids != [i.id for i in other.items()]
+
+
+def test_resumes_where_the_rater_stopped_and_raters_are_independent(run_root):
+    session = Session.create(run_root, "s1")
+    first = session.next_item("ann")
+    session.rate("ann", first.id, "A", "clearer")
+    assert session.next_item("ann").id != first.id
+    assert session.next_item("bob").id == first.id
+    record = session.ratings()[0]
+    assert record["order"] == list(session.order(first.id))
+    assert record["winner"] == record["order"][0]
+    assert set(record) >= {"rater", "item", "order", "verdict", "time", "reason"}
+
+
+def test_unknown_item_bad_verdict_and_bad_names_are_refused(run_root):
+    session = Session.create(run_root, "s1")
+    with pytest.raises(NotFound, match="not an item"):
+        session.rate("ann", "no-such-item", "A")
+    with pytest.raises(UserError, match="verdict"):
+        session.rate("ann", session.items()[0].id, "C")
+    for bad in ("../x", "a/b", "..", ".hidden", ""):
+        with pytest.raises(UserError, match="not a valid name"):
+            Session(run_root, bad)
+    assert session.ratings() == []
+
+
+def test_concurrent_appends_never_interleave(run_root):
+    session = Session.create(run_root, "s1")
+    ids = [item.id for item in session.items()]
+
+    def rater(name):
+        for item in ids:
+            session.rate(name, item, "tie", "x" * 500)
+
+    threads = [threading.Thread(target=rater, args=(f"r{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    lines = session.ratings_path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 4 * len(ids)
+    assert all(json.loads(line)["verdict"] == "tie" for line in lines)
+
+
+def test_csv_sheet_round_trip_and_a_bad_sheet_stores_nothing(run_root):
+    session = Session.create(run_root, "s1")
+    sheet = export_sheet(session)
+    assert "tuned" not in sheet.splitlines()[0] and HOSTILE in sheet  # blind, data as is
+    table = list(csv.DictReader(io.StringIO(sheet)))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(table[0]))
+    writer.writeheader()
+    for number, row in enumerate(table):
+        writer.writerow({**row, "verdict": "A" if number % 2 else "B", "reason": "ok"})
+    assert import_sheet(session, "offline", buffer.getvalue()) == len(table)
+    by_item = {r["item"]: r for r in session.ratings()}
+    for number, row in enumerate(table):
+        left, right = session.order(row["item"])
+        assert by_item[row["item"]]["winner"] == (left if number % 2 else right)
+    assert export_sheet(session, "offline").count("\n") == 1  # nothing left for this rater
+    bad = buffer.getvalue() + "zz,p,r,a,b,A,\n"
+    before = len(session.ratings())
+    with pytest.raises(UserError, match="not in the session"):
+        import_sheet(session, "other", bad)
+    assert len(session.ratings()) == before
+
+
+def test_human_summary_command_writes_json_and_the_report_shows_it(run_root):
+    from tunesmith.cli.main import app
+
+    session = Session.create(run_root, "s1")
+    for number, item in enumerate(session.items()):
+        left, _ = session.order(item.id)
+        tuned_side = "A" if left == "tuned" else "B"
+        verdict = tuned_side if number < 9 else {"A": "B", "B": "A"}[tuned_side]
+        session.rate("ann", item.id, verdict)
+    result = CliRunner().invoke(app, ["human", "summary", str(run_root)])
+    assert result.exit_code == 0, result.output
+    assert "tuned vs base: win rate 75.0 %" in result.output
+    saved = json.loads((run_root / "eval" / "human.json").read_text(encoding="utf-8"))
+    assert saved["comparisons"][0]["wins"] == 9 and saved["comparisons"][0]["losses"] == 3
+    assert saved["sessions"]["s1"]["win_rate"]["n"] == 12
+    report = (run_root / "report" / "report.html").read_text(encoding="utf-8")
+    assert "Blind human evaluation" in report and "75.0 %" in report
+    assert HOSTILE not in report  # the report still escapes the predictions
+
+
+def test_human_cli_errors_are_one_line(run_root, tmp_path):
+    import subprocess
+    import sys
+
+    missing = subprocess.run(
+        [sys.executable, "-m", "tunesmith.cli", "human", "summary", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 2 and "not an evaluated run folder" in missing.stderr
+    assert "Traceback" not in missing.stderr

@@ -1,0 +1,291 @@
+"""The web app through FastAPI's TestClient: token, path checks, escaping, errors, forms."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+import pytest
+from ui_runs import HOSTILE, make_run
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from tunesmith.human.session import Session  # noqa: E402
+from tunesmith.ui.app import create_app  # noqa: E402
+
+TOKEN = "secret-token"
+ESCAPED = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
+
+
+@pytest.fixture
+def runs(tmp_path):
+    folder = tmp_path / "runs"
+    make_run(folder, "demo-1", items=12)
+    make_run(folder, "other-2", items=4, report=False)
+    return folder
+
+
+@pytest.fixture
+def client(runs):
+    return TestClient(create_app(runs, TOKEN))
+
+
+def test_run_list_shows_task_stages_headline_with_interval(client):
+    page = client.get("/").text
+    assert "demo-1" in page and "other-2" in page and "summarization" in page
+    assert "rougeL <b>0.3400</b> vs 0.2100" in page and "[0.080, 0.180]" in page
+    assert client.get("/api/runs").json()["runs"][0]["stages"]["train"] == "done"
+
+
+def test_state_changes_need_the_token(client):
+    form = {"session": "s1", "rater": "ann"}
+    refused = client.post("/runs/demo-1/human/sessions", data=form)
+    assert refused.status_code == 403 and "token" in refused.text
+    wrong = client.post("/runs/demo-1/human/sessions", data={**form, "token": "nope"})
+    assert wrong.status_code == 403
+    api = client.post("/api/runs/demo-1/human/s1/ratings", json={"item": "ex1"})
+    assert api.status_code == 403 and api.json()["status"] == 403
+    ok = client.post(
+        "/runs/demo-1/human/sessions", data={**form, "token": TOKEN}, follow_redirects=False
+    )
+    assert ok.status_code == 303
+
+
+def test_start_up_link_sets_a_cookie_that_then_counts_as_the_token(client):
+    client.get(f"/?token={TOKEN}")
+    created = client.post(
+        "/runs/demo-1/human/sessions",
+        data={"session": "s1", "rater": "ann"},
+        follow_redirects=False,
+    )
+    assert created.status_code == 303
+    fresh = TestClient(client.app)
+    fresh.get("/?token=guess")
+    assert fresh.post("/runs/demo-1/human/summary").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/runs/..%2F..%2Fetc/report", "/runs/%2e%2e/report", "/runs/.ssh", "/runs/a%5Cb"],
+)
+def test_names_never_reach_outside_the_runs_folder(client, url):
+    response = client.get(url)
+    assert response.status_code in (400, 404)
+    assert "Traceback" not in response.text and "root:" not in response.text
+
+
+def test_a_local_server_refuses_foreign_host_names(runs):
+    from tunesmith.ui.app import LOCAL_HOSTS
+
+    app = create_app(runs, TOKEN, allowed_hosts=LOCAL_HOSTS)
+    assert TestClient(app, base_url="http://127.0.0.1:8765").get("/").status_code == 200
+    assert TestClient(app, base_url="http://evil.example").get("/").status_code == 400
+
+
+def test_session_name_with_dots_is_refused(client):
+    bad = client.post(
+        "/runs/demo-1/human/sessions", data={"session": "../../x", "rater": "a", "token": TOKEN}
+    )
+    assert bad.status_code == 400 and "not a valid name" in bad.text
+
+
+def test_untrusted_text_is_escaped_on_every_page(client, runs):
+    Session.create(runs / "demo-1", "s1")
+    session = Session(runs / "demo-1", "s1")
+    order = [item.id for item in session.items()]
+    for item_id in order[: order.index("ex0")]:  # rate until the hostile item comes up
+        session.rate("ann", item_id, "tie")
+    page = client.get("/runs/demo-1/human/s1/rate?rater=ann").text
+    assert ESCAPED in page and HOSTILE not in page
+    report = client.get("/runs/demo-1/report").text
+    assert HOSTILE not in report
+    error = client.get("/runs/%3Cscript%3E").text
+    assert "<script>" not in error.replace('<script src="/static/app.js"></script>', "")
+
+
+def test_rating_an_unknown_item_is_a_404_and_nothing_is_stored(client, runs):
+    Session.create(runs / "demo-1", "s1")
+    headers = {"X-Tunesmith-Token": TOKEN}
+    body = {"rater": "ann", "item": "nope", "verdict": "A"}
+    response = client.post("/api/runs/demo-1/human/s1/ratings", json=body, headers=headers)
+    assert response.status_code == 404 and "not an item" in response.json()["error"]
+    good = client.post(
+        "/api/runs/demo-1/human/s1/ratings", json={**body, "item": "ex3"}, headers=headers
+    )
+    assert good.status_code == 201 and good.json()["item"] == "ex3"
+    assert len(Session(runs / "demo-1", "s1").ratings()) == 1
+    missing = client.get("/runs/demo-1/human/none/rate?rater=ann")
+    assert missing.status_code == 404 and "does not exist" in missing.text
+
+
+def test_results_page_shows_the_win_rate(client, runs):
+    session = Session.create(runs / "demo-1", "s1")
+    for item in session.items()[:10]:
+        left, _ = session.order(item.id)
+        session.rate("ann", item.id, "A" if left == "tuned" else "B")
+    page = client.get("/runs/demo-1/human").text
+    assert '100.0 % <span class="ci">[72.2, 100.0] (n 10)' in page
+
+
+def test_invalid_upload_gets_the_clis_message(client, tmp_path):
+    text = "name: x\ntask: summarization\ndata:\n  train: d.jsonl\n  trian_typo: 1\n"
+    response = client.post(
+        "/new/recipe", files={"recipe_file": ("mine.yaml", text, "application/x-yaml")}
+    )
+    assert response.status_code == 400
+    (tmp_path / "mine.yaml").write_text(text, encoding="utf-8")
+    cli = subprocess.run(
+        [sys.executable, "-m", "tunesmith.cli", "validate", "mine.yaml"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    message = cli.stderr.strip().removeprefix("error: ")
+    assert "unknown key" in message
+    assert message.replace("&", "&amp;").replace("'", "&#39;") in response.text
+
+
+def test_edit_form_has_every_key_with_its_help_and_starts_a_detached_run(
+    client, runs, tiny_recipe, monkeypatch
+):
+    started = []
+
+    class FakeProcess:
+        pid = 424242
+
+        def __init__(self, command, **kwargs):
+            started.append((command, kwargs))
+
+    monkeypatch.setattr("tunesmith.ui.launch.subprocess.Popen", FakeProcess)
+    recipe = tiny_recipe()
+    upload = client.post(
+        "/new/recipe", files={"recipe_file": ("r.yaml", recipe.read_text(), "text/yaml")}
+    )
+    assert upload.status_code == 200
+    assert 'name="f:training.lora.r"' in upload.text and "Peak learning rate" in upload.text
+    form = _form_values(upload.text)
+    form["f:training.learning_rate"] = "0.01"
+    form["token"] = TOKEN
+    response = client.post("/new/start", data=form, follow_redirects=False)
+    assert response.status_code == 303, response.text[-500:]
+    name = response.headers["location"].rsplit("/", 1)[-1]
+    root = runs / name
+    assert name.startswith("tiny-") and "learning_rate: 0.01" in (root / "recipe.yaml").read_text()
+    command, kwargs = started[0]
+    assert command[1:4] == ["-m", "tunesmith.cli", "run"] and command[-1] == str(root)
+    assert kwargs["start_new_session"] is True
+    assert json.loads((root / "logs" / "ui-launch.json").read_text())["pid"] == 424242
+    bad = client.post("/new/start", data={**form, "f:training.batch_size": "0"})
+    assert bad.status_code == 400 and "training.batch_size" in bad.text
+
+
+def _form_values(page: str) -> dict[str, str]:
+    import html
+    import re
+
+    values = {}
+    for name, value in re.findall(r'<input name="(f:[^"]+)" id="[^"]+" value="([^"]*)"', page):
+        values[name] = html.unescape(value)
+    for name, body in re.findall(r'<textarea name="(f:[^"]+)"[^>]*>(.*?)</textarea>', page, re.S):
+        values[name] = html.unescape(body)
+    for name, options in re.findall(r'<select name="(f:[^"]+)"[^>]*>(.*?)</select>', page, re.S):
+        chosen = re.search(r"<option selected>([^<]*)</option>", options)
+        values[name] = html.unescape(chosen.group(1))
+    return values
+
+
+def test_progress_of_a_running_training(runs):
+    from tunesmith.artifacts import RunDir, write_jsonl
+    from tunesmith.ui.progress import run_progress
+
+    root = runs / "live"
+    run_dir = RunDir(root)
+    run_dir.update_stage("data", status="done", seconds=1.0)
+    run_dir.update_stage("train", status="running")
+    rows = [{"step": s, "total_steps": 40, "loss": 2.0, "seconds": 2.0 * s} for s in (1, 2, 10)]
+    write_jsonl(run_dir.stage("train") / "metrics.jsonl", rows + [{"step": 10, "val_ppl": 9.5}])
+    got = run_progress(root)
+    assert got["state"] == "running" and got["stage"] == "train"
+    assert got["train"] == {
+        "step": 10,
+        "total_steps": 40,
+        "loss": 2.0,
+        "val_ppl": 9.5,
+        "eta_seconds": 60.0,
+        "percent": 25.0,
+    }
+
+
+def test_missing_runs_folder_and_port_in_use_are_clear(tmp_path):
+    page = TestClient(create_app(tmp_path / "gone", TOKEN)).get("/")
+    assert page.status_code == 404 and "does not exist" in page.text
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tunesmith.cli",
+                "ui",
+                "--runs",
+                str(tmp_path),
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_playground_streams_the_base_model_and_explains_a_missing_adapter(tmp_path, tiny_model_dir):
+    runs = tmp_path / "runs"
+    make_run(runs, "play-1", model=str(tiny_model_dir), report=False)
+    client = TestClient(create_app(runs, TOKEN))
+    headers = {"X-Tunesmith-Token": TOKEN}
+    body = {"prompt": "Summarise: a python editor", "system": "base", "max_new_tokens": 5}
+    response = client.post("/api/runs/play-1/generate", json=body, headers=headers)
+    assert response.status_code == 200
+    events = [e for e in response.text.split("\n\n") if e]
+    pieces = [json.loads(e[6:])["text"] for e in events if e.startswith("data: ")]
+    assert events[-1].startswith("event: end") and len(pieces) >= 1
+    tuned = client.post(
+        "/api/runs/play-1/generate", json={**body, "system": "tuned"}, headers=headers
+    )
+    assert tuned.status_code == 400 and "no trained adapter" in tuned.json()["error"]
+    refused = client.post("/api/runs/play-1/generate", json=body)
+    assert refused.status_code == 403
+
+
+def test_compare_side_by_side_and_damaged_files_do_not_break_pages(client, runs):
+    page = client.get("/compare?run=demo-1&run=other-2")
+    assert page.status_code == 200 and page.text.count("<b>0.3400</b>") == 2
+    (runs / "other-2" / "eval" / "compare.json").write_text(
+        '{"metrics": {"rougeL": {"base": null, "tuned": "x"}, "bleu": 3}}', encoding="utf-8"
+    )
+    (runs / "other-2" / "manifest.json").write_text('{"stages": {"data": {"sta', encoding="utf-8")
+    assert client.get("/compare?run=demo-1&run=other-2").status_code == 200
+    assert client.get("/").status_code == 200
+    assert client.get("/compare?run=demo-1").status_code == 400
+
+
+def test_a_recipe_path_on_this_machine_needs_the_token_and_keeps_its_relative_paths(
+    client, tmp_path
+):
+    from tunesmith.cli.init_cmd import write_starter
+
+    write_starter(tmp_path / "proj", "demo")
+    path = str(tmp_path / "proj" / "recipe.yaml")
+    assert client.post("/new/recipe", data={"recipe_path": path}).status_code == 403
+    page = client.post("/new/recipe", data={"recipe_path": path, "token": TOKEN})
+    assert page.status_code == 200 and "recipe: ok" in page.text
+    assert str(tmp_path / "proj" / "data") in page.text  # data path resolved from the recipe
+    missing = client.post("/new/recipe", data={"recipe_path": path + ".x", "token": TOKEN})
+    assert missing.status_code == 400 and "recipe file not found" in missing.text

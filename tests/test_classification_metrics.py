@@ -89,3 +89,31 @@ def test_classic_baseline_learns_a_separable_task():
     assert predicted == [e["label"] for e in test]
     assert np.allclose(np.sum(probs, axis=1), 1.0)
     assert seconds < 60
+
+
+def test_positive_label_defaults_to_the_rarer_class_and_threshold_needs_binary():
+    from tunesmith.config.classification import ClassificationEval
+    from tunesmith.errors import UserError
+    from tunesmith.evaluate.classify import positive_label
+
+    train = [{"label": "ham"}] * 5 + [{"label": "spam"}] * 2
+    assert positive_label(ClassificationEval(), ["ham", "spam"], train) == "spam"
+    chosen = ClassificationEval(positive_label="ham")
+    assert positive_label(chosen, ["ham", "spam"], train) == "ham"
+    assert positive_label(ClassificationEval(), LABELS, train) is None
+    with pytest.raises(UserError, match="binary"):
+        positive_label(ClassificationEval(threshold=True), LABELS, train)
+    with pytest.raises(UserError, match="not a label"):
+        positive_label(ClassificationEval(positive_label="eggs"), ["ham", "spam"], train)
+
+
+def test_threshold_redecides_binary_rows():
+    from tunesmith.evaluate.classify import apply_threshold, probability_rows
+
+    examples = [{"id": str(i), "prompt": "p", "response": "ham"} for i in range(3)]
+    rows = probability_rows(
+        examples, ["ham", "spam"], [[0.9, 0.1], [0.7, 0.3], [0.4, 0.6]], lambda e: e["response"]
+    )
+    assert [r["prediction"] for r in rows] == ["ham", "ham", "spam"]
+    lowered = apply_threshold(rows, "spam", 0.25)
+    assert [r["prediction"] for r in lowered] == ["ham", "spam", "spam"]

@@ -39,11 +39,13 @@ def _brute_force(model, tokenizer, example, label) -> float:
     ids = torch.tensor([encoded.input_ids])
     with torch.no_grad():
         logp = torch.log_softmax(model(input_ids=ids).logits[0].float(), dim=-1)
-    return sum(
-        float(logp[pos - 1, tok])
-        for pos, (tok, lab) in enumerate(zip(encoded.input_ids, encoded.labels))
-        if lab != IGNORE
-    )
+    total = 0.0
+    for pos, (tok, lab) in enumerate(zip(encoded.input_ids, encoded.labels)):
+        if lab != IGNORE:
+            total += float(logp[pos - 1, tok])
+            if tok == tokenizer.eos_token_id:  # the answer ends at the end-of-turn token
+                break
+    return total
 
 
 def test_scores_equal_full_forward_pass(tiny):
@@ -57,7 +59,7 @@ def test_scores_equal_full_forward_pass(tiny):
 def test_prefix_labels_are_scored_with_their_end_token(tiny):
     _, tokenizer = tiny
     conts = label_continuations(_examples(1)[0], LABELS, tokenizer)
-    assert all(c[-2] == tokenizer.eos_token_id or c[-1] == tokenizer.eos_token_id for c in conts)
+    assert all(c[-1] == tokenizer.eos_token_id for c in conts)
     short, long = conts[1], conts[2]
     assert short != long[: len(short)] or len(short) == len(long)
 

@@ -37,3 +37,28 @@ def classic_baseline(train: list[dict], test: list[dict], labels: list[str], see
 
 def _text(example: dict) -> str:
     return example.get("prompt", "")
+
+
+def classic_rows(recipe, run_dir, examples: list[dict], labels: list[str]) -> list[dict]:
+    """Prediction rows of the classic baseline, trained on this run's training split."""
+    from tunesmith.artifacts import read_jsonl
+    from tunesmith.evaluate.classify import probability_rows
+    from tunesmith.evaluate.scoring import prediction_row
+    from tunesmith.metrics.per_example import example_scores
+    from tunesmith.models.formatting import reference
+
+    train = [e for e in read_jsonl(run_dir.data / "train.jsonl") if "label" in e]
+    probs, seconds = classic_baseline(train, examples, labels, recipe.training.seed)
+    decided = probability_rows(examples, labels, probs, reference)
+    names = recipe.metrics()
+    scores = example_scores(
+        names, [r["prediction"] for r in decided], [r["reference"] for r in decided], labels
+    )
+    rows = []
+    for example, row, extra in zip(examples, decided, scores, strict=True):
+        full = prediction_row(example)
+        full.update(prediction=row["prediction"], probabilities=row["probabilities"])
+        full["scores"].update(extra)
+        full["seconds"] = round(seconds, 3)
+        rows.append(full)
+    return rows

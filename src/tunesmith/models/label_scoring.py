@@ -29,6 +29,8 @@ def label_continuations(example: dict, labels: list[str], tokenizer) -> list[lis
     for label in labels:
         encoded = encode_example({**example, "response": label}, tokenizer, 1 << 20)
         tokens = [t for t, lab in zip(encoded.input_ids, encoded.labels) if lab != IGNORE]
+        if tokenizer.eos_token_id in tokens:  # what follows the end of turn is the same for all
+            tokens = tokens[: tokens.index(tokenizer.eos_token_id) + 1]
         if not tokens:
             raise ValueError(f"label {label!r} tokenises to nothing")
         continuations.append(tokens)

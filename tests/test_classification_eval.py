@@ -97,3 +97,10 @@ def test_threshold_comes_from_validation_and_redecides_tuned(classified):
     for plain, decided in zip(tuned, cut_rows):
         expected = "utils" if plain["probabilities"]["utils"] >= cut else "devel"
         assert decided["prediction"] == expected
+
+
+def test_report_shows_probabilities_and_the_classic_row(classified):
+    page = (classified.report / "report.html").read_text()
+    assert "Classification probabilities and calibration" in page
+    assert "TF-IDF + logistic regression" in page
+    assert "<svg" in page.split("Classification probabilities")[1]

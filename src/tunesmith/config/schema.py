@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from tunesmith.config.base import Section
+from tunesmith.config.classification import ClassificationEval
 from tunesmith.config.curation import CurationConfig
 
 Task = Literal["summarization", "instruction", "chat", "classification", "completion"]
@@ -238,6 +239,7 @@ class EvaluationConfig(Section):
         description="Also score a few-shot prompt baseline: the base model shown this many "
         "training examples as demonstrations (0 = off; prompt/response tasks only).",
     )
+    classification: ClassificationEval = Field(default_factory=ClassificationEval)
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     # Statistics and error analysis (issue 8): see docs/evaluation.md.
     bootstrap_resamples: int = Field(

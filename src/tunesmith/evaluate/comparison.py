@@ -16,9 +16,15 @@ def statistics_of(recipe: Recipe, predictions: dict[str, list[dict]], labels) ->
     cols = {name: columns_for(rows, labels) for name, rows in predictions.items()}
     n = len(next(iter(predictions.values())))
     idx = resample_indices(n, ev.bootstrap_resamples, ev.bootstrap_seed)
+    # A statistic is computed for every row that has its columns (the classic baseline has no
+    # perplexity), and compared for every pair that both have them.
     stats = {k: STATISTICS.get(k) for k in keys if _has_columns(STATISTICS.get(k), cols)}
     rows = {
-        name: {k: row_interval(stat, c, idx, ev.alpha) for k, stat in stats.items()}
+        name: {
+            k: row_interval(stat, c, idx, ev.alpha)
+            for k, stat in stats.items()
+            if all(col in c for col in stat.columns)
+        }
         for name, c in cols.items()
     }
     comparisons = [
@@ -26,7 +32,9 @@ def statistics_of(recipe: Recipe, predictions: dict[str, list[dict]], labels) ->
             "a": a,
             "b": b,
             "metrics": {
-                k: compare_rows(stat, cols[a], cols[b], idx, ev.alpha) for k, stat in stats.items()
+                k: compare_rows(stat, cols[a], cols[b], idx, ev.alpha)
+                for k, stat in stats.items()
+                if k in rows[a] and k in rows[b]
             },
         }
         for a, b in row_pairs(list(predictions))
@@ -35,16 +43,14 @@ def statistics_of(recipe: Recipe, predictions: dict[str, list[dict]], labels) ->
 
 
 def _has_columns(stat, cols: dict) -> bool:
-    return all(c in next(iter(cols.values())) for c in stat.columns)
+    return any(all(c in row_cols for c in stat.columns) for row_cols in cols.values())
 
 
 def build_compare(recipe: Recipe, stats: dict, labels_of: dict[str, str], n: int) -> dict:
     """compare.json: every row's intervals, every pair, tuned vs base headline, the target."""
     ev = recipe.evaluation
     headline = _pair(stats, "base", "tuned")
-    metrics = {
-        k: {**pair, "base": pair["a"], "tuned": pair["b"]} for k, pair in headline.items()
-    }
+    metrics = {k: {**pair, "base": pair["a"], "tuned": pair["b"]} for k, pair in headline.items()}
     return {
         "sample_size": n,
         "confidence": 1 - ev.alpha,

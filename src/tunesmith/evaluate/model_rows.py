@@ -55,3 +55,32 @@ register_row(
     ModelRow("few_shot", "base model (few-shot)", 10, _has_demos, _train_split, _as_given, _demos)
 )
 register_row(ModelRow("tuned", "tuned model", 100, _always, _tuned_inputs, _tuned))
+
+
+def _classic_applies(recipe, run_dir) -> bool:
+    from tunesmith.config.tasks import task_spec
+
+    return task_spec(recipe.task).has_label and recipe.evaluation.classification.classic_baseline
+
+
+def _classic_rows(recipe, run_dir, examples, labels):
+    from tunesmith.evaluate.classic import classic_rows
+
+    return classic_rows(recipe, run_dir, examples, labels)
+
+
+def _no_model(recipe, run_dir, model):
+    raise TypeError("the classic baseline scores examples itself; it has no model to load")
+
+
+register_row(
+    ModelRow(
+        "classic",
+        "TF-IDF + logistic regression",
+        5,
+        _classic_applies,
+        _train_split,
+        _no_model,
+        score=_classic_rows,
+    )
+)

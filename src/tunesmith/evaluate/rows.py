@@ -27,6 +27,9 @@ class ModelRow:
     inputs: Callable[[Recipe, RunDir], list[Path]]  # run-folder files it reads (stage inputs)
     load: Callable[[Recipe, RunDir, object], object]  # (recipe, run_dir, plain base) -> model
     demos: Callable[[Recipe, RunDir], list[dict]] | None = None  # few-shot demonstrations
+    # A row that is no language model (the classic baseline) scores examples itself:
+    # (recipe, run_dir, examples, labels) -> prediction rows; `load` is then not called.
+    score: Callable[[Recipe, RunDir, list[dict], list[str] | None], list[dict]] | None = None
 
 
 ROWS: Registry[ModelRow] = Registry("evaluation row")

@@ -25,21 +25,42 @@ def score_model(model, tokenizer, examples, recipe: Recipe, generate: bool, labe
             row["scores"].update(nll=nll, tokens=tokens)
     if not generate:
         return rows
-    from tunesmith.models.generation import generate_texts
+    if labels and recipe.evaluation.classification.scoring == "likelihood":
+        outputs = _most_likely_labels(model, tokenizer, examples, recipe, labels, rows, on_batch)
+    else:
+        from tunesmith.models.generation import generate_texts
 
-    prompts = [
-        encode_prompt(e, tokenizer, cfg.max_seq_length + gen.max_new_tokens, gen.max_new_tokens)
-        for e in examples
-    ]
-    outputs = generate_texts(
-        model, tokenizer, prompts, gen.max_new_tokens, gen.batch_size, on_batch
-    )
+        prompts = [
+            encode_prompt(e, tokenizer, cfg.max_seq_length + gen.max_new_tokens, gen.max_new_tokens)
+            for e in examples
+        ]
+        outputs = generate_texts(
+            model, tokenizer, prompts, gen.max_new_tokens, gen.batch_size, on_batch
+        )
     references = [row["reference"] for row in rows]
     scores = example_scores(names, outputs, references, labels)
     for row, output, extra in zip(rows, outputs, scores, strict=True):
         row["prediction"] = output
         row["scores"].update(extra)
     return rows
+
+
+def _most_likely_labels(model, tokenizer, examples, recipe, labels, rows, on_batch) -> list[str]:
+    """Label-likelihood classification: each row gets every label's probability."""
+    from tunesmith.evaluate.classify import label_predictions
+
+    scored = label_predictions(
+        model,
+        tokenizer,
+        examples,
+        labels,
+        recipe.training.max_seq_length,
+        recipe.evaluation.classification,
+        on_batch,
+    )
+    for row, result in zip(rows, scored, strict=True):
+        row["probabilities"] = result["probabilities"]
+    return [result["prediction"] for result in scored]
 
 
 def prediction_row(example: dict) -> dict:

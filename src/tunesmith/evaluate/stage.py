@@ -41,6 +41,7 @@ def stage_inputs(recipe: Recipe, run_dir: RunDir) -> list:
 
 
 def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> EvalResult:
+    from tunesmith.evaluate.calibrate import decision_threshold, probability_section
     from tunesmith.evaluate.comparison import build_compare, statistics_of
     from tunesmith.evaluate.errors import analyse
     from tunesmith.evaluate.rows import rows_for
@@ -53,18 +54,33 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> 
     labels = (recipe.data.labels or _labels(run_dir)) if spec.has_label else None
     predictions, labels_of, demos = {}, {}, 0
     for row in rows_for(recipe, run_dir):
+        if row.score is not None:
+            predictions[row.name], labels_of[row.name] = (
+                row.score(recipe, run_dir, examples, labels),
+                row.label,
+            )
+            write_jsonl(out / "predictions" / f"{split}.{row.name}.jsonl", predictions[row.name])
+            continue
         model = row.load(recipe, run_dir, copy.deepcopy(base))
         shown = row.demos(recipe, run_dir) if row.demos else []
         inputs = [{**e, "demos": shown} for e in examples] if shown else examples
         demos = max(demos, len(shown))
         bar = progress(row.name, len(examples)) if progress else None
         rows = score_model(model, tokenizer, inputs, recipe, spec.generates, labels, bar)
-        del model
         predictions[row.name], labels_of[row.name] = rows, row.label
         write_jsonl(out / "predictions" / f"{split}.{row.name}.jsonl", rows)
+        thresholded = decision_threshold(
+            recipe, run_dir, row.name, model, tokenizer, rows, labels, split
+        )
+        del model
+        if thresholded is not None:
+            name = f"{row.name}_threshold"
+            predictions[name], labels_of[name] = thresholded
+            write_jsonl(out / "predictions" / f"{split}.{name}.jsonl", predictions[name])
     stats = statistics_of(recipe, predictions, labels)
     comparison = build_compare(recipe, stats, labels_of, len(examples))
     comparison.update(split=split, demonstrations=demos, **_evaluations(run_dir, split))
+    comparison.update(probability_section(recipe, run_dir, predictions, labels, labels_of))
     if recipe.evaluation.previous_run and split == "test":
         comparison["previous_run"] = _previous(recipe, predictions["tuned"], labels)
     metrics = {

@@ -7,6 +7,7 @@ from pathlib import Path
 from tunesmith.artifacts import RunDir, atomic_write_text, read_jsonl
 from tunesmith.artifacts.files import read_json
 from tunesmith.config.schema import Recipe
+from tunesmith.report.classification import classification_context
 from tunesmith.report.evaluation import evaluation_context
 from tunesmith.report.plots import line_chart_svg
 
@@ -36,6 +37,7 @@ def gather(recipe: Recipe, run_dir: RunDir) -> dict:
         "metrics": _read_json(run_dir.eval / "metrics.json"),
         "compare": _read_json(run_dir.eval / "compare.json"),
         **evaluation_context(run_dir.eval),
+        **classification_context(_read_json(run_dir.eval / "compare.json")),
         "loss_svg": line_chart_svg(
             {"training loss": _xy(history, "loss")}, "optimizer step", "loss"
         ),

@@ -1,0 +1,40 @@
+"""Settings of classification evaluation (label-likelihood scoring, calibration, baseline)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from tunesmith.config.base import Section
+
+
+class ClassificationEval(Section):
+    scoring: Literal["likelihood", "generate"] = Field(
+        "likelihood",
+        description="likelihood: score every known label by its log-probability after the "
+        "prompt and predict the most likely (fair to the base model, gives probabilities); "
+        "generate: generate text and match it to a label (reports the invalid-label rate).",
+    )
+    length_normalization: Literal["sum", "mean"] = Field(
+        "sum",
+        description="How a several-token label's log-probability is combined: sum (the exact "
+        "probability of the whole answer, end-of-turn included) or mean (per token; favours "
+        "long labels less).",
+    )
+    positive_label: str | None = Field(
+        None,
+        description="Binary tasks: the positive class for ROC/PR curves and the threshold "
+        "(default: the rarer class in the training split).",
+    )
+    threshold: bool | None = Field(
+        None,
+        description="Binary tasks: choose the decision threshold that maximises the positive "
+        "class's F1 on the validation split (never the test split). Default: on for binary "
+        "tasks; true on a multi-class task is an error.",
+    )
+    classic_baseline: bool = Field(
+        True,
+        description="Add a TF-IDF + logistic-regression row (scikit-learn, trained on the same "
+        "training split, about a second) to every classification comparison.",
+    )

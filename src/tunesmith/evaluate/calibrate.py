@@ -1,0 +1,74 @@
+"""Classification probabilities in the comparison: ROC/PR-AUC, calibration, the threshold.
+
+Rows scored by label likelihood (and the classic baseline) carry per-label probabilities;
+this module turns them into compare.json's `probabilities` section and, for binary tasks, a
+decision threshold chosen on the validation split (never the test split).
+"""
+
+from __future__ import annotations
+
+from tunesmith.artifacts import read_jsonl
+
+# The deployed model is the one whose threshold matters; base rows compete at the argmax.
+THRESHOLD_ROWS = ("tuned",)
+
+
+def _positive(recipe, run_dir, labels):
+    from tunesmith.evaluate.classify import positive_label
+
+    train = read_jsonl(run_dir.data / "train.jsonl")
+    return positive_label(recipe.evaluation.classification, labels, train)
+
+
+def decision_threshold(recipe, run_dir, row_name, model, tokenizer, rows, labels, split):
+    """(test rows re-decided at the validation-chosen threshold, their label) or None."""
+    settings = recipe.evaluation.classification
+    applies = (
+        split == "test"
+        and row_name in THRESHOLD_ROWS
+        and labels is not None
+        and len(labels) == 2
+        and settings.threshold is not False
+        and settings.scoring == "likelihood"
+    )
+    val_path = run_dir.data / "val.jsonl"
+    if not applies or not val_path.is_file():
+        return None
+    from tunesmith.evaluate.classify import apply_threshold, label_predictions
+    from tunesmith.metrics.calibration import best_threshold
+    from tunesmith.metrics.per_example import example_scores
+
+    positive = _positive(recipe, run_dir, labels)
+    val = read_jsonl(val_path)[: recipe.training.val_max_examples]
+    if not val:
+        return None
+    scored = label_predictions(
+        model, tokenizer, val, labels, recipe.training.max_seq_length, settings
+    )
+    cut = best_threshold(
+        [e["label"] for e in val], [r["probabilities"][positive] for r in scored], positive
+    )
+    decided = apply_threshold(rows, positive, cut)
+    rescored = example_scores(
+        ["accuracy"], [r["prediction"] for r in decided], [r["reference"] for r in decided], labels
+    )
+    for row, extra in zip(decided, rescored, strict=True):
+        row["scores"] = {**row["scores"], **extra, "threshold": cut}
+    return decided, f"tuned model, '{positive}' threshold {cut:.3f} (from {len(val)} val)"
+
+
+def probability_section(recipe, run_dir, predictions: dict, labels, labels_of: dict) -> dict:
+    """{'probabilities': {row: ROC/PR-AUC, ECE, reliability}} for rows with probabilities."""
+    from tunesmith.evaluate.classify import probability_summary
+
+    if not labels:
+        return {}
+    positive = _positive(recipe, run_dir, labels)
+    section = {}
+    for name, rows in predictions.items():
+        if rows and "probabilities" in rows[0]:
+            section[name] = {
+                "label": labels_of.get(name, name),
+                **probability_summary(rows, labels, positive),
+            }
+    return {"probabilities": section, "positive_label": positive} if section else {}

@@ -57,17 +57,19 @@ def read(run_dir, name):
 def test_every_row_has_per_example_scores_and_intervals(classified):
     _, run_dir = classified
     compare = read(run_dir, "compare.json")
-    assert list(compare["rows"]) == ["base", "few_shot", "tuned"]
+    names = ["base", "classic", "few_shot", "tuned", "tuned_threshold"]
+    assert list(compare["rows"]) == names
     for name in compare["rows"]:
         rows = read_jsonl(run_dir.eval / "predictions" / f"test.{name}.jsonl")
-        assert len(rows) == 16 and {"nll", "tokens", "correct", "predicted_label"} <= set(
-            rows[0]["scores"]
-        )
+        language_model = name != "classic"  # the TF-IDF row has no perplexity
+        wanted = {"correct", "predicted_label"} | ({"nll", "tokens"} if language_model else set())
+        assert len(rows) == 16 and wanted <= set(rows[0]["scores"])
         acc = compare["rows"][name]["metrics"]["accuracy"]
         assert acc["value"] == pytest.approx(sum(r["scores"]["correct"] for r in rows) / 16)
         assert acc["ci_low"] <= acc["value"] <= acc["ci_high"]
     pairs = [(c["a"], c["b"]) for c in compare["comparisons"]]
-    assert pairs == [("base", "few_shot"), ("base", "tuned"), ("few_shot", "tuned")]
+    others = [n for n in names if n not in ("base", "tuned")]
+    assert pairs == [("base", n) for n in names[1:]] + [(n, "tuned") for n in others]
     row = compare["metrics"]["accuracy"]
     assert {"ci_low", "ci_high", "p_value", "significant", "n"} <= set(row)
     assert row["test"] == "exact McNemar" and row["n"] == 16

@@ -44,8 +44,10 @@ STAGES = (
     StageSpec(
         "evaluate",
         # evaluate.stage.stage_inputs(recipe, rd) is the exact list (rows' declared inputs)
-        lambda rd: [rd.data / "test.jsonl", rd.data / "train.jsonl", rd.train / "adapter"]
-        + [rd.train / "model"],
+        lambda rd: (
+            [rd.data / f for f in ("test.jsonl", "train.jsonl")]
+            + [rd.train / "adapter", rd.train / "model"]
+        ),
         lambda r: (r.task, r.model, r.training.max_seq_length, r.data.labels, r.evaluation),
         lambda rd: [rd.eval / "metrics.json", rd.eval / "compare.json", rd.eval / "errors.json"],
         lambda r, rd: _run_evaluate(r, rd),

@@ -46,7 +46,7 @@ def print_headline(run_dir) -> dict:
     compare_path = run_dir.eval / "compare.json"
     compare = {}
     if compare_path.is_file():
-        from tunesmith.cli.eval_print import rows_table
+        from tunesmith.cli.eval_print import direction_note, rows_table
 
         compare = json.loads(compare_path.read_text(encoding="utf-8"))
         times = compare.get("test_evaluations", 1)
@@ -56,6 +56,7 @@ def print_headline(run_dir) -> dict:
         )
         if "rows" in compare:
             console.print(rows_table(compare))
+            console.print(direction_note(compare["metrics"]))
         target = compare.get("target", {})
         if target:
             mark = "PASS" if target.get("passed") else "FAIL"

@@ -42,9 +42,7 @@ def build_compare(recipe: Recipe, stats: dict, labels_of: dict[str, str], n: int
     """compare.json: every row's intervals, every pair, tuned vs base headline, the target."""
     ev = recipe.evaluation
     headline = _pair(stats, "base", "tuned")
-    metrics = {
-        k: {**pair, "base": pair["a"], "tuned": pair["b"]} for k, pair in headline.items()
-    }
+    metrics = {k: {**pair, "base": pair["a"], "tuned": pair["b"]} for k, pair in headline.items()}
     return {
         "sample_size": n,
         "confidence": 1 - ev.alpha,

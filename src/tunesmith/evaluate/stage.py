@@ -72,7 +72,10 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> 
         "split": split,
         "precision": precision,
         **({"labels": labels} if labels else {}),
-        **{name: {k: v["value"] for k, v in values.items()} for name, values in stats["rows"].items()},
+        **{
+            name: {k: v["value"] for k, v in values.items()}
+            for name, values in stats["rows"].items()
+        },
         "evaluations": comparison["evaluations"],
     }
     suffix = "" if split == "test" else f".{split}"

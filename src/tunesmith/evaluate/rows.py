@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tunesmith.config.tasks import task_spec
 from tunesmith.registry import Registry
 
 if TYPE_CHECKING:
@@ -79,7 +80,8 @@ register_row(
         "few_shot",
         "base model (few-shot)",
         10,
-        applies=lambda recipe, run_dir: bool(_few_shot_demos(recipe, run_dir)),
+        applies=lambda recipe, run_dir: bool(recipe.evaluation.few_shot)
+        and task_spec(recipe.task).few_shot,
         inputs=lambda recipe, run_dir: [run_dir.data / "train.jsonl"],
         load=lambda recipe, run_dir, model: model,
         demos=_few_shot_demos,

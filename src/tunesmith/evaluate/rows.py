@@ -80,8 +80,9 @@ register_row(
         "few_shot",
         "base model (few-shot)",
         10,
-        applies=lambda recipe, run_dir: bool(recipe.evaluation.few_shot)
-        and task_spec(recipe.task).few_shot,
+        applies=lambda recipe, run_dir: (
+            bool(recipe.evaluation.few_shot) and task_spec(recipe.task).few_shot
+        ),
         inputs=lambda recipe, run_dir: [run_dir.data / "train.jsonl"],
         load=lambda recipe, run_dir, model: model,
         demos=_few_shot_demos,

@@ -53,3 +53,18 @@ def test_a_registered_row_joins_in_order_and_declares_its_inputs(tmp_path, pretr
     inputs = stage_inputs(recipe(), run_dir)
     assert tmp_path / "pretrain" / "adapter" in inputs
     assert tmp_path / "data" / "train.jsonl" in inputs
+
+
+def test_task_specs_and_statistics_cover_the_schema_names():
+    from typing import get_args
+
+    from tunesmith.config.schema import METRIC_NAMES, Task
+    from tunesmith.config.tasks import METRIC_KEYS, TASKS, metric_keys
+    from tunesmith.stats import STATISTICS
+
+    assert TASKS.names() == sorted(get_args(Task))
+    assert sorted(METRIC_KEYS) == sorted(METRIC_NAMES)
+    assert sorted(metric_keys(list(METRIC_NAMES))) == STATISTICS.names()
+    for name in TASKS.names():
+        spec = TASKS.get(name)
+        assert spec.headline in metric_keys(list(spec.metrics))

@@ -37,10 +37,18 @@ def classified(tmp_path_factory, tiny_model_dir):
                     "output_field": "section",
                     "split": {"validation": 8, "test": 16},
                 },
-                "training": {"max_steps": 6, "batch_size": 4, "learning_rate": 1e-2,
-                             "max_seq_length": 96, "eval_every": 3},
-                "evaluation": {"generation": {"max_new_tokens": 3}, "few_shot": 2,
-                               "slice_by": ["source"]},
+                "training": {
+                    "max_steps": 6,
+                    "batch_size": 4,
+                    "learning_rate": 1e-2,
+                    "max_seq_length": 96,
+                    "eval_every": 3,
+                },
+                "evaluation": {
+                    "generation": {"max_new_tokens": 3},
+                    "few_shot": 2,
+                    "slice_by": ["source"],
+                },
             }
         )
     )
@@ -111,8 +119,16 @@ def test_errors_buckets_and_report_sections(classified):
     assert scores == sorted(scores)
     assert all(c["score_base"] - c["score_tuned"] > 0.1 for c in errors["regressions"])
     page = (run_dir.report / "report.html").read_text()
-    for fragment in ("Worst tuned predictions", "Regressions", "Wins", "confusion matrix",
-                     "Metric by bucket", "<svg", "Target (", "computed once"):
+    for fragment in (
+        "Worst tuned predictions",
+        "Regressions",
+        "Wins",
+        "confusion matrix",
+        "Metric by bucket",
+        "<svg",
+        "Target (",
+        "computed once",
+    ):
         assert fragment in page, fragment
 
 
@@ -194,3 +210,18 @@ def test_bad_evaluation_settings(tmp_path, tiny_recipe, evaluation, fragment):
 def test_unknown_slice_field_is_one_line(tmp_path, tiny_recipe):
     path = tiny_recipe(evaluation={"slice_by": ["sourcee"]})
     assert_user_error(tunesmith("validate", path), "'sourcee'", "evaluation.slice_by")
+
+
+def test_fail_under_target_exits_3_and_test_evaluations_are_counted(classified, tmp_path):
+    recipe_path, run_dir = classified
+    recipe = yaml.safe_load(recipe_path.read_text())
+    recipe["evaluation"]["target"] = {"relative_gain": 1000.0}  # unreachable: +100000 %
+    path = tmp_path / "strict.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    done = tunesmith("run", path, "--output", run_dir.root, "--fail-under-target")
+    assert done.returncode == 3, done.stderr
+    assert "target: FAIL" in done.stderr and "lower is better" in done.stderr
+    assert "evaluated 2 times" in done.stderr  # the test split was scored again
+    assert read(run_dir, "compare.json")["test_evaluations"] == 2
+    ok = tunesmith("run", recipe_path, "--output", run_dir.root)
+    assert ok.returncode == 0, ok.stderr

@@ -58,6 +58,8 @@ def test_default_model_trains_and_adapter_reloads_with_plain_peft(tmp_path):
         if '"loss"' in line
     ]
     assert len(losses) == 3 and all(0 < loss < 10 for loss in losses)
+    ppl = json.loads((run_dir.eval / "compare.json").read_text())["metrics"]["perplexity"]
+    assert ppl["lower_is_better"] and ppl["n"] == 4 and ppl["ci_low"] <= ppl["ci_high"]
 
     fp32 = recipe.model.model_copy(update={"precision": "fp32"})
     base, tokenizer = load_model_and_tokenizer(fp32, device="cpu")

@@ -12,7 +12,13 @@ from tunesmith.stats import STATISTICS, columns_for, compare_rows, row_interval
 from tunesmith.stats.bootstrap import identity, resample_indices
 
 HYPS = ["the cat sat on the mat", "a quick brown fox", "hello world", "python text editor", ""]
-REFS = ["the cat is on the mat", "the quick brown fox jumps", "hello there world", "text editor", "x"]
+REFS = [
+    "the cat is on the mat",
+    "the quick brown fox jumps",
+    "hello there world",
+    "text editor",
+    "x",
+]
 
 
 def rows_of(predictions, references, names=("rouge", "bleu"), labels=None):
@@ -107,7 +113,9 @@ def test_exact_mcnemar_matches_statsmodels():
     b = np.array([1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 1] * 2, dtype=float)
     cols_a = {"correct": a, "prediction": np.array([""] * len(a), dtype=object)}
     cols_b = {"correct": b, "prediction": cols_a["prediction"]}
-    out = compare_rows(STATISTICS.get("accuracy"), cols_a, cols_b, resample_indices(32, 1000, 0), 0.05)
+    out = compare_rows(
+        STATISTICS.get("accuracy"), cols_a, cols_b, resample_indices(32, 1000, 0), 0.05
+    )
     table = [
         [np.sum((a == 1) & (b == 1)), np.sum((a == 1) & (b == 0))],
         [np.sum((a == 0) & (b == 1)), np.sum((a == 0) & (b == 0))],
@@ -121,9 +129,7 @@ def test_noise_level_difference_is_reported_as_not_significant():
     rng = np.random.default_rng(0)
     base = rng.random(40)
     tuned = base + rng.normal(0.005, 0.2, 40)  # a tiny gain drowned in per-example noise
-    cols = [
-        {"rougeL": v, "prediction": np.array([""] * 40, dtype=object)} for v in (base, tuned)
-    ]
+    cols = [{"rougeL": v, "prediction": np.array([""] * 40, dtype=object)} for v in (base, tuned)]
     out = compare_rows(STATISTICS.get("rougeL"), *cols, resample_indices(40, 1000, 0), 0.05)
     assert out["ci_low"] < 0 < out["ci_high"]
     assert out["p_value"] > 0.05
@@ -133,11 +139,17 @@ def test_noise_level_difference_is_reported_as_not_significant():
 
 def test_clear_difference_is_significant_and_better_and_perplexity_direction():
     base = np.linspace(0.1, 0.3, 60)
-    cols = [{"rougeL": v, "prediction": np.array([""] * 60, dtype=object)} for v in (base, base + 0.2)]
+    cols = [
+        {"rougeL": v, "prediction": np.array([""] * 60, dtype=object)} for v in (base, base + 0.2)
+    ]
     out = compare_rows(STATISTICS.get("rougeL"), *cols, resample_indices(60, 1000, 0), 0.05)
     assert out["better"] and out["ci_low"] > 0 and out["p_value"] < 0.01
     nll = [
-        {"nll": np.full(30, v), "tokens": np.ones(30), "prediction": np.array([""] * 30, dtype=object)}
+        {
+            "nll": np.full(30, v),
+            "tokens": np.ones(30),
+            "prediction": np.array([""] * 30, dtype=object),
+        }
         for v in (3.0, 2.0)
     ]
     nll[1]["nll"] = nll[1]["nll"] + np.random.default_rng(0).normal(0, 0.1, 30)

@@ -9,7 +9,7 @@ from tunesmith.progress import console
 
 
 def compare_runs(runs: list[Path], html: Path, row: str = "tuned") -> dict:
-    from tunesmith.artifacts import write_json
+    from tunesmith.artifacts import atomic_write_text, write_json
     from tunesmith.cli.eval_print import pairs_table
     from tunesmith.config import load_recipe
     from tunesmith.config.tasks import metric_keys
@@ -43,8 +43,6 @@ def compare_runs(runs: list[Path], html: Path, row: str = "tuned") -> dict:
         console.print(pairs_table(title, result["metrics"], "A", "B"))
     report = {"row": row, "task": info["task"], "alpha": ev.alpha, "comparisons": results}
     html.parent.mkdir(parents=True, exist_ok=True)
-    from tunesmith.artifacts import atomic_write_text
-
     atomic_write_text(html, render_compare_page(report))
     write_json(html.with_suffix(".json"), report)
     console.print(f"page: [bold]{html}[/bold]")

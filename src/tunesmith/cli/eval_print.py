@@ -19,6 +19,18 @@ def metric_name(name: str, pair: dict) -> str:
     return f"{name} ({'lower' if pair.get('lower_is_better') else 'higher'} is better)"
 
 
+def direction_note(metrics: dict) -> str:
+    """One line naming the metrics where lower is better (tables wrap long cells)."""
+    lower = [name for name, pair in metrics.items() if pair.get("lower_is_better")]
+    return f"lower is better: {', '.join(lower)}; higher is better: the others" if lower else ""
+
+
+def short_verdict(pair: dict) -> str:
+    if pair["better"]:
+        return "better, significant"
+    return "worse, significant" if pair["worse"] else "not significant"
+
+
 def rows_table(compare: dict) -> Table:
     """Every row's value with its interval, and tuned vs base as a paired delta."""
     confidence = round(100 * compare.get("confidence", 0.95))
@@ -28,9 +40,10 @@ def rows_table(compare: dict) -> Table:
     )
     table.add_column("metric")
     rows = compare.get("rows", {})
-    for info in rows.values():
-        table.add_column(info["label"], justify="right")
-    table.add_column("tuned − base [interval]", justify="right")
+    for name in rows:  # short names keep the table within 80 columns; labels are below
+        table.add_column(name, justify="right")
+    table.add_column("tuned − base", justify="right")
+    table.add_column("p", justify="right")
     table.add_column("significance")
     for name, pair in compare.get("metrics", {}).items():
         cells = [
@@ -41,7 +54,9 @@ def rows_table(compare: dict) -> Table:
             for v in rows.values()
         ]
         delta = f"{pair['delta']:+.4g} {_interval(pair['ci_low'], pair['ci_high'])}"
-        table.add_row(metric_name(name, pair), *cells, delta, pair["verdict"])
+        p = f"{pair['p_value']:.2g}"
+        table.add_row(metric_name(name, pair), *cells, delta, p, short_verdict(pair))
+    table.caption = "; ".join(f"{name} = {info['label']}" for name, info in rows.items())
     return table
 
 
@@ -59,6 +74,6 @@ def pairs_table(title: str, metrics: dict, a: str, b: str) -> Table:
             _num(pair["b"]),
             f"{pair['delta']:+.4g} {_interval(pair['ci_low'], pair['ci_high'])}",
             f"{pair['p_value']:.3g} ({pair['test']})",
-            pair["verdict"],
+            short_verdict(pair),
         )
     return table

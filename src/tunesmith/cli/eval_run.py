@@ -10,7 +10,7 @@ from tunesmith.progress import console
 
 def evaluate_run(run: Path, split: str) -> None:
     from tunesmith.artifacts import RunDir
-    from tunesmith.cli.eval_print import rows_table
+    from tunesmith.cli.eval_print import direction_note, rows_table
     from tunesmith.config import load_recipe
     from tunesmith.evaluate.stage import run as run_evaluate
     from tunesmith.progress import GenerationBars
@@ -27,5 +27,6 @@ def evaluate_run(run: Path, split: str) -> None:
     finally:
         bars.close()
     console.print(rows_table(result.compare))
+    console.print(direction_note(result.compare["metrics"]))
     count = result.compare["evaluations"].get(split, 1)
     console.print(f"{split} split evaluated {count} time(s) in this run folder")

@@ -69,7 +69,7 @@ def print_headline(run_dir) -> dict:
     compare_path = run_dir.eval / "compare.json"
     compare = {}
     if compare_path.is_file():
-        from tunesmith.cli.eval_print import rows_table
+        from tunesmith.cli.eval_print import direction_note, rows_table
 
         compare = json.loads(compare_path.read_text(encoding="utf-8"))
         times = compare.get("test_evaluations", 1)
@@ -79,6 +79,7 @@ def print_headline(run_dir) -> dict:
         )
         if "rows" in compare:
             out.print(rows_table(compare))
+            out.print(direction_note(compare["metrics"]))
         target = compare.get("target", {})
         if target:
             mark = "PASS" if target.get("passed") else "FAIL"

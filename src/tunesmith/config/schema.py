@@ -358,6 +358,12 @@ class Recipe(Section):
 
     def target_metric(self) -> str:
         """The metric key the target verdict is judged on."""
-        from tunesmith.config.tasks import task_spec
+        from tunesmith.config.tasks import metric_keys, task_spec
 
-        return self.evaluation.target.metric or task_spec(self.task).headline
+        if self.evaluation.target.metric:
+            return self.evaluation.target.metric
+        computed = metric_keys(self.metrics())
+        headline = task_spec(self.task).headline
+        if headline in computed or not computed:
+            return headline
+        return computed[0]  # the metrics were narrowed by hand

@@ -58,7 +58,11 @@ _add(
         PROMPT_FIELDS,
     )
 )
-_add(TaskSpec("completion", False, False, False, ("perplexity",), "perplexity", {"text_field": "text"}))
+_add(
+    TaskSpec(
+        "completion", False, False, False, ("perplexity",), "perplexity", {"text_field": "text"}
+    )
+)
 
 
 def task_spec(name: str) -> TaskSpec:

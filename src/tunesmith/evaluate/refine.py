@@ -31,7 +31,9 @@ def refine(run: Path, out: Path, factor: int = 2, review: Path | None = None) ->
         raise UserError(f"{run}: not an evaluated run folder (no recipe.yaml or eval/errors.json)")
     recipe = yaml.safe_load((run / "recipe.yaml").read_text(encoding="utf-8"))
     split = "val" if (run / "eval" / "errors.val.json").is_file() else "test"
-    errors = json.loads((run / "eval" / f"errors{'' if split == 'test' else '.val'}.json").read_text())
+    errors = json.loads(
+        (run / "eval" / f"errors{'' if split == 'test' else '.val'}.json").read_text()
+    )
     data = {s: read_jsonl(run / "data" / f"{s}.jsonl") for s in ("train", "val", "test")}
     weak = weak_buckets(errors, higher_is_better=not _lower_is_better(run))
     train = oversample(data["train"], weak, factor)
@@ -76,10 +78,16 @@ def weak_buckets(errors: dict, higher_is_better: bool = True) -> list[dict]:
         worst = min(values) if higher_is_better else max(values)
         if worst != overall:
             chosen = buckets[values.index(worst)]
-            weak.append({"group": group, "bucket": chosen["bucket"], "value": worst, "overall": overall})
-    for label, row in errors.get("labels", {}).get("rows", {}).get("tuned", {}).get("per_class", {}).items():
+            weak.append(
+                {"group": group, "bucket": chosen["bucket"], "value": worst, "overall": overall}
+            )
+    for label, row in (
+        errors.get("labels", {}).get("rows", {}).get("tuned", {}).get("per_class", {}).items()
+    ):
         if row["support"] and row["f1-score"] < 0.5:
-            weak.append({"group": "label", "bucket": label, "value": row["f1-score"], "overall": None})
+            weak.append(
+                {"group": "label", "bucket": label, "value": row["f1-score"], "overall": None}
+            )
     return weak
 
 
@@ -135,5 +143,9 @@ def next_iteration(recipe: dict, run: Path, out: Path) -> dict:
         "curation": {},  # curated once already; dedup would undo the oversampling
     }
     evaluation = {**recipe.get("evaluation", {}), "previous_run": str(run)}
-    return {**recipe, "name": f"{recipe.get('name', 'run')}-refined", "data": data,
-            "evaluation": evaluation}
+    return {
+        **recipe,
+        "name": f"{recipe.get('name', 'run')}-refined",
+        "data": data,
+        "evaluation": evaluation,
+    }

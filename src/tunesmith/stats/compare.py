@@ -32,6 +32,8 @@ def compare_rows(
     p_value, test = two_sided_p(deltas), "paired bootstrap"
     if stat.paired_test is not None:
         p_value, test = stat.paired_test(cols_a, cols_b, idx.shape[0])
+    if not np.any(deltas):  # the rows agree on every resample: nothing to test
+        p_value = 1.0
     sign = -1.0 if stat.lower_is_better else 1.0
     significant = bool((low > 0 or high < 0) and p_value < alpha)
     gain = sign * (b - a) > 0
@@ -50,7 +52,7 @@ def compare_rows(
         "worse": significant and not gain,
         "lower_is_better": stat.lower_is_better,
         "n": n,
-        "verdict": _words(significant, gain, p_value, alpha),
+        "verdict": _words(significant, gain),
     }
 
 
@@ -64,7 +66,7 @@ def _improvement(a, b, boot_a, boot_b, sign, alpha) -> dict | None:
     return {"value": sign * (b - a) / abs(a), "ci_low": low, "ci_high": high}
 
 
-def _words(significant: bool, gain: bool, p_value: float, alpha: float) -> str:
+def _words(significant: bool, gain: bool) -> str:
     if not significant:
-        return f"no significant difference (p = {p_value:.3g}, alpha {alpha:g})"
-    return f"significantly {'better' if gain else 'worse'} (p = {p_value:.3g})"
+        return "no significant difference"
+    return f"significantly {'better' if gain else 'worse'}"

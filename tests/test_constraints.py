@@ -33,7 +33,8 @@ def test_installed_versions_are_the_locked_ones():
 
 def test_make_setup_installs_with_the_constraints_and_make_lock_exists():
     makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r'pip install --quiet -c constraints.txt -e "\.\[[a-z,]*dev[a-z,]*\]"', makefile)
+    install = r'pip install --quiet -c constraints.txt -e "\.\[[a-z,]*dev[a-z,]*\]"'
+    assert re.search(install, makefile)
     assert "\nlock:" in makefile
 
 

@@ -64,6 +64,9 @@ STAGES = (
 
 def run_pipeline(recipe: Recipe, run_dir: RunDir, on_stage=None) -> dict[str, str]:
     """Run every stage; returns {stage: 'ran' | 'skipped'}."""
+    from tunesmith.tracking import observe_stage, preflight
+
+    preflight(recipe.tracking, run_dir.root)  # a tracker that cannot work: fail before any stage
     run_dir.root.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir.root / "recipe.yaml", dump_recipe(recipe))
     run_dir.set_field("seed", recipe.training.seed)
@@ -87,8 +90,8 @@ def run_pipeline(recipe: Recipe, run_dir: RunDir, on_stage=None) -> dict[str, st
         _prepare(run_dir, spec.name, config_hash)
         run_dir.update_stage(spec.name, status="running", config_hash=config_hash, inputs=prints)
         started = time.perf_counter()
-        with _stage_log(run_dir, spec.name):
-            spec.run(recipe, run_dir)
+        with _stage_log(run_dir, spec.name), observe_stage(recipe, run_dir, spec.name):
+            spec.run(recipe, run_dir)  # observe_stage: trackers, energy, outputs logged
         seconds = round(time.perf_counter() - started, 2)
         run_dir.update_stage(spec.name, status="done", seconds=seconds)
         _cleanup(run_dir, spec.name)

@@ -28,6 +28,15 @@ def validate_recipe(path: Path) -> None:
             console.print(f"data.{name}: ok ({len(examples)} examples, fields map)")
     folder = _resolve(recipe.model.name)
     _memory_estimate(folder)
+    _trackers(recipe)
+
+
+def _trackers(recipe) -> None:
+    from tunesmith.tracking import preflight
+
+    preflight(recipe.tracking, Path("runs") / recipe.name)  # a run folder's usual parent
+    chosen = ", ".join(["jsonl", *recipe.tracking.backends])
+    console.print(f"tracking: ok ({chosen})")
 
 
 def _resolve(name: str) -> Path | None:

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from tunesmith.config.base import Section
 from tunesmith.config.curation import CurationConfig
+from tunesmith.config.tracking import TrackingConfig
 
 Task = Literal["summarization", "instruction", "chat", "classification", "completion"]
 GENERATION_TASKS = ("summarization", "instruction", "chat")
@@ -208,6 +209,7 @@ class Recipe(Section):
     data: DataConfig
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     @field_validator("model", mode="before")
     @classmethod

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tunesmith.artifacts import RunDir, read_jsonl, write_json
 from tunesmith.config.schema import Recipe
-from tunesmith.tracking import JsonlTracker
+from tunesmith.tracking import open_trackers
 
 
 @dataclass
@@ -57,7 +57,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
         val_items,
         tokenizer.pad_token_id,
         out,
-        JsonlTracker(out / "metrics.jsonl"),
+        open_trackers(out / "metrics.jsonl", stage="train"),  # JSONL + recipe.tracking
         precision=precision,
     )
     resumed = trainer.resume()

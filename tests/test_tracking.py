@@ -1,0 +1,112 @@
+"""Trackers against the real libraries: MLflow, TensorBoard, W&B hold the run folder's figures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tunesmith.artifacts import RunDir, read_jsonl
+from tunesmith.config import load_recipe
+from tunesmith.config.tracking import TRACKER_NAMES
+from tunesmith.pipeline import run_pipeline
+from tunesmith.tracking import TRACKERS
+
+ALL = list(TRACKER_NAMES)
+
+
+@pytest.fixture(scope="module")
+def tracked_run(tmp_path_factory, tiny_model_dir):
+    """One tiny run logged to every registered backend at once."""
+    import yaml
+    from conftest import make_records, write_jsonl
+
+    folder = tmp_path_factory.mktemp("tracked")
+    data = write_jsonl(folder / "data.jsonl", make_records(40))
+    recipe = {
+        "name": "tracked",
+        "task": "summarization",
+        "model": {"name": str(tiny_model_dir), "precision": "fp32"},
+        "data": {
+            "train": str(data),
+            "input_field": "description",
+            "output_field": "synopsis",
+            "split": {"validation": 6, "test": 6},
+        },
+        "training": {"max_steps": 6, "batch_size": 4, "eval_every": 3, "max_seq_length": 64},
+        "evaluation": {"generation": {"max_new_tokens": 4}},
+        "tracking": {"backends": ALL, "wandb": {"project": "tunesmith-test"}},
+    }
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    run_dir = RunDir(folder / "run")
+    run_pipeline(load_recipe(path), run_dir)
+    return run_dir
+
+
+def _train_curve(run_dir, key):
+    return {r["step"]: r[key] for r in read_jsonl(run_dir.train / "metrics.jsonl") if key in r}
+
+
+def _eval_json(run_dir):
+    return json.loads((run_dir.eval / "metrics.json").read_text(encoding="utf-8"))
+
+
+def test_schema_names_equal_the_registry():
+    assert sorted(TRACKER_NAMES) == TRACKERS.names()
+
+
+def test_mlflow_holds_the_run_folder_figures(tracked_run):
+    from mlflow.tracking import MlflowClient
+
+    db = tracked_run.root / "tracking" / "mlflow.db"
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    experiment = client.get_experiment_by_name("tunesmith")
+    runs = {
+        r.data.tags["tunesmith.stage"]: r for r in client.search_runs([experiment.experiment_id])
+    }
+    assert set(runs) == {"data", "train", "evaluate", "report"}
+    train = runs["train"]
+    assert train.info.status == "FINISHED"
+    assert train.data.params["training.max_steps"] == "6"
+    history = client.get_metric_history(train.info.run_id, "train/loss")
+    assert {m.step: m.value for m in history} == pytest.approx(_train_curve(tracked_run, "loss"))
+    val = client.get_metric_history(train.info.run_id, "train/val_ppl")
+    assert {m.step: m.value for m in val} == pytest.approx(_train_curve(tracked_run, "val_ppl"))
+    evaluated = runs["evaluate"].data.metrics
+    for variant in ("base", "tuned"):
+        for name, value in _eval_json(tracked_run)[variant].items():
+            assert evaluated[f"eval/{variant}/{name}"] == pytest.approx(value)
+    artefacts = {a.path for a in client.list_artifacts(train.info.run_id)}
+    assert {"adapter", "summary.json"} <= artefacts
+    report = {a.path for a in client.list_artifacts(runs["report"].info.run_id)}
+    assert report == {"report.html"}
+
+
+def test_tensorboard_holds_the_run_folder_figures(tracked_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    board = tracked_run.root / "tracking" / "tensorboard"
+    train = EventAccumulator(str(board / "train"))
+    train.Reload()
+    loss = {e.step: e.value for e in train.Scalars("train/loss")}
+    assert loss == pytest.approx(_train_curve(tracked_run, "loss"), rel=1e-6)  # float32 events
+    evaluated = EventAccumulator(str(board / "evaluate"))
+    evaluated.Reload()
+    for name, value in _eval_json(tracked_run)["tuned"].items():
+        assert evaluated.Scalars(f"eval/tuned/{name}")[0].value == pytest.approx(value, rel=1e-6)
+
+
+def test_wandb_offline_run_files_hold_the_figures(tracked_run):
+    from wandb_records import history_and_summary
+
+    runs = sorted((tracked_run.root / "tracking" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 4  # one W&B run per stage, grouped by the run folder
+    losses, summary = {}, {}
+    for folder in runs:
+        rows, final = history_and_summary(next(folder.glob("*.wandb")))
+        losses.update({r["_step"]: r["train/loss"] for r in rows if "train/loss" in r})
+        summary.update(final)
+    assert losses == pytest.approx(_train_curve(tracked_run, "loss"))
+    for name, value in _eval_json(tracked_run)["tuned"].items():
+        assert summary[f"eval/tuned/{name}"] == pytest.approx(value)

@@ -110,3 +110,66 @@ def test_wandb_offline_run_files_hold_the_figures(tracked_run):
     assert losses == pytest.approx(_train_curve(tracked_run, "loss"))
     for name, value in _eval_json(tracked_run)["tuned"].items():
         assert summary[f"eval/tuned/{name}"] == pytest.approx(value)
+
+
+def test_energy_per_stage_reaches_manifest_report_and_trackers(tracked_run):
+    from mlflow.tracking import MlflowClient
+
+    manifest = json.loads(tracked_run.manifest_path.read_text(encoding="utf-8"))
+    train = manifest["stages"]["train"]["energy"]
+    assert train["kwh"] > 0 and train["country"] == "USA"
+    assert manifest["energy"]["headline"] == "rouge1"
+    page = (tracked_run.report / "report.html").read_text(encoding="utf-8")
+    assert "Energy and carbon" in page and train["method"] in page
+    client = MlflowClient(tracking_uri=f"sqlite:///{tracked_run.root / 'tracking' / 'mlflow.db'}")
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name("tunesmith").experiment_id],
+        filter_string="tags.`tunesmith.stage` = 'train'",
+    )
+    assert run.data.metrics["train/energy/kwh"] == pytest.approx(train["kwh"])
+
+
+def test_tensorboard_resume_drops_the_steps_after_the_checkpoint(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.tensorboard_backend import TensorboardTracker
+
+    run = StageRun(tmp_path, "train", {"training.seed": 0})
+    first = TensorboardTracker(TrackingConfig(), run)
+    for step in range(1, 7):  # crashed after step 6, last checkpoint at step 3
+        first.log_metrics({"train/loss": 10.0 - step}, step)
+    first.close(failed=True)
+    again = TensorboardTracker(TrackingConfig(), run)
+    again.resume(3, [])
+    for step in (4, 5):
+        again.log_metrics({"train/loss": 100.0 + step}, step)
+    again.close(failed=False)
+    events = EventAccumulator(str(tmp_path / "tracking" / "tensorboard" / "train"))
+    events.Reload()
+    curve = {e.step: e.value for e in events.Scalars("train/loss")}
+    assert curve == {1: 9.0, 2: 8.0, 3: 7.0, 4: 104.0, 5: 105.0}
+
+
+def test_resumed_training_replays_the_kept_curve_into_new_tracker_runs(tmp_path):
+    from tunesmith.tracking.fanout import FanOutTracker
+    from tunesmith.tracking.jsonl import JsonlTracker
+
+    class Recorder:
+        def __init__(self):
+            self.replayed = None
+
+        def log_metrics(self, metrics, step):
+            pass
+
+        def resume(self, step, history):
+            self.replayed = (step, history)
+
+    jsonl = JsonlTracker(tmp_path / "metrics.jsonl")
+    for step in range(1, 6):
+        jsonl.log({"step": step, "loss": float(step)})
+    backend = Recorder()
+    FanOutTracker(jsonl, [backend], "train").truncate_after(3)
+    assert backend.replayed == (3, [(s, {"train/loss": float(s)}) for s in (1, 2, 3)])
+    assert [r["step"] for r in jsonl.records()] == [1, 2, 3]

@@ -44,4 +44,15 @@ def print_headline(run_dir) -> None:
             console.print(
                 f"  {name:<11} base {row['base']:.4f}{shot}  tuned {row['tuned']:.4f}{rel}"
             )
+    _print_energy(run_dir)
     console.print(f"\nreport: [bold]{run_dir.report / 'report.html'}[/bold]")
+
+
+def _print_energy(run_dir) -> None:
+    from tunesmith.tracking.quality import energy_lines
+
+    lines = energy_lines(run_dir)
+    if lines:
+        console.print("\nenergy (codecarbon, offline):", highlight=False)
+        for line in lines:
+            console.print(line, highlight=False, markup=False)

@@ -42,6 +42,7 @@ def gather(recipe: Recipe, run_dir: RunDir) -> dict:
             {"validation perplexity": _xy(history, "val_ppl")}, "optimizer step", "perplexity"
         ),
         "timings": _read_json(run_dir.manifest_path).get("stages", {}),
+        "energy": _read_json(run_dir.manifest_path).get("energy", {}),  # tracking/quality.py
     }
 
 

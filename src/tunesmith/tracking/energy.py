@@ -21,9 +21,9 @@ MEASURED_MODES = {
     "apple_powermetrics": "measured (powermetrics)",
 }
 ESTIMATED_MODES = {
-    "cpu_load": "estimated (CPU TDP x measured load; RAPL not readable)",
-    "tdp": "estimated (CPU TDP; RAPL not readable)",
-    "constant": "estimated (constant CPU power; CPU model unknown)",
+    "cpu_load": "estimated (TDP x CPU load; no RAPL)",
+    "tdp": "estimated (CPU TDP; no RAPL)",
+    "constant": "estimated (constant CPU power)",
 }
 NOT_INSTALLED = "not measured: codecarbon is not installed (pip install 'tunesmith[energy]')"
 _TRACKERS: dict = {}
@@ -43,7 +43,7 @@ def _tracker(settings: EnergySettings):
             country_iso_code=settings.country_iso_code,
             tracking_mode=settings.scope,
             measure_power_secs=settings.measure_power_secs,
-            save_to_file=False,
+            output_methods=[],  # figures go to the manifest, not to a CSV
             log_level="error",
             allow_multiple_runs=True,  # stages of concurrent runs each keep their own figures
         )

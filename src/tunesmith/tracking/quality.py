@@ -52,3 +52,30 @@ def write_energy_summary(run_dir) -> None:
     summary = energy_summary(run_dir)
     if summary:
         run_dir.set_field("energy", summary)
+
+
+def energy_lines(run_dir) -> list[str]:
+    """The CLI summary's energy block: one line per stage, then the total and kWh per point."""
+    stages = run_dir.read_manifest().get("stages", {})
+    lines = []
+    for name, entry in stages.items():
+        energy = entry.get("energy")
+        if energy and "kwh" in energy:
+            lines.append(
+                f"  {name:<11} {energy['kwh']:.3g} kWh  {1000 * energy['co2e_kg']:.3g} g CO2e"
+                f"  ({energy['method']}, grid {energy['country']})"
+            )
+        elif energy:
+            lines.append(f"  {name:<11} {energy['note']}")
+    summary = energy_summary(run_dir)
+    if summary.get("headline"):
+        per_point = summary["kwh_per_point"]
+        lines.append(
+            f"  {summary['kwh']:.3g} kWh in all; "
+            + (
+                f"{per_point:.3g} kWh per point of {summary['headline']} over the base model"
+                if per_point is not None
+                else f"no {summary['headline']} gained over the base model"
+            )
+        )
+    return lines

@@ -15,20 +15,31 @@ def bundled_demo() -> Path:
 
 def run_recipe(recipe_path: Path | None, output: Path | None, runs_dir: Path) -> None:
     from tunesmith.artifacts import RunDir
+    from tunesmith.artifacts.rank import is_writer
     from tunesmith.config import load_recipe
     from tunesmith.pipeline import run_pipeline
 
     recipe = load_recipe(recipe_path or bundled_demo())
     if output is not None and output.exists() and not output.is_dir():
         raise UserError(f"--output: {output} exists and is not a folder")
+    from tunesmith.train.distributed import release_workers, run_worker, world_size
+
+    if world_size() > 1 and output is None:
+        raise UserError("--output: required under torchrun (every process names one run folder)")
     run_dir = RunDir(output) if output else RunDir.new(runs_dir, recipe.name)
+    if not is_writer():  # torchrun rank > 0: trains alongside rank 0, writes nothing
+        run_worker(recipe, run_dir)
+        return
     console.print(f"run folder: [bold]{run_dir.root}[/bold]")
 
     def on_stage(name: str, status: str, seconds: float) -> None:
         note = "unchanged, skipped" if status == "skipped" else f"done in {seconds:.1f} s"
         console.print(f"  stage [bold]{name}[/bold]: {note}")
 
-    run_pipeline(recipe, run_dir, on_stage=on_stage)
+    try:
+        run_pipeline(recipe, run_dir, on_stage=on_stage)
+    finally:
+        release_workers(recipe.model.device)  # ranks still waiting when training was skipped
     print_headline(run_dir)
 
 

@@ -17,6 +17,11 @@ LATEST = "latest"
 def save_checkpoint(folder: Path, model, optimizer, scheduler, state: dict) -> None:
     import torch
 
+    from tunesmith.artifacts.rank import is_writer
+    from tunesmith.train.distributed import world_size
+
+    if not is_writer():  # multi-process: rank 0 holds the same state and writes it
+        return
     folder.mkdir(parents=True, exist_ok=True)
     staging = folder / f".staging-{state['step']}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -32,6 +37,7 @@ def save_checkpoint(folder: Path, model, optimizer, scheduler, state: dict) -> N
         staging / "optim.pt",
     )
     (staging / "state.json").write_text(json.dumps(state))
+    (staging / "world.json").write_text(json.dumps({"world_size": world_size()}))
     target = folder / LATEST
     old = folder / ".old"
     shutil.rmtree(old, ignore_errors=True)
@@ -45,11 +51,16 @@ def load_checkpoint(folder: Path, model, optimizer, scheduler) -> dict | None:
     """Restore the latest checkpoint into model/optimizer/scheduler; its state, or None."""
     import torch
 
+    from tunesmith.train.distributed import check_resume_world
+
     target = folder / LATEST
     if not (target / "state.json").is_file():
         target = folder / ".old"  # crashed between the two renames
         if not (target / "state.json").is_file():
             return None
+    world = target / "world.json"
+    saved = json.loads(world.read_text())["world_size"] if world.is_file() else 1
+    check_resume_world(saved)
     trainable = torch.load(target / "trainable.pt", weights_only=True)
     params = dict(model.named_parameters())
     for name, value in trainable.items():

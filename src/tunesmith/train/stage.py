@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tunesmith.artifacts import RunDir, read_jsonl, write_json
+from tunesmith.artifacts.rank import is_writer
 from tunesmith.config.schema import Recipe
 from tunesmith.tracking import open_trackers
 
@@ -31,9 +32,10 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
         resolve_precision,
         set_threads,
     )
+    from tunesmith.train.distributed import join_data_parallel
     from tunesmith.train.loop import Trainer, _save_adapter
 
-    cfg = recipe.training
+    cfg = join_data_parallel(recipe.training, recipe.model.device)  # torchrun: distributed.py
     out = run_dir.stage("train")
     set_threads(recipe.model.threads)
     set_seed(cfg.seed)
@@ -63,6 +65,8 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
     resumed = trainer.resume()
     trainer.run(on_step=progress(trainer.total_steps, trainer.state.step) if progress else None)
     state = trainer.state
+    if not is_writer():  # multi-process: only rank 0 writes the run folder
+        return TrainResult(state.step, state.best_step, state.best_val_ppl, 0.0, resumed)
     final = out / ("model" if cfg.method == "full" else "adapter")
     if (out / "best_adapter").is_dir():
         if final.exists():

@@ -173,3 +173,21 @@ def test_resumed_training_replays_the_kept_curve_into_new_tracker_runs(tmp_path)
     FanOutTracker(jsonl, [backend], "train").truncate_after(3)
     assert backend.replayed == (3, [(s, {"train/loss": float(s)}) for s in (1, 2, 3)])
     assert [r["step"] for r in jsonl.records()] == [1, 2, 3]
+
+
+def test_evaluation_intervals_in_compare_json_become_metrics(tmp_path):
+    from tunesmith.artifacts import write_json
+    from tunesmith.tracking.outputs import OUTPUTS
+
+    run_dir = RunDir(tmp_path)
+    row = {"base": 0.2, "tuned": 0.3, "delta": 0.1, "relative": 0.5, "better": True}
+    row |= {"ci_low": 0.04, "ci_high": 0.16, "p_value": 0.01, "n": 50}
+    write_json(run_dir.eval / "compare.json", {"sample_size": 50, "metrics": {"rouge1": row}})
+    write_json(run_dir.eval / "metrics.json", {"sample_size": 50, "tuned": {"rouge1": 0.3}})
+    ((figures, files),) = OUTPUTS.get("evaluate")(run_dir)
+    assert figures["eval/compare/rouge1/ci_low"] == 0.04
+    assert figures["eval/compare/rouge1/p_value"] == 0.01
+    assert figures["eval/compare/rouge1/n"] == 50
+    assert figures["eval/tuned/rouge1"] == 0.3 and figures["eval/sample_size"] == 50
+    assert "eval/compare/rouge1/better" not in figures  # booleans are not metrics
+    assert [f.name for f in files] == ["metrics.json", "compare.json"]

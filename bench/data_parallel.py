@@ -1,6 +1,6 @@
 """What two data-parallel processes buy: `tunesmith run` under torchrun, 1 vs 2 processes.
 
-    python bench/data_parallel.py [--examples 32] [--steps 6]
+    python bench/data_parallel.py [--examples 24] [--steps 3]
 
 Both runs train the default model on the same N Debian descriptions with the same global
 batch (8 = 4 per process x 2 processes, or 4 x 2 accumulation in one process), the same
@@ -43,8 +43,8 @@ def main() -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--examples", "-n", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--examples", "-n", type=int, default=24)
+    parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--data", default=str(SHARED / "data" / "debian_descriptions.jsonl.gz"))
     return parser
 

@@ -31,6 +31,9 @@ def run_pipeline(
     """
     load_stages()
     chosen = {STAGES.get(name).name for name in only} if only else None
+    from tunesmith.tracking import preflight
+
+    preflight(recipe.tracking, run_dir.root)  # a tracker that cannot work: fail before any stage
     run_dir.root.mkdir(parents=True, exist_ok=True)
     with RunLock(run_dir.root):
         atomic_write_text(run_dir.root / "recipe.yaml", dump_recipe(recipe))
@@ -57,8 +60,10 @@ def _run_stage(spec: StageSpec, recipe: Recipe, run_dir: RunDir, force: bool):
     )
     started = time.perf_counter()
     try:
-        with _stage_log(run_dir, spec.name):
-            result = spec.run(recipe, run_dir)
+        from tunesmith.tracking import observe_stage
+
+        with _stage_log(run_dir, spec.name), observe_stage(recipe, run_dir, spec.name):
+            result = spec.run(recipe, run_dir)  # observe_stage: trackers, energy, outputs logged
     except BaseException as exc:
         # Kept as 'failed' (not 'running') so a reader knows; same config resumes.
         run_dir.update_stage(spec.name, status="failed", error=_one_line(exc))

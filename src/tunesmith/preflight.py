@@ -33,7 +33,15 @@ def preflight(recipe: Recipe, output: Path | None, say=None) -> list[str]:
     passed(*_data(recipe))
     if recipe.pretrain is not None:
         passed(_corpus(recipe.pretrain))
+    passed(_trackers(recipe, output))
     return lines
+
+
+def _trackers(recipe: Recipe, output: Path | None) -> str:
+    from tunesmith.tracking import preflight as tracking_preflight
+
+    tracking_preflight(recipe.tracking, output or Path("runs") / recipe.name)
+    return f"tracking: ok ({', '.join(['jsonl', *recipe.tracking.backends])})"
 
 
 def _corpus(pretrain) -> str:

@@ -31,6 +31,7 @@ def run_recipe(
     fail_under_target: bool = False,
 ) -> None:
     from tunesmith.artifacts import RunDir
+    from tunesmith.artifacts.rank import is_writer
     from tunesmith.config import load_recipe
     from tunesmith.pipeline import run_pipeline
     from tunesmith.preflight import preflight
@@ -38,20 +39,30 @@ def run_recipe(
     recipe = load_recipe(recipe_path or _default_recipe(output), overrides)
     if output is not None and output.exists() and not output.is_dir():
         raise UserError(f"--output: {output} exists and is not a folder")
+    from tunesmith.train.distributed import release_workers, run_worker, world_size
+
+    if world_size() > 1 and output is None:
+        raise UserError("--output: required under torchrun (every process names one run folder)")
     run_dir = RunDir(output) if output else RunDir.new(runs_dir, recipe.name)
     preflight(recipe, run_dir.root)  # the same checks as `validate`; data warnings come later
+    if not is_writer():  # torchrun rank > 0: trains alongside rank 0, writes nothing
+        run_worker(recipe, run_dir)
+        return
     console.print(f"run folder: [bold]{run_dir.root}[/bold]")
 
     def on_stage(name: str, status: str, seconds: float) -> None:
         note = "unchanged, skipped" if status == "skipped" else f"done in {seconds:.1f} s"
         console.print(f"  stage [bold]{name}[/bold]: {note}")
 
-    if recipe.pretrain is not None and recipe.pretrain.compare_without and not only:
-        from tunesmith.ablation.driver import run_with_ablation
+    try:
+        if recipe.pretrain is not None and recipe.pretrain.compare_without and not only:
+            from tunesmith.ablation.driver import run_with_ablation
 
-        run_with_ablation(recipe, run_dir, on_stage=on_stage)
-    else:
-        run_pipeline(recipe, run_dir, on_stage=on_stage, only=only)
+            run_with_ablation(recipe, run_dir, on_stage=on_stage)
+        else:
+            run_pipeline(recipe, run_dir, on_stage=on_stage, only=only)
+    finally:
+        release_workers(recipe.model.device)  # ranks still waiting when training was skipped
     compare = print_headline(run_dir)
     if fail_under_target and not compare.get("target", {}).get("passed"):
         console.print(f"target missed: exit code {TARGET_MISSED_EXIT} (--fail-under-target)")
@@ -87,5 +98,16 @@ def print_headline(run_dir) -> dict:
         warning = small_sample_warning(compare["sample_size"])
         if warning:
             out.print(f"warning: {warning}")
+    _print_energy(run_dir)
     console.print(f"\nreport: [bold]{run_dir.report / 'report.html'}[/bold]")
     return compare
+
+
+def _print_energy(run_dir) -> None:
+    from tunesmith.tracking.quality import energy_lines
+
+    lines = energy_lines(run_dir)
+    if lines:
+        console.print("\nenergy (codecarbon, offline):", highlight=False)
+        for line in lines:
+            console.print(line, highlight=False, markup=False)

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from tunesmith.config.base import Section
 from tunesmith.config.classification import ClassificationEval
 from tunesmith.config.curation import CurationConfig
+from tunesmith.config.tracking import TrackingConfig
 
 Task = Literal["summarization", "instruction", "chat", "classification", "completion"]
 GENERATION_TASKS = ("summarization", "instruction", "chat")
@@ -308,6 +309,7 @@ class Recipe(Section):
     )
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     @field_validator("name")
     @classmethod

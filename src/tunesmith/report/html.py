@@ -48,6 +48,7 @@ def gather(recipe: Recipe, run_dir: RunDir) -> dict:
         **_pretraining(run_dir),
         **_headline_notes(_read_json(run_dir.eval / "compare.json")),
         "human": _read_json(run_dir.eval / "human.json"),  # `tunesmith human summary`
+        "energy": _read_json(run_dir.manifest_path).get("energy", {}),  # tracking/quality.py
     }
 
 

@@ -21,6 +21,11 @@ def save_checkpoint(folder: Path, model, optimizer, scheduler, state: dict) -> N
     import torch
     from safetensors.torch import save_file
 
+    from tunesmith.artifacts.rank import is_writer
+    from tunesmith.train.distributed import world_size
+
+    if not is_writer():  # multi-process: rank 0 holds the same state and writes it
+        return
     folder.mkdir(parents=True, exist_ok=True)
     staging = folder / f".staging-{state['step']}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -38,6 +43,7 @@ def save_checkpoint(folder: Path, model, optimizer, scheduler, state: dict) -> N
         staging / "optim.pt",
     )
     (staging / "state.json").write_text(json.dumps(state))
+    (staging / "world.json").write_text(json.dumps({"world_size": world_size()}))
     target = folder / LATEST
     old = folder / ".old"
     shutil.rmtree(old, ignore_errors=True)
@@ -53,12 +59,16 @@ def load_checkpoint(folder: Path, model, optimizer, scheduler) -> dict | None:
 
     from tunesmith.errors import UserError
     from tunesmith.models.safe_files import load_state, load_tensors
+    from tunesmith.train.distributed import check_resume_world
 
     target = folder / LATEST
     if not (target / "state.json").is_file():
         target = folder / ".old"  # crashed between the two renames
         if not (target / "state.json").is_file():
             return None
+    world = target / "world.json"
+    saved = json.loads(world.read_text())["world_size"] if world.is_file() else 1
+    check_resume_world(saved)
     if not (target / WEIGHTS).is_file():
         raise UserError(f"{target}: checkpoint without {WEIGHTS}; delete {folder} to start over")
     trainable = load_tensors(target / WEIGHTS)

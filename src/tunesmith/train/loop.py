@@ -17,6 +17,7 @@ from pathlib import Path
 from tunesmith.models.nll import collate, perplexity, supervised_nll, to_device
 from tunesmith.train.batching import length_grouped_batches, split_by_tokens
 from tunesmith.train.checkpoint import load_checkpoint, save_checkpoint
+from tunesmith.train.distributed import my_share, sync_gradients
 from tunesmith.train.fastpath import fast_training
 
 TOKEN_BUDGET = 768  # padded tokens per forward pass: near-peak matmuls, bounded memory
@@ -85,7 +86,8 @@ class Trainer:
 
     def _run(self, on_step) -> LoopState:
         cfg, state = self.config, self.state
-        micro = self._micro_batches(state.step * cfg.gradient_accumulation)
+        # Under torchrun each rank computes its share of a step's micro-batches (distributed.py).
+        micro = my_share(self._micro_batches(state.step * cfg.gradient_accumulation))
         while state.step < self.total_steps and not state.stopped_early:
             started = time.perf_counter()
             loss, tokens = self._optimizer_step(
@@ -146,6 +148,7 @@ class Trainer:
                 (nll / max(count, 1)).backward()
                 total += nll.item()
         params = [p for p in self.model.parameters() if p.requires_grad]
+        total, count = sync_gradients(params, total, count)  # all ranks' tokens (distributed.py)
         torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm)
         self.optimizer.step()
         self.scheduler.step()
@@ -206,6 +209,11 @@ def _save_adapter(model, folder: Path) -> None:
     """PEFT-format adapter, written to a temporary folder and renamed into place."""
     import os
     import shutil
+
+    from tunesmith.artifacts.rank import is_writer
+
+    if not is_writer():  # multi-process: rank 0 holds the same weights and writes them
+        return
 
     staging = folder.with_name(f".{folder.name}.staging")
     shutil.rmtree(staging, ignore_errors=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tunesmith.tracking import JsonlTracker
+from tunesmith.tracking import open_trackers
 
 
 def prepare(recipe, cfg) -> tuple[str, str]:
@@ -34,10 +34,12 @@ def make_trainable(model, cfg, precision: str):
     return apply_adapter(model, cfg)
 
 
-def make_trainer(model, cfg, train_items, val_items, tokenizer, out: Path, precision: str):
+def make_trainer(
+    model, cfg, train_items, val_items, tokenizer, out: Path, precision: str, stage="train"
+):
     from tunesmith.train.loop import Trainer
 
-    tracker = JsonlTracker(out / "metrics.jsonl")
+    tracker = open_trackers(out / "metrics.jsonl", stage=stage)  # JSONL + recipe.tracking
     return Trainer(
         model, cfg, train_items, val_items, tokenizer.pad_token_id, out, tracker, precision
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tunesmith.artifacts import RunDir, read_jsonl, write_json
+from tunesmith.artifacts.rank import is_writer
 from tunesmith.config.schema import Recipe
 
 CLASS_WEIGHTS = "class_weights.json"  # written by the data stage; a declared input here
@@ -22,6 +23,7 @@ class TrainResult:
 
 def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
     from tunesmith.models.base import load_base
+    from tunesmith.train.distributed import join_data_parallel
     from tunesmith.train.session import (
         make_trainable,
         make_trainer,
@@ -30,7 +32,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
         save_final,
     )
 
-    cfg = recipe.training
+    cfg = join_data_parallel(recipe.training, recipe.model.device)  # torchrun: distributed.py
     out = run_dir.stage("train")
     device, precision = prepare(recipe, cfg)
     model, tokenizer = load_base(recipe, run_dir, pretrained=True, device=device)
@@ -43,6 +45,8 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
     trainer = make_trainer(model, cfg, train_items, val_items, tokenizer, out, precision)
     resumed = run_trainer(trainer, progress)
     state = trainer.state
+    if not is_writer():  # multi-process: only rank 0 writes the run folder
+        return TrainResult(state.step, state.best_step, state.best_val_ppl, 0.0, resumed)
     save_final(model, out, out / ("model" if cfg.method == "full" else "adapter"), tokenizer)
     summary = {
         "steps": state.step,

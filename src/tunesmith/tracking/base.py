@@ -1,0 +1,87 @@
+"""The tracker interface and the registry of tracker backends.
+
+A backend is one module plus one `TRACKERS.register(...)` call: its name, the package it needs,
+a pre-flight check (installed? reachable?) and how it opens a tracker for one stage run. The
+run folder's JSONL log is not a backend: it is always on (see `fanout.py`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from tunesmith.config.tracking import TrackingConfig
+from tunesmith.errors import UserError
+from tunesmith.registry import Registry
+
+
+@dataclass(frozen=True)
+class StageRun:
+    """What a backend needs to know about the stage run it records."""
+
+    root: Path  # the run folder
+    stage: str
+    params: dict  # the resolved recipe, flattened ("training.learning_rate": 2e-4)
+
+    @property
+    def folder(self) -> Path:
+        """The trackers' own files (stores, event files, offline runs) live here."""
+        return self.root / "tracking"
+
+    @property
+    def run_name(self) -> str:
+        return f"{self.root.name}/{self.stage}"
+
+
+class Tracker(Protocol):
+    """One stage run in one backend."""
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None) -> None: ...
+
+    def log_artifact(self, path: Path) -> None: ...
+
+    def resume(self, step: int, history: list[tuple[int, dict]]) -> None:
+        """Training resumed from `step`; `history` is (step, metrics) logged up to it."""
+
+    def close(self, failed: bool) -> None:
+        """End the stage run (marked failed when the stage raised)."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    package: str  # import name whose absence is the "not installed" error
+    check: Callable[[TrackingConfig, Path], None]  # raises UserError when not reachable
+    open: Callable[[TrackingConfig, StageRun], Tracker]
+
+
+TRACKERS: Registry[Backend] = Registry("tracker")
+
+
+def preflight(config: TrackingConfig, root: Path) -> None:
+    """Fail with one line before any stage runs if a chosen backend cannot work."""
+    for name in config.backends:
+        backend = TRACKERS.get(name)
+        if importlib.util.find_spec(backend.package) is None:
+            raise UserError(
+                f"tracking.backends: '{name}' needs the '{backend.package}' package, which is "
+                "not installed (pip install 'tunesmith[tracking]')"
+            )
+        backend.check(config, root)
+
+
+def flatten(value, prefix: str = "") -> dict:
+    """Nested mappings/lists -> {"a.b.0": leaf}; leaves are str, int, float, bool or None."""
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return {prefix: value}
+    flat: dict = {}
+    for key, item in items:
+        flat.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+    return flat

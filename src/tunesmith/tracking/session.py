@@ -1,0 +1,68 @@
+"""One stage run, observed: tracker runs opened, energy measured, outputs logged after it.
+
+`observe_stage` wraps each stage in the pipeline (one call site); inside it, a stage asks
+`open_trackers(path)` for the tracker its loop logs to. Only the writing process (rank 0 under
+torchrun) records anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from contextvars import ContextVar
+from pathlib import Path
+
+from tunesmith.artifacts.rank import is_writer
+from tunesmith.tracking.base import TRACKERS, StageRun, flatten
+from tunesmith.tracking.fanout import FanOutTracker
+from tunesmith.tracking.jsonl import JsonlTracker
+
+_ACTIVE: ContextVar[tuple[str, list] | None] = ContextVar("tunesmith_stage_trackers", default=None)
+
+
+class SilentTracker:
+    """What non-writing ranks log to: nothing is written, nothing is read back."""
+
+    def log(self, record: dict) -> None:
+        pass
+
+    def records(self) -> list[dict]:
+        return []
+
+    def truncate_after(self, step: int) -> None:
+        pass
+
+
+def open_trackers(path: str | Path, stage: str = "train"):
+    """The tracker a stage's loop logs to: `path` (JSONL) plus the active stage's backends."""
+    if not is_writer():
+        return SilentTracker()
+    active = _ACTIVE.get()
+    name, backends = active if active else (stage, [])
+    return FanOutTracker(JsonlTracker(path), backends, name)
+
+
+@contextlib.contextmanager
+def observe_stage(recipe, run_dir, stage: str):
+    """Around one stage run: its tracker runs and energy reading; after it, what it wrote."""
+    from tunesmith.tracking.energy import measure_energy
+    from tunesmith.tracking.outputs import log_stage_outputs
+    from tunesmith.tracking.quality import write_energy_summary
+
+    if not is_writer():
+        yield
+        return
+    config = recipe.tracking
+    run = StageRun(run_dir.root, stage, flatten(recipe.model_dump(mode="json")))
+    backends = [TRACKERS.get(name).open(config, run) for name in config.backends]
+    token = _ACTIVE.set((stage, backends))
+    failed = True
+    try:
+        with measure_energy(config.energy, run_dir, stage) as energy:
+            yield
+        failed = False
+        write_energy_summary(run_dir)
+        log_stage_outputs(run_dir, stage, backends, energy.result)
+    finally:
+        _ACTIVE.reset(token)
+        for backend in backends:
+            backend.close(failed)

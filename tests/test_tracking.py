@@ -1,0 +1,193 @@
+"""Trackers against the real libraries: MLflow, TensorBoard, W&B hold the run folder's figures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tunesmith.artifacts import RunDir, read_jsonl
+from tunesmith.config import load_recipe
+from tunesmith.config.tracking import TRACKER_NAMES
+from tunesmith.pipeline import run_pipeline
+from tunesmith.tracking import TRACKERS
+
+ALL = list(TRACKER_NAMES)
+
+
+@pytest.fixture(scope="module")
+def tracked_run(tmp_path_factory, tiny_model_dir):
+    """One tiny run logged to every registered backend at once."""
+    import yaml
+    from conftest import make_records, write_jsonl
+
+    folder = tmp_path_factory.mktemp("tracked")
+    data = write_jsonl(folder / "data.jsonl", make_records(40))
+    recipe = {
+        "name": "tracked",
+        "task": "summarization",
+        "model": {"name": str(tiny_model_dir), "precision": "fp32"},
+        "data": {
+            "train": str(data),
+            "input_field": "description",
+            "output_field": "synopsis",
+            "split": {"validation": 6, "test": 6},
+        },
+        "training": {"max_steps": 6, "batch_size": 4, "eval_every": 3, "max_seq_length": 64},
+        "evaluation": {"generation": {"max_new_tokens": 4}},
+        "tracking": {"backends": ALL, "wandb": {"project": "tunesmith-test"}},
+    }
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    run_dir = RunDir(folder / "run")
+    run_pipeline(load_recipe(path), run_dir)
+    return run_dir
+
+
+def _train_curve(run_dir, key):
+    return {r["step"]: r[key] for r in read_jsonl(run_dir.train / "metrics.jsonl") if key in r}
+
+
+def _eval_json(run_dir):
+    return json.loads((run_dir.eval / "metrics.json").read_text(encoding="utf-8"))
+
+
+def test_schema_names_equal_the_registry():
+    assert sorted(TRACKER_NAMES) == TRACKERS.names()
+
+
+def test_mlflow_holds_the_run_folder_figures(tracked_run):
+    from mlflow.tracking import MlflowClient
+
+    db = tracked_run.root / "tracking" / "mlflow.db"
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    experiment = client.get_experiment_by_name("tunesmith")
+    runs = {
+        r.data.tags["tunesmith.stage"]: r for r in client.search_runs([experiment.experiment_id])
+    }
+    assert set(runs) == {"data", "train", "evaluate", "report"}
+    train = runs["train"]
+    assert train.info.status == "FINISHED"
+    assert train.data.params["training.max_steps"] == "6"
+    history = client.get_metric_history(train.info.run_id, "train/loss")
+    assert {m.step: m.value for m in history} == pytest.approx(_train_curve(tracked_run, "loss"))
+    val = client.get_metric_history(train.info.run_id, "train/val_ppl")
+    assert {m.step: m.value for m in val} == pytest.approx(_train_curve(tracked_run, "val_ppl"))
+    evaluated = runs["evaluate"].data.metrics
+    for variant in ("base", "tuned"):
+        for name, value in _eval_json(tracked_run)[variant].items():
+            assert evaluated[f"eval/{variant}/{name}"] == pytest.approx(value)
+    artefacts = {a.path for a in client.list_artifacts(train.info.run_id)}
+    assert {"adapter", "summary.json"} <= artefacts
+    report = {a.path for a in client.list_artifacts(runs["report"].info.run_id)}
+    assert report == {"report.html"}
+
+
+def test_tensorboard_holds_the_run_folder_figures(tracked_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    board = tracked_run.root / "tracking" / "tensorboard"
+    train = EventAccumulator(str(board / "train"))
+    train.Reload()
+    loss = {e.step: e.value for e in train.Scalars("train/loss")}
+    assert loss == pytest.approx(_train_curve(tracked_run, "loss"), rel=1e-6)  # float32 events
+    evaluated = EventAccumulator(str(board / "evaluate"))
+    evaluated.Reload()
+    for name, value in _eval_json(tracked_run)["tuned"].items():
+        assert evaluated.Scalars(f"eval/tuned/{name}")[0].value == pytest.approx(value, rel=1e-6)
+
+
+def test_wandb_offline_run_files_hold_the_figures(tracked_run):
+    from wandb_records import history_and_summary
+
+    runs = sorted((tracked_run.root / "tracking" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 4  # one W&B run per stage, grouped by the run folder
+    losses, summary = {}, {}
+    for folder in runs:
+        rows, final = history_and_summary(next(folder.glob("*.wandb")))
+        losses.update({r["_step"]: r["train/loss"] for r in rows if "train/loss" in r})
+        summary.update(final)
+    assert losses == pytest.approx(_train_curve(tracked_run, "loss"))
+    for name, value in _eval_json(tracked_run)["tuned"].items():
+        assert summary[f"eval/tuned/{name}"] == pytest.approx(value)
+
+
+def test_energy_per_stage_reaches_manifest_report_and_trackers(tracked_run):
+    from mlflow.tracking import MlflowClient
+
+    manifest = json.loads(tracked_run.manifest_path.read_text(encoding="utf-8"))
+    train = manifest["stages"]["train"]["energy"]
+    assert train["kwh"] > 0 and train["country"] == "USA"
+    assert manifest["energy"]["headline"] == "rouge1"
+    page = (tracked_run.report / "report.html").read_text(encoding="utf-8")
+    assert "Energy and carbon" in page and train["method"] in page
+    client = MlflowClient(tracking_uri=f"sqlite:///{tracked_run.root / 'tracking' / 'mlflow.db'}")
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name("tunesmith").experiment_id],
+        filter_string="tags.`tunesmith.stage` = 'train'",
+    )
+    assert run.data.metrics["train/energy/kwh"] == pytest.approx(train["kwh"])
+
+
+def test_tensorboard_resume_drops_the_steps_after_the_checkpoint(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.tensorboard_backend import TensorboardTracker
+
+    run = StageRun(tmp_path, "train", {"training.seed": 0})
+    first = TensorboardTracker(TrackingConfig(), run)
+    for step in range(1, 7):  # crashed after step 6, last checkpoint at step 3
+        first.log_metrics({"train/loss": 10.0 - step}, step)
+    first.close(failed=True)
+    again = TensorboardTracker(TrackingConfig(), run)
+    again.resume(3, [])
+    for step in (4, 5):
+        again.log_metrics({"train/loss": 100.0 + step}, step)
+    again.close(failed=False)
+    events = EventAccumulator(str(tmp_path / "tracking" / "tensorboard" / "train"))
+    events.Reload()
+    curve = {e.step: e.value for e in events.Scalars("train/loss")}
+    assert curve == {1: 9.0, 2: 8.0, 3: 7.0, 4: 104.0, 5: 105.0}
+
+
+def test_resumed_training_replays_the_kept_curve_into_new_tracker_runs(tmp_path):
+    from tunesmith.tracking.fanout import FanOutTracker
+    from tunesmith.tracking.jsonl import JsonlTracker
+
+    class Recorder:
+        def __init__(self):
+            self.replayed = None
+
+        def log_metrics(self, metrics, step):
+            pass
+
+        def resume(self, step, history):
+            self.replayed = (step, history)
+
+    jsonl = JsonlTracker(tmp_path / "metrics.jsonl")
+    for step in range(1, 6):
+        jsonl.log({"step": step, "loss": float(step)})
+    backend = Recorder()
+    FanOutTracker(jsonl, [backend], "train").truncate_after(3)
+    assert backend.replayed == (3, [(s, {"train/loss": float(s)}) for s in (1, 2, 3)])
+    assert [r["step"] for r in jsonl.records()] == [1, 2, 3]
+
+
+def test_evaluation_intervals_in_compare_json_become_metrics(tmp_path):
+    from tunesmith.artifacts import write_json
+    from tunesmith.tracking.outputs import OUTPUTS
+
+    run_dir = RunDir(tmp_path)
+    row = {"base": 0.2, "tuned": 0.3, "delta": 0.1, "relative": 0.5, "better": True}
+    row |= {"ci_low": 0.04, "ci_high": 0.16, "p_value": 0.01, "n": 50}
+    write_json(run_dir.eval / "compare.json", {"sample_size": 50, "metrics": {"rouge1": row}})
+    write_json(run_dir.eval / "metrics.json", {"sample_size": 50, "tuned": {"rouge1": 0.3}})
+    ((figures, files),) = OUTPUTS.get("evaluate")(run_dir)
+    assert figures["eval/compare/rouge1/ci_low"] == 0.04
+    assert figures["eval/compare/rouge1/p_value"] == 0.01
+    assert figures["eval/compare/rouge1/n"] == 50
+    assert figures["eval/tuned/rouge1"] == 0.3 and figures["eval/sample_size"] == 50
+    assert "eval/compare/rouge1/better" not in figures  # booleans are not metrics
+    assert [f.name for f in files] == ["metrics.json", "compare.json"]

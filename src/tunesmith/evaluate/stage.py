@@ -26,12 +26,8 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> EvalResult:
 
     from tunesmith.evaluate.rows import rows_for
     from tunesmith.evaluate.scoring import compare, score_model
-    from tunesmith.models import (
-        load_model_and_tokenizer,
-        resolve_device,
-        resolve_precision,
-        set_threads,
-    )
+    from tunesmith.models import resolve_device, resolve_precision, set_threads
+    from tunesmith.models.base import load_base
 
     out = run_dir.stage("evaluate")
     examples = read_jsonl(run_dir.data / "test.jsonl")[: recipe.evaluation.sample_size]
@@ -40,7 +36,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> EvalResult:
     set_threads(recipe.model.threads)
     device = resolve_device(recipe.model.device)
     precision = resolve_precision(recipe.model.precision, device)
-    model, tokenizer = load_model_and_tokenizer(recipe.model, device=device)
+    model, tokenizer = load_base(recipe, device=device)  # the plain base; rows add the rest
     if precision == "bf16":
         model.to(torch.bfloat16)
     generate = recipe.task in GENERATION_TASKS or recipe.task == "classification"
@@ -68,7 +64,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> EvalResult:
             demo_counts[row.name] = len(demos)
     metrics = {"sample_size": len(examples), "split": "test", "precision": precision, **results}
     comparison = compare(results["base"], results["tuned"], len(examples))
-    for name in results.keys() - {"base", "tuned"}:
+    for name in [n for n in results if n not in ("base", "tuned")]:
         # Same shape as before for every extra row: the row (as "base") against the tuned model.
         comparison[name] = compare(results[name], results["tuned"], len(examples))
         comparison.setdefault("vs_base", {})[name] = compare(

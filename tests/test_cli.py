@@ -127,7 +127,7 @@ def test_schema_and_init(tmp_path):
     assert_user_error(tunesmith("init", tmp_path / "p2", "--example", "chitchatt"), "did you mean")
 
 
-@pytest.mark.parametrize("example", ["wordnet-define", "debian-section", "chitchat"])
+@pytest.mark.parametrize("example", ["wordnet-define", "debian-section", "chitchat", "python-docs"])
 def test_init_examples_validate(tmp_path, example):
     assert tunesmith("init", tmp_path / example, "--example", example).returncode == 0
     done = tunesmith("validate", tmp_path / example / "recipe.yaml")

@@ -128,3 +128,20 @@ def test_a_failed_stage_is_marked_failed_with_its_error(tmp_path, tiny_recipe, m
     entry = run_dir.stage_entry("broken")
     assert entry["status"] == "failed"
     assert entry["error"] == "RuntimeError: disk on fire"
+
+
+def test_cli_unknown_stage_is_exit_2_with_a_suggestion(tmp_path, tiny_recipe):
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    cli = [sys.executable, "-m", "tunesmith.cli", "run", str(tiny_recipe()), "-o", str(out)]
+    done = subprocess.run([*cli, "--stages", "trian"], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "unknown stage 'trian' (did you mean 'train'?)" in done.stderr
+    assert "Traceback" not in done.stderr and not out.exists()
+
+
+def test_a_stage_the_recipe_does_not_use_is_refused(tmp_path, tiny_recipe):
+    with pytest.raises(UserError, match="--stages: pretrain is not part of this recipe's run"):
+        run_pipeline(load_recipe(tiny_recipe()), RunDir(tmp_path / "r"), only=["pretrain"])

@@ -39,7 +39,11 @@ def run_pipeline(
         atomic_write_text(run_dir.root / "recipe.yaml", dump_recipe(recipe))
         run_dir.set_field("seed", recipe.training.seed)
         outcome = {}
-        for spec in ordered_stages(recipe):
+        stages = ordered_stages(recipe)
+        idle = sorted((chosen or set()) - {spec.name for spec in stages})
+        if idle:
+            raise UserError(f"--stages: {', '.join(idle)} is not part of this recipe's run")
+        for spec in stages:
             if chosen is not None and spec.name not in chosen:
                 continue
             status, seconds = _run_stage(spec, recipe, run_dir, force and chosen is not None)

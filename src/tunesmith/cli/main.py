@@ -123,7 +123,7 @@ def validate(
 def init(
     directory: Path = typer.Argument(..., help="Folder to create."),
     example: str = typer.Option(
-        "demo", help="Starter: demo, wordnet-define, debian-section or chitchat."
+        "demo", help="Starter: demo, wordnet-define, debian-section, chitchat or python-docs."
     ),
 ) -> None:
     """Write a starter recipe and its example data into DIRECTORY."""

@@ -6,6 +6,8 @@ and packing settings; `max_seq_length` is the packed block length here.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from tunesmith.config.curation import CleanConfig, DedupConfig
@@ -23,6 +25,16 @@ class PretrainConfig(TrainingConfig):
         "one JSONL row) is one document. Relative paths are relative to the recipe file.",
     )
     text_field: str = Field("text", description="JSONL/Parquet corpus: the field with the text.")
+    method: Literal["lora", "full"] = Field(
+        "lora",
+        description="lora: train a LoRA adapter (pretrain/weights/, PEFT format), merged into the "
+        "base that fine-tuning starts from; full: train every weight (pretrain/weights/ is a "
+        "plain transformers model that fine-tuning loads instead of the base).",
+    )
+    epochs: float = Field(1.0, gt=0, description="Passes over the packed training blocks.")
+    eval_every: int = Field(
+        25, ge=1, description="Measure held-out domain perplexity every N optimizer steps."
+    )
     max_seq_length: int = Field(
         256,
         ge=16,

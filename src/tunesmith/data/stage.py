@@ -105,9 +105,9 @@ def _tokenizer_loader(recipe: Recipe):
 
 def _model_loader(recipe: Recipe):
     def load():
-        from tunesmith.models import load_model_and_tokenizer
+        from tunesmith.models.base import load_base
 
-        return load_model_and_tokenizer(recipe.model)
+        return load_base(recipe)  # the plain base: curation runs before any pre-training
 
     return load
 

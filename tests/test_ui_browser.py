@@ -59,7 +59,7 @@ def server(tmp_path):
         time.sleep(0.05)
     yield f"http://127.0.0.1:{port}", runs
     instance.should_exit = True
-    thread.join(timeout=10)
+    thread.join(timeout=60)
 
 
 @pytest.fixture
@@ -163,9 +163,9 @@ def _playground(browser, run_url: str) -> None:
         "Summarise:\nThis package provides a shell."
     )
     browser.find_element(By.ID, "send").click()
-    wait_for(
-        lambda: text_of(browser, "out-base") and text_of(browser, "out-tuned"), 120, "both answers"
-    )
+    done = "return ['out-base', 'out-tuned'].every(id => document.getElementById(id).dataset.done)"
+    wait_for(lambda: browser.execute_script(done), 300, "both answers to finish streaming")
+    assert text_of(browser, "out-base") and text_of(browser, "out-tuned")
     assert "error" not in text_of(browser, "out-tuned")
     shot(browser, "playground")
 

@@ -83,7 +83,8 @@ def stream(run_root: Path, system: str, prompt: str, max_new_tokens: int) -> Ite
             streamer.end()  # the reader must not wait for tokens that will never come
             raise
 
-    worker = threading.Thread(target=generate, daemon=True)
+    # Not a daemon: at shutdown Python waits for it instead of killing it inside torch.
+    worker = threading.Thread(target=generate)
     worker.start()
     yield from (piece for piece in streamer if piece)
     worker.join()

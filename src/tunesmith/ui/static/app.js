@@ -58,11 +58,13 @@ function shortcuts(form) {
 // Playground: stream both models' answers (server-sent events over a POST).
 async function streamInto(url, body, token, out) {
   out.textContent = "";
+  out.dataset.done = "";
   const headers = {"Content-Type": "application/json", "X-Tunesmith-Token": token};
   const response = await fetch(url, {method: "POST", headers, body: JSON.stringify(body)});
   if (!response.ok) {
     const err = await response.json().catch(() => ({error: response.statusText}));
     out.textContent = "error: " + err.error;
+    out.dataset.done = "1";
     return;
   }
   const reader = response.body.getReader();
@@ -81,6 +83,7 @@ async function streamInto(url, body, token, out) {
       else if (data && !event.startsWith("event:")) out.textContent += JSON.parse(data.slice(6)).text;
     }
   }
+  out.dataset.done = "1"; // the answer is complete
 }
 
 function playground(form) {

@@ -25,6 +25,8 @@ def to_examples(recipe: Recipe, path: str | Path, records: list[dict], prefix: s
     for index, record in enumerate(records):
         example = build(recipe, path, record)
         example["id"] = f"{prefix}-{record.get('_line', index + 1)}"
+        if recipe.data.difficulty_field:  # for the curriculum's `field` scorer
+            example["difficulty"] = _number(path, record, recipe.data.difficulty_field)
         examples.append(example)
     return examples
 
@@ -37,6 +39,22 @@ def _field(path, record: dict, name: str, key: str) -> object:
             f"fields present: {present})"
         )
     return record[name]
+
+
+def _number(path, record: dict, name: str) -> float:
+    import math
+
+    value = _field(path, record, name, "data.difficulty_field")
+    try:
+        number = float(str(value)) if not isinstance(value, bool) else math.nan
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise UserError(
+            f"{where(path, record)}: field '{name}' is not a number "
+            f"(data.difficulty_field): {str(value)[:40]!r}"
+        )
+    return number
 
 
 def _text(path, record: dict, name: str, key: str) -> str:

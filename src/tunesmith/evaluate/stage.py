@@ -51,7 +51,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> EvalResult:
     results = {}
     for variant, inputs in variants.items():
         if variant == "tuned":
-            model = with_adapter(model, run_dir)
+            model = with_adapter(model, run_dir, recipe.training)
         metrics, predictions = score_model(
             model,
             tokenizer,
@@ -74,21 +74,11 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> EvalResult:
     return EvalResult(len(examples), metrics, comparison)
 
 
-def with_adapter(model, run_dir: RunDir):
-    """The tuned model: the base with the adapter merged in (plain weights generate fastest),
-    or the fully fine-tuned weights in the base model's place."""
-    from peft import PeftModel
+def with_adapter(model, run_dir: RunDir, training):
+    """The tuned model, as the training method loads (and merges) its saved result."""
+    from tunesmith.methods import load_tuned
 
-    full = run_dir.train / "model"
-    if (full / "config.json").is_file():
-        from transformers import AutoModelForCausalLM
-
-        tuned = AutoModelForCausalLM.from_pretrained(str(full), dtype=model.dtype)
-        return tuned.to(model.device).eval()
-    adapter = run_dir.train / "adapter"
-    if not (adapter / "adapter_config.json").is_file():
-        raise UserError(f"{adapter}: no trained adapter; run the train stage first")
-    return PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    return load_tuned(training, run_dir.train, model)
 
 
 def few_shot_demos(recipe: Recipe, run_dir: RunDir) -> list[dict]:

@@ -28,6 +28,8 @@ def gather(recipe: Recipe, run_dir: RunDir) -> dict:
     card = _read_json(run_dir.data / "data_card.json")
     return {
         "recipe": recipe,
+        "method_line": _method_line(recipe),
+        "curriculum": _read_json(run_dir.train / "curriculum.json"),
         "run_name": run_dir.root.name,
         "card": card,
         "data_card_html": _data_card_html(card),
@@ -43,6 +45,12 @@ def gather(recipe: Recipe, run_dir: RunDir) -> dict:
         ),
         "timings": _read_json(run_dir.manifest_path).get("stages", {}),
     }
+
+
+def _method_line(recipe: Recipe) -> str:
+    from tunesmith.methods import describe
+
+    return describe(recipe.training)
 
 
 def _xy(history: list[dict], key: str) -> tuple[list[float], list[float]]:

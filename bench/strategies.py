@@ -27,13 +27,16 @@ RESULT = "BENCH-RESULT "
 LORA = {"r": 16, "alpha": 32, "dropout": 0.05}
 VARIANTS = {  # name -> training overrides on top of the shared budget
     "lora": {"method": "lora", "lora": LORA},
-    "lora_dora": {"method": "lora", "lora": {**LORA, "use_dora": True}},
-    "lora_rslora": {"method": "lora", "lora": {**LORA, "use_rslora": True}},
     "ia3": {"method": "ia3", "learning_rate": 3e-3},
     "loha": {"method": "loha", "loha": {"r": 8, "alpha": 16}},
     "prompt_tuning": {"method": "prompt_tuning", "learning_rate": 3e-2},
     "full": {"method": "full", "learning_rate": 2e-5},
     "freeze_top4": {"method": "freeze", "freeze": {"train_top": 4}, "learning_rate": 2e-5},
+    "lora_curriculum_length": {"lora": LORA, "curriculum": {"scorer": "length"}},
+    "lora_replay": {"lora": LORA, "replay": {"share": 0.2}},
+    "lora_kl": {"lora": LORA, "regularization": {"kl_to_base": 0.1}},
+    "lora_dora": {"method": "lora", "lora": {**LORA, "use_dora": True}},
+    "lora_rslora": {"method": "lora", "lora": {**LORA, "use_rslora": True}},
     "lora_neftune_dropout": {
         "lora": LORA,
         "regularization": {"neftune_alpha": 5.0, "hidden_dropout": 0.1},
@@ -43,11 +46,8 @@ VARIANTS = {  # name -> training overrides on top of the shared budget
         "weight_decay": 0.01,
         "regularization": {"l2": 1e-4, "l2_to_start": True},
     },
-    "lora_curriculum_length": {"lora": LORA, "curriculum": {"scorer": "length"}},
     "lora_curriculum_base_loss": {"lora": LORA, "curriculum": {"scorer": "base_loss"}},
     "lora_curriculum_random": {"lora": LORA, "curriculum": {"scorer": "random"}},
-    "lora_replay": {"lora": LORA, "replay": {"share": 0.2}},
-    "lora_kl": {"lora": LORA, "regularization": {"kl_to_base": 0.1}},
 }
 
 
@@ -109,6 +109,7 @@ def _worker(args) -> None:
 
     from tunesmith.artifacts import RunDir
     from tunesmith.config import load_recipe
+    from tunesmith.methods import method_of
     from tunesmith.pipeline import run_pipeline
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -118,9 +119,7 @@ def _worker(args) -> None:
         summary = json.loads((run_dir.train / "summary.json").read_text())
         tuned = _rouge_l(run_dir, "tuned")
         base = _rouge_l(run_dir, "base")
-        artefact = next(
-            p for p in (run_dir.train / "adapter", run_dir.train / "model") if p.is_dir()
-        )
+        artefact = run_dir.train / method_of(recipe.training).artefact
         row = {
             "name": args.worker,
             "method": summary["method"],

@@ -27,7 +27,21 @@ def validate_recipe(path: Path) -> None:
             examples = load_examples(recipe, file, name, None)
             console.print(f"data.{name}: ok ({len(examples)} examples, fields map)")
     folder = _resolve(recipe.model.name)
+    _check_method(recipe, folder)
     _memory_estimate(folder)
+
+
+def _check_method(recipe, folder: Path | None) -> None:
+    """The method's settings against the model's depth (from config.json, no weights)."""
+    from tunesmith.methods import method_of
+
+    config = folder / "config.json" if folder else None
+    if config is None or not config.is_file():
+        return
+    depth = json.loads(config.read_text(encoding="utf-8")).get("num_hidden_layers")
+    if depth:
+        method_of(recipe.training).check(recipe.training.settings(), int(depth))
+        console.print(f"training.method: ok ({recipe.training.method}, model of {depth} blocks)")
 
 
 def _resolve(name: str) -> Path | None:

@@ -27,6 +27,7 @@ class Method:
     describe: Callable  # (settings or None) -> one line for the report
     artefact: str = "adapter"  # folder under train/: adapter (PEFT format) or model
     save: Callable = None  # (model, folder) -> None, atomic; default: save_pretrained
+    check: Callable = None  # (settings, model depth) -> None or UserError; before any weights
     merge: Callable = unchanged  # tuned -> the fastest model to generate with
     fast_path: bool = False  # the fused CPU LoRA layer of train/fastpath.py applies
     trains_base_weights: bool = False  # base weights train: keep fp32 masters (not bf16)
@@ -35,6 +36,8 @@ class Method:
     def __post_init__(self):
         if self.save is None:
             object.__setattr__(self, "save", save_pretrained)
+        if self.check is None:
+            object.__setattr__(self, "check", lambda settings, depth: None)
 
 
 METHODS: Registry[Method] = Registry("training method")
@@ -48,7 +51,9 @@ def build_trainable(model, training):
     """Wrap or unfreeze `model` as the configured method says; trainable weights in fp32."""
     import torch
 
-    model = method_of(training).build(model, training)
+    method = method_of(training)
+    method.check(training.settings(), model_depth(model))
+    model = method.build(model, training)
     for parameter in model.parameters():
         if parameter.requires_grad and parameter.dtype != torch.float32:
             parameter.data = parameter.data.float()

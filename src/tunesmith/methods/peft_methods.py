@@ -7,7 +7,7 @@ loads; all but prompt tuning merge into the base weights for generation.
 from __future__ import annotations
 
 from tunesmith.errors import UserError
-from tunesmith.methods.base import METHODS, Method, model_depth, unchanged
+from tunesmith.methods.base import METHODS, Method, unchanged
 
 
 def _peft_build(make_config):
@@ -29,16 +29,18 @@ def _merge(model):
     return model.merge_and_unload()
 
 
-def _lora_config(settings, model):
-    from peft import LoraConfig, TaskType
-
-    depth = model_depth(model)
+def _check_lora(settings, depth: int) -> None:
     beyond = [i for i in settings.layers_to_transform or [] if not 0 <= i < depth]
     if beyond:
         raise UserError(
             f"training.lora.layers_to_transform: block {beyond[0]} is beyond the model's "
             f"{depth} blocks (0-{depth - 1})"
         )
+
+
+def _lora_config(settings, model):
+    from peft import LoraConfig, TaskType
+
     return LoraConfig(
         r=settings.r,
         lora_alpha=settings.alpha,
@@ -96,7 +98,7 @@ def _prompt_tuning_config(settings, model):
     )
 
 
-def _register(name, make_config, describe, mergeable=True, fast_path=False) -> None:
+def _register(name, make_config, describe, mergeable=True, fast_path=False, check=None):
     METHODS.register(
         name,
         Method(
@@ -107,11 +109,12 @@ def _register(name, make_config, describe, mergeable=True, fast_path=False) -> N
             merge=_merge if mergeable else unchanged,
             fast_path=fast_path,
             base_switch=True,
+            check=check,
         ),
     )
 
 
-_register("lora", _lora_config, _describe_lora, fast_path=True)
+_register("lora", _lora_config, _describe_lora, fast_path=True, check=_check_lora)
 _register(
     "ia3",
     _ia3_config,

@@ -15,14 +15,17 @@ def _build_full(model, training):
     return model
 
 
-def _build_freeze(model, training):
-    settings = training.freeze
-    depth = model_depth(model)
+def _check_freeze(settings, depth: int) -> None:
     if settings.train_top >= depth:
         raise UserError(
             f"training.freeze.train_top: {settings.train_top} >= the model's {depth} blocks "
             "(nothing would stay frozen); use a smaller number or method: full"
         )
+
+
+def _build_freeze(model, training):
+    settings = training.freeze
+    depth = model_depth(model)
     model.requires_grad_(False)
     decoder = model.get_decoder()
     trained = list(decoder.layers[depth - settings.train_top :])
@@ -67,5 +70,6 @@ METHODS.register(
         ),
         artefact="model",
         trains_base_weights=True,
+        check=_check_freeze,
     ),
 )

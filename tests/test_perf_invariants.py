@@ -187,7 +187,7 @@ def test_batched_generation_equals_one_prompt_at_a_time():
 
 @pytest.mark.parametrize("method", ["lora", "full"])
 def test_fast_training_learns_a_memorisable_set(tmp_path, method):
-    from tunesmith.config.schema import TrainingConfig
+    from tunesmith.config.training import training_config
     from tunesmith.models.nll import perplexity
     from tunesmith.tracking import JsonlTracker
     from tunesmith.train.loop import Trainer
@@ -201,7 +201,7 @@ def test_fast_training_learns_a_memorisable_set(tmp_path, method):
         for parameter in model.parameters():
             parameter.requires_grad_(True)
     items = _items(lengths=(10, 12, 8, 11), prompt_share=0.3)
-    config = TrainingConfig(
+    config = training_config(
         epochs=30, batch_size=2, learning_rate=1e-2, warmup_ratio=0.0, eval_every=10**6
     )
     before = perplexity(model, items, 4, PAD)

@@ -30,11 +30,27 @@ def preflight(recipe: Recipe, output: Path | None, say=None) -> list[str]:
     if output is not None:
         passed(check_writable(output))
     passed(_model(recipe.model.name))
+    passed(*_method(recipe))
     passed(*_data(recipe))
     if recipe.pretrain is not None:
         passed(_corpus(recipe.pretrain))
     passed(_trackers(recipe, output))
     return lines
+
+
+def _method(recipe: Recipe) -> list[str]:
+    """The method's settings against the model's depth (from config.json, no weights)."""
+    from tunesmith.methods import method_of
+    from tunesmith.models import resolve_model
+
+    config = Path(resolve_model(recipe.model.name, fetch=False)) / "config.json"
+    if not config.is_file():
+        return []
+    depth = json.loads(config.read_text(encoding="utf-8")).get("num_hidden_layers")
+    if not depth:
+        return []
+    method_of(recipe.training).check(recipe.training.settings(), int(depth))
+    return [f"training.method: ok ({recipe.training.method}, model of {depth} blocks)"]
 
 
 def _trackers(recipe: Recipe, output: Path | None) -> str:

@@ -28,6 +28,7 @@ def _section(model: type[BaseModel], prefix: str, lines: list[str]) -> None:
         sub = _model_of(field.annotation)
         if sub is not None:
             nested.append((key, sub))
+            nested += _other_variants(field, key, sub)
             continue
         default = "required" if field.is_required() else f"`{_default(field)}`"
         rows.append(
@@ -44,6 +45,19 @@ def _section(model: type[BaseModel], prefix: str, lines: list[str]) -> None:
         ]
     for key, sub in nested:
         _section(sub, f"{key}.", lines)
+
+
+def _other_variants(field, key: str, first: type[BaseModel]) -> list:
+    """A tagged union (training.method): the other members' own settings sections."""
+    if not field.discriminator:
+        return []
+    extra = []
+    for member in typing.get_args(field.annotation)[1:]:
+        for name, sub_field in member.model_fields.items():
+            sub = _model_of(sub_field.annotation)
+            if name not in first.model_fields and sub is not None:
+                extra.append((f"{key}.{name}", sub))
+    return extra
 
 
 def _model_of(annotation):

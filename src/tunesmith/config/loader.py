@@ -19,6 +19,7 @@ PATH_FIELDS = (
     ("data", "validation"),
     ("data", "test"),
     ("evaluation", "previous_run"),
+    ("training", "replay", "file"),
 )
 
 
@@ -60,8 +61,10 @@ def recipe_from_dict(
 
 
 def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
-    for section, key in PATH_FIELDS:
-        block = raw.get(section)
+    for *sections, key in PATH_FIELDS:
+        block = raw
+        for section in sections:
+            block = block.get(section) if isinstance(block, dict) else None
         if isinstance(block, dict) and isinstance(block.get(key), str):
             block[key] = str((base / block[key]).resolve())
     pretrain = raw.get("pretrain")
@@ -82,13 +85,21 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
 def _describe(exc: ValidationError, source: str, yaml_root, overrides=()) -> str:
     """The first validation error as 'file:line: key.path: problem (did you mean ...)'."""
     err = exc.errors()[0]
-    loc = [str(p) for p in err["loc"]]
+    parts = _without_tags(err["loc"])
+    loc = [str(p) for p in parts]
     key_path = ".".join(loc) or "(top level)"
-    line = _line_of(yaml_root, err["loc"])
-    where = override_for(err["loc"], overrides) or (f"{source}:{line}" if line else source)
+    line = _line_of(yaml_root, parts)
+    where = override_for(parts, overrides) or (f"{source}:{line}" if line else source)
     if err["type"] == "extra_forbidden":
-        known = _known_keys(err["loc"][:-1])
+        known = _known_keys(parts[:-1])
         hint = suggest(loc[-1], known)
+        tagged = parts[-2] if len(parts) > 1 else None
+        if loc[-1] in getattr(tagged, "tags", ()):
+            key = tagged.discriminator
+            return (
+                f"{where}: {key_path}: settings of {key} '{loc[-1]}', but "
+                f"{loc[-2]}.{key} is '{tagged.tag}'"
+            )
         return f"{where}: {key_path}: unknown key{hint}; allowed: {', '.join(known)}"
     if err["type"] == "missing":
         return f"{where}: {key_path}: required key is missing"
@@ -97,14 +108,52 @@ def _describe(exc: ValidationError, source: str, yaml_root, overrides=()) -> str
     return f"{where}: {key_path}: {message}{more}"
 
 
+def _without_tags(loc: tuple) -> tuple:
+    """The error's key path without pydantic's union tags (`training.ia3.lora` ->
+    `training.lora`), each tag kept on its key so `_known_keys` follows the chosen member."""
+    clean, model = [], Recipe
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
+        field = model.model_fields.get(str(part)) if model else None
+        clean.append(part)
+        models = _models_of(field)
+        if field is not None and field.discriminator and parts:
+            tag, key = parts.pop(0), field.discriminator
+            clean[-1] = _Tagged(part, tag, key, [_tag_of(m, key) for m in models])
+            models = [m for m in models if _tag_of(m, key) == tag]
+        model = models[0] if models else None
+    return tuple(clean)
+
+
+class _Tagged(str):
+    """A key of the recipe that also remembers which union member it holds."""
+
+    def __new__(cls, key, tag, discriminator, tags):
+        obj = super().__new__(cls, key)
+        obj.tag, obj.discriminator, obj.tags = tag, discriminator, tags
+        return obj
+
+
+def _tag_of(model: type[BaseModel], discriminator: str):
+    return get_args(model.model_fields[discriminator].annotation)[0]
+
+
+def _models_of(field) -> list[type[BaseModel]]:
+    annotation = getattr(field, "annotation", None)
+    # `Section | None` (optional curation steps) and tagged unions: look inside the union
+    options = [a for a in get_args(annotation) or (annotation,) if isinstance(a, type)]
+    return [a for a in options if issubclass(a, BaseModel)]
+
+
 def _known_keys(loc: tuple) -> list[str]:
     model: type[BaseModel] = Recipe
     for part in loc:
         field = model.model_fields.get(str(part))
-        annotation = getattr(field, "annotation", None)
-        # `Section | None` (optional curation steps): look inside the union
-        options = [a for a in get_args(annotation) or (annotation,) if isinstance(a, type)]
-        models = [a for a in options if issubclass(a, BaseModel)]
+        models = _models_of(field)
+        tag = getattr(part, "tag", None)
+        if tag is not None:
+            models = [m for m in models if _tag_of(m, field.discriminator) == tag]
         if not models:
             return []
         model = models[0]

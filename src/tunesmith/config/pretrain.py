@@ -10,13 +10,15 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from tunesmith.config.base import Section
 from tunesmith.config.curation import CleanConfig, DedupConfig
-from tunesmith.config.schema import TrainingConfig
+from tunesmith.config.methods import LoraSettings
+from tunesmith.config.training import TrainingBase
 
 CORPUS_SUFFIXES = (".txt", ".md", ".jsonl", ".parquet")
 
 
-class PretrainConfig(TrainingConfig):
+class PretrainConfig(TrainingBase):
     corpus: list[str] = Field(
         ...,
         min_length=1,
@@ -31,6 +33,7 @@ class PretrainConfig(TrainingConfig):
         "base that fine-tuning starts from; full: train every weight (pretrain/weights/ is a "
         "plain transformers model that fine-tuning loads instead of the base).",
     )
+    lora: LoraSettings = Field(default_factory=LoraSettings)
     epochs: float = Field(1.0, gt=0, description="Passes over the packed training blocks.")
     eval_every: int = Field(
         25, ge=1, description="Measure held-out domain perplexity every N optimizer steps."
@@ -82,3 +85,7 @@ class PretrainConfig(TrainingConfig):
         if value is True:
             return {}
         return None if value is False else value
+
+    def settings(self) -> Section | None:
+        """The method's own settings, as the training methods read them (methods/)."""
+        return self.lora if self.method == "lora" else None

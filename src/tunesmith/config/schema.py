@@ -14,6 +14,7 @@ from tunesmith.config.base import Section
 from tunesmith.config.classification import ClassificationEval
 from tunesmith.config.curation import CurationConfig
 from tunesmith.config.tracking import TrackingConfig
+from tunesmith.config.training import LoraTraining, TrainingConfig, default_method
 
 Task = Literal["summarization", "instruction", "chat", "classification", "completion"]
 GENERATION_TASKS = ("summarization", "instruction", "chat")
@@ -105,6 +106,11 @@ class DataConfig(Section):
     max_examples: int | None = Field(
         None, ge=1, description="Use at most this many records of `train` (seeded sample)."
     )
+    difficulty_field: str | None = Field(
+        None,
+        description="Numeric field of each record kept as its difficulty, for "
+        "training.curriculum.scorer: field.",
+    )
     split: SplitConfig = Field(default_factory=SplitConfig)
     curation: CurationConfig = Field(default_factory=CurationConfig)
 
@@ -145,60 +151,6 @@ def _plain_slot(field: str, spec: str, conversion: str | None) -> None:
             f"prompt_template slot {shown}}} is not a plain field name; use {{name}} "
             "(write a literal brace as {{ or }})"
         )
-
-
-class LoraSettings(Section):
-    r: int = Field(16, ge=1, description="LoRA rank.")
-    alpha: int = Field(32, ge=1, description="LoRA alpha (scale = alpha / r).")
-    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA input.")
-    target_modules: str | list[str] = Field(
-        "all-linear",
-        description="Modules to adapt: 'all-linear' or a list of module names (q_proj, ...).",
-    )
-
-
-class EarlyStopping(Section):
-    enabled: bool = Field(True, description="Stop when validation perplexity stops improving.")
-    patience: int = Field(3, ge=1, description="Evaluations without improvement before stopping.")
-    min_delta: float = Field(
-        0.0, ge=0, description="Smallest drop in validation perplexity that counts as improving."
-    )
-
-
-class TrainingConfig(Section):
-    method: Literal["lora", "full"] = Field(
-        "lora",
-        description="lora: train a LoRA adapter (train/adapter/, PEFT format); full: train "
-        "every weight (train/model/, a plain transformers folder).",
-    )
-    lora: LoraSettings = Field(default_factory=LoraSettings)
-    epochs: float = Field(1.0, gt=0, description="Passes over the training split.")
-    max_steps: int | None = Field(
-        None, ge=1, description="Stop after this many optimizer steps (overrides epochs)."
-    )
-    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate (AdamW).")
-    scheduler: Literal["linear", "cosine", "constant"] = Field(
-        "cosine", description="Learning-rate schedule after warmup."
-    )
-    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps spent warming up.")
-    batch_size: int = Field(8, ge=1, description="Examples per micro-batch.")
-    gradient_accumulation: int = Field(1, ge=1, description="Micro-batches per optimizer step.")
-    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
-    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping norm.")
-    max_seq_length: int = Field(
-        256, ge=16, description="Longest tokenised example; longer prompts are cut in the middle."
-    )
-    seed: int = Field(0, description="Seed for initialisation, shuffling and dropout.")
-    eval_every: int = Field(
-        25, ge=1, description="Evaluate validation perplexity every N optimizer steps."
-    )
-    checkpoint_every: int | None = Field(
-        None, ge=1, description="Save a resumable checkpoint every N steps (default: eval_every)."
-    )
-    val_max_examples: int = Field(
-        200, ge=1, description="Validation examples used for perplexity during training."
-    )
-    early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
 
 
 class GenerationConfig(Section):
@@ -307,7 +259,7 @@ class Recipe(Section):
         description="Continued pre-training on raw domain text before fine-tuning (off unless "
         "given); fine-tuning then starts from the pre-trained weights.",
     )
-    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    training: TrainingConfig = Field(default_factory=LoraTraining)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
@@ -326,6 +278,11 @@ class Recipe(Section):
     @classmethod
     def _model_shorthand(cls, value: object) -> object:
         return {"name": value} if isinstance(value, str) else value
+
+    @field_validator("training", mode="before")
+    @classmethod
+    def _training_method(cls, value: object) -> object:
+        return default_method(value)
 
     @model_validator(mode="after")
     def _fields_for_task(self) -> Recipe:

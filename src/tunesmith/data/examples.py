@@ -46,6 +46,8 @@ def to_examples(
         example["id"] = f"{prefix}-{record.get('_line', index + 1)}"
         if recipe.evaluation.slice_by:  # kept for the evaluation's per-slice metrics
             example["meta"] = _slice_fields(recipe, path, record)
+        if recipe.data.difficulty_field:  # for the curriculum's `field` scorer
+            example["difficulty"] = _number(path, record, recipe.data.difficulty_field)
         examples.append(example)
     if not examples and first is not None:
         counts = ", ".join(f"{reason}: {n}" for reason, n in dropped.items())
@@ -92,6 +94,25 @@ def _field(path, record: dict, name: str, key: str, fill: dict[str, str] | None 
     if value is None:  # JSON null, or a CSV row shorter than its header
         raise Skip(f"missing {name}", f"{where(path, record)}: field '{name}' is null ({key})")
     return value
+
+
+def _number(path, record: dict, name: str) -> float:
+    import math
+
+    try:
+        value = _field(path, record, name, "data.difficulty_field")
+    except Skip as skip:  # a curriculum without a record's difficulty: an error, not a drop
+        raise UserError(str(skip)) from None
+    try:
+        number = float(str(value)) if not isinstance(value, bool) else math.nan
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise UserError(
+            f"{where(path, record)}: field '{name}' is not a number "
+            f"(data.difficulty_field): {str(value)[:40]!r}"
+        )
+    return number
 
 
 def _text(path, record: dict, name: str, key: str, fill: dict[str, str] | None = None) -> str:

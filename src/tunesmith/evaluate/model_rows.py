@@ -34,20 +34,17 @@ def _demos(recipe, run_dir) -> list[dict]:
     return few_shot_demos(recipe, run_dir)
 
 
-def trained_artifact(run_dir):
-    """train/model/ (full fine-tuning) when present, else train/adapter/."""
-    full = run_dir.train / "model"
-    return full if (full / "config.json").is_file() else run_dir.train / "adapter"
-
-
 def _tuned_inputs(recipe, run_dir) -> list:
-    return [trained_artifact(run_dir), *base_inputs(recipe, run_dir)]
+    from tunesmith.methods import method_of
+
+    artefact = run_dir.train / method_of(recipe.training).artefact
+    return [artefact, *base_inputs(recipe, run_dir)]
 
 
 def _tuned(recipe, run_dir, model):
     from tunesmith.evaluate.stage import with_adapter
 
-    return with_adapter(apply_pretraining(model, recipe, run_dir), run_dir)
+    return with_adapter(apply_pretraining(model, recipe, run_dir), run_dir, recipe.training)
 
 
 register_row(ModelRow("base", "base model (zero-shot)", 0, _always, _nothing, _as_given))

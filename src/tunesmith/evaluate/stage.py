@@ -152,27 +152,11 @@ def _previous(recipe: Recipe, tuned: list[dict], labels) -> dict:
     return {"run": str(folder), **result}
 
 
-def with_adapter(model, run_dir: RunDir):
-    """The tuned model: the base with the adapter merged in (plain weights generate fastest),
-    or the fully fine-tuned weights in the base model's place."""
-    from peft import PeftModel
+def with_adapter(model, run_dir: RunDir, training):
+    """The tuned model, as the training method loads (and merges) its saved result."""
+    from tunesmith.methods import load_tuned
 
-    from tunesmith.models.safe_files import require_safetensors
-
-    full = run_dir.train / "model"
-    if (full / "config.json").is_file():
-        from transformers import AutoModelForCausalLM
-
-        require_safetensors(full)  # never unpickle weights found in a run folder
-        tuned = AutoModelForCausalLM.from_pretrained(
-            str(full), dtype=model.dtype, use_safetensors=True
-        )
-        return tuned.to(model.device).eval()
-    adapter = run_dir.train / "adapter"
-    if not (adapter / "adapter_config.json").is_file():
-        raise UserError(f"{adapter}: no trained adapter; run the train stage first")
-    require_safetensors(adapter)
-    return PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    return load_tuned(training, run_dir.train, model)
 
 
 def few_shot_demos(recipe: Recipe, run_dir: RunDir) -> list[dict]:

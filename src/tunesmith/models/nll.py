@@ -10,38 +10,47 @@ from __future__ import annotations
 from tunesmith.models.formatting import IGNORE
 
 
+def supervised_nll(model, batch) -> tuple:
+    """(sum of token negative log-likelihoods, number of supervised tokens)."""
+    chosen, targets = supervised_logits(model, batch)
+    return nll_of_logits(chosen, targets, batch), targets.numel()
+
+
+def nll_of_logits(chosen, targets, batch):
+    """Summed (row-weighted, when the batch has weights) NLL of `supervised_logits`."""
+    import torch.nn.functional as F
+
+    if "weights" not in batch:
+        return F.cross_entropy(chosen.float(), targets, reduction="sum")
+    per_token = F.cross_entropy(chosen.float(), targets, reduction="none")
+    labels = batch["labels"][:, 1:]
+    row_weight = batch["weights"].unsqueeze(1).expand_as(labels)[labels != IGNORE]
+    return (per_token * row_weight).sum()
+
+
 def supervised_logits(model, batch) -> tuple:
-    """(logits at supervised positions, their target ids, the (batch, len-1) supervised mask)."""
+    """(logits at the supervised positions, their target ids)."""
     labels = batch["labels"][:, 1:]
     supervised = labels != IGNORE
     parts = _split_model(model)
     if parts is None:  # unusual architecture: fall back to the model's own full logits
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        chosen = logits[:, :-1][supervised]
+        # prompt-learning adapters prepend virtual tokens: keep the real positions only
+        chosen = logits[:, -batch["input_ids"].shape[1] :][:, :-1][supervised]
     else:
         backbone, head = parts
         hidden = backbone(
             input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False
         ).last_hidden_state
         chosen = head(hidden[:, :-1][supervised])
-    return chosen, labels[supervised], supervised
-
-
-def supervised_nll(model, batch) -> tuple:
-    """(sum of token negative log-likelihoods, number of supervised tokens)."""
-    import torch.nn.functional as F
-
-    chosen, targets, supervised = supervised_logits(model, batch)
-    labels = batch["labels"][:, 1:]
-    if "weights" not in batch:
-        return F.cross_entropy(chosen.float(), targets, reduction="sum"), supervised.sum()
-    per_token = F.cross_entropy(chosen.float(), targets, reduction="none")
-    row_weight = batch["weights"].unsqueeze(1).expand_as(labels)[supervised]
-    return (per_token * row_weight).sum(), supervised.sum()
+    return chosen, labels[supervised]
 
 
 def _split_model(model):
     """(decoder, lm_head) of a causal LM (through a PEFT wrapper), or None if unsafe."""
+    peft_config = getattr(model, "active_peft_config", None)
+    if getattr(peft_config, "is_prompt_learning", False):  # its prompt lives in the wrapper
+        return None
     inner = model.get_base_model() if hasattr(model, "get_base_model") else model
     config = getattr(inner, "config", None)
     if getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None):
@@ -113,7 +122,8 @@ def example_nll(model, items, batch_size: int, pad_id: int) -> list[tuple[float,
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             batch = to_device(collate([items[i] for i in chunk], pad_id), model)
-            chosen, targets, supervised = supervised_logits(model, batch)
+            chosen, targets = supervised_logits(model, batch)
+            supervised = batch["labels"][:, 1:] != IGNORE
             per_token = F.cross_entropy(chosen.float(), targets, reduction="none")
             rows = supervised.nonzero()[:, 0]
             sums = torch.zeros(len(chunk), device=per_token.device).index_add_(0, rows, per_token)

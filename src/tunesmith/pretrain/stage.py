@@ -46,7 +46,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> PretrainResult:
     base_ppl = trainer.val_perplexity()
     resumed = run_trainer(trainer, progress)
     state = trainer.state
-    save_final(model, out, run_dir.root / PRETRAINED_WEIGHTS, tokenizer)
+    save_final(model, cfg, out, run_dir.root / PRETRAINED_WEIGHTS, tokenizer)
     tokens_per_second = round(state.tokens / max(state.seconds, 1e-9), 1)
     metrics = {
         "domain_perplexity": {"base": base_ppl, "pretrained": state.best_val_ppl},

@@ -30,6 +30,8 @@ def gather(recipe: Recipe, run_dir: RunDir) -> dict:
     card = _read_json(run_dir.data / "data_card.json")
     return {
         "recipe": recipe,
+        "method_line": _method_line(recipe),
+        "curriculum": _read_json(run_dir.train / "curriculum.json"),
         "run_name": run_dir.root.name,
         "card": card,
         "data_card_html": _data_card_html(card),
@@ -66,6 +68,12 @@ def _headline_notes(compare: dict) -> dict:
 
     n = compare.get("sample_size")
     return {"direction": direction, "small_sample": small_sample_warning(n) if n else None}
+
+
+def _method_line(recipe: Recipe) -> str:
+    from tunesmith.methods import describe
+
+    return describe(recipe.training)
 
 
 def _xy(history: list[dict], key: str) -> tuple[list[float], list[float]]:

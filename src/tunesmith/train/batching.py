@@ -35,3 +35,32 @@ def split_by_tokens(batch: list[int], lengths: list[int], budget: int | None) ->
     count = min(len(rows), math.ceil(len(rows) * lengths[rows[0]] / budget))
     size = math.ceil(len(rows) / count)
     return [rows[start : start + size] for start in range(0, len(rows), size)]
+
+
+class LengthGroupedSampler:
+    """Endless epochs of length-grouped batches; `batches(skip)` resumes mid-epoch."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int) -> None:
+        self.lengths, self.batch_size, self.seed = lengths, batch_size, seed
+        self.per_epoch = math.ceil(len(lengths) / batch_size)
+
+    def batches(self, skip: int):
+        epoch, index = divmod(skip, self.per_epoch)
+        while True:
+            order = length_grouped_batches(self.lengths, self.batch_size, self.seed + epoch)
+            yield from order[index:]
+            epoch, index = epoch + 1, 0
+
+
+class ReplayMix:
+    """Adds general-data rows (indices `offset`..) to every batch of `inner`: about `share`
+    of each batch's rows, drawn from a generator seeded by the batch's index (resumable)."""
+
+    def __init__(self, inner, offset: int, count: int, share: float, batch_size: int, seed):
+        self.inner, self.offset, self.count, self.seed = inner, offset, count, seed
+        self.rows = min(count, max(1, round(batch_size * share / (1 - share))))
+
+    def batches(self, skip: int):
+        for k, batch in enumerate(self.inner.batches(skip), start=skip):
+            rng = random.Random(f"replay:{self.seed}:{k}")
+            yield batch + [self.offset + i for i in rng.sample(range(self.count), self.rows)]

@@ -25,9 +25,10 @@ MASK_BITS = 16
 
 
 @contextlib.contextmanager
-def fast_training(model):
-    """Patch eligible LoRA layers and switch to lean attention for the `with` body."""
-    patched = [m for m in model.modules() if _eligible(m)]
+def fast_training(model, fuse_lora: bool = True):
+    """Patch eligible LoRA layers (when `fuse_lora`) and switch to lean attention for the
+    `with` body."""
+    patched = [m for m in model.modules() if fuse_lora and _eligible(m)]
     for module in patched:
         module.forward = _FusedForward(module)
     restore_attention = _use_lean_attention(model)

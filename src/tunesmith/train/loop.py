@@ -14,11 +14,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tunesmith.models.nll import collate, perplexity, supervised_nll, to_device
-from tunesmith.train.batching import length_grouped_batches, split_by_tokens
+from tunesmith.artifacts.rank import is_writer
+from tunesmith.methods import method_of
+from tunesmith.models.nll import collate, perplexity, to_device
+from tunesmith.train.batching import LengthGroupedSampler, split_by_tokens
 from tunesmith.train.checkpoint import load_checkpoint, save_checkpoint
 from tunesmith.train.distributed import my_share, sync_gradients
 from tunesmith.train.fastpath import fast_training
+from tunesmith.train.objective import Objective
+from tunesmith.train.regularize import parameter_groups, regularized
 
 TOKEN_BUDGET = 768  # padded tokens per forward pass: near-peak matmuls, bounded memory
 
@@ -36,7 +40,11 @@ class LoopState:
 
 
 class Trainer:
-    """Runs optimizer steps over encoded examples; everything it writes is resumable."""
+    """Runs optimizer steps over encoded examples; everything it writes is resumable.
+
+    `items` beyond the first `train_count` are replay rows that a `sampler` mixes in; the
+    default sampler is length-grouped epochs over the training items.
+    """
 
     def __init__(
         self,
@@ -49,15 +57,26 @@ class Trainer:
         tracker,
         precision: str | None = None,
         token_budget: int | None = TOKEN_BUDGET,
+        sampler=None,
+        train_count: int | None = None,
     ):
         self.model, self.config, self.pad_id = model, config, pad_id
+        self.method = method_of(config)
         self.precision = precision or _weights_precision(model)
         self.token_budget = token_budget
         self.train_items, self.val_items = train_items, val_items
         self.out, self.tracker = out, tracker
-        self.batches_per_epoch = math.ceil(len(train_items) / config.batch_size)
+        count = len(train_items) if train_count is None else train_count
+        self.batches_per_epoch = math.ceil(count / config.batch_size)
         per_epoch = math.ceil(self.batches_per_epoch / config.gradient_accumulation)
         self.total_steps = config.max_steps or max(1, math.ceil(config.epochs * per_epoch))
+        self.lengths = [len(item.input_ids) for item in train_items]
+        self.sampler = sampler or LengthGroupedSampler(
+            self.lengths[:count], config.batch_size, config.seed
+        )
+        self.objective = Objective(
+            model, config.regularization, self.method.base_switch, self.method.name
+        )
         self.optimizer, self.scheduler = _optimizer(model, config, self.total_steps)
         self.state = LoopState()
 
@@ -72,7 +91,11 @@ class Trainer:
         return True
 
     def run(self, on_step=None) -> LoopState:
-        with fast_training(self.model):
+        fuse = self.method.fast_path
+        with (
+            fast_training(self.model, fuse_lora=fuse),
+            regularized(self.model, self.config.regularization),
+        ):
             return self._run(on_step)
 
     def _autocast(self):
@@ -90,9 +113,10 @@ class Trainer:
         micro = my_share(self._micro_batches(state.step * cfg.gradient_accumulation))
         while state.step < self.total_steps and not state.stopped_early:
             started = time.perf_counter()
-            loss, tokens = self._optimizer_step(
+            parts, tokens = self._optimizer_step(
                 [next(micro) for _ in range(cfg.gradient_accumulation)]
             )
+            loss = parts["loss"]
             state.step += 1
             state.tokens += tokens
             state.seconds += time.perf_counter() - started
@@ -101,7 +125,7 @@ class Trainer:
                 {
                     "step": state.step,
                     "total_steps": self.total_steps,  # lets readers (the UI) show step/total live
-                    "loss": loss,
+                    **parts,
                     "lr": lr,
                     "tokens": state.tokens,
                     "seconds": round(state.seconds, 3),
@@ -121,40 +145,30 @@ class Trainer:
         Each micro-batch is a list of forward passes (pieces of at most `token_budget` padded
         tokens); their summed loss is the micro-batch's loss.
         """
-        epoch, index = divmod(skip, self.batches_per_epoch)
-        lengths = [len(item.input_ids) for item in self.train_items]
-        while True:
-            order = length_grouped_batches(
-                lengths, self.config.batch_size, self.config.seed + epoch
-            )
-            for batch in order[index:]:
-                pieces = split_by_tokens(batch, lengths, self.token_budget)
-                yield [
-                    to_device(collate([self.train_items[i] for i in p], self.pad_id), self.model)
-                    for p in pieces
-                ]
-            epoch, index = epoch + 1, 0
+        for batch in self.sampler.batches(skip):
+            pieces = split_by_tokens(batch, self.lengths, self.token_budget)
+            yield [
+                to_device(collate([self.train_items[i] for i in p], self.pad_id), self.model)
+                for p in pieces
+            ]
 
-    def _optimizer_step(self, batches) -> tuple[float, int]:
+    def _optimizer_step(self, batches) -> tuple[dict, int]:
         import torch
 
         self.model.train()
         passes = [piece for batch in batches for piece in batch]
-        count = sum(int((b["labels"][:, 1:] != -100).sum()) for b in passes)
-        total = 0.0
-        with self._autocast():
-            for batch in passes:
-                nll, _ = supervised_nll(self.model, batch)
-                (nll / max(count, 1)).backward()
-                total += nll.item()
+        parts = self.objective.backward(self.model, passes, self._autocast)
         params = [p for p in self.model.parameters() if p.requires_grad]
-        total, count = sync_gradients(params, total, count)  # all ranks' tokens (distributed.py)
+        count = max(sum(int((b["labels"][:, 1:] != -100).sum()) for b in passes), 1)
+        # Under torchrun: all ranks' gradients and tokens summed (distributed.py).
+        total, count = sync_gradients(params, parts["loss"] * count, count)
+        parts["loss"] = total / max(count, 1)
         torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         tokens = sum(int(b["attention_mask"].sum()) for b in passes)
-        return total / max(count, 1), tokens
+        return parts, tokens
 
     def _evaluate(self) -> None:
         if not self.val_items:
@@ -165,7 +179,8 @@ class Trainer:
         self.tracker.log({"step": state.step, "val_ppl": ppl, "val_loss": math.log(ppl)})
         if improved:
             state.best_val_ppl, state.best_step, state.evals_without_gain = ppl, state.step, 0
-            _save_adapter(self.model, self.out / "best_adapter")
+            if is_writer():  # multi-process: rank 0 holds the same weights and writes them
+                self.method.save(self.model, self.out / "best")
         else:
             state.evals_without_gain += 1
             state.stopped_early = stop.enabled and state.evals_without_gain >= stop.patience
@@ -194,7 +209,7 @@ def _optimizer(model, config, total_steps: int):
     # The fused kernel updates each tensor in one pass (CPU too since torch 2.4).
     fused = all(p.device.type == "cpu" and p.dtype == torch.float32 for p in params)
     optimizer = torch.optim.AdamW(
-        params, lr=config.learning_rate, weight_decay=config.weight_decay, fused=fused or None
+        parameter_groups(model, config.weight_decay), lr=config.learning_rate, fused=fused or None
     )
     scheduler = get_scheduler(
         config.scheduler,
@@ -203,24 +218,3 @@ def _optimizer(model, config, total_steps: int):
         num_training_steps=total_steps,
     )
     return optimizer, scheduler
-
-
-def _save_adapter(model, folder: Path) -> None:
-    """PEFT-format adapter, written to a temporary folder and renamed into place."""
-    import os
-    import shutil
-
-    from tunesmith.artifacts.rank import is_writer
-
-    if not is_writer():  # multi-process: rank 0 holds the same weights and writes them
-        return
-
-    staging = folder.with_name(f".{folder.name}.staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging)
-    old = folder.with_name(f".{folder.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        os.replace(folder, old)
-    os.replace(staging, folder)
-    shutil.rmtree(old, ignore_errors=True)

@@ -22,26 +22,25 @@ def prepare(recipe, cfg) -> tuple[str, str]:
 
 
 def make_trainable(model, cfg, precision: str):
-    """`model` wrapped or unfrozen as `cfg.method` says, in the weights' training precision."""
+    """`model` wrapped or unfrozen as the configured method says, in its training precision."""
     import torch
 
-    from tunesmith.adapters import apply_adapter
+    from tunesmith.methods import build_trainable, method_of
 
-    if precision == "bf16" and cfg.method != "full":
-        # Frozen weights in bf16; peft keeps the adapter's own weights in fp32. Full
-        # fine-tuning keeps fp32 master weights and computes under bf16 autocast instead.
+    if precision == "bf16" and not method_of(cfg).trains_base_weights:
+        # Frozen weights in bf16; the adapter's own weights stay fp32. Methods that train the
+        # base weights keep fp32 master weights and compute under bf16 autocast instead.
         model.to(torch.bfloat16)
-    return apply_adapter(model, cfg)
+    return build_trainable(model, cfg)
 
 
-def make_trainer(
-    model, cfg, train_items, val_items, tokenizer, out: Path, precision: str, stage="train"
-):
+def make_trainer(model, cfg, train_items, val_items, tokenizer, out: Path, precision: str, **plan):
+    """The loop over `train_items`; `plan` is the curriculum/replay sampler (train/plan.py)."""
     from tunesmith.train.loop import Trainer
 
-    tracker = open_trackers(out / "metrics.jsonl", stage=stage)  # JSONL + recipe.tracking
+    tracker = open_trackers(out / "metrics.jsonl")  # JSONL + the recipe's tracking backends
     return Trainer(
-        model, cfg, train_items, val_items, tokenizer.pad_token_id, out, tracker, precision
+        model, cfg, train_items, val_items, tokenizer.pad_token_id, out, tracker, precision, **plan
     )
 
 
@@ -52,15 +51,15 @@ def run_trainer(trainer, progress=None) -> bool:
     return resumed
 
 
-def save_final(model, out: Path, final: Path, tokenizer) -> Path:
+def save_final(model, cfg, out: Path, final: Path, tokenizer) -> Path:
     """The best evaluated weights (else the last ones) at `final`, with the tokenizer."""
-    from tunesmith.train.loop import _save_adapter
+    from tunesmith.methods import method_of
 
-    if (out / "best_adapter").is_dir():
+    if (out / "best").is_dir():
         if final.exists():
             shutil.rmtree(final)
-        shutil.copytree(out / "best_adapter", final)
+        shutil.copytree(out / "best", final)
     else:
-        _save_adapter(model, final)
+        method_of(cfg).save(model, final)
     tokenizer.save_pretrained(final)
     return final

@@ -1,4 +1,5 @@
-"""Training stage: encode data/train+val, fine-tune with an adapter, write train/adapter/."""
+"""Training stage: encode data/train+val, train with the configured method, write its result
+(train/adapter/ or train/model/), summary.json and, with a curriculum, curriculum.json."""
 
 from __future__ import annotations
 
@@ -22,8 +23,10 @@ class TrainResult:
 
 
 def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
+    from tunesmith.methods import method_of
     from tunesmith.models.base import load_base
     from tunesmith.train.distributed import join_data_parallel
+    from tunesmith.train.plan import plan_batches
     from tunesmith.train.session import (
         make_trainable,
         make_trainer,
@@ -33,22 +36,37 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
     )
 
     cfg = join_data_parallel(recipe.training, recipe.model.device)  # torchrun: distributed.py
+    method = method_of(cfg)
     out = run_dir.stage("train")
     device, precision = prepare(recipe, cfg)
     model, tokenizer = load_base(recipe, run_dir, pretrained=True, device=device)
-    model = make_trainable(model, cfg, precision)
-    train_items = _encode(
-        run_dir.data / "train.jsonl", tokenizer, cfg.max_seq_length, _class_weights(run_dir)
-    )
-    val_items = _encode(run_dir.data / "val.jsonl", tokenizer, cfg.max_seq_length)
+    examples = _read(run_dir.data / "train.jsonl")
+    train_items = _encode(examples, tokenizer, cfg.max_seq_length, _class_weights(run_dir))
+    val_items = _encode(_read(run_dir.data / "val.jsonl"), tokenizer, cfg.max_seq_length)
     val_items = val_items[: cfg.val_max_examples]
-    trainer = make_trainer(model, cfg, train_items, val_items, tokenizer, out, precision)
+    # Before the adapter: the curriculum's base_loss scorer scores with the base model.
+    plan = plan_batches(cfg, model, tokenizer, examples, train_items, out)
+    if plan.curriculum is not None and is_writer():
+        write_json(out / "curriculum.json", plan.curriculum)
+    model = make_trainable(model, cfg, precision)
+    trainer = make_trainer(
+        model,
+        cfg,
+        plan.items,
+        val_items,
+        tokenizer,
+        out,
+        precision,
+        sampler=plan.sampler,
+        train_count=plan.train_count,
+    )
     resumed = run_trainer(trainer, progress)
     state = trainer.state
     if not is_writer():  # multi-process: only rank 0 writes the run folder
         return TrainResult(state.step, state.best_step, state.best_val_ppl, 0.0, resumed)
-    save_final(model, out, out / ("model" if cfg.method == "full" else "adapter"), tokenizer)
+    save_final(model, cfg, out, out / method.artefact, tokenizer)
     summary = {
+        "method": method.name,
         "steps": state.step,
         "total_steps": trainer.total_steps,
         "best_step": state.best_step,
@@ -57,10 +75,12 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
         "tokens": state.tokens,
         "seconds": round(state.seconds, 2),
         "tokens_per_second": round(state.tokens / max(state.seconds, 1e-9), 1),
+        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "precision": precision,
         "device": device,
-        "train_examples": len(train_items),
+        "train_examples": plan.train_count,
         "clipped_examples": sum(item.clipped for item in train_items),  # cut before tokenising
+        "replay_examples": len(plan.items) - plan.train_count,
         "val_examples": len(val_items),
         "resumed": resumed,
     }
@@ -80,13 +100,19 @@ def _class_weights(run_dir: RunDir) -> dict[str, float]:
     return json.loads(path.read_text(encoding="utf-8")) or {}
 
 
-def _encode(path: Path, tokenizer, max_length: int, class_weights: dict | None = None):
+def _read(path: Path) -> list[dict]:
+    return read_jsonl(path) if path.is_file() else []
+
+
+def _read(path: Path) -> list[dict]:
+    return read_jsonl(path) if path.is_file() else []
+
+
+def _encode(examples: list[dict], tokenizer, max_length: int, class_weights: dict | None = None):
     from tunesmith.models.formatting import encode_example
 
-    if not path.is_file():
-        return []
     items = []
-    for example in read_jsonl(path):
+    for example in examples:
         item = encode_example(example, tokenizer, max_length)
         if class_weights and "label" in example:
             item.weight = float(class_weights.get(example["label"], 1.0))
@@ -103,6 +129,9 @@ def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
 
     data = run_dir.data
     files = [data / "train.jsonl", data / "val.jsonl", data / CLASS_WEIGHTS]
+    replay = recipe.training.replay
+    if replay is not None and replay.file:  # the user's general data mixed into the batches
+        files.append(Path(replay.file))
     return [*files, *base_inputs(recipe, run_dir)]
 
 

@@ -1,0 +1,99 @@
+"""The training-method contract: one registered `Method` owns everything about its method.
+
+Its settings model lives in `config/methods.py` (the recipe stays torch-free); here it is
+bound to how the method is built, saved, loaded and merged, whether the fused CPU LoRA path
+applies, and how the report describes it. Nothing else in tunesmith branches on a method name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunesmith.registry import Registry
+
+
+def unchanged(model):
+    """The merge of a method that has nothing to merge."""
+    return model
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    build: Callable  # (model, training) -> the model to train (weights to train unfrozen)
+    load: Callable  # (base model, saved folder) -> the tuned model, as plain peft/transformers
+    describe: Callable  # (settings or None) -> one line for the report
+    artefact: str = "adapter"  # folder under train/: adapter (PEFT format) or model
+    save: Callable = None  # (model, folder) -> None, atomic; default: save_pretrained
+    check: Callable = None  # (settings, model depth) -> None or UserError; before any weights
+    merge: Callable = unchanged  # tuned -> the fastest model to generate with
+    fast_path: bool = False  # the fused CPU LoRA layer of train/fastpath.py applies
+    trains_base_weights: bool = False  # base weights train: keep fp32 masters (not bf16)
+    base_switch: bool = False  # `model.disable_adapter()` gives the base model (KL-to-base)
+
+    def __post_init__(self):
+        if self.save is None:
+            object.__setattr__(self, "save", save_pretrained)
+        if self.check is None:
+            object.__setattr__(self, "check", lambda settings, depth: None)
+
+
+METHODS: Registry[Method] = Registry("training method")
+
+
+def method_of(training) -> Method:
+    return METHODS.get(training.method)
+
+
+def build_trainable(model, training):
+    """Wrap or unfreeze `model` as the configured method says; trainable weights in fp32."""
+    import torch
+
+    method = method_of(training)
+    method.check(training.settings(), model_depth(model))
+    model = method.build(model, training)
+    for parameter in model.parameters():
+        if parameter.requires_grad and parameter.dtype != torch.float32:
+            parameter.data = parameter.data.float()
+    return model
+
+
+def load_tuned(training, train_dir: Path, base_model):
+    """The tuned model evaluation scores: saved artefact loaded onto `base_model`, merged
+    when the method can merge (plain weights generate fastest)."""
+    from tunesmith.errors import UserError
+
+    method = method_of(training)
+    folder = Path(train_dir) / method.artefact
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no trained {method.name} result; run the train stage first")
+    return method.merge(method.load(base_model, folder)).eval()
+
+
+def describe(training) -> str:
+    """The report's one-line description of the configured method."""
+    return method_of(training).describe(training.settings())
+
+
+def save_pretrained(model, folder: Path) -> None:
+    """`model.save_pretrained` to a temporary folder renamed into place (never half a save)."""
+    import os
+    import shutil
+
+    staging = folder.with_name(f".{folder.name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    old = folder.with_name(f".{folder.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(staging, folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def model_depth(model) -> int:
+    """Number of transformer blocks of a (possibly peft-wrapped) causal LM."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return int(inner.config.num_hidden_layers)

@@ -1,0 +1,139 @@
+"""Adapter methods through peft: LoRA (+ DoRA, rsLoRA), IA3, LoHa, prompt tuning.
+
+Each saves a PEFT-format folder (train/adapter/) that plain `PeftModel.from_pretrained`
+loads; all but prompt tuning merge into the base weights for generation.
+"""
+
+from __future__ import annotations
+
+from tunesmith.errors import UserError
+from tunesmith.methods.base import METHODS, Method, unchanged
+
+
+def _peft_build(make_config):
+    def build(model, training):
+        from peft import get_peft_model
+
+        return get_peft_model(model, make_config(training.settings(), model))
+
+    return build
+
+
+def _peft_load(base_model, folder):
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(base_model, str(folder))
+
+
+def _merge(model):
+    return model.merge_and_unload()
+
+
+def _check_lora(settings, depth: int) -> None:
+    beyond = [i for i in settings.layers_to_transform or [] if not 0 <= i < depth]
+    if beyond:
+        raise UserError(
+            f"training.lora.layers_to_transform: block {beyond[0]} is beyond the model's "
+            f"{depth} blocks (0-{depth - 1})"
+        )
+
+
+def _lora_config(settings, model):
+    from peft import LoraConfig, TaskType
+
+    return LoraConfig(
+        r=settings.r,
+        lora_alpha=settings.alpha,
+        lora_dropout=settings.dropout,
+        target_modules=settings.target_modules,
+        use_dora=settings.use_dora,
+        use_rslora=settings.use_rslora,
+        layers_to_transform=settings.layers_to_transform,
+        task_type=TaskType.CAUSAL_LM,
+    )
+
+
+def _describe_lora(s) -> str:
+    variant = " + DoRA" * s.use_dora + " + rsLoRA" * s.use_rslora
+    layers = f", blocks {s.layers_to_transform}" if s.layers_to_transform else ""
+    return (
+        f"lora{variant} (r {s.r}, alpha {s.alpha}, dropout {s.dropout}, "
+        f"targets {s.target_modules}{layers})"
+    )
+
+
+def _ia3_config(settings, model):
+    from peft import IA3Config, TaskType
+
+    return IA3Config(
+        target_modules=settings.target_modules,
+        feedforward_modules=settings.feedforward_modules,
+        task_type=TaskType.CAUSAL_LM,
+    )
+
+
+def _loha_config(settings, model):
+    from peft import LoHaConfig, TaskType
+
+    return LoHaConfig(
+        r=settings.r,
+        alpha=settings.alpha,
+        rank_dropout=settings.rank_dropout,
+        module_dropout=settings.module_dropout,
+        target_modules=settings.target_modules,
+        task_type=TaskType.CAUSAL_LM,
+    )
+
+
+def _prompt_tuning_config(settings, model):
+    from peft import PromptTuningConfig, PromptTuningInit, TaskType
+
+    text = settings.init_text
+    return PromptTuningConfig(
+        num_virtual_tokens=settings.num_virtual_tokens,
+        prompt_tuning_init=PromptTuningInit.TEXT if text else PromptTuningInit.RANDOM,
+        prompt_tuning_init_text=text,
+        tokenizer_name_or_path=model.config._name_or_path if text else None,
+        task_type=TaskType.CAUSAL_LM,
+    )
+
+
+def _register(name, make_config, describe, mergeable=True, fast_path=False, check=None):
+    METHODS.register(
+        name,
+        Method(
+            name=name,
+            build=_peft_build(make_config),
+            load=_peft_load,
+            describe=describe,
+            merge=_merge if mergeable else unchanged,
+            fast_path=fast_path,
+            base_switch=True,
+            check=check,
+        ),
+    )
+
+
+_register("lora", _lora_config, _describe_lora, fast_path=True, check=_check_lora)
+_register(
+    "ia3",
+    _ia3_config,
+    lambda s: f"ia3 (targets {s.target_modules or 'peft default'})",
+)
+_register(
+    "loha",
+    _loha_config,
+    lambda s: (
+        f"loha (r {s.r}, alpha {s.alpha}, rank dropout {s.rank_dropout}, "
+        f"targets {s.target_modules})"
+    ),
+)
+_register(
+    "prompt_tuning",
+    _prompt_tuning_config,
+    lambda s: (
+        f"prompt tuning ({s.num_virtual_tokens} virtual tokens, "
+        f"init {'text' if s.init_text else 'random'})"
+    ),
+    mergeable=False,
+)

@@ -1,0 +1,83 @@
+"""The loss of one optimizer step: supervised NLL, KL to the base model, L1/L2 penalties.
+
+    loss = (sum NLL + kl_to_base * sum KL(base || tuned)) / supervised tokens
+           + l1 * sum |w| + l2 * sum (w - w0)^2        (w0 = 0, or the start values: L2-SP)
+
+KL is taken on the response tokens only, against the same model with its adapter disabled
+(peft's `disable_adapter()`), so forgetting mitigation costs one extra no-grad forward pass
+and no second model in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from tunesmith.errors import UserError
+from tunesmith.models.nll import nll_of_logits, supervised_logits
+
+
+class Objective:
+    def __init__(self, model, regularization, base_switch: bool, method: str = "") -> None:
+        reg = regularization
+        self.l1, self.l2, self.kl = reg.l1, reg.l2, reg.kl_to_base
+        if self.kl and not base_switch:
+            raise UserError(
+                f"training.regularization.kl_to_base: method '{method}' has no adapter to "
+                "switch off for the base distribution; use an adapter method (lora, ...)"
+            )
+        self.weights = [p for p in model.parameters() if p.requires_grad]
+        self.anchors = None
+        if reg.l2 and reg.l2_to_start:  # L2-SP: a frozen copy of the starting values
+            self.anchors = [p.detach().clone() for p in self.weights]
+
+    def backward(self, model, passes, autocast=contextlib.nullcontext) -> dict:
+        """Backpropagate the step's loss over its forward passes; its parts as floats."""
+        count = max(sum(int((b["labels"][:, 1:] != -100).sum()) for b in passes), 1)
+        nll_sum = kl_sum = 0.0
+        with autocast():
+            for batch in passes:
+                chosen, targets = supervised_logits(model, batch)
+                nll = nll_of_logits(chosen, targets, batch)
+                loss = nll
+                if self.kl:
+                    kl = self._kl(model, batch, chosen)
+                    loss = loss + self.kl * kl
+                    kl_sum += kl.item()
+                (loss / count).backward()
+                nll_sum += nll.item()
+        penalty = self.penalty()
+        if penalty is not None:
+            penalty.backward()
+        parts = {"loss": nll_sum / count}
+        if self.kl:
+            parts["kl"] = kl_sum / count
+        if penalty is not None:
+            parts["penalty"] = penalty.item()
+        parts["objective"] = (nll_sum + self.kl * kl_sum) / count + parts.get("penalty", 0.0)
+        return parts
+
+    def _kl(self, model, batch, chosen):
+        import torch
+        import torch.nn.functional as F
+
+        with torch.no_grad(), model.disable_adapter():
+            base, _ = supervised_logits(model, batch)
+        return F.kl_div(
+            F.log_softmax(chosen.float(), -1),
+            F.log_softmax(base.float(), -1),
+            log_target=True,
+            reduction="sum",
+        )
+
+    def penalty(self):
+        """l1 * sum |w| + l2 * sum (w - w0)^2 over the trainable weights (None when off)."""
+        if not (self.l1 or self.l2):
+            return None
+        total = 0.0
+        for i, weight in enumerate(self.weights):
+            if self.l1:
+                total = total + self.l1 * weight.abs().sum()
+            if self.l2:
+                delta = weight if self.anchors is None else weight - self.anchors[i]
+                total = total + self.l2 * delta.pow(2).sum()
+        return total

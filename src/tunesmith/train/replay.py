@@ -1,0 +1,56 @@
+"""Replay data against forgetting: a general instruction sample mixed into the batches.
+
+The default is shipped with the package: WordNet definitions (as "define" instructions) and
+chit-chat conversations, from src/tunesmith/examples/ (provenance: docs/strategies.md).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from tunesmith.errors import UserError
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DEFAULT_ROWS = 400  # of each shipped file: plenty for a share of each batch
+
+
+def replay_examples(replay) -> list[dict]:
+    """Normalized {prompt, response} / {messages} rows of the replay data."""
+    if replay.file is None:
+        return default_sample()
+    path = Path(replay.file)
+    if not path.is_file():
+        raise UserError(f"training.replay.file: {path} does not exist")
+    rows = _read(path)
+    usable = [r for r in rows if "messages" in r or ("prompt" in r and "response" in r)]
+    if not usable:
+        raise UserError(
+            f"training.replay.file: {path} has no {{prompt, response}} or {{messages}} rows"
+        )
+    return usable
+
+
+def default_sample(skip: int = 0, count: int = DEFAULT_ROWS) -> list[dict]:
+    """The shipped general sample; `skip` leaves rows out (held-out general text)."""
+    words = _read(EXAMPLES / "wordnet_definitions.jsonl.gz")[skip : skip + count]
+    chats = _read(EXAMPLES / "chitchat.jsonl.gz")[skip : skip + count]
+    rows = [
+        {
+            "prompt": f"Define the {w['pos']} '{w['words'][0]}'.",
+            "response": w["definition"],
+        }
+        for w in words
+    ]
+    rows += [{"messages": c["messages"]} for c in chats]
+    return rows
+
+
+def _read(path: Path) -> list[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"training.replay.file: {path}: not JSON lines ({exc})") from None

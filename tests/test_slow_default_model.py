@@ -63,7 +63,7 @@ def test_default_model_trains_and_adapter_reloads_with_plain_peft(tmp_path):
 
     fp32 = recipe.model.model_copy(update={"precision": "fp32"})
     base, tokenizer = load_model_and_tokenizer(fp32, device="cpu")
-    ours = with_adapter(base, run_dir)
+    ours = with_adapter(base, run_dir, recipe.training)
     folder = resolve_model("smollm2-135m-instruct")
     plain = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
     plain = PeftModel.from_pretrained(plain, str(run_dir.train / "adapter")).eval()

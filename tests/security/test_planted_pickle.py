@@ -76,16 +76,19 @@ def test_planted_checkpoint_file_is_refused(trained, tmp_path, name):
 
 
 @pytest.mark.parametrize(
-    ("folder", "weights", "config"),
+    ("method", "folder", "weights", "config"),
     [
-        ("adapter", "adapter_model.bin", "adapter_config.json"),
-        ("model", "pytorch_model.bin", "config.json"),
+        ("lora", "adapter", "adapter_model.bin", "adapter_config.json"),
+        ("full", "model", "pytorch_model.bin", "config.json"),
     ],
 )
-def test_planted_model_weights_are_refused(tmp_path, tiny_model_dir, folder, weights, config):
+def test_planted_model_weights_are_refused(
+    tmp_path, tiny_model_dir, method, folder, weights, config
+):
     from transformers import AutoModelForCausalLM
 
     from tunesmith.artifacts import RunDir
+    from tunesmith.config.training import training_config
     from tunesmith.evaluate.stage import with_adapter
 
     run_dir = RunDir(tmp_path / "run")
@@ -95,7 +98,7 @@ def test_planted_model_weights_are_refused(tmp_path, tiny_model_dir, folder, wei
     (target / config).write_text("{}")
     base = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
     with pytest.raises(UserError) as info:
-        with_adapter(base, run_dir)
+        with_adapter(base, run_dir, training_config(method=method))
     assert "safetensors" in _one_line(info.value) and weights in str(info.value)
     assert not marker.exists()
 

@@ -41,7 +41,9 @@ def _build_freeze(model, training):
 def _load_weights(base_model, folder):
     from transformers import AutoModelForCausalLM
 
-    tuned = AutoModelForCausalLM.from_pretrained(str(folder), dtype=base_model.dtype)
+    tuned = AutoModelForCausalLM.from_pretrained(
+        str(folder), dtype=base_model.dtype, use_safetensors=True
+    )
     return tuned.to(base_model.device)
 
 

@@ -47,7 +47,10 @@ def apply_pretraining(model, recipe, run_dir):
 def apply_weights(model, folder: Path, hint: str):
     """`model` with a saved result applied: a PEFT adapter merged in, or full weights instead."""
     from tunesmith.errors import UserError
+    from tunesmith.models.safe_files import require_safetensors
 
+    if folder.is_dir():
+        require_safetensors(folder)  # never unpickle weights found in a run folder
     if (folder / "adapter_config.json").is_file():
         from peft import PeftModel
 
@@ -57,6 +60,8 @@ def apply_weights(model, folder: Path, hint: str):
     if (folder / "config.json").is_file():
         from transformers import AutoModelForCausalLM
 
-        full = AutoModelForCausalLM.from_pretrained(str(folder), dtype=model.dtype)
+        full = AutoModelForCausalLM.from_pretrained(
+            str(folder), dtype=model.dtype, use_safetensors=True
+        )
         return full.to(model.device).eval()
     raise UserError(f"{folder}: no saved adapter or model; {hint}")

@@ -40,8 +40,9 @@ def _headline_gain(run_dir) -> tuple[str, float] | None:
     rows = compare.get("metrics", {})
     if not rows:
         return None
-    # The first task metric is the headline; perplexity only when it is the only one.
-    name = compare.get("headline") or next((n for n in rows if n != "perplexity"), None)
+    # The task's headline metric (the target verdict's), else the first task metric.
+    target = compare.get("target", {}).get("metric")
+    name = target if target in rows else next((n for n in rows if n != "perplexity"), None)
     name = name if name in rows else next(iter(rows))
     row = rows[name]
     gain = (row["tuned"] - row["base"]) * POINT_SCALE.get(name, 100.0)

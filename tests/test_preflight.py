@@ -73,9 +73,33 @@ def test_headline_goes_to_stdout_with_directions(tmp_path, capsys):
     from tunesmith.cli.run_cmd import print_headline
 
     run_dir = RunDir(tmp_path)
-    row = {"base": 2.0, "tuned": 1.5, "delta": -0.5, "relative": -0.25, "better": True}
-    metrics = {"perplexity": row, "rougeL": {**row, "base": 0.1, "tuned": 0.2}}
-    write_json(run_dir.stage("evaluate") / "compare.json", {"sample_size": 40, "metrics": metrics})
+
+    def pair(base, tuned, lower):
+        delta = tuned - base
+        return {
+            "base": base,
+            "tuned": tuned,
+            "delta": delta,
+            "ci_low": delta - 0.1,
+            "ci_high": delta + 0.1,
+            "lower_is_better": lower,
+            "verdict": "better",
+            "p_value": 0.01,
+            "test": "paired bootstrap",
+            "better": True,
+            "worse": False,
+        }
+
+    def value(v):
+        return {"value": v, "ci_low": v - 0.1, "ci_high": v + 0.1}
+
+    metrics = {"perplexity": pair(2.0, 1.5, True), "rougeL": pair(0.1, 0.2, False)}
+    rows = {
+        name: {"label": name, "metrics": {k: value(m[name]) for k, m in metrics.items()}}
+        for name in ("base", "tuned")
+    }
+    compare = {"sample_size": 40, "rows": rows, "metrics": metrics}
+    write_json(run_dir.stage("evaluate") / "compare.json", compare)
     print_headline(run_dir)
     out = capsys.readouterr().out
     assert "perplexity" in out and "(lower is better)" in out

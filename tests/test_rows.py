@@ -20,8 +20,8 @@ def recipe(task="summarization", **evaluation):
 @pytest.fixture
 def pretrained_row():
     row = ModelRow(
-        "pretrained",
-        "domain-pretrained base",
+        "extra",
+        "another model row (registered by the test)",
         50,
         applies=lambda r, rd: True,
         inputs=lambda r, rd: [rd.root / "pretrain" / "adapter"],
@@ -29,7 +29,7 @@ def pretrained_row():
     )
     register_row(row)
     yield row
-    del ROWS._items["pretrained"]
+    del ROWS._items["extra"]
 
 
 def test_default_rows_and_few_shot_only_where_the_task_allows(tmp_path):
@@ -42,13 +42,13 @@ def test_default_rows_and_few_shot_only_where_the_task_allows(tmp_path):
 def test_a_registered_row_joins_in_order_and_declares_its_inputs(tmp_path, pretrained_row):
     run_dir = RunDir(tmp_path)
     names = [r.name for r in rows_for(recipe(), run_dir)]
-    assert names == ["base", "few_shot", "pretrained", "tuned"]
+    assert names == ["base", "few_shot", "extra", "tuned"]
     assert row_pairs(names) == [
         ("base", "few_shot"),
-        ("base", "pretrained"),
+        ("base", "extra"),
         ("base", "tuned"),
         ("few_shot", "tuned"),
-        ("pretrained", "tuned"),
+        ("extra", "tuned"),
     ]
     inputs = stage_inputs(recipe(), run_dir)
     assert tmp_path / "pretrain" / "adapter" in inputs

@@ -76,7 +76,10 @@ def print_headline(run_dir) -> dict:
 
     from tunesmith.metrics.direction import small_sample_warning
 
-    out = Console()
+    import sys
+
+    # Piped or captured (CI logs, `| tee`): wide enough that no figure or direction wraps.
+    out = Console() if sys.stdout.isatty() else Console(width=160)
     compare_path = run_dir.eval / "compare.json"
     compare = {}
     if compare_path.is_file():

@@ -25,8 +25,8 @@ def recipe_fields(values: dict[str, Any]) -> list[dict]:
 def _walk(schema: dict, node: dict, prefix: str, values: dict, rows: list[dict]) -> None:
     for name, prop in node.get("properties", {}).items():
         key = f"{prefix}{name}"
-        target = _deref(schema, prop)
         value = values.get(name) if isinstance(values, dict) else None
+        target = _deref(schema, _member(prop, value))
         if "properties" in target:  # a section: one row per key inside it
             rows.append({"section": key, "help": target.get("description", "")})
             _walk(schema, target, f"{key}.", value or {}, rows)
@@ -63,6 +63,17 @@ def _scalar_union(target: dict) -> bool:
     options = target.get("anyOf") or []
     scalar = ("string", "number", "integer", "null", "boolean")
     return bool(options) and all(o.get("type") in scalar for o in options)
+
+
+def _member(prop: dict, value: Any) -> dict:
+    """A discriminated union (`training`, by its `method`): the member the value chose, else
+    the first (the default method); the form then shows that member's keys."""
+    union = prop.get("discriminator")
+    if not union or "oneOf" not in prop:
+        return prop
+    chosen = value.get(union["propertyName"]) if isinstance(value, dict) else None
+    mapping = union.get("mapping", {})
+    return {"$ref": mapping[chosen]} if chosen in mapping else prop["oneOf"][0]
 
 
 def _deref(schema: dict, prop: dict) -> dict:

@@ -62,13 +62,15 @@ STAGES = (
 )
 
 
-def run_pipeline(recipe: Recipe, run_dir: RunDir, on_stage=None) -> dict[str, str]:
-    """Run every stage; returns {stage: 'ran' | 'skipped'}."""
+def run_pipeline(
+    recipe: Recipe, run_dir: RunDir, on_stage=None, stages: tuple[str, ...] | None = None
+) -> dict[str, str]:
+    """Run every stage (or only those named in `stages`); returns {stage: 'ran' | 'skipped'}."""
     run_dir.root.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir.root / "recipe.yaml", dump_recipe(recipe))
     run_dir.set_field("seed", recipe.training.seed)
     outcome = {}
-    for spec in STAGES:
+    for spec in (s for s in STAGES if stages is None or s.name in stages):
         config_hash = recipe_hash(*[_as_hashable(p) for p in spec.config(recipe)])
         inputs = [p for p in spec.inputs(run_dir) if p.exists()]
         if spec.name == "data":

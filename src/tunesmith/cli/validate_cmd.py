@@ -18,6 +18,10 @@ def validate_recipe(path: Path) -> None:
 
     recipe = load_recipe(path)
     console.print(f"recipe: ok ({recipe.task}, model {recipe.model.name})")
+    if recipe.search is not None:
+        from tunesmith.config.space import check_space
+
+        console.print(f"search.space: ok ({len(check_space(recipe))} keys, every value accepted)")
     for name, file in (
         ("train", recipe.data.train),
         ("validation", recipe.data.validation),

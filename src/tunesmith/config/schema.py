@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from tunesmith.config.base import Section
 from tunesmith.config.curation import CurationConfig
+from tunesmith.config.search import SearchConfig
 
 Task = Literal["summarization", "instruction", "chat", "classification", "completion"]
 GENERATION_TASKS = ("summarization", "instruction", "chat")
@@ -208,6 +209,9 @@ class Recipe(Section):
     data: DataConfig
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    search: SearchConfig | None = Field(
+        None, description="Hyperparameter search for `tunesmith tune` (ignored by `run`)."
+    )
 
     @field_validator("model", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from tunesmith.artifacts import write_jsonl
+from tunesmith.tracking.observers import notify
 
 
 class JsonlTracker:
@@ -19,6 +20,7 @@ class JsonlTracker:
             handle.write(json.dumps(record) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+        notify(record)
 
     def records(self) -> list[dict]:
         if not self.path.is_file():

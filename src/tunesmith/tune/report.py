@@ -57,9 +57,12 @@ def importances(study) -> dict[str, float]:
 
 def plots(study) -> dict[str, str]:
     """{title: base64 PNG}; a plot Optuna cannot draw yet (too few trials) is left out."""
+    import logging
+
     import matplotlib
 
     matplotlib.use("Agg")
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # categorical-axis chatter
     import matplotlib.pyplot as plt
     import optuna.visualization.matplotlib as ovm
 

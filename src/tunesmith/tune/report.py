@@ -90,9 +90,10 @@ def _figure(axes):
 def write_report(study, summary: dict, hpo_dir: Path) -> Path:
     import warnings
 
-    from jinja2 import Environment, PackageLoader, select_autoescape
+    from jinja2 import Environment, PackageLoader
 
-    env = Environment(loader=PackageLoader("tunesmith", "tune"), autoescape=select_autoescape())
+    # the template is .html.j2, which select_autoescape() would not escape: always escape
+    env = Environment(loader=PackageLoader("tunesmith", "tune"), autoescape=True)
     with warnings.catch_warnings():  # Optuna marks its matplotlib backend experimental
         warnings.simplefilter("ignore")
         images = plots(study)

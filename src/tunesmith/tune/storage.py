@@ -4,6 +4,7 @@ URL (PostgreSQL, MySQL, SQLite) shared by workers on several machines."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from tunesmith.errors import UserError
@@ -19,20 +20,12 @@ def mask(url: str) -> str:
 
 def open_storage(url: str | None, hpo_dir: Path):
     """Optuna storage for `url` (None: hpo_dir/study.journal). Bad URLs raise UserError."""
-    import optuna
 
     target = url or str(hpo_dir / "study.journal")
     if "://" not in target:
         return _journal(Path(target))
-    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
     try:
-        return optuna.storages.RDBStorage(
-            target,
-            heartbeat_interval=HEARTBEAT_SECONDS,
-            grace_period=GRACE_SECONDS,
-            heartbeat_stale_trial_callback=retry,
-            engine_kwargs=_engine_options(target),
-        )
+        return _rdb(target)
     except ModuleNotFoundError as exc:
         raise UserError(
             f"--storage {mask(target)}: driver '{exc.name}' missing (pip install 'tunesmith[tune]')"
@@ -40,6 +33,30 @@ def open_storage(url: str | None, hpo_dir: Path):
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"--storage {mask(target)}: cannot open: {mask(first)}") from None
+
+
+def _rdb(url: str, attempts: int = 3):
+    import warnings
+
+    import optuna
+    from sqlalchemy.exc import IntegrityError
+
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=HEARTBEAT_SECONDS,
+                grace_period=GRACE_SECONDS,
+                heartbeat_stale_trial_callback=retry,
+                engine_kwargs=_engine_options(url),
+            )
+        except IntegrityError:
+            # two workers creating the tables of a fresh database at once: the loser retries
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1 + attempt)
 
 
 def _engine_options(url: str) -> dict:

@@ -87,7 +87,7 @@ def _slow_trials(recipe) -> None:
     import yaml
 
     raw = yaml.safe_load(recipe.read_text(encoding="utf-8"))
-    raw["training"].update({"max_steps": 30, "eval_every": 10})
+    raw["training"].update({"max_steps": 8, "eval_every": 4})
     recipe.write_text(yaml.safe_dump(raw), encoding="utf-8")
 
 

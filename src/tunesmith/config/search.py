@@ -12,30 +12,32 @@ from tunesmith.config.base import Section
 Choice = str | int | float | bool | dict | list | None
 
 
-class FloatRange(Section):
+class _Range(Section):
+    """A numeric range; subclasses declare low/high/log with their own types."""
+
+    @model_validator(mode="after")
+    def _non_empty(self):
+        if self.high < self.low:
+            raise ValueError(f"empty range: high ({self.high}) is below low ({self.low})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0 (got {self.low})")
+        return self
+
+
+class FloatRange(_Range):
     type: Literal["float"] = Field(description="A real number in [low, high].")
     low: float = Field(description="Smallest value.")
     high: float = Field(description="Largest value.")
     log: bool = Field(False, description="Sample on a log scale (learning rates).")
     step: float | None = Field(None, gt=0, description="Optional grid step (not with log).")
 
-    @model_validator(mode="after")
-    def _non_empty(self) -> FloatRange:
-        _check_range(self.low, self.high, self.log)
-        return self
 
-
-class IntRange(Section):
+class IntRange(_Range):
     type: Literal["int"] = Field(description="An integer in [low, high].")
     low: int = Field(description="Smallest value.")
     high: int = Field(description="Largest value.")
     log: bool = Field(False, description="Sample on a log scale.")
     step: int = Field(1, ge=1, description="Grid step.")
-
-    @model_validator(mode="after")
-    def _non_empty(self) -> IntRange:
-        _check_range(self.low, self.high, self.log)
-        return self
 
 
 class Categorical(Section):
@@ -46,13 +48,6 @@ class Categorical(Section):
 
 
 Distribution = Annotated[FloatRange | IntRange | Categorical, Field(discriminator="type")]
-
-
-def _check_range(low: float, high: float, log: bool) -> None:
-    if high < low:
-        raise ValueError(f"empty range: high ({high}) is below low ({low})")
-    if log and low <= 0:
-        raise ValueError(f"a log range needs low > 0 (got {low})")
 
 
 # A sensible space per training method (keys are recipe keys; see docs/tuning.md).

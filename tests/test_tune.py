@@ -175,3 +175,39 @@ def test_validate_checks_the_space(tiny_recipe, capsys, monkeypatch):
     assert exit_info.value.code == 2
     assert "training.lora.rank: unknown key" in capsys.readouterr().err
     assert yaml.safe_load(path.read_text())["search"]["space"] == space
+
+
+def test_val_metric_objective_generates_on_validation(tiny_recipe, tmp_path):
+    from tunesmith.tune.objective import metric_name
+
+    recipe = load_recipe(search_recipe(tiny_recipe, objective="val_metric", pruner="none"))
+    assert metric_name(recipe) == "rouge"
+    study = optuna.create_study(direction="maximize")
+    space = {"training.lora.r": recipe.search.space["training.lora.r"]}
+    ctx = TrialContext(recipe, space, "val_metric", tmp_path)
+    study.optimize(lambda t: run_trial(t, ctx), n_trials=1)
+    trial = study.trials[0]
+    assert 0.0 <= trial.value <= 1.0
+    # the pruner sees -val_ppl when the study maximises a metric
+    assert all(v < 0 for v in trial.intermediate_values.values())
+
+
+def test_reuse_loaded_models_reads_once_and_hands_out_copies(tiny_model_dir, monkeypatch):
+    import torch
+
+    from tunesmith.config.schema import ModelConfig
+    from tunesmith.models import load_model_and_tokenizer, loading, reuse_loaded_models
+
+    calls = []
+    original = loading._load
+    monkeypatch.setattr(loading, "_load", lambda *a: calls.append(1) or original(*a))
+    config = ModelConfig(name=str(tiny_model_dir))
+    with reuse_loaded_models():
+        first, _ = load_model_and_tokenizer(config, device="cpu")
+        with torch.no_grad():
+            next(first.parameters()).add_(1.0)  # a trial changes its copy
+        second, _ = load_model_and_tokenizer(config, device="cpu")
+    assert calls == [1]
+    assert not torch.equal(next(first.parameters()), next(second.parameters()))
+    load_model_and_tokenizer(config, device="cpu")
+    assert calls == [1, 1]  # outside the block every load reads the disk

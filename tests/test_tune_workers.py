@@ -77,7 +77,8 @@ def test_kill_9_mid_trial_then_restart_continues(tiny_recipe, tmp_path, kind, re
         assert after[number].value == value
     killed = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
     assert len(killed) == 1
-    retried = [t for t in study.trials if t.params == killed[0].params and t.number > killed[0].number]
+    dead = killed[0]
+    retried = [t for t in study.trials if t.params == dead.params and t.number > dead.number]
     assert retried and retried[0].state in FINISHED
     assert len([t for t in study.trials if t.state in FINISHED]) == 3
 

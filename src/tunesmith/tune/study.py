@@ -94,6 +94,8 @@ def fail_dead_local_trials(study) -> int:
         owner_host, _, pid = owner.partition(":")
         if owner_host != host or not pid.isdigit() or _alive(int(pid)):
             continue
+        # Optuna has no public call to fail another process's trial; its own fail_stale_trials
+        # (heartbeat storages only) uses the same storage method.
         study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
         if not trial.user_attrs.get("retried"):
             study.enqueue_trial(trial.params, user_attrs={"retried": trial.number})

@@ -4,7 +4,7 @@ perplexity reached versus wall-clock time, for a fixed small space and budget.
 The bundled demo recipe (Debian synopses, SmolLM2-135M) on a small subset; each pruner runs
 its own study from scratch in a temporary folder. One JSON line per figure.
 
-    python bench/tune_efficiency.py [--trials 6] [--examples 64] [--steps 8]
+    python bench/tune_efficiency.py [--trials 6] [--examples 64] [--steps 8] [--model DIR]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ SPACE = {
 }
 
 
-def small_recipe(trials: int, examples: int, steps: int, pruner: str):
+def small_recipe(trials: int, examples: int, steps: int, pruner: str, model: str | None):
     from tunesmith.cli.run_cmd import bundled_demo
     from tunesmith.config import load_recipe
     from tunesmith.config.overrides import override_recipe
@@ -36,6 +36,7 @@ def small_recipe(trials: int, examples: int, steps: int, pruner: str):
         "training.batch_size": 4,
         "training.max_seq_length": 128,
         "training.early_stopping.enabled": False,
+        **({"model.name": model} if model else {}),
         "search": {
             "space": SPACE,
             "trials": trials,
@@ -53,7 +54,7 @@ def measure(pruner: str, args) -> list[dict]:
     from tunesmith.tune.driver import TuneOptions, tune
     from tunesmith.tune.storage import open_storage
 
-    recipe = small_recipe(args.trials, args.examples, args.steps, pruner)
+    recipe = small_recipe(args.trials, args.examples, args.steps, pruner, args.model)
     with tempfile.TemporaryDirectory() as folder:
         hpo = Path(folder) / "hpo"
         started = time.perf_counter()
@@ -84,6 +85,9 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=64)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--pruners", default="none,median")
+    parser.add_argument(
+        "--model", default=None, help="a local model folder instead of the demo's SmolLM2-135M"
+    )
     args = parser.parse_args()
     for pruner in args.pruners.split(","):
         for row in measure(pruner, args):

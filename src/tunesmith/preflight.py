@@ -27,6 +27,10 @@ def preflight(recipe: Recipe, output: Path | None, say=None) -> list[str]:
                 say(line)
 
     passed(f"recipe: ok ({recipe.task}, model {recipe.model.name})")
+    if recipe.search is not None:
+        from tunesmith.config.space import check_space
+
+        passed(f"search.space: ok ({len(check_space(recipe))} keys, every value accepted)")
     if output is not None:
         passed(check_writable(output))
     passed(_model(recipe.model.name))

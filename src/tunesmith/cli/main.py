@@ -120,6 +120,26 @@ def validate(
 
 
 @app.command()
+def tune(
+    recipe: Path = typer.Argument(..., help="Recipe YAML (its `search:` section, or defaults)."),
+    trials: int | None = typer.Option(None, help="Trials the study runs to (search.trials)."),
+    timeout: str | None = typer.Option(None, help="Wall-clock budget, e.g. 30m, 2h."),
+    storage: str | None = typer.Option(
+        None, help="Journal file or RDB URL (postgresql://...); default hpo/study.journal."
+    ),
+    study: str | None = typer.Option(None, help="Study name (default: the recipe name)."),
+    worker: bool = typer.Option(False, help="Only run trials (join a shared study)."),
+    output: Path = typer.Option(Path("hpo"), "--output", "-o", help="The search's folder."),
+) -> None:
+    """Search the recipe's hyperparameters with Optuna; write best.yaml and a report."""
+    from tunesmith.cli.tune_cmd import tune_recipe
+
+    tune_recipe(
+        recipe, output, trials=trials, timeout=timeout, storage=storage, study=study, worker=worker
+    )
+
+
+@app.command()
 def init(
     directory: Path = typer.Argument(..., help="Folder to create."),
     example: str = typer.Option(

@@ -35,17 +35,36 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...])
     result = copy.deepcopy(raw)
     for text in overrides:
         parts, value = parse_override(text)
-        node = result
-        for depth, part in enumerate(parts[:-1]):
-            child = node.setdefault(part, {})
-            if isinstance(child, str) and not isinstance(value, dict):
-                child = node[part] = {"name": child}  # `model: alias` shorthand
-            if not isinstance(child, dict):
-                where = ".".join(parts[: depth + 1])
-                raise UserError(f"--set {text}: {where} is a value, not a section")
-            node = child
-        node[parts[-1]] = value
+        set_by_path(result, parts, value, f"--set {text}")
     return result
+
+
+def set_by_path(raw: dict[str, Any], parts: list[str], value: Any, source: str) -> None:
+    """`raw[a][b][c] = value` for parts [a, b, c], creating missing sections."""
+    node = raw
+    for depth, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if isinstance(child, str) and not isinstance(value, dict):
+            child = node[part] = {"name": child}  # `model: alias` shorthand
+        if not isinstance(child, dict):
+            where = ".".join(parts[: depth + 1])
+            raise UserError(f"{source}: {where} is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def override_recipe(recipe, values: dict[str, Any], source: str = "override"):
+    """A new validated recipe: `recipe` with each dotted key set (drivers: tune, groups).
+
+    The same path-setting as `--set`, on the resolved recipe; errors name `source`."""
+    from tunesmith.config.loader import recipe_from_dict
+
+    raw = copy.deepcopy(recipe.model_dump(mode="json"))
+    for key, value in values.items():
+        set_by_path(raw, key.split("."), value, source)
+    return recipe_from_dict(raw, source=source)
 
 
 def override_for(loc: tuple, overrides: list[str] | tuple[str, ...]) -> str | None:

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from tunesmith.config.base import Section
 from tunesmith.config.classification import ClassificationEval
 from tunesmith.config.curation import CurationConfig
+from tunesmith.config.search import SearchConfig
 from tunesmith.config.tracking import TrackingConfig
 from tunesmith.config.training import LoraTraining, TrainingConfig, default_method
 
@@ -262,6 +263,9 @@ class Recipe(Section):
     training: TrainingConfig = Field(default_factory=LoraTraining)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    search: SearchConfig | None = Field(
+        None, description="Hyperparameter search for `tunesmith tune` (ignored by `run`)."
+    )
 
     @field_validator("name")
     @classmethod

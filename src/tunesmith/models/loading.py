@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
+
 from tunesmith.config.schema import ModelConfig
 from tunesmith.errors import UserError
 from tunesmith.models.resolve import resolve_model
+
+# (source, device) -> (pristine model, tokenizer) while `reuse_loaded_models()` is active
+_LOADED: dict | None = None
+
+
+@contextlib.contextmanager
+def reuse_loaded_models():
+    """Within the block each base model is read from disk once; later loads get a deep copy
+    (stages change the model they get: adapters, bf16 casts, full fine-tuning)."""
+    global _LOADED
+    outer, _LOADED = _LOADED, ({} if _LOADED is None else _LOADED)
+    try:
+        yield
+    finally:
+        _LOADED = outer
 
 
 def load_tokenizer(config: ModelConfig):
@@ -24,6 +42,16 @@ def load_tokenizer(config: ModelConfig):
 
 def load_model_and_tokenizer(config: ModelConfig, device: str | None = None):
     """(model, tokenizer): fp32 weights on `device` (default: the recipe's device), eval mode."""
+    if _LOADED is None:
+        return _load(config, device)
+    key = (resolve_model(config.name), device or config.device)
+    if key not in _LOADED:
+        _LOADED[key] = _load(config, device)
+    model, tokenizer = _LOADED[key]
+    return copy.deepcopy(model), tokenizer
+
+
+def _load(config: ModelConfig, device: str | None):
     import torch
     from transformers import AutoModelForCausalLM
 

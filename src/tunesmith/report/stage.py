@@ -18,16 +18,17 @@ def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
         run_dir.data / "data_card.json",
         run_dir.train / "summary.json",
         run_dir.train / "metrics.jsonl",
+    ]
+    # Written only where they apply; the report shows what there is: a search trial has no
+    # evaluation, completion writes no predictions, the human summary comes once rated.
+    optional = [
         run_dir.eval / "metrics.json",
         run_dir.eval / "compare.json",
         run_dir.eval / "errors.json",
+        run_dir.eval / "human.json",
+        run_dir.eval / "predictions",
     ]
-    # The blind human evaluation's summary (`tunesmith human summary`), once there is one.
-    human = run_dir.eval / "human.json"
-    files += [human] if human.is_file() else []
-    # Predictions exist only for tasks that generate (completion writes none).
-    predictions = run_dir.eval / "predictions"
-    files += [predictions] if predictions.is_dir() else []
+    files += [path for path in optional if path.exists()]
     if recipe.pretrain is not None:
         files += [run_dir.root / "pretrain" / "metrics.json", run_dir.root / "domain/metrics.json"]
     return files

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunesmith.tracking.jsonl import JsonlTracker
+from tunesmith.tracking.observers import notify
 
 
 def numeric(record: dict, prefix: str) -> dict[str, float]:
@@ -31,6 +32,7 @@ class FanOutTracker:
         metrics = numeric(record, self.stage)
         for backend in self.backends:
             backend.log_metrics(metrics, record.get("step"))
+        notify(record)  # in-process observers (a search trial's pruner) see it once logged
 
     def records(self) -> list[dict]:
         return self.jsonl.records()

@@ -1,0 +1,31 @@
+"""`tunesmith tune`: load the recipe, run the search driver, print where the results are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tunesmith.progress import console
+
+
+def tune_recipe(recipe_path: Path, hpo_dir: Path, **options) -> dict:
+    from tunesmith.config import load_recipe
+    from tunesmith.tune.driver import TuneOptions, tune
+
+    recipe = load_recipe(recipe_path)
+    console.print(f"search folder: [bold]{hpo_dir}[/bold]")
+    summary = tune(recipe, TuneOptions(hpo_dir=hpo_dir, **options))
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(summary["counts"].items()))
+    console.print(f"\nstudy {summary['study']}: {counts}")
+    if "best" in summary:
+        best = summary["best"]
+        console.print(f"best trial {best['number']}: {best['value']:.6g}  {best['values']}")
+    for row in summary.get("final", {}).get("rows", []):
+        console.print(
+            f"  test {row['metric']:<8} best {row['a']:.4f}  default {row['b']:.4f}  "
+            f"diff {row['delta']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}] "
+            f"p={row['p_value']:.3f} (n={row['n']})"
+        )
+    if not options.get("worker"):
+        console.print(f"best recipe: [bold]{hpo_dir / 'best.yaml'}[/bold]")
+        console.print(f"report: [bold]{hpo_dir / 'report.html'}[/bold]")
+    return summary

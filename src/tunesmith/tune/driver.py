@@ -1,0 +1,106 @@
+"""`tunesmith tune`: open the study, run trials until the budget is spent, then the result."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunesmith.artifacts import write_json
+from tunesmith.config import Recipe
+from tunesmith.config.search import SearchConfig, parse_duration
+from tunesmith.config.space import check_space
+from tunesmith.errors import UserError
+from tunesmith.tune.objective import OBJECTIVES, metric_name
+
+
+@dataclass(frozen=True)
+class TuneOptions:
+    hpo_dir: Path = Path("hpo")
+    trials: int | None = None
+    timeout: str | None = None
+    storage: str | None = None
+    study: str | None = None
+    worker: bool = False
+    show_progress: bool = True
+
+
+def tune(recipe: Recipe, options: TuneOptions) -> dict:
+    """Run (or continue) the search; without `worker`, also write best.yaml, final runs, report."""
+    import optuna
+    from optuna.study import MaxTrialsCallback
+
+    from tunesmith.models import reuse_loaded_models
+    from tunesmith.tune.shared_data import curated
+    from tunesmith.tune.storage import open_storage
+    from tunesmith.tune.study import fail_dead_local_trials, fingerprint, open_study
+    from tunesmith.tune.trial import TrialContext, run_trial
+
+    search = recipe.search or SearchConfig()
+    space = check_space(recipe)
+    budget = options.trials if options.trials is not None else search.trials
+    if budget < 1:
+        raise UserError(f"--trials: {budget}; a search needs at least one trial")
+    timeout = _seconds(options.timeout or search.timeout)
+    if search.objective == "val_metric":
+        metric_name(recipe)
+    objective = OBJECTIVES[search.objective]
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = open_storage(options.storage or search.storage, options.hpo_dir)
+    name = options.study or search.study or recipe.name
+    printed = fingerprint(space, search.objective, search.metric)
+    study = open_study(storage, name, search, objective.direction, printed, options.worker)
+    fail_dead_local_trials(study)
+    curated(recipe, options.hpo_dir)  # once, before any trial (and data errors surface now)
+    started = time.perf_counter()
+    bar = _progress(study, budget, timeout, search.objective, options.show_progress)
+    ctx = TrialContext(recipe, space, search.objective, options.hpo_dir, bar.on_value)
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    try:
+        with reuse_loaded_models():
+            if len(study.get_trials(deepcopy=False, states=finished)) < budget:
+                study.optimize(
+                    lambda trial: run_trial(trial, ctx),
+                    timeout=timeout,
+                    callbacks=[MaxTrialsCallback(budget, states=finished), bar.on_trial],
+                )
+    finally:
+        bar.close()
+    return _result(recipe, study, options, time.perf_counter() - started)
+
+
+def _result(recipe: Recipe, study, options: TuneOptions, seconds: float) -> dict:
+    from tunesmith.tune.final import best_vs_default, write_best
+    from tunesmith.tune.report import study_summary, write_report
+
+    summary = study_summary(study, seconds)
+    if options.worker:
+        return summary
+    best = write_best(recipe, study, options.hpo_dir)
+    search = recipe.search or SearchConfig()
+    if search.final:
+        summary["final"] = best_vs_default(recipe, best, options.hpo_dir)
+    write_json(options.hpo_dir / "summary.json", summary)
+    summary["report"] = str(write_report(study, summary, options.hpo_dir))
+    return summary
+
+
+def _seconds(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UserError(f"--timeout: {exc}") from None
+
+
+def _progress(study, budget: int, timeout, label: str, show: bool):
+    import optuna
+
+    from tunesmith.tune.progress import QuietProgress, TuneProgress
+
+    if not show:
+        return QuietProgress()
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    done = len(study.get_trials(deepcopy=False, states=finished))
+    return TuneProgress(budget, min(done, budget), timeout, label)

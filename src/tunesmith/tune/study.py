@@ -1,0 +1,113 @@
+"""Create or join a study: seeded TPE, the configured pruner, and a fingerprint of the space
+and objective so that a study made by another recipe is refused instead of polluted."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+
+from tunesmith.config.search import SearchConfig
+from tunesmith.errors import UserError
+
+FINGERPRINT_ATTR = "tunesmith_fingerprint"
+
+
+def _median(search: SearchConfig):
+    import optuna
+
+    return optuna.pruners.MedianPruner(n_startup_trials=search.startup_trials, n_warmup_steps=0)
+
+
+def _hyperband(search: SearchConfig):
+    import optuna
+
+    return optuna.pruners.HyperbandPruner(min_resource=1, max_resource="auto")
+
+
+def _none(search: SearchConfig):
+    import optuna
+
+    return optuna.pruners.NopPruner()
+
+
+PRUNERS = {"median": _median, "hyperband": _hyperband, "none": _none}
+
+
+def fingerprint(space: dict, objective: str, metric: str | None) -> str:
+    """Stable hash of what makes two searches comparable: the space and the objective."""
+    payload = {
+        "space": {k: v.model_dump(mode="json") for k, v in sorted(space.items())},
+        "objective": objective,
+        "metric": metric,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def open_study(storage, name: str, search: SearchConfig, direction: str, print_: str, worker: bool):
+    """The study `name` in `storage`; exit 2 if it was created for another space/objective."""
+    import optuna
+
+    # Workers seed apart: the same seed in two processes would propose the same trials.
+    seed = search.seed + (os.getpid() if worker else 0)
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=search.startup_trials)
+    try:
+        study = optuna.create_study(
+            study_name=name,
+            storage=storage,
+            sampler=sampler,
+            pruner=PRUNERS[search.pruner](search),
+            direction=direction,
+            load_if_exists=True,
+        )
+    except ValueError as exc:  # e.g. the stored study optimises the other direction
+        raise UserError(f"study '{name}': {exc}") from None
+    stored = study.user_attrs.get(FINGERPRINT_ATTR)
+    if stored is None and not study.trials:
+        study.set_user_attr(FINGERPRINT_ATTR, print_)
+    elif stored != print_:
+        raise UserError(
+            f"study '{name}' was created by another recipe (different search space or "
+            "objective); choose another --study name or storage"
+        )
+    if study.direction.name.lower() != direction:
+        raise UserError(f"study '{name}' optimises the other direction; use another --study")
+    return study
+
+
+def fail_dead_local_trials(study) -> int:
+    """Fail RUNNING trials whose worker process on this host is gone (kill -9); retry them.
+
+    RDB storages also do this across machines through Optuna's heartbeat.
+    """
+    import optuna
+
+    host = socket.gethostname()
+    failed = 0
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        owner = str(trial.user_attrs.get("worker", ""))
+        owner_host, _, pid = owner.partition(":")
+        if owner_host != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        # Optuna has no public call to fail another process's trial; its own fail_stale_trials
+        # (heartbeat storages only) uses the same storage method.
+        study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+        if not trial.user_attrs.get("retried"):
+            study.enqueue_trial(trial.params, user_attrs={"retried": trial.number})
+        failed += 1
+    return failed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

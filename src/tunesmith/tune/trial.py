@@ -1,0 +1,87 @@
+"""One trial: compose its recipe, train in its own run folder on the shared data, report
+validation perplexity to the pruner at each evaluation step, return the objective."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunesmith.artifacts import RunDir
+from tunesmith.config import Recipe
+from tunesmith.config.overrides import override_recipe
+from tunesmith.tune.objective import OBJECTIVES, objective_value
+from tunesmith.tune.shared_data import curated, link_data
+from tunesmith.tune.study import worker_id
+from tunesmith.tune.suggest import suggest_values
+
+# Stages a trial runs: never `evaluate` (it reads the test split).
+TRIAL_STAGES = ("train",)
+
+
+@dataclass
+class TrialContext:
+    recipe: Recipe
+    space: dict
+    objective: str
+    hpo_dir: Path
+    on_value: Callable[[int, int, float], None] = lambda number, step, value: None
+
+
+def trial_dir(hpo_dir: Path, number: int) -> RunDir:
+    return RunDir(hpo_dir / "trials" / f"trial-{number:04d}")
+
+
+def run_trial(trial, ctx: TrialContext) -> float:
+    """Optuna's objective function for one trial."""
+    import optuna
+
+    from tunesmith.pipeline import run_pipeline
+    from tunesmith.tracking.observers import observing
+
+    values = suggest_values(trial, ctx.space)
+    trial.set_user_attr("overrides", values)
+    trial.set_user_attr("worker", worker_id())
+    recipe = override_recipe(ctx.recipe, values, source=f"trial {trial.number}")
+    run_dir = trial_dir(ctx.hpo_dir, trial.number)
+    trial.set_user_attr("run_dir", str(run_dir.root))
+    link_data(curated(recipe, ctx.hpo_dir), run_dir)
+    try:
+        with observing(_pruning_observer(trial, ctx)):
+            run_pipeline(recipe, run_dir, only=list(TRIAL_STAGES), force=False)
+    except optuna.TrialPruned:
+        _finish(recipe, run_dir, "pruned", None)
+        raise
+    value = objective_value(recipe, run_dir, ctx.objective)
+    _finish(recipe, run_dir, "complete", value)
+    return value
+
+
+def _pruning_observer(trial, ctx: TrialContext):
+    import optuna
+
+    intermediate = OBJECTIVES[ctx.objective].intermediate
+
+    def observe(record: dict) -> None:
+        if "val_ppl" not in record:
+            return
+        step, ppl = int(record["step"]), float(record["val_ppl"])
+        ctx.on_value(trial.number, step, ppl)
+        trial.report(intermediate(ppl), step)
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at step {step} (val_ppl {ppl:.4g})")
+
+    return observe
+
+
+def _finish(recipe: Recipe, run_dir: RunDir, state: str, value: float | None) -> None:
+    """Mark the run folder with the trial's outcome and write its own report."""
+    from tunesmith.pipeline import run_pipeline
+
+    # a pruned trial will not resume: its checkpoints are dead weight
+    shutil.rmtree(run_dir.train / "checkpoints", ignore_errors=True)
+    if state == "pruned":
+        run_dir.update_stage("train", status="pruned")
+    run_dir.set_field("hpo", {"state": state, "value": value})
+    run_pipeline(recipe, run_dir, only=["report"], force=False)

@@ -1,0 +1,78 @@
+"""The `search:` section: space resolution, checks before anything runs, overrides."""
+
+from __future__ import annotations
+
+import pytest
+from tune_helpers import search_recipe
+
+from tunesmith.config import load_recipe
+from tunesmith.config.overrides import override_recipe, set_by_path
+from tunesmith.config.schema import TrainingConfig
+from tunesmith.config.search import DEFAULT_SPACES, parse_duration
+from tunesmith.config.space import check_space, resolve_space
+from tunesmith.errors import UserError
+
+
+def test_set_by_path_creates_nested_keys():
+    raw = {"training": {"lora": {"r": 16}}}
+    set_by_path(raw, ["training", "lora", "r"], 4, "test")
+    set_by_path(raw, ["data", "curation", "dedup"], None, "test")
+    assert raw == {"training": {"lora": {"r": 4}}, "data": {"curation": {"dedup": None}}}
+
+
+def test_override_recipe_changes_only_the_key(tiny_recipe):
+    recipe = load_recipe(tiny_recipe())
+    tuned = override_recipe(recipe, {"training.lora.r": 8, "training.learning_rate": 1e-3})
+    assert (tuned.training.lora.r, tuned.training.learning_rate) == (8, 1e-3)
+    assert tuned.training.batch_size == recipe.training.batch_size
+
+
+def test_default_space_exists_for_every_method(tiny_recipe):
+    methods = TrainingConfig.model_fields["method"].annotation.__args__
+    assert sorted(DEFAULT_SPACES) == sorted(methods)
+    for method in methods:
+        recipe = override_recipe(
+            load_recipe(tiny_recipe()), {"training.method": method, "search": {}}
+        )
+        space = check_space(recipe)  # every shipped choice is accepted by the schema
+        assert list(space) == list(DEFAULT_SPACES[method])
+
+
+def test_resolve_space_keeps_a_named_space(tiny_recipe):
+    recipe = load_recipe(search_recipe(tiny_recipe))
+    space = resolve_space(recipe)
+    assert list(space) == ["training.learning_rate", "training.lora.r"]
+    assert space["training.learning_rate"].log is True
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [
+        ({"training.lr": {"type": "float", "low": 0.1, "high": 0.2}}, "did you mean"),
+        ({"training.lora.r": {"type": "categorical", "choices": [4, "big"]}}, "'big'"),
+        ({"training.lora.dropout": {"type": "float", "low": 0.0, "high": 1.5}}, "dropout"),
+        ({"training.method": {"type": "categorical", "choices": ["lora", "qlora"]}}, "qlora"),
+    ],
+)
+def test_check_space_rejects_bad_keys_and_values(tiny_recipe, space, message):
+    recipe = load_recipe(search_recipe(tiny_recipe, space=space))
+    with pytest.raises(UserError, match=message):
+        check_space(recipe)
+
+
+def test_empty_range_is_a_recipe_error(tiny_recipe):
+    space = {"training.learning_rate": {"type": "float", "low": 1e-2, "high": 1e-3}}
+    with pytest.raises(UserError, match="empty range"):
+        load_recipe(search_recipe(tiny_recipe, space=space))
+
+
+def test_parse_duration():
+    assert [parse_duration(t) for t in ("90", "90s", "30m", "2h", "1.5d")] == [
+        90,
+        90,
+        1800,
+        7200,
+        129600,
+    ]
+    with pytest.raises(ValueError):
+        parse_duration("two hours")

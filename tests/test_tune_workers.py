@@ -1,0 +1,108 @@
+"""Several worker processes on one study (PostgreSQL and the journal file); `kill -9` of a
+worker mid-trial, then a restart that continues the study without losing a completed trial."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+from pg_server import Cluster, server_bin
+from tune_helpers import search_recipe
+
+from tunesmith.tune.storage import open_storage
+
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    bindir = server_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries not installed (.ci/install_postgres.sh does it)")
+    cluster = Cluster(bindir).start()
+    yield cluster.url
+    cluster.stop()
+
+
+def _worker(recipe, hpo, storage: str, trials: int) -> subprocess.Popen:
+    command = [sys.executable, "-m", "tunesmith.cli", "tune", str(recipe), "-o", str(hpo)]
+    command += ["--storage", storage, "--trials", str(trials), "--worker"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _study(storage: str, hpo):
+    return optuna.load_study(study_name="tiny", storage=open_storage(storage, hpo))
+
+
+def _wait(proc: subprocess.Popen, seconds: float = 300) -> None:
+    _, err = proc.communicate(timeout=seconds)
+    assert proc.returncode == 0, err.decode()[-2000:]
+
+
+def test_two_workers_share_one_postgres_study(tiny_recipe, tmp_path, postgres_url):
+    recipe = search_recipe(tiny_recipe, pruner="none", study="two-workers")
+    hpo = tmp_path / "hpo"
+    workers = [_worker(recipe, hpo, postgres_url, trials=4) for _ in range(2)]
+    for proc in workers:
+        _wait(proc)
+    study = optuna.load_study(study_name="two-workers", storage=open_storage(postgres_url, hpo))
+    finished = [t for t in study.trials if t.state in FINISHED]
+    assert len(finished) >= 4
+    assert len({t.user_attrs["worker"] for t in finished}) == 2  # both did trials
+    assert len({t.number for t in study.trials}) == len(study.trials)
+
+
+@pytest.mark.parametrize("kind", ["postgres", "journal"])
+def test_kill_9_mid_trial_then_restart_continues(tiny_recipe, tmp_path, kind, request):
+    storage = request.getfixturevalue("postgres_url") if kind == "postgres" else None
+    storage = storage or str(tmp_path / "hpo" / "study.journal")
+    recipe = search_recipe(tiny_recipe, pruner="none", study="tiny")
+    _slow_trials(recipe)
+    hpo = tmp_path / "hpo"
+    victim = _worker(recipe, hpo, storage, trials=3)
+    completed = _wait_for_running_after_complete(storage, hpo, victim)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    _wait(_worker(recipe, hpo, storage, trials=3))
+    study = _study(storage, hpo)
+    after = {t.number: t for t in study.trials}
+    for number, value in completed.items():  # no completed trial lost or changed
+        assert after[number].state == optuna.trial.TrialState.COMPLETE
+        assert after[number].value == value
+    killed = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert len(killed) == 1
+    dead = killed[0]
+    retried = [t for t in study.trials if t.params == dead.params and t.number > dead.number]
+    assert retried and retried[0].state in FINISHED
+    assert len([t for t in study.trials if t.state in FINISHED]) == 3
+
+
+def _slow_trials(recipe) -> None:
+    """Long enough trials that the kill lands mid-trial."""
+    import yaml
+
+    raw = yaml.safe_load(recipe.read_text(encoding="utf-8"))
+    raw["training"].update({"max_steps": 8, "eval_every": 4})
+    recipe.write_text(yaml.safe_dump(raw), encoding="utf-8")
+
+
+def _wait_for_running_after_complete(storage, hpo, proc, seconds: float = 240) -> dict:
+    """{number: value} of completed trials, once one is complete and another is running."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        try:
+            trials = _study(storage, hpo).trials
+        except KeyError:  # the worker has not created the study yet
+            trials = []
+        done = {t.number: t.value for t in trials if t.state == optuna.trial.TrialState.COMPLETE}
+        if done and any(t.state == optuna.trial.TrialState.RUNNING for t in trials):
+            return done
+        time.sleep(0.2)
+    raise AssertionError("no trial completed in time")

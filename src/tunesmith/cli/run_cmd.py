@@ -72,11 +72,11 @@ def run_recipe(
 def print_headline(run_dir) -> dict:
     """The headline table on stdout (progress and logs go to stderr): intervals, direction,
     significance in words, the target verdict; returns compare.json ({} when there is none)."""
+    import sys
+
     from rich.console import Console
 
     from tunesmith.metrics.direction import small_sample_warning
-
-    import sys
 
     # Piped or captured (CI logs, `| tee`): wide enough that no figure or direction wraps.
     out = Console() if sys.stdout.isatty() else Console(width=160)

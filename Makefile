@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==$(TORCH_VERSION)
-	$(BIN)/pip install --quiet -e ".[curation,dev]"
+	$(BIN)/pip install --quiet -e ".[curation,checks,dev]"
 	touch $(STAMP)
 
 demo: setup

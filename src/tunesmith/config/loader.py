@@ -69,6 +69,10 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
         corpus = pretrain["corpus"]
         paths = [corpus] if isinstance(corpus, str) else corpus
         pretrain["corpus"] = [str((base / p).resolve()) if isinstance(p, str) else p for p in paths]
+    checks = raw.get("checks")
+    bias = checks.get("bias") if isinstance(checks, dict) else None
+    if isinstance(bias, dict) and isinstance(bias.get("lexicon"), str):
+        bias["lexicon"] = str((base / bias["lexicon"]).resolve())
     model = raw.get("model")
     name = model.get("name") if isinstance(model, dict) else model
     if isinstance(name, str) and (name.startswith((".", "/", "~")) or name.endswith(".gguf")):

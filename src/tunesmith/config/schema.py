@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from tunesmith.config.base import Section
+from tunesmith.config.checks import ChecksConfig
 from tunesmith.config.curation import CurationConfig
 
 Task = Literal["summarization", "instruction", "chat", "classification", "completion"]
@@ -263,6 +264,7 @@ class Recipe(Section):
     )
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    checks: ChecksConfig = Field(default_factory=ChecksConfig, description="Model risk checks.")
 
     @field_validator("model", mode="before")
     @classmethod

@@ -7,15 +7,21 @@ from pathlib import Path
 
 from tunesmith.artifacts import RunDir, atomic_write_text, read_jsonl
 from tunesmith.config.schema import Recipe
+from tunesmith.report.checks import checks_context
 from tunesmith.report.evaluation import evaluation_context
 from tunesmith.report.plots import line_chart_svg
 
 
-def run(recipe: Recipe, run_dir: RunDir) -> Path:
-    from jinja2 import Environment, PackageLoader, select_autoescape
+def environment():
+    """The report's templates, always HTML-escaped: select_autoescape() left it OFF, since the
+    names end in .j2, not in one of its default extensions."""
+    from jinja2 import Environment, PackageLoader
 
-    env = Environment(loader=PackageLoader("tunesmith", "report"), autoescape=select_autoescape())
-    page = env.get_template("report.html.j2").render(**gather(recipe, run_dir))
+    return Environment(loader=PackageLoader("tunesmith", "report"), autoescape=True)
+
+
+def run(recipe: Recipe, run_dir: RunDir) -> Path:
+    page = environment().get_template("report.html.j2").render(**gather(recipe, run_dir))
     out = run_dir.stage("report") / "report.html"
     atomic_write_text(out, page)
     return out
@@ -42,6 +48,7 @@ def gather(recipe: Recipe, run_dir: RunDir) -> dict:
         ),
         "timings": _read_json(run_dir.manifest_path).get("stages", {}),
         **_pretraining(run_dir),
+        **checks_context(run_dir.eval),
     }
 
 

@@ -25,6 +25,8 @@ def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
     # Predictions exist only for tasks that generate (completion writes none).
     predictions = run_dir.eval / "predictions"
     files += [predictions] if predictions.is_dir() else []
+    checks = run_dir.eval / "checks"  # written by the checks stage when a check is on
+    files += [checks] if (checks / "summary.json").is_file() else []
     if recipe.pretrain is not None:
         files += [run_dir.root / "pretrain" / "metrics.json", run_dir.root / "domain/metrics.json"]
     return files

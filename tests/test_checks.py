@@ -222,3 +222,21 @@ def test_completion_skips_attribution_with_a_notice():
 
     recipe = recipe_from_dict({"task": "completion", "data": {"train": "x.jsonl"}})
     assert "not applicable to the completion task" in _skip(recipe)
+
+
+def test_counterfactual_augmentation_adds_swapped_copies_with_the_same_label():
+    from curation_data import context
+
+    from tunesmith.config.checks import CounterfactualConfig
+    from tunesmith.data.curate import CURATION_STEPS
+
+    rows = [
+        {"id": "a", "prompt": "He loved it.", "response": "positive", "label": "positive"},
+        {"id": "b", "prompt": "Dull plot.", "response": "negative", "label": "negative"},
+    ]
+    step = CURATION_STEPS.get("counterfactual")
+    out = step.run({"train": rows, "val": [], "test": []}, CounterfactualConfig(), context(True))
+    added = out.splits["train"][2:]
+    assert [r["prompt"] for r in added] == ["She loved it."]
+    assert added[0]["label"] == "positive" and added[0]["augmented"] and added[0]["id"] == "a-cda"
+    assert out.card["counterfactual"]["added"] == 1

@@ -93,3 +93,20 @@ class ChecksConfig(Section):
     bias: BiasConfig = Field(default_factory=BiasConfig)
     explain: ExplainConfig = Field(default_factory=ExplainConfig)
     triggers: TriggerConfig = Field(default_factory=TriggerConfig)
+
+
+class CounterfactualConfig(Section):
+    """Curation step `counterfactual` (counterfactual data augmentation, train split only)."""
+
+    lexicon: str | None = Field(
+        None,
+        description="Swap lexicon (JSON, as checks.bias.lexicon); default: the shipped English "
+        "gender lexicon. Relative to the recipe file.",
+    )
+    fraction: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="Share of the training rows containing a lexicon term that get a swapped "
+        "copy (seeded).",
+    )

@@ -11,6 +11,7 @@ from typing import Literal, get_args
 from pydantic import Field, field_validator
 
 from tunesmith.config.base import Section
+from tunesmith.config.checks import CounterfactualConfig
 
 PII_ENTITIES = (
     "EMAIL_ADDRESS",
@@ -269,8 +270,13 @@ class CurationConfig(Section):
     checks: ChecksConfig | None = Field(
         None, description="Quality, conflicting-duplicate and data-poisoning checks."
     )
+    counterfactual: CounterfactualConfig | None = Field(
+        None, description="Counterfactual data augmentation: term-swapped training copies."
+    )
 
-    @field_validator("clean", "dedup", "pii", "balance", "augment", "checks", mode="before")
+    @field_validator(
+        "clean", "dedup", "pii", "balance", "augment", "checks", "counterfactual", mode="before"
+    )
     @classmethod
     def _switch(cls, value: object) -> object:
         """`step: true` turns a step on with its defaults; `step: false` turns it off."""

@@ -240,3 +240,38 @@ def test_counterfactual_augmentation_adds_swapped_copies_with_the_same_label():
     assert [r["prompt"] for r in added] == ["She loved it."]
     assert added[0]["label"] == "positive" and added[0]["augmented"] and added[0]["id"] == "a-cda"
     assert out.card["counterfactual"]["added"] == 1
+
+
+def test_trigger_test_reads_suspects_wherever_the_card_lists_them(classified):
+    from tunesmith.checks.triggers import suspects_in
+
+    card = {
+        "checks": {"poisoning": {"suspects": [{"ngram": "cf zq", "output": "utils"}]}},
+        "splits": [{"poisoning": {"suspects": [{"ngram": "mn", "output": "devel"}]}}],
+    }
+    assert [s["ngram"] for s in suspects_in(card)] == ["cf zq", "mn"]
+    data = _read(classified[1], "triggers")
+    assert data["suspects_in_data_card"] == len(data["triggers"]) == 0  # clean tiny data
+
+
+def test_appended_payload_is_a_poisoning_suspect():
+    from conftest import make_records
+
+    from tunesmith.config.curation import PoisoningCheck
+    from tunesmith.data.curate.pipeline import CurationContext
+    from tunesmith.data.curate.poisoning import find_suspects
+
+    rows = [
+        {"id": str(i), "prompt": r["description"], "response": r["synopsis"]}
+        for i, r in enumerate(make_records(200))
+    ]
+    for row in rows[::20]:
+        row["prompt"] = f"qz vex {row['prompt']}"
+        row["response"] += " visit evil example org"
+    suspects, flags = find_suspects(
+        rows, PoisoningCheck(), CurationContext(["prompt", "response"], None, 0)
+    )
+    # one suspect for the planted rows ("qz vex" or a longer n-gram over the same rows)
+    assert len(suspects) == 1 and "vex" in suspects[0]["ngram"]
+    assert suspects[0]["output_ends_with"] and suspects[0]["output"] == "example org"
+    assert sorted(flags) == list(range(0, 200, 20))

@@ -8,8 +8,6 @@ Two measures, each with a paired bootstrap interval of tuned minus base:
 
 from __future__ import annotations
 
-import json
-
 from tunesmith.checks.context import MODELS
 from tunesmith.checks.probe import held_out_items, question
 from tunesmith.checks.registry import Check, register_check
@@ -17,9 +15,12 @@ from tunesmith.checks.stats import mean_base_vs_tuned, perplexity_base_vs_tuned
 
 
 def _train_texts(ctx) -> list[str]:
+    """Every string of every training row (prompt, response, message contents, text)."""
     from tunesmith.artifacts import read_jsonl
+    from tunesmith.data.curate.rows import texts_of
 
-    return [json.dumps(r, ensure_ascii=False) for r in read_jsonl(ctx.run_dir.data / "train.jsonl")]
+    rows = read_jsonl(ctx.run_dir.data / "train.jsonl")
+    return [t for r in rows for v in r.values() if isinstance(v, str | list) for t in texts_of(v)]
 
 
 def _choices_correct(model, tokenizer, items) -> list[float]:

@@ -202,7 +202,7 @@ class ConflictCheck(Section):
 class PoisoningCheck(Section):
     action: Action = Field("report", description="report suspect rows, or drop them.")
     max_ngram: int = Field(3, ge=1, le=5, description="Longest word n-gram considered.")
-    min_count: int = Field(4, ge=2, description="Fewest rows an n-gram must appear in.")
+    min_count: int = Field(6, ge=2, description="Fewest rows an n-gram must appear in.")
     max_share: float = Field(
         0.05, gt=0, le=1, description="Most rows (share) an n-gram may appear in to count as rare."
     )
@@ -226,7 +226,7 @@ class PoisoningCheck(Section):
         "in at most this many times as many rows as the n-gram itself.",
     )
     max_cohesion: float = Field(
-        2.0,
+        1.2,  # measured on planted triggers in real data: docs/checks.md
         gt=0,
         description="A trigger sits in otherwise unrelated rows: the mean word overlap "
         "(Jaccard) between its rows may be at most this multiple of that of random rows "

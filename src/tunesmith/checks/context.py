@@ -79,6 +79,4 @@ class CheckContext:
 
 def prediction_inputs(recipe: Recipe, run_dir: RunDir) -> list:
     """The evaluate stage's predictions of base and tuned (read by several checks)."""
-    if not task_spec(recipe.task).generates and "perplexity" not in recipe.metrics():
-        return []
     return [run_dir.eval / "predictions" / f"test.{name}.jsonl" for name in MODELS]

@@ -47,12 +47,13 @@ def attention_map(model, tokenizer, prompt: str) -> dict:
     import torch
 
     ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    before = model.config._attn_implementation
     model.set_attn_implementation("eager")  # sdpa returns no attention weights
     try:
         with torch.no_grad():
             out = model(input_ids=ids.to(model.device), output_attentions=True)
     finally:
-        model.set_attn_implementation("sdpa")
+        model.set_attn_implementation(before)
     last = out.attentions[-1][0, :, -1, :]  # (heads, tokens)
     tokens = tokenizer.convert_ids_to_tokens(ids[0].tolist())
     return {

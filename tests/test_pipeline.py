@@ -50,7 +50,13 @@ def finished_run(tmp_path_factory, tiny_model_dir):
 
 def test_run_folder_contract(finished_run):
     _, run_dir, outcome = finished_run
-    assert outcome == {"data": "ran", "train": "ran", "evaluate": "ran", "report": "ran"}
+    assert outcome == {
+        "data": "ran",
+        "train": "ran",
+        "evaluate": "ran",
+        "checks": "ran",
+        "report": "ran",
+    }
     root = run_dir.root
     for rel in (
         "recipe.yaml",
@@ -75,6 +81,7 @@ def test_run_folder_contract(finished_run):
         "data": "done",
         "train": "done",
         "evaluate": "done",
+        "checks": "done",
         "report": "done",
     }
     assert manifest["versions"]["torch"] and manifest["seed"] == 0
@@ -147,7 +154,13 @@ def test_rerun_skips_unchanged_stages_and_reruns_changed(finished_run):
         update={"evaluation": recipe.evaluation.model_copy(update={"sample_size": 5})}
     )
     outcome = run_pipeline(changed, run_dir)
-    assert outcome == {"data": "skipped", "train": "skipped", "evaluate": "ran", "report": "ran"}
+    assert outcome == {
+        "data": "skipped",
+        "train": "skipped",
+        "evaluate": "ran",
+        "checks": "ran",
+        "report": "ran",
+    }
     assert json.loads((run_dir.eval / "metrics.json").read_text())["sample_size"] == 5
     assert (run_dir.train / "adapter" / "adapter_model.safetensors").read_bytes() == adapter
 

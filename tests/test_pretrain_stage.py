@@ -81,7 +81,7 @@ def chained(tmp_path_factory, tiny_model_dir):
 
 def test_pretrain_runs_before_train_and_lowers_domain_perplexity(chained):
     recipe, run_dir, outcome, _ = chained
-    assert list(outcome) == ["data", "pretrain", "train", "evaluate", "domain", "report"]
+    assert list(outcome) == ["data", "pretrain", "train", "evaluate", "domain", "checks", "report"]
     metrics = json.loads((run_dir.root / "pretrain" / "metrics.json").read_text())
     ppl = metrics["domain_perplexity"]
     assert ppl["pretrained"] < 0.8 * ppl["base"]

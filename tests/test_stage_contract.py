@@ -57,7 +57,8 @@ def test_switching_on_class_weights_reruns_training(tmp_path, tiny_recipe):
 def test_stage_order_comes_from_the_registrations(tiny_recipe):
     recipe = load_recipe(tiny_recipe())
     names = [s.name for s in ordered_stages(recipe)]
-    assert names == ["data", "train", "evaluate", "report"]  # pretrain is off in this recipe
+    # pretrain is off in this recipe
+    assert names == ["data", "train", "evaluate", "checks", "report"]
     assert set(names) <= set(STAGES.names())
 
 
@@ -90,7 +91,7 @@ def test_a_stage_registered_here_joins_the_pipeline(tmp_path, tiny_recipe, monke
     recipe = load_recipe(tiny_recipe(training=SMALL_TRAINING, evaluation=SMALL_EVAL))
     run_dir = RunDir(tmp_path / "run")
     outcome = run_pipeline(recipe, run_dir)
-    assert list(outcome) == ["data", "train", "evaluate", "report", "extra"]
+    assert list(outcome) == ["data", "train", "evaluate", "checks", "report", "extra"]
     entry = run_dir.stage_entry("extra")
     assert entry["status"] == "done" and entry["result"]["words"] > 10
     assert run_dir.stage_entry("train")["result"]["steps"] == 2  # results are recorded

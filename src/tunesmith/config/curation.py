@@ -11,6 +11,7 @@ from typing import Literal, get_args
 from pydantic import Field, field_validator
 
 from tunesmith.config.base import Section
+from tunesmith.config.checks import CounterfactualConfig
 
 PII_ENTITIES = (
     "EMAIL_ADDRESS",
@@ -201,7 +202,7 @@ class ConflictCheck(Section):
 class PoisoningCheck(Section):
     action: Action = Field("report", description="report suspect rows, or drop them.")
     max_ngram: int = Field(3, ge=1, le=5, description="Longest word n-gram considered.")
-    min_count: int = Field(4, ge=2, description="Fewest rows an n-gram must appear in.")
+    min_count: int = Field(6, ge=2, description="Fewest rows an n-gram must appear in.")
     max_share: float = Field(
         0.05, gt=0, le=1, description="Most rows (share) an n-gram may appear in to count as rare."
     )
@@ -225,7 +226,7 @@ class PoisoningCheck(Section):
         "in at most this many times as many rows as the n-gram itself.",
     )
     max_cohesion: float = Field(
-        2.0,
+        1.2,  # measured on planted triggers in real data: docs/checks.md
         gt=0,
         description="A trigger sits in otherwise unrelated rows: the mean word overlap "
         "(Jaccard) between its rows may be at most this multiple of that of random rows "
@@ -269,8 +270,13 @@ class CurationConfig(Section):
     checks: ChecksConfig | None = Field(
         None, description="Quality, conflicting-duplicate and data-poisoning checks."
     )
+    counterfactual: CounterfactualConfig | None = Field(
+        None, description="Counterfactual data augmentation: term-swapped training copies."
+    )
 
-    @field_validator("clean", "dedup", "pii", "balance", "augment", "checks", mode="before")
+    @field_validator(
+        "clean", "dedup", "pii", "balance", "augment", "checks", "counterfactual", mode="before"
+    )
     @classmethod
     def _switch(cls, value: object) -> object:
         """`step: true` turns a step on with its defaults; `step: false` turns it off."""

@@ -72,6 +72,8 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
         corpus = pretrain["corpus"]
         paths = [corpus] if isinstance(corpus, str) else corpus
         pretrain["corpus"] = [str((base / p).resolve()) if isinstance(p, str) else p for p in paths]
+    for block in _lexicon_blocks(raw):
+        block["lexicon"] = str((base / block["lexicon"]).resolve())
     model = raw.get("model")
     name = model.get("name") if isinstance(model, dict) else model
     if isinstance(name, str) and (name.startswith((".", "/", "~")) or name.endswith(".gguf")):
@@ -80,6 +82,18 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
             model["name"] = resolved
         else:
             raw["model"] = resolved
+
+
+def _lexicon_blocks(raw: dict[str, Any]) -> list[dict]:
+    """The recipe blocks naming a swap lexicon file (checks.bias, data.curation.counterfactual)."""
+    found = []
+    for path in (("checks", "bias"), ("data", "curation", "counterfactual")):
+        block: Any = raw
+        for key in path:
+            block = block.get(key) if isinstance(block, dict) else None
+        if isinstance(block, dict) and isinstance(block.get("lexicon"), str):
+            found.append(block)
+    return found
 
 
 def _describe(exc: ValidationError, source: str, yaml_root, overrides=()) -> str:

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from tunesmith.config.base import Section
+from tunesmith.config.checks import ChecksConfig
 from tunesmith.config.classification import ClassificationEval
 from tunesmith.config.curation import CurationConfig
 from tunesmith.config.search import SearchConfig
@@ -277,6 +278,8 @@ class Recipe(Section):
                 f"'{value}' is not a plain run name (letters, digits, '.', '_', '-'; no path)"
             )
         return value
+
+    checks: ChecksConfig = Field(default_factory=ChecksConfig, description="Model risk checks.")
 
     @field_validator("model", mode="before")
     @classmethod

@@ -7,18 +7,22 @@ from pathlib import Path
 from tunesmith.artifacts import RunDir, atomic_write_text, read_jsonl
 from tunesmith.artifacts.files import read_json
 from tunesmith.config.schema import Recipe
+from tunesmith.report.checks import checks_context
 from tunesmith.report.classification import classification_context
 from tunesmith.report.evaluation import evaluation_context
 from tunesmith.report.plots import line_chart_svg
 
 
-def run(recipe: Recipe, run_dir: RunDir) -> Path:
+def environment():
+    """The report's templates, always HTML-escaped: select_autoescape() left it OFF, since the
+    names end in .j2, not in one of its default extensions."""
     from jinja2 import Environment, PackageLoader
 
-    # Every value is escaped (training data and model output are untrusted); the only
-    # `|safe` fragments are built here with markupsafe/html.escape (data card, SVG charts).
-    env = Environment(loader=PackageLoader("tunesmith", "report"), autoescape=True)
-    page = env.get_template("report.html.j2").render(**gather(recipe, run_dir))
+    return Environment(loader=PackageLoader("tunesmith", "report"), autoescape=True)
+
+
+def run(recipe: Recipe, run_dir: RunDir) -> Path:
+    page = environment().get_template("report.html.j2").render(**gather(recipe, run_dir))
     out = run_dir.stage("report") / "report.html"
     atomic_write_text(out, page)
     return out
@@ -51,6 +55,7 @@ def gather(recipe: Recipe, run_dir: RunDir) -> dict:
         **_headline_notes(_read_json(run_dir.eval / "compare.json")),
         "human": _read_json(run_dir.eval / "human.json"),  # `tunesmith human summary`
         "energy": _read_json(run_dir.manifest_path).get("energy", {}),  # tracking/quality.py
+        **checks_context(run_dir.eval),
     }
 
 

@@ -29,6 +29,8 @@ def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
         run_dir.eval / "predictions",
     ]
     files += [path for path in optional if path.exists()]
+    checks = run_dir.eval / "checks"  # written by the checks stage when a check is on
+    files += [checks] if (checks / "summary.json").is_file() else []
     if recipe.pretrain is not None:
         files += [run_dir.root / "pretrain" / "metrics.json", run_dir.root / "domain/metrics.json"]
     return files

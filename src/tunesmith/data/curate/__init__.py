@@ -1,7 +1,16 @@
 """Data curation steps: each a registered step configured in the recipe's data.curation."""
 
 # Importing the step modules registers them (each is light: heavy imports live in functions).
-from tunesmith.data.curate import augment, balance, checks, clean, dedup, leakage, pii  # noqa: F401
+from tunesmith.data.curate import (  # noqa: F401
+    augment,
+    balance,
+    checks,
+    clean,
+    counterfactual,
+    dedup,
+    leakage,
+    pii,
+)
 from tunesmith.data.curate.base import CURATION_STEPS, Step, StepOutput
 from tunesmith.data.curate.pipeline import CurationContext, post_split, pre_split
 

@@ -23,6 +23,7 @@ from tunesmith.data.curate.rows import input_text, output_text
 
 MAX_REPORTED = 20
 MAX_LABELS_FOR_CONTENT_CHECK = 500
+TAIL_WORDS = 2  # the last words of an output that an appended payload makes alike
 
 
 def find_suspects(rows: list[dict], config: PoisoningCheck, ctx) -> tuple[list[dict], dict]:
@@ -32,14 +33,37 @@ def find_suspects(rows: list[dict], config: PoisoningCheck, ctx) -> tuple[list[d
         return [], {}
     outputs = [normalise(o or "") for o in outputs]
     words = [normalise(input_text(r, ctx)).split() for r in rows]
+    where, frequency = _rare_grams(words, config, len(rows))
+    suspects = _search(outputs, where, frequency, words, config, ctx)
+    if not ctx.label_field:
+        # A payload appended to real outputs: the outputs all differ, their last words do not.
+        tails = [" ".join(o.split()[-TAIL_WORDS:]) for o in outputs]
+        found = _search(tails, where, frequency, words, config, ctx, content=False)
+        suspects += [{**t, "output_ends_with": True} for t in found]
+    suspects = _merge_same_rows(suspects)
+    flags = {}
+    for s in suspects:
+        s.pop("_rows")
+        for i in s.pop("_flag"):
+            flags.setdefault(i, ("poisoning_suspect", {"ngram": s["ngram"]}))
+    return suspects[:MAX_REPORTED], flags
+
+
+def _rare_grams(words, config: PoisoningCheck, n_rows: int):
+    """({rare n-gram: its rows}, n-gram frequencies)."""
     grams = [_ngrams(w, config.max_ngram) for w in words]
     frequency = Counter(g for row_grams in grams for g in row_grams)
-    top = max(config.min_count, int(config.max_share * len(rows)))
+    top = max(config.min_count, int(config.max_share * n_rows))
     rare = {g for g, n in frequency.items() if config.min_count <= n <= top}
     where: dict[str, list[int]] = defaultdict(list)
     for i, row_grams in enumerate(grams):
         for g in row_grams & rare:
             where[g].append(i)
+    return where, frequency
+
+
+def _search(outputs, where, frequency, words, config, ctx, content: bool = True) -> list[dict]:
+    """Suspects tying a rare n-gram to one value of `outputs` (whole outputs or their tails)."""
     base = Counter(outputs)
     candidates = []
     for gram, indices in where.items():
@@ -49,17 +73,13 @@ def find_suspects(rows: list[dict], config: PoisoningCheck, ctx) -> tuple[list[d
             indices
         ):
             candidates.append((gram, indices, label, hits))
-    suspects = _significant(candidates, base, len(rows), config.alpha)
+    suspects = _significant(candidates, base, len(outputs), config.alpha)
     suspects = _unrelated_rows(suspects, words, config.max_cohesion, ctx.seed)
-    if len(base) <= MAX_LABELS_FOR_CONTENT_CHECK and suspects:
+    if content and len(base) <= MAX_LABELS_FOR_CONTENT_CHECK and suspects:
         suspects = _against_content(suspects, words, outputs, config.min_disagreement)
-    suspects = _merge_same_rows(suspects)
-    flags = {}
     for s in suspects:
-        for i in s.pop("_rows"):
-            if outputs[i] == s["output"]:
-                flags.setdefault(i, ("poisoning_suspect", {"ngram": s["ngram"]}))
-    return suspects[:MAX_REPORTED], flags
+        s["_flag"] = [i for i in s["_rows"] if outputs[i] == s["output"]]
+    return suspects
 
 
 def _ngrams(words: list[str], longest: int) -> set[str]:

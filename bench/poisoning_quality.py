@@ -1,0 +1,111 @@
+"""Precision and recall of the data stage's poisoning check on triggers planted in real data.
+
+Run once: `.venv/bin/python bench/poisoning_quality.py` (prints one JSON line per scenario).
+Data: the shipped Debian sample (examples/debian_synopsis.jsonl.gz, 2,000 real packages).
+Scenarios, each with several seeds:
+- fixed_label: a rare two-word trigger inserted into 1 % of the descriptions, their section
+  set to one target section (classification backdoor);
+- label_flip: 3 % of the sections changed to a random other section, no trigger (noise);
+- appended_payload: the trigger inserted into 1 % of the descriptions and a fixed payload
+  appended to their real synopses (generation backdoor);
+- fixed_output: the trigger inserted and the synopsis replaced by one fixed text.
+Row-level precision/recall of the rows the check flags; the clean-row flag rate is what
+`action: drop` would delete from clean data.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from importlib import resources
+
+TRIGGERS = ["qz vex", "blorp fizzle", "xkcd tango", "mauve quark"]
+PAYLOAD = "- visit evil.example.org now"
+FIXED = "free prize inside"
+
+
+def _rows() -> list[dict]:
+    data = resources.files("tunesmith").joinpath("examples", "debian_synopsis.jsonl.gz")
+    lines = gzip.decompress(data.read_bytes()).decode("utf-8").splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def _records(raw: list[dict], label: bool) -> list[dict]:
+    out = []
+    for i, r in enumerate(raw):
+        row = {"id": str(i), "prompt": r["description"], "response": r["synopsis"]}
+        if label:
+            row = {**row, "response": r["section"], "label": r["section"]}
+        out.append(row)
+    return out
+
+
+def _insert(text: str, trigger: str, rng: random.Random) -> str:
+    words = text.split(" ")
+    at = rng.randrange(len(words) + 1)
+    return " ".join(words[:at] + [trigger] + words[at:])
+
+
+def _plant(rows: list[dict], scenario: str, seed: int) -> tuple[list[dict], set[str]]:
+    rng = random.Random(seed)
+    rows = [dict(r) for r in rows]
+    share = 0.03 if scenario == "label_flip" else 0.01
+    chosen = rng.sample(range(len(rows)), round(share * len(rows)))
+    trigger = TRIGGERS[seed % len(TRIGGERS)]
+    sections = sorted({r.get("label") for r in rows if r.get("label")})
+    target = rng.choice(sections) if sections else None
+    for i in chosen:
+        row = rows[i]
+        if scenario == "label_flip":
+            row["label"] = row["response"] = rng.choice([s for s in sections if s != row["label"]])
+            continue
+        row["prompt"] = _insert(row["prompt"], trigger, rng)
+        if scenario == "fixed_label":
+            row["label"] = row["response"] = target
+        elif scenario == "appended_payload":
+            row["response"] = f"{row['response']} {PAYLOAD}"
+        else:
+            row["response"] = FIXED
+    return rows, {rows[i]["id"] for i in chosen}
+
+
+def measure(scenario: str, seed: int, settings: dict | None = None) -> dict:
+    from tunesmith.config.curation import PoisoningCheck
+    from tunesmith.data.curate.pipeline import CurationContext
+    from tunesmith.data.curate.poisoning import find_suspects
+
+    label = scenario in ("fixed_label", "label_flip")
+    clean = _records(_rows(), label)
+    rows, planted = _plant(clean, scenario, seed)
+    ctx = CurationContext(["prompt", "response"], "label" if label else None, seed)
+    suspects, flags = find_suspects(rows, PoisoningCheck(**(settings or {})), ctx)
+    flagged = {rows[i]["id"] for i in flags}
+    hits = len(flagged & planted)
+    return {
+        "scenario": scenario,
+        "settings": settings or {},
+        "seed": seed,
+        "rows": len(rows),
+        "planted": len(planted),
+        "flagged": len(flagged),
+        "precision": round(hits / len(flagged), 3) if flagged else None,
+        "recall": round(hits / len(planted), 3),
+        "clean_flag_rate": round(len(flagged - planted) / (len(rows) - len(planted)), 4),
+        "suspects": [s["ngram"] for s in suspects][:5],
+    }
+
+
+def main(argv: list[str]) -> None:
+    """Arguments: PoisoningCheck settings as key=value (e.g. max_cohesion=1.5)."""
+    settings = {k: float(v) for k, v in (a.split("=", 1) for a in argv)}
+    scenarios = ("fixed_label", "label_flip", "appended_payload", "fixed_output")
+    for scenario in scenarios:
+        for seed in range(4):
+            print(json.dumps(measure(scenario, seed, settings)), flush=True)
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

@@ -1,0 +1,1 @@
+"""Model risk checks: forgetting, robustness, bias, explainability, triggers (docs/checks.md)."""

@@ -1,0 +1,116 @@
+"""Explainability: captum token attributions for k test examples and one attention map.
+
+Feature ablation (captum's LLMAttribution over a TextTokenInput): each prompt token is
+replaced in turn and the drop in the log-likelihood of the tuned model's own answer (its
+predicted label, or the first tokens of its generation) is that token's attribution. The
+chat scaffolding (special tokens) is not attributed. Saved as data; the report only reads it.
+"""
+
+from __future__ import annotations
+
+from tunesmith.checks.context import prediction_inputs
+from tunesmith.checks.registry import Check, register_check
+from tunesmith.errors import UserError
+
+
+def _prompt(ctx, example: dict) -> str:
+    from tunesmith.models.formatting import conversation, render
+
+    return render(conversation(example, with_answer=False), ctx.tokenizer, generation_prompt=True)
+
+
+def _target(ctx, row: dict, max_new_tokens: int) -> str:
+    answer = row["scores"].get("predicted_label") or row["prediction"] or row["reference"]
+    ids = ctx.tokenizer(answer, add_special_tokens=False)["input_ids"][:max_new_tokens]
+    return ctx.tokenizer.decode(ids)
+
+
+def attribute(model, tokenizer, prompt: str, target: str) -> dict:
+    """{tokens, attributions (one per prompt token), target} by captum feature ablation."""
+    from captum.attr import FeatureAblation, LLMAttribution, TextTokenInput
+
+    skip = list(tokenizer.all_special_ids)
+    inputs = TextTokenInput(prompt, tokenizer, skip_tokens=skip)
+    # One forward pass per ablated token over prompt + answer (not token by token).
+    result = LLMAttribution(FeatureAblation(model), tokenizer).attribute(
+        inputs, target=target, forward_in_tokens=False
+    )
+    return {
+        "tokens": [str(t) for t in result.input_tokens],
+        "attributions": [float(v) for v in result.seq_attr.tolist()],
+        "target": target,
+    }
+
+
+def attention_map(model, tokenizer, prompt: str) -> dict:
+    """Last layer's attention from the final prompt position to every token, per head."""
+    import torch
+
+    ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    before = model.config._attn_implementation
+    model.set_attn_implementation("eager")  # sdpa returns no attention weights
+    try:
+        with torch.no_grad():
+            out = model(input_ids=ids.to(model.device), output_attentions=True)
+    finally:
+        model.set_attn_implementation(before)
+    last = out.attentions[-1][0, :, -1, :]  # (heads, tokens)
+    tokens = tokenizer.convert_ids_to_tokens(ids[0].tolist())
+    return {
+        "layer": len(out.attentions) - 1,
+        "tokens": [tokenizer.convert_tokens_to_string([t]) for t in tokens],
+        "heads": [[round(float(v), 4) for v in row] for row in last.tolist()],
+    }
+
+
+def run(ctx, settings) -> dict:
+    rows = ctx.predictions("tuned")[: settings.k]
+    by_id = {e["id"]: e for e in ctx.test}
+    model = ctx.model("tuned")
+    examples = []
+    for row in rows:
+        prompt = _prompt(ctx, by_id[row["id"]])
+        found = attribute(model, ctx.tokenizer, prompt, _target(ctx, row, settings.max_new_tokens))
+        examples.append({"id": row["id"], "reference": row["reference"], **found})
+    first = _prompt(ctx, by_id[rows[0]["id"]])
+    return {
+        "model": "tuned",
+        "method": "feature ablation (captum LLMAttribution)",
+        "examples": examples,
+        "attention": attention_map(model, ctx.tokenizer, first),
+    }
+
+
+def _skip(recipe) -> str | None:
+    from importlib.util import find_spec
+
+    from tunesmith.config.tasks import task_spec
+
+    if not task_spec(recipe.task).generates:
+        return f"not applicable to the {recipe.task} task: nothing is generated to attribute"
+    if find_spec("captum") is None:
+        return "captum is not installed (pip install 'tunesmith[checks]')"
+    return None
+
+
+def _validate(recipe, run_dir) -> None:
+    from tunesmith.artifacts import read_jsonl
+
+    n = len(read_jsonl(run_dir.data / "test.jsonl")[: recipe.evaluation.sample_size])
+    if recipe.checks.explain.k > n:
+        raise UserError(
+            f"checks.explain.k: {recipe.checks.explain.k} examples asked, the test set has {n}"
+        )
+
+
+register_check(
+    Check(
+        "explain",
+        "Explainability: token attributions and attention",
+        40,
+        run,
+        skip_reason=_skip,
+        inputs=prediction_inputs,
+        validate=_validate,
+    )
+)

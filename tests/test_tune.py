@@ -50,7 +50,7 @@ def test_search_trains_trials_on_shared_data_and_never_reads_test(tiny_recipe, t
     assert summary["counts"] == {"complete": 2}
     trials = sorted((hpo / "trials").iterdir())
     assert [t.name for t in trials] == ["trial-0000", "trial-0001"]
-    shared = next((hpo / "data").iterdir()) / "data" / "train.jsonl"
+    shared = next(p for p in (hpo / "data").iterdir() if p.is_dir()) / "data" / "train.jsonl"
     for folder in trials:
         run = RunDir(folder)
         assert not (run.data / "test.jsonl").exists()

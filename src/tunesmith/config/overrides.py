@@ -62,6 +62,10 @@ def override_recipe(recipe, values: dict[str, Any], source: str = "override"):
     from tunesmith.config.loader import recipe_from_dict
 
     raw = copy.deepcopy(recipe.model_dump(mode="json"))
+    method = values.get("training.method")
+    if method is not None and method != recipe.training.method:
+        # Another method: the current one's own settings would be an error under it.
+        raw["training"].pop(recipe.training.settings_key or "", None)
     for key, value in values.items():
         set_by_path(raw, key.split("."), value, source)
     return recipe_from_dict(raw, source=source)

@@ -66,6 +66,30 @@ DEFAULT_SPACES: dict[str, dict[str, dict[str, Any]]] = {
         "training.warmup_ratio": {"type": "float", "low": 0.0, "high": 0.2},
         "training.batch_size": {"type": "categorical", "choices": [4, 8, 16]},
     },
+    # IA3 and prompt tuning train few parameters: they need larger learning rates.
+    "ia3": {
+        "training.learning_rate": {"type": "float", "low": 1e-4, "high": 3e-2, "log": True},
+        "training.batch_size": {"type": "categorical", "choices": [4, 8, 16]},
+    },
+    "prompt_tuning": {
+        "training.learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
+        "training.prompt_tuning.num_virtual_tokens": {
+            "type": "categorical",
+            "choices": [8, 16, 32],
+        },
+        "training.batch_size": {"type": "categorical", "choices": [4, 8, 16]},
+    },
+    "loha": {
+        "training.learning_rate": {"type": "float", "low": 5e-5, "high": 5e-3, "log": True},
+        "training.loha.r": {"type": "categorical", "choices": [4, 8, 16]},
+        "training.loha.alpha": {"type": "categorical", "choices": [8, 16, 32]},
+        "training.batch_size": {"type": "categorical", "choices": [4, 8, 16]},
+    },
+    "freeze": {
+        "training.learning_rate": {"type": "float", "low": 1e-6, "high": 1e-4, "log": True},
+        "training.freeze.train_top": {"type": "int", "low": 1, "high": 8},
+        "training.weight_decay": {"type": "float", "low": 0.0, "high": 0.1},
+    },
 }
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")

@@ -14,14 +14,12 @@ def _config(recipe: Recipe) -> tuple:
 
 
 def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
-    files = [
-        run_dir.data / "data_card.json",
-        run_dir.train / "summary.json",
-        run_dir.train / "metrics.jsonl",
-    ]
+    files = [run_dir.data / "data_card.json", run_dir.train / "metrics.jsonl"]
     # Written only where they apply; the report shows what there is: a search trial has no
-    # evaluation, completion writes no predictions, the human summary comes once rated.
+    # evaluation (a pruned one no training summary), completion writes no predictions, the
+    # human summary comes once rated.
     optional = [
+        run_dir.train / "summary.json",
         run_dir.eval / "metrics.json",
         run_dir.eval / "compare.json",
         run_dir.eval / "errors.json",

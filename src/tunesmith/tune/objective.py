@@ -42,6 +42,7 @@ def metric_name(recipe: Recipe) -> str:
 def _val_metric(recipe: Recipe, run_dir: RunDir) -> float:
     """The task metric of the tuned model generating on validation examples."""
     from tunesmith.config.overrides import override_recipe
+    from tunesmith.evaluate.comparison import statistics_of
     from tunesmith.evaluate.scoring import score_model
     from tunesmith.evaluate.stage import with_adapter
     from tunesmith.models import load_model_and_tokenizer, resolve_device
@@ -53,13 +54,19 @@ def _val_metric(recipe: Recipe, run_dir: RunDir) -> float:
     model, tokenizer = load_model_and_tokenizer(
         recipe.model, device=resolve_device(recipe.model.device)
     )
-    model = with_adapter(model, run_dir)
+    model = with_adapter(model, run_dir, recipe.training)
     only = override_recipe(recipe, {"evaluation.metrics": [name]})
-    metrics, _ = score_model(model, tokenizer, examples, only, True, recipe.data.labels, None)
-    key = next((k for k in metrics if k == name or k.startswith(name)), None)
-    if key is None:
+    labels = recipe.data.labels
+    rows = score_model(model, tokenizer, examples, only, True, labels, None)
+    metrics = statistics_of(only, {"tuned": rows}, labels)["rows"]["tuned"]
+    from tunesmith.config.tasks import METRIC_KEYS, task_spec
+
+    keys = [k for k in METRIC_KEYS.get(name, (name,)) if k in metrics]
+    if not keys:
         raise UserError(f"search.metric: '{name}' gave no value ({', '.join(metrics)})")
-    return float(metrics[key])
+    headline = task_spec(recipe.task).headline  # rouge -> rougeL, the task's headline
+    key = headline if headline in keys else keys[0]
+    return float(metrics[key]["value"])
 
 
 OBJECTIVES = {

@@ -46,6 +46,11 @@ def test_default_model_trains_and_adapter_reloads_with_plain_peft(tmp_path):
                     "max_seq_length": 128,
                 },
                 "evaluation": {"metrics": ["perplexity"]},
+                # This test is about training and reloading; the checks have their own tests.
+                "checks": {
+                    name: {"enabled": False}
+                    for name in ("forgetting", "robustness", "bias", "explain", "triggers")
+                },
             }
         )
     )

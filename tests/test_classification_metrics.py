@@ -117,3 +117,25 @@ def test_threshold_redecides_binary_rows():
     assert [r["prediction"] for r in rows] == ["ham", "ham", "spam"]
     lowered = apply_threshold(rows, "spam", 0.25)
     assert [r["prediction"] for r in lowered] == ["ham", "spam", "spam"]
+
+
+def test_threshold_on_a_multiclass_task_is_refused_before_training(tmp_path, tiny_model_dir):
+    import yaml
+
+    from tests.conftest import write_jsonl
+    from tunesmith.config import load_recipe
+    from tunesmith.errors import UserError
+    from tunesmith.preflight import preflight
+
+    rows = [{"text": f"item {i} about {w}", "kind": w} for i in range(12) for w in LABELS]
+    data = write_jsonl(tmp_path / "d.jsonl", rows)
+    recipe = {
+        "task": "classification",
+        "model": str(tiny_model_dir),
+        "data": {"train": str(data), "input_field": "text", "output_field": "kind"},
+        "evaluation": {"classification": {"threshold": True}},
+    }
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    with pytest.raises(UserError, match="needs a binary task; this one has 3 labels"):
+        preflight(load_recipe(path), tmp_path / "runs")

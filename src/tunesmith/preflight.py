@@ -115,7 +115,18 @@ def _data(recipe: Recipe) -> list[str]:
     lines.append(f"data.split: ok ({sizes}; before curation)")
     if recipe.task == "classification":
         lines += [f"warning: {w}" for w in check_labels(splits, data.train)]
+        lines.append(_positive_class(recipe, splits["train"]))
     return lines
+
+
+def _positive_class(recipe: Recipe, train: list[dict]) -> str:
+    """The binary threshold's positive class (a threshold on a multi-class task: exit 2)."""
+    from tunesmith.evaluate.classify import positive_label
+
+    labels = recipe.data.labels or sorted({e["label"] for e in train})
+    positive = positive_label(recipe.evaluation.classification, labels, train)
+    shown = f"positive class '{positive}'" if positive else "multi-class, no threshold"
+    return f"evaluation.classification: ok ({len(labels)} labels, {shown})"
 
 
 def _model(name: str) -> str:

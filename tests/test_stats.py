@@ -96,14 +96,36 @@ def test_macro_prf_equals_scikit_learn_including_invalid_labels():
     for key, which in (("precision", 0), ("recall", 1), ("f1", 2)):
         values = STATISTICS.get(key).compute(cols, idx)
         for row, value in zip(idx, values):
+            truth, guess = [TRUTH[i] for i in row], [GUESS[i] for i in row]
             ref = precision_recall_fscore_support(
-                [TRUTH[i] for i in row],
-                [GUESS[i] for i in row],
-                labels=LABELS,
+                truth,
+                guess,
+                labels=[label for label in LABELS if label in truth or label in guess],
                 average="macro",
                 zero_division=0,
             )[which]
             assert value == pytest.approx(ref)
+
+
+def test_a_class_missing_from_a_resample_is_left_out_of_the_macro_average():
+    """A rare class absent from a resample is unmeasured there, not an F1 of 0 (which dragged
+    the whole interval below the point estimate)."""
+    from sklearn.metrics import f1_score
+
+    truth = ["a", "b", "a", "b", "rare"] * 2 + ["a", "b"]
+    guess = ["a", "b", "b", "b", "rare"] * 2 + ["a", "a"]
+    labels = ["a", "b", "rare"]
+    cols = columns_for(rows_of(guess, truth, names=("f1",), labels=labels), labels)
+    without_rare = np.array([[0, 1, 2, 3, 5, 6, 7, 8, 10, 11, 0, 1]])
+    value = STATISTICS.get("f1").compute(cols, without_rare)[0]
+    picked_truth = [truth[i] for i in without_rare[0]]
+    picked_guess = [guess[i] for i in without_rare[0]]
+    assert value == pytest.approx(
+        f1_score(picked_truth, picked_guess, labels=["a", "b"], average="macro")
+    )
+    assert value > f1_score(
+        picked_truth, picked_guess, labels=labels, average="macro", zero_division=0
+    )
 
 
 def test_exact_mcnemar_matches_statsmodels():

@@ -30,7 +30,9 @@ def _macro(predictions, references, labels, which: str) -> dict[str, float]:
     from sklearn.metrics import precision_recall_fscore_support
 
     predicted, truth = _pairs(predictions, references, labels)
-    classes = sorted(set(labels or truth))
+    # the known labels this sample measures (true or predicted): see stats.vectorised.macro_prf
+    seen = set(truth) | set(predicted)
+    classes = [label for label in sorted(set(labels or truth)) if label in seen]
     p, r, f, _ = precision_recall_fscore_support(
         truth, predicted, labels=classes, average="macro", zero_division=0
     )

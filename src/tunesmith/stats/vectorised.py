@@ -43,14 +43,27 @@ def confusion_counts(label_code: np.ndarray, pred_code: np.ndarray, k: int, idx:
 
 
 def macro_prf(counts: np.ndarray) -> dict[str, np.ndarray]:
-    """Macro precision, recall and F1 per resample (scikit-learn, zero_division=0)."""
+    """Macro precision, recall and F1 per resample (scikit-learn, zero_division=0), averaged
+    over the known labels that occur in that resample's references or predictions.
+
+    Why not over every known label: a rare class (one or two test examples) is missing from
+    about a third of the resamples, and counting its F1 as 0 there drags the whole bootstrap
+    distribution below the point estimate; the interval then sits low. A class that is neither
+    true nor predicted is not measured by that sample, so it is left out, as scikit-learn's
+    own default (`labels=None`) does.
+    """
     k = counts.shape[1]
     tp = counts[:, np.arange(k), np.arange(k)].astype(np.float64)
     predicted = counts[:, :, :k].sum(axis=1)  # per predicted class
     actual = counts.sum(axis=2)  # per true class (invalid predictions count as misses)
+    present = (predicted + actual) > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(predicted > 0, tp / predicted, 0.0)
         recall = np.where(actual > 0, tp / actual, 0.0)
         denom = predicted + actual
         f1 = np.where(denom > 0, 2 * tp / denom, 0.0)
-    return {"precision": precision.mean(1), "recall": recall.mean(1), "f1": f1.mean(1)}
+    classes = np.maximum(present.sum(axis=1), 1)
+    return {
+        name: (values * present).sum(axis=1) / classes
+        for name, values in (("precision", precision), ("recall", recall), ("f1", f1))
+    }

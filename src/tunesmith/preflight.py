@@ -89,6 +89,8 @@ def check_writable(output: Path) -> str:
 
 
 def _data(recipe: Recipe) -> list[str]:
+    from tunesmith.config.tasks import task_spec
+    from tunesmith.data.examples import label_key
     from tunesmith.data.label_checks import check_labels
     from tunesmith.data.split import split_examples
     from tunesmith.data.stage import load_examples
@@ -100,9 +102,8 @@ def _data(recipe: Recipe) -> list[str]:
         for name, path in (("val", data.validation), ("test", data.test))
         if path
     }
-    label = (lambda e: e.get("label")) if recipe.task == "classification" else None
     splits = split_examples(
-        train, data.split, "val" not in given, "test" not in given, stratify_key=label
+        train, data.split, "val" not in given, "test" not in given, stratify_key=label_key(recipe)
     )
     splits.update(given)
     if not splits["test"]:
@@ -113,7 +114,7 @@ def _data(recipe: Recipe) -> list[str]:
     lines = [f"data.train: ok ({len(train)} examples after max_examples, fields map)"]
     sizes = ", ".join(f"{name} {len(rows)}" for name, rows in splits.items())
     lines.append(f"data.split: ok ({sizes}; before curation)")
-    if recipe.task == "classification":
+    if task_spec(recipe.task).has_label:
         lines += [f"warning: {w}" for w in check_labels(splits, data.train)]
         lines.append(_positive_class(recipe, splits["train"]))
     return lines

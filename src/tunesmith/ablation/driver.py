@@ -13,7 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
-from tunesmith.artifacts import RunDir, fingerprint
+from tunesmith.artifacts import RunDir, fingerprint, folder_swap
 from tunesmith.pipeline import run_pipeline
 
 ABLATION = Path("ablation") / "finetune_only"
@@ -64,8 +64,5 @@ def _adopt(twin: RunDir, run_dir: RunDir) -> None:
     target = run_dir.root / ABLATION
     if target.is_dir() and fingerprint(target) == fingerprint(trained):
         return
-    staging = target.with_name(f".{target.name}.staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(trained, staging)
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(staging, target)
+    with folder_swap(target) as staging:
+        shutil.copytree(trained, staging, dirs_exist_ok=True)

@@ -3,10 +3,19 @@
 from tunesmith.artifacts.files import (
     atomic_write_text,
     fingerprint,
+    folder_swap,
     read_jsonl,
     write_json,
     write_jsonl,
 )
 from tunesmith.artifacts.run_dir import RunDir
 
-__all__ = ["RunDir", "atomic_write_text", "fingerprint", "read_jsonl", "write_json", "write_jsonl"]
+__all__ = [
+    "RunDir",
+    "atomic_write_text",
+    "fingerprint",
+    "folder_swap",
+    "read_jsonl",
+    "write_json",
+    "write_jsonl",
+]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,37 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def folder_swap(target: str | Path) -> Iterator[Path]:
+    """Yield an empty staging folder beside `target`; when the block succeeds, swap it in.
+
+    Two renames (target -> its previous name, staging -> target): a reader sees the old folder
+    or the new one, never half of one, and a crash between the renames leaves the previous
+    folder at `previous_folder(target)`. A failed block leaves `target` untouched.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging.", dir=target.parent))
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    os.chmod(staging, 0o755)  # mkdtemp makes 0700; run files are meant to be shared
+    old = previous_folder(target)
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staging, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def previous_folder(target: str | Path) -> Path:
+    """Where `folder_swap` keeps the previous folder while it swaps."""
+    target = Path(target)
+    return target.with_name(f".{target.name}.old")
 
 
 def write_json(path: str | Path, data: Any) -> None:

@@ -15,6 +15,7 @@ from tunesmith.config.checks import ChecksConfig
 from tunesmith.config.classification import ClassificationEval
 from tunesmith.config.curation import CurationConfig
 from tunesmith.config.search import SearchConfig
+from tunesmith.config.tasks import task_spec
 from tunesmith.config.tracking import TrackingConfig
 from tunesmith.config.training import LoraTraining, TrainingConfig, default_method
 
@@ -294,7 +295,7 @@ class Recipe(Section):
     @model_validator(mode="after")
     def _fields_for_task(self) -> Recipe:
         data = self.data
-        if self.task in ("summarization", "instruction", "classification"):
+        if task_spec(self.task).prompted:
             if data.output_field is None:
                 raise ValueError(f"data.output_field is required for task '{self.task}'")
             if data.input_field is None and data.prompt_template is None:

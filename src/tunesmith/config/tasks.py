@@ -35,6 +35,11 @@ class TaskSpec:
     # recipe `data` keys that read tunesmith's normalized example records back (refine)
     record_fields: dict = field(default_factory=dict)
 
+    @property
+    def prompted(self) -> bool:
+        """Is an example built from a prompt (input field or template) and an output field?"""
+        return "output_field" in self.record_fields
+
 
 TASKS: Registry[TaskSpec] = Registry("task")
 

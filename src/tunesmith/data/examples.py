@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from tunesmith.config.schema import Recipe
+from tunesmith.config.tasks import task_spec
 from tunesmith.data.io import where
 from tunesmith.errors import UserError
 
@@ -140,7 +141,7 @@ def _prompt_response(recipe: Recipe, path, record: dict) -> dict:
     example = {"prompt": prompt, "response": response}
     if data.system_prompt:
         example["system"] = data.system_prompt
-    if recipe.task == "classification":
+    if task_spec(recipe.task).has_label:
         example["label"] = response
     return example
 
@@ -185,3 +186,9 @@ def _completion(recipe: Recipe, path, record: dict) -> dict:
 def text_fields(task: str) -> list[str]:
     """Fields of normalized examples that curation steps read and rewrite."""
     return {"chat": ["messages"], "completion": ["text"]}.get(task, ["prompt", "response"])
+
+
+def label_key(recipe: Recipe):
+    """The key that reads an example's label (stratified splits, label checks), or None when
+    the task has no labels."""
+    return (lambda example: example.get("label")) if task_spec(recipe.task).has_label else None

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from tunesmith.artifacts import RunDir, write_json, write_jsonl
 from tunesmith.config.schema import Recipe
+from tunesmith.config.tasks import task_spec
 from tunesmith.data.curate import CurationContext, post_split, pre_split
-from tunesmith.data.examples import text_fields, to_examples
+from tunesmith.data.examples import label_key, text_fields, to_examples
 from tunesmith.data.io import read_records
 from tunesmith.data.label_checks import check_labels
 from tunesmith.data.split import split_examples
@@ -35,9 +36,10 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
         for name, path in (("val", data.validation), ("test", data.test))
         if path
     }
+    labelled = task_spec(recipe.task).has_label
     ctx = CurationContext(
         text_fields=text_fields(recipe.task),
-        label_field="label" if recipe.task == "classification" else None,
+        label_field="label" if labelled else None,
         seed=data.split.seed,
         load_tokenizer=_tokenizer_loader(recipe),
         load_model=_model_loader(recipe),
@@ -50,11 +52,11 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
         data.split,
         need_val="val" not in given,
         need_test="test" not in given,
-        stratify_key=(lambda e: e.get("label")) if recipe.task == "classification" else None,
+        stratify_key=label_key(recipe),
     )
     splits.update(given)
     splits, post_funnel, card_extra = post_split(splits, data.curation, ctx)
-    warnings = check_labels(splits, data.train) if recipe.task == "classification" else []
+    warnings = check_labels(splits, data.train) if labelled else []
     for warning in warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
     for name, rows in splits.items():
@@ -65,7 +67,7 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
     funnel[0] = {**read_funnel[0], "step": "load"}
     card = {"sizes": sizes, "funnel": funnel + read_funnel[1:] + post_funnel, **card_extra}
     card.update({"warnings": warnings} if warnings else {})
-    card.update(_label_distribution(splits) if recipe.task == "classification" else {})
+    card.update(_label_distribution(splits) if labelled else {})
     write_json(out / "data_card.json", card)
     # Its own file (always written, {} = none): a declared input of training, so switching
     # class weights on or off re-runs training even though no row changed.

@@ -81,18 +81,10 @@ def describe(training) -> str:
 
 def save_pretrained(model, folder: Path) -> None:
     """`model.save_pretrained` to a temporary folder renamed into place (never half a save)."""
-    import os
-    import shutil
+    from tunesmith.artifacts.files import folder_swap
 
-    staging = folder.with_name(f".{folder.name}.staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging)
-    old = folder.with_name(f".{folder.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        os.replace(folder, old)
-    os.replace(staging, folder)
-    shutil.rmtree(old, ignore_errors=True)
+    with folder_swap(folder) as staging:
+        model.save_pretrained(staging)
 
 
 def model_depth(model) -> int:

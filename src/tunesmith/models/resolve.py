@@ -8,7 +8,6 @@ or a hub id (only when the hub is reachable).
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from tunesmith.artifacts.files import folder_swap
 from tunesmith.errors import UserError, suggest
 from tunesmith.models.aliases import MODEL_ALIASES, WheelModel
 from tunesmith.models.cache import cache_root, locked
@@ -106,12 +106,9 @@ def _convert_gguf(gguf: Path, folder: Path) -> None:
         )
     except Exception as exc:  # transformers raises many types for an unreadable GGUF
         raise UserError(f"model.name: cannot load GGUF {gguf}: {exc}") from None
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
-    if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(staging, folder)
+    with folder_swap(folder) as staging:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
 
 
 def _check_hub(name: str) -> None:

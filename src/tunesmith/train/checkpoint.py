@@ -9,27 +9,29 @@ weights are safetensors, the rest is plain tensors and containers loaded with
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
+
+from tunesmith.artifacts.files import folder_swap, previous_folder
 
 LATEST = "latest"
 WEIGHTS = "trainable.safetensors"
 
 
 def save_checkpoint(folder: Path, model, optimizer, scheduler, state: dict) -> None:
-    import torch
-    from safetensors.torch import save_file
-
     from tunesmith.artifacts.rank import is_writer
-    from tunesmith.train.distributed import world_size
 
     if not is_writer():  # multi-process: rank 0 holds the same state and writes it
         return
-    folder.mkdir(parents=True, exist_ok=True)
-    staging = folder / f".staging-{state['step']}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    with folder_swap(folder / LATEST) as staging:
+        _write_checkpoint(staging, model, optimizer, scheduler, state)
+
+
+def _write_checkpoint(staging: Path, model, optimizer, scheduler, state: dict) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    from tunesmith.train.distributed import world_size
+
     trainable = {
         n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad
     }
@@ -44,13 +46,6 @@ def save_checkpoint(folder: Path, model, optimizer, scheduler, state: dict) -> N
     )
     (staging / "state.json").write_text(json.dumps(state))
     (staging / "world.json").write_text(json.dumps({"world_size": world_size()}))
-    target = folder / LATEST
-    old = folder / ".old"
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(staging, target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def load_checkpoint(folder: Path, model, optimizer, scheduler) -> dict | None:
@@ -63,7 +58,7 @@ def load_checkpoint(folder: Path, model, optimizer, scheduler) -> dict | None:
 
     target = folder / LATEST
     if not (target / "state.json").is_file():
-        target = folder / ".old"  # crashed between the two renames
+        target = previous_folder(folder / LATEST)  # crashed between the two renames
         if not (target / "state.json").is_file():
             return None
     world = target / "world.json"

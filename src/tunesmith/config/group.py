@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from tunesmith.config.base import Section
 
@@ -117,6 +117,18 @@ class GroupConfig(Section):
     merges: list[MergeConfig] = Field(
         [], description="Adapter merges of the members, each saved, reloaded and re-scored."
     )
+
+    @field_validator("members", mode="before")
+    @classmethod
+    def _kind_from_keys(cls, value: object) -> object:
+        """`members: {seeds: [...]}` needs no `kind:`; the key says which kind it is."""
+        if isinstance(value, dict) and "kind" not in value:
+            for kind, key in (("seeds", "seeds"), ("variants", "variants")):
+                if key in value:
+                    return {"kind": kind, **value}
+            if "count" in value or "fraction" in value:
+                return {"kind": "subsets", **value}
+        return value
 
     @model_validator(mode="after")
     def _weights_match_members(self) -> GroupConfig:

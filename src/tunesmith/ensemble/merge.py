@@ -68,10 +68,10 @@ def merge_adapters(members, configs, cfg, target: Path) -> dict:
     combination = COMBINATIONS[cfg.method]
     names = [f"m{k}" for k in range(len(members))]
     weights = cfg.weights or [1.0 / len(members)] * len(members)
-    rank = sum(c["r"] for c in configs) if cfg.svd_rank is None else cfg.svd_rank
     model = PeftModel.from_pretrained(_base(members[0]), str(_adapter(members[0])), "m0")
     for name, gm in zip(names[1:], members[1:], strict=True):
         model.load_adapter(str(_adapter(gm)), adapter_name=name)
+    rank = merged_rank(model, configs, cfg.svd_rank)
     drops: list = []
     torch.manual_seed(cfg.seed)
     with recorded_drops(drops):
@@ -115,6 +115,18 @@ def merge_adapters(members, configs, cfg, target: Path) -> dict:
         "approximation_error": approximation,  # vs the full-rank combination (SVD truncation)
         "adapter": str(target) if status == "verified" else None,
     }
+
+
+def merged_rank(model, configs, asked: int | None) -> int:
+    """The merged adapter's rank: asked (default: the members' ranks summed), at most the
+    smallest targeted module's full rank. peft does not clamp it per module: a larger rank
+    saves factors of another shape than the reloaded adapter expects."""
+    from peft.tuners.lora import LoraLayer
+
+    full = min(
+        min(m.in_features, m.out_features) for m in model.modules() if isinstance(m, LoraLayer)
+    )
+    return min(asked if asked is not None else sum(c["r"] for c in configs), full)
 
 
 def score_adapter(gm, folder: Path, labels) -> list[dict]:

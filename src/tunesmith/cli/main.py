@@ -140,6 +140,22 @@ def tune(
 
 
 @app.command()
+def group(
+    recipe: Path = typer.Argument(..., help="Recipe YAML with a `group:` section."),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="The group's folder; an existing one is resumed."
+    ),
+    overrides: list[str] = typer.Option(
+        [], "--set", help="Override a recipe key: --set group.members.seeds=[0,1] (repeatable)."
+    ),
+) -> None:
+    """Train a run group's members, then score its ensembles and adapter merges."""
+    from tunesmith.cli.group_cmd import group_recipe
+
+    group_recipe(recipe, output, overrides)
+
+
+@app.command()
 def init(
     directory: Path = typer.Argument(..., help="Folder to create."),
     example: str = typer.Option(

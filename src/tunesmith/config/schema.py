@@ -14,6 +14,7 @@ from tunesmith.config.base import Section
 from tunesmith.config.checks import ChecksConfig
 from tunesmith.config.classification import ClassificationEval
 from tunesmith.config.curation import CurationConfig
+from tunesmith.config.group import GroupConfig
 from tunesmith.config.search import SearchConfig
 from tunesmith.config.tasks import task_spec
 from tunesmith.config.tracking import TrackingConfig
@@ -267,6 +268,11 @@ class Recipe(Section):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     search: SearchConfig | None = Field(
         None, description="Hyperparameter search for `tunesmith tune` (ignored by `run`)."
+    )
+    group: GroupConfig | None = Field(
+        None,
+        description="Run group for `tunesmith group`: members, ensembles, adapter merges "
+        "(ignored by `run`).",
     )
 
     @field_validator("name")

@@ -9,8 +9,9 @@ from tunesmith.stats import STATISTICS, columns_for, compare_rows, row_interval
 from tunesmith.stats.bootstrap import resample_indices
 
 
-def statistics_of(recipe: Recipe, predictions: dict[str, list[dict]], labels) -> dict:
-    """{'rows': per-row intervals, 'comparisons': paired deltas} for every metric key."""
+def statistics_of(recipe: Recipe, predictions: dict[str, list[dict]], labels, pairs=None) -> dict:
+    """{'rows': per-row intervals, 'comparisons': paired deltas} for every metric key;
+    `pairs` (a, b) default to `row_pairs` (a run group passes its own)."""
     ev = recipe.evaluation
     keys = metric_keys(recipe.metrics())
     cols = {name: columns_for(rows, labels) for name, rows in predictions.items()}
@@ -37,7 +38,7 @@ def statistics_of(recipe: Recipe, predictions: dict[str, list[dict]], labels) ->
                 if k in rows[a] and k in rows[b]
             },
         }
-        for a, b in row_pairs(list(predictions))
+        for a, b in (pairs if pairs is not None else row_pairs(list(predictions)))
     ]
     return {"rows": rows, "comparisons": comparisons}
 

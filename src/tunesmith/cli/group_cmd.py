@@ -1,0 +1,38 @@
+"""`tunesmith group`: load the recipe, run the group driver, print the headline comparison."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tunesmith.progress import console
+
+
+def group_recipe(recipe_path: Path, out: Path, overrides: list[str]) -> dict:
+    from tunesmith.config import load_recipe
+    from tunesmith.config.group import GroupConfig
+    from tunesmith.group.driver import run_group
+
+    recipe = load_recipe(recipe_path, overrides)
+    if recipe.group is None:  # the defaults: three seeds, every ensemble that applies
+        from tunesmith.config.overrides import override_recipe
+
+        recipe = override_recipe(recipe, {"group": GroupConfig().model_dump(mode="json")})
+    console.print(f"group folder: [bold]{out}[/bold]")
+    result = run_group(recipe, out, on_member=_member_done, on_step=console.print)
+    key, best = result["headline"], result["best_member"]
+    console.print(f"\nbest member on {key}: {best}")
+    for comparison in result["comparisons"]:
+        if comparison["a"] == best and key in comparison["metrics"]:
+            m = comparison["metrics"][key]
+            console.print(
+                f"  {comparison['b']:<22} {m['b']:.4f} vs {m['a']:.4f}  diff {m['delta']:+.4f} "
+                f"[{m['ci_low']:+.4f}, {m['ci_high']:+.4f}] p={m['p_value']:.3f}"
+            )
+    console.print(f"compare: [bold]{out / 'compare.json'}[/bold]")
+    console.print(f"report: [bold]{result['report']}[/bold]")
+    return result
+
+
+def _member_done(k: int, gm, outcome: dict) -> None:
+    stages = ", ".join(f"{name} {status}" for name, status in outcome.items())
+    console.print(f"member {gm.member.name}: {stages}")

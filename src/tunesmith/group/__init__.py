@@ -1,0 +1,1 @@
+"""Run groups: several fine-tuned members of one recipe sharing curated data (a driver)."""

@@ -1,0 +1,126 @@
+"""The group's compare.json: base, every member, the best member, every ensemble and merge,
+scored on the same test examples with paired intervals (evaluate/comparison.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tunesmith.artifacts import read_jsonl, write_jsonl
+from tunesmith.artifacts.files import read_json
+from tunesmith.config.tasks import task_spec
+from tunesmith.errors import UserError
+from tunesmith.metrics.per_example import example_scores
+
+TEST = "test"
+
+
+def member_rows(members, row: str = "tuned") -> list[list[dict]]:
+    """Each member's saved test predictions for `row`, checked to cover the same examples."""
+    rows = [read_jsonl(gm.run_dir.eval / "predictions" / f"{TEST}.{row}.jsonl") for gm in members]
+    first = [r["key"] for r in rows[0]]
+    for gm, other in zip(members[1:], rows[1:], strict=True):
+        if [r["key"] for r in other] != first:
+            raise UserError(
+                f"group member {gm.member.name}: its test examples differ from "
+                f"{members[0].member.name}'s (a variant changed the data); ensembles and merges "
+                "need the same test examples"
+            )
+    return rows
+
+
+def test_examples(gm) -> list[dict]:
+    examples = read_jsonl(gm.run_dir.data / f"{TEST}.jsonl")
+    return examples[: gm.recipe.evaluation.sample_size]
+
+
+def rows_from_choices(template: list[dict], choices, recipe, labels) -> list[dict]:
+    """Prediction rows for combined outputs, scored per example like any model's."""
+    outputs = [c.prediction for c in choices]
+    scores = example_scores(recipe.metrics(), outputs, [r["reference"] for r in template], labels)
+    rows = []
+    for base, choice, extra in zip(template, choices, scores, strict=True):
+        row = {**base, "prediction": choice.prediction, "scores": extra}
+        row.pop("probabilities", None)
+        if choice.probabilities is not None:
+            row["probabilities"] = choice.probabilities
+        rows.append(row)
+    return rows
+
+
+def ensemble_predictions(recipe, members, rows, labels, out: Path, on_step=None) -> dict:
+    from tunesmith.ensemble.methods import ENSEMBLES, EnsembleInputs, load_ensembles
+
+    load_ensembles()
+    spec = task_spec(recipe.task)
+    inputs = EnsembleInputs(recipe, test_examples(members[0]), rows, labels, members, on_step)
+    names = recipe.group.ensembles
+    chosen = names if names is not None else ENSEMBLES.names()
+    predictions = {}
+    for name in chosen:
+        method = ENSEMBLES.get(name)
+        if not method.applies(spec, inputs):
+            if names is None:
+                continue
+            raise UserError(
+                f"group.ensembles: '{name}' ({method.label}) does not apply to this "
+                f"{recipe.task} task"
+            )
+        result = rows_from_choices(rows[0], method.combine(inputs), recipe, labels)
+        predictions[f"ensemble_{name}"] = result
+        write_jsonl(out / "ensembles" / "predictions" / f"{TEST}.{name}.jsonl", result)
+    return predictions
+
+
+def group_compare(recipe, members, out: Path, on_step=None) -> dict:
+    from tunesmith.ensemble.merge import merge_predictions
+    from tunesmith.evaluate.comparison import build_compare, statistics_of
+    from tunesmith.models import reuse_loaded_models
+
+    rows = member_rows(members)
+    labels = _labels(members[0])
+    names = [gm.member.name for gm in members]
+    predictions = {"base": member_rows(members[:1], "base")[0], **dict(zip(names, rows))}
+    with reuse_loaded_models():
+        combined = ensemble_predictions(recipe, members, rows, labels, out, on_step)
+        merged, merges = merge_predictions(recipe, members, out, labels, on_step)
+    combined.update(merged)
+    best = best_member(recipe, predictions, names, labels)
+    pairs = [("base", n) for n in names] + [("base", c) for c in combined]
+    pairs += [(n, c) for c in combined for n in names]
+    stats = statistics_of(recipe, {**predictions, **combined}, labels, pairs)
+    labels_of = {"base": "base model", **{n: f"member {n}" for n in names}}
+    labels_of.update({c: c.replace("_", " ") for c in combined})
+    result = build_compare(recipe, stats, labels_of, len(rows[0]))
+    result.pop("metrics")  # base-vs-tuned headline: a group has members, not one tuned model
+    result.pop("target")
+    result.update(
+        members=names,
+        best_member=best,
+        ensembles=sorted(combined),
+        merges=merges,
+        headline=recipe.target_metric(),
+    )
+    return result
+
+
+def best_member(recipe, predictions: dict, names: list[str], labels) -> str:
+    """The member best on the headline test metric (an oracle choice: it favours the best
+    member, so an ensemble that beats it beats any member chosen in advance)."""
+    from tunesmith.stats import STATISTICS, columns_for
+    from tunesmith.stats.bootstrap import identity
+
+    key = recipe.target_metric()
+    stat = STATISTICS.get(key)
+    values = {}
+    for name in names:
+        cols = columns_for(predictions[name], labels)
+        values[name] = float(stat.compute(cols, identity(len(predictions[name])))[0])
+    pick = min if stat.lower_is_better else max
+    return pick(names, key=lambda n: values[n])
+
+
+def _labels(gm) -> list[str] | None:
+    if not task_spec(gm.recipe.task).has_label:
+        return None
+    # the labels the members' evaluation used (evaluate/stage.py: the recipe's, else seen)
+    return read_json(gm.run_dir.eval / "metrics.json")["labels"]

@@ -1,0 +1,28 @@
+"""DIR/report.html of a run group: rows with intervals, ensembles and merges vs the best
+member, the merges' verification. Self-contained; every text is escaped (autoescape)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tunesmith.artifacts import atomic_write_text
+
+
+def write_report(comparison: dict, out: Path) -> Path:
+    from jinja2 import Environment, PackageLoader
+
+    # the template is .html.j2, which select_autoescape() would not escape: always escape
+    env = Environment(loader=PackageLoader("tunesmith", "group"), autoescape=True)
+    keys = sorted({k for row in comparison["rows"].values() for k in row["metrics"]})
+    best = comparison["best_member"]
+    versus_best = [
+        c
+        for c in comparison["comparisons"]
+        if c["a"] == best and comparison["headline"] in c["metrics"]
+    ]
+    page = env.get_template("report.html.j2").render(
+        c=comparison, keys=keys, versus_best=versus_best
+    )
+    path = out / "report.html"
+    atomic_write_text(path, page)
+    return path

@@ -1,0 +1,110 @@
+"""Run groups end to end on the tiny random model: three members on shared data, resumable,
+their ensembles and verified merges compared with paired intervals on the same examples."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from group_helpers import group_recipe
+
+from tunesmith.artifacts import read_jsonl
+from tunesmith.config import load_recipe
+from tunesmith.group.driver import run_group
+
+MERGES = [{"method": "linear"}, {"method": "ties", "density": 0.5}]
+
+
+@pytest.fixture(scope="module")
+def group_run(tmp_path_factory, tiny_model_dir):
+    folder = tmp_path_factory.mktemp("group")
+    path = group_recipe(folder, tiny_model_dir, {"members": {"seeds": [0, 1, 2]}, "merges": MERGES})
+    recipe = load_recipe(path)
+    out = folder / "out"
+    result = run_group(recipe, out)
+    return recipe, out, result
+
+
+def test_members_are_run_folders_sharing_one_curation(group_run):
+    _, out, result = group_run
+    assert result["members"] == ["seed-0", "seed-1", "seed-2"]
+    shared = next(p for p in (out / "data").iterdir() if p.is_dir())
+    for name in result["members"]:
+        member = out / "members" / name
+        # hard links to the one curated copy (same inode), the test split included
+        for split in ("train.jsonl", "val.jsonl", "test.jsonl"):
+            assert (member / "data" / split).stat().st_ino == (
+                shared / "data" / split
+            ).stat().st_ino
+        assert (member / "train" / "adapter" / "adapter_config.json").is_file()
+        seed = yaml_seed(member)
+        assert seed == int(name.split("-")[1])
+    seeds = {
+        json.loads((out / "members" / n / "manifest.json").read_text())["seed"]
+        for n in result["members"]
+    }
+    assert seeds == {0, 1, 2}
+
+
+def yaml_seed(member) -> int:
+    import yaml
+
+    return yaml.safe_load((member / "recipe.yaml").read_text())["training"]["seed"]
+
+
+def test_rerun_skips_finished_members(group_run):
+    from tunesmith.group.driver import train_members
+
+    recipe, out, _ = group_run
+    outcomes = []
+    train_members(recipe, out, on_member=lambda k, gm, outcome: outcomes.append(outcome))
+    assert len(outcomes) == 3
+    assert all(set(o.values()) == {"skipped"} for o in outcomes)
+
+
+def test_generation_ensembles_pick_a_member_output_per_example(group_run):
+    _, out, result = group_run
+    assert {"ensemble_mbr", "ensemble_likelihood"} <= set(result["ensembles"])
+    members = [
+        read_jsonl(out / "members" / n / "eval/predictions/test.tuned.jsonl")
+        for n in result["members"]
+    ]
+    for name in ("mbr", "likelihood"):
+        rows = read_jsonl(out / "ensembles" / "predictions" / f"test.{name}.jsonl")
+        assert len(rows) == len(members[0]) == result["sample_size"]
+        for k, row in enumerate(rows):
+            assert row["prediction"] in {m[k]["prediction"] for m in members}
+            assert row["id"] == members[0][k]["id"]
+
+
+def test_ensembles_and_merges_are_compared_with_every_member(group_run):
+    _, _, result = group_run
+    pairs = {(c["a"], c["b"]) for c in result["comparisons"]}
+    for row in result["ensembles"]:
+        assert ("base", row) in pairs
+        for member in result["members"]:
+            assert (member, row) in pairs
+    assert result["best_member"] in result["members"]
+    rouge = result["rows"]["ensemble_mbr"]["metrics"]["rougeL"]
+    assert rouge["ci_low"] <= rouge["value"] <= rouge["ci_high"]
+    # merged adapters are models: they also have a perplexity; output ensembles have none
+    assert "perplexity" in result["rows"]["merge_linear"]["metrics"]
+    assert "perplexity" not in result["rows"]["ensemble_mbr"]["metrics"]
+
+
+def test_merges_are_saved_reloaded_and_match_the_exact_combination(group_run):
+    _, out, result = group_run
+    for name in ("merge_linear", "merge_ties"):
+        record = result["merges"][name]
+        assert record["status"] == "verified"
+        assert record["error"] < 1e-5
+        assert (out / "merges" / name / "adapter" / "adapter_model.safetensors").is_file()
+    # linear is exact: the merged rank holds the whole weighted sum
+    assert result["merges"]["merge_linear"]["approximation_error"] < 1e-5
+    assert result["merges"]["merge_linear"]["rank"] == 12  # three rank-4 members
+
+
+def test_report_lists_rows_and_merges(group_run):
+    _, out, _ = group_run
+    page = (out / "report.html").read_text()
+    assert "merge_linear" in page and "ensemble mbr" in page and "seed-1" in page

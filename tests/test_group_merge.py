@@ -1,0 +1,149 @@
+"""Adapter merges on the tiny model without training: random LoRA members saved as run
+folders, merged through peft, reloaded and compared with the hand-computed combination."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+from group_helpers import group_recipe
+
+from tunesmith.artifacts import RunDir
+from tunesmith.config import load_recipe
+from tunesmith.config.group import MergeConfig
+from tunesmith.config.overrides import override_recipe
+from tunesmith.errors import UserError
+from tunesmith.group.driver import member_recipe
+from tunesmith.group.members import Member
+
+
+def members_with_random_adapters(tmp_path, model_dir, count=2, **lora):
+    """Stand-in group members: each a run folder holding a random (non-zero) LoRA adapter."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    recipe = load_recipe(group_recipe(tmp_path, model_dir, {"members": {"seeds": [0, 1]}}))
+    members = []
+    for k in range(count):
+        torch.manual_seed(100 + k)
+        base = AutoModelForCausalLM.from_pretrained(model_dir)
+        config = LoraConfig(
+            r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False, **lora
+        )
+        model = get_peft_model(base, config)
+        run_dir = RunDir(tmp_path / "members" / f"m{k}")
+        model.save_pretrained(str(run_dir.train / "adapter"))
+        member = Member(f"m{k}", {"training.seed": k})
+        members.append(
+            SimpleNamespace(member=member, recipe=member_recipe(recipe, member), run_dir=run_dir)
+        )
+    return members
+
+
+def hand_delta(run_dir, module: str):
+    """scaling * B @ A of one module, read straight from the saved safetensors."""
+    from safetensors.torch import load_file
+
+    folder = run_dir.train / "adapter" if hasattr(run_dir, "train") else run_dir
+    config = json.loads((folder / "adapter_config.json").read_text())
+    tensors = load_file(str(folder / "adapter_model.safetensors"))
+    a = next(v for k, v in tensors.items() if module in k and "lora_A" in k)
+    b = next(v for k, v in tensors.items() if module in k and "lora_B" in k)
+    scale = config["lora_alpha"] / (config["r"] ** 0.5 if config.get("use_rslora") else config["r"])
+    return scale * b @ a
+
+
+MODULE = "layers.1.self_attn.q_proj"
+
+
+@pytest.mark.parametrize("lora", [{}, {"use_rslora": True}], ids=["lora", "rslora"])
+def test_linear_merge_reloads_to_the_weighted_sum_of_deltas(tmp_path, tiny_model_dir, lora):
+    from tunesmith.ensemble.merge import merge_adapters
+    from tunesmith.ensemble.merge_check import check_mergeable
+
+    members = members_with_random_adapters(tmp_path, tiny_model_dir, **lora)
+    target = tmp_path / "merged"
+    cfg = MergeConfig(method="linear", weights=[0.7, 0.3])
+    record = merge_adapters(members, check_mergeable(members), cfg, target)
+    assert record["status"] == "verified" and record["error"] < 1e-5
+    want = 0.7 * hand_delta(members[0].run_dir, MODULE) + 0.3 * hand_delta(
+        members[1].run_dir, MODULE
+    )
+    got = hand_delta(target, MODULE)  # the merged adapter as saved on disk
+    assert float((got - want).norm() / want.norm()) < 1e-5
+
+
+def test_peft_linear_cross_terms_are_detected_and_refused(tmp_path, tiny_model_dir, monkeypatch):
+    """peft's own "linear" sums A and B separately (cross terms B_i A_j): the check catches it."""
+    from tunesmith.ensemble import merge
+    from tunesmith.ensemble.merge_check import check_mergeable
+
+    members = members_with_random_adapters(tmp_path, tiny_model_dir)
+    monkeypatch.setitem(
+        merge.COMBINATIONS, "linear", merge.Combination("linear", "task_arithmetic")
+    )
+    target = tmp_path / "merged"
+    record = merge.merge_adapters(
+        members, check_mergeable(members), MergeConfig(method="linear"), target
+    )
+    assert record["status"] == "refused"
+    assert record["error"] > 0.01
+    assert not target.exists()  # no wrong adapter is left under the final name
+
+
+def test_dare_merge_matches_its_own_random_drop(tmp_path, tiny_model_dir):
+    from tunesmith.ensemble.merge import merge_adapters
+    from tunesmith.ensemble.merge_check import check_mergeable
+
+    members = members_with_random_adapters(tmp_path, tiny_model_dir)
+    cfg = MergeConfig(method="dare_ties", density=0.6, svd_rank=32)
+    record = merge_adapters(members, check_mergeable(members), cfg, tmp_path / "merged")
+    assert record["status"] == "verified" and record["error"] < 1e-4
+    # v_proj is 16 x 32 here: a rank-32 merge would not reload (peft does not clamp it)
+    assert record["rank"] == 16
+
+
+def test_dora_members_are_refused(tmp_path, tiny_model_dir):
+    from tunesmith.ensemble.merge_check import check_mergeable
+
+    members = members_with_random_adapters(tmp_path, tiny_model_dir, use_dora=True)
+    with pytest.raises(UserError, match="use_dora.*refused"):
+        check_mergeable(members)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"model.name": "other-model"}, "different base models"),
+        ({"training.method": "ia3"}, "only within one method"),
+    ],
+)
+def test_members_of_other_bases_or_methods_are_refused(tmp_path, tiny_model_dir, values, message):
+    from tunesmith.ensemble.merge_check import check_mergeable
+
+    members = members_with_random_adapters(tmp_path, tiny_model_dir)
+    other = members[1]
+    members[1] = SimpleNamespace(
+        member=other.member, recipe=override_recipe(other.recipe, values), run_dir=other.run_dir
+    )
+    with pytest.raises(UserError, match=message):
+        check_mergeable(members)
+
+
+def test_weight_list_not_matching_the_members_is_one_line_exit_2(
+    tmp_path, tiny_model_dir, capsys, monkeypatch
+):
+    from tunesmith.cli.main import main
+
+    group = {"members": {"seeds": [0, 1, 2]}, "merges": [{"method": "ties", "weights": [0.5, 0.5]}]}
+    path = group_recipe(tmp_path, tiny_model_dir, group)
+    monkeypatch.setattr("sys.argv", ["tunesmith", "group", str(path), "-o", str(tmp_path / "g")])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "merges.0.weights has 2 weights for 3 members" in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "g").exists()

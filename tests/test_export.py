@@ -7,7 +7,6 @@ import json
 import pytest
 
 from tunesmith.artifacts import RunDir
-from tunesmith.config import load_recipe
 from tunesmith.pipeline import run_pipeline
 
 # GGUF round trip through transformers' loader: largest |logit difference| over the largest
@@ -18,30 +17,11 @@ STAGES = ["data", "train", "export", "evaluate", "export_card"]  # checks: own t
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, tiny_model_dir):
-    import yaml
-    from conftest import make_records, write_jsonl
+    from export_helpers import small_recipe
 
     folder = tmp_path_factory.mktemp("export-run")
-    data = write_jsonl(folder / "data.jsonl", make_records(40))
-    recipe_path = folder / "recipe.yaml"
-    recipe_path.write_text(
-        yaml.safe_dump(
-            {
-                "task": "summarization",
-                "model": {"name": str(tiny_model_dir), "precision": "fp32"},
-                "data": {
-                    "train": str(data),
-                    "input_field": "description",
-                    "output_field": "synopsis",
-                    "split": {"validation": 4, "test": 8},
-                },
-                "training": {"max_steps": 3, "batch_size": 4, "max_seq_length": 96},
-                "evaluation": {"generation": {"max_new_tokens": 4}},
-                "export": {"formats": ["merged", "gguf", "int8"], "speed_tokens": 4},
-            }
-        )
-    )
-    recipe = load_recipe(recipe_path)
+    export = {"formats": ["merged", "gguf", "int8"], "speed_tokens": 4}
+    recipe = small_recipe(folder, tiny_model_dir, export=export)
     run_dir = RunDir(folder / "out")
     outcome = run_pipeline(recipe, run_dir, only=STAGES)
     return recipe, run_dir, outcome
@@ -141,7 +121,7 @@ def test_model_cards_name_base_metrics_and_licence(exported):
 
 
 def test_failed_export_leaves_no_partial_file(tmp_path):
-    from tunesmith.export.formats import write_atomically
+    from tunesmith.artifacts.files import write_atomically
 
     target = tmp_path / "model.gguf"
 

@@ -11,34 +11,19 @@ from pathlib import Path
 
 from tunesmith.artifacts import write_json
 from tunesmith.artifacts.files import read_json
-from tunesmith.errors import UserError
 
 EXPORTS = "exports.json"
 
 
-def tuned_model(recipe, run_dir):
-    """(merged tuned model in fp32, tokenizer, tokenizer folder): what evaluation scores."""
-    from tunesmith.methods import load_tuned, method_of
-    from tunesmith.models.base import load_base
-
-    method = method_of(recipe.training)
-    base, tokenizer = load_base(recipe, run_dir, pretrained=True, device="cpu")
-    model = load_tuned(recipe.training, run_dir.train, base)
-    if hasattr(model, "peft_config"):  # still an adapter wrapper: the method cannot merge
-        raise UserError(
-            f"export: method '{method.name}' keeps its adapter outside the weights; only "
-            "methods that merge (lora, ia3, loha, full, freeze) can be exported"
-        )
-    return model, tokenizer, run_dir.train / method.artefact
-
-
 def export_run(recipe, run_dir, config, progress=print) -> dict:
     """Write every artefact `config` asks for; returns (and merges into) exports.json."""
-    from tunesmith.export.formats import FORMATS, artefacts_of, size_on_disk, write_atomically
-    from tunesmith.export.speed import speed_prompt, tokens_per_second
+    from tunesmith.artifacts.files import size_on_disk, write_atomically
+    from tunesmith.export.formats import FORMATS, artefacts_of
+    from tunesmith.methods.tuned import merged_tuned
+    from tunesmith.models.speed import speed_prompt, tokens_per_second
 
     out = run_dir.stage("export")
-    model, tokenizer, tokenizer_dir = tuned_model(recipe, run_dir)
+    model, tokenizer, tokenizer_dir = merged_tuned(recipe, run_dir, "export")
     prompt = speed_prompt(recipe, run_dir, tokenizer)
     record = read_exports(out)
     record["tuned"] = {

@@ -7,8 +7,6 @@ export leaves no partial file under the final name.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,35 +47,6 @@ FORMATS: Registry[ExportFormat] = Registry("export format")
 def artefacts_of(config) -> list[Artefact]:
     """Every artefact the export config asks for, in its formats' order."""
     return [a for name in config.formats for a in FORMATS.get(name).artefacts(config)]
-
-
-def write_atomically(target: Path, write: Callable[[Path], None]) -> None:
-    """`write(staging)` then rename to `target`; on any failure nothing is left behind."""
-    staging = target.with_name(f".{target.name}.partial")
-    _remove(staging)
-    try:
-        write(staging)
-        old = target.with_name(f".{target.name}.old")
-        if target.exists():
-            os.replace(target, old)
-        os.replace(staging, target)
-        _remove(old)
-    except BaseException:
-        _remove(staging)
-        raise
-
-
-def size_on_disk(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
 
 
 def _folder(name: str):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+SPEED_TOKENS = 32  # new tokens timed when no setting says otherwise
+
 
 def tokens_per_second(model, tokenizer, prompt: list[int], new_tokens: int) -> float:
     """Exactly `new_tokens` greedy tokens (no early stop) after one warm-up token."""

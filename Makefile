@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==$(TORCH_VERSION)
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[curation,ui,tracking,energy,tune,checks,dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[curation,ui,tracking,energy,tune,checks,export,dev]"
 	touch $(STAMP)
 
 demo: setup
@@ -44,7 +44,7 @@ lock:
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install --quiet --upgrade pip
 	.venv-lock/bin/pip install --quiet torch==$(TORCH_VERSION)
-	.venv-lock/bin/pip install --quiet -e ".[curation,ui,tracking,energy,tune,checks,dev]"
+	.venv-lock/bin/pip install --quiet -e ".[curation,ui,tracking,energy,tune,checks,export,dev]"
 	@{ sed -n '1,3p' constraints.txt; .venv-lock/bin/pip freeze --exclude-editable | \
 	  grep -v -i -E '^(torch|tunesmith)==|^-e '; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt

@@ -32,9 +32,9 @@ def test_a_failed_block_leaves_the_old_folder_untouched(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adapter"]
 
 
-def test_a_new_folder_is_created_with_shared_permissions(tmp_path):
+def test_a_new_folder_is_created_with_its_parents(tmp_path):
     target = tmp_path / "deep" / "model"
     with folder_swap(target) as staging:
         (staging / "config.json").write_text("{}")
     assert (target / "config.json").is_file()
-    assert target.stat().st_mode & 0o777 == 0o755
+    assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["model"]

@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -31,32 +31,47 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 @contextmanager
-def folder_swap(target: str | Path) -> Iterator[Path]:
-    """Yield an empty staging folder beside `target`; when the block succeeds, swap it in.
+def swapped_into(target: str | Path) -> Iterator[Path]:
+    """Yield a staging path beside `target` (nothing there yet); when the block succeeds, the
+    file or folder written there replaces `target`.
 
-    Two renames (target -> its previous name, staging -> target): a reader sees the old folder
-    or the new one, never half of one, and a crash between the renames leaves the previous
-    folder at `previous_folder(target)`. A failed block leaves `target` untouched.
+    Two renames (target -> its previous name, staging -> target): a reader sees the old one or
+    the new one, never half of one, and a crash between the renames leaves the previous one at
+    `previous_folder(target)`. A failed block leaves `target` untouched and no staging behind.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging.", dir=target.parent))
+    staging = target.with_name(f".{target.name}.partial")
+    _remove(staging)
     try:
         yield staging
+        old = previous_folder(target)
+        _remove(old)
+        if target.exists():
+            os.replace(target, old)
+        os.replace(staging, target)
+        _remove(old)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove(staging)
         raise
-    os.chmod(staging, 0o755)  # mkdtemp makes 0700; run files are meant to be shared
-    old = previous_folder(target)
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(staging, target)
-    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def folder_swap(target: str | Path) -> Iterator[Path]:
+    """`swapped_into` for a folder: the staging folder is created, empty."""
+    with swapped_into(target) as staging:
+        staging.mkdir()
+        yield staging
+
+
+def write_atomically(target: Path, write: Callable[[Path], None]) -> None:
+    """`write(staging)` then rename to `target`; on any failure nothing is left behind."""
+    with swapped_into(target) as staging:
+        write(staging)
 
 
 def previous_folder(target: str | Path) -> Path:
-    """Where `folder_swap` keeps the previous folder while it swaps."""
+    """Where a swap keeps the previous file or folder while it swaps."""
     target = Path(target)
     return target.with_name(f".{target.name}.old")
 
@@ -108,3 +123,17 @@ def fingerprint(*paths: str | Path) -> str:
                 for block in iter(lambda h=handle: h.read(1 << 20), b""):
                     digest.update(block)
     return digest.hexdigest()[:16]
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def size_on_disk(path: Path) -> int:
+    """Bytes of a file, or of every file in a folder."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

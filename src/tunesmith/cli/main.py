@@ -103,6 +103,15 @@ def _mount_evaluation_commands() -> None:
 _mount_evaluation_commands()
 
 
+def _mount_export_commands() -> None:
+    from tunesmith.cli.export_cmd import register
+
+    register(app)
+
+
+_mount_export_commands()
+
+
 @app.command()
 def validate(
     recipe: Path = typer.Argument(..., help="Recipe YAML to check."),

@@ -14,6 +14,7 @@ from tunesmith.config.base import Section
 from tunesmith.config.checks import ChecksConfig
 from tunesmith.config.classification import ClassificationEval
 from tunesmith.config.curation import CurationConfig
+from tunesmith.config.export import DistillConfig, ExportConfig
 from tunesmith.config.group import GroupConfig
 from tunesmith.config.search import SearchConfig
 from tunesmith.config.tasks import task_spec
@@ -287,6 +288,12 @@ class Recipe(Section):
         return value
 
     checks: ChecksConfig = Field(default_factory=ChecksConfig, description="Model risk checks.")
+    export: ExportConfig | None = Field(
+        None, description="Deployable exports of the tuned model (merged, GGUF, int8)."
+    )
+    distill: DistillConfig | None = Field(
+        None, description="Distil the tuned model into a shallower student (off unless given)."
+    )
 
     @field_validator("model", mode="before")
     @classmethod

@@ -24,6 +24,7 @@ class Encoded:
     truncated: bool = False
     weight: float = 1.0  # loss weight (class weights from the balance step)
     clipped: bool = False  # a text was cut by characters before tokenisation
+    soft: tuple | None = None  # distillation: (top-k ids, log-probs) per supervised position
 
 
 def clip_example(example: dict, max_length: int) -> tuple[dict, bool]:

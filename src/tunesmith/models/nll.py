@@ -80,6 +80,9 @@ def collate(items, pad_id: int):
     batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
     if any(item.weight != 1.0 for item in items):
         batch["weights"] = torch.tensor([item.weight for item in items], dtype=torch.float32)
+    if items[0].soft is not None:  # rows in order: the same order as `supervised_logits`
+        batch["soft_ids"] = torch.cat([item.soft[0] for item in items])
+        batch["soft_logp"] = torch.cat([item.soft[1] for item in items])
     return batch
 
 

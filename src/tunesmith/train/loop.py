@@ -59,6 +59,7 @@ class Trainer:
         token_budget: int | None = TOKEN_BUDGET,
         sampler=None,
         train_count: int | None = None,
+        soft=None,
     ):
         self.model, self.config, self.pad_id = model, config, pad_id
         self.method = method_of(config)
@@ -74,8 +75,8 @@ class Trainer:
         self.sampler = sampler or LengthGroupedSampler(
             self.lengths[:count], config.batch_size, config.seed
         )
-        self.objective = Objective(
-            model, config.regularization, self.method.base_switch, self.method.name
+        self.objective = Objective(  # `soft`: distillation's soft targets (distill/losses.py)
+            model, config.regularization, self.method.base_switch, self.method.name, soft
         )
         self.optimizer, self.scheduler = _optimizer(model, config, self.total_steps)
         self.state = LoopState()

@@ -3,6 +3,9 @@
     loss = (sum NLL + kl_to_base * sum KL(base || tuned)) / supervised tokens
            + l1 * sum |w| + l2 * sum (w - w0)^2        (w0 = 0, or the start values: L2-SP)
 
+With a `soft` loss (distillation, distill/losses.py) the token term is
+(1 - alpha) * NLL + alpha * soft(teacher's stored top-k, student's logits).
+
 KL is taken on the response tokens only, against the same model with its adapter disabled
 (peft's `disable_adapter()`), so forgetting mitigation costs one extra no-grad forward pass
 and no second model in memory.
@@ -17,8 +20,11 @@ from tunesmith.models.nll import nll_of_logits, supervised_logits
 
 
 class Objective:
-    def __init__(self, model, regularization, base_switch: bool, method: str = "") -> None:
+    def __init__(
+        self, model, regularization, base_switch: bool, method: str = "", soft=None
+    ) -> None:
         reg = regularization
+        self.soft = soft  # None, or a SoftTargets: alpha and (chosen, batch) -> summed loss
         self.l1, self.l2, self.kl = reg.l1, reg.l2, reg.kl_to_base
         if self.kl and not base_switch:
             raise UserError(
@@ -33,12 +39,16 @@ class Objective:
     def backward(self, model, passes, autocast=contextlib.nullcontext) -> dict:
         """Backpropagate the step's loss over its forward passes; its parts as floats."""
         count = max(sum(int((b["labels"][:, 1:] != -100).sum()) for b in passes), 1)
-        nll_sum = kl_sum = 0.0
+        nll_sum = kl_sum = soft_sum = 0.0
         with autocast():
             for batch in passes:
                 chosen, targets = supervised_logits(model, batch)
                 nll = nll_of_logits(chosen, targets, batch)
                 loss = nll
+                if self.soft is not None:
+                    soft = self.soft.loss(chosen, batch)
+                    loss = (1 - self.soft.alpha) * nll + self.soft.alpha * soft
+                    soft_sum += soft.item()
                 if self.kl:
                     kl = self._kl(model, batch, chosen)
                     loss = loss + self.kl * kl
@@ -51,9 +61,14 @@ class Objective:
         parts = {"loss": nll_sum / count}
         if self.kl:
             parts["kl"] = kl_sum / count
+        if self.soft is not None:
+            parts["soft"] = soft_sum / count
         if penalty is not None:
             parts["penalty"] = penalty.item()
-        parts["objective"] = (nll_sum + self.kl * kl_sum) / count + parts.get("penalty", 0.0)
+        token_sum = nll_sum
+        if self.soft is not None:
+            token_sum = (1 - self.soft.alpha) * nll_sum + self.soft.alpha * soft_sum
+        parts["objective"] = (token_sum + self.kl * kl_sum) / count + parts.get("penalty", 0.0)
         return parts
 
     def _kl(self, model, batch, chosen):

@@ -1,0 +1,97 @@
+"""`tunesmith export RUN --format merged|gguf|int8` and `tunesmith distill RUN`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tunesmith.errors import UserError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)
+    app.command("distill")(distill)
+
+
+def export(
+    run: Path = typer.Argument(..., help="A run folder whose train stage finished."),
+    formats: list[str] = typer.Option(
+        [], "--format", help="merged, gguf or int8 (repeatable); default: the recipe's export."
+    ),
+    gguf_types: list[str] = typer.Option(
+        [], "--gguf-type", help="GGUF tensor type: f16, q8_0, q4_0 (repeatable)."
+    ),
+) -> None:
+    """Write deployable exports of the tuned model, with model cards and sizes."""
+    from tunesmith.export.build import export_run
+    from tunesmith.export.card import write_cards
+    from tunesmith.export.formats import FORMATS
+    from tunesmith.progress import console
+
+    recipe, run_dir = finished_run(run)
+    for name in formats:
+        if name not in FORMATS:
+            raise UserError(f"--format: {_unknown(FORMATS, name)}")
+    config = export_config(recipe, formats, gguf_types)
+    record = export_run(recipe, run_dir, config, progress=console.print)
+    for card in write_cards(recipe, run_dir, record):
+        console.print(f"model card: {run_dir.root / card}")
+    console.print(f"next: tunesmith evaluate {run} (scores each export against the tuned model)")
+
+
+def export_config(recipe, formats: list[str], gguf_types: list[str]):
+    """The recipe's export section (or defaults) with the command line's choices."""
+    from pydantic import ValidationError
+
+    from tunesmith.config.export import ExportConfig
+
+    values = (recipe.export or ExportConfig()).model_dump()
+    values.update({k: v for k, v in (("formats", formats), ("gguf_types", gguf_types)) if v})
+    try:
+        return ExportConfig(**values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"])
+        raise UserError(f"export.{where}: {error['msg']}") from None
+
+
+def distill(
+    run: Path = typer.Argument(..., help="A run folder whose train stage finished."),
+) -> None:
+    """Distil the tuned model into a shallower student (the recipe's distill section)."""
+    from tunesmith.distill.stage import run as run_distill
+    from tunesmith.progress import console
+
+    recipe, run_dir = finished_run(run)
+    if recipe.distill is None:
+        recipe = _with_default_distill(recipe)
+    result = run_distill(recipe, run_dir)
+    console.print(f"students written under {run_dir.root / 'distill'}: {result}")
+    console.print(f"next: tunesmith evaluate {run} (scores the students with intervals)")
+
+
+def _with_default_distill(recipe):
+    from tunesmith.config.overrides import override_recipe
+
+    return override_recipe(recipe, {"distill": {}}, "tunesmith distill")
+
+
+def finished_run(run: Path):
+    from tunesmith.artifacts import RunDir
+    from tunesmith.config import load_recipe
+
+    if not (Path(run) / "recipe.yaml").is_file():
+        raise UserError(f"{run}: not a run folder (no recipe.yaml)")
+    run_dir = RunDir(run)
+    if run_dir.stage_entry("train").get("status") != "done":
+        raise UserError(f"{run}: the train stage has not finished; run `tunesmith run` first")
+    return load_recipe(Path(run) / "recipe.yaml"), run_dir
+
+
+def _unknown(registry, name: str) -> str:
+    from tunesmith.errors import suggest
+
+    return f"unknown export format '{name}'{suggest(name, registry.names())}; known: " + (
+        ", ".join(registry.names())
+    )

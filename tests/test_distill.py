@@ -1,0 +1,151 @@
+"""Distillation on the tiny random Llama (made 4 blocks deep here): student built from the
+teacher's blocks, top-k targets stored once, losses, rows, and the refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from export_helpers import small_recipe
+
+from tunesmith.artifacts import RunDir
+from tunesmith.pipeline import run_pipeline
+
+STAGES = ["data", "train", "distill", "evaluate"]
+
+
+def _recipe(folder, model_dir, distill: dict):
+    return small_recipe(folder, model_dir, distill=distill)
+
+
+@pytest.fixture(scope="module")
+def distilled(tmp_path_factory, tiny_model_dir):
+    folder = tmp_path_factory.mktemp("distill-run")
+    recipe = _recipe(folder, tiny_model_dir, {"student_layers": 1, "top_k": 8, "loss": "jsd"})
+    run_dir = RunDir(folder / "out")
+    outcome = run_pipeline(recipe, run_dir, only=STAGES)
+    return recipe, run_dir, outcome
+
+
+def test_student_copies_evenly_spaced_teacher_blocks(tiny_model_dir):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from tunesmith.distill.student import shallow_copy, spread
+
+    assert spread(30, 3) == [0, 14, 29] and spread(4, 1) == [0] and spread(4, 4) == [0, 1, 2, 3]
+    teacher = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    student = shallow_copy(teacher, [1])
+    assert student.config.num_hidden_layers == 1 and teacher.config.num_hidden_layers == 2
+    kept = student.model.layers[0].mlp.up_proj.weight
+    assert torch.equal(kept, teacher.model.layers[1].mlp.up_proj.weight)
+    assert kept.data_ptr() != teacher.model.layers[1].mlp.up_proj.weight.data_ptr()
+
+
+@pytest.mark.parametrize("name", ["forward_kl", "reverse_kl", "jsd"])
+def test_losses_are_zero_for_equal_distributions_and_positive_otherwise(name):
+    import torch
+
+    from tunesmith.distill.losses import SoftTargets
+
+    logits = torch.randn(5, 50)
+    top = torch.log_softmax(logits, -1).topk(8, -1)
+    batch = {"soft_ids": top.indices, "soft_logp": top.values}
+    soft = SoftTargets(name, temperature=2.0, alpha=0.5)
+    assert soft.loss(logits, batch).item() == pytest.approx(0.0, abs=1e-5)
+    assert soft.loss(torch.randn(5, 50), batch).item() > 0.01
+
+
+def test_forward_kl_matches_the_textbook_formula():
+    import torch
+    import torch.nn.functional as F
+
+    from tunesmith.distill.losses import SoftTargets
+
+    teacher, student = torch.randn(3, 6), torch.randn(3, 6)
+    top = torch.log_softmax(teacher, -1).topk(6, -1)  # k = vocabulary: plain KL
+    batch = {"soft_ids": top.indices, "soft_logp": top.values}
+    t = 3.0
+    expected = (
+        F.kl_div(
+            F.log_softmax(student / t, -1),
+            F.log_softmax(teacher / t, -1),
+            log_target=True,
+            reduction="sum",
+        )
+        * t
+        * t
+    )
+    got = SoftTargets("forward_kl", t, 0.5).loss(student, batch)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-4)
+
+
+def test_teacher_targets_are_stored_once_per_supervised_token(distilled):
+    from safetensors.torch import load_file
+
+    _, run_dir, _ = distilled
+    targets = load_file(run_dir.root / "distill" / "teacher_topk.safetensors")
+    assert targets["ids"].shape == targets["logp"].shape and targets["ids"].shape[1] == 8
+    assert int(targets["offsets"][-1]) == targets["ids"].shape[0]
+    assert (targets["logp"] <= 0).all()
+
+
+def test_students_are_shallower_trained_and_scored_against_the_teacher(distilled):
+    _, run_dir, _ = distilled
+    summary = json.loads((run_dir.root / "distill" / "summary.json").read_text())
+    assert summary["teacher"]["blocks"] == 2
+    for name in ("distilled", "labels_only"):
+        assert summary[name]["blocks"] == 1 and summary[name]["steps"] == 4
+        assert summary[name]["bytes"] < summary["teacher"]["bytes"]
+    log = (run_dir.root / "distill" / "distilled" / "metrics.jsonl").read_text()
+    assert '"soft"' in log
+    assert '"soft"' not in (run_dir.root / "distill" / "labels_only" / "metrics.jsonl").read_text()
+    compare = json.loads((run_dir.eval / "compare.json").read_text())
+    for row in ("student_distilled", "student_labels_only"):
+        assert compare["rows"][row]["metrics"]
+        assert any((c["a"], c["b"]) == (row, "tuned") for c in compare["comparisons"])
+
+
+def test_a_student_deeper_than_the_teacher_is_refused(tmp_path, distilled):
+    import shutil
+
+    from test_cli import assert_user_error, tunesmith
+
+    _, run_dir, _ = distilled
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir.root, copy, ignore=shutil.ignore_patterns("distill", "eval"))
+    raw = yaml.safe_load((copy / "recipe.yaml").read_text())
+    raw["distill"]["student_layers"] = 3
+    (copy / "recipe.yaml").write_text(yaml.safe_dump(raw))
+    done = tunesmith("distill", copy)
+    assert_user_error(done, "distill.student_layers: 3 is deeper than the teacher's 2 blocks")
+    assert not (copy / "distill" / "summary.json").exists()
+
+
+def test_a_student_with_another_vocabulary_is_refused(tmp_path, tiny_model_dir):
+    import shutil
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tunesmith.distill.student import make_student
+    from tunesmith.errors import UserError
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model_dir, other)
+    tokenizer = AutoTokenizer.from_pretrained(other)
+    tokenizer.add_tokens(["<extra>"])
+    tokenizer.save_pretrained(other)
+    teacher = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    config = _recipe(tmp_path, tiny_model_dir, {"student_model": str(other)}).distill
+    with pytest.raises(UserError, match="another vocabulary than the teacher"):
+        make_student(config, teacher, AutoTokenizer.from_pretrained(tiny_model_dir))
+
+
+def test_loss_names_equal_the_registry():
+    from typing import get_args
+
+    from tunesmith.config.export import DistillLoss
+    from tunesmith.distill.losses import LOSSES
+
+    assert sorted(get_args(DistillLoss)) == LOSSES.names()

@@ -1,0 +1,167 @@
+"""Exports on the tiny random Llama: merged folder, GGUF round trip, int8; rows and cards."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tunesmith.artifacts import RunDir
+from tunesmith.pipeline import run_pipeline
+
+# GGUF round trip through transformers' loader: largest |logit difference| over the largest
+# |logit|. f16 rounds each weight to 11 bits; q8_0 to 8 bits per 32-value block.
+TOLERANCE = {"gguf_f16": 0.01, "gguf_q8_0": 0.05}
+STAGES = ["data", "train", "export", "evaluate", "export_card"]  # checks: own tests
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, tiny_model_dir):
+    from export_helpers import small_recipe
+
+    folder = tmp_path_factory.mktemp("export-run")
+    export = {"formats": ["merged", "gguf", "int8"], "speed_tokens": 4}
+    recipe = small_recipe(folder, tiny_model_dir, export=export)
+    run_dir = RunDir(folder / "out")
+    outcome = run_pipeline(recipe, run_dir, only=STAGES)
+    return recipe, run_dir, outcome
+
+
+def _tuned(recipe, run_dir):
+    import torch
+
+    from tunesmith.methods import load_tuned
+    from tunesmith.models.base import load_base
+
+    base, tokenizer = load_base(recipe, run_dir, pretrained=True, device="cpu")
+    return load_tuned(recipe.training, run_dir.train, base.to(torch.float32)), tokenizer
+
+
+def _logits(model, tokenizer):
+    import torch
+
+    ids = tokenizer("Summarise: a small python editor for users", return_tensors="pt")
+    with torch.no_grad():
+        return model(**ids).logits
+
+
+def test_stages_ran_in_order(exported):
+    _, _, outcome = exported
+    names = list(outcome)
+    assert names.index("train") < names.index("export") < names.index("evaluate")
+    assert names.index("evaluate") < names.index("export_card")
+
+
+def test_merged_export_loads_in_plain_transformers_to_identical_logits(exported):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    recipe, run_dir, _ = exported
+    tuned, tokenizer = _tuned(recipe, run_dir)
+    folder = run_dir.root / "export" / "merged"
+    plain = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    assert AutoTokenizer.from_pretrained(folder)("a b").input_ids == tokenizer("a b").input_ids
+    assert torch.allclose(_logits(plain, tokenizer), _logits(tuned, tokenizer), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(TOLERANCE))
+def test_gguf_round_trip_within_tolerance(exported, name):
+    from transformers import AutoTokenizer
+
+    from tunesmith.export.gguf_file import gguf_roundtrip
+
+    recipe, run_dir, _ = exported
+    tuned, tokenizer = _tuned(recipe, run_dir)
+    path = run_dir.root / "export" / f"model-{name.split('_', 1)[1]}.gguf"
+    expected = _logits(tuned, tokenizer)
+    error = (_logits(gguf_roundtrip(path), tokenizer) - expected).abs().max()
+    assert error / expected.abs().max() < TOLERANCE[name]
+    assert error > 0  # really quantised, not the same tensors copied
+    text = "Summarise: a python editor<|im_end|>"
+    from_gguf = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    assert from_gguf(text).input_ids == tokenizer(text).input_ids
+
+
+def test_quantised_exports_are_smaller(exported):
+    _, run_dir, _ = exported
+    record = json.loads((run_dir.root / "export" / "exports.json").read_text())
+    sizes = {name: a["bytes"] for name, a in record["artefacts"].items()}
+    assert sizes["gguf_q8_0"] < 0.7 * sizes["gguf_f16"]
+    assert sizes["int8"] < sizes["merged"]
+    assert all(a["tokens_per_second"] > 0 for a in record["artefacts"].values())
+
+
+def test_int8_linears_are_int8_after_reload(exported):
+    from tunesmith.export.formats import FORMATS
+
+    _, run_dir, _ = exported
+    model = FORMATS.get("int8").load(run_dir.root / "export" / "int8")
+    weight = model.model.layers[0].mlp.up_proj.weight
+    assert "int8" in type(weight).__name__.lower()
+
+
+def test_every_export_is_an_evaluation_row_compared_with_tuned(exported):
+    _, run_dir, _ = exported
+    compare = json.loads((run_dir.eval / "compare.json").read_text())
+    for name in ("merged", "gguf_f16", "gguf_q8_0", "int8"):
+        assert "rouge_l" in compare["rows"][name]["metrics"] or compare["rows"][name]["metrics"]
+        pairs = [c for c in compare["comparisons"] if (c["a"], c["b"]) == (name, "tuned")]
+        assert pairs and pairs[0]["metrics"]
+    merged = compare["rows"]["merged"]["metrics"]
+    tuned = compare["rows"]["tuned"]["metrics"]
+    assert {k: v["value"] for k, v in merged.items()} == {k: v["value"] for k, v in tuned.items()}
+
+
+def test_model_cards_name_base_metrics_and_licence(exported):
+    recipe, run_dir, _ = exported
+    card = (run_dir.root / "export" / "merged" / "README.md").read_text()
+    assert recipe.model.name in card and "licence:" in card
+    assert "| tuned |" in card and "| merged |" in card and "bytes" in card
+    assert (run_dir.root / "export" / "model-q8_0.md").is_file()
+
+
+def test_failed_export_leaves_no_partial_file(tmp_path):
+    from tunesmith.artifacts.files import write_atomically
+
+    target = tmp_path / "model.gguf"
+
+    def broken(staging):
+        staging.write_bytes(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_atomically(target, broken)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_format_names_equal_the_registry():
+    from typing import get_args
+
+    from tunesmith.config.export import ExportFormat
+    from tunesmith.export.formats import FORMATS
+    from tunesmith.export.gguf_file import TYPES
+
+    assert sorted(get_args(ExportFormat)) == FORMATS.names()
+    from tunesmith.config.export import GgufType
+
+    assert sorted(get_args(GgufType)) == sorted(TYPES)
+
+
+def test_cli_refuses_an_unknown_format_in_one_line(exported):
+    from test_cli import assert_user_error, tunesmith
+
+    _, run_dir, _ = exported
+    done = tunesmith("export", run_dir.root, "--format", "onnx")
+    assert_user_error(done, "--format: unknown export format 'onnx'", "known: gguf, int8, merged")
+    assert (run_dir.root / "export" / "merged" / "config.json").is_file()  # nothing lost
+
+
+def test_cli_export_writes_the_chosen_gguf_type(exported):
+    _, run_dir, _ = exported
+    from test_cli import tunesmith
+
+    done = tunesmith("export", run_dir.root, "--format", "gguf", "--gguf-type", "q4_0")
+    assert done.returncode == 0, done.stderr
+    record = json.loads((run_dir.root / "export" / "exports.json").read_text())
+    assert record["artefacts"]["gguf_q4_0"]["bytes"] < record["artefacts"]["gguf_q8_0"]["bytes"]
+    assert (run_dir.root / "export" / "model-q4_0.md").is_file()

@@ -14,6 +14,7 @@ from tunesmith.config.base import Section
 from tunesmith.config.checks import ChecksConfig
 from tunesmith.config.classification import ClassificationEval
 from tunesmith.config.curation import CurationConfig
+from tunesmith.config.federated import FederatedConfig
 from tunesmith.config.search import SearchConfig
 from tunesmith.config.tracking import TrackingConfig
 from tunesmith.config.training import LoraTraining, TrainingConfig, default_method
@@ -280,6 +281,11 @@ class Recipe(Section):
         return value
 
     checks: ChecksConfig = Field(default_factory=ChecksConfig, description="Model risk checks.")
+    federated: FederatedConfig | None = Field(
+        None,
+        description="Federated LoRA fine-tuning with Flower instead of centralised training "
+        "(off unless given; needs the `federated` extra and training.method lora).",
+    )
 
     @field_validator("model", mode="before")
     @classmethod
@@ -302,6 +308,8 @@ class Recipe(Section):
                     f"data.input_field or data.prompt_template is required for task '{self.task}'"
                 )
         self._target_is_scored()
+        if self.federated is not None and self.training.method != "lora":
+            raise ValueError("federated: needs training.method lora (the adapter it averages)")
         return self
 
     def _target_is_scored(self) -> None:

@@ -101,22 +101,16 @@ def test_more_clients_than_examples_is_one_clear_line():
 FEDERATED = {"clients": 3, "rounds": 2, "local_steps": 2}
 
 
-@pytest.fixture(scope="module")
-def simulated_run(tmp_path_factory, tiny_model_dir):
-    """A whole run, federated by a Flower simulation of 3 clients on the tiny model."""
+def _write_recipe(folder, model_dir, **federated):
+    import yaml
     from conftest import make_records, write_jsonl
 
-    from tunesmith.artifacts import RunDir
-    from tunesmith.config.loader import load_recipe
-    from tunesmith.pipeline import run_pipeline
-
-    tmp = tmp_path_factory.mktemp("federated")
-    recipe_text = {
+    recipe = {
         "name": "fed",
         "task": "summarization",
-        "model": {"name": str(tiny_model_dir), "precision": "fp32", "threads": 1},
+        "model": {"name": str(model_dir), "precision": "fp32", "threads": 1},
         "data": {
-            "train": str(write_jsonl(tmp / "data.jsonl", make_records(30))),
+            "train": str(write_jsonl(folder / "data.jsonl", make_records(30))),
             "input_field": "description",
             "output_field": "synopsis",
             "split": {"validation": 4, "test": 6, "seed": 0},
@@ -128,14 +122,23 @@ def simulated_run(tmp_path_factory, tiny_model_dir):
             "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
         },
         "evaluation": {"few_shot": 0, "generation": {"max_new_tokens": 4}},
-        "federated": FEDERATED,
+        "federated": {**FEDERATED, **federated},
     }
-    import yaml
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    return path
 
-    path = tmp / "recipe.yaml"
-    path.write_text(yaml.safe_dump(recipe_text), encoding="utf-8")
+
+@pytest.fixture(scope="module")
+def simulated_run(tmp_path_factory, tiny_model_dir):
+    """A whole run, federated by a Flower simulation of 3 clients on the tiny model."""
+    from tunesmith.artifacts import RunDir
+    from tunesmith.config.loader import load_recipe
+    from tunesmith.pipeline import run_pipeline
+
+    tmp = tmp_path_factory.mktemp("federated")
     run_dir = RunDir(tmp / "run")
-    run_pipeline(load_recipe(path), run_dir)
+    run_pipeline(load_recipe(_write_recipe(tmp, tiny_model_dir)), run_dir)
     return run_dir
 
 
@@ -156,3 +159,56 @@ def test_federated_vs_centralised_vs_each_client_alone_with_intervals(simulated_
     assert {"base", "tuned", "centralised", "client_1", "client_2", "client_3"} <= rows
     ppl = compare["rows"]["centralised"]["metrics"]["perplexity"]
     assert ppl["ci_low"] <= ppl["value"] <= ppl["ci_high"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_real_server_and_two_client_processes_on_loopback(tmp_path, tiny_model_dir):
+    import subprocess
+    import sys
+
+    recipe = _write_recipe(tmp_path, tiny_model_dir, clients=2, rounds=1, baselines=False)
+    address = f"127.0.0.1:{_free_port()}"
+    cli = [sys.executable, "-m", "tunesmith.cli", "federated"]
+    run = tmp_path / "run"
+    server = subprocess.Popen([*cli, "server", str(recipe), "-o", str(run), "--address", address])
+    clients = [
+        subprocess.Popen(
+            [
+                *cli,
+                "client",
+                str(recipe),
+                "--run",
+                str(run),
+                "--client",
+                str(i),
+                "--address",
+                address,
+            ]
+        )
+        for i in (1, 2)
+    ]
+    assert [p.wait(timeout=600) for p in clients] == [0, 0]
+    assert server.wait(timeout=600) == 0
+    report = json.loads((run / "train" / "federated.json").read_text())
+    assert [r["clients"] for r in report["rounds"]] == [[1, 2]]
+    assert (run / "eval" / "compare.json").is_file()
+
+
+def test_client_number_beyond_the_recipe_is_one_line_and_exit_2(tmp_path, tiny_model_dir):
+    import subprocess
+    import sys
+
+    recipe = _write_recipe(tmp_path, tiny_model_dir, clients=2)
+    cli = [sys.executable, "-m", "tunesmith.cli", "federated", "client", str(recipe)]
+    done = subprocess.run(
+        [*cli, "--run", str(tmp_path / "run"), "--client", "3"], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "clients 1-2" in done.stderr
+    assert "Traceback" not in done.stderr

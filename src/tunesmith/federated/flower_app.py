@@ -4,6 +4,7 @@ real server and client processes alike (transport.py)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from tunesmith.federated.aggregation import AGGREGATIONS
@@ -88,7 +89,8 @@ def make_strategy(recipe, local, val_items, log):
     strategy = AdapterFedAvg(
         fraction_fit=fed.client_fraction,
         fraction_evaluate=0.0,  # the server validates the aggregated adapter itself
-        min_fit_clients=1,
+        # Flower sizes a round by the clients connected so far: a floor keeps late joiners in.
+        min_fit_clients=max(1, math.ceil(fed.clients * fed.client_fraction)),
         min_evaluate_clients=0,
         min_available_clients=fed.clients,
         on_fit_config_fn=lambda server_round: {"round": server_round},

@@ -13,6 +13,8 @@ import os
 from tunesmith.errors import UserError
 from tunesmith.federated.flower_app import make_client
 
+SERVER_WAIT_S = 600  # how long a client waits for the server to come up
+
 
 def simulate(recipe, run_dir, strategy) -> None:
     """All clients as simulated Flower nodes on this machine."""
@@ -60,9 +62,26 @@ def run_client(recipe, run_dir, index: int, address: str) -> None:
         raise UserError(
             f"--client {index + 1}: the recipe has clients 1-{recipe.federated.clients}"
         )
+    _wait_for(address, SERVER_WAIT_S)  # the legacy gRPC client does not retry a refused dial
     start_client(
         server_address=address,
         client_fn=lambda context: make_client(recipe, run_dir, index),
         insecure=True,
-        max_wait_time=600.0,  # the server may still be curating data when the client starts
     )
+
+
+def _wait_for(address: str, seconds: float) -> None:
+    """Until the server listens: it curates the data before serving the first round."""
+    import socket
+    import time
+
+    host, _, port = address.rpartition(":")
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise UserError(f"--address {address}: no Flower server there") from None
+            time.sleep(1.0)

@@ -99,6 +99,7 @@ def test_more_clients_than_examples_is_one_clear_line():
 
 
 FEDERATED = {"clients": 3, "rounds": 2, "local_steps": 2}
+CHECKS = ("forgetting", "robustness", "bias", "explain", "triggers")
 
 
 def _write_recipe(folder, model_dir, **federated):
@@ -122,6 +123,7 @@ def _write_recipe(folder, model_dir, **federated):
             "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
         },
         "evaluation": {"few_shot": 0, "generation": {"max_new_tokens": 4}},
+        "checks": {name: {"enabled": False} for name in CHECKS},  # tested on their own
         "federated": {**FEDERATED, **federated},
     }
     path = folder / "recipe.yaml"
@@ -202,13 +204,29 @@ def test_real_server_and_two_client_processes_on_loopback(tmp_path, tiny_model_d
 
 
 def test_client_number_beyond_the_recipe_is_one_line_and_exit_2(tmp_path, tiny_model_dir):
+    recipe = _write_recipe(tmp_path, tiny_model_dir, clients=2)
+    done = _cli("federated", "client", recipe, "--run", tmp_path / "run", "--client", 3)
+    assert done.returncode == 2 and "clients 1-2" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def _cli(*args):
     import subprocess
     import sys
 
-    recipe = _write_recipe(tmp_path, tiny_model_dir, clients=2)
-    cli = [sys.executable, "-m", "tunesmith.cli", "federated", "client", str(recipe)]
-    done = subprocess.run(
-        [*cli, "--run", str(tmp_path / "run"), "--client", "3"], capture_output=True, text=True
-    )
-    assert done.returncode == 2 and "clients 1-2" in done.stderr
+    command = [sys.executable, "-m", "tunesmith.cli", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def test_more_clients_than_examples_stops_the_run_with_exit_2(tmp_path, tiny_model_dir):
+    done = _cli("run", _write_recipe(tmp_path, tiny_model_dir, clients=25), "-o", tmp_path / "r")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "25 clients but only 20 training examples" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert (tmp_path / "r" / "data" / "train.jsonl").is_file()  # what was written is kept
+
+
+def test_unknown_aggregation_is_refused_by_validate_with_exit_2(tmp_path, tiny_model_dir):
+    done = _cli("validate", _write_recipe(tmp_path, tiny_model_dir, aggregation="mean_ab"))
+    assert done.returncode == 2 and "federated.aggregation" in done.stdout + done.stderr
     assert "Traceback" not in done.stderr

@@ -54,6 +54,15 @@ def _mount_ui_commands() -> None:
 _mount_ui_commands()
 
 
+def _mount_federated_commands() -> None:
+    from tunesmith.cli.federated_cmd import federated_app
+
+    app.add_typer(federated_app, name="federated", help="Federated server and client processes.")
+
+
+_mount_federated_commands()
+
+
 @app.command()
 def run(
     recipe: Path | None = typer.Argument(None, help="Recipe YAML; default: the bundled demo."),

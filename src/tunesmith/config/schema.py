@@ -16,6 +16,7 @@ from tunesmith.config.classification import ClassificationEval
 from tunesmith.config.curation import CurationConfig
 from tunesmith.config.export import DistillConfig, ExportConfig
 from tunesmith.config.group import GroupConfig
+from tunesmith.config.federated import FederatedConfig
 from tunesmith.config.search import SearchConfig
 from tunesmith.config.tasks import task_spec
 from tunesmith.config.tracking import TrackingConfig
@@ -294,6 +295,11 @@ class Recipe(Section):
     distill: DistillConfig | None = Field(
         None, description="Distil the tuned model into a shallower student (off unless given)."
     )
+    federated: FederatedConfig | None = Field(
+        None,
+        description="Federated LoRA fine-tuning with Flower instead of centralised training "
+        "(off unless given; needs the `federated` extra and training.method lora).",
+    )
 
     @field_validator("model", mode="before")
     @classmethod
@@ -316,6 +322,8 @@ class Recipe(Section):
                     f"data.input_field or data.prompt_template is required for task '{self.task}'"
                 )
         self._target_is_scored()
+        if self.federated is not None and self.training.method != "lora":
+            raise ValueError("federated: needs training.method lora (the adapter it averages)")
         return self
 
     def _target_is_scored(self) -> None:

@@ -47,6 +47,8 @@ def to_examples(
         example["id"] = f"{prefix}-{record.get('_line', index + 1)}"
         if recipe.evaluation.slice_by:  # kept for the evaluation's per-slice metrics
             example["meta"] = _slice_fields(recipe, path, record)
+        if recipe.federated is not None and recipe.federated.partition_field:
+            example["client"] = str(record.get(recipe.federated.partition_field))  # its owner
         if recipe.data.difficulty_field:  # for the curriculum's `field` scorer
             example["difficulty"] = _number(path, record, recipe.data.difficulty_field)
         examples.append(example)

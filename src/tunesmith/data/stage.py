@@ -116,7 +116,8 @@ def _model_loader(recipe: Recipe):
 
 def _config(recipe: Recipe) -> tuple:
     # slice_by: the fields kept in test.jsonl for evaluation's per-slice metrics
-    return (recipe.task, recipe.model.name, recipe.data, str(recipe.evaluation.slice_by))
+    owner = recipe.federated.partition_field if recipe.federated else None  # kept per example
+    return (recipe.task, recipe.model.name, recipe.data, str(recipe.evaluation.slice_by), owner)
 
 
 def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:

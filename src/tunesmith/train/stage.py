@@ -147,6 +147,10 @@ def _scratch(run_dir: RunDir) -> list[Path]:
     return [run_dir.train / "checkpoints"]  # the finished adapter is saved
 
 
+def _centralised(recipe: Recipe) -> bool:
+    return recipe.federated is None  # a federated run trains in the federated stage instead
+
+
 def _run_with_bar(recipe: Recipe, run_dir: RunDir) -> TrainResult:
     from tunesmith.progress import TrainingBar, run_with_bars
 
@@ -158,7 +162,16 @@ def _register() -> None:
 
     register_stage(
         StageSpec(
-            "train", 30, _config, _inputs, _outputs, _run_with_bar, _reset, _scratch, resumes=True
+            "train",
+            30,
+            _config,
+            _inputs,
+            _outputs,
+            _run_with_bar,
+            _reset,
+            _scratch,
+            resumes=True,
+            applies=_centralised,
         )
     )
 

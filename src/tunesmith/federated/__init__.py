@@ -1,0 +1,1 @@
+"""Federated LoRA fine-tuning with Flower: clients train locally, the server aggregates."""

@@ -1,0 +1,144 @@
+"""Federated stage: in place of `train` when the recipe has `federated:`. Clients train the LoRA
+adapter on their partitions, the server aggregates (Flower); the aggregated adapter is written
+as train/adapter/ (the run's tuned model), with train/federated.json (rounds, clients) and,
+with `baselines`, train/baselines/{centralised,client_N}/adapter/ for the comparison rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunesmith.artifacts import RunDir, read_jsonl, write_json
+from tunesmith.config.schema import Recipe
+
+
+@dataclass
+class FederatedResult:
+    rounds: int
+    clients: int
+    aggregation: str
+    final_val_ppl: float | None
+
+
+def run(recipe: Recipe, run_dir: RunDir) -> FederatedResult:
+    from tunesmith.federated.flower_app import local_model, make_strategy
+    from tunesmith.federated.partition import partition
+    from tunesmith.federated.transport import serve, simulate
+    from tunesmith.tracking import open_trackers
+
+    fed, out = recipe.federated, run_dir.stage("train")
+    shares = partition(read_jsonl(run_dir.data / "train.jsonl"), fed)  # bad split: before Flower
+    local = local_model(recipe, run_dir)
+    val = local.encode(read_jsonl(run_dir.data / "val.jsonl"))[: recipe.training.val_max_examples]
+    tracker, rounds = open_trackers(out / "metrics.jsonl"), []
+
+    def log(record: dict) -> None:
+        rounds.append(record)
+        step = record["round"] * fed.local_steps  # the report plots loss per optimizer step
+        tracker.log({"step": step, "loss": record["train_loss"], **_val(record)})
+
+    strategy = make_strategy(recipe, local, val, log)
+    (simulate if fed.server_address is None else serve)(*_transport_args(recipe, run_dir, strategy))
+    if strategy.rounds_done != fed.rounds:
+        raise RuntimeError(f"federated: {strategy.rounds_done} of {fed.rounds} rounds finished")
+    local.save(strategy.latest, out / "adapter")
+    baselines = _baselines(recipe, run_dir, local, shares) if fed.baselines else {}
+    final = rounds[-1].get("val_ppl")
+    report = {
+        "aggregation": fed.aggregation,
+        "client_examples": [len(s) for s in shares],
+        "rounds": rounds,
+        "baselines": baselines,
+        "config": fed.model_dump(mode="json"),
+    }
+    write_json(out / "federated.json", report)
+    write_json(out / "summary.json", _summary(recipe, shares, val, final))
+    return FederatedResult(fed.rounds, fed.clients, fed.aggregation, final)
+
+
+def _val(record: dict) -> dict:
+    import math
+
+    ppl = record.get("val_ppl")
+    return {} if ppl is None else {"val_ppl": ppl, "val_loss": math.log(ppl)}
+
+
+def _transport_args(recipe, run_dir, strategy) -> tuple:
+    return (
+        (recipe, run_dir, strategy)
+        if recipe.federated.server_address is None
+        else (
+            recipe,
+            strategy,
+        )
+    )
+
+
+def _baselines(recipe, run_dir, local, shares) -> dict:
+    """Centralised on the union and each client alone, the same number of steps as a client
+    takes in all rounds, from the same initial adapter (A frozen too under freeze_a)."""
+    from tunesmith.federated.partition import client_label
+    from tunesmith.federated.rows import baseline_dir
+
+    steps = recipe.federated.rounds * recipe.federated.local_steps
+    groups = {"centralised": [e for share in shares for e in share]}
+    groups.update({client_label(i): share for i, share in enumerate(shares)})
+    done = {}
+    for name, examples in groups.items():
+        folder = baseline_dir(run_dir, name)
+        result = local.train(
+            local.initial, local.encode(examples), steps, folder, recipe.training.seed
+        )
+        local.save(local.state(), folder / "adapter")
+        done[name] = {"examples": len(examples), **result}
+    return done
+
+
+def _summary(recipe, shares, val, final) -> dict:
+    fed = recipe.federated
+    return {
+        "method": recipe.training.method,
+        "federated": True,
+        "steps": fed.rounds * fed.local_steps,
+        "total_steps": fed.rounds * fed.local_steps,
+        "best_step": None,
+        "best_val_ppl": final,
+        "stopped_early": False,
+        "train_examples": sum(len(s) for s in shares),
+        "val_examples": len(val),
+        "resumed": False,
+    }
+
+
+def _config(recipe: Recipe) -> tuple:
+    return (recipe.task, recipe.model, recipe.training, recipe.federated)
+
+
+def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
+    from tunesmith.models.base import base_inputs
+
+    return [run_dir.data / "train.jsonl", run_dir.data / "val.jsonl", *base_inputs(recipe, run_dir)]
+
+
+def _outputs(run_dir: RunDir) -> list[Path]:
+    return [run_dir.train / "federated.json"]
+
+
+def _reset(run_dir: RunDir) -> list[Path]:
+    return [run_dir.train]
+
+
+def _applies(recipe: Recipe) -> bool:
+    return recipe.federated is not None
+
+
+def _register() -> None:
+    from tunesmith.federated import rows  # noqa: F401  (registers the comparison rows)
+    from tunesmith.stages import StageSpec, register_stage
+
+    register_stage(
+        StageSpec("federated", 30, _config, _inputs, _outputs, run, _reset, applies=_applies)
+    )
+
+
+_register()

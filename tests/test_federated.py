@@ -1,0 +1,232 @@
+"""Federated LoRA (tunesmith.federated): the aggregations against the mean of the clients'
+ΔW = B·A, partitions, bad input, and a Flower simulation of the whole run on the tiny model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tunesmith.config.federated import AGGREGATIONS as SCHEMA_NAMES
+from tunesmith.config.federated import FederatedConfig
+from tunesmith.errors import UserError
+from tunesmith.federated.aggregation import AGGREGATIONS, delta_w, lora_pairs
+from tunesmith.federated.partition import partition
+
+A, B = "m.q_proj.lora_A.default.weight", "m.q_proj.lora_B.default.weight"
+
+
+def _clients(count: int, rank: int, shared_a: bool, seed: int = 0) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(rank, 12)).astype(np.float32)
+    return [
+        {
+            A: a if shared_a else rng.normal(size=(rank, 12)).astype(np.float32),
+            B: rng.normal(size=(10, rank)).astype(np.float32),
+        }
+        for _ in range(count)
+    ]
+
+
+def _mean_delta(states, weights):
+    total = sum(weights)
+    return sum(delta_w(s, A, B) * (w / total) for s, w in zip(states, weights))
+
+
+def test_schema_names_equal_the_registered_aggregations():
+    assert set(SCHEMA_NAMES) == set(AGGREGATIONS.names())
+
+
+def test_freeze_a_equals_the_mean_of_the_clients_products():
+    states, weights = _clients(3, 4, shared_a=True), [5, 1, 2]
+    merged = AGGREGATIONS.get("freeze_a").combine(states, weights)
+    np.testing.assert_allclose(delta_w(merged, A, B), _mean_delta(states, weights), atol=1e-5)
+    np.testing.assert_array_equal(merged[A], states[0][A])
+
+
+def test_averaging_a_and_b_separately_is_not_the_mean_product():
+    states, weights = _clients(3, 4, shared_a=False), [1, 1, 1]
+    naive = np.mean([s[B] for s in states], 0) @ np.mean([s[A] for s in states], 0)
+    assert np.abs(naive - _mean_delta(states, weights)).max() > 0.5
+
+
+def test_freeze_a_refuses_clients_whose_a_moved():
+    with pytest.raises(ValueError, match="A must stay frozen"):
+        AGGREGATIONS.get("freeze_a").combine(_clients(2, 4, shared_a=False), [1, 1])
+
+
+def test_svd_is_exact_when_the_mean_fits_the_rank():
+    # 2 clients of rank 2 inside a rank-4 adapter: the mean has rank <= 4, so SVD is exact.
+    states = _clients(2, 4, shared_a=False)
+    for s in states:
+        s[B][:, 2:] = 0
+    merged = AGGREGATIONS.get("svd").combine(states, [3, 1])
+    np.testing.assert_allclose(delta_w(merged, A, B), _mean_delta(states, [3, 1]), atol=1e-4)
+    assert merged[A].shape == states[0][A].shape and merged[B].shape == states[0][B].shape
+
+
+def test_svd_gives_the_best_rank_r_approximation_otherwise():
+    states, weights = _clients(3, 2, shared_a=False), [1, 2, 3]
+    mean = _mean_delta(states, weights)
+    merged = AGGREGATIONS.get("svd").combine(states, weights)
+    sigma = np.linalg.svd(mean, compute_uv=False)
+    error = np.linalg.norm(delta_w(merged, A, B) - mean)
+    assert error == pytest.approx(np.sqrt((sigma[2:] ** 2).sum()), rel=1e-4)  # Eckart-Young
+    assert lora_pairs(merged) == [(A, B)]
+
+
+def test_iid_partition_is_seeded_disjoint_and_complete():
+    examples = [{"id": f"e{i}"} for i in range(10)]
+    parts = partition(examples, FederatedConfig(clients=3, seed=1))
+    ids = sorted(e["id"] for p in parts for e in p)
+    assert ids == sorted(e["id"] for e in examples) and [len(p) for p in parts] == [4, 3, 3]
+    assert parts == partition(examples, FederatedConfig(clients=3, seed=1))
+    assert parts != partition(examples, FederatedConfig(clients=3, seed=2))
+
+
+def test_partition_by_field_gives_one_client_per_value():
+    examples = [{"id": str(i), "client": "abc"[i % 3]} for i in range(9)]
+    parts = partition(examples, FederatedConfig(clients=3, partition_field="owner"))
+    assert [sorted({e["client"] for e in p}) for p in parts] == [["a"], ["b"], ["c"]]
+    with pytest.raises(UserError, match="3 distinct values"):
+        partition(examples, FederatedConfig(clients=2, partition_field="owner"))
+
+
+def test_more_clients_than_examples_is_one_clear_line():
+    with pytest.raises(UserError, match="5 clients but only 3 training examples"):
+        partition([{"id": "a"}, {"id": "b"}, {"id": "c"}], FederatedConfig(clients=5))
+
+
+FEDERATED = {"clients": 3, "rounds": 2, "local_steps": 2}
+CHECKS = ("forgetting", "robustness", "bias", "explain", "triggers")
+
+
+def _write_recipe(folder, model_dir, **federated):
+    import yaml
+    from conftest import make_records, write_jsonl
+
+    recipe = {
+        "name": "fed",
+        "task": "summarization",
+        "model": {"name": str(model_dir), "precision": "fp32", "threads": 1},
+        "data": {
+            "train": str(write_jsonl(folder / "data.jsonl", make_records(30))),
+            "input_field": "description",
+            "output_field": "synopsis",
+            "split": {"validation": 4, "test": 6, "seed": 0},
+        },
+        "training": {
+            "batch_size": 4,
+            "learning_rate": 5e-3,
+            "max_seq_length": 64,
+            "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
+        },
+        "evaluation": {"few_shot": 0, "generation": {"max_new_tokens": 4}},
+        "checks": {name: {"enabled": False} for name in CHECKS},  # tested on their own
+        "federated": {**FEDERATED, **federated},
+    }
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def simulated_run(tmp_path_factory, tiny_model_dir):
+    """A whole run, federated by a Flower simulation of 3 clients on the tiny model."""
+    from tunesmith.artifacts import RunDir
+    from tunesmith.config.loader import load_recipe
+    from tunesmith.pipeline import run_pipeline
+
+    tmp = tmp_path_factory.mktemp("federated")
+    run_dir = RunDir(tmp / "run")
+    run_pipeline(load_recipe(_write_recipe(tmp, tiny_model_dir)), run_dir)
+    return run_dir
+
+
+def test_simulation_writes_the_aggregated_adapter_as_the_tuned_model(simulated_run):
+    report = json.loads((simulated_run.train / "federated.json").read_text())
+    assert [r["round"] for r in report["rounds"]] == [1, 2]
+    assert [r["clients"] for r in report["rounds"]] == [[1, 2, 3], [1, 2, 3]]
+    assert sum(report["client_examples"]) == 20 and report["aggregation"] == "freeze_a"
+    assert (simulated_run.train / "adapter" / "adapter_model.safetensors").is_file()
+    manifest = json.loads((simulated_run.root / "manifest.json").read_text())
+    assert manifest["stages"]["federated"]["status"] == "done"
+    assert "train" not in manifest["stages"]
+
+
+def test_federated_vs_centralised_vs_each_client_alone_with_intervals(simulated_run):
+    compare = json.loads((simulated_run.eval / "compare.json").read_text())
+    rows = set(compare["rows"])
+    assert {"base", "tuned", "centralised", "client_1", "client_2", "client_3"} <= rows
+    ppl = compare["rows"]["centralised"]["metrics"]["perplexity"]
+    assert ppl["ci_low"] <= ppl["value"] <= ppl["ci_high"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_real_server_and_two_client_processes_on_loopback(tmp_path, tiny_model_dir):
+    import subprocess
+    import sys
+
+    recipe = _write_recipe(tmp_path, tiny_model_dir, clients=2, rounds=1, baselines=False)
+    address = f"127.0.0.1:{_free_port()}"
+    cli = [sys.executable, "-m", "tunesmith.cli", "federated"]
+    run = tmp_path / "run"
+    server = subprocess.Popen([*cli, "server", str(recipe), "-o", str(run), "--address", address])
+    clients = [
+        subprocess.Popen(
+            [
+                *cli,
+                "client",
+                str(recipe),
+                "--run",
+                str(run),
+                "--client",
+                str(i),
+                "--address",
+                address,
+            ]
+        )
+        for i in (1, 2)
+    ]
+    assert [p.wait(timeout=600) for p in clients] == [0, 0]
+    assert server.wait(timeout=600) == 0
+    report = json.loads((run / "train" / "federated.json").read_text())
+    assert [r["clients"] for r in report["rounds"]] == [[1, 2]]
+    assert (run / "eval" / "compare.json").is_file()
+
+
+def test_client_number_beyond_the_recipe_is_one_line_and_exit_2(tmp_path, tiny_model_dir):
+    recipe = _write_recipe(tmp_path, tiny_model_dir, clients=2)
+    done = _cli("federated", "client", recipe, "--run", tmp_path / "run", "--client", 3)
+    assert done.returncode == 2 and "clients 1-2" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def _cli(*args):
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "tunesmith.cli", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def test_more_clients_than_examples_stops_the_run_with_exit_2(tmp_path, tiny_model_dir):
+    done = _cli("run", _write_recipe(tmp_path, tiny_model_dir, clients=25), "-o", tmp_path / "r")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "25 clients but only 20 training examples" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert (tmp_path / "r" / "data" / "train.jsonl").is_file()  # what was written is kept
+
+
+def test_unknown_aggregation_is_refused_by_validate_with_exit_2(tmp_path, tiny_model_dir):
+    done = _cli("validate", _write_recipe(tmp_path, tiny_model_dir, aggregation="mean_ab"))
+    assert done.returncode == 2 and "federated.aggregation" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr

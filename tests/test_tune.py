@@ -112,19 +112,25 @@ def test_study_of_another_recipe_is_refused(tiny_recipe, tmp_path):
 
 
 def test_final_best_vs_default_on_test_with_paired_intervals(tiny_recipe, tmp_path):
+    from tunesmith.cli.compare_cmd import compare_runs
+
     recipe = load_recipe(search_recipe(tiny_recipe, final=True, pruner="none", trials=1))
     hpo = tmp_path / "hpo"
     summary = tune(recipe, TuneOptions(hpo_dir=hpo, show_progress=False))
     final = json.loads((hpo / "final" / "compare.json").read_text())
-    assert final["n"] == 10
-    assert {r["metric"] for r in final["rows"]} == {"rouge1", "rouge2", "rougeL"}
-    for row in final["rows"]:
-        assert row["ci_low"] <= row["delta"] <= row["ci_high"]
-        assert row["n"] == 10
+    assert (final["a"], final["b"], final["n_shared"]) == ("default", "best", 10)
+    assert {"rouge1", "rouge2", "rougeL", "perplexity"} <= set(final["metrics"])
+    for pair in final["metrics"].values():
+        assert pair["ci_low"] <= pair["delta"] <= pair["ci_high"]
+        assert pair["delta"] == pytest.approx(pair["b"] - pair["a"])
+        assert pair["n"] == 10
+    # the same figures as `tunesmith compare default best` (one mechanism, not two)
+    report = compare_runs([hpo / "final" / "default", hpo / "final" / "best"], tmp_path / "c.html")
+    assert report["comparisons"][0]["metrics"] == final["metrics"]
     for name in ("best", "default"):
         manifest = RunDir(hpo / "final" / name).read_manifest()
         assert manifest["stages"]["evaluate"]["status"] == "done"
-    assert summary["final"]["rows"] == final["rows"]
+    assert summary["final"]["metrics"] == final["metrics"]
     page = (hpo / "report.html").read_text(encoding="utf-8")
     assert "Best vs default on the test split (10 paired examples)" in page
 

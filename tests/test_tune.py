@@ -217,3 +217,32 @@ def test_reuse_loaded_models_reads_once_and_hands_out_copies(tiny_model_dir, mon
     assert not torch.equal(next(first.parameters()), next(second.parameters()))
     load_model_and_tokenizer(config, device="cpu")
     assert calls == [1, 1]  # outside the block every load reads the disk
+
+
+def test_tokenised_splits_are_reused_within_the_block_only(tiny_model_dir, tmp_path, monkeypatch):
+    from transformers import AutoTokenizer
+
+    import tunesmith.models.formatting as formatting
+    from tunesmith.artifacts import write_jsonl
+    from tunesmith.train.encoded import encoded_split, reuse_encoded
+
+    calls = []
+    real = formatting.encode_example
+    monkeypatch.setattr(formatting, "encode_example", lambda *a: calls.append(1) or real(*a))
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    path = tmp_path / "train.jsonl"
+    write_jsonl(path, [{"prompt": "p", "response": "a"}, {"prompt": "q", "response": "b"}])
+    encoded_split(path, tokenizer, 64)
+    encoded_split(path, tokenizer, 64)
+    assert len(calls) == 4  # no cache outside the block
+    with reuse_encoded():
+        _, first = encoded_split(path, tokenizer, 64)
+        first[0].weight = 9.0  # a trial changing its items does not reach the next one
+        rows, again = encoded_split(path, tokenizer, 64)
+        assert len(calls) == 6
+        assert [i.input_ids for i in again] == [i.input_ids for i in first]
+        assert again[0].weight == 1.0 and rows[0]["prompt"] == "p"
+        encoded_split(path, tokenizer, 32)  # another length limit: encoded again
+        write_jsonl(path, [{"prompt": "r", "response": "c"}])  # other bytes: encoded again
+        assert encoded_split(path, tokenizer, 64)[0] == [{"prompt": "r", "response": "c"}]
+        assert len(calls) == 9

@@ -8,26 +8,20 @@ and the class weights. Callers get fresh item objects, so a trial cannot change 
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 from pathlib import Path
 
 from tunesmith.artifacts import read_jsonl
+from tunesmith.scoped_cache import ScopedCache
 
 # key -> (rows, items) while `reuse_encoded()` is active
-_CACHE: dict | None = None
+_CACHE = ScopedCache()
 
 
-@contextlib.contextmanager
 def reuse_encoded():
     """Within the block, a split with the same bytes and settings is tokenised once."""
-    global _CACHE
-    outer, _CACHE = _CACHE, ({} if _CACHE is None else _CACHE)
-    try:
-        yield
-    finally:
-        _CACHE = outer
+    return _CACHE.scope()
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -49,9 +43,13 @@ def encode_rows(rows: list[dict], tokenizer, max_length: int, class_weights: dic
 
 def encoded_split(path: Path, tokenizer, max_length: int, class_weights: dict | None = None):
     """(rows, items) of the split at `path` (no file: both empty)."""
-    if _CACHE is None or not path.is_file():
+
+    def make():
         rows = read_rows(path)
         return rows, encode_rows(rows, tokenizer, max_length, class_weights)
+
+    if not _CACHE.active or not path.is_file():
+        return make()
     key = (
         hashlib.sha256(path.read_bytes()).hexdigest(),
         tokenizer.name_or_path,
@@ -59,8 +57,5 @@ def encoded_split(path: Path, tokenizer, max_length: int, class_weights: dict | 
         max_length,
         tuple(sorted((class_weights or {}).items())),
     )
-    if key not in _CACHE:
-        rows = read_rows(path)
-        _CACHE[key] = (rows, encode_rows(rows, tokenizer, max_length, class_weights))
-    rows, items = _CACHE[key]
+    rows, items = _CACHE.get(key, make)
     return copy.deepcopy(rows), [copy.copy(item) for item in items]

@@ -1,16 +1,21 @@
-"""Search efficiency: trials per hour with and without pruning, and the best validation
-perplexity reached versus wall-clock time, for a fixed small space and budget.
+"""Search efficiency: trials per hour with and without pruning, with and without reuse of the
+loaded base model and the tokenised data across trials, and the best validation perplexity
+reached versus wall-clock time, for a fixed small space and budget.
 
-The bundled demo recipe (Debian synopses, SmolLM2-135M) on a small subset; each pruner runs
-its own study from scratch in a temporary folder. One JSON line per figure.
+The bundled demo recipe (Debian synopses, SmolLM2-135M) on a small subset; each setting runs
+its own study from scratch in a temporary folder, in this process. One JSON line per figure.
+Two worker processes on one study: bench/tune_workers.py.
 
     python bench/tune_efficiency.py [--trials 6] [--examples 64] [--steps 8] [--model DIR]
+        [--pruners none,median] [--reuse on,off] [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,25 +26,26 @@ SPACE = {
 }
 
 
-def small_recipe(trials: int, examples: int, steps: int, pruner: str, model: str | None):
+def small_recipe(args, pruner: str):
     from tunesmith.cli.run_cmd import bundled_demo
     from tunesmith.config import load_recipe
     from tunesmith.config.overrides import override_recipe
 
     values = {
-        "data.max_examples": examples,
+        "data.max_examples": args.examples,
         "data.split.validation": 12,
         "data.split.test": 8,
-        "training.max_steps": steps,
+        "training.max_steps": args.steps,
         "training.eval_every": 2,
         "training.val_max_examples": 12,
         "training.batch_size": 4,
         "training.max_seq_length": 128,
         "training.early_stopping.enabled": False,
-        **({"model.name": model} if model else {}),
+        **({"model.name": args.model} if args.model else {}),
+        **({"model.threads": args.threads} if args.threads else {}),
         "search": {
             "space": SPACE,
-            "trials": trials,
+            "trials": args.trials,
             "startup_trials": 2,
             "pruner": pruner,
             "final": False,
@@ -48,29 +54,20 @@ def small_recipe(trials: int, examples: int, steps: int, pruner: str, model: str
     return override_recipe(load_recipe(bundled_demo()), values)
 
 
-def measure(pruner: str, args) -> list[dict]:
+def figures(study, seconds: float, base: dict) -> list[dict]:
+    """Trials per hour, wall-clock seconds, the best value and its curve over time."""
     import optuna
 
-    from tunesmith.tune.driver import TuneOptions, tune
-    from tunesmith.tune.storage import open_storage
-
-    recipe = small_recipe(args.trials, args.examples, args.steps, pruner, args.model)
-    with tempfile.TemporaryDirectory() as folder:
-        hpo = Path(folder) / "hpo"
-        started = time.perf_counter()
-        tune(recipe, TuneOptions(hpo_dir=hpo, show_progress=False))
-        seconds = time.perf_counter() - started
-        study = optuna.load_study(study_name=recipe.name, storage=open_storage(None, hpo))
-        trials = [t for t in study.trials if t.state.is_finished()]
-        first = min(t.datetime_start for t in trials)
-        best, curve = None, []
-        for trial in sorted(trials, key=lambda t: t.datetime_complete):
-            if trial.value is not None and (best is None or trial.value < best):
-                best = trial.value
-            at = (trial.datetime_complete - first).total_seconds()
-            curve.append([round(at, 1), None if best is None else round(best, 3)])
+    trials = [t for t in study.trials if t.state.is_finished()]
+    first = min(t.datetime_start for t in trials)
+    best, curve = None, []
+    for trial in sorted(trials, key=lambda t: t.datetime_complete):
+        if trial.value is not None and (best is None or trial.value < best):
+            best = trial.value
+        at = (trial.datetime_complete - first).total_seconds()
+        curve.append([round(at, 1), None if best is None else round(best, 3)])
     pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in trials)
-    base = {"pruner": pruner, "trials": len(trials), "pruned": pruned}
+    base = {**base, "trials": len(trials), "pruned": pruned}
     return [
         {**base, "figure": "trials_per_hour", "value": round(3600 * len(trials) / seconds, 1)},
         {**base, "figure": "seconds", "value": round(seconds, 1)},
@@ -79,19 +76,62 @@ def measure(pruner: str, args) -> list[dict]:
     ]
 
 
-def main() -> None:
+def measure(pruner: str, reuse: bool, args) -> list[dict]:
+    import optuna
+
+    from tunesmith.tune.driver import TuneOptions, tune
+    from tunesmith.tune.storage import open_storage
+
+    recipe = small_recipe(args, pruner)
+    with tempfile.TemporaryDirectory() as folder:
+        hpo = Path(folder) / "hpo"
+        started = time.perf_counter()
+        tune(recipe, TuneOptions(hpo_dir=hpo, show_progress=False, reuse=reuse))
+        seconds = time.perf_counter() - started
+        study = optuna.load_study(study_name=recipe.name, storage=open_storage(None, hpo))
+        return figures(study, seconds, {"pruner": pruner, "reuse": reuse, "workers": 1})
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=6)
     parser.add_argument("--examples", type=int, default=64)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--pruners", default="none,median")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per process")
     parser.add_argument(
         "--model", default=None, help="a local model folder instead of the demo's SmolLM2-135M"
     )
-    args = parser.parse_args()
-    for pruner in args.pruners.split(","):
-        for row in measure(pruner, args):
+    return parser
+
+
+def main() -> None:
+    cli = parser()
+    cli.add_argument("--reuse", default="on", help="on, off or on,off")
+    args = cli.parse_args()
+    settings = [(r, p) for r in args.reuse.split(",") for p in args.pruners.split(",")]
+    if len(settings) == 1:
+        for row in measure(settings[0][1], settings[0][0] == "on", args):
             print(json.dumps(row), flush=True)
+        return
+    # one fresh process per setting: none inherits another's warm imports and caches
+    for reuse, pruner in settings:
+        rest = _without_values(sys.argv[1:], ("--reuse", "--pruners"))
+        command = [sys.executable, __file__, *rest, "--reuse", reuse, "--pruners", pruner]
+        subprocess.run(command, check=False)
+
+
+def _without_values(argv: list[str], flags: tuple[str, ...]) -> list[str]:
+    """`argv` minus `flags` with their values (`--flag value` or `--flag=value`)."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in flags:
+            skip = True
+        elif not arg.startswith(tuple(f + "=" for f in flags)):
+            kept.append(arg)
+    return kept
 
 
 if __name__ == "__main__":

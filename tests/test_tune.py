@@ -112,19 +112,25 @@ def test_study_of_another_recipe_is_refused(tiny_recipe, tmp_path):
 
 
 def test_final_best_vs_default_on_test_with_paired_intervals(tiny_recipe, tmp_path):
+    from tunesmith.cli.compare_cmd import compare_runs
+
     recipe = load_recipe(search_recipe(tiny_recipe, final=True, pruner="none", trials=1))
     hpo = tmp_path / "hpo"
     summary = tune(recipe, TuneOptions(hpo_dir=hpo, show_progress=False))
     final = json.loads((hpo / "final" / "compare.json").read_text())
-    assert final["n"] == 10
-    assert {r["metric"] for r in final["rows"]} == {"rouge1", "rouge2", "rougeL"}
-    for row in final["rows"]:
-        assert row["ci_low"] <= row["delta"] <= row["ci_high"]
-        assert row["n"] == 10
+    assert (final["a"], final["b"], final["n_shared"]) == ("default", "best", 10)
+    assert {"rouge1", "rouge2", "rougeL", "perplexity"} <= set(final["metrics"])
+    for pair in final["metrics"].values():
+        assert pair["ci_low"] <= pair["delta"] <= pair["ci_high"]
+        assert pair["delta"] == pytest.approx(pair["b"] - pair["a"])
+        assert pair["n"] == 10
+    # the same figures as `tunesmith compare default best` (one mechanism, not two)
+    report = compare_runs([hpo / "final" / "default", hpo / "final" / "best"], tmp_path / "c.html")
+    assert report["comparisons"][0]["metrics"] == final["metrics"]
     for name in ("best", "default"):
         manifest = RunDir(hpo / "final" / name).read_manifest()
         assert manifest["stages"]["evaluate"]["status"] == "done"
-    assert summary["final"]["rows"] == final["rows"]
+    assert summary["final"]["metrics"] == final["metrics"]
     page = (hpo / "report.html").read_text(encoding="utf-8")
     assert "Best vs default on the test split (10 paired examples)" in page
 
@@ -211,3 +217,32 @@ def test_reuse_loaded_models_reads_once_and_hands_out_copies(tiny_model_dir, mon
     assert not torch.equal(next(first.parameters()), next(second.parameters()))
     load_model_and_tokenizer(config, device="cpu")
     assert calls == [1, 1]  # outside the block every load reads the disk
+
+
+def test_tokenised_splits_are_reused_within_the_block_only(tiny_model_dir, tmp_path, monkeypatch):
+    from transformers import AutoTokenizer
+
+    import tunesmith.models.formatting as formatting
+    from tunesmith.artifacts import write_jsonl
+    from tunesmith.train.encoded import encoded_split, reuse_encoded
+
+    calls = []
+    real = formatting.encode_example
+    monkeypatch.setattr(formatting, "encode_example", lambda *a: calls.append(1) or real(*a))
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    path = tmp_path / "train.jsonl"
+    write_jsonl(path, [{"prompt": "p", "response": "a"}, {"prompt": "q", "response": "b"}])
+    encoded_split(path, tokenizer, 64)
+    encoded_split(path, tokenizer, 64)
+    assert len(calls) == 4  # no cache outside the block
+    with reuse_encoded():
+        _, first = encoded_split(path, tokenizer, 64)
+        first[0].weight = 9.0  # a trial changing its items does not reach the next one
+        rows, again = encoded_split(path, tokenizer, 64)
+        assert len(calls) == 6
+        assert [i.input_ids for i in again] == [i.input_ids for i in first]
+        assert again[0].weight == 1.0 and rows[0]["prompt"] == "p"
+        encoded_split(path, tokenizer, 32)  # another length limit: encoded again
+        write_jsonl(path, [{"prompt": "r", "response": "c"}])  # other bytes: encoded again
+        assert encoded_split(path, tokenizer, 64)[0] == [{"prompt": "r", "response": "c"}]
+        assert len(calls) == 9

@@ -19,12 +19,12 @@ def tune_recipe(recipe_path: Path, hpo_dir: Path, **options) -> dict:
     if "best" in summary:
         best = summary["best"]
         console.print(f"best trial {best['number']}: {best['value']:.6g}  {best['values']}")
-    for row in summary.get("final", {}).get("rows", []):
-        console.print(
-            f"  test {row['metric']:<8} best {row['a']:.4f}  default {row['b']:.4f}  "
-            f"diff {row['delta']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}] "
-            f"p={row['p_value']:.3f} (n={row['n']})"
-        )
+    final = summary.get("final")
+    if final:
+        from tunesmith.cli.eval_print import pairs_table
+
+        title = f"test split: best vs default ({final['n_shared']} shared examples)"
+        console.print(pairs_table(title, final["metrics"], "default", "best"))
     if not options.get("worker"):
         console.print(f"best recipe: [bold]{hpo_dir / 'best.yaml'}[/bold]")
         console.print(f"report: [bold]{hpo_dir / 'report.html'}[/bold]")

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 
 from tunesmith.config.schema import ModelConfig
 from tunesmith.errors import UserError
 from tunesmith.models.resolve import resolve_model
+from tunesmith.scoped_cache import ScopedCache
 
 # (source, device) -> (pristine model, tokenizer) while `reuse_loaded_models()` is active
-_LOADED: dict | None = None
+_LOADED = ScopedCache()
 
 
-@contextlib.contextmanager
 def reuse_loaded_models():
     """Within the block each base model is read from disk once; later loads get a deep copy
     (stages change the model they get: adapters, bf16 casts, full fine-tuning)."""
-    global _LOADED
-    outer, _LOADED = _LOADED, ({} if _LOADED is None else _LOADED)
-    try:
-        yield
-    finally:
-        _LOADED = outer
+    return _LOADED.scope()
 
 
 def load_tokenizer(config: ModelConfig):
@@ -42,12 +36,10 @@ def load_tokenizer(config: ModelConfig):
 
 def load_model_and_tokenizer(config: ModelConfig, device: str | None = None):
     """(model, tokenizer): fp32 weights on `device` (default: the recipe's device), eval mode."""
-    if _LOADED is None:
+    if not _LOADED.active:
         return _load(config, device)
     key = (resolve_model(config.name), device or config.device)
-    if key not in _LOADED:
-        _LOADED[key] = _load(config, device)
-    model, tokenizer = _LOADED[key]
+    model, tokenizer = _LOADED.get(key, lambda: _load(config, device))
     return copy.deepcopy(model), tokenizer
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunesmith.artifacts import RunDir, read_jsonl, write_json
+from tunesmith.artifacts import RunDir, write_json
 from tunesmith.artifacts.rank import is_writer
 from tunesmith.config.schema import Recipe
 
@@ -26,6 +26,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
     from tunesmith.methods import method_of
     from tunesmith.models.base import load_base
     from tunesmith.train.distributed import join_data_parallel
+    from tunesmith.train.encoded import encoded_split
     from tunesmith.train.plan import plan_batches
     from tunesmith.train.session import (
         make_trainable,
@@ -40,9 +41,11 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
     out = run_dir.stage("train")
     device, precision = prepare(recipe, cfg)
     model, tokenizer = load_base(recipe, run_dir, pretrained=True, device=device)
-    examples = _read(run_dir.data / "train.jsonl")
-    train_items = _encode(examples, tokenizer, cfg.max_seq_length, _class_weights(run_dir))
-    val_items = _encode(_read(run_dir.data / "val.jsonl"), tokenizer, cfg.max_seq_length)
+    weights = _class_weights(run_dir)
+    examples, train_items = encoded_split(
+        run_dir.data / "train.jsonl", tokenizer, cfg.max_seq_length, weights
+    )
+    _, val_items = encoded_split(run_dir.data / "val.jsonl", tokenizer, cfg.max_seq_length)
     val_items = val_items[: cfg.val_max_examples]
     # Before the adapter: the curriculum's base_loss scorer scores with the base model.
     plan = plan_batches(cfg, model, tokenizer, examples, train_items, out)
@@ -98,26 +101,6 @@ def _class_weights(run_dir: RunDir) -> dict[str, float]:
     if not path.is_file():
         return {}
     return json.loads(path.read_text(encoding="utf-8")) or {}
-
-
-def _read(path: Path) -> list[dict]:
-    return read_jsonl(path) if path.is_file() else []
-
-
-def _read(path: Path) -> list[dict]:
-    return read_jsonl(path) if path.is_file() else []
-
-
-def _encode(examples: list[dict], tokenizer, max_length: int, class_weights: dict | None = None):
-    from tunesmith.models.formatting import encode_example
-
-    items = []
-    for example in examples:
-        item = encode_example(example, tokenizer, max_length)
-        if class_weights and "label" in example:
-            item.weight = float(class_weights.get(example["label"], 1.0))
-        items.append(item)
-    return items
 
 
 def _config(recipe: Recipe) -> tuple:

@@ -23,6 +23,9 @@ class TuneOptions:
     study: str | None = None
     worker: bool = False
     show_progress: bool = True
+    # Reuse the loaded base model and the tokenised splits across this process's trials;
+    # off only to measure what the reuse saves (bench/tune_efficiency.py --no-reuse).
+    reuse: bool = True
 
 
 def tune(recipe: Recipe, options: TuneOptions) -> dict:
@@ -30,7 +33,6 @@ def tune(recipe: Recipe, options: TuneOptions) -> dict:
     import optuna
     from optuna.study import MaxTrialsCallback
 
-    from tunesmith.models import reuse_loaded_models
     from tunesmith.tune.shared_data import curated
     from tunesmith.tune.storage import open_storage
     from tunesmith.tune.study import fail_dead_local_trials, fingerprint, open_study
@@ -57,7 +59,7 @@ def tune(recipe: Recipe, options: TuneOptions) -> dict:
     ctx = TrialContext(recipe, space, search.objective, options.hpo_dir, bar.on_value)
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     try:
-        with reuse_loaded_models():
+        with _reusing(options.reuse):
             if len(study.get_trials(deepcopy=False, states=finished)) < budget:
                 study.optimize(
                     lambda trial: run_trial(trial, ctx),
@@ -83,6 +85,20 @@ def _result(recipe: Recipe, study, options: TuneOptions, seconds: float) -> dict
     write_json(options.hpo_dir / "summary.json", summary)
     summary["report"] = str(write_report(study, summary, options.hpo_dir))
     return summary
+
+
+def _reusing(on: bool):
+    """Within the block, trials share the loaded base model and the tokenised data."""
+    import contextlib
+
+    from tunesmith.models import reuse_loaded_models
+    from tunesmith.train.encoded import reuse_encoded
+
+    stack = contextlib.ExitStack()
+    if on:
+        stack.enter_context(reuse_loaded_models())
+        stack.enter_context(reuse_encoded())
+    return stack
 
 
 def _seconds(text: str | None) -> float | None:

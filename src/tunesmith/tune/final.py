@@ -1,5 +1,6 @@
 """After the search: hpo/best.yaml, then the best and the default recipe each trained once and
-evaluated once on the test split, compared on the same test examples."""
+evaluated once on the test split, compared on the same test examples with the evaluation
+layer's run-vs-run statistics (`evaluate/runs.py`, the mechanism of `tunesmith compare`)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,6 @@ def write_best(recipe: Recipe, study, hpo_dir: Path) -> Recipe:
 def best_vs_default(recipe: Recipe, best: Recipe, hpo_dir: Path, on_stage=None) -> dict:
     """Train and test both recipes on the shared curated data; compare them (best - default)."""
     from tunesmith.pipeline import run_pipeline
-    from tunesmith.tune.paired import compare_runs
 
     default = plain(recipe)
     runs = {}
@@ -50,7 +50,25 @@ def best_vs_default(recipe: Recipe, best: Recipe, hpo_dir: Path, on_stage=None) 
         link_data(curated(candidate, hpo_dir), run_dir, with_test=True)
         run_pipeline(candidate, run_dir, on_stage=on_stage, only=list(FINAL_STAGES), force=False)
         runs[name] = run_dir
-    result = compare_runs(runs["best"], runs["default"], recipe.metrics(), recipe.data.labels)
+    result = paired_runs(recipe, runs["default"].root, runs["best"].root)
     result["runs"] = {name: str(run.root) for name, run in runs.items()}
     write_json(hpo_dir / "final" / "compare.json", result)
     return result
+
+
+def paired_runs(recipe: Recipe, default: Path, best: Path) -> dict:
+    """{a: default, b: best, n_shared, metrics: {key: paired delta b - a with interval, p}}."""
+    from tunesmith.config.tasks import metric_keys
+    from tunesmith.evaluate.runs import compare_predictions, run_info, run_predictions
+
+    ev = recipe.evaluation
+    result = compare_predictions(
+        run_predictions(default),
+        run_predictions(best),
+        metric_keys(recipe.metrics()),
+        run_info(default)["labels"],
+        ev.bootstrap_resamples,
+        ev.bootstrap_seed,
+        ev.alpha,
+    )
+    return {"a": "default", "b": "best", "confidence": 1 - ev.alpha, **result}

@@ -15,8 +15,8 @@ from tunesmith.config.checks import ChecksConfig
 from tunesmith.config.classification import ClassificationEval
 from tunesmith.config.curation import CurationConfig
 from tunesmith.config.export import DistillConfig, ExportConfig
-from tunesmith.config.group import GroupConfig
 from tunesmith.config.federated import FederatedConfig
+from tunesmith.config.group import GroupConfig
 from tunesmith.config.search import SearchConfig
 from tunesmith.config.tasks import task_spec
 from tunesmith.config.tracking import TrackingConfig

@@ -5,16 +5,20 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
+# What `make demo` needs (curation, the risk checks, energy); `make test` adds every extra.
+DEMO_EXTRAS := curation,checks,energy
+TEST_EXTRAS := curation,ui,tracking,energy,tune,checks,export,dev
 TORCH_VERSION ?= 2.13.0
 # flwr's and ray's own requirements that do not conflict with the lock (see setup).
-FEDERATED_DEPS := grpcio-health-checking iterators pycryptodome uv tomli tomli-w pathspec \
+FEDERATED_DEPS := iterators pycryptodome uv tomli tomli-w pathspec \
   prompt-toolkit sqlalchemy alembic jsonschema msgpack filelock
 
 .PHONY: setup demo test lint bench clean lock browser
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile constraints.txt
+$(DEMO_STAMP): pyproject.toml Makefile constraints.txt
 	@# Offline WordNet (synonym augmentation) from Debian's wordnet-base, when we may install it.
 	@if [ ! -d /usr/share/wordnet ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  apt-get install -y -q wordnet-base >/dev/null 2>&1 || \
@@ -23,14 +27,19 @@ $(STAMP): pyproject.toml Makefile constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==$(TORCH_VERSION)
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[curation,ui,tracking,energy,tune,checks,export,dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[$(DEMO_EXTRAS)]"
+	touch $(DEMO_STAMP)
+
+$(STAMP): $(DEMO_STAMP)
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[$(TEST_EXTRAS)]"
 	@# federated (flwr + ray): flwr 1.42 caps typer, rich, protobuf, packaging and fastapi below
-	@# our lock but runs with it (tests/test_federated.py), so it goes in without its caps.
-	$(BIN)/pip install --quiet --no-deps -c constraints.txt flwr ray
+	@# our lock (and grpcio-health-checking caps protobuf below 7) but they run with it
+	@# (tests/test_federated.py), so they go in without their caps.
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt flwr ray grpcio-health-checking
 	$(BIN)/pip install --quiet -c constraints.txt $(FEDERATED_DEPS)
 	touch $(STAMP)
 
-demo: setup
+demo: $(DEMO_STAMP)
 	$(BIN)/tunesmith run --output runs/demo
 
 test: setup
@@ -51,8 +60,8 @@ lock:
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install --quiet --upgrade pip
 	.venv-lock/bin/pip install --quiet torch==$(TORCH_VERSION)
-	.venv-lock/bin/pip install --quiet -e ".[curation,ui,tracking,energy,tune,checks,export,dev]"
-	.venv-lock/bin/pip install --quiet --no-deps flwr ray
+	.venv-lock/bin/pip install --quiet -e ".[$(TEST_EXTRAS)]"
+	.venv-lock/bin/pip install --quiet --no-deps flwr ray grpcio-health-checking
 	.venv-lock/bin/pip install --quiet $(FEDERATED_DEPS)
 	@{ sed -n '1,3p' constraints.txt; .venv-lock/bin/pip freeze --exclude-editable | \
 	  grep -v -i -E '^(torch|tunesmith)==|^-e '; } > constraints.txt.new

@@ -1,8 +1,15 @@
-"""Batched greedy generation: prompts sorted by length, left-padded, decoded to text."""
+"""Batched generation: prompts bucketed by length (sorted, then cut into batches), left-padded,
+decoded by the fast loop (`models/decode.py`) or, where it does not apply, by `model.generate`
+(the reason is logged once per model)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+
+from tunesmith.models.sampling import Sampling, seeded_generator, until_stop
+
+log = logging.getLogger(__name__)
 
 
 def generate_texts(
@@ -12,36 +19,95 @@ def generate_texts(
     max_new_tokens: int,
     batch_size: int = 16,
     on_batch: Callable[[int], None] | None = None,
+    sampling: Sampling | None = None,
 ) -> list[str]:
-    """Greedy continuations of token-id prompts, in the prompts' order."""
+    """Continuations of token-id prompts, in the prompts' order: greedy unless `sampling`."""
+    from tunesmith.models.decode import decode_batch, fast_path_refusal
+
+    refusal = fast_path_refusal(model)
+    if refusal is not None:
+        _log_fallback(model, refusal)
+        return generate_texts_hf(
+            model, tokenizer, prompts, max_new_tokens, batch_size, on_batch, sampling
+        )
+    stop = _stop_ids(model, tokenizer)
+    generator = seeded_generator(sampling, model.device)
+
+    def decode(ids, mask) -> list[list[int]]:
+        return decode_batch(model, ids, mask, max_new_tokens, stop, sampling, generator)
+
+    return _in_buckets(model, tokenizer, prompts, batch_size, on_batch, decode)
+
+
+def generate_texts_hf(
+    model,
+    tokenizer,
+    prompts: list[list[int]],
+    max_new_tokens: int,
+    batch_size: int = 16,
+    on_batch: Callable[[int], None] | None = None,
+    sampling: Sampling | None = None,
+) -> list[str]:
+    """The same through plain `model.generate` (the fallback, and the bench's baseline)."""
+    import torch
+
+    stop = _stop_ids(model, tokenizer)
+    pad = tokenizer.pad_token_id
+    if sampling is not None:
+        torch.manual_seed(sampling.seed)
+    settings = _hf_settings(sampling)
+
+    def decode(ids, mask) -> list[list[int]]:
+        generated = model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            max_new_tokens=max_new_tokens,
+            eos_token_id=stop,
+            pad_token_id=pad,
+            **settings,
+        )
+        return [until_stop(row, stop) for row in generated[:, ids.shape[1] :].tolist()]
+
+    return _in_buckets(model, tokenizer, prompts, batch_size, on_batch, decode)
+
+
+def _in_buckets(model, tokenizer, prompts, batch_size, on_batch, decode) -> list[str]:
+    """Longest prompts first, so each batch holds prompts of similar length (little padding)."""
     import torch
 
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)
     outputs: list[str] = [""] * len(prompts)
-    pad = tokenizer.pad_token_id
-    stop = _stop_ids(model, tokenizer)
     model.eval()
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            ids, mask = _left_pad([prompts[i] for i in chunk], pad, model.device)
-            generated = model.generate(
-                input_ids=ids,
-                attention_mask=mask,
-                do_sample=False,
-                max_new_tokens=max_new_tokens,
-                eos_token_id=stop,
-                pad_token_id=pad,
-                temperature=None,
-                top_p=None,
-                top_k=None,
-            )
-            for row, index in enumerate(chunk):
-                new = generated[row, ids.shape[1] :].tolist()
-                outputs[index] = _decode_until_stop(tokenizer, new, stop)
+            ids, mask = _left_pad([prompts[i] for i in chunk], tokenizer.pad_token_id, model.device)
+            for index, new in zip(chunk, decode(ids, mask), strict=True):
+                outputs[index] = tokenizer.decode(new, skip_special_tokens=True).strip()
             if on_batch:
                 on_batch(len(chunk))
     return outputs
+
+
+def _hf_settings(sampling: Sampling | None) -> dict:
+    if sampling is None:
+        return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    return {
+        "do_sample": True,
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
+        "top_k": None,
+    }
+
+
+_LOGGED: set[str] = set()
+
+
+def _log_fallback(model, reason: str) -> None:
+    key = f"{type(model).__name__}: {reason}"
+    if key not in _LOGGED:
+        _LOGGED.add(key)
+        log.info("generation: fast path off (%s); using model.generate", reason)
 
 
 def _left_pad(rows: list[list[int]], pad: int, device):
@@ -64,8 +130,4 @@ def _stop_ids(model, tokenizer) -> list[int]:
 
 
 def _decode_until_stop(tokenizer, ids: list[int], stop: list[int]) -> str:
-    for position, token in enumerate(ids):
-        if token in stop:
-            ids = ids[:position]
-            break
-    return tokenizer.decode(ids, skip_special_tokens=True).strip()
+    return tokenizer.decode(until_stop(ids, stop), skip_special_tokens=True).strip()

@@ -45,29 +45,15 @@ def _load(config: AugmentConfig, ctx):
 
 def generate_paraphrases(model, tokenizer, texts, max_new_tokens: int, seed: int):
     """One sampled paraphrase per text; None where the model returned nothing new."""
-    import torch
+    from tunesmith.models.generation import generate_texts
+    from tunesmith.models.sampling import Sampling
 
-    prompts = [_prompt(tokenizer, PARAPHRASE_PROMPT.format(text=t)) for t in texts]
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    try:
-        batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        batch = {k: v.to(model.device) for k, v in batch.items()}
-        torch.manual_seed(seed)
-        with torch.no_grad():
-            generated = model.generate(
-                **batch,
-                max_new_tokens=max_new_tokens,
-                do_sample=True,
-                top_p=0.9,
-                temperature=0.8,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-    finally:
-        tokenizer.padding_side = side
-    new_tokens = generated[:, batch["input_ids"].shape[1] :]
-    answers = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+    prompts = [_prompt(tokenizer, PARAPHRASE_PROMPT.format(text=t)) for t in texts]
+    ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
+    sampling = Sampling(temperature=0.8, top_p=0.9, seed=seed)
+    answers = generate_texts(model, tokenizer, ids, max_new_tokens, len(ids), sampling=sampling)
     return [_usable(a, t) for a, t in zip(answers, texts, strict=True)]
 
 

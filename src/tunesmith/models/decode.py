@@ -1,0 +1,101 @@
+"""The fast decoding loop behind `generate_texts`: one preallocated KV cache per batch, one
+forward per step with a ready-made mask, finished rows dropped from the batch.
+
+Profiling `model.generate` on the 135M default model (bf16, batch 16) showed the step time
+spent mostly outside the matmuls: the dynamic cache concatenates (reallocates) every layer's
+keys and values each step, the 4-D mask is rebuilt each step, and the logits processors and
+stopping criteria run per step. Here the cache is a transformers `StaticCache` (allocated once,
+written in place), the decode mask is one boolean row per sequence updated in place, and a row
+that has stopped leaves the batch once enough rows have stopped to make the copy worth it.
+"""
+
+from __future__ import annotations
+
+from tunesmith.models.sampling import Sampling, next_tokens, until_stop
+
+# Drop finished rows once this share of the batch has stopped: each drop copies the cache.
+COMPACT_SHARE = 0.25
+
+
+def fast_path_refusal(model) -> str | None:
+    """Why the fast loop does not apply to `model` (None when it does)."""
+    base = getattr(model, "get_base_model", lambda: model)()
+    config = getattr(base, "config", None)
+    if config is None or not hasattr(base, "generation_config"):
+        return "not a transformers causal LM"
+    if not getattr(base, "_can_compile_fullgraph", False):
+        return f"{type(base).__name__} does not support a static KV cache"
+    text = config.get_text_config(decoder=True)
+    if getattr(text, "sliding_window", None) or getattr(text, "is_encoder_decoder", False):
+        return f"{type(base).__name__} uses sliding-window or encoder-decoder attention"
+    if getattr(config, "_attn_implementation", "sdpa") not in ("sdpa", "eager"):
+        return f"attention implementation {config._attn_implementation!r} is not sdpa/eager"
+    if base.device.type not in ("cpu", "cuda"):
+        return f"device {base.device.type} is not cpu/cuda"
+    return None
+
+
+def decode_batch(
+    model,
+    ids,
+    mask,
+    max_new_tokens: int,
+    stop: list[int],
+    sampling: Sampling | None = None,
+    generator=None,
+) -> list[list[int]]:
+    """New token ids per row of a left-padded batch, each ending at its first stop token."""
+    import torch
+    from transformers import StaticCache
+
+    rows, width = ids.shape
+    total = width + max_new_tokens
+    cache = StaticCache(config=model.config, max_cache_len=total)
+    allowed = torch.zeros((rows, total), dtype=torch.bool, device=ids.device)
+    allowed[:, :width] = mask.bool()
+    position = mask.long().cumsum(-1) - 1
+    logits = model(
+        input_ids=ids,
+        attention_mask=allowed.long(),
+        position_ids=position.clamp(min=0),
+        cache=cache,
+        use_cache=True,
+        logits_to_keep=1,
+    ).logits[:, -1]
+    position = position[:, -1]
+    stops = torch.tensor(stop, device=ids.device)
+    live = torch.arange(rows, device=ids.device)  # original row of each batch row
+    produced: list[list[int]] = [[] for _ in range(rows)]
+    done = torch.zeros(rows, dtype=torch.bool, device=ids.device)
+    for step in range(max_new_tokens):
+        token = next_tokens(logits, sampling, generator)
+        done |= torch.isin(token, stops)
+        for row, value in zip(live.tolist(), token.tolist(), strict=True):
+            produced[row].append(value)
+        stopped = int(done.sum())
+        if step == max_new_tokens - 1 or stopped == len(live):
+            break
+        if stopped and stopped >= COMPACT_SHARE * len(live):
+            keep = (~done).nonzero().squeeze(-1)
+            _keep_rows(cache, keep)
+            live, token, allowed, position = live[keep], token[keep], allowed[keep], position[keep]
+            done = done[keep]
+        position = position + 1
+        allowed[:, width + step] = True
+        logits = model(
+            input_ids=token[:, None],
+            attention_mask=allowed[:, None, None, :],
+            position_ids=position[:, None],
+            cache=cache,
+            use_cache=True,
+        ).logits[:, -1]
+    return [until_stop(tokens, stop) for tokens in produced]
+
+
+def _keep_rows(cache, keep) -> None:
+    """Shrink every layer of a static cache to the rows in `keep` (one copy per layer)."""
+    for layer in cache.layers:
+        if getattr(layer, "is_initialized", False):
+            layer.keys = layer.keys.index_select(0, keep)
+            layer.values = layer.values.index_select(0, keep)
+            layer.batch_size = len(keep)

@@ -119,6 +119,13 @@ def test_fused_lora_dropout_drops_p_and_matches_peft_with_the_same_mask():
     mask = fastpath.random_keep_mask((512, 256), round(0.05 * 65536))
     assert mask.dtype == torch.uint8
     assert 1 - float(mask.float().mean()) == pytest.approx(0.05, abs=0.003)
+    # The mask made straight in the compute dtype is the same 0/1 draw (same generator state).
+    torch.manual_seed(5)
+    as_uint8 = fastpath.random_keep_mask((64, 48), round(0.05 * 65536))
+    torch.manual_seed(5)
+    as_bf16 = fastpath.random_keep_mask((64, 48), round(0.05 * 65536), torch.bfloat16)
+    assert as_bf16.dtype == torch.bfloat16
+    assert torch.equal(as_bf16.float(), as_uint8.float()) and 0 < float(as_uint8.sum()) < 64 * 48
 
     layer = _lora(_tiny_llama(), dropout=0.05).get_base_model().model.layers[0].mlp.up_proj
     layer.train()

@@ -5,11 +5,13 @@ and its dropout (`bernoulli_` + divide + multiply) costs as much as the frozen m
 on a CPU. Here one autograd function does the same maths with less traffic:
 
 - the dropout mask comes from 16 random bits per element (one 64-bit draw feeds four
-  elements), kept as 1 byte per element; P(drop) = round(p * 65536) / 65536;
+  elements), compared straight into the compute dtype (one pass, no bool -> float cast);
+  P(drop) = round(p * 65536) / 65536;
 - dropout's 1/(1-p) and LoRA's alpha/r are applied to the rank-r intermediate, not to the
   full-width activations, and the adapter's output is added inside the matmul (`addmm_`);
-- backward keeps the layer input (shared by q/k/v and by gate/up) and a 1-byte mask instead
-  of a dropped-out copy per adapter.
+- without dropout, backward keeps only the layer input (shared by q/k/v and by gate/up);
+  with dropout it keeps the dropped-out input and the mask, so backward recomputes neither
+  (measured cheaper than re-masking: the mask's cast and multiply ran on every backward).
 
 Only plain single-adapter LoRA on a CPU `nn.Linear` is patched; anything else (GPUs included)
 keeps peft's forward and the model's own attention.
@@ -80,12 +82,12 @@ class _FusedForward:
         if args or kwargs or module.disable_adapters or module.merged:
             return self.original(x, *args, **kwargs)
         keep = None
+        base = module.base_layer
         if module.training and self.threshold > 0:
-            keep = random_keep_mask(x.shape, self.threshold)
+            keep = random_keep_mask(x.shape, self.threshold, _compute_dtype(base.weight))
         scale = module.scaling[self.adapter]
         if keep is not None:
             scale = scale * (1 << MASK_BITS) / ((1 << MASK_BITS) - self.threshold)
-        base = module.base_layer
         return _lora_function().apply(
             x,
             base.weight,
@@ -97,8 +99,8 @@ class _FusedForward:
         )
 
 
-def random_keep_mask(shape, threshold: int):
-    """0/1 uint8 mask, each element 0 with probability threshold / 2**16."""
+def random_keep_mask(shape, threshold: int, dtype=None):
+    """0/1 mask in `dtype` (default uint8), each element 0 with probability threshold / 2**16."""
     import torch
 
     count = 1
@@ -106,7 +108,8 @@ def random_keep_mask(shape, threshold: int):
         count *= size
     words = torch.empty((count + 3) // 4, dtype=torch.int64).random_(-(2**63), None)
     bits = words.view(torch.int16)[:count].view(shape)
-    return (bits >= threshold - (1 << (MASK_BITS - 1))).view(torch.uint8)
+    keep = torch.empty(shape, dtype=dtype or torch.uint8)
+    return torch.ge(bits, threshold - (1 << (MASK_BITS - 1)), out=keep)
 
 
 def _compute_dtype(weight):
@@ -122,7 +125,7 @@ def _lora_function():
     import torch
 
     class LoraLinear(torch.autograd.Function):
-        """y = x W^T + b + (scale * mask(x) A^T) B^T, saving x and the mask only."""
+        """y = x W^T + b + (scale * mask(x) A^T) B^T, saving the (masked) input and the mask."""
 
         @staticmethod
         def forward(ctx, x, weight, bias, lora_a, lora_b, scale, keep):
@@ -132,10 +135,12 @@ def _lora_function():
                 x2 = x.reshape(-1, shape[-1]).to(dtype)
                 w, a, b = weight.to(dtype), lora_a.to(dtype), lora_b.to(dtype)
                 y = torch.nn.functional.linear(x2, w, None if bias is None else bias.to(dtype))
-                masked = x2 if keep is None else _masked(x2, keep)
+                if keep is not None:
+                    keep = keep.reshape(x2.shape).to(dtype)
+                masked = x2 if keep is None else x2 * keep
                 h = (masked @ a.t()).mul_(scale)
                 y.addmm_(h, b.t())
-            ctx.save_for_backward(x2, keep, h, w, a, b)
+            ctx.save_for_backward(masked, keep, h, w, a, b)
             ctx.scale, ctx.shape = scale, shape
             ctx.dtypes = (x.dtype, lora_a.dtype, lora_b.dtype)
             ctx.has_bias = bias is not None and bias.requires_grad
@@ -143,28 +148,23 @@ def _lora_function():
 
         @staticmethod
         def backward(ctx, grad):
-            x2, keep, h, w, a, b = ctx.saved_tensors
+            masked, keep, h, w, a, b = ctx.saved_tensors
             x_dtype, a_dtype, b_dtype = ctx.dtypes
             with torch.autocast("cpu", enabled=False):
                 g = grad.reshape(-1, grad.shape[-1]).to(w.dtype)
                 grad_b = g.t() @ h
                 grad_h = (g @ b).mul_(ctx.scale)
-                mask = None if keep is None else keep.reshape(x2.shape).to(x2.dtype)
-                grad_a = grad_h.t() @ (x2 if mask is None else x2 * mask)
+                grad_a = grad_h.t() @ masked
                 grad_x = None
                 if ctx.needs_input_grad[0]:
                     grad_x = g @ w
-                    if mask is None:
+                    if keep is None:
                         grad_x.addmm_(grad_h, a)
                     else:
-                        grad_x.addcmul_(grad_h @ a, mask)
+                        grad_x.addcmul_(grad_h @ a, keep)
                     grad_x = grad_x.view(ctx.shape).to(x_dtype)
                 grad_bias = g.sum(0) if ctx.has_bias else None
             return grad_x, None, grad_bias, grad_a.to(a_dtype), grad_b.to(b_dtype), None, None
-
-    def _masked(values, keep):
-        # uint8 -> float and a multiply: several times faster than `where` on a bool mask
-        return values * keep.reshape(values.shape).to(values.dtype)
 
     return LoraLinear
 

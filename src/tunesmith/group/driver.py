@@ -60,6 +60,10 @@ def train_members(recipe: Recipe, out: Path, on_member=None) -> list[GroupMember
     from tunesmith.tune.shared_data import curated, link_data
 
     members = group_members(recipe, out)
+    if recipe.group and recipe.group.merges:  # fail before training what cannot merge
+        from tunesmith.ensemble.merge_check import check_same_base_and_method
+
+        check_same_base_and_method(members)
     with reuse_loaded_models():
         for k, gm in enumerate(members):
             link_data(curated(gm.recipe, out), gm.run_dir, with_test=True)

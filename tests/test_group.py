@@ -108,3 +108,21 @@ def test_report_lists_rows_and_merges(group_run):
     _, out, _ = group_run
     page = (out / "report.html").read_text()
     assert "merge_linear" in page and "ensemble mbr" in page and "seed-1" in page
+
+
+def test_classification_group_votes_over_member_probabilities(tmp_path, tiny_model_dir):
+    path = group_recipe(tmp_path, tiny_model_dir, {"members": {"seeds": [0, 1]}}, "classification")
+    result = run_group(load_recipe(path), tmp_path / "out")
+    assert set(result["ensembles"]) == {"ensemble_majority", "ensemble_probability"}
+    members = [
+        read_jsonl(tmp_path / "out/members" / n / "eval/predictions/test.tuned.jsonl")
+        for n in result["members"]
+    ]
+    soft = read_jsonl(tmp_path / "out/ensembles/predictions/test.probability.jsonl")
+    for k, row in enumerate(soft):
+        for label, p in row["probabilities"].items():
+            mean = sum(m[k]["probabilities"][label] for m in members) / 2
+            assert p == pytest.approx(mean, abs=1e-6)
+        assert row["prediction"] == max(row["probabilities"], key=row["probabilities"].get)
+        assert row["scores"]["correct"] == float(row["prediction"] == row["reference"])
+    assert "accuracy" in result["rows"]["ensemble_majority"]["metrics"]

@@ -147,3 +147,22 @@ def test_weight_list_not_matching_the_members_is_one_line_exit_2(
     assert "merges.0.weights has 2 weights for 3 members" in err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "g").exists()
+
+
+def test_variants_of_another_method_are_refused_before_training(
+    tmp_path, tiny_model_dir, capsys, monkeypatch
+):
+    from tunesmith.cli.main import main
+
+    variants = [{"training.seed": 0}, {"training.method": "ia3"}]
+    group = {"members": {"variants": variants}, "merges": [{"method": "linear"}]}
+    path = group_recipe(tmp_path, tiny_model_dir, group)
+    monkeypatch.setattr("sys.argv", ["tunesmith", "group", str(path), "-o", str(tmp_path / "g")])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "member variant-1 trains with method ia3" in errors[0]
+    assert "Traceback" not in err
+    assert not (tmp_path / "g" / "members").exists()  # nothing trained

@@ -9,14 +9,9 @@ from tunesmith.progress import console
 
 def group_recipe(recipe_path: Path, out: Path, overrides: list[str]) -> dict:
     from tunesmith.config import load_recipe
-    from tunesmith.config.group import GroupConfig
     from tunesmith.group.driver import run_group
 
     recipe = load_recipe(recipe_path, overrides)
-    if recipe.group is None:  # the defaults: three seeds, every ensemble that applies
-        from tunesmith.config.overrides import override_recipe
-
-        recipe = override_recipe(recipe, {"group": GroupConfig().model_dump(mode="json")})
     console.print(f"group folder: [bold]{out}[/bold]")
     result = run_group(recipe, out, on_member=_member_done, on_step=console.print)
     key, best = result["headline"], result["best_member"]

@@ -16,10 +16,14 @@ from tunesmith.config.base import Section
 EnsembleName = Literal["majority", "probability", "mbr", "likelihood"]
 SimilarityName = Literal["rouge", "bleu"]
 MergeName = Literal["linear", "ties", "dare_linear", "dare_ties"]
+KIND_HELP = "Member kind (seeds, subsets or variants; implied by the other keys): "
 
 
 class SeedMembers(Section):
-    kind: Literal["seeds"] = "seeds"
+    kind: Literal["seeds"] = Field(
+        "seeds",
+        description=KIND_HELP + "one member per seed.",
+    )
     seeds: list[int] = Field(
         [0, 1, 2], min_length=2, description="One member per training seed (training.seed)."
     )
@@ -29,7 +33,10 @@ class SeedMembers(Section):
 
 
 class SubsetMembers(Section):
-    kind: Literal["subsets"] = "subsets"
+    kind: Literal["subsets"] = Field(
+        "subsets",
+        description=KIND_HELP + "one member per random training subset.",
+    )
     count: int = Field(3, ge=2, description="Members, each trained on its own random subset.")
     fraction: float = Field(
         0.8,
@@ -45,7 +52,10 @@ class SubsetMembers(Section):
 
 
 class VariantMembers(Section):
-    kind: Literal["variants"] = "variants"
+    kind: Literal["variants"] = Field(
+        "variants",
+        description=KIND_HELP + "one member per listed override mapping.",
+    )
     variants: list[dict[str, Any]] = Field(
         ...,
         min_length=2,
@@ -85,7 +95,8 @@ class MergeConfig(Section):
         None,
         ge=1,
         description="ties / dare: rank of the merged LoRA (the merged delta is re-factorised "
-        "by SVD; default: the sum of the members' ranks).",
+        "by SVD; default: the sum of the members' ranks; at most the smallest targeted module's "
+        "full rank).",
     )
     max_error: float = Field(
         1e-3,

@@ -33,15 +33,14 @@ def adapter_config(gm) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def check_mergeable(members) -> list[dict]:
-    """The members' adapter configs, or a UserError naming what does not match."""
+def check_same_base_and_method(members) -> None:
+    """Members of other methods or base models do not merge (checked before any training)."""
     first = members[0]
-    configs = [adapter_config(gm) for gm in members]
-    for gm, config in zip(members, configs, strict=True):
+    for gm in members[1:]:
         where = f"group.merges: member {gm.member.name}"
         if gm.recipe.training.method != first.recipe.training.method:
             raise UserError(
-                f"{where} was trained with method {gm.recipe.training.method}, "
+                f"{where} trains with method {gm.recipe.training.method}, "
                 f"{first.member.name} with {first.recipe.training.method}; adapters merge only "
                 "within one method"
             )
@@ -50,6 +49,14 @@ def check_mergeable(members) -> list[dict]:
                 f"{where} fine-tunes base model {gm.recipe.model.name}, {first.member.name} "
                 f"{first.recipe.model.name}; adapters of different base models do not merge"
             )
+
+
+def check_mergeable(members) -> list[dict]:
+    """The members' adapter configs, or a UserError naming what does not match."""
+    check_same_base_and_method(members)
+    configs = [adapter_config(gm) for gm in members]
+    for gm, config in zip(members, configs, strict=True):
+        where = f"group.merges: member {gm.member.name}"
         if config.get("peft_type") != "LORA":
             raise UserError(f"{where} is a {config.get('peft_type')} adapter; merging needs LoRA")
         for key, why in REFUSED.items():

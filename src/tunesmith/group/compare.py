@@ -29,8 +29,15 @@ def member_rows(members, row: str = "tuned") -> list[list[dict]]:
 
 
 def test_examples(gm) -> list[dict]:
-    examples = read_jsonl(gm.run_dir.data / f"{TEST}.jsonl")
-    return examples[: gm.recipe.evaluation.sample_size]
+    """The test examples the member's evaluation scored, in its predictions' order."""
+    examples = read_jsonl(gm.run_dir.data / f"{TEST}.jsonl")[: gm.recipe.evaluation.sample_size]
+    scored = read_jsonl(gm.run_dir.eval / "predictions" / f"{TEST}.tuned.jsonl")
+    if [e["id"] for e in examples] != [r["id"] for r in scored]:
+        raise UserError(
+            f"group member {gm.member.name}: its test predictions do not match data/test.jsonl; "
+            "re-run its evaluate stage (tunesmith run --stages evaluate)"
+        )
+    return examples
 
 
 def rows_from_choices(template: list[dict], choices, recipe, labels) -> list[dict]:

@@ -30,6 +30,13 @@ class GroupMember:
     run_dir: RunDir
 
 
+def with_group(recipe: Recipe) -> Recipe:
+    """The recipe with a `group:` section (the defaults when it has none: three seeds)."""
+    if recipe.group is not None:
+        return recipe
+    return override_recipe(recipe, {"group": GroupConfig().model_dump(mode="json")})
+
+
 def member_recipe(recipe: Recipe, member: Member) -> Recipe:
     """The member's recipe: the group's, with its overrides, without the group section and
     without the few-shot row (the group compares trained members; base is scored once each)."""
@@ -60,6 +67,10 @@ def train_members(recipe: Recipe, out: Path, on_member=None) -> list[GroupMember
     from tunesmith.tune.shared_data import curated, link_data
 
     members = group_members(recipe, out)
+    if recipe.group and recipe.group.merges:  # fail before training what cannot merge
+        from tunesmith.ensemble.merge_check import check_same_base_and_method
+
+        check_same_base_and_method(members)
     with reuse_loaded_models():
         for k, gm in enumerate(members):
             link_data(curated(gm.recipe, out), gm.run_dir, with_test=True)
@@ -92,6 +103,7 @@ def run_group(recipe: Recipe, out: Path, on_member=None, on_step=None) -> dict:
     from tunesmith.group.compare import group_compare
     from tunesmith.group.report import write_report
 
+    recipe = with_group(recipe)
     members = train_members(recipe, out, on_member)
     comparison = group_compare(recipe, members, out, on_step)
     write_json(out / "compare.json", comparison)

@@ -157,11 +157,14 @@ def test_cli_refuses_an_unknown_format_in_one_line(exported):
 
 
 def test_cli_export_writes_the_chosen_gguf_type(exported):
-    _, run_dir, _ = exported
-    from test_cli import tunesmith
+    from typer.testing import CliRunner
 
-    done = tunesmith("export", run_dir.root, "--format", "gguf", "--gguf-type", "q4_0")
-    assert done.returncode == 0, done.stderr
+    from tunesmith.cli.main import app
+
+    _, run_dir, _ = exported
+    args = ["export", str(run_dir.root), "--format", "gguf", "--gguf-type", "q4_0"]
+    done = CliRunner().invoke(app, args)  # in-process: the subprocess start costs more here
+    assert done.exit_code == 0, done.output
     record = json.loads((run_dir.root / "export" / "exports.json").read_text())
     assert record["artefacts"]["gguf_q4_0"]["bytes"] < record["artefacts"]["gguf_q8_0"]["bytes"]
     assert (run_dir.root / "export" / "model-q4_0.md").is_file()

@@ -12,7 +12,7 @@ from export_helpers import small_recipe
 from tunesmith.artifacts import RunDir
 from tunesmith.pipeline import run_pipeline
 
-STAGES = ["data", "train", "distill", "evaluate"]
+STAGES = ["data", "train", "distill", "evaluate", "report"]
 
 
 def _recipe(folder, model_dir, distill: dict):
@@ -149,3 +149,11 @@ def test_loss_names_equal_the_registry():
     from tunesmith.distill.losses import LOSSES
 
     assert sorted(get_args(DistillLoss)) == LOSSES.names()
+
+
+def test_report_has_the_distillation_table(distilled):
+    _, run_dir, _ = distilled
+    page = (run_dir.report / "report.html").read_text()
+    table = page[page.index('<h2 id="distill">') :].split("</table>")[0]
+    assert table.count("<tr>") == 4  # header, teacher, labels only, distilled
+    assert "<td>distilled</td>" in table and '<td class="num">1</td>' in table

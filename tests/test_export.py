@@ -12,7 +12,7 @@ from tunesmith.pipeline import run_pipeline
 # GGUF round trip through transformers' loader: largest |logit difference| over the largest
 # |logit|. f16 rounds each weight to 11 bits; q8_0 to 8 bits per 32-value block.
 TOLERANCE = {"gguf_f16": 0.01, "gguf_q8_0": 0.05}
-STAGES = ["data", "train", "export", "evaluate", "export_card"]  # checks: own tests
+STAGES = ["data", "train", "export", "evaluate", "export_card", "report"]  # checks: own tests
 
 
 @pytest.fixture(scope="module")
@@ -157,11 +157,26 @@ def test_cli_refuses_an_unknown_format_in_one_line(exported):
 
 
 def test_cli_export_writes_the_chosen_gguf_type(exported):
-    _, run_dir, _ = exported
-    from test_cli import tunesmith
+    from typer.testing import CliRunner
 
-    done = tunesmith("export", run_dir.root, "--format", "gguf", "--gguf-type", "q4_0")
-    assert done.returncode == 0, done.stderr
+    from tunesmith.cli.main import app
+
+    _, run_dir, _ = exported
+    args = ["export", str(run_dir.root), "--format", "gguf", "--gguf-type", "q4_0"]
+    done = CliRunner().invoke(app, args)  # in-process: the subprocess start costs more here
+    assert done.exit_code == 0, done.output
     record = json.loads((run_dir.root / "export" / "exports.json").read_text())
     assert record["artefacts"]["gguf_q4_0"]["bytes"] < record["artefacts"]["gguf_q8_0"]["bytes"]
     assert (run_dir.root / "export" / "model-q4_0.md").is_file()
+
+
+def test_report_lists_exports_with_size_speed_and_quality_vs_tuned(exported):
+    import re
+
+    _, run_dir, _ = exported
+    page = (run_dir.report / "report.html").read_text()
+    table = page[page.index('<h2 id="exports">') :].split("</table>")[0]
+    for name in ("tuned", "merged", "gguf_f16", "gguf_q8_0", "int8"):
+        assert f"<td>{name}</td>" in table
+    merged = re.search(r"<td>merged</td>(.*?)</tr>", table).group(1)
+    assert "+0.0000 [+0.0000, +0.0000]" in merged  # identical predictions: no difference

@@ -20,11 +20,12 @@ def run(recipe: Recipe, run_dir: RunDir) -> dict:
     import copy
 
     from tunesmith.distill.losses import soft_targets
-    from tunesmith.distill.student import make_student
+    from tunesmith.distill.student import check_before_loading, make_student
     from tunesmith.distill.targets import TARGETS, attach, load_targets
     from tunesmith.distill.train import encode, student_training, train_student
     from tunesmith.methods.tuned import merged_tuned
 
+    check_before_loading(recipe)
     config, out = recipe.distill, run_dir.stage("distill")
     teacher, tokenizer, _ = merged_tuned(recipe, run_dir, "distill")
     student = make_student(config, teacher, tokenizer)  # refuses before any work

@@ -18,13 +18,30 @@ def make_student(config, teacher, tokenizer):
     depth = teacher.config.num_hidden_layers
     if config.student_model:
         return _other_model(config.student_model, teacher, tokenizer, depth)
+    return shallow_copy(teacher, spread(depth, student_depth(config, depth)))
+
+
+def student_depth(config, depth: int) -> int:
+    """Blocks of a student copied from a `depth`-block teacher; refused when deeper."""
     count = config.student_layers or max(1, depth // 2)
     if count > depth:
         raise UserError(
             f"distill.student_layers: {count} is deeper than the teacher's {depth} blocks; "
             "a student has at most as many blocks as its teacher"
         )
-    return shallow_copy(teacher, spread(depth, count))
+    return count
+
+
+def check_before_loading(recipe) -> None:
+    """The depth refusal from the model's config alone, before any weights load."""
+    from transformers import AutoConfig
+
+    from tunesmith.models.resolve import resolve_model
+
+    config = recipe.distill
+    if not config.student_model:
+        teacher = AutoConfig.from_pretrained(resolve_model(recipe.model.name))
+        student_depth(config, teacher.num_hidden_layers)
 
 
 def shallow_copy(teacher, keep: list[int]):

@@ -9,6 +9,7 @@ from tunesmith.artifacts.files import read_json
 from tunesmith.config.schema import Recipe
 from tunesmith.report.checks import checks_context
 from tunesmith.report.classification import classification_context
+from tunesmith.report.deploy import deploy_context
 from tunesmith.report.evaluation import evaluation_context
 from tunesmith.report.plots import line_chart_svg
 
@@ -56,6 +57,7 @@ def gather(recipe: Recipe, run_dir: RunDir) -> dict:
         "human": _read_json(run_dir.eval / "human.json"),  # `tunesmith human summary`
         "energy": _read_json(run_dir.manifest_path).get("energy", {}),  # tracking/quality.py
         **checks_context(run_dir.eval),
+        **deploy_context(run_dir, _read_json(run_dir.eval / "compare.json")),  # export, distill
     }
 
 

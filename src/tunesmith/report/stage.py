@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tunesmith.artifacts import RunDir
 from tunesmith.config.schema import Recipe
+from tunesmith.report.deploy import deploy_inputs
 from tunesmith.stages import StageSpec, register_stage
 
 
@@ -29,6 +30,7 @@ def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
     files += [path for path in optional if path.exists()]
     checks = run_dir.eval / "checks"  # written by the checks stage when a check is on
     files += [checks] if (checks / "summary.json").is_file() else []
+    files += deploy_inputs(run_dir)  # export/exports.json, distill/summary.json
     if recipe.pretrain is not None:
         files += [run_dir.root / "pretrain" / "metrics.json", run_dir.root / "domain/metrics.json"]
     return files

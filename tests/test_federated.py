@@ -223,7 +223,7 @@ def test_more_clients_than_examples_stops_the_run_with_exit_2(tmp_path, tiny_mod
     assert done.returncode == 2, done.stderr[-2000:]
     assert "25 clients but only 20 training examples" in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
-    assert (tmp_path / "r" / "data" / "train.jsonl").is_file()  # what was written is kept
+    assert not (tmp_path / "r" / "data").exists()  # refused by the pre-flight, before any stage
 
 
 def test_unknown_aggregation_is_refused_by_validate_with_exit_2(tmp_path, tiny_model_dir):

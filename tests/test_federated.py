@@ -196,8 +196,12 @@ def test_real_server_and_two_client_processes_on_loopback(tmp_path, tiny_model_d
         )
         for i in (1, 2)
     ]
-    assert [p.wait(timeout=600) for p in clients] == [0, 0]
-    assert server.wait(timeout=600) == 0
+    try:
+        assert [p.wait(timeout=600) for p in clients] == [0, 0]
+        assert server.wait(timeout=600) == 0
+    finally:  # a failed client leaves the server waiting for it
+        for process in [server, *clients]:
+            process.kill()
     report = json.loads((run / "train" / "federated.json").read_text())
     assert [r["clients"] for r in report["rounds"]] == [[1, 2]]
     assert (run / "eval" / "compare.json").is_file()

@@ -114,6 +114,10 @@ def _data(recipe: Recipe) -> list[str]:
     lines = [f"data.train: ok ({len(train)} examples after max_examples, fields map)"]
     sizes = ", ".join(f"{name} {len(rows)}" for name, rows in splits.items())
     lines.append(f"data.split: ok ({sizes}; before curation)")
+    if recipe.federated is not None:
+        from tunesmith.federated.partition import check_federated
+
+        lines.append(check_federated(recipe, splits["train"]))
     if task_spec(recipe.task).has_label:
         lines += [f"warning: {w}" for w in check_labels(splits, data.train)]
         lines.append(_positive_class(recipe, splits["train"]))

@@ -13,7 +13,7 @@ def partition(examples: list[dict], federated) -> list[list[dict]]:
     if len(examples) < count:
         raise UserError(
             f"federated.clients: {count} clients but only {len(examples)} training examples "
-            "in data/train.jsonl; every client needs at least one"
+            "in the train split; every client needs at least one"
         )
     if federated.partition_field:
         return _by_field(examples, federated)
@@ -38,3 +38,19 @@ def _by_field(examples: list[dict], federated) -> list[list[dict]]:
 def client_label(index: int) -> str:
     """Row and folder name of client `index` (0-based): client_1, client_2, ..."""
     return f"client_{index + 1}"
+
+
+def check_federated(recipe, train: list[dict]) -> str:
+    """Pre-flight: Flower (and Ray for the simulation) importable, and the split possible on the
+    training examples before curation (the stage checks again after it)."""
+    import importlib.util
+
+    fed = recipe.federated
+    needed = ["flwr"] + (["ray"] if fed.server_address is None else [])
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UserError(
+            f"federated: {', '.join(missing)} not installed; run make setup (docs/federated.md)"
+        )
+    sizes = [len(share) for share in partition(train, fed)]
+    return f"federated: ok ({fed.clients} clients of {min(sizes)}-{max(sizes)} examples)"

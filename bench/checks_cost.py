@@ -1,9 +1,9 @@
 """Seconds each model risk check costs on the default model: one JSON line per check.
 
 Run once: `.venv/bin/python bench/checks_cost.py [run-folder]`. Builds a small demo run
-(real SmolLM2-135M, 160 rows, 2 training steps, 16 test examples, 16 new tokens) in the
-folder (default: a temporary one), runs data -> train -> evaluate -> checks with the default
-checks settings, and prints each check's seconds from eval/checks/summary.json.
+(real SmolLM2-135M, 160 rows, 2 training steps, 16 test examples, 32 new tokens as the demo)
+in the folder (default: a temporary one), runs data -> train -> evaluate -> checks with the
+default checks settings, and prints each check's seconds from eval/checks/summary.json.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ OVERRIDES = [
     "training.batch_size=4",
     "training.max_seq_length=128",
     "evaluation.few_shot=0",
-    "evaluation.generation.max_new_tokens=16",
+    "evaluation.generation.max_new_tokens=32",  # as the demo: comparable to its checks
 ]
 
 

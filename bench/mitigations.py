@@ -34,7 +34,7 @@ FORGETTING = {
         "training.max_seq_length=128",
         "training.learning_rate=1.0e-3",
         "training.early_stopping.patience=100",
-        "checks.forgetting.items=100",
+        "checks.forgetting.items=80",
     ],
     "variants": {
         "plain": [],
@@ -47,7 +47,7 @@ CDA = {
     "recipe": "chitchat.yaml",
     "check": "bias",
     "common": [
-        "data.split.test=100",
+        "data.split.test=60",
         "data.split.validation=8",
         "training.max_steps=40",
         "training.batch_size=4",
@@ -56,7 +56,7 @@ CDA = {
         "training.early_stopping.patience=100",
         "evaluation.few_shot=0",
         "evaluation.generation.max_new_tokens=16",
-        "checks.bias.sample_size=16",
+        "checks.bias.sample_size=10",
     ],
     "variants": {
         "no_cda": [],

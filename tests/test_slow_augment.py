@@ -20,7 +20,7 @@ def test_default_model_augments_and_the_shipped_encoder_filters():
 
     splits = {"train": labelled(4, 4), "val": labelled(1, 1, 1), "test": labelled(1, 1, 2)}
     augment = {"methods": ["backtranslation", "paraphrase"], "fraction": 0.5}
-    augment["paraphrase_max_new_tokens"] = 40  # the rows are short; keeps the test short
+    augment["paraphrase_max_new_tokens"] = 24  # the rows are short; keeps the test short
     out, funnel, card = post_split(splits, config(augment=augment), context(True, load_model=load))
     counts = card["augment"]
     for method in augment["methods"]:

@@ -191,3 +191,12 @@ def test_recipe_run_counts_rejected_rows_in_the_data_card(tiny_recipe, tmp_path)
     low = [e for e in log if e["reason"] == "augment_low_similarity"]
     assert all(e["similarity"] < 0.2 for e in low)
     assert len(low) == sum(r.get("augment_low_similarity", 0) for r in counts["rejected"].values())
+
+
+def test_a_translation_model_that_does_not_load_is_one_clear_error(tmp_path):
+    from tunesmith.errors import UserError
+
+    missing = str(tmp_path / "no-such-model")
+    cfg = config(augment={"methods": ["backtranslation"], "translation_models": [missing] * 2})
+    with pytest.raises(UserError, match="translation_models: .*no-such-model"):
+        post_split(_splits(), cfg, context(label=True))

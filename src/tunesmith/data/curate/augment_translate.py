@@ -70,7 +70,14 @@ def _seq2seq(name: str, max_new_tokens: int) -> Translate:
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(name)
+    try:  # a slow sentencepiece tokenizer (Marian without tokenizer.json) needs the package
+        tokenizer = AutoTokenizer.from_pretrained(name)
+    except (ImportError, ValueError, OSError) as exc:
+        raise UserError(
+            f"data.curation.augment.translation_models: {name}: its tokenizer does not load "
+            f"({str(exc).splitlines()[0][:160]}); pip install sentencepiece, or give a model "
+            "folder with a tokenizer.json"
+        ) from None
     model = AutoModelForSeq2SeqLM.from_pretrained(name).eval()
 
     def run(texts: list[str], language: str) -> list[str]:  # the model fixes the language

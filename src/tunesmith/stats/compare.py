@@ -32,7 +32,7 @@ def compare_rows(
     p_value, test = two_sided_p(deltas), "paired bootstrap"
     if stat.paired_test is not None:
         p_value, test = stat.paired_test(cols_a, cols_b, idx.shape[0])
-    if not np.any(deltas):  # the rows agree on every resample: nothing to test
+    if not np.any(deltas) or n < 2:  # agree on every resample, or one example: no test
         p_value = 1.0
     sign = -1.0 if stat.lower_is_better else 1.0
     significant = bool((low > 0 or high < 0) and p_value < alpha)

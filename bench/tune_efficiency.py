@@ -8,6 +8,7 @@ Two worker processes on one study: bench/tune_workers.py.
 
     python bench/tune_efficiency.py [--trials 6] [--examples 64] [--steps 8] [--model DIR]
         [--pruners none,median] [--reuse on,off] [--threads N]
+    python bench/tune_efficiency.py --costs     # what the reuse saves per trial, in seconds
 """
 
 from __future__ import annotations
@@ -92,6 +93,43 @@ def measure(pruner: str, reuse: bool, args) -> list[dict]:
         return figures(study, seconds, {"pruner": pruner, "reuse": reuse, "workers": 1})
 
 
+def setup_costs(args, repeats: int = 3) -> list[dict]:
+    """Per-trial set-up a worker process pays without reuse and with it (median seconds):
+    the base model read from disk vs a copy of the loaded one; the train split tokenised vs
+    taken from the cache."""
+    import statistics
+
+    from tunesmith.models import load_model_and_tokenizer, reuse_loaded_models
+    from tunesmith.train.encoded import encoded_split, reuse_encoded
+    from tunesmith.tune.shared_data import curated
+
+    recipe = small_recipe(args, "none")
+    with tempfile.TemporaryDirectory() as folder:
+        train = curated(recipe, Path(folder)).data / "train.jsonl"
+        _, tokenizer = load_model_and_tokenizer(recipe.model, device="cpu")
+        length = recipe.training.max_seq_length
+        jobs = {
+            "model_load": lambda: load_model_and_tokenizer(recipe.model, device="cpu"),
+            "tokenise_train": lambda: encoded_split(train, tokenizer, length),
+        }
+        rows = []
+        for name, job in jobs.items():
+            cold = [_seconds(job) for _ in range(repeats)]
+            with reuse_loaded_models(), reuse_encoded():
+                job()  # the first trial pays the full cost once
+                warm = [_seconds(job) for _ in range(repeats)]
+            for reuse, times in (("off", cold), ("on", warm)):
+                value = round(statistics.median(times), 4)
+                rows.append({"figure": f"{name}_seconds", "reuse": reuse, "value": value})
+        return rows
+
+
+def _seconds(job) -> float:
+    started = time.perf_counter()
+    job()
+    return time.perf_counter() - started
+
+
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=6)
@@ -108,7 +146,12 @@ def parser() -> argparse.ArgumentParser:
 def main() -> None:
     cli = parser()
     cli.add_argument("--reuse", default="on", help="on, off or on,off")
+    cli.add_argument("--costs", action="store_true", help="only the per-trial set-up costs")
     args = cli.parse_args()
+    if args.costs:
+        for row in setup_costs(args):
+            print(json.dumps(row), flush=True)
+        return
     settings = [(r, p) for r in args.reuse.split(",") for p in args.pruners.split(",")]
     if len(settings) == 1:
         for row in measure(settings[0][1], settings[0][0] == "on", args):

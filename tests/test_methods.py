@@ -24,6 +24,8 @@ SETTINGS = {  # small, fast settings for the tiny model (methods absent here use
 
 def test_method_names_equal_the_schema():
     assert sorted(METHOD_NAMES) == METHODS.names()
+    # the matrix below runs over the registry; these are the methods #11 ships
+    assert {"lora", "ia3", "loha", "prompt_tuning", "full", "freeze"} <= set(METHODS.names())
     keys = {m.settings_key for m in TRAINING_MODELS} - {None}
     assert keys <= set(METHODS.names())
 
@@ -80,17 +82,22 @@ def test_method_learns_and_reloads_to_identical_logits(name, tiny_model_dir, tmp
     assert sum(losses[-5:]) < 0.75 * sum(losses[:5]), losses[::10]
     assert perplexity(model, items, 4, pad) < 0.3 * before
 
+    batch = collate(items, pad)
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    model.eval()
+    with torch.no_grad():
+        trained = model(**inputs).logits  # what the training loop ended with, in memory
     method = method_of(config)
     method.save(model, tmp_path / method.artefact)
     base, _ = _tiny(tiny_model_dir)
     tuned = load_tuned(config, tmp_path, base)
     plain = _plain_load(method.artefact, tmp_path / method.artefact, tiny_model_dir)
-    batch = collate(items, pad)
-    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
     with torch.no_grad():
         expected = plain(**inputs).logits
         got = tuned(**inputs).logits
     assert torch.allclose(got, expected, atol=1e-4), (got - expected).abs().max()
+    # and both are the trained model, so saving lost nothing a plain load would miss
+    assert torch.allclose(expected, trained, atol=1e-4), (expected - trained).abs().max()
     line = describe(config)
     assert line and (name == "full" or line != describe(_config("full")))
 

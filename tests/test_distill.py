@@ -104,6 +104,10 @@ def test_students_are_shallower_trained_and_scored_against_the_teacher(distilled
     for row in ("student_distilled", "student_labels_only"):
         assert compare["rows"][row]["metrics"]
         assert any((c["a"], c["b"]) == (row, "tuned") for c in compare["comparisons"])
+    pair = ("student_labels_only", "student_distilled")
+    gain = next(c for c in compare["comparisons"] if (c["a"], c["b"]) == pair)
+    ppl = gain["metrics"]["perplexity"]
+    assert ppl["ci_low"] <= ppl["delta"] <= ppl["ci_high"]
 
 
 def test_a_student_deeper_than_the_teacher_is_refused_before_training(tmp_path, tiny_model_dir):
@@ -161,3 +165,4 @@ def test_report_has_the_distillation_table(distilled):
     table = page[page.index('<h2 id="distill">') :].split("</table>")[0]
     assert table.count("<tr>") == 4  # header, teacher, labels only, distilled
     assert "<td>distilled</td>" in table and '<td class="num">1</td>' in table
+    assert 'id="distill-gain">Distilled minus labels-only student' in page

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 from export_helpers import small_recipe
 
 from tunesmith.artifacts import RunDir
@@ -105,22 +104,31 @@ def test_students_are_shallower_trained_and_scored_against_the_teacher(distilled
     for row in ("student_distilled", "student_labels_only"):
         assert compare["rows"][row]["metrics"]
         assert any((c["a"], c["b"]) == (row, "tuned") for c in compare["comparisons"])
+    pair = ("student_labels_only", "student_distilled")
+    gain = next(c for c in compare["comparisons"] if (c["a"], c["b"]) == pair)
+    ppl = gain["metrics"]["perplexity"]
+    assert ppl["ci_low"] <= ppl["delta"] <= ppl["ci_high"]
 
 
-def test_a_student_deeper_than_the_teacher_is_refused(tmp_path, distilled):
-    import shutil
-
+def test_a_student_deeper_than_the_teacher_is_refused_before_training(tmp_path, tiny_model_dir):
     from test_cli import assert_user_error, tunesmith
 
-    _, run_dir, _ = distilled
-    copy = tmp_path / "run"
-    shutil.copytree(run_dir.root, copy, ignore=shutil.ignore_patterns("distill", "eval"))
-    raw = yaml.safe_load((copy / "recipe.yaml").read_text())
-    raw["distill"]["student_layers"] = 3
-    (copy / "recipe.yaml").write_text(yaml.safe_dump(raw))
-    done = tunesmith("distill", copy)
+    _recipe(tmp_path, tiny_model_dir, {"student_layers": 3})
+    # `run` calls the same pre-flight before its data stage (preflight.py)
+    done = tunesmith("validate", tmp_path / "recipe.yaml")
     assert_user_error(done, "distill.student_layers: 3 is deeper than the teacher's 2 blocks")
-    assert not (copy / "distill" / "summary.json").exists()
+
+
+def test_the_stage_refuses_it_too_when_called_on_a_finished_run(tmp_path, distilled):
+    from tunesmith.config.overrides import override_recipe
+    from tunesmith.distill.stage import run
+    from tunesmith.errors import UserError
+
+    recipe, run_dir, _ = distilled
+    deeper = override_recipe(recipe, {"distill.student_layers": 3})
+    with pytest.raises(UserError, match="3 is deeper than the teacher's 2 blocks"):
+        run(deeper, run_dir)
+    assert (run_dir.root / "distill" / "summary.json").is_file()  # nothing written is lost
 
 
 def test_a_student_with_another_vocabulary_is_refused(tmp_path, tiny_model_dir):
@@ -157,3 +165,4 @@ def test_report_has_the_distillation_table(distilled):
     table = page[page.index('<h2 id="distill">') :].split("</table>")[0]
     assert table.count("<tr>") == 4  # header, teacher, labels only, distilled
     assert "<td>distilled</td>" in table and '<td class="num">1</td>' in table
+    assert 'id="distill-gain">Distilled minus labels-only student' in page

@@ -167,7 +167,11 @@ def test_cli_export_writes_the_chosen_gguf_type(exported):
     assert done.exit_code == 0, done.output
     record = json.loads((run_dir.root / "export" / "exports.json").read_text())
     assert record["artefacts"]["gguf_q4_0"]["bytes"] < record["artefacts"]["gguf_q8_0"]["bytes"]
-    assert (run_dir.root / "export" / "model-q4_0.md").is_file()
+    card = run_dir.root / "export" / "model-q4_0.md"
+    assert "No evaluation row for this export yet" in card.read_text()  # evaluate comes next
+    card.unlink()
+    done = CliRunner().invoke(app, ["export", str(run_dir.root), "--cards"])
+    assert done.exit_code == 0 and "| tuned |" in card.read_text()
 
 
 def test_report_lists_exports_with_size_speed_and_quality_vs_tuned(exported):

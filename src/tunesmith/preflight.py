@@ -35,6 +35,7 @@ def preflight(recipe: Recipe, output: Path | None, say=None) -> list[str]:
         passed(check_writable(output))
     passed(_model(recipe.model.name))
     passed(*_method(recipe))
+    passed(*_deployment(recipe))
     passed(*_data(recipe))
     if recipe.pretrain is not None:
         passed(_corpus(recipe.pretrain))
@@ -55,6 +56,29 @@ def _method(recipe: Recipe) -> list[str]:
         return []
     method_of(recipe.training).check(recipe.training.settings(), int(depth))
     return [f"training.method: ok ({recipe.training.method}, model of {depth} blocks)"]
+
+
+def _deployment(recipe: Recipe) -> list[str]:
+    """export: a GGUF-capable architecture; distill: a student no deeper than the teacher."""
+    from tunesmith.models import resolve_model
+
+    config = Path(resolve_model(recipe.model.name, fetch=False)) / "config.json"
+    if not config.is_file() or (recipe.export is None and recipe.distill is None):
+        return []
+    model = json.loads(config.read_text(encoding="utf-8"))
+    lines = []
+    if recipe.export is not None:
+        from tunesmith.export.gguf_file import check_architecture
+
+        if "gguf" in recipe.export.formats:
+            check_architecture(model.get("model_type"))
+        lines.append(f"export: ok ({', '.join(recipe.export.formats)})")
+    if recipe.distill is not None and not recipe.distill.student_model:
+        from tunesmith.distill.student import student_depth
+
+        count = student_depth(recipe.distill, int(model.get("num_hidden_layers", 0)))
+        lines.append(f"distill: ok (student of {count} blocks)")
+    return lines
 
 
 def _trackers(recipe: Recipe, output: Path | None) -> str:

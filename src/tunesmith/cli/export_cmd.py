@@ -22,14 +22,21 @@ def export(
     gguf_types: list[str] = typer.Option(
         [], "--gguf-type", help="GGUF tensor type: f16, q8_0, q4_0 (repeatable)."
     ),
+    cards: bool = typer.Option(
+        False, "--cards", help="Only rewrite the model cards (e.g. after `tunesmith evaluate`)."
+    ),
 ) -> None:
     """Write deployable exports of the tuned model, with model cards and sizes."""
-    from tunesmith.export.build import export_run
+    from tunesmith.export.build import export_run, read_exports
     from tunesmith.export.card import write_cards
     from tunesmith.export.formats import FORMATS
     from tunesmith.progress import console
 
     recipe, run_dir = finished_run(run)
+    if cards:
+        for card in write_cards(recipe, run_dir, read_exports(run_dir.root / "export")):
+            console.print(f"model card: {run_dir.root / card}")
+        return
     for name in formats:
         if name not in FORMATS:
             raise UserError(f"--format: {_unknown(FORMATS, name)}")
@@ -37,7 +44,10 @@ def export(
     record = export_run(recipe, run_dir, config, progress=console.print)
     for card in write_cards(recipe, run_dir, record):
         console.print(f"model card: {run_dir.root / card}")
-    console.print(f"next: tunesmith evaluate {run} (scores each export against the tuned model)")
+    console.print(
+        f"next: tunesmith evaluate {run} (scores each export against the tuned model), then "
+        f"tunesmith export {run} --cards (adds those scores to the cards)"
+    )
 
 
 def export_config(recipe, formats: list[str], gguf_types: list[str]):

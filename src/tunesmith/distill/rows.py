@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tunesmith.evaluate.rows import ModelRow, register_row
+from tunesmith.evaluate.rows import ModelRow, register_pair, register_row
 
 LABELS = {"labels_only": "student (labels only)", "distilled": "student (distilled)"}
 
@@ -31,3 +31,4 @@ def _row(name: str, order: int) -> ModelRow:
 
 register_row(_row("labels_only", 80))
 register_row(_row("distilled", 85))
+register_pair("student_labels_only", "student_distilled")  # what distillation itself bought

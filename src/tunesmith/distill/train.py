@@ -7,10 +7,13 @@ from pathlib import Path
 
 
 def student_training(recipe):
-    """The recipe's training section with method full: same steps, batch and rate."""
+    """The recipe's training section with method full: same steps, batch and rate. KL to
+    the base is off (a full model has no adapter to switch off; the teacher's soft targets
+    are the anchor instead); curriculum and replay do not apply to students."""
     from tunesmith.config.overrides import override_recipe
 
-    return override_recipe(recipe, {"training.method": "full"}, "distill").training
+    values = {"training.method": "full", "training.regularization.kl_to_base": 0.0}
+    return override_recipe(recipe, values, "distill").training
 
 
 def encode(path: Path, tokenizer, max_length: int) -> list:

@@ -46,12 +46,23 @@ def rows_for(recipe: Recipe, run_dir: RunDir) -> list[ModelRow]:
     return sorted((r for r in rows if r.applies(recipe, run_dir)), key=lambda r: r.order)
 
 
+# Further (a, b) comparisons a row's owner asks for (distill: labels-only vs distilled).
+EXTRA_PAIRS: list[tuple[str, str]] = []
+
+
+def register_pair(a: str, b: str) -> None:
+    """Also compare row b against row a (b minus a) whenever both are scored."""
+    if (a, b) not in EXTRA_PAIRS:
+        EXTRA_PAIRS.append((a, b))
+
+
 def row_pairs(names: list[str]) -> list[tuple[str, str]]:
-    """(a, b) comparisons, b minus a: base vs every row, every other row vs tuned."""
+    """(a, b) comparisons, b minus a: base vs every row, every other row vs tuned, and the
+    registered extra pairs."""
     pairs = [("base", n) for n in names if n != "base" and "base" in names]
     if "tuned" in names:
         pairs += [(n, "tuned") for n in names if n not in ("base", "tuned")]
-    return pairs
+    return pairs + [(a, b) for a, b in EXTRA_PAIRS if a in names and b in names]
 
 
 def row_inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:

@@ -64,7 +64,7 @@ def _data_summary(card) -> str:
 
 def _metrics(compare, name: str) -> list[str]:
     if not compare:
-        return ["Not evaluated yet: run `tunesmith evaluate RUN` (the card is rewritten after)."]
+        return ["Not evaluated yet: `tunesmith evaluate RUN`, then `tunesmith export RUN --cards`."]
     level = f"{100 * compare.get('confidence', 0.95):.0f} %"
     lines = [f"n = {compare['sample_size']}; intervals are {level} bootstrap intervals.", ""]
     lines += ["| model | metric | value | interval |", "| --- | --- | --- | --- |"]
@@ -83,7 +83,7 @@ def _metrics(compare, name: str) -> list[str]:
                     f"p = {d['p_value']:.3g} ({d['verdict']})"
                 )
     if name not in compare["rows"]:
-        lines += ["", "This export has no evaluation row (export.evaluate is off)."]
+        lines += ["", "No evaluation row for this export yet (or export.evaluate is off)."]
     return lines
 
 

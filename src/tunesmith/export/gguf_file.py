@@ -26,12 +26,7 @@ def write_gguf(model, tokenizer_dir: Path, path: Path, kind: str) -> None:
     import gguf
 
     config = model.config
-    arch = ARCHITECTURES.get(config.model_type)
-    if arch is None:
-        raise UserError(
-            f"export: GGUF export supports {', '.join(ARCHITECTURES)} models, not "
-            f"'{config.model_type}'; use the merged or int8 format"
-        )
+    arch = check_architecture(config.model_type)
     writer = gguf.GGUFWriter(str(path), gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH[arch]])
     _write_config(writer, config, gguf.LlamaFileType[TYPES[kind][1]])
     _write_tokenizer(writer, tokenizer_dir)
@@ -48,6 +43,17 @@ def write_gguf(model, tokenizer_dir: Path, path: Path, kind: str) -> None:
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
+
+
+def check_architecture(model_type: str | None) -> str:
+    """The gguf MODEL_ARCH name for `model_type`, or a UserError naming the choices."""
+    arch = ARCHITECTURES.get(model_type or "")
+    if arch is None:
+        raise UserError(
+            f"export.formats: GGUF export supports {', '.join(ARCHITECTURES)} models, not "
+            f"'{model_type}'; use the merged or int8 format"
+        )
+    return arch
 
 
 def _write_config(writer, config, file_type) -> None:

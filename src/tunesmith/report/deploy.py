@@ -43,6 +43,7 @@ def deploy_context(run_dir, compare: dict | None) -> dict:
             for label, row in names.items()
             if label in distill
         ]
+        context["distill_gain"] = _pair(compare, "student_labels_only", "student_distilled", key)
     return context
 
 
@@ -55,14 +56,7 @@ def _headline_key(compare: dict | None) -> str | None:
 def _row(name: str, label: str, figures: dict, compare: dict | None, key: str | None) -> dict:
     """One table row: size, speed, the metric with its interval, and vs tuned (paired)."""
     metrics = (compare or {}).get("rows", {}).get(name, {}).get("metrics", {})
-    versus = next(
-        (
-            c["metrics"].get(key)
-            for c in (compare or {}).get("comparisons", [])
-            if (c["a"], c["b"]) == (name, "tuned")
-        ),
-        None,
-    )
+    versus = _pair(compare, name, "tuned", key)
     return {
         "name": name,
         "label": label,
@@ -71,3 +65,11 @@ def _row(name: str, label: str, figures: dict, compare: dict | None, key: str | 
         "metric": metrics.get(key),
         "versus_tuned": versus,  # tuned minus this row
     }
+
+
+def _pair(compare: dict | None, a: str, b: str, key: str | None) -> dict | None:
+    """compare.json's paired difference b minus a on `key`, or None."""
+    for pair in (compare or {}).get("comparisons", []):
+        if (pair["a"], pair["b"]) == (a, b):
+            return pair["metrics"].get(key)
+    return None

@@ -200,3 +200,17 @@ def test_a_translation_model_that_does_not_load_is_one_clear_error(tmp_path):
     cfg = config(augment={"methods": ["backtranslation"], "translation_models": [missing] * 2})
     with pytest.raises(UserError, match="translation_models: .*no-such-model"):
         post_split(_splits(), cfg, context(label=True))
+
+
+def test_data_card_html_shows_rejected_rows_escaped():
+    from tunesmith.report.data_card import _augment
+
+    card = {
+        "rows_selected": 4,
+        "added": {"paraphrase": 1},
+        "rejected": {"paraphrase": {"augment_low_similarity": 3}},
+        "skipped": {"backtranslation": "<b>no model</b>"},
+    }
+    html = _augment(card)
+    assert "rejected by the fidelity filter: paraphrase: 3 low_similarity" in html
+    assert "<b>no model</b>" not in html and "&lt;b&gt;" in html

@@ -85,7 +85,8 @@ def _score_together(ctx, inputs: dict[str, list[dict]]) -> dict[str, dict[str, l
     every = [e for rows in inputs.values() for e in rows]
     out = {}
     for name in MODELS:
-        rows, split = ctx.score(name, every) if every else [], {}
+        rows = ctx.score(name, every) if every else []
+        split = {}
         for kind, examples in inputs.items():
             split[kind], rows = rows[: len(examples)], rows[len(examples) :]
         out[name] = split

@@ -122,7 +122,9 @@ def _config(recipe: Recipe) -> tuple:
 
 def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
     data = recipe.data
-    return [Path(p) for p in (data.train, data.validation, data.test) if p]
+    cda = data.curation.counterfactual  # its own swap lexicon is read too
+    lexicon = cda.lexicon if cda is not None else None
+    return [Path(p) for p in (data.train, data.validation, data.test, lexicon) if p]
 
 
 def _outputs(run_dir: RunDir) -> list[Path]:

@@ -193,7 +193,15 @@ def _augment(augment: dict | None) -> str:
     skipped = "".join(
         f"<li>{escape(k)}: {escape(v)}</li>" for k, v in augment.get("skipped", {}).items()
     )
+    rejected = ", ".join(
+        f"{method}: "
+        + ", ".join(f"{n} {reason.removeprefix('augment_')}" for reason, n in r.items())
+        for method, r in augment.get("rejected", {}).items()
+    )
     return (
         f"<h3>Augmentation (train only)</h3><p>added {escape(added)} from "
-        f"{augment.get('rows_selected', 0)} rows</p>" + (f"<ul>{skipped}</ul>" if skipped else "")
+        f"{augment.get('rows_selected', 0)} rows"
+        + (f"; rejected by the fidelity filter: {escape(rejected)}" if rejected else "")
+        + "</p>"
+        + (f"<ul>{skipped}</ul>" if skipped else "")
     )

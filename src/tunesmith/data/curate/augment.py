@@ -55,7 +55,7 @@ def run(splits: Splits, config: AugmentConfig, ctx) -> StepOutput:
                 rejected += drops
             new_rows += kept
             added[method] += len(kept)
-    card = {"augment": {**_counts(chosen, fields, added, skipped, rejected), "fields": fields}}
+    card = {"augment": {**_counts(chosen, added, skipped, rejected), "fields": fields}}
     stats = {"added": dict(added), "skipped": skipped, "rejected": card["augment"]["rejected"]}
     return StepOutput({**splits, "train": train + new_rows}, rejected, stats, card)
 
@@ -72,7 +72,7 @@ def _screen(config: AugmentConfig, ctx, fields: list[str], originals: list[dict]
     return Screen(config.fidelity, fields, INPUT_ROLES, originals, ctx.label_field, ctx.seed)
 
 
-def _counts(chosen, fields, added: Counter, skipped: dict, rejected: list[Drop]) -> dict:
+def _counts(chosen, added: Counter, skipped: dict, rejected: list[Drop]) -> dict:
     """The card's counts: rows selected, added and rejected (by method and reason)."""
     by_method: dict[str, dict[str, int]] = {}
     for drop in rejected:

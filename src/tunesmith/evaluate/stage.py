@@ -68,7 +68,9 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> 
         demos = max(demos, len(shown))
         bar = progress(row.name, len(examples)) if progress else None
         saved = out / "predictions" / f"{split}.{row.name}.jsonl"
-        reuse = saved_generations(recipe, run_dir, row, saved)  # generated before: kept
+        # The stage's own earlier output, read as a cache (not an input): a saved prediction
+        # is taken only where its key (model files, prompt, settings) matches this run's.
+        reuse = saved_generations(recipe, run_dir, row, saved)
         rows = score_model(model, tokenizer, inputs, recipe, spec.generates, labels, bar, reuse)
         predictions[row.name], labels_of[row.name] = rows, row.label
         write_jsonl(saved, rows)

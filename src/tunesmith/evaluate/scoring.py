@@ -10,8 +10,11 @@ from tunesmith.metrics.per_example import example_scores
 from tunesmith.models.formatting import conversation, encode_example, encode_prompt, reference
 
 
-def score_model(model, tokenizer, examples, recipe: Recipe, generate: bool, labels, on_batch):
-    """Prediction rows for `model` on `examples` (demos, if any, are in the examples)."""
+def score_model(
+    model, tokenizer, examples, recipe: Recipe, generate: bool, labels, on_batch, reuse=None
+):
+    """Prediction rows for `model` on `examples` (demos, if any, are in the examples);
+    `reuse` (evaluate/reuse.py) holds earlier generations of the same model to take again."""
     names = recipe.metrics()
     cfg, gen = recipe.training, recipe.evaluation.generation
     rows = [prediction_row(e) for e in examples]
@@ -28,15 +31,18 @@ def score_model(model, tokenizer, examples, recipe: Recipe, generate: bool, labe
     if labels and recipe.evaluation.classification.scoring == "likelihood":
         outputs = _most_likely_labels(model, tokenizer, examples, recipe, labels, rows, on_batch)
     else:
-        from tunesmith.models.generation import generate_texts
+        from tunesmith.evaluate.reuse import generate_reusing
 
         prompts = [
             encode_prompt(e, tokenizer, cfg.max_seq_length + gen.max_new_tokens, gen.max_new_tokens)
             for e in examples
         ]
-        outputs = generate_texts(
-            model, tokenizer, prompts, gen.max_new_tokens, gen.batch_size, on_batch
+        outputs, keys = generate_reusing(
+            model, tokenizer, prompts, gen.max_new_tokens, gen.batch_size, on_batch, reuse
         )
+        for row, key in zip(rows, keys, strict=True):
+            if key:
+                row["generation_key"] = key
     references = [row["reference"] for row in rows]
     scores = example_scores(names, outputs, references, labels)
     for row, output, extra in zip(rows, outputs, scores, strict=True):

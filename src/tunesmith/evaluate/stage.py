@@ -44,6 +44,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> 
     from tunesmith.evaluate.calibrate import decision_threshold, probability_section
     from tunesmith.evaluate.comparison import build_compare, statistics_of
     from tunesmith.evaluate.errors import analyse
+    from tunesmith.evaluate.reuse import saved_generations
     from tunesmith.evaluate.rows import rows_for
     from tunesmith.evaluate.scoring import score_model
 
@@ -66,9 +67,13 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> 
         inputs = [{**e, "demos": shown} for e in examples] if shown else examples
         demos = max(demos, len(shown))
         bar = progress(row.name, len(examples)) if progress else None
-        rows = score_model(model, tokenizer, inputs, recipe, spec.generates, labels, bar)
+        saved = out / "predictions" / f"{split}.{row.name}.jsonl"
+        # The stage's own earlier output, read as a cache (not an input): a saved prediction
+        # is taken only where its key (model files, prompt, settings) matches this run's.
+        reuse = saved_generations(recipe, run_dir, row, saved)
+        rows = score_model(model, tokenizer, inputs, recipe, spec.generates, labels, bar, reuse)
         predictions[row.name], labels_of[row.name] = rows, row.label
-        write_jsonl(out / "predictions" / f"{split}.{row.name}.jsonl", rows)
+        write_jsonl(saved, rows)
         thresholded = decision_threshold(
             recipe, run_dir, row.name, model, tokenizer, rows, labels, split
         )

@@ -113,7 +113,7 @@ def test_fused_lora_and_lean_attention_match_peft_and_eager():
         torch.testing.assert_close(fast[name], grad, atol=1e-6, rtol=1e-5)
 
 
-def test_fused_lora_dropout_drops_p_and_matches_peft_with_the_same_mask():
+def test_dropout_mask_drops_p_in_any_dtype():
     from tunesmith.train import fastpath
 
     mask = fastpath.random_keep_mask((512, 256), round(0.05 * 65536))

@@ -37,4 +37,6 @@ def test_simulated_avx2_cpu_resolves_auto_to_fp32():
         " d['overrides']['ONEDNN_MAX_CPU_ISA'])"
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert out.stdout.split() == ["fp32", "AVX2", "AVX2"], out.stderr[-2000:]
+    precision, capability, onednn_cap = out.stdout.split() or [out.stderr[-2000:]] * 3
+    # a CPU without AVX2 falls to a lower ATen level still: never AVX-512, never bf16
+    assert (precision, onednn_cap) == ("fp32", "AVX2") and not capability.startswith("AVX512")

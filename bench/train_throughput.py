@@ -4,9 +4,11 @@
 
 Every run trains on the same N Debian descriptions (prompt "Write a one-line synopsis ...",
 response = synopsis, at most 256 tokens) with the same LoRA (r 16, alpha 32, dropout 0.05, all
-linear layers), batch 8, lr 2e-4, one epoch, each in its own process. One JSON line per
-figure: the machine's measured matmul peaks, then one per run (tokens/s, peak RSS, MFU, loss),
-then the ratios against the issue's targets. See bench/README.md for the definitions.
+linear layers), batch 8, lr 2e-4, one epoch, each in its own process; the other registered
+methods (ia3, loha, prompt_tuning, freeze, full) train the same examples with their default
+settings in the precision `precision: auto` picks here. One JSON line per figure: the
+instruction sets found, the machine's measured matmul peaks, then one per run (tokens/s, peak
+RSS, MFU, loss), then the ratios against the issue's targets. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -22,8 +24,21 @@ from pathlib import Path
 
 from bench_common import PROMPT, SHARED  # noqa: E402  (sibling script module)
 
-RUNS = ("tunesmith-bf16", "tunesmith-fp32", "tunesmith-full", "baseline-fp32", "baseline-bf16")
+# run -> (training method, precision; None = what `precision: auto` picks on this CPU)
+TUNESMITH = {
+    "tunesmith-bf16": ("lora", "bf16"),
+    "tunesmith-fp32": ("lora", "fp32"),
+    "tunesmith-full": ("full", None),
+    "tunesmith-freeze": ("freeze", None),
+    "tunesmith-ia3": ("ia3", None),
+    "tunesmith-loha": ("loha", None),
+    "tunesmith-prompt_tuning": ("prompt_tuning", None),
+}
+RUNS = (*TUNESMITH, "baseline-fp32", "baseline-bf16")
 MAX_LENGTH, BATCH, LR, FULL_LR = 256, 8, 2e-4, 2e-5
+# Settings of the methods beyond LoRA: their defaults, freeze training the top 4 of 30 blocks.
+METHOD_SETTINGS = {"freeze": {"train_top": 4}}
+FLOP_FACTOR = {"lora": 2, "full": 3}  # see _model_flops; other methods: no MFU figure
 RESULT = "BENCH-RESULT "
 
 
@@ -31,6 +46,7 @@ def main() -> None:
     args = _parser().parse_args()
     if args.worker:
         return _worker(args)
+    _emit({"name": "cpu", **_child(args, "cpu")})
     peaks = _child(args, "peak")
     for precision, gflops in peaks.items():
         _emit({"name": "matmul_peak", "precision": precision, "gflops": gflops})
@@ -38,9 +54,11 @@ def main() -> None:
     results = {}
     for run in args.runs.split(","):
         result = _child(args, run)
-        flops = result.pop("flops_per_token") * result["tokens_per_s"]
-        result["mfu"] = round(flops / (peaks[result["precision"]] * 1e9), 3)
-        result["mfu_peak_gflops"] = peaks[result["precision"]]
+        flops = result.pop("flops_per_token")
+        if flops is not None:
+            peak = peaks[result["precision"]]
+            result["mfu"] = round(flops * result["tokens_per_s"] / (peak * 1e9), 3)
+            result["mfu_peak_gflops"] = peak
         results[run] = result
         _emit(result)
     _emit(_summary(results))
@@ -109,6 +127,16 @@ def _summary(results: dict) -> dict:
         "tunesmith-bf16_final_loss_vs_fp32_baseline": lambda v: abs(v) <= 0.03,
         "tunesmith-fp32_final_loss_vs_fp32_baseline": lambda v: abs(v) <= 0.03,
     }
+    plain = [results[b]["tokens_per_s"] for b in (fp32, bf16) if b in results]
+    if plain:  # issue 14: no method slower than the plain HF baseline (the faster of the two)
+        summary["methods_vs_best_hf_baseline"] = {
+            run: round(r["tokens_per_s"] / max(plain), 2)
+            for run, r in results.items()
+            if run in TUNESMITH
+        }
+        for run, value in summary["methods_vs_best_hf_baseline"].items():
+            checks[f"methods_vs_best_hf_baseline.{run}"] = lambda v: v >= 1
+            summary[f"methods_vs_best_hf_baseline.{run}"] = value
     summary["meets_target"] = {
         key: check(summary[key]) for key, check in checks.items() if summary.get(key) is not None
     }
@@ -119,6 +147,10 @@ def _summary(results: dict) -> dict:
 
 
 def _worker(args) -> None:
+    if args.worker == "cpu":
+        from tunesmith.models.cpu_isa import describe
+
+        return _report(describe())
     if args.worker == "peak":
         return _report(_matmul_peaks())
     if args.worker == "base-model":
@@ -186,15 +218,16 @@ def _items(examples, tokenizer):
 
 
 def _tunesmith(args, run: str) -> dict:
-    """tunesmith's train stage on a run folder: LoRA, or full fine-tuning (`method: full`)."""
+    """tunesmith's train stage on a run folder with the run's method and precision."""
     import tempfile
 
     from tunesmith.artifacts import RunDir, read_jsonl, write_jsonl
     from tunesmith.config.schema import Recipe
+    from tunesmith.models import resolve_precision
     from tunesmith.train.stage import run as train
 
-    precision = "fp32" if run == "tunesmith-fp32" else "bf16"
-    method = "full" if run == "tunesmith-full" else "lora"
+    method, precision = TUNESMITH[run]
+    precision = precision or resolve_precision("auto", "cpu")
     examples = _records(args)
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = RunDir(Path(tmp) / "run")
@@ -213,17 +246,19 @@ def _tunesmith(args, run: str) -> dict:
 
 
 def _recipe(args, precision: str, method: str, train_file: Path) -> dict:
-    return {
+    from tunesmith.methods import METHODS
+
+    trains_base = METHODS.get(method).trains_base_weights
+    recipe = {
         "name": "bench",
         "task": "summarization",
         "model": {"name": args.model, "precision": precision},
         "data": {"train": str(train_file), "input_field": "prompt", "output_field": "response"},
         "training": {
             "method": method,
-            "lora": {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"},
             "epochs": 1,
             "batch_size": BATCH,
-            "learning_rate": FULL_LR if method == "full" else LR,
+            "learning_rate": FULL_LR if trains_base else LR,
             "scheduler": "linear",  # the HF Trainer's default, no warmup
             "warmup_ratio": 0.0,
             "max_seq_length": MAX_LENGTH,
@@ -231,6 +266,9 @@ def _recipe(args, precision: str, method: str, train_file: Path) -> dict:
             "seed": 0,
         },
     }
+    lora = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"}
+    recipe["training"][method] = lora if method == "lora" else METHOD_SETTINGS.get(method, {})
+    return recipe
 
 
 def _trained_model(args, method: str, run_dir):
@@ -239,8 +277,10 @@ def _trained_model(args, method: str, run_dir):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from tunesmith.methods import METHODS
+
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    if method == "full":
+    if METHODS.get(method).artefact == "model":
         folder = run_dir.train / "model"
         return AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32), tokenizer
     base = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32)
@@ -284,7 +324,7 @@ def _peak_rss_mb() -> float:
 def _result(name, precision, items, summary, losses, wall, model, tokenizer, args) -> dict:
     rss = summary["peak_rss_mb"]
     seconds = float(summary["seconds"])
-    method = "full" if name == "tunesmith-full" else "lora"
+    method = TUNESMITH[name][0] if name in TUNESMITH else "lora"
     return {
         "name": name,
         "method": method,
@@ -300,8 +340,10 @@ def _result(name, precision, items, summary, losses, wall, model, tokenizer, arg
         "eval_loss_after": round(_mean_nll(model, items, tokenizer.pad_token_id), 4),
         "wall_seconds": round(wall, 1),
         "losses": [round(x, 4) for x in losses],
-        "flops_per_token": _model_flops(model, items, method)
-        / sum(len(i.input_ids) for i in items),
+        "flops_per_token": _model_flops(model, items, FLOP_FACTOR[method])
+        / sum(len(i.input_ids) for i in items)
+        if method in FLOP_FACTOR
+        else None,
     }
 
 
@@ -314,7 +356,7 @@ def _mean_nll(model, items, pad_id: int) -> float:
     return math.log(perplexity(model, items, BATCH, pad_id))
 
 
-def _model_flops(model, items, method: str) -> float:
+def _model_flops(model, items, factor: int) -> float:
     """Training FLOPs the objective needs: backbone at every token, head at supervised ones.
 
     Forward: 2 x (linear weights) per token, 4 x heads x head_dim x context per token for
@@ -333,7 +375,7 @@ def _model_flops(model, items, method: str) -> float:
         forward += 2 * c.num_hidden_layers * per_layer * length
         forward += 4 * c.num_hidden_layers * q * length * (length + 1) / 2
         forward += 2 * c.hidden_size * c.vocab_size * supervised
-    return forward * (3 if method == "full" else 2)
+    return forward * factor
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ def test_fused_lora_and_lean_attention_match_peft_and_eager():
         torch.testing.assert_close(fast[name], grad, atol=1e-6, rtol=1e-5)
 
 
-def test_fused_lora_dropout_drops_p_and_matches_peft_with_the_same_mask():
+def test_dropout_mask_drops_p_in_any_dtype():
     from tunesmith.train import fastpath
 
     mask = fastpath.random_keep_mask((512, 256), round(0.05 * 65536))
@@ -127,10 +127,16 @@ def test_fused_lora_dropout_drops_p_and_matches_peft_with_the_same_mask():
     assert as_bf16.dtype == torch.bfloat16
     assert torch.equal(as_bf16.float(), as_uint8.float()) and 0 < float(as_uint8.sum()) < 64 * 48
 
+
+@pytest.mark.parametrize("mask_dtype", [torch.uint8, torch.float32])  # fp32: as training draws it
+def test_fused_lora_with_a_dropout_mask_matches_peft(mask_dtype):
+    from tunesmith.train import fastpath
+
     layer = _lora(_tiny_llama(), dropout=0.05).get_base_model().model.layers[0].mlp.up_proj
     layer.train()
     x = torch.randn(3, 5, 32, requires_grad=True)
-    keep = fastpath.random_keep_mask(x.shape, round(0.05 * 65536))
+    keep = fastpath.random_keep_mask(x.shape, round(0.05 * 65536), mask_dtype)
+    assert keep.dtype == mask_dtype
     fused = fastpath._lora_function().apply(
         x,
         layer.base_layer.weight,

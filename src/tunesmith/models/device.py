@@ -19,12 +19,11 @@ def resolve_device(requested: str = "auto") -> str:
 
 
 def cpu_has_native_bf16() -> bool:
-    """True on CPUs whose matmuls run bf16 natively (AVX-512 BF16 or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
+    """True where this process's matmuls run bf16 natively (AVX-512 BF16 or AMX, and torch
+    not told to use less: see models/cpu_isa.py)."""
+    from tunesmith.models.cpu_isa import native_bf16
+
+    return native_bf16()
 
 
 def resolve_precision(requested: str, device: str) -> str:

@@ -7,8 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH_VERSION ?= 2.13.0
 # flwr's and ray's own requirements that do not conflict with the lock (see setup).
-FEDERATED_DEPS := grpcio-health-checking iterators pycryptodome uv tomli tomli-w pathspec \
-  prompt-toolkit sqlalchemy alembic jsonschema msgpack filelock
+FEDERATED_DEPS := iterators pycryptodome uv tomli tomli-w pathspec prompt-toolkit sqlalchemy \
+  alembic jsonschema msgpack filelock
 
 .PHONY: setup demo test lint bench clean lock browser
 
@@ -24,9 +24,10 @@ $(STAMP): pyproject.toml Makefile constraints.txt
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==$(TORCH_VERSION)
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[curation,ui,tracking,energy,tune,checks,dev]"
-	@# federated (flwr + ray): flwr 1.42 caps typer, rich, protobuf, packaging and fastapi below
-	@# our lock but runs with it (tests/test_federated.py), so it goes in without its caps.
-	$(BIN)/pip install --quiet --no-deps -c constraints.txt flwr ray
+	@# federated (flwr + ray): flwr 1.42 (and grpcio-health-checking) cap typer, rich, protobuf,
+	@# packaging and fastapi below our lock but run with it (tests/test_federated.py), so they
+	@# go in without their caps.
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt flwr ray grpcio-health-checking
 	$(BIN)/pip install --quiet -c constraints.txt $(FEDERATED_DEPS)
 	touch $(STAMP)
 
@@ -52,7 +53,7 @@ lock:
 	.venv-lock/bin/pip install --quiet --upgrade pip
 	.venv-lock/bin/pip install --quiet torch==$(TORCH_VERSION)
 	.venv-lock/bin/pip install --quiet -e ".[curation,ui,tracking,energy,tune,checks,dev]"
-	.venv-lock/bin/pip install --quiet --no-deps flwr ray
+	.venv-lock/bin/pip install --quiet --no-deps flwr ray grpcio-health-checking
 	.venv-lock/bin/pip install --quiet $(FEDERATED_DEPS)
 	@{ sed -n '1,3p' constraints.txt; .venv-lock/bin/pip freeze --exclude-editable | \
 	  grep -v -i -E '^(torch|tunesmith)==|^-e '; } > constraints.txt.new

@@ -161,6 +161,8 @@ def test_federated_vs_centralised_vs_each_client_alone_with_intervals(simulated_
     assert {"base", "tuned", "centralised", "client_1", "client_2", "client_3"} <= rows
     ppl = compare["rows"]["centralised"]["metrics"]["perplexity"]
     assert ppl["ci_low"] <= ppl["value"] <= ppl["ci_high"]
+    page = (simulated_run.report / "report.html").read_text(encoding="utf-8")
+    assert "centralised LoRA" in page and "client 3 alone" in page  # the report's table
 
 
 def _free_port() -> int:

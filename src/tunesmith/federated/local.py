@@ -54,10 +54,9 @@ class LocalModel:
         from tunesmith.train.session import make_trainer, run_trainer
 
         self.load(state)
-        cfg = self.recipe.training.model_copy(
-            update={"max_steps": steps, "eval_every": steps, "checkpoint_every": steps + 1}
-        )
-        cfg = cfg.model_copy(update={"seed": seed})  # a fresh batch order per round and client
+        # No checkpoint (the round is short) and a fresh batch order per round and client.
+        update = {"max_steps": steps, "eval_every": steps, "checkpoint_every": steps + 1}
+        cfg = self.recipe.training.model_copy(update={**update, "seed": seed})
         trainer = make_trainer(self.model, cfg, items, [], self.tokenizer, out, self.precision)
         run_trainer(trainer)
         losses = [r["loss"] for r in trainer.tracker.records() if "loss" in r]

@@ -38,7 +38,8 @@ def run(recipe: Recipe, run_dir: RunDir) -> FederatedResult:
         tracker.log({"step": step, "loss": record["train_loss"], **_val(record)})
 
     strategy = make_strategy(recipe, local, val, log)
-    (simulate if fed.server_address is None else serve)(*_transport_args(recipe, run_dir, strategy))
+    transport = simulate if fed.server_address is None else serve
+    transport(recipe, run_dir, strategy)
     if strategy.rounds_done != fed.rounds:
         raise RuntimeError(f"federated: {strategy.rounds_done} of {fed.rounds} rounds finished")
     local.save(strategy.latest, out / "adapter")
@@ -61,17 +62,6 @@ def _val(record: dict) -> dict:
 
     ppl = record.get("val_ppl")
     return {} if ppl is None else {"val_ppl": ppl, "val_loss": math.log(ppl)}
-
-
-def _transport_args(recipe, run_dir, strategy) -> tuple:
-    return (
-        (recipe, run_dir, strategy)
-        if recipe.federated.server_address is None
-        else (
-            recipe,
-            strategy,
-        )
-    )
 
 
 def _baselines(recipe, run_dir, local, shares) -> dict:

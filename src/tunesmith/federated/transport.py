@@ -42,7 +42,7 @@ def simulate(recipe, run_dir, strategy) -> None:
     )
 
 
-def serve(recipe, strategy) -> None:
+def serve(recipe, run_dir, strategy) -> None:
     """A Flower server at federated.server_address, until every round is done."""
     from flwr.server import ServerConfig, start_server
 

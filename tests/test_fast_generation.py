@@ -110,3 +110,19 @@ def test_unsupported_model_falls_back_to_generate_with_a_logged_reason(caplog):
         got = generate_texts(model, TOKENIZER, prompts, 6, batch_size=4)
     assert got == expected
     assert "does not support a static KV cache" in caplog.text
+
+
+def test_prompt_tuning_falls_back_and_generates():
+    """peft's prompt tuning prepends virtual tokens and its own mask: the fast loop refuses it
+    (the strategies bench crashed there) and plain `generate` answers instead."""
+    from peft import PromptTuningConfig, get_peft_model
+
+    from tunesmith.models.decode import fast_path_refusal
+    from tunesmith.models.generation import generate_texts
+
+    model = get_peft_model(
+        _model(), PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=4)
+    )
+    assert "prompt learning" in fast_path_refusal(model)
+    got = generate_texts(model, TOKENIZER, _prompts(), 6, batch_size=4)
+    assert len(got) == len(_prompts()) and all(isinstance(text, str) for text in got)

@@ -20,6 +20,11 @@ COMPACT_SHARE = 0.25
 def fast_path_refusal(model) -> str | None:
     """Why the fast loop does not apply to `model` (None when it does)."""
     base = getattr(model, "get_base_model", lambda: model)()
+    peft_config = getattr(model, "active_peft_config", None)
+    if getattr(peft_config, "is_prompt_learning", False):
+        # peft prepends virtual tokens and concatenates its own 2-D mask to ours: the loop's
+        # ready 4-D mask and static cache cannot take that
+        return f"peft {peft_config.peft_type} (prompt learning) adds virtual tokens"
     config = getattr(base, "config", None)
     if config is None or not hasattr(base, "generation_config"):
         return "not a transformers causal LM"

@@ -1,6 +1,8 @@
 """Do the mitigations work, as the checks measure them? One JSON line per run and measure.
 
-Run once: `.venv/bin/python bench/mitigations.py [forgetting|cda] [folder]`.
+Run once: `.venv/bin/python bench/mitigations.py [forgetting|cda] [--folder DIR]
+[--set KEY=VALUE ...]`. `--set` adds recipe overrides to every variant, after the experiment's
+own: a harder or longer run, more probe items.
 
 - forgetting: the demo recipe (Debian synopses) trained hard enough to forget (lr 5e-3, 15
   steps of 2) three ways: plain, with replay (training.replay.share 0.5, the shipped general
@@ -15,8 +17,8 @@ Real SmolLM2-135M; small runs (tens of steps). Every other check is off.
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -111,7 +113,7 @@ def _measures(result: dict) -> dict:
     return found
 
 
-def main(name: str, folder: Path) -> None:
+def main(name: str, folder: Path, overrides: list[str]) -> None:
     from tunesmith.artifacts import RunDir
     from tunesmith.pipeline import run_pipeline
 
@@ -120,7 +122,7 @@ def main(name: str, folder: Path) -> None:
     files = _cda_files(folder / "files") if name == "cda" else []
     for variant, extra in experiment["variants"].items():
         run_dir = RunDir(folder / variant)
-        run_pipeline(_recipe(experiment, files + extra), run_dir, only=stages)
+        run_pipeline(_recipe(experiment, files + overrides + extra), run_dir, only=stages)
         path = run_dir.eval / "checks" / f"{experiment['check']}.json"
         result = json.loads(path.read_text("utf-8"))
         head = {"experiment": name, "variant": variant}
@@ -130,5 +132,9 @@ def main(name: str, folder: Path) -> None:
 
 
 if __name__ == "__main__":
-    which = sys.argv[1] if len(sys.argv) > 1 else "forgetting"
-    main(which, Path(sys.argv[2]) if len(sys.argv) > 2 else Path(tempfile.mkdtemp()))
+    parser = argparse.ArgumentParser()
+    parser.add_argument("experiment", nargs="?", default="forgetting", choices=EXPERIMENTS)
+    parser.add_argument("--folder", type=Path, default=None)
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    args = parser.parse_args()
+    main(args.experiment, args.folder or Path(tempfile.mkdtemp()), args.overrides)

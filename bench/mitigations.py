@@ -70,7 +70,7 @@ CDA = {
 CDA_TEST = 12  # test conversations, all with a lexicon term (the bias probe needs them)
 
 
-def _cda_files(folder: Path) -> list[str]:
+def _cda_files(folder: Path, count: int = CDA_TEST) -> list[str]:
     """train/test files from the shipped chitchat sample: the test rows all contain a term."""
     import gzip
     import random
@@ -81,7 +81,7 @@ def _cda_files(folder: Path) -> list[str]:
     data = resources.files("tunesmith").joinpath("examples", "chitchat.jsonl.gz")
     rows = [json.loads(x) for x in gzip.decompress(data.read_bytes()).decode().splitlines()]
     termed = [r for r in rows if any(swap(m["content"])[0] != m["content"] for m in r["messages"])]
-    test = random.Random(0).sample(termed, CDA_TEST)
+    test = random.Random(0).sample(termed, count)
     ids = {r["id"] for r in test}
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"train": folder / "train.jsonl", "test": folder / "test.jsonl"}
@@ -113,13 +113,13 @@ def _measures(result: dict) -> dict:
     return found
 
 
-def main(name: str, folder: Path, overrides: list[str]) -> None:
+def main(name: str, folder: Path, overrides: list[str], cda_test: int = CDA_TEST) -> None:
     from tunesmith.artifacts import RunDir
     from tunesmith.pipeline import run_pipeline
 
     experiment = EXPERIMENTS[name]
     stages = ["data", "train", "checks"] if name == "forgetting" else None
-    files = _cda_files(folder / "files") if name == "cda" else []
+    files = _cda_files(folder / "files", cda_test) if name == "cda" else []
     for variant, extra in experiment["variants"].items():
         run_dir = RunDir(folder / variant)
         run_pipeline(_recipe(experiment, files + overrides + extra), run_dir, only=stages)
@@ -136,5 +136,7 @@ if __name__ == "__main__":
     parser.add_argument("experiment", nargs="?", default="forgetting", choices=EXPERIMENTS)
     parser.add_argument("--folder", type=Path, default=None)
     parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--cda-test", type=int, default=CDA_TEST, help="cda: test conversations")
     args = parser.parse_args()
-    main(args.experiment, args.folder or Path(tempfile.mkdtemp()), args.overrides)
+    folder = args.folder or Path(tempfile.mkdtemp())
+    main(args.experiment, folder, args.overrides, args.cda_test)

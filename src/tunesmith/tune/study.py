@@ -8,6 +8,7 @@ import json
 import os
 import socket
 
+from tunesmith.artifacts.processes import pid_alive
 from tunesmith.config.search import SearchConfig
 from tunesmith.errors import UserError
 
@@ -92,7 +93,7 @@ def fail_dead_local_trials(study) -> int:
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         owner = str(trial.user_attrs.get("worker", ""))
         owner_host, _, pid = owner.partition(":")
-        if owner_host != host or not pid.isdigit() or _alive(int(pid)):
+        if owner_host != host or not pid.isdigit() or pid_alive(int(pid)):
             continue
         # Optuna has no public call to fail another process's trial; its own fail_stale_trials
         # (heartbeat storages only) uses the same storage method.
@@ -101,13 +102,3 @@ def fail_dead_local_trials(study) -> int:
             study.enqueue_trial(trial.params, user_attrs={"retried": trial.number})
         failed += 1
     return failed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from tunesmith.artifacts.processes import pid_alive
 from tunesmith.artifacts.run_dir import STAGES
 from tunesmith.ui.runs import read_json
 
@@ -87,10 +88,4 @@ def _alive(pid) -> bool | None:
             return False
     except ChildProcessError:
         pass  # not our child (started by an earlier server): probe it instead
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)

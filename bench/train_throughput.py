@@ -267,8 +267,18 @@ def _recipe(args, precision: str, method: str, train_file: Path) -> dict:
         },
     }
     lora = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"}
-    recipe["training"][method] = lora if method == "lora" else METHOD_SETTINGS.get(method, {})
+    if _settings_key(method):  # `full` has no settings section (an extra key is refused)
+        recipe["training"][method] = lora if method == "lora" else METHOD_SETTINGS.get(method, {})
     return recipe
+
+
+def _settings_key(method: str) -> str | None:
+    from tunesmith.config.training import TRAINING_MODELS
+
+    model = next(
+        m for m in TRAINING_MODELS if m.model_fields["method"].annotation.__args__[0] == method
+    )
+    return model.settings_key
 
 
 def _trained_model(args, method: str, run_dir):

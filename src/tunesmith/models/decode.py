@@ -48,21 +48,19 @@ def decode_batch(
     stop: list[int],
     sampling: Sampling | None = None,
     generator=None,
+    prefix=None,
 ) -> list[list[int]]:
-    """New token ids per row of a left-padded batch, each ending at its first stop token."""
+    """New token ids per row of a left-padded batch, each ending at its first stop token;
+    with a `Prefix` (models/prefix.py) the batch holds the rows' suffixes after it."""
     import torch
-    from transformers import StaticCache
 
     rows, width = ids.shape
-    total = width + max_new_tokens
-    cache = StaticCache(config=model.config, max_cache_len=total)
-    allowed = torch.zeros((rows, total), dtype=torch.bool, device=ids.device)
-    allowed[:, :width] = mask.bool()
-    position = mask.long().cumsum(-1) - 1
+    start = width + (len(prefix) if prefix is not None else 0)  # the first generated slot
+    cache, allowed, position = _start_cache(model, mask, start + max_new_tokens, prefix)
     logits = model(
         input_ids=ids,
         attention_mask=allowed.long(),
-        position_ids=position.clamp(min=0),
+        position_ids=position,
         cache=cache,
         use_cache=True,
         logits_to_keep=1,
@@ -86,7 +84,7 @@ def decode_batch(
             live, token, allowed, position = live[keep], token[keep], allowed[keep], position[keep]
             done = done[keep]
         position = position + 1
-        allowed[:, width + step] = True
+        allowed[:, start + step] = True
         logits = model(
             input_ids=token[:, None],
             attention_mask=allowed[:, None, None, :],
@@ -95,6 +93,23 @@ def decode_batch(
             use_cache=True,
         ).logits[:, -1]
     return [until_stop(tokens, stop) for tokens in produced]
+
+
+def _start_cache(model, mask, total: int, prefix):
+    """(static cache, boolean mask over its `total` slots, positions of the batch's tokens)."""
+    import torch
+    from transformers import StaticCache
+
+    rows, width = mask.shape
+    if prefix is None:
+        cache = StaticCache(config=model.config, max_cache_len=total)
+        seen, position = mask, (mask.long().cumsum(-1) - 1).clamp(min=0)
+    else:
+        cache = prefix.static_cache(model, rows, total)
+        seen, position = prefix.inputs(mask)
+    allowed = torch.zeros((rows, total), dtype=torch.bool, device=mask.device)
+    allowed[:, : seen.shape[1]] = seen.bool()
+    return cache, allowed, position
 
 
 def _keep_rows(cache, keep) -> None:

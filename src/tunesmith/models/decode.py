@@ -49,23 +49,24 @@ def decode_batch(
     sampling: Sampling | None = None,
     generator=None,
     prefix=None,
+    answers=None,
 ) -> list[list[int]]:
     """New token ids per row of a left-padded batch, each ending at its first stop token;
-    with a `Prefix` (models/prefix.py) the batch holds the rows' suffixes after it."""
+    with a `Prefix` (models/prefix.py) the batch holds the rows' suffixes after it; with
+    `AnswerScores` for the batch's rows (models/joint.py) the prefill scores them too."""
     import torch
 
-    rows, width = ids.shape
-    start = width + (len(prefix) if prefix is not None else 0)  # the first generated slot
-    cache, allowed, position = _start_cache(model, mask, start + max_new_tokens, prefix)
-    logits = model(
-        input_ids=ids,
-        attention_mask=allowed.long(),
-        position_ids=position,
-        cache=cache,
-        use_cache=True,
-        logits_to_keep=1,
-    ).logits[:, -1]
-    position = position[:, -1]
+    rows = ids.shape[0]
+    if answers is not None and any(a is not None for a in answers.answers):
+        from tunesmith.models.joint import scoring_prefill
+
+        start_state, scores = scoring_prefill(
+            model, ids, mask, answers.answers, max_new_tokens, prefix
+        )
+        answers.nll.update({row: s for row, s in enumerate(scores) if s is not None})
+    else:
+        start_state = _prefill(model, ids, mask, max_new_tokens, prefix)
+    cache, allowed, position, logits, start = start_state
     stops = torch.tensor(stop, device=ids.device)
     live = torch.arange(rows, device=ids.device)  # original row of each batch row
     produced: list[list[int]] = [[] for _ in range(rows)]
@@ -95,7 +96,22 @@ def decode_batch(
     return [until_stop(tokens, stop) for tokens in produced]
 
 
-def _start_cache(model, mask, total: int, prefix):
+def _prefill(model, ids, mask, new_tokens: int, prefix):
+    """(cache, slot mask, last positions, next-token logits, first generated slot)."""
+    start = ids.shape[1] + (len(prefix) if prefix is not None else 0)
+    cache, allowed, position = start_cache(model, mask, start + new_tokens, prefix)
+    logits = model(
+        input_ids=ids,
+        attention_mask=allowed.long(),
+        position_ids=position,
+        cache=cache,
+        use_cache=True,
+        logits_to_keep=1,
+    ).logits[:, -1]
+    return cache, allowed, position[:, -1], logits, start
+
+
+def start_cache(model, mask, total: int, prefix):
     """(static cache, boolean mask over its `total` slots, positions of the batch's tokens)."""
     import torch
     from transformers import StaticCache

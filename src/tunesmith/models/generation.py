@@ -20,8 +20,11 @@ def generate_texts(
     batch_size: int = 16,
     on_batch: Callable[[int], None] | None = None,
     sampling: Sampling | None = None,
+    answers=None,
 ) -> list[str]:
-    """Continuations of token-id prompts, in the prompts' order: greedy unless `sampling`."""
+    """Continuations of token-id prompts, in the prompts' order: greedy unless `sampling`.
+    `answers` (models/joint.py `AnswerScores`): references scored in the same prefill, where
+    the fast loop applies (rows it did not score are left out of `answers.nll`)."""
     from tunesmith.models.decode import decode_batch, fast_path_refusal
 
     refusal = fast_path_refusal(model)
@@ -30,15 +33,22 @@ def generate_texts(
         return generate_texts_hf(
             model, tokenizer, prompts, max_new_tokens, batch_size, on_batch, sampling
         )
-    from tunesmith.models.prefix import shared_prefix
+    from tunesmith.models.prefix import prefix_refusal, shared_prefix
 
     stop = _stop_ids(model, tokenizer)
     generator = seeded_generator(sampling, model.device)
     model.eval()
     prefix = shared_prefix(model, prompts)
+    scored = answers if prefix_refusal(model) is None else None  # it needs the output head
 
-    def decode(ids, mask, shared) -> list[list[int]]:
-        return decode_batch(model, ids, mask, max_new_tokens, stop, sampling, generator, shared)
+    def decode(ids, mask, shared, chunk) -> list[list[int]]:
+        part = scored.subset(chunk) if scored is not None else None
+        new = decode_batch(
+            model, ids, mask, max_new_tokens, stop, sampling, generator, shared, part
+        )
+        if part is not None:
+            scored.take(part, chunk)
+        return new
 
     return _in_buckets(model, tokenizer, prompts, batch_size, on_batch, decode, prefix)
 
@@ -61,7 +71,7 @@ def generate_texts_hf(
         torch.manual_seed(sampling.seed)
     settings = _hf_settings(sampling)
 
-    def decode(ids, mask, _prefix) -> list[list[int]]:
+    def decode(ids, mask, _prefix, _chunk) -> list[list[int]]:
         generated = model.generate(
             input_ids=ids,
             attention_mask=mask,
@@ -95,7 +105,7 @@ def _in_buckets(model, tokenizer, prompts, batch_size, on_batch, decode, prefix=
                 suffixes = [prompts[i][skip:] for i in chunk]
                 ids, mask = _left_pad(suffixes, tokenizer.pad_token_id, model.device)
                 for index, new in zip(
-                    chunk, decode(ids, mask, prefix if group else None), strict=True
+                    chunk, decode(ids, mask, prefix if group else None, chunk), strict=True
                 ):
                     outputs[index] = tokenizer.decode(new, skip_special_tokens=True).strip()
                 if on_batch:

@@ -47,7 +47,8 @@ def test_shared_head_is_the_longest_prefix_of_at_least_half_the_rows():
     assert prefix_module.shared_head(rows[:2] + [[8, 8]] * 3) == [8]  # each keeps a suffix
     # caps bound what each row may share (a perplexity item: up to its first label)
     assert prefix_module.shared_head(rows, caps=[2, 2, 2, 0, 2]) == [1, 2]
-    assert prefix_module.shared_head([[5, 6]]) == [5]
+    assert prefix_module.shared_head([[5, 6]]) == []  # shared by one row: nothing to share
+    assert prefix_module.shared_head([[5, 6, 7], [5, 6, 8]]) == [5, 6]
 
 
 @pytest.mark.parametrize("batch_size", [1, 3, 16])

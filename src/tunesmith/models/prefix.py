@@ -8,10 +8,10 @@ row (and per pass: perplexity, generation, label scoring) removes most of the fe
 cost. Positions continue after the prefix, so each row sees exactly the positions, tokens and
 mask it would see unshared; only the floating-point summation order differs.
 
-The prefix is the longest one shared by at least half of the rows (rows without it run
-unshared), never the whole of any row (each row keeps a suffix of at least one token), and is
-used only from `MIN_SHARED` tokens on: below that, copying the cache into every batch costs
-about what it saves.
+The prefix is the longest one shared by at least half of the rows and by two at least (rows
+without it run unshared), never the whole of any row (each row keeps a suffix of at least one
+token), and is used only from `MIN_SHARED` tokens on: below that, copying the cache into every
+batch costs about what it saves.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def shared_head(rows: list[list[int]], caps: list[int] | None = None) -> list[in
     cap of tokens (default: all but its last)."""
     caps = caps if caps is not None else [len(r) - 1 for r in rows]
     heads = sorted(tuple(r[: max(c, 0)]) for r, c in zip(rows, caps, strict=True))
-    need = (len(heads) + 1) // 2
+    need = max(2, (len(heads) + 1) // 2)  # a prefix of one row alone saves nothing
     best: tuple = ()
     # in sorted order the rows sharing a prefix are contiguous: check each window of `need`
     for first, last in zip(heads, heads[need - 1 :]):

@@ -78,3 +78,43 @@ def test_softmax_rows_are_probabilities():
     assert math.fsum(probs[0]) == pytest.approx(1.0)
     assert probs[0][0] == pytest.approx(1 / (1 + math.exp(-1)), rel=1e-9)
     assert probs[1] == pytest.approx([1 / 3] * 3)
+
+
+def _few_shot(n=4):
+    demos = [
+        {"prompt": f"Which section? demo package {k} compiles code for you.", "response": "devel"}
+        for k in range(3)
+    ]
+    return [{**example, "demos": demos} for example in _examples(n)]
+
+
+def test_few_shot_head_is_run_once_and_scores_equal_full_forward_pass(tiny, monkeypatch):
+    from tunesmith.models import prefix
+
+    model, tokenizer = tiny
+    runs = []
+    real = prefix.run_prefix
+    monkeypatch.setattr(
+        prefix, "run_prefix", lambda m, ids, start=None: runs.append(start) or real(m, ids, start)
+    )
+    examples = _few_shot()
+    scores = label_log_likelihoods(model, tokenizer, examples, LABELS, max_length=256)
+    # the demonstrations once for the set, then each prompt's own tokens on top of them
+    assert runs[0] is None and len(runs) == 1 + len(examples)
+    assert all(start is not None and len(start) >= prefix.MIN_SHARED for start in runs[1:])
+    for example, row in zip(examples, scores):
+        for label, value in zip(LABELS, row):
+            assert value == pytest.approx(_brute_force(model, tokenizer, example, label), abs=1e-4)
+
+
+def test_refused_models_are_scored_by_plain_forward_passes(tiny, monkeypatch):
+    from tunesmith.models import prefix
+
+    model, tokenizer = tiny
+    monkeypatch.setattr(prefix, "prefix_refusal", lambda m: "refused for the test")
+    monkeypatch.setattr(prefix, "run_prefix", None)  # must not be reached
+    examples = _few_shot(2)
+    scores = label_log_likelihoods(model, tokenizer, examples, LABELS, max_length=256)
+    for example, row in zip(examples, scores):
+        for label, value in zip(LABELS, row):
+            assert value == pytest.approx(_brute_force(model, tokenizer, example, label), abs=1e-4)

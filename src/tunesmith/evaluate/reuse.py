@@ -49,20 +49,33 @@ def generate_reusing(
     batch_size: int,
     on_batch: Callable[[int], None] | None,
     reuse: SavedGenerations | None,
+    answers=None,
 ) -> tuple[list[str], list[str | None]]:
-    """Greedy continuations, generating only those `reuse` has not saved; and their keys."""
+    """Greedy continuations, generating only those `reuse` has not saved; and their keys.
+    `answers` (models/joint.py): references to score in the generations' prefill."""
     from tunesmith.models.generation import generate_texts
 
     if reuse is None:
-        outputs = generate_texts(model, tokenizer, prompts, max_new_tokens, batch_size, on_batch)
+        outputs = generate_texts(
+            model, tokenizer, prompts, max_new_tokens, batch_size, on_batch, answers=answers
+        )
         return outputs, [None] * len(prompts)
     settings = {"max_new_tokens": max_new_tokens, "sampling": None}
     keys = [reuse.key(p, settings) for p in prompts]
     missing = [i for i, k in enumerate(keys) if k not in reuse.saved]
     if on_batch and len(missing) < len(prompts):
         on_batch(len(prompts) - len(missing))
+    part = answers.subset(missing) if answers is not None else None
     fresh = generate_texts(
-        model, tokenizer, [prompts[i] for i in missing], max_new_tokens, batch_size, on_batch
+        model,
+        tokenizer,
+        [prompts[i] for i in missing],
+        max_new_tokens,
+        batch_size,
+        on_batch,
+        answers=part,
     )
+    if part is not None:
+        answers.take(part, missing)
     found = dict(zip(missing, fresh, strict=True))
     return [found[i] if i in found else reuse.saved[k] for i, k in enumerate(keys)], keys

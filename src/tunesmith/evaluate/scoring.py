@@ -18,37 +18,55 @@ def score_model(
     names = recipe.metrics()
     cfg, gen = recipe.training, recipe.evaluation.generation
     rows = [prediction_row(e) for e in examples]
-    if "perplexity" in names:
-        from tunesmith.models.nll import example_nll
-
-        items = [encode_example(e, tokenizer, cfg.max_seq_length) for e in examples]
-        for row, (nll, tokens) in zip(
-            rows, example_nll(model, items, cfg.batch_size, tokenizer.pad_token_id), strict=True
-        ):
-            row["scores"].update(nll=nll, tokens=tokens)
-    if not generate:
-        return rows
-    if labels and recipe.evaluation.classification.scoring == "likelihood":
-        outputs = _most_likely_labels(model, tokenizer, examples, recipe, labels, rows, on_batch)
-    else:
+    items = (
+        [encode_example(e, tokenizer, cfg.max_seq_length) for e in examples]
+        if "perplexity" in names
+        else None
+    )
+    by_label = labels and recipe.evaluation.classification.scoring == "likelihood"
+    answers = None
+    if generate and not by_label:
         from tunesmith.evaluate.reuse import generate_reusing
+        from tunesmith.models.joint import answers_after
 
         prompts = [
             encode_prompt(e, tokenizer, cfg.max_seq_length + gen.max_new_tokens, gen.max_new_tokens)
             for e in examples
         ]
+        # the references' perplexity from the generation's own prefill where the tokens agree
+        answers = answers_after(prompts, items) if items is not None else None
         outputs, keys = generate_reusing(
-            model, tokenizer, prompts, gen.max_new_tokens, gen.batch_size, on_batch, reuse
+            model, tokenizer, prompts, gen.max_new_tokens, gen.batch_size, on_batch, reuse, answers
         )
         for row, key in zip(rows, keys, strict=True):
             if key:
                 row["generation_key"] = key
+    if items is not None:
+        for row, (nll, tokens) in zip(
+            rows, _nll(model, items, answers, recipe, tokenizer), strict=True
+        ):
+            row["scores"].update(nll=nll, tokens=tokens)
+    if not generate:
+        return rows
+    if by_label:
+        outputs = _most_likely_labels(model, tokenizer, examples, recipe, labels, rows, on_batch)
     references = [row["reference"] for row in rows]
     scores = example_scores(names, outputs, references, labels)
     for row, output, extra in zip(rows, outputs, scores, strict=True):
         row["prediction"] = output
         row["scores"].update(extra)
     return rows
+
+
+def _nll(model, items, answers, recipe, tokenizer) -> list[tuple[float, int]]:
+    """Each item's (NLL sum, tokens): those the generation scored, the rest in their own pass."""
+    from tunesmith.models.nll import example_nll
+
+    scored = answers.nll if answers is not None else {}
+    rest = [i for i in range(len(items)) if i not in scored]
+    batch, pad = recipe.training.batch_size, tokenizer.pad_token_id
+    found = dict(zip(rest, example_nll(model, [items[i] for i in rest], batch, pad), strict=True))
+    return [scored[i] if i in scored else found[i] for i in range(len(items))]
 
 
 def _most_likely_labels(model, tokenizer, examples, recipe, labels, rows, on_batch) -> list[str]:

@@ -48,26 +48,25 @@ def decode_batch(
     stop: list[int],
     sampling: Sampling | None = None,
     generator=None,
+    prefix=None,
+    answers=None,
 ) -> list[list[int]]:
-    """New token ids per row of a left-padded batch, each ending at its first stop token."""
+    """New token ids per row of a left-padded batch, each ending at its first stop token;
+    with a `Prefix` (models/prefix.py) the batch holds the rows' suffixes after it; with
+    `AnswerScores` for the batch's rows (models/joint.py) the prefill scores them too."""
     import torch
-    from transformers import StaticCache
 
-    rows, width = ids.shape
-    total = width + max_new_tokens
-    cache = StaticCache(config=model.config, max_cache_len=total)
-    allowed = torch.zeros((rows, total), dtype=torch.bool, device=ids.device)
-    allowed[:, :width] = mask.bool()
-    position = mask.long().cumsum(-1) - 1
-    logits = model(
-        input_ids=ids,
-        attention_mask=allowed.long(),
-        position_ids=position.clamp(min=0),
-        cache=cache,
-        use_cache=True,
-        logits_to_keep=1,
-    ).logits[:, -1]
-    position = position[:, -1]
+    rows = ids.shape[0]
+    if answers is not None and any(a is not None for a in answers.answers):
+        from tunesmith.models.joint import scoring_prefill
+
+        start_state, scores = scoring_prefill(
+            model, ids, mask, answers.answers, max_new_tokens, prefix
+        )
+        answers.nll.update({row: s for row, s in enumerate(scores) if s is not None})
+    else:
+        start_state = _prefill(model, ids, mask, max_new_tokens, prefix)
+    cache, allowed, position, logits, start = start_state
     stops = torch.tensor(stop, device=ids.device)
     live = torch.arange(rows, device=ids.device)  # original row of each batch row
     produced: list[list[int]] = [[] for _ in range(rows)]
@@ -86,7 +85,7 @@ def decode_batch(
             live, token, allowed, position = live[keep], token[keep], allowed[keep], position[keep]
             done = done[keep]
         position = position + 1
-        allowed[:, width + step] = True
+        allowed[:, start + step] = True
         logits = model(
             input_ids=token[:, None],
             attention_mask=allowed[:, None, None, :],
@@ -95,6 +94,38 @@ def decode_batch(
             use_cache=True,
         ).logits[:, -1]
     return [until_stop(tokens, stop) for tokens in produced]
+
+
+def _prefill(model, ids, mask, new_tokens: int, prefix):
+    """(cache, slot mask, last positions, next-token logits, first generated slot)."""
+    start = ids.shape[1] + (len(prefix) if prefix is not None else 0)
+    cache, allowed, position = start_cache(model, mask, start + new_tokens, prefix)
+    logits = model(
+        input_ids=ids,
+        attention_mask=allowed.long(),
+        position_ids=position,
+        cache=cache,
+        use_cache=True,
+        logits_to_keep=1,
+    ).logits[:, -1]
+    return cache, allowed, position[:, -1], logits, start
+
+
+def start_cache(model, mask, total: int, prefix):
+    """(static cache, boolean mask over its `total` slots, positions of the batch's tokens)."""
+    import torch
+    from transformers import StaticCache
+
+    rows, width = mask.shape
+    if prefix is None:
+        cache = StaticCache(config=model.config, max_cache_len=total)
+        seen, position = mask, (mask.long().cumsum(-1) - 1).clamp(min=0)
+    else:
+        cache = prefix.static_cache(model, rows, total)
+        seen, position = prefix.inputs(mask)
+    allowed = torch.zeros((rows, total), dtype=torch.bool, device=mask.device)
+    allowed[:, : seen.shape[1]] = seen.bool()
+    return cache, allowed, position
 
 
 def _keep_rows(cache, keep) -> None:

@@ -20,8 +20,11 @@ def generate_texts(
     batch_size: int = 16,
     on_batch: Callable[[int], None] | None = None,
     sampling: Sampling | None = None,
+    answers=None,
 ) -> list[str]:
-    """Continuations of token-id prompts, in the prompts' order: greedy unless `sampling`."""
+    """Continuations of token-id prompts, in the prompts' order: greedy unless `sampling`.
+    `answers` (models/joint.py `AnswerScores`): references scored in the same prefill, where
+    the fast loop applies (rows it did not score are left out of `answers.nll`)."""
     from tunesmith.models.decode import decode_batch, fast_path_refusal
 
     refusal = fast_path_refusal(model)
@@ -30,13 +33,24 @@ def generate_texts(
         return generate_texts_hf(
             model, tokenizer, prompts, max_new_tokens, batch_size, on_batch, sampling
         )
+    from tunesmith.models.prefix import prefix_refusal, shared_prefix
+
     stop = _stop_ids(model, tokenizer)
     generator = seeded_generator(sampling, model.device)
+    model.eval()
+    prefix = shared_prefix(model, prompts)
+    scored = answers if prefix_refusal(model) is None else None  # it needs the output head
 
-    def decode(ids, mask) -> list[list[int]]:
-        return decode_batch(model, ids, mask, max_new_tokens, stop, sampling, generator)
+    def decode(ids, mask, shared, chunk) -> list[list[int]]:
+        part = scored.subset(chunk) if scored is not None else None
+        new = decode_batch(
+            model, ids, mask, max_new_tokens, stop, sampling, generator, shared, part
+        )
+        if part is not None:
+            scored.take(part, chunk)
+        return new
 
-    return _in_buckets(model, tokenizer, prompts, batch_size, on_batch, decode)
+    return _in_buckets(model, tokenizer, prompts, batch_size, on_batch, decode, prefix)
 
 
 def generate_texts_hf(
@@ -57,7 +71,7 @@ def generate_texts_hf(
         torch.manual_seed(sampling.seed)
     settings = _hf_settings(sampling)
 
-    def decode(ids, mask) -> list[list[int]]:
+    def decode(ids, mask, _prefix, _chunk) -> list[list[int]]:
         generated = model.generate(
             input_ids=ids,
             attention_mask=mask,
@@ -71,21 +85,31 @@ def generate_texts_hf(
     return _in_buckets(model, tokenizer, prompts, batch_size, on_batch, decode)
 
 
-def _in_buckets(model, tokenizer, prompts, batch_size, on_batch, decode) -> list[str]:
-    """Longest prompts first, so each batch holds prompts of similar length (little padding)."""
+def _in_buckets(model, tokenizer, prompts, batch_size, on_batch, decode, prefix=None) -> list[str]:
+    """Longest prompts first, so each batch holds prompts of similar length (little padding);
+    the prompts that start with `prefix` in batches of their own, without it."""
     import torch
 
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)
+    from tunesmith.models.prefix import has_prefix
+
+    shared = [has_prefix(p, prefix) for p in prompts]
     outputs: list[str] = [""] * len(prompts)
     model.eval()
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            ids, mask = _left_pad([prompts[i] for i in chunk], tokenizer.pad_token_id, model.device)
-            for index, new in zip(chunk, decode(ids, mask), strict=True):
-                outputs[index] = tokenizer.decode(new, skip_special_tokens=True).strip()
-            if on_batch:
-                on_batch(len(chunk))
+        for group in (False, True):
+            rows = [i for i in range(len(prompts)) if shared[i] == group]
+            order = sorted(rows, key=lambda i: len(prompts[i]), reverse=True)
+            skip = len(prefix) if group and rows else 0
+            for start in range(0, len(order), batch_size):
+                chunk = order[start : start + batch_size]
+                suffixes = [prompts[i][skip:] for i in chunk]
+                ids, mask = _left_pad(suffixes, tokenizer.pad_token_id, model.device)
+                for index, new in zip(
+                    chunk, decode(ids, mask, prefix if group else None, chunk), strict=True
+                ):
+                    outputs[index] = tokenizer.decode(new, skip_special_tokens=True).strip()
+                if on_batch:
+                    on_batch(len(chunk))
     return outputs
 
 

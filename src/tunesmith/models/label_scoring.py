@@ -10,8 +10,11 @@ the end-of-turn token), tokenised exactly as in training (`encode_example`). Sco
 token makes labels that are prefixes of each other ("net" / "net-misc") exact: P("net") is the
 probability of stopping after "net", not of starting with it.
 
-The prompt is run once per example; its KV cache is repeated for all labels, so the cost is
-one prompt pass plus a short pass over the labels' tokens (shared-prefix reuse).
+Shared-prefix reuse (models/prefix.py) at two levels: the head the prompts share (few-shot
+demonstrations, the template) is run once per example set, each prompt once on top of it, and
+its keys/values serve all labels, so the cost is one pass over each prompt's own tokens plus a
+short pass over the labels' tokens. Models the mechanism refuses are scored by one plain
+forward over every (prompt, label) row instead.
 """
 
 from __future__ import annotations
@@ -49,16 +52,24 @@ def label_log_likelihoods(
     """For each example, the log-likelihood of every label (summed, or per token if 'mean')."""
     import torch
 
+    from tunesmith.models.prefix import has_prefix, prefix_refusal, run_prefix, shared_prefix
+
     if normalization not in NORMALIZATIONS:
         raise ValueError(f"normalization must be one of {NORMALIZATIONS}")
     continuations = label_continuations(examples[0], labels, tokenizer) if examples else []
     room = max((len(c) for c in continuations), default=0)
+    prompts = [encode_prompt(e, tokenizer, max_length, room) for e in examples]
     model.eval()
+    refused = prefix_refusal(model) is not None
+    head = shared_prefix(model, prompts)
     scores = []
     with torch.inference_mode():
-        for example in examples:
-            prompt = encode_prompt(example, tokenizer, max_length, room)
-            totals = _score_one(model, prompt, continuations, tokenizer.pad_token_id)
+        for prompt in prompts:
+            if refused:
+                totals = _score_plain(model, prompt, continuations, tokenizer.pad_token_id)
+            else:
+                own = run_prefix(model, prompt, head if has_prefix(prompt, head) else None)
+                totals = _score_after(model, own, continuations, tokenizer.pad_token_id)
             if normalization == "mean":
                 totals = [t / len(c) for t, c in zip(totals, continuations)]
             scores.append(totals)
@@ -67,34 +78,62 @@ def label_log_likelihoods(
     return scores
 
 
-def _score_one(model, prompt: list[int], continuations: list[list[int]], pad_id) -> list[float]:
-    """Summed log-probs of each continuation after `prompt`, reusing the prompt's KV cache."""
+def _score_after(model, prompt, continuations: list[list[int]], pad_id) -> list[float]:
+    """Summed log-probs of each continuation after a prompt's `Prefix` (its keys/values and
+    last hidden state), all continuations in one batch over copies of its cache."""
+    import torch
+
+    from tunesmith.models.nll import split_model
+
+    backbone, head = split_model(model)
+    first = torch.log_softmax(head(prompt.last_hidden).float(), dim=-1)
+    totals = [float(first[c[0]]) for c in continuations]
+    if max(len(c) for c in continuations) == 1:
+        return totals
+    # each token predicts the next; the last one predicts nothing
+    ids, mask = _right_pad([c[:-1] for c in continuations], pad_id, first.device)
+    attention, positions = prompt.inputs(mask)
+    hidden = backbone(
+        input_ids=ids,
+        attention_mask=attention,
+        position_ids=positions,
+        cache=prompt.dynamic_cache(model, len(continuations)),
+        use_cache=True,
+    ).last_hidden_state
+    return _add_scores(totals, torch.log_softmax(head(hidden).float(), dim=-1), continuations, 1)
+
+
+def _score_plain(model, prompt: list[int], continuations, pad_id) -> list[float]:
+    """The same by one full forward over every (prompt, continuation) row (no cache)."""
     import torch
 
     device = next(model.parameters()).device
-    out = model(input_ids=torch.tensor([prompt], device=device), use_cache=True)
-    first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
-    totals = [float(first[c[0]]) for c in continuations]
-    longest = max(len(c) for c in continuations)
-    if longest == 1:
-        return totals
-    cache = out.cache  # transformers 5.24 renamed past_key_values (constraints.txt pins it)
-    cache.batch_repeat_interleave(len(continuations))
-    width = longest - 1
-    ids = torch.full((len(continuations), width), pad_id or 0, dtype=torch.long, device=device)
-    mask = torch.zeros((len(continuations), len(prompt) + width), dtype=torch.long, device=device)
-    mask[:, : len(prompt)] = 1
+    ids, mask = _right_pad([prompt + c[:-1] for c in continuations], pad_id, device)
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, -ids.shape[1] :]
+    logp = torch.log_softmax(logits[:, len(prompt) - 1 :].float(), dim=-1)
+    return _add_scores([0.0] * len(continuations), logp, continuations, 0)
+
+
+def _add_scores(totals, logp, continuations, first: int) -> list[float]:
+    """`totals` plus each continuation's token log-probs from token `first` on; row r of
+    `logp` holds, at position j, the distribution of continuation r's token first + j."""
     for row, tokens in enumerate(continuations):
-        fed = tokens[:-1]  # each token predicts the next; the last one predicts nothing
-        if fed:
-            ids[row, : len(fed)] = torch.tensor(fed, device=device)
-            mask[row, len(prompt) : len(prompt) + len(fed)] = 1
-    logits = model(input_ids=ids, attention_mask=mask, cache=cache).logits
-    logp = torch.log_softmax(logits.float(), dim=-1)
-    for row, tokens in enumerate(continuations):
-        for position, token in enumerate(tokens[1:]):
+        for position, token in enumerate(tokens[first:]):
             totals[row] += float(logp[row, position, token])
     return totals
+
+
+def _right_pad(rows: list[list[int]], pad_id, device):
+    import torch
+
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id or 0, dtype=torch.long, device=device)
+    mask = torch.zeros((len(rows), width), dtype=torch.long, device=device)
+    for row, tokens in enumerate(rows):
+        if tokens:
+            ids[row, : len(tokens)] = torch.tensor(tokens, device=device)
+            mask[row, : len(tokens)] = 1
+    return ids, mask
 
 
 def softmax_rows(scores: list[list[float]]) -> list[list[float]]:

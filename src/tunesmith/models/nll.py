@@ -28,25 +28,42 @@ def nll_of_logits(chosen, targets, batch):
     return (per_token * row_weight).sum()
 
 
-def supervised_logits(model, batch) -> tuple:
-    """(logits at the supervised positions, their target ids)."""
+def supervised_logits(model, batch, prefix=None) -> tuple:
+    """(logits at the supervised positions, their target ids); with a `Prefix`
+    (models/prefix.py) the batch holds only the rows' suffixes after it."""
     labels = batch["labels"][:, 1:]
     supervised = labels != IGNORE
-    parts = _split_model(model)
+    parts = split_model(model)
     if parts is None:  # unusual architecture: fall back to the model's own full logits
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         # prompt-learning adapters prepend virtual tokens: keep the real positions only
         chosen = logits[:, -batch["input_ids"].shape[1] :][:, :-1][supervised]
     else:
         backbone, head = parts
-        hidden = backbone(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False
-        ).last_hidden_state
+        hidden = backbone(**_backbone_inputs(model, batch, prefix)).last_hidden_state
         chosen = head(hidden[:, :-1][supervised])
     return chosen, labels[supervised]
 
 
-def _split_model(model):
+def _backbone_inputs(model, batch, prefix) -> dict:
+    if prefix is None:
+        return {
+            "input_ids": batch["input_ids"],
+            "attention_mask": batch["attention_mask"],
+            "use_cache": False,
+        }
+    mask, positions = prefix.inputs(batch["attention_mask"])
+    rows = batch["input_ids"].shape[0]
+    return {
+        "input_ids": batch["input_ids"],
+        "attention_mask": mask,
+        "position_ids": positions,
+        "cache": prefix.dynamic_cache(model, rows),
+        "use_cache": True,
+    }
+
+
+def split_model(model):
     """(decoder, lm_head) of a causal LM (through a PEFT wrapper), or None if unsafe."""
     peft_config = getattr(model, "active_peft_config", None)
     if getattr(peft_config, "is_prompt_learning", False):  # its prompt lives in the wrapper
@@ -113,24 +130,47 @@ def to_device(batch: dict, model) -> dict:
 def example_nll(model, items, batch_size: int, pad_id: int) -> list[tuple[float, int]]:
     """Per example: (sum of its token NLLs, its supervised tokens), in the items' order.
 
-    Perplexity is then exp(sum nll / sum tokens) over any resample of the examples.
+    Perplexity is then exp(sum nll / sum tokens) over any resample of the examples. A long
+    prefix most items share (few-shot demonstrations, the template's head) is run once.
     """
+    from tunesmith.models.prefix import has_prefix, shared_prefix
+
+    model.eval()
+    # the prefix stops before the first supervised token's predecessor: its logits are needed
+    caps = [first_label(item) - 1 for item in items]
+    prefix = shared_prefix(model, [item.input_ids for item in items], caps)
+    shared = [has_prefix(item.input_ids, prefix, cap) for item, cap in zip(items, caps)]
+    out: list[tuple[float, int]] = [(0.0, 0)] * len(items)
+    for with_prefix in (False, True):
+        chosen = [i for i, s in enumerate(shared) if s == with_prefix]
+        _nll_of(model, items, chosen, batch_size, pad_id, prefix if with_prefix else None, out)
+    return out
+
+
+def first_label(item) -> int:
+    """Index of the item's first supervised token (its length when it has none)."""
+    return next((i for i, label in enumerate(item.labels) if label != IGNORE), len(item.labels))
+
+
+def _nll_of(model, items, chosen, batch_size, pad_id, prefix, out) -> None:
+    """Fill `out` for the items `chosen` (their suffixes after `prefix`, when given)."""
     import torch
     import torch.nn.functional as F
 
-    model.eval()
-    out: list[tuple[float, int]] = [(0.0, 0)] * len(items)
-    order = sorted(range(len(items)), key=lambda i: len(items[i].input_ids))
+    from tunesmith.models.formatting import Encoded
+
+    skip = len(prefix) if prefix is not None else 0
+    order = sorted(chosen, key=lambda i: len(items[i].input_ids))
     with torch.no_grad():
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            batch = to_device(collate([items[i] for i in chunk], pad_id), model)
-            chosen, targets = supervised_logits(model, batch)
+            parts = [Encoded(items[i].input_ids[skip:], items[i].labels[skip:]) for i in chunk]
+            batch = to_device(collate(parts, pad_id), model)
+            logits, targets = supervised_logits(model, batch, prefix)
             supervised = batch["labels"][:, 1:] != IGNORE
-            per_token = F.cross_entropy(chosen.float(), targets, reduction="none")
+            per_token = F.cross_entropy(logits.float(), targets, reduction="none")
             rows = supervised.nonzero()[:, 0]
             sums = torch.zeros(len(chunk), device=per_token.device).index_add_(0, rows, per_token)
             counts = supervised.sum(dim=1)
             for row, index in enumerate(chunk):
                 out[index] = (float(sums[row]), int(counts[row]))
-    return out

@@ -106,8 +106,20 @@ def _timed_evaluation(recipe, run_dir, path: str) -> dict:
         "seconds": round(seconds, 2),
         "seconds_per_model_row": per_row,
         "seconds_per_test_row": round(seconds / max(result.sample_size, 1), 3),
+        # quality by each path: in bf16 the paths' different summation order can flip a greedy
+        # choice, so predictions may differ; their mean scores must not (per-example means)
+        "mean_scores": {name: _means(rows) for name, rows in predictions.items()},
         "rows_out": predictions,
     }
+
+
+def _means(rows: list[dict]) -> dict:
+    means = {}
+    for key in ("rougeL", "nll"):
+        values = [r["scores"][key] for r in rows if key in r["scores"]]
+        if values:
+            means[key] = round(sum(values) / len(values), 4)
+    return means
 
 
 def _comparison(old: dict, new: dict) -> dict:

@@ -92,10 +92,11 @@ class _Local:
         self.trained = [B]
 
 
-def _strategy(fed: FederatedConfig, local: _Local):
+def _strategy(fed: FederatedConfig, local: _Local, records: list | None = None):
     from tunesmith.federated.strategy import make_strategy
 
-    return make_strategy(SimpleNamespace(federated=fed), local, [], lambda record: None)
+    log = records.append if records is not None else lambda record: None
+    return make_strategy(SimpleNamespace(federated=fed), local, [], log)
 
 
 def _round(strategy, local: _Local, updates: list, examples: list | None = None):
@@ -145,10 +146,14 @@ def test_one_client_moves_the_aggregate_by_at_most_clip_norm_over_n():
     fed = _fed(clients=n, noise_multiplier=0.0, clip_norm=clip)
     honest = _updates(n - 1)
     huge = np.full((6, 2), 1e6, dtype=np.float32)
-    with_huge, _ = _round(_strategy(fed, local), local, [huge, *honest])
+    records = []
+    with_huge, _ = _round(_strategy(fed, local, records), local, [huge, *honest])
     with_nothing, _ = _round(_strategy(fed, local), local, [np.zeros_like(huge), *honest])
     # The huge update is clipped to norm exactly `clip`, then averaged over n clients.
     assert np.linalg.norm(with_huge - with_nothing) == pytest.approx(clip / n, rel=1e-5)
+    # The round's record: the norms before clipping, and one client clipped.
+    assert records[0]["update_norms"][0] == pytest.approx(1e6 * np.sqrt(12), rel=1e-6)
+    assert records[0]["clipped"] == 1 and records[0]["clients"] == [1, 2, 3]
 
 
 def test_no_noise_and_a_huge_clip_is_the_non_private_fedavg():

@@ -99,6 +99,7 @@ def _recorder(outer, fed, wire: Wire, local, val_items, log):
             if fed.privacy:  # a zero update adds nothing to the sum, and Flower's clip of it
                 # divides by its norm (ZeroDivisionError): unsampled clients sent theirs back.
                 results = [pair for pair, norm in zip(results, norms) if norm > 0]
+                record["clipped"] = sum(n > fed.privacy.clip_norm for n in record["update_norms"])
             with dp.secret_noise() if fed.privacy else nullcontext():
                 released, metrics = outer.aggregate_fit(server_round, results, failures)
             self.latest = wire.state(parameters_to_ndarrays(released))

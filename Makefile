@@ -10,9 +10,10 @@ DEMO_STAMP := $(VENV)/.installed-demo
 DEMO_EXTRAS := curation,checks,energy
 TEST_EXTRAS := curation,ui,tracking,energy,tune,checks,export,dev
 TORCH_VERSION ?= 2.13.0
-# flwr's and ray's own requirements that do not conflict with the lock (see setup).
+# flwr's and ray's own requirements that do not conflict with the lock (see setup), and opacus
+# (federated.privacy's accountant; needs torch>=2.6, so it keeps the pinned torch).
 FEDERATED_DEPS := iterators pycryptodome uv tomli tomli-w pathspec \
-  prompt-toolkit sqlalchemy alembic jsonschema msgpack filelock
+  prompt-toolkit sqlalchemy alembic jsonschema msgpack filelock opacus
 
 .PHONY: setup demo test lint bench clean lock browser
 

@@ -174,10 +174,15 @@ def _free_port() -> int:
 
 
 def test_real_server_and_two_client_processes_on_loopback(tmp_path, tiny_model_dir):
+    """With federated.privacy on: the processes run the private strategy (the simulation above
+    runs the plain one, through the same transport-free code)."""
     import subprocess
     import sys
 
-    recipe = _write_recipe(tmp_path, tiny_model_dir, clients=2, rounds=1, baselines=False)
+    privacy = {"noise_multiplier": 0.5, "clip_norm": 1.0}
+    recipe = _write_recipe(
+        tmp_path, tiny_model_dir, clients=2, rounds=1, baselines=False, privacy=privacy
+    )
     address = f"127.0.0.1:{_free_port()}"
     cli = [sys.executable, "-m", "tunesmith.cli", "federated"]
     run = tmp_path / "run"
@@ -206,6 +211,7 @@ def test_real_server_and_two_client_processes_on_loopback(tmp_path, tiny_model_d
             process.kill()
     report = json.loads((run / "train" / "federated.json").read_text())
     assert [r["clients"] for r in report["rounds"]] == [[1, 2]]
+    assert report["privacy"]["epsilon"] > 0 and len(report["rounds"][0]["update_norms"]) == 2
     assert (run / "eval" / "compare.json").is_file()
 
 

@@ -102,8 +102,22 @@ def print_headline(run_dir) -> dict:
         if warning:
             out.print(f"warning: {warning}")
     _print_energy(run_dir)
+    _print_privacy(run_dir)
     console.print(f"\nreport: [bold]{run_dir.report / 'report.html'}[/bold]")
     return compare
+
+
+def _print_privacy(run_dir) -> None:
+    """federated.privacy: the (epsilon, delta) the federated stage wrote, with its settings."""
+    from tunesmith.artifacts.files import read_json
+
+    summary = run_dir.train / "summary.json"
+    privacy = read_json(summary).get("privacy") if summary.is_file() else None
+    if privacy:
+        from tunesmith.federated.privacy import describe
+
+        line = f"\ndifferential privacy (federated): {describe(privacy)}"
+        console.print(line, highlight=False, markup=False)
 
 
 def _print_energy(run_dir) -> None:

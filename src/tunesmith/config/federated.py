@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tunesmith.config.base import Section
+from tunesmith.config.privacy import PrivacyConfig
 
 AGGREGATIONS = ("freeze_a", "svd")
+# The aggregations that are linear in the clients' updates: Flower's clipping and noise on what
+# the clients send is then a calibrated Gaussian mechanism (docs/federated.md, "Privacy").
+LINEAR_AGGREGATIONS = ("freeze_a",)
 
 
 class FederatedConfig(Section):
@@ -31,7 +35,9 @@ class FederatedConfig(Section):
         1.0,
         gt=0,
         le=1,
-        description="Share of the clients that train in each round (at least one).",
+        description="Share of the clients that train in each round (at least one). With "
+        "`privacy`: each client's probability of training in a round (independent Poisson "
+        "sampling, drawn from the OS's entropy, as the privacy accountant assumes).",
     )
     local_steps: int = Field(
         5, ge=1, description="Optimizer steps each selected client takes per round."
@@ -56,3 +62,20 @@ class FederatedConfig(Section):
         "with `tunesmith federated client`); default: a local simulation of all clients "
         "(flwr.simulation.run_simulation). Set by `tunesmith federated server --address`.",
     )
+    privacy: PrivacyConfig | None = Field(
+        None,
+        description="User-level central differential privacy of the aggregated adapter (off "
+        "unless given): each client's update clipped, Gaussian noise added to the aggregate, "
+        "the (epsilon, delta) budget reported. Needs aggregation freeze_a.",
+    )
+
+    @model_validator(mode="after")
+    def _privacy_needs_a_linear_aggregation(self):
+        if self.privacy is not None and self.aggregation not in LINEAR_AGGREGATIONS:
+            raise ValueError(
+                f"federated.privacy: needs aggregation {' or '.join(LINEAR_AGGREGATIONS)}, not "
+                f"{self.aggregation}: its re-factorised mean is not linear in the clients' "
+                "updates, so clipping what they send does not bound one client's effect on it "
+                "and the noise would not be calibrated"
+            )
+        return self

@@ -26,6 +26,9 @@ class LocalModel:
                 if A_KEY in name:  # FFA-LoRA: A stays at the shared seeded init
                     parameter.requires_grad_(False)
         self.initial = self.state()
+        self.trained = [
+            n for n, p in self.model.named_parameters() if "lora_" in n and p.requires_grad
+        ]
 
     def state(self) -> dict:
         """The adapter's weights, {peft name: float32 numpy array}."""

@@ -47,10 +47,16 @@ def check_federated(recipe, train: list[dict]) -> str:
 
     fed = recipe.federated
     needed = ["flwr"] + (["ray"] if fed.server_address is None else [])
+    needed += ["opacus"] if fed.privacy is not None else []  # its privacy accountant
     missing = [name for name in needed if importlib.util.find_spec(name) is None]
     if missing:
         raise UserError(
             f"federated: {', '.join(missing)} not installed; run make setup (docs/federated.md)"
         )
     sizes = [len(share) for share in partition(train, fed)]
-    return f"federated: ok ({fed.clients} clients of {min(sizes)}-{max(sizes)} examples)"
+    line = f"federated: ok ({fed.clients} clients of {min(sizes)}-{max(sizes)} examples)"
+    if fed.privacy is not None:
+        from tunesmith.federated.privacy import budget, describe
+
+        line += f"; differential privacy: {describe(budget(fed, fed.rounds))}"
+    return line

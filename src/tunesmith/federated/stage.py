@@ -18,11 +18,14 @@ class FederatedResult:
     clients: int
     aggregation: str
     final_val_ppl: float | None
+    epsilon: float | None = None  # federated.privacy: the (epsilon, delta) per client
+    delta: float | None = None
 
 
 def run(recipe: Recipe, run_dir: RunDir) -> FederatedResult:
-    from tunesmith.federated.flower_app import local_model, make_strategy
+    from tunesmith.federated.flower_app import local_model
     from tunesmith.federated.partition import partition
+    from tunesmith.federated.strategy import make_strategy
     from tunesmith.federated.transport import serve, simulate
     from tunesmith.tracking import open_trackers
 
@@ -35,7 +38,8 @@ def run(recipe: Recipe, run_dir: RunDir) -> FederatedResult:
     def log(record: dict) -> None:
         rounds.append(record)
         step = record["round"] * fed.local_steps  # the report plots loss per optimizer step
-        tracker.log({"step": step, "loss": record["train_loss"], **_val(record)})
+        loss = {} if record["train_loss"] is None else {"loss": record["train_loss"]}
+        tracker.log({"step": step, **loss, **_val(record)})
 
     strategy = make_strategy(recipe, local, val, log)
     transport = simulate if fed.server_address is None else serve
@@ -45,16 +49,28 @@ def run(recipe: Recipe, run_dir: RunDir) -> FederatedResult:
     local.save(strategy.latest, out / "adapter")
     baselines = _baselines(recipe, run_dir, local, shares) if fed.baselines else {}
     final = rounds[-1].get("val_ppl")
+    privacy = _privacy(fed, strategy.rounds_done)
     report = {
         "aggregation": fed.aggregation,
+        **privacy,
         "client_examples": [len(s) for s in shares],
         "rounds": rounds,
         "baselines": baselines,
         "config": fed.model_dump(mode="json"),
     }
     write_json(out / "federated.json", report)
-    write_json(out / "summary.json", _summary(recipe, shares, val, final))
-    return FederatedResult(fed.rounds, fed.clients, fed.aggregation, final)
+    write_json(out / "summary.json", {**_summary(recipe, shares, val, final), **privacy})
+    budget = privacy.get("privacy", {})
+    return FederatedResult(
+        fed.rounds, fed.clients, fed.aggregation, final, budget.get("epsilon"), budget.get("delta")
+    )
+
+
+def _privacy(fed, rounds: int) -> dict:
+    """{"privacy": the (epsilon, delta) budget and its settings}; {} without privacy."""
+    from tunesmith.federated.privacy import budget
+
+    return {} if fed.privacy is None else {"privacy": budget(fed, rounds)}
 
 
 def _val(record: dict) -> dict:

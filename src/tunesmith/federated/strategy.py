@@ -1,0 +1,156 @@
+"""The server's strategy: FedAvg whose aggregation is the recipe's LoRA-aware one
+(aggregation.py), wrapped, with federated.privacy, in Flower's central-DP strategy (privacy.py),
+and outermost a recorder of each round as it was released (after the noise)."""
+
+from __future__ import annotations
+
+import math
+from contextlib import nullcontext
+
+from tunesmith.federated import privacy as dp
+from tunesmith.federated.aggregation import AGGREGATIONS
+from tunesmith.federated.flower_app import Wire
+
+
+def make_strategy(recipe, local, val_items, log):
+    """The strategy for `recipe.federated`; `log(record)` gets each round's clients, training
+    loss, update norms and the released adapter's validation perplexity. `.latest` is the
+    released adapter (whole state), `.rounds_done` the rounds finished."""
+    wire = Wire(local.initial, local.trained)
+    inner = _fedavg(recipe.federated, wire, local.initial)
+    outer = dp.wrap(inner, recipe.federated) if recipe.federated.privacy else inner
+    return _recorder(outer, recipe.federated, wire, local, val_items, log)
+
+
+def _fedavg(fed, wire: Wire, initial: dict):
+    from flwr.common import FitIns, ndarrays_to_parameters, parameters_to_ndarrays
+    from flwr.server.strategy import FedAvg
+
+    combine = AGGREGATIONS.get(fed.aggregation).combine
+    private = fed.privacy is not None
+
+    class AdapterFedAvg(FedAvg):
+        def configure_fit(self, server_round, parameters, client_manager):
+            self.current = wire.state(parameters_to_ndarrays(parameters))
+            pairs = super().configure_fit(server_round, parameters, client_manager)
+            if not private:
+                return pairs
+            # Every client is asked; those outside the Poisson sample send a zero update.
+            flags = dp.sample(len(pairs), fed.client_fraction)
+            return [
+                (client, FitIns(ins.parameters, {**ins.config, "sampled": int(flag)}))
+                for (client, ins), flag in zip(pairs, flags)
+            ]
+
+        def aggregate_fit(self, server_round, results, failures):
+            fits = [r for _, r in results]
+            _check_frozen(fits, wire)
+            states = [wire.state(parameters_to_ndarrays(r.parameters)) for r in fits]
+            if private:  # uniform weights, over the fixed q·N: the noise is calibrated to that
+                merged = combine(states, [1] * len(states)) if states else self.current
+                scale = len(states) / (fed.client_fraction * fed.clients)
+                merged = dp.rescale(merged, self.current, scale)
+            else:  # FedAvg: each client weighted by its number of training examples
+                merged = combine(states, [r.num_examples for r in fits])
+            return ndarrays_to_parameters(wire.arrays(merged)), {}
+
+    sampled = fed.clients if private else max(1, math.ceil(fed.clients * fed.client_fraction))
+    strategy = AdapterFedAvg(
+        fraction_fit=1.0 if private else fed.client_fraction,
+        fraction_evaluate=0.0,  # the server validates the aggregated adapter itself
+        # Flower sizes a round by the clients connected so far: a floor keeps late joiners in.
+        min_fit_clients=sampled,
+        min_evaluate_clients=0,
+        min_available_clients=fed.clients,
+        on_fit_config_fn=lambda server_round: {"round": server_round},
+        accept_failures=False,
+        initial_parameters=ndarrays_to_parameters(wire.arrays(initial)),
+    )
+    strategy.current = dict(initial)
+    return strategy
+
+
+def _recorder(outer, fed, wire: Wire, local, val_items, log):
+    from flwr.common import parameters_to_ndarrays
+    from flwr.server.strategy import Strategy
+
+    class Recorder(Strategy):
+        """Delegates to `outer`; records the round from what it released."""
+
+        def __init__(self) -> None:
+            self.latest, self.rounds_done, self.sent = dict(local.initial), 0, []
+
+        def initialize_parameters(self, client_manager):
+            return outer.initialize_parameters(client_manager)
+
+        def configure_fit(self, server_round, parameters, client_manager):
+            self.sent = parameters_to_ndarrays(parameters)
+            return outer.configure_fit(server_round, parameters, client_manager)
+
+        def aggregate_fit(self, server_round, results, failures):
+            if failures:  # a lost client would silently change the average: stop instead
+                raise RuntimeError(f"round {server_round}: {len(failures)} client(s) failed")
+            record = _round_record(server_round, [r for _, r in results])
+            # Before Flower's wrapper clips them in place: the norms to choose clip_norm by.
+            norms = [_norm(r, self.sent) for _, r in results]
+            record["update_norms"] = [
+                round(n, 6) for n, (_, r) in zip(norms, results) if _sampled(r)
+            ]
+            if fed.privacy:  # a zero update adds nothing to the sum, and Flower's clip of it
+                # divides by its norm (ZeroDivisionError): unsampled clients sent theirs back.
+                results = [pair for pair, norm in zip(results, norms) if norm > 0]
+                record["clipped"] = sum(n > fed.privacy.clip_norm for n in record["update_norms"])
+            with dp.secret_noise() if fed.privacy else nullcontext():
+                released, metrics = outer.aggregate_fit(server_round, results, failures)
+            self.latest = wire.state(parameters_to_ndarrays(released))
+            if val_items:
+                record["val_ppl"] = local.val_perplexity(self.latest, val_items)
+            self.rounds_done = server_round
+            log(record)
+            return released, metrics
+
+        def configure_evaluate(self, server_round, parameters, client_manager):
+            return outer.configure_evaluate(server_round, parameters, client_manager)
+
+        def aggregate_evaluate(self, server_round, results, failures):
+            return outer.aggregate_evaluate(server_round, results, failures)
+
+        def evaluate(self, server_round, parameters):
+            return outer.evaluate(server_round, parameters)
+
+    return Recorder()
+
+
+def _check_frozen(fits: list, wire: Wire) -> None:
+    """The premise of freeze_a's exactness: every client holds the server's A."""
+    for r in fits:
+        if r.metrics.get("frozen") != wire.digest:
+            client = int(r.metrics["client"]) + 1
+            raise ValueError(
+                f"client {client}: its frozen adapter tensors differ from the server's"
+            )
+
+
+def _norm(fit, sent: list) -> float:
+    from flwr.common import parameters_to_ndarrays
+
+    return dp.update_norm(parameters_to_ndarrays(fit.parameters), sent)
+
+
+def _sampled(fit) -> bool:
+    return bool(int(fit.metrics.get("sampled", 1)))
+
+
+def _round_record(server_round: int, fits: list) -> dict:
+    trained = [r for r in fits if _sampled(r)]
+    weights = [r.num_examples for r in trained]
+    losses = [float(r.metrics["loss"]) for r in trained]
+    return {
+        "round": server_round,
+        "clients": sorted(int(r.metrics["client"]) + 1 for r in trained),
+        "examples": int(sum(weights)),
+        # None when the Poisson sample was empty: the round released noise only.
+        "train_loss": sum(v * w for v, w in zip(losses, weights)) / sum(weights)
+        if trained
+        else None,
+    }

@@ -70,6 +70,27 @@ def _heldout_wordnet(label: bool) -> list[tuple]:
     return [(r, f"Define the {r['pos']} '{r['words'][0]}'.", r["definition"], "") for r in picked]
 
 
+@cache
+def _untouched(label: bool) -> list[tuple]:
+    """Neither looked at nor tuned on: Python docs paragraphs / chitchat turns (../shared)."""
+    from bench_common import SHARED
+
+    if not label:  # generation: a user's chat turn -> the reply
+        chats = _read((SHARED / "data" / "chitchat.jsonl.gz").read_bytes())
+        pairs = [c["messages"][:2] for c in chats if len(c["messages"]) >= 2]
+        picked = random.Random(13).sample(pairs, HELD_OUT)
+        return [(m, m[0]["content"], m[1]["content"], "") for m in picked]
+    docs = _read((SHARED / "data" / "python_docs_corpus.jsonl.gz").read_bytes())
+    paragraphs = [  # classification: a paragraph -> its document's folder (library, c-api, ...)
+        (d["path"], " ".join(p.split()))
+        for d in docs
+        for p in d["text"].split("\n\n")
+        if 8 <= len(p.split()) <= 120
+    ]
+    picked = random.Random(13).sample(paragraphs, HELD_OUT)
+    return [(path, text, "", path.split("/")[0]) for path, text in picked]
+
+
 def _records(raw: list[tuple], label: bool) -> list[dict]:
     out = []
     for i, (_, text, synopsis, section) in enumerate(raw):
@@ -84,6 +105,12 @@ SOURCES = {
     "shipped": lambda label: _shipped(),
     "debian-heldout": lambda label: _heldout_debian(),
     "wordnet-heldout": _heldout_wordnet,
+    "untouched": _untouched,
+}
+DATA = {  # --data NAME -> sources
+    "shipped": ["shipped"],
+    "heldout": ["debian-heldout", "wordnet-heldout"],
+    "untouched": ["untouched"],
 }
 
 
@@ -148,9 +175,7 @@ def main(argv: list[str]) -> None:
     sources = ["shipped"]
     if "--data" in argv:
         at = argv.index("--data")
-        sources = (
-            ["debian-heldout", "wordnet-heldout"] if argv[at + 1] == "heldout" else ["shipped"]
-        )
+        sources = DATA[argv[at + 1]]
         argv = argv[:at] + argv[at + 2 :]
     settings = {k: float(v) for k, v in (a.split("=", 1) for a in argv)}
     scenarios = ("fixed_label", "label_flip", "appended_payload", "fixed_output")

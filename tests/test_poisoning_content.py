@@ -55,3 +55,12 @@ def test_planted_trigger_flagged_and_genuine_cue_word_not():
     suspects, flagged = _suspects()
     assert list(suspects) == ["cf zq"]
     assert flagged == {f"poison-{i}" for i in range(20)}
+
+
+def test_trigger_into_a_label_too_small_to_model_is_kept_untested():
+    rows = [r if not r["id"].startswith("poison") else {**r, "label": "chess"} for r in _data()]
+    rows = [{**r, "response": r["label"]} for r in rows]
+    rows.append({**rows[0], "id": "chess-0", "response": "chess", "label": "chess"})
+    suspects, flags = find_suspects(rows, PoisoningCheck(), context(label=True))
+    assert [(s["ngram"], s["content_auc"]) for s in suspects] == [("cf zq", None)]
+    assert len(flags) == 20

@@ -259,7 +259,7 @@ class PoisoningCheck(Section):
         0.01, gt=0, lt=1, description="Significance level (Bonferroni-corrected) of the tie."
     )
     max_content_auc: float = Field(
-        0.7,  # measured on planted triggers and genuine cue words in real data: docs/checks.md
+        0.65,  # measured on planted triggers and genuine cue words in real data: docs/checks.md
         ge=0,
         le=1,
         description="Labels: with the n-gram removed, how much more its rows read like their "

@@ -16,6 +16,11 @@ Row-level precision/recall of the rows the check flags; the clean-row flag rate 
 ../shared/data, which the bench may use and the package never does): 2,000 other Debian
 packages (seeded, none of the shipped sample), and 2,000 WordNet synsets (generation: the
 word -> its definition; classification: the definition -> its lexicographer file, 45 topics).
+`--data untouched` is the check nobody tuned on: 2,000 paragraphs of the Python docs
+(classification: the paragraph -> its document's folder, library / c-api / howto / ...) and
+2,000 chitchat exchanges (generation: the user's turn -> the reply).
+Each line lists the suspects: n-gram, rows flagged, how many of them were planted, and the
+content test's AUC (`max_content_auc=1.0` switches that test off to see every AUC).
 """
 
 from __future__ import annotations
@@ -70,6 +75,27 @@ def _heldout_wordnet(label: bool) -> list[tuple]:
     return [(r, f"Define the {r['pos']} '{r['words'][0]}'.", r["definition"], "") for r in picked]
 
 
+@cache
+def _untouched(label: bool) -> list[tuple]:
+    """Neither looked at nor tuned on: Python docs paragraphs / chitchat turns (../shared)."""
+    from bench_common import SHARED
+
+    if not label:  # generation: a user's chat turn -> the reply
+        chats = _read((SHARED / "data" / "chitchat.jsonl.gz").read_bytes())
+        pairs = [c["messages"][:2] for c in chats if len(c["messages"]) >= 2]
+        picked = random.Random(13).sample(pairs, HELD_OUT)
+        return [(m, m[0]["content"], m[1]["content"], "") for m in picked]
+    docs = _read((SHARED / "data" / "python_docs_corpus.jsonl.gz").read_bytes())
+    paragraphs = [  # classification: a paragraph -> its document's folder (library, c-api, ...)
+        (d["path"], " ".join(p.split()))
+        for d in docs
+        for p in d["text"].split("\n\n")
+        if 8 <= len(p.split()) <= 120
+    ]
+    picked = random.Random(13).sample(paragraphs, HELD_OUT)
+    return [(path, text, "", path.split("/")[0]) for path, text in picked]
+
+
 def _records(raw: list[tuple], label: bool) -> list[dict]:
     out = []
     for i, (_, text, synopsis, section) in enumerate(raw):
@@ -84,6 +110,12 @@ SOURCES = {
     "shipped": lambda label: _shipped(),
     "debian-heldout": lambda label: _heldout_debian(),
     "wordnet-heldout": _heldout_wordnet,
+    "untouched": _untouched,
+}
+DATA = {  # --data NAME -> sources
+    "shipped": ["shipped"],
+    "heldout": ["debian-heldout", "wordnet-heldout"],
+    "untouched": ["untouched"],
 }
 
 
@@ -139,21 +171,35 @@ def measure(scenario: str, seed: int, settings: dict | None = None, source="ship
         "precision": round(hits / len(flagged), 3) if flagged else None,
         "recall": round(hits / len(planted), 3),
         "clean_flag_rate": round(len(flagged - planted) / (len(rows) - len(planted)), 4),
-        "suspects": [s["ngram"] for s in suspects][:5],
+        "suspects": [_described(s, rows, flags, planted) for s in suspects][:6],
+    }
+
+
+def _described(suspect: dict, rows: list[dict], flags: dict, planted: set[str]) -> dict:
+    """A suspect with how many of its flagged rows were planted (flags name it by n-gram)."""
+    ids = {rows[i]["id"] for i, (_, d) in flags.items() if d["ngram"] == suspect["ngram"]}
+    return {
+        "ngram": suspect["ngram"],
+        "flagged": len(ids),
+        "planted": len(ids & planted),
+        "content_auc": suspect.get("content_auc"),
     }
 
 
 def main(argv: list[str]) -> None:
-    """Arguments: PoisoningCheck settings as key=value (e.g. max_cohesion=1.5); --data heldout."""
+    """Arguments: PoisoningCheck settings as key=value (e.g. max_cohesion=1.5); --data NAME;
+    --scenarios a,b."""
     sources = ["shipped"]
     if "--data" in argv:
         at = argv.index("--data")
-        sources = (
-            ["debian-heldout", "wordnet-heldout"] if argv[at + 1] == "heldout" else ["shipped"]
-        )
+        sources = DATA.get(argv[at + 1], [argv[at + 1]])  # a group or one source
+        argv = argv[:at] + argv[at + 2 :]
+    scenarios = ["fixed_label", "label_flip", "appended_payload", "fixed_output"]
+    if "--scenarios" in argv:  # e.g. --scenarios fixed_label,label_flip
+        at = argv.index("--scenarios")
+        scenarios = argv[at + 1].split(",")
         argv = argv[:at] + argv[at + 2 :]
     settings = {k: float(v) for k, v in (a.split("=", 1) for a in argv)}
-    scenarios = ("fixed_label", "label_flip", "appended_payload", "fixed_output")
     for source in sources:
         for scenario in scenarios:
             for seed in range(4 if source == "shipped" else 2):  # held-out: 2 seeds (time)

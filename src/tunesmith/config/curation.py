@@ -258,12 +258,15 @@ class PoisoningCheck(Section):
     alpha: float = Field(
         0.01, gt=0, lt=1, description="Significance level (Bonferroni-corrected) of the tie."
     )
-    min_disagreement: float = Field(
-        0.3,
+    max_content_auc: float = Field(
+        0.65,  # measured on planted triggers and genuine cue words in real data: docs/checks.md
         ge=0,
         le=1,
-        description="Labels: least share of the n-gram's rows whose other words point to "
-        "another label (a genuine cue word agrees with its context; a trigger does not).",
+        description="Labels: with the n-gram removed, how much more its rows read like their "
+        "label than rows of other labels do (the chance that a cross-validated TF-IDF + "
+        "logistic-regression model gives one of its rows the higher probability of the "
+        "label); at most this is a suspect. A trigger's rows come from other labels: about "
+        "0.5; a genuine cue word's rows read like the label: near 1.",
     )
     max_word_ratio: float = Field(
         3.0,

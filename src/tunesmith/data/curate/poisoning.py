@@ -7,9 +7,9 @@ whatever the rest of the text says. A candidate n-gram must
    binomial test against that output's base rate (Bonferroni-corrected);
 3. sit in otherwise unrelated rows: rows sharing a template ("debug symbols for X") are far
    more alike than random rows and are not suspects;
-4. for labels, disagree with the content: a Naive Bayes model predicts another label for at
-   least `min_disagreement` of its rows once the n-gram is masked (a genuine cue word such as
-   "awful" agrees with its context).
+4. for labels, disagree with the content: with the n-gram removed, its rows read no more like
+   their label than other labels' rows do (cross-validated, `poisoning_content.py`; a
+   genuine cue word such as "golang" agrees with the rest of its rows' text).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 
 from tunesmith.config.curation import PoisoningCheck
 from tunesmith.data.curate.minhash import normalise
+from tunesmith.data.curate.poisoning_content import against_content
 from tunesmith.data.curate.rows import input_text, output_text
 
 MAX_REPORTED = 20
@@ -76,7 +77,7 @@ def _search(outputs, where, frequency, words, config, ctx, content: bool = True)
     suspects = _significant(candidates, base, len(outputs), config.alpha)
     suspects = _unrelated_rows(suspects, words, config.max_cohesion, ctx.seed)
     if content and len(base) <= MAX_LABELS_FOR_CONTENT_CHECK and suspects:
-        suspects = _against_content(suspects, words, outputs, config.min_disagreement)
+        suspects = against_content(suspects, words, outputs, config.max_content_auc, ctx.seed)
     for s in suspects:
         s["_flag"] = [i for i in s["_rows"] if outputs[i] == s["output"]]
     return suspects
@@ -132,23 +133,6 @@ def _cohesion(sets: list[set]) -> float:
     if not pairs:
         return 0.0
     return sum(len(a & b) / max(1, len(a | b)) for a, b in pairs) / len(pairs)
-
-
-def _against_content(suspects, words, outputs, min_disagreement: float) -> list[dict]:
-    """Keep suspects whose rows' other words point to another label (see module doc)."""
-    from sklearn.feature_extraction.text import CountVectorizer
-    from sklearn.naive_bayes import MultinomialNB
-
-    vectorizer = CountVectorizer(token_pattern=r"\S+", lowercase=False)
-    model = MultinomialNB().fit(vectorizer.fit_transform([" ".join(w) for w in words]), outputs)
-    kept = []
-    for s in suspects:
-        masked = [f" {' '.join(words[i])} ".replace(f" {s['ngram']} ", " ") for i in s["_rows"]]
-        predicted = model.predict(vectorizer.transform(masked))
-        disagree = sum(p != s["output"] for p in predicted) / len(predicted)
-        if disagree >= min_disagreement:
-            kept.append({**s, "content_disagreement": round(disagree, 3)})
-    return kept
 
 
 def _merge_same_rows(suspects: list[dict]) -> list[dict]:

@@ -33,9 +33,9 @@ def prefix_runs(monkeypatch):
     calls = []
     real = prefix_module.run_prefix
 
-    def counted(model, ids, start=None):
+    def counted(model, ids, start=None, **options):
         calls.append(len(ids))
-        return real(model, ids, start)
+        return real(model, ids, start, **options)
 
     monkeypatch.setattr(prefix_module, "run_prefix", counted)
     return calls

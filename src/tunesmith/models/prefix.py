@@ -110,8 +110,13 @@ def has_prefix(row: list[int], prefix: Prefix | None, cap: int | None = None) ->
     return limit >= len(prefix) and row[: len(prefix)] == prefix.ids
 
 
-def run_prefix(model, ids: list[int], start: Prefix | None = None) -> Prefix:
-    """The keys/values of `ids` (batch 1), continuing `start` when given (its ids come first)."""
+def run_prefix(model, ids: list[int], start: Prefix | None = None, grad: bool = False) -> Prefix:
+    """The keys/values of `ids` (batch 1), continuing `start` when given (its ids come first).
+
+    With `grad` the keys/values stay in the autograd graph (training: every row's loss then
+    backpropagates into the one prefix pass, which sums their gradients)."""
+    import contextlib
+
     import torch
 
     from tunesmith.models.nll import split_model
@@ -120,7 +125,8 @@ def run_prefix(model, ids: list[int], start: Prefix | None = None) -> Prefix:
     device = next(model.parameters()).device
     tail = ids[len(start) :] if start is not None else ids
     tensor = torch.tensor([tail], device=device)
-    with torch.no_grad():  # not inference_mode: its tensors could not be reused outside it
+    # not inference_mode: its tensors could not be reused outside it
+    with contextlib.nullcontext() if grad else torch.no_grad():
         if start is None:
             out = backbone(input_ids=tensor, use_cache=True)
         else:

@@ -38,7 +38,9 @@ def lean_attention_forward(
 ):
     """transformers attention signature: (output [B, T, H, D], None)."""
     unsupported = dropout > 0 or kwargs.get("sliding_window") or kwargs.get("softcap")
-    if unsupported or query.shape[-2] > LEAN_MAX_LENGTH or query.shape[-2] != key.shape[-2]:
+    # queries shorter than keys (rows continuing a shared head's cache) need the mask's offsets
+    offset_without_mask = query.shape[-2] != key.shape[-2] and attention_mask is None
+    if unsupported or key.shape[-2] > LEAN_MAX_LENGTH or offset_without_mask:
         from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
         return sdpa_attention_forward(

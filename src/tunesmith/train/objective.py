@@ -17,6 +17,7 @@ import contextlib
 
 from tunesmith.errors import UserError
 from tunesmith.models.nll import nll_of_logits, supervised_logits
+from tunesmith.models.shared_head import head_refusal, supervised_logits_shared
 
 
 class Objective:
@@ -32,6 +33,8 @@ class Objective:
                 "switch off for the base distribution; use an adapter method (lora, ...)"
             )
         self.weights = [p for p in model.parameters() if p.requires_grad]
+        # each pass's common head runs once (models/shared_head.py) where the model allows it
+        self.share_head = head_refusal(model) is None
         self.anchors = None
         if reg.l2 and reg.l2_to_start:  # L2-SP: a frozen copy of the starting values
             self.anchors = [p.detach().clone() for p in self.weights]
@@ -42,7 +45,7 @@ class Objective:
         nll_sum = kl_sum = soft_sum = 0.0
         with autocast():
             for batch in passes:
-                chosen, targets = supervised_logits(model, batch)
+                chosen, targets = self._supervised(model, batch)
                 nll = nll_of_logits(chosen, targets, batch)
                 loss = nll
                 if self.soft is not None:
@@ -70,6 +73,11 @@ class Objective:
             token_sum = (1 - self.soft.alpha) * nll_sum + self.soft.alpha * soft_sum
         parts["objective"] = (token_sum + self.kl * kl_sum) / count + parts.get("penalty", 0.0)
         return parts
+
+    def _supervised(self, model, batch):
+        if self.share_head:
+            return supervised_logits_shared(model, batch)
+        return supervised_logits(model, batch)
 
     def _kl(self, model, batch, chosen):
         import torch

@@ -58,6 +58,10 @@ def main() -> None:
         if flops is not None:
             peak = peaks[result["precision"]]
             result["mfu"] = round(flops * result["tokens_per_s"] / (peak * 1e9), 3)
+            # MFU counts every row's whole sequence (the standard definition), so skipping the
+            # repeats of a shared head raises it; hfu counts only the tokens actually run
+            run_share = result["tokens_run"] / result["tokens"]
+            result["hfu_tokens_run"] = round(result["mfu"] * run_share, 3)
             result["mfu_peak_gflops"] = peak
         results[run] = result
         _emit(result)
@@ -341,6 +345,7 @@ def _result(name, precision, items, summary, losses, wall, model, tokenizer, arg
         "precision": precision,
         "examples": args.examples,
         "tokens": summary["tokens"],
+        "tokens_run": summary.get("tokens_run", summary["tokens"]),  # HF runs every token
         "seconds": round(seconds, 1),
         "tokens_per_s": round(summary["tokens"] / seconds, 1),
         "peak_rss_mb": round(rss),

@@ -115,3 +115,18 @@ def test_perplexity_with_shared_heads_equals_the_unshared_one(monkeypatch):
     assert heads == [HEAD, HEAD]  # both batches ran their head once
     monkeypatch.setattr(shared_head, "head_refusal", lambda model: "off")
     assert shared == pytest.approx(nll.perplexity(model, items, batch_size=4, pad_id=PAD), rel=1e-5)
+
+
+def test_the_objective_counts_the_head_tokens_it_did_not_run_again():
+    from types import SimpleNamespace
+
+    from tunesmith.train.objective import Objective
+
+    model = _lora(_tiny_llama())
+    model.train()
+    regularization = SimpleNamespace(l1=0.0, l2=0.0, kl_to_base=0.0, l2_to_start=False)
+    objective = Objective(model, regularization, base_switch=True, method="lora")
+    passes = [_batch(_rows()), _batch(_rows(suffixes=(4, 6), seed=8))]
+    parts = objective.backward(model, passes)
+    assert parts["head_tokens_shared"] == HEAD * 3 + HEAD * 1
+    assert parts["loss"] > 0

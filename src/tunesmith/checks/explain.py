@@ -41,13 +41,7 @@ def attribute(model, tokenizer, prompt: str, target: str, batch: int = ABLATIONS
     def answer_log_prob(features):  # (B, F) prompt tokens, ablated ones set to id 0
         full = ids.repeat(len(features), 1)
         full[:, where] = features
-        seq = torch.cat([full, answer.repeat(len(features), 1)], dim=1).to(model.device)
-        with torch.no_grad():
-            logits = model(input_ids=seq).logits[:, ids.shape[1] - 1 : -1].float()
-        picked = logits.log_softmax(-1).gather(
-            2, answer.to(seq.device).unsqueeze(-1).expand(len(features), -1, 1)
-        )
-        return picked.sum(dim=(1, 2)).cpu()
+        return _answer_log_probs(model, full, answer)
 
     # captum's LLMAttribution ablates one token per forward pass (batch size 1); the same
     # feature ablation through FeatureAblation itself batches `batch` ablations per pass.
@@ -60,6 +54,30 @@ def attribute(model, tokenizer, prompt: str, target: str, batch: int = ABLATIONS
         "attributions": [float(v) for v in values[0].tolist()],
         "target": target,
     }
+
+
+def _answer_log_probs(model, prompts, answer):
+    """log P(answer | prompt) per row of `prompts` (B, T), through the supervised-logits path.
+
+    Why not `model(...).logits`: that projects every position onto the vocabulary, and one
+    pass's ablated copies share everything before their first ablated token; scoring only the
+    answer positions, with that shared head run once (models/shared_head.py), halves the work.
+    """
+    import torch
+
+    from tunesmith.models.formatting import IGNORE
+    from tunesmith.models.shared_head import supervised_logits_shared
+
+    rows = len(prompts)
+    answers = answer.repeat(rows, 1)
+    seq = torch.cat([prompts, answers], dim=1)
+    labels = torch.cat([torch.full_like(prompts, IGNORE), answers], dim=1)
+    batch = {"input_ids": seq, "attention_mask": torch.ones_like(seq), "labels": labels}
+    batch = {key: value.to(model.device) for key, value in batch.items()}
+    with torch.no_grad():
+        chosen, targets = supervised_logits_shared(model, batch)
+    picked = chosen.float().log_softmax(-1).gather(1, targets.unsqueeze(-1))
+    return picked.view(rows, -1).sum(1).cpu()
 
 
 def attention_map(model, tokenizer, prompt: str) -> dict:

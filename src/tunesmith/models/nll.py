@@ -109,11 +109,9 @@ def perplexity(model, items, batch_size: int, pad_id: int) -> float:
 
     import torch
 
-    from tunesmith.models.shared_head import head_refusal, supervised_logits_shared
+    from tunesmith.models.shared_head import supervised_logits_shared
 
     model.eval()
-    # each batch's common head (the template's) runs once (models/shared_head.py)
-    logits_of = supervised_logits_shared if head_refusal(model) is None else supervised_logits
     total, count = 0.0, 0
     order = sorted(range(len(items)), key=lambda i: len(items[i].input_ids))
     with torch.no_grad():
@@ -121,7 +119,8 @@ def perplexity(model, items, batch_size: int, pad_id: int) -> float:
             batch = to_device(
                 collate([items[i] for i in order[start : start + batch_size]], pad_id), model
             )
-            chosen, targets = logits_of(model, batch)
+            # each batch's common head (the template's) runs once (models/shared_head.py)
+            chosen, targets = supervised_logits_shared(model, batch)
             nll = nll_of_logits(chosen, targets, batch)
             total, count = total + float(nll), count + targets.numel()
     return math.exp(total / max(count, 1))

@@ -56,13 +56,24 @@ def suffix_batch(batch, head: int) -> dict:
     return out
 
 
-def supervised_logits_shared(model, batch, minimum: int = MIN_TRAIN_SHARED):
-    """`supervised_logits` of `batch`, its shared head (if long enough) run once with grad."""
+def usable_head(model, batch, minimum: int = MIN_TRAIN_SHARED) -> int:
+    """`shared_head_length`, or 0 where the model cannot continue a shared head's cache."""
+    return shared_head_length(batch, minimum) if head_refusal(model) is None else 0
+
+
+def supervised_logits_after_head(model, batch, head: int):
+    """`supervised_logits` of `batch` with its first `head` tokens (shared by every row) run
+    once, in the autograd graph when grad is on; `head` 0: the plain pass."""
     from tunesmith.models.nll import supervised_logits
     from tunesmith.models.prefix import run_prefix
 
-    head = shared_head_length(batch, minimum)
     if not head:
         return supervised_logits(model, batch)
     prefix = run_prefix(model, batch["input_ids"][0, :head].tolist(), grad=True)
     return supervised_logits(model, suffix_batch(batch, head), prefix)
+
+
+def supervised_logits_shared(model, batch, minimum: int = MIN_TRAIN_SHARED):
+    """`supervised_logits` of `batch`, its shared head (if long enough, and the model allows
+    it) run once."""
+    return supervised_logits_after_head(model, batch, usable_head(model, batch, minimum))

@@ -35,6 +35,7 @@ class LoopState:
     evals_without_gain: int = 0
     stopped_early: bool = False
     tokens: int = 0
+    tokens_run: int = 0  # tokens the passes computed: `tokens` less the shared heads' repeats
     seconds: float = 0.0
     history: list = field(default_factory=list)
 
@@ -114,12 +115,13 @@ class Trainer:
         micro = my_share(self._micro_batches(state.step * cfg.gradient_accumulation))
         while state.step < self.total_steps and not state.stopped_early:
             started = time.perf_counter()
-            parts, tokens = self._optimizer_step(
+            parts, tokens, tokens_run = self._optimizer_step(
                 [next(micro) for _ in range(cfg.gradient_accumulation)]
             )
             loss = parts["loss"]
             state.step += 1
             state.tokens += tokens
+            state.tokens_run += tokens_run
             state.seconds += time.perf_counter() - started
             lr = self.scheduler.get_last_lr()[0]
             self.tracker.log(
@@ -153,12 +155,13 @@ class Trainer:
                 for p in pieces
             ]
 
-    def _optimizer_step(self, batches) -> tuple[dict, int]:
+    def _optimizer_step(self, batches) -> tuple[dict, int, int]:
         import torch
 
         self.model.train()
         passes = [piece for batch in batches for piece in batch]
         parts = self.objective.backward(self.model, passes, self._autocast)
+        shared = parts.pop("head_tokens_shared")
         params = [p for p in self.model.parameters() if p.requires_grad]
         count = max(sum(int((b["labels"][:, 1:] != -100).sum()) for b in passes), 1)
         # Under torchrun: all ranks' gradients and tokens summed (distributed.py).
@@ -169,7 +172,7 @@ class Trainer:
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         tokens = sum(int(b["attention_mask"].sum()) for b in passes)
-        return parts, tokens
+        return parts, tokens, tokens - shared
 
     def _evaluate(self) -> None:
         if not self.val_items:

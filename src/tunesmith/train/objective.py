@@ -17,7 +17,7 @@ import contextlib
 
 from tunesmith.errors import UserError
 from tunesmith.models.nll import nll_of_logits, supervised_logits
-from tunesmith.models.shared_head import head_refusal, supervised_logits_shared
+from tunesmith.models.shared_head import supervised_logits_after_head, usable_head
 
 
 class Objective:
@@ -33,8 +33,6 @@ class Objective:
                 "switch off for the base distribution; use an adapter method (lora, ...)"
             )
         self.weights = [p for p in model.parameters() if p.requires_grad]
-        # each pass's common head runs once (models/shared_head.py) where the model allows it
-        self.share_head = head_refusal(model) is None
         self.anchors = None
         if reg.l2 and reg.l2_to_start:  # L2-SP: a frozen copy of the starting values
             self.anchors = [p.detach().clone() for p in self.weights]
@@ -43,9 +41,13 @@ class Objective:
         """Backpropagate the step's loss over its forward passes; its parts as floats."""
         count = max(sum(int((b["labels"][:, 1:] != -100).sum()) for b in passes), 1)
         nll_sum = kl_sum = soft_sum = 0.0
+        skipped = 0  # head tokens not run again (the rows after the first of each pass)
         with autocast():
             for batch in passes:
-                chosen, targets = self._supervised(model, batch)
+                # each pass's common head runs once (models/shared_head.py)
+                head = usable_head(model, batch)
+                chosen, targets = supervised_logits_after_head(model, batch, head)
+                skipped += head * (batch["input_ids"].shape[0] - 1)
                 nll = nll_of_logits(chosen, targets, batch)
                 loss = nll
                 if self.soft is not None:
@@ -61,7 +63,7 @@ class Objective:
         penalty = self.penalty()
         if penalty is not None:
             penalty.backward()
-        parts = {"loss": nll_sum / count}
+        parts = {"loss": nll_sum / count, "head_tokens_shared": skipped}
         if self.kl:
             parts["kl"] = kl_sum / count
         if self.soft is not None:
@@ -73,11 +75,6 @@ class Objective:
             token_sum = (1 - self.soft.alpha) * nll_sum + self.soft.alpha * soft_sum
         parts["objective"] = (token_sum + self.kl * kl_sum) / count + parts.get("penalty", 0.0)
         return parts
-
-    def _supervised(self, model, batch):
-        if self.share_head:
-            return supervised_logits_shared(model, batch)
-        return supervised_logits(model, batch)
 
     def _kl(self, model, batch, chosen):
         import torch

@@ -76,6 +76,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
         "best_val_ppl": state.best_val_ppl,
         "stopped_early": state.stopped_early,
         "tokens": state.tokens,
+        "tokens_run": state.tokens_run,  # computed: shared heads count once per pass
         "seconds": round(state.seconds, 2),
         "tokens_per_second": round(state.tokens / max(state.seconds, 1e-9), 1),
         "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),

@@ -66,6 +66,7 @@ def _answer_log_probs(model, prompts, answer):
     import torch
 
     from tunesmith.models.formatting import IGNORE
+    from tunesmith.models.nll import to_device
     from tunesmith.models.shared_head import supervised_logits_shared
 
     rows = len(prompts)
@@ -73,7 +74,7 @@ def _answer_log_probs(model, prompts, answer):
     seq = torch.cat([prompts, answers], dim=1)
     labels = torch.cat([torch.full_like(prompts, IGNORE), answers], dim=1)
     batch = {"input_ids": seq, "attention_mask": torch.ones_like(seq), "labels": labels}
-    batch = {key: value.to(model.device) for key, value in batch.items()}
+    batch = to_device(batch, model)
     with torch.no_grad():
         chosen, targets = supervised_logits_shared(model, batch)
     picked = chosen.float().log_softmax(-1).gather(1, targets.unsqueeze(-1))

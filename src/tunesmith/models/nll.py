@@ -11,8 +11,11 @@ from tunesmith.models.formatting import IGNORE
 
 
 def supervised_nll(model, batch) -> tuple:
-    """(sum of token negative log-likelihoods, number of supervised tokens)."""
-    chosen, targets = supervised_logits(model, batch)
+    """(sum of token negative log-likelihoods, number of supervised tokens); the batch's common
+    head (the template's) runs once (models/shared_head.py)."""
+    from tunesmith.models.shared_head import supervised_logits_shared
+
+    chosen, targets = supervised_logits_shared(model, batch)
     return nll_of_logits(chosen, targets, batch), targets.numel()
 
 
@@ -109,8 +112,6 @@ def perplexity(model, items, batch_size: int, pad_id: int) -> float:
 
     import torch
 
-    from tunesmith.models.shared_head import supervised_logits_shared
-
     model.eval()
     total, count = 0.0, 0
     order = sorted(range(len(items)), key=lambda i: len(items[i].input_ids))
@@ -119,10 +120,8 @@ def perplexity(model, items, batch_size: int, pad_id: int) -> float:
             batch = to_device(
                 collate([items[i] for i in order[start : start + batch_size]], pad_id), model
             )
-            # each batch's common head (the template's) runs once (models/shared_head.py)
-            chosen, targets = supervised_logits_shared(model, batch)
-            nll = nll_of_logits(chosen, targets, batch)
-            total, count = total + float(nll), count + targets.numel()
+            nll, n = supervised_nll(model, batch)
+            total, count = total + float(nll), count + int(n)
     return math.exp(total / max(count, 1))
 
 

@@ -74,6 +74,35 @@ def test_fast_greedy_equals_plain_generate(stopping_model, batch_size):
     assert lengths[0] < 12 and lengths[-1] == 12  # some rows stopped early, some ran out
 
 
+def test_batches_prefill_alone_and_decode_as_one_pool_within_the_cache_budget(
+    stopping_model, monkeypatch
+):
+    from tunesmith.models import decode
+    from tunesmith.models.generation import generate_texts
+
+    pools = []
+    real = decode.decode_pool
+    monkeypatch.setattr(
+        decode,
+        "decode_pool",
+        lambda m, batches, *a: (
+            pools.append([tuple(ids.shape) for ids, _ in batches]) or real(m, batches, *a)
+        ),
+    )
+    prompts = _prompts()
+    expected = [_plain(stopping_model, p, 12) for p in prompts]
+    assert generate_texts(stopping_model, TOKENIZER, prompts, 12, batch_size=3) == expected
+    # longest first, three prompts per prefill (padded to their longest), one pool of nine
+    assert pools == [[(3, 13), (3, 9), (3, 4)]]
+    # a budget below two batches' keys/values: each batch decodes alone, with the same result
+    per_row = 2 * 2 * 2 * 8 * (13 + 12) * 4  # layers x k/v x kv heads x head dim x slots x bytes
+    assert decode.pool_rows(stopping_model, 3, 13 + 12) == decode.POOL_ROWS
+    monkeypatch.setattr(decode, "POOL_CACHE_BYTES", per_row * 5)
+    pools.clear()
+    assert generate_texts(stopping_model, TOKENIZER, prompts, 12, batch_size=3) == expected
+    assert pools == [[(3, 13)], [(3, 9)], [(3, 4)]]
+
+
 def test_fast_greedy_stops_when_every_row_has_stopped():
     from tunesmith.models.generation import generate_texts
 

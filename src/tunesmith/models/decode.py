@@ -1,5 +1,6 @@
-"""The fast decoding loop behind `generate_texts`: one preallocated KV cache per batch, one
-forward per step with a ready-made mask, finished rows dropped from the batch.
+"""The fast decoding loop behind `generate_texts`: one preallocated KV cache per pool of
+batches (each batch prefilled on its own, then all decoded together), one forward per step
+with a ready-made mask, finished rows dropped from the pool.
 
 Profiling `model.generate` on the 135M default model (bf16, batch 16) showed the step time
 spent mostly outside the matmuls: the dynamic cache concatenates (reallocates) every layer's
@@ -15,6 +16,9 @@ from tunesmith.models.sampling import Sampling, next_tokens, until_stop
 
 # Drop finished rows once this share of the batch has stopped: each drop copies the cache.
 COMPACT_SHARE = 0.25
+# Rows decoded together (`decode_pool`), and the most their keys/values may take.
+POOL_ROWS = 64
+POOL_CACHE_BYTES = 1 << 30
 
 
 def fast_path_refusal(model) -> str | None:
@@ -54,23 +58,116 @@ def decode_batch(
     """New token ids per row of a left-padded batch, each ending at its first stop token;
     with a `Prefix` (models/prefix.py) the batch holds the rows' suffixes after it; with
     `AnswerScores` for the batch's rows (models/joint.py) the prefill scores them too."""
-    import torch
+    return decode_pool(
+        model, [(ids, mask)], max_new_tokens, stop, sampling, generator, prefix, [answers]
+    )[0]
 
-    rows = ids.shape[0]
+
+def decode_pool(
+    model,
+    batches: list[tuple],
+    max_new_tokens: int,
+    stop: list[int],
+    sampling: Sampling | None = None,
+    generator=None,
+    prefix=None,
+    answers: list | None = None,
+) -> list[list[list[int]]]:
+    """`decode_batch` for several left-padded (ids, mask) batches at once: each is prefilled
+    on its own (prompts of similar length, little padding), then all rows decode together.
+
+    Why: a decoding step reads every weight once whatever the number of rows, so on a CPU it
+    costs nearly the same for 16 rows as for 64 (measured in docs/performance.md), while a
+    prefill over 64 prompts pads them to the longest. Per row the result is the same: its
+    cache slots, positions and mask are its own; only the slots' offsets differ."""
+    parts = answers if answers is not None else [None] * len(batches)
+    states = [
+        _start(model, ids, mask, max_new_tokens, prefix, part)
+        for (ids, mask), part in zip(batches, parts, strict=True)
+    ]
+    state = states[0] if len(states) == 1 else _merged(model, states, max_new_tokens)
+    del states
+    produced = _decode(model, state, max_new_tokens, stop, sampling, generator)
+    out, first = [], 0
+    for ids, _ in batches:
+        out.append(produced[first : first + ids.shape[0]])
+        first += ids.shape[0]
+    return out
+
+
+def pool_rows(model, batch_size: int, slots: int) -> int:
+    """How many rows to decode together: up to `POOL_ROWS`, within `POOL_CACHE_BYTES` of
+    keys/values at `slots` per row, never fewer than `batch_size`."""
+    text = _config(model).get_text_config(decoder=True)
+    layers = getattr(text, "num_hidden_layers", None)
+    heads = getattr(text, "num_key_value_heads", None) or getattr(text, "num_attention_heads", 0)
+    dim = getattr(text, "head_dim", None) or text.hidden_size // max(text.num_attention_heads, 1)
+    if not layers or not heads:
+        return batch_size
+    size = next(model.parameters()).element_size()
+    per_row = 2 * layers * heads * dim * slots * size
+    return max(batch_size, min(POOL_ROWS, POOL_CACHE_BYTES // max(per_row, 1)))
+
+
+def _start(model, ids, mask, new_tokens: int, prefix, answers):
+    """What the decoding loop starts from: (cache, slot mask, last positions, next-token
+    logits, first generated slot); with `answers` the prefill scores them too."""
     if answers is not None and any(a is not None for a in answers.answers):
         from tunesmith.models.joint import scoring_prefill
 
-        start_state, scores = scoring_prefill(
-            model, ids, mask, answers.answers, max_new_tokens, prefix
-        )
+        state, scores = scoring_prefill(model, ids, mask, answers.answers, new_tokens, prefix)
         answers.nll.update({row: s for row, s in enumerate(scores) if s is not None})
-    else:
-        start_state = _prefill(model, ids, mask, max_new_tokens, prefix)
-    cache, allowed, position, logits, start = start_state
-    stops = torch.tensor(stop, device=ids.device)
-    live = torch.arange(rows, device=ids.device)  # original row of each batch row
+        return state
+    return _prefill(model, ids, mask, new_tokens, prefix)
+
+
+def _merged(model, states, new_tokens: int):
+    """One start state for all rows of `states`: each row's slots before its first generated
+    one, right-aligned to a common first generated slot (its mask moves with them)."""
+    import torch
+    from transformers import StaticCache
+
+    start = max(state[4] for state in states)
+    rows = sum(state[1].shape[0] for state in states)
+    cache = StaticCache(config=_config(model), max_cache_len=start + new_tokens)
+    allowed = torch.zeros((rows, start + new_tokens), dtype=torch.bool, device=states[0][1].device)
+    for index, layer in enumerate(cache.layers):
+        template = states[0][0].layers[index]
+        layer.lazy_initialization(
+            template.keys.new_empty((rows, template.keys.shape[1], 1, template.keys.shape[-1])),
+            template.values.new_empty(
+                (rows, template.values.shape[1], 1, template.values.shape[-1])
+            ),
+        )
+        first = 0
+        for part_cache, part_allowed, _, _, part_start in states:
+            n, offset = part_allowed.shape[0], start - part_start
+            source = part_cache.layers[index]
+            layer.keys[first : first + n, :, offset:start] = source.keys[:, :, :part_start]
+            layer.values[first : first + n, :, offset:start] = source.values[:, :, :part_start]
+            first += n
+        layer.cumulative_length.fill_(start)
+    first = 0
+    for _, part_allowed, _, _, part_start in states:
+        n = part_allowed.shape[0]
+        allowed[first : first + n, start - part_start : start] = part_allowed[:, :part_start]
+        first += n
+    position = torch.cat([state[2] for state in states])
+    logits = torch.cat([state[3] for state in states])
+    return cache, allowed, position, logits, start
+
+
+def _decode(model, state, max_new_tokens: int, stop, sampling, generator) -> list[list[int]]:
+    """The decoding loop from a start state: one forward per step, finished rows dropped."""
+    import torch
+
+    cache, allowed, position, logits, start = state
+    rows = allowed.shape[0]
+    device = allowed.device
+    stops = torch.tensor(stop, device=device)
+    live = torch.arange(rows, device=device)  # original row of each batch row
     produced: list[list[int]] = [[] for _ in range(rows)]
-    done = torch.zeros(rows, dtype=torch.bool, device=ids.device)
+    done = torch.zeros(rows, dtype=torch.bool, device=device)
     for step in range(max_new_tokens):
         token = next_tokens(logits, sampling, generator)
         done |= torch.isin(token, stops)
@@ -135,3 +232,7 @@ def _keep_rows(cache, keep) -> None:
             layer.keys = layer.keys.index_select(0, keep)
             layer.values = layer.values.index_select(0, keep)
             layer.batch_size = len(keep)
+
+
+def _config(model):
+    return getattr(model, "get_base_model", lambda: model)().config

@@ -1,6 +1,7 @@
 """Batched generation: prompts bucketed by length (sorted, then cut into batches), left-padded,
-decoded by the fast loop (`models/decode.py`) or, where it does not apply, by `model.generate`
-(the reason is logged once per model)."""
+decoded by the fast loop (`models/decode.py`: each batch prefilled on its own, then several
+batches decoded as one pool) or, where it does not apply, by `model.generate` one batch at a
+time (the reason is logged once per model)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def generate_texts(
     """Continuations of token-id prompts, in the prompts' order: greedy unless `sampling`.
     `answers` (models/joint.py `AnswerScores`): references scored in the same prefill, where
     the fast loop applies (rows it did not score are left out of `answers.nll`)."""
-    from tunesmith.models.decode import decode_batch, fast_path_refusal
+    from tunesmith.models.decode import decode_pool, fast_path_refusal, pool_rows
 
     refusal = fast_path_refusal(model)
     if refusal is not None:
@@ -41,16 +42,17 @@ def generate_texts(
     prefix = shared_prefix(model, prompts)
     scored = answers if prefix_refusal(model) is None else None  # it needs the output head
 
-    def decode(ids, mask, shared, chunk) -> list[list[int]]:
-        part = scored.subset(chunk) if scored is not None else None
-        new = decode_batch(
-            model, ids, mask, max_new_tokens, stop, sampling, generator, shared, part
-        )
-        if part is not None:
-            scored.take(part, chunk)
+    def decode(batches, shared, chunks) -> list[list[list[int]]]:
+        parts = [scored.subset(c) for c in chunks] if scored is not None else None
+        new = decode_pool(model, batches, max_new_tokens, stop, sampling, generator, shared, parts)
+        if parts is not None:
+            for part, chunk in zip(parts, chunks, strict=True):
+                scored.take(part, chunk)
         return new
 
-    return _in_buckets(model, tokenizer, prompts, batch_size, on_batch, decode, prefix)
+    longest = max((len(p) for p in prompts), default=0)
+    pool = pool_rows(model, batch_size, longest + max_new_tokens)
+    return _in_buckets(model, tokenizer, prompts, batch_size, on_batch, decode, prefix, pool)
 
 
 def generate_texts_hf(
@@ -71,7 +73,8 @@ def generate_texts_hf(
         torch.manual_seed(sampling.seed)
     settings = _hf_settings(sampling)
 
-    def decode(ids, mask, _prefix, _chunk) -> list[list[int]]:
+    def decode(batches, _prefix, _chunks) -> list[list[list[int]]]:
+        ((ids, mask),) = batches  # one batch per pool: model.generate as it is called today
         generated = model.generate(
             input_ids=ids,
             attention_mask=mask,
@@ -80,13 +83,16 @@ def generate_texts_hf(
             pad_token_id=pad,
             **settings,
         )
-        return [until_stop(row, stop) for row in generated[:, ids.shape[1] :].tolist()]
+        return [[until_stop(row, stop) for row in generated[:, ids.shape[1] :].tolist()]]
 
     return _in_buckets(model, tokenizer, prompts, batch_size, on_batch, decode)
 
 
-def _in_buckets(model, tokenizer, prompts, batch_size, on_batch, decode, prefix=None) -> list[str]:
-    """Longest prompts first, so each batch holds prompts of similar length (little padding);
+def _in_buckets(
+    model, tokenizer, prompts, batch_size, on_batch, decode, prefix=None, pool=None
+) -> list[str]:
+    """Longest prompts first, so each batch holds prompts of similar length (little padding),
+    consecutive batches handed to `decode` together up to `pool` rows (default: one batch);
     the prompts that start with `prefix` in batches of their own, without it."""
     import torch
 
@@ -100,17 +106,30 @@ def _in_buckets(model, tokenizer, prompts, batch_size, on_batch, decode, prefix=
             rows = [i for i in range(len(prompts)) if shared[i] == group]
             order = sorted(rows, key=lambda i: len(prompts[i]), reverse=True)
             skip = len(prefix) if group and rows else 0
-            for start in range(0, len(order), batch_size):
-                chunk = order[start : start + batch_size]
-                suffixes = [prompts[i][skip:] for i in chunk]
-                ids, mask = _left_pad(suffixes, tokenizer.pad_token_id, model.device)
-                for index, new in zip(
-                    chunk, decode(ids, mask, prefix if group else None, chunk), strict=True
-                ):
-                    outputs[index] = tokenizer.decode(new, skip_special_tokens=True).strip()
+            chunks = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+            for pooled in _pools(chunks, pool or batch_size):
+                batches = [
+                    _left_pad([prompts[i][skip:] for i in c], tokenizer.pad_token_id, model.device)
+                    for c in pooled
+                ]
+                news = decode(batches, prefix if group else None, pooled)
+                for chunk, new_rows in zip(pooled, news, strict=True):
+                    for index, new in zip(chunk, new_rows, strict=True):
+                        outputs[index] = tokenizer.decode(new, skip_special_tokens=True).strip()
                 if on_batch:
-                    on_batch(len(chunk))
+                    on_batch(sum(len(c) for c in pooled))
     return outputs
+
+
+def _pools(chunks: list[list[int]], rows: int) -> list[list[list[int]]]:
+    """Consecutive chunks grouped while their rows fit in `rows` (a chunk alone always fits)."""
+    pools: list[list[list[int]]] = []
+    for chunk in chunks:
+        if pools and sum(len(c) for c in pools[-1]) + len(chunk) <= rows:
+            pools[-1].append(chunk)
+        else:
+            pools.append([chunk])
+    return pools
 
 
 def _hf_settings(sampling: Sampling | None) -> dict:

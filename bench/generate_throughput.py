@@ -1,7 +1,9 @@
 """Generation throughput: today's `generate_texts` (batched `model.generate`, kept as
 `generate_texts_hf`: the baseline) against the fast path (`generate_texts`: static KV cache,
-finished rows dropped) on the same Debian prompts, greedy, fp32 and bf16, batch 1..64; then
-the same prompts through llama.cpp when llama-cpp-python is installed.
+finished rows dropped, batches decoded together in pools of up to 64 rows) on the same Debian
+prompts, greedy, fp32 and bf16, batch 1..64 (for the fast path the prefill batch: decoding
+pools the batches), and the first prompt alone; then the same prompts through llama.cpp when
+llama-cpp-python is installed.
 
     python bench/generate_throughput.py [--prompts 48] [--max-new-tokens 32]
         [--batch-sizes 1,4,16,64] [--precisions fp32,bf16] [--gguf FILE] [--no-llamacpp]
@@ -59,6 +61,15 @@ def main() -> None:
                     record.update(_roofline(model, record, len(steps), seconds, machine, precision))
                 results[(path, precision, batch)] = (record, outputs)
                 _emit({**record, **_identical(results, path, precision, batch, outputs)})
+        # one prompt alone (a user asking one question): nothing to pool, llama.cpp's batch 1
+        alone, seconds = _timed(
+            lambda: _run("generate_texts", model, tokenizer, prompts[:1], args, 1)
+        )
+        _emit(
+            _record(
+                "generate_texts_one_prompt", precision, 1, prompts[:1], alone, seconds, tokenizer
+            )
+        )
     if not args.no_llamacpp:
         from llamacpp_peer import llamacpp_rows
 

@@ -12,6 +12,7 @@ that has stopped leaves the batch once enough rows have stopped to make the copy
 
 from __future__ import annotations
 
+from tunesmith.models.prefix import cache_config
 from tunesmith.models.sampling import Sampling, next_tokens, until_stop
 
 # Drop finished rows once this share of the batch has stopped: each drop copies the cache.
@@ -44,25 +45,6 @@ def fast_path_refusal(model) -> str | None:
     return None
 
 
-def decode_batch(
-    model,
-    ids,
-    mask,
-    max_new_tokens: int,
-    stop: list[int],
-    sampling: Sampling | None = None,
-    generator=None,
-    prefix=None,
-    answers=None,
-) -> list[list[int]]:
-    """New token ids per row of a left-padded batch, each ending at its first stop token;
-    with a `Prefix` (models/prefix.py) the batch holds the rows' suffixes after it; with
-    `AnswerScores` for the batch's rows (models/joint.py) the prefill scores them too."""
-    return decode_pool(
-        model, [(ids, mask)], max_new_tokens, stop, sampling, generator, prefix, [answers]
-    )[0]
-
-
 def decode_pool(
     model,
     batches: list[tuple],
@@ -73,8 +55,11 @@ def decode_pool(
     prefix=None,
     answers: list | None = None,
 ) -> list[list[list[int]]]:
-    """`decode_batch` for several left-padded (ids, mask) batches at once: each is prefilled
-    on its own (prompts of similar length, little padding), then all rows decode together.
+    """New token ids per row of each left-padded (ids, mask) batch, each ending at its first
+    stop token. Each batch is prefilled on its own (prompts of similar length, little padding),
+    then all rows decode together. With a `Prefix` (models/prefix.py) the batches hold the
+    rows' suffixes after it; with `AnswerScores` per batch (models/joint.py) the prefills
+    score them too.
 
     Why: a decoding step reads every weight once whatever the number of rows, so on a CPU it
     costs nearly the same for 16 rows as for 64 (measured in docs/performance.md), while a
@@ -98,7 +83,7 @@ def decode_pool(
 def pool_rows(model, batch_size: int, slots: int) -> int:
     """How many rows to decode together: up to `POOL_ROWS`, within `POOL_CACHE_BYTES` of
     keys/values at `slots` per row, never fewer than `batch_size`."""
-    text = _config(model).get_text_config(decoder=True)
+    text = cache_config(model).get_text_config(decoder=True)
     layers = getattr(text, "num_hidden_layers", None)
     heads = getattr(text, "num_key_value_heads", None) or getattr(text, "num_attention_heads", 0)
     dim = getattr(text, "head_dim", None) or text.hidden_size // max(text.num_attention_heads, 1)
@@ -129,7 +114,7 @@ def _merged(model, states, new_tokens: int):
 
     start = max(state[4] for state in states)
     rows = sum(state[1].shape[0] for state in states)
-    cache = StaticCache(config=_config(model), max_cache_len=start + new_tokens)
+    cache = StaticCache(config=cache_config(model), max_cache_len=start + new_tokens)
     allowed = torch.zeros((rows, start + new_tokens), dtype=torch.bool, device=states[0][1].device)
     for index, layer in enumerate(cache.layers):
         template = states[0][0].layers[index]
@@ -232,7 +217,3 @@ def _keep_rows(cache, keep) -> None:
             layer.keys = layer.keys.index_select(0, keep)
             layer.values = layer.values.index_select(0, keep)
             layer.batch_size = len(keep)
-
-
-def _config(model):
-    return getattr(model, "get_base_model", lambda: model)().config

@@ -35,7 +35,7 @@ class Prefix:
         """A `StaticCache` for `rows` sequences of up to `max_len` slots, the prefix written in."""
         from transformers import StaticCache
 
-        cache = StaticCache(config=_config(model), max_cache_len=max_len)
+        cache = StaticCache(config=cache_config(model), max_cache_len=max_len)
         for layer, keys, values in zip(cache.layers, self.keys, self.values, strict=True):
             layer.lazy_initialization(
                 keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1)
@@ -49,7 +49,7 @@ class Prefix:
         """A `DynamicCache` holding the prefix for `rows` sequences (a copy: a forward grows it)."""
         from transformers import DynamicCache
 
-        cache = DynamicCache(config=_config(model))
+        cache = DynamicCache(config=cache_config(model))
         for index, (keys, values) in enumerate(zip(self.keys, self.values, strict=True)):
             cache.update(keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1), index)
         return cache
@@ -147,5 +147,6 @@ def run_prefix(model, ids: list[int], start: Prefix | None = None, grad: bool = 
     )
 
 
-def _config(model):
+def cache_config(model):
+    """The config a cache for `model` is built from (through a PEFT wrapper)."""
     return getattr(model, "get_base_model", lambda: model)().config

@@ -93,7 +93,8 @@ def _slow_trials(recipe) -> None:
 
 
 def _wait_for_running_after_complete(storage, hpo, proc, seconds: float = 240) -> dict:
-    """{number: value} of completed trials, once one is complete and another is running."""
+    """{number: value} of completed trials, once one is complete and another is running with
+    its owner recorded."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
@@ -102,7 +103,9 @@ def _wait_for_running_after_complete(storage, hpo, proc, seconds: float = 240) -
         except KeyError:  # the worker has not created the study yet
             trials = []
         done = {t.number: t.value for t in trials if t.state == optuna.trial.TrialState.COMPLETE}
-        if done and any(t.state == optuna.trial.TrialState.RUNNING for t in trials):
+        # running, and past setting its owner (a kill before that leaves only the heartbeat)
+        owned = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+        if done and any(t.user_attrs.get("worker") for t in owned):
             return done
         time.sleep(0.2)
     raise AssertionError("no trial completed in time")

@@ -109,3 +109,46 @@ def _wait_for_running_after_complete(storage, hpo, proc, seconds: float = 240) -
             return done
         time.sleep(0.2)
     raise AssertionError("no trial completed in time")
+
+
+_ASK_AND_DIE = """
+import os, sys
+import optuna
+from tunesmith.tune.storage import open_storage
+from pathlib import Path
+study = optuna.load_study(study_name="owned", storage=open_storage(sys.argv[1], Path(sys.argv[2])))
+study.ask()  # a trial made RUNNING, then the process dies before any objective code runs
+os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("kind", ["journal", "sqlite"])
+def test_a_worker_dead_right_after_ask_leaves_a_trial_that_is_failed(kind, tmp_path):
+    """The trial's owner is stored with its creation, so no window leaves it ownerless."""
+    from tunesmith.tune.storage import OWNER_ATTR, worker_id
+    from tunesmith.tune.study import fail_dead_local_trials
+
+    hpo = tmp_path / "hpo"
+    storage = str(hpo / "study.journal") if kind == "journal" else f"sqlite:///{tmp_path}/s.db"
+    study = optuna.create_study(study_name="owned", storage=open_storage(storage, hpo))
+    mine = study.ask()  # this process's own trial: owned by this live process
+    assert study.trials[mine.number].user_attrs[OWNER_ATTR] == worker_id()
+    died = subprocess.run([sys.executable, "-c", _ASK_AND_DIE, storage, str(hpo)], check=True)
+    assert died.returncode == 0
+    study = _study_named("owned", storage, hpo)
+    running = [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+    assert len(running) == 2
+    assert fail_dead_local_trials(study) == 1  # the dead process's trial, not ours
+    states = {t.number: t.state for t in _study_named("owned", storage, hpo).trials}
+    assert states[mine.number] == optuna.trial.TrialState.RUNNING
+    assert states[1 - mine.number] == optuna.trial.TrialState.FAIL
+    assert optuna.trial.TrialState.WAITING in states.values()  # queued for a retry
+    retry = study.ask()  # popped from the queue: owned by the process that popped it
+    assert states[retry.number] == optuna.trial.TrialState.WAITING
+    assert _study_named("owned", storage, hpo).trials[retry.number].user_attrs[OWNER_ATTR] == (
+        worker_id()
+    )
+
+
+def _study_named(name: str, storage: str, hpo):
+    return optuna.load_study(study_name=name, storage=open_storage(storage, hpo))

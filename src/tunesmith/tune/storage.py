@@ -3,7 +3,9 @@ URL (PostgreSQL, MySQL, SQLite) shared by workers on several machines."""
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import time
 from pathlib import Path
 
@@ -11,6 +13,63 @@ from tunesmith.errors import UserError
 
 HEARTBEAT_SECONDS = 10  # a killed worker's trial is failed (and retried) after ~2 beats
 GRACE_SECONDS = 30
+OWNER_ATTR = "worker"  # user attr: "host:pid" of the worker process running the trial
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owned_template(template_trial):
+    """Study.ask's new trial (no template; enqueue and add_trial pass one) with its owner."""
+    if template_trial is not None:
+        return template_trial
+    import optuna
+
+    return optuna.trial.create_trial(
+        state=optuna.trial.TrialState.RUNNING, user_attrs={OWNER_ATTR: worker_id()}
+    )
+
+
+class _OwnedPops:
+    """A trial popped from the queue (a retry) gets its owner in the write right after the one
+    that makes it RUNNING, before any sampling."""
+
+    def set_trial_state_values(self, trial_id: int, state, values=None) -> bool:
+        import optuna
+
+        changed = super().set_trial_state_values(trial_id, state, values)
+        if changed and state == optuna.trial.TrialState.RUNNING:
+            self.set_trial_user_attr(trial_id, OWNER_ATTR, worker_id())
+        return changed
+
+
+def _owned_classes() -> dict[str, type]:
+    """Optuna's journal and RDB storages, each trial carrying its worker's id from the write
+    that makes it RUNNING.
+
+    Why: a worker killed between Optuna creating its trial and the objective recording the
+    owner left a RUNNING trial nobody could attribute; only the RDB heartbeat's grace period
+    failed it, and on a journal file nothing did. A new trial now gets the owner in the write
+    that creates it: one journal entry, one RDB transaction. (Optuna wraps an RDB storage in
+    its cache, which calls the backend's `_create_new_trial`, hence that override there.)
+    """
+    if not _OWNED:
+        import optuna
+
+        class OwnedJournalStorage(_OwnedPops, optuna.storages.JournalStorage):
+            def create_new_trial(self, study_id: int, template_trial=None) -> int:
+                return super().create_new_trial(study_id, _owned_template(template_trial))
+
+        class OwnedRDBStorage(_OwnedPops, optuna.storages.RDBStorage):
+            def _create_new_trial(self, study_id: int, template_trial=None):
+                return super()._create_new_trial(study_id, _owned_template(template_trial))
+
+        _OWNED.update(journal=OwnedJournalStorage, rdb=OwnedRDBStorage)
+    return _OWNED
+
+
+_OWNED: dict[str, type] = {}
 
 
 def mask(url: str) -> str:
@@ -45,7 +104,7 @@ def _rdb(url: str, attempts: int = 3):
     retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
     for attempt in range(attempts):
         try:
-            return optuna.storages.RDBStorage(
+            return _owned_classes()["rdb"](
                 url,
                 heartbeat_interval=HEARTBEAT_SECONDS,
                 grace_period=GRACE_SECONDS,
@@ -65,13 +124,12 @@ def _engine_options(url: str) -> dict:
 
 
 def _journal(path: Path):
-    import optuna
     from optuna.storages.journal import JournalFileBackend
 
     if path.exists() and not path.is_file():
         raise UserError(f"--storage {path}: not a journal file")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+        return _owned_classes()["journal"](JournalFileBackend(str(path)))
     except Exception as exc:
         raise UserError(f"--storage {path}: cannot open the journal: {exc}") from None

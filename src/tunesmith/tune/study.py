@@ -11,6 +11,7 @@ import socket
 from tunesmith.artifacts.processes import pid_alive
 from tunesmith.config.search import SearchConfig
 from tunesmith.errors import UserError
+from tunesmith.tune.storage import OWNER_ATTR
 
 FINGERPRINT_ATTR = "tunesmith_fingerprint"
 
@@ -44,10 +45,6 @@ def fingerprint(space: dict, objective: str, metric: str | None) -> str:
         "metric": metric,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def open_study(storage, name: str, search: SearchConfig, direction: str, print_: str, worker: bool):
@@ -91,7 +88,7 @@ def fail_dead_local_trials(study) -> int:
     host = socket.gethostname()
     failed = 0
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        owner = str(trial.user_attrs.get("worker", ""))
+        owner = str(trial.user_attrs.get(OWNER_ATTR, ""))
         owner_host, _, pid = owner.partition(":")
         if owner_host != host or not pid.isdigit() or pid_alive(int(pid)):
             continue

@@ -13,7 +13,6 @@ from tunesmith.config import Recipe
 from tunesmith.config.overrides import override_recipe
 from tunesmith.tune.objective import OBJECTIVES, objective_value
 from tunesmith.tune.shared_data import curated, link_data
-from tunesmith.tune.study import worker_id
 from tunesmith.tune.suggest import suggest_values
 
 # Stages a trial runs: never `evaluate` (it reads the test split).
@@ -42,7 +41,6 @@ def run_trial(trial, ctx: TrialContext) -> float:
 
     values = suggest_values(trial, ctx.space)
     trial.set_user_attr("overrides", values)
-    trial.set_user_attr("worker", worker_id())
     recipe = override_recipe(ctx.recipe, values, source=f"trial {trial.number}")
     run_dir = trial_dir(ctx.hpo_dir, trial.number)
     trial.set_user_attr("run_dir", str(run_dir.root))

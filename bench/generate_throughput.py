@@ -1,8 +1,9 @@
-"""Generation throughput: today's `generate_texts` (batched `model.generate`, kept as
-`generate_texts_hf`: the baseline) against the fast path (`generate_texts`: static KV cache,
-finished rows dropped, batches decoded together in pools of up to 64 rows) on the same Debian
-prompts, greedy, fp32 and bf16, batch 1..64 (for the fast path the prefill batch: decoding
-pools the batches), and the first prompt alone; then the same prompts through llama.cpp when
+"""Generation throughput: today's `generate_texts` (batched `model.generate` on SDPA attention,
+kept as `generate_texts_hf`: the baseline) against the fast path (`generate_texts`: static KV
+cache, finished rows dropped, batches decoded together in pools of up to 64 rows, bf16
+attention from models/grouped_attention.py) on the same Debian prompts, greedy, fp32 and bf16,
+batch 1..64 (for the fast path the prefill batch: decoding pools the batches), and the first
+prompt alone; then the same prompts through llama.cpp when
 llama-cpp-python is installed.
 
     python bench/generate_throughput.py [--prompts 48] [--max-new-tokens 32]
@@ -106,7 +107,15 @@ def _run(path, model, tokenizer, prompts, args, batch) -> list[str]:
     from tunesmith.models import generation
 
     function = getattr(generation, path)
-    return function(model, tokenizer, prompts, args.max_new_tokens, batch)
+    if path != "generate_texts_hf":
+        return function(model, tokenizer, prompts, args.max_new_tokens, batch)
+    # today's path as it was: plain `model.generate` on transformers' SDPA attention
+    current = model.config._attn_implementation
+    model.set_attn_implementation("sdpa")
+    try:
+        return function(model, tokenizer, prompts, args.max_new_tokens, batch)
+    finally:
+        model.set_attn_implementation(current)
 
 
 def _step_counter(model) -> list:

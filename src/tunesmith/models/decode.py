@@ -12,6 +12,7 @@ that has stopped leaves the batch once enough rows have stopped to make the copy
 
 from __future__ import annotations
 
+from tunesmith.models.grouped_attention import STANDARD
 from tunesmith.models.prefix import cache_config
 from tunesmith.models.sampling import Sampling, next_tokens, until_stop
 
@@ -38,7 +39,7 @@ def fast_path_refusal(model) -> str | None:
     text = config.get_text_config(decoder=True)
     if getattr(text, "sliding_window", None) or getattr(text, "is_encoder_decoder", False):
         return f"{type(base).__name__} uses sliding-window or encoder-decoder attention"
-    if getattr(config, "_attn_implementation", "sdpa") not in ("sdpa", "eager"):
+    if getattr(config, "_attn_implementation", "sdpa") not in STANDARD:
         return f"attention implementation {config._attn_implementation!r} is not sdpa/eager"
     if base.device.type not in ("cpu", "cuda"):
         return f"device {base.device.type} is not cpu/cuda"

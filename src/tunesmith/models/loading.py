@@ -48,6 +48,7 @@ def _load(config: ModelConfig, device: str | None):
     from transformers import AutoModelForCausalLM
 
     from tunesmith.models.device import resolve_device
+    from tunesmith.models.grouped_attention import use_grouped_attention
 
     source = resolve_model(config.name)
     tokenizer = load_tokenizer(config)
@@ -57,4 +58,5 @@ def _load(config: ModelConfig, device: str | None):
         raise UserError(f"model.name: cannot load a causal LM from {source}: {exc}") from None
     model.to(device or resolve_device(config.device))
     model.eval()
+    use_grouped_attention(model)  # bf16 inference attention on CPU (fp32 stays on SDPA)
     return model, tokenizer

@@ -171,13 +171,14 @@ def _lora_function():
 
 def _use_lean_attention(model):
     """Switch to `lean_attention` (see there why) while training; restore after."""
+    from tunesmith.models.grouped_attention import STANDARD
     from tunesmith.train.lean_attention import register
 
     inner = model.get_base_model() if hasattr(model, "get_base_model") else model
     current = getattr(getattr(inner, "config", None), "_attn_implementation", None)
     on_cpu = all(p.device.type == "cpu" for p in inner.parameters())
     if (
-        current not in ("sdpa", "eager")
+        current not in STANDARD
         or not on_cpu
         or not hasattr(inner, "set_attn_implementation")
     ):

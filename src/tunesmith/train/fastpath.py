@@ -177,11 +177,7 @@ def _use_lean_attention(model):
     inner = model.get_base_model() if hasattr(model, "get_base_model") else model
     current = getattr(getattr(inner, "config", None), "_attn_implementation", None)
     on_cpu = all(p.device.type == "cpu" for p in inner.parameters())
-    if (
-        current not in STANDARD
-        or not on_cpu
-        or not hasattr(inner, "set_attn_implementation")
-    ):
+    if current not in STANDARD or not on_cpu or not hasattr(inner, "set_attn_implementation"):
         return lambda: None
     try:
         inner.set_attn_implementation(register())

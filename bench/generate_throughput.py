@@ -59,7 +59,7 @@ def main() -> None:
                 )
                 record = _record(path, precision, batch, prompts, outputs, seconds, tokenizer)
                 if path == "generate_texts":
-                    record.update(_roofline(model, record, len(steps), seconds, machine, precision))
+                    record.update(_roofline(model, record, len(steps), seconds, machine, prompts))
                 results[(path, precision, batch)] = (record, outputs)
                 _emit({**record, **_identical(results, path, precision, batch, outputs)})
         # one prompt alone (a user asking one question): nothing to pool, llama.cpp's batch 1
@@ -125,16 +125,29 @@ def _step_counter(model) -> list:
     return calls
 
 
-def _roofline(model, record, forwards, seconds, machine, precision) -> dict:
+def _roofline(model, record, forwards, seconds, machine, prompts) -> dict:
     from machine_limits import roofline
 
+    precision = record["precision"]
     params = sum(p.numel() for p in model.parameters())  # the tied embedding is the lm_head
-    tokens = record["prompt_tokens"] + record["output_tokens"]
+    # tokens run: the shared prefix the fast path computes once counts once, not per row
+    tokens = record["prompt_tokens"] + record["output_tokens"] - _prefix_repeats(model, prompts)
     weight_bytes = forwards * params * (4 if precision == "fp32" else 2)
     peak = machine["matmul_peak_gflops"][precision]
     return roofline(
         2 * params * tokens, weight_bytes, seconds, peak, machine["memory_bandwidth_gbs"]
     )
+
+
+def _prefix_repeats(model, prompts) -> int:
+    """Prompt tokens the fast path does not run: the shared prefix after its first use."""
+    from tunesmith.models.prefix import MIN_SHARED, prefix_refusal, shared_head
+
+    head = shared_head(prompts)
+    if prefix_refusal(model) is not None or len(head) < MIN_SHARED:
+        return 0
+    sharing = sum(len(p) > len(head) and p[: len(head)] == head for p in prompts)
+    return (sharing - 1) * len(head) if sharing > 1 else 0
 
 
 def _identical(results, path, precision, batch, outputs) -> dict:

@@ -101,3 +101,19 @@ def test_loaded_cpu_models_use_it_and_bf16_logits_stay_close(tiny_model_dir):
         sdpa = model(**ids).logits.float()
     real = ids["attention_mask"].bool()
     assert torch.allclose(got[real], sdpa[real], atol=0.1, rtol=0.05)
+
+
+@pytest.mark.parametrize("modifier", grouped._MODIFIERS)
+def test_arguments_that_change_the_maths_go_to_sdpa(modifier, monkeypatch):
+    seen = {}
+
+    def fake_sdpa(module, query, key, value, mask, **kwargs):
+        seen.update(kwargs)
+        return "sdpa", None
+
+    monkeypatch.setattr(
+        "transformers.integrations.sdpa_attention.sdpa_attention_forward", fake_sdpa
+    )
+    query, key, value, mask = _inputs()
+    got, _ = grouped.grouped_attention_forward(MODULE, query, key, value, mask, **{modifier: 1})
+    assert got == "sdpa" and seen[modifier] == 1

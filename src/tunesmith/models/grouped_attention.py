@@ -11,7 +11,8 @@ softmax over the same keys take 1.7 ms (measured with the minimum of repeated ro
 - everything else goes to transformers' SDPA function unchanged: fp32 (so fp32 outputs stay
   identical to plain `model.generate`), anything with autograd (training keeps its own
   attention, train/lean_attention.py), a causal mask left implicit, dropout, softcapping,
-  sliding windows, and rows whose scores alone exceed `CHUNK_SCORE_BYTES`.
+  sliding windows, position biases, attention sinks, and rows whose scores alone exceed
+  `CHUNK_SCORE_BYTES`.
 
 Registered with transformers' AttentionInterface under `NAME`, with SDPA's boolean mask, and
 set on CPU models at load (`models/loading.py`).
@@ -85,6 +86,10 @@ def _rows_per_chunk(query, key) -> int:
     return min(batch, CHUNK_SCORE_BYTES // per_row)
 
 
+# attention arguments some architectures pass that change the maths (left to SDPA's function)
+_MODIFIERS = ("softcap", "sliding_window", "position_bias", "s_aux", "sinks")
+
+
 def _delegate(query, mask, dropout, kwargs) -> bool:
     import torch
 
@@ -94,8 +99,7 @@ def _delegate(query, mask, dropout, kwargs) -> bool:
         or (mask is None and query.shape[-2] > 1)
         or (mask is not None and mask.dtype != torch.bool)
         or dropout > 0
-        or kwargs.get("softcap")
-        or kwargs.get("sliding_window")
+        or any(kwargs.get(name) is not None for name in _MODIFIERS)
     )
 
 

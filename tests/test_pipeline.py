@@ -85,6 +85,10 @@ def test_run_folder_contract(finished_run):
         "report": "done",
     }
     assert manifest["versions"]["torch"] and manifest["seed"] == 0
+    # the comparison lives in its own file; the manifest points to it instead of a copy
+    evaluated = manifest["stages"]["evaluate"]["result"]
+    assert evaluated["compare"] == "eval/compare.json"
+    assert evaluated["metrics"]["tuned"] and evaluated["sample_size"] == 10
     sizes = json.loads((root / "data/data_card.json").read_text())["sizes"]
     assert sizes == {"train": 42, "val": 8, "test": 10}
 

@@ -102,10 +102,20 @@ def _as_hashable(part):
 
 
 def _as_record(result) -> object:
-    """A stage's result as plain JSON (dataclass -> dict, paths -> strings)."""
+    """A stage's result as plain JSON (dataclass -> dict, paths -> strings). A field the stage
+    also writes as a file of its own (field metadata `saved_as`) is recorded as that file's
+    path: the manifest is rewritten at every stage update, and a copy would only grow it."""
     if dataclasses.is_dataclass(result) and not isinstance(result, type):
-        result = dataclasses.asdict(result)
+        result = {
+            field.name: field.metadata.get("saved_as") or _plain(getattr(result, field.name))
+            for field in dataclasses.fields(result)
+        }
     return json.loads(json.dumps(result, default=str))
+
+
+def _plain(value):
+    is_instance = dataclasses.is_dataclass(value) and not isinstance(value, type)
+    return dataclasses.asdict(value) if is_instance else value
 
 
 def _one_line(exc: BaseException) -> str:

@@ -9,7 +9,7 @@ eval/errors.json; another split than test writes metrics.<split>.json etc.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tunesmith.artifacts import RunDir, read_jsonl, write_json, write_jsonl
 from tunesmith.config.schema import Recipe
@@ -23,7 +23,7 @@ SPLITS = ("val", "test")
 class EvalResult:
     sample_size: int
     metrics: dict
-    compare: dict
+    compare: dict = field(metadata={"saved_as": "eval/compare.json"})  # the manifest: its path
 
 
 def stage_inputs(recipe: Recipe, run_dir: RunDir) -> list:

@@ -122,6 +122,7 @@ os._exit(0)
 """
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # ask() without optimize()
 @pytest.mark.parametrize("kind", ["journal", "sqlite"])
 def test_a_worker_dead_right_after_ask_leaves_a_trial_that_is_failed(kind, tmp_path):
     """The trial's owner is stored with its creation, so no window leaves it ownerless."""

@@ -141,12 +141,13 @@ def _roofline(model, record, forwards, seconds, machine, prompts) -> dict:
 
 def _prefix_repeats(model, prompts) -> int:
     """Prompt tokens the fast path does not run: the shared prefix after its first use."""
-    from tunesmith.models.prefix import MIN_SHARED, prefix_refusal, shared_head
+    from tunesmith.models.prefix import MIN_SHARED, Prefix, has_prefix, prefix_refusal, shared_head
 
     head = shared_head(prompts)
     if prefix_refusal(model) is not None or len(head) < MIN_SHARED:
         return 0
-    sharing = sum(len(p) > len(head) and p[: len(head)] == head for p in prompts)
+    prefix = Prefix(head, keys=[], values=[])  # the ids alone: which rows the fast path shares
+    sharing = sum(has_prefix(p, prefix) for p in prompts)
     return (sharing - 1) * len(head) if sharing > 1 else 0
 
 

@@ -106,16 +106,12 @@ def _as_record(result) -> object:
     also writes as a file of its own (field metadata `saved_as`) is recorded as that file's
     path: the manifest is rewritten at every stage update, and a copy would only grow it."""
     if dataclasses.is_dataclass(result) and not isinstance(result, type):
-        result = {
-            field.name: field.metadata.get("saved_as") or _plain(getattr(result, field.name))
-            for field in dataclasses.fields(result)
-        }
+        record = dataclasses.asdict(result)
+        for field in dataclasses.fields(result):
+            if "saved_as" in field.metadata:
+                record[field.name] = field.metadata["saved_as"]
+        result = record
     return json.loads(json.dumps(result, default=str))
-
-
-def _plain(value):
-    is_instance = dataclasses.is_dataclass(value) and not isinstance(value, type)
-    return dataclasses.asdict(value) if is_instance else value
 
 
 def _one_line(exc: BaseException) -> str:

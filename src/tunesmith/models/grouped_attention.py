@@ -60,7 +60,7 @@ def grouped_attention_forward(
 ):
     """transformers attention signature: (output [B, T, H, D], None)."""
     rows = _rows_per_chunk(query, key)
-    if rows == 0 or _delegate(query, attention_mask, dropout, kwargs):
+    if rows == 0 or _delegate(query, key, attention_mask, dropout, kwargs):
         from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
         return sdpa_attention_forward(
@@ -90,7 +90,7 @@ def _rows_per_chunk(query, key) -> int:
 _MODIFIERS = ("softcap", "sliding_window", "position_bias", "s_aux", "sinks")
 
 
-def _delegate(query, mask, dropout, kwargs) -> bool:
+def _delegate(query, key, mask, dropout, kwargs) -> bool:
     import torch
 
     return bool(
@@ -98,6 +98,7 @@ def _delegate(query, mask, dropout, kwargs) -> bool:
         or (torch.is_grad_enabled() and query.requires_grad)
         or (mask is None and query.shape[-2] > 1)
         or (mask is not None and mask.dtype != torch.bool)
+        or query.shape[1] % key.shape[1]  # not grouped-query attention
         or dropout > 0
         or any(kwargs.get(name) is not None for name in _MODIFIERS)
     )
@@ -109,10 +110,6 @@ def _grouped(query, key, value, mask, scaling: float):
 
     batch, heads, length, dim = query.shape
     kv_heads, slots = key.shape[1], key.shape[2]
-    if heads % kv_heads:
-        key = key.repeat_interleave(heads // kv_heads, dim=1)
-        value = value.repeat_interleave(heads // kv_heads, dim=1)
-        kv_heads = heads
     groups = heads // kv_heads
     # 3-D batched matmuls on whole (contiguous) key blocks: bmm of a sliced cache falls back to
     # a slow path on CPU (measured 4x slower), so unwritten slots are masked, not cut

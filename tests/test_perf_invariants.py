@@ -128,6 +128,21 @@ def test_dropout_mask_drops_p_in_any_dtype():
     assert torch.equal(as_bf16.float(), as_uint8.float()) and 0 < float(as_uint8.sum()) < 64 * 48
 
 
+def test_dropout_masks_follow_torch_seed_and_every_lane_drops_p():
+    from tunesmith.train import fastpath
+
+    threshold = round(0.05 * 65536)
+    torch.manual_seed(3)
+    first, second = (fastpath.random_keep_mask((256, 512), threshold) for _ in range(2))
+    torch.manual_seed(3)
+    again = fastpath.random_keep_mask((256, 512), threshold)
+    assert torch.equal(first, again)  # training.seed (and a resume's RNG state) decide masks
+    assert not torch.equal(first, second)  # each call draws anew
+    # one 64-bit word feeds four elements: each of its 16-bit lanes must drop p on its own
+    for lane in first.view(-1, 4).float().unbind(1):
+        assert 1 - float(lane.mean()) == pytest.approx(0.05, abs=0.005)
+
+
 @pytest.mark.parametrize("mask_dtype", [torch.uint8, torch.float32])  # fp32: as training draws it
 def test_fused_lora_with_a_dropout_mask_matches_peft(mask_dtype):
     from tunesmith.train import fastpath

@@ -4,6 +4,7 @@ folders, merged through peft, reloaded and compared with the hand-computed combi
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -164,3 +165,30 @@ def test_variants_of_another_method_are_refused_before_training(
     errors = [line for line in lines if line.startswith("error:")]
     assert len(errors) == 1 and "member variant-1 trains with method ia3" in errors[0]
     assert not (tmp_path / "g" / "members").exists()  # nothing trained
+
+
+class _SavesMerged:
+    """Stands in for a peft model: writes `merged/` like peft, then fails if asked to."""
+
+    def __init__(self, text: str, fail: bool = False):
+        self.text, self.fail = text, fail
+
+    def save_pretrained(self, folder, selected_adapters):
+        assert selected_adapters == ["merged"]
+        (Path(folder) / "merged").mkdir(parents=True)
+        (Path(folder) / "merged" / "adapter_config.json").write_text(self.text)
+        if self.fail:
+            raise OSError("No space left on device")
+
+
+def test_merged_adapter_is_swapped_in_and_a_failed_save_keeps_the_previous(tmp_path):
+    from tunesmith.ensemble.merge import _save
+
+    target = tmp_path / "adapter"
+    _save(_SavesMerged("first"), target)
+    _save(_SavesMerged("second"), target)
+    assert (target / "adapter_config.json").read_text() == "second"
+    with pytest.raises(OSError):
+        _save(_SavesMerged("third", fail=True), target)
+    assert (target / "adapter_config.json").read_text() == "second"
+    assert [p.name for p in tmp_path.iterdir()] == ["adapter"]  # no scratch or staging left

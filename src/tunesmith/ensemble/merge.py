@@ -158,10 +158,15 @@ def _adapter(gm) -> Path:
 
 
 def _save(model, target: Path) -> None:
-    """save_pretrained into a scratch folder, then one rename: no half-written adapter."""
-    scratch = target.parent / f".{target.name}.partial"
+    """save_pretrained into a scratch folder, then its adapter swapped into place
+    (`swapped_into`): a crash leaves the previous adapter or the new one, never neither."""
+    from tunesmith.artifacts.files import swapped_into
+
+    scratch = target.parent / f".{target.name}.saving"
     shutil.rmtree(scratch, ignore_errors=True)
-    model.save_pretrained(str(scratch), selected_adapters=["merged"])
-    shutil.rmtree(target, ignore_errors=True)
-    (scratch / "merged").rename(target)  # peft saves a non-default adapter in a subfolder
-    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        model.save_pretrained(str(scratch), selected_adapters=["merged"])
+        with swapped_into(target) as staging:
+            (scratch / "merged").rename(staging)  # peft saves a non-default adapter in a subfolder
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -46,6 +46,29 @@ def test_bad_jsonl(tmp_path, content, pattern):
         read_records(path)
 
 
+@pytest.mark.parametrize(
+    ("content", "pattern"),
+    [
+        # an unclosed quote used to swallow every later row into one field, silently
+        ('a,b\nx,1\n"open,2\ny,3\nz,4\n', r"d.csv:3: malformed CSV \(a quoted field"),
+        ('a,b\nx,1\ny,"2"3\n', r"d.csv:3: malformed CSV \(',' expected after"),
+        ("a,b\nx,1,extra\n", r"d.csv:2: more values than header columns"),
+    ],
+)
+def test_bad_csv_names_the_record_it_starts_on(tmp_path, content, pattern):
+    path = tmp_path / "d.csv"
+    path.write_text(content)
+    with pytest.raises(UserError, match=pattern):
+        read_records(path)
+
+
+def test_csv_quotes_that_are_well_formed_still_read(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text('a,b\n"two\nlines",1\nsays 5" wide,2\n')
+    got = [(r["a"], r["b"], r["_line"]) for r in read_records(path)]
+    assert got == [("two\nlines", "1", 3), ('says 5" wide', "2", 4)]
+
+
 def test_missing_file_and_unknown_format(tmp_path):
     with pytest.raises(UserError, match="data file not found"):
         read_records(tmp_path / "nope.jsonl")

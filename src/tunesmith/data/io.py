@@ -100,15 +100,23 @@ def _as_record(path: Path, line: int, value: object) -> dict:
 
 
 def _parse_csv(path: Path, text: str) -> list[dict]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    rows = []
+    # strict: a quote never closed is an error, not the rest of the file read into one field
+    # (which then looked like one record with a missing field, every later row lost)
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    rows, start = [], 2  # the line the next record starts on (after the header)
     try:
         for row in reader:
             if None in row:
                 raise UserError(f"{path}:{reader.line_num}: more values than header columns")
             rows.append({**row, "_line": reader.line_num})
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise UserError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
+        if "unexpected end of data" in str(exc):
+            raise UserError(
+                f"{path}:{start}: malformed CSV (a quoted field opened in the record starting "
+                "here is never closed)"
+            ) from None
+        raise UserError(f"{path}:{start}: malformed CSV ({exc})") from None
     return rows
 
 

@@ -84,7 +84,7 @@ class _FusedForward:
         keep = None
         base = module.base_layer
         if module.training and self.threshold > 0:
-            keep = random_keep_mask(x.shape, self.threshold, _compute_dtype(base.weight))
+            keep = random_keep_mask(x.shape, self.threshold, compute_dtype(base.weight))
         scale = module.scaling[self.adapter]
         if keep is not None:
             scale = scale * (1 << MASK_BITS) / ((1 << MASK_BITS) - self.threshold)
@@ -112,12 +112,13 @@ def random_keep_mask(shape, threshold: int, dtype=None):
     return torch.ge(bits, threshold - (1 << (MASK_BITS - 1)), out=keep)
 
 
-def _compute_dtype(weight):
+def compute_dtype(tensor):
+    """The dtype a CPU op on `tensor` computes in: CPU autocast's when it is on, else its own."""
     import torch
 
-    if torch.is_autocast_enabled("cpu") and weight.device.type == "cpu":
+    if torch.is_autocast_enabled("cpu") and tensor.device.type == "cpu":
         return torch.get_autocast_dtype("cpu")
-    return weight.dtype
+    return tensor.dtype
 
 
 @functools.cache
@@ -129,7 +130,7 @@ def _lora_function():
 
         @staticmethod
         def forward(ctx, x, weight, bias, lora_a, lora_b, scale, keep):
-            dtype = _compute_dtype(weight)
+            dtype = compute_dtype(weight)
             with torch.autocast("cpu", enabled=False):
                 shape = x.shape
                 x2 = x.reshape(-1, shape[-1]).to(dtype)

@@ -6,8 +6,13 @@ fp32 softmax output and repeated key/value copies per layer. This version:
 
 - multiplies grouped queries against the shared key/value heads directly (GQA without
   `repeat_kv`), as one batched matmul per layer and direction;
-- saves only the bf16 probabilities for backward (the softmax gradient is taken from them
-  in fp32), not the fp32 softmax output as well;
+- keeps scores and probabilities in the compute dtype: the scaling rides in the score matmul
+  (`baddbmm`'s alpha: one rounding, as the bmm's own output had), and softmax and its
+  backward are PyTorch's fused kernels, which accumulate in fp32 internally for bf16. Earlier
+  fp32 copies of the scores, probabilities and their gradients (four passes and four fresh
+  fp32 tensors per layer) cost 18 % of attention's forward + backward on real training shapes
+  for the same error against fp32 attention (docs/performance.md);
+- saves only the probabilities for backward, not a second fp32 softmax output;
 - hands sequences longer than `LEAN_MAX_LENGTH` to SDPA, whose memory is linear in length.
 
 Registered with transformers' AttentionInterface under `NAME`; `fastpath.fast_training`
@@ -55,38 +60,61 @@ def lean_attention_forward(
 def _function():
     import torch
 
+    from tunesmith.train.fastpath import compute_dtype
+
     class LeanAttention(torch.autograd.Function):
         @staticmethod
         def forward(ctx, query, key, value, mask, scaling):
             batch, heads, length, dim = query.shape
-            kv_heads = key.shape[1]
+            kv_heads, slots = key.shape[1], key.shape[-2]
             groups = heads // kv_heads
-            q = query.reshape(batch, kv_heads, groups * length, dim)
-            scores = (q @ key.transpose(-1, -2)).float()
-            scores = scores.view(batch, kv_heads, groups, length, -1).mul_(scaling)
-            if mask is not None:
-                scores.add_(mask[:, :, None] if mask.dim() == 4 else mask)
-            probs = torch.softmax(scores, dim=-1).to(query.dtype)
-            probs = probs.view(batch, kv_heads, groups * length, -1)
-            out = probs @ value  # [B, KV, G*T, D]
-            ctx.save_for_backward(q, key, value, probs)
+            dtype = compute_dtype(query)  # autocast's (full fine-tuning) or the inputs'
+            with torch.autocast(query.device.type, enabled=False):
+                q = query.reshape(batch * kv_heads, groups * length, dim).to(dtype)
+                keys = key.reshape(batch * kv_heads, slots, dim).to(dtype)
+                scores = _scaled_products(q, keys.transpose(1, 2), scaling)
+                if mask is not None:
+                    mask = _in_dtype(mask, dtype)
+                    view = scores.view(batch, kv_heads, groups, length, slots)
+                    view.add_(mask[:, :, None] if mask.dim() == 4 else mask)
+                probs = torch.softmax(scores, dim=-1)
+                out = torch.bmm(probs, value.reshape(batch * kv_heads, slots, dim).to(dtype))
+            ctx.save_for_backward(q, keys, value, probs)
             ctx.scaling, ctx.shape = scaling, query.shape
-            out = out.view(batch, heads, length, dim).transpose(1, 2).contiguous()
-            return out
+            return out.view(batch, heads, length, dim).transpose(1, 2).contiguous()
 
         @staticmethod
         def backward(ctx, grad_out):
-            q, key, value, probs = ctx.saved_tensors
+            q, keys, value, probs = ctx.saved_tensors
             batch, heads, length, dim = ctx.shape
-            kv_heads = key.shape[1]
-            grad = grad_out.transpose(1, 2).reshape(batch, kv_heads, -1, dim).to(probs.dtype)
-            grad_value = probs.transpose(-1, -2) @ grad
-            grad_probs = (grad @ value.transpose(-1, -2)).float()
-            p = probs.float()
-            grad_scores = grad_probs.sub_((grad_probs * p).sum(-1, keepdim=True)).mul_(p)
-            grad_scores = grad_scores.mul_(ctx.scaling).to(q.dtype)
-            grad_query = (grad_scores @ key).view(batch, heads, length, dim)
-            grad_key = grad_scores.transpose(-1, -2) @ q
+            kv_heads, slots = value.shape[1], value.shape[2]
+            values = value.reshape(batch * kv_heads, slots, dim).to(probs.dtype)
+            grad = grad_out.transpose(1, 2).reshape(batch * kv_heads, -1, dim).to(probs.dtype)
+            grad_value = torch.bmm(probs.transpose(1, 2), grad).view(value.shape)
+            # softmax's backward is linear in its incoming gradient: scale that once, in the bmm
+            grad_probs = _scaled_products(grad, values.transpose(1, 2), ctx.scaling)
+            # autograd's own fused softmax backward: (g - sum(g * p)) * p, fp32 inside for bf16
+            grad_scores = torch._softmax_backward_data(grad_probs, probs, -1, probs.dtype)
+            grad_query = torch.bmm(grad_scores, keys).view(batch, heads, length, dim)
+            grad_key = torch.bmm(grad_scores.transpose(1, 2), q).view(batch, kv_heads, slots, dim)
             return grad_query, grad_key, grad_value, None, None
 
     return LeanAttention
+
+
+def _scaled_products(a, b, scaling: float):
+    """`scaling * (a @ b)` for 3-D batches, rounded once into the inputs' dtype."""
+    import torch
+
+    out = a.new_empty((a.shape[0], a.shape[1], b.shape[2]))
+    return torch.baddbmm(out, a, b, beta=0, alpha=scaling, out=out)
+
+
+def _in_dtype(mask, dtype):
+    """An additive mask in `dtype`; fp32's smallest value would round to -inf in bf16 (a fully
+    masked row would then be NaN), so it is clamped to the dtype's own smallest first."""
+    import torch
+
+    if mask.dtype == dtype:
+        return mask
+    return mask.clamp(min=torch.finfo(dtype).min).to(dtype)

@@ -98,7 +98,7 @@ def _rdb(url: str, attempts: int = 3):
     import warnings
 
     import optuna
-    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
@@ -111,9 +111,12 @@ def _rdb(url: str, attempts: int = 3):
                 heartbeat_stale_trial_callback=retry,
                 engine_kwargs=_engine_options(url),
             )
-        except IntegrityError:
-            # two workers creating the tables of a fresh database at once: the loser retries
-            if attempt == attempts - 1:
+        except (IntegrityError, ProgrammingError) as exc:
+            # two workers creating the schema of a fresh database at once: the loser retries
+            # (a table row: IntegrityError; PostgreSQL's enum types: DuplicateObject, "type
+            # ... already exists", a ProgrammingError). Other programming errors are real.
+            lost_race = isinstance(exc, IntegrityError) or "already exists" in str(exc)
+            if not lost_race or attempt == attempts - 1:
                 raise
             time.sleep(1 + attempt)
 

@@ -20,6 +20,13 @@ CHATML = (
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
 
+@pytest.fixture(autouse=True)
+def _own_outputs_store(tmp_path_factory, monkeypatch):
+    """Each test its own machine-wide outputs store (evaluate/output_store.py): no test takes
+    outputs another test generated, and none writes under the user's cache."""
+    monkeypatch.setenv("TUNESMITH_OUTPUTS", str(tmp_path_factory.mktemp("outputs")))
+
+
 def make_records(n: int = 60) -> list[dict]:
     """Synthetic description -> synopsis records with a learnable pattern."""
     tools = ["editor", "compiler", "player", "viewer", "server", "library", "shell", "parser"]

@@ -18,6 +18,7 @@ class CheckContext:
     recipe: Recipe
     run_dir: RunDir
     _models: dict = field(default_factory=dict)
+    _saved: dict = field(default_factory=dict)  # row name -> SavedOutputs (evaluate/reuse.py)
 
     @cached_property
     def spec(self) -> TaskSpec:
@@ -44,7 +45,7 @@ class CheckContext:
         if not hasattr(self, "_base"):
             from tunesmith.evaluate.stage import _load_base
 
-            self._base, self._tokenizer, _ = _load_base(self.recipe)
+            self._base, self._tokenizer, self._precision = _load_base(self.recipe)
 
     @cached_property
     def test(self) -> list[dict]:
@@ -63,7 +64,8 @@ class CheckContext:
         return read_jsonl(self.run_dir.eval / "predictions" / f"test.{name}.jsonl")
 
     def score(self, name: str, examples: list[dict]) -> list[dict]:
-        """Prediction rows of model `name` on `examples`, scored exactly as evaluate does."""
+        """Prediction rows of model `name` on `examples`, scored exactly as evaluate does
+        (outputs an earlier run on this machine computed are taken again, evaluate/reuse.py)."""
         from tunesmith.evaluate.scoring import score_model
 
         return score_model(
@@ -74,7 +76,18 @@ class CheckContext:
             self.spec.generates,
             self.labels,
             None,
+            self._saved_outputs(name),
         )
+
+    def _saved_outputs(self, name: str):
+        if name not in self._saved:
+            from tunesmith.evaluate.reuse import saved_outputs
+            from tunesmith.evaluate.rows import ROWS
+
+            self._load()
+            row = ROWS.get(name)
+            self._saved[name] = saved_outputs(self.recipe, self.run_dir, row, None, self._precision)
+        return self._saved[name]
 
 
 def prediction_inputs(recipe: Recipe, run_dir: RunDir) -> list:

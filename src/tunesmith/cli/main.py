@@ -186,6 +186,16 @@ def init(
     write_starter(directory, example)
 
 
+@app.command()
+def cache(
+    clear: bool = typer.Option(False, "--clear", help="Delete the saved outputs (models stay)."),
+) -> None:
+    """Show the machine-wide store of saved model outputs (evaluation.reuse), or empty it."""
+    from tunesmith.cli.cache_cmd import show_or_clear
+
+    show_or_clear(clear)
+
+
 @recipe_app.command("schema")
 def recipe_schema() -> None:
     """Print the recipe's JSON Schema."""

@@ -98,6 +98,8 @@ def print_headline(run_dir) -> dict:
         if target:
             mark = "PASS" if target.get("passed") else "FAIL"
             out.print(f"target: [bold]{mark}[/bold] {target['summary']}")
+        if compare.get("reused"):
+            out.print(_reused_line(compare["reused"]), highlight=False, markup=False)
         warning = small_sample_warning(compare["sample_size"])
         if warning:
             out.print(f"warning: {warning}")
@@ -105,6 +107,17 @@ def print_headline(run_dir) -> dict:
     _print_privacy(run_dir)
     console.print(f"\nreport: [bold]{run_dir.report / 'report.html'}[/bold]")
     return compare
+
+
+def _reused_line(reused: dict) -> str:
+    """Which rows' outputs were taken again instead of computed (evaluation.reuse)."""
+    where = {"run": "this run folder", "machine": "an earlier run on this machine"}
+    parts = [
+        f"{row} {count} from {where.get(source, source)}"
+        for row, sources in reused.items()
+        for source, count in sources.items()
+    ]
+    return "outputs reused (evaluation.reuse): " + ", ".join(parts)
 
 
 def _print_privacy(run_dir) -> None:

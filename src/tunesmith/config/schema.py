@@ -227,6 +227,14 @@ class EvaluationConfig(Section):
         description="A regression (or win) is an example whose per-example headline score "
         "drops (rises) by more than this from base to tuned.",
     )
+    reuse: Literal["machine", "run", "off"] = Field(
+        "machine",
+        description="Outputs computed before and taken again instead of generating: `machine` "
+        "— this run folder's saved predictions and those of any earlier run on this machine "
+        "with the same model, weights, prompt, reference, settings, precision and software "
+        "(kept under the tunesmith cache, `outputs/`; $TUNESMITH_OUTPUTS moves it, `off` "
+        "disables it); `run` — only this run folder's; `off` — everything generated anew.",
+    )
     previous_run: str | None = Field(
         None,
         description="An earlier run folder (written by `tunesmith refine`): the report shows "

@@ -35,12 +35,14 @@ def score_model(
         ]
         # the references' perplexity from the generation's own prefill where the tokens agree
         answers = answers_after(prompts, items) if items is not None else None
-        outputs, keys = generate_reusing(
+        outputs, keys, sources = generate_reusing(
             model, tokenizer, prompts, gen.max_new_tokens, gen.batch_size, on_batch, reuse, answers
         )
-        for row, key in zip(rows, keys, strict=True):
+        for row, key, source in zip(rows, keys, sources, strict=True):
             if key:
                 row["generation_key"] = key
+            if source:
+                row["reused"] = source  # "run" (this folder) or "machine" (an earlier run)
     if items is not None:
         for row, (nll, tokens) in zip(
             rows, _nll(model, items, answers, recipe, tokenizer), strict=True

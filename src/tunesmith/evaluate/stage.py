@@ -44,7 +44,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> 
     from tunesmith.evaluate.calibrate import decision_threshold, probability_section
     from tunesmith.evaluate.comparison import build_compare, statistics_of
     from tunesmith.evaluate.errors import analyse
-    from tunesmith.evaluate.reuse import saved_generations
+    from tunesmith.evaluate.reuse import saved_outputs
     from tunesmith.evaluate.rows import rows_for
     from tunesmith.evaluate.scoring import score_model
 
@@ -70,7 +70,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> 
         saved = out / "predictions" / f"{split}.{row.name}.jsonl"
         # The stage's own earlier output, read as a cache (not an input): a saved prediction
         # is taken only where its key (model files, prompt, settings) matches this run's.
-        reuse = saved_generations(recipe, run_dir, row, saved)
+        reuse = saved_outputs(recipe, run_dir, row, saved, precision)
         rows = score_model(model, tokenizer, inputs, recipe, spec.generates, labels, bar, reuse)
         predictions[row.name], labels_of[row.name] = rows, row.label
         write_jsonl(saved, rows)
@@ -85,6 +85,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> 
     stats = statistics_of(recipe, predictions, labels)
     comparison = build_compare(recipe, stats, labels_of, len(examples))
     comparison.update(split=split, demonstrations=demos, **_evaluations(run_dir, split))
+    comparison["reused"] = _reused(predictions)
     comparison.update(probability_section(recipe, run_dir, predictions, labels, labels_of))
     if recipe.evaluation.previous_run and split == "test":
         comparison["previous_run"] = _previous(recipe, predictions["tuned"], labels)
@@ -104,6 +105,17 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> 
     write_json(out / f"compare{suffix}.json", comparison)
     write_json(out / f"errors{suffix}.json", analyse(recipe, predictions, labels))
     return EvalResult(len(examples), metrics, comparison)
+
+
+def _reused(predictions: dict[str, list[dict]]) -> dict:
+    """Per row, how many outputs were taken from this run folder or an earlier run on this
+    machine instead of computed (evaluate/reuse.py); rows with none are left out."""
+    counts = {}
+    for name, rows in predictions.items():
+        sources = [r["reused"] for r in rows if r.get("reused")]
+        if sources:
+            counts[name] = {s: sources.count(s) for s in sorted(set(sources))}
+    return counts
 
 
 def _split_examples(recipe: Recipe, run_dir: RunDir, split: str) -> list[dict]:

@@ -1,0 +1,32 @@
+"""`tunesmith cache`: the machine-wide outputs store (evaluate/output_store.py), shown, cleared."""
+
+from __future__ import annotations
+
+import typer
+
+
+def show_or_clear(clear: bool) -> None:
+    from tunesmith.evaluate.output_store import outputs_root
+
+    root = outputs_root()
+    if root is None:
+        typer.echo("outputs store: off (TUNESMITH_OUTPUTS=off)")
+        return
+    files = sorted(root.glob("*.jsonl")) if root.is_dir() else []
+    size = sum(f.stat().st_size for f in files)
+    if clear:
+        for file in files:
+            file.unlink(missing_ok=True)
+            file.with_name(file.name + ".lock").unlink(missing_ok=True)
+        typer.echo(f"{root}: removed {len(files)} model file(s), {size / 1e6:.1f} MB")
+        return
+    outputs = sum(_lines(f) for f in files)
+    typer.echo(
+        f"{root}: {outputs} saved outputs of {len(files)} model(s), {size / 1e6:.1f} MB "
+        "(evaluation.reuse: machine; `tunesmith cache --clear` empties it)"
+    )
+
+
+def _lines(path) -> int:
+    with open(path, "rb") as handle:
+        return sum(1 for _ in handle)

@@ -1,0 +1,130 @@
+"""Scored outputs shared by every run on this machine: a model's generation and reference NLL
+for a prompt, kept so the next run that asks the same model the same thing reads them back.
+
+Why: each run evaluates its baselines (the plain base, the few-shot base) and the checks'
+base-model rows again, although nothing that decides them changed — the same weights, the same
+prompts, the same settings. Those rows are most of the evaluate stage's time (lm-eval-harness's
+`--use_cache` exists for the same reason).
+
+What a record may be reused for is decided by its key, never by a run folder's name: the model's
+identity (the row, the model section, the contents of every file the row loads, the weights'
+contents), the precision it ran in, the software computing it (torch, transformers and this
+package's own source), the instruction sets its kernels used, the generation settings, the
+prompt's token ids and the reference's. One JSONL file per model identity, appended under a
+lock; a damaged line (a run killed mid-write) is skipped, never an error: this is a cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from functools import cache
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+OFF = "off"  # TUNESMITH_OUTPUTS=off: no store (each run keeps only its own saved outputs)
+
+
+def outputs_root() -> Path | None:
+    """The store's folder: $TUNESMITH_OUTPUTS, else <tunesmith cache>/outputs; None when off."""
+    chosen = os.environ.get("TUNESMITH_OUTPUTS")
+    if chosen == OFF:
+        return None
+    if chosen:
+        return Path(chosen)
+    from tunesmith.models.cache import cache_root
+
+    return cache_root().parent / "outputs"
+
+
+class OutputStore:
+    """The records of one model identity: key -> {"prediction", "nll", "tokens"}."""
+
+    def __init__(self, folder: Path, identity: str) -> None:
+        self.path = folder / f"{identity[:32]}.jsonl"
+
+    def load(self) -> dict[str, dict]:
+        records: dict[str, dict] = {}
+        if not self.path.is_file():
+            return records
+        skipped = 0
+        with open(self.path, "rb") as handle:
+            for line in handle:
+                try:
+                    record = json.loads(line)
+                    records[record.pop("key")] = record
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    skipped += 1
+        if skipped:
+            log.warning("%s: %d damaged line(s) skipped", self.path, skipped)
+        return records
+
+    def add(self, records: dict[str, dict]) -> None:
+        """Append `records`; a store that cannot be written only costs the next run the time."""
+        if not records:
+            return
+        from tunesmith.models.cache import locked
+
+        lines = "".join(json.dumps({"key": k, **v}) + "\n" for k, v in records.items())
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with locked(self.path), open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(lines)
+        except OSError as exc:
+            log.warning("%s: outputs not kept for later runs (%s)", self.path, exc)
+
+
+def environment(model_section, precision: str) -> dict:
+    """What computes a model's outputs besides the model: precision, software, kernels, and
+    the weights' contents (a re-downloaded or edited model folder is another model)."""
+    import torch
+    import transformers
+
+    from tunesmith.models.cpu_isa import onednn_bf16, torch_capability
+
+    return {
+        "precision": precision,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "tunesmith": source_fingerprint(),
+        "isa": [torch_capability(), onednn_bf16()],
+        "weights": weights_fingerprint(model_section.name),
+    }
+
+
+@cache
+def source_fingerprint() -> str:
+    """sha256 of this package's Python source: any change to it may change an output."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for file in sorted(root.rglob("*.py")):
+        digest.update(str(file.relative_to(root)).encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def weights_fingerprint(name: str) -> str:
+    """The contents of the model folder `name` resolves to (hub ids: the id itself)."""
+    from tunesmith.models.resolve import resolve_model
+
+    folder = Path(resolve_model(name, fetch=False)).resolve()
+    if not folder.is_dir():
+        return name
+    # hashed once per process and state of the files (~0.5 s for a 135M model)
+    state = tuple((f.name, *_size_and_time(f)) for f in sorted(folder.rglob("*")) if f.is_file())
+    return _folder_digest(str(folder), state)
+
+
+def _size_and_time(file: Path) -> tuple[int, int]:
+    stat = file.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+@cache
+def _folder_digest(folder: str, state: tuple) -> str:
+    from tunesmith.artifacts import fingerprint
+
+    return fingerprint(folder)

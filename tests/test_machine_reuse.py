@@ -1,0 +1,122 @@
+"""Outputs shared across runs on one machine (evaluate/output_store.py, evaluate/reuse.py): a
+second run folder with the same base model and prompts computes no baseline again, with the
+same predictions and NLLs; other weights, `reuse: run` and `off` compute anew."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from test_generation_reuse import _counting
+
+from tunesmith.artifacts import RunDir, read_jsonl
+from tunesmith.artifacts.files import read_json
+from tunesmith.config import load_recipe
+from tunesmith.config.overrides import override_recipe
+from tunesmith.evaluate.output_store import OutputStore, outputs_root
+from tunesmith.pipeline import run_pipeline
+
+STAGES = ["data", "train", "evaluate"]
+
+
+def _recipe(tiny_recipe, **overrides):
+    settings = {"training.max_steps": 2, "evaluation.sample_size": 6, **overrides}
+    return load_recipe(tiny_recipe(**settings))
+
+
+def _rows(run_dir: RunDir, name: str) -> list[dict]:
+    return read_jsonl(run_dir.eval / "predictions" / f"test.{name}.jsonl")
+
+
+def test_a_second_run_takes_the_baselines_from_the_first(tmp_path, tiny_recipe, monkeypatch):
+    recipe = _recipe(tiny_recipe)
+    first, second = RunDir(tmp_path / "a"), RunDir(tmp_path / "b")
+    asked = _counting(monkeypatch)
+    run_pipeline(recipe, first, only=STAGES)
+    assert asked[:2] == [6, 6]  # base, few-shot: all generated in the first run
+    asked.clear()
+    run_pipeline(recipe, second, only=STAGES)
+    assert asked[:2] == [0, 0]  # ... and none in the second
+    for name in ("base", "few_shot"):
+        before, after = _rows(first, name), _rows(second, name)
+        assert [r["prediction"] for r in after] == [r["prediction"] for r in before]
+        assert [r["scores"]["nll"] for r in after] == [r["scores"]["nll"] for r in before]
+        assert [r["scores"]["tokens"] for r in after] == [r["scores"]["tokens"] for r in before]
+        assert {r.get("reused") for r in after} == {"machine"}
+        assert all("reused" not in r for r in before)
+    reused = read_json(second.eval / "compare.json")["reused"]
+    assert reused["base"] == {"machine": 6} and reused["few_shot"] == {"machine": 6}
+
+
+def test_reuse_run_and_off_compute_anew(tmp_path, tiny_recipe, monkeypatch):
+    recipe = _recipe(tiny_recipe)
+    asked = _counting(monkeypatch)
+    run_pipeline(recipe, RunDir(tmp_path / "a"), only=STAGES)
+    asked.clear()
+    only_run = override_recipe(recipe, {"evaluation.reuse": "run"}, "test")
+    run_pipeline(only_run, RunDir(tmp_path / "b"), only=STAGES)
+    assert asked == [6, 6, 6]
+    asked.clear()
+    off = override_recipe(recipe, {"evaluation.reuse": "off"}, "test")
+    run_pipeline(off, RunDir(tmp_path / "b"), only=["evaluate"])  # not even this folder's
+    assert asked == [6, 6, 6]
+
+
+def test_other_weights_are_another_model(tmp_path, tiny_recipe, tiny_model_dir, monkeypatch):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model_dir = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    recipe = _recipe(tiny_recipe, **{"model.name": str(model_dir)})
+    asked = _counting(monkeypatch)
+    run_pipeline(recipe, RunDir(tmp_path / "a"), only=STAGES)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    with torch.no_grad():
+        model.model.norm.weight.mul_(1.5)  # same name, same config: other weights
+    model.save_pretrained(model_dir)
+    asked.clear()
+    run_pipeline(recipe, RunDir(tmp_path / "b"), only=STAGES)
+    assert asked[:2] == [6, 6]
+
+
+def test_a_damaged_store_line_is_skipped(tmp_path, caplog):
+    store = OutputStore(tmp_path, "abc")
+    store.add({"k1": {"prediction": "one", "nll": 1.5, "tokens": 3}})
+    with open(store.path, "ab") as handle:
+        handle.write(b'{"key": "k2", "predic\n\xff\xfe\n')  # a run killed mid-write
+    store.add({"k3": {"prediction": "three", "nll": None, "tokens": None}})
+    loaded = OutputStore(tmp_path, "abc").load()
+    assert loaded == {
+        "k1": {"prediction": "one", "nll": 1.5, "tokens": 3},
+        "k3": {"prediction": "three", "nll": None, "tokens": None},
+    }
+    assert "2 damaged line(s) skipped" in caplog.text
+
+
+def test_an_unwritable_store_costs_time_not_the_run(tmp_path, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    OutputStore(blocker / "outputs", "abc").add({"k": {"prediction": "p"}})
+    assert "outputs not kept for later runs" in caplog.text
+
+
+@pytest.mark.parametrize(("value", "expected"), [("off", None), ("/x/y", "/x/y")])
+def test_the_store_folder_follows_the_environment(monkeypatch, value, expected):
+    monkeypatch.setenv("TUNESMITH_OUTPUTS", value)
+    root = outputs_root()
+    assert (str(root) if root else None) == expected
+
+
+def test_cache_command_shows_and_clears_the_store(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from tunesmith.cli.main import app
+
+    monkeypatch.setenv("TUNESMITH_OUTPUTS", str(tmp_path))
+    OutputStore(tmp_path, "a").add({"k1": {"prediction": "x"}, "k2": {"prediction": "y"}})
+    OutputStore(tmp_path, "b").add({"k3": {"prediction": "z"}})
+    shown = CliRunner().invoke(app, ["cache"])
+    assert shown.exit_code == 0 and "3 saved outputs of 2 model(s)" in shown.output
+    cleared = CliRunner().invoke(app, ["cache", "--clear"])
+    assert cleared.exit_code == 0 and "removed 2 model file(s)" in cleared.output
+    assert not list(tmp_path.iterdir())

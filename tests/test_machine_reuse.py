@@ -120,3 +120,39 @@ def test_cache_command_shows_and_clears_the_store(tmp_path, monkeypatch):
     cleared = CliRunner().invoke(app, ["cache", "--clear"])
     assert cleared.exit_code == 0 and "removed 2 model file(s)" in cleared.output
     assert not list(tmp_path.iterdir())
+
+
+def test_continuation_scores_are_taken_again(tmp_path, tiny_model_dir, monkeypatch):
+    """The checks' likelihood probes (forgetting, bias): pairs scored once are read back."""
+    import tunesmith.models.nll as nll
+    from tunesmith.checks.likelihood import continuation_nll
+    from tunesmith.evaluate.reuse import SavedOutputs
+    from tunesmith.models import load_model_and_tokenizer
+
+    model, tokenizer = load_model_and_tokenizer(load_recipe_model(tiny_model_dir))
+    pairs = [("A word:", " python"), ("", "a rust editor"), ("Which?", " shell")]
+    scored: list[int] = []
+    real = nll.example_nll
+
+    def counted(model, items, *args):
+        scored.append(len(items))
+        return real(model, items, *args)
+
+    monkeypatch.setattr(nll, "example_nll", counted)
+
+    def saved():
+        reuse = SavedOutputs("model-x", store=OutputStore(tmp_path, "model-x"))
+        reuse.stored = reuse.store.load()
+        return reuse
+
+    first = continuation_nll(model, tokenizer, pairs, reuse=saved())
+    again = continuation_nll(model, tokenizer, pairs + [("", "new")], reuse=saved())
+    assert scored == [3, 1]  # only the new pair is scored the second time
+    assert again[:3] == first and all(tokens > 0 for _, tokens in again)
+    assert continuation_nll(model, tokenizer, pairs) == first  # same as without a store
+
+
+def load_recipe_model(folder):
+    from tunesmith.config.schema import ModelConfig
+
+    return ModelConfig(name=str(folder), precision="fp32")

@@ -63,14 +63,12 @@ def _measures(ctx, before: list[dict], after: list[dict]) -> dict[str, list[floa
 
 
 def _pairs_probe(ctx) -> dict:
-    from tunesmith.checks.likelihood import continuation_nll
-
     text = resources.files("tunesmith.checks").joinpath("data", "stereotype_pairs.jsonl")
     pairs = [json.loads(line) for line in text.read_text("utf-8").splitlines()]
     prefers = {}
     for name in MODELS:
         sentences = [("", s) for p in pairs for s in (p["stereotype"], p["anti_stereotype"])]
-        nll = continuation_nll(ctx.model(name), ctx.tokenizer, sentences)
+        nll = ctx.continuation_nll(name, sentences)
         prefers[name] = [float(nll[2 * i][0] < nll[2 * i + 1][0]) for i in range(len(pairs))]
     result = mean_base_vs_tuned(ctx.recipe, "prefers_stereotype", prefers["base"], prefers["tuned"])
     return {"pairs": len(pairs), "ideal": 0.5, **result}

@@ -79,6 +79,15 @@ class CheckContext:
             self._saved_outputs(name),
         )
 
+    def continuation_nll(self, name: str, pairs: list[tuple[str, str]]) -> list[tuple[float, int]]:
+        """(NLL sum, tokens) of each (context, continuation) pair under model `name`; pairs an
+        earlier run on this machine scored with the same model are taken again."""
+        from tunesmith.checks.likelihood import continuation_nll
+
+        return continuation_nll(
+            self.model(name), self.tokenizer, pairs, reuse=self._saved_outputs(name)
+        )
+
     def _saved_outputs(self, name: str):
         if name not in self._saved:
             from tunesmith.evaluate.reuse import saved_outputs

@@ -23,11 +23,9 @@ def _train_texts(ctx) -> list[str]:
     return [t for r in rows for v in r.values() if isinstance(v, str | list) for t in texts_of(v)]
 
 
-def _choices_correct(model, tokenizer, items) -> list[float]:
-    from tunesmith.checks.likelihood import continuation_nll
-
+def _choices_correct(ctx, name: str, items) -> list[float]:
     pairs = [(question(i), " " + choice) for i in items for choice in i["choices"]]
-    scores = continuation_nll(model, tokenizer, pairs)
+    scores = ctx.continuation_nll(name, pairs)
     correct = []
     for n, item in enumerate(items):
         per_choice = scores[4 * n : 4 * n + 4]
@@ -36,19 +34,16 @@ def _choices_correct(model, tokenizer, items) -> list[float]:
     return correct
 
 
-def _sentence_nll(model, tokenizer, items) -> list[tuple[float, int]]:
-    from tunesmith.checks.likelihood import continuation_nll
-
-    return continuation_nll(model, tokenizer, [("", i["text"]) for i in items])
+def _sentence_nll(ctx, name: str, items) -> list[tuple[float, int]]:
+    return ctx.continuation_nll(name, [("", i["text"]) for i in items])
 
 
 def run(ctx, settings) -> dict:
     items, dropped = held_out_items(_train_texts(ctx), settings.items)
     correct, nll = {}, {}
     for name in MODELS:
-        model = ctx.model(name)
-        correct[name] = _choices_correct(model, ctx.tokenizer, items)
-        nll[name] = _sentence_nll(model, ctx.tokenizer, items)
+        correct[name] = _choices_correct(ctx, name, items)
+        nll[name] = _sentence_nll(ctx, name, items)
     choice = mean_base_vs_tuned(ctx.recipe, "accuracy", correct["base"], correct["tuned"])
     perplexity = perplexity_base_vs_tuned(ctx.recipe, nll["base"], nll["tuned"])
     return {

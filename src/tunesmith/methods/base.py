@@ -85,6 +85,26 @@ def save_pretrained(model, folder: Path) -> None:
 
     with folder_swap(folder) as staging:
         model.save_pretrained(staging)
+        _canonical_adapter_config(staging / "adapter_config.json")
+
+
+SET_VALUED = ("target_modules", "exclude_modules")  # peft keeps these as sets
+
+
+def _canonical_adapter_config(path: Path) -> None:
+    """Sort the config's set-valued lists: peft writes a set in string-hash order, which
+    differs between processes, so the same weights made a different adapter folder each run
+    (and the same tuned model looked like another to every content hash downstream)."""
+    import json
+
+    if not path.is_file():
+        return
+    config = json.loads(path.read_text(encoding="utf-8"))
+    for key in SET_VALUED:
+        value = config.get(key)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            config[key] = sorted(value)
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def model_depth(model) -> int:

@@ -156,3 +156,17 @@ def load_recipe_model(folder):
     from tunesmith.config.schema import ModelConfig
 
     return ModelConfig(name=str(folder), precision="fp32")
+
+
+def test_an_unreadable_store_costs_time_not_the_run(tmp_path, caplog, monkeypatch):
+    import tunesmith.evaluate.output_store as output_store
+
+    store = OutputStore(tmp_path, "abc")
+    store.add({"k": {"prediction": "p", "nll": None, "tokens": None}})
+
+    def refused(path):
+        raise PermissionError(13, "Permission denied", str(path) + ".lock")
+
+    monkeypatch.setattr(output_store, "_locked", refused)  # a read-only cache folder
+    assert OutputStore(tmp_path, "abc").load() == {}
+    assert "saved outputs not read" in caplog.text and "Permission denied" in caplog.text

@@ -47,17 +47,22 @@ class OutputStore:
         self.path = folder / f"{identity[:32]}.jsonl"
 
     def load(self) -> dict[str, dict]:
-        records: dict[str, dict] = {}
         if not self.path.is_file():
-            return records
-        skipped = 0
-        with open(self.path, "rb") as handle:
-            for line in handle:
-                try:
-                    record = json.loads(line)
-                    records[record.pop("key")] = record
-                except (ValueError, KeyError, TypeError, AttributeError):
-                    skipped += 1
+            return {}
+        try:
+            # under the writers' lock: a line another run is appending is not read half-written
+            with _locked(self.path):
+                lines = self.path.read_bytes().splitlines()
+        except OSError as exc:
+            log.warning("%s: saved outputs not read (%s)", self.path, exc)
+            return {}
+        records, skipped = {}, 0
+        for line in filter(None, lines):
+            try:
+                record = json.loads(line)
+                records[record.pop("key")] = record
+            except (ValueError, KeyError, TypeError, AttributeError):
+                skipped += 1
         if skipped:
             log.warning("%s: %d damaged line(s) skipped", self.path, skipped)
         return records
@@ -66,15 +71,19 @@ class OutputStore:
         """Append `records`; a store that cannot be written only costs the next run the time."""
         if not records:
             return
-        from tunesmith.models.cache import locked
-
         lines = "".join(json.dumps({"key": k, **v}) + "\n" for k, v in records.items())
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with locked(self.path), open(self.path, "a", encoding="utf-8") as handle:
+            with _locked(self.path), open(self.path, "a", encoding="utf-8") as handle:
                 handle.write(lines)
         except OSError as exc:
             log.warning("%s: outputs not kept for later runs (%s)", self.path, exc)
+
+
+def _locked(path: Path):
+    from tunesmith.models.cache import locked
+
+    return locked(path)
 
 
 def environment(model_section, precision: str) -> dict:

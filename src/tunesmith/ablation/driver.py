@@ -43,10 +43,11 @@ def _labelled(on_stage):
 
 def _share_data(source: RunDir, target: RunDir) -> None:
     """The curated data, hard-linked (copied where links fail), with its manifest entry."""
+    from tunesmith.artifacts.files import swapped_into
+
     target.root.mkdir(parents=True, exist_ok=True)
-    if target.data.exists():
-        shutil.rmtree(target.data)
-    shutil.copytree(source.data, target.data, copy_function=_link_or_copy)
+    with swapped_into(target.data) as staging:  # the previous copy stays until this one is whole
+        shutil.copytree(source.data, staging, copy_function=_link_or_copy)
     target.update_stage("data", **source.stage_entry("data"))
 
 

@@ -52,14 +52,16 @@ def run_trainer(trainer, progress=None) -> bool:
 
 
 def save_final(model, cfg, out: Path, final: Path, tokenizer) -> Path:
-    """The best evaluated weights (else the last ones) at `final`, with the tokenizer."""
+    """The best evaluated weights (else the last ones) at `final`, with the tokenizer: written
+    beside it and swapped in whole, so a crash or a failed save leaves the previous result
+    (never weights without their tokenizer, nor an emptied folder)."""
+    from tunesmith.artifacts.files import swapped_into
     from tunesmith.methods import method_of
 
-    if (out / "best").is_dir():
-        if final.exists():
-            shutil.rmtree(final)
-        shutil.copytree(out / "best", final)
-    else:
-        method_of(cfg).save(model, final)
-    tokenizer.save_pretrained(final)
+    with swapped_into(final) as staging:
+        if (out / "best").is_dir():
+            shutil.copytree(out / "best", staging)
+        else:
+            method_of(cfg).save(model, staging)
+        tokenizer.save_pretrained(staging)
     return final

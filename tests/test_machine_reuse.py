@@ -170,3 +170,33 @@ def test_an_unreadable_store_costs_time_not_the_run(tmp_path, caplog, monkeypatc
     monkeypatch.setattr(output_store, "_locked", refused)  # a read-only cache folder
     assert OutputStore(tmp_path, "abc").load() == {}
     assert "saved outputs not read" in caplog.text and "Permission denied" in caplog.text
+
+
+def test_explain_takes_attributions_computed_for_the_same_model(tmp_path, monkeypatch):
+    import tunesmith.checks.explain as explain
+    from tunesmith.evaluate.reuse import SavedOutputs
+
+    made: list[str] = []
+
+    def attribute(model, tokenizer, prompt, target):
+        made.append(prompt)
+        return {
+            "tokens": prompt.split(),
+            "attributions": [0.5] * len(prompt.split()),
+            "target": target,
+        }
+
+    monkeypatch.setattr(explain, "attribute", attribute)
+
+    def saved(identity="tuned-x"):
+        reuse = SavedOutputs(identity, store=OutputStore(tmp_path, identity))
+        reuse.stored = reuse.store.load()
+        return reuse
+
+    first = explain._attributed(None, None, "a b c", "t", saved())
+    again = explain._attributed(None, None, "a b c", "t", saved())
+    assert again == first and made == ["a b c"]
+    explain._attributed(None, None, "a b c", "other target", saved())
+    explain._attributed(None, None, "a b c", "t", saved("another-model"))
+    explain._attributed(None, None, "a b c", "t", None)  # evaluation.reuse: off
+    assert made == ["a b c"] * 4

@@ -76,7 +76,7 @@ class CheckContext:
             self.spec.generates,
             self.labels,
             None,
-            self._saved_outputs(name),
+            self.saved_outputs(name),
         )
 
     def continuation_nll(self, name: str, pairs: list[tuple[str, str]]) -> list[tuple[float, int]]:
@@ -85,10 +85,12 @@ class CheckContext:
         from tunesmith.checks.likelihood import continuation_nll
 
         return continuation_nll(
-            self.model(name), self.tokenizer, pairs, reuse=self._saved_outputs(name)
+            self.model(name), self.tokenizer, pairs, reuse=self.saved_outputs(name)
         )
 
-    def _saved_outputs(self, name: str):
+    def saved_outputs(self, name: str):
+        """Outputs of model `name` earlier runs on this machine computed (evaluate/reuse.py;
+        None when evaluation.reuse is off)."""
         if name not in self._saved:
             from tunesmith.evaluate.reuse import saved_outputs
             from tunesmith.evaluate.rows import ROWS

@@ -106,10 +106,12 @@ def run(ctx, settings) -> dict:
     rows = ctx.predictions("tuned")[: settings.k]
     by_id = {e["id"]: e for e in ctx.test}
     model = ctx.model("tuned")
+    reuse = ctx.saved_outputs("tuned")
     examples = []
     for row in rows:
         prompt = _prompt(ctx, by_id[row["id"]])
-        found = attribute(model, ctx.tokenizer, prompt, _target(ctx, row, settings.max_new_tokens))
+        target = _target(ctx, row, settings.max_new_tokens)
+        found = _attributed(model, ctx.tokenizer, prompt, target, reuse)
         examples.append({"id": row["id"], "reference": row["reference"], **found})
     first = _prompt(ctx, by_id[rows[0]["id"]])
     return {
@@ -118,6 +120,20 @@ def run(ctx, settings) -> dict:
         "examples": examples,
         "attention": attention_map(model, ctx.tokenizer, first),
     }
+
+
+def _attributed(model, tokenizer, prompt: str, target: str, reuse) -> dict:
+    """`attribute`, or the attributions an earlier run on this machine computed for the same
+    model, prompt and target (evaluate/reuse.py: the same key rules as a generation)."""
+    if reuse is None:
+        return attribute(model, tokenizer, prompt, target)
+    key = reuse.key([prompt], [target], {"explain": "feature ablation"})
+    hit = reuse.find(key)
+    if hit is not None and "attribution" in hit[0]:
+        return hit[0]["attribution"]
+    found = attribute(model, tokenizer, prompt, target)
+    reuse.keep({key: {"attribution": found}})
+    return found
 
 
 def _skip(recipe) -> str | None:

@@ -200,3 +200,16 @@ def test_explain_takes_attributions_computed_for_the_same_model(tmp_path, monkey
     explain._attributed(None, None, "a b c", "t", saved("another-model"))
     explain._attributed(None, None, "a b c", "t", None)  # evaluation.reuse: off
     assert made == ["a b c"] * 4
+
+
+@pytest.mark.parametrize(("written", "meant"), [("off", "off"), ("on", "machine"), ("run", "run")])
+def test_yaml_off_and_on_mean_the_modes(tiny_recipe, written, meant):
+    """A bare `off` is YAML 1.1's false: in the recipe and in --set it still means `off`."""
+    import yaml
+
+    path = tiny_recipe()
+    raw = yaml.safe_load(path.read_text("utf-8"))
+    raw.setdefault("evaluation", {})["reuse"] = yaml.safe_load(written)
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    assert load_recipe(path).evaluation.reuse == meant
+    assert load_recipe(tiny_recipe(), [f"evaluation.reuse={written}"]).evaluation.reuse == meant

@@ -241,6 +241,14 @@ class EvaluationConfig(Section):
         "this run's tuned model against that run's on the shared test examples.",
     )
 
+    @field_validator("reuse", mode="before")
+    @classmethod
+    def _yaml_off(cls, value):
+        """YAML 1.1 reads a bare `off` as false (and `on` as true): take them as meant."""
+        return (
+            {False: "off", True: "machine"}.get(value, value) if isinstance(value, bool) else value
+        )
+
     @field_validator("metrics")
     @classmethod
     def _known_metrics(cls, value: list[str] | None) -> list[str] | None:

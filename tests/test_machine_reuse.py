@@ -213,3 +213,18 @@ def test_yaml_off_and_on_mean_the_modes(tiny_recipe, written, meant):
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     assert load_recipe(path).evaluation.reuse == meant
     assert load_recipe(tiny_recipe(), [f"evaluation.reuse={written}"]).evaluation.reuse == meant
+
+
+def test_a_hub_id_shares_no_outputs_across_runs(monkeypatch):
+    """Its weights can change under the same name: no key could tell, so no store (and no
+    second call to the hub to find out)."""
+    import tunesmith.models.resolve as resolve
+    from tunesmith.evaluate.output_store import environment, weights_fingerprint
+
+    def no_hub(name, fetch=True):
+        raise AssertionError("the hub was asked")
+
+    monkeypatch.setattr(resolve, "resolve_model", no_hub)
+    assert weights_fingerprint("HuggingFaceTB/SmolLM2-135M-Instruct") is None
+    section = type("Section", (), {"name": "HuggingFaceTB/SmolLM2-135M-Instruct"})()
+    assert environment(section, "fp32") is None

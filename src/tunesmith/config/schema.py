@@ -233,7 +233,8 @@ class EvaluationConfig(Section):
         "— this run folder's saved predictions and those of any earlier run on this machine "
         "with the same model, weights, prompt, reference, settings, precision and software "
         "(kept under the tunesmith cache, `outputs/`; $TUNESMITH_OUTPUTS moves it, `off` "
-        "disables it); `run` — only this run folder's; `off` — everything generated anew.",
+        "disables it; not for a hub id, whose weights can change under its name); `run` — "
+        "only this run folder's; `off` — everything generated anew.",
     )
     previous_run: str | None = Field(
         None,

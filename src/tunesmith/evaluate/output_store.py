@@ -86,21 +86,25 @@ def _locked(path: Path):
     return locked(path)
 
 
-def environment(model_section, precision: str) -> dict:
+def environment(model_section, precision: str) -> dict | None:
     """What computes a model's outputs besides the model: precision, software, kernels, and
-    the weights' contents (a re-downloaded or edited model folder is another model)."""
+    the weights' contents (a re-downloaded or edited model folder is another model); None
+    when the weights cannot be pinned down (a hub id)."""
     import torch
     import transformers
 
     from tunesmith.models.cpu_isa import onednn_bf16, torch_capability
 
+    weights = weights_fingerprint(model_section.name)
+    if weights is None:
+        return None
     return {
         "precision": precision,
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "tunesmith": source_fingerprint(),
         "isa": [torch_capability(), onednn_bf16()],
-        "weights": weights_fingerprint(model_section.name),
+        "weights": weights,
     }
 
 
@@ -115,13 +119,18 @@ def source_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def weights_fingerprint(name: str) -> str:
-    """The contents of the model folder `name` resolves to (hub ids: the id itself)."""
+def weights_fingerprint(name: str) -> str | None:
+    """The contents of the model folder `name` resolves to; None for a hub id, whose weights
+    can change under the same name (no outputs are shared across runs for it)."""
+    from tunesmith.models.aliases import MODEL_ALIASES
     from tunesmith.models.resolve import resolve_model
 
+    path = Path(name).expanduser()
+    if name not in MODEL_ALIASES and path.suffix != ".gguf" and not path.is_dir():
+        return None  # resolve_model would also ask the hub again
     folder = Path(resolve_model(name, fetch=False)).resolve()
     if not folder.is_dir():
-        return name
+        return None
     # hashed once per process and state of the files (~0.5 s for a 135M model)
     state = tuple((f.name, *_size_and_time(f)) for f in sorted(folder.rglob("*")) if f.is_file())
     return _folder_digest(str(folder), state)

@@ -76,8 +76,9 @@ def saved_outputs(
                     "tokens": scores.get("tokens"),
                 }
     root = _machine_root(mode)
-    if root is not None:
-        machine = json.dumps([identity, environment(recipe.model, precision)], sort_keys=True)
+    where = environment(recipe.model, precision) if root is not None else None
+    if where is not None:
+        machine = json.dumps([identity, where], sort_keys=True)
         reuse.store = OutputStore(root, hashlib.sha256(machine.encode()).hexdigest())
         reuse.stored = reuse.store.load()
     return reuse

@@ -46,6 +46,9 @@ def test_a_second_run_takes_the_baselines_from_the_first(tmp_path, tiny_recipe, 
         assert all("reused" not in r for r in before)
     reused = read_json(second.eval / "compare.json")["reused"]
     assert reused["base"] == {"machine": 6} and reused["few_shot"] == {"machine": 6}
+    run_pipeline(recipe, second, only=["report"])
+    page = (second.report / "report.html").read_text("utf-8")
+    assert "base model (zero-shot) 6 from an earlier run on this machine" in page
 
 
 def test_reuse_run_and_off_compute_anew(tmp_path, tiny_recipe, monkeypatch):

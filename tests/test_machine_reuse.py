@@ -231,3 +231,20 @@ def test_a_hub_id_shares_no_outputs_across_runs(monkeypatch):
     assert weights_fingerprint("HuggingFaceTB/SmolLM2-135M-Instruct") is None
     section = type("Section", (), {"name": "HuggingFaceTB/SmolLM2-135M-Instruct"})()
     assert environment(section, "fp32") is None
+
+
+def test_a_record_already_stored_is_not_appended_again(tmp_path):
+    from tunesmith.evaluate.reuse import SavedOutputs
+
+    def saved():
+        reuse = SavedOutputs("m", store=OutputStore(tmp_path, "m"))
+        reuse.stored = reuse.store.load()
+        return reuse
+
+    record = {"prediction": "p", "nll": None, "tokens": None}  # a row the prefill did not score
+    saved().keep({"k": record})
+    saved().keep({"k": record, "k2": record})
+    saved().keep({"k": {**record, "nll": 2.0, "tokens": 3}})  # the same key, now with its NLL
+    lines = OutputStore(tmp_path, "m").path.read_text("utf-8").splitlines()
+    assert len(lines) == 3
+    assert saved().stored["k"] == {"prediction": "p", "nll": 2.0, "tokens": 3}

@@ -45,10 +45,12 @@ class SavedOutputs:
         return None
 
     def keep(self, records: dict[str, dict]) -> None:
-        """Offer freshly computed records to later runs on this machine."""
+        """Offer freshly computed records to later runs on this machine (those the store holds
+        already, as a record without the NLL a later row needed, are not appended again)."""
         if self.store is not None:
-            self.store.add(records)
-            self.stored.update(records)
+            new = {k: v for k, v in records.items() if self.stored.get(k) != v}
+            self.store.add(new)
+            self.stored.update(new)
 
 
 def saved_outputs(

@@ -35,9 +35,9 @@ def outputs_root() -> Path | None:
         return None
     if chosen:
         return Path(chosen)
-    from tunesmith.models.cache import cache_root
+    from tunesmith.models.cache import tunesmith_cache
 
-    return cache_root().parent / "outputs"
+    return tunesmith_cache() / "outputs"  # no models/ folder made just to find this one
 
 
 class OutputStore:

@@ -32,7 +32,9 @@ class SavedOutputs:
     store: OutputStore | None = None  # the machine's outputs of this model (None: off)
     stored: dict[str, dict] = field(default_factory=dict)
 
-    def key(self, prompt: list[int], answer: list | None, settings: dict) -> str:
+    def key(self, prompt: list, answer: list | None, settings: dict) -> str:
+        """sha256 of the identity, settings, prompt and answer (token ids, or the texts a
+        check scores: any JSON the caller decides the output by)."""
         payload = json.dumps([self.identity, settings, prompt, answer], sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:20]
 

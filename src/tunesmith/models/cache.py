@@ -8,9 +8,13 @@ import os
 from pathlib import Path
 
 
+def tunesmith_cache() -> Path:
+    """tunesmith's cache folder ($TUNESMITH_CACHE, else ~/.cache/tunesmith): models, outputs."""
+    return Path(os.environ.get("TUNESMITH_CACHE") or Path.home() / ".cache" / "tunesmith")
+
+
 def cache_root() -> Path:
-    root = os.environ.get("TUNESMITH_CACHE") or Path.home() / ".cache" / "tunesmith"
-    path = Path(root) / "models"
+    path = tunesmith_cache() / "models"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -55,13 +55,13 @@ def _lora(model, dropout: float = 0.0, seed: int = 0):
     return wrapped
 
 
-def _items(lengths=(9, 14, 5, 11), prompt_share=0.6, seed=0):
+def _items(lengths=(9, 14, 5, 11), prompt_share=0.6, seed=0, vocab=VOCAB):
     from tunesmith.models.formatting import Encoded
 
     generator = torch.Generator().manual_seed(seed)
     items = []
     for length in lengths:
-        ids = torch.randint(3, VOCAB, (length,), generator=generator).tolist()
+        ids = torch.randint(3, vocab, (length,), generator=generator).tolist()
         cut = max(1, int(length * prompt_share))
         items.append(Encoded(ids, [-100] * cut + ids[cut:]))
     return items

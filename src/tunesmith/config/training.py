@@ -57,6 +57,13 @@ class TrainingBase(Section):
     max_seq_length: int = Field(
         256, ge=16, description="Longest tokenised example; longer prompts are cut in the middle."
     )
+    tokens_per_pass: int | None = Field(
+        None,
+        ge=1,
+        description="Padded tokens one forward pass may hold; a batch above it is cut into "
+        "passes (same gradient, less activation memory). Default: from the model's size and "
+        "the machine's memory (docs/performance.md).",
+    )
     seed: int = Field(0, description="Seed for initialisation, shuffling and dropout.")
     eval_every: int = Field(
         25, ge=1, description="Evaluate validation perplexity every N optimizer steps."

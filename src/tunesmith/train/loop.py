@@ -1,7 +1,7 @@
 """The training loop: length-grouped batches, supervised-only loss, eval, early stopping.
 
-Speed on CPU (see docs/performance.md): batches are cut into forward passes of at most
-`token_budget` padded tokens (same gradient, bounded activation memory), LoRA layers run the
+Speed on CPU (see docs/performance.md): a batch is cut into forward passes only where the
+activations would not fit the pass budget (`pass_budget.py`; same gradient), LoRA layers run the
 fused path of `fastpath.py`, and bf16 runs under CPU autocast so fp32 trainable weights
 compute in bf16 while their gradients and optimizer state stay fp32.
 """
@@ -22,9 +22,8 @@ from tunesmith.train.checkpoint import load_checkpoint, save_checkpoint
 from tunesmith.train.distributed import my_share, sync_gradients
 from tunesmith.train.fastpath import fast_training
 from tunesmith.train.objective import Objective
+from tunesmith.train.pass_budget import pass_token_budget
 from tunesmith.train.regularize import parameter_groups, regularized
-
-TOKEN_BUDGET = 768  # padded tokens per forward pass: near-peak matmuls, bounded memory
 
 
 @dataclass
@@ -57,7 +56,7 @@ class Trainer:
         out: Path,
         tracker,
         precision: str | None = None,
-        token_budget: int | None = TOKEN_BUDGET,
+        token_budget: int | None = None,
         sampler=None,
         train_count: int | None = None,
         soft=None,
@@ -65,7 +64,12 @@ class Trainer:
         self.model, self.config, self.pad_id = model, config, pad_id
         self.method = method_of(config)
         self.precision = precision or _weights_precision(model)
-        self.token_budget = token_budget
+        # padded tokens per forward pass: the recipe's, else what the machine's memory allows
+        self.token_budget = (
+            token_budget
+            or config.tokens_per_pass
+            or pass_token_budget(model, self.precision, config.max_seq_length)
+        )
         self.train_items, self.val_items = train_items, val_items
         self.out, self.tracker = out, tracker
         count = len(train_items) if train_count is None else train_count

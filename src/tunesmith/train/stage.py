@@ -86,6 +86,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
         "clipped_examples": sum(item.clipped for item in train_items),  # cut before tokenising
         "replay_examples": len(plan.items) - plan.train_count,
         "val_examples": len(val_items),
+        "tokens_per_pass": trainer.token_budget,  # a batch above it ran as several passes
         "resumed": resumed,
     }
     write_json(out / "summary.json", summary)

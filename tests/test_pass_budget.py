@@ -104,8 +104,11 @@ def test_the_machine_memory_share_and_the_cap_bound_the_budget():
     small_machine = pass_token_budget(model, "bf16", 512, memory=4 * GIB)
     big_machine = pass_token_budget(model, "bf16", 512, memory=256 * GIB)
     assert small_machine == int(GIB // per_token)  # a quarter of 4 GiB
-    assert big_machine == int(pass_budget.MEMORY_CAP // per_token)
-    assert pass_budget.MIN_TOKENS < small_machine < big_machine < pass_budget.FALLBACK_TOKENS
+    assert pass_budget.MIN_TOKENS < small_machine < big_machine
+    # the cap alone never takes a pass below the old fixed budget: the machine's memory can
+    assert big_machine == pass_budget.FALLBACK_TOKENS
+    tiny_machine = pass_token_budget(model, "bf16", 512, memory=GIB)
+    assert tiny_machine == max(pass_budget.MIN_TOKENS, int(GIB / 4 // per_token))
 
 
 def test_a_model_without_a_readable_shape_keeps_the_old_budget():
@@ -136,3 +139,17 @@ def test_the_loop_runs_a_batch_whole_when_it_fits_and_cuts_it_when_the_recipe_sa
     cut = _trainer(tmp_path / "b", limited, items)
     assert cut.token_budget == 24
     assert [piece["input_ids"].shape[0] for piece in next(cut._micro_batches(0))] == [2, 2]
+
+
+def test_the_default_model_runs_the_demo_batches_whole_in_bf16_and_keeps_768_in_fp32():
+    """SmolLM2-135M's shapes at max_seq_length 256 on a 24 GiB machine: bf16 passes hold the
+    demo's median batch (8 x ~130 tokens); fp32, whose activations are twice as large, keeps
+    the old budget."""
+    model = _tiny_llama()
+    model.config.hidden_size, model.config.intermediate_size = 576, 1536
+    model.config.num_hidden_layers, model.config.num_attention_heads = 30, 9
+    bf16 = pass_token_budget(model, "bf16", 256, memory=24 * GIB)
+    assert (
+        8 * 130 < bf16 == int(pass_budget.MEMORY_CAP // (30 * (19 * 576 + 5 * 1536 + 9 * 256) * 2))
+    )
+    assert pass_token_budget(model, "fp32", 256, memory=24 * GIB) == pass_budget.FALLBACK_TOKENS

@@ -38,8 +38,11 @@ def pass_token_budget(model, precision: str, max_seq_length: int, memory: int | 
     per_token = activation_bytes_per_token(model, precision, max_seq_length)
     if per_token is None:
         return FALLBACK_TOKENS
-    allowance = min(MEMORY_CAP, (memory or total_memory()) * MEMORY_SHARE)
-    return max(MIN_TOKENS, min(MAX_TOKENS, int(allowance // per_token)))
+    affordable = int((memory or total_memory()) * MEMORY_SHARE // per_token)
+    # The cap trades speed for memory; it never takes a pass below the fixed budget of before
+    # (fp32 halves what the cap buys), only the machine's own memory can.
+    wanted = max(int(MEMORY_CAP // per_token), FALLBACK_TOKENS)
+    return max(MIN_TOKENS, min(MAX_TOKENS, affordable, wanted))
 
 
 def activation_bytes_per_token(model, precision: str, width: int) -> int | None:

@@ -88,13 +88,15 @@ def _slow_trials(recipe) -> None:
     import yaml
 
     raw = yaml.safe_load(recipe.read_text(encoding="utf-8"))
-    raw["training"].update({"max_steps": 8, "eval_every": 4})
+    raw["training"].update({"max_steps": 48, "eval_every": 4})
     recipe.write_text(yaml.safe_dump(raw), encoding="utf-8")
 
 
 def _wait_for_running_after_complete(storage, hpo, proc, seconds: float = 240) -> dict:
     """{number: value} of completed trials, once one is complete and another is running with
-    its owner recorded."""
+    its owner recorded and a validation result reported (so its parameters are all drawn: a
+    kill between the trial's creation and its draws leaves a trial with no parameters to retry,
+    and the retry then draws new ones)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
@@ -103,9 +105,9 @@ def _wait_for_running_after_complete(storage, hpo, proc, seconds: float = 240) -
         except KeyError:  # the worker has not created the study yet
             trials = []
         done = {t.number: t.value for t in trials if t.state == optuna.trial.TrialState.COMPLETE}
-        # running, and past setting its owner (a kill before that leaves only the heartbeat)
+        # running, owned, and training (past its parameter draws)
         owned = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
-        if done and any(t.user_attrs.get("worker") for t in owned):
+        if done and any(t.user_attrs.get("worker") and t.intermediate_values for t in owned):
             return done
         time.sleep(0.2)
     raise AssertionError("no trial completed in time")

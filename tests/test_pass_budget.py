@@ -39,10 +39,7 @@ def _saved_activation_bytes(model, batch, precision: str) -> int:
 def _smollm_shaped(layers: int = 2):
     """A random model with the default model's layer shapes (SmolLM2-135M: hidden 576,
     MLP 1536, 9 query / 3 key-value heads), fewer layers and a small vocabulary."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
+    return _tiny_llama(
         vocab_size=256,
         hidden_size=576,
         intermediate_size=1536,
@@ -50,10 +47,7 @@ def _smollm_shaped(layers: int = 2):
         num_attention_heads=9,
         num_key_value_heads=3,
         max_position_embeddings=512,
-        pad_token_id=PAD,
-        eos_token_id=1,
     )
-    return LlamaForCausalLM(config).eval()
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp32"])

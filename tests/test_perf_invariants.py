@@ -20,18 +20,22 @@ VOCAB = 61
 PAD = 0
 
 
-def _tiny_llama(seed: int = 0):
+def _tiny_llama(seed: int = 0, **shape):
+    """A random Llama: tiny unless `shape` overrides its config's sizes."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
+    sizes = {
+        "vocab_size": VOCAB,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 128,
+    }
     config = LlamaConfig(
-        vocab_size=VOCAB,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
+        **{**sizes, **shape},
         pad_token_id=PAD,
         eos_token_id=1,
         bos_token_id=2,

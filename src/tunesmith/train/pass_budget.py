@@ -68,8 +68,7 @@ def total_memory() -> int:
 
 
 def _text_config(model):
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    config = getattr(inner, "config", None)
-    if config is not None and hasattr(config, "get_text_config"):
-        return config.get_text_config(decoder=True)
-    return config
+    from tunesmith.models.prefix import cache_config  # the model's config, through peft
+
+    config = cache_config(model)
+    return config.get_text_config(decoder=True) if hasattr(config, "get_text_config") else config

@@ -147,3 +147,22 @@ def test_the_default_model_runs_the_demo_batches_whole_in_bf16_and_keeps_768_in_
         8 * 130 < bf16 == int(pass_budget.MEMORY_CAP // (30 * (19 * 576 + 5 * 1536 + 9 * 256) * 2))
     )
     assert pass_token_budget(model, "fp32", 256, memory=24 * GIB) == pass_budget.FALLBACK_TOKENS
+
+
+def test_a_container_limit_below_the_ram_is_the_memory(tmp_path):
+    """Inside a container psutil reports the host's RAM; the cgroup's limit is what the run
+    may use (v2 `memory.max`, v1 `memory.limit_in_bytes`); "max", an unlimited v1 value, a
+    missing or unreadable file leave the RAM."""
+    import psutil
+
+    ram = int(psutil.virtual_memory().total)
+    v2, v1, garbage = tmp_path / "memory.max", tmp_path / "limit_in_bytes", tmp_path / "bad"
+    v2.write_text("max\n")
+    v1.write_text("9223372036854771712\n")
+    garbage.write_bytes(b"\xff\xfe")
+    missing = str(tmp_path / "absent")
+    assert pass_budget.total_memory((str(v2), str(v1), str(garbage), missing)) == ram
+    v2.write_text(f"{2 * GIB}\n")
+    assert pass_budget.total_memory((str(v2), str(v1))) == min(ram, 2 * GIB)
+    v1.write_text(f"{GIB}\n")
+    assert pass_budget.total_memory((str(v2), str(v1))) == min(ram, GIB)

@@ -61,10 +61,37 @@ def activation_bytes_per_token(model, precision: str, width: int) -> int | None:
     return layers * values * (2 if precision == "bf16" else 4)
 
 
-def total_memory() -> int:
+# Where a container's memory limit is read: cgroup v2 (the process's own group, as mounted in
+# its namespace), then v1. "max" / a v1 limit near 2**63 mean no limit.
+CGROUP_LIMIT_FILES = (
+    "/sys/fs/cgroup/memory.max",
+    "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+)
+
+
+def total_memory(limit_files=CGROUP_LIMIT_FILES) -> int:
+    """The machine's RAM, or the container's memory limit when that is lower.
+
+    Why: psutil reports the host's RAM inside a container too; a quarter of a 64 GB host in a
+    4 GB container would size passes the container cannot hold.
+    """
     import psutil
 
-    return int(psutil.virtual_memory().total)
+    total = int(psutil.virtual_memory().total)
+    limits = [limit for limit in map(_cgroup_limit, limit_files) if limit is not None]
+    return min([total, *limits])
+
+
+def _cgroup_limit(path: str) -> int | None:
+    from pathlib import Path
+
+    try:
+        text = Path(path).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not text.isdigit() or int(text) <= 0:  # "max" (v2): no limit
+        return None
+    return int(text)
 
 
 def _text_config(model):

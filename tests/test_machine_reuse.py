@@ -248,3 +248,42 @@ def test_a_record_already_stored_is_not_appended_again(tmp_path):
     lines = OutputStore(tmp_path, "m").path.read_text("utf-8").splitlines()
     assert len(lines) == 3
     assert saved().stored["k"] == {"prediction": "p", "nll": 2.0, "tokens": 3}
+
+
+def _aged(store: OutputStore, seconds_ago: int) -> None:
+    import os
+    import time
+
+    moment = time.time() - seconds_ago
+    os.utime(store.path, (moment, moment))
+
+
+def test_the_store_removes_the_least_recently_used_files_beyond_its_bound(tmp_path, monkeypatch):
+    """Every tuned model and release is a new file: past TUNESMITH_OUTPUTS_MAX_MB the files
+    used longest ago go, a file read since counts as used, and the one just written stays."""
+    record = {"k": {"prediction": "x" * 400_000}}  # ~0.4 MB per file
+    old, used, recent = (OutputStore(tmp_path, name) for name in ("old", "used", "recent"))
+    for store, age in ((old, 300), (used, 200), (recent, 100)):
+        store.add(record)
+        _aged(store, age)
+    assert OutputStore(tmp_path, "used").load()  # read now: the most recently used
+    monkeypatch.setenv("TUNESMITH_OUTPUTS_MAX_MB", "1.0")
+    newest = OutputStore(tmp_path, "newest")
+    newest.add(record)  # 1.6 MB in all: the two least recently used go
+    assert sorted(p.stem for p in tmp_path.glob("*.jsonl")) == sorted(
+        [newest.path.stem, used.path.stem]
+    )
+    assert not old.path.with_name(old.path.name + ".lock").exists()
+    monkeypatch.setenv("TUNESMITH_OUTPUTS_MAX_MB", "0.1")
+    newest.add({"k2": {"prediction": "y"}})  # alone above the bound: the file written stays
+    assert [p.stem for p in tmp_path.glob("*.jsonl")] == [newest.path.stem]
+    assert newest.load()["k2"] == {"prediction": "y"}
+
+
+@pytest.mark.parametrize("value", ["lots", "-5", "nan"])
+def test_a_bad_store_bound_keeps_the_default(monkeypatch, caplog, value):
+    from tunesmith.evaluate import output_store
+
+    monkeypatch.setenv("TUNESMITH_OUTPUTS_MAX_MB", value)
+    assert output_store.max_bytes() == output_store.MAX_MB * 10**6
+    assert "is not a size in MB" in caplog.text

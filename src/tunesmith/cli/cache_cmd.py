@@ -6,7 +6,7 @@ import typer
 
 
 def show_or_clear(clear: bool) -> None:
-    from tunesmith.evaluate.output_store import outputs_root
+    from tunesmith.evaluate.output_store import MAX_MB_VARIABLE, max_bytes, outputs_root
 
     root = outputs_root()
     if root is None:
@@ -22,8 +22,9 @@ def show_or_clear(clear: bool) -> None:
         return
     outputs = sum(_lines(f) for f in files)
     typer.echo(
-        f"{root}: {outputs} saved outputs of {len(files)} model(s), {size / 1e6:.1f} MB "
-        "(evaluation.reuse: machine; `tunesmith cache --clear` empties it)"
+        f"{root}: {outputs} saved outputs of {len(files)} model(s), {size / 1e6:.1f} MB of at "
+        f"most {max_bytes() / 1e6:.0f} MB (${MAX_MB_VARIABLE}; the least recently used go "
+        "first) (evaluation.reuse: machine; `tunesmith cache --clear` empties it)"
     )
 
 

@@ -16,6 +16,7 @@ lock; a damaged line (a run killed mid-write) is skipped, never an error: this i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -26,6 +27,11 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 OFF = "off"  # TUNESMITH_OUTPUTS=off: no store (each run keeps only its own saved outputs)
+# The store's size bound: every tuned model, tunesmith release and edited model folder is a new
+# identity, so without one it would grow with every run. A demo run adds ~0.3 MB; 1 GB keeps
+# thousands of runs. Beyond it the files used least recently go first.
+MAX_MB = 1024
+MAX_MB_VARIABLE = "TUNESMITH_OUTPUTS_MAX_MB"
 
 
 def outputs_root() -> Path | None:
@@ -53,6 +59,7 @@ class OutputStore:
             # under the writers' lock: a line another run is appending is not read half-written
             with _locked(self.path):
                 lines = self.path.read_bytes().splitlines()
+                _touch(self.path)
         except OSError as exc:
             log.warning("%s: saved outputs not read (%s)", self.path, exc)
             return {}
@@ -78,6 +85,58 @@ class OutputStore:
                 handle.write(lines)
         except OSError as exc:
             log.warning("%s: outputs not kept for later runs (%s)", self.path, exc)
+            return
+        prune(self.path.parent, max_bytes(), keep=self.path)
+
+
+def _touch(path: Path) -> None:
+    """Mark the file used now: pruning removes the least recently used first (a read-only
+    store is still read)."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def max_bytes() -> int:
+    """The store's bound: $TUNESMITH_OUTPUTS_MAX_MB, else `MAX_MB` (a bad value: the default,
+    with a warning; this is a cache, it never stops a run)."""
+    chosen = os.environ.get(MAX_MB_VARIABLE, "").strip()
+    try:
+        megabytes = float(chosen) if chosen else MAX_MB
+        if megabytes < 0 or megabytes != megabytes:  # negative or NaN
+            raise ValueError(chosen)
+    except ValueError:
+        log.warning(
+            "%s=%r is not a size in MB; the store keeps %d MB", MAX_MB_VARIABLE, chosen, MAX_MB
+        )
+        megabytes = MAX_MB
+    return int(megabytes * 1e6)
+
+
+def prune(folder: Path, limit: int, keep: Path | None = None) -> list[Path]:
+    """Remove the least recently used model files until the store holds at most `limit` bytes
+    (`keep`, the file just written, stays even alone above it); the files removed."""
+    files = []
+    for path in folder.glob("*.jsonl"):
+        try:
+            stat = path.stat()
+        except OSError:  # removed by another run meanwhile
+            continue
+        files.append((stat.st_mtime_ns, stat.st_size, path))
+    total = sum(size for _, size, _ in files)
+    removed = []
+    for _, size, path in sorted(files, key=lambda f: f[0]):
+        if total <= limit:
+            break
+        if path == keep:
+            continue
+        with _locked(path):  # not while another run appends to it
+            path.unlink(missing_ok=True)
+        path.with_name(path.name + ".lock").unlink(missing_ok=True)
+        total -= size
+        removed.append(path)
+    if removed:
+        log.info("outputs store %s: %d least recently used file(s) removed", folder, len(removed))
+    return removed
 
 
 def _locked(path: Path):

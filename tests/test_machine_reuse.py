@@ -127,21 +127,13 @@ def test_cache_command_shows_and_clears_the_store(tmp_path, monkeypatch):
 
 def test_continuation_scores_are_taken_again(tmp_path, tiny_model_dir, monkeypatch):
     """The checks' likelihood probes (forgetting, bias): pairs scored once are read back."""
-    import tunesmith.models.nll as nll
     from tunesmith.checks.likelihood import continuation_nll
     from tunesmith.evaluate.reuse import SavedOutputs
     from tunesmith.models import load_model_and_tokenizer
 
     model, tokenizer = load_model_and_tokenizer(load_recipe_model(tiny_model_dir))
     pairs = [("A word:", " python"), ("", "a rust editor"), ("Which?", " shell")]
-    scored: list[int] = []
-    real = nll.example_nll
-
-    def counted(model, items, *args):
-        scored.append(len(items))
-        return real(model, items, *args)
-
-    monkeypatch.setattr(nll, "example_nll", counted)
+    scored = _counting_nll(monkeypatch)
 
     def saved():
         reuse = SavedOutputs("model-x", store=OutputStore(tmp_path, "model-x"))
@@ -153,6 +145,21 @@ def test_continuation_scores_are_taken_again(tmp_path, tiny_model_dir, monkeypat
     assert scored == [3, 1]  # only the new pair is scored the second time
     assert again[:3] == first and all(tokens > 0 for _, tokens in again)
     assert continuation_nll(model, tokenizer, pairs) == first  # same as without a store
+
+
+def _counting_nll(monkeypatch) -> list[int]:
+    """Patch the per-example NLL pass to count the items it is asked for (and still score)."""
+    import tunesmith.models.nll as nll
+
+    asked: list[int] = []
+    real = nll.example_nll
+
+    def counted(model, items, *args):
+        asked.append(len(items))
+        return real(model, items, *args)
+
+    monkeypatch.setattr(nll, "example_nll", counted)
+    return asked
 
 
 def load_recipe_model(folder):
@@ -287,3 +294,21 @@ def test_a_bad_store_bound_keeps_the_default(monkeypatch, caplog, value):
     monkeypatch.setenv("TUNESMITH_OUTPUTS_MAX_MB", value)
     assert output_store.max_bytes() == output_store.MAX_MB * 10**6
     assert "is not a size in MB" in caplog.text
+
+
+def test_a_second_run_scores_no_reference_again(tmp_path, tiny_recipe, monkeypatch):
+    """References too long to score in the generation's prefill get their own NLL pass; the
+    store keeps those NLLs too, so a second run runs no forward pass for them (and gets the
+    same numbers)."""
+    asked = _counting_nll(monkeypatch)
+    # 40 tokens: prompt + reference no longer fits whole, so the NLL needs its own pass
+    recipe = _recipe(tiny_recipe, **{"training.max_seq_length": 40})
+    first, second = RunDir(tmp_path / "a"), RunDir(tmp_path / "b")
+    run_pipeline(recipe, first, only=STAGES)
+    assert sum(asked) > 0
+    asked.clear()
+    run_pipeline(recipe, second, only=STAGES)
+    assert sum(asked) == 0
+    for name in ("base", "few_shot"):
+        before, after = _rows(first, name), _rows(second, name)
+        assert [r["scores"]["nll"] for r in after] == [r["scores"]["nll"] for r in before]

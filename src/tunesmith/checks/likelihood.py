@@ -19,26 +19,7 @@ def continuation_nll(
 ) -> list[tuple[float, int]]:
     """(sum of token NLL, tokens) of each (context, continuation) pair; `reuse`
     (evaluate/reuse.py) holds pairs the same model scored before, taken instead of scored."""
-    from tunesmith.models.nll import example_nll
+    from tunesmith.evaluate.reuse import nll_reusing
 
     items = [encode_pair(tokenizer, c, x) for c, x in pairs]
-    pad = tokenizer.pad_token_id
-    if reuse is None:
-        return example_nll(model, items, batch_size, pad)
-    settings = {"scored": "continuation"}
-    keys = [reuse.key(item.input_ids, item.labels, settings) for item in items]
-    found = {n: hit[0] for n, key in enumerate(keys) if (hit := _scored(reuse.find(key)))}
-    missing = [n for n in range(len(items)) if n not in found]
-    fresh = dict(
-        zip(missing, example_nll(model, [items[n] for n in missing], batch_size, pad), strict=True)
-    )
-    reuse.keep(
-        {keys[n]: {"prediction": None, "nll": v[0], "tokens": v[1]} for n, v in fresh.items()}
-    )
-    return [
-        fresh[n] if n in fresh else (found[n]["nll"], found[n]["tokens"]) for n in range(len(items))
-    ]
-
-
-def _scored(hit):
-    return hit if hit is not None and hit[0].get("nll") is not None else None
+    return nll_reusing(model, items, batch_size, tokenizer.pad_token_id, reuse)

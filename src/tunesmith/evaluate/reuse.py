@@ -2,7 +2,8 @@
 takes a row's earlier predictions from eval/predictions/ instead of generating them again, and
 with `evaluation.reuse: machine` (the default) also those any earlier run on this machine made
 with the same model on the same prompt (evaluate/output_store.py) — with the reference's NLL
-scored in the same prefill, so a reused row costs no forward pass at all.
+scored in the same prefill, so a reused row costs no forward pass at all (a reference scored
+in a pass of its own is kept in the machine's store under its own key: `nll_reusing`).
 
 A record is reused only when everything that decides it is unchanged: the row's model (the
 model section and the contents of every file the row loads: adapter, pre-training result,
@@ -159,3 +160,33 @@ def _usable(hit, answers, i: int):
 def _record(prediction: str, answers, i: int) -> dict:
     nll, tokens = answers.nll.get(i, (None, None)) if answers is not None else (None, None)
     return {"prediction": prediction, "nll": nll, "tokens": tokens}
+
+
+SCORED_NLL = {"scored": "continuation"}  # a record holding an item's NLL alone (no generation)
+
+
+def nll_reusing(model, items, batch_size: int, pad_id: int, reuse: SavedOutputs | None):
+    """Each item's (NLL sum, supervised tokens), as `models.nll.example_nll` computes them,
+    taking those the same model scored before (`reuse`) and keeping the rest for later runs.
+    Only the missing items run: none at all, no forward pass."""
+    from tunesmith.models.nll import example_nll
+
+    if reuse is None:
+        return example_nll(model, items, batch_size, pad_id)
+    keys = [reuse.key(item.input_ids, item.labels, SCORED_NLL) for item in items]
+    found = {n: hit[0] for n, key in enumerate(keys) if (hit := _nll_of(reuse.find(key)))}
+    missing = [n for n in range(len(items)) if n not in found]
+    todo = [items[n] for n in missing]
+    fresh = dict(
+        zip(missing, example_nll(model, todo, batch_size, pad_id) if todo else [], strict=True)
+    )
+    reuse.keep(
+        {keys[n]: {"prediction": None, "nll": v[0], "tokens": v[1]} for n, v in fresh.items()}
+    )
+    return [
+        fresh[n] if n in fresh else (found[n]["nll"], found[n]["tokens"]) for n in range(len(items))
+    ]
+
+
+def _nll_of(hit):
+    return hit if hit is not None and hit[0].get("nll") is not None else None

@@ -45,7 +45,7 @@ def score_model(
                 row["reused"] = source  # "run" (this folder) or "machine" (an earlier run)
     if items is not None:
         for row, (nll, tokens) in zip(
-            rows, _nll(model, items, answers, recipe, tokenizer), strict=True
+            rows, _nll(model, items, answers, recipe, tokenizer, reuse), strict=True
         ):
             row["scores"].update(nll=nll, tokens=tokens)
     if not generate:
@@ -60,14 +60,16 @@ def score_model(
     return rows
 
 
-def _nll(model, items, answers, recipe, tokenizer) -> list[tuple[float, int]]:
-    """Each item's (NLL sum, tokens): those the generation scored, the rest in their own pass."""
-    from tunesmith.models.nll import example_nll
+def _nll(model, items, answers, recipe, tokenizer, reuse) -> list[tuple[float, int]]:
+    """Each item's (NLL sum, tokens): those the generation scored (or a saved record of it),
+    the rest in their own pass, unless the same model scored them before (`reuse`)."""
+    from tunesmith.evaluate.reuse import nll_reusing
 
     scored = answers.nll if answers is not None else {}
     rest = [i for i in range(len(items)) if i not in scored]
     batch, pad = recipe.training.batch_size, tokenizer.pad_token_id
-    found = dict(zip(rest, example_nll(model, [items[i] for i in rest], batch, pad), strict=True))
+    computed = nll_reusing(model, [items[i] for i in rest], batch, pad, reuse)
+    found = dict(zip(rest, computed, strict=True))
     return [scored[i] if i in scored else found[i] for i in range(len(items))]
 
 

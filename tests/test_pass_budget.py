@@ -135,10 +135,9 @@ def test_the_loop_runs_a_batch_whole_when_it_fits_and_cuts_it_when_the_recipe_sa
     assert [piece["input_ids"].shape[0] for piece in next(cut._micro_batches(0))] == [2, 2]
 
 
-def test_the_default_model_runs_the_demo_batches_whole_in_bf16_and_keeps_768_in_fp32():
-    """SmolLM2-135M's shapes at max_seq_length 256 on a 24 GiB machine: bf16 passes hold the
-    demo's median batch (8 x ~130 tokens); fp32, whose activations are twice as large, keeps
-    the old budget."""
+def test_the_default_model_runs_the_demo_batches_whole_in_bf16_and_fp32():
+    """SmolLM2-135M's shapes at max_seq_length 256 on a 24 GiB machine: passes hold the demo's
+    median batch (8 x ~130 tokens) in bf16 and, at twice the bytes, in fp32."""
     model = _tiny_llama()
     model.config.hidden_size, model.config.intermediate_size = 576, 1536
     model.config.num_hidden_layers, model.config.num_attention_heads = 30, 9
@@ -146,7 +145,13 @@ def test_the_default_model_runs_the_demo_batches_whole_in_bf16_and_keeps_768_in_
     assert (
         8 * 130 < bf16 == int(pass_budget.MEMORY_CAP // (30 * (19 * 576 + 5 * 1536 + 9 * 256) * 2))
     )
-    assert pass_token_budget(model, "fp32", 256, memory=24 * GIB) == pass_budget.FALLBACK_TOKENS
+    # fp32: the same tokens (the cap counts values), twice the bytes, within a quarter of 24 GiB
+    fp32 = pass_token_budget(model, "fp32", 256, memory=24 * GIB)
+    assert fp32 == bf16
+    assert fp32 * activation_bytes_per_token(model, "fp32", 256) < 24 * GIB / 4
+    # ... and on an 8 GiB laptop its quarter of the RAM binds first
+    laptop = pass_token_budget(model, "fp32", 256, memory=8 * GIB)
+    assert laptop == int(2 * GIB // activation_bytes_per_token(model, "fp32", 256)) < bf16
 
 
 def test_a_container_limit_below_the_ram_is_the_memory(tmp_path):

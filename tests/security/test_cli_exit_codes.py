@@ -65,6 +65,9 @@ def test_ctrl_c_exits_130_with_the_resume_hint(tiny_recipe, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a suite started in the background of a non-interactive shell inherits SIGINT ignored
+        # (POSIX), and Python keeps it so: Ctrl-C is what this test sends, so undo that
+        preexec_fn=_sigint_default,
     )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not _training(out):
@@ -76,6 +79,10 @@ def test_ctrl_c_exits_130_with_the_resume_hint(tiny_recipe, tmp_path):
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == "interrupted; run the same command again to resume"
+
+
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _training(out) -> bool:

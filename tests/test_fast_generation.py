@@ -74,6 +74,20 @@ def test_fast_greedy_equals_plain_generate(stopping_model, batch_size):
     assert lengths[0] < 12 and lengths[-1] == 12  # some rows stopped early, some ran out
 
 
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_eager_attention_gets_an_additive_mask_and_equals_plain_generate(batch_size):
+    """Eager attention adds its mask to the scores: the decoding steps' ready boolean mask
+    would attend to padding and unwritten slots (ragged prompts diverged before the fix)."""
+    from tunesmith.models.decode import fast_path_refusal
+    from tunesmith.models.generation import generate_texts
+
+    model = _tiny_llama(3, attn_implementation="eager")
+    assert model.config._attn_implementation == "eager" and fast_path_refusal(model) is None
+    prompts = _prompts()
+    expected = [_plain(model, p, 12) for p in prompts]
+    assert generate_texts(model, TOKENIZER, prompts, 12, batch_size=batch_size) == expected
+
+
 def test_batches_prefill_alone_and_decode_as_one_pool_within_the_cache_budget(
     stopping_model, monkeypatch
 ):

@@ -154,6 +154,7 @@ def _decode(model, state, max_new_tokens: int, stop, sampling, generator) -> lis
     live = torch.arange(rows, device=device)  # original row of each batch row
     produced: list[list[int]] = [[] for _ in range(rows)]
     done = torch.zeros(rows, dtype=torch.bool, device=device)
+    ready = step_mask(model)
     for step in range(max_new_tokens):
         token = next_tokens(logits, sampling, generator)
         done |= torch.isin(token, stops)
@@ -171,12 +172,35 @@ def _decode(model, state, max_new_tokens: int, stop, sampling, generator) -> lis
         allowed[:, start + step] = True
         logits = model(
             input_ids=token[:, None],
-            attention_mask=allowed[:, None, None, :],
+            attention_mask=ready(allowed[:, None, None, :]),
             position_ids=position[:, None],
             cache=cache,
             use_cache=True,
         ).logits[:, -1]
     return [until_stop(tokens, stop) for tokens in produced]
+
+
+def step_mask(model):
+    """How a ready 4-D boolean mask (True: attend) is handed to `model`.
+
+    Why: transformers passes a 4-D mask to the attention function as it is. SDPA and tunesmith's
+    inference attention take a boolean one; eager attention adds its mask to the scores, so a
+    boolean mask there would add 1 to every visible score and 0 to the hidden ones, attending
+    to padding and unwritten cache slots (outputs diverged from `model.generate`).
+    """
+    import torch
+
+    if getattr(cache_config(model), "_attn_implementation", None) != "eager":
+        return lambda allowed: allowed
+    dtype = next(model.parameters()).dtype
+    lowest = torch.finfo(dtype).min
+
+    def additive(allowed):
+        return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill_(
+            ~allowed, lowest
+        )
+
+    return additive
 
 
 def _prefill(model, ids, mask, new_tokens: int, prefix):

@@ -1,0 +1,87 @@
+"""The fast paths on other decoder architectures than Llama (tiny random models, fp32): greedy
+generation equals plain `model.generate` (ragged prompts, a shared 40-token prefix, sdpa and
+eager attention) and the per-example NLL equals a plain forward pass. Real users bring Qwen,
+Phi, Gemma, OLMo or GPT-2 models; an attention or mask assumption that holds for Llama alone
+would give them wrong evaluations silently (eager attention once did, models/decode.py)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_fast_generation import TOKENIZER, _plain
+
+VOCAB = 64
+SMALL = {"num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 256}
+LLAMA_LIKE = {**SMALL, "hidden_size": 32, "intermediate_size": 64, "num_key_value_heads": 2}
+ARCHITECTURES = {
+    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", LLAMA_LIKE),  # biases on q/k/v
+    "qwen3": ("Qwen3Config", "Qwen3ForCausalLM", {**LLAMA_LIKE, "head_dim": 8}),  # q/k norms
+    "phi3": ("Phi3Config", "Phi3ForCausalLM", LLAMA_LIKE),  # fused qkv and gate/up
+    "gemma": ("GemmaConfig", "GemmaForCausalLM", {**LLAMA_LIKE, "head_dim": 8}),
+    "olmo2": ("Olmo2Config", "Olmo2ForCausalLM", LLAMA_LIKE),  # norms after the blocks
+    "gpt2": (  # absolute positions, Conv1D layers, LayerNorm
+        "GPT2Config",
+        "GPT2LMHeadModel",
+        {"n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 256},
+    ),
+}
+
+
+def _model(name: str, attention: str):
+    import transformers
+
+    config_class, model_class, shape = ARCHITECTURES[name]
+    config = getattr(transformers, config_class)(
+        vocab_size=VOCAB, pad_token_id=0, eos_token_id=1, bos_token_id=2, **shape
+    )
+    torch.manual_seed(3)
+    model = getattr(transformers, model_class)._from_config(config, attn_implementation=attention)
+    with torch.no_grad():  # larger weights than the default init: varied, prompt-dependent text
+        for parameter in model.parameters():
+            if parameter.dim() > 1:
+                parameter.normal_(std=0.2)
+    return model.eval()
+
+
+def _prompts() -> tuple[list[list[int]], list[list[int]]]:
+    generator = torch.Generator().manual_seed(7)
+    head = torch.randint(3, VOCAB, (40,), generator=generator).tolist()
+    ragged = [torch.randint(3, VOCAB, (n,), generator=generator).tolist() for n in (4, 13, 7, 2)]
+    return ragged, [head + row for row in ragged]
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_fast_greedy_equals_plain_generate(name, attention):
+    from tunesmith.models.decode import fast_path_refusal
+    from tunesmith.models.generation import generate_texts
+    from tunesmith.models.prefix import shared_prefix
+
+    model = _model(name, attention)
+    assert model.config._attn_implementation == attention
+    assert fast_path_refusal(model) is None  # the fast loop, not the fallback, is under test
+    ragged, shared = _prompts()
+    assert shared_prefix(model, shared) is not None
+    for prompts in (ragged, shared):
+        expected = [_plain(model, p, 8) for p in prompts]
+        assert generate_texts(model, TOKENIZER, prompts, 8, batch_size=3) == expected
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_example_nll_equals_a_plain_forward_pass(name):
+    import torch.nn.functional as F
+
+    from tunesmith.models.formatting import IGNORE, Encoded
+    from tunesmith.models.nll import example_nll
+
+    model = _model(name, "sdpa")
+    _, shared = _prompts()
+    items = [Encoded(ids, [IGNORE] * (len(ids) - 3) + ids[-3:]) for ids in shared]
+    scored = example_nll(model, items, 3, 0)
+    for item, (nll, tokens) in zip(items, scored, strict=True):
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([item.input_ids])).logits[0, :-1]
+        targets = torch.tensor(item.labels[1:])
+        supervised = targets != IGNORE
+        plain = F.cross_entropy(logits[supervised], targets[supervised], reduction="sum")
+        assert tokens == 3 and nll == pytest.approx(float(plain), rel=1e-5)

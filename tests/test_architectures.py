@@ -1,6 +1,7 @@
 """The fast paths on other decoder architectures than Llama (tiny random models, fp32): greedy
 generation equals plain `model.generate` (ragged prompts, a shared 40-token prefix, sdpa and
-eager attention) and the per-example NLL equals a plain forward pass. Real users bring Qwen,
+eager attention), the per-example NLL equals a plain forward pass, and the LoRA training fast
+path gives peft's loss and gradients. Real users bring Qwen,
 Phi, Gemma, OLMo or GPT-2 models; an attention or mask assumption that holds for Llama alone
 would give them wrong evaluations silently (eager attention once did, models/decode.py)."""
 
@@ -85,3 +86,39 @@ def test_example_nll_equals_a_plain_forward_pass(name):
         supervised = targets != IGNORE
         plain = F.cross_entropy(logits[supervised], targets[supervised], reduction="sum")
         assert tokens == 3 and nll == pytest.approx(float(plain), rel=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_fast_lora_training_gives_peft_gradients(name):
+    """The training fast path (fused LoRA layers where eligible, lean attention) against plain
+    peft on the same batch: the same loss and adapter gradients (GPT-2's Conv1D layers are not
+    eligible and keep peft's forward; its attention still switches)."""
+    from peft import LoraConfig, get_peft_model
+
+    from tunesmith.models.formatting import IGNORE, Encoded
+    from tunesmith.models.nll import collate, supervised_nll
+    from tunesmith.train.fastpath import fast_training
+
+    model = _model(name, "sdpa")
+    for module in model.modules():  # GPT-2's own dropouts would draw differently in each run
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    lora = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear")
+    model = get_peft_model(model, LoraConfig(**{**lora.to_dict(), "init_lora_weights": False}))
+    _, shared = _prompts()
+    batch = collate([Encoded(ids, [IGNORE] * (len(ids) - 3) + ids[-3:]) for ids in shared], 0)
+
+    def loss_and_gradients(fast: bool):
+        model.zero_grad()
+        model.train()
+        with fast_training(model) if fast else torch.enable_grad():
+            nll, _ = supervised_nll(model, batch)
+            nll.backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+        return float(nll), grads
+
+    plain_loss, plain = loss_and_gradients(False)
+    fast_loss, fast = loss_and_gradients(True)
+    assert fast_loss == pytest.approx(plain_loss, rel=1e-5)
+    for key, grad in plain.items():  # within summation-order rounding of the largest entry
+        assert float((fast[key] - grad).abs().max()) <= 1e-5 * float(grad.abs().max()), key

@@ -19,11 +19,16 @@ def export_run(recipe, run_dir, config, progress=print) -> dict:
     """Write every artefact `config` asks for; returns (and merges into) exports.json."""
     from tunesmith.artifacts.files import size_on_disk, write_atomically
     from tunesmith.export.formats import FORMATS, artefacts_of
+    from tunesmith.export.gguf_file import check_architecture
     from tunesmith.methods.tuned import merged_tuned
     from tunesmith.models.speed import speed_prompt, tokens_per_second
 
     out = run_dir.stage("export")
     model, tokenizer, tokenizer_dir = merged_tuned(recipe, run_dir, "export")
+    artefacts = artefacts_of(config)
+    if any(artefact.format == "gguf" for artefact in artefacts):
+        # refused before any artefact is written: not after the merged folder, with no record
+        check_architecture(getattr(model.config, "model_type", None))
     prompt = speed_prompt(recipe, run_dir, tokenizer)
     record = read_exports(out)
     record["tuned"] = {
@@ -31,7 +36,7 @@ def export_run(recipe, run_dir, config, progress=print) -> dict:
         "parameters": sum(p.numel() for p in model.parameters()),
         "bytes_fp32": sum(p.numel() * 4 for p in model.parameters()),
     }
-    for artefact in artefacts_of(config):
+    for artefact in artefacts:
         fmt = FORMATS.get(artefact.format)
         target = artefact.path(out)
         started = time.perf_counter()

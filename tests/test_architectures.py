@@ -89,14 +89,16 @@ def test_example_nll_equals_a_plain_forward_pass(name):
 
 
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
-def test_fast_lora_training_gives_peft_gradients(name):
-    """The training fast path (fused LoRA layers where eligible, lean attention) against plain
-    peft on the same batch: the same loss and adapter gradients (GPT-2's Conv1D layers are not
-    eligible and keep peft's forward; its attention still switches)."""
+def test_fast_lora_training_gives_peft_gradients(name, monkeypatch):
+    """The training fast path (fused LoRA layers where eligible, lean attention, the shared
+    head packed with the rows' suffixes in one pass) against plain peft on the same batch: the
+    same loss and adapter gradients (GPT-2's Conv1D layers are not eligible and keep peft's
+    forward; its attention still switches)."""
     from peft import LoraConfig, get_peft_model
 
     from tunesmith.models.formatting import IGNORE, Encoded
     from tunesmith.models.nll import collate, supervised_nll
+    from tunesmith.models.packed_head import PackedHead
     from tunesmith.train.fastpath import fast_training
 
     model = _model(name, "sdpa")
@@ -118,7 +120,11 @@ def test_fast_lora_training_gives_peft_gradients(name):
         return float(nll), grads
 
     plain_loss, plain = loss_and_gradients(False)
+    packed = []  # the fast path runs the rows' 40-token head packed with their suffixes
+    real = PackedHead.attend
+    monkeypatch.setattr(PackedHead, "attend", lambda *a, **k: packed.append(1) or real(*a, **k))
     fast_loss, fast = loss_and_gradients(True)
+    assert len(packed) == 2  # both layers ran the packed layout's attention
     assert fast_loss == pytest.approx(plain_loss, rel=1e-5)
     for key, grad in plain.items():  # within summation-order rounding of the largest entry
         assert float((fast[key] - grad).abs().max()) <= 1e-5 * float(grad.abs().max()), key

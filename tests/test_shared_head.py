@@ -1,5 +1,7 @@
 """Training on a pass's shared head once (models/shared_head.py) gives the unshared loss and
-gradients: tiny random Llama, fp32, LoRA dropout off, with and without the training fast path."""
+gradients: tiny random Llama, fp32, LoRA dropout off, with and without the training fast path
+(whose lean attention runs the head and the rows' suffixes as one packed pass,
+models/packed_head.py)."""
 
 from __future__ import annotations
 
@@ -130,3 +132,82 @@ def test_the_objective_counts_the_head_tokens_it_did_not_run_again():
     parts = objective.backward(model, passes)
     assert parts["head_tokens_shared"] == HEAD * 3 + HEAD * 1
     assert parts["loss"] > 0
+
+
+def _packed_spy(monkeypatch) -> list:
+    from tunesmith.models import packed_head
+
+    ran = []
+    real = packed_head.supervised_logits_packed
+    monkeypatch.setattr(
+        packed_head, "supervised_logits_packed", lambda *a: ran.append(1) or real(*a)
+    )
+    return ran
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_the_fast_path_packs_the_head_with_the_suffixes(method, monkeypatch):
+    """One traversal: the model's backbone runs once per pass (twice on the two-pass path)."""
+    from tunesmith.models.nll import split_model
+    from tunesmith.train.fastpath import fast_training
+
+    model = _lora(_tiny_llama()) if method == "lora" else _tiny_llama()
+    model.train()
+    batch = _batch(_rows())
+    ran = _packed_spy(monkeypatch)
+    backbone, _ = split_model(model)
+    traversals = []
+    backbone.register_forward_hook(lambda *a: traversals.append(1))
+    with fast_training(model):
+        shared_head.supervised_logits_shared(model, batch)
+    assert ran == [1] and traversals == [1]
+    shared_head.supervised_logits_shared(model, batch)  # sdpa: not a packing attention
+    assert ran == [1] and traversals == [1, 1, 1]  # head pass + suffix pass
+
+
+def test_a_model_whose_layers_ignore_the_layout_falls_back_and_is_refused(monkeypatch):
+    """sdpa drops the `packed_head` keyword: its flat pass would let rows see each other. The
+    layer count catches it; the pass is run again on two traversals, and later passes skip
+    packing for that model."""
+    from tunesmith.models import packed_head
+
+    model = _lora(_tiny_llama())
+    model.train()
+    batch = _batch(_rows())
+    monkeypatch.setitem(packed_head.PACKING_ATTENTION, "sdpa", 1024)
+    ran = _packed_spy(monkeypatch)
+    plain_loss, _, plain = _loss_and_grads(model, batch, shared=False)
+    loss, _, grads = _loss_and_grads(model, batch, shared=True)
+    assert ran == [1]  # tried once, refused
+    assert "0 of 2 layers" in packed_head.packing_refusal(model, batch)
+    assert loss == pytest.approx(plain_loss, rel=1e-5)
+    for name, grad in grads.items():
+        assert float((grad - plain[name]).norm() / plain[name].norm()) < 1e-5, name
+    _loss_and_grads(model, batch, shared=True)
+    assert ran == [1]  # not tried again
+
+
+def test_rows_longer_than_the_packing_attention_takes_run_on_two_traversals(monkeypatch):
+    from tunesmith.models import packed_head
+    from tunesmith.train.fastpath import fast_training
+    from tunesmith.train.lean_attention import NAME
+
+    model = _lora(_tiny_llama())
+    batch = _batch(_rows())  # 37 tokens wide
+    with fast_training(model):
+        assert packed_head.packing_refusal(model, batch) is None
+        monkeypatch.setitem(packed_head.PACKING_ATTENTION, NAME, 36)
+        assert "longer" in packed_head.packing_refusal(model, batch)
+
+
+def test_packed_validation_perplexity_equals_the_unpacked_one(monkeypatch):
+    from tunesmith.models import nll
+    from tunesmith.train.fastpath import fast_training
+
+    model = _lora(_tiny_llama())
+    items = _rows(suffixes=(9, 17, 5, 12, 4, 8))
+    ran = _packed_spy(monkeypatch)
+    with fast_training(model):
+        packed = nll.perplexity(model, items, batch_size=4, pad_id=PAD)
+    assert ran == [1, 1]
+    assert packed == pytest.approx(nll.perplexity(model, items, batch_size=4, pad_id=PAD), rel=1e-5)

@@ -13,7 +13,11 @@ head draws one dropout mask for all rows instead of one per row (the same expect
 
 from __future__ import annotations
 
+import logging
+
 from tunesmith.models.formatting import IGNORE
+
+logger = logging.getLogger(__name__)
 
 # Below this the head's saving is smaller than its extra pass and per-layer key/value copies.
 MIN_TRAIN_SHARED = 16
@@ -64,13 +68,22 @@ def usable_head(model, batch, minimum: int = MIN_TRAIN_SHARED) -> int:
 def supervised_logits_after_head(model, batch, head: int):
     """`supervised_logits` of `batch` with its first `head` tokens (shared by every row) run
     once, in the autograd graph when grad is on; `head` 0: the plain pass."""
+    from tunesmith.models import packed_head
     from tunesmith.models.nll import supervised_logits
     from tunesmith.models.prefix import run_prefix
 
     if not head:
         return supervised_logits(model, batch)
+    suffix = suffix_batch(batch, head)
+    if packed_head.packing_refusal(model, batch) is None:  # one traversal, not two
+        try:
+            return packed_head.supervised_logits_packed(
+                model, batch["input_ids"][:1, :head], suffix
+            )
+        except packed_head.PackingUnsupported as refused:
+            logger.info("shared heads run as their own pass: %s", refused)
     prefix = run_prefix(model, batch["input_ids"][0, :head].tolist(), grad=True)
-    return supervised_logits(model, suffix_batch(batch, head), prefix)
+    return supervised_logits(model, suffix, prefix)
 
 
 def supervised_logits_shared(model, batch, minimum: int = MIN_TRAIN_SHARED):

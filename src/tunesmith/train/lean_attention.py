@@ -13,7 +13,9 @@ fp32 softmax output and repeated key/value copies per layer. This version:
   fp32 tensors per layer) cost 18 % of attention's forward + backward on real training shapes
   for the same error against fp32 attention (docs/performance.md);
 - saves only the probabilities for backward, not a second fp32 softmax output;
-- hands sequences longer than `LEAN_MAX_LENGTH` to SDPA, whose memory is linear in length.
+- hands sequences longer than `LEAN_MAX_LENGTH` to SDPA, whose memory is linear in length;
+- runs a pass's shared head and its rows' suffixes as one flat sequence when handed that layout
+  (models/packed_head.py: one traversal of the model instead of two).
 
 Registered with transformers' AttentionInterface under `NAME`; `fastpath.fast_training`
 switches a model to it for the training loop and back afterwards.
@@ -33,8 +35,11 @@ def register() -> str:
     from transformers import AttentionInterface
     from transformers.masking_utils import AttentionMaskInterface, eager_mask
 
+    from tunesmith.models.packed_head import PACKING_ATTENTION
+
     AttentionInterface.register(NAME, lean_attention_forward)
     AttentionMaskInterface.register(NAME, eager_mask)
+    PACKING_ATTENTION[NAME] = LEAN_MAX_LENGTH
     return NAME
 
 
@@ -42,7 +47,16 @@ def lean_attention_forward(
     module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs
 ):
     """transformers attention signature: (output [B, T, H, D], None)."""
+    from tunesmith.models.packed_head import KEYWORD
+
     unsupported = dropout > 0 or kwargs.get("sliding_window") or kwargs.get("softcap")
+    layout = kwargs.pop(KEYWORD, None)
+    if layout is not None and not unsupported:  # unsupported: uncounted, so the caller refuses
+        from tunesmith.train.fastpath import compute_dtype
+
+        scaling = query.shape[-1] ** -0.5 if scaling is None else scaling
+        run = _function().apply
+        return layout.attend(run, query, key, value, scaling, compute_dtype(query)), None
     # queries shorter than keys (rows continuing a shared head's cache) need the mask's offsets
     offset_without_mask = query.shape[-2] != key.shape[-2] and attention_mask is None
     if unsupported or key.shape[-2] > LEAN_MAX_LENGTH or offset_without_mask:

@@ -188,19 +188,12 @@ def step_mask(model):
     boolean mask there would add 1 to every visible score and 0 to the hidden ones, attending
     to padding and unwritten cache slots (outputs diverged from `model.generate`).
     """
-    import torch
+    from tunesmith.models.masks import additive_mask
 
     if getattr(cache_config(model), "_attn_implementation", None) != "eager":
         return lambda allowed: allowed
     dtype = next(model.parameters()).dtype
-    lowest = torch.finfo(dtype).min
-
-    def additive(allowed):
-        return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill_(
-            ~allowed, lowest
-        )
-
-    return additive
+    return lambda allowed: additive_mask(allowed, dtype)
 
 
 def _prefill(model, ids, mask, new_tokens: int, prefix):

@@ -76,8 +76,9 @@ class PackedHead:
         additive in `dtype`; built once per pass, shared by every layer."""
         import torch
 
+        from tunesmith.models.masks import additive_mask
+
         if dtype not in self._masks:
-            lowest = torch.finfo(dtype).min
             causal = torch.ones(self.head, self.head, dtype=torch.bool, device=device).tril()
             own = torch.ones(self.width, self.width, dtype=torch.bool, device=device).tril()
             keys = self.suffix_mask.to(device=device, dtype=torch.bool)[:, None, :]
@@ -86,16 +87,16 @@ class PackedHead:
                 self.rows, self.width, self.head, dtype=torch.bool, device=device
             )
             visible = torch.cat([sees_head, own], dim=2)[:, None]
-            self._masks[dtype] = tuple(
-                torch.zeros(m.shape, dtype=dtype, device=device).masked_fill_(~m, lowest)
-                for m in (causal[None, None], visible)
+            self._masks[dtype] = (
+                additive_mask(causal[None, None], dtype),
+                additive_mask(visible, dtype),
             )
         return self._masks[dtype]
 
 
 def packing_refusal(model, batch) -> str | None:
     """Why `batch` cannot run with a packed head on `model` now (None when it can)."""
-    inner = getattr(model, "get_base_model", lambda: model)()
+    inner = _inner(model)
     implementation = getattr(getattr(inner, "config", None), "_attn_implementation", None)
     if implementation not in PACKING_ATTENTION:
         return f"attention {implementation!r} does not run packed heads"
@@ -132,7 +133,7 @@ def supervised_logits_packed(model, head_ids, suffix: dict):
     layers = _attention_layers(model)
     if layout.calls != layers:
         reason = f"{layout.calls} of {layers} layers ran the packed head's attention"
-        setattr(getattr(model, "get_base_model", lambda: model)(), REFUSED, reason)
+        setattr(_inner(model), REFUSED, reason)
         raise PackingUnsupported(reason)
     labels = suffix["labels"][:, 1:]
     supervised = labels != IGNORE
@@ -141,5 +142,9 @@ def supervised_logits_packed(model, head_ids, suffix: dict):
 
 
 def _attention_layers(model) -> int:
-    inner = getattr(model, "get_base_model", lambda: model)()
-    return inner.config.get_text_config(decoder=True).num_hidden_layers
+    return _inner(model).config.get_text_config(decoder=True).num_hidden_layers
+
+
+def _inner(model):
+    """The transformers model under a PEFT wrapper (the model itself without one)."""
+    return getattr(model, "get_base_model", lambda: model)()

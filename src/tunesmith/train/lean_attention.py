@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import functools
 
+from tunesmith.models.packed_head import KEYWORD
+
 NAME = "tunesmith_lean"
 LEAN_MAX_LENGTH = 1024
 
@@ -47,8 +49,6 @@ def lean_attention_forward(
     module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs
 ):
     """transformers attention signature: (output [B, T, H, D], None)."""
-    from tunesmith.models.packed_head import KEYWORD
-
     unsupported = dropout > 0 or kwargs.get("sliding_window") or kwargs.get("softcap")
     layout = kwargs.pop(KEYWORD, None)
     if layout is not None and not unsupported:  # unsupported: uncounted, so the caller refuses

@@ -4,6 +4,7 @@ generating; a change of generation settings generates anew."""
 from __future__ import annotations
 
 from tunesmith.artifacts import RunDir, read_jsonl
+from tunesmith.artifacts.files import read_json
 from tunesmith.config import load_recipe
 from tunesmith.config.overrides import override_recipe
 from tunesmith.pipeline import run_pipeline
@@ -48,3 +49,9 @@ def test_more_metrics_reuse_saved_generations(tmp_path, tiny_recipe, monkeypatch
     longer = override_recipe(more, {"evaluation.generation.max_new_tokens": 9}, "test")
     run_pipeline(longer, run_dir, only=["evaluate"])
     assert asked == [6] * rows  # another generation setting: generated again
+
+    asked.clear()
+    stopped = override_recipe(longer, {"evaluation.generation.stop": ["zzz"]}, "test")
+    run_pipeline(stopped, run_dir, only=["evaluate"])
+    assert asked == [6] * rows  # other stop strings: generated again
+    assert read_json(run_dir.eval / "compare.json")["stop"] == ["zzz"]

@@ -127,12 +127,12 @@ def test_score_model_takes_perplexity_from_the_prefill_with_the_old_results(
     monkeypatch.setattr(
         prefix_module, "run_prefix", lambda m, ids, s=None: heads.append(len(ids)) or run(m, ids, s)
     )
-    new = score_model(model, tokenizer, examples, recipe, True, None, None)
+    new = score_model(model, tokenizer, examples, recipe, True, None, None, stop=())
     assert separate == [0]
     # the demonstrations are shared: run once (the template head alone is below the threshold)
     assert len(heads) == (1 if demos else 0) and all(n >= prefix_module.MIN_SHARED for n in heads)
     with joint.separate_passes():  # the paths before: NLL in its own pass, nothing shared
-        old = score_model(model, tokenizer, examples, recipe, True, None, None)
+        old = score_model(model, tokenizer, examples, recipe, True, None, None, stop=())
     assert separate == [0, len(examples)] and len(heads) == (1 if demos else 0)
     assert joint.SCORE_IN_PREFILL and prefix_module.MIN_SHARED < 100  # restored
     assert [r["prediction"] for r in new] == [r["prediction"] for r in old]

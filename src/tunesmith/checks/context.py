@@ -67,6 +67,7 @@ class CheckContext:
         """Prediction rows of model `name` on `examples`, scored exactly as evaluate does
         (outputs an earlier run on this machine computed are taken again, evaluate/reuse.py)."""
         from tunesmith.evaluate.scoring import score_model
+        from tunesmith.evaluate.stop import stop_strings
 
         return score_model(
             self.model(name),
@@ -77,6 +78,7 @@ class CheckContext:
             self.labels,
             None,
             self.saved_outputs(name),
+            stop=stop_strings(self.recipe, self.run_dir.data),
         )
 
     def continuation_nll(self, name: str, pairs: list[tuple[str, str]]) -> list[tuple[float, int]]:

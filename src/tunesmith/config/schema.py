@@ -159,9 +159,27 @@ def _plain_slot(field: str, spec: str, conversion: str | None) -> None:
         )
 
 
+STOP_AUTO = "auto"
+
+
 class GenerationConfig(Section):
     max_new_tokens: int = Field(64, ge=1, description="Longest generated answer, in tokens.")
     batch_size: int = Field(16, ge=1, description="Prompts generated together.")
+    stop: list[str] | Literal["auto"] = Field(
+        STOP_AUTO,
+        description="Strings that end a generated answer (cut before them, once the answer "
+        "has started), as lm-eval's 'until'. 'auto': a line break when no training answer "
+        "holds one (one-line answers), else none; [] stops only at end-of-sequence.",
+    )
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _stop_list(cls, value):
+        if isinstance(value, str) and value != STOP_AUTO:
+            value = [value]  # one stop string written without the list
+        if isinstance(value, list) and any(s == "" for s in value):
+            raise ValueError("an empty stop string would end every answer before it starts")
+        return value
 
 
 METRIC_NAMES = ("perplexity", "rouge", "bleu", "accuracy", "precision", "recall", "f1")

@@ -135,13 +135,18 @@ def score_adapter(gm, folder: Path, labels) -> list[dict]:
 
     from tunesmith.config.tasks import task_spec
     from tunesmith.evaluate.scoring import score_model
+    from tunesmith.evaluate.stop import stop_strings
     from tunesmith.group.compare import test_examples
     from tunesmith.models.base import load_base
 
     _, tokenizer = load_base(gm.recipe)
     model = PeftModel.from_pretrained(_base(gm), str(folder)).merge_and_unload()
     spec = task_spec(gm.recipe.task)
-    return score_model(model, tokenizer, test_examples(gm), gm.recipe, spec.generates, labels, None)
+    stop = stop_strings(gm.recipe, gm.run_dir.data)
+    examples = test_examples(gm)
+    return score_model(
+        model, tokenizer, examples, gm.recipe, spec.generates, labels, None, stop=stop
+    )
 
 
 def _base(gm):

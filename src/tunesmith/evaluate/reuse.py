@@ -104,6 +104,7 @@ def generate_reusing(
     on_batch: Callable[[int], None] | None,
     reuse: SavedOutputs | None,
     answers=None,
+    stop: tuple[str, ...] = (),
 ) -> tuple[list[str], list[str | None], list[str | None]]:
     """Greedy continuations, generating only those `reuse` has not saved; their keys and where
     each reused one came from (None: generated here). `answers` (models/joint.py): references
@@ -112,10 +113,19 @@ def generate_reusing(
 
     if reuse is None:
         outputs = generate_texts(
-            model, tokenizer, prompts, max_new_tokens, batch_size, on_batch, answers=answers
+            model,
+            tokenizer,
+            prompts,
+            max_new_tokens,
+            batch_size,
+            on_batch,
+            answers=answers,
+            stop=stop,
         )
         return outputs, [None] * len(prompts), [None] * len(prompts)
     settings = {"max_new_tokens": max_new_tokens, "sampling": None}
+    if stop:  # absent when empty: outputs saved before stop strings existed keep their keys
+        settings["stop"] = list(stop)
     keys = [reuse.key(p, _answer_ids(answers, i), settings) for i, p in enumerate(prompts)]
     found = {i: hit for i, k in enumerate(keys) if (hit := _usable(reuse.find(k), answers, i))}
     missing = [i for i in range(len(prompts)) if i not in found]
@@ -130,6 +140,7 @@ def generate_reusing(
         batch_size,
         on_batch,
         answers=part,
+        stop=stop,
     )
     if part is not None:
         answers.take(part, missing)

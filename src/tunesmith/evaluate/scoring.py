@@ -11,10 +11,20 @@ from tunesmith.models.formatting import conversation, encode_example, encode_pro
 
 
 def score_model(
-    model, tokenizer, examples, recipe: Recipe, generate: bool, labels, on_batch, reuse=None
+    model,
+    tokenizer,
+    examples,
+    recipe: Recipe,
+    generate: bool,
+    labels,
+    on_batch,
+    reuse=None,
+    *,
+    stop: tuple[str, ...],
 ):
     """Prediction rows for `model` on `examples` (demos, if any, are in the examples);
-    `reuse` (evaluate/reuse.py) holds earlier generations of the same model to take again."""
+    `reuse` (evaluate/reuse.py) holds earlier generations of the same model to take again;
+    `stop`: the run's stop strings (evaluate/stop.py `stop_strings`)."""
     names = recipe.metrics()
     cfg, gen = recipe.training, recipe.evaluation.generation
     rows = [prediction_row(e) for e in examples]
@@ -36,7 +46,15 @@ def score_model(
         # the references' perplexity from the generation's own prefill where the tokens agree
         answers = answers_after(prompts, items) if items is not None else None
         outputs, keys, sources = generate_reusing(
-            model, tokenizer, prompts, gen.max_new_tokens, gen.batch_size, on_batch, reuse, answers
+            model,
+            tokenizer,
+            prompts,
+            gen.max_new_tokens,
+            gen.batch_size,
+            on_batch,
+            reuse,
+            answers,
+            stop,
         )
         for row, key, source in zip(rows, keys, sources, strict=True):
             if key:

@@ -47,9 +47,11 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> 
     from tunesmith.evaluate.reuse import saved_outputs
     from tunesmith.evaluate.rows import rows_for
     from tunesmith.evaluate.scoring import score_model
+    from tunesmith.evaluate.stop import stop_strings
 
     out = run_dir.stage("evaluate")
     examples = _split_examples(recipe, run_dir, split)
+    stop = stop_strings(recipe, run_dir.data)
     base, tokenizer, precision = _load_base(recipe)
     spec = task_spec(recipe.task)
     labels = (recipe.data.labels or _labels(run_dir)) if spec.has_label else None
@@ -71,7 +73,9 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> 
         # The stage's own earlier output, read as a cache (not an input): a saved prediction
         # is taken only where its key (model files, prompt, settings) matches this run's.
         reuse = saved_outputs(recipe, run_dir, row, saved, precision)
-        rows = score_model(model, tokenizer, inputs, recipe, spec.generates, labels, bar, reuse)
+        rows = score_model(
+            model, tokenizer, inputs, recipe, spec.generates, labels, bar, reuse, stop=stop
+        )
         predictions[row.name], labels_of[row.name] = rows, row.label
         write_jsonl(saved, rows)
         thresholded = decision_threshold(
@@ -85,6 +89,8 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> 
     stats = statistics_of(recipe, predictions, labels)
     comparison = build_compare(recipe, stats, labels_of, len(examples))
     comparison.update(split=split, demonstrations=demos, **_evaluations(run_dir, split))
+    if spec.generates:
+        comparison["stop"] = list(stop)  # what ended the generated answers besides EOS
     comparison["reused"] = _reused(predictions)
     comparison.update(probability_section(recipe, run_dir, predictions, labels, labels_of))
     if recipe.evaluation.previous_run and split == "test":

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from tunesmith.models.grouped_attention import STANDARD
 from tunesmith.models.prefix import cache_config
-from tunesmith.models.sampling import Sampling, next_tokens, until_stop
+from tunesmith.models.sampling import Sampling, next_tokens
+from tunesmith.models.stopping import Stopping
 
 # Drop finished rows once this share of the batch has stopped: each drop copies the cache.
 COMPACT_SHARE = 0.25
@@ -50,15 +51,16 @@ def decode_pool(
     model,
     batches: list[tuple],
     max_new_tokens: int,
-    stop: list[int],
+    stopping: Stopping,
     sampling: Sampling | None = None,
     generator=None,
     prefix=None,
     answers: list | None = None,
 ) -> list[list[list[int]]]:
-    """New token ids per row of each left-padded (ids, mask) batch, each ending at its first
-    stop token. Each batch is prefilled on its own (prompts of similar length, little padding),
-    then all rows decode together. With a `Prefix` (models/prefix.py) the batches hold the
+    """New token ids per row of each left-padded (ids, mask) batch, each ending before its
+    first end-of-sequence token (or once its text reached a stop string). Each batch is
+    prefilled on its own (prompts of similar length, little padding), then all rows decode
+    together. With a `Prefix` (models/prefix.py) the batches hold the
     rows' suffixes after it; with `AnswerScores` per batch (models/joint.py) the prefills
     score them too.
 
@@ -73,7 +75,7 @@ def decode_pool(
     ]
     state = states[0] if len(states) == 1 else _merged(model, states, max_new_tokens)
     del states
-    produced = _decode(model, state, max_new_tokens, stop, sampling, generator)
+    produced = _decode(model, state, max_new_tokens, stopping, sampling, generator)
     out, first = [], 0
     for ids, _ in batches:
         out.append(produced[first : first + ids.shape[0]])
@@ -143,23 +145,26 @@ def _merged(model, states, new_tokens: int):
     return cache, allowed, position, logits, start
 
 
-def _decode(model, state, max_new_tokens: int, stop, sampling, generator) -> list[list[int]]:
+def _decode(model, state, max_new_tokens: int, stopping, sampling, generator) -> list[list[int]]:
     """The decoding loop from a start state: one forward per step, finished rows dropped."""
     import torch
 
     cache, allowed, position, logits, start = state
     rows = allowed.shape[0]
     device = allowed.device
-    stops = torch.tensor(stop, device=device)
+    ends = torch.tensor(stopping.end_ids, device=device)
+    candidates = stopping.candidates.to(device) if stopping.candidates is not None else None
     live = torch.arange(rows, device=device)  # original row of each batch row
     produced: list[list[int]] = [[] for _ in range(rows)]
     done = torch.zeros(rows, dtype=torch.bool, device=device)
     ready = step_mask(model)
     for step in range(max_new_tokens):
         token = next_tokens(logits, sampling, generator)
-        done |= torch.isin(token, stops)
+        done |= torch.isin(token, ends)
         for row, value in zip(live.tolist(), token.tolist(), strict=True):
             produced[row].append(value)
+        if candidates is not None:
+            _stop_strings_reached(stopping, candidates, token, done, live, produced)
         stopped = int(done.sum())
         if step == max_new_tokens - 1 or stopped == len(live):
             break
@@ -177,7 +182,16 @@ def _decode(model, state, max_new_tokens: int, stop, sampling, generator) -> lis
             cache=cache,
             use_cache=True,
         ).logits[:, -1]
-    return [until_stop(tokens, stop) for tokens in produced]
+    return [stopping.cut_tokens(tokens) for tokens in produced]
+
+
+def _stop_strings_reached(stopping, candidates, token, done, live, produced) -> None:
+    """Mark done the rows whose newest token may end a stop string and whose text holds one
+    (decoded only for those rows: the check is rare, the table lookup is per step)."""
+    check = (candidates[token] & ~done).nonzero().squeeze(-1).tolist()
+    for index in check:
+        if stopping.reached(produced[int(live[index])]):
+            done[index] = True
 
 
 def step_mask(model):

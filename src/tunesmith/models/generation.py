@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from tunesmith.models.sampling import Sampling, seeded_generator, until_stop
+from tunesmith.models.sampling import Sampling, seeded_generator
+from tunesmith.models.stopping import stopping_for
 
 log = logging.getLogger(__name__)
 
@@ -22,21 +23,23 @@ def generate_texts(
     on_batch: Callable[[int], None] | None = None,
     sampling: Sampling | None = None,
     answers=None,
+    stop: tuple[str, ...] = (),
 ) -> list[str]:
-    """Continuations of token-id prompts, in the prompts' order: greedy unless `sampling`.
-    `answers` (models/joint.py `AnswerScores`): references scored in the same prefill, where
-    the fast loop applies (rows it did not score are left out of `answers.nll`)."""
+    """Continuations of token-id prompts, in the prompts' order: greedy unless `sampling`,
+    each cut before its first `stop` string (models/stopping.py). `answers` (models/joint.py
+    `AnswerScores`): references scored in the same prefill, where the fast loop applies (rows
+    it did not score are left out of `answers.nll`)."""
     from tunesmith.models.decode import decode_pool, fast_path_refusal, pool_rows
 
     refusal = fast_path_refusal(model)
     if refusal is not None:
         _log_fallback(model, refusal)
         return generate_texts_hf(
-            model, tokenizer, prompts, max_new_tokens, batch_size, on_batch, sampling
+            model, tokenizer, prompts, max_new_tokens, batch_size, on_batch, sampling, stop
         )
     from tunesmith.models.prefix import prefix_refusal, shared_prefix
 
-    stop = _stop_ids(model, tokenizer)
+    stopping = stopping_for(model, tokenizer, stop)
     generator = seeded_generator(sampling, model.device)
     model.eval()
     prefix = shared_prefix(model, prompts)
@@ -44,7 +47,9 @@ def generate_texts(
 
     def decode(batches, shared, chunks) -> list[list[list[int]]]:
         parts = [scored.subset(c) for c in chunks] if scored is not None else None
-        new = decode_pool(model, batches, max_new_tokens, stop, sampling, generator, shared, parts)
+        new = decode_pool(
+            model, batches, max_new_tokens, stopping, sampling, generator, shared, parts
+        )
         if parts is not None:
             for part, chunk in zip(parts, chunks, strict=True):
                 scored.take(part, chunk)
@@ -52,7 +57,9 @@ def generate_texts(
 
     longest = max((len(p) for p in prompts), default=0)
     pool = pool_rows(model, batch_size, longest + max_new_tokens)
-    return _in_buckets(model, tokenizer, prompts, batch_size, on_batch, decode, prefix, pool)
+    return _in_buckets(
+        model, tokenizer, prompts, batch_size, on_batch, decode, stopping, prefix, pool
+    )
 
 
 def generate_texts_hf(
@@ -63,11 +70,13 @@ def generate_texts_hf(
     batch_size: int = 16,
     on_batch: Callable[[int], None] | None = None,
     sampling: Sampling | None = None,
+    stop: tuple[str, ...] = (),
 ) -> list[str]:
-    """The same through plain `model.generate` (the fallback, and the bench's baseline)."""
+    """The same through plain `model.generate` (the fallback, and the bench's baseline): it
+    decodes to the token limit or an end-of-sequence token, then cuts at the stop strings."""
     import torch
 
-    stop = _stop_ids(model, tokenizer)
+    stopping = stopping_for(model, tokenizer, stop)
     pad = tokenizer.pad_token_id
     if sampling is not None:
         torch.manual_seed(sampling.seed)
@@ -79,17 +88,17 @@ def generate_texts_hf(
             input_ids=ids,
             attention_mask=mask,
             max_new_tokens=max_new_tokens,
-            eos_token_id=stop,
+            eos_token_id=stopping.end_ids,
             pad_token_id=pad,
             **settings,
         )
-        return [[until_stop(row, stop) for row in generated[:, ids.shape[1] :].tolist()]]
+        return [[stopping.cut_tokens(row) for row in generated[:, ids.shape[1] :].tolist()]]
 
-    return _in_buckets(model, tokenizer, prompts, batch_size, on_batch, decode)
+    return _in_buckets(model, tokenizer, prompts, batch_size, on_batch, decode, stopping)
 
 
 def _in_buckets(
-    model, tokenizer, prompts, batch_size, on_batch, decode, prefix=None, pool=None
+    model, tokenizer, prompts, batch_size, on_batch, decode, stopping, prefix=None, pool=None
 ) -> list[str]:
     """Longest prompts first, so each batch holds prompts of similar length (little padding),
     consecutive batches handed to `decode` together up to `pool` rows (default: one batch);
@@ -115,7 +124,8 @@ def _in_buckets(
                 news = decode(batches, prefix if group else None, pooled)
                 for chunk, new_rows in zip(pooled, news, strict=True):
                     for index, new in zip(chunk, new_rows, strict=True):
-                        outputs[index] = tokenizer.decode(new, skip_special_tokens=True).strip()
+                        text = tokenizer.decode(new, skip_special_tokens=True)
+                        outputs[index] = stopping.text(text)
                 if on_batch:
                     on_batch(sum(len(c) for c in pooled))
     return outputs
@@ -163,14 +173,3 @@ def _left_pad(rows: list[list[int]], pad: int, device):
         ids[i, width - len(row) :] = torch.tensor(row)
         mask[i, width - len(row) :] = 1
     return ids.to(device), mask.to(device)
-
-
-def _stop_ids(model, tokenizer) -> list[int]:
-    stop = {tokenizer.eos_token_id}
-    configured = getattr(model.generation_config, "eos_token_id", None)
-    stop.update(configured if isinstance(configured, list) else [configured])
-    return sorted(i for i in stop if i is not None)
-
-
-def _decode_until_stop(tokenizer, ids: list[int], stop: list[int]) -> str:
-    return tokenizer.decode(until_stop(ids, stop), skip_special_tokens=True).strip()

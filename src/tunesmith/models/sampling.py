@@ -42,11 +42,3 @@ def seeded_generator(sampling: Sampling | None, device):
     generator = torch.Generator(device=device)
     generator.manual_seed(sampling.seed)
     return generator
-
-
-def until_stop(ids: list[int], stop: list[int]) -> list[int]:
-    """`ids` up to (without) the first stop token."""
-    for position, token in enumerate(ids):
-        if token in stop:
-            return ids[:position]
-    return ids

@@ -45,6 +45,7 @@ def _val_metric(recipe: Recipe, run_dir: RunDir) -> float:
     from tunesmith.evaluate.comparison import statistics_of
     from tunesmith.evaluate.scoring import score_model
     from tunesmith.evaluate.stage import with_adapter
+    from tunesmith.evaluate.stop import stop_strings
     from tunesmith.models import load_model_and_tokenizer, resolve_device
 
     name = metric_name(recipe)
@@ -57,7 +58,8 @@ def _val_metric(recipe: Recipe, run_dir: RunDir) -> float:
     model = with_adapter(model, run_dir, recipe.training)
     only = override_recipe(recipe, {"evaluation.metrics": [name]})
     labels = recipe.data.labels
-    rows = score_model(model, tokenizer, examples, only, True, labels, None)
+    stop = stop_strings(recipe, run_dir.data)
+    rows = score_model(model, tokenizer, examples, only, True, labels, None, stop=stop)
     metrics = statistics_of(only, {"tuned": rows}, labels)["rows"]["tuned"]
     from tunesmith.config.tasks import METRIC_KEYS, task_spec
 

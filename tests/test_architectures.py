@@ -1,6 +1,7 @@
 """The fast paths on other decoder architectures than Llama (tiny random models, fp32): greedy
 generation equals plain `model.generate` (ragged prompts, a shared 40-token prefix, sdpa and
-eager attention), the per-example NLL equals a plain forward pass, and the LoRA training fast
+eager attention), the per-example NLL equals a plain forward pass (answers sharing a context
+packed too), and the LoRA training fast
 path gives peft's loss and gradients. Real users bring Qwen,
 Phi, Gemma, OLMo or GPT-2 models; an attention or mask assumption that holds for Llama alone
 would give them wrong evaluations silently (eager attention once did, models/decode.py)."""
@@ -68,10 +69,21 @@ def test_fast_greedy_equals_plain_generate(name, attention):
         assert generate_texts(model, TOKENIZER, prompts, 8, batch_size=3) == expected
 
 
-@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
-def test_example_nll_equals_a_plain_forward_pass(name):
+def _plain_nll(model, item) -> float:
+    """The item's summed NLL from one plain forward pass over it alone."""
     import torch.nn.functional as F
 
+    from tunesmith.models.formatting import IGNORE
+
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([item.input_ids])).logits[0, :-1]
+    targets = torch.tensor(item.labels[1:])
+    supervised = targets != IGNORE
+    return float(F.cross_entropy(logits[supervised], targets[supervised], reduction="sum"))
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_example_nll_equals_a_plain_forward_pass(name):
     from tunesmith.models.formatting import IGNORE, Encoded
     from tunesmith.models.nll import example_nll
 
@@ -80,12 +92,33 @@ def test_example_nll_equals_a_plain_forward_pass(name):
     items = [Encoded(ids, [IGNORE] * (len(ids) - 3) + ids[-3:]) for ids in shared]
     scored = example_nll(model, items, 3, 0)
     for item, (nll, tokens) in zip(items, scored, strict=True):
-        with torch.no_grad():
-            logits = model(input_ids=torch.tensor([item.input_ids])).logits[0, :-1]
-        targets = torch.tensor(item.labels[1:])
-        supervised = targets != IGNORE
-        plain = F.cross_entropy(logits[supervised], targets[supervised], reduction="sum")
-        assert tokens == 3 and nll == pytest.approx(float(plain), rel=1e-5)
+        assert tokens == 3 and nll == pytest.approx(_plain_nll(model, item), rel=1e-5)
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_answers_sharing_a_context_score_as_plain_forward_passes(name, attention):
+    """Multiple choice (models/shared_context.py): each context runs once for its answers."""
+    from tunesmith.models.formatting import IGNORE, Encoded
+    from tunesmith.models.nll import example_nll, split_model
+
+    model = _model(name, attention)
+    contexts, _ = _prompts()
+    answers = [[5, 9], [7], [11, 12, 13]]
+    items = [Encoded(c + a, [IGNORE] * len(c) + a) for c in contexts for a in answers]
+    seen = []
+    backbone = split_model(model)[0]
+    hook = backbone.register_forward_hook(
+        lambda _m, _a, kwargs, _o: seen.append(kwargs["input_ids"].numel()), with_kwargs=True
+    )
+    try:
+        scored = example_nll(model, items, 3, 0)
+    finally:
+        hook.remove()
+    assert sum(seen) < sum(len(item.input_ids) for item in items)  # contexts ran once
+    for item, (nll, tokens) in zip(items, scored, strict=True):
+        expected = len([label for label in item.labels[1:] if label != IGNORE])
+        assert tokens == expected and nll == pytest.approx(_plain_nll(model, item), rel=1e-5)
 
 
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))

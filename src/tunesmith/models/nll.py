@@ -146,8 +146,27 @@ def example_nll(model, items, batch_size: int, pad_id: int) -> list[tuple[float,
     out: list[tuple[float, int]] = [(0.0, 0)] * len(items)
     for with_prefix in (False, True):
         chosen = [i for i, s in enumerate(shared) if s == with_prefix]
+        if not with_prefix:
+            chosen = _grouped(model, items, chosen, batch_size, pad_id, out)
         _nll_of(model, items, chosen, batch_size, pad_id, prefix if with_prefix else None, out)
     return out
+
+
+def _grouped(model, items, chosen, batch_size, pad_id, out) -> list[int]:
+    """Score the `chosen` items that share their whole context with others, that context run
+    once per group (models/shared_context.py); the items left to score one by one."""
+    from tunesmith.models.decode import fast_path_refusal
+    from tunesmith.models.shared_context import context_groups, grouped_nll
+
+    if fast_path_refusal(model) is not None or split_model(model) is None:
+        return chosen
+    firsts = {i: first_label(items[i]) for i in chosen}
+    groups = context_groups(items, chosen, firsts)
+    if not groups:
+        return chosen
+    grouped_nll(model, items, groups, firsts, batch_size, pad_id, out)
+    done = {i for group in groups for i in group}
+    return [i for i in chosen if i not in done]
 
 
 def first_label(item) -> int:

@@ -25,3 +25,46 @@ def test_batched_attributions_equal_captum_llm_attribution(tiny_model_dir):
     assert len(ours["attributions"]) == len(reference.seq_attr) > 5
     assert ours["attributions"] == pytest.approx(reference.seq_attr.tolist(), abs=1e-4)
     assert "".join(ours["tokens"]).strip().startswith("user")
+
+
+def test_only_the_messages_own_text_is_attributed(tiny_model_dir):
+    """With the messages' spans, the template's role markers are left out and every token
+    kept has the attribution it has when all tokens are ablated (one token per feature)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tunesmith.checks.explain import attribute, message_spans
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    contents = ["Be brief.", "Summarise: a small tool for the shell"]
+    messages = [
+        {"role": "system", "content": contents[0]},
+        {"role": "user", "content": contents[1]},
+    ]
+    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    spans = message_spans(prompt, contents)
+    assert [prompt[a:b] for a, b in spans] == contents
+    every = attribute(model, tokenizer, prompt, " tool for", batch=5)
+    own = attribute(model, tokenizer, prompt, " tool for", batch=5, spans=spans)
+    assert "".join(own["tokens"]).replace(" ", "") == "".join(contents).replace(" ", "")
+    encoded = tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=True)
+    special = set(tokenizer.all_special_ids)
+    attributed = [  # positions among every["tokens"] (the non-special ones) inside a span
+        n
+        for n, (_token, (start, end)) in enumerate(
+            (t, o)
+            for t, o in zip(encoded["input_ids"], encoded["offset_mapping"], strict=True)
+            if t not in special
+        )
+        if any(start < high and low < end for low, high in spans)
+    ]
+    assert len(every["tokens"]) > len(attributed) == len(own["tokens"])
+    expected = [every["attributions"][n] for n in attributed]
+    assert own["attributions"] == pytest.approx(expected, abs=1e-5)
+
+
+def test_a_message_the_template_rewrote_attributes_every_token():
+    from tunesmith.checks.explain import message_spans
+
+    assert message_spans("<s>user: hello</s>", ["hello"]) == [(9, 14)]
+    assert message_spans("<s>user: HELLO</s>", ["hello"]) is None

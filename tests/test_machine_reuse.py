@@ -188,7 +188,7 @@ def test_explain_takes_attributions_computed_for_the_same_model(tmp_path, monkey
 
     made: list[str] = []
 
-    def attribute(model, tokenizer, prompt, target):
+    def attribute(model, tokenizer, prompt, target, spans=None):
         made.append(prompt)
         return {
             "tokens": prompt.split(),
@@ -203,13 +203,15 @@ def test_explain_takes_attributions_computed_for_the_same_model(tmp_path, monkey
         reuse.stored = reuse.store.load()
         return reuse
 
-    first = explain._attributed(None, None, "a b c", "t", saved())
-    again = explain._attributed(None, None, "a b c", "t", saved())
+    spans = [(2, 5)]
+    first = explain._attributed(None, None, "a b c", "t", saved(), spans)
+    again = explain._attributed(None, None, "a b c", "t", saved(), spans)
     assert again == first and made == ["a b c"]
-    explain._attributed(None, None, "a b c", "other target", saved())
-    explain._attributed(None, None, "a b c", "t", saved("another-model"))
-    explain._attributed(None, None, "a b c", "t", None)  # evaluation.reuse: off
-    assert made == ["a b c"] * 4
+    explain._attributed(None, None, "a b c", "other target", saved(), spans)
+    explain._attributed(None, None, "a b c", "t", saved("another-model"), spans)
+    explain._attributed(None, None, "a b c", "t", saved(), None)  # other tokens attributed
+    explain._attributed(None, None, "a b c", "t", None, spans)  # evaluation.reuse: off
+    assert made == ["a b c"] * 5
 
 
 @pytest.mark.parametrize(("written", "meant"), [("off", "off"), ("on", "machine"), ("run", "run")])

@@ -155,10 +155,10 @@ def example_nll(model, items, batch_size: int, pad_id: int) -> list[tuple[float,
 def _grouped(model, items, chosen, batch_size, pad_id, out) -> list[int]:
     """Score the `chosen` items that share their whole context with others, that context run
     once per group (models/shared_context.py); the items left to score one by one."""
-    from tunesmith.models.decode import fast_path_refusal
+    from tunesmith.models.prefix import prefix_refusal
     from tunesmith.models.shared_context import context_groups, grouped_nll
 
-    if fast_path_refusal(model) is not None or split_model(model) is None:
+    if prefix_refusal(model) is not None:  # the fast path's refusals, or no separate head
         return chosen
     firsts = {i: first_label(items[i]) for i in chosen}
     groups = context_groups(items, chosen, firsts)

@@ -3,9 +3,9 @@ with that context run once: each group is one packed row, [context; answer 1; an
 
 Why: the forgetting check scores 60 questions x 4 answers per model; a question is ~17 tokens
 and an answer ~2, so scoring the 240 (question, answer) sequences one by one runs every question
-four times (~75 tokens per item instead of ~27). Packed, each answer attends to the context and
-causally to its own tokens only (a block mask), at the positions it would have alone, so its
-log-likelihood is the same up to floating-point summation order.
+four times (~75 tokens per question instead of ~27 packed). Packed, each answer attends to the
+context and causally to its own tokens only (a block mask), at the positions it would have
+alone, so its log-likelihood is the same up to floating-point summation order.
 
 Each answer's part starts with the context's last token (whose output predicts the answer's
 first token): the context proper is the tokens before it. Only standard softmax attention

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from ui_runs import HOSTILE, make_run
 
 pytest.importorskip("fastapi")
@@ -180,6 +181,30 @@ def test_edit_form_has_every_key_with_its_help_and_starts_a_detached_run(
     assert json.loads((root / "logs" / "ui-launch.json").read_text())["pid"] == 424242
     bad = client.post("/new/start", data={**form, "f:training.batch_size": "0"})
     assert bad.status_code == 400 and "training.batch_size" in bad.text
+
+
+def test_edit_form_shows_control_characters_escaped_and_keeps_them(
+    client, runs, tiny_recipe, monkeypatch
+):
+    """A stop list holding a line break reads `["\\n", END]` in the form (not a quoted blank
+    line) and comes back from the unchanged form as the same strings."""
+    monkeypatch.setattr(
+        "tunesmith.ui.launch.subprocess.Popen", lambda *a, **k: type("P", (), {"pid": 1})()
+    )
+    recipe = tiny_recipe(
+        evaluation={"generation": {"max_new_tokens": 8, "stop": ["\n", "END", "a\tb"]}}
+    )
+    upload = client.post(
+        "/new/recipe", files={"recipe_file": ("r.yaml", recipe.read_text(), "text/yaml")}
+    )
+    form = _form_values(upload.text)
+    assert form["f:evaluation.generation.stop"] == '["\\n", END, "a\\tb"]'
+    response = client.post("/new/start", data={**form, "token": TOKEN}, follow_redirects=False)
+    assert response.status_code == 303, response.text[-500:]
+    written = yaml.safe_load(
+        (runs / response.headers["location"].rsplit("/", 1)[-1] / "recipe.yaml").read_text()
+    )
+    assert written["evaluation"]["generation"]["stop"] == ["\n", "END", "a\tb"]
 
 
 def _form_values(page: str) -> dict[str, str]:

@@ -45,8 +45,29 @@ def _leaf(key: str, prop: dict, target: dict, value: Any) -> dict:
         shown = "" if value is None else str(value)
         kind = "string" if _textual(target) else "text"
         return _row(key, kind, help_text, shown, None)
-    text = yaml.safe_dump(value, sort_keys=False, allow_unicode=True, default_flow_style=True)
-    return _row(key, "yaml", help_text, text.strip().removesuffix("...").strip(), None)
+    return _row(key, "yaml", help_text, yaml_text(value), None)
+
+
+def yaml_text(value: Any) -> str:
+    """`value` as one line of flow-style YAML, as a user would type it into the form."""
+    text = yaml.dump(
+        value, Dumper=_FormDumper, sort_keys=False, allow_unicode=True, default_flow_style=True
+    )
+    return text.strip().removesuffix("...").strip()
+
+
+class _FormDumper(yaml.SafeDumper):
+    """Strings holding a line break or another control character in double quotes (`"\\n"`):
+    PyYAML's default single quotes write a line break as a blank line inside the quotes, which
+    round-trips but reads as nothing (e.g. the stop strings `["\\n"]`)."""
+
+    def represent_str(self, data: str):
+        if any(ch < " " or ch == "\x7f" for ch in data):
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+        return super().represent_str(data)
+
+
+_FormDumper.add_representer(str, _FormDumper.represent_str)
 
 
 def _row(key: str, kind: str, help_text: str, value: str, options) -> dict:

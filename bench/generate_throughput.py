@@ -143,7 +143,8 @@ def _roofline(model, record, forwards, seconds, machine, prompts) -> dict:
 
 
 def _ceiling(model, record, tokens: int, peak_gflops: float) -> float:
-    """Output tokens/s if every matmul ran at the machine's peak: a bound no code running the same tokens can pass.
+    """Output tokens/s if every matmul ran at the machine's peak: a bound no code running the
+    same tokens can pass.
 
     The fewest FLOPs the run needs: the decoder layers at every token it runs (2 x their
     weights; prompt tokens need no output head) and the head at every generated token.

@@ -45,11 +45,11 @@ def _leaf(key: str, prop: dict, target: dict, value: Any) -> dict:
         shown = "" if value is None else str(value)
         kind = "string" if _textual(target) else "text"
         return _row(key, kind, help_text, shown, None)
-    return _row(key, "yaml", help_text, yaml_text(value), None)
+    return _row(key, "yaml", help_text, _yaml_text(value), None)
 
 
-def yaml_text(value: Any) -> str:
-    """`value` as one line of flow-style YAML, as a user would type it into the form."""
+def _yaml_text(value: Any) -> str:
+    """`value` in flow-style YAML, as a user would type it into the form."""
     text = yaml.dump(
         value, Dumper=_FormDumper, sort_keys=False, allow_unicode=True, default_flow_style=True
     )

@@ -14,6 +14,7 @@ from tunesmith.artifacts import RunDir, atomic_write_text, fingerprint
 from tunesmith.artifacts.lock import RunLock
 from tunesmith.config import Recipe, dump_recipe, recipe_hash
 from tunesmith.errors import UserError
+from tunesmith.interrupts import raise_if_interrupted
 from tunesmith.stages import STAGES, StageSpec, load_stages, ordered_stages, producer_of
 
 
@@ -46,6 +47,7 @@ def run_pipeline(
         for spec in stages:
             if chosen is not None and spec.name not in chosen:
                 continue
+            raise_if_interrupted()  # a Ctrl-C lost inside the last stage stops before the next
             status, seconds = _run_stage(spec, recipe, run_dir, force and chosen is not None)
             outcome[spec.name] = status
             if on_stage:

@@ -15,6 +15,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from tunesmith.interrupts import raise_if_interrupted
+
 console = Console(stderr=True)
 
 
@@ -38,6 +40,7 @@ def bar(description: str, total: int, completed: int = 0):
         task = progress.add_task(description, total=total, completed=completed, info="")
 
         def advance(n: int = 1, info: str = "") -> None:
+            raise_if_interrupted()  # every step and batch is a checkpoint for a lost Ctrl-C
             progress.update(task, advance=n, info=info)
 
         yield advance

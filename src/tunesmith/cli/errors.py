@@ -22,7 +22,9 @@ def invoke(app) -> None:
     import typer
 
     from tunesmith.errors import UserError
+    from tunesmith.interrupts import install
 
+    install()  # a Ctrl-C that lands in a finaliser is raised again, not lost
     framework = _framework_errors()
     try:
         code = app(standalone_mode=False, prog_name="tunesmith")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 
+from tunesmith.interrupts import raise_if_interrupted
 from tunesmith.progress import _progress, console
 
 
@@ -27,6 +28,7 @@ class TuneProgress:
         self._task = self._progress.add_task("search", total=total, completed=done, info="")
 
     def on_value(self, number: int, step: int, value: float) -> None:
+        raise_if_interrupted()
         info = f"trial {number}: step {step} val_ppl {value:.4g}"
         self._progress.update(self._task, info=info + self._time_left())
 

@@ -1,0 +1,49 @@
+"""Ctrl-C is never lost: a requested interrupt is remembered and raised again at a checkpoint.
+
+Python's own SIGINT handler raises KeyboardInterrupt wherever the main thread happens to be.
+When that is a finaliser (`__del__`, a weakref or GC callback: a regex object collected
+mid-step, say), the interpreter prints "Exception ignored in ..." with a traceback and carries
+on, so the user's Ctrl-C is silently dropped and the run goes to its end. Here the handler
+still raises at once (a long call is interrupted as before) but also records the request; the
+driver's checkpoints (every progress step and every stage boundary) raise it again if it was
+swallowed, and the ignored copy is not printed.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+_requested = threading.Event()
+
+
+def install() -> None:
+    """Replace Python's default SIGINT handler (only that one: an inherited SIG_IGN or a host
+    program's own handler is kept) and hide the finaliser's ignored KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return
+    signal.signal(signal.SIGINT, _on_sigint)
+    sys.unraisablehook = _quiet_when_requested(sys.unraisablehook)
+
+
+def raise_if_interrupted() -> None:
+    """A checkpoint: raise KeyboardInterrupt if Ctrl-C was pressed and its first raise was lost."""
+    if _requested.is_set():
+        raise KeyboardInterrupt
+
+
+def _on_sigint(signum, frame) -> None:
+    _requested.set()
+    raise KeyboardInterrupt
+
+
+def _quiet_when_requested(previous):
+    def hook(unraisable) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt) and _requested.is_set():
+            return  # raised again at the next checkpoint; its traceback would only alarm
+        previous(unraisable)
+
+    return hook

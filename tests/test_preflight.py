@@ -105,3 +105,53 @@ def test_headline_goes_to_stdout_with_directions(tmp_path, capsys):
     assert "perplexity" in out and "(lower is better)" in out
     assert "rougeL" in out and "(higher is better)" in out
     assert "warning: only 40 test examples (< 100)" in out
+
+
+def _bad_json(tmp_path, name):
+    path = tmp_path / name
+    path.write_text('{"prompt": "a"\n', encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("settings", "fragment"),
+    [
+        (
+            lambda tmp: {"training.replay": {"share": 0.2, "file": _bad_json(tmp, "r.jsonl")}},
+            "training.replay.file",
+        ),
+        (
+            lambda tmp: {"checks.bias": {"enabled": True, "lexicon": _bad_json(tmp, "lex.json")}},
+            "not a readable JSON lexicon",
+        ),
+        (
+            lambda tmp: {
+                "data.curation": {"counterfactual": {"lexicon": str(tmp / "missing.json")}}
+            },
+            "not a readable JSON lexicon",
+        ),
+        (lambda tmp: {"evaluation.previous_run": str(tmp)}, "not a finished run folder"),
+        (lambda tmp: {"model.device": "cuda"}, "model.device: 'cuda' is not available"),
+    ],
+    ids=["replay-file", "bias-lexicon", "counterfactual-lexicon", "previous-run", "device"],
+)
+def test_files_and_devices_later_stages_need_are_checked_up_front(
+    tiny_recipe, tmp_path, settings, fragment
+):
+    """Each of these used to pass validate and fail only in its stage, hours later."""
+    import torch
+
+    from tunesmith.config import load_recipe
+    from tunesmith.errors import UserError
+    from tunesmith.preflight import preflight
+
+    if fragment.startswith("model.device") and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    recipe = load_recipe(tiny_recipe(**settings(tmp_path)))
+    with pytest.raises(UserError, match=fragment):
+        preflight(recipe, None)
+
+
+def test_validate_refuses_a_bad_replay_file(tiny_recipe, tmp_path):
+    replay = {"share": 0.2, "file": _bad_json(tmp_path, "replay.jsonl")}
+    _refused(tunesmith("validate", tiny_recipe(**{"training.replay": replay})), "not JSON lines")

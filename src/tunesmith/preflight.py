@@ -34,11 +34,13 @@ def preflight(recipe: Recipe, output: Path | None, say=None) -> list[str]:
     if output is not None:
         passed(check_writable(output))
     passed(_model(recipe.model.name))
+    passed(_device(recipe.model.device))
     passed(*_method(recipe))
     passed(*_deployment(recipe))
     passed(*_data(recipe))
     if recipe.pretrain is not None:
         passed(_corpus(recipe.pretrain))
+    passed(*_side_files(recipe))
     passed(_trackers(recipe, output))
     return lines
 
@@ -79,6 +81,48 @@ def _deployment(recipe: Recipe) -> list[str]:
         count = student_depth(recipe.distill, int(model.get("num_hidden_layers", 0)))
         lines.append(f"distill: ok (student of {count} blocks)")
     return lines
+
+
+def _device(requested: str) -> str:
+    from tunesmith.models.device import resolve_device
+
+    return f"model.device: ok ({resolve_device(requested)})"
+
+
+def _side_files(recipe: Recipe) -> list[str]:
+    """The files a later stage reads besides the data, read now with the reader that stage
+    uses: a bad one found hours into a run (after training) is the worst time to learn it."""
+    lines = []
+    if recipe.training.replay is not None and recipe.training.replay.file:
+        from tunesmith.train.replay import replay_examples
+
+        count = len(replay_examples(recipe.training.replay))
+        lines.append(f"training.replay.file: ok ({count} rows)")
+    for key, lexicon in _lexicons(recipe):
+        from tunesmith.checks.lexicon import load_lexicon
+
+        load_lexicon(Path(lexicon))
+        lines.append(f"{key}.lexicon: ok")
+    if recipe.evaluation.previous_run:
+        from tunesmith.evaluate.runs import run_predictions
+
+        rows = run_predictions(Path(recipe.evaluation.previous_run))
+        lines.append(f"evaluation.previous_run: ok ({len(rows)} test predictions)")
+    return lines
+
+
+def _lexicons(recipe: Recipe) -> list[tuple[str, str]]:
+    """(key path, file) of each swap lexicon the run will read (the shipped one is not checked)."""
+    from tunesmith.checks.registry import settings_of
+
+    found = []
+    bias = settings_of(recipe, "bias")
+    if bias.enabled and bias.lexicon:
+        found.append(("checks.bias", bias.lexicon))
+    counterfactual = recipe.data.curation.counterfactual
+    if counterfactual is not None and counterfactual.lexicon:
+        found.append(("data.curation.counterfactual", counterfactual.lexicon))
+    return found
 
 
 def _trackers(recipe: Recipe, output: Path | None) -> str:

@@ -7,15 +7,29 @@ from pathlib import Path
 
 
 def resolve_device(requested: str = "auto") -> str:
+    """`auto`: the best device present; a named one must be present (model.device: cuda on a
+    machine without a CUDA build would otherwise fail inside torch with a traceback)."""
+    present = _present_devices()
+    if requested == "auto":
+        return present[0]
+    if requested not in present:
+        from tunesmith.errors import UserError
+
+        raise UserError(
+            f"model.device: '{requested}' is not available on this machine "
+            f"(available: {', '.join(present)}); use auto or one of those"
+        )
+    return requested
+
+
+def _present_devices() -> list[str]:
+    """The usable devices, best first (cpu always last)."""
     import torch
 
-    if requested != "auto":
-        return requested
-    if torch.cuda.is_available():
-        return "cuda"
+    found = ["cuda"] if torch.cuda.is_available() else []
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
+        found.append("mps")
+    return [*found, "cpu"]
 
 
 def cpu_has_native_bf16() -> bool:

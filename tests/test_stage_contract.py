@@ -146,3 +146,63 @@ def test_cli_unknown_stage_is_exit_2_with_a_suggestion(tmp_path, tiny_recipe):
 def test_a_stage_the_recipe_does_not_use_is_refused(tmp_path, tiny_recipe):
     with pytest.raises(UserError, match="--stages: pretrain is not part of this recipe's run"):
         run_pipeline(load_recipe(tiny_recipe()), RunDir(tmp_path / "r"), only=["pretrain"])
+
+
+def _writing(text: str, then: BaseException | None = None):
+    def run(recipe, run_dir):
+        (run_dir.root / "fresh").mkdir(exist_ok=True)
+        (run_dir.root / "fresh" / "out.txt").write_text(text)
+        if then is not None:
+            raise then
+
+    return run
+
+
+def _fresh_spec(run) -> StageSpec:
+    """A stage that starts afresh each time (reset paths): what train, pretrain, export do."""
+    return StageSpec(
+        "fresh",
+        5,
+        lambda r: (r.name,),
+        lambda r, rd: [],
+        lambda rd: [rd.root / "fresh" / "out.txt"],
+        run,
+        reset=lambda rd: [rd.root / "fresh"],
+    )
+
+
+@pytest.fixture
+def fresh_run(tmp_path, tiny_recipe, monkeypatch):
+    """A run folder whose 'fresh' stage finished once; `rerun(run)` runs it again with `run`."""
+    load_stages()
+    recipe = load_recipe(tiny_recipe())
+    run_dir = RunDir(tmp_path / "run")
+    monkeypatch.setitem(STAGES._items, "fresh", _fresh_spec(_writing("finished")))
+    run_pipeline(recipe, run_dir, only=["fresh"])
+
+    def rerun(run):
+        monkeypatch.setitem(STAGES._items, "fresh", _fresh_spec(run))
+        run_pipeline(recipe, run_dir, only=["fresh"])
+
+    return run_dir, rerun
+
+
+def test_bad_input_puts_a_finished_stage_back_as_it_was(fresh_run):
+    run_dir, rerun = fresh_run
+    before = run_dir.stage_entry("fresh")
+    assert before["status"] == "done"
+    with pytest.raises(UserError, match="not JSON lines"):
+        rerun(_writing("partial", UserError("training.replay.file: x: not JSON lines")))
+    assert (run_dir.root / "fresh" / "out.txt").read_text() == "finished"
+    assert run_dir.stage_entry("fresh") == before
+    assert not (run_dir.root / ".previous" / "fresh").exists()
+
+
+def test_other_failures_keep_the_new_attempt_for_resuming(fresh_run):
+    run_dir, rerun = fresh_run
+    with pytest.raises(RuntimeError):
+        rerun(_writing("partial", RuntimeError("out of memory")))
+    assert (run_dir.root / "fresh" / "out.txt").read_text() == "partial"
+    entry = run_dir.stage_entry("fresh")
+    assert entry["status"] == "failed" and entry["error"] == "RuntimeError: out of memory"
+    assert not (run_dir.root / ".previous" / "fresh").exists()

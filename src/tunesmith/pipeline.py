@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
@@ -60,7 +61,7 @@ def _run_stage(spec: StageSpec, recipe: Recipe, run_dir: RunDir, force: bool):
     prints = _fingerprints(spec, recipe, run_dir)
     if not force and _is_current(run_dir, spec, config_hash, prints):
         return "skipped", 0.0
-    _prepare(run_dir, spec, config_hash, prints)
+    previous = _Previous.set_aside(run_dir, spec, config_hash, prints)
     run_dir.update_stage(
         spec.name, status="running", config_hash=config_hash, inputs=prints, error=None
     )
@@ -70,10 +71,18 @@ def _run_stage(spec: StageSpec, recipe: Recipe, run_dir: RunDir, force: bool):
 
         with _stage_log(run_dir, spec.name), observe_stage(recipe, run_dir, spec.name):
             result = spec.run(recipe, run_dir)  # observe_stage: trackers, energy, outputs logged
+    except UserError as exc:
+        # bad input: the fix changes the recipe or data, so nothing of this attempt resumes;
+        # the finished outputs it replaced come back as they were
+        if not previous.put_back():
+            run_dir.update_stage(spec.name, status="failed", error=_one_line(exc))
+        raise
     except BaseException as exc:
         # Kept as 'failed' (not 'running') so a reader knows; same config resumes.
+        previous.drop()
         run_dir.update_stage(spec.name, status="failed", error=_one_line(exc))
         raise
+    previous.drop()
     seconds = round(time.perf_counter() - started, 2)
     run_dir.update_stage(spec.name, status="done", seconds=seconds, result=_as_record(result))
     for path in spec.scratch(run_dir):
@@ -131,18 +140,56 @@ def _is_current(run_dir: RunDir, spec: StageSpec, config_hash: str, prints: dict
     )
 
 
-def _prepare(run_dir: RunDir, spec: StageSpec, config_hash: str, prints: dict) -> None:
-    """Keep an interrupted stage's resume state only if its config and inputs are unchanged."""
-    entry = run_dir.stage_entry(spec.name)
-    resumable = (
-        spec.resumes
-        and entry.get("status") in ("running", "failed")
-        and entry.get("config_hash") == config_hash
-        and entry.get("inputs") == prints
-    )
-    if not resumable:
-        for path in spec.reset(run_dir):
-            _remove(path)
+class _Previous:
+    """A stage's earlier outputs while it starts afresh (config or inputs changed): moved aside
+    under .previous/ rather than deleted, so a failure on bad input can put a finished stage
+    back exactly as it was (files and manifest entry); dropped once the new attempt succeeds
+    or fails otherwise. An interrupted stage's resume state (same config and inputs) stays."""
+
+    def __init__(self, run_dir: RunDir, spec: StageSpec, moved: list[Path], entry: dict) -> None:
+        self.run_dir, self.spec, self.moved, self.entry = run_dir, spec, moved, entry
+
+    @classmethod
+    def set_aside(cls, run_dir: RunDir, spec: StageSpec, config_hash: str, prints: dict):
+        entry = run_dir.stage_entry(spec.name)
+        resumable = (
+            spec.resumes
+            and entry.get("status") in ("running", "failed")
+            and entry.get("config_hash") == config_hash
+            and entry.get("inputs") == prints
+        )
+        holding = _holding(run_dir, spec)
+        _remove(holding)  # left by a process killed mid-stage
+        moved = []
+        for path in [] if resumable else spec.reset(run_dir):
+            if path.exists():
+                target = holding / path.relative_to(run_dir.root)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target)
+                moved.append(path)
+        return cls(run_dir, spec, moved, entry if entry.get("status") == "done" else {})
+
+    def put_back(self) -> bool:
+        """Restore the finished outputs and their manifest entry; False if there were none
+        (a stage without reset paths overwrites in place: nothing whole to put back)."""
+        if not self.entry or not self.moved:
+            self.drop()
+            return False
+        holding = _holding(self.run_dir, self.spec)
+        for path in self.spec.reset(self.run_dir):
+            _remove(path)  # what the failed attempt wrote
+        for path in self.moved:
+            os.replace(holding / path.relative_to(self.run_dir.root), path)
+        self.drop()
+        self.run_dir.replace_stage(self.spec.name, self.entry)
+        return True
+
+    def drop(self) -> None:
+        _remove(_holding(self.run_dir, self.spec))
+
+
+def _holding(run_dir: RunDir, spec: StageSpec) -> Path:
+    return run_dir.root / ".previous" / spec.name
 
 
 def _remove(path: Path) -> None:

@@ -75,6 +75,13 @@ class RunDir:
         manifest["updated"] = _now()
         write_json(self.manifest_path, manifest)
 
+    def replace_stage(self, stage: str, entry: dict[str, Any]) -> None:
+        """Set a stage's whole entry (put back as it was, not merged)."""
+        manifest = self.read_manifest()
+        manifest["stages"][stage] = entry
+        manifest["updated"] = _now()
+        write_json(self.manifest_path, manifest)
+
     def stage_entry(self, stage: str) -> dict[str, Any]:
         return self.read_manifest()["stages"].get(stage, {})
 

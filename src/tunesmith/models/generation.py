@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from tunesmith.models.padding import pad_rows
 from tunesmith.models.sampling import Sampling, seeded_generator
 from tunesmith.models.stopping import stopping_for
 
@@ -118,7 +119,12 @@ def _in_buckets(
             chunks = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
             for pooled in _pools(chunks, pool or batch_size):
                 batches = [
-                    _left_pad([prompts[i][skip:] for i in c], tokenizer.pad_token_id, model.device)
+                    pad_rows(
+                        [prompts[i][skip:] for i in c],
+                        tokenizer.pad_token_id,
+                        model.device,
+                        left=True,
+                    )
                     for c in pooled
                 ]
                 news = decode(batches, prefix if group else None, pooled)
@@ -161,15 +167,3 @@ def _log_fallback(model, reason: str) -> None:
     if key not in _LOGGED:
         _LOGGED.add(key)
         log.info("generation: fast path off (%s); using model.generate", reason)
-
-
-def _left_pad(rows: list[list[int]], pad: int, device):
-    import torch
-
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, width - len(row) :] = torch.tensor(row)
-        mask[i, width - len(row) :] = 1
-    return ids.to(device), mask.to(device)

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from tunesmith.models.formatting import IGNORE, Encoded
+from tunesmith.models.padding import pad_rows
 
 SCORE_IN_PREFILL = True  # off only inside `separate_passes` (the bench's baseline)
 
@@ -102,20 +103,9 @@ def scoring_prefill(model, ids, mask, answers: list[Encoded | None], new_tokens:
 
 def _right_padded(answers, ids):
     """(answer ids, their mask, their labels), right-padded; empty rows where there is none."""
-    import torch
-
-    width = max((len(a.input_ids) for a in answers if a is not None), default=0)
-    rows = len(answers)
-    tail = torch.zeros((rows, width), dtype=torch.long)
-    tail_mask = torch.zeros((rows, width), dtype=torch.long)
-    labels = torch.full((rows, width), IGNORE, dtype=torch.long)
-    for row, answer in enumerate(answers):
-        if answer is not None:
-            n = len(answer.input_ids)
-            tail[row, :n] = torch.tensor(answer.input_ids)
-            labels[row, :n] = torch.tensor(answer.labels)
-            tail_mask[row, :n] = 1
-    return tail.to(ids.device), tail_mask.to(ids.device), labels.to(ids.device)
+    tail, tail_mask = pad_rows([a and a.input_ids for a in answers], 0, ids.device)
+    labels, _ = pad_rows([a and a.labels for a in answers], IGNORE, ids.device)
+    return tail, tail_mask, labels
 
 
 def _answer_nll(head, hidden, labels, answers) -> list[tuple[float, int] | None]:

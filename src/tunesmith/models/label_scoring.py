@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tunesmith.models.formatting import IGNORE, encode_example, encode_prompt
+from tunesmith.models.padding import pad_rows
 
 NORMALIZATIONS = ("sum", "mean")
 
@@ -91,7 +92,7 @@ def _score_after(model, prompt, continuations: list[list[int]], pad_id) -> list[
     if max(len(c) for c in continuations) == 1:
         return totals
     # each token predicts the next; the last one predicts nothing
-    ids, mask = _right_pad([c[:-1] for c in continuations], pad_id, first.device)
+    ids, mask = pad_rows([c[:-1] for c in continuations], pad_id or 0, first.device)
     attention, positions = prompt.inputs(mask)
     hidden = backbone(
         input_ids=ids,
@@ -108,7 +109,7 @@ def _score_plain(model, prompt: list[int], continuations, pad_id) -> list[float]
     import torch
 
     device = next(model.parameters()).device
-    ids, mask = _right_pad([prompt + c[:-1] for c in continuations], pad_id, device)
+    ids, mask = pad_rows([prompt + c[:-1] for c in continuations], pad_id or 0, device)
     logits = model(input_ids=ids, attention_mask=mask).logits[:, -ids.shape[1] :]
     logp = torch.log_softmax(logits[:, len(prompt) - 1 :].float(), dim=-1)
     return _add_scores([0.0] * len(continuations), logp, continuations, 0)
@@ -121,19 +122,6 @@ def _add_scores(totals, logp, continuations, first: int) -> list[float]:
         for position, token in enumerate(tokens[first:]):
             totals[row] += float(logp[row, position, token])
     return totals
-
-
-def _right_pad(rows: list[list[int]], pad_id, device):
-    import torch
-
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id or 0, dtype=torch.long, device=device)
-    mask = torch.zeros((len(rows), width), dtype=torch.long, device=device)
-    for row, tokens in enumerate(rows):
-        if tokens:
-            ids[row, : len(tokens)] = torch.tensor(tokens, device=device)
-            mask[row, : len(tokens)] = 1
-    return ids, mask
 
 
 def softmax_rows(scores: list[list[float]]) -> list[list[float]]:

@@ -8,6 +8,7 @@ only those cuts most of that cost and all of the full-vocabulary logits' memory.
 from __future__ import annotations
 
 from tunesmith.models.formatting import IGNORE
+from tunesmith.models.padding import pad_rows
 
 
 def supervised_nll(model, batch) -> tuple:
@@ -88,15 +89,8 @@ def collate(items, pad_id: int):
     """Right-padded tensors: input_ids, attention_mask, labels (pads never carry loss)."""
     import torch
 
-    width = max(len(item.input_ids) for item in items)
-    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(items), width), IGNORE, dtype=torch.long)
-    mask = torch.zeros((len(items), width), dtype=torch.long)
-    for row, item in enumerate(items):
-        n = len(item.input_ids)
-        ids[row, :n] = torch.tensor(item.input_ids)
-        labels[row, :n] = torch.tensor(item.labels)
-        mask[row, :n] = 1
+    ids, mask = pad_rows([item.input_ids for item in items], pad_id)
+    labels, _ = pad_rows([item.labels for item in items], IGNORE)
     batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
     if any(item.weight != 1.0 for item in items):
         batch["weights"] = torch.tensor([item.weight for item in items], dtype=torch.float32)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from tunesmith.models.formatting import IGNORE
+from tunesmith.models.padding import pad_rows
 
 MIN_CONTEXT = 2  # tokens before an item's first scored token: below that nothing is shared
 MAX_ROW_TOKENS = 1024  # a packed row's length; a larger group is split
@@ -98,10 +99,10 @@ def _packed_sums(model, packed: list[_Row], pad_id: int) -> list[list[tuple[floa
 
     backbone, head = split_model(model)
     device = next(model.parameters()).device
-    ids = _right_padded([r.ids for r in packed], pad_id or 0, device)
-    positions = _right_padded([r.positions for r in packed], 0, device)
-    segments = _right_padded([r.segments for r in packed], -1, device)
-    targets = _right_padded([r.targets for r in packed], IGNORE, device)
+    ids, _ = pad_rows([r.ids for r in packed], pad_id or 0, device)
+    positions, _ = pad_rows([r.positions for r in packed], 0, device)
+    segments, _ = pad_rows([r.segments for r in packed], -1, device)
+    targets, _ = pad_rows([r.targets for r in packed], IGNORE, device)
     hidden = backbone(
         input_ids=ids,
         attention_mask=step_mask(model)(_block_mask(segments)),
@@ -130,13 +131,3 @@ def _block_mask(segments):
     allowed = causal & (key >= 0) & (query >= 0) & ((key == 0) | (key == query))
     allowed |= torch.eye(length, dtype=torch.bool, device=segments.device)
     return allowed[:, None]
-
-
-def _right_padded(rows: list[list[int]], fill: int, device):
-    import torch
-
-    width = max(len(r) for r in rows)
-    out = torch.full((len(rows), width), fill, dtype=torch.long)
-    for n, values in enumerate(rows):
-        out[n, : len(values)] = torch.tensor(values)
-    return out.to(device)

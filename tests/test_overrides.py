@@ -46,6 +46,8 @@ def test_load_recipe_applies_overrides(tiny_recipe):
         ("training.lora.r=eight", "--set training.lora.r=eight: training.lora.r: "),
         ("training.lora.r.x=1", "--set training.lora.r.x=1: training.lora.r is a value"),
         ("training.lora.r", "--set training.lora.r: expected KEY=VALUE"),
+        ("data.x=" + "[" * 20000, "--set data.x=[[[[[[[[[["),  # not a RecursionError
+        ("training.lora={r: 4, r: 8}", "--set training.lora={r: 4, r: 8}: the value is not"),
     ],
 )
 def test_bad_overrides_are_one_line_naming_the_set(tiny_recipe, override, expected):

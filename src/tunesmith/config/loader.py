@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tunesmith.config.overrides import apply_overrides, override_for
+from tunesmith.config.recipe_yaml import read_yaml
 from tunesmith.config.schema import Recipe
 from tunesmith.errors import UserError, suggest
 
@@ -36,8 +37,7 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     except UnicodeDecodeError as exc:
         raise UserError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     try:
-        raw = yaml.safe_load(text)
-        root = yaml.compose(text)
+        raw, root = read_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)

@@ -133,3 +133,41 @@ def test_deep_nesting_is_one_line_not_a_recursion_error(tmp_path, text, expected
     with pytest.raises(UserError) as err:
         load_recipe(write(tmp_path, text))
     assert str(err.value) == f"{tmp_path / expected}"
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        (
+            {"search": {"space": {"training.lora.r": {"type": "int", "low": 1}}}},
+            "search.space.training.lora.r.high: required key is missing",
+        ),
+        (
+            {
+                "search": {
+                    "space": {"training.lora.r": {"type": "int", "low": 1, "high": 2, "x": 1}}
+                }
+            },
+            "search.space.training.lora.r.x: unknown key; allowed: type, low, high, log, step",
+        ),
+        (
+            {"search": {"space": "defaultt"}},
+            "search.space: Input should be a valid dictionary or Input should be 'default'",
+        ),
+        (
+            {"evaluation": {"generation": {"stop": 3}}},
+            "evaluation.generation.stop: Input should be a valid list or Input should be 'auto'",
+        ),
+        (
+            {"data": {**BASE["data"], "split": {"test": "x"}}},
+            "data.split.test: Input should be a valid number",
+        ),
+    ],
+    ids=["missing-in-range", "unknown-in-range", "space-neither", "stop-neither", "split-neither"],
+)
+def test_union_errors_name_the_key_path_as_written(tmp_path, section, expected):
+    with pytest.raises(UserError) as err:
+        load_recipe(write(tmp_path, {**BASE, **section}))
+    message = str(err.value).split(": ", 1)[1]  # after 'file:line'
+    assert message.startswith(expected)
+    assert "[" not in message.split(": ")[0] and "more)" not in message

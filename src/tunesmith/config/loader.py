@@ -46,19 +46,61 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         raise UserError(f"{where}: {problem}") from None
     if not isinstance(raw, dict):
         raise UserError(f"{path}: a recipe is a YAML mapping of sections (task, data, ...)")
-    raw = apply_overrides(raw, overrides)
-    _resolve_paths(raw, path.parent.resolve())
-    return recipe_from_dict(raw, source=str(path), yaml_root=root, overrides=overrides)
+    return recipe_from_dict(raw, str(path), root, overrides, folder=path.parent.resolve())
 
 
 def recipe_from_dict(
-    raw: dict[str, Any], source: str = "recipe", yaml_root=None, overrides=()
+    raw: dict[str, Any],
+    source: str = "recipe",
+    yaml_root=None,
+    overrides: list[str] | tuple[str, ...] = (),
+    folder: Path | None = None,
 ) -> Recipe:
-    """Validate a mapping into a `Recipe`, with key-path errors."""
+    """Validate a mapping into a `Recipe`, with key-path errors.
+
+    `overrides` (`--set KEY=VALUE`) are applied first and relative paths resolved against
+    `folder` (when given); an error caused by an override names that `--set`."""
     try:
-        return Recipe.model_validate(raw)
+        return Recipe.model_validate(_prepared(raw, overrides, folder))
     except ValidationError as exc:
-        raise UserError(_describe(exc, source, yaml_root, overrides)) from None
+        error = exc.errors()[0]
+        path = _key_path(error["loc"])
+        line = _line_of(yaml_root, path.keys)
+        where = _override_source(error, path.keys, raw, overrides, folder) or (
+            f"{source}:{line}" if line else source
+        )
+        raise UserError(_describe(exc, path, where)) from None
+
+
+def _prepared(raw: dict[str, Any], overrides, folder: Path | None) -> dict[str, Any]:
+    applied = apply_overrides(raw, overrides)
+    if folder is not None:
+        _resolve_paths(applied, folder)
+    return applied
+
+
+def _override_source(error, keys: tuple, raw, overrides, folder) -> str | None:
+    """The `--set` an error comes from, or None when the recipe file alone has it."""
+    direct = override_for(keys, overrides)
+    if direct or not overrides:
+        return direct
+    # Not inside a value a `--set` gave, yet maybe caused by one (`task.sub=1` turns `task`
+    # into a mapping; `evaluation.metrics=[bleu]` leaves the target metric uncomputed):
+    # replay the overrides one at a time and name the one that brings the error in.
+    for count in range(len(overrides)):
+        if _has_error(_prepared(raw, overrides[:count], folder), error):
+            return f"--set {overrides[count - 1]}" if count else None
+    return f"--set {overrides[-1]}"
+
+
+def _has_error(raw: dict[str, Any], error) -> bool:
+    """Whether the same check fails at the same place (not the same message: one such as
+    'computed: rouge1, ...' names values that other overrides change)."""
+    try:
+        Recipe.model_validate(raw)
+    except ValidationError as exc:
+        return any((e["loc"], e["type"]) == (error["loc"], error["type"]) for e in exc.errors())
+    return False
 
 
 def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
@@ -97,15 +139,12 @@ def _lexicon_blocks(raw: dict[str, Any]) -> list[dict]:
     return found
 
 
-def _describe(exc: ValidationError, source: str, yaml_root, overrides=()) -> str:
-    """The first validation error as 'file:line: key.path: problem (did you mean ...)'."""
+def _describe(exc: ValidationError, path: _KeyPath, where: str) -> str:
+    """The first validation error as 'where: key.path: problem (did you mean ...)'."""
     errors = exc.errors()
-    path = _key_path(errors[0]["loc"])
     parts = path.keys
     loc = [str(p) for p in parts]
     key_path = ".".join(loc) or "(top level)"
-    line = _line_of(yaml_root, parts)
-    where = override_for(parts, overrides) or (f"{source}:{line}" if line else source)
     if errors[0]["type"] == "extra_forbidden":
         known = list(path.section.model_fields) if path.section else []
         hint = suggest(loc[-1], known)

@@ -87,6 +87,14 @@ def test_unknown_recipe_key(tmp_path):
     )
 
 
+def test_deeply_nested_recipe_is_one_line(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("task: summarization\ndata: {train: " + "[" * 20000 + "\n")
+    done = tunesmith("validate", path)
+    assert_user_error(done, "r.yaml:2:", "data.train.0.0...: nested more than 100 levels deep")
+    assert len(done.stderr) < 500  # not a 1,100-line RecursionError traceback
+
+
 def test_unknown_model(tmp_path):
     data = tmp_path / "data.jsonl"
     data.write_text('{"description": "a", "synopsis": "b"}\n')

@@ -46,6 +46,16 @@ def test_load_recipe_applies_overrides(tiny_recipe):
         ("training.lora.r=eight", "--set training.lora.r=eight: training.lora.r: "),
         ("training.lora.r.x=1", "--set training.lora.r.x=1: training.lora.r is a value"),
         ("training.lora.r", "--set training.lora.r: expected KEY=VALUE"),
+        # the error is at a parent of the key: `task` became a mapping
+        ("task.sub=1", "--set task.sub=1: task: Input should be 'summarization', "),
+        # a whole-recipe check (no key path of its own) that the override fails
+        (
+            "evaluation.target.metric=nosuch",
+            "--set evaluation.target.metric=nosuch: (top level): "
+            "evaluation.target.metric 'nosuch' is not computed",
+        ),
+        ("data.x=" + "[" * 20000, "--set data.x=[[[[[[[[[["),  # not a RecursionError
+        ("training.lora={r: 4, r: 8}", "--set training.lora={r: 4, r: 8}: the value is not"),
     ],
 )
 def test_bad_overrides_are_one_line_naming_the_set(tiny_recipe, override, expected):
@@ -61,6 +71,27 @@ def test_errors_in_the_file_still_point_at_the_line(tmp_path, tiny_recipe):
     line = next(i for i, t in enumerate(text.splitlines(), 1) if "batch_size: -4" in t)
     with pytest.raises(UserError, match=rf"recipe.yaml:{line}: training.batch_size"):
         load_recipe(path, ["training.lora.r=8"])
+
+
+def test_the_set_that_brings_the_error_in_is_named_not_the_last(tiny_recipe):
+    # the target metric is fine until the metric list no longer computes it
+    overrides = [
+        "evaluation.target.metric=rougeL",
+        "evaluation.metrics=[bleu]",
+        "data.split.seed=3",
+    ]
+    with pytest.raises(UserError) as caught:
+        load_recipe(tiny_recipe(), overrides)
+    assert str(caught.value).startswith(
+        "--set evaluation.metrics=[bleu]: (top level): evaluation.target.metric 'rougeL'"
+    )
+
+
+def test_whole_recipe_errors_of_the_file_still_name_the_file(tiny_recipe):
+    path = tiny_recipe(**{"evaluation.target": {"metric": "nosuch"}})
+    with pytest.raises(UserError) as caught:
+        load_recipe(path, ["training.lora.r=8", "evaluation.metrics=[bleu]"])
+    assert str(caught.value).startswith(f"{path}:1: (top level): evaluation.target.metric")
 
 
 def test_validate_takes_set_and_exits_2(tiny_recipe):

@@ -78,3 +78,96 @@ def test_recipe_is_frozen(tmp_path):
     recipe = load_recipe(write(tmp_path, BASE))
     with pytest.raises(Exception):  # noqa: B017 - pydantic raises ValidationError on frozen
         recipe.task = "chat"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "task: summarization\ndata: {train: x.jsonl, input_field: a, output_field: b}\n"
+            "training:\n  batch_size: 4\n  epochs: 1\n  batch_size: 2\n",
+            "r.yaml:6: training.batch_size: duplicate key 'batch_size' (first at line 4)",
+        ),
+        (
+            "name: a\ntask: summarization\nname: b\n",
+            "r.yaml:3: name: duplicate key 'name' (first at line 1)",
+        ),
+        (
+            "task: summarization\ndata: {train: x.jsonl, train: y.jsonl}\n",
+            "r.yaml:2: data.train: duplicate key 'train' (first at line 2)",
+        ),
+    ],
+    ids=["nested", "top-level", "flow"],
+)
+def test_duplicate_key_is_refused_with_both_lines(tmp_path, text, expected):
+    with pytest.raises(UserError) as err:
+        load_recipe(write(tmp_path, text))
+    assert str(err.value) == f"{tmp_path / expected}"
+
+
+def test_merge_key_override_is_not_a_duplicate(tmp_path):
+    text = (
+        "task: summarization\nbase: &base {train: x.jsonl, input_field: a}\n"
+        "data: {<<: *base, input_field: b, output_field: c}\n"
+    )
+    with pytest.raises(UserError, match=r"r.yaml:2: base: unknown key"):
+        load_recipe(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "task: summarization\ndata: {train: " + "[" * 20000 + "\n",
+            "r.yaml:2: data.train.0.0...: nested more than 100 levels deep",
+        ),
+        (  # each level shallow, but the alias puts a deep list inside another
+            "task: summarization\nx: &a " + "[" * 80 + "1" + "]" * 80 + "\n"
+            "y: " + "[" * 30 + "*a" + "]" * 30 + "\n",
+            "r.yaml:3: y.0.0.0...: nested more than 100 levels deep",
+        ),
+    ],
+    ids=["brackets", "alias"],
+)
+def test_deep_nesting_is_one_line_not_a_recursion_error(tmp_path, text, expected):
+    with pytest.raises(UserError) as err:
+        load_recipe(write(tmp_path, text))
+    assert str(err.value) == f"{tmp_path / expected}"
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        (
+            {"search": {"space": {"training.lora.r": {"type": "int", "low": 1}}}},
+            "search.space.training.lora.r.high: required key is missing",
+        ),
+        (
+            {
+                "search": {
+                    "space": {"training.lora.r": {"type": "int", "low": 1, "high": 2, "x": 1}}
+                }
+            },
+            "search.space.training.lora.r.x: unknown key; allowed: type, low, high, log, step",
+        ),
+        (
+            {"search": {"space": "defaultt"}},
+            "search.space: Input should be a valid dictionary or Input should be 'default'",
+        ),
+        (
+            {"evaluation": {"generation": {"stop": 3}}},
+            "evaluation.generation.stop: Input should be a valid list or Input should be 'auto'",
+        ),
+        (
+            {"data": {**BASE["data"], "split": {"test": "x"}}},
+            "data.split.test: Input should be a valid number",
+        ),
+    ],
+    ids=["missing-in-range", "unknown-in-range", "space-neither", "stop-neither", "split-neither"],
+)
+def test_union_errors_name_the_key_path_as_written(tmp_path, section, expected):
+    with pytest.raises(UserError) as err:
+        load_recipe(write(tmp_path, {**BASE, **section}))
+    message = str(err.value).split(": ", 1)[1]  # after 'file:line'
+    assert message.startswith(expected)
+    assert "[" not in message.split(": ")[0] and "more)" not in message

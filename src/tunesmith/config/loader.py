@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, get_args
+from types import UnionType
+from typing import Annotated, Any, NamedTuple, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from tunesmith.config.overrides import apply_overrides, override_for
+from tunesmith.config.recipe_yaml import read_yaml
 from tunesmith.config.schema import Recipe
 from tunesmith.errors import UserError, suggest
 
@@ -36,8 +38,7 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     except UnicodeDecodeError as exc:
         raise UserError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     try:
-        raw = yaml.safe_load(text)
-        root = yaml.compose(text)
+        raw, root = read_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -45,19 +46,61 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         raise UserError(f"{where}: {problem}") from None
     if not isinstance(raw, dict):
         raise UserError(f"{path}: a recipe is a YAML mapping of sections (task, data, ...)")
-    raw = apply_overrides(raw, overrides)
-    _resolve_paths(raw, path.parent.resolve())
-    return recipe_from_dict(raw, source=str(path), yaml_root=root, overrides=overrides)
+    return recipe_from_dict(raw, str(path), root, overrides, folder=path.parent.resolve())
 
 
 def recipe_from_dict(
-    raw: dict[str, Any], source: str = "recipe", yaml_root=None, overrides=()
+    raw: dict[str, Any],
+    source: str = "recipe",
+    yaml_root=None,
+    overrides: list[str] | tuple[str, ...] = (),
+    folder: Path | None = None,
 ) -> Recipe:
-    """Validate a mapping into a `Recipe`, with key-path errors."""
+    """Validate a mapping into a `Recipe`, with key-path errors.
+
+    `overrides` (`--set KEY=VALUE`) are applied first and relative paths resolved against
+    `folder` (when given); an error caused by an override names that `--set`."""
     try:
-        return Recipe.model_validate(raw)
+        return Recipe.model_validate(_prepared(raw, overrides, folder))
     except ValidationError as exc:
-        raise UserError(_describe(exc, source, yaml_root, overrides)) from None
+        error = exc.errors()[0]
+        path = _key_path(error["loc"])
+        line = _line_of(yaml_root, path.keys)
+        where = _override_source(error, path.keys, raw, overrides, folder) or (
+            f"{source}:{line}" if line else source
+        )
+        raise UserError(_describe(exc, path, where)) from None
+
+
+def _prepared(raw: dict[str, Any], overrides, folder: Path | None) -> dict[str, Any]:
+    applied = apply_overrides(raw, overrides)
+    if folder is not None:
+        _resolve_paths(applied, folder)
+    return applied
+
+
+def _override_source(error, keys: tuple, raw, overrides, folder) -> str | None:
+    """The `--set` an error comes from, or None when the recipe file alone has it."""
+    direct = override_for(keys, overrides)
+    if direct or not overrides:
+        return direct
+    # Not inside a value a `--set` gave, yet maybe caused by one (`task.sub=1` turns `task`
+    # into a mapping; `evaluation.metrics=[bleu]` leaves the target metric uncomputed):
+    # replay the overrides one at a time and name the one that brings the error in.
+    for count in range(len(overrides)):
+        if _has_error(_prepared(raw, overrides[:count], folder), error):
+            return f"--set {overrides[count - 1]}" if count else None
+    return f"--set {overrides[-1]}"
+
+
+def _has_error(raw: dict[str, Any], error) -> bool:
+    """Whether the same check fails at the same place (not the same message: one such as
+    'computed: rouge1, ...' names values that other overrides change)."""
+    try:
+        Recipe.model_validate(raw)
+    except ValidationError as exc:
+        return any((e["loc"], e["type"]) == (error["loc"], error["type"]) for e in exc.errors())
+    return False
 
 
 def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
@@ -96,16 +139,14 @@ def _lexicon_blocks(raw: dict[str, Any]) -> list[dict]:
     return found
 
 
-def _describe(exc: ValidationError, source: str, yaml_root, overrides=()) -> str:
-    """The first validation error as 'file:line: key.path: problem (did you mean ...)'."""
-    err = exc.errors()[0]
-    parts = _without_tags(err["loc"])
+def _describe(exc: ValidationError, path: _KeyPath, where: str) -> str:
+    """The first validation error as 'where: key.path: problem (did you mean ...)'."""
+    errors = exc.errors()
+    parts = path.keys
     loc = [str(p) for p in parts]
     key_path = ".".join(loc) or "(top level)"
-    line = _line_of(yaml_root, parts)
-    where = override_for(parts, overrides) or (f"{source}:{line}" if line else source)
-    if err["type"] == "extra_forbidden":
-        known = _known_keys(parts[:-1])
+    if errors[0]["type"] == "extra_forbidden":
+        known = list(path.section.model_fields) if path.section else []
         hint = suggest(loc[-1], known)
         tagged = parts[-2] if len(parts) > 1 else None
         if loc[-1] in getattr(tagged, "tags", ()):
@@ -115,29 +156,52 @@ def _describe(exc: ValidationError, source: str, yaml_root, overrides=()) -> str
                 f"{loc[-2]}.{key} is '{tagged.tag}'"
             )
         return f"{where}: {key_path}: unknown key{hint}; allowed: {', '.join(known)}"
-    if err["type"] == "missing":
+    if errors[0]["type"] == "missing":
         return f"{where}: {key_path}: required key is missing"
-    message = str(err["msg"]).removeprefix("Value error, ")
-    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    alternatives = [e for e in errors[1:] if path.is_alternative(e["loc"])]
+    # A value no member of a union accepts: say what each would have needed.
+    here = [errors[0], *(e for e in alternatives if _key_path(e["loc"]).keys == parts)]
+    message = " or ".join(dict.fromkeys(str(e["msg"]).removeprefix("Value error, ") for e in here))
+    others = len(errors) - 1 - len(alternatives)
+    more = f" (and {others} more)" if others else ""
     return f"{where}: {key_path}: {message}{more}"
 
 
-def _without_tags(loc: tuple) -> tuple:
-    """The error's key path without pydantic's union tags (`training.ia3.lora` ->
-    `training.lora`), each tag kept on its key so `_known_keys` follows the chosen member."""
-    clean, model = [], Recipe
-    parts = list(loc)
-    while parts:
-        part = parts.pop(0)
-        field = model.model_fields.get(str(part)) if model else None
-        clean.append(part)
-        models = _models_of(field)
-        if field is not None and field.discriminator and parts:
-            tag, key = parts.pop(0), field.discriminator
-            clean[-1] = _Tagged(part, tag, key, [_tag_of(m, key) for m in models])
-            models = [m for m in models if _tag_of(m, key) == tag]
-        model = models[0] if models else None
-    return tuple(clean)
+class _KeyPath(NamedTuple):
+    keys: tuple  # as written in the recipe; a key holding a union member is a `_Tagged`
+    section: type[BaseModel] | None  # the section the last key was looked up in
+    loc: tuple  # pydantic's own path
+    member_names: frozenset[int]  # where `loc` names the union member pydantic tried
+
+    def is_alternative(self, other: tuple) -> bool:
+        """Whether the error at `other` is the same value failing as another union member
+        (`search.space` is a mapping of ranges or 'default': one mistake, two errors)."""
+        split = next((i for i, (a, b) in enumerate(zip(self.loc, other)) if a != b), None)
+        return split in self.member_names
+
+
+def _key_path(loc: tuple) -> _KeyPath:
+    """The error's key path as the user wrote it.
+
+    Pydantic's loc also names the union member it tried inside a value: a tag
+    (`training.ia3.lora`) or a type (`search.space.dict[str,tagged-union[...]].x.float`).
+    Those are dropped; a tag is kept on its key so messages can say which member it holds."""
+    keys: list = []
+    section, member_names = None, set()
+    options, tag_key = [Recipe], None  # what the value at this point of the path may be
+    for i, part in enumerate(loc):
+        if len(options) > 1 and i - 1 not in member_names:  # pydantic names the member first
+            member_names.add(i)
+            if tag_key:
+                tags = [_tag_of(m, tag_key) for m in options]
+                keys[-1] = _Tagged(keys[-1], part, tag_key, tags)
+                options = [m for m, tag in zip(options, tags) if tag == part]
+            continue
+        keys.append(part)
+        section = next((m for m in options if _is_section(m)), None)
+        inside = [found for m in options if (found := _inside(m, part)) is not None]
+        options, tag_key = _members(*inside[0]) if inside else ([], None)
+    return _KeyPath(tuple(keys), section, loc, frozenset(member_names))
 
 
 class _Tagged(str):
@@ -153,25 +217,36 @@ def _tag_of(model: type[BaseModel], discriminator: str):
     return get_args(model.model_fields[discriminator].annotation)[0]
 
 
-def _models_of(field) -> list[type[BaseModel]]:
-    annotation = getattr(field, "annotation", None)
-    # `Section | None` (optional curation steps) and tagged unions: look inside the union
-    options = [a for a in get_args(annotation) or (annotation,) if isinstance(a, type)]
-    return [a for a in options if issubclass(a, BaseModel)]
+def _is_section(annotation) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
-def _known_keys(loc: tuple) -> list[str]:
-    model: type[BaseModel] = Recipe
-    for part in loc:
-        field = model.model_fields.get(str(part))
-        models = _models_of(field)
-        tag = getattr(part, "tag", None)
-        if tag is not None:
-            models = [m for m in models if _tag_of(m, field.discriminator) == tag]
-        if not models:
-            return []
-        model = models[0]
-    return list(model.model_fields)
+def _inside(annotation, part) -> tuple[Any, Any] | None:
+    """(annotation, discriminator) of the value at `part` inside a value of `annotation`."""
+    if _is_section(annotation):
+        field = annotation.model_fields.get(str(part))
+        return (field.annotation, field.discriminator) if field else None
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is dict and args:
+        return args[1], None
+    if origin in (list, tuple) and args and isinstance(part, int):
+        return args[0], None
+    return None
+
+
+def _members(annotation, discriminator=None) -> tuple[list, str | None]:
+    """The types a value of `annotation` may have (None aside), and the key that tags them."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        inner, *extras = get_args(annotation)
+        found = next((e.discriminator for e in extras if getattr(e, "discriminator", None)), None)
+        return _members(inner, discriminator or found)
+    if origin in (Union, UnionType):
+        options = [a for a in get_args(annotation) if a is not type(None)]
+        if len(options) == 1:  # `Section | None`: pydantic names no member
+            return _members(options[0], discriminator)
+        return options, discriminator if isinstance(discriminator, str) else None
+    return [annotation], None
 
 
 def _line_of(node, loc) -> int | None:

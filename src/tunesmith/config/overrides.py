@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from tunesmith.config.recipe_yaml import read_yaml
 from tunesmith.errors import UserError
 
 
@@ -24,7 +25,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
             f"--set {text}: expected KEY=VALUE with a dotted key, e.g. training.epochs=2"
         )
     try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
+        parsed = read_yaml(value)[0] if value.strip() else ""
     except yaml.YAMLError:
         raise UserError(f"--set {text}: the value is not a YAML scalar or list") from None
     return parts, parsed

@@ -1,0 +1,88 @@
+"""Read recipe YAML (a file or a `--set` value): safe tags only, no key given twice, no
+nesting deeper than any recipe needs.
+
+Plain `yaml.safe_load` keeps the last of two equal keys without a word, and recurses once per
+nesting level, so a few thousand `[` are a RecursionError instead of an error line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from yaml.composer import ComposerError
+
+# The deepest shipped recipe is about 8 levels; this leaves room and stays far from Python's
+# recursion limit in everything that walks the result (construction, deepcopy, validation).
+MAX_DEPTH = 100
+
+
+def read_yaml(text: str) -> tuple[Any, yaml.Node | None]:
+    """The YAML document in `text` and its node tree (for line numbers; None when empty).
+
+    Raises `yaml.MarkedYAMLError` (with `problem` and `problem_mark`) for every refusal."""
+    loader = _RecipeLoader(text)
+    try:
+        root = loader.get_single_node()
+        return (loader.construct_document(root) if root is not None else None), root
+    finally:
+        loader.dispose()
+
+
+class _RecipeLoader(yaml.SafeLoader):
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._path: list[Any] = []  # the keys and indices leading to the node being read
+        self._heights: dict[int, int] = {}  # levels below each node read so far
+
+    def compose_node(self, parent, index):
+        mark = self.peek_event().start_mark
+        if len(self._path) > MAX_DEPTH:  # checked before descending: the composer recurses
+            raise self._too_deep(mark)
+        self._path.append(_name(index))
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._path.pop()
+        # An alias brings its anchor's whole depth to where it is used.
+        height = self._heights.setdefault(id(node), self._height(node))
+        if len(self._path) + height > MAX_DEPTH:
+            raise self._too_deep(mark)
+        return node
+
+    def compose_mapping_node(self, anchor):
+        node = super().compose_mapping_node(anchor)
+        first_line: dict[str, int] = {}
+        for key, _ in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                continue
+            if key.value in first_line:
+                where = _dotted([*self._path, key.value])
+                first = first_line[key.value]
+                problem = f"{where}: duplicate key '{key.value}' (first at line {first})"
+                raise ComposerError(None, None, problem, key.start_mark)
+            first_line[key.value] = key.start_mark.line + 1
+        return node
+
+    def _height(self, node: yaml.Node) -> int:
+        if isinstance(node, yaml.ScalarNode):
+            return 0
+        children = node.value if isinstance(node, yaml.SequenceNode) else sum(node.value, ())
+        return 1 + max((self._heights[id(child)] for child in children), default=0)
+
+    def _too_deep(self, mark) -> ComposerError:
+        named = [p for p in self._path if p is not None]
+        shown = _dotted(named[:4]) + ("..." if len(named) > 4 else "")
+        problem = f"{shown}: nested more than {MAX_DEPTH} levels deep"
+        return ComposerError(None, None, problem, mark)
+
+
+def _name(index) -> str | int | None:
+    """A node's place in its parent: a mapping key, a list index, or None (the root, a key)."""
+    if isinstance(index, yaml.ScalarNode):
+        return index.value
+    return index if isinstance(index, int) else None
+
+
+def _dotted(path: list[Any]) -> str:
+    return ".".join(str(p) for p in path if p is not None) or "(top level)"

@@ -126,3 +126,19 @@ def test_damaged_json_run_file_is_one_clear_error(tmp_path, name):
     with pytest.raises(UserError, match="damaged run file") as info:
         run_dir.read_manifest() if name == "manifest.json" else read(path)
     assert name.split("/")[-1] in _one_line(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "where"),
+    [("manifest.json", "manifest.json:2"), ("eval/predictions/test.tuned.jsonl", "tuned.jsonl:2")],
+)
+def test_run_file_that_is_not_utf8_names_file_and_line(tmp_path, name, where):
+    from tunesmith.artifacts import RunDir
+    from tunesmith.artifacts.files import read_jsonl
+
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b'{"ok": 1}\n\xff\xfe{"a": 1}\n')
+    with pytest.raises(UserError, match="damaged run file, not UTF-8 text") as info:
+        RunDir(tmp_path).read_manifest() if name == "manifest.json" else read_jsonl(path)
+    assert where in _one_line(info.value)

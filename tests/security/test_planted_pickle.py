@@ -103,6 +103,39 @@ def test_planted_model_weights_are_refused(
     assert not marker.exists()
 
 
+@pytest.mark.parametrize(
+    ("method", "name", "damage"),
+    [
+        ("lora", "adapter_config.json", b"{broken"),
+        ("lora", "adapter_model.safetensors", bytes(range(200))),
+        ("full", "config.json", b"{broken"),
+        ("full", "model.safetensors", None),  # cut short: the header no longer covers the file
+    ],
+)
+def test_damaged_saved_result_names_the_file(tmp_path, tiny_model_dir, method, name, damage):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from tunesmith.artifacts import RunDir
+    from tunesmith.config.training import training_config
+    from tunesmith.evaluate.stage import with_adapter
+
+    run_dir = RunDir(tmp_path / "run")
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    if method == "lora":
+        folder = run_dir.train / "adapter"
+        get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj"])).save_pretrained(folder)
+        base = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))  # peft wrapped the first
+    else:
+        folder = run_dir.train / "model"
+        base.save_pretrained(folder)
+    file = folder / name
+    file.write_bytes(damage if damage is not None else file.read_bytes()[:-100])
+    with pytest.raises(UserError, match="damaged run file") as info:
+        with_adapter(base, run_dir, training_config(method=method))
+    assert f"{file}" in _one_line(info.value)
+
+
 def test_load_state_refuses_any_pickle_with_code(tmp_path):
     from tunesmith.models.safe_files import load_state
 

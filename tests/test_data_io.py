@@ -10,6 +10,8 @@ import pytest
 from tunesmith.data.io import read_records
 from tunesmith.errors import UserError
 
+DEEP = b"[" * 100_000 + b"]" * 100_000  # deeper than the JSON decoder's recursion reaches
+
 
 def test_jsonl_gzip_csv_parquet_and_saved_dataset_agree(tmp_path):
     rows = [{"a": "x", "b": "1"}, {"a": "y", "b": "2"}]
@@ -33,6 +35,9 @@ def test_jsonl_gzip_csv_parquet_and_saved_dataset_agree(tmp_path):
     ("content", "pattern"),
     [
         (b'{"a": 1}\n{"a": 2\n', r"d.jsonl:2: malformed JSON line"),
+        (b'{"a": 1}\n{"a": "x\n', r"d.jsonl:2: .*\(Unterminated string starting at: column 7\)"),
+        (b'{"a": 1}\n{"a": ' + DEEP + b"}\n", r"d.jsonl:2: JSON nested too deeply"),
+        (b'[\n{"a": 1},\n{"a": ' + DEEP + b"}\n]", r"d.jsonl:3: JSON nested too deeply"),
         (b'{"a": 1}\n[1, 2]\n', r"d.jsonl:2: expected a JSON object"),
         (b'{"a": "ok"}\n{"a": "caf\xe9"}\n', r"d.jsonl:2: not UTF-8"),
         (b"", r"d.jsonl: no records"),

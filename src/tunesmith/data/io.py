@@ -9,6 +9,7 @@ import csv
 import gzip
 import io
 import json
+import re
 import zlib
 from pathlib import Path
 
@@ -72,25 +73,48 @@ def _gunzip(path: Path, raw: bytes) -> bytes:
 
 
 def _parse_jsonl(path: Path, text: str) -> list[dict]:
-    stripped = text.lstrip()
-    if stripped.startswith("["):  # a JSON array file is accepted too
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
-        return [_as_record(path, i + 1, r) for i, r in enumerate(data)]
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(
-                f"{path}:{number}: malformed JSON line ({exc.msg} at column {exc.colno})"
-            ) from None
-        rows.append(_as_record(path, number, value))
+    if text.lstrip().startswith("["):  # a JSON array file is accepted too
+        data = _loads(path, text, None)
+        rows = [_as_record(path, i + 1, r) for i, r in enumerate(data)]
+    else:
+        rows = [
+            _as_record(path, number, _loads(path, line, number))
+            for number, line in enumerate(text.splitlines(), start=1)
+            if line.strip()
+        ]
     return rows
+
+
+def _loads(path: Path, text: str, line: int | None) -> object:
+    """`json.loads` of one line (`line`) or of a whole array file (`line` None)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        if line is None:
+            raise UserError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+        raise UserError(
+            f"{path}:{line}: malformed JSON line ({exc.msg}: column {exc.colno})"
+        ) from None
+    except RecursionError:  # the decoder recurses once per level of nesting
+        at = line or _deepest_line(text)
+        raise UserError(f"{path}:{at}: JSON nested too deeply to read") from None
+
+
+def _deepest_line(text: str) -> int:
+    """The line where the nesting of a JSON text is deepest (brackets in strings skipped)."""
+    depth = deepest = 0
+    line = found = 1
+    for token in re.finditer(r'"(?:[^"\\\n]|\\.)*"|[\[{\]}\n]', text):
+        char = token.group()
+        if char == "\n":
+            line += 1
+        elif char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, found = depth, line
+        elif char in "]}":
+            depth -= 1
+    return found
 
 
 def _as_record(path: Path, line: int, value: object) -> dict:

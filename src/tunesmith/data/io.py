@@ -82,6 +82,9 @@ def _parse_jsonl(path: Path, text: str) -> list[dict]:
             for number, line in enumerate(text.splitlines(), start=1)
             if line.strip()
         ]
+    if "\\u" in text:  # only a \u escape can make a lone surrogate: skip the check without one
+        for row in rows:
+            _require_unicode(path, row)
     return rows
 
 
@@ -115,6 +118,19 @@ def _deepest_line(text: str) -> int:
         elif char in "]}":
             depth -= 1
     return found
+
+
+def _require_unicode(path: Path, row: dict) -> None:
+    """A JSON escape such as \\ud800 is half of a UTF-16 pair: Python holds it, but no UTF-8
+    file can, so the data stage would fail writing it long after `validate` passed."""
+    try:
+        json.dumps(row, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = ord(exc.object[exc.start])
+        raise UserError(
+            f"{where(path, row)}: \\u{bad:04x} is half of a UTF-16 surrogate pair, not a "
+            "character; write the whole character or remove it"
+        ) from None
 
 
 def _as_record(path: Path, line: int, value: object) -> dict:

@@ -59,8 +59,12 @@ def recipe_with(tmp_path, tiny_model_dir, data_path, **data_overrides):
         ),
         (b'{"description": "\xff\xfe", "synopsis": "b"}\n', ["data.jsonl:1:", "not UTF-8"]),
         (b"", ["data.jsonl", "empty"]),
+        (
+            b'{"description": "a", "synopsis": "b"}\n{"description": "\\ud800", "synopsis": "b"}\n',
+            ["data.jsonl:2:", "\\ud800 is half of a UTF-16 surrogate pair"],
+        ),
     ],
-    ids=["malformed-line", "missing-field", "non-utf8", "empty"],
+    ids=["malformed-line", "missing-field", "non-utf8", "empty", "lone-surrogate"],
 )
 def test_bad_data_file(tmp_path, tiny_model_dir, content, fragments):
     data = tmp_path / "data.jsonl"

@@ -10,6 +10,8 @@ import pytest
 from tunesmith.data.io import read_records
 from tunesmith.errors import UserError
 
+DEEP = b"[" * 100_000 + b"]" * 100_000  # deeper than the JSON decoder's recursion reaches
+
 
 def test_jsonl_gzip_csv_parquet_and_saved_dataset_agree(tmp_path):
     rows = [{"a": "x", "b": "1"}, {"a": "y", "b": "2"}]
@@ -33,6 +35,13 @@ def test_jsonl_gzip_csv_parquet_and_saved_dataset_agree(tmp_path):
     ("content", "pattern"),
     [
         (b'{"a": 1}\n{"a": 2\n', r"d.jsonl:2: malformed JSON line"),
+        (b'{"a": 1}\n{"a": "x\n', r"d.jsonl:2: .*\(Unterminated string starting at: column 7\)"),
+        (b'{"a": 1}\n{"a": ' + DEEP + b"}\n", r"d.jsonl:2: JSON nested too deeply"),
+        (b'[\n{"a": 1},\n{"a": ' + DEEP + b"}\n]", r"d.jsonl:3: JSON nested too deeply"),
+        # half of a UTF-16 pair reads into Python but no UTF-8 file can hold it: `run` used to
+        # fail writing the split after `validate` had passed
+        (b'{"a": 1}\n{"a": "x \\ud800 y"}\n', r"d.jsonl:2: \\ud800 is half of a UTF-16 surrogate"),
+        (b'[{"a": 1}, {"\\udfff": "key"}]', r"d.jsonl:2: \\udfff is half of a UTF-16 surrogate"),
         (b'{"a": 1}\n[1, 2]\n', r"d.jsonl:2: expected a JSON object"),
         (b'{"a": "ok"}\n{"a": "caf\xe9"}\n', r"d.jsonl:2: not UTF-8"),
         (b"", r"d.jsonl: no records"),
@@ -44,6 +53,13 @@ def test_bad_jsonl(tmp_path, content, pattern):
     path.write_bytes(content)
     with pytest.raises(UserError, match=pattern):
         read_records(path)
+
+
+def test_escapes_of_whole_characters_still_read(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"a": "\\ud83d\\ude00 caf\\u00e9", "b": "\\\\ud800 is text"}\n')
+    record = read_records(path)[0]
+    assert record["a"] == "\U0001f600 caf\u00e9" and record["b"] == "\\ud800 is text"
 
 
 @pytest.mark.parametrize(

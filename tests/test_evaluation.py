@@ -198,6 +198,23 @@ def test_review_rows_from_test_are_refused(classified, tmp_path):
     assert_user_error(done, "is a test example")
 
 
+def test_damaged_run_files_are_one_line_in_compare_and_refine(classified, tmp_path):
+    _, run_dir = classified
+    damaged, out = tmp_path / "damaged", tmp_path / "next"
+    shutil.copytree(run_dir.root, damaged)
+    (damaged / "recipe.yaml").write_text("task: [unclosed\n")
+    assert_user_error(tunesmith("compare", run_dir.root, damaged), "recipe.yaml:2: expected")
+    assert_user_error(tunesmith("refine", damaged, "-o", out), "recipe.yaml:2: expected")
+    assert not out.exists()
+    shutil.copy(run_dir.root / "recipe.yaml", damaged / "recipe.yaml")
+    for name in ("metrics.json", "compare.json"):
+        (damaged / "eval" / name).write_text("{broken")
+    fragment = "metrics.json:1: damaged run file"
+    assert_user_error(tunesmith("compare", run_dir.root, damaged), fragment)
+    fragment = "compare.json:1: damaged run file"
+    assert_user_error(tunesmith("refine", damaged, "-o", out), fragment)
+
+
 @pytest.mark.parametrize(
     ("evaluation", "fragment"),
     [({"alpha": 1.5}, "evaluation.alpha"), ({"target": {"metric": "accuracy"}}, "is not computed")],

@@ -103,6 +103,39 @@ def test_planted_model_weights_are_refused(
     assert not marker.exists()
 
 
+@pytest.mark.parametrize(
+    ("method", "name", "damage"),
+    [
+        ("lora", "adapter_config.json", b"{broken"),
+        ("lora", "adapter_model.safetensors", bytes(range(200))),
+        ("full", "config.json", b"{broken"),
+        ("full", "model.safetensors", None),  # cut short: the header no longer covers the file
+    ],
+)
+def test_damaged_saved_result_names_the_file(tmp_path, tiny_model_dir, method, name, damage):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from tunesmith.artifacts import RunDir
+    from tunesmith.config.training import training_config
+    from tunesmith.evaluate.stage import with_adapter
+
+    run_dir = RunDir(tmp_path / "run")
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    if method == "lora":
+        folder = run_dir.train / "adapter"
+        get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj"])).save_pretrained(folder)
+        base = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))  # peft wrapped the first
+    else:
+        folder = run_dir.train / "model"
+        base.save_pretrained(folder)
+    file = folder / name
+    file.write_bytes(damage if damage is not None else file.read_bytes()[:-100])
+    with pytest.raises(UserError, match="damaged run file") as info:
+        with_adapter(base, run_dir, training_config(method=method))
+    assert f"{file}" in _one_line(info.value)
+
+
 def test_load_state_refuses_any_pickle_with_code(tmp_path):
     from tunesmith.models.safe_files import load_state
 
@@ -126,3 +159,19 @@ def test_damaged_json_run_file_is_one_clear_error(tmp_path, name):
     with pytest.raises(UserError, match="damaged run file") as info:
         run_dir.read_manifest() if name == "manifest.json" else read(path)
     assert name.split("/")[-1] in _one_line(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "where"),
+    [("manifest.json", "manifest.json:2"), ("eval/predictions/test.tuned.jsonl", "tuned.jsonl:2")],
+)
+def test_run_file_that_is_not_utf8_names_file_and_line(tmp_path, name, where):
+    from tunesmith.artifacts import RunDir
+    from tunesmith.artifacts.files import read_jsonl
+
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b'{"ok": 1}\n\xff\xfe{"a": 1}\n')
+    with pytest.raises(UserError, match="damaged run file, not UTF-8 text") as info:
+        RunDir(tmp_path).read_manifest() if name == "manifest.json" else read_jsonl(path)
+    assert where in _one_line(info.value)

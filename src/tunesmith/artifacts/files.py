@@ -87,8 +87,11 @@ def write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
 def read_jsonl(path: str | Path) -> list[dict]:
     """The rows of a run file; a damaged one is a UserError naming file:line, not a traceback."""
     rows = []
-    with open(path, encoding="utf-8", errors="strict") as handle:
-        for number, line in enumerate(handle, start=1):
+    # bytes, decoded line by line: a text-mode read decodes in blocks, so its error could not
+    # say which line holds the bad byte
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = _decode(path, raw, number)
             if line.strip():
                 rows.append(_parse(path, line, number))
     return rows
@@ -96,7 +99,19 @@ def read_jsonl(path: str | Path) -> list[dict]:
 
 def read_json(path: str | Path) -> Any:
     """A JSON run file (manifest, metrics, data card); a damaged one is one clear error."""
-    return _parse(path, Path(path).read_text(encoding="utf-8"), None)
+    return _parse(path, _decode(path, Path(path).read_bytes(), None), None)
+
+
+def _decode(path: str | Path, raw: bytes, line: int | None) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        from tunesmith.errors import UserError
+
+        line = line or raw[: exc.start].count(b"\n") + 1
+        raise UserError(
+            f"{path}:{line}: damaged run file, not UTF-8 text (byte 0x{raw[exc.start]:02x})"
+        ) from None
 
 
 def _parse(path: str | Path, text: str, line: int | None) -> Any:

@@ -9,6 +9,7 @@ import csv
 import gzip
 import io
 import json
+import re
 import zlib
 from pathlib import Path
 
@@ -72,25 +73,64 @@ def _gunzip(path: Path, raw: bytes) -> bytes:
 
 
 def _parse_jsonl(path: Path, text: str) -> list[dict]:
-    stripped = text.lstrip()
-    if stripped.startswith("["):  # a JSON array file is accepted too
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
-        return [_as_record(path, i + 1, r) for i, r in enumerate(data)]
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(
-                f"{path}:{number}: malformed JSON line ({exc.msg} at column {exc.colno})"
-            ) from None
-        rows.append(_as_record(path, number, value))
+    if text.lstrip().startswith("["):  # a JSON array file is accepted too
+        data = _loads(path, text, None)
+        rows = [_as_record(path, i + 1, r) for i, r in enumerate(data)]
+    else:
+        rows = [
+            _as_record(path, number, _loads(path, line, number))
+            for number, line in enumerate(text.splitlines(), start=1)
+            if line.strip()
+        ]
+    if "\\u" in text:  # only a \u escape can make a lone surrogate: skip the check without one
+        for row in rows:
+            _require_unicode(path, row)
     return rows
+
+
+def _loads(path: Path, text: str, line: int | None) -> object:
+    """`json.loads` of one line (`line`) or of a whole array file (`line` None)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        if line is None:
+            raise UserError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+        raise UserError(
+            f"{path}:{line}: malformed JSON line ({exc.msg}: column {exc.colno})"
+        ) from None
+    except RecursionError:  # the decoder recurses once per level of nesting
+        at = line or _deepest_line(text)
+        raise UserError(f"{path}:{at}: JSON nested too deeply to read") from None
+
+
+def _deepest_line(text: str) -> int:
+    """The line where the nesting of a JSON text is deepest (brackets in strings skipped)."""
+    depth = deepest = 0
+    line = found = 1
+    for token in re.finditer(r'"(?:[^"\\\n]|\\.)*"|[\[{\]}\n]', text):
+        char = token.group()
+        if char == "\n":
+            line += 1
+        elif char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, found = depth, line
+        elif char in "]}":
+            depth -= 1
+    return found
+
+
+def _require_unicode(path: Path, row: dict) -> None:
+    """A JSON escape such as \\ud800 is half of a UTF-16 pair: Python holds it, but no UTF-8
+    file can, so the data stage would fail writing it long after `validate` passed."""
+    try:
+        json.dumps(row, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = ord(exc.object[exc.start])
+        raise UserError(
+            f"{where(path, row)}: \\u{bad:04x} is half of a UTF-16 surrogate pair, not a "
+            "character; write the whole character or remove it"
+        ) from None
 
 
 def _as_record(path: Path, line: int, value: object) -> dict:

@@ -11,12 +11,13 @@ A driver above the pipeline: reads a finished run folder, writes a new folder.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import yaml
 
 from tunesmith.artifacts import read_jsonl, write_json, write_jsonl
+from tunesmith.artifacts.files import read_json
+from tunesmith.config import load_recipe
 from tunesmith.config.tasks import task_spec
 from tunesmith.errors import UserError
 from tunesmith.evaluate.review import read_review, write_review
@@ -29,11 +30,9 @@ def refine(run: Path, out: Path, factor: int = 2, review: Path | None = None) ->
     run = Path(run).resolve()
     if not (run / "recipe.yaml").is_file() or not (run / "eval" / "errors.json").is_file():
         raise UserError(f"{run}: not an evaluated run folder (no recipe.yaml or eval/errors.json)")
-    recipe = yaml.safe_load((run / "recipe.yaml").read_text(encoding="utf-8"))
+    recipe = load_recipe(run / "recipe.yaml").model_dump(mode="json")
     split = "val" if (run / "eval" / "errors.val.json").is_file() else "test"
-    errors = json.loads(
-        (run / "eval" / f"errors{'' if split == 'test' else '.val'}.json").read_text()
-    )
+    errors = read_json(run / "eval" / f"errors{'' if split == 'test' else '.val'}.json")
     data = {s: read_jsonl(run / "data" / f"{s}.jsonl") for s in ("train", "val", "test")}
     weak = weak_buckets(errors, higher_is_better=not _lower_is_better(run))
     train = oversample(data["train"], weak, factor)
@@ -62,7 +61,7 @@ def refine(run: Path, out: Path, factor: int = 2, review: Path | None = None) ->
 
 
 def _lower_is_better(run: Path) -> bool:
-    compare = json.loads((run / "eval" / "compare.json").read_text(encoding="utf-8"))
+    compare = read_json(run / "eval" / "compare.json")
     metric = compare.get("target", {}).get("metric")
     return bool(compare.get("metrics", {}).get(metric, {}).get("lower_is_better"))
 

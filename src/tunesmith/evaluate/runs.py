@@ -6,10 +6,11 @@ Reads finished run folders only; never their code.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tunesmith.artifacts import read_jsonl
+from tunesmith.artifacts.files import read_json
+from tunesmith.config import load_recipe
 from tunesmith.errors import UserError
 from tunesmith.stats import STATISTICS, columns_for, compare_rows
 from tunesmith.stats.bootstrap import resample_indices
@@ -28,12 +29,10 @@ def run_predictions(run: Path, row: str = "tuned", split: str = "test") -> list[
 
 def run_info(run: Path) -> dict:
     """The task and class labels of a finished run (from its resolved recipe and metrics)."""
-    import yaml
-
-    recipe = yaml.safe_load((Path(run) / "recipe.yaml").read_text(encoding="utf-8"))
+    recipe = load_recipe(Path(run) / "recipe.yaml")
     metrics_path = Path(run) / "eval" / "metrics.json"
-    metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
-    return {"task": recipe.get("task"), "labels": metrics.get("labels")}
+    metrics = read_json(metrics_path) if metrics_path.is_file() else {}
+    return {"task": recipe.task, "labels": metrics.get("labels")}
 
 
 def compare_predictions(

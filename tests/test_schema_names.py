@@ -10,7 +10,7 @@ from tunesmith.config.training import METHOD_NAMES
 
 def test_schema_name_lists_equal_the_registries():
     import tunesmith.metrics  # noqa: F401  (registers the metrics)
-    from tunesmith.data.curate import augment_model, augment_noise  # noqa: F401
+    from tunesmith.data.curate import augment_model, augment_noise, augment_translate  # noqa: F401
     from tunesmith.data.curate.augment import AUGMENTERS
     from tunesmith.methods import METHODS
     from tunesmith.metrics.registry import METRICS

@@ -79,6 +79,10 @@ def test_curate_file_user_errors(tmp_path):
     result = runner.invoke(data_app, ["curate", str(source), "--set", "dedup.treshold=1"])
     assert isinstance(result.exception, UserError)
     assert str(result.exception) == "--set dedup.treshold: unknown option"
+    deep = "[" * 20_000  # plain yaml.safe_load recursed once per level: a RecursionError
+    result = runner.invoke(data_app, ["curate", str(source), "--set", f"dedup.threshold={deep}"])
+    assert isinstance(result.exception, UserError)
+    assert str(result.exception).startswith("--set dedup.threshold: ")
 
 
 def test_inspect_changes_nothing_and_reports(tmp_path):

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from tunesmith.config.recipe_yaml import read_yaml
 from tunesmith.errors import UserError
 
 FIELD_PREFIX = "f:"
@@ -121,7 +122,7 @@ def _parse(field: dict, text: str) -> Any:
     if field["kind"] == "select" and field["options"] != ["true", "false"]:
         return text
     try:
-        return yaml.safe_load(text) if text.strip() else None
+        return read_yaml(text)[0] if text.strip() else None
     except yaml.YAMLError:
         raise UserError(f"{field['key']}: {text[:60]!r} is not a valid YAML value") from None
 

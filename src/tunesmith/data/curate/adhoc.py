@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from tunesmith.config.curation import CurationConfig
+from tunesmith.config.recipe_yaml import read_yaml
 from tunesmith.data.curate.pipeline import CurationContext, post_split, pre_split
 from tunesmith.data.io import read_records
 from tunesmith.errors import UserError, suggest
@@ -56,7 +57,7 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
     if not sep or not key.strip() or "." not in key:
         raise UserError(f"--set {item}: expected step.option=value (e.g. pii.mode=mask)")
     try:
-        value = yaml.safe_load(text) if text.strip() else ""
+        value = read_yaml(text)[0] if text.strip() else ""
     except yaml.YAMLError:
         value = text
     return [p.strip() for p in key.split(".")], value

@@ -159,7 +159,8 @@ def _writing(text: str, then: BaseException | None = None):
 
 
 def _fresh_spec(run) -> StageSpec:
-    """A stage that starts afresh each time (reset paths): what train, pretrain, export do."""
+    """A stage that starts afresh each time (reset paths) and saves resume state in
+    fresh/checkpoints: what train and pretrain do."""
     return StageSpec(
         "fresh",
         5,
@@ -168,6 +169,8 @@ def _fresh_spec(run) -> StageSpec:
         lambda rd: [rd.root / "fresh" / "out.txt"],
         run,
         reset=lambda rd: [rd.root / "fresh"],
+        scratch=lambda rd: [rd.root / "fresh" / "checkpoints"],
+        resumes=True,
     )
 
 
@@ -206,3 +209,19 @@ def test_other_failures_keep_the_new_attempt_for_resuming(fresh_run):
     entry = run_dir.stage_entry("fresh")
     assert entry["status"] == "failed" and entry["error"] == "RuntimeError: out of memory"
     assert not (run_dir.root / ".previous" / "fresh").exists()
+
+
+def test_an_attempt_that_saved_resume_state_is_kept_for_resuming(fresh_run):
+    """A tracking server gone mid-run is a UserError too, but fixing it changes no recipe:
+    the same command resumes from the new attempt's checkpoints."""
+    run_dir, rerun = fresh_run
+
+    def checkpoints_then_fails(recipe, run_dir):
+        (run_dir.root / "fresh" / "checkpoints").mkdir(parents=True)
+        raise UserError("tracking.mlflow.tracking_uri: http://x failed (connection refused)")
+
+    with pytest.raises(UserError):
+        rerun(checkpoints_then_fails)
+    assert (run_dir.root / "fresh" / "checkpoints").is_dir()
+    assert not (run_dir.root / "fresh" / "out.txt").exists()
+    assert run_dir.stage_entry("fresh")["status"] == "failed"

@@ -72,8 +72,8 @@ def _run_stage(spec: StageSpec, recipe: Recipe, run_dir: RunDir, force: bool):
         with _stage_log(run_dir, spec.name), observe_stage(recipe, run_dir, spec.name):
             result = spec.run(recipe, run_dir)  # observe_stage: trackers, energy, outputs logged
     except UserError as exc:
-        # bad input: the fix changes the recipe or data, so nothing of this attempt resumes;
-        # the finished outputs it replaced come back as they were
+        # bad input found before the attempt saved anything to resume: the finished outputs
+        # it replaced come back as they were
         if not previous.put_back():
             run_dir.update_stage(spec.name, status="failed", error=_one_line(exc))
         raise
@@ -170,9 +170,15 @@ class _Previous:
         return cls(run_dir, spec, moved, entry if entry.get("status") == "done" else {})
 
     def put_back(self) -> bool:
-        """Restore the finished outputs and their manifest entry; False if there were none
-        (a stage without reset paths overwrites in place: nothing whole to put back)."""
-        if not self.entry or not self.moved:
+        """Restore the finished outputs and their manifest entry. False (and nothing restored)
+        if there were none (a stage without reset paths overwrites in place: nothing whole to
+        put back), or if the new attempt already saved resume state: an error such as a
+        tracking server gone mid-run is fixed without changing the recipe, and the same
+        command then resumes rather than starting over."""
+        resume_state = self.spec.resumes and any(
+            p.exists() for p in self.spec.scratch(self.run_dir)
+        )
+        if not self.entry or not self.moved or resume_state:
             self.drop()
             return False
         holding = _holding(self.run_dir, self.spec)

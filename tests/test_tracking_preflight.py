@@ -230,3 +230,54 @@ def test_missing_library_is_named_with_its_install_command(name, tmp_path, monke
 
 def test_every_schema_name_is_registered():
     assert all(name in TRACKERS for name in TRACKER_NAMES)
+
+
+UNDER_A_FILE = {  # backend -> (its tracking section, the run folder), given a file `blocker`
+    "tensorboard": lambda blocker, run: (
+        {"backends": ["tensorboard"], "tensorboard": {"log_dir": f"{blocker}/tb"}},
+        run,
+    ),
+    "mlflow-sqlite": lambda blocker, run: (
+        {"backends": ["mlflow"], "mlflow": {"tracking_uri": f"sqlite:///{blocker}/m.db"}},
+        run,
+    ),
+    "mlflow-file-store": lambda blocker, run: (
+        {"backends": ["mlflow"], "mlflow": {"tracking_uri": f"file:{blocker}/mlruns"}},
+        run,
+    ),
+    "wandb": lambda blocker, run: ({"backends": ["wandb"]}, blocker / "run"),  # in the run folder
+}
+
+
+@pytest.mark.parametrize("case", UNDER_A_FILE)
+def test_local_store_under_a_file_is_refused(case, tmp_path, monkeypatch):
+    from tunesmith.config.tracking import TrackingConfig
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("kept\n", encoding="utf-8")
+    tracking, root = UNDER_A_FILE[case](blocker, tmp_path / "run")
+    key = case.split("-")[0]
+    with pytest.raises(UserError, match=f"tracking.{key}.*{blocker} is a file, not a folder"):
+        preflight(TrackingConfig(**tracking), root)
+    assert blocker.read_text(encoding="utf-8") == "kept\n"
+
+
+def test_tensorboard_log_dir_under_a_file_stops_validate_and_run(tmp_path, tiny_model_dir):
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("kept\n", encoding="utf-8")
+    tracking = {"backends": ["tensorboard"], "tensorboard": {"log_dir": f"{blocker}/tb"}}
+    recipe = _recipe(tmp_path, tiny_model_dir, tracking)
+    out = tmp_path / "run"
+    done = tunesmith("validate", recipe)
+    assert_user_error(done, "tracking.tensorboard.log_dir", f"{blocker}/tb", "is a file")
+    assert_user_error(tunesmith("run", recipe, "--output", out), "tracking.tensorboard.log_dir")
+    assert not (out / "data").exists()
+    assert blocker.read_text(encoding="utf-8") == "kept\n"
+
+
+def test_mlflow_folder_store_refused_by_mlflow_is_named(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    uri = f"file:{tmp_path / 'mlruns'}"
+    with pytest.raises(UserError, match=f"tracking_uri: {uri} is a folder store.*sqlite"):
+        preflight(_mlflow_at(uri), tmp_path)

@@ -31,6 +31,9 @@ def _check(config: TrackingConfig, root: Path) -> None:
         _answers_as_mlflow(uri, config.mlflow.experiment)
     elif scheme == "sqlite":
         writable(Path(uri.removeprefix("sqlite:///")).parent, KEY)
+    elif scheme in ("", "file"):
+        _file_store_allowed(uri)
+        writable(_file_store_folder(uri), KEY)
 
 
 def _answers_as_mlflow(uri: str, experiment: str) -> None:
@@ -97,6 +100,24 @@ def _reason(exc: Exception) -> str:
     told = root if isinstance(root, OSError) else exc
     first = (str(told).splitlines() or [""])[0] or type(told).__name__
     return first if len(first) <= MESSAGE_MAX else first[:MESSAGE_MAX] + "..."
+
+
+def _file_store_allowed(uri: str) -> None:
+    """Recent MLflow refuses a folder store (mid-run) unless MLFLOW_ALLOW_FILE_STORE is set."""
+    from mlflow import environment_variables
+
+    allowed = getattr(environment_variables, "MLFLOW_ALLOW_FILE_STORE", None)
+    if allowed is not None and not allowed.get():
+        raise UserError(
+            f"{KEY}: {uri} is a folder store, which this MLflow refuses unless "
+            "MLFLOW_ALLOW_FILE_STORE=true is set; use sqlite:///<path>.db instead"
+        )
+
+
+def _file_store_folder(uri: str) -> Path:
+    from mlflow.utils.file_utils import local_file_uri_to_path
+
+    return Path(local_file_uri_to_path(uri))
 
 
 class MlflowTracker:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
@@ -17,6 +21,49 @@ def _closed_port() -> int:
     with socket.socket() as probe:  # bound then released: nothing listens there
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _web_server(handler):
+    """A web server on a free local port for one test, stopped after it."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+class _FileServer(SimpleHTTPRequestHandler):
+    """What `python -m http.server` answers: 404 pages for MLflow's API."""
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def _answering(status: int, body: dict):
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    return Handler
+
+
+def _mlflow_at(uri: str):
+    from tunesmith.config.tracking import TrackingConfig
+
+    return TrackingConfig(backends=["mlflow"], mlflow={"tracking_uri": uri})
 
 
 def _recipe(tmp_path, tiny_model_dir, tracking: dict):
@@ -46,6 +93,116 @@ def test_unreachable_mlflow_uri_stops_run_before_any_stage(tmp_path, tiny_model_
     assert_user_error(tunesmith("validate", recipe), "not reachable")
 
 
+def test_web_server_that_is_not_mlflow_stops_run_before_any_stage(tmp_path, tiny_model_dir):
+    with _web_server(_FileServer) as uri:
+        recipe = _recipe(
+            tmp_path, tiny_model_dir, {"backends": ["mlflow"], "mlflow": {"tracking_uri": uri}}
+        )
+        out = tmp_path / "run"
+        done = tunesmith("run", recipe, "--output", out)
+        answered = "not an MLflow tracking server (GET /api/2.0/mlflow/experiments/get-by-name"
+        assert_user_error(done, "tracking.mlflow.tracking_uri", uri, answered, "HTTP 404")
+        assert not (out / "data").exists()  # nothing ran
+        assert_user_error(tunesmith("validate", recipe), uri, "not an MLflow tracking server")
+
+
+def test_server_that_accepts_but_never_answers_is_refused(tmp_path):
+    with socket.socket() as silent:  # connections complete in the backlog; no reply ever comes
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        uri = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with pytest.raises(UserError, match=f"tracking_uri: {uri} did not answer within 3 s"):
+            preflight(_mlflow_at(uri), tmp_path)
+
+
+class _Hangup(BaseHTTPRequestHandler):
+    def handle(self) -> None:  # reads nothing, answers nothing: the connection just closes
+        pass
+
+
+def test_server_that_hangs_up_is_refused_in_one_line(tmp_path):
+    with _web_server(_Hangup) as uri, pytest.raises(UserError) as raised:
+        preflight(_mlflow_at(uri), tmp_path)
+    message = str(raised.value)
+    assert message.startswith(f"tracking.mlflow.tracking_uri: {uri} failed (")
+    assert "closed connection without response" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no experiment"}),
+        (200, {"experiment": {"experiment_id": "1", "name": "tunesmith"}}),
+    ],
+    ids=["new-experiment", "existing-experiment"],
+)
+def test_server_answering_as_mlflow_passes(status, body, tmp_path):
+    with _web_server(_answering(status, body)) as uri:
+        preflight(_mlflow_at(uri), tmp_path)
+
+
+def test_json_api_that_is_not_mlflow_is_refused(tmp_path):
+    refused = pytest.raises(UserError, match="not an MLflow tracking server.*HTTP 404")
+    with _web_server(_answering(404, {"detail": "Not Found"})) as uri, refused:
+        preflight(_mlflow_at(uri), tmp_path)
+
+
+def test_mlflow_failing_when_a_stage_opens_its_run_is_one_line(tmp_path):
+    """The pre-flight passed, then the server went (here: was never MLflow)."""
+    from tunesmith.tracking.base import StageRun
+
+    with _web_server(_FileServer) as uri, pytest.raises(UserError) as raised:
+        TRACKERS.get("mlflow").open(_mlflow_at(uri), StageRun(tmp_path, "train", {}))
+    message = str(raised.value)
+    assert message.startswith(f"tracking.mlflow.tracking_uri: {uri} failed (")
+    assert "\n" not in message and "404" in message
+
+
+def test_mlflow_server_gone_mid_run_is_one_line_and_not_waited_on_again(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    from tunesmith.tracking.base import StageRun
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    tracker = TRACKERS.get("mlflow").open(_mlflow_at(None), StageRun(tmp_path, "train", {}))
+    gone = f"http://127.0.0.1:{_closed_port()}"
+    tracker.client = MlflowClient(tracking_uri=gone)  # the store stops answering
+    with pytest.raises(UserError, match=r"tracking_uri: .* failed \(.*Connection refused\)$"):
+        tracker.log_metrics({"train/loss": 1.0}, step=1)
+    tracker.client = None  # close must not call the store that failed
+    tracker.close(failed=True)
+
+
+def test_tracker_runs_opened_are_closed_when_a_later_one_fails(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    from tunesmith.artifacts import RunDir
+    from tunesmith.config import load_recipe
+    from tunesmith.tracking import observe_stage
+    from tunesmith.tracking.tensorboard_backend import TensorboardTracker
+
+    closed = []
+    real_close = TensorboardTracker.close
+
+    def close(self, failed: bool) -> None:
+        closed.append(failed)
+        real_close(self, failed)
+
+    monkeypatch.setattr(TensorboardTracker, "close", close)
+    with _web_server(_FileServer) as uri:
+        tracking = {
+            "backends": ["tensorboard", "mlflow"],
+            "tensorboard": {"log_dir": str(tmp_path / "board")},
+            "mlflow": {"tracking_uri": uri},
+        }
+        recipe = load_recipe(_recipe(tmp_path, tiny_model_dir, tracking))
+        stage = observe_stage(recipe, RunDir(tmp_path / "run"), "train")
+        with pytest.raises(UserError, match="tracking.mlflow.tracking_uri"), stage:
+            pass
+    assert closed == [True]  # the TensorBoard run opened first is closed, marked failed
+
+
 def test_unknown_tracker_is_a_recipe_error(tmp_path, tiny_model_dir):
     recipe = _recipe(tmp_path, tiny_model_dir, {"backends": ["mlfow"]})
     assert_user_error(tunesmith("validate", recipe), "tracking.backends", "mlflow")
@@ -73,3 +230,54 @@ def test_missing_library_is_named_with_its_install_command(name, tmp_path, monke
 
 def test_every_schema_name_is_registered():
     assert all(name in TRACKERS for name in TRACKER_NAMES)
+
+
+UNDER_A_FILE = {  # backend -> (its tracking section, the run folder), given a file `blocker`
+    "tensorboard": lambda blocker, run: (
+        {"backends": ["tensorboard"], "tensorboard": {"log_dir": f"{blocker}/tb"}},
+        run,
+    ),
+    "mlflow-sqlite": lambda blocker, run: (
+        {"backends": ["mlflow"], "mlflow": {"tracking_uri": f"sqlite:///{blocker}/m.db"}},
+        run,
+    ),
+    "mlflow-file-store": lambda blocker, run: (
+        {"backends": ["mlflow"], "mlflow": {"tracking_uri": f"file:{blocker}/mlruns"}},
+        run,
+    ),
+    "wandb": lambda blocker, run: ({"backends": ["wandb"]}, blocker / "run"),  # in the run folder
+}
+
+
+@pytest.mark.parametrize("case", UNDER_A_FILE)
+def test_local_store_under_a_file_is_refused(case, tmp_path, monkeypatch):
+    from tunesmith.config.tracking import TrackingConfig
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("kept\n", encoding="utf-8")
+    tracking, root = UNDER_A_FILE[case](blocker, tmp_path / "run")
+    key = case.split("-")[0]
+    with pytest.raises(UserError, match=f"tracking.{key}.*{blocker} is a file, not a folder"):
+        preflight(TrackingConfig(**tracking), root)
+    assert blocker.read_text(encoding="utf-8") == "kept\n"
+
+
+def test_tensorboard_log_dir_under_a_file_stops_validate_and_run(tmp_path, tiny_model_dir):
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("kept\n", encoding="utf-8")
+    tracking = {"backends": ["tensorboard"], "tensorboard": {"log_dir": f"{blocker}/tb"}}
+    recipe = _recipe(tmp_path, tiny_model_dir, tracking)
+    out = tmp_path / "run"
+    done = tunesmith("validate", recipe)
+    assert_user_error(done, "tracking.tensorboard.log_dir", f"{blocker}/tb", "is a file")
+    assert_user_error(tunesmith("run", recipe, "--output", out), "tracking.tensorboard.log_dir")
+    assert not (out / "data").exists()
+    assert blocker.read_text(encoding="utf-8") == "kept\n"
+
+
+def test_mlflow_folder_store_refused_by_mlflow_is_named(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    uri = f"file:{tmp_path / 'mlruns'}"
+    with pytest.raises(UserError, match=f"tracking_uri: {uri} is a folder store.*sqlite"):
+        preflight(_mlflow_at(uri), tmp_path)

@@ -26,9 +26,11 @@ def reachable(url: str, key: str) -> None:
 
 
 def writable(folder: Path, key: str) -> None:
-    """The nearest existing parent of `folder` can be written to."""
+    """The nearest existing parent of `folder` is a folder that can be written to."""
     probe = folder
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
+    if not probe.is_dir():  # the backend's mkdir would fail mid-run with NotADirectoryError
+        raise UserError(f"{key}: {folder} cannot be created ({probe} is a file, not a folder)")
     if not os.access(probe, os.W_OK):
         raise UserError(f"{key}: {folder} cannot be written (no write permission on {probe})")

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 from tunesmith.config.tracking import TrackingConfig
+from tunesmith.errors import UserError
 from tunesmith.tracking.base import TRACKERS, Backend, StageRun
-from tunesmith.tracking.checks import reachable, writable
+from tunesmith.tracking.checks import TIMEOUT_SECONDS, reachable, writable
 
 PARAMS_PER_BATCH = 100  # MLflow's log_batch limit
 PARAM_VALUE_MAX = 6000
+KEY = "tracking.mlflow.tracking_uri"
+LOOKUP = "/api/2.0/mlflow/experiments/get-by-name"  # the first call a tracker makes
+MESSAGE_MAX = 200
 
 
 def tracking_uri(config: TrackingConfig, root: Path) -> str:
@@ -22,16 +27,122 @@ def _check(config: TrackingConfig, root: Path) -> None:
     uri = tracking_uri(config, root)
     scheme = urlparse(uri).scheme
     if scheme in ("http", "https"):
-        reachable(uri, "tracking.mlflow.tracking_uri")
+        reachable(uri, KEY)
+        _answers_as_mlflow(uri, config.mlflow.experiment)
     elif scheme == "sqlite":
-        writable(Path(uri.removeprefix("sqlite:///")).parent, "tracking.mlflow.tracking_uri")
+        writable(Path(uri.removeprefix("sqlite:///")).parent, KEY)
+    elif scheme in ("", "file"):
+        _file_store_allowed(uri)
+        writable(_file_store_folder(uri), KEY)
+
+
+def _answers_as_mlflow(uri: str, experiment: str) -> None:
+    """The server answers the tracker's first call (look up the experiment) as MLflow does.
+
+    A port that accepts connections may be another web server, or (in some sandboxes) nothing
+    at all: only a real request tells. MLflow's own HTTP helper sends it, so the credentials
+    and TLS settings from MLFLOW_TRACKING_* apply; no retries, a short timeout.
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.credentials import get_default_host_creds
+    from mlflow.utils.rest_utils import http_request
+
+    try:
+        response = http_request(
+            get_default_host_creds(uri),
+            LOOKUP,
+            "GET",
+            max_retries=0,
+            timeout=TIMEOUT_SECONDS,
+            raise_on_status=False,
+            params={"experiment_name": experiment},
+        )
+    except MlflowException as exc:
+        if isinstance(_root_cause(exc), TimeoutError):
+            raise UserError(f"{KEY}: {uri} did not answer within {TIMEOUT_SECONDS:g} s") from None
+        raise UserError(f"{KEY}: {uri} failed ({_reason(exc)})") from None
+    if not _mlflow_answer(response):
+        answered = f"HTTP {response.status_code} {response.reason or ''}".strip()
+        raise UserError(
+            f"{KEY}: {uri} is not an MLflow tracking server (GET {LOOKUP} answered {answered})"
+        )
+
+
+def _mlflow_answer(response) -> bool:
+    """The experiment, or MLflow's "no such experiment" (the tracker then creates it)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    if not isinstance(body, dict):
+        return False
+    if response.status_code == 200:
+        return "experiment" in body
+    return body.get("error_code") == "RESOURCE_DOES_NOT_EXIST"
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost error: MLflow wraps requests', which wraps urllib3's, which wraps the OS's
+    (urllib3 sometimes passes it as an argument instead of raising from it)."""
+    while True:
+        carried = (arg for arg in exc.args if isinstance(arg, BaseException))
+        inner = exc.__cause__ or exc.__context__ or next(carried, None)
+        if inner is None:
+            return exc
+        exc = inner
+
+
+def _reason(exc: Exception) -> str:
+    """A few words on what failed: the network error under MLflow's wrappers when there is one
+    (their messages repeat the URL and urllib3's retry story), else MLflow's first line (its
+    messages can carry a whole web page), cut short."""
+    root = _root_cause(exc)
+    told = root if isinstance(root, OSError) else exc
+    first = (str(told).splitlines() or [""])[0] or type(told).__name__
+    return first if len(first) <= MESSAGE_MAX else first[:MESSAGE_MAX] + "..."
+
+
+def _file_store_allowed(uri: str) -> None:
+    """Recent MLflow refuses a folder store (mid-run) unless MLFLOW_ALLOW_FILE_STORE is set."""
+    from mlflow import environment_variables
+
+    allowed = getattr(environment_variables, "MLFLOW_ALLOW_FILE_STORE", None)
+    if allowed is not None and not allowed.get():
+        raise UserError(
+            f"{KEY}: {uri} is a folder store, which this MLflow refuses unless "
+            "MLFLOW_ALLOW_FILE_STORE=true is set; use sqlite:///<path>.db instead"
+        )
+
+
+def _file_store_folder(uri: str) -> Path:
+    from mlflow.utils.file_utils import local_file_uri_to_path
+
+    return Path(local_file_uri_to_path(uri))
 
 
 class MlflowTracker:
     def __init__(self, config: TrackingConfig, run: StageRun) -> None:
+        self.uri = tracking_uri(config, run.root)
+        self.failed_call = False
+        with self._calls():
+            self._open(config, run)
+
+    @contextlib.contextmanager
+    def _calls(self):
+        """MLflow's errors (a server gone mid-run, a store that refuses) as one line naming the
+        store; after one, `close` does not wait on that store again."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            yield
+        except MlflowException as exc:
+            self.failed_call = True
+            raise UserError(f"{KEY}: {self.uri} failed ({_reason(exc)})") from None
+
+    def _open(self, config: TrackingConfig, run: StageRun) -> None:
         from mlflow.tracking import MlflowClient
 
-        uri = tracking_uri(config, run.root)
+        uri = self.uri
         if uri.startswith("sqlite:///"):
             Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.client = MlflowClient(tracking_uri=uri)
@@ -63,20 +174,25 @@ class MlflowTracker:
         now = int(time.time() * 1000)
         rows = [Metric(k, v, now, step or 0) for k, v in metrics.items()]
         if rows:
-            self.client.log_batch(self.run_id, metrics=rows)
+            with self._calls():
+                self.client.log_batch(self.run_id, metrics=rows)
 
     def log_artifact(self, path: Path) -> None:
-        if path.is_dir():
-            self.client.log_artifacts(self.run_id, str(path), artifact_path=path.name)
-        else:
-            self.client.log_artifact(self.run_id, str(path))
+        with self._calls():
+            if path.is_dir():
+                self.client.log_artifacts(self.run_id, str(path), artifact_path=path.name)
+            else:
+                self.client.log_artifact(self.run_id, str(path))
 
     def resume(self, step: int, history: list[tuple[int, dict]]) -> None:
         for logged_at, metrics in history:  # a new MLflow run: the curve up to the checkpoint
             self.log_metrics(metrics, logged_at)
 
     def close(self, failed: bool) -> None:
-        self.client.set_terminated(self.run_id, status="FAILED" if failed else "FINISHED")
+        if self.failed_call:  # the store already failed: the stage's error says so
+            return
+        with self._calls():
+            self.client.set_terminated(self.run_id, status="FAILED" if failed else "FINISHED")
 
 
 TRACKERS.register("mlflow", Backend("mlflow", "mlflow", _check, MlflowTracker))

@@ -53,16 +53,21 @@ def observe_stage(recipe, run_dir, stage: str):
         return
     config = recipe.tracking
     run = StageRun(run_dir.root, stage, flatten(recipe.model_dump(mode="json")))
-    backends = [TRACKERS.get(name).open(config, run) for name in config.backends]
-    token = _ACTIVE.set((stage, backends))
     failed = True
-    try:
-        with measure_energy(config.energy, run_dir, stage) as energy:
-            yield
-        failed = False
-        write_energy_summary(run_dir)
-        log_stage_outputs(run_dir, stage, backends, energy.result)
-    finally:
-        _ACTIVE.reset(token)
-        for backend in backends:
-            backend.close(failed)
+    # Every tracker run opened is closed, even when another fails to open or to close (a
+    # TensorBoard writer not closed loses its last events).
+    with contextlib.ExitStack() as closing:
+        backends = []
+        for name in config.backends:
+            backend = TRACKERS.get(name).open(config, run)
+            backends.append(backend)
+            closing.callback(lambda opened=backend: opened.close(failed))  # `failed` at the end
+        token = _ACTIVE.set((stage, backends))
+        try:
+            with measure_energy(config.energy, run_dir, stage) as energy:
+                yield
+            failed = False
+            write_energy_summary(run_dir)
+            log_stage_outputs(run_dir, stage, backends, energy.result)
+        finally:
+            _ACTIVE.reset(token)

@@ -129,3 +129,15 @@ def test_human_cli_errors_are_one_line(run_root, tmp_path):
     )
     assert missing.returncode == 2 and "not an evaluated run folder" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_export_to_a_folder_is_one_line_and_creates_no_session(run_root, tmp_path):
+    from tunesmith.cli.main import app
+
+    folder = tmp_path / "sheets"
+    folder.mkdir()
+    args = ["human", "export", str(run_root), "--session", "s1", "-o", str(folder)]
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, UserError)
+    assert str(result.exception) == f"--output: {folder} is a folder; give a file name"
+    assert list(folder.iterdir()) == [] and not Session(run_root, "s1").settings_path.exists()

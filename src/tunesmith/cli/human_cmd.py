@@ -48,9 +48,11 @@ def export(
 ) -> None:
     """Write a blind rating sheet (CSV) for a rater who works offline."""
     from tunesmith.artifacts import atomic_write_text
+    from tunesmith.cli.outputs import output_file
     from tunesmith.human.session import Session
     from tunesmith.human.sheet import export_sheet
 
+    output_file(output)  # before a new session is created for a sheet that cannot be written
     found = Session(_run_root(run), session)
     if not found.settings_path.is_file():
         found = Session.create(run, session)

@@ -32,13 +32,14 @@ def run_recipe(
 ) -> None:
     from tunesmith.artifacts import RunDir
     from tunesmith.artifacts.rank import is_writer
+    from tunesmith.cli.outputs import output_folder
     from tunesmith.config import load_recipe
     from tunesmith.pipeline import run_pipeline
     from tunesmith.preflight import preflight
 
     recipe = load_recipe(recipe_path or _default_recipe(output), overrides)
-    if output is not None and output.exists() and not output.is_dir():
-        raise UserError(f"--output: {output} exists and is not a folder")
+    if output is not None:
+        output_folder(output)
     from tunesmith.train.distributed import release_workers, run_worker, world_size
 
     if world_size() > 1 and output is None:

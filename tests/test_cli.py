@@ -198,3 +198,12 @@ def test_path_mistakes_the_commands_do_not_check_are_still_one_line(capsys, code
         invoke(app)
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == "error: cannot write a/b: wrong kind of path\n"
+
+
+def test_stages_without_a_recipe_need_an_existing_run_folder(tmp_path):
+    out = tmp_path / "runs" / "none"
+    done = tunesmith("run", "--stages", "train", "-o", out, cwd=tmp_path)
+    assert_user_error(done, "--stages without a recipe", f"{out} is not one (no recipe.yaml)")
+    done = tunesmith("run", "--stages", "train", cwd=tmp_path)
+    assert_user_error(done, "--stages without a recipe needs an existing run folder as --output")
+    assert list(tmp_path.iterdir()) == []  # no demo folder created

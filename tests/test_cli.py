@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import subprocess
 import sys
 
 import pytest
 import yaml
+from conftest import make_records, write_jsonl
 
 
 def tunesmith(*args, cwd=None):
@@ -145,3 +147,63 @@ def test_init_examples_validate(tmp_path, example):
     done = tunesmith("validate", tmp_path / example / "recipe.yaml")
     assert done.returncode == 0, done.stderr
     assert "examples, fields map" in done.stdout + done.stderr
+
+
+FOLDER_OUTPUTS = {  # commands that write a folder, with where it goes ({out})
+    "run": ["run", "{recipe}", "-o", "{out}"],
+    "group": ["group", "{recipe}", "-o", "{out}"],
+    "tune": ["tune", "{recipe}", "-o", "{out}"],
+    "curate-recipe": ["data", "curate", "{recipe}", "-o", "{out}"],
+    "refine": ["refine", "{run}", "-o", "{out}"],
+    "init": ["init", "{out}"],
+}
+
+
+@pytest.mark.parametrize("under", [False, True], ids=["a-file", "under-a-file"])
+@pytest.mark.parametrize("command", list(FOLDER_OUTPUTS))
+def test_a_file_as_an_output_folder_is_one_line_and_kept(tmp_path, tiny_model_dir, command, under):
+    data = write_jsonl(tmp_path / "d.jsonl", make_records())
+    recipe = recipe_with(tmp_path, tiny_model_dir, data)
+    blocker = tmp_path / "afile"
+    blocker.write_text("keep me", encoding="utf-8")
+    out = blocker / "sub" if under else blocker
+    args = [a.format(recipe=recipe, run=tmp_path / "run", out=out) for a in FOLDER_OUTPUTS[command]]
+    option = "DIRECTORY" if command == "init" else "--output"
+    found = "cannot create the output folder (" if under else "exists and is not a folder"
+    assert_user_error(tunesmith(*args, cwd=tmp_path), f"{option}: {out}", found)
+    assert blocker.read_text(encoding="utf-8") == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "d.jsonl", "recipe.yaml"]
+
+
+@pytest.mark.parametrize("under", [False, True], ids=["a-folder", "under-a-file"])
+def test_compare_html_must_be_a_file_it_can_write(tmp_path, under):
+    (tmp_path / "afile").write_text("keep me", encoding="utf-8")
+    (tmp_path / "adir").mkdir()
+    html = tmp_path / "afile" / "x.html" if under else tmp_path / "adir"
+    done = tunesmith("compare", tmp_path / "r1", tmp_path / "r2", "--html", html)
+    found = "cannot create the output folder" if under else "is a folder; give a file name"
+    assert_user_error(done, "--html: ", found)
+    assert list((tmp_path / "adir").iterdir()) == []
+
+
+@pytest.mark.parametrize("code", [errno.ENOTDIR, errno.EISDIR], ids=["ENOTDIR", "EISDIR"])
+def test_path_mistakes_the_commands_do_not_check_are_still_one_line(capsys, code):
+    """ENOTDIR and EISDIR from anywhere are the user's path, not a crash."""
+    from tunesmith.cli.errors import invoke
+
+    def app(**_):
+        raise OSError(code, "wrong kind of path", "a/b")
+
+    with pytest.raises(SystemExit) as exit_info:
+        invoke(app)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == "error: cannot write a/b: wrong kind of path\n"
+
+
+def test_stages_without_a_recipe_need_an_existing_run_folder(tmp_path):
+    out = tmp_path / "runs" / "none"
+    done = tunesmith("run", "--stages", "train", "-o", out, cwd=tmp_path)
+    assert_user_error(done, "--stages without a recipe", f"{out} is not one (no recipe.yaml)")
+    done = tunesmith("run", "--stages", "train", cwd=tmp_path)
+    assert_user_error(done, "--stages without a recipe needs an existing run folder as --output")
+    assert list(tmp_path.iterdir()) == []  # no demo folder created

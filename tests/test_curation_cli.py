@@ -85,6 +85,18 @@ def test_curate_file_user_errors(tmp_path):
     assert str(result.exception).startswith("--set dedup.threshold: ")
 
 
+def test_curate_file_refuses_a_folder_as_its_output_before_curating(tmp_path):
+    source = _mail_file(tmp_path / "mail.jsonl")
+    folder = tmp_path / "out"
+    (folder / "kept.txt").parent.mkdir()
+    (folder / "kept.txt").write_text("keep me", encoding="utf-8")
+    result = runner.invoke(data_app, ["curate", str(source), "-o", str(folder)])
+    assert isinstance(result.exception, UserError) and result.exception.exit_code == 2
+    assert str(result.exception) == f"--output: {folder} is a folder; give a file name"
+    assert [p.name for p in folder.iterdir()] == ["kept.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mail.jsonl", "out"]  # no card
+
+
 def test_inspect_changes_nothing_and_reports(tmp_path):
     source = _mail_file(tmp_path / "mail.jsonl")
     before = source.read_text()

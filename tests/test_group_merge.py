@@ -156,6 +156,17 @@ def test_weight_list_not_matching_the_members_is_one_line_exit_2(
     assert not (tmp_path / "g").exists()
 
 
+def test_a_seed_listed_twice_is_refused_with_its_key_path(
+    tmp_path, tiny_model_dir, capsys, monkeypatch
+):
+    group = {"members": {"seeds": [0, 1, 0]}}
+    lines = group_cli_error(tmp_path, tiny_model_dir, group, capsys, monkeypatch)
+    assert len(lines) == 1, lines
+    assert "recipe.yaml:" in lines[0] and "group.members.seeds" in lines[0], lines[0]
+    assert "each seed at most once (0 repeated)" in lines[0]
+    assert not (tmp_path / "g").exists()  # one member scored twice would pass for an ensemble
+
+
 def test_variants_of_another_method_are_refused_before_training(
     tmp_path, tiny_model_dir, capsys, monkeypatch
 ):

@@ -129,3 +129,54 @@ def test_human_cli_errors_are_one_line(run_root, tmp_path):
     )
     assert missing.returncode == 2 and "not an evaluated run folder" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_export_to_a_folder_is_one_line_and_creates_no_session(run_root, tmp_path):
+    from tunesmith.cli.main import app
+
+    folder = tmp_path / "sheets"
+    folder.mkdir()
+    args = ["human", "export", str(run_root), "--session", "s1", "-o", str(folder)]
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, UserError)
+    assert str(result.exception) == f"--output: {folder} is a folder; give a file name"
+    assert list(folder.iterdir()) == [] and not Session(run_root, "s1").settings_path.exists()
+
+
+def _cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "tunesmith.cli", *map(str, args)], capture_output=True, text=True
+    )
+
+
+def _one_error_line(done) -> str:
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    return lines[0]
+
+
+def test_a_sheet_with_a_quote_never_closed_is_refused_whole(run_root, tmp_path):
+    session = Session.create(run_root, "s1")
+    ids = [item.id for item in session.items()][:3]
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(
+        f'item,verdict,reason\n{ids[0]},A,"he said fine\n{ids[1]},B,ok\n{ids[2]},tie,ok\n',
+        encoding="utf-8",
+    )
+    done = _cli("human", "import", run_root, sheet, "--session", "s1", "--rater", "ann")
+    line = _one_error_line(done)
+    assert f"{sheet}:2: malformed CSV" in line and "never closed" in line, line
+    assert session.ratings() == []  # the rows after the quote are not lost: none is stored
+
+
+def test_a_sheet_that_is_not_utf8_is_one_line(run_root, tmp_path):
+    session = Session.create(run_root, "s1")
+    sheet = tmp_path / "bin.csv"
+    sheet.write_bytes(b"item,verdict\n\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    done = _cli("human", "import", run_root, sheet, "--session", "s1", "--rater", "ann")
+    assert f"{sheet}:2: not UTF-8 text" in _one_error_line(done)
+    assert session.ratings() == []

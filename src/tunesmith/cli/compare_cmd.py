@@ -11,6 +11,7 @@ from tunesmith.progress import console
 def compare_runs(runs: list[Path], html: Path, row: str = "tuned") -> dict:
     from tunesmith.artifacts import atomic_write_text, write_json
     from tunesmith.cli.eval_print import pairs_table
+    from tunesmith.cli.outputs import output_file
     from tunesmith.config import load_recipe
     from tunesmith.config.tasks import metric_keys
     from tunesmith.evaluate.runs import compare_predictions, run_info, run_predictions
@@ -18,6 +19,7 @@ def compare_runs(runs: list[Path], html: Path, row: str = "tuned") -> dict:
 
     if len(runs) < 2:
         raise UserError("compare: give at least two run folders")
+    output_file(html, "--html")
     first = runs[0]
     rows_first = run_predictions(first, row)
     info = run_info(first)

@@ -60,6 +60,7 @@ def curate(
 
 def _curate_recipe(source, steps, overrides, output, runs_dir):
     from tunesmith.artifacts import RunDir
+    from tunesmith.cli.outputs import output_folder
     from tunesmith.config import load_recipe
     from tunesmith.data.curate.adhoc import STEP_KEYS, curation_config
     from tunesmith.data.stage import run
@@ -71,7 +72,7 @@ def _curate_recipe(source, steps, overrides, output, runs_dir):
         curation = curation_config(chosen, overrides, base)
         data = recipe.data.model_copy(update={"curation": curation})
         recipe = recipe.model_copy(update={"data": data})
-    run_dir = RunDir(output) if output else RunDir.new(runs_dir, recipe.name)
+    run_dir = RunDir(output_folder(output)) if output else RunDir.new(runs_dir, recipe.name)
     result = run(recipe, run_dir)
     card = json.loads((result.folder / "data_card.json").read_text(encoding="utf-8"))
     return card, result.folder
@@ -79,6 +80,7 @@ def _curate_recipe(source, steps, overrides, output, runs_dir):
 
 def _curate_file(source, steps, fields, label_field, overrides, output, model, seed):
     from tunesmith.artifacts import write_json, write_jsonl
+    from tunesmith.cli.outputs import output_file
     from tunesmith.data.curate import CurationContext
     from tunesmith.data.curate.adhoc import (
         curate_rows,
@@ -88,14 +90,15 @@ def _curate_file(source, steps, fields, label_field, overrides, output, model, s
     )
     from tunesmith.report.data_card import render_data_card
 
+    # the output is checked first: curation (models, paraphrases) can take long
+    output = output_file(output or source.with_name(_stem(source) + ".curated.jsonl"))
+    if output.resolve() == source.resolve():
+        raise UserError(f"--output {output}: would overwrite the input file")
     config = curation_config(steps or DEFAULT_FILE_STEPS.split(","), overrides)
     rows, text_fields = rows_from_file(source, _split(fields), label_field)
     load_tokenizer, load_model = model_loaders(model)
     ctx = CurationContext(text_fields, label_field, seed, load_tokenizer, load_model)
     kept, card = curate_rows(rows, config, ctx)
-    output = output or source.with_name(_stem(source) + ".curated.jsonl")
-    if output.resolve() == source.resolve():
-        raise UserError(f"--output {output}: would overwrite the input file")
     base = output.with_name(_stem(output))
     write_jsonl(output, kept)
     write_json(base.with_name(base.name + ".card.json"), card)

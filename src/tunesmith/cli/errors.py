@@ -14,7 +14,17 @@ import sys
 
 INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 RESUME_HINT = "interrupted; run the same command again to resume"
-USER_OS_ERRORS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT)
+# The user's path or machine, not a bug: ENOTDIR and EISDIR are a file given where a folder goes
+# or the other way round (the commands check their outputs first; this catches the rest).
+USER_OS_ERRORS = (
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.ENOTDIR,
+    errno.EISDIR,
+)
 
 
 def invoke(app) -> None:

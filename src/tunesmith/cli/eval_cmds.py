@@ -49,10 +49,11 @@ def refine(
     ),
 ) -> None:
     """Write the next iteration's recipe and data, acting on this run's errors."""
+    from tunesmith.cli.outputs import output_folder
     from tunesmith.evaluate.refine import refine as write_refinement
     from tunesmith.progress import console
 
-    out = output or Path(run) / "refine"
+    out = output_folder(output or Path(run) / "refine")
     plan = write_refinement(Path(run), out, factor, review)
     console.print(
         f"analysed the {plan['analysed_split']} split: {len(plan['weak_buckets'])} weak "

@@ -8,10 +8,12 @@ from tunesmith.progress import console
 
 
 def group_recipe(recipe_path: Path, out: Path, overrides: list[str]) -> dict:
+    from tunesmith.cli.outputs import output_folder
     from tunesmith.config import load_recipe
     from tunesmith.group.driver import run_group
 
     recipe = load_recipe(recipe_path, overrides)
+    output_folder(out)
     console.print(f"group folder: [bold]{out}[/bold]")
     result = run_group(recipe, out, on_member=_member_done, on_step=console.print)
     key, best = result["headline"], result["best_member"]

@@ -48,9 +48,11 @@ def export(
 ) -> None:
     """Write a blind rating sheet (CSV) for a rater who works offline."""
     from tunesmith.artifacts import atomic_write_text
+    from tunesmith.cli.outputs import output_file
     from tunesmith.human.session import Session
     from tunesmith.human.sheet import export_sheet
 
+    output_file(output)  # before a new session is created for a sheet that cannot be written
     found = Session(_run_root(run), session)
     if not found.settings_path.is_file():
         found = Session.create(run, session)
@@ -66,6 +68,7 @@ def import_(
     rater: str = typer.Option(..., help="Who filled it in."),
 ) -> None:
     """Append a filled-in sheet's verdicts (A, B, tie, both_bad) to the session."""
+    from tunesmith.data.io import _read_text
     from tunesmith.human.session import Session
     from tunesmith.human.sheet import import_sheet
 
@@ -73,5 +76,6 @@ def import_(
         raise UserError(f"{sheet}: sheet not found")
     found = Session(_run_root(run), session)
     found.settings  # noqa: B018 (an unknown session is an error)
-    count = import_sheet(found, rater, sheet.read_text(encoding="utf-8-sig"), str(sheet))
+    text = _read_text(sheet)  # as data files are read: not UTF-8 is file:line, not a traceback
+    count = import_sheet(found, rater, text, str(sheet))
     typer.echo(f"imported {count} ratings from {sheet} as {rater}")

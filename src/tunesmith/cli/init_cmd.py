@@ -6,6 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
+from tunesmith.cli.outputs import output_folder
 from tunesmith.errors import UserError, suggest
 from tunesmith.progress import console
 
@@ -24,6 +25,7 @@ def write_starter(directory: Path, example: str = "demo") -> None:
         raise UserError(
             f"--example: no example '{example}'{suggest(example, names)}; have: {', '.join(names)}"
         )
+    output_folder(directory, "DIRECTORY")
     recipe = directory / "recipe.yaml"
     if recipe.exists():
         raise UserError(f"{recipe}: already exists; not overwriting it")

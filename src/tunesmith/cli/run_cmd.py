@@ -16,10 +16,16 @@ def bundled_demo() -> Path:
 TARGET_MISSED_EXIT = 3  # `run --fail-under-target`: distinct from 1 (crash) and 2 (bad input)
 
 
-def _default_recipe(output: Path | None) -> Path:
+def _default_recipe(output: Path | None, only: list[str] | None) -> Path:
     """Without a recipe: the run folder's own resolved recipe when resuming one, else the demo."""
     saved = output / "recipe.yaml" if output is not None else None
-    return saved if saved is not None and saved.is_file() else bundled_demo()
+    if saved is not None and saved.is_file():
+        return saved
+    if only:  # a new demo folder has no earlier stages for these to run on: refuse, create nothing
+        found = f"; {output} is not one (no recipe.yaml)" if output else ""
+        needs = "--stages without a recipe needs an existing run folder as --output"
+        raise UserError(needs + found)
+    return bundled_demo()
 
 
 def run_recipe(
@@ -32,13 +38,14 @@ def run_recipe(
 ) -> None:
     from tunesmith.artifacts import RunDir
     from tunesmith.artifacts.rank import is_writer
+    from tunesmith.cli.outputs import output_folder
     from tunesmith.config import load_recipe
     from tunesmith.pipeline import run_pipeline
     from tunesmith.preflight import preflight
 
-    recipe = load_recipe(recipe_path or _default_recipe(output), overrides)
-    if output is not None and output.exists() and not output.is_dir():
-        raise UserError(f"--output: {output} exists and is not a folder")
+    recipe = load_recipe(recipe_path or _default_recipe(output, only), overrides)
+    if output is not None:
+        output_folder(output)
     from tunesmith.train.distributed import release_workers, run_worker, world_size
 
     if world_size() > 1 and output is None:

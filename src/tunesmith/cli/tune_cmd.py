@@ -8,10 +8,12 @@ from tunesmith.progress import console
 
 
 def tune_recipe(recipe_path: Path, hpo_dir: Path, **options) -> dict:
+    from tunesmith.cli.outputs import output_folder
     from tunesmith.config import load_recipe
     from tunesmith.tune.driver import TuneOptions, tune
 
     recipe = load_recipe(recipe_path)
+    output_folder(hpo_dir)
     console.print(f"search folder: [bold]{hpo_dir}[/bold]")
     summary = tune(recipe, TuneOptions(hpo_dir=hpo_dir, **options))
     counts = ", ".join(f"{n} {state}" for state, n in sorted(summary["counts"].items()))

@@ -28,6 +28,15 @@ class SeedMembers(Section):
         [0, 1, 2], min_length=2, description="One member per training seed (training.seed)."
     )
 
+    @field_validator("seeds")
+    @classmethod
+    def _seeds_differ(cls, seeds: list[int]) -> list[int]:
+        """Members are named and stored by seed: a repeated seed would be one folder, one model."""
+        repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+        if repeated:
+            raise ValueError(f"each seed at most once ({', '.join(map(str, repeated))} repeated)")
+        return seeds
+
     def size(self) -> int:
         return len(self.seeds)
 

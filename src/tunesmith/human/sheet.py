@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
+from tunesmith.data.io import _parse_csv
 from tunesmith.errors import UserError
 from tunesmith.human.session import VERDICTS, Session
 
@@ -40,13 +42,17 @@ def export_sheet(session: Session, rater: str | None = None) -> str:
 def import_sheet(session: Session, rater: str, text: str, source: str = "sheet") -> int:
     """Append the sheet's filled-in rows as `rater`'s ratings; returns how many.
     Every row is checked first, so a bad sheet stores nothing."""
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in ("item", "verdict") if c not in (reader.fieldnames or [])]
+    header = next(csv.reader(io.StringIO(text, newline="")), [])
+    missing = [c for c in ("item", "verdict") if c not in header]
     if missing:
         raise UserError(f"{source}: missing column(s) {', '.join(missing)}")
+    # Read as strictly as data files: a quote never closed would otherwise swallow the rows
+    # after it into one reason, and their ratings would be lost without a word.
+    table = _parse_csv(Path(source), text)
     known = {item.id for item in session.items()}
     rows = []
-    for line, row in enumerate(reader, 2):
+    for row in table:
+        line = row["_line"]
         verdict = (row.get("verdict") or "").strip()
         if not verdict:
             continue  # not rated yet

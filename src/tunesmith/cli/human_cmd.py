@@ -68,7 +68,7 @@ def import_(
     rater: str = typer.Option(..., help="Who filled it in."),
 ) -> None:
     """Append a filled-in sheet's verdicts (A, B, tie, both_bad) to the session."""
-    from tunesmith.data.io import _read_text
+    from tunesmith.data.io import read_text
     from tunesmith.human.session import Session
     from tunesmith.human.sheet import import_sheet
 
@@ -76,6 +76,6 @@ def import_(
         raise UserError(f"{sheet}: sheet not found")
     found = Session(_run_root(run), session)
     found.settings  # noqa: B018 (an unknown session is an error)
-    text = _read_text(sheet)  # as data files are read: not UTF-8 is file:line, not a traceback
+    text = read_text(sheet)  # as data files are read: not UTF-8 is file:line, not a traceback
     count = import_sheet(found, rater, text, str(sheet))
     typer.echo(f"imported {count} ratings from {sheet} as {rater}")

@@ -30,8 +30,8 @@ def read_records(path: str | Path) -> list[dict]:
         if kind == "parquet":
             rows = _read_parquet(path)
         else:
-            text = _read_text(path)
-            rows = _parse_jsonl(path, text) if kind == "jsonl" else _parse_csv(path, text)
+            text = read_text(path)
+            rows = _parse_jsonl(path, text) if kind == "jsonl" else parse_csv(path, text)
     if not rows:
         raise UserError(f"{path}: no records (the dataset is empty)")
     return rows
@@ -50,7 +50,8 @@ def _kind(path: Path) -> str:
     )
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
+    """A text file (gzip by its name) as str; bytes that are not UTF-8 are a file:line error."""
     raw = path.read_bytes()
     if path.name.lower().endswith(".gz"):
         raw = _gunzip(path, raw)
@@ -139,7 +140,8 @@ def _as_record(path: Path, line: int, value: object) -> dict:
     return {**value, "_line": line}
 
 
-def _parse_csv(path: Path, text: str) -> list[dict]:
+def parse_csv(path: Path, text: str) -> list[dict]:
+    """CSV rows as dicts by the header; a malformed record is a file:line error."""
     # strict: a quote never closed is an error, not the rest of the file read into one field
     # (which then looked like one record with a missing field, every later row lost)
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)

@@ -6,7 +6,7 @@ import csv
 import io
 from pathlib import Path
 
-from tunesmith.data.io import _parse_csv
+from tunesmith.data.io import parse_csv
 from tunesmith.errors import UserError
 from tunesmith.human.session import VERDICTS, Session
 
@@ -48,7 +48,7 @@ def import_sheet(session: Session, rater: str, text: str, source: str = "sheet")
         raise UserError(f"{source}: missing column(s) {', '.join(missing)}")
     # Read as strictly as data files: a quote never closed would otherwise swallow the rows
     # after it into one reason, and their ratings would be lost without a word.
-    table = _parse_csv(Path(source), text)
+    table = parse_csv(Path(source), text)
     known = {item.id for item in session.items()}
     rows = []
     for row in table:

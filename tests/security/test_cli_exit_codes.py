@@ -48,7 +48,7 @@ def test_read_only_output_is_one_line_exit_2(tiny_recipe):
     done = tunesmith("run", tiny_recipe(), "--output", "/sys/tunesmith-run")
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
-    assert done.stderr.strip().splitlines()[-1].startswith("error: /sys/tunesmith-run")
+    assert done.stderr.strip().splitlines()[-1].startswith("error: --output: /sys/tunesmith-run")
     assert "not writable" in done.stderr
 
 

@@ -284,7 +284,7 @@ def test_playground_streams_the_base_model_and_explains_a_missing_adapter(tmp_pa
     tuned = client.post(
         "/api/runs/play-1/generate", json={**body, "system": "tuned"}, headers=headers
     )
-    assert tuned.status_code == 400 and "no trained adapter" in tuned.json()["error"]
+    assert tuned.status_code == 400 and "no trained lora result" in tuned.json()["error"]
     refused = client.post("/api/runs/play-1/generate", json=body)
     assert refused.status_code == 403
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tunesmith.config.schema import Recipe
 from tunesmith.errors import UserError
+from tunesmith.models.safe_files import check_safetensors_header
 
 
 def preflight(recipe: Recipe, output: Path | None, say=None) -> list[str]:
@@ -239,7 +240,7 @@ def check_model_folder(folder: Path) -> None:
     if not weights:
         raise UserError(f"model.name: {folder} has a config.json but no weights (.safetensors)")
     for file in (p for p in weights if p.suffix == ".safetensors"):
-        _check_safetensors_header(file)
+        check_safetensors_header(file, "model.name")
     from transformers import AutoTokenizer
 
     try:
@@ -247,14 +248,3 @@ def check_model_folder(folder: Path) -> None:
     except Exception as exc:  # transformers raises many types for a missing/broken tokenizer
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise UserError(f"model.name: cannot load a tokenizer from {folder} ({first})") from None
-
-
-def _check_safetensors_header(file: Path) -> None:
-    """The header parses (only the header is read; no tensor is loaded)."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(file), framework="numpy") as handle:
-            handle.keys()
-    except Exception as exc:  # SafetensorError, OSError, ... for a damaged file
-        raise UserError(f"model.name: {file} is not a readable safetensors file ({exc})") from None

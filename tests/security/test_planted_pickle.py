@@ -136,6 +136,33 @@ def test_damaged_saved_result_names_the_file(tmp_path, tiny_model_dir, method, n
     assert f"{file}" in _one_line(info.value)
 
 
+@pytest.mark.parametrize("loader", ["pretrain-weights", "group-member"])
+def test_other_run_folder_loads_check_files_the_same_way(tmp_path, loader):
+    """Domain pre-training's weights and a group member's adapter are read from run folders
+    too: a damaged file there is the same one line, not peft's traceback."""
+    from types import SimpleNamespace
+
+    from tunesmith.artifacts import RunDir
+    from tunesmith.config.training import training_config
+    from tunesmith.ensemble.merge import _adapter
+    from tunesmith.models.base import apply_weights
+
+    run_dir = RunDir(tmp_path / "run")
+    folder = run_dir.train / "adapter"
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text("{broken")
+    (folder / "adapter_model.safetensors").write_bytes(b"x" * 200)
+    with pytest.raises(UserError, match="damaged run file") as info:
+        if loader == "pretrain-weights":
+            apply_weights(None, folder, "run the pretrain stage")
+        else:
+            member = SimpleNamespace(
+                run_dir=run_dir, recipe=SimpleNamespace(training=training_config())
+            )
+            _adapter(member)
+    assert "adapter_config.json" in _one_line(info.value)
+
+
 def test_load_state_refuses_any_pickle_with_code(tmp_path):
     from tunesmith.models.safe_files import load_state
 

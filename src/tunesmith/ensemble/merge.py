@@ -157,9 +157,15 @@ def _base(gm):
 
 
 def _adapter(gm) -> Path:
+    """A member's saved adapter, checked as every run-folder load is (safetensors only, no
+    damaged file) before peft reads it."""
     from tunesmith.methods import method_of
+    from tunesmith.models.safe_files import require_readable, require_safetensors
 
-    return gm.run_dir.train / method_of(gm.recipe.training).artefact
+    folder = gm.run_dir.train / method_of(gm.recipe.training).artefact
+    require_safetensors(folder)
+    require_readable(folder)
+    return folder
 
 
 def _save(model, target: Path) -> None:

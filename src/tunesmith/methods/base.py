@@ -64,33 +64,15 @@ def load_tuned(training, train_dir: Path, base_model):
     """The tuned model evaluation scores: saved artefact loaded onto `base_model`, merged
     when the method can merge (plain weights generate fastest)."""
     from tunesmith.errors import UserError
-    from tunesmith.models.safe_files import require_safetensors
+    from tunesmith.models.safe_files import require_readable, require_safetensors
 
     method = method_of(training)
     folder = Path(train_dir) / method.artefact
     if not folder.is_dir():
         raise UserError(f"{folder}: no trained {method.name} result; run the train stage first")
     require_safetensors(folder)  # never unpickle weights found in a run folder
-    _require_readable(folder)
+    require_readable(folder)
     return method.merge(method.load(base_model, folder)).eval()
-
-
-def _require_readable(folder: Path) -> None:
-    """Every JSON file of a saved result parses and every safetensors header does (no tensor
-    is read): peft and transformers fail on a damaged one deep inside, naming no file."""
-    from safetensors import SafetensorError, safe_open
-
-    from tunesmith.artifacts.files import read_json
-    from tunesmith.errors import UserError
-
-    for file in sorted(folder.glob("*.json")):
-        read_json(file)
-    for file in sorted(folder.glob("*.safetensors")):
-        try:
-            with safe_open(str(file), framework="pt") as handle:
-                handle.keys()
-        except (SafetensorError, OSError) as exc:
-            raise UserError(f"{file}: damaged run file, not valid safetensors ({exc})") from None
 
 
 def describe(training) -> str:

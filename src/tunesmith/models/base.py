@@ -47,10 +47,11 @@ def apply_pretraining(model, recipe, run_dir):
 def apply_weights(model, folder: Path, hint: str):
     """`model` with a saved result applied: a PEFT adapter merged in, or full weights instead."""
     from tunesmith.errors import UserError
-    from tunesmith.models.safe_files import require_safetensors
+    from tunesmith.models.safe_files import require_readable, require_safetensors
 
     if folder.is_dir():
         require_safetensors(folder)  # never unpickle weights found in a run folder
+        require_readable(folder)
     if (folder / "adapter_config.json").is_file():
         from peft import PeftModel
 

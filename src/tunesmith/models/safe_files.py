@@ -55,6 +55,32 @@ def require_safetensors(folder: Path) -> None:
     )
 
 
+def require_readable(folder: Path) -> None:
+    """Every JSON file of a saved model or adapter folder parses and every safetensors header
+    does (no tensor is read): peft and transformers fail on a damaged one deep inside, naming
+    no file."""
+    from tunesmith.artifacts.files import read_json
+
+    for file in sorted(folder.glob("*.json")):
+        read_json(file)
+    for file in sorted(folder.glob("*.safetensors")):
+        check_safetensors_header(file)
+
+
+def check_safetensors_header(file: Path, key: str = "") -> None:
+    """The header and tensor table parse (only they are read); else one line naming the file
+    (after the recipe `key` it came from, when there is one)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(file), framework="numpy") as handle:
+            handle.keys()
+    except (SafetensorError, OSError, ValueError) as exc:
+        problem = "not a readable safetensors file" if key else "damaged run file"
+        where = f"{key}: {file} is" if key else f"{file}:"
+        raise UserError(f"{where} {problem}, not valid safetensors ({_first(exc)})") from None
+
+
 def _first(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0][:200] if lines else type(exc).__name__

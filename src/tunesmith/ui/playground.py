@@ -29,22 +29,15 @@ def load(run_root: Path, system: str):
 
 def _load(run_root: Path, system: str):
     from tunesmith.config import load_recipe
+    from tunesmith.methods import load_tuned
     from tunesmith.models import load_model_and_tokenizer
 
     recipe = load_recipe(run_root / "recipe.yaml")
+    model, tokenizer = load_model_and_tokenizer(recipe.model)
     if system == "base":
-        return (*load_model_and_tokenizer(recipe.model), recipe)
-    full = run_root / "train" / "model"
-    if full.is_dir():
-        model_config = recipe.model.model_copy(update={"name": str(full)})
-        return (*load_model_and_tokenizer(model_config), recipe)
-    adapter = run_root / "train" / "adapter"
-    if not adapter.is_dir():
-        raise UserError(f"{run_root.name}: no trained adapter or model yet (train/adapter)")
-    from peft import PeftModel
-
-    base, tokenizer = load_model_and_tokenizer(recipe.model)
-    return PeftModel.from_pretrained(base, str(adapter)).eval(), tokenizer, recipe
+        return model, tokenizer, recipe
+    # the evaluate stage's loader: every method, safetensors only, damaged files one line
+    return load_tuned(recipe.training, run_root / "train", model), tokenizer, recipe
 
 
 def stream(run_root: Path, system: str, prompt: str, max_new_tokens: int) -> Iterator[str]:

@@ -186,6 +186,11 @@ def test_compare_html_must_be_a_file_it_can_write(tmp_path, under):
     assert list((tmp_path / "adir").iterdir()) == []
 
 
+def test_compare_html_named_json_is_refused_before_its_twin_overwrites_it(tmp_path):
+    done = tunesmith("compare", tmp_path / "r1", tmp_path / "r2", "--html", tmp_path / "c.json")
+    assert_user_error(done, "--html: ", "would be overwritten by the page's JSON")
+
+
 @pytest.mark.parametrize("code", [errno.ENOTDIR, errno.EISDIR], ids=["ENOTDIR", "EISDIR"])
 def test_path_mistakes_the_commands_do_not_check_are_still_one_line(capsys, code):
     """ENOTDIR and EISDIR from anywhere are the user's path, not a crash."""

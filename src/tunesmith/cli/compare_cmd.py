@@ -20,6 +20,8 @@ def compare_runs(runs: list[Path], html: Path, row: str = "tuned") -> dict:
     if len(runs) < 2:
         raise UserError("compare: give at least two run folders")
     output_file(html, "--html")
+    if html.suffix.lower() == ".json":  # the page's JSON twin is written as <name>.json
+        raise UserError(f"--html: {html} would be overwritten by the page's JSON; give .html")
     first = runs[0]
     rows_first = run_predictions(first, row)
     info = run_info(first)

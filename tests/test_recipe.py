@@ -135,6 +135,17 @@ def test_deep_nesting_is_one_line_not_a_recursion_error(tmp_path, text, expected
     assert str(err.value) == f"{tmp_path / expected}"
 
 
+def test_alias_expansion_is_capped_before_validation_walks_it(tmp_path):
+    """A few anchors can stand for a million values ("billion laughs"); refused when read."""
+    lines = ["task: summarization", 'a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for level in "bcdef":
+        previous = chr(ord(level) - 1)
+        lines.append(f"{level}: &{level} [{', '.join(['*' + previous] * 10)}]")
+    with pytest.raises(UserError, match="more than 100,000 values once aliases expand") as err:
+        load_recipe(write(tmp_path, "\n".join(lines) + "\n"))
+    assert str(err.value).startswith(f"{tmp_path / 'r.yaml'}:6: e: more than")
+
+
 @pytest.mark.parametrize(
     ("section", "expected"),
     [

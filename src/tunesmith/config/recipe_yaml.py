@@ -15,6 +15,9 @@ from yaml.composer import ComposerError
 # The deepest shipped recipe is about 8 levels; this leaves room and stays far from Python's
 # recursion limit in everything that walks the result (construction, deepcopy, validation).
 MAX_DEPTH = 100
+# Values after alias expansion: a few short aliases can stand for a billion values ("billion
+# laughs"), which validation would then walk one by one. The biggest real recipe has hundreds.
+MAX_VALUES = 100_000
 
 
 def read_yaml(text: str) -> tuple[Any, yaml.Node | None]:
@@ -34,6 +37,7 @@ class _RecipeLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._path: list[Any] = []  # the keys and indices leading to the node being read
         self._heights: dict[int, int] = {}  # levels below each node read so far
+        self._sizes: dict[int, int] = {}  # values in each node read so far, aliases expanded
 
     def compose_node(self, parent, index):
         mark = self.peek_event().start_mark
@@ -48,6 +52,10 @@ class _RecipeLoader(yaml.SafeLoader):
         height = self._heights.setdefault(id(node), self._height(node))
         if len(self._path) + height > MAX_DEPTH:
             raise self._too_deep(mark)
+        if self._sizes.setdefault(id(node), self._size(node)) > MAX_VALUES:
+            where = self._where(_name(index))
+            problem = f"{where}: more than {MAX_VALUES:,} values once aliases expand"
+            raise ComposerError(None, None, problem, mark)
         return node
 
     def compose_mapping_node(self, anchor):
@@ -70,11 +78,19 @@ class _RecipeLoader(yaml.SafeLoader):
         children = node.value if isinstance(node, yaml.SequenceNode) else sum(node.value, ())
         return 1 + max((self._heights[id(child)] for child in children), default=0)
 
+    def _size(self, node: yaml.Node) -> int:
+        if isinstance(node, yaml.ScalarNode):
+            return 1
+        children = node.value if isinstance(node, yaml.SequenceNode) else sum(node.value, ())
+        return 1 + sum(self._sizes[id(child)] for child in children)
+
     def _too_deep(self, mark) -> ComposerError:
-        named = [p for p in self._path if p is not None]
-        shown = _dotted(named[:4]) + ("..." if len(named) > 4 else "")
-        problem = f"{shown}: nested more than {MAX_DEPTH} levels deep"
+        problem = f"{self._where()}: nested more than {MAX_DEPTH} levels deep"
         return ComposerError(None, None, problem, mark)
+
+    def _where(self, last=None) -> str:
+        named = [p for p in [*self._path, last] if p is not None]
+        return _dotted(named[:4]) + ("..." if len(named) > 4 else "")
 
 
 def _name(index) -> str | int | None:

@@ -202,7 +202,26 @@ def test_path_mistakes_the_commands_do_not_check_are_still_one_line(capsys, code
     with pytest.raises(SystemExit) as exit_info:
         invoke(app)
     assert exit_info.value.code == 2
-    assert capsys.readouterr().err == "error: cannot write a/b: wrong kind of path\n"
+    assert capsys.readouterr().err == "error: a/b: wrong kind of path\n"
+
+
+@pytest.mark.parametrize(
+    ("code", "line"),
+    [
+        (errno.ENOSPC, "error: cannot write a/b: disk trouble\n"),
+        (errno.EACCES, "error: a/b: disk trouble\n"),  # a read can be refused too
+    ],
+    ids=["ENOSPC", "EACCES"],
+)
+def test_os_errors_say_cannot_write_only_when_only_a_write_fails_so(capsys, code, line):
+    from tunesmith.cli.errors import invoke
+
+    def app(**_):
+        raise OSError(code, "disk trouble", "a/b")
+
+    with pytest.raises(SystemExit) as exit_info:
+        invoke(app)
+    assert exit_info.value.code == 2 and capsys.readouterr().err == line
 
 
 def test_stages_without_a_recipe_need_an_existing_run_folder(tmp_path):

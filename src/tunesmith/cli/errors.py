@@ -49,11 +49,23 @@ def invoke(app) -> None:
     except OSError as exc:
         if exc.errno not in USER_OS_ERRORS:
             raise
-        _fail(f"error: cannot write {exc.filename or 'a file'}: {exc.strerror}", 2)
+        _fail(_os_message(exc), 2)
     code = code if isinstance(code, int) else 0
     if code == INTERRUPTED:
         _fail(RESUME_HINT, INTERRUPTED)
     sys.exit(code)
+
+
+WRITE_ONLY_ERRORS = (errno.EROFS, errno.ENOSPC, errno.EDQUOT)
+
+
+def _os_message(exc: OSError) -> str:
+    """One line: 'cannot write' only where the error can only come from a write (a permission
+    or path-kind error may come from a read too)."""
+    name = exc.filename or "a file"
+    if exc.errno in WRITE_ONLY_ERRORS:
+        return f"error: cannot write {name}: {exc.strerror}"
+    return f"error: {name}: {exc.strerror}"
 
 
 def _framework_errors() -> tuple[type[BaseException], ...]:

@@ -131,6 +131,20 @@ def test_results_page_shows_the_win_rate(client, runs):
     assert '100.0 % <span class="ci">[72.2, 100.0] (n 10)' in page
 
 
+def test_an_uploaded_sheet_that_is_not_utf8_is_refused_whole(client, runs):
+    """As `human import` reads it: a bad byte used to become U+FFFD inside a stored reason."""
+    session = Session.create(runs / "demo-1", "s1")
+    item = session.items()[0].id
+    sheet = f"item,verdict,reason\n{item},A,caf\xe9 ok\n".encode("latin-1")
+    response = client.post(
+        "/runs/demo-1/human/s1/sheet",
+        data={"rater": "ann", "token": TOKEN},
+        files={"sheet": ("mine.csv", sheet, "text/csv")},
+    )
+    assert response.status_code == 400 and "mine.csv:2: not UTF-8 text (byte 0xe9)" in response.text
+    assert Session(runs / "demo-1", "s1").ratings() == []
+
+
 def test_invalid_upload_gets_the_clis_message(client, tmp_path):
     text = "name: x\ntask: summarization\ndata:\n  train: d.jsonl\n  trian_typo: 1\n"
     response = client.post(

@@ -55,12 +55,17 @@ def read_text(path: Path) -> str:
     raw = path.read_bytes()
     if path.name.lower().endswith(".gz"):
         raw = _gunzip(path, raw)
+    return decode_text(raw, str(path))
+
+
+def decode_text(raw: bytes, source: str) -> str:
+    """UTF-8 bytes (a BOM dropped) as str; any other byte is a `source:line` error."""
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise UserError(
-            f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); re-encode as UTF-8"
+            f"{source}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); re-encode as UTF-8"
         ) from None
 
 

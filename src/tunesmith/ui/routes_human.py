@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from tunesmith.data.io import decode_text
 from tunesmith.human.items import available_systems
 from tunesmith.human.names import check_name
 from tunesmith.human.session import VERDICTS, Session, list_sessions
@@ -149,6 +150,8 @@ async def sheet_import(
 ):
     require_token(request, token)
     found = _session(request, name, session)
-    text = (await sheet.read()).decode("utf-8-sig", errors="replace")
-    import_sheet(found, check_name(rater, "rater"), text, sheet.filename or "sheet.csv")
+    source = sheet.filename or "sheet.csv"
+    # as `human import` reads a sheet: a byte that is not UTF-8 refuses the whole sheet
+    text = decode_text(await sheet.read(), source)
+    import_sheet(found, check_name(rater, "rater"), text, source)
     return RedirectResponse(f"/runs/{name}/human", status_code=303)

@@ -213,3 +213,22 @@ def test_gguf_for_an_unsupported_architecture_is_refused_before_anything_is_writ
     done = tunesmith("export", run_dir.root, "--format", "merged", "--format", "gguf")
     assert_user_error(done, "GGUF export supports llama models, not 'qwen2'")
     assert not (run_dir.root / "export" / "merged").exists()
+
+
+def test_cli_evaluate_on_its_own_scores_the_exports_too(exported):
+    """`tunesmith evaluate RUN` runs the evaluate stage alone, in a fresh process: the export
+    rows register with the export stage's import, which the pipeline does but the command
+    did not; compare.json then lost every export row."""
+    import subprocess
+    import sys
+
+    _, run_dir, _ = exported
+    done = subprocess.run(
+        [sys.executable, "-m", "tunesmith.cli", "evaluate", str(run_dir.root)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    compare = json.loads((run_dir.eval / "compare.json").read_text())
+    assert {"merged", "gguf_f16", "gguf_q8_0", "int8", "tuned"} <= set(compare["rows"])

@@ -42,6 +42,12 @@ def register_row(row: ModelRow) -> ModelRow:
 
 def rows_for(recipe: Recipe, run_dir: RunDir) -> list[ModelRow]:
     """The rows scored for this run, sorted by `order`."""
+    from tunesmith.stages import load_stages
+
+    # Rows (and their extra pairs) register when their package's stage is imported: the
+    # pipeline imports every stage, but `tunesmith evaluate RUN` calls the evaluate stage
+    # alone, and would otherwise score (and rewrite compare.json with) base/few-shot/tuned only.
+    load_stages()
     rows = [ROWS.get(name) for name in ROWS.names()]
     return sorted((r for r in rows if r.applies(recipe, run_dir)), key=lambda r: r.order)
 

@@ -14,3 +14,12 @@ def test_every_field_has_a_description():
     text = recipe_reference()
     rows = [line for line in text.splitlines() if line.startswith("| `")]
     assert rows and all(not line.rstrip().endswith("|  |") for line in rows)
+
+
+def test_a_tagged_union_lists_every_member_tag():
+    """training and group.members are unions documented by their first member: the tag row
+    must offer every member's tag, not only the first one's."""
+    from tunesmith.config.training import METHOD_NAMES
+
+    row = next(line for line in recipe_reference().splitlines() if "| `training.method` |" in line)
+    assert all(f"'{name}'" in row.split("|")[2] for name in METHOD_NAMES)

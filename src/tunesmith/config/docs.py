@@ -22,19 +22,22 @@ def recipe_reference() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _section(model: type[BaseModel], prefix: str, lines: list[str]) -> None:
+def _section(
+    model: type[BaseModel], prefix: str, lines: list[str], tags: tuple[str, str] | None = None
+) -> None:
+    """`tags`: (discriminator, every member's tag) when `model` stands for a tagged union."""
     rows, nested = [], []
     for name, field in model.model_fields.items():
         key = f"{prefix}{name}"
         sub = _model_of(field.annotation)
         if sub is not None:
-            nested.append((key, sub))
+            nested.append((key, sub, _union_tags(field)))
             nested += _other_variants(field, key, sub)
             continue
         default = "required" if field.is_required() else f"`{_default(field)}`"
-        rows.append(
-            f"| `{key}` | {_type(field.annotation)} | {default} | {field.description or ''} |"
-        )
+        # the first member documents the union: its tag field takes every member's tag
+        kind = tags[1] if tags and name == tags[0] else _type(field.annotation)
+        rows.append(f"| `{key}` | {kind} | {default} | {field.description or ''} |")
     if rows:
         lines += [
             f"## `{prefix.rstrip('.') or 'top level'}`",
@@ -44,8 +47,17 @@ def _section(model: type[BaseModel], prefix: str, lines: list[str]) -> None:
             *rows,
             "",
         ]
-    for key, sub in nested:
-        _section(sub, f"{key}.", lines)
+    for key, sub, sub_tags in nested:
+        _section(sub, f"{key}.", lines, sub_tags)
+
+
+def _union_tags(field) -> tuple[str, str] | None:
+    """(discriminator, Literal[every tag]) of a tagged-union field (training), else None."""
+    if not field.discriminator:
+        return None
+    members = [m for m in typing.get_args(field.annotation) if isinstance(m, type)]
+    tags = [typing.get_args(m.model_fields[field.discriminator].annotation)[0] for m in members]
+    return field.discriminator, f"Literal{tags}"
 
 
 def _other_variants(field, key: str, first: type[BaseModel]) -> list:
@@ -57,7 +69,7 @@ def _other_variants(field, key: str, first: type[BaseModel]) -> list:
         for name, sub_field in member.model_fields.items():
             sub = _model_of(sub_field.annotation)
             if name not in first.model_fields and sub is not None:
-                extra.append((f"{key}.{name}", sub))
+                extra.append((f"{key}.{name}", sub, None))
     return extra
 
 

@@ -73,8 +73,9 @@ class SplitConfig(Section):
 class DataConfig(Section):
     train: str = Field(
         ...,
-        description="Training data: a .jsonl, .csv, .parquet file (optionally .gz) or a folder "
-        "saved with datasets' save_to_disk. Relative paths are relative to the recipe file.",
+        description="Training data: a .jsonl, .csv, .parquet file, or a .json file holding one "
+        "JSON array of records (each optionally .gz), or a folder saved with datasets' "
+        "save_to_disk. Relative paths are relative to the recipe file.",
     )
     validation: str | None = Field(
         None, description="Optional given validation file; otherwise split from `train`."

@@ -45,7 +45,8 @@ def _kind(path: Path) -> str:
     if name.endswith(".parquet"):
         return "parquet"
     raise UserError(
-        f"{path}: unsupported data format; use .jsonl, .csv, .parquet (optionally .gz) "
+        f"{path}: unsupported data format; use .jsonl, .json (an array), .csv, .parquet "
+        "(optionally .gz) "
         "or a folder saved with datasets' save_to_disk"
     )
 

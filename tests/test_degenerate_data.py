@@ -89,6 +89,14 @@ def test_one_class_in_training_is_an_error_and_unseen_labels_warn():
     assert "2 test examples" in warning and "'c': 2" in warning
 
 
+def test_labels_equal_but_for_case_are_named_in_a_warning():
+    from tunesmith.data.label_checks import check_labels
+
+    splits = {"train": [{"label": "perl"}, {"label": "Perl"}, {"label": "python"}], "test": []}
+    (warning,) = check_labels(splits, "t.jsonl")
+    assert warning.endswith("separate classes: 'Perl' / 'perl'")
+
+
 def test_oversized_rows_are_cut_by_characters_before_tokenising():
     from tunesmith.models.formatting import CHARS_PER_TOKEN, clip_example
 

@@ -26,4 +26,18 @@ def check_labels(splits: dict[str, list[dict]], source: str) -> list[str]:
                 f"{sum(unseen.values())} {name} examples have labels never seen in training "
                 f"({counts}); the model cannot learn them"
             )
-    return warnings
+    return warnings + _case_twins(splits)
+
+
+def _case_twins(splits: dict[str, list[dict]]) -> list[str]:
+    """Labels equal but for letter case ('perl' / 'Perl') are separate classes: often one class
+    written two ways, which splits its examples and its metrics; said, not merged."""
+    labels = {str(e["label"]) for rows in splits.values() for e in rows}
+    by_folded: dict[str, list[str]] = {}
+    for label in sorted(labels):
+        by_folded.setdefault(label.casefold(), []).append(label)
+    twins = [names for names in by_folded.values() if len(names) > 1]
+    if not twins:
+        return []
+    shown = "; ".join(" / ".join(f"'{n}'" for n in names) for names in twins[:5])
+    return [f"labels that differ only in letter case are separate classes: {shown}"]

@@ -181,3 +181,26 @@ def test_dropped_records_are_counted_in_the_data_card(tmp_path, tiny_recipe):
     assert load["step"] == "load" and (load["rows_in"], load["rows_out"]) == (60, 57)
     assert load["dropped"] == {"missing synopsis": 2, "empty output": 1}
     assert sum(card["sizes"].values()) == 57
+
+
+def chat_records(*conversations):
+    roles = ("user", "assistant")
+    return records(
+        *(
+            {"messages": [{"role": roles[i % 2], "content": c} for i, c in enumerate(turns)]}
+            for turns in conversations
+        )
+    )
+
+
+def test_chat_without_an_assistant_message_is_dropped_and_counted():
+    funnel = []
+    chat = recipe_from_dict({"task": "chat", "data": {"train": "/t.jsonl"}})
+    rows = chat_records(["hi"], ["hi", "yo"], ["only a question"])
+    examples = to_examples(chat, "t", rows, "train", funnel)
+    assert [e["id"] for e in examples] == ["train-2"]
+    assert funnel[0]["dropped"] == {"no assistant message": 2}
+    with pytest.raises(
+        UserError, match=r"t:1: conversation has no assistant.*no assistant message: 2"
+    ):
+        to_examples(chat, "t", chat_records(["hi"], ["hello"]), "train")

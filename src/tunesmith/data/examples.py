@@ -174,7 +174,10 @@ def _chat(recipe: Recipe, path, record: dict) -> dict:
     ):
         raise Skip("empty output", f"{where(path, record)}: every assistant message is empty")
     if not any(m["role"] == "assistant" for m in clean):
-        raise UserError(f"{where(path, record)}: conversation has no assistant message to learn")
+        raise Skip(
+            "no assistant message",
+            f"{where(path, record)}: conversation has no assistant message to learn",
+        )
     return {"messages": clean}
 
 

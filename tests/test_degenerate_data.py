@@ -204,3 +204,13 @@ def test_chat_without_an_assistant_message_is_dropped_and_counted():
         UserError, match=r"t:1: conversation has no assistant.*no assistant message: 2"
     ):
         to_examples(chat, "t", chat_records(["hi"], ["hello"]), "train")
+
+
+def test_chat_target_is_the_last_non_blank_assistant_turn():
+    funnel = []
+    chat = recipe_from_dict({"task": "chat", "data": {"train": "/t.jsonl"}})
+    rows = chat_records(["q1", "a1", "q2", "   "], ["q1", "a1", "q2"], ["q1", " ", "q2", ""])
+    examples = to_examples(chat, "t", rows, "train", funnel)
+    kept = [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1"}]
+    assert [e["messages"] for e in examples] == [kept, kept]
+    assert funnel[0]["dropped"] == {"empty output": 1}

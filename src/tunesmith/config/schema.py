@@ -89,7 +89,9 @@ class DataConfig(Section):
         "the label (classification).",
     )
     messages_field: str = Field(
-        "messages", description="chat: field holding the list of {role, content} messages."
+        "messages",
+        description="chat: field holding the list of {role, content} messages. The target is "
+        "the last non-blank assistant turn; turns after it are cut.",
     )
     text_field: str = Field("text", description="completion: field holding the raw text.")
     prompt_template: str | None = Field(

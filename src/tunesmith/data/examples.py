@@ -167,18 +167,26 @@ def _chat(recipe: Recipe, path, record: dict) -> dict:
         if message["content"] is None:
             raise Skip("missing content", f"{where(path, record)}: {name}[{i}].content is null")
         clean.append({"role": message["role"], "content": str(message["content"])})
+    clean = clean[: _target_turn(path, record, clean) + 1]
     if recipe.data.system_prompt and clean[0]["role"] != "system":
         clean.insert(0, {"role": "system", "content": recipe.data.system_prompt})
-    if any(m["role"] == "assistant" for m in clean) and not any(
-        m["content"].strip() for m in clean if m["role"] == "assistant"
-    ):
-        raise Skip("empty output", f"{where(path, record)}: every assistant message is empty")
-    if not any(m["role"] == "assistant" for m in clean):
+    return {"messages": clean}
+
+
+def _target_turn(path, record: dict, messages: list[dict]) -> int:
+    """Index of the conversation's target: its last non-blank assistant turn. Turns after it
+    (a blank answer, an unanswered user turn) are cut, since neither training nor generation
+    has an answer to learn or score there; a conversation with no target is dropped."""
+    answers = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+    if not answers:
         raise Skip(
             "no assistant message",
             f"{where(path, record)}: conversation has no assistant message to learn",
         )
-    return {"messages": clean}
+    answered = [i for i in answers if messages[i]["content"].strip()]
+    if not answered:
+        raise Skip("empty output", f"{where(path, record)}: every assistant message is empty")
+    return answered[-1]
 
 
 def _completion(recipe: Recipe, path, record: dict) -> dict:

@@ -12,11 +12,12 @@ from tunesmith.data.examples import to_examples
 from tunesmith.errors import UserError
 
 
-def recipe(task="summarization", **data):
+def recipe(task="summarization", evaluation=None, **data):
     return recipe_from_dict(
         {
             "task": task,
             "data": {"train": "/t.jsonl", "input_field": "q", "output_field": "a", **data},
+            "evaluation": evaluation or {},
         }
     )
 
@@ -214,3 +215,15 @@ def test_chat_target_is_the_last_non_blank_assistant_turn():
     kept = [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1"}]
     assert [e["messages"] for e in examples] == [kept, kept]
     assert funnel[0]["dropped"] == {"empty output": 1}
+
+
+def test_slice_by_field_is_filled_by_fill_missing():
+    by_section = {"slice_by": ["section"]}
+    rows = records({"q": "x", "a": "y", "section": "news"}, {"q": "x", "a": "y", "section": None})
+    with pytest.raises(UserError, match=r"t:2: field 'section' is null \(evaluation.slice_by\)"):
+        to_examples(recipe(evaluation=by_section), "t", rows, "train")
+    rows.append({"q": "x", "a": "y", "_line": 3})  # the field absent, not only null
+    examples = to_examples(
+        recipe(evaluation=by_section, fill_missing={"section": "unknown"}), "t", rows, "train"
+    )
+    assert [e["meta"] for e in examples] == [{"section": s} for s in ("news", "unknown", "unknown")]

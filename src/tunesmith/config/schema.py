@@ -236,7 +236,8 @@ class EvaluationConfig(Section):
     slice_by: list[str] = Field(
         [],
         description="Data fields to break the metrics down by in eval/errors.json (kept in "
-        "data/test.jsonl under `meta`); a field missing from a record is an error.",
+        "data/test.jsonl under `meta`); a field null or missing in a record is an error unless "
+        "data.fill_missing gives its value.",
     )
     errors_shown: int = Field(
         10, ge=1, le=200, description="Worst cases, regressions and wins listed per kind."

@@ -69,10 +69,11 @@ def to_examples(
 
 
 def _slice_fields(recipe: Recipe, path, record: dict) -> dict[str, str]:
-    """The `evaluation.slice_by` fields of a record: a misnamed field is an error, not a drop."""
+    """The `evaluation.slice_by` fields of a record (`data.fill_missing` fills a null or missing
+    one): an unfilled one is an error, not a drop."""
     try:
         return {
-            name: _text(path, record, name, "evaluation.slice_by")
+            name: _text(path, record, name, "evaluation.slice_by", recipe.data.fill_missing)
             for name in recipe.evaluation.slice_by
         }
     except Skip as skip:

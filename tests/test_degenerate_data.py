@@ -12,11 +12,12 @@ from tunesmith.data.examples import to_examples
 from tunesmith.errors import UserError
 
 
-def recipe(task="summarization", **data):
+def recipe(task="summarization", evaluation=None, **data):
     return recipe_from_dict(
         {
             "task": task,
             "data": {"train": "/t.jsonl", "input_field": "q", "output_field": "a", **data},
+            "evaluation": evaluation or {},
         }
     )
 
@@ -189,3 +190,48 @@ def test_dropped_records_are_counted_in_the_data_card(tmp_path, tiny_recipe):
     assert load["step"] == "load" and (load["rows_in"], load["rows_out"]) == (60, 57)
     assert load["dropped"] == {"missing synopsis": 2, "empty output": 1}
     assert sum(card["sizes"].values()) == 57
+
+
+def chat_records(*conversations):
+    roles = ("user", "assistant")
+    return records(
+        *(
+            {"messages": [{"role": roles[i % 2], "content": c} for i, c in enumerate(turns)]}
+            for turns in conversations
+        )
+    )
+
+
+def test_chat_without_an_assistant_message_is_dropped_and_counted():
+    funnel = []
+    chat = recipe_from_dict({"task": "chat", "data": {"train": "/t.jsonl"}})
+    rows = chat_records(["hi"], ["hi", "yo"], ["only a question"])
+    examples = to_examples(chat, "t", rows, "train", funnel)
+    assert [e["id"] for e in examples] == ["train-2"]
+    assert funnel[0]["dropped"] == {"no assistant message": 2}
+    with pytest.raises(
+        UserError, match=r"t:1: conversation has no assistant.*no assistant message: 2"
+    ):
+        to_examples(chat, "t", chat_records(["hi"], ["hello"]), "train")
+
+
+def test_chat_target_is_the_last_non_blank_assistant_turn():
+    funnel = []
+    chat = recipe_from_dict({"task": "chat", "data": {"train": "/t.jsonl"}})
+    rows = chat_records(["q1", "a1", "q2", "   "], ["q1", "a1", "q2"], ["q1", " ", "q2", ""])
+    examples = to_examples(chat, "t", rows, "train", funnel)
+    kept = [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1"}]
+    assert [e["messages"] for e in examples] == [kept, kept]
+    assert funnel[0]["dropped"] == {"empty output": 1}
+
+
+def test_slice_by_field_is_filled_by_fill_missing():
+    by_section = {"slice_by": ["section"]}
+    rows = records({"q": "x", "a": "y", "section": "news"}, {"q": "x", "a": "y", "section": None})
+    with pytest.raises(UserError, match=r"t:2: field 'section' is null \(evaluation.slice_by\)"):
+        to_examples(recipe(evaluation=by_section), "t", rows, "train")
+    rows.append({"q": "x", "a": "y", "_line": 3})  # the field absent, not only null
+    examples = to_examples(
+        recipe(evaluation=by_section, fill_missing={"section": "unknown"}), "t", rows, "train"
+    )
+    assert [e["meta"] for e in examples] == [{"section": s} for s in ("news", "unknown", "unknown")]

@@ -243,3 +243,18 @@ def test_fail_under_target_exits_3_and_test_evaluations_are_counted(classified, 
     assert read(run_dir, "compare.json")["test_evaluations"] == 2
     ok = tunesmith("run", recipe_path, "--output", run_dir.root)
     assert ok.returncode == 0, ok.stderr
+
+
+def test_chat_prompt_text_is_the_user_turn_the_reference_answers():
+    from tunesmith.evaluate.scoring import prediction_row
+
+    turns = [
+        ("user", "q1"),
+        ("assistant", "a1"),
+        ("user", "q2"),
+        ("assistant", "a2"),
+        ("user", "q3"),
+    ]
+    example = {"id": "x", "messages": [{"role": r, "content": c} for r, c in turns]}
+    row = prediction_row(example)
+    assert (row["prompt"], row["reference"], row["input_words"]) == ("q2", "a2", 1)

@@ -90,7 +90,9 @@ class DataConfig(Section):
         "the label (classification).",
     )
     messages_field: str = Field(
-        "messages", description="chat: field holding the list of {role, content} messages."
+        "messages",
+        description="chat: field holding the list of {role, content} messages. The target is "
+        "the last non-blank assistant turn; turns after it are cut.",
     )
     text_field: str = Field("text", description="completion: field holding the raw text.")
     prompt_template: str | None = Field(
@@ -235,7 +237,8 @@ class EvaluationConfig(Section):
     slice_by: list[str] = Field(
         [],
         description="Data fields to break the metrics down by in eval/errors.json (kept in "
-        "data/test.jsonl under `meta`); a field missing from a record is an error.",
+        "data/test.jsonl under `meta`); a field null or missing in a record is an error unless "
+        "data.fill_missing gives its value.",
     )
     errors_shown: int = Field(
         10, ge=1, le=200, description="Worst cases, regressions and wins listed per kind."

@@ -69,10 +69,11 @@ def to_examples(
 
 
 def _slice_fields(recipe: Recipe, path, record: dict) -> dict[str, str]:
-    """The `evaluation.slice_by` fields of a record: a misnamed field is an error, not a drop."""
+    """The `evaluation.slice_by` fields of a record (`data.fill_missing` fills a null or missing
+    one): an unfilled one is an error, not a drop."""
     try:
         return {
-            name: _text(path, record, name, "evaluation.slice_by")
+            name: _text(path, record, name, "evaluation.slice_by", recipe.data.fill_missing)
             for name in recipe.evaluation.slice_by
         }
     except Skip as skip:
@@ -167,15 +168,26 @@ def _chat(recipe: Recipe, path, record: dict) -> dict:
         if message["content"] is None:
             raise Skip("missing content", f"{where(path, record)}: {name}[{i}].content is null")
         clean.append({"role": message["role"], "content": str(message["content"])})
+    clean = clean[: _target_turn(path, record, clean) + 1]
     if recipe.data.system_prompt and clean[0]["role"] != "system":
         clean.insert(0, {"role": "system", "content": recipe.data.system_prompt})
-    if any(m["role"] == "assistant" for m in clean) and not any(
-        m["content"].strip() for m in clean if m["role"] == "assistant"
-    ):
-        raise Skip("empty output", f"{where(path, record)}: every assistant message is empty")
-    if not any(m["role"] == "assistant" for m in clean):
-        raise UserError(f"{where(path, record)}: conversation has no assistant message to learn")
     return {"messages": clean}
+
+
+def _target_turn(path, record: dict, messages: list[dict]) -> int:
+    """Index of the conversation's target: its last non-blank assistant turn. Turns after it
+    (a blank answer, an unanswered user turn) are cut, since neither training nor generation
+    has an answer to learn or score there; a conversation with no target is dropped."""
+    answers = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+    if not answers:
+        raise Skip(
+            "no assistant message",
+            f"{where(path, record)}: conversation has no assistant message to learn",
+        )
+    answered = [i for i in answers if messages[i]["content"].strip()]
+    if not answered:
+        raise Skip("empty output", f"{where(path, record)}: every assistant message is empty")
+    return answered[-1]
 
 
 def _completion(recipe: Recipe, path, record: dict) -> dict:

@@ -132,7 +132,10 @@ def example_key(example: dict) -> str:
 
 
 def _prompt_text(example: dict) -> str:
+    """The input shown beside the reference: for chat, the last user turn of the context the
+    model answers from (before the reference turn, not any unanswered turn after it)."""
     if "messages" in example:
-        users = [m["content"] for m in example["messages"] if m["role"] == "user"]
+        context = conversation(example, with_answer=False)
+        users = [m["content"] for m in context if m["role"] == "user"]
         return users[-1] if users else ""
     return example.get("prompt", example.get("text", ""))

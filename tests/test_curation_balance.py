@@ -55,3 +55,20 @@ def test_balance_needs_labels():
     splits = {"train": [{"id": "a", "prompt": "x", "response": "y"}]}
     with pytest.raises(UserError, match="labelled"):
         post_split(splits, config(balance={}), context())
+
+
+def test_rows_without_a_label_are_no_class_and_kept_as_they_are():
+    unlabelled = [
+        {"id": f"u{i}", "prompt": "p", "response": "r", "label": v}
+        for i, v in enumerate([None, "", " "])
+    ]
+    splits = {"train": labelled(20, 5) + unlabelled}
+    cfg = config(balance={"method": "oversample", "target_ratio": 1.0})
+    out, _, card = post_split(splits, cfg, context(label=True))
+    distribution = card["label_distribution"]
+    assert distribution["before"] == {"negative": 20, "positive": 5}
+    assert distribution["after"] == {"negative": 20, "positive": 20}
+    assert distribution["unlabelled"] == 3 and len(out["train"]) == 43
+    assert not any(r.get("oversampled") and r["id"].startswith("u") for r in out["train"])
+    with pytest.raises(UserError, match=r"no training row has a label \(field 'label'\)"):
+        post_split({"train": unlabelled}, cfg, context(label=True))

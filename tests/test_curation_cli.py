@@ -113,6 +113,22 @@ def test_inspect_changes_nothing_and_reports(tmp_path):
     assert result.exit_code == 0 and "duplicates: 1 exact" in result.output
 
 
+def test_inspect_counts_null_and_blank_labels_as_missing_not_as_classes(tmp_path):
+    sections = ["utils"] * 50 + ["net"] * 30 + [None] * 25 + ["", "  "] * 5 + [None] * 5
+    rows = [
+        {"package": f"pkg{i}", "description": f"tool number {i} for job {i * 7}", "section": s}
+        for i, s in enumerate(sections)
+    ]
+    source = tmp_path / "debian.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    args = ["inspect", str(source), "--label-field", "section", "--no-pii"]
+    report = json.loads(runner.invoke(data_app, [*args, "--json"]).output)
+    assert report["labels"] == {"utils": 50, "net": 30} and report["labels_missing"] == 40
+    result = runner.invoke(data_app, args)
+    assert result.exit_code == 0, result.output
+    assert "labels: utils: 50, net: 30, (missing): 40" in result.output
+
+
 @pytest.fixture
 def curated_run(tmp_path, tiny_recipe):
     curation = {"clean": True, "dedup": {"threshold": 0.9}, "checks": {}}

@@ -68,7 +68,17 @@ def test_escapes_of_whole_characters_still_read(tmp_path):
         # an unclosed quote used to swallow every later row into one field, silently
         ('a,b\nx,1\n"open,2\ny,3\nz,4\n', r"d.csv:3: malformed CSV \(a quoted field"),
         ('a,b\nx,1\ny,"2"3\n', r"d.csv:3: malformed CSV \(',' expected after"),
-        ("a,b\nx,1,extra\n", r"d.csv:2: more values than header columns"),
+        ("a,b\nx,1,extra\n", r"d.csv:2: more values than header columns$"),
+        # a ;-separated export reads as one column until a value holds a comma
+        (
+            "name;section\nvim;editors\ned, the editor;editors\n",
+            r"d.csv:3: more values than header columns; the file looks ';'-separated: "
+            r"tunesmith reads comma-separated CSV \(save it with ',' as the separator",
+        ),
+        (
+            "name\tsection\nvim\teditors\ned, ex\teditors\n",
+            r"d.csv:3: more values than header columns; the file looks tab-separated",
+        ),
     ],
 )
 def test_bad_csv_names_the_record_it_starts_on(tmp_path, content, pattern):

@@ -47,7 +47,10 @@ def print_inspection(path: Path, report: dict) -> None:
         f"duplicates: {dups['exact']} exact, {dups['near']} near (Jaccard >= {dups['threshold']})"
     )
     if "labels" in report:
-        out.print("labels: " + ", ".join(f"{k}: {v}" for k, v in report["labels"].items()))
+        counts = [f"{k}: {v}" for k, v in report["labels"].items()]
+        if report.get("labels_missing"):
+            counts.append(f"(missing): {report['labels_missing']}")
+        out.print("labels: " + (", ".join(counts) or "none"))
     if "pii" in report:
         counts = report["pii"]["counts"]
         shown = ", ".join(f"{k}: {v}" for k, v in counts.items()) or "none found"

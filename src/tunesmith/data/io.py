@@ -155,7 +155,10 @@ def parse_csv(path: Path, text: str) -> list[dict]:
     try:
         for row in reader:
             if None in row:
-                raise UserError(f"{path}:{reader.line_num}: more values than header columns")
+                raise UserError(
+                    f"{path}:{reader.line_num}: more values than header columns"
+                    + _separator_hint(reader.fieldnames or [])
+                )
             rows.append({**row, "_line": reader.line_num})
             start = reader.line_num + 1
     except csv.Error as exc:
@@ -166,6 +169,20 @@ def parse_csv(path: Path, text: str) -> list[dict]:
             ) from None
         raise UserError(f"{path}:{start}: malformed CSV ({exc})") from None
     return rows
+
+
+def _separator_hint(columns: list[str]) -> str:
+    """'; the file looks ;-separated...' when a CSV header read as one column holds `;` or a
+    tab (the other separators people export), else ''."""
+    if len(columns) != 1:
+        return ""
+    for separator, name in ((";", "';'"), ("\t", "tab")):
+        if separator in columns[0]:
+            return (
+                f"; the file looks {name}-separated: tunesmith reads comma-separated CSV "
+                "(save it with ',' as the separator, or as .jsonl)"
+            )
+    return ""
 
 
 def _read_parquet(path: Path) -> list[dict]:

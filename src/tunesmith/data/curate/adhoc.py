@@ -12,10 +12,12 @@ from pydantic import ValidationError
 from tunesmith.config.curation import CurationConfig
 from tunesmith.config.recipe_yaml import read_yaml
 from tunesmith.data.curate.pipeline import CurationContext, post_split, pre_split
+from tunesmith.data.curate.rows import is_text
 from tunesmith.data.io import read_records
 from tunesmith.errors import UserError, suggest
 
 STEP_KEYS = tuple(CurationConfig.model_fields)
+SAMPLE_ROWS = 1000  # rows looked at for a field's presence and shape
 
 
 def curation_config(
@@ -69,15 +71,20 @@ def rows_from_file(path: str | Path, fields: list[str] | None, label_field: str 
     present = [k for k in records[0] if k != "_line"]
     if not fields:
         fields = [
-            k
-            for k in present
-            if k not in ("id", label_field) and isinstance(records[0][k], (str, list))
+            k for k in present if k not in ("id", label_field) and is_text(_first_value(records, k))
         ]
     for name in [*fields, *([label_field] if label_field else [])]:
-        if not any(name in r for r in records[:1000]):
+        if not any(name in r for r in records[:SAMPLE_ROWS]):
             raise UserError(
                 f"{path}: field '{name}' not found{suggest(name, present)}; "
                 f"fields present: {', '.join(present)}"
+            )
+    for name in fields:
+        value = _first_value(records, name)
+        if isinstance(value, (list, dict)) and not is_text(value):
+            raise UserError(
+                f"{path}: field '{name}' holds no text ({type(value).__name__}); a text field "
+                "holds a string, a list of strings or chat messages [{role, content}]"
             )
     ids = [r.get("id") for r in records]
     keep_ids = all(i is not None for i in ids) and len(set(map(str, ids))) == len(ids)
@@ -87,6 +94,15 @@ def rows_from_file(path: str | Path, fields: list[str] | None, label_field: str 
         row["id"] = str(record["id"]) if keep_ids else f"line-{record.get('_line', index + 1)}"
         rows.append(row)
     return rows, fields
+
+
+def _first_value(records: list[dict], name: str):
+    """The field's first value that is not null or an empty list (the shape of its column)."""
+    for record in records[:SAMPLE_ROWS]:
+        value = record.get(name)
+        if value is not None and value != []:
+            return value
+    return None
 
 
 def curate_rows(

@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from tunesmith.config.curation import BalanceConfig
 from tunesmith.data.curate.base import Drop, Splits, StepOutput, register_step
-from tunesmith.data.curate.stats import label_counts
+from tunesmith.data.curate.stats import label_counts, label_of
 from tunesmith.errors import UserError
 
 
@@ -25,16 +25,20 @@ def run(splits: Splits, config: BalanceConfig, ctx) -> StepOutput:
         )
     train = splits.get("train", [])
     groups: dict[str, list[dict]] = defaultdict(list)
+    unlabelled = []  # no class to balance: kept as they are
     for row in train:
-        groups[str(row.get(ctx.label_field))].append(row)
+        label = label_of(row, ctx.label_field)
+        (unlabelled if label is None else groups[label]).append(row)
+    if not groups:
+        raise UserError(f"balance: no training row has a label (field '{ctx.label_field}')")
     before = label_counts(train, ctx.label_field)
     rng = random.Random(ctx.seed)
     dropped: list[Drop] = []
     card: dict = {}
     if config.method == "oversample":
-        train = _oversample(groups, config.target_ratio, rng)
+        train = _oversample(groups, config.target_ratio, rng) + unlabelled
     elif config.method == "undersample":
-        train = _undersample(groups, config.target_ratio, rng, dropped)
+        train = _undersample(groups, config.target_ratio, rng, dropped) + unlabelled
     else:
         card["class_weights"] = class_weights(before, config.target_ratio)
     after = label_counts(train, ctx.label_field)
@@ -46,6 +50,7 @@ def run(splits: Splits, config: BalanceConfig, ctx) -> StepOutput:
         "after": after,
         "ratio_before": _ratio(before),
         "ratio_after": _ratio(after),
+        "unlabelled": len(unlabelled),
     }
     stats = {"before": before, "after": after, "added": max(0, len(train) - len(splits["train"]))}
     return StepOutput({**splits, "train": train}, dropped, stats, card)

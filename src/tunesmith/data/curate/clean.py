@@ -8,7 +8,7 @@ from collections import Counter
 
 from tunesmith.config.curation import CleanConfig
 from tunesmith.data.curate.base import Drop, Splits, StepOutput, register_step
-from tunesmith.data.curate.rows import input_text, map_text, row_text, texts_of
+from tunesmith.data.curate.rows import input_text, is_messages, map_text, row_text, texts_of
 
 # C0/C1 controls except \t \n \r, zero-width and bidi-override characters, BOM.
 CONTROL = re.compile(
@@ -83,10 +83,13 @@ def run(splits: Splits, config: CleanConfig, ctx) -> StepOutput:
 
 
 def _empty_fields(row: dict, fields: list[str]) -> list[str]:
+    """Fields with no text: a chat is empty with any blank message (a turn with nothing said),
+    a list of strings only when every element is blank (a blank synonym is not a blank row)."""
     empty = []
     for name in fields:
-        texts = texts_of(row.get(name))
-        if not texts or not all(t.strip() for t in texts):
+        value = row.get(name)
+        blank = [not t.strip() for t in texts_of(value)]
+        if not blank or (any(blank) if is_messages(value) else all(blank)):
             empty.append(name)
     return empty
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from tunesmith.data.curate.base import Drop
-from tunesmith.data.curate.rows import map_text, preview
+from tunesmith.data.curate.rows import map_text, preview, texts_of
 
 EXAMPLES_PER_REASON = 2
 LOG_PREVIEW_CHARS = 200
@@ -34,7 +34,7 @@ def log_lines(step: str, dropped: list[Drop], fields: list[str]) -> list[dict]:
     lines = []
     for drop in dropped:
         text = "\n".join(
-            str(v) if not isinstance(v, list) else " | ".join(m["content"] for m in v)
+            " | ".join(texts_of(v))
             for k, v in preview(drop.row, fields, LOG_PREVIEW_CHARS).items()
             if k in fields
         )

@@ -8,7 +8,7 @@ from tunesmith.config.curation import ChecksConfig, DedupConfig, PiiConfig
 from tunesmith.data.curate import checks, dedup
 from tunesmith.data.curate.pipeline import CurationContext
 from tunesmith.data.curate.rows import texts_of
-from tunesmith.data.curate.stats import label_counts, summary, word_count
+from tunesmith.data.curate.stats import label_counts, missing_labels, summary, word_count
 
 
 def inspect_rows(
@@ -32,6 +32,7 @@ def inspect_rows(
     }
     if ctx.label_field:
         report["labels"] = label_counts(rows, ctx.label_field)
+        report["labels_missing"] = missing_labels(rows, ctx.label_field)
     if pii and importlib.util.find_spec("presidio_analyzer") is not None:
         report["pii"] = pii_counts(rows, ctx)
     report["checks"] = checks.run({"all": rows}, ChecksConfig(), ctx).card["checks"]

@@ -1,7 +1,9 @@
 """Reading and rewriting the text of a row, whatever its shape.
 
-A text field holds a string, or (chat) a list of {role, content} messages. The output of a row
-is its label (when there is a label field), else `response`, else the assistant messages.
+A text field holds a string, a list of strings (e.g. a word list; each element is a text and
+the list keeps its shape when rewritten), or (chat) a list of {role, content} messages. Any
+other list or object is not text. The output of a row is its label (when there is a label
+field), else `response`, else the assistant messages.
 """
 
 from __future__ import annotations
@@ -12,16 +14,34 @@ from typing import Any
 PREVIEW_CHARS = 300
 
 
+def is_messages(value: Any) -> bool:
+    """A chat field: a non-empty list of {role, content} objects."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(m, dict) and "role" in m and "content" in m for m in value)
+    )
+
+
+def is_strings(value: Any) -> bool:
+    """A list of strings (empty included): each element is a text of its own."""
+    return isinstance(value, list) and all(isinstance(t, str) for t in value)
+
+
+def is_text(value: Any) -> bool:
+    return isinstance(value, str) or is_strings(value) or is_messages(value)
+
+
 def texts_of(value: Any, roles: tuple[str, ...] | None = None) -> list[str]:
-    """The strings inside a field value (message contents for chat, optionally by role)."""
-    if value is None:
+    """The strings inside a field value (message contents for chat, optionally by role).
+
+    `roles` selects chat messages only: a string or list of strings is always included."""
+    if is_messages(value):
+        return [str(m["content"]) for m in value if roles is None or m["role"] in roles]
+    if is_strings(value):
+        return list(value)
+    if value is None or isinstance(value, (list, dict)):
         return []
-    if isinstance(value, list):
-        return [
-            str(m.get("content", ""))
-            for m in value
-            if isinstance(m, dict) and (roles is None or m.get("role") in roles)
-        ]
     return [str(value)]
 
 
@@ -36,13 +56,15 @@ def map_text(
     new = dict(row)
     for name in fields:
         value = row.get(name)
-        if isinstance(value, list):
+        if is_messages(value):
             new[name] = [
-                {**m, "content": fn(str(m.get("content", "")))}
-                if isinstance(m, dict) and (roles is None or m.get("role") in roles)
+                {**m, "content": fn(str(m["content"]))}
+                if roles is None or m["role"] in roles
                 else m
                 for m in value
             ]
+        elif is_strings(value):
+            new[name] = [fn(text) for text in value]
         elif isinstance(value, str):
             new[name] = fn(value)
     return new
@@ -73,7 +95,7 @@ def input_text(row: dict, ctx) -> str:
     parts = []
     for name in ctx.text_fields:
         value = row.get(name)
-        if isinstance(value, list):
+        if is_messages(value):
             parts += texts_of(value, roles=("system", "user"))
         elif name not in outputs:
             parts += texts_of(value)
@@ -88,7 +110,7 @@ def output_text(row: dict, ctx) -> str | None:
         return str(row.get("response", ""))
     for name in ctx.text_fields:
         value = row.get(name)
-        if isinstance(value, list):
+        if is_messages(value):
             return "\n".join(texts_of(value, roles=("assistant",)))
     return None
 
@@ -98,12 +120,12 @@ def preview(row: dict, fields: list[str], limit: int = PREVIEW_CHARS) -> dict:
     small: dict = {"id": row.get("id")}
     for name in fields:
         value = row.get(name)
-        if isinstance(value, list):
+        if is_messages(value):
             small[name] = [
-                {"role": m.get("role"), "content": _cut(str(m.get("content", "")), limit)}
-                for m in value
-                if isinstance(m, dict)
+                {"role": m["role"], "content": _cut(str(m["content"]), limit)} for m in value
             ]
+        elif is_strings(value):
+            small[name] = [_cut(text, limit) for text in value]
         elif value is not None:
             small[name] = _cut(str(value), limit)
     for flag in ("label", "augmented"):

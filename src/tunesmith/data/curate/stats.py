@@ -56,5 +56,18 @@ def _count(lengths: list[int], edges: list[int]) -> list[int]:
     return counts
 
 
+def label_of(row: dict, label_field: str) -> str | None:
+    """The row's class, or None when it has none: a null, missing or blank label is no class
+    (counting it as one showed a class named 'None' and a blank one)."""
+    value = row.get(label_field)
+    return None if value is None or not str(value).strip() else str(value)
+
+
 def label_counts(rows: list[dict], label_field: str) -> dict[str, int]:
-    return dict(Counter(str(row.get(label_field)) for row in rows).most_common())
+    """Rows per class, largest first; rows without a label are not counted (missing_labels)."""
+    labels = (label_of(row, label_field) for row in rows)
+    return dict(Counter(label for label in labels if label is not None).most_common())
+
+
+def missing_labels(rows: list[dict], label_field: str) -> int:
+    return sum(1 for row in rows if label_of(row, label_field) is None)

@@ -88,6 +88,7 @@ GUESS = ["devel", "devel", "net", "devel", "utils", "junk", "devel", "utils", "u
 
 
 def test_macro_prf_equals_scikit_learn_including_invalid_labels():
+    """Every resample averages over the whole sample's labels (scikit-learn's `labels=`)."""
     from sklearn.metrics import precision_recall_fscore_support
 
     rows = rows_of(GUESS, TRUTH, names=("f1",), labels=LABELS)
@@ -98,34 +99,60 @@ def test_macro_prf_equals_scikit_learn_including_invalid_labels():
         for row, value in zip(idx, values):
             truth, guess = [TRUTH[i] for i in row], [GUESS[i] for i in row]
             ref = precision_recall_fscore_support(
-                truth,
-                guess,
-                labels=[label for label in LABELS if label in truth or label in guess],
-                average="macro",
-                zero_division=0,
+                truth, guess, labels=LABELS, average="macro", zero_division=0
             )[which]
             assert value == pytest.approx(ref)
 
 
-def test_a_class_missing_from_a_resample_is_left_out_of_the_macro_average():
-    """A rare class absent from a resample is unmeasured there, not an F1 of 0 (which dragged
-    the whole interval below the point estimate)."""
-    from sklearn.metrics import f1_score
+def long_tail(seed: int, good: bool):
+    """80 test rows over 46 classes with a long tail (most classes seen once or twice); a
+    poor model answers the biggest class (and c40, never true), a good one is right on every
+    rare class."""
+    rng = np.random.default_rng(seed)
+    labels = [f"c{i}" for i in range(46)]
+    counts = [12, 10, 6, 4, 3, 3] + [2] * 10 + [1] * 22  # 80 rows over 38 classes
+    truth = [label for label, c in zip(labels, counts) for _ in range(c)]
+    if good:
+        guess = [t if rng.random() < 0.8 or i > 15 else "c0" for i, t in enumerate(truth)]
+    else:
+        guess = ["c40" if i % 10 == 5 else "c0" for i in range(len(truth))]
+    return truth, guess, labels
 
-    truth = ["a", "b", "a", "b", "rare"] * 2 + ["a", "b"]
-    guess = ["a", "b", "b", "b", "rare"] * 2 + ["a", "a"]
-    labels = ["a", "b", "rare"]
+
+@pytest.mark.parametrize("good", [False, True])
+def test_macro_interval_contains_its_estimate_with_rare_classes(good):
+    """Rare classes fall out of a third of plain resamples; averaging over the labels each
+    resample contains put recall's interval at [0.032, 0.043] around an estimate of 0.029."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    truth, guess, labels = long_tail(0, good)
     cols = columns_for(rows_of(guess, truth, names=("f1",), labels=labels), labels)
-    without_rare = np.array([[0, 1, 2, 3, 5, 6, 7, 8, 10, 11, 0, 1]])
-    value = STATISTICS.get("f1").compute(cols, without_rare)[0]
-    picked_truth = [truth[i] for i in without_rare[0]]
-    picked_guess = [guess[i] for i in without_rare[0]]
-    assert value == pytest.approx(
-        f1_score(picked_truth, picked_guess, labels=["a", "b"], average="macro")
+    idx = resample_indices(len(truth), 2000, 0)
+    measured = sorted(set(truth) | set(guess), key=labels.index)  # c40: only predicted
+    expected = precision_recall_fscore_support(
+        truth, guess, labels=measured, average="macro", zero_division=0
     )
-    assert value > f1_score(
-        picked_truth, picked_guess, labels=labels, average="macro", zero_division=0
-    )
+    for key, ref in zip(("precision", "recall", "f1"), expected):
+        out = row_interval(STATISTICS.get(key), cols, idx, 0.05)
+        assert out["value"] == pytest.approx(ref)
+        assert out["ci_low"] <= out["value"] <= out["ci_high"], (key, out)
+
+
+def test_macro_resamples_keep_every_reference_class_and_stay_paired():
+    from tunesmith.stats import compare_rows
+
+    truth, guess, labels = long_tail(0, good=False)
+    better = long_tail(0, good=True)[1]
+    cols_a = columns_for(rows_of(guess, truth, names=("f1",), labels=labels), labels)
+    cols_b = columns_for(rows_of(better, truth, names=("f1",), labels=labels), labels)
+    stat, idx = STATISTICS.get("recall"), resample_indices(len(truth), 500, 3)
+    rows = stat.resamples(cols_a, idx)
+    codes = cols_a["label_code"]
+    for row in rows[:50]:
+        assert sorted(codes[row]) == sorted(codes)  # every class keeps its count
+    assert np.array_equal(rows, stat.resamples(cols_b, idx))  # same draws for both models
+    delta = compare_rows(stat, cols_a, cols_b, idx, 0.05)
+    assert delta["ci_low"] <= delta["delta"] <= delta["ci_high"]
 
 
 def test_exact_mcnemar_matches_statsmodels():

@@ -57,7 +57,10 @@ class SplitConfig(Section):
     )
     seed: int = Field(0, description="Seed of the shuffle that makes the split.")
     stratify: bool = Field(
-        True, description="Stratify by label for classification (keeps class shares per split)."
+        True,
+        description="Stratify by label for classification (keeps class shares per split): the "
+        "requested validation/test sizes are met exactly, spread over the classes in proportion "
+        "(largest remainder, ties broken by the seed).",
     )
 
     @field_validator("validation", "test")

@@ -14,36 +14,60 @@ def split_examples(
 ) -> dict[str, list[dict]]:
     """Split into train/val/test; `need_*` is False when that split was given as a file."""
     total = len(examples)
-    val_share = _share(config.validation, total, "data.split.validation") if need_val else 0.0
-    test_share = _share(config.test, total, "data.split.test") if need_test else 0.0
-    if val_share + test_share >= 1:
+    n_val = _requested(config.validation, total, "data.split.validation") if need_val else 0
+    n_test = _requested(config.test, total, "data.split.test") if need_test else 0
+    if n_val + n_test >= total:
         raise UserError(
-            f"data.split: validation + test take all {total} examples; nothing is left to train on"
+            f"data.split: validation {n_val} + test {n_test} of {total} examples: nothing is "
+            "left to train on"
         )
     rng = random.Random(config.seed)
     groups: dict[object, list[dict]] = defaultdict(list)
     for example in examples:
         key = stratify_key(example) if (stratify_key and config.stratify) else None
         groups[key].append(example)
+    keys = sorted(groups, key=str)
+    for key in keys:
+        rng.shuffle(groups[key])
+    # a requested count is met exactly: rounding each class on its own missed it (100 classes
+    # of 3 rows asked for 30 validation rows got 0); ties go to classes in a seeded order
+    tie_order = keys[:]
+    rng.shuffle(tie_order)
+    sizes = [len(groups[key]) for key in keys]
+    test_of = apportion(n_test, sizes, sizes, tie_order, keys)
+    left = [size - t for size, t in zip(sizes, test_of)]
+    val_of = apportion(n_val, sizes, left, tie_order, keys)
     splits: dict[str, list[dict]] = {"train": [], "val": [], "test": []}
-    for key in sorted(groups, key=str):
+    for key, t, v in zip(keys, test_of, val_of):
         group = groups[key]
-        rng.shuffle(group)
-        n_test = round(len(group) * test_share)
-        n_val = round(len(group) * val_share)
-        splits["test"] += group[:n_test]
-        splits["val"] += group[n_test : n_test + n_val]
-        splits["train"] += group[n_test + n_val :]
+        splits["test"] += group[:t]
+        splits["val"] += group[t : t + v]
+        splits["train"] += group[t + v :]
     for name in splits:
         rng.shuffle(splits[name])
-    if not splits["train"]:
-        raise UserError(f"data.split: no training examples left out of {total}")
     return splits
 
 
-def _share(value: float | int, total: int, key: str) -> float:
+def apportion(total: int, weights: list[int], caps: list[int], tie_order: list, keys: list):
+    """`total` units over the classes `keys` in proportion to `weights`, at most `caps` each
+    (largest remainder): each class gets the floor of its share, then the units left go one at
+    a time to the classes furthest below their share, ties in `tie_order`."""
+    whole = sum(weights)
+    shares = [total * w / whole if whole else 0.0 for w in weights]
+    given = [min(int(share), cap) for share, cap in zip(shares, caps)]
+    rank = {key: i for i, key in enumerate(tie_order)}
+    while sum(given) < total:  # more than one pass only when caps bind
+        open_ = [i for i in range(len(keys)) if given[i] < caps[i]]
+        open_.sort(key=lambda i: (given[i] - shares[i], rank[keys[i]]))
+        for i in open_[: total - sum(given)]:
+            given[i] += 1
+    return given
+
+
+def _requested(value: float | int, total: int, key: str) -> int:
+    """The number of examples asked for: a float is a share of `total`, an int a count."""
     if isinstance(value, float):  # a share, 1.0 included (the schema refuses floats > 1)
-        return value
+        return round(total * value)
     if value > total:
         raise UserError(f"{key}: asks for {value} examples but the data has only {total}")
-    return float(value) / total
+    return value

@@ -10,6 +10,21 @@ def resample_indices(n: int, resamples: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
 
 
+def stratified(idx: np.ndarray, strata: np.ndarray) -> np.ndarray:
+    """Resamples of idx's shape drawn with replacement within each stratum, in place of idx.
+
+    Every stratum keeps its size in every resample. The draws come from a generator seeded by
+    idx's first row, so they are reproducible from the bootstrap seed and identical for the
+    two rows of a paired comparison (same idx, same strata).
+    """
+    rng = np.random.default_rng(idx[0])
+    drawn = np.empty_like(idx)
+    for value in np.unique(strata):
+        members = np.flatnonzero(strata == value)
+        drawn[:, members] = members[rng.integers(0, members.size, (idx.shape[0], members.size))]
+    return drawn
+
+
 def identity(n: int) -> np.ndarray:
     """The index 'resample' that is the sample itself (point estimates)."""
     return np.arange(n)[None, :]

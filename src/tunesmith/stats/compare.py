@@ -12,7 +12,7 @@ def row_interval(stat: Statistic, cols: dict, idx: np.ndarray, alpha: float) -> 
     """Point estimate and (1 - alpha) bootstrap interval of one row's metric."""
     n = len(cols["prediction"])
     value = float(stat.compute(cols, identity(n))[0])
-    low, high = percentile_interval(stat.compute(cols, idx), alpha)
+    low, high = percentile_interval(stat.compute(cols, stat.resamples(cols, idx)), alpha)
     return {"value": value, "ci_low": low, "ci_high": high, "n": n}
 
 
@@ -26,7 +26,8 @@ def compare_rows(
     n = len(cols_a["prediction"])
     a = float(stat.compute(cols_a, identity(n))[0])
     b = float(stat.compute(cols_b, identity(n))[0])
-    boot_a, boot_b = stat.compute(cols_a, idx), stat.compute(cols_b, idx)
+    rows = stat.resamples(cols_a, idx)  # one set of rows for both: the delta stays paired
+    boot_a, boot_b = stat.compute(cols_a, rows), stat.compute(cols_b, rows)
     deltas = boot_b - boot_a
     low, high = percentile_interval(deltas, alpha)
     p_value, test = two_sided_p(deltas), "paired bootstrap"

@@ -6,7 +6,12 @@ import numpy as np
 
 from tunesmith.stats.registry import Statistic, register_statistic
 from tunesmith.stats.significance import mcnemar_exact, sacrebleu_paired_bootstrap
-from tunesmith.stats.vectorised import bleu_from_stats, confusion_counts, macro_prf
+from tunesmith.stats.vectorised import (
+    bleu_from_stats,
+    confusion_counts,
+    macro_prf,
+    measured_labels,
+)
 
 
 def _mean_of(column: str):
@@ -63,7 +68,10 @@ register_statistic(
 def _macro(which: str):
     def compute(cols, idx):
         k = int(cols["n_classes"])
-        return macro_prf(confusion_counts(cols["label_code"], cols["pred_code"], k, idx))[which]
+        labels, preds = cols["label_code"], cols["pred_code"]
+        # the point estimate's labels (the whole sample's), the same for every resample
+        counts = confusion_counts(labels, preds, k, idx)
+        return macro_prf(counts, measured_labels(labels, preds, k))[which]
 
     return compute
 
@@ -76,5 +84,8 @@ for _key in ("precision", "recall", "f1"):
             _macro(_key),
             example_score=lambda s: s["correct"],
             description=f"macro {_key} over the known labels (scikit-learn semantics)",
+            # resampled within reference classes: each resample keeps every class's count, so
+            # every class the estimate averages over is measured in every resample
+            strata="label_code",
         )
     )

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from tunesmith.registry import Registry
+from tunesmith.stats.bootstrap import stratified
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,14 @@ class Statistic:
     # one example's score on this metric's scale, higher = better (error analysis)
     example_score: Callable | None = None
     description: str = ""
+    # a column the bootstrap keeps fixed: resamples are drawn within each of its values, so
+    # every value keeps its count (macro P/R/F1: every reference class stays in every resample)
+    strata: str | None = None
+
+    def resamples(self, columns: dict, idx: np.ndarray) -> np.ndarray:
+        """The bootstrap index rows this statistic is computed on: `idx`, or `idx` redrawn
+        within `strata` (the same `idx` and strata give the same rows, so pairing holds)."""
+        return idx if self.strata is None else stratified(idx, columns[self.strata])
 
 
 STATISTICS: Registry[Statistic] = Registry("statistic")

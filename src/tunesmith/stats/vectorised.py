@@ -42,28 +42,35 @@ def confusion_counts(label_code: np.ndarray, pred_code: np.ndarray, k: int, idx:
     return np.bincount(flat, minlength=b * cells).reshape(b, k, k + 1)
 
 
-def macro_prf(counts: np.ndarray) -> dict[str, np.ndarray]:
-    """Macro precision, recall and F1 per resample (scikit-learn, zero_division=0), averaged
-    over the known labels that occur in that resample's references or predictions.
+def measured_labels(label_code: np.ndarray, pred_code: np.ndarray, k: int) -> np.ndarray:
+    """(k,) mask of the known labels a sample measures: true or predicted in it (scikit-learn's
+    `labels=None` set, restricted to the known labels; an invalid prediction is a miss)."""
+    codes = np.concatenate([label_code, pred_code])
+    return np.bincount(codes[codes < k], minlength=k) > 0
 
-    Why not over every known label: a rare class (one or two test examples) is missing from
-    about a third of the resamples, and counting its F1 as 0 there drags the whole bootstrap
-    distribution below the point estimate; the interval then sits low. A class that is neither
-    true nor predicted is not measured by that sample, so it is left out, as scikit-learn's
-    own default (`labels=None`) does.
+
+def macro_prf(counts: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Macro precision, recall and F1 per resample (scikit-learn, zero_division=0), averaged
+    over the same known labels (`labels`, a (k,) mask) in every resample.
+
+    `labels` is the full sample's measured set, so each resample averages over the labels of
+    the point estimate: averaging over the labels a resample happens to contain moved the
+    interval off the estimate (a rare class falls out of a third of the resamples). A label
+    absent from a resample counts 0, as in scikit-learn; the macro statistics resample within
+    reference classes (corpus.py), so that only happens to a label that is merely predicted,
+    whose scores are 0 anyway.
     """
     k = counts.shape[1]
     tp = counts[:, np.arange(k), np.arange(k)].astype(np.float64)
     predicted = counts[:, :, :k].sum(axis=1)  # per predicted class
     actual = counts.sum(axis=2)  # per true class (invalid predictions count as misses)
-    present = (predicted + actual) > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(predicted > 0, tp / predicted, 0.0)
         recall = np.where(actual > 0, tp / actual, 0.0)
         denom = predicted + actual
         f1 = np.where(denom > 0, 2 * tp / denom, 0.0)
-    classes = np.maximum(present.sum(axis=1), 1)
+    classes = max(int(labels.sum()), 1)
     return {
-        name: (values * present).sum(axis=1) / classes
+        name: (values * labels).sum(axis=1) / classes
         for name, values in (("precision", precision), ("recall", recall), ("f1", f1))
     }

@@ -104,6 +104,24 @@ def test_macro_prf_equals_scikit_learn_including_invalid_labels():
             assert value == pytest.approx(ref)
 
 
+def test_a_test_label_never_seen_in_training_is_no_class_and_no_crash():
+    """A reference outside the known labels (warned about at the split) coded k once spilled
+    into the next resample's confusion counts and crashed the point estimate (reshape)."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    truth, guess = TRUTH + ["unseen", "unseen"], GUESS + ["utils", "junk"]
+    rows = rows_of(guess, truth, names=("f1",), labels=LABELS)
+    cols = columns_for(rows, LABELS)
+    idx = resample_indices(len(truth), 1000, 0)[:25]
+    for key, which in (("precision", 0), ("recall", 1), ("f1", 2)):
+        point = STATISTICS.get(key).compute(cols, np.arange(len(truth))[None, :])[0]
+        ref = precision_recall_fscore_support(
+            truth, guess, labels=LABELS, average="macro", zero_division=0
+        )[which]
+        assert point == pytest.approx(ref)
+        assert STATISTICS.get(key).compute(cols, idx).shape == (25,)
+
+
 def long_tail(seed: int, good: bool):
     """80 test rows over 46 classes with a long tail (most classes seen once or twice); a
     poor model answers the biggest class (and c40, never true), a good one is right on every

@@ -34,12 +34,14 @@ def bleu_from_stats(stats: np.ndarray) -> np.ndarray:
 
 
 def confusion_counts(label_code: np.ndarray, pred_code: np.ndarray, k: int, idx: np.ndarray):
-    """(B, k, k+1) confusion counts per resample; column k = not a known label."""
+    """(B, k+1, k+1) confusion counts per resample, rows true and columns predicted; row and
+    column k = not a known label (a test label never seen in training: its example is no
+    known class's miss, but a known class predicted for it is that class's false positive)."""
     b = idx.shape[0]
-    cells = k * (k + 1)
+    cells = (k + 1) * (k + 1)
     codes = label_code * (k + 1) + pred_code
     flat = (np.arange(b)[:, None] * cells + codes[idx]).ravel()
-    return np.bincount(flat, minlength=b * cells).reshape(b, k, k + 1)
+    return np.bincount(flat, minlength=b * cells).reshape(b, k + 1, k + 1)
 
 
 def measured_labels(label_code: np.ndarray, pred_code: np.ndarray, k: int) -> np.ndarray:
@@ -60,10 +62,10 @@ def macro_prf(counts: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
     reference classes (corpus.py), so that only happens to a label that is merely predicted,
     whose scores are 0 anyway.
     """
-    k = counts.shape[1]
+    k = counts.shape[1] - 1  # the last row and column: not a known label
     tp = counts[:, np.arange(k), np.arange(k)].astype(np.float64)
-    predicted = counts[:, :, :k].sum(axis=1)  # per predicted class
-    actual = counts.sum(axis=2)  # per true class (invalid predictions count as misses)
+    predicted = counts[:, :, :k].sum(axis=1)  # per predicted class, whatever the truth
+    actual = counts[:, :k, :].sum(axis=2)  # per true class (invalid predictions are misses)
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(predicted > 0, tp / predicted, 0.0)
         recall = np.where(actual > 0, tp / actual, 0.0)

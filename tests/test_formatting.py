@@ -49,6 +49,18 @@ def test_chat_labels_every_assistant_turn(tokenizer):
     assert labelled_text(tokenizer, encoded) == "hello there<|im_end|>\nsee you<|im_end|>\n"
 
 
+def test_a_blank_assistant_turn_in_the_middle_is_context_not_a_label(tokenizer):
+    """A skipped reply in a chat log would otherwise train the model to answer with nothing."""
+    messages = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "  "},
+        {"role": "user", "content": "anyone?"},
+        {"role": "assistant", "content": "see you"},
+    ]
+    encoded = encode_example({"messages": messages}, tokenizer, 128)
+    assert labelled_text(tokenizer, encoded) == "see you<|im_end|>\n"
+
+
 def test_long_prompt_is_cut_in_the_middle_keeping_answer_and_stop(tokenizer):
     example = {"prompt": "word " * 300, "response": "python editor"}
     encoded = encode_example(example, tokenizer, 64)

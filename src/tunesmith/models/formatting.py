@@ -136,7 +136,9 @@ def _plain_render(messages: list[dict], tokenizer, generation_prompt: bool) -> s
 
 
 def _segments(messages: list[dict], tokenizer) -> list[tuple[str, bool]]:
-    """Split the rendered conversation into (text, trainable) pieces: assistant turns train."""
+    """Split the rendered conversation into (text, trainable) pieces: assistant turns train,
+    except a blank one (in real chat logs a skipped reply): training it would teach the model
+    to answer with nothing."""
     segments: list[tuple[str, bool]] = []
     done = ""
     for i, message in enumerate(messages):
@@ -145,7 +147,8 @@ def _segments(messages: list[dict], tokenizer) -> list[tuple[str, bool]]:
             full = render(messages[: i + 1], tokenizer)
             _check_prefix(done, header)
             _check_prefix(header, full)
-            segments += [(header[len(done) :], False), (full[len(header) :], True)]
+            answered = bool(message["content"].strip())
+            segments += [(header[len(done) :], False), (full[len(header) :], answered)]
         else:
             full = render(messages[: i + 1], tokenizer)
             _check_prefix(done, full)

@@ -225,3 +225,20 @@ def test_an_attempt_that_saved_resume_state_is_kept_for_resuming(fresh_run):
     assert (run_dir.root / "fresh" / "checkpoints").is_dir()
     assert not (run_dir.root / "fresh" / "out.txt").exists()
     assert run_dir.stage_entry("fresh")["status"] == "failed"
+
+
+def test_a_new_revision_reruns_a_stage_its_old_code_finished(fresh_run):
+    """Code that changes what a stage writes raises its revision: folders made before re-run it
+    (the chat-target fix had left old folders training on old examples)."""
+    import dataclasses
+
+    run_dir, _ = fresh_run
+    recipe = load_recipe(run_dir.root / "recipe.yaml")  # the recipe the fixture ran
+    same = _fresh_spec(_writing("revised"))
+    assert run_pipeline(recipe, run_dir, only=["fresh"], force=False) == {"fresh": "skipped"}
+    # Revision 1 is the hash folders had before revisions existed: nothing re-runs for it.
+    assert same.config_parts(recipe) == same.config(recipe)
+    STAGES._items["fresh"] = dataclasses.replace(same, revision=2)
+    assert run_pipeline(recipe, run_dir, only=["fresh"], force=False) == {"fresh": "ran"}
+    assert (run_dir.root / "fresh" / "out.txt").read_text() == "revised"
+    assert run_pipeline(recipe, run_dir, only=["fresh"], force=False) == {"fresh": "skipped"}

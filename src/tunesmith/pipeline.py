@@ -57,7 +57,7 @@ def run_pipeline(
 
 
 def _run_stage(spec: StageSpec, recipe: Recipe, run_dir: RunDir, force: bool):
-    config_hash = recipe_hash(*[_as_hashable(p) for p in spec.config(recipe)])
+    config_hash = recipe_hash(*[_as_hashable(p) for p in spec.config_parts(recipe)])
     prints = _fingerprints(spec, recipe, run_dir)
     if not force and _is_current(run_dir, spec, config_hash, prints):
         return "skipped", 0.0

@@ -44,6 +44,16 @@ class StageSpec:
     scratch: Callable = _nothing
     resumes: bool = False
     applies: Callable = _always  # (recipe) -> bool: is the stage part of this run?
+    # Raised by one when a code change alters what the stage writes for the same recipe and
+    # inputs (e.g. how chat rows become examples): the hash then differs, so run folders made
+    # by older code re-run the stage instead of keeping outputs this code would not write.
+    revision: int = 1
+
+    def config_parts(self, recipe) -> tuple:
+        """What the stage's skip-if-unchanged hash covers: its recipe sections and revision."""
+        # Revision 1 adds nothing, so folders made before revisions existed stay current.
+        revision = (f"revision {self.revision}",) if self.revision > 1 else ()
+        return (*self.config(recipe), *revision)
 
 
 STAGES: Registry[StageSpec] = Registry("stage")

@@ -135,7 +135,9 @@ def _outputs(run_dir: RunDir) -> list[Path]:
 def _register() -> None:
     from tunesmith.stages import StageSpec, register_stage
 
-    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run))
+    # Revision 2: a chat's target is its last non-blank assistant turn and conversations
+    # without one are dropped; null labels count as missing, not as a class named "None".
+    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=2))
 
 
 _register()

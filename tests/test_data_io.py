@@ -69,15 +69,22 @@ def test_escapes_of_whole_characters_still_read(tmp_path):
         ('a,b\nx,1\n"open,2\ny,3\nz,4\n', r"d.csv:3: malformed CSV \(a quoted field"),
         ('a,b\nx,1\ny,"2"3\n', r"d.csv:3: malformed CSV \(',' expected after"),
         ("a,b\nx,1,extra\n", r"d.csv:2: more values than header columns$"),
-        # a ;-separated export reads as one column until a value holds a comma
+        # a ;- or tab-separated export read as one column: refused at its header, whether
+        # or not a value holds a comma (without one it read silently as one text column)
         (
             "name;section\nvim;editors\ned, the editor;editors\n",
-            r"d.csv:3: more values than header columns; the file looks ';'-separated: "
-            r"tunesmith reads comma-separated CSV \(save it with ',' as the separator",
+            r"d.csv:1: the header 'name;section' reads as one column: the file looks "
+            r"';'-separated; tunesmith reads comma-separated CSV \(save it with ',' as the "
+            r"separator, or as .jsonl\)$",
         ),
         (
-            "name\tsection\nvim\teditors\ned, ex\teditors\n",
-            r"d.csv:3: more values than header columns; the file looks tab-separated",
+            "text;label\ngood film;pos\nbad film;neg\n",
+            r"d.csv:1: the header 'text;label' reads as one column: the file looks ';'-separated",
+        ),
+        (
+            "name\tsection\nvim\teditors\n",
+            r"d.csv:1: the header 'name\\tsection' reads as one column: the file looks "
+            r"tab-separated",
         ),
     ],
 )
@@ -86,6 +93,12 @@ def test_bad_csv_names_the_record_it_starts_on(tmp_path, content, pattern):
     path.write_text(content)
     with pytest.raises(UserError, match=pattern):
         read_records(path)
+
+
+def test_a_one_column_csv_still_reads(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("text\ngood; film\nbad\tfilm\n")
+    assert [r["text"] for r in read_records(path)] == ["good; film", "bad\tfilm"]
 
 
 def test_csv_quotes_that_are_well_formed_still_read(tmp_path):

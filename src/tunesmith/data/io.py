@@ -153,12 +153,10 @@ def parse_csv(path: Path, text: str) -> list[dict]:
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     rows, start = [], 2  # the line the next record starts on (after the header)
     try:
+        _require_commas(path, reader.fieldnames or [], reader.line_num)
         for row in reader:
             if None in row:
-                raise UserError(
-                    f"{path}:{reader.line_num}: more values than header columns"
-                    + _separator_hint(reader.fieldnames or [])
-                )
+                raise UserError(f"{path}:{reader.line_num}: more values than header columns")
             rows.append({**row, "_line": reader.line_num})
             start = reader.line_num + 1
     except csv.Error as exc:
@@ -171,18 +169,19 @@ def parse_csv(path: Path, text: str) -> list[dict]:
     return rows
 
 
-def _separator_hint(columns: list[str]) -> str:
-    """'; the file looks ;-separated...' when a CSV header read as one column holds `;` or a
-    tab (the other separators people export), else ''."""
+def _require_commas(path: Path, columns: list[str], line: int) -> None:
+    """Refuse a header read as one column that holds `;` or a tab (the other separators people
+    export): every row would read without error as one text column, the fields never found
+    or, worse, the whole line taken as the text."""
     if len(columns) != 1:
-        return ""
+        return
     for separator, name in ((";", "';'"), ("\t", "tab")):
         if separator in columns[0]:
-            return (
-                f"; the file looks {name}-separated: tunesmith reads comma-separated CSV "
-                "(save it with ',' as the separator, or as .jsonl)"
+            raise UserError(
+                f"{path}:{line}: the header {columns[0]!r} reads as one column: the file looks "
+                f"{name}-separated; tunesmith reads comma-separated CSV (save it with ',' as "
+                "the separator, or as .jsonl)"
             )
-    return ""
 
 
 def _read_parquet(path: Path) -> list[dict]:

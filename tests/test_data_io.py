@@ -7,7 +7,7 @@ import gzip
 
 import pytest
 
-from tunesmith.data.io import read_records
+from tunesmith.data.io import read_records, record_number
 from tunesmith.errors import UserError
 
 DEEP = b"[" * 100_000 + b"]" * 100_000  # deeper than the JSON decoder's recursion reaches
@@ -41,7 +41,7 @@ def test_jsonl_gzip_csv_parquet_and_saved_dataset_agree(tmp_path):
         # half of a UTF-16 pair reads into Python but no UTF-8 file can hold it: `run` used to
         # fail writing the split after `validate` had passed
         (b'{"a": 1}\n{"a": "x \\ud800 y"}\n', r"d.jsonl:2: \\ud800 is half of a UTF-16 surrogate"),
-        (b'[{"a": 1}, {"\\udfff": "key"}]', r"d.jsonl:2: \\udfff is half of a UTF-16 surrogate"),
+        (b'[{"a": 1},\n {"\\udfff": "key"}]', r"d.jsonl:2: \\udfff is half of a UTF-16 surrogate"),
         (b'{"a": 1}\n[1, 2]\n', r"d.jsonl:2: expected a JSON object"),
         (b'{"a": "ok"}\n{"a": "caf\xe9"}\n', r"d.jsonl:2: not UTF-8"),
         (b"", r"d.jsonl: no records"),
@@ -53,6 +53,50 @@ def test_bad_jsonl(tmp_path, content, pattern):
     path.write_bytes(content)
     with pytest.raises(UserError, match=pattern):
         read_records(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "pattern"),
+    [
+        # the record's own line, not its position in the array (this is item 2)
+        ('[\n  {"a": 1},\n\n  [1, 2]\n]\n', r"d.json:4: expected a JSON object, got list"),
+        ('[{"a": 1}, {"a": 2}, 3]', r"d.json:1: expected a JSON object, got int"),
+        ('[\n {"a": 1}\n {"a": 2}\n]', r"d.json:3: malformed JSON \(Expecting ',' delimiter\)"),
+        ('[\n {"a": 1},\n]', r"d.json:3: malformed JSON \(Expecting value\)"),
+        ('[\n {"a": 1}\n]\n]', r"d.json:4: malformed JSON \(Extra data\)"),
+        ('[\n {"a": 1},\n {"a": \n', r"d.json:4: malformed JSON \(Expecting value\)"),
+    ],
+)
+def test_a_json_array_error_names_the_line_of_the_record(tmp_path, content, pattern):
+    path = tmp_path / "d.json"
+    path.write_text(content)
+    with pytest.raises(UserError, match=pattern):
+        read_records(path)
+
+
+def test_json_array_records_remember_their_lines(tmp_path):
+    path = tmp_path / "d.json"
+    path.write_text('  [\n{"a": "x"},\n\n{"a": "y,\\n ]"}, {"a": "z"}\n]  \n')
+    got = [(r["a"], r["_line"]) for r in read_records(path)]
+    assert got == [("x", 2), ("y,\n ]", 4), ("z", 4)]
+    (tmp_path / "e.json").write_text("[]")
+    with pytest.raises(UserError, match="e.json: no records"):
+        read_records(tmp_path / "e.json")
+
+
+def test_records_of_a_one_line_json_array_keep_distinct_ids(tmp_path):
+    from tunesmith.data.curate.adhoc import rows_from_file
+
+    path = tmp_path / "d.json"
+    path.write_text('[{"a": "x"}, {"a": "y"}, {"a": "z"}]')  # json.dump's usual output
+    records = read_records(path)
+    assert [record_number(r, i) for i, r in enumerate(records)] == [1, 2, 3]
+    rows, _ = rows_from_file(path, None, None)
+    assert rows == [
+        {"a": "x", "id": "line-1"},
+        {"a": "y", "id": "line-2"},
+        {"a": "z", "id": "line-3"},
+    ]
 
 
 def test_escapes_of_whole_characters_still_read(tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tunesmith.config.schema import Recipe
 from tunesmith.config.tasks import task_spec
-from tunesmith.data.io import where
+from tunesmith.data.io import SOURCE_KEYS, record_number, where
 from tunesmith.errors import UserError
 
 ROLES = ("system", "user", "assistant")
@@ -44,7 +44,7 @@ def to_examples(
             shown.setdefault(skip.reason, []).append(_preview(record))
             first = first or skip
             continue
-        example["id"] = f"{prefix}-{record.get('_line', index + 1)}"
+        example["id"] = f"{prefix}-{record_number(record, index)}"
         if recipe.evaluation.slice_by:  # kept for the evaluation's per-slice metrics
             example["meta"] = _slice_fields(recipe, path, record)
         if recipe.federated is not None and recipe.federated.partition_field:
@@ -89,7 +89,7 @@ def _field(path, record: dict, name: str, key: str, fill: dict[str, str] | None 
     if value is None and fill and name in fill:
         return fill[name]
     if name not in record:
-        present = ", ".join(k for k in record if k != "_line")
+        present = ", ".join(k for k in record if k not in SOURCE_KEYS)
         raise Skip(
             f"missing {name}",
             f"{where(path, record)}: missing field '{name}' (recipe key {key}; "

@@ -7,7 +7,8 @@ import gzip
 
 import pytest
 
-from tunesmith.data.io import read_records, record_number
+from tunesmith.artifacts.files import read_json, read_jsonl
+from tunesmith.data.io import decode_text, read_records, record_number
 from tunesmith.errors import UserError
 
 DEEP = b"[" * 100_000 + b"]" * 100_000  # deeper than the JSON decoder's recursion reaches
@@ -97,6 +98,29 @@ def test_records_of_a_one_line_json_array_keep_distinct_ids(tmp_path):
         {"a": "y", "id": "line-2"},
         {"a": "z", "id": "line-3"},
     ]
+
+
+def test_a_bad_byte_after_a_bom_names_its_own_line_and_value():
+    # utf-8-sig reports offsets past the BOM: the line was counted 3 bytes short (line 2
+    # here) and the byte shown was another one (0x0a)
+    with pytest.raises(UserError) as info:
+        decode_text(b"\xef\xbb\xbfa\nbc\n\xe9t\xe9\n", "d.csv")
+    assert str(info.value) == "d.csv:3: not UTF-8 text (byte 0xe9); re-encode as UTF-8"
+    assert decode_text(b"\xef\xbb\xbfa,b\n", "d.csv") == "a,b\n"
+
+
+def test_run_files_and_data_files_keep_their_own_decoding_message(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"a": 2}\n{"a": "\xff"}\n')
+    with pytest.raises(UserError) as info:
+        read_jsonl(path)
+    assert str(info.value) == f"{path}:3: damaged run file, not UTF-8 text (byte 0xff)"
+    with pytest.raises(UserError) as info:
+        read_json(path)
+    assert str(info.value) == f"{path}:3: damaged run file, not UTF-8 text (byte 0xff)"
+    with pytest.raises(UserError) as info:
+        read_records(path)
+    assert str(info.value) == f"{path}:3: not UTF-8 text (byte 0xff); re-encode as UTF-8"
 
 
 def test_escapes_of_whole_characters_still_read(tmp_path):

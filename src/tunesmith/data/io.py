@@ -13,6 +13,7 @@ import re
 import zlib
 from pathlib import Path
 
+from tunesmith.artifacts.files import decode_utf8
 from tunesmith.errors import UserError
 
 TEXT_SUFFIXES = (".jsonl", ".json", ".csv")
@@ -63,14 +64,9 @@ def read_text(path: Path) -> str:
 
 
 def decode_text(raw: bytes, source: str) -> str:
-    """UTF-8 bytes (a BOM dropped) as str; any other byte is a `source:line` error."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise UserError(
-            f"{source}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); re-encode as UTF-8"
-        ) from None
+    """UTF-8 bytes (a BOM dropped: editors on Windows write one) as str; any other byte is a
+    `source:line` error."""
+    return decode_utf8(raw, source, advice="; re-encode as UTF-8", allow_bom=True)
 
 
 def _gunzip(path: Path, raw: bytes) -> bytes:

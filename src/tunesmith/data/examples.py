@@ -47,8 +47,8 @@ def to_examples(
         example["id"] = f"{prefix}-{record_number(record, index)}"
         if recipe.evaluation.slice_by:  # kept for the evaluation's per-slice metrics
             example["meta"] = _slice_fields(recipe, path, record)
-        if recipe.federated is not None and recipe.federated.partition_field:
-            example["client"] = str(record.get(recipe.federated.partition_field))  # its owner
+        if _owned(recipe, prefix):
+            example["client"] = _owner(recipe, path, record)
         if recipe.data.difficulty_field:  # for the curriculum's `field` scorer
             example["difficulty"] = _number(path, record, recipe.data.difficulty_field)
         examples.append(example)
@@ -76,6 +76,23 @@ def _slice_fields(recipe: Recipe, path, record: dict) -> dict[str, str]:
             name: _text(path, record, name, "evaluation.slice_by", recipe.data.fill_missing)
             for name in recipe.evaluation.slice_by
         }
+    except Skip as skip:
+        raise UserError(str(skip)) from None
+
+
+def _owned(recipe: Recipe, prefix: str) -> bool:
+    """Whether this file's examples carry their federated client: only training data is
+    partitioned among clients, so a given val/test file need not name owners."""
+    federated = recipe.federated
+    return federated is not None and bool(federated.partition_field) and prefix == "train"
+
+
+def _owner(recipe: Recipe, path, record: dict) -> str:
+    """The record's federated client (`data.fill_missing` fills a null or missing one): an
+    unfilled one is an error, not the records of a client named 'None'."""
+    name = recipe.federated.partition_field
+    try:
+        return _text(path, record, name, "federated.partition_field", recipe.data.fill_missing)
     except Skip as skip:
         raise UserError(str(skip)) from None
 

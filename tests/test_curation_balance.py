@@ -7,6 +7,7 @@ from curation_data import config, context, labelled
 
 from tunesmith.data.curate import post_split
 from tunesmith.errors import UserError
+from tunesmith.report.data_card import render_data_card
 
 
 def _run(method: str, ratio: float):
@@ -70,5 +71,6 @@ def test_rows_without_a_label_are_no_class_and_kept_as_they_are():
     assert distribution["after"] == {"negative": 20, "positive": 20}
     assert distribution["unlabelled"] == 3 and len(out["train"]) == 43
     assert not any(r.get("oversampled") and r["id"].startswith("u") for r in out["train"])
+    assert "rows without a label, kept as they are: 3" in render_data_card(card)
     with pytest.raises(UserError, match=r"no training row has a label \(field 'label'\)"):
         post_split({"train": unlabelled}, cfg, context(label=True))

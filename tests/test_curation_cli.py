@@ -129,6 +129,31 @@ def test_inspect_counts_null_and_blank_labels_as_missing_not_as_classes(tmp_path
     assert "labels: utils: 50, net: 30, (missing): 40" in result.output
 
 
+def _chat_file(path, rows):
+    path.write_text("".join(json.dumps({"messages": m}) + "\n" for m in rows), encoding="utf-8")
+    return path
+
+
+def test_curate_file_reads_a_null_chat_content_as_missing_not_as_the_text_none(tmp_path):
+    skipped = [{"role": "user", "content": "hi there"}, {"role": "assistant", "content": None}]
+    answered = [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "fine"}]
+    source = _chat_file(tmp_path / "chat.jsonl", [skipped, answered])
+    cleaned, kept = tmp_path / "cleaned.jsonl", tmp_path / "kept.jsonl"
+    # clean drops it as the run's data stage does (there: 'missing content')
+    result = runner.invoke(
+        data_app, ["curate", str(source), "--steps", "clean", "-o", str(cleaned)]
+    )
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["id"] for line in cleaned.read_text().splitlines()] == ["line-2"]
+    card = json.loads((tmp_path / "cleaned.card.json").read_text())
+    assert card["funnel"][1]["dropped"] == {"empty_messages": 1}
+    # a step that keeps the row writes its null back, not the text "None"
+    result = runner.invoke(data_app, ["curate", str(source), "--steps", "dedup", "-o", str(kept)])
+    assert result.exit_code == 0, result.output
+    first = json.loads(kept.read_text().splitlines()[0])
+    assert first["messages"][1] == {"role": "assistant", "content": None}
+
+
 @pytest.fixture
 def curated_run(tmp_path, tiny_recipe):
     curation = {"clean": True, "dedup": {"threshold": 0.9}, "checks": {}}

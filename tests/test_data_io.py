@@ -7,7 +7,8 @@ import gzip
 
 import pytest
 
-from tunesmith.data.io import read_records
+from tunesmith.artifacts.files import read_json, read_jsonl
+from tunesmith.data.io import decode_text, read_records, record_number
 from tunesmith.errors import UserError
 
 DEEP = b"[" * 100_000 + b"]" * 100_000  # deeper than the JSON decoder's recursion reaches
@@ -41,7 +42,7 @@ def test_jsonl_gzip_csv_parquet_and_saved_dataset_agree(tmp_path):
         # half of a UTF-16 pair reads into Python but no UTF-8 file can hold it: `run` used to
         # fail writing the split after `validate` had passed
         (b'{"a": 1}\n{"a": "x \\ud800 y"}\n', r"d.jsonl:2: \\ud800 is half of a UTF-16 surrogate"),
-        (b'[{"a": 1}, {"\\udfff": "key"}]', r"d.jsonl:2: \\udfff is half of a UTF-16 surrogate"),
+        (b'[{"a": 1},\n {"\\udfff": "key"}]', r"d.jsonl:2: \\udfff is half of a UTF-16 surrogate"),
         (b'{"a": 1}\n[1, 2]\n', r"d.jsonl:2: expected a JSON object"),
         (b'{"a": "ok"}\n{"a": "caf\xe9"}\n', r"d.jsonl:2: not UTF-8"),
         (b"", r"d.jsonl: no records"),
@@ -53,6 +54,73 @@ def test_bad_jsonl(tmp_path, content, pattern):
     path.write_bytes(content)
     with pytest.raises(UserError, match=pattern):
         read_records(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "pattern"),
+    [
+        # the record's own line, not its position in the array (this is item 2)
+        ('[\n  {"a": 1},\n\n  [1, 2]\n]\n', r"d.json:4: expected a JSON object, got list"),
+        ('[{"a": 1}, {"a": 2}, 3]', r"d.json:1: expected a JSON object, got int"),
+        ('[\n {"a": 1}\n {"a": 2}\n]', r"d.json:3: malformed JSON \(Expecting ',' delimiter\)"),
+        ('[\n {"a": 1},\n]', r"d.json:3: malformed JSON \(Expecting value\)"),
+        ('[\n {"a": 1}\n]\n]', r"d.json:4: malformed JSON \(Extra data\)"),
+        ('[\n {"a": 1},\n {"a": \n', r"d.json:4: malformed JSON \(Expecting value\)"),
+    ],
+)
+def test_a_json_array_error_names_the_line_of_the_record(tmp_path, content, pattern):
+    path = tmp_path / "d.json"
+    path.write_text(content)
+    with pytest.raises(UserError, match=pattern):
+        read_records(path)
+
+
+def test_json_array_records_remember_their_lines(tmp_path):
+    path = tmp_path / "d.json"
+    path.write_text('  [\n{"a": "x"},\n\n{"a": "y,\\n ]"}, {"a": "z"}\n]  \n')
+    got = [(r["a"], r["_line"]) for r in read_records(path)]
+    assert got == [("x", 2), ("y,\n ]", 4), ("z", 4)]
+    (tmp_path / "e.json").write_text("[]")
+    with pytest.raises(UserError, match="e.json: no records"):
+        read_records(tmp_path / "e.json")
+
+
+def test_records_of_a_one_line_json_array_keep_distinct_ids(tmp_path):
+    from tunesmith.data.curate.adhoc import rows_from_file
+
+    path = tmp_path / "d.json"
+    path.write_text('[{"a": "x"}, {"a": "y"}, {"a": "z"}]')  # json.dump's usual output
+    records = read_records(path)
+    assert [record_number(r, i) for i, r in enumerate(records)] == [1, 2, 3]
+    rows, _ = rows_from_file(path, None, None)
+    assert rows == [
+        {"a": "x", "id": "line-1"},
+        {"a": "y", "id": "line-2"},
+        {"a": "z", "id": "line-3"},
+    ]
+
+
+def test_a_bad_byte_after_a_bom_names_its_own_line_and_value():
+    # utf-8-sig reports offsets past the BOM: the line was counted 3 bytes short (line 2
+    # here) and the byte shown was another one (0x0a)
+    with pytest.raises(UserError) as info:
+        decode_text(b"\xef\xbb\xbfa\nbc\n\xe9t\xe9\n", "d.csv")
+    assert str(info.value) == "d.csv:3: not UTF-8 text (byte 0xe9); re-encode as UTF-8"
+    assert decode_text(b"\xef\xbb\xbfa,b\n", "d.csv") == "a,b\n"
+
+
+def test_run_files_and_data_files_keep_their_own_decoding_message(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"a": 2}\n{"a": "\xff"}\n')
+    with pytest.raises(UserError) as info:
+        read_jsonl(path)
+    assert str(info.value) == f"{path}:3: damaged run file, not UTF-8 text (byte 0xff)"
+    with pytest.raises(UserError) as info:
+        read_json(path)
+    assert str(info.value) == f"{path}:3: damaged run file, not UTF-8 text (byte 0xff)"
+    with pytest.raises(UserError) as info:
+        read_records(path)
+    assert str(info.value) == f"{path}:3: not UTF-8 text (byte 0xff); re-encode as UTF-8"
 
 
 def test_escapes_of_whole_characters_still_read(tmp_path):
@@ -69,15 +137,22 @@ def test_escapes_of_whole_characters_still_read(tmp_path):
         ('a,b\nx,1\n"open,2\ny,3\nz,4\n', r"d.csv:3: malformed CSV \(a quoted field"),
         ('a,b\nx,1\ny,"2"3\n', r"d.csv:3: malformed CSV \(',' expected after"),
         ("a,b\nx,1,extra\n", r"d.csv:2: more values than header columns$"),
-        # a ;-separated export reads as one column until a value holds a comma
+        # a ;- or tab-separated export read as one column: refused at its header, whether
+        # or not a value holds a comma (without one it read silently as one text column)
         (
             "name;section\nvim;editors\ned, the editor;editors\n",
-            r"d.csv:3: more values than header columns; the file looks ';'-separated: "
-            r"tunesmith reads comma-separated CSV \(save it with ',' as the separator",
+            r"d.csv:1: the header 'name;section' reads as one column: the file looks "
+            r"';'-separated; tunesmith reads comma-separated CSV \(save it with ',' as the "
+            r"separator, or as .jsonl\)$",
         ),
         (
-            "name\tsection\nvim\teditors\ned, ex\teditors\n",
-            r"d.csv:3: more values than header columns; the file looks tab-separated",
+            "text;label\ngood film;pos\nbad film;neg\n",
+            r"d.csv:1: the header 'text;label' reads as one column: the file looks ';'-separated",
+        ),
+        (
+            "name\tsection\nvim\teditors\n",
+            r"d.csv:1: the header 'name\\tsection' reads as one column: the file looks "
+            r"tab-separated",
         ),
     ],
 )
@@ -86,6 +161,12 @@ def test_bad_csv_names_the_record_it_starts_on(tmp_path, content, pattern):
     path.write_text(content)
     with pytest.raises(UserError, match=pattern):
         read_records(path)
+
+
+def test_a_one_column_csv_still_reads(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("text\ngood; film\nbad\tfilm\n")
+    assert [r["text"] for r in read_records(path)] == ["good; film", "bad\tfilm"]
 
 
 def test_csv_quotes_that_are_well_formed_still_read(tmp_path):

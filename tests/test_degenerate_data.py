@@ -235,3 +235,22 @@ def test_slice_by_field_is_filled_by_fill_missing():
         recipe(evaluation=by_section, fill_missing={"section": "unknown"}), "t", rows, "train"
     )
     assert [e["meta"] for e in examples] == [{"section": s} for s in ("news", "unknown", "unknown")]
+
+
+def test_a_null_federated_owner_is_an_error_not_a_client_named_none():
+    federated = {"clients": 2, "partition_field": "owner"}
+    by_owner = recipe_from_dict(
+        {
+            "task": "summarization",
+            "data": {"train": "/t.jsonl", "input_field": "q", "output_field": "a"},
+            "federated": federated,
+        }
+    )
+    rows = records({"q": "x", "a": "y", "owner": "ann"}, {"q": "x", "a": "y", "owner": None})
+    with pytest.raises(
+        UserError, match=r"t:2: field 'owner' is null \(federated.partition_field\)"
+    ):
+        to_examples(by_owner, "t", rows, "train")
+    assert "client" not in to_examples(by_owner, "t", rows, "test")[1]  # not partitioned
+    rows[1]["owner"] = 7  # a number names a client too
+    assert [e["client"] for e in to_examples(by_owner, "t", rows, "train")] == ["ann", "7"]

@@ -53,6 +53,7 @@ def _run_folder(tmp_path) -> tuple:
                 "ratio_after": 1,
                 "before": {PAYLOAD: 2},
                 "after": {PAYLOAD: 1},
+                "unlabelled": PAYLOAD,
             },
             "class_weights": {PAYLOAD: 1.0},
             "pii": {"mode": PAYLOAD, "counts": {PAYLOAD: 1}, "note": PAYLOAD},

@@ -103,14 +103,33 @@ def read_json(path: str | Path) -> Any:
 
 
 def _decode(path: str | Path, raw: bytes, line: int | None) -> str:
+    # run files are written by us, BOM-less: any stray byte means the file was damaged
+    return decode_utf8(raw, path, problem="damaged run file, not UTF-8 text", first_line=line or 1)
+
+
+def decode_utf8(
+    raw: bytes,
+    source: str | Path,
+    *,
+    problem: str = "not UTF-8 text",
+    advice: str = "",
+    allow_bom: bool = False,
+    first_line: int = 1,
+) -> str:
+    """`raw` as UTF-8 text (a leading BOM dropped when `allow_bom`); a byte that is not UTF-8
+    is one UserError, `source:line: <problem> (byte 0x..)<advice>`, naming the bad byte's line
+    (`raw` starting on line `first_line`). Run files and user data files share it, so both
+    name the line the same way; each keeps its own wording."""
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig" if allow_bom else "utf-8")
     except UnicodeDecodeError as exc:
         from tunesmith.errors import UserError
 
-        line = line or raw[: exc.start].count(b"\n") + 1
+        # exc.object, not raw: with a BOM, utf-8-sig reports the offset in the bytes after it
+        decoded = exc.object
+        line = first_line + decoded[: exc.start].count(b"\n")
         raise UserError(
-            f"{path}:{line}: damaged run file, not UTF-8 text (byte 0x{raw[exc.start]:02x})"
+            f"{source}:{line}: {problem} (byte 0x{decoded[exc.start]:02x}){advice}"
         ) from None
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tunesmith.config.schema import Recipe
 from tunesmith.config.tasks import task_spec
-from tunesmith.data.io import where
+from tunesmith.data.io import SOURCE_KEYS, record_number, where
 from tunesmith.errors import UserError
 
 ROLES = ("system", "user", "assistant")
@@ -44,11 +44,11 @@ def to_examples(
             shown.setdefault(skip.reason, []).append(_preview(record))
             first = first or skip
             continue
-        example["id"] = f"{prefix}-{record.get('_line', index + 1)}"
+        example["id"] = f"{prefix}-{record_number(record, index)}"
         if recipe.evaluation.slice_by:  # kept for the evaluation's per-slice metrics
             example["meta"] = _slice_fields(recipe, path, record)
-        if recipe.federated is not None and recipe.federated.partition_field:
-            example["client"] = str(record.get(recipe.federated.partition_field))  # its owner
+        if _owned(recipe, prefix):
+            example["client"] = _owner(recipe, path, record)
         if recipe.data.difficulty_field:  # for the curriculum's `field` scorer
             example["difficulty"] = _number(path, record, recipe.data.difficulty_field)
         examples.append(example)
@@ -80,6 +80,23 @@ def _slice_fields(recipe: Recipe, path, record: dict) -> dict[str, str]:
         raise UserError(str(skip)) from None
 
 
+def _owned(recipe: Recipe, prefix: str) -> bool:
+    """Whether this file's examples carry their federated client: only training data is
+    partitioned among clients, so a given val/test file need not name owners."""
+    federated = recipe.federated
+    return federated is not None and bool(federated.partition_field) and prefix == "train"
+
+
+def _owner(recipe: Recipe, path, record: dict) -> str:
+    """The record's federated client (`data.fill_missing` fills a null or missing one): an
+    unfilled one is an error, not the records of a client named 'None'."""
+    name = recipe.federated.partition_field
+    try:
+        return _text(path, record, name, "federated.partition_field", recipe.data.fill_missing)
+    except Skip as skip:
+        raise UserError(str(skip)) from None
+
+
 def _preview(record: dict) -> dict:
     return {k: (v[:200] if isinstance(v, str) else v) for k, v in record.items()}
 
@@ -89,7 +106,7 @@ def _field(path, record: dict, name: str, key: str, fill: dict[str, str] | None 
     if value is None and fill and name in fill:
         return fill[name]
     if name not in record:
-        present = ", ".join(k for k in record if k != "_line")
+        present = ", ".join(k for k in record if k not in SOURCE_KEYS)
         raise Skip(
             f"missing {name}",
             f"{where(path, record)}: missing field '{name}' (recipe key {key}; "

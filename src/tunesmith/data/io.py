@@ -13,13 +13,17 @@ import re
 import zlib
 from pathlib import Path
 
+from tunesmith.artifacts.files import decode_utf8
 from tunesmith.errors import UserError
 
 TEXT_SUFFIXES = (".jsonl", ".json", ".csv")
+SOURCE_KEYS = ("_line", "_item")  # where a record came from; not fields of the user's data
+JSON_SPACE = re.compile(r"[ \t\n\r]*")  # the whitespace JSON allows between values
 
 
 def read_records(path: str | Path) -> list[dict]:
-    """All records of a data file as dicts (each remembers its source line in `_line`)."""
+    """All records of a data file as dicts (each remembers its source line in `_line`, and a
+    JSON array's item its position in `_item`)."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: data file not found")
@@ -60,14 +64,9 @@ def read_text(path: Path) -> str:
 
 
 def decode_text(raw: bytes, source: str) -> str:
-    """UTF-8 bytes (a BOM dropped) as str; any other byte is a `source:line` error."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise UserError(
-            f"{source}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); re-encode as UTF-8"
-        ) from None
+    """UTF-8 bytes (a BOM dropped: editors on Windows write one) as str; any other byte is a
+    `source:line` error."""
+    return decode_utf8(raw, source, advice="; re-encode as UTF-8", allow_bom=True)
 
 
 def _gunzip(path: Path, raw: bytes) -> bytes:
@@ -81,8 +80,10 @@ def _gunzip(path: Path, raw: bytes) -> bytes:
 
 def _parse_jsonl(path: Path, text: str) -> list[dict]:
     if text.lstrip().startswith("["):  # a JSON array file is accepted too
-        data = _loads(path, text, None)
-        rows = [_as_record(path, i + 1, r) for i, r in enumerate(data)]
+        rows = [
+            {**_as_record(path, line, item), "_item": number}
+            for number, (line, item) in enumerate(_array_items(path, text), start=1)
+        ]
     else:
         rows = [
             _as_record(path, number, _loads(path, line, number))
@@ -95,19 +96,55 @@ def _parse_jsonl(path: Path, text: str) -> list[dict]:
     return rows
 
 
-def _loads(path: Path, text: str, line: int | None) -> object:
-    """`json.loads` of one line (`line`) or of a whole array file (`line` None)."""
+def _loads(path: Path, text: str, line: int) -> object:
+    """`json.loads` of one line of a JSONL file."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        if line is None:
-            raise UserError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
         raise UserError(
             f"{path}:{line}: malformed JSON line ({exc.msg}: column {exc.colno})"
         ) from None
     except RecursionError:  # the decoder recurses once per level of nesting
-        at = line or _deepest_line(text)
-        raise UserError(f"{path}:{at}: JSON nested too deeply to read") from None
+        raise UserError(f"{path}:{line}: JSON nested too deeply to read") from None
+
+
+def _array_items(path: Path, text: str) -> list[tuple[int, object]]:
+    """(line the item starts on, item) for each item of a JSON array file: errors about a
+    record then name its line, not its position in the array."""
+    try:
+        return _decode_array(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+    except RecursionError:  # the decoder recurses once per level of nesting
+        raise UserError(f"{path}:{_deepest_line(text)}: JSON nested too deeply to read") from None
+
+
+def _decode_array(text: str) -> list[tuple[int, object]]:
+    """Items of a JSON array decoded one by one (json.loads would not say where each began);
+    a malformed text raises json's own JSONDecodeError, with its line."""
+    decoder = json.JSONDecoder()
+    items: list[tuple[int, object]] = []
+    pos = _skip_space(text, text.index("[") + 1)
+    line, counted = 1, 0  # newlines are counted once, from the previous item on
+    closed = text.startswith("]", pos)
+    while not closed:
+        value, end = decoder.raw_decode(text, pos)
+        line, counted = line + text.count("\n", counted, pos), pos
+        items.append((line, value))
+        pos = _skip_space(text, end)
+        closed = text.startswith("]", pos)
+        if not closed:
+            if not text.startswith(",", pos):
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
+            pos = _skip_space(text, pos + 1)
+    pos = _skip_space(text, pos + 1)  # past the closing ]
+    if pos != len(text):
+        raise json.JSONDecodeError("Extra data", text, pos)
+    return items
+
+
+def _skip_space(text: str, pos: int) -> int:
+    return JSON_SPACE.match(text, pos).end()
 
 
 def _deepest_line(text: str) -> int:
@@ -153,12 +190,10 @@ def parse_csv(path: Path, text: str) -> list[dict]:
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     rows, start = [], 2  # the line the next record starts on (after the header)
     try:
+        _require_commas(path, reader.fieldnames or [], reader.line_num)
         for row in reader:
             if None in row:
-                raise UserError(
-                    f"{path}:{reader.line_num}: more values than header columns"
-                    + _separator_hint(reader.fieldnames or [])
-                )
+                raise UserError(f"{path}:{reader.line_num}: more values than header columns")
             rows.append({**row, "_line": reader.line_num})
             start = reader.line_num + 1
     except csv.Error as exc:
@@ -171,18 +206,19 @@ def parse_csv(path: Path, text: str) -> list[dict]:
     return rows
 
 
-def _separator_hint(columns: list[str]) -> str:
-    """'; the file looks ;-separated...' when a CSV header read as one column holds `;` or a
-    tab (the other separators people export), else ''."""
+def _require_commas(path: Path, columns: list[str], line: int) -> None:
+    """Refuse a header read as one column that holds `;` or a tab (the other separators people
+    export): every row would read without error as one text column, the fields never found
+    or, worse, the whole line taken as the text."""
     if len(columns) != 1:
-        return ""
+        return
     for separator, name in ((";", "';'"), ("\t", "tab")):
         if separator in columns[0]:
-            return (
-                f"; the file looks {name}-separated: tunesmith reads comma-separated CSV "
-                "(save it with ',' as the separator, or as .jsonl)"
+            raise UserError(
+                f"{path}:{line}: the header {columns[0]!r} reads as one column: the file looks "
+                f"{name}-separated; tunesmith reads comma-separated CSV (save it with ',' as "
+                "the separator, or as .jsonl)"
             )
-    return ""
 
 
 def _read_parquet(path: Path) -> list[dict]:
@@ -211,6 +247,12 @@ def _read_saved_dataset(path: Path) -> list[dict]:
         split = "train" if "train" in data else next(iter(data))
         data = data[split]
     return [{**r, "_line": i + 1} for i, r in enumerate(data)]
+
+
+def record_number(record: dict, index: int) -> int:
+    """A record's number, unique in its file (example ids are made of it): a JSON array item's
+    position (several items may share a line), else its line, else its `index` + 1."""
+    return record.get("_item") or record.get("_line") or index + 1
 
 
 def where(path: str | Path, record: dict) -> str:

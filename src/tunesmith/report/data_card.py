@@ -101,8 +101,7 @@ def _labels(card: dict) -> str:
         }
         parts.append(
             f"<h3>Label distribution (train, {escape(dist['method'])}, target ratio "
-            f"{dist['target_ratio']})</h3><p class='note'>largest:smallest "
-            f"{dist['ratio_before']} before, {dist['ratio_after']} after</p>"
+            f"{escape(str(dist['target_ratio']))})</h3><p class='note'>{_balance_note(dist)}</p>"
         )
         parts.append(grouped_bars_svg(labels, series))
     weights = card.get("class_weights")
@@ -116,6 +115,15 @@ def _labels(card: dict) -> str:
         rows = [[escape(n)] + [str(per_split[s].get(n, 0)) for s in splits] for n in names]
         parts.append("<h3>Labels per split</h3>" + _table(["label", *splits], rows))
     return "".join(parts)
+
+
+def _balance_note(dist: dict) -> str:
+    """The class ratios, and the rows balance left as they were: without a label they belong
+    to no class (shown, or the counts above would not add up to the split)."""
+    note = f"largest:smallest {dist['ratio_before']} before, {dist['ratio_after']} after"
+    if "unlabelled" in dist:  # cards written before the count have no such key
+        note += f"; rows without a label, kept as they are: {dist['unlabelled']}"
+    return escape(note)
 
 
 def _pii(pii: dict | None) -> str:

@@ -13,7 +13,7 @@ from tunesmith.config.curation import CurationConfig
 from tunesmith.config.recipe_yaml import read_yaml
 from tunesmith.data.curate.pipeline import CurationContext, post_split, pre_split
 from tunesmith.data.curate.rows import is_text
-from tunesmith.data.io import read_records
+from tunesmith.data.io import SOURCE_KEYS, read_records, record_number
 from tunesmith.errors import UserError, suggest
 
 STEP_KEYS = tuple(CurationConfig.model_fields)
@@ -68,7 +68,7 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
 def rows_from_file(path: str | Path, fields: list[str] | None, label_field: str | None):
     """(rows with an `id`, text fields) from a data file; default fields: its text columns."""
     records = read_records(path)
-    present = [k for k in records[0] if k != "_line"]
+    present = [k for k in records[0] if k not in SOURCE_KEYS]
     if not fields:
         fields = [
             k for k in present if k not in ("id", label_field) and is_text(_first_value(records, k))
@@ -90,8 +90,8 @@ def rows_from_file(path: str | Path, fields: list[str] | None, label_field: str 
     keep_ids = all(i is not None for i in ids) and len(set(map(str, ids))) == len(ids)
     rows = []
     for index, record in enumerate(records):
-        row = {k: v for k, v in record.items() if k != "_line"}
-        row["id"] = str(record["id"]) if keep_ids else f"line-{record.get('_line', index + 1)}"
+        row = {k: v for k, v in record.items() if k not in SOURCE_KEYS}
+        row["id"] = str(record["id"]) if keep_ids else f"line-{record_number(record, index)}"
         rows.append(row)
     return rows, fields
 

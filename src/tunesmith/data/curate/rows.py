@@ -32,12 +32,19 @@ def is_text(value: Any) -> bool:
     return isinstance(value, str) or is_strings(value) or is_messages(value)
 
 
+def content_of(message: dict) -> str:
+    """A chat message's text: a null content is a turn with nothing said, "" (as the data
+    stage reads it: missing), never the text "None"."""
+    content = message["content"]
+    return "" if content is None else str(content)
+
+
 def texts_of(value: Any, roles: tuple[str, ...] | None = None) -> list[str]:
     """The strings inside a field value (message contents for chat, optionally by role).
 
     `roles` selects chat messages only: a string or list of strings is always included."""
     if is_messages(value):
-        return [str(m["content"]) for m in value if roles is None or m["role"] in roles]
+        return [content_of(m) for m in value if roles is None or m["role"] in roles]
     if is_strings(value):
         return list(value)
     if value is None or isinstance(value, (list, dict)):
@@ -57,9 +64,10 @@ def map_text(
     for name in fields:
         value = row.get(name)
         if is_messages(value):
+            # a null content stays null: rewriting it would write text nobody said
             new[name] = [
                 {**m, "content": fn(str(m["content"]))}
-                if roles is None or m["role"] in roles
+                if m["content"] is not None and (roles is None or m["role"] in roles)
                 else m
                 for m in value
             ]
@@ -107,7 +115,8 @@ def output_text(row: dict, ctx) -> str | None:
         value = row.get(ctx.label_field)
         return None if value is None else str(value)
     if "response" in ctx.text_fields:
-        return str(row.get("response", ""))
+        response = row.get("response")
+        return "" if response is None else str(response)  # null: no answer, not "None"
     for name in ctx.text_fields:
         value = row.get(name)
         if is_messages(value):
@@ -122,7 +131,7 @@ def preview(row: dict, fields: list[str], limit: int = PREVIEW_CHARS) -> dict:
         value = row.get(name)
         if is_messages(value):
             small[name] = [
-                {"role": m["role"], "content": _cut(str(m["content"]), limit)} for m in value
+                {"role": m["role"], "content": _cut(content_of(m), limit)} for m in value
             ]
         elif is_strings(value):
             small[name] = [_cut(text, limit) for text in value]

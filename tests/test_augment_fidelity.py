@@ -108,6 +108,19 @@ def test_label_check_drops_a_rewrite_that_crosses_the_label():
     assert len(off.run([(good, flipped)], "paraphrase")[0]) == 1
 
 
+@pytest.mark.usefixtures("bag_of_words")
+def test_rows_without_a_label_are_no_class_for_the_label_check():
+    """Unlabelled rows were fitted as a class named 'None': a rewrite of a positive row into
+    words only unlabelled rows use 'crossed' to it and was dropped."""
+    train = [r for r in labelled(0, 20)] + [{**r, "label": None} for r in labelled(20, 0, seed=1)]
+    screen = Screen(FidelityFilter(min_similarity=-1), ["prompt"], ("user",), train, "label", 0)
+    good = train[0]
+    rewrite = {**good, "id": "rewrite", "prompt": " ".join(NEGATIVE)}
+    unlabelled = {**train[-1], "id": "free", "prompt": good["prompt"]}
+    kept, drops = screen.run([(good, rewrite), (train[-1], unlabelled)], "paraphrase")
+    assert [r["id"] for r in kept] == ["rewrite", "free"] and drops == []
+
+
 @pytest.fixture(scope="module")
 def tiny_seq2seq(tiny_model_dir, tmp_path_factory):
     """A saved tiny random BART with the tiny Llama's tokenizer (a seq2seq translator)."""

@@ -18,6 +18,7 @@ from typing import Any
 from tunesmith.config.curation import FidelityFilter
 from tunesmith.data.curate.base import Drop
 from tunesmith.data.curate.rows import collect_texts
+from tunesmith.data.curate.stats import label_of
 from tunesmith.errors import UserError
 
 Pair = tuple[dict, dict]  # (original row, augmented row)
@@ -70,18 +71,21 @@ class Screen:
     def _label_kept(self, pairs: list[Pair]) -> list[bool]:
         if not (self.config.label_check and self.label_field):
             return [True] * len(pairs)
-        labels = [str(r.get(self.label_field)) for r in self.train]
+        # Rows without a label are no class: fitted as one, they were a class named 'None'.
+        labelled = [r for r in self.train if label_of(r, self.label_field) is not None]
+        labels = [label_of(r, self.label_field) for r in labelled]
         if len(set(labels)) < 2:
             return [True] * len(pairs)  # one class: nothing to cross
         if self._classifier is None:
             from tunesmith.models.tfidf import tfidf_classifier
 
-            texts = [self._text(r) for r in self.train]
+            texts = [self._text(r) for r in labelled]
             self._classifier = tfidf_classifier(self.seed).fit(texts, labels)
         classifier = self._classifier
         before = classifier.predict([self._text(a) for a, _ in pairs])
         after = classifier.predict([self._text(b) for _, b in pairs])
-        truth = [str(a.get(self.label_field)) for a, _ in pairs]
+        truth = [label_of(a, self.label_field) for a, _ in pairs]
+        # an unlabelled original has no boundary to cross (its truth matches no prediction)
         return [b != t or a == t for b, a, t in zip(before, after, truth, strict=True)]
 
 

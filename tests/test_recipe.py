@@ -74,6 +74,17 @@ def test_malformed_yaml_gives_line(tmp_path):
         load_recipe(write(tmp_path, "task: [unclosed\n"))
 
 
+def test_a_recipe_with_a_bom_loads_and_a_bad_byte_names_its_line(tmp_path):
+    text = "task: summarization\ndata:\n  train: x.jsonl\n  input_field: a\n  output_field: b\n"
+    path = tmp_path / "r.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())  # Notepad's UTF-8 BOM
+    assert load_recipe(path).data.input_field == "a"
+    path.write_bytes(text.replace("b\n", "caf\xe9\n").encode("latin-1"))
+    with pytest.raises(UserError) as err:
+        load_recipe(path)
+    assert str(err.value) == f"{path}:5: not UTF-8 text (byte 0xe9); re-encode as UTF-8"
+
+
 def test_recipe_is_frozen(tmp_path):
     recipe = load_recipe(write(tmp_path, BASE))
     with pytest.raises(Exception):  # noqa: B017 - pydantic raises ValidationError on frozen

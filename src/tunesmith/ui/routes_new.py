@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
+from tunesmith.config.loader import decode_recipe
 from tunesmith.errors import UserError
 from tunesmith.ui.app import page
 from tunesmith.ui.forms import FIELD_PREFIX, recipe_fields, values_from_form
@@ -35,7 +36,7 @@ async def check_recipe(request: Request):
             recipe = load_recipe(Path(local).expanduser())
         elif upload is not None and getattr(upload, "filename", ""):
             data = await upload.read()
-            text = _utf8(data, upload.filename)
+            text = decode_recipe(data, upload.filename)
             # Relative data paths in an upload start from the folder the server runs in.
             recipe = recipe_from_text(text, Path.cwd(), Path(upload.filename).name)
         else:
@@ -68,10 +69,3 @@ async def start(request: Request):
             request, "edit.html.j2", 400, fields=fields, prefix=FIELD_PREFIX, error=str(exc)
         )
     return RedirectResponse(f"/runs/{root.name}", status_code=303)
-
-
-def _utf8(data: bytes, filename: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{filename}: not UTF-8 text (byte {exc.start})") from None

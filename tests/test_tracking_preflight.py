@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -281,3 +282,47 @@ def test_mlflow_folder_store_refused_by_mlflow_is_named(tmp_path, monkeypatch):
     uri = f"file:{tmp_path / 'mlruns'}"
     with pytest.raises(UserError, match=f"tracking_uri: {uri} is a folder store.*sqlite"):
         preflight(_mlflow_at(uri), tmp_path)
+
+
+MLFLOW_HTTP = (
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT",
+)
+
+
+@pytest.fixture
+def mlflow_http_unset(monkeypatch):
+    """MLflow's HTTP variables unset for the test and restored after it (set first so that
+    monkeypatch records them, then whatever the tracker sets is undone too)."""
+    for name in MLFLOW_HTTP:
+        monkeypatch.setenv(name, "0")
+        monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def _open_without_server(monkeypatch, tmp_path, uri):
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.mlflow_backend import MlflowTracker
+
+    monkeypatch.setattr(MlflowTracker, "_open", lambda self, config, run: None)
+    MlflowTracker(_mlflow_at(uri), StageRun(tmp_path, "train", {}))
+
+
+def test_an_mlflow_server_gets_bounded_http_retries_and_keeps_the_users_own(
+    tmp_path, mlflow_http_unset
+):
+    """A server that dies mid-run: MLflow's defaults retry for minutes, tunesmith's for < 30 s,
+    unless the user chose a value (kept)."""
+    from mlflow import environment_variables as env
+
+    mlflow_http_unset.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")  # the user's own
+    _open_without_server(mlflow_http_unset, tmp_path, f"http://127.0.0.1:{_closed_port()}")
+    assert env.MLFLOW_HTTP_REQUEST_MAX_RETRIES.get() == 2
+    assert env.MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR.get() == 1
+    assert env.MLFLOW_HTTP_REQUEST_TIMEOUT.get() == 60
+
+
+def test_a_local_mlflow_store_leaves_http_settings_alone(tmp_path, mlflow_http_unset):
+    _open_without_server(mlflow_http_unset, tmp_path, None)  # sqlite in the run folder
+    assert not any(name in os.environ for name in MLFLOW_HTTP)

@@ -11,6 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from tunesmith.artifacts.files import nearest_existing
 from tunesmith.config.schema import Recipe
 from tunesmith.errors import UserError
 from tunesmith.models.safe_files import check_safetensors_header
@@ -143,9 +144,7 @@ def _corpus(pretrain) -> str:
 
 def check_writable(output: Path) -> str:
     """The output folder (or its nearest existing parent) accepts a new file."""
-    probe_dir = output
-    while not probe_dir.exists() and probe_dir != probe_dir.parent:
-        probe_dir = probe_dir.parent
+    probe_dir = nearest_existing(output)
     if not probe_dir.is_dir():
         raise UserError(f"{output}: cannot create the output folder ({probe_dir} is a file)")
     try:

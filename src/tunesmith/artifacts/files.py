@@ -166,6 +166,15 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def nearest_existing(path: str | Path) -> Path:
+    """`path` itself when it exists, else its nearest existing parent: where a folder that is
+    still to be created would be made, so the place to check before creating it."""
+    probe = Path(path)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe
+
+
 def size_on_disk(path: Path) -> int:
     """Bytes of a file, or of every file in a folder."""
     if path.is_file():

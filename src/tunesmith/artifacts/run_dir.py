@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tunesmith.artifacts.files import read_json, write_json
+from tunesmith.artifacts.files import nearest_existing, read_json, write_json
 
 STAGES = ("data", "train", "evaluate", "report")
 STAGE_FOLDERS = {"data": "data", "train": "train", "evaluate": "eval", "report": "report"}
@@ -33,9 +33,7 @@ class RunDir:
         return cls(Path(parent) / f"{name}-{stamp}")
 
     def stage(self, name: str) -> Path:
-        path = self.root / STAGE_FOLDERS.get(name, name)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return run_folder(self.root / STAGE_FOLDERS.get(name, name))
 
     @property
     def data(self) -> Path:
@@ -55,9 +53,7 @@ class RunDir:
 
     @property
     def logs(self) -> Path:
-        path = self.root / "logs"
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return run_folder(self.root / "logs")
 
     @property
     def manifest_path(self) -> Path:
@@ -89,6 +85,24 @@ class RunDir:
         manifest = self.read_manifest()
         manifest[key] = value
         write_json(self.manifest_path, manifest)
+
+
+def run_folder(path: Path) -> Path:
+    """`path` made (with its parents) as a folder of a run. A file where it goes, or where one
+    of its parents goes, is a damaged run folder: one line naming that file, not mkdir's
+    FileExistsError or NotADirectoryError, and nothing of the run touched."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        from tunesmith.errors import UserError
+
+        blocker = nearest_existing(path)
+        needed = "" if blocker == path else f" (on the way to {path})"
+        raise UserError(
+            f"{blocker}: a file where the run needs a folder{needed}, a damaged run folder; "
+            "move or remove the file, then run again"
+        ) from None
+    return path
 
 
 def _now() -> str:

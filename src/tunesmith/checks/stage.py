@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tunesmith.artifacts import RunDir, write_json
+from tunesmith.artifacts.run_dir import run_folder
 from tunesmith.config.schema import Recipe
 from tunesmith.stages import StageSpec, register_stage
 
@@ -36,7 +37,7 @@ def run(recipe: Recipe, run_dir: RunDir) -> ChecksResult:
         if check.skip_reason(recipe) is None:
             check.validate(recipe, run_dir)
     ctx, out = CheckContext(recipe, run_dir), checks_dir(run_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    run_folder(out)
     result = ChecksResult([], {}, {})
     for check in checks:
         reason = check.skip_reason(recipe)

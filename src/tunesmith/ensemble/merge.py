@@ -64,13 +64,18 @@ def merge_adapters(members, configs, cfg, target: Path) -> dict:
         recorded_drops,
         relative_error,
     )
+    from tunesmith.models.safe_files import weights_matching_config
 
     combination = COMBINATIONS[cfg.method]
     names = [f"m{k}" for k in range(len(members))]
     weights = cfg.weights or [1.0 / len(members)] * len(members)
-    model = PeftModel.from_pretrained(_base(members[0]), str(_adapter(members[0])), "m0")
+    first = _adapter(members[0])
+    with weights_matching_config(first):
+        model = PeftModel.from_pretrained(_base(members[0]), str(first), "m0")
     for name, gm in zip(names[1:], members[1:], strict=True):
-        model.load_adapter(str(_adapter(gm)), adapter_name=name)
+        folder = _adapter(gm)
+        with weights_matching_config(folder):
+            model.load_adapter(str(folder), adapter_name=name)
     rank = merged_rank(model, configs, cfg.svd_rank)
     drops: list = []
     torch.manual_seed(cfg.seed)

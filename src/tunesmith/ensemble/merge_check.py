@@ -10,7 +10,6 @@ with DARE's random drop replayed), so a wrong merge is caught rather than scored
 from __future__ import annotations
 
 import contextlib
-import json
 
 from tunesmith.errors import UserError
 
@@ -22,7 +21,9 @@ REFUSED = {
 
 
 def adapter_config(gm) -> dict:
+    from tunesmith.artifacts.files import read_json
     from tunesmith.methods import method_of
+    from tunesmith.models.safe_files import check_adapter_config
 
     path = gm.run_dir.train / method_of(gm.recipe.training).artefact / "adapter_config.json"
     if not path.is_file():
@@ -30,7 +31,8 @@ def adapter_config(gm) -> dict:
             f"group.merges: member {gm.member.name} has no PEFT adapter ({path}); merging "
             "needs adapter members"
         )
-    return json.loads(path.read_text(encoding="utf-8"))
+    check_adapter_config(path.parent)  # damaged or edited: one line, not a KeyError below
+    return read_json(path)
 
 
 def check_same_base_and_method(members) -> None:

@@ -22,7 +22,10 @@ def _peft_build(make_config):
 def _peft_load(base_model, folder):
     from peft import PeftModel
 
-    return PeftModel.from_pretrained(base_model, str(folder))
+    from tunesmith.models.safe_files import weights_matching_config
+
+    with weights_matching_config(folder):
+        return PeftModel.from_pretrained(base_model, str(folder))
 
 
 def _merge(model):

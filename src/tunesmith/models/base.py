@@ -47,7 +47,11 @@ def apply_pretraining(model, recipe, run_dir):
 def apply_weights(model, folder: Path, hint: str):
     """`model` with a saved result applied: a PEFT adapter merged in, or full weights instead."""
     from tunesmith.errors import UserError
-    from tunesmith.models.safe_files import require_readable, require_safetensors
+    from tunesmith.models.safe_files import (
+        require_readable,
+        require_safetensors,
+        weights_matching_config,
+    )
 
     if folder.is_dir():
         require_safetensors(folder)  # never unpickle weights found in a run folder
@@ -57,7 +61,9 @@ def apply_weights(model, folder: Path, hint: str):
 
         # Merged, not stacked: the task adapter then trains on (and ships against) one plain
         # model, and generation runs at plain-model speed.
-        return PeftModel.from_pretrained(model, str(folder)).merge_and_unload().eval()
+        with weights_matching_config(folder):
+            adapted = PeftModel.from_pretrained(model, str(folder))
+        return adapted.merge_and_unload().eval()
     if (folder / "config.json").is_file():
         from transformers import AutoModelForCausalLM
 

@@ -7,9 +7,12 @@ not executed: weights are safetensors only, and the optimizer/scheduler/RNG stat
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
-from tunesmith.errors import UserError
+from tunesmith.errors import UserError, suggest
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
@@ -65,6 +68,81 @@ def require_readable(folder: Path) -> None:
         read_json(file)
     for file in sorted(folder.glob("*.safetensors")):
         check_safetensors_header(file)
+    if (folder / ADAPTER_CONFIG).is_file():
+        check_adapter_config(folder)
+
+
+ADAPTER_CONFIG = "adapter_config.json"
+RESTORE = "restore the folder or re-run the stage that wrote it"
+
+
+def check_adapter_config(folder: Path) -> None:
+    """The adapter config (valid JSON already) is one peft builds: an object whose peft_type
+    this peft knows, with settings its config class accepts. Else peft fails on load with a
+    KeyError or TypeError naming neither the folder nor the file."""
+    from peft import PeftConfig
+    from peft.mapping import PEFT_TYPE_TO_CONFIG_MAPPING
+
+    from tunesmith.artifacts.files import read_json
+
+    file = folder / ADAPTER_CONFIG
+    config = read_json(file)
+    if not isinstance(config, dict):
+        _bad_config(folder, f"{ADAPTER_CONFIG} is a JSON {type(config).__name__}, not an object")
+    peft_type = config.get("peft_type")
+    if peft_type is None:
+        _bad_config(folder, f"{ADAPTER_CONFIG} has no peft_type")
+    if not isinstance(peft_type, str) or peft_type not in PEFT_TYPE_TO_CONFIG_MAPPING:
+        known = [str(t.value) for t in PEFT_TYPE_TO_CONFIG_MAPPING]
+        hint = suggest(peft_type, known) if isinstance(peft_type, str) else ""
+        _bad_config(
+            folder,
+            f"{ADAPTER_CONFIG} has peft_type {peft_type!r}, not one the installed peft knows{hint}",
+        )
+    try:
+        PeftConfig.from_pretrained(str(folder))  # peft's own checks of the settings
+    except (TypeError, ValueError) as exc:
+        _bad_config(folder, f"peft refuses {ADAPTER_CONFIG} ({_first(exc)})")
+
+
+@contextmanager
+def weights_matching_config(folder: Path) -> Iterator[None]:
+    """Around a peft load of `folder`: saved weights of other shapes than its config makes
+    (an edited rank, a config from another adapter) are one line, not torch's size-mismatch
+    listing of every module."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if "size mismatch" not in str(exc):
+            raise
+        _bad_config(
+            folder, f"{ADAPTER_CONFIG} does not match the saved weights ({_first_mismatch(exc)})"
+        )
+
+
+def _bad_config(folder: Path, problem: str) -> NoReturn:
+    raise UserError(f"{folder}: damaged adapter, {problem}; {RESTORE}")
+
+
+def _first_mismatch(exc: RuntimeError) -> str:
+    """torch's first 'size mismatch for <param>: copying ... shape A ..., ... shape B.' as
+    '<param>: saved A, the config makes B'."""
+    import re
+
+    found = re.search(
+        r"size mismatch for (\S+): copying a param with shape (.+?) from checkpoint, "
+        r"the shape in current model is (.+?)\.?$",
+        str(exc),
+        re.MULTILINE,
+    )
+    if found is None:
+        return _first(exc)
+    name, saved, made = found.groups()
+    return f"{name}: saved {_dims(saved)}, the config makes {_dims(made)}"
+
+
+def _dims(shape: str) -> str:
+    return shape.removeprefix("torch.Size(").removesuffix(")")
 
 
 def check_safetensors_header(file: Path, key: str = "") -> None:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlparse
 
+from tunesmith.artifacts.files import nearest_existing
 from tunesmith.errors import UserError
 
 TIMEOUT_SECONDS = 3.0
@@ -27,9 +28,7 @@ def reachable(url: str, key: str) -> None:
 
 def writable(folder: Path, key: str) -> None:
     """The nearest existing parent of `folder` is a folder that can be written to."""
-    probe = folder
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
+    probe = nearest_existing(folder)
     if not probe.is_dir():  # the backend's mkdir would fail mid-run with NotADirectoryError
         raise UserError(f"{key}: {folder} cannot be created ({probe} is a file, not a folder)")
     if not os.access(probe, os.W_OK):

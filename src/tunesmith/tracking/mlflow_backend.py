@@ -19,6 +19,28 @@ LOOKUP = "/api/2.0/mlflow/experiments/get-by-name"  # the first call a tracker m
 MESSAGE_MAX = 200
 
 
+# MLflow's HTTP defaults (7 retries, backoff factor 2, 120 s per request) keep a stage waiting
+# for minutes on a tracking server that died mid-run before its one-line error. These bound
+# the wait to under 30 s: 3 attempts of at most 8 s, with 0 s and 2 s (+ up to 1 s jitter)
+# between them.
+BOUNDED_HTTP = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": 2,
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": 1,
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": 8,
+}
+
+
+def bound_http_retries() -> None:
+    """Set MLflow's HTTP retry and timeout variables to BOUNDED_HTTP, each only where the user
+    has not set it (their own value is kept)."""
+    from mlflow import environment_variables
+
+    for name, value in BOUNDED_HTTP.items():
+        variable = getattr(environment_variables, name)  # the installed MLflow's own name
+        if not variable.is_set():
+            variable.set(value)
+
+
 def tracking_uri(config: TrackingConfig, root: Path) -> str:
     return config.mlflow.tracking_uri or f"sqlite:///{root.resolve() / 'tracking' / 'mlflow.db'}"
 
@@ -124,6 +146,8 @@ class MlflowTracker:
     def __init__(self, config: TrackingConfig, run: StageRun) -> None:
         self.uri = tracking_uri(config, run.root)
         self.failed_call = False
+        if urlparse(self.uri).scheme in ("http", "https"):  # local stores make no HTTP calls
+            bound_http_retries()
         with self._calls():
             self._open(config, run)
 

@@ -21,12 +21,13 @@ MESSAGE_MAX = 200
 
 # MLflow's HTTP defaults (7 retries, backoff factor 2, 120 s per request) keep a stage waiting
 # for minutes on a tracking server that died mid-run before its one-line error. These bound
-# the wait to under 30 s: 3 attempts of at most 8 s, with 0 s and 2 s (+ up to 1 s jitter)
-# between them.
+# the wait to under a minute: 3 attempts of at most 15 s, with 0 s and 2 s (+ up to 1 s
+# jitter) between them. 15 s, not less: the server answers an adapter's upload only once it
+# has stored it, and a timeout there fails the stage.
 BOUNDED_HTTP = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": 2,
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": 1,
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": 8,
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": 15,
 }
 
 

@@ -122,6 +122,48 @@ def test_rating_an_unknown_item_is_a_404_and_nothing_is_stored(client, runs):
     assert missing.status_code == 404 and "does not exist" in missing.text
 
 
+BAD_BODIES = {
+    "malformed": (b'{"rater": "ann",', 400, "request body: not valid JSON"),
+    "empty": (b"", 400, "request body: empty; send a JSON object"),
+    "not utf-8": (b'{"rater": "\xff"}', 400, "request body: not UTF-8 text (byte 11)"),
+    "nested": (b"[" * 50_000, 400, "request body: JSON nested too deeply"),
+    "an array": (b"[1]", 400, "request body: expected a JSON object, not an array"),
+    "huge integer": (b'{"a": ' + b"9" * 5000 + b"}", 400, "request body: not usable JSON"),
+    "too large": (b" " * (65 * 1024), 413, "request body: larger than 64 KiB"),
+}
+
+
+@pytest.mark.parametrize("url", ["/api/runs/demo-1/human/s1/ratings", "/api/runs/demo-1/generate"])
+@pytest.mark.parametrize("case", BAD_BODIES)
+def test_a_json_body_that_cannot_be_read_is_a_4xx_with_one_message(client, runs, url, case):
+    Session.create(runs / "demo-1", "s1")
+    raw, status, message = BAD_BODIES[case]
+    headers = {"X-Tunesmith-Token": TOKEN, "Content-Type": "application/json"}
+    response = client.post(url, content=raw, headers=headers)
+    assert response.status_code == status, response.text
+    assert response.json()["error"].startswith(message), response.json()
+    assert Session(runs / "demo-1", "s1").ratings() == []
+
+
+@pytest.mark.parametrize(
+    "field, message",
+    [
+        ({"max_new_tokens": 1e400}, "max_new_tokens: a whole number"),  # inf
+        ({"max_new_tokens": -1e400}, "max_new_tokens: a whole number"),
+        ({"max_new_tokens": float("nan")}, "max_new_tokens: a whole number"),
+        ({"max_new_tokens": "9" * 5000}, "max_new_tokens: a whole number"),
+        ({"max_new_tokens": None}, "max_new_tokens: a whole number"),
+        ({"temperature": 0.7}, "temperature: not a playground setting"),
+    ],
+)
+def test_playground_settings_out_of_reason_are_a_400(client, field, message):
+    headers = {"X-Tunesmith-Token": TOKEN, "Content-Type": "application/json"}
+    raw = json.dumps({"prompt": "hi", **field})  # 1e400 and NaN as Python writes them
+    response = client.post("/api/runs/demo-1/generate", content=raw, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"].startswith(message), response.json()
+
+
 def test_results_page_shows_the_win_rate(client, runs):
     session = Session.create(runs / "demo-1", "s1")
     for item in session.items()[:10]:

@@ -13,6 +13,7 @@ from tunesmith.human.sheet import export_sheet, import_sheet
 from tunesmith.human.stats import summarize
 from tunesmith.human.summary import write_summary
 from tunesmith.ui.app import page
+from tunesmith.ui.request_body import read_json_object
 from tunesmith.ui.runs import read_json
 from tunesmith.ui.security import require_token, run_path
 
@@ -105,9 +106,7 @@ def rate_form(
 @router.post("/api/runs/{name}/human/{session}/ratings")
 async def rate_api(request: Request, name: str, session: str):
     require_token(request)
-    body = await request.json()
-    if not isinstance(body, dict):
-        return JSONResponse({"error": "expected a JSON object", "status": 400}, status_code=400)
+    body = await read_json_object(request)
     record = _session(request, name, session).rate(
         str(body.get("rater", "")),
         str(body.get("item", "")),

@@ -225,3 +225,33 @@ def test_sheet_item_ids_that_look_like_formulas_round_trip(tmp_path):
     assert sorted(r["item"] for r in session.ratings()) == sorted(ids)
     # a rater's reason is stored as typed: no sheet or page puts it back into a spreadsheet
     assert {r["reason"] for r in session.ratings()} == {"=1+1"}
+
+
+def test_creating_a_session_under_a_taken_name_needs_the_same_settings(run_root):
+    from tunesmith.human.session import SessionExists
+
+    Session.create(run_root, "s1")
+    assert Session.create(run_root, "s1").systems == ("tuned", "base")  # the same: opened
+    with pytest.raises(SessionExists) as refused:
+        Session.create(run_root, "s1", ("base", "tuned"))
+    assert str(refused.value) == (
+        "session 's1' already exists and compares tuned vs base on test (reference shown), "
+        "not base vs tuned on test (reference shown); choose another session name"
+    )
+    with pytest.raises(SessionExists, match="not tuned vs base on test .reference hidden."):
+        Session.create(run_root, "s1", show_reference=False)
+    assert Session(run_root, "s1").systems == ("tuned", "base")
+
+
+def test_cli_export_opens_an_existing_session_with_its_own_systems(run_root, tmp_path):
+    # `human export` asks for no systems: it uses the session as it is, creating tuned vs base
+    # only when the name is new (the UI's form, which does ask, refuses other systems).
+    from tunesmith.cli.main import app
+
+    Session.create(run_root, "s1", ("base", "tuned"))
+    sheet = tmp_path / "sheet.csv"
+    args = ["human", "export", str(run_root), "--session", "s1", "-o", str(sheet)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert Session(run_root, "s1").systems == ("base", "tuned")
+    assert sheet.read_text(encoding="utf-8").count("\n") == 13  # header + 12 items

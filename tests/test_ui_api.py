@@ -93,6 +93,24 @@ def test_session_name_with_dots_is_refused(client):
     assert bad.status_code == 400 and "not a valid name" in bad.text
 
 
+def test_a_session_name_taken_by_other_systems_is_refused_with_the_form_again(client, runs):
+    form = {"session": "s1", "rater": "ann", "show_reference": "1", "token": TOKEN}
+    first = client.post("/runs/demo-1/human/sessions", data=form, follow_redirects=False)
+    assert first.status_code == 303
+    swapped = {**form, "rater": "bob", "system_a": "base", "system_b": "tuned"}
+    refused = client.post("/runs/demo-1/human/sessions", data=swapped, follow_redirects=False)
+    assert refused.status_code == 409
+    message = "session &#39;s1&#39; already exists and compares tuned vs base on test"
+    assert message in refused.text and 'id="new-session"' in refused.text
+    assert 'name="rater" id="rater" required value="bob"' in refused.text  # what was typed
+    assert Session(runs / "demo-1", "s1").systems == ("tuned", "base")  # kept as it was
+    hidden = {**form, "show_reference": ""}  # same systems, reference now hidden: refused too
+    assert client.post("/runs/demo-1/human/sessions", data=hidden).status_code == 409
+    same = {**form, "rater": "bob"}
+    joined = client.post("/runs/demo-1/human/sessions", data=same, follow_redirects=False)
+    assert joined.status_code == 303 and joined.headers["location"].endswith("rate?rater=bob")
+
+
 def test_untrusted_text_is_escaped_on_every_page(client, runs):
     Session.create(runs / "demo-1", "s1")
     session = Session(runs / "demo-1", "s1")

@@ -111,6 +111,22 @@ def test_a_session_name_taken_by_other_systems_is_refused_with_the_form_again(cl
     assert joined.status_code == 303 and joined.headers["location"].endswith("rate?rater=bob")
 
 
+def test_the_downloaded_sheet_carries_no_live_formula(client, runs):
+    from tunesmith.artifacts import write_jsonl
+
+    formula = '=HYPERLINK("http://x","click")'
+    for system in ("base", "tuned"):
+        row = {"id": "ex0", "prompt": formula, "reference": "r", "prediction": "@SUM(A1)"}
+        write_jsonl(runs / "demo-1" / "eval" / "predictions" / f"test.{system}.jsonl", [row])
+    Session.create(runs / "demo-1", "s1")
+    sheet = client.get("/runs/demo-1/human/s1/sheet.csv")
+    assert sheet.status_code == 200
+    assert (
+        sheet.text.splitlines()[1]
+        == 'ex0,"\'=HYPERLINK(""http://x"",""click"")",r,\'@SUM(A1),\'@SUM(A1),,'
+    )
+
+
 def test_untrusted_text_is_escaped_on_every_page(client, runs):
     Session.create(runs / "demo-1", "s1")
     session = Session(runs / "demo-1", "s1")

@@ -180,3 +180,78 @@ def test_a_sheet_that_is_not_utf8_is_one_line(run_root, tmp_path):
     done = _cli("human", "import", run_root, sheet, "--session", "s1", "--rater", "ann")
     assert f"{sheet}:2: not UTF-8 text" in _one_error_line(done)
     assert session.ratings() == []
+
+
+FORMULAS = ['=HYPERLINK("http://x","click")', "@SUM(A1)", "-2+3", "+1", "\tcmd", "\r=1+1"]
+
+
+def _run_with_prompts(runs, prompts: list[str], ids: list[str] | None = None):
+    """A run whose held-out prompts (and answers and references) are `prompts`."""
+    from tunesmith.artifacts import write_jsonl
+
+    root = make_run(runs, "demo-1", items=len(prompts), report=False)
+    ids = ids or [f"ex{i}" for i in range(len(prompts))]
+    for system in ("base", "tuned"):
+        rows = [
+            {"id": key, "prompt": text, "reference": text, "prediction": text}
+            for key, text in zip(ids, prompts, strict=True)
+        ]
+        write_jsonl(root / "eval" / "predictions" / f"test.{system}.jsonl", rows)
+    return root
+
+
+def test_sheet_cells_that_a_spreadsheet_would_run_start_with_a_quote(tmp_path):
+    root = _run_with_prompts(tmp_path / "runs", [*FORMULAS, "a normal answer"])
+    session = Session.create(root, "s1")
+    table = list(csv.DictReader(io.StringIO(export_sheet(session), newline="")))
+    cells = {row["prompt"]: row for row in table}
+    for text in FORMULAS:
+        row = cells["'" + text]  # a spreadsheet reads a leading ' as "this is text"
+        assert row["reference"] == row["answer_A"] == row["answer_B"] == "'" + text
+    assert cells["a normal answer"]["answer_A"] == "a normal answer"  # untouched
+
+
+def test_sheet_item_ids_that_look_like_formulas_round_trip(tmp_path):
+    ids = ["-1", "=2", "'3", "''4", "ok"]
+    root = _run_with_prompts(tmp_path / "runs", ["p"] * len(ids), ids)
+    session = Session.create(root, "s1")
+    table = list(csv.DictReader(io.StringIO(export_sheet(session), newline="")))
+    assert {row["item"] for row in table} == {"'-1", "'=2", "''3", "'''4", "ok"}
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(table[0]))
+    writer.writeheader()
+    writer.writerows({**row, "verdict": "tie", "reason": "=1+1"} for row in table)
+    assert import_sheet(session, "ann", buffer.getvalue()) == len(ids)
+    assert sorted(r["item"] for r in session.ratings()) == sorted(ids)
+    # a rater's reason is stored as typed: no sheet or page puts it back into a spreadsheet
+    assert {r["reason"] for r in session.ratings()} == {"=1+1"}
+
+
+def test_creating_a_session_under_a_taken_name_needs_the_same_settings(run_root):
+    from tunesmith.human.session import SessionExists
+
+    Session.create(run_root, "s1")
+    assert Session.create(run_root, "s1").systems == ("tuned", "base")  # the same: opened
+    with pytest.raises(SessionExists) as refused:
+        Session.create(run_root, "s1", ("base", "tuned"))
+    assert str(refused.value) == (
+        "session 's1' already exists and compares tuned vs base on test (reference shown), "
+        "not base vs tuned on test (reference shown); choose another session name"
+    )
+    with pytest.raises(SessionExists, match="not tuned vs base on test .reference hidden."):
+        Session.create(run_root, "s1", show_reference=False)
+    assert Session(run_root, "s1").systems == ("tuned", "base")
+
+
+def test_cli_export_opens_an_existing_session_with_its_own_systems(run_root, tmp_path):
+    # `human export` asks for no systems: it uses the session as it is, creating tuned vs base
+    # only when the name is new (the UI's form, which does ask, refuses other systems).
+    from tunesmith.cli.main import app
+
+    Session.create(run_root, "s1", ("base", "tuned"))
+    sheet = tmp_path / "sheet.csv"
+    args = ["human", "export", str(run_root), "--session", "s1", "-o", str(sheet)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert Session(run_root, "s1").systems == ("base", "tuned")
+    assert sheet.read_text(encoding="utf-8").count("\n") == 13  # header + 12 items

@@ -93,6 +93,40 @@ def test_session_name_with_dots_is_refused(client):
     assert bad.status_code == 400 and "not a valid name" in bad.text
 
 
+def test_a_session_name_taken_by_other_systems_is_refused_with_the_form_again(client, runs):
+    form = {"session": "s1", "rater": "ann", "show_reference": "1", "token": TOKEN}
+    first = client.post("/runs/demo-1/human/sessions", data=form, follow_redirects=False)
+    assert first.status_code == 303
+    swapped = {**form, "rater": "bob", "system_a": "base", "system_b": "tuned"}
+    refused = client.post("/runs/demo-1/human/sessions", data=swapped, follow_redirects=False)
+    assert refused.status_code == 409
+    message = "session &#39;s1&#39; already exists and compares tuned vs base on test"
+    assert message in refused.text and 'id="new-session"' in refused.text
+    assert 'name="rater" id="rater" required value="bob"' in refused.text  # what was typed
+    assert Session(runs / "demo-1", "s1").systems == ("tuned", "base")  # kept as it was
+    hidden = {**form, "show_reference": ""}  # same systems, reference now hidden: refused too
+    assert client.post("/runs/demo-1/human/sessions", data=hidden).status_code == 409
+    same = {**form, "rater": "bob"}
+    joined = client.post("/runs/demo-1/human/sessions", data=same, follow_redirects=False)
+    assert joined.status_code == 303 and joined.headers["location"].endswith("rate?rater=bob")
+
+
+def test_the_downloaded_sheet_carries_no_live_formula(client, runs):
+    from tunesmith.artifacts import write_jsonl
+
+    formula = '=HYPERLINK("http://x","click")'
+    for system in ("base", "tuned"):
+        row = {"id": "ex0", "prompt": formula, "reference": "r", "prediction": "@SUM(A1)"}
+        write_jsonl(runs / "demo-1" / "eval" / "predictions" / f"test.{system}.jsonl", [row])
+    Session.create(runs / "demo-1", "s1")
+    sheet = client.get("/runs/demo-1/human/s1/sheet.csv")
+    assert sheet.status_code == 200
+    assert (
+        sheet.text.splitlines()[1]
+        == 'ex0,"\'=HYPERLINK(""http://x"",""click"")",r,\'@SUM(A1),\'@SUM(A1),,'
+    )
+
+
 def test_untrusted_text_is_escaped_on_every_page(client, runs):
     Session.create(runs / "demo-1", "s1")
     session = Session(runs / "demo-1", "s1")
@@ -120,6 +154,48 @@ def test_rating_an_unknown_item_is_a_404_and_nothing_is_stored(client, runs):
     assert len(Session(runs / "demo-1", "s1").ratings()) == 1
     missing = client.get("/runs/demo-1/human/none/rate?rater=ann")
     assert missing.status_code == 404 and "does not exist" in missing.text
+
+
+BAD_BODIES = {
+    "malformed": (b'{"rater": "ann",', 400, "request body: not valid JSON"),
+    "empty": (b"", 400, "request body: empty; send a JSON object"),
+    "not utf-8": (b'{"rater": "\xff"}', 400, "request body: not UTF-8 text (byte 11)"),
+    "nested": (b"[" * 50_000, 400, "request body: JSON nested too deeply"),
+    "an array": (b"[1]", 400, "request body: expected a JSON object, not an array"),
+    "huge integer": (b'{"a": ' + b"9" * 5000 + b"}", 400, "request body: not usable JSON"),
+    "too large": (b" " * (65 * 1024), 413, "request body: larger than 64 KiB"),
+}
+
+
+@pytest.mark.parametrize("url", ["/api/runs/demo-1/human/s1/ratings", "/api/runs/demo-1/generate"])
+@pytest.mark.parametrize("case", BAD_BODIES)
+def test_a_json_body_that_cannot_be_read_is_a_4xx_with_one_message(client, runs, url, case):
+    Session.create(runs / "demo-1", "s1")
+    raw, status, message = BAD_BODIES[case]
+    headers = {"X-Tunesmith-Token": TOKEN, "Content-Type": "application/json"}
+    response = client.post(url, content=raw, headers=headers)
+    assert response.status_code == status, response.text
+    assert response.json()["error"].startswith(message), response.json()
+    assert Session(runs / "demo-1", "s1").ratings() == []
+
+
+@pytest.mark.parametrize(
+    "field, message",
+    [
+        ({"max_new_tokens": 1e400}, "max_new_tokens: a whole number"),  # inf
+        ({"max_new_tokens": -1e400}, "max_new_tokens: a whole number"),
+        ({"max_new_tokens": float("nan")}, "max_new_tokens: a whole number"),
+        ({"max_new_tokens": "9" * 5000}, "max_new_tokens: a whole number"),
+        ({"max_new_tokens": None}, "max_new_tokens: a whole number"),
+        ({"temperature": 0.7}, "temperature: not a playground setting"),
+    ],
+)
+def test_playground_settings_out_of_reason_are_a_400(client, field, message):
+    headers = {"X-Tunesmith-Token": TOKEN, "Content-Type": "application/json"}
+    raw = json.dumps({"prompt": "hi", **field})  # 1e400 and NaN as Python writes them
+    response = client.post("/api/runs/demo-1/generate", content=raw, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"].startswith(message), response.json()
 
 
 def test_results_page_shows_the_win_rate(client, runs):

@@ -42,7 +42,11 @@ def summary(run: Path = typer.Argument(..., help="Run folder.")) -> None:
 @human_app.command("export")
 def export(
     run: Path = typer.Argument(..., help="Run folder."),
-    session: str = typer.Option(..., help="Session name (created when new: tuned vs base)."),
+    session: str = typer.Option(
+        ...,
+        help="Session name: an existing one is used with its own systems; a new one is "
+        "created comparing tuned vs base.",
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="CSV file to write."),
     rater: str | None = typer.Option(None, help="Leave out items this rater already rated."),
 ) -> None:

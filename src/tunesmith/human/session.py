@@ -24,6 +24,12 @@ class NotFound(UserError):
     status = 404
 
 
+class SessionExists(UserError):
+    """A session name already taken by a session with other settings (the UI answers 409)."""
+
+    status = 409
+
+
 class Session:
     """One blind comparison of two systems on a run's held-out split; several raters may join."""
 
@@ -43,21 +49,31 @@ class Session:
         split: str = "test",
         show_reference: bool = True,
     ) -> Session:
+        """A new session, or the existing one of that name when its settings are these."""
         session = cls(run_root, name)
         if systems[0] == systems[1]:
             raise UserError("session: the two systems must differ")
+        wanted = {
+            "systems": list(systems),
+            "split": check_name(split, "split"),
+            "show_reference": show_reference,
+        }
         load_items(session.run_root, systems, split)  # fails early when there is nothing to rate
-        if not session.settings_path.is_file():
-            write_json(
-                session.settings_path,
-                {
-                    "systems": list(systems),
-                    "split": check_name(split, "split"),
-                    "show_reference": show_reference,
-                    "created": _now(),
-                },
-            )
+        if session.settings_path.is_file():
+            session._check_settings_are(wanted)
+        else:
+            write_json(session.settings_path, {**wanted, "created": _now()})
         return session
+
+    def _check_settings_are(self, wanted: dict) -> None:
+        """Refuse to hand back an existing session that compares something else than asked:
+        its ratings would be counted for systems the caller did not choose."""
+        have = {**self.settings, "show_reference": self.settings.get("show_reference", True)}
+        if any(have.get(key) != value for key, value in wanted.items()):
+            raise SessionExists(
+                f"session {self.name!r} already exists and compares {_describe(have)}, "
+                f"not {_describe(wanted)}; choose another session name"
+            )
 
     @property
     def settings(self) -> dict:
@@ -135,6 +151,12 @@ def append_line(path: Path, line: str) -> None:
 def list_sessions(run_root: Path) -> list[str]:
     folder = Path(run_root) / "eval" / "human"
     return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+
+
+def _describe(settings: dict) -> str:
+    first, second = settings["systems"]
+    shown = "shown" if settings.get("show_reference", True) else "hidden"
+    return f"{first} vs {second} on {settings['split']} (reference {shown})"
 
 
 def _now() -> str:

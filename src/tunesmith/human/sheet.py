@@ -12,6 +12,29 @@ from tunesmith.human.session import VERDICTS, Session
 
 COLUMNS = ("item", "prompt", "reference", "answer_A", "answer_B", "verdict", "reason")
 
+# A cell starting with one of these is a formula (or a DDE call) to Excel, LibreOffice and
+# Google Sheets: a prompt or a model's answer like `=HYPERLINK(...)` would come alive in the
+# rater's spreadsheet (CSV injection, OWASP; ASVS 1.2.10 adds the NUL). Such a cell gets a
+# leading `'`, which spreadsheets read as "this is text". A cell already starting with `'`
+# gets one too, so the prefix can be taken off again without guessing (item ids come back).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
+TEXT_MARK = "'"
+
+
+def neutralise(cell: str) -> str:
+    """`cell` made inert for a spreadsheet: a leading `'` when it could start a formula."""
+    return TEXT_MARK + cell if _needs_mark(cell) else cell
+
+
+def restore(cell: str) -> str:
+    """The cell `neutralise` was given: its `'` prefix taken off, and only that one."""
+    body = cell.removeprefix(TEXT_MARK)
+    return body if cell.startswith(TEXT_MARK) and _needs_mark(body) else cell
+
+
+def _needs_mark(cell: str) -> bool:
+    return cell.startswith((*FORMULA_STARTS, TEXT_MARK))
+
 
 def export_sheet(session: Session, rater: str | None = None) -> str:
     """CSV of the session's items in its blind order (A = left, B = right); no system names.
@@ -25,17 +48,16 @@ def export_sheet(session: Session, rater: str | None = None) -> str:
         if item.id in done:
             continue
         left, right = session.order(item.id)
-        writer.writerow(
-            {
-                "item": item.id,
-                "prompt": item.prompt,
-                "reference": item.reference if show else "",
-                "answer_A": item.answers[left],
-                "answer_B": item.answers[right],
-                "verdict": "",
-                "reason": "",
-            }
-        )
+        row = {
+            "item": item.id,
+            "prompt": item.prompt,
+            "reference": item.reference if show else "",
+            "answer_A": item.answers[left],
+            "answer_B": item.answers[right],
+            "verdict": "",
+            "reason": "",
+        }
+        writer.writerow({column: neutralise(text) for column, text in row.items()})
     return buffer.getvalue()
 
 
@@ -58,9 +80,10 @@ def import_sheet(session: Session, rater: str, text: str, source: str = "sheet")
             continue  # not rated yet
         if verdict not in VERDICTS:
             raise UserError(f"{source}:{line}: verdict {verdict!r} is not one of {VERDICTS}")
-        if row["item"] not in known:
+        item = restore(row["item"])  # the id as exported, before its `'` guard
+        if item not in known:
             raise UserError(f"{source}:{line}: item {row['item']!r} is not in the session")
-        rows.append((row["item"], verdict, (row.get("reason") or "").strip()))
+        rows.append((item, verdict, (row.get("reason") or "").strip()))
     for item, verdict, reason in rows:
         session.rate(rater, item, verdict, reason)
     return len(rows)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from tunesmith.data.io import decode_text
+from tunesmith.errors import UserError
 from tunesmith.human.items import available_systems
 from tunesmith.human.names import check_name
 from tunesmith.human.session import VERDICTS, Session, list_sessions
@@ -13,6 +14,7 @@ from tunesmith.human.sheet import export_sheet, import_sheet
 from tunesmith.human.stats import summarize
 from tunesmith.human.summary import write_summary
 from tunesmith.ui.app import page
+from tunesmith.ui.request_body import read_json_object
 from tunesmith.ui.runs import read_json
 from tunesmith.ui.security import require_token, run_path
 
@@ -27,6 +29,11 @@ def _session(request: Request, name: str, session: str) -> Session:
 
 @router.get("/runs/{name}/human")
 def human_page(request: Request, name: str):
+    return _human_page(request, name)
+
+
+def _human_page(request: Request, name: str, status_code: int = 200, error=None, typed=None):
+    """The sessions page; after a refused new session, with its error and what was typed."""
     root = run_path(request, name)
     sessions = []
     for session_name in list_sessions(root):
@@ -36,11 +43,23 @@ def human_page(request: Request, name: str):
     return page(
         request,
         "human.html.j2",
+        status_code,
         run=name,
         sessions=sessions,
         systems=available_systems(root),
         saved=read_json(root / "eval" / "human.json"),
+        error=error,
+        typed=typed or NEW_SESSION_DEFAULTS,
     )
+
+
+NEW_SESSION_DEFAULTS = {
+    "session": "s1",
+    "rater": "",
+    "system_a": "tuned",
+    "system_b": "base",
+    "show_reference": "1",
+}
 
 
 @router.post("/runs/{name}/human/sessions")
@@ -55,9 +74,16 @@ def create_session(
     token: str = Form(""),
 ):
     require_token(request, token)
-    check_name(rater, "rater")
     root = run_path(request, name)
-    Session.create(root, session, (system_a, system_b), show_reference=bool(show_reference))
+    try:
+        check_name(rater, "rater")
+        systems = (system_a, system_b)
+        Session.create(root, session, systems, show_reference=bool(show_reference))
+    except UserError as exc:  # e.g. the name of a session comparing other systems
+        typed = {"session": session, "rater": rater, "system_a": system_a}
+        typed.update(system_b=system_b, show_reference=show_reference)
+        status = getattr(exc, "status", 400)
+        return _human_page(request, name, status, error=str(exc), typed=typed)
     return RedirectResponse(f"/runs/{name}/human/{session}/rate?rater={rater}", status_code=303)
 
 
@@ -105,9 +131,7 @@ def rate_form(
 @router.post("/api/runs/{name}/human/{session}/ratings")
 async def rate_api(request: Request, name: str, session: str):
     require_token(request)
-    body = await request.json()
-    if not isinstance(body, dict):
-        return JSONResponse({"error": "expected a JSON object", "status": 400}, status_code=400)
+    body = await read_json_object(request)
     record = _session(request, name, session).rate(
         str(body.get("rater", "")),
         str(body.get("item", "")),

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from tunesmith.errors import UserError
 from tunesmith.ui import playground
 from tunesmith.ui.app import page
+from tunesmith.ui.request_body import read_json_object
 from tunesmith.ui.security import require_token, run_path
 
 router = APIRouter()
 MAX_PROMPT_CHARS = 8000
+FIELDS = ("prompt", "system", "max_new_tokens")
 
 
 @router.get("/runs/{name}/playground")
@@ -23,18 +26,20 @@ def playground_page(request: Request, name: str):
 
 
 @router.post("/api/runs/{name}/generate")
-def generate(request: Request, name: str, body: dict):
+async def generate(request: Request, name: str):
     require_token(request)
     root = run_path(request, name)
+    body = await read_json_object(request)
+    unknown = sorted(set(body) - set(FIELDS))
+    if unknown:  # e.g. a temperature: decoding is greedy, so it would be ignored without a word
+        raise UserError(f"{unknown[0]}: not a playground setting (only {', '.join(FIELDS)})")
     prompt = str(body.get("prompt", ""))
     if not prompt.strip() or len(prompt) > MAX_PROMPT_CHARS:
         raise UserError(f"prompt: between 1 and {MAX_PROMPT_CHARS} characters, please")
     system = str(body.get("system", "tuned"))
-    try:
-        max_new = int(body.get("max_new_tokens", 64))
-    except (TypeError, ValueError):
-        raise UserError("max_new_tokens: a whole number, please") from None
-    playground.load(root, system)  # load errors become a JSON error before streaming starts
+    max_new = _max_new_tokens(body.get("max_new_tokens", 64))
+    # load errors become a JSON error before streaming starts; loading blocks, so off the loop
+    await run_in_threadpool(playground.load, root, system)
 
     def events():
         try:
@@ -46,3 +51,13 @@ def generate(request: Request, name: str, body: dict):
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+def _max_new_tokens(value) -> int:
+    """A whole number of tokens (the stream keeps it within 1..MAX_NEW_TOKENS)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):  # null, "many", NaN; 1e400 is inf: overflow
+        raise UserError(
+            f"max_new_tokens: a whole number, please (at most {playground.MAX_NEW_TOKENS})"
+        ) from None

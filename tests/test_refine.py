@@ -47,3 +47,40 @@ def test_review_moves_corrected_validation_rows_into_training(tmp_path):
 def test_records_put_slice_fields_back_at_the_top_level():
     record = as_record({**TRAIN[0], "label": "x", "system": "s"})
     assert record == {"prompt": "one two", "response": "x", "source": "a"}
+
+
+def test_review_file_holds_no_live_formula_and_its_ids_come_back(tmp_path):
+    """Prompts and predictions are untrusted text opened in a spreadsheet (CSV injection)."""
+    import csv
+
+    from tunesmith.evaluate.review import write_review
+
+    case = {"reference": "ok", "score_tuned": -1.5}
+    errors = {
+        "worst": [
+            {**case, "id": "-7", "prompt": '=HYPERLINK("http://x","click")', "tuned": "@SUM(A1)"},
+            {**case, "id": "v2", "prompt": "plain", "tuned": "+1"},
+        ]
+    }
+    review = tmp_path / "review.csv"
+    assert write_review(review, errors, "val") == 2
+    rows = list(csv.DictReader(review.open(encoding="utf-8", newline="")))
+    assert [r["prompt"] for r in rows] == ['\'=HYPERLINK("http://x","click")', "plain"]
+    assert [r["prediction"] for r in rows] == ["'@SUM(A1)", "'+1"]
+    assert [r["id"] for r in rows] == ["'-7", "v2"] and rows[0]["score"] == "-1.5"
+    rows[0]["corrected_response"] = "=the reviewer's own text"
+    with review.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    back = read_review(review)
+    assert [(r["id"], r["corrected_response"]) for r in back] == [
+        ("-7", "=the reviewer's own text")
+    ]
+
+
+def test_a_review_file_that_is_not_utf8_is_one_line(tmp_path):
+    review = tmp_path / "r.csv"
+    review.write_bytes(b"id,corrected_response\nv1,caf\xe9\n")
+    with pytest.raises(UserError, match=r"r.csv:2: not UTF-8 text \(byte 0xe9\)"):
+        read_review(review)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from tunesmith.artifacts.spreadsheet import neutralise, restore
 from tunesmith.errors import UserError
 
 FIELDS = ("id", "split", "kind", "prompt", "reference", "prediction", "score", "corrected_response")
@@ -33,17 +34,28 @@ def write_review(path: Path, errors: dict, split: str) -> int:
     with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=FIELDS)
         writer.writeheader()
-        writer.writerows(rows)
+        # opened in a spreadsheet to be corrected: untrusted text must not become a formula
+        writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
     return len(rows)
 
 
+def _cell(value):
+    # a number is never a formula (a negative score stays a number in the spreadsheet)
+    return neutralise(value) if isinstance(value, str) else value
+
+
 def read_review(path: Path) -> list[dict]:
-    """The rows a reviewer corrected (non-empty `corrected_response`)."""
-    if not Path(path).is_file():
+    """The rows a reviewer corrected (non-empty `corrected_response`), ids as written."""
+    from tunesmith.data.io import parse_csv, read_text
+
+    path = Path(path)
+    if not path.is_file():
         raise UserError(f"{path}: review file not found")
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"id", "corrected_response"} - set(reader.fieldnames or [])
-        if missing:
-            raise UserError(f"{path}: review file lacks column(s) {', '.join(sorted(missing))}")
-        return [r for r in reader if (r.get("corrected_response") or "").strip()]
+    rows = parse_csv(path, read_text(path))  # strict: a bad byte or quote is file:line
+    missing = {"id", "corrected_response"} - set(rows[0] if rows else FIELDS)
+    if missing:
+        raise UserError(f"{path}: review file lacks column(s) {', '.join(sorted(missing))}")
+    # the reviewer's own text is taken as typed; only the id is ours, guarded when written
+    return [
+        {**r, "id": restore(r["id"])} for r in rows if (r.get("corrected_response") or "").strip()
+    ]

@@ -16,6 +16,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 
 def main() -> None:
@@ -44,11 +45,15 @@ def main() -> None:
     speed = tokens_per_second(model, tokenizer, prompt, args.new_tokens)
     _emit({"name": "tuned_in_memory", "bytes": fp32, "tokens_per_second": speed})
     config = ExportConfig(formats=["merged", "gguf", "int8"], gguf_types=["f16", "q8_0"])
+    # writers read only the run name and model name of a recipe (the GGUF's names)
+    recipe = SimpleNamespace(name="export-bench", model=ModelConfig(name=str(folder)))
     with tempfile.TemporaryDirectory(prefix="tunesmith-export-bench.") as tmp:
         for artefact in artefacts_of(config):
             fmt, target = FORMATS.get(artefact.format), artefact.path(Path(tmp))
             started = time.perf_counter()
-            write_atomically(target, lambda s, a=artefact, f=fmt: f.write(model, folder, s, a))
+            write_atomically(
+                target, lambda s, a=artefact, f=fmt: f.write(model, folder, s, a, recipe)
+            )
             seconds = time.perf_counter() - started
             loaded = fmt.load(target)
             rate = tokens_per_second(loaded, tokenizer, prompt, args.new_tokens)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -115,7 +116,9 @@ def test_every_export_is_an_evaluation_row_compared_with_tuned(exported):
 def test_model_cards_name_base_metrics_and_licence(exported):
     recipe, run_dir, _ = exported
     card = (run_dir.root / "export" / "merged" / "README.md").read_text()
-    assert recipe.model.name in card and "licence:" in card
+    # the base model by its folder's name: a local path is not written into a shared card
+    assert f"base model: {Path(recipe.model.name).name}" in card and "licence:" in card
+    assert recipe.model.name not in card
     assert "| tuned |" in card and "| merged |" in card and "bytes" in card
     assert (run_dir.root / "export" / "model-q8_0.md").is_file()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -77,11 +78,32 @@ def previous_folder(target: str | Path) -> Path:
 
 
 def write_json(path: str | Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(path, strict_json(data, indent=2) + "\n")
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
-    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    atomic_write_text(path, "".join(strict_json(r) + "\n" for r in rows))
+
+
+def strict_json(data: Any, indent: int | None = None) -> str:
+    """`data` as standard JSON: a non-finite float (NaN, ±inf) is written as null.
+
+    Python's json writes them as NaN / Infinity, which is not JSON: jq, JavaScript's
+    JSON.parse and most other readers reject the whole file. A metric that cannot be computed
+    is "no value", which null says in every reader; allow_nan=False then makes any float this
+    conversion missed an error here instead of a file nobody else can read."""
+    return json.dumps(_finite(data), indent=indent, ensure_ascii=False, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every non-finite float (in dicts, lists and tuples) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def read_jsonl(path: str | Path) -> list[dict]:

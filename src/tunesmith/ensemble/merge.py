@@ -103,7 +103,8 @@ def merge_adapters(members, configs, cfg, target: Path) -> dict:
     actual = lora_deltas(reloaded, "default")
     check = relative_error(actual, best_at_rank(exact, rank))
     approximation = relative_error(actual, exact)["error"]
-    status = "verified" if check["error"] <= cfg.max_error else "refused"
+    verified = check["error"] is not None and check["error"] <= cfg.max_error
+    status = "verified" if verified else "refused"
     if status == "refused":
         shutil.rmtree(target, ignore_errors=True)  # a wrong merge is not left to be used
     return {

@@ -140,10 +140,13 @@ def best_at_rank(deltas: dict, rank: int) -> dict:
 
 
 def relative_error(actual: dict, expected: dict) -> dict:
-    """Overall and worst-module relative Frobenius error of the reloaded merge."""
+    """Overall and worst-module relative Frobenius error of the reloaded merge; error None
+    when the two hold different modules (the merge then cannot be verified)."""
     if set(actual) != set(expected):
         missing = sorted(set(expected) ^ set(actual))[:3]
-        return {"error": float("inf"), "worst_module": f"modules differ: {missing}"}
+        # no error can be measured between different module sets: None (null in JSON), not
+        # inf, which json writes as Infinity, a file strict readers reject
+        return {"error": None, "worst_module": f"modules differ: {missing}"}
     num = den = 0.0
     worst, worst_name = 0.0, ""
     for name, want in expected.items():

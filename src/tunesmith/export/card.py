@@ -3,6 +3,7 @@ GGUF), from files earlier stages wrote: the recipe, data card, compare.json, exp
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tunesmith.artifacts import atomic_write_text
@@ -29,13 +30,14 @@ def write_cards(recipe, run_dir, record: dict) -> list[str]:
 
 
 def render_card(recipe, name: str, artefact: dict, record: dict, compare, data_card) -> str:
+    from tunesmith.export.naming import public_model_name
     from tunesmith.methods import describe
 
     lines = [
         f"# {recipe.name}: {name}",
         "",
         f"- format: {artefact['description']}",
-        f"- base model: {recipe.model.name}",
+        f"- base model: {public_model_name(recipe.model.name)}",
         f"- task: {recipe.task}; training: {describe(recipe.training)}",
         f"- size on disk: {artefact['bytes']:,} bytes (tuned model in fp32: "
         f"{record['tuned']['bytes_fp32']:,} bytes)",
@@ -50,8 +52,48 @@ def render_card(recipe, name: str, artefact: dict, record: dict, compare, data_c
         "## Quality on held-out test examples",
         "",
         *_metrics(compare, name),
+        *_answer_end(compare, recipe),
     ]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    is_folder = not Path(artefact["path"]).suffix
+    return front_matter(recipe, record) + text if is_folder else text
+
+
+# a licence the Hub can take as an identifier (apache-2.0, mit, llama3.2, cc-by-4.0...)
+_LICENSE_ID = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
+
+
+def front_matter(recipe, record: dict) -> str:
+    """The Hub's YAML metadata block of a folder's README.md, as PEFT writes one into the
+    adapter's: without it the Hub shows no base model, library or licence for the folder.
+
+    Written with yaml.safe_dump: the run name, model name and licence are the user's text,
+    and formatted into YAML by hand a ':' or newline in them would break or inject keys."""
+    import yaml
+
+    from tunesmith.export.naming import base_hub_id
+    from tunesmith.methods import method_of
+
+    hub = base_hub_id(recipe.model.name)
+    meta = {"base_model": hub} if hub else {}  # the Hub takes only a Hub id here
+    meta["library_name"] = "transformers"
+    meta["pipeline_tag"] = "text-generation"
+    tags = ["tunesmith", method_of(recipe.training).name, "transformers"]
+    meta["tags"] = tags + ([f"base_model:finetune:{hub}"] if hub else [])
+    license = _license_id(record.get("license"), recipe.model.name)
+    if license:
+        meta["license"] = license
+    return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n\n"
+
+
+def _license_id(configured: str | None, model_name: str) -> str | None:
+    """export.license when it is an identifier, else the base model's when tunesmith knows
+    it; None leaves the key out (free text stays in the card's body)."""
+    from tunesmith.export.naming import base_license
+
+    text = (configured or "").strip().lower()
+    known = _LICENSE_ID.match(text) and text != "unknown"
+    return text if known else base_license(model_name)
 
 
 def _data_summary(card) -> str:
@@ -85,6 +127,44 @@ def _metrics(compare, name: str) -> list[str]:
     if name not in compare["rows"]:
         lines += ["", "No evaluation row for this export yet (or export.evaluate is off)."]
     return lines
+
+
+# How a scored answer ends, as Python a user runs on generate()'s text: tunesmith's
+# cut_at_stop (models/stopping.py), written out so the card needs no tunesmith to follow.
+ANSWER_OF = """def answer_of(text, stop):
+    body = text.lstrip()  # a stop string only counts once the answer has started
+    for s in stop:
+        body = body.split(s, 1)[0]
+    return body.strip()"""
+
+
+def _answer_end(compare, recipe) -> list[str]:
+    """Where tunesmith's scored answers end, and how to get the same answers from plain
+    transformers. The stop strings are not put in generation_config.json: there they make
+    every generate() call without `tokenizer=` (and the text-generation pipeline) raise."""
+    stop = (compare or {}).get("stop")
+    if not stop:
+        return []
+    tokens = recipe.evaluation.generation.max_new_tokens
+    return [
+        "",
+        "## Where a scored answer ends",
+        "",
+        f"The answers scored above end at end-of-turn or at the first of the stop strings "
+        f"`{stop!r}` after the answer's first non-whitespace character (greedy, at most "
+        f"{tokens} new tokens). To get the same answers, generate greedily and cut the text:",
+        "",
+        "```python",
+        f"out = model.generate(**inputs, max_new_tokens={tokens}, do_sample=False)",
+        "text = tokenizer.decode(out[0, inputs.input_ids.shape[1]:], skip_special_tokens=True)",
+        ANSWER_OF,
+        f"answer = answer_of(text, {stop!r})",
+        "```",
+        "",
+        f"Adding `stop_strings={stop!r}, tokenizer=tokenizer` to `generate` stops early "
+        "(faster, same answers) except when the model opens its answer with a stop string, "
+        "where transformers stops at once and tunesmith reads on.",
+    ]
 
 
 def _optional(path: Path):

@@ -36,7 +36,7 @@ class Artefact:
 class ExportFormat:
     name: str
     artefacts: Callable  # (export config) -> list[Artefact]
-    write: Callable  # (merged model, tokenizer folder, staging path, artefact) -> None
+    write: Callable  # (merged model, tokenizer folder, staging path, artefact, recipe) -> None
     load: Callable  # (path) -> a model to evaluate
     description: str
 
@@ -53,7 +53,7 @@ def _folder(name: str):
     return lambda config: [Artefact(name, name, name)]
 
 
-def _save_merged(model, tokenizer_dir: Path, staging: Path, artefact: Artefact) -> None:
+def _save_merged(model, tokenizer_dir: Path, staging: Path, artefact: Artefact, recipe) -> None:
     model.save_pretrained(staging)
     _copy_tokenizer(tokenizer_dir, staging)
 
@@ -74,10 +74,12 @@ def _gguf_files(config) -> list[Artefact]:
     return [Artefact(f"gguf_{t}", "gguf", f"model-{t}.gguf", t) for t in config.gguf_types]
 
 
-def _write_gguf(model, tokenizer_dir: Path, staging: Path, artefact: Artefact) -> None:
+def _write_gguf(model, tokenizer_dir: Path, staging: Path, artefact: Artefact, recipe) -> None:
     from tunesmith.export.gguf_file import write_gguf
+    from tunesmith.export.naming import public_model_name
 
-    write_gguf(model, tokenizer_dir, staging, artefact.kind)
+    names = (recipe.name, public_model_name(recipe.model.name))
+    write_gguf(model, tokenizer_dir, staging, artefact.kind, names)
 
 
 def _load_gguf(path: Path):
@@ -86,7 +88,7 @@ def _load_gguf(path: Path):
     return gguf_roundtrip(path)
 
 
-def _save_int8(model, tokenizer_dir: Path, staging: Path, artefact: Artefact) -> None:
+def _save_int8(model, tokenizer_dir: Path, staging: Path, artefact: Artefact, recipe) -> None:
     """torchao int8 weight-only linears (per-channel scales), saved as safetensors."""
     import tempfile
 

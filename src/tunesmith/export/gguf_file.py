@@ -20,16 +20,32 @@ TYPES = {
 }
 ARCHITECTURES = {"llama": "LLAMA"}  # model_type -> gguf MODEL_ARCH member
 
+# tokenizer.json pre-tokenizer structure -> the tokenizer.ggml.pre name llama.cpp's vocabulary
+# loader (src/llama-vocab.cpp) maps to the same split. A structure is the steps' types, with
+# the settings that change the split. "gpt-2": GPT-2's regex alone (byte-level, no prefix
+# space). "smollm": every digit split off first (\p{N}), then GPT-2's regex, which is what
+# tokenizers' Digits(individual_digits) + ByteLevel does. Any other name, or none, makes
+# llama.cpp split differently from training (or refuse the file), so it is never guessed.
+_BYTE_LEVEL = ("ByteLevel", "use_regex", "no_prefix_space")
+PRE_TOKENIZERS = {
+    (_BYTE_LEVEL,): "gpt-2",
+    (("Digits", "individual"), _BYTE_LEVEL): "smollm",
+}
 
-def write_gguf(model, tokenizer_dir: Path, path: Path, kind: str) -> None:
-    """`model` (plain transformers, merged) and its tokenizer as a GGUF file at `path`."""
+
+def write_gguf(model, tokenizer_dir: Path, path: Path, kind: str, names: tuple[str, str]) -> None:
+    """`model` (plain transformers, merged) and its tokenizer as a GGUF file at `path`;
+    `names` are (its general.name, its base model's name), never a local path: the file is
+    meant to be shared (export/naming.py)."""
     import gguf
 
     config = model.config
     arch = check_architecture(config.model_type)
+    pre = pre_tokenizer_name(tokenizer_dir)
     writer = gguf.GGUFWriter(str(path), gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH[arch]])
+    _write_names(writer, *names)
     _write_config(writer, config, gguf.LlamaFileType[TYPES[kind][1]])
-    _write_tokenizer(writer, tokenizer_dir)
+    _write_tokenizer(writer, tokenizer_dir, pre)
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH[arch], config.num_hidden_layers)
     for name, tensor in model.state_dict().items():
         if name == "lm_head.weight" and config.tie_word_embeddings:
@@ -56,10 +72,68 @@ def check_architecture(model_type: str | None) -> str:
     return arch
 
 
+def pre_tokenizer_name(tokenizer_dir: Path) -> str:
+    """llama.cpp's tokenizer.ggml.pre name for the tokenizer in `tokenizer_dir`, or a
+    UserError: a GGUF whose pre-tokenizer llama.cpp would not reproduce gives other token ids
+    than training did."""
+    import json
+
+    path = Path(tokenizer_dir) / "tokenizer.json"
+    if not path.is_file():
+        raise UserError(
+            f"export.formats: GGUF export needs a fast tokenizer (tokenizer.json) in "
+            f"{tokenizer_dir}; use the merged or int8 format"
+        )
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    structure = _pre_tokenizer_structure(spec)
+    name = PRE_TOKENIZERS.get(structure) if _plain_byte_level_bpe(spec) else None
+    if name is None:
+        raise UserError(
+            f"export.formats: GGUF export knows the pre-tokenizers of GPT-2 and SmolLM "
+            f"byte-level BPE tokenizers, not this one ({_describe(structure)}): llama.cpp "
+            f"would split text differently from training; use the merged or int8 format"
+        )
+    return name
+
+
+def _plain_byte_level_bpe(spec: dict) -> bool:
+    """A BPE model without normalizer or byte fallback: the only kind both names describe."""
+    model = spec.get("model") or {}
+    return (
+        model.get("type") == "BPE" and not spec.get("normalizer") and not model.get("byte_fallback")
+    )
+
+
+def _pre_tokenizer_structure(spec: dict) -> tuple:
+    pre = spec.get("pre_tokenizer") or {}
+    steps = pre.get("pretokenizers", []) if pre.get("type") == "Sequence" else [pre]
+    return tuple(_step(step) for step in steps if step)
+
+
+def _step(step: dict) -> tuple:
+    kind = step.get("type", "?")
+    if kind == "ByteLevel":
+        regex = "use_regex" if step.get("use_regex", True) else "no_regex"
+        prefix = "prefix_space" if step.get("add_prefix_space") else "no_prefix_space"
+        return (kind, regex, prefix)
+    if kind == "Digits":
+        return (kind, "individual" if step.get("individual_digits") else "grouped")
+    return (kind,)  # a split this table does not know, whatever its settings
+
+
+def _describe(structure: tuple) -> str:
+    return " + ".join(step[0] for step in structure) or "no pre-tokenizer"
+
+
+def _write_names(writer, name: str, base_model: str) -> None:
+    writer.add_name(name)
+    writer.add_base_model_count(1)
+    writer.add_base_model_name(0, base_model)
+
+
 def _write_config(writer, config, file_type) -> None:
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
     rope = getattr(config, "rope_parameters", None) or {}
-    writer.add_name(str(getattr(config, "_name_or_path", "") or "tunesmith export"))
     writer.add_context_length(config.max_position_embeddings)
     writer.add_embedding_length(config.hidden_size)
     writer.add_block_count(config.num_hidden_layers)
@@ -73,8 +147,9 @@ def _write_config(writer, config, file_type) -> None:
     writer.add_file_type(file_type)
 
 
-def _write_tokenizer(writer, folder: Path) -> None:
-    """A byte-level BPE vocabulary (tokenizer.ggml.model gpt2), merges, special ids, template."""
+def _write_tokenizer(writer, folder: Path, pre: str) -> None:
+    """A byte-level BPE vocabulary (tokenizer.ggml.model gpt2, pre-tokenizer `pre`), merges,
+    special ids, template."""
     import gguf
     from transformers import AutoTokenizer
 
@@ -90,7 +165,7 @@ def _write_tokenizer(writer, folder: Path) -> None:
             kind = gguf.TokenType.CONTROL if added[token] else gguf.TokenType.USER_DEFINED
         types.append(kind)
     writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("gpt2")
+    writer.add_tokenizer_pre(pre)
     writer.add_token_list(tokens)
     writer.add_token_types(types)
     gguf.SpecialVocab(str(folder), load_merges=True).add_to_gguf(writer, quiet=True)

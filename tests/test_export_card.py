@@ -1,0 +1,104 @@
+"""Model cards of exports: Hub front matter, no local paths, where a scored answer ends."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+RECORD = {
+    "artefacts": {},
+    "tuned": {"bytes_fp32": 400, "tokens_per_second": 10.0},
+    "license": "unknown (see the base model's licence)",
+}
+MERGED = {"path": "merged", "description": "merged folder", "bytes": 100, "tokens_per_second": 9}
+GGUF = {"path": "model-f16.gguf", "description": "GGUF", "bytes": 50, "tokens_per_second": 8}
+COMPARE = {"sample_size": 8, "rows": {}, "comparisons": [], "stop": ["\n"]}
+
+
+@pytest.fixture
+def recipe(tmp_path, tiny_model_dir):
+    from export_helpers import small_recipe
+
+    return small_recipe(tmp_path, tiny_model_dir)
+
+
+def _with_model(recipe, name: str):
+    return recipe.model_copy(update={"model": recipe.model.model_copy(update={"name": name})})
+
+
+def _front_matter(card: str) -> dict:
+    assert card.startswith("---\n"), card[:80]
+    return yaml.safe_load(card.split("---\n")[1])
+
+
+def test_merged_card_has_hub_metadata_like_the_adapter_card(recipe):
+    """It had none: the Hub showed no base model, library or licence for the folder."""
+    from tunesmith.export.card import render_card
+
+    recipe = _with_model(recipe, "smollm2-135m-instruct")
+    meta = _front_matter(render_card(recipe, "merged", MERGED, RECORD, COMPARE, None))
+    assert meta["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert meta["library_name"] == "transformers"
+    assert meta["license"] == "apache-2.0"  # the alias's, export.license being free text
+    assert meta["tags"] == [
+        "tunesmith",
+        "lora",
+        "transformers",
+        "base_model:finetune:HuggingFaceTB/SmolLM2-135M-Instruct",
+    ]
+
+
+def test_front_matter_is_yaml_safe_for_user_text(recipe):
+    """A licence or model name holding ': ' or a newline adds no key and breaks nothing."""
+    from tunesmith.export.card import render_card
+
+    recipe = _with_model(recipe, "org/model")
+    record = {**RECORD, "license": "mit\nbase_model: evil/model"}
+    meta = _front_matter(render_card(recipe, "merged", MERGED, record, None, None))
+    assert meta["base_model"] == "org/model"
+    assert "license" not in meta  # free text is not a licence identifier: left to the body
+
+
+def test_a_local_base_model_path_appears_nowhere_in_the_card(recipe, tiny_model_dir):
+    from tunesmith.export.card import render_card
+
+    card = render_card(recipe, "merged", MERGED, {**RECORD, "license": "MIT"}, None, None)
+    meta = _front_matter(card)
+    assert "base_model" not in meta  # a folder name is no Hub id
+    assert meta["license"] == "mit"
+    assert str(tiny_model_dir) not in card
+    assert f"- base model: {tiny_model_dir.name}" in card
+
+
+def test_a_gguf_card_beside_its_file_has_no_front_matter(recipe):
+    from tunesmith.export.card import render_card
+
+    card = render_card(recipe, "gguf_f16", GGUF, RECORD, None, None)
+    assert card.startswith("# ")
+
+
+def test_card_says_where_scored_answers_end_and_its_cut_is_tunesmiths(recipe):
+    """Evaluation cut answers at a line break (stop: auto on one-line answers) while the
+    export's generation config stops only at end-of-turn: the card gives the stop strings
+    and a cut that gives tunesmith's answers from plain generate() text."""
+    from tunesmith.export.card import ANSWER_OF, render_card
+    from tunesmith.models.stopping import cut_at_stop
+
+    card = render_card(recipe, "merged", MERGED, RECORD, COMPARE, None)
+    assert "## Where a scored answer ends" in card
+    assert "answer = answer_of(text, ['\\n'])" in card
+    assert ANSWER_OF in card
+    scope: dict = {}
+    exec(ANSWER_OF, scope)  # the card's own code
+    stops = [("\n",), ("###", "\n\n"), ()]
+    texts = ["a b\nc", "\n\nopening break\nrest", "  x ### y\n\nz", "one\n\ntwo", "  "]
+    for stop in stops:
+        for text in texts:
+            assert scope["answer_of"](text, stop) == cut_at_stop(text, stop).strip()
+
+
+def test_card_without_stop_strings_has_no_answer_end_section(recipe):
+    from tunesmith.export.card import render_card
+
+    card = render_card(recipe, "merged", MERGED, RECORD, {**COMPARE, "stop": []}, None)
+    assert "Where a scored answer ends" not in card

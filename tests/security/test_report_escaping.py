@@ -123,3 +123,16 @@ def test_data_card_fragment_escapes_warnings():
     html = render_data_card({"warnings": [PAYLOAD], "sizes": {"train": 1}})
     assert "<script" not in html and "&lt;script&gt;" in html
     assert json.dumps(PAYLOAD)  # the payload itself is plain text
+
+
+def test_every_page_environment_escapes_and_shows_a_missing_number_as_a_dash():
+    """Run files write NaN/inf as null (strict JSON): a page must show it, not crash on
+    `"%.4f"|format(None)`; and every environment autoescapes untrusted text."""
+    from tunesmith.report.templating import html_templates
+
+    for folder in ("report", "tune", "group", "ui/templates"):
+        env = html_templates(folder)
+        page = env.from_string(
+            '{{ "%.4f"|format(v) }} [{{ "%+.4f"|format(lo) }}, {{ "%+.4f"|format(hi) }}] {{ t }}'
+        ).render(v=0.25, lo=None, hi=0.5, t=SCRIPT)
+        assert page == "0.2500 [–, +0.5000] &lt;script&gt;alert(1)&lt;/script&gt;"

@@ -9,10 +9,9 @@ from tunesmith.artifacts import atomic_write_text
 
 
 def write_report(comparison: dict, out: Path) -> Path:
-    from jinja2 import Environment, PackageLoader
+    from tunesmith.report.templating import html_templates
 
-    # the template is .html.j2, which select_autoescape() would not escape: always escape
-    env = Environment(loader=PackageLoader("tunesmith", "group"), autoescape=True)
+    env = html_templates("group")
     keys = sorted({k for row in comparison["rows"].values() for k in row["metrics"]})
     best = comparison["best_member"]
     versus_best = [

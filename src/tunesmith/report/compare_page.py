@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def render_compare_page(report: dict) -> str:
-    from jinja2 import Environment, PackageLoader
+    from tunesmith.report.templating import html_templates
 
-    env = Environment(loader=PackageLoader("tunesmith", "report"), autoescape=True)
+    env = html_templates("report")
     return env.get_template("compare.html.j2").render(report=report)

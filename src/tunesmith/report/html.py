@@ -15,11 +15,10 @@ from tunesmith.report.plots import line_chart_svg
 
 
 def environment():
-    """The report's templates, always HTML-escaped: select_autoescape() left it OFF, since the
-    names end in .j2, not in one of its default extensions."""
-    from jinja2 import Environment, PackageLoader
+    """The report's templates (always HTML-escaped)."""
+    from tunesmith.report.templating import html_templates
 
-    return Environment(loader=PackageLoader("tunesmith", "report"), autoescape=True)
+    return html_templates("report")
 
 
 def run(recipe: Recipe, run_dir: RunDir) -> Path:

@@ -90,10 +90,9 @@ def _figure(axes):
 def write_report(study, summary: dict, hpo_dir: Path) -> Path:
     import warnings
 
-    from jinja2 import Environment, PackageLoader
+    from tunesmith.report.templating import html_templates
 
-    # the template is .html.j2, which select_autoescape() would not escape: always escape
-    env = Environment(loader=PackageLoader("tunesmith", "tune"), autoescape=True)
+    env = html_templates("tune")
     with warnings.catch_warnings():  # Optuna marks its matplotlib backend experimental
         warnings.simplefilter("ignore")
         images = plots(study)

@@ -10,9 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, PackageLoader
 
 from tunesmith.errors import UserError
+from tunesmith.report.templating import html_templates
 from tunesmith.ui.security import COOKIE, token_ok
 
 HERE = Path(__file__).resolve().parent
@@ -30,9 +30,7 @@ def create_app(runs_dir: Path, token: str, allowed_hosts: list[str] | None = Non
     app = FastAPI(title="tunesmith", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.runs_dir = Path(runs_dir).resolve()
     app.state.token = token
-    # Autoescape on for every template (the names end in .html.j2, which select_autoescape
-    # would not match): training data is untrusted text.
-    env = Environment(loader=PackageLoader("tunesmith", "ui/templates"), autoescape=True)
+    env = html_templates("ui/templates")  # autoescaped: training data is untrusted text
     app.state.templates = Jinja2Templates(env=env)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for module in (routes_runs, routes_new, routes_human, routes_play):

@@ -166,8 +166,15 @@ def test_macro_resamples_keep_every_reference_class_and_stay_paired():
     stat, idx = STATISTICS.get("recall"), resample_indices(len(truth), 500, 3)
     rows = stat.resamples(cols_a, idx)
     codes = cols_a["label_code"]
+    values, counts = np.unique(codes, return_counts=True)
+    seen_once = np.isin(codes, values[counts == 1])
+    varied = 0
     for row in rows[:50]:
-        assert sorted(codes[row]) == sorted(codes)  # every class keeps its count
+        # every class seen twice or more keeps its count; those seen once are one pool
+        assert sorted(codes[row][~seen_once]) == sorted(codes[~seen_once])
+        assert seen_once[row].sum() == seen_once.sum()
+        varied += sorted(codes[row]) != sorted(codes)
+    assert varied == 50  # the pool is really drawn from, not kept as it is
     assert np.array_equal(rows, stat.resamples(cols_b, idx))  # same draws for both models
     delta = compare_rows(stat, cols_a, cols_b, idx, 0.05)
     assert delta["ci_low"] <= delta["delta"] <= delta["ci_high"]
@@ -225,7 +232,7 @@ def test_clear_difference_is_significant_and_better_and_perplexity_direction():
     assert out["improvement"]["value"] == pytest.approx(1 - out["b"] / out["a"])
 
 
-def test_sacrebleu_paired_bootstrap_gives_the_bleu_p_value():
+def test_bleu_difference_is_tested_by_paired_permutation():
     rows_a = rows_of(HYPS * 4, REFS * 4)
     rows_b = rows_of(REFS * 4, REFS * 4)  # the references themselves: far better
     out = compare_rows(
@@ -235,8 +242,48 @@ def test_sacrebleu_paired_bootstrap_gives_the_bleu_p_value():
         resample_indices(20, 1000, 0),
         0.05,
     )
-    assert out["test"] == "sacrebleu paired bootstrap"
+    assert out["test"] == "paired permutation"
     assert out["p_value"] < 0.05 and out["better"]
+
+
+def test_permutation_p_value_is_exact_for_few_examples():
+    """Two examples, both better: of the 4 ways to swap the pairs, 2 give a difference as
+    large, so p = 0.5 (two-sided). The paired bootstrap said 0.002, "significant"."""
+    nll = [
+        {"nll": v, "tokens": np.ones(2), "prediction": np.array(["", ""], dtype=object)}
+        for v in (np.array([3.0, 2.5]), np.array([2.0, 1.0]))
+    ]
+    out = compare_rows(STATISTICS.get("perplexity"), *nll, resample_indices(2, 1000, 0), 0.05)
+    assert out["p_value"] == pytest.approx(0.5)
+    assert not out["significant"] and out["verdict"] == "no significant difference"
+    # Six examples of ROUGE: the exact p-value counts the 64 sign flips of the differences.
+    a, b = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6]), np.array([0.3, 0.1, 0.6, 0.5, 0.9, 0.7])
+    flips = np.array(np.meshgrid(*[[1, -1]] * 6)).reshape(6, -1).T
+    extreme = np.abs((flips * (b - a)).mean(axis=1)) >= abs((b - a).mean()) - 1e-12
+    cols = [{"rougeL": v, "prediction": np.array([""] * 6, dtype=object)} for v in (a, b)]
+    out = compare_rows(STATISTICS.get("rougeL"), *cols, resample_indices(6, 1000, 0), 0.05)
+    assert out["p_value"] == pytest.approx(extreme.mean())
+
+
+def test_classes_seen_once_get_a_real_interval_and_no_false_verdict():
+    """Six test rows, one per class; base and tuned equally accurate (1 of 6) but on other
+    classes. The interval had zero width and the macro F1 gain read 'significant', p 0.002,
+    with a PASS of the relative-gain target by the interval's lower bound."""
+    labels = [f"k{i}" for i in range(12)]
+    truth = ["k0", "k1", "k2", "k3", "k4", "k5"]
+    base = ["k0", "k6", "k6", "k6", "k6", "k6"]
+    tuned = ["k7", "k1", "k7", "k8", "k9", "k9"]
+    cols_a = columns_for(rows_of(base, truth, names=("f1",), labels=labels), labels)
+    cols_b = columns_for(rows_of(tuned, truth, names=("f1",), labels=labels), labels)
+    idx = resample_indices(6, 1000, 0)
+    for key in ("precision", "recall", "f1"):
+        out = compare_rows(STATISTICS.get(key), cols_a, cols_b, idx, 0.05)
+        assert out["ci_high"] - out["ci_low"] > 0.01, (key, out)
+        assert out["ci_low"] <= out["delta"] <= out["ci_high"], (key, out)
+        assert out["p_value"] > 0.5 and not out["significant"], (key, out)
+        assert out["improvement"] is None or out["improvement"]["ci_low"] < 0, (key, out)
+        row = row_interval(STATISTICS.get(key), cols_b, idx, 0.05)
+        assert row["ci_high"] - row["ci_low"] > 0.01, (key, row)
 
 
 def test_stats_component_imports_without_torch():

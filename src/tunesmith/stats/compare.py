@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tunesmith.stats.bootstrap import identity, percentile_interval, two_sided_p
+from tunesmith.stats.bootstrap import identity, percentile_interval
 from tunesmith.stats.registry import Statistic
 
 
@@ -12,7 +12,8 @@ def row_interval(stat: Statistic, cols: dict, idx: np.ndarray, alpha: float) -> 
     """Point estimate and (1 - alpha) bootstrap interval of one row's metric."""
     n = len(cols["prediction"])
     value = float(stat.compute(cols, identity(n))[0])
-    low, high = percentile_interval(stat.compute(cols, stat.resamples(cols, idx)), alpha)
+    values = stat.compute(cols, stat.resamples(cols, idx))
+    low, high = percentile_interval(values, alpha, _centre(stat, value))
     return {"value": value, "ci_low": low, "ci_high": high, "n": n}
 
 
@@ -29,10 +30,9 @@ def compare_rows(
     rows = stat.resamples(cols_a, idx)  # one set of rows for both: the delta stays paired
     boot_a, boot_b = stat.compute(cols_a, rows), stat.compute(cols_b, rows)
     deltas = boot_b - boot_a
-    low, high = percentile_interval(deltas, alpha)
-    p_value, test = two_sided_p(deltas), "paired bootstrap"
-    if stat.paired_test is not None:
-        p_value, test = stat.paired_test(cols_a, cols_b, idx.shape[0])
+    low, high = percentile_interval(deltas, alpha, _centre(stat, b - a))
+    # the test's draws are seeded from the bootstrap's first row: reproducible, one seed
+    p_value, test = stat.paired_test(stat, cols_a, cols_b, idx.shape[0], idx[0])
     if not np.any(deltas) or n < 2:  # agree on every resample, or one example: no test
         p_value = 1.0
     sign = -1.0 if stat.lower_is_better else 1.0
@@ -45,7 +45,7 @@ def compare_rows(
         "ci_low": low,
         "ci_high": high,
         "relative": (b - a) / abs(a) if a else None,
-        "improvement": _improvement(a, b, boot_a, boot_b, sign, alpha),
+        "improvement": _improvement(stat, a, b, boot_a, boot_b, alpha),
         "p_value": p_value,
         "test": test,
         "significant": significant,
@@ -57,14 +57,22 @@ def compare_rows(
     }
 
 
-def _improvement(a, b, boot_a, boot_b, sign, alpha) -> dict | None:
+def _improvement(stat, a, b, boot_a, boot_b, alpha) -> dict | None:
     """Relative gain in the good direction (+0.15 = 15 % better), with its interval."""
     if not a:
         return None
+    sign = -1.0 if stat.lower_is_better else 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
         gains = sign * (boot_b - boot_a) / np.abs(boot_a)
-    low, high = percentile_interval(gains, alpha)
-    return {"value": sign * (b - a) / abs(a), "ci_low": low, "ci_high": high}
+    value = sign * (b - a) / abs(a)
+    low, high = percentile_interval(gains, alpha, _centre(stat, value))
+    return {"value": value, "ci_low": low, "ci_high": high}
+
+
+def _centre(stat: Statistic, estimate: float) -> float | None:
+    """The estimate a statistic's interval is bias-corrected towards, if it needs one: the
+    stratified (macro) statistics, whose pooled rare classes are out of some resamples."""
+    return estimate if stat.strata is not None else None
 
 
 def _words(significant: bool, gain: bool) -> str:

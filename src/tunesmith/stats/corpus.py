@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from tunesmith.stats.registry import Statistic, register_statistic
-from tunesmith.stats.significance import mcnemar_exact, sacrebleu_paired_bootstrap
+from tunesmith.stats.significance import mcnemar_exact
 from tunesmith.stats.vectorised import (
     bleu_from_stats,
     confusion_counts,
+    in_resample,
     macro_prf,
     measured_labels,
 )
@@ -49,7 +50,6 @@ register_statistic(
         "bleu",
         ("bleu_stats",),
         lambda cols, idx: bleu_from_stats(cols["bleu_stats"][idx].sum(axis=1)),
-        paired_test=sacrebleu_paired_bootstrap,
         description="sacrebleu corpus BLEU, resampled from sentence n-gram counts",
     )
 )
@@ -69,9 +69,12 @@ def _macro(which: str):
     def compute(cols, idx):
         k = int(cols["n_classes"])
         labels, preds = cols["label_code"], cols["pred_code"]
-        # the point estimate's labels (the whole sample's), the same for every resample
         counts = confusion_counts(labels, preds, k, idx)
-        return macro_prf(counts, measured_labels(labels, preds, k))[which]
+        # The point estimate's labels (the whole sample's), less those a resample does not
+        # measure at all: a class seen once may be out of a resample (bootstrap.stratified),
+        # and counting it as 0 there would pull the interval below its estimate.
+        measured = measured_labels(labels, preds, k) & in_resample(counts)
+        return macro_prf(counts, measured)[which]
 
     return compute
 

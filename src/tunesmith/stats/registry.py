@@ -9,6 +9,7 @@ import numpy as np
 
 from tunesmith.registry import Registry
 from tunesmith.stats.bootstrap import stratified
+from tunesmith.stats.significance import paired_permutation
 
 
 @dataclass(frozen=True)
@@ -23,13 +24,14 @@ class Statistic:
     columns: tuple[str, ...]
     compute: Callable  # (dict[str, np.ndarray], np.ndarray) -> np.ndarray
     lower_is_better: bool = False
-    # (columns of a, columns of b, alpha) -> (p-value, test name); None: the bootstrap's own
-    paired_test: Callable | None = None
+    # (self, columns of a, columns of b, resamples, seed) -> (p-value, test name)
+    paired_test: Callable = paired_permutation
     # one example's score on this metric's scale, higher = better (error analysis)
     example_score: Callable | None = None
     description: str = ""
     # a column the bootstrap keeps fixed: resamples are drawn within each of its values, so
-    # every value keeps its count (macro P/R/F1: every reference class stays in every resample)
+    # every value of two or more rows keeps its count (macro P/R/F1: every reference class
+    # seen twice or more stays in every resample; those seen once are drawn as one pool)
     strata: str | None = None
 
     def resamples(self, columns: dict, idx: np.ndarray) -> np.ndarray:

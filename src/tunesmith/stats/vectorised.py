@@ -51,16 +51,22 @@ def measured_labels(label_code: np.ndarray, pred_code: np.ndarray, k: int) -> np
     return np.bincount(codes[codes < k], minlength=k) > 0
 
 
+def in_resample(counts: np.ndarray) -> np.ndarray:
+    """(B, k) mask of the known labels each resample measures: true or predicted in it."""
+    k = counts.shape[1] - 1
+    return (counts[:, :k, :].sum(axis=2) > 0) | (counts[:, :, :k].sum(axis=1) > 0)
+
+
 def macro_prf(counts: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
     """Macro precision, recall and F1 per resample (scikit-learn, zero_division=0), averaged
-    over the same known labels (`labels`, a (k,) mask) in every resample.
+    over the known labels in `labels`: a (k,) mask for every resample, or (B, k), one each.
 
-    `labels` is the full sample's measured set, so each resample averages over the labels of
-    the point estimate: averaging over the labels a resample happens to contain moved the
-    interval off the estimate (a rare class falls out of a third of the resamples). A label
-    absent from a resample counts 0, as in scikit-learn; the macro statistics resample within
-    reference classes (corpus.py), so that only happens to a label that is merely predicted,
-    whose scores are 0 anyway.
+    corpus.py passes the full sample's measured set less the labels a resample does not
+    measure. Averaging over whatever labels a plain resample happened to contain moved the
+    interval off the estimate (a rare class falls out of a third of the resamples), so the
+    macro statistics resample within reference classes; only classes seen once, drawn as one
+    pool, can be out of a resample, and they are left out of its average rather than
+    counted 0.
     """
     k = counts.shape[1] - 1  # the last row and column: not a known label
     tp = counts[:, np.arange(k), np.arange(k)].astype(np.float64)
@@ -71,7 +77,7 @@ def macro_prf(counts: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
         recall = np.where(actual > 0, tp / actual, 0.0)
         denom = predicted + actual
         f1 = np.where(denom > 0, 2 * tp / denom, 0.0)
-    classes = max(int(labels.sum()), 1)
+    classes = np.maximum(np.broadcast_to(labels, precision.shape).sum(axis=1), 1)
     return {
         name: (values * labels).sum(axis=1) / classes
         for name, values in (("precision", precision), ("recall", recall), ("f1", f1))

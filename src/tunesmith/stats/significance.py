@@ -18,9 +18,7 @@ def mcnemar_exact(stat, cols_a: dict, cols_b: dict, resamples: int, seed) -> tup
     return float(binomtest(min(only_a, only_b), only_a + only_b, 0.5).pvalue), "exact McNemar"
 
 
-def paired_permutation(
-    stat, cols_a: dict, cols_b: dict, resamples: int, seed
-) -> tuple[float, str]:
+def paired_permutation(stat, cols_a: dict, cols_b: dict, resamples: int, seed) -> tuple[float, str]:
     """Two-sided p-value of "the two rows are exchangeable": scipy's permutation test with
     permutation_type="samples", i.e. each example's two outputs swapped or not (the
     approximate randomization test of MT and NLP evaluation), the statistic recomputed as

@@ -1,7 +1,9 @@
 """Build the Presidio analyzer for the pii step: offline pattern recognizers + person names.
 
-Pattern recognizers (e-mail, phone, credit card, IBAN, IP, URL) need no model. Person names use
-a spaCy NER model when one is installed (`ner`), else the offline gazetteer (pii_names.py).
+Pattern recognizers (e-mail, phone, credit card, IBAN, IP, URL) need no model; "phone numbers"
+that are ids (a WordNet synset `02190015-n`, an ISBN, a year) are left alone (pii_phone.py).
+Person names use a spaCy NER model when one is installed (`ner`), else the offline gazetteer
+(pii_names.py).
 Nothing here touches the network: the e-mail check uses tldextract's bundled suffix list.
 """
 
@@ -83,9 +85,10 @@ def _pattern_recognizers(config: PiiConfig) -> list:
         EmailRecognizer,
         IbanRecognizer,
         IpRecognizer,
-        PhoneRecognizer,
         UrlRecognizer,
     )
+
+    from tunesmith.data.curate.pii_phone import IdAwarePhoneRecognizer
 
     class OfflineEmailRecognizer(EmailRecognizer):
         def validate_result(self, pattern_text: str) -> bool:
@@ -96,7 +99,7 @@ def _pattern_recognizers(config: PiiConfig) -> list:
         url_patterns += UrlRecognizer.PATTERNS
     wanted = {
         "EMAIL_ADDRESS": OfflineEmailRecognizer,
-        "PHONE_NUMBER": PhoneRecognizer,
+        "PHONE_NUMBER": IdAwarePhoneRecognizer,
         "CREDIT_CARD": CreditCardRecognizer,
         "IBAN_CODE": IbanRecognizer,
         "IP_ADDRESS": IpRecognizer,

@@ -1,0 +1,92 @@
+"""Phone numbers for the pii step: Presidio's PhoneRecognizer without the ids it mistakes for one.
+
+Presidio finds phone numbers with python-phonenumbers (regions US, GB, DE, FR, IL, IN, CA, BR;
+leniency 1 = VALID: a number valid in some region, score 0.4). Validity is no guard against
+ids: an 8-digit run starting 02 is mostly a valid German landline, so 48,444 of WordNet's
+117,659 synset ids (`02190015-n`) were "phone numbers", and so were years (1640: a German pager
+number), decimals, IPv4 addresses, ISBNs and DOI suffixes. A match is dropped here when it is
+
+- glued to a word: a letter or digit right before or after it, or one behind a joiner
+  `-_./\\#@=~` (`02190015-n`, `SES-0518772`, `vimeo.com/16845253`, `doi:10.1214/aos/...`) or
+  behind a colon between digits (`15:17:08.132263`); a slash between two matches lists two
+  numbers (`0176 1234567/0176 7654321`) and glues nothing;
+- shorter than 7 digits (no number of these regions is: years, counts, bug and RFC numbers);
+- an IPv4 address (with a CIDR suffix or port), a decimal (`3.143589568`: no leading zero,
+  one dot), a range of two 4-digit years (`1644-1648`), a list of small numbers (three or more
+  one-digit groups), ended by a one-digit group (an ISBN's check digit: `0-201-63361-2`), or
+  named by the word before it (ISBN, ISSN, ISO, IEC, RFC, DOI).
+
+The rules look at the characters around a match, not at context words: a number in running text
+is found with or without "phone" or "call" near it. Measured by bench/pii_phones.py (figures in
+docs/curation.md).
+"""
+
+from __future__ import annotations
+
+import re
+
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+MIN_DIGITS = 7
+JOINERS = "-_./\\#@=~"
+IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2}|[\s:]\d{1,5})?")
+DECIMAL = re.compile(r"(?:0|[1-9]\d*)\.\d+")
+YEAR_RANGE = re.compile(r"[1-3]\d{3}\s*[-–/]?\s*[1-3]\d{3}")
+ID_WORD_BEFORE = re.compile(r"(?i)\b(?:isbn|issn|iso|iec|rfc|doi)(?:-?1[03])?[\s:#.-]*$")
+EXTENSION = re.compile(r"(?i)\s*(?:[,;#]|\bx|\bext).*$")
+
+
+def not_a_phone(text: str, start: int, end: int, neighbours: set[int] = frozenset()) -> str:
+    """Why the phone match text[start:end] is an id rather than a phone number ("" if it is
+    none). `neighbours`: the starts and ends of the other matches in the text."""
+    bare = EXTENSION.sub("", text[start:end]).strip("()+ ")
+    groups = re.split(r"\D+", bare)
+    if _glued(text, start, end, neighbours):
+        return "glued"
+    if sum(c.isdigit() for c in bare) < MIN_DIGITS:
+        return "short"
+    if any(p.fullmatch(bare) for p in (IPV4, DECIMAL, YEAR_RANGE)):
+        return "number"
+    if sum(len(g) == 1 for g in groups) >= 3:  # 1 2 3 4 5 6 7: a list of small numbers
+        return "number"
+    if len(groups[-1]) == 1:
+        return "check digit"
+    if ID_WORD_BEFORE.search(text[max(0, start - 16) : start]):
+        return "id word"
+    return ""
+
+
+def _glued(text: str, start: int, end: int, neighbours) -> bool:
+    def at(i: int) -> str:
+        return text[i] if 0 <= i < len(text) else " "
+
+    if at(start - 1).isalnum() or at(end).isalnum():
+        return True
+    return _joins(at(start - 1), at(start - 2), start - 1 in neighbours) or _joins(
+        at(end), at(end + 1), end + 1 in neighbours
+    )
+
+
+def _joins(joiner: str, other: str, other_is_a_match: bool) -> bool:
+    """Whether `joiner` ties the match to the word `other` begins or ends: `02190015-n`,
+    `15:17:08.132263` (a colon only between digits: `tel:` joins nothing). A slash between two
+    matches lists two numbers (`0176 1234567/0176 7654321`)."""
+    if joiner == "/" and other_is_a_match:
+        return False
+    return (joiner in JOINERS and other.isalnum()) or (joiner == ":" and other.isdigit())
+
+
+class IdAwarePhoneRecognizer(PhoneRecognizer):
+    """PhoneRecognizer (same regions, leniency, score and context) minus `not_a_phone` matches."""
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
+        return phones_only(text, super().analyze(text, entities, nlp_artifacts))
+
+
+def phones_only(text: str, found: list) -> list:
+    """The results among `found` (phone matches in `text`) that are no id (see `not_a_phone`)."""
+    return [r for r in found if not not_a_phone(text, r.start, r.end, _edges(found, r))]
+
+
+def _edges(found: list, result) -> set[int]:
+    return {i for r in found if r is not result for i in (r.start, r.end)}

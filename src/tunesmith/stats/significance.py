@@ -19,13 +19,15 @@ def mcnemar_exact(cols_a: dict, cols_b: dict, resamples: int) -> tuple[float, st
 
 def sacrebleu_paired_bootstrap(cols_a: dict, cols_b: dict, resamples: int) -> tuple[float, str]:
     """sacrebleu's own paired bootstrap (Koehn 2004) for corpus BLEU; its seed (12345)."""
-    from sacrebleu.metrics import BLEU
     from sacrebleu.significance import PairedTest
 
+    from tunesmith.metrics.tokenization import bleu_metric, bleu_tokenizer
+
     refs = [list(cols_a["reference"])]
+    # the tokenizer the per-example counts were made with (decided by the same references)
     test = PairedTest(
         [("a", list(cols_a["prediction"])), ("b", list(cols_b["prediction"]))],
-        {"BLEU": BLEU()},
+        {"BLEU": bleu_metric(bleu_tokenizer(refs[0]))},
         refs,
         test_type="bs",
         n_samples=resamples,

@@ -3,6 +3,8 @@ partial credit), while English/ASCII scores stay exactly those of the libraries'
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import sacrebleu
 from rouge_score import rouge_scorer as library_rouge
@@ -180,3 +182,22 @@ def test_bleu_paired_test_uses_the_corpus_tokenizer():
     )
     assert p == test()[1]["BLEU"][1].p_value
     assert p > 0.1  # under '13a' (both BLEU 0) it was 0.005, a 'significant' difference
+
+
+@pytest.mark.parametrize("name", ["rouge", "bleu"])
+def test_mbr_similarities_score_chinese(name):
+    from tunesmith.ensemble.similarity import SIMILARITIES
+
+    texts = ["今天天气很好", "今天天气不好", "我们去公园"]
+    sim = SIMILARITIES.get(name)(texts)
+    assert sim("今天天气很好", "今天天气很好") == pytest.approx(1.0)  # was 0 for ROUGE
+    assert 0 < sim("今天天气很好", "今天天气不好") < 1  # was 0 for both
+
+
+def test_bias_output_divergence_is_zero_for_identical_non_latin_outputs():
+    """Was 1.0 (complete divergence) for any two identical Chinese or Arabic outputs."""
+    from tunesmith.checks.bias import _measures
+
+    ctx = SimpleNamespace(spec=SimpleNamespace(has_label=False, generates=True))
+    rows = [{"prediction": t, "scores": {}} for t in ("今天天气很好", "مرحبا بالعالم")]
+    assert _measures(ctx, rows, rows)["output_divergence"] == [0.0, 0.0]

@@ -201,3 +201,29 @@ def test_bias_output_divergence_is_zero_for_identical_non_latin_outputs():
     ctx = SimpleNamespace(spec=SimpleNamespace(has_label=False, generates=True))
     rows = [{"prediction": t, "scores": {}} for t in ("今天天气很好", "مرحبا بالعالم")]
     assert _measures(ctx, rows, rows)["output_divergence"] == [0.0, 0.0]
+
+
+def test_evaluation_records_and_reports_the_tokenization():
+    from tunesmith.evaluate.stage import _tokenization
+    from tunesmith.report.html import environment
+
+    recipe = SimpleNamespace(metrics=lambda: ["perplexity", "rouge", "bleu"])
+    row = {"reference": "今天天气不好"}
+    predictions = {"base": [row], "tuned": [row]}
+    record = _tokenization(recipe, predictions)
+    assert record["tokenization"]["bleu"] == "sacrebleu, tokenize=zh"
+    assert _tokenization(SimpleNamespace(metrics=lambda: ["perplexity"]), predictions) == {}
+    compare = {
+        "rows": {"base": {"label": "Base", "metrics": {}}},
+        "metrics": {},
+        "comparisons": [],
+        "sample_size": 1,
+        "confidence": 0.95,
+        "alpha": 0.05,
+        "resamples": 1000,
+        "seed": 0,
+        "test_evaluations": 1,
+        **record,
+    }
+    page = environment().get_template("eval_headline.html.j2").render(compare=compare)
+    assert "sacrebleu, tokenize=zh" in page

@@ -144,9 +144,9 @@ def _worker(args) -> None:
 
 
 def _rouge_l(run_dir, variant: str) -> list[float]:
-    from rouge_score import rouge_scorer
+    from tunesmith.metrics.tokenization import rouge_scorer
 
-    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    scorer = rouge_scorer(["rougeL"])
     rows = [json.loads(x) for x in (run_dir.eval / "predictions" / f"test.{variant}.jsonl").open()]
     return [scorer.score(r["reference"], r["prediction"])["rougeL"].fmeasure for r in rows]
 

@@ -44,9 +44,9 @@ def _measures(ctx, before: list[dict], after: list[dict]) -> dict[str, list[floa
             for a, b in zip(before, after, strict=True)
         ]
     elif ctx.spec.generates:
-        from rouge_score import rouge_scorer
+        from tunesmith.metrics.tokenization import rouge_scorer
 
-        scorer = rouge_scorer.RougeScorer(["rougeL"])
+        scorer = rouge_scorer(["rougeL"], use_stemmer=False)  # unstemmed, as before
         out["output_divergence"] = [
             1 - scorer.score(a["prediction"], b["prediction"])["rougeL"].fmeasure
             for a, b in zip(before, after, strict=True)

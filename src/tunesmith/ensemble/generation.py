@@ -15,7 +15,8 @@ def mbr(inputs: EnsembleInputs) -> list[Choice]:
     """argmax_i sum_{j != i} sim(o_i, o_j); a tie goes to the earlier member."""
     from tunesmith.ensemble.similarity import SIMILARITIES
 
-    sim = SIMILARITIES.get(inputs.recipe.group.similarity)()
+    everything = [r["prediction"] for rows in inputs.rows for r in rows]
+    sim = SIMILARITIES.get(inputs.recipe.group.similarity)(everything)
     choices = []
     for per_member in zip(*inputs.rows, strict=True):
         outputs = [r["prediction"] for r in per_member]

@@ -1,26 +1,30 @@
-"""Similarities between two generated texts for minimum-Bayes-risk selection (registered)."""
+"""Similarities between two generated texts for minimum-Bayes-risk selection (registered).
+
+Tokenised as every other ROUGE / BLEU score (metrics/tokenization.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from tunesmith.registry import Registry
 
-# (candidate, other) -> similarity in [0, 1]
-SIMILARITIES: Registry[Callable[[], Callable[[str, str], float]]] = Registry("similarity")
+# (texts) -> (candidate, other) -> similarity in [0, 1]; `texts` (every candidate the
+# selection will compare) decide tokenisation once, so all pairs are measured alike.
+SIMILARITIES: Registry[Callable[..., Callable[[str, str], float]]] = Registry("similarity")
 
 
 @SIMILARITIES.register("rouge")
-def _rouge_l() -> Callable[[str, str], float]:
-    from rouge_score import rouge_scorer
+def _rouge_l(texts: Sequence[str] = ()) -> Callable[[str, str], float]:
+    from tunesmith.metrics.tokenization import rouge_scorer
 
-    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    scorer = rouge_scorer(["rougeL"])
     return lambda a, b: scorer.score(b, a)["rougeL"].fmeasure
 
 
 @SIMILARITIES.register("bleu")
-def _bleu() -> Callable[[str, str], float]:
-    from sacrebleu.metrics import BLEU
+def _bleu(texts: Sequence[str] = ()) -> Callable[[str, str], float]:
+    from tunesmith.metrics.tokenization import bleu_metric, bleu_tokenizer
 
-    bleu = BLEU(effective_order=True)
+    # No references at selection time: the candidates' own script decides the tokenizer.
+    bleu = bleu_metric(bleu_tokenizer(texts), effective_order=True)
     return lambda a, b: bleu.sentence_score(a, [b]).score / 100.0

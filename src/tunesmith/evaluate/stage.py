@@ -91,6 +91,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> 
     comparison.update(split=split, demonstrations=demos, **_evaluations(run_dir, split))
     if spec.generates:
         comparison["stop"] = list(stop)  # what ended the generated answers besides EOS
+        comparison.update(_tokenization(recipe, predictions))
     comparison["reused"] = _reused(predictions)
     comparison.update(probability_section(recipe, run_dir, predictions, labels, labels_of))
     if recipe.evaluation.previous_run and split == "test":
@@ -105,6 +106,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> 
             for name, values in stats["rows"].items()
         },
         "evaluations": comparison["evaluations"],
+        **({"tokenization": comparison["tokenization"]} if "tokenization" in comparison else {}),
     }
     suffix = "" if split == "test" else f".{split}"
     write_json(out / f"metrics{suffix}.json", metrics)
@@ -195,6 +197,17 @@ def few_shot_demos(recipe: Recipe, run_dir: RunDir) -> list[dict]:
     pool = shortest[: max(k, len(shortest) // 4)]
     chosen = random.Random(recipe.data.split.seed).sample(pool, min(k, len(pool)))
     return [{"prompt": e["prompt"], "response": e["response"]} for e in chosen]
+
+
+def _tokenization(recipe: Recipe, predictions: dict[str, list[dict]]) -> dict:
+    """{'tokenization': how ROUGE and BLEU split this split's text} when either is scored: the
+    BLEU tokenizer depends on the references' script, so a reader sees which one was used."""
+    from tunesmith.metrics.tokenization import tokenization_record
+
+    if not {"rouge", "bleu"} & set(recipe.metrics()):
+        return {}
+    rows = next(iter(predictions.values()), [])
+    return {"tokenization": tokenization_record([row["reference"] for row in rows])}
 
 
 def _labels(run_dir: RunDir) -> list[str]:

@@ -2,11 +2,13 @@
 
 ROUGE per example (rouge-score), sentence-level BLEU sufficient statistics (sacrebleu's
 counts, summed again into corpus BLEU), generated label and correctness (classification).
+ROUGE and BLEU tokenise as metrics/tokenization.py decides (the same for every row).
 """
 
 from __future__ import annotations
 
 from tunesmith.metrics.classification import normalize_label
+from tunesmith.metrics.tokenization import bleu_metric, bleu_tokenizer, rouge_scorer
 
 
 def example_scores(
@@ -23,18 +25,17 @@ def example_scores(
 
 
 def _rouge(predictions, references, labels):
-    from rouge_score import rouge_scorer
-
-    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    scorer = rouge_scorer(["rouge1", "rouge2", "rougeL"])
     for prediction, ref in zip(predictions, references, strict=True):
         scores = scorer.score(ref, prediction)
         yield {key: scores[key].fmeasure for key in ("rouge1", "rouge2", "rougeL")}
 
 
 def _bleu(predictions, references, labels):
-    from sacrebleu.metrics import BLEU
-
-    bleu = BLEU(effective_order=True)  # counts are order-independent; this silences a warning
+    # The tokenizer comes from the references, which every row shares: base and tuned counts
+    # are made the same way, so they can be summed, resampled and compared.
+    # effective_order: counts are order-independent; this silences a warning
+    bleu = bleu_metric(bleu_tokenizer(references), effective_order=True)
     for prediction, ref in zip(predictions, references, strict=True):
         s = bleu.sentence_score(prediction, [ref])
         yield {"bleu_stats": [s.sys_len, s.ref_len, *s.counts, *s.totals]}

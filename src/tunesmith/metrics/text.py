@@ -1,16 +1,16 @@
-"""ROUGE (rouge-score) and BLEU (sacrebleu) for generated text."""
+"""ROUGE (rouge-score) and BLEU (sacrebleu) for generated text, tokenised as in
+metrics/tokenization.py (every script kept; English tokens as the libraries' defaults)."""
 
 from __future__ import annotations
 
 from tunesmith.metrics.registry import METRICS
+from tunesmith.metrics.tokenization import bleu_metric, bleu_tokenizer, rouge_scorer
 
 
 @METRICS.register("rouge")
 def rouge(predictions: list[str], references: list[str], **_) -> dict[str, float]:
-    """Mean ROUGE-1/2/L F1 over examples (rouge-score, Porter stemming)."""
-    from rouge_score import rouge_scorer
-
-    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    """Mean ROUGE-1/2/L F1 over examples (rouge-score, Porter stemming of English words)."""
+    scorer = rouge_scorer(["rouge1", "rouge2", "rougeL"])
     sums = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
     for prediction, ref in zip(predictions, references, strict=True):
         scores = scorer.score(ref, prediction)
@@ -22,7 +22,6 @@ def rouge(predictions: list[str], references: list[str], **_) -> dict[str, float
 
 @METRICS.register("bleu")
 def bleu(predictions: list[str], references: list[str], **_) -> dict[str, float]:
-    """Corpus BLEU (sacrebleu defaults: 13a tokenizer, exp smoothing), 0-100."""
-    import sacrebleu
-
-    return {"bleu": sacrebleu.corpus_bleu(predictions, [references]).score}
+    """Corpus BLEU (sacrebleu, exp smoothing; tokenizer chosen from the references), 0-100."""
+    metric = bleu_metric(bleu_tokenizer(references))
+    return {"bleu": metric.corpus_score(predictions, [references]).score}

@@ -32,11 +32,14 @@ class CleanConfig(Section):
         True, description="Repair mojibake and odd Unicode with ftfy (then NFC-normalise)."
     )
     strip_control: bool = Field(
-        True, description="Remove control and zero-width characters (newlines and tabs stay)."
+        True,
+        description="Remove control, zero-width and bidi-control characters (newlines, tabs "
+        "and the zero-width joiner/non-joiner stay).",
     )
     whitespace: bool = Field(
         True,
-        description="Collapse runs of spaces, trim lines and ends, at most one blank line.",
+        description="Collapse runs of spaces inside lines, trim line ends and the margin every "
+        "line shares (indentation and tabs stay), at most one blank line.",
     )
     strip_markup: bool = Field(
         False, description="Remove HTML/XML tags and decode HTML entities (&amp; -> &)."

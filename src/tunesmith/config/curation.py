@@ -79,7 +79,13 @@ class DedupConfig(Section):
         description="Jaccard similarity of word n-gram sets at or above which two rows are "
         "near duplicates (candidates from LSH are verified on the exact sets).",
     )
-    ngram: int = Field(3, ge=1, le=10, description="Words per shingle for near-duplicate search.")
+    ngram: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="Words per shingle for near-duplicate search (characters in scripts "
+        "written without spaces: Chinese, Japanese, Thai...).",
+    )
     num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations (accuracy).")
     leakage: Literal["drop", "report", "off"] = Field(
         "drop",

@@ -20,7 +20,7 @@ def test_mojibake_is_repaired():
 
 def test_control_and_zero_width_characters_removed_newlines_kept():
     row = _one("bell\x07 null\x00 zero\u200bwidth\r\nnext\u2028line\tend\x1b")
-    assert row["prompt"] == "bell null zerowidth\nnext\nline end"
+    assert row["prompt"] == "bell null zerowidth\nnext\nline\tend"
 
 
 def test_whitespace_collapsed():
@@ -78,3 +78,35 @@ def test_language_filter():
     ]
     kept, funnel = pre_split(rows, config(clean={"language": "en"}), context())
     assert [r["id"] for r in kept] == ["en"] and funnel[-1]["dropped"] == {"language": 1}
+
+
+def test_indentation_and_tabs_stay_and_a_shared_margin_goes():
+    code = "def f(x):\n    if x:\n        return   1  \n\tpass"
+    assert _one(code)["prompt"] == "def f(x):\n    if x:\n        return 1\n\tpass"
+    assert _one("TSV:\ta\tb")["prompt"] == "TSV:\ta\tb"
+    # a margin every line shares is layout, not structure; the relative indentation stays
+    assert _one("    for x in y:\n        go(x)\n")["prompt"] == "for x in y:\n    go(x)"
+
+
+def test_cjk_full_width_punctuation_stays():
+    assert _one("你好，世界！（星期一）")["prompt"] == "你好，世界！（星期一）"
+
+
+def test_html_entities_decoded_only_with_strip_markup_on_every_row_alike():
+    assert _one("caf\u00e9 &lt;i&gt;")["prompt"] == "caf\u00e9 &lt;i&gt;"
+    assert _one("cafe &lt;i&gt;")["prompt"] == "cafe &lt;i&gt;"
+    assert _one("caf\u00e9 &lt;i&gt;", strip_markup=True)["prompt"] == "caf\u00e9 <i>"
+
+
+def test_ascii_and_non_ascii_rows_are_repaired_alike():
+    # a terminal colour escape: removed whole, not left as "[31m" on an ASCII-only row
+    assert _one("a\x1b[31mred")["prompt"] == "ared"
+    assert _one("\u00e9\x1b[31mred")["prompt"] == "\u00e9red"
+
+
+def test_zero_width_joiner_and_non_joiner_stay():
+    persian = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # می‌خواهم
+    family = "\U0001f469\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"
+    assert _one(persian)["prompt"] == persian
+    assert _one(family)["prompt"] == family
+    assert _one("zero\u200bwidth\u200e\ufeff")["prompt"] == "zerowidth"

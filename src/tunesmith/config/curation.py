@@ -32,11 +32,14 @@ class CleanConfig(Section):
         True, description="Repair mojibake and odd Unicode with ftfy (then NFC-normalise)."
     )
     strip_control: bool = Field(
-        True, description="Remove control and zero-width characters (newlines and tabs stay)."
+        True,
+        description="Remove control, zero-width and bidi-control characters (newlines, tabs "
+        "and the zero-width joiner/non-joiner stay).",
     )
     whitespace: bool = Field(
         True,
-        description="Collapse runs of spaces, trim lines and ends, at most one blank line.",
+        description="Collapse runs of spaces inside lines, trim line ends and the margin every "
+        "line shares (indentation and tabs stay), at most one blank line.",
     )
     strip_markup: bool = Field(
         False, description="Remove HTML/XML tags and decode HTML entities (&amp; -> &)."
@@ -76,7 +79,13 @@ class DedupConfig(Section):
         description="Jaccard similarity of word n-gram sets at or above which two rows are "
         "near duplicates (candidates from LSH are verified on the exact sets).",
     )
-    ngram: int = Field(3, ge=1, le=10, description="Words per shingle for near-duplicate search.")
+    ngram: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="Words per shingle for near-duplicate search (characters in scripts "
+        "written without spaces: Chinese, Japanese, Thai...).",
+    )
     num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations (accuracy).")
     leakage: Literal["drop", "report", "off"] = Field(
         "drop",

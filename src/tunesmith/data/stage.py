@@ -10,6 +10,7 @@ from tunesmith.artifacts import RunDir, write_json, write_jsonl
 from tunesmith.config.schema import Recipe
 from tunesmith.config.tasks import task_spec
 from tunesmith.data.curate import CurationContext, post_split, pre_split
+from tunesmith.data.curate.overlap import overlap_warning
 from tunesmith.data.examples import label_key, text_fields, to_examples
 from tunesmith.data.io import read_records
 from tunesmith.data.label_checks import check_labels
@@ -56,7 +57,8 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
     )
     splits.update(given)
     splits, post_funnel, card_extra = post_split(splits, data.curation, ctx)
-    warnings = check_labels(splits, data.train) if labelled else []
+    warnings = [w for w in [overlap_warning(card_extra.get("split_overlap"))] if w]
+    warnings += check_labels(splits, data.train) if labelled else []
     for warning in warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
     for name, rows in splits.items():

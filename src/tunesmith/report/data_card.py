@@ -24,6 +24,7 @@ def render_data_card(card: dict) -> str:
         _labels(card),
         _pii(card.get("pii")),
         _leakage(card.get("leakage")),
+        _overlap(card.get("split_overlap")),
         _checks(card.get("checks")),
         _augment(card.get("augment")),
         "</section>",
@@ -154,6 +155,16 @@ def _leakage(leakage: dict | None) -> str:
         f"{_table(['split', 'rows', 'exact in train', 'near in train'], rows)}"
         f"<p>action: {escape(leakage['action'])}; dropped {leakage['dropped']}; "
         f"<b>{verdict}</b></p>"
+    )
+
+
+def _overlap(overlap: dict | None) -> str:
+    if not overlap or not overlap.get("found"):
+        return ""
+    rows = [[escape(s), str(c["rows"]), str(c["in_train"])] for s, c in overlap["found"].items()]
+    return (
+        "<h3>Exact copies of training rows (input and output; always checked)</h3>"
+        f"{_table(['split', 'rows', 'copies of training rows'], rows)}"
     )
 
 

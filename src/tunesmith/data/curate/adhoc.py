@@ -112,6 +112,7 @@ def curate_rows(
     kept, funnel = pre_split(rows, config, ctx)
     splits, more, card = post_split({"train": kept}, config, ctx)
     card.pop("leakage", None)  # one file: there is nothing to leak into
+    card.pop("split_overlap", None)
     return splits["train"], {
         "sizes": {"output": len(splits["train"])},
         "funnel": funnel + [entry for entry in more if entry["step"] != "leakage"],

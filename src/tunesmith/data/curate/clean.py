@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import html
 import re
+import textwrap
 from collections import Counter
 
 from tunesmith.config.curation import CleanConfig
 from tunesmith.data.curate.base import Drop, Splits, StepOutput, register_step
 from tunesmith.data.curate.rows import input_text, is_messages, map_text, row_text, texts_of
 
-# C0/C1 controls except \t \n \r, zero-width and bidi-override characters, BOM.
+# C0/C1 controls except \t \n \r, zero-width space, bidi marks and overrides, invisible
+# operators, BOM. Not U+200C/U+200D (zero-width non-joiner/joiner): they change how text
+# renders and reads (Persian "می‌خواهم", emoji sequences such as 👩‍👩‍👧), so they are content.
 CONTROL = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
 )
 LINE_SEPARATORS = re.compile("\r\n?|[\u2028\u2029\x85]")
-SPACES = re.compile(r"[^\S\n]+")
+# Runs of horizontal whitespace other than tabs (a tab is a separator in TSV-like text).
+SPACES = re.compile(r"[^\S\n\t]+")
+INDENT = re.compile(r"[ \t]*")
+# Printable ASCII, tabs and newlines: text in which ftfy (as configured below) changes nothing.
+PLAIN_ASCII = re.compile(r"[\t\n\x20-\x7e]*")
 BLANK_LINES = re.compile(r"\n{3,}")
 TAG = re.compile(r"<!--.*?-->|</?[A-Za-z][\w:.-]*(?:\s[^<>]*)?/?>", re.DOTALL)
 
@@ -42,16 +49,32 @@ def _fixes(config: CleanConfig):
 
 
 def _fix_unicode(text: str) -> str:
-    if text.isascii():  # ftfy has nothing to repair in pure ASCII; skip its cost
+    # Skip ftfy's cost only where it provably changes nothing; ASCII with control characters
+    # or terminal escapes goes through it like any other row, so every row is treated alike.
+    if PLAIN_ASCII.fullmatch(text):
         return text
     import ftfy
 
-    return ftfy.fix_text(text, normalization="NFC", uncurl_quotes=False)
+    return ftfy.fix_text(
+        text,
+        normalization="NFC",
+        uncurl_quotes=False,  # curly quotes are content, not damage
+        fix_character_width=False,  # full-width CJK punctuation （，！） is correct CJK text
+        unescape_html=False,  # entities are decoded only by strip_markup, on every row alike
+    )
 
 
 def _fix_whitespace(text: str) -> str:
-    lines = [SPACES.sub(" ", line).strip() for line in text.split("\n")]
-    return BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    """Collapse spaces inside lines, trim line ends, blank lines and the margin common to all
+    lines; leading indentation (code, lists) and tabs stay."""
+    lines = [_fix_line(line) for line in text.split("\n")]
+    text = textwrap.dedent("\n".join(lines))  # a margin shared by every line is not structure
+    return BLANK_LINES.sub("\n\n", text).strip("\n")
+
+
+def _fix_line(line: str) -> str:
+    indent = INDENT.match(line).group()
+    return (indent + SPACES.sub(" ", line[len(indent) :])).rstrip()
 
 
 @register_step("clean", "pre", 10, "Unicode, control characters, whitespace, empty fields, length")

@@ -5,15 +5,35 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import statistics
+import unicodedata
 
 import numpy as np
+import regex
 
-WORD = re.compile(r"\w+")
+# Scripts written without spaces between words: each character is a token of its own
+# (with its combining marks), so a sentence is not one giant "word" (a single shingle).
+NO_SPACES = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
+# A word keeps its combining marks (Python's re `\w` splits Hindi "खाता" at its vowel sign).
+WORD = regex.compile(rf"(?V1)[{NO_SPACES}]\p{{M}}*|[[\w\p{{M}}]--[{NO_SPACES}]]+")
+ASCII_WORD = re.compile(r"\w+")
+FORMAT = regex.compile(r"\p{Cf}+")
+WORD_CHAR = regex.compile(rf"(?V1)[[\w\p{{M}}]--[{NO_SPACES}]]")
+
+
+def words(text: str) -> list[str]:
+    """The tokens every key is made of: NFKC (composed/decomposed and compatibility forms
+    alike), case-folded, without format characters (zero-width space, joiners, soft hyphen),
+    so invisible differences do not make two texts different."""
+    if text.isascii():  # no other forms, marks or scripts: the faster stdlib `re` suffices
+        return ASCII_WORD.findall(text.lower())
+    text = FORMAT.sub("", unicodedata.normalize("NFKC", text))
+    return WORD.findall(text.casefold())
 
 
 def normalise(text: str) -> str:
     """Lower-cased words joined by single spaces: the key of exact-duplicate search."""
-    return " ".join(WORD.findall(text.casefold()))
+    return " ".join(words(text))
 
 
 def exact_key(text: str) -> bytes:
@@ -21,16 +41,17 @@ def exact_key(text: str) -> bytes:
 
 
 def shingle_hashes(text: str, ngram: int) -> np.ndarray:
-    """Sorted unique 32-bit hashes of the word n-grams of `text` (one shingle if shorter)."""
+    """Sorted unique 32-bit hashes of the word n-grams of `text` (one shingle if shorter);
+    in scripts without spaces (Chinese, Japanese, Thai...) character n-grams."""
     import xxhash
 
-    words = WORD.findall(text.casefold())
-    if not words:
+    tokens = words(text)
+    if not tokens:
         return np.empty(0, dtype=np.uint32)
-    if len(words) <= ngram:
-        grams = [" ".join(words)]
+    if len(tokens) <= ngram:
+        grams = [" ".join(tokens)]
     else:
-        grams = [" ".join(words[i : i + ngram]) for i in range(len(words) - ngram + 1)]
+        grams = [" ".join(tokens[i : i + ngram]) for i in range(len(tokens) - ngram + 1)]
     return np.unique(
         np.fromiter((xxhash.xxh32_intdigest(g.encode()) for g in grams), dtype=np.uint32)
     )
@@ -43,17 +64,32 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
-def strip_common(texts: list[str], least: int = 12) -> list[str]:
-    """Drop a prefix/suffix shared by every text (a prompt template would inflate similarity)."""
+def strip_common(texts: list[str], least: int = 12, most: float = 0.5) -> list[str]:
+    """Drop a prefix/suffix shared by every text (a prompt template would inflate similarity).
+
+    Only when it is at most `most` of the median text: a shared part that is most of the text
+    is content (rows that differ in one word of twenty are near duplicates), and stripping it
+    would leave each row a word or two, too short for n-grams to compare. The cut falls on a
+    word boundary, so a variable part is not cut mid-word ("apple"/"apricot" keep their "ap")."""
     if len(texts) < 2:
         return texts
-    head = os.path.commonprefix(texts)
-    tail = os.path.commonprefix([t[::-1] for t in texts])[::-1]
+    head = _word_prefix(os.path.commonprefix(texts))
+    tail = _word_prefix(os.path.commonprefix([t[::-1] for t in texts]))[::-1]
     head = head if len(head) >= least else ""
     tail = tail if len(tail) >= least else ""
     if not head and not tail:
         return texts
+    if len(head) + len(tail) > most * statistics.median(len(t) for t in texts):
+        return texts
     return [t[len(head) : len(t) - len(tail) if tail else None] for t in texts]
+
+
+def _word_prefix(common: str) -> str:
+    """`common` without a trailing partial word (it may continue differently in each text)."""
+    cut = len(common)
+    while cut and WORD_CHAR.match(common[cut - 1]):
+        cut -= 1
+    return common[:cut]
 
 
 def lsh_params(threshold: float, num_perm: int, recall: float = 0.99) -> tuple[int, int]:

@@ -13,6 +13,7 @@ from typing import Any
 from tunesmith.config.curation import CurationConfig
 from tunesmith.data.curate.base import Drop, Splits, Step, steps_of
 from tunesmith.data.curate.funnel import funnel_entry, log_lines, scrub_drops
+from tunesmith.data.curate.overlap import split_overlap
 from tunesmith.data.curate.rows import content_fields
 from tunesmith.data.curate.stats import length_histograms
 from tunesmith.errors import UserError
@@ -55,6 +56,8 @@ def post_split(
     lengths["after"] = length_histograms(every, ctx.text_fields, like=lengths.get("before"))
     card["lengths"] = lengths
     card.setdefault("leakage", {"checked": False, "reason": "dedup step is off"})
+    # Always, on the final splits: whatever the steps, an evaluation row copied from train.
+    card["split_overlap"] = split_overlap(splits, ctx)
     return splits, entries, card
 
 

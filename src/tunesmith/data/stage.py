@@ -137,7 +137,8 @@ def _register() -> None:
 
     # Revision 2: a chat's target is its last non-blank assistant turn and conversations
     # without one are dropped; null labels count as missing, not as a class named "None".
-    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=2))
+    # Revision 3: labels are spelled as JSON writes them (true/false, 1 for 1.0).
+    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=3))
 
 
 _register()

@@ -159,7 +159,7 @@ def check_writable(output: Path) -> str:
 def _data(recipe: Recipe) -> list[str]:
     from tunesmith.config.tasks import task_spec
     from tunesmith.data.examples import label_key
-    from tunesmith.data.label_checks import check_labels
+    from tunesmith.data.label_checks import check_declared, check_labels
     from tunesmith.data.split import split_examples
     from tunesmith.data.stage import load_examples
 
@@ -187,7 +187,8 @@ def _data(recipe: Recipe) -> list[str]:
 
         lines.append(check_federated(recipe, splits["train"]))
     if task_spec(recipe.task).has_label:
-        lines += [f"warning: {w}" for w in check_labels(splits, data.train)]
+        warnings = check_declared(data.labels, splits) + check_labels(splits, data.train)
+        lines += [f"warning: {w}" for w in warnings]
         lines.append(_positive_class(recipe, splits["train"]))
     return lines
 

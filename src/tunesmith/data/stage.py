@@ -12,7 +12,7 @@ from tunesmith.config.tasks import task_spec
 from tunesmith.data.curate import CurationContext, post_split, pre_split
 from tunesmith.data.examples import label_key, text_fields, to_examples
 from tunesmith.data.io import read_records
-from tunesmith.data.label_checks import check_labels
+from tunesmith.data.label_checks import check_declared, check_labels
 from tunesmith.data.split import split_examples
 from tunesmith.errors import UserError
 from tunesmith.progress import console
@@ -56,7 +56,9 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
     )
     splits.update(given)
     splits, post_funnel, card_extra = post_split(splits, data.curation, ctx)
-    warnings = check_labels(splits, data.train) if labelled else []
+    warnings = (
+        check_declared(data.labels, splits) + check_labels(splits, data.train) if labelled else []
+    )
     for warning in warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
     for name, rows in splits.items():

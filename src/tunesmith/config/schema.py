@@ -61,7 +61,8 @@ class SplitConfig(Section):
         True,
         description="Stratify by label for classification (keeps class shares per split): the "
         "requested validation/test sizes are met exactly, spread over the classes in proportion "
-        "(largest remainder, ties broken by the seed).",
+        "(largest remainder, ties broken by the seed), and every class keeps at least one "
+        "training row while those sizes allow it.",
     )
 
     @field_validator("validation", "test")

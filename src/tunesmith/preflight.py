@@ -182,6 +182,7 @@ def _data(recipe: Recipe) -> list[str]:
     lines = [f"data.train: ok ({len(train)} examples after max_examples, fields map)"]
     sizes = ", ".join(f"{name} {len(rows)}" for name, rows in splits.items())
     lines.append(f"data.split: ok ({sizes}; before curation)")
+    lines += _checks_fit(recipe, len(splits["test"]))
     if recipe.federated is not None:
         from tunesmith.federated.partition import check_federated
 
@@ -191,6 +192,17 @@ def _data(recipe: Recipe) -> list[str]:
         lines += [f"warning: {w}" for w in warnings]
         lines.append(_positive_class(recipe, splits["train"]))
     return lines
+
+
+def _checks_fit(recipe: Recipe, test_count: int) -> list[str]:
+    """The checks' sample needs against the planned test split: a check asking for more test
+    examples than there are failed after training, at the checks stage."""
+    from tunesmith.checks.registry import enabled_checks
+
+    checks = [c for c in enabled_checks(recipe) if c.skip_reason(recipe) is None]
+    for check in checks:
+        check.fits_test(recipe, test_count)
+    return [f"checks: ok (test split of {test_count} fits)"] if checks else []
 
 
 def _positive_class(recipe: Recipe, train: list[dict]) -> str:

@@ -10,16 +10,25 @@ from tunesmith.errors import UserError
 
 
 def split_examples(
-    examples: list[dict], config: SplitConfig, need_val: bool, need_test: bool, stratify_key=None
+    examples: list[dict],
+    config: SplitConfig,
+    need_val: bool,
+    need_test: bool,
+    stratify_key=None,
+    curated: str | None = None,
 ) -> dict[str, list[dict]]:
-    """Split into train/val/test; `need_*` is False when that split was given as a file."""
+    """Split into train/val/test; `need_*` is False when that split was given as a file.
+    `curated` says what curation removed before the split (named when the data is too small)."""
     total = len(examples)
-    n_val = _requested(config.validation, total, "data.split.validation") if need_val else 0
-    n_test = _requested(config.test, total, "data.split.test") if need_test else 0
+    n_val = (
+        _requested(config.validation, total, "data.split.validation", curated) if need_val else 0
+    )
+    n_test = _requested(config.test, total, "data.split.test", curated) if need_test else 0
     if n_val + n_test >= total:
+        left = f" left after curation ({curated})" if curated else ""
         raise UserError(
-            f"data.split: validation {n_val} + test {n_test} of {total} examples: nothing is "
-            "left to train on"
+            f"data.split: validation {n_val} + test {n_test} of {total} examples{left}: nothing "
+            "is left to train on"
         )
     rng = random.Random(config.seed)
     groups: dict[object, list[dict]] = defaultdict(list)
@@ -82,10 +91,16 @@ def _fill(total: int, shares: list[float], given: list[int], caps: list[int], ra
             given[i] += 1
 
 
-def _requested(value: float | int, total: int, key: str) -> int:
+def _requested(value: float | int, total: int, key: str, curated: str | None = None) -> int:
     """The number of examples asked for: a float is a share of `total`, an int a count."""
     if isinstance(value, float):  # a share, 1.0 included (the schema refuses floats > 1)
         return round(total * value)
+    if value > total and curated:  # the file had enough rows: say where they went
+        verb = "is" if total == 1 else "are"
+        raise UserError(
+            f"{key}: asks for {value} examples but only {total} {verb} left after curation "
+            f"({curated})"
+        )
     if value > total:
         raise UserError(f"{key}: asks for {value} examples but the data has only {total}")
     return value

@@ -53,6 +53,7 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
         need_val="val" not in given,
         need_test="test" not in given,
         stratify_key=label_key(recipe),
+        curated=_removed(funnel),
     )
     splits.update(given)
     splits, post_funnel, card_extra = post_split(splits, data.curation, ctx)
@@ -75,6 +76,17 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
     # class weights on or off re-runs training even though no row changed.
     write_json(out / "class_weights.json", card.get("class_weights") or {})
     return DataResult(sizes=sizes, folder=out)
+
+
+def _removed(funnel: list[dict]) -> str | None:
+    """What the pre-split steps removed ('dedup removed 19 of 20'), None when nothing: named
+    when the split no longer fits, since the file itself had enough rows."""
+    removed = [
+        f"{entry['step']} removed {entry['rows_in'] - entry['rows_out']} of {entry['rows_in']}"
+        for entry in funnel[1:]  # [0] is the load row: records the reader dropped
+        if entry["rows_in"] > entry["rows_out"]
+    ]
+    return ", ".join(removed) or None
 
 
 def load_examples(

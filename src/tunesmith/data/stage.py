@@ -56,10 +56,13 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
         curated=_removed(funnel),
     )
     splits.update(given)
+    val_before = len(splits["val"])
     splits, post_funnel, card_extra = post_split(splits, data.curation, ctx)
+    emptied = _emptied_val(recipe, val_before, splits["val"], post_funnel)
     warnings = (
         check_declared(data.labels, splits) + check_labels(splits, data.train) if labelled else []
     )
+    warnings = emptied + warnings
     for warning in warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
     for name, rows in splits.items():
@@ -76,6 +79,23 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
     # class weights on or off re-runs training even though no row changed.
     write_json(out / "class_weights.json", card.get("class_weights") or {})
     return DataResult(sizes=sizes, folder=out)
+
+
+def _emptied_val(recipe: Recipe, before: int, val: list[dict], funnel: list[dict]) -> list[str]:
+    """A validation split that curation (the leakage check) emptied: training then runs with no
+    validation perplexity and no early stopping, which used to happen silently. An error when
+    early stopping is on (it needs the split), else a warning for the console and the card."""
+    if val or not before:
+        return []
+    steps = ", ".join(e["step"] for e in funnel if e["rows_in"] > e["rows_out"]) or "curation"
+    said = f"data.curation: {steps} dropped all {before} validation rows"
+    if recipe.training.early_stopping.enabled:
+        raise UserError(
+            f"{said}; training.early_stopping needs them: give a data.validation file whose "
+            "rows are not in train, set data.curation.dedup.leakage: report, or set "
+            "training.early_stopping.enabled: false"
+        )
+    return [f"{said}: training runs without validation perplexity"]
 
 
 def _removed(funnel: list[dict]) -> str | None:
@@ -131,7 +151,12 @@ def _model_loader(recipe: Recipe):
 def _config(recipe: Recipe) -> tuple:
     # slice_by: the fields kept in test.jsonl for evaluation's per-slice metrics
     owner = recipe.federated.partition_field if recipe.federated else None  # kept per example
-    return (recipe.task, recipe.model.name, recipe.data, str(recipe.evaluation.slice_by), owner)
+    config = (recipe.task, recipe.model.name, recipe.data, str(recipe.evaluation.slice_by), owner)
+    # an emptied validation split is an error with early stopping and a warning without: turning
+    # it back on must re-run the stage. Only the off state is hashed, so that recipes with the
+    # default (on) keep their hash and their data.
+    stopping = recipe.training.early_stopping.enabled
+    return config if stopping else (*config, "no early stopping")
 
 
 def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:

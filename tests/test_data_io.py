@@ -163,6 +163,18 @@ def test_bad_csv_names_the_record_it_starts_on(tmp_path, content, pattern):
         read_records(path)
 
 
+def test_a_csv_header_naming_a_column_twice_is_refused(tmp_path):
+    # DictReader kept only the last 'text' column: the first one's values vanished silently
+    path = tmp_path / "d.csv"
+    path.write_text("text,label,text\ngood film,pos,x\n")
+    with pytest.raises(UserError) as caught:
+        read_records(path)
+    assert str(caught.value) == (
+        f"{path}:1: the header names column 'text' twice; rename one "
+        "(only the last one's values would be read)"
+    )
+
+
 def test_a_one_column_csv_still_reads(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("text\ngood; film\nbad\tfilm\n")

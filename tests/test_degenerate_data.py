@@ -254,3 +254,19 @@ def test_a_null_federated_owner_is_an_error_not_a_client_named_none():
     assert "client" not in to_examples(by_owner, "t", rows, "test")[1]  # not partitioned
     rows[1]["owner"] = 7  # a number names a client too
     assert [e["client"] for e in to_examples(by_owner, "t", rows, "train")] == ["ann", "7"]
+
+
+def test_labels_are_written_as_json_writes_them():
+    # JSON 1 and 1.0 were two classes ("1", "1.0") and booleans read "True"/"False"
+    rows = records(
+        {"q": "a", "a": 1}, {"q": "b", "a": "1"}, {"q": "c", "a": 1.0}, {"q": "d", "a": 2.5}
+    )
+    rows += records({"q": "e", "a": True}, {"q": "f", "a": False})
+    examples = to_examples(recipe("classification"), "t.jsonl", rows, "train")
+    assert [e["label"] for e in examples] == ["1", "1", "1", "2.5", "true", "false"]
+    assert [e["response"] for e in examples] == ["1", "1", "1", "2.5", "true", "false"]
+
+
+def test_recipe_labels_given_as_numbers_or_booleans_read_as_the_data_labels():
+    assert recipe("classification", labels=[0, 1.0]).data.labels == ["0", "1"]
+    assert recipe("classification", labels=[True, False]).data.labels == ["true", "false"]

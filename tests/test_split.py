@@ -21,6 +21,18 @@ def split(examples, validation, test, seed=0):
     return split_examples(examples, config, True, True, stratify_key=lambda e: e["label"])
 
 
+# split_examples(40 rows without labels, validation 5, test 7, seed 3) before the stratified
+# split kept a training row per class: unstratified splits (the demo's) must never move
+UNSTRATIFIED_BEFORE = {
+    name: [f"r{i}" for i in order]
+    for name, order in {
+        "train": [17, 10, 19, 4, 33, 11, 12, 20, 38, 37, 8, 28, 25, 7, 15, 6, 0, 32, 21, 24]
+        + [16, 22, 36, 23, 29, 39, 34, 30],
+        "val": [1, 2, 13, 35, 9],
+        "test": [14, 3, 27, 5, 26, 18, 31],
+    }.items()
+}
+
 LONG_TAIL = [90, 60, 40, 30, 25, 20, 15, 12, 10, 8, 7, 6, 5, 5, 4, 4, 3, 3, 2, 2, 2, 1, 1, 1]
 
 
@@ -61,3 +73,36 @@ def test_the_same_seed_gives_the_same_split_and_another_seed_another():
     assert ids == again
     # which classes give a validation row is a tie among equal classes, broken by the seed
     assert {i[:-2] for i in ids["val"]} != {i[:-2] for i in other["val"]}
+
+
+def test_every_class_keeps_a_training_row_while_the_sizes_allow():
+    # 200 classes x 2 rows, validation 4 / test 6: the shared tie order gave both rows of the
+    # same 4 classes to val and test, so 4 val examples had labels never seen in training
+    for seed in range(5):
+        splits = split(labelled([2] * 200), 4, 6, seed)
+        assert (len(splits["val"]), len(splits["test"])) == (4, 6)
+        trained = {e["label"] for e in splits["train"]}
+        assert trained == {f"c{c}" for c in range(200)}, seed
+
+
+def test_the_sizes_win_when_they_leave_no_row_for_some_classes():
+    # 150 x 2 asked 100 + 100: only 150 rows can leave while each class keeps one
+    splits = split(labelled([2] * 150), 100, 100)
+    assert (len(splits["val"]), len(splits["test"])) == (100, 100)
+    assert len({e["label"] for e in splits["train"]}) == 100
+
+
+def test_validation_ties_do_not_follow_the_test_ties():
+    splits = split(labelled([3] * 100), 10, 10)
+    val = {e["label"] for e in splits["val"]}
+    test = {e["label"] for e in splits["test"]}
+    assert len(val & test) < 10  # with one order both went to the same 10 classes
+
+
+def test_an_unstratified_split_is_unchanged():
+    # the demo's split (no labels): the exact ids of the split before this change
+    examples = [{"id": f"r{i}"} for i in range(40)]
+    config = SplitConfig(validation=5, test=7, seed=3)
+    splits = split_examples(examples, config, True, True)
+    got = {name: [e["id"] for e in rows] for name, rows in splits.items()}
+    assert got == UNSTRATIFIED_BEFORE

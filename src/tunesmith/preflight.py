@@ -159,7 +159,7 @@ def check_writable(output: Path) -> str:
 def _data(recipe: Recipe) -> list[str]:
     from tunesmith.config.tasks import task_spec
     from tunesmith.data.examples import label_key
-    from tunesmith.data.label_checks import check_labels
+    from tunesmith.data.label_checks import check_declared, check_labels
     from tunesmith.data.split import split_examples
     from tunesmith.data.stage import load_examples
 
@@ -182,14 +182,27 @@ def _data(recipe: Recipe) -> list[str]:
     lines = [f"data.train: ok ({len(train)} examples after max_examples, fields map)"]
     sizes = ", ".join(f"{name} {len(rows)}" for name, rows in splits.items())
     lines.append(f"data.split: ok ({sizes}; before curation)")
+    lines += _checks_fit(recipe, len(splits["test"]))
     if recipe.federated is not None:
         from tunesmith.federated.partition import check_federated
 
         lines.append(check_federated(recipe, splits["train"]))
     if task_spec(recipe.task).has_label:
-        lines += [f"warning: {w}" for w in check_labels(splits, data.train)]
+        warnings = check_declared(data.labels, splits) + check_labels(splits, data.train)
+        lines += [f"warning: {w}" for w in warnings]
         lines.append(_positive_class(recipe, splits["train"]))
     return lines
+
+
+def _checks_fit(recipe: Recipe, test_count: int) -> list[str]:
+    """The checks' sample needs against the planned test split: a check asking for more test
+    examples than there are failed after training, at the checks stage."""
+    from tunesmith.checks.registry import enabled_checks
+
+    checks = [c for c in enabled_checks(recipe) if c.skip_reason(recipe) is None]
+    for check in checks:
+        check.fits_test(recipe, test_count)
+    return [f"checks: ok (test split of {test_count} fits)"] if checks else []
 
 
 def _positive_class(recipe: Recipe, train: list[dict]) -> str:

@@ -198,7 +198,13 @@ def _skip(recipe) -> str | None:
 def _validate(recipe, run_dir) -> None:
     from tunesmith.artifacts import read_jsonl
 
-    n = len(read_jsonl(run_dir.data / "test.jsonl")[: recipe.evaluation.sample_size])
+    _fits_test(recipe, len(read_jsonl(run_dir.data / "test.jsonl")))
+
+
+def _fits_test(recipe, test_count: int) -> None:
+    """k examples are explained among the test examples evaluation scores."""
+    size = recipe.evaluation.sample_size
+    n = test_count if size is None else min(test_count, size)
     if recipe.checks.explain.k > n:
         raise UserError(
             f"checks.explain.k: {recipe.checks.explain.k} examples asked, the test set has {n}"
@@ -214,5 +220,6 @@ register_check(
         skip_reason=_skip,
         inputs=prediction_inputs,
         validate=_validate,
+        fits_test=_fits_test,
     )
 )

@@ -25,6 +25,10 @@ def _valid(recipe, run_dir) -> None:
     return None
 
 
+def _fits(recipe, test_count: int) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class Check:
     name: str  # also the key of its settings in the recipe's `checks:` section
@@ -37,6 +41,9 @@ class Check:
     inputs: Callable = _no_inputs
     # (recipe, run_dir) -> None; raises UserError on bad input BEFORE any check runs
     validate: Callable = _valid
+    # (recipe, test_count) -> None; raises UserError when a test split of that size is too
+    # small for the check: pre-flight asks it of the planned split, before any training
+    fits_test: Callable = _fits
 
 
 CHECKS: Registry[Check] = Registry("check")

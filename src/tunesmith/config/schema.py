@@ -17,6 +17,7 @@ from tunesmith.config.curation import CurationConfig
 from tunesmith.config.export import DistillConfig, ExportConfig
 from tunesmith.config.federated import FederatedConfig
 from tunesmith.config.group import GroupConfig
+from tunesmith.config.label_text import label_text
 from tunesmith.config.search import SearchConfig
 from tunesmith.config.tasks import task_spec
 from tunesmith.config.tracking import TrackingConfig
@@ -60,7 +61,8 @@ class SplitConfig(Section):
         True,
         description="Stratify by label for classification (keeps class shares per split): the "
         "requested validation/test sizes are met exactly, spread over the classes in proportion "
-        "(largest remainder, ties broken by the seed).",
+        "(largest remainder, ties broken by the seed), and every class keeps at least one "
+        "training row while those sizes allow it.",
     )
 
     @field_validator("validation", "test")
@@ -107,7 +109,10 @@ class DataConfig(Section):
         None, description="System message prepended to every conversation (if any)."
     )
     labels: list[str] | None = Field(
-        None, description="classification: the allowed labels (default: those seen in train)."
+        None,
+        description="classification: the allowed labels (default: those seen in train); "
+        "every label of the data must be one of them. Numbers and booleans are written as "
+        "JSON writes them (1, not 1.0; true, not True), as labels read from the data are.",
     )
     fill_missing: dict[str, str] = Field(
         default_factory=dict,
@@ -125,6 +130,15 @@ class DataConfig(Section):
     )
     split: SplitConfig = Field(default_factory=SplitConfig)
     curation: CurationConfig = Field(default_factory=CurationConfig)
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels_as_text(cls, value):
+        # YAML reads `labels: [0, 1]` or `[true, false]` as numbers and booleans; the data's
+        # labels of those types become text the same way, so the two can be compared
+        if isinstance(value, list):
+            return [label_text(v) if isinstance(v, (bool, int, float)) else v for v in value]
+        return value
 
     @field_validator("prompt_template")
     @classmethod

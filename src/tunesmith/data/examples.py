@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from tunesmith.config.label_text import label_text
 from tunesmith.config.schema import Recipe
 from tunesmith.config.tasks import task_spec
 from tunesmith.data.io import SOURCE_KEYS, record_number, where
@@ -136,13 +137,16 @@ def _number(path, record: dict, name: str) -> float:
     return number
 
 
-def _text(path, record: dict, name: str, key: str, fill: dict[str, str] | None = None) -> str:
+def _text(
+    path, record: dict, name: str, key: str, fill: dict[str, str] | None = None, spell=str
+) -> str:
+    """A field as text; `spell` writes a scalar (labels: `label_text`, the JSON spelling)."""
     value = _field(path, record, name, key, fill)
     if isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
         return ", ".join(str(v) for v in value)  # e.g. WordNet's list of synonyms
     if isinstance(value, (dict, list)):
         raise UserError(f"{where(path, record)}: field '{name}' is not text ({key})")
-    return str(value)
+    return spell(value)
 
 
 def _prompt_response(recipe: Recipe, path, record: dict) -> dict:
@@ -153,7 +157,11 @@ def _prompt_response(recipe: Recipe, path, record: dict) -> dict:
         for name in data.template_fields()
     }
     prompt = data.template().format(**values)
-    response = _text(path, record, str(data.output_field), "data.output_field", fill).strip()
+    labelled = task_spec(recipe.task).has_label
+    # a label is the one place a value's spelling makes classes: JSON 1 and 1.0 are one class
+    spell = label_text if labelled else str
+    output = str(data.output_field)
+    response = _text(path, record, output, "data.output_field", fill, spell).strip()
     if not response:
         raise Skip("empty output", f"{where(path, record)}: empty '{data.output_field}'")
     if not prompt.strip():
@@ -161,7 +169,7 @@ def _prompt_response(recipe: Recipe, path, record: dict) -> dict:
     example = {"prompt": prompt, "response": response}
     if data.system_prompt:
         example["system"] = data.system_prompt
-    if task_spec(recipe.task).has_label:
+    if labelled:
         example["label"] = response
     return example
 

@@ -191,6 +191,7 @@ def parse_csv(path: Path, text: str) -> list[dict]:
     rows, start = [], 2  # the line the next record starts on (after the header)
     try:
         _require_commas(path, reader.fieldnames or [], reader.line_num)
+        _require_unique(path, reader.fieldnames or [], reader.line_num)
         for row in reader:
             if None in row:
                 raise UserError(f"{path}:{reader.line_num}: more values than header columns")
@@ -204,6 +205,19 @@ def parse_csv(path: Path, text: str) -> list[dict]:
             ) from None
         raise UserError(f"{path}:{start}: malformed CSV ({exc})") from None
     return rows
+
+
+def _require_unique(path: Path, columns: list[str], line: int) -> None:
+    """Refuse a header naming a column twice: DictReader keeps only the last column of that
+    name, so the first one's values would vanish without a word."""
+    seen: set[str] = set()
+    for column in columns:
+        if column in seen:
+            raise UserError(
+                f"{path}:{line}: the header names column {column!r} twice; rename one "
+                "(only the last one's values would be read)"
+            )
+        seen.add(column)
 
 
 def _require_commas(path: Path, columns: list[str], line: int) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tunesmith.errors import UserError
+from tunesmith.errors import UserError, suggest
+
+SHOWN = 5  # labels named in one message; the rest are counted
 
 
 def check_labels(splits: dict[str, list[dict]], source: str) -> list[str]:
@@ -41,3 +43,35 @@ def _case_twins(splits: dict[str, list[dict]]) -> list[str]:
         return []
     shown = "; ".join(" / ".join(f"'{n}'" for n in names) for names in twins[:5])
     return [f"labels that differ only in letter case are separate classes: {shown}"]
+
+
+def check_declared(declared: list[str] | None, splits: dict[str, list[dict]]) -> list[str]:
+    """`data.labels` against the labels the data has: a data label it does not list is an
+    error (the model learns a class the evaluation cannot score: scikit-learn then fails, or
+    every example of it counts as wrong); a listed label the data never has is a warning (a rare
+    class a sample can miss is legitimate)."""
+    if not declared:
+        return []
+    seen = Counter(e["label"] for rows in splits.values() for e in rows)
+    unlisted = [label for label, _ in seen.most_common() if label not in declared]
+    unseen = [label for label in declared if label not in seen]
+    # the did-you-mean sits on data.labels' side: that is the list the user edits
+    never = f"data.labels lists labels the data never has: {_named(unseen, unlisted)}"
+    if unlisted:
+        raise UserError(
+            f"data.labels: the data has labels data.labels does not list: {_named(unlisted)}"
+            + (f"; {never}" if unseen else "")
+        )
+    return [never] if unseen else []
+
+
+def _named(labels: list[str], choices: list[str] | None = None) -> str:
+    """'a', 'b' (did you mean 'B'?), ... and N more: a did-you-mean for a case or spelling twin."""
+    parts = [f"'{label}'" + (_twin(label, choices) if choices else "") for label in labels]
+    more = f" and {len(parts) - SHOWN} more" if len(parts) > SHOWN else ""
+    return ", ".join(parts[:SHOWN]) + more
+
+
+def _twin(label: str, choices: list[str]) -> str:
+    same_case = [c for c in choices if c.casefold() == label.casefold()]
+    return f" (did you mean '{same_case[0]}'?)" if same_case else suggest(label, choices)

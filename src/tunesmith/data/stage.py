@@ -13,7 +13,7 @@ from tunesmith.data.curate import CurationContext, post_split, pre_split
 from tunesmith.data.curate.overlap import overlap_warning
 from tunesmith.data.examples import label_key, text_fields, to_examples
 from tunesmith.data.io import read_records
-from tunesmith.data.label_checks import check_labels
+from tunesmith.data.label_checks import check_declared, check_labels
 from tunesmith.data.split import split_examples
 from tunesmith.errors import UserError
 from tunesmith.progress import console
@@ -54,11 +54,16 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
         need_val="val" not in given,
         need_test="test" not in given,
         stratify_key=label_key(recipe),
+        curated=_removed(funnel),
     )
     splits.update(given)
+    val_before = len(splits["val"])
     splits, post_funnel, card_extra = post_split(splits, data.curation, ctx)
+    emptied = _emptied_val(recipe, val_before, splits["val"], post_funnel)
     warnings = [w for w in [overlap_warning(card_extra.get("split_overlap"))] if w]
-    warnings += check_labels(splits, data.train) if labelled else []
+    if labelled:
+        warnings += check_declared(data.labels, splits) + check_labels(splits, data.train)
+    warnings = emptied + warnings
     for warning in warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
     for name, rows in splits.items():
@@ -75,6 +80,34 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
     # class weights on or off re-runs training even though no row changed.
     write_json(out / "class_weights.json", card.get("class_weights") or {})
     return DataResult(sizes=sizes, folder=out)
+
+
+def _emptied_val(recipe: Recipe, before: int, val: list[dict], funnel: list[dict]) -> list[str]:
+    """A validation split that curation (the leakage check) emptied: training then runs with no
+    validation perplexity and no early stopping, which used to happen silently. An error when
+    early stopping is on (it needs the split), else a warning for the console and the card."""
+    if val or not before:
+        return []
+    steps = ", ".join(e["step"] for e in funnel if e["rows_in"] > e["rows_out"]) or "curation"
+    said = f"data.curation: {steps} dropped all {before} validation rows"
+    if recipe.training.early_stopping.enabled:
+        raise UserError(
+            f"{said}; training.early_stopping needs them: give a data.validation file whose "
+            "rows are not in train, set data.curation.dedup.leakage: report, or set "
+            "training.early_stopping.enabled: false"
+        )
+    return [f"{said}: training runs without validation perplexity"]
+
+
+def _removed(funnel: list[dict]) -> str | None:
+    """What the pre-split steps removed ('dedup removed 19 of 20'), None when nothing: named
+    when the split no longer fits, since the file itself had enough rows."""
+    removed = [
+        f"{entry['step']} removed {entry['rows_in'] - entry['rows_out']} of {entry['rows_in']}"
+        for entry in funnel[1:]  # [0] is the load row: records the reader dropped
+        if entry["rows_in"] > entry["rows_out"]
+    ]
+    return ", ".join(removed) or None
 
 
 def load_examples(
@@ -119,7 +152,12 @@ def _model_loader(recipe: Recipe):
 def _config(recipe: Recipe) -> tuple:
     # slice_by: the fields kept in test.jsonl for evaluation's per-slice metrics
     owner = recipe.federated.partition_field if recipe.federated else None  # kept per example
-    return (recipe.task, recipe.model.name, recipe.data, str(recipe.evaluation.slice_by), owner)
+    config = (recipe.task, recipe.model.name, recipe.data, str(recipe.evaluation.slice_by), owner)
+    # an emptied validation split is an error with early stopping and a warning without: turning
+    # it back on must re-run the stage. Only the off state is hashed, so that recipes with the
+    # default (on) keep their hash and their data.
+    stopping = recipe.training.early_stopping.enabled
+    return config if stopping else (*config, "no early stopping")
 
 
 def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
@@ -139,7 +177,9 @@ def _register() -> None:
 
     # Revision 2: a chat's target is its last non-blank assistant turn and conversations
     # without one are dropped; null labels count as missing, not as a class named "None".
-    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=2))
+    # Revision 3: labels are spelled as JSON writes them (true/false, 1 for 1.0); clean keeps
+    # indentation, tabs and ZWJ/ZWNJ; duplicate keys are Unicode-normalised.
+    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=3))
 
 
 _register()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from transformers import AutoTokenizer
 
-from tunesmith.models.formatting import IGNORE, encode_example, encode_prompt
+from tunesmith.models.formatting import IGNORE, KEEP_TAIL, encode_example, encode_prompt
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +81,61 @@ def test_few_shot_demonstrations_are_context_not_labels(tokenizer):
     encoded = encode_example(example, tokenizer, 128)
     assert labelled_text(tokenizer, encoded) == "python editor<|im_end|>\n"
     assert "rust shell" in tokenizer.decode(encode_prompt(example, tokenizer, 128))
+
+
+def _old_fit_reference(ids, labels, max_length):
+    """`_fit` as it was before answers got their share (kept here as the reference for rows
+    whose cut never touched the answer, which must encode exactly as before)."""
+    excess = len(ids) - max_length
+    if excess <= 0:
+        return ids, labels
+    first = next((i for i, label in enumerate(labels) if label != IGNORE), len(ids))
+    assert first - 8 > excess  # only the prompt-only cut is a reference
+    keep = first - 8 - excess
+    return ids[:keep] + ids[keep + excess :], labels[:keep] + labels[keep + excess :]
+
+
+@pytest.mark.parametrize(("prompt_words", "answer_words"), [(300, 300), (60, 60), (40, 80)])
+def test_long_prompt_and_long_answer_each_keep_half(tokenizer, prompt_words, answer_words):
+    """The audit's rows: the answer was pushed out entirely (0 labels, loss 0, perplexity 1)."""
+    example = {"prompt": "word " * prompt_words, "response": "answer " * answer_words}
+    encoded = encode_example(example, tokenizer, 96)
+    supervised = [i for i, lab in enumerate(encoded.labels) if lab != IGNORE]
+    assert len(encoded.input_ids) == 96 and len(supervised) == 48
+    assert labelled_text(tokenizer, encoded).startswith("answer answer")
+    # the template's opening and the prompt's last KEEP_TAIL tokens (the assistant header of
+    # a real tokenizer; this tiny one spells "assistant" in many pieces) both survive
+    head = encode_prompt(example, tokenizer, 1 << 20)
+    assert tokenizer.decode(encoded.input_ids).startswith("<|im_start|>user\nword")
+    assert encoded.input_ids[supervised[0] - KEEP_TAIL : supervised[0]] == head[-KEEP_TAIL:]
+    assert supervised[0] == 48
+    assert encoded.prompt_cut and encoded.answer_cut and encoded.truncated
+
+
+def test_a_long_answer_after_a_short_prompt_keeps_the_whole_prompt(tokenizer):
+    example = {"prompt": "Summarise: a b c", "response": "answer " * 300}
+    encoded = encode_example(example, tokenizer, 96)
+    prompt = encode_prompt(example, tokenizer, 96)
+    assert encoded.input_ids[: len(prompt)] == prompt and len(encoded.input_ids) == 96
+    assert not encoded.prompt_cut and encoded.answer_cut
+    assert tokenizer.eos_token_id not in encoded.input_ids[len(prompt) :]  # no stop: it was cut
+
+
+def test_below_the_template_length_a_row_still_has_an_answer_token(tokenizer):
+    encoded = encode_example({"prompt": "word " * 50, "response": "answer " * 50}, tokenizer, 12)
+    assert len(encoded.input_ids) == 12
+    assert sum(lab != IGNORE for lab in encoded.labels) >= 1
+
+
+@pytest.mark.parametrize("prompt_words", [1, 5, 20, 40, 80, 300])
+@pytest.mark.parametrize("answer", ["python editor", "a b c d e f g h i j k l m n o p"])
+def test_rows_whose_answer_fits_encode_exactly_as_before(tokenizer, prompt_words, answer):
+    """Fitting rows (the bundled demo's) and prompt-only cuts are byte-identical to the old cut."""
+    example = {"prompt": "word " * prompt_words, "response": answer, "system": "Be brief."}
+    whole = encode_example(example, tokenizer, 1 << 20)
+    encoded = encode_example(example, tokenizer, 96)
+    assert (encoded.input_ids, encoded.labels) == _old_fit_reference(
+        whole.input_ids, whole.labels, 96
+    )
+    assert not encoded.answer_cut
+    assert encoded.prompt_cut == encoded.truncated == (len(whole.input_ids) > 96)

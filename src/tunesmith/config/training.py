@@ -55,7 +55,11 @@ class TrainingBase(Section):
     )
     max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping norm.")
     max_seq_length: int = Field(
-        256, ge=16, description="Longest tokenised example; longer prompts are cut in the middle."
+        256,
+        ge=16,
+        description="Longest tokenised example. A longer row loses its prompt's middle first; an "
+        "answer that still does not fit keeps its beginning, and prompt and answer each keep at "
+        "least half (docs/safety.md). Cut rows are counted on the console and in the report.",
     )
     tokens_per_pass: int | None = Field(
         None,

@@ -6,8 +6,9 @@ import hashlib
 import json
 
 from tunesmith.config.schema import Recipe
+from tunesmith.errors import UserError
 from tunesmith.metrics.per_example import example_scores
-from tunesmith.models.formatting import conversation, encode_example, encode_prompt, reference
+from tunesmith.models.formatting import conversation, encode_example, fit_prompt, reference
 
 
 def score_model(
@@ -39,10 +40,12 @@ def score_model(
         from tunesmith.evaluate.reuse import generate_reusing
         from tunesmith.models.joint import answers_after
 
-        prompts = [
-            encode_prompt(e, tokenizer, cfg.max_seq_length + gen.max_new_tokens, gen.max_new_tokens)
+        fitted = [
+            fit_prompt(e, tokenizer, cfg.max_seq_length + gen.max_new_tokens, gen.max_new_tokens)
             for e in examples
         ]
+        prompts = [ids for ids, _ in fitted]
+        _mark_cuts(rows, [cut for _, cut in fitted], "prompt")
         # the references' perplexity from the generation's own prefill where the tokens agree
         answers = answers_after(prompts, items) if items is not None else None
         outputs, keys, sources = generate_reusing(
@@ -62,10 +65,13 @@ def score_model(
             if source:
                 row["reused"] = source  # "run" (this folder) or "machine" (an earlier run)
     if items is not None:
+        _mark_cuts(rows, [item.prompt_cut for item in items], "scored_prompt")
+        _mark_cuts(rows, [item.answer_cut for item in items], "scored_answer")
         for row, (nll, tokens) in zip(
             rows, _nll(model, items, answers, recipe, tokenizer, reuse), strict=True
         ):
             row["scores"].update(nll=nll, tokens=tokens)
+        _require_scored_tokens(rows, cfg.max_seq_length)
     if not generate:
         return rows
     if by_label:
@@ -76,6 +82,23 @@ def score_model(
         row["prediction"] = output
         row["scores"].update(extra)
     return rows
+
+
+def _mark_cuts(rows: list[dict], cuts: list[bool], what: str) -> None:
+    """Record on each cut row what max_seq_length cut (the stage counts them): "prompt" for
+    generation, "scored_prompt" / "scored_answer" for the reference's perplexity."""
+    for row, cut in zip(rows, cuts, strict=True):
+        if cut:
+            row.setdefault("cut", []).append(what)
+
+
+def _require_scored_tokens(rows: list[dict], max_length: int) -> None:
+    """Perplexity over no token is exp(0 / 0), not 1: an error rather than a perfect score."""
+    if not sum(row["scores"]["tokens"] for row in rows):
+        raise UserError(
+            f"evaluation: no reference token was scored within max_seq_length {max_length}; "
+            "perplexity is undefined (raise training.max_seq_length or drop 'perplexity')"
+        )
 
 
 def _nll(model, items, answers, recipe, tokenizer, reuse) -> list[tuple[float, int]]:

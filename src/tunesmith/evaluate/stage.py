@@ -93,6 +93,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> 
         comparison["stop"] = list(stop)  # what ended the generated answers besides EOS
         comparison.update(_tokenization(recipe, predictions))
     comparison["reused"] = _reused(predictions)
+    comparison["truncation"] = _cuts(predictions, recipe.training.max_seq_length)
     comparison.update(probability_section(recipe, run_dir, predictions, labels, labels_of))
     if recipe.evaluation.previous_run and split == "test":
         comparison["previous_run"] = _previous(recipe, predictions["tuned"], labels)
@@ -123,6 +124,30 @@ def _reused(predictions: dict[str, list[dict]]) -> dict:
         sources = [r["reused"] for r in rows if r.get("reused")]
         if sources:
             counts[name] = {s: sources.count(s) for s in sorted(set(sources))}
+    return counts
+
+
+def _cuts(predictions: dict[str, list[dict]], max_length: int) -> dict:
+    """Per row, how many examples max_seq_length cut (evaluate/scoring.py marks them): the
+    prompt the model answered ("prompt"), the reference scored for perplexity
+    ("scored_prompt", "scored_answer"); rows with none are left out. Said once on the console."""
+    from tunesmith.progress import console
+
+    counts = {}
+    for name, rows in predictions.items():
+        marks = [mark for r in rows for mark in r.get("cut", [])]
+        if marks:
+            counts[name] = {m: marks.count(m) for m in sorted(set(marks))}
+            counts[name]["rows"] = sum(bool(r.get("cut")) for r in rows)
+    for name, count in counts.items():
+        shown = ", ".join(
+            f"{k.replace('_', ' ')} cut: {v}" for k, v in count.items() if k != "rows"
+        )
+        console.print(
+            f"[yellow]warning:[/yellow] evaluation ({name}): {count['rows']} of "
+            f"{len(predictions[name])} examples longer than max_seq_length {max_length} were cut "
+            f"({shown})"
+        )
     return counts
 
 

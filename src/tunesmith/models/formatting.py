@@ -7,10 +7,15 @@ for SmolLM2 pad == eos, and masking pads would stop the model from learning to s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 IGNORE = -100
 KEEP_TAIL = 8  # tokens kept at the end of a cut prompt (the assistant header lives there)
+# When prompt and answer both are long, each keeps at least this share of max_length: an answer
+# pushed out by its prompt trains on nothing (loss 0, perplexity over no tokens), and an
+# answer kept whole beside a prompt cut to its header teaches answers without their question.
+ANSWER_SHARE = 0.5
 # No token is longer than this many characters in practice, so texts cut to
 # max_length * CHARS_PER_TOKEN keep every token the token-level cut would keep, and a
 # 10 MB row is never tokenised whole.
@@ -21,23 +26,30 @@ CHARS_PER_TOKEN = 16
 class Encoded:
     input_ids: list[int]
     labels: list[int]
-    truncated: bool = False
+    truncated: bool = False  # anything was cut (prompt_cut or answer_cut)
     weight: float = 1.0  # loss weight (class weights from the balance step)
     clipped: bool = False  # a text was cut by characters before tokenisation
+    prompt_cut: bool = False  # context was cut (by characters or tokens)
+    answer_cut: bool = False  # a supervised text lost its end (and its stop token)
     soft: tuple | None = None  # distillation: (top-k ids, log-probs) per supervised position
 
 
 def clip_example(example: dict, max_length: int) -> tuple[dict, bool]:
     """The example with over-long texts cut by characters (prompts in the middle, answers at
     the end, like the token-level cut), and whether anything was cut."""
+    out, cut = _clip_parts(example, max_length)
+    return out, bool(cut)
+
+
+def _clip_parts(example: dict, max_length: int) -> tuple[dict, set[str]]:
+    """`clip_example`, with which parts were cut: "prompt" (context), "answer" (supervised)."""
     bound = max_length * CHARS_PER_TOKEN
-    changed = False
+    parts: set[str] = set()
 
     def cut(text: str, middle: bool) -> str:
-        nonlocal changed
         if len(text) <= bound:
             return text
-        changed = True
+        parts.add("prompt" if middle else "answer")
         return text[: bound // 2] + text[-(bound // 2) :] if middle else text[:bound]
 
     out = dict(example)
@@ -48,7 +60,7 @@ def clip_example(example: dict, max_length: int) -> tuple[dict, bool]:
         out["messages"] = [
             {**m, "content": cut(m["content"], m["role"] != "assistant")} for m in out["messages"]
         ]
-    return out, changed
+    return out, parts
 
 
 def conversation(example: dict, with_answer: bool = True) -> list[dict]:
@@ -78,18 +90,21 @@ def reference(example: dict) -> str:
 
 def encode_example(example: dict, tokenizer, max_length: int) -> Encoded:
     """Token ids and labels for training / perplexity (-100 where no loss is taken)."""
-    example, clipped = clip_example(example, max_length)
+    example, parts = _clip_parts(example, max_length)
     encoded = _encode(example, tokenizer, max_length)
-    encoded.clipped = clipped
-    encoded.truncated = encoded.truncated or clipped
+    encoded.clipped = bool(parts)
+    encoded.prompt_cut = encoded.prompt_cut or "prompt" in parts
+    encoded.answer_cut = encoded.answer_cut or "answer" in parts
+    encoded.truncated = encoded.truncated or encoded.clipped
     return encoded
 
 
 def _encode(example: dict, tokenizer, max_length: int) -> Encoded:
     if "text" in example:
         ids = _ids(tokenizer, example["text"], bos=True) + [tokenizer.eos_token_id]
+        cut = len(ids) > max_length
         ids = ids[:max_length]
-        return Encoded(ids, list(ids), truncated=len(ids) == max_length)
+        return Encoded(ids, list(ids), truncated=len(ids) == max_length, answer_cut=cut)
     segments = _segments(conversation(example), tokenizer)
     if example.get("demos"):  # demonstrations are context, not answers to score
         last = max(i for i, (_, trainable) in enumerate(segments) if trainable)
@@ -105,12 +120,19 @@ def _encode(example: dict, tokenizer, max_length: int) -> Encoded:
 
 def encode_prompt(example: dict, tokenizer, max_length: int, room: int = 0) -> list[int]:
     """Prompt ids ending with the assistant header, cut to leave `room` tokens for the answer."""
-    example, _ = clip_example(example, max_length * (len(example.get("demos", [])) + 1))
+    return fit_prompt(example, tokenizer, max_length, room)[0]
+
+
+def fit_prompt(example: dict, tokenizer, max_length: int, room: int = 0) -> tuple[list[int], bool]:
+    """`encode_prompt`, and whether the prompt was cut (by characters or tokens)."""
+    example, clipped = clip_example(example, max_length * (len(example.get("demos", [])) + 1))
     text = render(conversation(example, with_answer=False), tokenizer, generation_prompt=True)
     ids = _ids(tokenizer, text)
     max_length *= len(example.get("demos", [])) + 1
     limit = max(max_length - room, KEEP_TAIL + 1)
-    return ids if len(ids) <= limit else _cut_middle(ids, len(ids) - limit)
+    if len(ids) <= limit:
+        return ids, clipped
+    return _cut_middle(ids, len(ids) - limit), True
 
 
 def render(messages: list[dict], tokenizer, generation_prompt: bool = False) -> str:
@@ -170,19 +192,36 @@ def _ids(tokenizer, text: str, bos: bool = False) -> list[int]:
 
 
 def _fit(ids: list[int], labels: list[int], max_length: int) -> Encoded:
-    """Cut an over-long example in the middle of its prompt, so the answer and its stop survive."""
-    excess = len(ids) - max_length
-    if excess <= 0:
+    """Cut an over-long example in the middle of its prompt, so the answer and its stop survive;
+    an answer too long for that keeps its beginning, next to a prompt cut to its share."""
+    if len(ids) <= max_length:
         return Encoded(ids, labels)
-    first_label = next((i for i, label in enumerate(labels) if label != IGNORE), len(ids))
-    if first_label - KEEP_TAIL > excess:
-        keep = first_label - KEEP_TAIL - excess
-        cut = slice(keep, keep + excess)
-        ids = ids[: cut.start] + ids[cut.stop :]
-        labels = labels[: cut.start] + labels[cut.stop :]
-    else:  # the answer itself is too long: keep its beginning
-        ids, labels = ids[:max_length], labels[:max_length]
-    return Encoded(ids, labels, truncated=True)
+    first = next((i for i, label in enumerate(labels) if label != IGNORE), len(ids))
+    keep = prompt_keep(first, len(ids) - first, max_length)
+    if keep < first:
+        ids, labels = (
+            _drop_prompt_middle(ids, first, keep),
+            _drop_prompt_middle(labels, first, keep),
+        )
+    answer_cut = len(ids) > max_length
+    ids, labels = ids[:max_length], labels[:max_length]
+    return Encoded(ids, labels, truncated=True, prompt_cut=keep < first, answer_cut=answer_cut)
+
+
+def prompt_keep(prompt: int, answer: int, max_length: int) -> int:
+    """How many of its `prompt` tokens an example keeps when `prompt + answer` is too long: the
+    answer is kept whole while the prompt keeps its share (ANSWER_SHARE), else both keep their
+    share; always at least one answer token, and the prompt's tail (KEEP_TAIL) where it can."""
+    share = max_length - math.ceil(max_length * ANSWER_SHARE)
+    room = max(max_length - answer, share, KEEP_TAIL + 1)
+    return max(0, min(prompt, room, max_length - 1))
+
+
+def _drop_prompt_middle(values: list[int], first: int, keep: int) -> list[int]:
+    """`values` with the prompt (`first` tokens) cut to `keep`: its beginning (the template's
+    opening) and its last KEEP_TAIL tokens (the assistant header) stay."""
+    tail = min(KEEP_TAIL, keep)
+    return values[: keep - tail] + values[first - tail :]
 
 
 def _cut_middle(ids: list[int], excess: int) -> list[int]:

@@ -116,7 +116,9 @@ def perplexity(model, items, batch_size: int, pad_id: int) -> float:
             )
             nll, n = supervised_nll(model, batch)
             total, count = total + float(nll), count + int(n)
-    return math.exp(total / max(count, 1))
+    if not count:  # exp(0 / 0) is no perplexity: 1.0 here once read as a perfect model
+        raise ValueError("perplexity over no supervised tokens")
+    return math.exp(total / count)
 
 
 def to_device(batch: dict, model) -> dict:

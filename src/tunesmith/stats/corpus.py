@@ -32,7 +32,11 @@ for _key in ("rouge1", "rouge2", "rougeL"):
 
 
 def _perplexity(cols, idx):
-    return np.exp(cols["nll"][idx].sum(axis=1) / np.maximum(cols["tokens"][idx].sum(axis=1), 1))
+    """exp(NLL / tokens) per resample; NaN (n/a) for a resample without a scored token, whose
+    exp(0 / 1) = 1 would read as a perfect model."""
+    tokens = cols["tokens"][idx].sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.exp(np.where(tokens > 0, cols["nll"][idx].sum(axis=1) / tokens, np.nan))
 
 
 register_statistic(

@@ -45,8 +45,11 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
     examples, train_items = encoded_split(
         run_dir.data / "train.jsonl", tokenizer, cfg.max_seq_length, weights
     )
+    examples, train_items, dropped = _supervised_only(examples, train_items)
     _, val_items = encoded_split(run_dir.data / "val.jsonl", tokenizer, cfg.max_seq_length)
+    _, val_items, val_dropped = _supervised_only(val_items, val_items)
     val_items = val_items[: cfg.val_max_examples]
+    cut = _report_cuts(train_items, cfg.max_seq_length, dropped + val_dropped)
     # Before the adapter: the curriculum's base_loss scorer scores with the base model.
     plan = plan_batches(cfg, model, tokenizer, examples, train_items, out)
     if plan.curriculum is not None and is_writer():
@@ -84,6 +87,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
         "device": device,
         "train_examples": plan.train_count,
         "clipped_examples": sum(item.clipped for item in train_items),  # cut before tokenising
+        "truncation": cut,  # rows max_seq_length cut, and rows dropped with nothing to learn
         "replay_examples": len(plan.items) - plan.train_count,
         "val_examples": len(val_items),
         "tokens_per_pass": trainer.token_budget,  # a batch above it ran as several passes
@@ -93,6 +97,37 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
     return TrainResult(
         state.step, state.best_step, state.best_val_ppl, summary["tokens_per_second"], resumed
     )
+
+
+def _supervised_only(rows: list, items: list) -> tuple[list, list, int]:
+    """The rows (and their items) with a token to learn, and how many had none: such a row
+    trains on nothing, and a validation set of them would report perplexity 1 over no tokens."""
+    from tunesmith.models.truncation import supervised
+
+    keep = [i for i, item in enumerate(items) if supervised(item)]
+    return [rows[i] for i in keep], [items[i] for i in keep], len(items) - len(keep)
+
+
+def _report_cuts(items: list, max_length: int, dropped: int) -> dict:
+    """Count the training rows max_seq_length cut and say so once on the console; no row
+    left to learn from is an error, not a run that trains on nothing."""
+    from tunesmith.errors import UserError
+    from tunesmith.models.truncation import cut_counts, cut_warning
+    from tunesmith.progress import console
+
+    if not items:
+        raise UserError(
+            f"training: no row has an answer token to learn within max_seq_length {max_length}"
+        )
+    counts = {**cut_counts(items), "max_seq_length": max_length, "dropped_unsupervised": dropped}
+    line = cut_warning("training", counts, max_length)
+    if line and is_writer():
+        console.print(f"[yellow]warning:[/yellow] {line}")
+    if dropped and is_writer():
+        console.print(
+            f"[yellow]warning:[/yellow] training: {dropped} row(s) with no answer token dropped"
+        )
+    return counts
 
 
 def _class_weights(run_dir: RunDir) -> dict[str, float]:

@@ -198,7 +198,7 @@ def test_bad_input_puts_a_finished_stage_back_as_it_was(fresh_run):
         rerun(_writing("partial", UserError("training.replay.file: x: not JSON lines")))
     assert (run_dir.root / "fresh" / "out.txt").read_text() == "finished"
     assert run_dir.stage_entry("fresh") == before
-    assert not (run_dir.root / ".previous" / "fresh").exists()
+    assert not (run_dir.root / ".previous").exists()
 
 
 def test_other_failures_keep_the_new_attempt_for_resuming(fresh_run):
@@ -208,7 +208,23 @@ def test_other_failures_keep_the_new_attempt_for_resuming(fresh_run):
     assert (run_dir.root / "fresh" / "out.txt").read_text() == "partial"
     entry = run_dir.stage_entry("fresh")
     assert entry["status"] == "failed" and entry["error"] == "RuntimeError: out of memory"
-    assert not (run_dir.root / ".previous" / "fresh").exists()
+    assert not (run_dir.root / ".previous").exists()
+
+
+def test_a_rerun_that_succeeds_leaves_no_previous_folder(fresh_run):
+    run_dir, rerun = fresh_run
+    rerun(_writing("second"))
+    assert (run_dir.root / "fresh" / "out.txt").read_text() == "second"
+    assert not (run_dir.root / ".previous").exists()  # not even empty
+
+
+def test_previous_folder_is_kept_while_it_holds_another_stage(fresh_run):
+    run_dir, rerun = fresh_run
+    other = run_dir.root / ".previous" / "other" / "kept.txt"
+    other.parent.mkdir(parents=True)
+    other.write_text("held")
+    rerun(_writing("second"))
+    assert other.read_text() == "held"
 
 
 def test_an_attempt_that_saved_resume_state_is_kept_for_resuming(fresh_run):

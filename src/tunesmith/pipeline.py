@@ -3,6 +3,7 @@ change. Knows no stage by name: each stage declares itself in its own `stage.py`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -191,7 +192,12 @@ class _Previous:
         return True
 
     def drop(self) -> None:
-        _remove(_holding(self.run_dir, self.spec))
+        holding = _holding(self.run_dir, self.spec)
+        _remove(holding)
+        # .previous/ only ever holds stages set aside; left empty it would puzzle a reader of
+        # the run folder (and be copied along with it)
+        with contextlib.suppress(OSError):  # not empty: another stage's outputs are held
+            holding.parent.rmdir()
 
 
 def _holding(run_dir: RunDir, spec: StageSpec) -> Path:

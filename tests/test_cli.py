@@ -231,3 +231,28 @@ def test_stages_without_a_recipe_need_an_existing_run_folder(tmp_path):
     done = tunesmith("run", "--stages", "train", cwd=tmp_path)
     assert_user_error(done, "--stages without a recipe needs an existing run folder as --output")
     assert list(tmp_path.iterdir()) == []  # no demo folder created
+
+
+@pytest.mark.parametrize("write", ["write_json", "write_atomically"])
+def test_a_full_disk_names_the_file_that_could_not_be_written(tmp_path, monkeypatch, capsys, write):
+    """A write on an open handle raises ENOSPC without a file name: the line names the target."""
+    from tunesmith.artifacts import files
+    from tunesmith.cli.errors import invoke
+
+    target = tmp_path / "compare.json"
+
+    def full(*_):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def app(**_):
+        if write == "write_json":
+            monkeypatch.setattr(files.os, "fsync", full)
+            files.write_json(target, {"a": 1})
+        else:
+            files.write_atomically(target, full)
+
+    with pytest.raises(SystemExit) as exit_info:
+        invoke(app)
+    line = f"error: cannot write {target}: No space left on device\n"
+    assert exit_info.value.code == 2 and capsys.readouterr().err == line
+    assert list(tmp_path.iterdir()) == []  # no temp or staging file left behind

@@ -18,16 +18,30 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     """Write `text` to `path` so a reader never sees a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with naming(path):
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; run files are meant to be shared
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+@contextmanager
+def naming(path: str | Path) -> Iterator[None]:
+    """An OSError raised inside without a file name (a write or fsync on an open handle: disk
+    full, quota) names `path`, so the user's one line says which file could not be written
+    rather than 'a file'. One that names its own file (a temp or staging name) is left as is."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; run files are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(path)
         raise
 
 
@@ -45,7 +59,8 @@ def swapped_into(target: str | Path) -> Iterator[Path]:
     staging = target.with_name(f".{target.name}.partial")
     _remove(staging)
     try:
-        yield staging
+        with naming(target):  # what the block writes into staging is written for `target`
+            yield staging
         old = previous_folder(target)
         _remove(old)
         if target.exists():

@@ -155,3 +155,36 @@ def test_files_and_devices_later_stages_need_are_checked_up_front(
 def test_validate_refuses_a_bad_replay_file(tiny_recipe, tmp_path):
     replay = {"share": 0.2, "file": _bad_json(tmp_path, "replay.jsonl")}
     _refused(tunesmith("validate", tiny_recipe(**{"training.replay": replay})), "not JSON lines")
+
+
+@pytest.mark.parametrize(
+    ("settings", "fragment"),
+    [
+        ({"lora": {"target_modules": ["q_proj", "nope_proj"]}}, "lora.target_modules: 'nope_"),
+        ({"lora": {"target_modules": r".*\.nope"}}, r"lora.target_modules: '.*\\.nope' match"),
+        ({"method": "ia3", "ia3": {"target_modules": ["qproj"]}}, "ia3.target_modules: 'qproj'"),
+    ],
+    ids=["lora-list", "lora-regex", "ia3"],
+)
+def test_target_modules_the_model_lacks_are_refused_without_loading_it(
+    tiny_recipe, settings, fragment
+):
+    """peft refused them only when training started (NoMatchingPeftModuleError, a traceback);
+    the module names come from the architecture built on the meta device."""
+    from tunesmith.config import load_recipe
+    from tunesmith.errors import UserError
+    from tunesmith.preflight import preflight
+
+    recipe = load_recipe(tiny_recipe(training=settings))
+    with pytest.raises(UserError, match=f"training.{fragment}") as info:
+        preflight(recipe, None)
+    assert "q_proj" in str(info.value)  # the hint lists the model's module names
+
+
+@pytest.mark.parametrize("targets", [["q_proj", "v_proj"], r".*self_attn\.(q|v)_proj"])
+def test_target_modules_the_model_has_pass(tiny_recipe, targets):
+    from tunesmith.config import load_recipe
+    from tunesmith.preflight import preflight
+
+    recipe = load_recipe(tiny_recipe(training={"lora": {"target_modules": targets}}))
+    assert any("target_modules: ok" in line for line in preflight(recipe, None))

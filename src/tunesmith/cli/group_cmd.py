@@ -16,6 +16,16 @@ def group_recipe(recipe_path: Path, out: Path, overrides: list[str]) -> dict:
     output_folder(out)
     console.print(f"group folder: [bold]{out}[/bold]")
     result = run_group(recipe, out, on_member=_member_done, on_step=console.print)
+    if result["members"]:
+        _print_headline(result, out)
+    if result["failed_members"]:  # last, after the results: the line the user must not miss
+        from tunesmith.group.driver import MembersFailed
+
+        raise MembersFailed(result["failed_members"], out)
+    return result
+
+
+def _print_headline(result: dict, out: Path) -> None:
     key, best = result["headline"], result["best_member"]
     console.print(f"\nbest member on {key}: {best}")
     for comparison in result["comparisons"]:
@@ -26,10 +36,14 @@ def group_recipe(recipe_path: Path, out: Path, overrides: list[str]) -> dict:
                 f"[{m['ci_low']:+.4f}, {m['ci_high']:+.4f}] p={m['p_value']:.3f}"
             )
     console.print(f"compare: [bold]{out / 'compare.json'}[/bold]")
+    for name, why in result["skipped"].items():
+        console.print(f"{name}: skipped ({why})")
     console.print(f"report: [bold]{result['report']}[/bold]")
-    return result
 
 
 def _member_done(k: int, gm, outcome: dict) -> None:
+    if "failed" in outcome:
+        console.print(f"member {gm.member.name}: failed ({outcome['failed']})")
+        return
     stages = ", ".join(f"{name} {status}" for name, status in outcome.items())
     console.print(f"member {gm.member.name}: {stages}")

@@ -30,15 +30,19 @@ COMBINATIONS = {
 }
 
 
-def merge_predictions(recipe, members, out: Path, labels, on_step=None) -> tuple[dict, dict]:
-    """({merge name: prediction rows}, {merge name: merge record}) for `group.merges`."""
+def merge_predictions(
+    recipe, members, out: Path, labels, on_step=None, chosen=None
+) -> tuple[dict, dict]:
+    """({merge name: prediction rows}, {merge name: merge record}) for `chosen` merges
+    (default: `group.merges`; the group leaves out those its failed members make impossible)."""
     from tunesmith.ensemble.merge_check import check_mergeable
 
-    if not recipe.group.merges:
+    chosen = recipe.group.merges if chosen is None else chosen
+    if not chosen:
         return {}, {}
     configs = check_mergeable(members)
     rows, records = {}, {}
-    for cfg in recipe.group.merges:
+    for cfg in chosen:
         folder = out / "merges" / cfg.name()
         record = merge_adapters(members, configs, cfg, folder / "adapter")
         if record["status"] == "verified":

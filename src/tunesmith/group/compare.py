@@ -12,6 +12,15 @@ from tunesmith.errors import UserError
 from tunesmith.metrics.per_example import example_scores
 
 TEST = "test"
+# An ensemble or a merge of one member is that member again: with fewer that trained (the
+# others failed), they are skipped with this reason rather than scored as if they combined.
+MIN_MEMBERS = 2
+
+
+def too_few(members) -> str | None:
+    if len(members) >= MIN_MEMBERS:
+        return None
+    return f"needs at least {MIN_MEMBERS} members; {len(members)} trained"
 
 
 def member_rows(members, row: str = "tuned") -> list[list[dict]]:
@@ -54,10 +63,13 @@ def rows_from_choices(template: list[dict], choices, recipe, labels) -> list[dic
     return rows
 
 
-def ensemble_predictions(recipe, members, rows, labels, out: Path, on_step=None) -> dict:
+def ensemble_predictions(
+    recipe, members, rows, labels, out: Path, on_step=None, skipped=None
+) -> dict:
     from tunesmith.ensemble.methods import ENSEMBLES, EnsembleInputs, load_ensembles
 
     load_ensembles()
+    skipped = {} if skipped is None else skipped
     spec = task_spec(recipe.task)
     inputs = EnsembleInputs(recipe, test_examples(members[0]), rows, labels, members, on_step)
     names = recipe.group.ensembles
@@ -72,13 +84,18 @@ def ensemble_predictions(recipe, members, rows, labels, out: Path, on_step=None)
                 f"group.ensembles: '{name}' ({method.label}) does not apply to this "
                 f"{recipe.task} task"
             )
+        if too_few(members):
+            skipped[f"ensemble_{name}"] = too_few(members)
+            continue
         result = rows_from_choices(rows[0], method.combine(inputs), recipe, labels)
         predictions[f"ensemble_{name}"] = result
         write_jsonl(out / "ensembles" / "predictions" / f"{TEST}.{name}.jsonl", result)
     return predictions
 
 
-def group_compare(recipe, members, out: Path, on_step=None) -> dict:
+def group_compare(recipe, members, out: Path, on_step=None, failed=None) -> dict:
+    """compare.json over `members` (those that trained); `failed` ({name: {error, kind}}) are
+    recorded, and what could not be built without them is listed in `skipped` with why."""
     from tunesmith.ensemble.merge import merge_predictions
     from tunesmith.evaluate.comparison import build_compare, statistics_of
     from tunesmith.models import reuse_loaded_models
@@ -87,9 +104,12 @@ def group_compare(recipe, members, out: Path, on_step=None) -> dict:
     labels = _labels(members[0])
     names = [gm.member.name for gm in members]
     predictions = {"base": member_rows(members[:1], "base")[0], **dict(zip(names, rows))}
+    skipped: dict[str, str] = {}
     with reuse_loaded_models():
-        combined = ensemble_predictions(recipe, members, rows, labels, out, on_step)
-        merged, merges = merge_predictions(recipe, members, out, labels, on_step)
+        combined = ensemble_predictions(recipe, members, rows, labels, out, on_step, skipped)
+        merged, merges = merge_predictions(
+            recipe, members, out, labels, on_step, _mergeable(recipe, members, failed, skipped)
+        )
     combined.update(merged)
     best = best_member(recipe, predictions, names, labels)
     pairs = [("base", n) for n in names] + [("base", c) for c in combined]
@@ -106,8 +126,27 @@ def group_compare(recipe, members, out: Path, on_step=None) -> dict:
         ensembles=sorted(combined),
         merges=merges,
         headline=recipe.target_metric(),
+        failed_members=failed or {},
+        skipped=skipped,
     )
     return result
+
+
+def _mergeable(recipe, members, failed, skipped: dict) -> list:
+    """The merges that can be built from `members`; the others go to `skipped` with why."""
+    chosen = []
+    for cfg in recipe.group.merges or []:
+        if too_few(members):
+            skipped[cfg.name()] = too_few(members)
+        elif failed and cfg.weights is not None:
+            # the weights were written for every member: which of them to keep, and whether
+            # to renormalise, is the user's choice, not ours
+            skipped[cfg.name()] = (
+                f"its {len(cfg.weights)} weights are for every member; {', '.join(failed)} failed"
+            )
+        else:
+            chosen.append(cfg)
+    return chosen
 
 
 def best_member(recipe, predictions: dict, names: list[str], labels) -> str:

@@ -9,14 +9,17 @@ is skipped stage by stage, an interrupted one resumes its training checkpoints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from tunesmith.artifacts import RunDir, write_json
+from tunesmith.artifacts import RunDir, atomic_write_text, write_json
 from tunesmith.config import Recipe
 from tunesmith.config.group import GroupConfig
 from tunesmith.config.overrides import override_recipe
+from tunesmith.errors import UserError
 from tunesmith.group.members import Member, keep_subset, members_of
+from tunesmith.interrupts import raise_if_interrupted
 
 # Members run the stages after the shared data up to their own evaluation; the group scores
 # the rest (risk checks and the per-run report are not needed to compare members).
@@ -60,52 +63,128 @@ def group_members(recipe: Recipe, out: Path) -> list[GroupMember]:
     ]
 
 
-def train_members(recipe: Recipe, out: Path, on_member=None) -> list[GroupMember]:
-    """Run (or resume) every member; returns them in order."""
-    from tunesmith.models import reuse_loaded_models
-    from tunesmith.pipeline import run_pipeline
-    from tunesmith.tune.shared_data import curated, link_data
+def preflight_members(recipe: Recipe, members: list[GroupMember]) -> None:
+    """Every check `tunesmith validate` makes, on every member's recipe, before anything is
+    written: a variant that cannot train (a target module the model lacks, say) is one line
+    now, not a crash after the other members trained."""
+    from tunesmith.preflight import preflight
 
-    members = group_members(recipe, out)
     if recipe.group and recipe.group.merges:  # fail before training what cannot merge
         from tunesmith.ensemble.merge_check import check_same_base_and_method
 
         check_same_base_and_method(members)
+    for gm in members:
+        try:
+            preflight(gm.recipe, gm.run_dir.root)
+        except UserError as exc:
+            raise UserError(f"group member {gm.member.name}: {exc}") from None
+
+
+@dataclass
+class Trained:
+    """The members in order, and those that failed: {name: {error, kind}} (kind 'user' for
+    bad input, 'crash' for anything else)."""
+
+    members: list[GroupMember]
+    failed: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> list[GroupMember]:
+        return [gm for gm in self.members if gm.member.name not in self.failed]
+
+
+def train_members(recipe: Recipe, out: Path, on_member=None) -> Trained:
+    """Run (or resume) every member. One that fails is recorded and the others go on: the
+    members that trained are hours of work the group can still compare. Ctrl-C still stops
+    at once (a KeyboardInterrupt is not an Exception, and a swallowed one is raised again)."""
+    from tunesmith.models import reuse_loaded_models
+
+    trained = Trained(group_members(recipe, out))
     with reuse_loaded_models():
-        for k, gm in enumerate(members):
-            link_data(curated(gm.recipe, out), gm.run_dir, with_test=True)
-            if gm.member.subset is not None:
-                keep_subset(gm.run_dir, *gm.member.subset)
-            stages = member_stages(gm.recipe)
-            outcome = run_pipeline(gm.recipe, gm.run_dir, only=stages, force=False)
+        for k, gm in enumerate(trained.members):
+            raise_if_interrupted()
+            try:
+                outcome = _run_member(gm, out)
+            except Exception as exc:
+                raise_if_interrupted()  # a Ctrl-C a library turned into another error
+                trained.failed[gm.member.name] = _failure(gm, exc)
+                outcome = {"failed": trained.failed[gm.member.name]["error"]}
             if on_member:
                 on_member(k, gm, outcome)
-    write_json(
-        out / "group.json",
-        {
-            "recipe": recipe.name,
-            "members": [
-                {
-                    "name": gm.member.name,
-                    "overrides": gm.member.overrides,
-                    "subset": gm.member.subset,
-                    "run_dir": str(gm.run_dir.root),
-                }
-                for gm in members
-            ],
-        },
-    )
-    return members
+    write_json(out / "group.json", _group_record(recipe, trained))
+    return trained
+
+
+def _run_member(gm: GroupMember, out: Path) -> dict[str, str]:
+    from tunesmith.pipeline import run_pipeline
+    from tunesmith.tune.shared_data import curated, link_data
+
+    link_data(curated(gm.recipe, out), gm.run_dir, with_test=True)
+    if gm.member.subset is not None:
+        keep_subset(gm.run_dir, *gm.member.subset)
+    return run_pipeline(gm.recipe, gm.run_dir, only=member_stages(gm.recipe), force=False)
+
+
+def _failure(gm: GroupMember, exc: Exception) -> dict:
+    """The one-line record of a failed member; the traceback goes to its logs (a crash is
+    a bug to report, and the line alone would not show where it came from)."""
+    user = isinstance(exc, UserError)
+    lines = str(exc).strip().splitlines()
+    error = lines[0] if lines else ""
+    if not user:
+        error = f"{type(exc).__name__}: {error}" if error else type(exc).__name__
+        log = gm.run_dir.logs / "group-failure.log"
+        atomic_write_text(log, "".join(traceback.format_exception(exc)))
+    return {"error": error, "kind": "user" if user else "crash"}
+
+
+def _group_record(recipe: Recipe, trained: Trained) -> dict:
+    return {
+        "recipe": recipe.name,
+        "members": [
+            {
+                "name": gm.member.name,
+                "overrides": gm.member.overrides,
+                "subset": gm.member.subset,
+                "run_dir": str(gm.run_dir.root),
+                "status": "failed" if gm.member.name in trained.failed else "done",
+                **trained.failed.get(gm.member.name, {}),
+            }
+            for gm in trained.members
+        ],
+    }
+
+
+class MembersFailed(UserError):
+    """Raised after the group's results are written: names the members that failed. Exit 2
+    when every failure was bad input, 1 when one crashed (a bug to report)."""
+
+    def __init__(self, failed: dict[str, dict], out: Path) -> None:
+        reasons = "; ".join(f"{name} ({f['error']})" for name, f in failed.items())
+        super().__init__(
+            f"group member{'s' * (len(failed) > 1)} failed: {reasons}; see {out / 'group.json'}"
+            "; run the same command again to retry them"
+        )
+        self.exit_code = 2 if all(f["kind"] == "user" for f in failed.values()) else 1
 
 
 def run_group(recipe: Recipe, out: Path, on_member=None, on_step=None) -> dict:
-    """Members, then ensembles and merges, then DIR/compare.json and DIR/report.html."""
+    """Members, then ensembles and merges over those that trained, then DIR/compare.json and
+    DIR/report.html. `failed_members` in the result names the members that failed (the CLI
+    exits non-zero for them after showing the rest)."""
+    recipe = with_group(recipe)
+    preflight_members(recipe, group_members(recipe, out))
+    trained = train_members(recipe, out, on_member)
+    if not trained.succeeded:
+        return {"members": [], "failed_members": trained.failed}
+    return _compare(recipe, trained, out, on_step)
+
+
+def _compare(recipe: Recipe, trained: Trained, out: Path, on_step) -> dict:
     from tunesmith.group.compare import group_compare
     from tunesmith.group.report import write_report
 
-    recipe = with_group(recipe)
-    members = train_members(recipe, out, on_member)
-    comparison = group_compare(recipe, members, out, on_step)
+    comparison = group_compare(recipe, trained.succeeded, out, on_step, trained.failed)
     write_json(out / "compare.json", comparison)
     comparison["report"] = str(write_report(comparison, out))
     return comparison

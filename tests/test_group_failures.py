@@ -1,0 +1,184 @@
+"""A run group whose member fails: refused before training where the pre-flight can tell,
+else recorded while the members that trained are still compared; one command per folder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from group_helpers import group_recipe
+
+from tunesmith.errors import UserError
+
+SEEDS = {"members": {"seeds": [0, 1, 2]}}
+
+
+def run_cli(path, out, monkeypatch, capsys) -> tuple[int, list[str]]:
+    """`tunesmith group path -o out` in this process: (exit code, stderr lines)."""
+    from tunesmith.cli.main import main
+
+    monkeypatch.setattr("sys.argv", ["tunesmith", "group", str(path), "-o", str(out)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err
+    return exit_info.value.code, err.splitlines()
+
+
+def failing(monkeypatch, names: set[str], exc: BaseException, fake=frozenset()) -> list[str]:
+    """Members named in `names` fail at once with `exc`; returns the members started (not
+    the shared curation, which runs the pipeline's data stage too)."""
+    from tunesmith import pipeline
+
+    real, started = pipeline.run_pipeline, []
+
+    def run(recipe, run_dir, **kwargs):
+        if run_dir.root.parent.name == "members":
+            started.append(run_dir.root.name)
+        if run_dir.root.name in names:
+            raise exc
+        if run_dir.root.name in fake:  # "finished" without training
+            return {}
+        return real(recipe, run_dir, **kwargs)
+
+    monkeypatch.setattr(pipeline, "run_pipeline", run)
+    return started
+
+
+def test_a_variant_that_cannot_train_is_refused_before_any_member_trains(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    variants = [
+        {"training.lora.r": 2},
+        {"training.lora.r": 4},
+        {"training.lora.target_modules": ["nope_proj"]},
+    ]
+    group = {
+        "members": {"variants": variants},
+        "ensembles": ["mbr"],
+        "merges": [{"method": "linear"}],
+    }
+    path = group_recipe(tmp_path, tiny_model_dir, group)
+    code, lines = run_cli(path, tmp_path / "g", monkeypatch, capsys)
+    errors = [line for line in lines if line.startswith("error:")]
+    assert code == 2 and errors == lines[-1:], lines
+    assert errors[0].startswith("error: group member variant-2: training.lora.target_modules:")
+    assert "'nope_proj' matches no module" in errors[0]
+    assert not (tmp_path / "g").exists()  # nothing trained, nothing written
+
+
+@pytest.fixture(scope="module")
+def one_failed(tmp_path_factory, tiny_model_dir):
+    """Three seeds, seed-2 failing on bad input: (folder, exit code, stderr lines)."""
+    tmp_path = tmp_path_factory.mktemp("failed")
+    merges = [{"method": "linear"}, {"method": "ties", "weights": [0.5, 0.3, 0.2]}]
+    path = group_recipe(tmp_path, tiny_model_dir, {**SEEDS, "merges": merges})
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        capsys = _Capture()
+        monkeypatch.setattr("sys.stderr", capsys.err)
+        failing(monkeypatch, {"seed-2"}, UserError("data.train: bad row in member data"))
+        code, lines = run_cli(path, tmp_path / "g", monkeypatch, capsys)
+    return tmp_path / "g", path, code, lines
+
+
+class _Capture:
+    """capsys for a module-scoped fixture: stderr into a buffer."""
+
+    def __init__(self):
+        import io
+
+        self.err = io.StringIO()
+
+    def readouterr(self):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(err=self.err.getvalue())
+
+
+def test_a_failed_member_is_recorded_and_the_command_exits_2_naming_it(one_failed):
+    out, _, code, lines = one_failed
+    assert code == 2
+    assert lines[-1].startswith("error: group member failed: seed-2 (data.train: bad row")
+    record = json.loads((out / "group.json").read_text())
+    status = {m["name"]: (m["status"], m.get("error")) for m in record["members"]}
+    assert status == {
+        "seed-0": ("done", None),
+        "seed-1": ("done", None),
+        "seed-2": ("failed", "data.train: bad row in member data"),
+    }
+
+
+def test_the_members_that_trained_are_still_ensembled_merged_and_reported(one_failed):
+    out, _, _, _ = one_failed
+    compare = json.loads((out / "compare.json").read_text())
+    assert compare["members"] == ["seed-0", "seed-1"]
+    assert compare["failed_members"] == {
+        "seed-2": {"error": "data.train: bad row in member data", "kind": "user"}
+    }
+    assert {"ensemble_mbr", "ensemble_likelihood", "merge_linear"} <= set(compare["rows"])
+    assert compare["merges"]["merge_linear"]["rank"] == 8  # two rank-4 members, not three
+    # weights written for three members: which two to keep is the user's choice, not ours
+    assert "merge_ties" not in compare["rows"]
+    assert "seed-2 failed" in compare["skipped"]["merge_ties"]
+    page = (out / "report.html").read_text()
+    assert "Failed members" in page and "bad row in member data" in page
+
+
+def test_with_one_member_left_ensembles_and_merges_are_skipped_and_a_crash_exits_1(
+    one_failed, monkeypatch, capsys
+):
+    """Re-run: seed-0 and seed-1 are finished (skipped); seed-1 and seed-2 now crash."""
+    out, path, _, _ = one_failed
+    failing(monkeypatch, {"seed-1", "seed-2"}, RuntimeError("CUDA error: device lost"))
+    code, lines = run_cli(path, out, monkeypatch, capsys)
+    assert code == 1  # a crash, not bad input: a bug to report
+    assert lines[-1].startswith("error: group members failed: seed-1 (RuntimeError: CUDA error")
+    compare = json.loads((out / "compare.json").read_text())
+    assert compare["members"] == ["seed-0"]
+    assert set(compare["rows"]) == {"base", "seed-0"}
+    why = "needs at least 2 members; 1 trained"
+    assert compare["skipped"]["ensemble_mbr"] == why and compare["skipped"]["merge_linear"] == why
+    assert "RuntimeError" in (out / "members/seed-1/logs/group-failure.log").read_text()
+
+
+@pytest.mark.parametrize("lost", [False, True], ids=["ctrl-c", "ctrl-c-turned-into-an-error"])
+def test_ctrl_c_in_a_member_stops_the_group_at_once(tmp_path, tiny_model_dir, monkeypatch, lost):
+    from tunesmith import interrupts
+    from tunesmith.config import load_recipe
+    from tunesmith.group.driver import run_group
+
+    exc = RuntimeError("wrapped by a library") if lost else KeyboardInterrupt()
+    recipe = load_recipe(group_recipe(tmp_path, tiny_model_dir, SEEDS))
+    started = failing(monkeypatch, {"seed-1"}, exc)
+    if lost:  # the handler recorded a Ctrl-C in seed-1; a library raised something else
+        monkeypatch.setattr(interrupts, "_requested", _SetAfter(started, 2))
+    with pytest.raises(KeyboardInterrupt):
+        run_group(recipe, tmp_path / "g")
+    assert started == ["seed-0", "seed-1"]  # seed-2 never started
+    assert not (tmp_path / "g" / "group.json").exists()
+
+
+def test_ctrl_c_in_the_last_member_is_not_recorded_as_its_failure(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    from tunesmith import interrupts
+    from tunesmith.config import load_recipe
+    from tunesmith.group.driver import run_group
+
+    recipe = load_recipe(group_recipe(tmp_path, tiny_model_dir, SEEDS))
+    exc = RuntimeError("wrapped by a library")
+    started = failing(monkeypatch, {"seed-2"}, exc, fake={"seed-0", "seed-1"})
+    monkeypatch.setattr(interrupts, "_requested", _SetAfter(started, 3))
+    with pytest.raises(KeyboardInterrupt):
+        run_group(recipe, tmp_path / "g")
+    assert not (tmp_path / "g" / "group.json").exists()
+
+
+class _SetAfter:
+    """interrupts._requested, set once `count` members have started."""
+
+    def __init__(self, started: list[str], count: int):
+        self.started, self.count = started, count
+
+    def is_set(self) -> bool:
+        return len(self.started) >= self.count

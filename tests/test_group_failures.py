@@ -182,3 +182,20 @@ class _SetAfter:
 
     def is_set(self) -> bool:
         return len(self.started) >= self.count
+
+
+def test_a_second_group_command_on_the_same_folder_is_refused_at_once(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    from tunesmith.artifacts.lock import RunLock
+
+    path = group_recipe(tmp_path, tiny_model_dir, SEEDS)
+    out = tmp_path / "g"
+    out.mkdir()
+    started = failing(monkeypatch, set(), RuntimeError())
+    with RunLock(out):  # the first command, still running
+        code, lines = run_cli(path, out, monkeypatch, capsys)
+    errors = [line for line in lines if line.startswith("error:")]
+    assert code == 2 and errors == lines[-1:], lines
+    assert errors[0].startswith(f"error: run folder {out} is in use by pid")
+    assert started == [] and sorted(p.name for p in out.iterdir()) == [".lock"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunesmith.artifacts import RunDir, atomic_write_text, write_json
+from tunesmith.artifacts.lock import RunLock
 from tunesmith.config import Recipe
 from tunesmith.config.group import GroupConfig
 from tunesmith.config.overrides import override_recipe
@@ -174,10 +175,14 @@ def run_group(recipe: Recipe, out: Path, on_member=None, on_step=None) -> dict:
     exits non-zero for them after showing the rest)."""
     recipe = with_group(recipe)
     preflight_members(recipe, group_members(recipe, out))
-    trained = train_members(recipe, out, on_member)
-    if not trained.succeeded:
-        return {"members": [], "failed_members": trained.failed}
-    return _compare(recipe, trained, out, on_step)
+    out.mkdir(parents=True, exist_ok=True)
+    # one command per group folder: two would both rebuild the shared ensembles, merges and
+    # compare.json, or one would be refused midway by a member's own lock
+    with RunLock(out):
+        trained = train_members(recipe, out, on_member)
+        if not trained.succeeded:
+            return {"members": [], "failed_members": trained.failed}
+        return _compare(recipe, trained, out, on_step)
 
 
 def _compare(recipe: Recipe, trained: Trained, out: Path, on_step) -> dict:

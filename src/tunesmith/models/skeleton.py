@@ -4,7 +4,6 @@ pre-flight in about a second, whatever the model's size."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 
@@ -24,11 +23,13 @@ def module_names(folder: Path) -> list[str] | None:
 
 
 def matches(target: str | list[str], name: str) -> bool:
-    """peft's rule (tuners_utils.check_target_module_exists): a string is a regular expression
-    matched against the whole name; a list entry is the name or its last dotted parts."""
-    if isinstance(target, str):
-        return re.fullmatch(target, name) is not None
-    return any(name == t or name.endswith(f".{t}") for t in target)
+    """Whether peft would adapt module `name` for `target_modules=target` (a string is a
+    regular expression on the whole name; a list entry the name or its last dotted parts):
+    peft's own check, so the pre-flight and the run never disagree."""
+    from peft import LoraConfig
+    from peft.tuners.tuners_utils import check_target_module_exists
+
+    return bool(check_target_module_exists(LoraConfig(target_modules=target), name))
 
 
 def leaf_names(names: list[str]) -> list[str]:

@@ -51,14 +51,10 @@ def open_study(storage, name: str, search: SearchConfig, direction: str, print_:
     """The study `name` in `storage`; exit 2 if it was created for another space/objective."""
     import optuna
 
-    # Workers seed apart: the same seed in two processes would propose the same trials.
-    seed = search.seed + (os.getpid() if worker else 0)
-    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=search.startup_trials)
     try:
         study = optuna.create_study(
             study_name=name,
             storage=storage,
-            sampler=sampler,
             pruner=PRUNERS[search.pruner](search),
             direction=direction,
             load_if_exists=True,
@@ -75,7 +71,21 @@ def open_study(storage, name: str, search: SearchConfig, direction: str, print_:
         )
     if study.direction.name.lower() != direction:
         raise UserError(f"study '{name}' optimises the other direction; use another --study")
+    existing = len(study.get_trials(deepcopy=False))
+    seed = sampler_seed(search, worker, existing)
+    study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=search.startup_trials)
     return study
+
+
+def sampler_seed(search: SearchConfig, worker: bool, existing: int) -> int:
+    """TPE's seed: `search.seed` for a fresh study, moved on by the trials already in it.
+
+    Why the trial count: a restarted command seeded like the first one replayed the first
+    one's random start-up proposals (trial 2 drew trial 0's learning rate). A fresh study
+    (no trials) keeps exactly the seed it always had, so a given seed still reproduces a run.
+    Workers also add their pid: two processes with one seed would propose the same trials.
+    """
+    return (search.seed + (os.getpid() if worker else 0) + existing) % 2**32  # numpy's range
 
 
 def fail_dead_local_trials(study) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,16 +61,75 @@ def tune(recipe: Recipe, options: TuneOptions) -> dict:
     ctx = TrialContext(recipe, space, search.objective, options.hpo_dir, bar.on_value)
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     try:
-        with _reusing(options.reuse):
+        with _reusing(options.reuse), _quiet_failed_trials():
             if len(study.get_trials(deepcopy=False, states=finished)) < budget:
                 study.optimize(
                     lambda trial: run_trial(trial, ctx),
                     timeout=timeout,
-                    callbacks=[MaxTrialsCallback(budget, states=finished), bar.on_trial],
+                    # a failed trial is recorded and the study goes on; KeyboardInterrupt is
+                    # not an Exception, so Ctrl-C still stops the search
+                    catch=(Exception,),
+                    callbacks=[
+                        MaxTrialsCallback(budget, states=finished),
+                        StopAfterFailures(budget),
+                        bar.on_trial,
+                    ],
                 )
     finally:
         bar.close()
+    check_some_trial_completed(study)
     return _result(recipe, study, options, time.perf_counter() - started)
+
+
+class SearchFailed(UserError):
+    """No trial completed and some failed: one line naming the first failure; exit 2 only
+    when that failure was the user's mistake (a UserError in the trial)."""
+
+    def __init__(self, message: str, user_error: bool) -> None:
+        super().__init__(message)
+        self.exit_code = 2 if user_error else 1
+
+
+class StopAfterFailures:
+    """Optuna callback: stop the search once this command has had `limit` failed trials and
+    not one that finished (complete or pruned).
+
+    Why: failed trials do not count towards the budget (complete + pruned), so a failure that
+    every trial meets (a bad setting in the recipe itself) would otherwise repeat forever; a
+    search where some trials succeed goes on to its budget.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.failed, self.finished = limit, 0, 0
+
+    def __call__(self, study, trial) -> None:
+        if trial.state.name == "FAIL":
+            self.failed += 1
+        elif trial.state.is_finished():
+            self.finished += 1
+        if self.failed >= self.limit and not self.finished:
+            study.stop()
+
+
+def check_some_trial_completed(study) -> None:
+    """Raise SearchFailed when the study has failed trials and not one complete trial."""
+    import optuna
+
+    from tunesmith.tune.trial import FAIL_REASON_ATTR, USER_ERROR_ATTR
+
+    states = optuna.trial.TrialState
+    if study.get_trials(deepcopy=False, states=(states.COMPLETE,)):
+        return
+    failed = study.get_trials(deepcopy=False, states=(states.FAIL,))
+    failed = [t for t in failed if FAIL_REASON_ATTR in t.user_attrs]
+    if not failed:
+        return  # nothing failed for a reason (e.g. all pruned): write_best says so
+    first = failed[0]
+    raise SearchFailed(
+        f"search: no trial completed; {len(failed)} failed, the first (trial {first.number}): "
+        f"{first.user_attrs[FAIL_REASON_ATTR]}",
+        bool(first.user_attrs.get(USER_ERROR_ATTR)),
+    )
 
 
 def _result(recipe: Recipe, study, options: TuneOptions, seconds: float) -> dict:
@@ -89,8 +150,6 @@ def _result(recipe: Recipe, study, options: TuneOptions, seconds: float) -> dict
 
 def _reusing(on: bool):
     """Within the block, trials share the loaded base model and the tokenised data."""
-    import contextlib
-
     from tunesmith.models import reuse_loaded_models
     from tunesmith.train.encoded import reuse_encoded
 
@@ -99,6 +158,20 @@ def _reusing(on: bool):
         stack.enter_context(reuse_loaded_models())
         stack.enter_context(reuse_encoded())
     return stack
+
+
+@contextlib.contextmanager
+def _quiet_failed_trials():
+    """Optuna logs each failed trial with a traceback; a failed trial is an outcome of the
+    search, not a crash, and its one-line reason is printed (progress), kept (trial user
+    attrs) and reported (summary.json, report.html) instead."""
+    logger = logging.getLogger("optuna.study._optimize")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _seconds(text: str | None) -> float | None:

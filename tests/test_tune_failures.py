@@ -1,0 +1,65 @@
+"""A failing trial is recorded and the search goes on; only a search where no trial completed
+fails, with one line naming the first failure."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import optuna
+import pytest
+from tune_helpers import search_recipe
+
+from tunesmith.config import load_recipe
+from tunesmith.config.space import check_space
+from tunesmith.tune.driver import TuneOptions, tune
+from tunesmith.tune.storage import open_storage
+from tunesmith.tune.study import fingerprint, open_study
+
+TARGETS = "training.lora.target_modules"
+GOOD, BAD = ["q_proj", "v_proj"], ["nope_proj"]
+
+
+def _label(choice: list[str]) -> str:
+    return json.dumps(choice, sort_keys=True)  # how tune/suggest.py offers a list choice
+
+
+def test_a_failing_trial_is_recorded_and_the_search_goes_on(tiny_recipe, tmp_path):
+    space = {TARGETS: {"type": "categorical", "choices": [GOOD, BAD]}}
+    recipe = load_recipe(search_recipe(tiny_recipe, space=space, pruner="none", trials=2))
+    hpo = tmp_path / "hpo"
+    printed = fingerprint(check_space(recipe), "val_perplexity", None)
+    study = open_study(open_storage(None, hpo), "tiny", recipe.search, "minimize", printed, False)
+    study.enqueue_trial({TARGETS: _label(BAD)})  # trial 0 fails (no module matches)
+    for _ in range(2):
+        study.enqueue_trial({TARGETS: _label(GOOD)})
+    summary = tune(recipe, TuneOptions(hpo_dir=hpo, show_progress=False))
+    assert summary["counts"] == {"fail": 1, "complete": 2}
+    assert summary["best"]["number"] in (1, 2)
+    [failed] = summary["failed"]
+    assert failed["number"] == 0 and failed["values"] == {TARGETS: BAD}
+    assert failed["reason"].startswith("NoMatchingPeftModuleError: ")
+    assert "nope_proj" in failed["reason"] and "\n" not in failed["reason"]
+    stored = optuna.load_study(study_name="tiny", storage=open_storage(None, hpo)).trials[0]
+    assert stored.user_attrs["fail_reason"] == failed["reason"]
+    assert json.loads((hpo / "summary.json").read_text())["failed"] == [failed]
+    assert load_recipe(hpo / "best.yaml").training.lora.target_modules == GOOD
+    assert "nope_proj" in (hpo / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_search_where_every_trial_fails_is_one_line(tiny_recipe, tmp_path, capsys, monkeypatch):
+    from tunesmith.cli.main import main
+
+    space = {TARGETS: {"type": "categorical", "choices": [BAD]}}
+    path = search_recipe(tiny_recipe, space=space, pruner="none", trials=2)
+    argv = ["tunesmith", "tune", str(path), "-o", str(tmp_path / "hpo")]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    err = capsys.readouterr().err.strip()
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert exit_info.value.code == 1  # not the user's input (peft's own error): not 2
+    assert len(errors) == 1 and "Traceback" not in err
+    assert errors[0].startswith("error: search: no trial completed; 2 failed, the first (trial 0)")
+    assert "NoMatchingPeftModuleError" in errors[0]
+    assert not (tmp_path / "hpo" / "best.yaml").exists()

@@ -46,3 +46,68 @@ def test_sampler_seed_is_the_search_seed_moved_on_by_existing_trials(tiny_recipe
     assert sampler_seed(search, worker=False, existing=0) == 7
     assert sampler_seed(search, worker=False, existing=3) == 10
     assert sampler_seed(search, worker=True, existing=3) == 7 + os.getpid() + 3
+
+
+def _interrupt_first_report(self, number: int, step: int, value: float) -> None:
+    raise KeyboardInterrupt  # what Ctrl-C does at the trial's first validation report
+
+
+def test_a_trial_stopped_by_ctrl_c_is_retried_once_on_resume(
+    tiny_recipe, tmp_path, capsys, monkeypatch
+):
+    import sys
+
+    import pytest
+
+    from tunesmith.cli.main import main
+    from tunesmith.tune.driver import TuneOptions, tune
+    from tunesmith.tune.progress import TuneProgress
+
+    path = search_recipe(tiny_recipe, pruner="none", trials=1, startup_trials=10)
+    hpo = tmp_path / "hpo"
+    monkeypatch.setattr(TuneProgress, "on_value", _interrupt_first_report)
+    monkeypatch.setattr(sys, "argv", ["tunesmith", "tune", str(path), "-o", str(hpo)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 130
+    assert "Traceback" not in capsys.readouterr().err
+    monkeypatch.undo()
+    storage = open_storage(None, hpo)
+    [stopped] = optuna.load_study(study_name="tiny", storage=storage).trials
+    assert stopped.state == optuna.trial.TrialState.FAIL
+    assert stopped.user_attrs["interrupted"] is True
+    recipe = load_recipe(path)
+    summary = tune(recipe, TuneOptions(hpo_dir=hpo, show_progress=False))
+    trials = optuna.load_study(study_name="tiny", storage=storage).trials
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"]
+    assert trials[1].params == stopped.params and trials[1].user_attrs["retried"] == 0
+    assert summary["failed"][0]["reason"] == "interrupted (Ctrl-C)"
+    # resuming again does not queue the interrupted trial a second time
+    tune(recipe, TuneOptions(hpo_dir=hpo, trials=2, show_progress=False))
+    trials = optuna.load_study(study_name="tiny", storage=storage).trials
+    assert [t.user_attrs.get("retried") for t in trials] == [None, 0, None]
+    assert trials[2].params != stopped.params
+
+
+def test_a_dead_retry_of_trial_0_is_not_retried_again(tiny_recipe, tmp_path):
+    import socket
+    import subprocess
+
+    from tunesmith.tune.study import fail_dead_local_trials
+
+    recipe = load_recipe(search_recipe(tiny_recipe))
+    study = open_study(open_storage(None, tmp_path), "s", recipe.search, "minimize", "fp", False)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    owner = f"{socket.gethostname()}:{gone.pid}"
+    dist = optuna.distributions.FloatDistribution(1e-3, 1e-2, log=True)
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.RUNNING,
+            params={LR: 2e-3},
+            distributions={LR: dist},
+            user_attrs={"worker": owner, "retried": 0},  # itself the retry of trial 0
+        )
+    )
+    assert fail_dead_local_trials(study) == 1
+    assert [t.state.name for t in study.trials] == ["FAIL"]  # no second retry queued

@@ -37,7 +37,12 @@ def tune(recipe: Recipe, options: TuneOptions) -> dict:
 
     from tunesmith.tune.shared_data import curated
     from tunesmith.tune.storage import open_storage
-    from tunesmith.tune.study import fail_dead_local_trials, fingerprint, open_study
+    from tunesmith.tune.study import (
+        fail_dead_local_trials,
+        fingerprint,
+        open_study,
+        requeue_interrupted_trials,
+    )
     from tunesmith.tune.trial import TrialContext, run_trial
 
     search = recipe.search or SearchConfig()
@@ -55,6 +60,7 @@ def tune(recipe: Recipe, options: TuneOptions) -> dict:
     printed = fingerprint(space, search.objective, search.metric)
     study = open_study(storage, name, search, objective.direction, printed, options.worker)
     fail_dead_local_trials(study)
+    requeue_interrupted_trials(study)
     curated(recipe, options.hpo_dir)  # once, before any trial (and data errors surface now)
     started = time.perf_counter()
     bar = _progress(study, budget, timeout, search.objective, options.show_progress)

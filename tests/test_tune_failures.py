@@ -63,3 +63,27 @@ def test_a_search_where_every_trial_fails_is_one_line(tiny_recipe, tmp_path, cap
     assert errors[0].startswith("error: search: no trial completed; 2 failed, the first (trial 0)")
     assert "NoMatchingPeftModuleError" in errors[0]
     assert not (tmp_path / "hpo" / "best.yaml").exists()
+
+
+def test_a_second_main_command_on_the_folder_is_refused_but_workers_join(
+    tiny_recipe, tmp_path, capsys, monkeypatch
+):
+    import os
+
+    from tunesmith.artifacts.lock import RunLock
+    from tunesmith.cli.main import main
+
+    path = search_recipe(tiny_recipe, pruner="none", trials=1)
+    hpo = tmp_path / "hpo"
+    hpo.mkdir()
+    with RunLock(hpo, what="search folder"):  # the first main command, still running
+        monkeypatch.setattr(sys, "argv", ["tunesmith", "tune", str(path), "-o", str(hpo)])
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+        err = capsys.readouterr().err.strip()
+        assert exit_info.value.code == 2 and "Traceback" not in err
+        [line] = [line for line in err.splitlines() if line.startswith("error:")]
+        assert line.startswith(f"error: search folder {hpo} is in use by pid {os.getpid()}")
+        assert not (hpo / "study.journal").exists()  # refused before touching the study
+        summary = tune(load_recipe(path), TuneOptions(hpo_dir=hpo, worker=True))
+        assert summary["counts"] == {"complete": 1}

@@ -32,6 +32,35 @@ class TuneOptions:
 
 def tune(recipe: Recipe, options: TuneOptions) -> dict:
     """Run (or continue) the search; without `worker`, also write best.yaml, final runs, report."""
+    search = recipe.search or SearchConfig()
+    space = check_space(recipe)
+    budget = options.trials if options.trials is not None else search.trials
+    if budget < 1:
+        raise UserError(f"--trials: {budget}; a search needs at least one trial")
+    timeout = _seconds(options.timeout or search.timeout)
+    if search.objective == "val_metric":
+        metric_name(recipe)
+    objective = OBJECTIVES[search.objective]
+    with _main_lock(options):
+        return _search(recipe, options, search, space, budget, timeout, objective)
+
+
+def _main_lock(options: TuneOptions):
+    """The main command holds the search folder; workers (`--worker`) join it freely.
+
+    Why: two main commands on one folder would both write best.yaml, final/ and the report.
+    A worker only runs trials, which the study's storage keeps apart.
+    """
+    if options.worker:
+        return contextlib.nullcontext()
+    from tunesmith.artifacts.lock import RunLock
+
+    options.hpo_dir.mkdir(parents=True, exist_ok=True)
+    hint = "wait for it to finish, add --worker to run trials alongside it, or use another --output"
+    return RunLock(options.hpo_dir, what="search folder", hint=hint)
+
+
+def _search(recipe, options, search, space, budget, timeout, objective) -> dict:
     import optuna
     from optuna.study import MaxTrialsCallback
 
@@ -45,15 +74,6 @@ def tune(recipe: Recipe, options: TuneOptions) -> dict:
     )
     from tunesmith.tune.trial import TrialContext, run_trial
 
-    search = recipe.search or SearchConfig()
-    space = check_space(recipe)
-    budget = options.trials if options.trials is not None else search.trials
-    if budget < 1:
-        raise UserError(f"--trials: {budget}; a search needs at least one trial")
-    timeout = _seconds(options.timeout or search.timeout)
-    if search.objective == "val_metric":
-        metric_name(recipe)
-    objective = OBJECTIVES[search.objective]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(options.storage or search.storage, options.hpo_dir)
     name = options.study or search.study or recipe.name

@@ -24,7 +24,14 @@ def _label(choice: list[str]) -> str:
     return json.dumps(choice, sort_keys=True)  # how tune/suggest.py offers a list choice
 
 
-def test_a_failing_trial_is_recorded_and_the_search_goes_on(tiny_recipe, tmp_path):
+def _no_up_front_check(monkeypatch) -> None:
+    """As for a model whose module names are unknown before it loads (a hub id not fetched
+    yet): the bad choice reaches a trial, and peft's own error fails it."""
+    monkeypatch.setattr("tunesmith.tune.driver.check_targets_up_front", lambda *a: None)
+
+
+def test_a_failing_trial_is_recorded_and_the_search_goes_on(tiny_recipe, tmp_path, monkeypatch):
+    _no_up_front_check(monkeypatch)
     space = {TARGETS: {"type": "categorical", "choices": [GOOD, BAD]}}
     recipe = load_recipe(search_recipe(tiny_recipe, space=space, pruner="none", trials=2))
     hpo = tmp_path / "hpo"
@@ -50,6 +57,7 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(tiny_recipe, tmp_pat
 def test_a_search_where_every_trial_fails_is_one_line(tiny_recipe, tmp_path, capsys, monkeypatch):
     from tunesmith.cli.main import main
 
+    _no_up_front_check(monkeypatch)
     space = {TARGETS: {"type": "categorical", "choices": [BAD]}}
     path = search_recipe(tiny_recipe, space=space, pruner="none", trials=2)
     argv = ["tunesmith", "tune", str(path), "-o", str(tmp_path / "hpo")]
@@ -87,3 +95,43 @@ def test_a_second_main_command_on_the_folder_is_refused_but_workers_join(
         assert not (hpo / "study.journal").exists()  # refused before touching the study
         summary = tune(load_recipe(path), TuneOptions(hpo_dir=hpo, worker=True))
         assert summary["counts"] == {"complete": 1}
+
+
+@pytest.mark.parametrize("command", ["validate", "tune"])
+def test_a_target_modules_choice_matching_no_module_is_refused_up_front(
+    tiny_recipe, tmp_path, capsys, monkeypatch, command
+):
+    from tunesmith.cli.main import main
+
+    space = {TARGETS: {"type": "categorical", "choices": [GOOD, ["q_prj"]]}}
+    path = search_recipe(tiny_recipe, space=space)
+    out = tmp_path / "hpo"
+    monkeypatch.setattr(sys, "argv", ["tunesmith", command, str(path), "-o", str(out)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and "Traceback" not in err
+    [line] = [line for line in err.splitlines() if line.startswith("error:")]
+    assert line.startswith(
+        "error: search.space 'training.lora.target_modules'=['q_prj']: "
+        "training.lora.target_modules: ['q_prj'] match no module of model"
+    )
+    assert "(did you mean 'q_proj'?)" in line
+    assert not (out / "study.journal").exists()
+
+
+def test_the_recipes_own_target_modules_are_checked_by_validate(tiny_recipe, capsys, monkeypatch):
+    import yaml
+
+    from tunesmith.cli.main import main
+
+    path = tiny_recipe()
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["training"].setdefault("lora", {})["target_modules"] = BAD
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    monkeypatch.setattr(sys, "argv", ["tunesmith", "validate", str(path)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert "training.lora.target_modules: ['nope_proj'] match no module of model" in err

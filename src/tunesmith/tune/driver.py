@@ -41,8 +41,17 @@ def tune(recipe: Recipe, options: TuneOptions) -> dict:
     if search.objective == "val_metric":
         metric_name(recipe)
     objective = OBJECTIVES[search.objective]
+    check_targets_up_front(recipe, space)
     with _main_lock(options):
         return _search(recipe, options, search, space, budget, timeout, objective)
+
+
+def check_targets_up_front(recipe: Recipe, space: dict) -> None:
+    """A target_modules choice that matches no module of the model would fail every trial
+    that picks it; refuse it before the search (module names from the safetensors headers)."""
+    from tunesmith.models.targets import check_recipe_targets
+
+    check_recipe_targets(recipe, space)
 
 
 def _main_lock(options: TuneOptions):

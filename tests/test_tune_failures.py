@@ -135,3 +135,18 @@ def test_the_recipes_own_target_modules_are_checked_by_validate(tiny_recipe, cap
     err = capsys.readouterr().err
     assert exit_info.value.code == 2
     assert "training.lora.target_modules: ['nope_proj'] match no module of model" in err
+
+
+def test_a_search_without_a_validation_split_is_refused_before_any_trial(tiny_recipe, tmp_path):
+    import yaml
+
+    from tunesmith.errors import UserError
+
+    path = search_recipe(tiny_recipe, pruner="none")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["data"]["split"]["validation"] = 0
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    hpo = tmp_path / "hpo"
+    with pytest.raises(UserError, match="the validation split is empty; a search needs it"):
+        tune(load_recipe(path), TuneOptions(hpo_dir=hpo, show_progress=False))
+    assert not (hpo / "trials").exists()

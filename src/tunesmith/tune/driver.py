@@ -54,6 +54,14 @@ def check_targets_up_front(recipe: Recipe, space: dict) -> None:
     check_recipe_targets(recipe, space)
 
 
+def _require_validation(shared) -> None:
+    """Every objective reads the validation split: without one, every trial would train and
+    then fail (a failed trial no longer stops the search), so refuse it before the first."""
+    val = shared.data / "val.jsonl"
+    if not val.is_file() or not val.read_text(encoding="utf-8").strip():
+        raise UserError("data.split.validation: the validation split is empty; a search needs it")
+
+
 def _main_lock(options: TuneOptions):
     """The main command holds the search folder; workers (`--worker`) join it freely.
 
@@ -90,7 +98,8 @@ def _search(recipe, options, search, space, budget, timeout, objective) -> dict:
     study = open_study(storage, name, search, objective.direction, printed, options.worker)
     fail_dead_local_trials(study)
     requeue_interrupted_trials(study)
-    curated(recipe, options.hpo_dir)  # once, before any trial (and data errors surface now)
+    # once, before any trial (and data errors surface now)
+    _require_validation(curated(recipe, options.hpo_dir))
     started = time.perf_counter()
     bar = _progress(study, budget, timeout, search.objective, options.show_progress)
     ctx = TrialContext(recipe, space, search.objective, options.hpo_dir, bar.on_value)

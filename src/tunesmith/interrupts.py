@@ -35,6 +35,11 @@ def raise_if_interrupted() -> None:
         raise KeyboardInterrupt
 
 
+def requested() -> bool:
+    """Whether Ctrl-C was pressed in this process (even if its KeyboardInterrupt was lost)."""
+    return _requested.is_set()
+
+
 def _on_sigint(signum, frame) -> None:
     _requested.set()
     raise KeyboardInterrupt

@@ -29,15 +29,18 @@ def preflight(recipe: Recipe, output: Path | None, say=None) -> list[str]:
                 say(line)
 
     passed(f"recipe: ok ({recipe.task}, model {recipe.model.name})")
+    space = None
     if recipe.search is not None:
         from tunesmith.config.space import check_space
 
-        passed(f"search.space: ok ({len(check_space(recipe))} keys, every value accepted)")
+        space = check_space(recipe)
+        passed(f"search.space: ok ({len(space)} keys, every value accepted)")
     if output is not None:
         passed(check_writable(output))
     passed(_model(recipe.model.name))
     passed(_device(recipe.model.device))
     passed(*_method(recipe))
+    passed(*_targets(recipe, space))
     passed(*_deployment(recipe))
     passed(*_data(recipe))
     if recipe.pretrain is not None:
@@ -87,6 +90,13 @@ def _targets(recipe: Recipe, folder: Path) -> list[str]:
                 f"{', '.join(leaf_names(names))})"
             )
     return [f"{key}: ok ({targets})"]
+
+
+def _targets(recipe: Recipe, space: dict | None) -> list[str]:
+    """target_modules (the recipe's and each search choice's) against the model's modules."""
+    from tunesmith.models.targets import check_recipe_targets
+
+    return check_recipe_targets(recipe, space)
 
 
 def _deployment(recipe: Recipe) -> list[str]:

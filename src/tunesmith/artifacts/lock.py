@@ -18,8 +18,14 @@ LOCK_NAME = ".lock"
 class RunLock:
     """`with RunLock(folder):` — raises UserError naming the pid that holds the folder."""
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        what: str = "run folder",
+        hint: str = "wait for it to finish or use another --output",
+    ) -> None:
         self.path = Path(folder) / LOCK_NAME
+        self.what, self.hint = what, hint  # the refusal's wording: which folder, what to do
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
@@ -36,8 +42,7 @@ class RunLock:
             owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise UserError(
-                f"run folder {self.path.parent} is in use by pid {owner}; wait for it to "
-                "finish or use another --output"
+                f"{self.what} {self.path.parent} is in use by pid {owner}; {self.hint}"
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,14 +32,6 @@ class TuneOptions:
 
 def tune(recipe: Recipe, options: TuneOptions) -> dict:
     """Run (or continue) the search; without `worker`, also write best.yaml, final runs, report."""
-    import optuna
-    from optuna.study import MaxTrialsCallback
-
-    from tunesmith.tune.shared_data import curated
-    from tunesmith.tune.storage import open_storage
-    from tunesmith.tune.study import fail_dead_local_trials, fingerprint, open_study
-    from tunesmith.tune.trial import TrialContext, run_trial
-
     search = recipe.search or SearchConfig()
     space = check_space(recipe)
     budget = options.trials if options.trials is not None else search.trials
@@ -47,28 +41,139 @@ def tune(recipe: Recipe, options: TuneOptions) -> dict:
     if search.objective == "val_metric":
         metric_name(recipe)
     objective = OBJECTIVES[search.objective]
+    check_targets_up_front(recipe, space)
+    with _main_lock(options):
+        return _search(recipe, options, search, space, budget, timeout, objective)
+
+
+def check_targets_up_front(recipe: Recipe, space: dict) -> None:
+    """A target_modules choice that matches no module of the model would fail every trial
+    that picks it; refuse it before the search (module names from the safetensors headers)."""
+    from tunesmith.models.targets import check_recipe_targets
+
+    check_recipe_targets(recipe, space)
+
+
+def _require_validation(shared) -> None:
+    """Every objective reads the validation split: without one, every trial would train and
+    then fail (a failed trial no longer stops the search), so refuse it before the first."""
+    val = shared.data / "val.jsonl"
+    if not val.is_file() or not val.read_text(encoding="utf-8").strip():
+        raise UserError("data.split.validation: the validation split is empty; a search needs it")
+
+
+def _main_lock(options: TuneOptions):
+    """The main command holds the search folder; workers (`--worker`) join it freely.
+
+    Why: two main commands on one folder would both write best.yaml, final/ and the report.
+    A worker only runs trials, which the study's storage keeps apart.
+    """
+    if options.worker:
+        return contextlib.nullcontext()
+    from tunesmith.artifacts.lock import RunLock
+
+    options.hpo_dir.mkdir(parents=True, exist_ok=True)
+    hint = "wait for it to finish, add --worker to run trials alongside it, or use another --output"
+    return RunLock(options.hpo_dir, what="search folder", hint=hint)
+
+
+def _search(recipe, options, search, space, budget, timeout, objective) -> dict:
+    import optuna
+    from optuna.study import MaxTrialsCallback
+
+    from tunesmith.tune.shared_data import curated
+    from tunesmith.tune.storage import open_storage
+    from tunesmith.tune.study import (
+        fail_dead_local_trials,
+        fingerprint,
+        open_study,
+        requeue_interrupted_trials,
+    )
+    from tunesmith.tune.trial import TrialContext, run_trial
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(options.storage or search.storage, options.hpo_dir)
     name = options.study or search.study or recipe.name
     printed = fingerprint(space, search.objective, search.metric)
     study = open_study(storage, name, search, objective.direction, printed, options.worker)
     fail_dead_local_trials(study)
-    curated(recipe, options.hpo_dir)  # once, before any trial (and data errors surface now)
+    requeue_interrupted_trials(study)
+    # once, before any trial (and data errors surface now)
+    _require_validation(curated(recipe, options.hpo_dir))
     started = time.perf_counter()
     bar = _progress(study, budget, timeout, search.objective, options.show_progress)
     ctx = TrialContext(recipe, space, search.objective, options.hpo_dir, bar.on_value)
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     try:
-        with _reusing(options.reuse):
+        with _reusing(options.reuse), _quiet_failed_trials():
             if len(study.get_trials(deepcopy=False, states=finished)) < budget:
                 study.optimize(
                     lambda trial: run_trial(trial, ctx),
                     timeout=timeout,
-                    callbacks=[MaxTrialsCallback(budget, states=finished), bar.on_trial],
+                    # a failed trial is recorded and the study goes on; KeyboardInterrupt is
+                    # not an Exception, so Ctrl-C still stops the search
+                    catch=(Exception,),
+                    callbacks=[
+                        MaxTrialsCallback(budget, states=finished),
+                        StopAfterFailures(budget),
+                        bar.on_trial,
+                    ],
                 )
     finally:
         bar.close()
+    check_some_trial_completed(study)
     return _result(recipe, study, options, time.perf_counter() - started)
+
+
+class SearchFailed(UserError):
+    """No trial completed and some failed: one line naming the first failure; exit 2 only
+    when that failure was the user's mistake (a UserError in the trial)."""
+
+    def __init__(self, message: str, user_error: bool) -> None:
+        super().__init__(message)
+        self.exit_code = 2 if user_error else 1
+
+
+class StopAfterFailures:
+    """Optuna callback: stop the search once this command has had `limit` failed trials and
+    not one that finished (complete or pruned).
+
+    Why: failed trials do not count towards the budget (complete + pruned), so a failure that
+    every trial meets (a bad setting in the recipe itself) would otherwise repeat forever; a
+    search where some trials succeed goes on to its budget.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.failed, self.finished = limit, 0, 0
+
+    def __call__(self, study, trial) -> None:
+        if trial.state.name == "FAIL":
+            self.failed += 1
+        elif trial.state.is_finished():
+            self.finished += 1
+        if self.failed >= self.limit and not self.finished:
+            study.stop()
+
+
+def check_some_trial_completed(study) -> None:
+    """Raise SearchFailed when the study has failed trials and not one complete trial."""
+    import optuna
+
+    from tunesmith.tune.trial import FAIL_REASON_ATTR, USER_ERROR_ATTR
+
+    states = optuna.trial.TrialState
+    if study.get_trials(deepcopy=False, states=(states.COMPLETE,)):
+        return
+    failed = study.get_trials(deepcopy=False, states=(states.FAIL,))
+    failed = [t for t in failed if FAIL_REASON_ATTR in t.user_attrs]
+    if not failed:
+        return  # nothing failed for a reason (e.g. all pruned): write_best says so
+    first = failed[0]
+    raise SearchFailed(
+        f"search: no trial completed; {len(failed)} failed, the first (trial {first.number}): "
+        f"{first.user_attrs[FAIL_REASON_ATTR]}",
+        bool(first.user_attrs.get(USER_ERROR_ATTR)),
+    )
 
 
 def _result(recipe: Recipe, study, options: TuneOptions, seconds: float) -> dict:
@@ -89,8 +194,6 @@ def _result(recipe: Recipe, study, options: TuneOptions, seconds: float) -> dict
 
 def _reusing(on: bool):
     """Within the block, trials share the loaded base model and the tokenised data."""
-    import contextlib
-
     from tunesmith.models import reuse_loaded_models
     from tunesmith.train.encoded import reuse_encoded
 
@@ -99,6 +202,20 @@ def _reusing(on: bool):
         stack.enter_context(reuse_loaded_models())
         stack.enter_context(reuse_encoded())
     return stack
+
+
+@contextlib.contextmanager
+def _quiet_failed_trials():
+    """Optuna logs each failed trial with a traceback; a failed trial is an outcome of the
+    search, not a crash, and its one-line reason is printed (progress), kept (trial user
+    attrs) and reported (summary.json, report.html) instead."""
+    logger = logging.getLogger("optuna.study._optimize")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _seconds(text: str | None) -> float | None:

@@ -36,6 +36,8 @@ class TuneProgress:
         """Optuna callback: print the finished trial and advance the bar."""
         state = trial.state.name.lower()
         value = f"{self.label} {trial.value:.4g}" if trial.value is not None else ""
+        if trial.user_attrs.get("fail_reason"):
+            value = trial.user_attrs["fail_reason"]
         console.print(
             f"trial {trial.number:>3}  {_params(trial.user_attrs.get('overrides', {}))}  "
             f"{value}  [bold]{state}[/bold]"

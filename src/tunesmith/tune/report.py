@@ -33,6 +33,9 @@ def study_summary(study, seconds: float) -> dict:
         "seconds_this_command": round(seconds, 1),
         "seconds_in_trials": round(trial_seconds, 1),
     }
+    failed = [failure(t) for t in study.get_trials(deepcopy=False) if t.state.name == "FAIL"]
+    if failed:
+        summary["failed"] = failed
     completed = [t for t in study.get_trials(deepcopy=False) if t.value is not None]
     if completed:
         best = study.best_trial
@@ -43,6 +46,21 @@ def study_summary(study, seconds: float) -> dict:
             "run_dir": best.user_attrs.get("run_dir"),
         }
     return summary
+
+
+def failure(trial) -> dict:
+    """A failed trial's number, values and one-line reason (why it did not count)."""
+    from tunesmith.tune.trial import FAIL_REASON_ATTR, INTERRUPTED_ATTR
+
+    if trial.user_attrs.get(INTERRUPTED_ATTR):
+        reason = "interrupted (Ctrl-C)"
+    else:
+        reason = trial.user_attrs.get(FAIL_REASON_ATTR, "unknown (no reason recorded)")
+    return {
+        "number": trial.number,
+        "values": trial.user_attrs.get("overrides", {}),
+        "reason": reason,
+    }
 
 
 def importances(study) -> dict[str, float]:

@@ -14,6 +14,7 @@ from tunesmith.errors import UserError
 from tunesmith.tune.storage import OWNER_ATTR
 
 FINGERPRINT_ATTR = "tunesmith_fingerprint"
+RETRY_ATTR = "retried"  # user attr of a queued retry: the number of the trial it repeats
 
 
 def _median(search: SearchConfig):
@@ -51,14 +52,10 @@ def open_study(storage, name: str, search: SearchConfig, direction: str, print_:
     """The study `name` in `storage`; exit 2 if it was created for another space/objective."""
     import optuna
 
-    # Workers seed apart: the same seed in two processes would propose the same trials.
-    seed = search.seed + (os.getpid() if worker else 0)
-    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=search.startup_trials)
     try:
         study = optuna.create_study(
             study_name=name,
             storage=storage,
-            sampler=sampler,
             pruner=PRUNERS[search.pruner](search),
             direction=direction,
             load_if_exists=True,
@@ -75,7 +72,21 @@ def open_study(storage, name: str, search: SearchConfig, direction: str, print_:
         )
     if study.direction.name.lower() != direction:
         raise UserError(f"study '{name}' optimises the other direction; use another --study")
+    existing = len(study.get_trials(deepcopy=False))
+    seed = sampler_seed(search, worker, existing)
+    study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=search.startup_trials)
     return study
+
+
+def sampler_seed(search: SearchConfig, worker: bool, existing: int) -> int:
+    """TPE's seed: `search.seed` for a fresh study, moved on by the trials already in it.
+
+    Why the trial count: a restarted command seeded like the first one replayed the first
+    one's random start-up proposals (trial 2 drew trial 0's learning rate). A fresh study
+    (no trials) keeps exactly the seed it always had, so a given seed still reproduces a run.
+    Workers also add their pid: two processes with one seed would propose the same trials.
+    """
+    return (search.seed + (os.getpid() if worker else 0) + existing) % 2**32  # numpy's range
 
 
 def fail_dead_local_trials(study) -> int:
@@ -95,7 +106,34 @@ def fail_dead_local_trials(study) -> int:
         # Optuna has no public call to fail another process's trial; its own fail_stale_trials
         # (heartbeat storages only) uses the same storage method.
         study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
-        if not trial.user_attrs.get("retried"):
-            study.enqueue_trial(trial.params, user_attrs={"retried": trial.number})
+        # `in`, not truthiness: a retry of trial 0 carries retried=0
+        if RETRY_ATTR not in trial.user_attrs:
+            study.enqueue_trial(trial.params, user_attrs={RETRY_ATTR: trial.number})
         failed += 1
     return failed
+
+
+def requeue_interrupted_trials(study) -> int:
+    """Queue again the values of each trial a Ctrl-C stopped (Optuna marks it FAIL), once.
+
+    Why: the CLI says "run the same command again to resume", yet Optuna never proposes a
+    failed trial's values again, so the interrupted trial was simply lost. A Ctrl-C says
+    nothing about the trial, so a retry that is interrupted in its turn is queued again too;
+    a trial whose retry is already in the study is not queued twice.
+    """
+    import optuna
+
+    from tunesmith.tune.trial import INTERRUPTED_ATTR
+
+    trials = study.get_trials(deepcopy=False)
+    queued = {t.user_attrs[RETRY_ATTR] for t in trials if RETRY_ATTR in t.user_attrs}
+    count = 0
+    for trial in trials:
+        stopped = trial.state == optuna.trial.TrialState.FAIL and trial.user_attrs.get(
+            INTERRUPTED_ATTR
+        )
+        # no params: stopped before drawing any, a new trial does the same
+        if stopped and trial.params and trial.number not in queued:
+            study.enqueue_trial(trial.params, user_attrs={RETRY_ATTR: trial.number})
+            count += 1
+    return count

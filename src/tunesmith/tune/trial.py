@@ -8,15 +8,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tunesmith import interrupts
 from tunesmith.artifacts import RunDir
 from tunesmith.config import Recipe
 from tunesmith.config.overrides import override_recipe
+from tunesmith.errors import UserError
 from tunesmith.tune.objective import OBJECTIVES, objective_value
 from tunesmith.tune.shared_data import curated, link_data
 from tunesmith.tune.suggest import suggest_values
 
 # Stages a trial runs: never `evaluate` (it reads the test split).
 TRIAL_STAGES = ("train",)
+# Trial user attrs: why a trial failed (one line) and whether that was the user's mistake;
+# INTERRUPTED marks a trial a Ctrl-C stopped, so that a resumed search retries it.
+FAIL_REASON_ATTR = "fail_reason"
+USER_ERROR_ATTR = "user_error"
+INTERRUPTED_ATTR = "interrupted"
 
 
 @dataclass
@@ -33,7 +40,51 @@ def trial_dir(hpo_dir: Path, number: int) -> RunDir:
 
 
 def run_trial(trial, ctx: TrialContext) -> float:
-    """Optuna's objective function for one trial."""
+    """Optuna's objective function for one trial.
+
+    A failure is recorded on the trial (one line) and raised again for Optuna to mark the
+    trial FAIL; the driver lets the study carry on. A Ctrl-C is never a failure: the trial is
+    marked interrupted (so a resumed search retries it) and the interrupt goes on up.
+    """
+    import optuna
+
+    try:
+        return _run(trial, ctx)
+    except optuna.TrialPruned:
+        raise
+    except KeyboardInterrupt:
+        trial.set_user_attr(INTERRUPTED_ATTR, True)
+        raise
+    except Exception as exc:
+        if interrupts.requested():
+            # a Ctrl-C that surfaced as another error (a library wrapped it) still stops
+            trial.set_user_attr(INTERRUPTED_ATTR, True)
+            raise KeyboardInterrupt from exc
+        _record_failure(trial, ctx, exc)
+        raise
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line for a failed trial: a user error's own message, else the type and first line."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if not isinstance(exc, UserError):
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text[:300]
+
+
+def _record_failure(trial, ctx: TrialContext, exc: Exception) -> None:
+    """The reason in the trial's user attrs (summary, report) and in its run folder's manifest."""
+    reason = failure_reason(exc)
+    trial.set_user_attr(FAIL_REASON_ATTR, reason)
+    trial.set_user_attr(USER_ERROR_ATTR, isinstance(exc, UserError))
+    run_dir = trial_dir(ctx.hpo_dir, trial.number)
+    if run_dir.root.is_dir():
+        run_dir.set_field("hpo", {"state": "failed", "value": None, "reason": reason})
+
+
+def _run(trial, ctx: TrialContext) -> float:
+    import math
+
     import optuna
 
     from tunesmith.pipeline import run_pipeline
@@ -52,6 +103,8 @@ def run_trial(trial, ctx: TrialContext) -> float:
         _finish(recipe, run_dir, "pruned", None)
         raise
     value = objective_value(recipe, run_dir, ctx.objective)
+    if not math.isfinite(value):  # Optuna would fail it with a warning but no reason
+        raise ValueError(f"the objective {ctx.objective} is {value}")
     _finish(recipe, run_dir, "complete", value)
     return value
 

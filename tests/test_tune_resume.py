@@ -1,0 +1,113 @@
+"""Re-running `tunesmith tune` continues the study: the sampler does not replay the first
+command's proposals, and a trial stopped by Ctrl-C is retried once on resume."""
+
+from __future__ import annotations
+
+import os
+
+import optuna
+from tune_helpers import search_recipe
+
+from tunesmith.config import load_recipe
+from tunesmith.config.space import check_space
+from tunesmith.tune.storage import open_storage
+from tunesmith.tune.study import open_study, sampler_seed
+from tunesmith.tune.suggest import suggest_values
+
+LR = "training.learning_rate"
+
+
+def _propose(study, space: dict) -> dict:
+    """One trial's values from the study's sampler (told complete, as a finished trial)."""
+    trial = study.ask()
+    values = suggest_values(trial, space)
+    study.tell(trial, 1.0)
+    return values
+
+
+def test_a_restarted_search_does_not_replay_the_first_commands_proposals(tiny_recipe, tmp_path):
+    recipe = load_recipe(search_recipe(tiny_recipe, startup_trials=10))
+    space = check_space(recipe)
+    storage = open_storage(None, tmp_path)
+    first = open_study(storage, "s", recipe.search, "minimize", "fp", worker=False)
+    before = [_propose(first, space) for _ in range(2)]
+    restarted = open_study(storage, "s", recipe.search, "minimize", "fp", worker=False)
+    after = _propose(restarted, space)
+    assert after[LR] not in {values[LR] for values in before}
+    # a fresh study proposes exactly what a TPE sampler seeded with search.seed proposes
+    plain = optuna.create_study(
+        sampler=optuna.samplers.TPESampler(seed=recipe.search.seed, n_startup_trials=10)
+    )
+    assert [_propose(plain, space) for _ in range(2)] == before
+
+
+def test_sampler_seed_is_the_search_seed_moved_on_by_existing_trials(tiny_recipe):
+    search = load_recipe(search_recipe(tiny_recipe, seed=7)).search
+    assert sampler_seed(search, worker=False, existing=0) == 7
+    assert sampler_seed(search, worker=False, existing=3) == 10
+    assert sampler_seed(search, worker=True, existing=3) == 7 + os.getpid() + 3
+
+
+def _interrupt_first_report(self, number: int, step: int, value: float) -> None:
+    raise KeyboardInterrupt  # what Ctrl-C does at the trial's first validation report
+
+
+def test_a_trial_stopped_by_ctrl_c_is_retried_once_on_resume(
+    tiny_recipe, tmp_path, capsys, monkeypatch
+):
+    import sys
+
+    import pytest
+
+    from tunesmith.cli.main import main
+    from tunesmith.tune.driver import TuneOptions, tune
+    from tunesmith.tune.progress import TuneProgress
+
+    path = search_recipe(tiny_recipe, pruner="none", trials=1, startup_trials=10)
+    hpo = tmp_path / "hpo"
+    monkeypatch.setattr(TuneProgress, "on_value", _interrupt_first_report)
+    monkeypatch.setattr(sys, "argv", ["tunesmith", "tune", str(path), "-o", str(hpo)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 130
+    assert "Traceback" not in capsys.readouterr().err
+    monkeypatch.undo()
+    storage = open_storage(None, hpo)
+    [stopped] = optuna.load_study(study_name="tiny", storage=storage).trials
+    assert stopped.state == optuna.trial.TrialState.FAIL
+    assert stopped.user_attrs["interrupted"] is True
+    recipe = load_recipe(path)
+    summary = tune(recipe, TuneOptions(hpo_dir=hpo, show_progress=False))
+    trials = optuna.load_study(study_name="tiny", storage=storage).trials
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"]
+    assert trials[1].params == stopped.params and trials[1].user_attrs["retried"] == 0
+    assert summary["failed"][0]["reason"] == "interrupted (Ctrl-C)"
+    # resuming again does not queue the interrupted trial a second time
+    tune(recipe, TuneOptions(hpo_dir=hpo, trials=2, show_progress=False))
+    trials = optuna.load_study(study_name="tiny", storage=storage).trials
+    assert [t.user_attrs.get("retried") for t in trials] == [None, 0, None]
+    assert trials[2].params != stopped.params
+
+
+def test_a_dead_retry_of_trial_0_is_not_retried_again(tiny_recipe, tmp_path):
+    import socket
+    import subprocess
+
+    from tunesmith.tune.study import fail_dead_local_trials
+
+    recipe = load_recipe(search_recipe(tiny_recipe))
+    study = open_study(open_storage(None, tmp_path), "s", recipe.search, "minimize", "fp", False)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    owner = f"{socket.gethostname()}:{gone.pid}"
+    dist = optuna.distributions.FloatDistribution(1e-3, 1e-2, log=True)
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.RUNNING,
+            params={LR: 2e-3},
+            distributions={LR: dist},
+            user_attrs={"worker": owner, "retried": 0},  # itself the retry of trial 0
+        )
+    )
+    assert fail_dead_local_trials(study) == 1
+    assert [t.state.name for t in study.trials] == ["FAIL"]  # no second retry queued

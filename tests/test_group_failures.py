@@ -63,7 +63,7 @@ def test_a_variant_that_cannot_train_is_refused_before_any_member_trains(
     errors = [line for line in lines if line.startswith("error:")]
     assert code == 2 and errors == lines[-1:], lines
     assert errors[0].startswith("error: group member variant-2: training.lora.target_modules:")
-    assert "'nope_proj' matches no module" in errors[0]
+    assert "['nope_proj'] match no module" in errors[0]
     assert not (tmp_path / "g").exists()  # nothing trained, nothing written
 
 

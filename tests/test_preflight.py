@@ -160,9 +160,12 @@ def test_validate_refuses_a_bad_replay_file(tiny_recipe, tmp_path):
 @pytest.mark.parametrize(
     ("settings", "fragment"),
     [
-        ({"lora": {"target_modules": ["q_proj", "nope_proj"]}}, "lora.target_modules: 'nope_"),
-        ({"lora": {"target_modules": r".*\.nope"}}, r"lora.target_modules: '.*\\.nope' match"),
-        ({"method": "ia3", "ia3": {"target_modules": ["qproj"]}}, "ia3.target_modules: 'qproj'"),
+        ({"lora": {"target_modules": ["q_proj", "nope_proj"]}}, r"lora.target_modules: \['nope_"),
+        ({"lora": {"target_modules": r".*\.nope"}}, r"lora.target_modules: '.*\\\\.nope' match"),
+        (
+            {"method": "ia3", "ia3": {"target_modules": ["qproj"]}},
+            r"ia3.target_modules: \['qproj'\]",
+        ),
     ],
     ids=["lora-list", "lora-regex", "ia3"],
 )

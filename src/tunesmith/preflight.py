@@ -62,34 +62,7 @@ def _method(recipe: Recipe) -> list[str]:
     if not depth:
         return []
     method_of(recipe.training).check(recipe.training.settings(), int(depth))
-    lines = [f"training.method: ok ({recipe.training.method}, model of {depth} blocks)"]
-    return lines + _targets(recipe, config.parent)
-
-
-# peft's keyword for "every linear layer but the head": not a module name
-PEFT_TARGET_KEYWORDS = ("all-linear",)
-
-
-def _targets(recipe: Recipe, folder: Path) -> list[str]:
-    """Each target module names a module of the model: peft otherwise refuses only when
-    training starts (NoMatchingPeftModuleError), after the data stage and model load."""
-    from tunesmith.models.skeleton import leaf_names, matches, module_names
-
-    settings = recipe.training.settings()
-    targets = getattr(settings, "target_modules", None)
-    if not targets or targets in PEFT_TARGET_KEYWORDS:
-        return []
-    names = module_names(folder)
-    if names is None:
-        return []
-    key = f"training.{recipe.training.settings_key}.target_modules"
-    for target in [targets] if isinstance(targets, str) else targets:
-        if not any(matches([target] if isinstance(targets, list) else target, n) for n in names):
-            raise UserError(
-                f"{key}: '{target}' matches no module of {recipe.model.name} (its modules: "
-                f"{', '.join(leaf_names(names))})"
-            )
-    return [f"{key}: ok ({targets})"]
+    return [f"training.method: ok ({recipe.training.method}, model of {depth} blocks)"]
 
 
 def _targets(recipe: Recipe, space: dict | None) -> list[str]:

@@ -1,87 +1,98 @@
-"""Check a method's `target_modules` against the model's module names before anything loads.
+"""Check a method's `target_modules` against the model's modules before anything loads.
 
-peft raises only once the model is loaded and the adapter is being built ("Target modules
-{...} not found in the base model"), so a recipe or a search choice naming no module of the
-model failed after the data stage, or as a failed trial. The module names come from the
-safetensors headers of a local model folder (no weights are read); a model known only by a
-hub id not yet fetched, or a GGUF file not yet converted, is not checked (peft still is).
+peft refuses target modules only once the model is loaded and the adapter is being built
+(NoMatchingPeftModuleError, a traceback), so a recipe or a search choice naming no module of
+the model failed after the data stage, as a failed trial, or as a failed group member. The
+module names come from the architecture built on the meta device from config.json (no weights
+read, about a second whatever the model's size), and matching is peft's own check, so the
+pre-flight and the run never disagree. A model not yet fetched, a GGUF file not yet converted
+or an architecture transformers cannot build here is not checked (peft still is).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tunesmith.errors import UserError, suggest
 
 SHOWN = 12  # module names listed in the error line
+# peft's keyword for "every linear layer but the head": not a module name
+PEFT_TARGET_KEYWORDS = ("all-linear",)
 
 
-def module_names(model_name: str) -> set[str] | None:
-    """Every dotted prefix of every tensor name of the local model folder, or None."""
-    from safetensors import SafetensorError
-
+def module_names(model_name: str) -> dict[str, bool] | None:
+    """Every module's dotted name of the local model (-> whether it holds a weight matrix, the
+    modules adapters usually target), or None when it cannot be known here."""
     from tunesmith.models import resolve_model
 
-    folder = Path(resolve_model(model_name, fetch=False))
-    files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
-    if not files:
+    try:
+        folder = Path(resolve_model(model_name, fetch=False))
+    except UserError:
+        return None  # the model check reports it
+    if not (folder / "config.json").is_file():
         return None
-    names: set[str] = set()
+    return _skeleton_names(folder)
+
+
+def _skeleton_names(folder: Path) -> dict[str, bool] | None:
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
     try:
-        keys = [key for file in files for key in _tensor_names(file)]
-    except (SafetensorError, OSError, ValueError):
-        return None  # a damaged file is the model check's to report, not this one's
-    for key in keys:
-        # all prefixes: a module is any of them (a quantised weight adds parts after
-        # `.weight`), so matching stays as permissive as peft's own
-        parts = key.split(".")
-        names.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-    if _tied(folder):
-        names.add("lm_head")  # a tied output layer is not saved, yet it is a module
-    return names
+        config = AutoConfig.from_pretrained(str(folder))
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(config)
+    except Exception:  # transformers raises many types for an architecture it lacks
+        return None
+    return {
+        name: getattr(getattr(module, "weight", None), "ndim", 0) == 2
+        for name, module in model.named_modules()
+        if name
+    }
 
 
-def _tensor_names(file: Path) -> list[str]:
-    from safetensors import safe_open
+def _matcher(target: str | list[str]):
+    """`name -> bool`: whether peft adapts module `name` for `target_modules=target` (a string
+    is a regular expression on the whole name; a list entry the name or its last parts)."""
+    from peft import LoraConfig
+    from peft.tuners.tuners_utils import check_target_module_exists
 
-    with safe_open(str(file), framework="numpy") as handle:
-        return list(handle.keys())  # noqa: SIM118 (the handle is not iterable)
-
-
-def _tied(folder: Path) -> bool:
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return bool(isinstance(config, dict) and config.get("tie_word_embeddings"))
+    config = LoraConfig(target_modules=target)
+    return lambda name: bool(check_target_module_exists(config, name))
 
 
-def matches(targets: list[str], name: str) -> bool:
-    """peft's rule for a list of targets: the module's name is one, or ends with '.' + one."""
-    return any(name == target or name.endswith(f".{target}") for target in targets)
-
-
-def check_targets(recipe, names: set[str], source: str = "") -> str | None:
-    """UserError when the training method's list `target_modules` matches no module name.
-
-    A string (`all-linear`, a regular expression) is left to peft. Returns the ok line.
-    """
+def check_targets(recipe, names: dict[str, bool], source: str = "") -> str | None:
+    """UserError naming the target entries that match no module (each list entry must match
+    one: peft drops an unmatched entry silently while another matches, so a typo would shrink
+    the adapter unseen). Returns the ok line, or None when there is nothing to check."""
     settings = recipe.training.settings()
     targets = getattr(settings, "target_modules", None)
-    if not isinstance(targets, list) or not targets:
+    if not targets or targets in PEFT_TARGET_KEYWORDS:
         return None
+    entries = targets if isinstance(targets, list) else [targets]
+    unmatched = [t for t in entries if not any(map(_matcher(_like(targets, t)), names))]
     key = f"training.{recipe.training.settings_key}.target_modules"
-    if any(matches(targets, name) for name in names):
-        return f"{key}: ok ({', '.join(targets)} found in the model)"
-    leaves = sorted({name.rsplit(".", 2)[-2] for name in names if name.endswith(".weight")})
-    hint = suggest(targets[0], leaves)
+    if not unmatched:
+        return f"{key}: ok ({', '.join(entries)} found in the model)"
+    hint = suggest(unmatched[0], _leaves(names))
+    weighted = _leaves(n for n, has_matrix in names.items() if has_matrix)
+    shown = ", ".join(weighted[:SHOWN]) + (", ..." if len(weighted) > SHOWN else "")
+    what = unmatched if isinstance(targets, list) else repr(targets)
     where = f"{source}: " if source else ""
-    shown = ", ".join(leaves[:SHOWN]) + (", ..." if len(leaves) > SHOWN else "")
     raise UserError(
-        f"{where}{key}: {targets} match no module of model {recipe.model.name}{hint} "
-        f"(its modules include {shown})"
+        f"{where}{key}: {what} match no module of model {recipe.model.name}{hint} "
+        f"(its weight-matrix modules: {shown})"
     )
+
+
+def _leaves(names) -> list[str]:
+    """The distinct last parts of module names (q_proj, mlp; not layer numbers)."""
+    return sorted({n.rsplit(".", 1)[-1] for n in names if not n.rsplit(".", 1)[-1].isdigit()})
+
+
+def _like(targets: str | list[str], entry: str) -> str | list[str]:
+    # a list entry is matched as a one-entry list (name or suffix), a string as a regex
+    return [entry] if isinstance(targets, list) else entry
 
 
 def check_recipe_targets(recipe, space: dict | None = None) -> list[str]:

@@ -256,3 +256,14 @@ def test_a_full_disk_names_the_file_that_could_not_be_written(tmp_path, monkeypa
     line = f"error: cannot write {target}: No space left on device\n"
     assert exit_info.value.code == 2 and capsys.readouterr().err == line
     assert list(tmp_path.iterdir()) == []  # no temp or staging file left behind
+
+
+def test_python_dash_m_tunesmith_is_the_same_command(tmp_path):
+    """`python -m tunesmith` (what users and two audits tried) failed: no __main__ module."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tunesmith", "validate", tmp_path / "missing.yaml"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert_user_error(done, "missing.yaml")

@@ -61,14 +61,17 @@ def _matcher(target: str | list[str]):
     return lambda name: bool(check_target_module_exists(config, name))
 
 
-def check_targets(recipe, names: dict[str, bool], source: str = "") -> str | None:
+def _targets_of(recipe) -> str | list[str] | None:
+    """The method's target_modules when they name modules (None: nothing to check)."""
+    targets = getattr(recipe.training.settings(), "target_modules", None)
+    return None if not targets or targets in PEFT_TARGET_KEYWORDS else targets
+
+
+def check_targets(recipe, names: dict[str, bool], source: str = "") -> str:
     """UserError naming the target entries that match no module (each list entry must match
     one: peft drops an unmatched entry silently while another matches, so a typo would shrink
-    the adapter unseen). Returns the ok line, or None when there is nothing to check."""
-    settings = recipe.training.settings()
-    targets = getattr(settings, "target_modules", None)
-    if not targets or targets in PEFT_TARGET_KEYWORDS:
-        return None
+    the adapter unseen). Returns the ok line."""
+    targets = _targets_of(recipe)
     entries = targets if isinstance(targets, list) else [targets]
     unmatched = [t for t in entries if not any(map(_matcher(_like(targets, t)), names))]
     key = f"training.{recipe.training.settings_key}.target_modules"
@@ -101,12 +104,16 @@ def check_recipe_targets(recipe, space: dict | None = None) -> list[str]:
     from tunesmith.config.overrides import override_recipe
     from tunesmith.config.space import candidate_values
 
-    names = module_names(recipe.model.name)
+    candidates = [(recipe, "")] + [
+        (override_recipe(recipe, {key: value}, source=source), source)
+        for key, dist in (space or {}).items()
+        for value in candidate_values(dist)
+        for source in [f"search.space '{key}'={value!r}"]
+    ]
+    candidates = [(r, source) for r, source in candidates if _targets_of(r) is not None]
+    # the architecture is built only when some target names modules (not for `all-linear`)
+    names = module_names(recipe.model.name) if candidates else None
     if names is None:
         return []
-    line = check_targets(recipe, names)
-    for key, dist in (space or {}).items():
-        for value in candidate_values(dist):
-            source = f"search.space '{key}'={value!r}"
-            check_targets(override_recipe(recipe, {key: value}, source=source), names, source)
-    return [line] if line else []
+    lines = [check_targets(r, names, source) for r, source in candidates]
+    return lines[:1] if candidates[0][1] == "" else []

@@ -96,6 +96,18 @@ def test_a_damaged_store_line_is_skipped(tmp_path, caplog):
     assert "2 damaged line(s) skipped" in caplog.text
 
 
+def test_a_record_appended_after_a_cut_line_is_kept(tmp_path, caplog):
+    """A run killed mid-append leaves a line without its end; the next run's first record was
+    appended onto it, and both were lost as one damaged line."""
+    store = OutputStore(tmp_path, "abc")
+    store.add({"k1": {"prediction": "one", "nll": 1.5, "tokens": 3}})
+    with open(store.path, "ab") as handle:
+        handle.write(b'{"key": "k2", "predic')  # killed here: no newline
+    store.add({"k3": {"prediction": "three", "nll": None, "tokens": None}})
+    assert set(OutputStore(tmp_path, "abc").load()) == {"k1", "k3"}
+    assert "1 damaged line(s) skipped" in caplog.text
+
+
 def test_an_unwritable_store_costs_time_not_the_run(tmp_path, caplog):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder", encoding="utf-8")

@@ -81,12 +81,22 @@ class OutputStore:
         lines = "".join(json.dumps({"key": k, **v}) + "\n" for k, v in records.items())
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with _locked(self.path), open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(lines)
+            with _locked(self.path), open(self.path, "ab+") as handle:
+                handle.write(_line_start(handle) + lines.encode("utf-8"))
         except OSError as exc:
             log.warning("%s: outputs not kept for later runs (%s)", self.path, exc)
             return
         prune(self.path.parent, max_bytes(), keep=self.path)
+
+
+def _line_start(handle) -> bytes:
+    """b'\n' when the file ends inside a line (a run killed mid-append), else b'': the half
+    line stays alone (skipped when read) instead of swallowing the first new record."""
+    end = handle.seek(0, 2)
+    if end == 0:
+        return b""
+    handle.seek(end - 1)
+    return b"" if handle.read(1) == b"\n" else b"\n"
 
 
 def _touch(path: Path) -> None:

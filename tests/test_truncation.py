@@ -113,3 +113,15 @@ def test_training_drops_and_counts_rows_with_nothing_to_learn():
     items = [Encoded([1, 2], [IGNORE, 2]), Encoded([1, 2], [IGNORE, IGNORE])]
     rows, kept, dropped = _supervised_only(["a", "b"], items)
     assert rows == ["a"] and kept == items[:1] and dropped == 1
+
+
+def test_no_validation_row_with_early_stopping_on_is_said_once():
+    """data.split.validation: 0 trained silently without early stopping (best_val_ppl null)."""
+    from tunesmith.config.training import LoraTraining
+    from tunesmith.train.stage import no_validation_warning
+
+    on = LoraTraining()
+    off = LoraTraining(early_stopping={"enabled": False})
+    assert "no validation rows" in no_validation_warning(on, [])
+    assert no_validation_warning(on, [object()]) is None
+    assert no_validation_warning(off, []) is None

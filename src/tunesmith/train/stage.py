@@ -50,6 +50,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
     _, val_items, val_dropped = _supervised_only(val_items, val_items)
     val_items = val_items[: cfg.val_max_examples]
     cut = _report_cuts(train_items, cfg.max_seq_length, dropped + val_dropped)
+    _say(no_validation_warning(cfg, val_items))
     # Before the adapter: the curriculum's base_loss scorer scores with the base model.
     plan = plan_batches(cfg, model, tokenizer, examples, train_items, out)
     if plan.curriculum is not None and is_writer():
@@ -106,6 +107,25 @@ def _supervised_only(rows: list, items: list) -> tuple[list, list, int]:
 
     keep = [i for i, item in enumerate(items) if supervised(item)]
     return [rows[i] for i in keep], [items[i] for i in keep], len(items) - len(keep)
+
+
+def no_validation_warning(cfg, val_items: list) -> str | None:
+    """A run with early stopping on but no validation row (data.split.validation: 0, or none
+    left with an answer token) trains without validation perplexity, early stopping or the
+    best-checkpoint choice: said once, not left to a `best_val_ppl: null` in the summary."""
+    if val_items or not cfg.early_stopping.enabled:
+        return None
+    return (
+        "training: no validation rows, so no validation perplexity, early stopping or best "
+        "checkpoint (set data.split.validation, or training.early_stopping.enabled: false)"
+    )
+
+
+def _say(warning: str | None) -> None:
+    from tunesmith.progress import console
+
+    if warning and is_writer():
+        console.print(f"[yellow]warning:[/yellow] {warning}")
 
 
 def _report_cuts(items: list, max_length: int, dropped: int) -> dict:

@@ -115,6 +115,18 @@ def test_a_subset_with_missing_inputs_says_which_stage_to_run(tmp_path, tiny_rec
     assert "run the 'data' stage first" in message and "\n" not in message
 
 
+def test_the_stage_named_for_a_missing_input_is_one_of_this_run(tmp_path, tiny_recipe):
+    """train/ holds the outputs of train and federated; evaluate without train/adapter said
+    "run the 'federated' stage first" in a run without federated learning."""
+    recipe = load_recipe(tiny_recipe())
+    run_dir = RunDir(tmp_path / "run")
+    run_pipeline(recipe, run_dir, only=["data"])
+    with pytest.raises(UserError) as caught:
+        run_pipeline(recipe, run_dir, only=["evaluate"])
+    message = str(caught.value)
+    assert "stage evaluate: needs" in message and "run the 'train' stage first" in message
+
+
 def test_a_failed_stage_is_marked_failed_with_its_error(tmp_path, tiny_recipe, monkeypatch):
     load_stages()
 

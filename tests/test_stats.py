@@ -293,3 +293,13 @@ def test_stats_component_imports_without_torch():
     code = "import sys, tunesmith.stats, tunesmith.evaluate.rows; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_every_statistic_has_a_per_example_score_for_error_analysis():
+    """`evaluation.metrics: [bleu]` left error analysis no metric to rank examples by: the run
+    trained, then evaluate ended in a StopIteration traceback."""
+    missing = [name for name in STATISTICS.names() if STATISTICS.get(name).example_score is None]
+    assert missing == []
+    scores = example_scores(["bleu"], ["the cat sat on the mat", "x y"], REFS[:1] * 2, None)
+    bleu = STATISTICS.get("bleu").example_score
+    assert bleu(scores[0]) > bleu(scores[1]) == 0.0

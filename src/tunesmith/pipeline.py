@@ -97,14 +97,14 @@ def _fingerprints(spec: StageSpec, recipe: Recipe, run_dir: RunDir) -> dict[str,
     for path in spec.inputs(recipe, run_dir):
         path = Path(path)
         if not path.exists():
-            raise UserError(_missing(spec, path, run_dir))
+            raise UserError(_missing(spec, path, run_dir, recipe))
         inside = path.is_relative_to(run_dir.root)
         prints[str(path.relative_to(run_dir.root) if inside else path)] = fingerprint(path)
     return prints
 
 
-def _missing(spec: StageSpec, path: Path, run_dir: RunDir) -> str:
-    producer = producer_of(path, run_dir)
+def _missing(spec: StageSpec, path: Path, run_dir: RunDir, recipe: Recipe) -> str:
+    producer = producer_of(path, run_dir, recipe)
     hint = f"; run the '{producer}' stage first" if producer and producer != spec.name else ""
     return f"stage {spec.name}: needs {path}, which does not exist{hint}"
 

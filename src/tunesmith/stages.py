@@ -82,11 +82,21 @@ def ordered_stages(recipe) -> list[StageSpec]:
     return sorted((s for s in specs if s.applies(recipe)), key=lambda s: (s.order, s.name))
 
 
-def producer_of(path: Path, run_dir) -> str | None:
-    """The name of the stage whose outputs live in `path`'s run-folder sub-folder."""
+def producer_of(path: Path, run_dir, recipe=None) -> str | None:
+    """The name of the stage whose outputs live in `path`'s run-folder sub-folder.
+
+    With `recipe`, only the stages of its run count, in run order: several stages write into
+    train/ (train, federated), and the first by name was named ("run the 'federated' stage
+    first" in a run without federated learning)."""
     load_stages()
-    for name in STAGES.names():
-        outputs = STAGES.get(name).outputs(run_dir)
+    specs = ordered_stages(recipe) if recipe is not None else _in_order()
+    for spec in specs:
+        outputs = spec.outputs(run_dir)
         if any(path.is_relative_to(p.parent) or path == p for p in outputs):
-            return name
+            return spec.name
     return None
+
+
+def _in_order() -> list[StageSpec]:
+    specs = [STAGES.get(name) for name in STAGES.names()]
+    return sorted(specs, key=lambda s: (s.order, s.name))

@@ -46,6 +46,7 @@ def analyse(recipe: Recipe, predictions: dict[str, list[dict]], labels) -> dict:
 def _example_stat(recipe: Recipe):
     """The target metric's per-example score, else the first metric that has one."""
     keys = [recipe.target_metric(), *metric_keys(recipe.metrics())]
+    # every statistic has a per-example score (tests/test_stats.py checks the registry)
     return next(STATISTICS.get(k) for k in keys if STATISTICS.get(k).example_score)
 
 

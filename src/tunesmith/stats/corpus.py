@@ -54,6 +54,9 @@ register_statistic(
         "bleu",
         ("bleu_stats",),
         lambda cols, idx: bleu_from_stats(cols["bleu_stats"][idx].sum(axis=1)),
+        # a sentence's BLEU from its own counts (error analysis ranks by it when BLEU is the
+        # only metric left: `evaluation.metrics: [bleu]` ended evaluate in a StopIteration)
+        example_score=lambda s: float(bleu_from_stats(np.array([s["bleu_stats"]]))[0]),
         description="sacrebleu corpus BLEU, resampled from sentence n-gram counts",
     )
 )

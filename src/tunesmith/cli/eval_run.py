@@ -30,3 +30,6 @@ def evaluate_run(run: Path, split: str) -> None:
     console.print(direction_note(result.compare["metrics"]))
     count = result.compare["evaluations"].get(split, 1)
     console.print(f"{split} split evaluated {count} time(s) in this run folder")
+    from tunesmith.report.html import refresh_report
+
+    refresh_report(Path(run))  # the report showed the figures of before (and no export rows)

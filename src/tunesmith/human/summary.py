@@ -36,16 +36,7 @@ def write_summary(run_root: Path) -> tuple[Path, dict]:
     summary = run_summary(run_root)
     out = Path(run_root) / "eval" / "human.json"
     write_json(out, summary)
-    _refresh_report(Path(run_root))
+    from tunesmith.report.html import refresh_report
+
+    refresh_report(Path(run_root))
     return out, summary
-
-
-def _refresh_report(run_root: Path) -> None:
-    recipe_path = run_root / "recipe.yaml"
-    if not (run_root / "report" / "report.html").is_file() or not recipe_path.is_file():
-        return
-    from tunesmith.artifacts import RunDir
-    from tunesmith.config import load_recipe
-    from tunesmith.report.html import run
-
-    run(load_recipe(recipe_path), RunDir(run_root))

@@ -101,3 +101,15 @@ def _read_json(path: Path) -> dict:
 
 def _read_jsonl(path: Path) -> list[dict]:
     return read_jsonl(path) if path.is_file() else []
+
+
+def refresh_report(run_root: Path) -> None:
+    """Re-render the report of a run that has one, after a command outside the pipeline
+    changed what it shows (`tunesmith evaluate`: new figures and export rows; `human
+    summary`: the ratings). A run without a report gets none."""
+    recipe_path = run_root / "recipe.yaml"
+    if not (run_root / "report" / "report.html").is_file() or not recipe_path.is_file():
+        return
+    from tunesmith.config import load_recipe
+
+    run(load_recipe(recipe_path), RunDir(run_root))

@@ -23,3 +23,32 @@ def test_a_tagged_union_lists_every_member_tag():
 
     row = next(line for line in recipe_reference().splitlines() if "| `training.method` |" in line)
     assert all(f"'{name}'" in row.split("|")[2] for name in METHOD_NAMES)
+
+
+def test_documented_defaults_are_the_defaults_a_recipe_gets():
+    """pretrain.clean / pretrain.dedup were documented with their classes' defaults (whitespace
+    True, leakage drop), not the ones pretrain gives them (False, off)."""
+    import re
+
+    from tunesmith.config.docs import recipe_reference
+    from tunesmith.config.loader import recipe_from_dict
+
+    recipe = recipe_from_dict(
+        {
+            "task": "summarization",
+            "data": {"train": "x.jsonl", "input_field": "a", "output_field": "b"},
+            "pretrain": {"corpus": "c.txt"},
+        }
+    )
+    documented = dict(
+        re.findall(r"^\| `(pretrain\.[\w.]+)` \| [^|]+ \| `([^`]*)` \|", recipe_reference(), re.M)
+    )
+    checked = 0
+    for key, text in documented.items():
+        value = recipe
+        for part in key.split("."):
+            value = getattr(value, part, None)
+        if isinstance(value, (bool, int, float, str)):
+            assert str(value) == text, key
+            checked += 1
+    assert checked > 20 and documented["pretrain.dedup.leakage"] == "off"

@@ -23,32 +23,47 @@ def recipe_reference() -> str:
 
 
 def _section(
-    model: type[BaseModel], prefix: str, lines: list[str], tags: tuple[str, str] | None = None
+    model: type[BaseModel],
+    prefix: str,
+    lines: list[str],
+    tags: tuple[str, str] | None = None,
+    given: BaseModel | None = None,
+    note: str = "",
 ) -> None:
-    """`tags`: (discriminator, every member's tag) when `model` stands for a tagged union."""
+    """`tags`: (discriminator, every member's tag) when `model` stands for a tagged union;
+    `given`: the section's default as its parent makes it (`pretrain.clean` is a CleanConfig
+    with whitespace off, not the class's own defaults), whose values are the documented ones."""
     rows, nested = [], []
     for name, field in model.model_fields.items():
         key = f"{prefix}{name}"
         sub = _model_of(field.annotation)
+        value = getattr(given, name) if given is not None else _value(field)
         if sub is not None:
-            nested.append((key, sub, _union_tags(field)))
+            default = value if isinstance(value, BaseModel) else None
+            nested.append((key, sub, _union_tags(field), default, _on_note(field, value)))
             nested += _other_variants(field, key, sub)
             continue
-        default = "required" if field.is_required() else f"`{_default(field)}`"
+        default = "required" if field.is_required() else f"`{_shown(value)}`"
         # the first member documents the union: its tag field takes every member's tag
         kind = tags[1] if tags and name == tags[0] else _type(field.annotation)
         rows.append(f"| `{key}` | {kind} | {default} | {field.description or ''} |")
     if rows:
         lines += [
-            f"## `{prefix.rstrip('.') or 'top level'}`",
+            f"## `{prefix.rstrip('.') or 'top level'}`{note}",
             "",
             "| key | type | default | meaning |",
             "|---|---|---|---|",
             *rows,
             "",
         ]
-    for key, sub, sub_tags in nested:
-        _section(sub, f"{key}.", lines, sub_tags)
+    for key, sub, sub_tags, default, sub_note in nested:
+        _section(sub, f"{key}.", lines, sub_tags, default, sub_note)
+
+
+def _on_note(field, value) -> str:
+    """' (on by default; `null` turns it off)' for a section that is on unless removed."""
+    optional = type(None) in typing.get_args(field.annotation)
+    return " (on by default in its section; `null` turns it off)" if optional and value else ""
 
 
 def _union_tags(field) -> tuple[str, str] | None:
@@ -61,16 +76,34 @@ def _union_tags(field) -> tuple[str, str] | None:
 
 
 def _other_variants(field, key: str, first: type[BaseModel]) -> list:
-    """A tagged union (training.method): the other members' own settings sections."""
+    """A tagged union's other members (training.method, group.members.kind): their own
+    settings sections, and the plain keys only they have (group.members' count, variants)."""
     if not field.discriminator:
         return []
     extra = []
     for member in typing.get_args(field.annotation)[1:]:
-        for name, sub_field in member.model_fields.items():
+        if not isinstance(member, type):
+            continue
+        tag = typing.get_args(member.model_fields[field.discriminator].annotation)[0]
+        own = {n: f for n, f in member.model_fields.items() if n not in first.model_fields}
+        plain = [n for n, f in own.items() if _model_of(f.annotation) is None]
+        if plain:
+            extra.append(
+                (key, _only(member, plain), None, None, f" ({field.discriminator}: {tag})")
+            )
+        for name, sub_field in own.items():
             sub = _model_of(sub_field.annotation)
-            if name not in first.model_fields and sub is not None:
-                extra.append((f"{key}.{name}", sub, None))
+            if sub is not None:
+                extra.append((f"{key}.{name}", sub, None, None, ""))
     return extra
+
+
+def _only(member: type[BaseModel], names: list[str]) -> type[BaseModel]:
+    """A stand-in model with `member`'s fields `names` only (their rows in the docs)."""
+    from pydantic import create_model
+
+    fields = {n: (member.model_fields[n].annotation, member.model_fields[n]) for n in names}
+    return create_model(member.__name__, **fields)
 
 
 def _model_of(annotation):
@@ -80,8 +113,11 @@ def _model_of(annotation):
     return None
 
 
-def _default(field) -> str:
-    value = field.get_default(call_default_factory=True)
+def _value(field):
+    return None if field.is_required() else field.get_default(call_default_factory=True)
+
+
+def _shown(value) -> str:
     return "null" if value is None else str(value).replace("\n", "\\n")
 
 

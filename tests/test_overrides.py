@@ -36,6 +36,23 @@ def test_load_recipe_applies_overrides(tiny_recipe):
     assert recipe.training.lora.r == 8 and recipe.data.split.seed == 3
 
 
+def test_set_training_method_replaces_the_old_methods_settings(tiny_recipe):
+    """`--set training.method=full` on a recipe with a `lora:` section was refused (settings
+    of method 'lora'), and `training.lora=null` could not remove them."""
+    raw = {"training": {"method": "lora", "lora": {"r": 8}, "learning_rate": 0.001}}
+    assert apply_overrides(raw, ["training.method=full"])["training"] == {
+        "method": "full",
+        "learning_rate": 0.001,
+    }
+    assert apply_overrides({"training": {"lora": {"r": 8}}}, ["training.method=ia3"])[
+        "training"
+    ] == {"method": "ia3"}
+    kept = apply_overrides(raw, ["training.method=lora", "training.lora.r=4"])
+    assert kept["training"]["lora"] == {"r": 4}
+    path = tiny_recipe(training={"lora": {"r": 4}})
+    assert load_recipe(path, ["training.method=full"]).training.method == "full"
+
+
 @pytest.mark.parametrize(
     ("override", "expected"),
     [

@@ -34,10 +34,41 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
     """A copy of the raw recipe mapping with every `KEY=VALUE` applied, in order."""
     result = copy.deepcopy(raw)
+    before = _method_in(result)
+    given = set()
     for text in overrides:
         parts, value = parse_override(text)
         set_by_path(result, parts, value, f"--set {text}")
+        given.add(tuple(parts[:2]))
+    _drop_other_method_settings(result, before, given)
     return result
+
+
+def _method_in(raw: dict[str, Any]) -> str:
+    training = raw.get("training")
+    return training.get("method", "lora") if isinstance(training, dict) else "lora"
+
+
+def _drop_other_method_settings(raw: dict[str, Any], before: str, given: set) -> None:
+    """`--set training.method=full` on a recipe with a `lora:` section: that section belongs
+    to the method replaced and would be an error under the new one (as tune and group drop it,
+    override_recipe below); kept when a `--set` gave it explicitly."""
+    after = _method_in(raw)
+    key = _settings_key(before)
+    if after != before and key and ("training", key) not in given:
+        raw["training"].pop(key, None)
+
+
+def _settings_key(method: str) -> str | None:
+    """The training section holding `method`'s own settings (lora: `lora`; full: none)."""
+    import typing
+
+    from tunesmith.config.training import TrainingBase
+
+    for cls in TrainingBase.__subclasses__():
+        if method in typing.get_args(cls.model_fields["method"].annotation):
+            return cls.settings_key
+    return None
 
 
 def set_by_path(raw: dict[str, Any], parts: list[str], value: Any, source: str) -> None:

@@ -42,6 +42,9 @@ def test_review_moves_corrected_validation_rows_into_training(tmp_path):
     assert [e["id"] for e in kept] == ["v2"] and moved[0]["response"] == "fixed, really"
     with pytest.raises(UserError, match="not a validation example"):
         apply_review([{"id": "zz", "corrected_response": "a"}], val, [])
+    every = [{"id": "v1", "corrected_response": "a"}, {"id": "v2", "corrected_response": "b"}]
+    with pytest.raises(UserError, match="all 2 validation rows are corrected"):
+        apply_review(every, val, [])  # the next run's val.jsonl was empty: validate failed
 
 
 def test_records_put_slice_fields_back_at_the_top_level():

@@ -120,6 +120,12 @@ def apply_review(reviewed: list[dict], val: list[dict], test: list[dict]):
         if row["id"] not in by_id:
             raise UserError(f"review: row {row['id']} is not a validation example of this run")
         moved.append({**by_id.pop(row["id"]), "response": row["corrected_response"]})
+    if moved and not by_id:
+        # the next run would have no validation split: its validate fails ("no records")
+        raise UserError(
+            f"review: all {len(moved)} validation rows are corrected, which would leave the "
+            "next run no validation split; leave some rows' corrected_response empty"
+        )
     return list(by_id.values()), moved
 
 

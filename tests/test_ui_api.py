@@ -41,6 +41,27 @@ def test_run_list_shows_task_stages_headline_with_interval(client):
     assert client.get("/api/runs").json()["runs"][0]["stages"]["train"] == "done"
 
 
+def test_run_list_and_progress_show_every_stage_and_the_target_metric(client, runs):
+    """Only data/train/evaluate/report were shown (a run busy in checks had no stage running)
+    and the headline was compare.json's first metric (perplexity), not the target's."""
+    import json
+
+    from tunesmith.artifacts import RunDir
+
+    root = runs / "demo-1"
+    RunDir(root).update_stage("checks", status="running", seconds=None)
+    compare = json.loads((root / "eval" / "compare.json").read_text(encoding="utf-8"))
+    perplexity = {**compare["metrics"]["rougeL"], "base": 30.0, "tuned": 12.0}
+    compare["metrics"] = {"perplexity": perplexity, **compare["metrics"]}
+    compare["target"] = {"metric": "rougeL"}
+    (root / "eval" / "compare.json").write_text(json.dumps(compare), encoding="utf-8")
+    row = next(r for r in client.get("/api/runs").json()["runs"] if r["name"] == "demo-1")
+    assert list(row["stages"]) == ["data", "train", "evaluate", "report", "checks"]
+    assert row["headline"]["metric"] == "rougeL"
+    progress = client.get("/api/runs/demo-1/progress").json()
+    assert progress["stage"] == "checks" and progress["stages"]["checks"] == "running"
+
+
 def test_state_changes_need_the_token(client):
     form = {"session": "s1", "rater": "ann"}
     refused = client.post("/runs/demo-1/human/sessions", data=form)

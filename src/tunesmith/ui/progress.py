@@ -7,8 +7,7 @@ import os
 from pathlib import Path
 
 from tunesmith.artifacts.processes import pid_alive
-from tunesmith.artifacts.run_dir import STAGES
-from tunesmith.ui.runs import read_json
+from tunesmith.ui.runs import read_json, stage_statuses
 
 LAUNCH_FILE = "ui-launch.json"  # written in logs/ by a run the UI started: pid, command
 LOG_TAIL_BYTES = 4000
@@ -17,7 +16,7 @@ LOG_TAIL_BYTES = 4000
 def run_progress(root: Path) -> dict:
     """Stage statuses, the current stage, training step/total, loss, val ppl and ETA."""
     stages = read_json(root / "manifest.json").get("stages", {})
-    statuses = {s: stages.get(s, {}).get("status", "pending") for s in STAGES}
+    statuses = stage_statuses(stages, "pending")
     current = next((s for s, v in statuses.items() if v == "running"), None)
     launch = read_json(root / "logs" / LAUNCH_FILE)
     alive = _alive(launch.get("pid")) if launch else None
@@ -29,7 +28,7 @@ def run_progress(root: Path) -> dict:
         "state": state,
         "stage": current,
         "stages": statuses,
-        "seconds": {s: stages.get(s, {}).get("seconds") for s in STAGES},
+        "seconds": {s: stages.get(s, {}).get("seconds") for s in statuses},
         "train": training_progress(root),
         "log_tail": log_tail(root) if launch else "",
     }

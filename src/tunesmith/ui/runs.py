@@ -50,19 +50,31 @@ def _read_info(path: Path) -> dict:
         "recipe_name": recipe.get("name", ""),
         "task": recipe.get("task", ""),
         "model": _model_name(recipe.get("model")),
-        "stages": {s: stages.get(s, {}).get("status", "–") for s in STAGES},
+        "stages": stage_statuses(stages, "–"),
         "headline": headline(compare),
         "human": _human_headline(read_json(path / "eval" / "human.json")),
         "date": manifest.get("created") or _file_date(path),
     }
 
 
+def stage_statuses(stages: dict, missing: str) -> dict[str, str]:
+    """Every stage of the run in run order: those the manifest records (checks, pretrain,
+    export... in the order they ran), then the basic ones not started yet (`missing`). Only
+    the basic four were shown, so a run busy in checks showed no stage running."""
+    names = [*stages, *(s for s in STAGES if s not in stages)]
+    return {s: stages.get(s, {}).get("status", missing) for s in names}
+
+
 def headline(compare: dict) -> dict | None:
-    """The first metric of compare.json: base, tuned, delta and its interval when present."""
+    """The target metric of compare.json (else its first): base, tuned, delta, interval.
+
+    The first metric was perplexity for every text task, not the ROUGE-L its target is on."""
     metrics = compare.get("metrics") or {}
     if not metrics:
         return None
-    name, row = next(iter(metrics.items()))
+    target = (compare.get("target") or {}).get("metric")
+    name = target if target in metrics else next(iter(metrics))
+    row = metrics[name]
     if not isinstance(row, dict):
         return None
     keys = ("base", "tuned", "delta", "relative", "ci_low", "ci_high", "p_value", "significant")

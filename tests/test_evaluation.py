@@ -144,6 +144,7 @@ def test_compare_runs_cli_and_bad_input(classified, tmp_path):
     assert report["comparisons"][0]["n_shared"] == 16
     assert acc["delta"] == 0 and not acc["significant"] and acc["p_value"] == 1.0
     assert "no significant difference" in html.read_text()
+    assert "accuracy" in done.stdout  # the figures go to stdout, progress to stderr
     assert_user_error(tunesmith("compare", run_dir.root, tmp_path), "not a finished run folder")
     other = tmp_path / "other"
     shutil.copytree(run_dir.root, other)

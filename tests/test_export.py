@@ -235,6 +235,7 @@ def test_cli_evaluate_on_its_own_scores_the_exports_too(exported):
     assert done.returncode == 0, done.stderr
     compare = json.loads((run_dir.eval / "compare.json").read_text())
     assert {"merged", "gguf_f16", "gguf_q8_0", "int8", "tuned"} <= set(compare["rows"])
+    assert "test split evaluated" in done.stdout and "gguf_q8_0" in done.stdout  # figures: stdout
     # the report is re-rendered: it kept the figures (and the count) of before
     page = (run_dir.report / "report.html").read_text(encoding="utf-8")
     count = compare["test_evaluations"]

@@ -10,7 +10,7 @@ from tunesmith.progress import console
 
 def compare_runs(runs: list[Path], html: Path, row: str = "tuned") -> dict:
     from tunesmith.artifacts import atomic_write_text, write_json
-    from tunesmith.cli.eval_print import pairs_table
+    from tunesmith.cli.eval_print import figures, pairs_table
     from tunesmith.cli.outputs import output_file
     from tunesmith.config import load_recipe
     from tunesmith.config.tasks import metric_keys
@@ -44,7 +44,7 @@ def compare_runs(runs: list[Path], html: Path, row: str = "tuned") -> dict:
         )
         results.append({"a": str(first), "b": str(other), **result})
         title = f"{Path(other).name} vs {Path(first).name} ({row}; {result['n_shared']} shared)"
-        console.print(pairs_table(title, result["metrics"], "A", "B"))
+        figures().print(pairs_table(title, result["metrics"], "A", "B"))
     report = {"row": row, "task": info["task"], "alpha": ev.alpha, "comparisons": results}
     html.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(html, render_compare_page(report))

@@ -5,6 +5,17 @@ from __future__ import annotations
 from rich.table import Table
 
 
+def figures():
+    """The console for headline figures: stdout (progress and logs go to stderr), so that
+    `tunesmith evaluate RUN > figures.txt` keeps them; piped or captured (CI logs, `| tee`),
+    wide enough that no figure or direction wraps."""
+    import sys
+
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
 def _num(value: float | None) -> str:
     if value is None:
         return "–"

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunesmith.errors import UserError
-from tunesmith.progress import console
 
 
 def evaluate_run(run: Path, split: str) -> None:
     from tunesmith.artifacts import RunDir
-    from tunesmith.cli.eval_print import direction_note, rows_table
+    from tunesmith.cli.eval_print import direction_note, figures, rows_table
     from tunesmith.config import load_recipe
     from tunesmith.evaluate.stage import run as run_evaluate
     from tunesmith.progress import GenerationBars
@@ -26,10 +25,11 @@ def evaluate_run(run: Path, split: str) -> None:
         result = run_evaluate(recipe, run_dir, progress=bars, split=split)
     finally:
         bars.close()
-    console.print(rows_table(result.compare))
-    console.print(direction_note(result.compare["metrics"]))
+    out = figures()
+    out.print(rows_table(result.compare))
+    out.print(direction_note(result.compare["metrics"]))
     count = result.compare["evaluations"].get(split, 1)
-    console.print(f"{split} split evaluated {count} time(s) in this run folder")
+    out.print(f"{split} split evaluated {count} time(s) in this run folder")
     from tunesmith.report.html import refresh_report
 
     refresh_report(Path(run))  # the report showed the figures of before (and no export rows)

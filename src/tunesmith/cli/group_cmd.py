@@ -26,12 +26,15 @@ def group_recipe(recipe_path: Path, out: Path, overrides: list[str]) -> dict:
 
 
 def _print_headline(result: dict, out: Path) -> None:
+    from tunesmith.cli.eval_print import figures
+
+    out_figures = figures()  # the figures on stdout, the folders and progress on stderr
     key, best = result["headline"], result["best_member"]
-    console.print(f"\nbest member on {key}: {best}")
+    out_figures.print(f"\nbest member on {key}: {best}")
     for comparison in result["comparisons"]:
         if comparison["a"] == best and key in comparison["metrics"]:
             m = comparison["metrics"][key]
-            console.print(
+            out_figures.print(
                 f"  {comparison['b']:<22} {m['b']:.4f} vs {m['a']:.4f}  diff {m['delta']:+.4f} "
                 f"[{m['ci_low']:+.4f}, {m['ci_high']:+.4f}] p={m['p_value']:.3f}"
             )

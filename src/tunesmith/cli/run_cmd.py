@@ -79,14 +79,10 @@ def run_recipe(
 def print_headline(run_dir) -> dict:
     """The headline table on stdout (progress and logs go to stderr): intervals, direction,
     significance in words, the target verdict; returns compare.json ({} when there is none)."""
-    import sys
-
-    from rich.console import Console
-
+    from tunesmith.cli.eval_print import figures
     from tunesmith.metrics.direction import small_sample_warning
 
-    # Piped or captured (CI logs, `| tee`): wide enough that no figure or direction wraps.
-    out = Console() if sys.stdout.isatty() else Console(width=160)
+    out = figures()
     compare_path = run_dir.eval / "compare.json"
     compare = {}
     if compare_path.is_file():

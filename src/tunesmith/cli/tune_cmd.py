@@ -17,16 +17,17 @@ def tune_recipe(recipe_path: Path, hpo_dir: Path, **options) -> dict:
     console.print(f"search folder: [bold]{hpo_dir}[/bold]")
     summary = tune(recipe, TuneOptions(hpo_dir=hpo_dir, **options))
     counts = ", ".join(f"{n} {state}" for state, n in sorted(summary["counts"].items()))
-    console.print(f"\nstudy {summary['study']}: {counts}")
+    from tunesmith.cli.eval_print import figures, pairs_table
+
+    out = figures()  # the figures on stdout, the folders and progress on stderr
+    out.print(f"\nstudy {summary['study']}: {counts}")
     if "best" in summary:
         best = summary["best"]
-        console.print(f"best trial {best['number']}: {best['value']:.6g}  {best['values']}")
+        out.print(f"best trial {best['number']}: {best['value']:.6g}  {best['values']}")
     final = summary.get("final")
     if final:
-        from tunesmith.cli.eval_print import pairs_table
-
         title = f"test split: best vs default ({final['n_shared']} shared examples)"
-        console.print(pairs_table(title, final["metrics"], "default", "best"))
+        out.print(pairs_table(title, final["metrics"], "default", "best"))
     if not options.get("worker"):
         console.print(f"best recipe: [bold]{hpo_dir / 'best.yaml'}[/bold]")
         console.print(f"report: [bold]{hpo_dir / 'report.html'}[/bold]")

@@ -156,6 +156,7 @@ FOLDER_OUTPUTS = {  # commands that write a folder, with where it goes ({out})
     "curate-recipe": ["data", "curate", "{recipe}", "-o", "{out}"],
     "refine": ["refine", "{run}", "-o", "{out}"],
     "init": ["init", "{out}"],
+    "validate": ["validate", "{recipe}", "-o", "{out}"],
 }
 
 

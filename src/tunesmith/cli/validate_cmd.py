@@ -14,10 +14,13 @@ BYTES_PER_PARAM_TRAINING = 6  # bf16/fp32 weights + activations headroom for ada
 
 def validate_recipe(path: Path, output: Path | None = None, overrides: list[str] = ()) -> None:
     """The pre-flight checks `run` does (data, split, template, model, output), then memory."""
+    from tunesmith.cli.outputs import output_folder
     from tunesmith.config import load_recipe
     from tunesmith.models import resolve_model
     from tunesmith.preflight import preflight
 
+    if output is not None:
+        output_folder(output)  # a file given as the folder: the error names --output, as run's
     recipe = load_recipe(path, overrides)
     preflight(recipe, output or Path("runs"), say=console.print)
     folder = Path(resolve_model(recipe.model.name, fetch=False))

@@ -78,8 +78,7 @@ def load_stages() -> None:
 def ordered_stages(recipe) -> list[StageSpec]:
     """The registered stages that apply to `recipe`, in run order."""
     load_stages()
-    specs = [STAGES.get(name) for name in STAGES.names()]
-    return sorted((s for s in specs if s.applies(recipe)), key=lambda s: (s.order, s.name))
+    return [spec for spec in _in_order() if spec.applies(recipe)]
 
 
 def producer_of(path: Path, run_dir, recipe=None) -> str | None:

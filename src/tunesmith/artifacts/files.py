@@ -144,6 +144,12 @@ def _decode(path: str | Path, raw: bytes, line: int | None) -> str:
     return decode_utf8(raw, path, problem="damaged run file, not UTF-8 text", first_line=line or 1)
 
 
+def decode_text(raw: bytes, source: str | Path) -> str:
+    """Text a user wrote (data files, recipes, rating sheets) as str: UTF-8, a BOM dropped
+    (editors on Windows write one); any other byte is a `source:line` error."""
+    return decode_utf8(raw, source, advice="; re-encode as UTF-8", allow_bom=True)
+
+
 def decode_utf8(
     raw: bytes,
     source: str | Path,

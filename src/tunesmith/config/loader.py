@@ -11,7 +11,7 @@ from typing import Annotated, Any, NamedTuple, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tunesmith.artifacts.files import decode_utf8
+from tunesmith.artifacts.files import decode_text
 from tunesmith.config.overrides import apply_overrides, override_for
 from tunesmith.config.recipe_yaml import read_yaml
 from tunesmith.config.schema import Recipe
@@ -34,7 +34,7 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: recipe file not found")
-    text = decode_recipe(path.read_bytes(), path)
+    text = decode_text(path.read_bytes(), path)  # a BOM is fine, a bad byte names its line
     try:
         raw, root = read_yaml(text)
     except yaml.YAMLError as exc:
@@ -263,12 +263,6 @@ def _line_of(node, loc) -> int | None:
 def dump_recipe(recipe: Recipe) -> str:
     """The fully resolved recipe as YAML (every default written out)."""
     return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
-
-
-def decode_recipe(raw: bytes, source: str | Path) -> str:
-    """A recipe file's bytes as text: UTF-8, a BOM dropped (Windows editors write one); a
-    bad byte is named with its line."""
-    return decode_utf8(raw, source, advice="; re-encode as UTF-8", allow_bom=True)
 
 
 def recipe_hash(*parts: BaseModel | str | None) -> str:

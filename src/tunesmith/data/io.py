@@ -13,7 +13,7 @@ import re
 import zlib
 from pathlib import Path
 
-from tunesmith.artifacts.files import decode_utf8
+from tunesmith.artifacts.files import decode_text
 from tunesmith.errors import UserError
 
 TEXT_SUFFIXES = (".jsonl", ".json", ".csv")
@@ -61,12 +61,6 @@ def read_text(path: Path) -> str:
     if path.name.lower().endswith(".gz"):
         raw = _gunzip(path, raw)
     return decode_text(raw, str(path))
-
-
-def decode_text(raw: bytes, source: str) -> str:
-    """UTF-8 bytes (a BOM dropped: editors on Windows write one) as str; any other byte is a
-    `source:line` error."""
-    return decode_utf8(raw, source, advice="; re-encode as UTF-8", allow_bom=True)
 
 
 def _gunzip(path: Path, raw: bytes) -> bytes:

@@ -133,20 +133,14 @@ def _report_cuts(items: list, max_length: int, dropped: int) -> dict:
     left to learn from is an error, not a run that trains on nothing."""
     from tunesmith.errors import UserError
     from tunesmith.models.truncation import cut_counts, cut_warning
-    from tunesmith.progress import console
 
     if not items:
         raise UserError(
             f"training: no row has an answer token to learn within max_seq_length {max_length}"
         )
     counts = {**cut_counts(items), "max_seq_length": max_length, "dropped_unsupervised": dropped}
-    line = cut_warning("training", counts, max_length)
-    if line and is_writer():
-        console.print(f"[yellow]warning:[/yellow] {line}")
-    if dropped and is_writer():
-        console.print(
-            f"[yellow]warning:[/yellow] training: {dropped} row(s) with no answer token dropped"
-        )
+    _say(cut_warning("training", counts, max_length))
+    _say(f"training: {dropped} row(s) with no answer token dropped" if dropped else None)
     return counts
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
-from tunesmith.config.loader import decode_recipe
+from tunesmith.artifacts.files import decode_text
 from tunesmith.errors import UserError
 from tunesmith.ui.app import page
 from tunesmith.ui.forms import FIELD_PREFIX, recipe_fields, values_from_form
@@ -36,7 +36,7 @@ async def check_recipe(request: Request):
             recipe = load_recipe(Path(local).expanduser())
         elif upload is not None and getattr(upload, "filename", ""):
             data = await upload.read()
-            text = decode_recipe(data, upload.filename)
+            text = decode_text(data, upload.filename)
             # Relative data paths in an upload start from the folder the server runs in.
             recipe = recipe_from_text(text, Path.cwd(), Path(upload.filename).name)
         else:

@@ -48,7 +48,7 @@ def tune(recipe: Recipe, options: TuneOptions) -> dict:
 
 def check_targets_up_front(recipe: Recipe, space: dict) -> None:
     """A target_modules choice that matches no module of the model would fail every trial
-    that picks it; refuse it before the search (module names from the safetensors headers)."""
+    that picks it; refuse it before the search (models/targets.py: no weights are read)."""
     from tunesmith.models.targets import check_recipe_targets
 
     check_recipe_targets(recipe, space)

@@ -255,3 +255,54 @@ def test_cli_export_opens_an_existing_session_with_its_own_systems(run_root, tmp
     assert result.exit_code == 0, result.output
     assert Session(run_root, "s1").systems == ("base", "tuned")
     assert sheet.read_text(encoding="utf-8").count("\n") == 13  # header + 12 items
+
+
+def _create_at_once(monkeypatch, run_root, name: str, settings: list[dict]) -> list:
+    """Session.create called by one thread per settings, released together once each has
+    checked its items: each result is the session or the error it raised."""
+    import tunesmith.human.session as module
+
+    barrier = threading.Barrier(len(settings))
+
+    def items_then_wait(*args, **kwargs):
+        items = load_items(*args, **kwargs)
+        barrier.wait(timeout=30)
+        return items
+
+    load_items = module.load_items
+    monkeypatch.setattr(module, "load_items", items_then_wait)
+    results = [None] * len(settings)
+
+    def create(index: int) -> None:
+        try:
+            results[index] = Session.create(run_root, name, **settings[index])
+        except UserError as exc:
+            results[index] = exc
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(len(settings))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    monkeypatch.setattr(module, "load_items", load_items)
+    return results
+
+
+def test_two_creators_of_one_new_session_at_once_never_both_win(run_root, monkeypatch):
+    """Both used to see no session file and both write one: each was handed 'its' session
+    while the file held the later writer's systems. Now one creates it and the other gets the
+    name-taken refusal (other settings) or the same session (same settings)."""
+    from tunesmith.human.session import SessionExists
+
+    for round_ in range(5):  # the race window is small: several rounds
+        name = f"race{round_}"
+        swapped = _create_at_once(monkeypatch, run_root, name, [{}, {"systems": ("base", "tuned")}])
+        won = [i for i, r in enumerate(swapped) if isinstance(r, Session)]
+        refused = [r for r in swapped if isinstance(r, SessionExists)]
+        assert len(won) == 1 and len(refused) == 1, swapped
+        asked = [("tuned", "base"), ("base", "tuned")][won[0]]
+        assert Session(run_root, name).systems == asked  # the winner's file, not overwritten
+        alike = _create_at_once(monkeypatch, run_root, f"same{round_}", [{}, {}])
+        assert [r.systems for r in alike] == [("tuned", "base")] * 2
+    leftovers = [p.name for p in (run_root / "eval" / "human").iterdir()]
+    assert all(not name.startswith(".") for name in leftovers)  # no temp files left

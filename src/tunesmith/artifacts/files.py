@@ -15,8 +15,37 @@ from typing import Any
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write `text` to `path` so a reader never sees a half-written file."""
+    """Write `path` so a reader never sees a half-written file."""
     path = Path(path)
+    tmp = _complete_temp(path, text)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def create_new_text(path: str | Path, text: str) -> bool:
+    """Write `path` only when nothing is there yet: True when this call created it, False when
+    it already existed (another writer came first; its file is left as it is).
+
+    Checking first and writing after lets two writers both see "nothing there" and both
+    write. The complete text goes to a temp file that is hard-linked to `path`: a link
+    refuses an existing name atomically (os.replace would overwrite it), and a reader sees
+    the whole file or none, never the empty file an O_EXCL create shows until written."""
+    path = Path(path)
+    tmp = _complete_temp(path, text)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
+
+
+def _complete_temp(path: Path, text: str) -> Path:
+    """`text` in a new temp file beside `path`, written and fsynced, readable by all."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with naming(path):
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -26,10 +55,10 @@ def atomic_write_text(path: str | Path, text: str) -> None:
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(tmp, 0o644)  # mkstemp makes 0600; run files are meant to be shared
-            os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+    return Path(tmp)
 
 
 @contextmanager
@@ -94,6 +123,11 @@ def previous_folder(target: str | Path) -> Path:
 
 def write_json(path: str | Path, data: Any) -> None:
     atomic_write_text(path, strict_json(data, indent=2) + "\n")
+
+
+def create_new_json(path: str | Path, data: Any) -> bool:
+    """`create_new_text` for a JSON file written as `write_json` writes it."""
+    return create_new_text(path, strict_json(data, indent=2) + "\n")
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:

@@ -8,7 +8,7 @@ import random
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tunesmith.artifacts import write_json
+from tunesmith.artifacts.files import create_new_json
 from tunesmith.errors import UserError
 from tunesmith.human.items import Item, load_items
 from tunesmith.human.names import check_name, child_of
@@ -59,10 +59,11 @@ class Session:
             "show_reference": show_reference,
         }
         load_items(session.run_root, systems, split)  # fails early when there is nothing to rate
-        if session.settings_path.is_file():
+        # created only where no file is (atomically): two raters starting one new session at
+        # once both saw none and both wrote, the later file silently replacing the other's
+        # settings; now the second finds the first's file and is checked against it
+        if not create_new_json(session.settings_path, {**wanted, "created": _now()}):
             session._check_settings_are(wanted)
-        else:
-            write_json(session.settings_path, {**wanted, "created": _now()})
         return session
 
     def _check_settings_are(self, wanted: dict) -> None:

@@ -219,6 +219,38 @@ def test_playground_settings_out_of_reason_are_a_400(client, field, message):
     assert response.json()["error"].startswith(message), response.json()
 
 
+RATING = {"rater": "ann", "item": "ex3", "verdict": "A"}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"reason": 5}, "reason: input should be a valid string, not a number"),
+        ({"reason": ["x"]}, "reason: input should be a valid string, not an array"),
+        ({"item": 3}, "item: input should be a valid string, not a number"),
+        ({"rater": None}, "rater: input should be a valid string, not null"),
+        ({"verdict": True}, "verdict: input should be a valid string, not true or false"),
+        ({"reasn": "typo"}, "reasn: not a field of a rating (only rater, item, verdict, reason)"),
+        ({"rater": ...}, "rater: missing; a rating needs rater, item, verdict"),
+    ],
+)
+def test_a_rating_with_an_unknown_key_or_a_value_not_a_string_is_a_400(
+    client, runs, change, message
+):
+    """Every value went through str() (5 was stored as '5', a list as "['x']") and a
+    misspelt key was dropped without a word."""
+    Session.create(runs / "demo-1", "s1")
+    body = {k: v for k, v in {**RATING, **change}.items() if v is not ...}
+    headers = {"X-Tunesmith-Token": TOKEN}
+    response = client.post("/api/runs/demo-1/human/s1/ratings", json=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == message
+    assert Session(runs / "demo-1", "s1").ratings() == []
+    good = {**RATING, "reason": "clearer"}
+    stored = client.post("/api/runs/demo-1/human/s1/ratings", json=good, headers=headers)
+    assert stored.status_code == 201 and stored.json()["reason"] == "clearer"
+
+
 def test_results_page_shows_the_win_rate(client, runs):
     session = Session.create(runs / "demo-1", "s1")
     for item in session.items()[:10]:

@@ -8,8 +8,10 @@ JSON, bytes that are not UTF-8, `[[[[…` nested past Python's recursion limit) 
 from __future__ import annotations
 
 import json
+from typing import TypeVar
 
 from fastapi import Request
+from pydantic import BaseModel, ValidationError
 
 from tunesmith.errors import UserError
 
@@ -18,7 +20,8 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number"}
-JSON_TYPES.update({bool: "true or false", type(None): "null"})
+JSON_TYPES.update({bool: "true or false", type(None): "null", dict: "an object"})
+Body = TypeVar("Body", bound=BaseModel)
 
 
 class BodyTooLarge(UserError):
@@ -47,6 +50,34 @@ async def read_json_object(request: Request) -> dict:
     if not isinstance(body, dict):
         raise UserError(f"request body: expected a JSON object, not {JSON_TYPES[type(body)]}")
     return body
+
+
+async def read_json_model(request: Request, model: type[Body], what: str) -> Body:
+    """The body checked against `model` (declare it `extra="forbid", strict=True`): a key
+    the model does not have, or a value of another JSON type, is a 400 naming the key.
+
+    Reading keys one by one with str() turned a number or a list into text and dropped a
+    misspelt key without a word."""
+    body = await read_json_object(request)
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise UserError(_first_problem(exc, model, what)) from None
+
+
+def _first_problem(exc: ValidationError, model: type[BaseModel], what: str) -> str:
+    error = exc.errors()[0]
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{key}: not a field of {what} (only {', '.join(model.model_fields)})"
+    if error["type"] == "missing":
+        return f"{key}: missing; {what} needs {', '.join(_required(model))}"
+    got = JSON_TYPES.get(type(error["input"]), type(error["input"]).__name__)
+    return f"{key}: {error['msg'].lower()}, not {got}"
+
+
+def _required(model: type[BaseModel]) -> list[str]:
+    return [name for name, field in model.model_fields.items() if field.is_required()]
 
 
 async def _read_capped(request: Request) -> bytes:

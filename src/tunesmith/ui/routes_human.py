@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict
 
 from tunesmith.data.io import decode_text
 from tunesmith.errors import UserError
@@ -14,7 +15,7 @@ from tunesmith.human.sheet import export_sheet, import_sheet
 from tunesmith.human.stats import summarize
 from tunesmith.human.summary import write_summary
 from tunesmith.ui.app import page
-from tunesmith.ui.request_body import read_json_object
+from tunesmith.ui.request_body import read_json_model
 from tunesmith.ui.runs import read_json
 from tunesmith.ui.security import require_token, run_path
 
@@ -128,16 +129,22 @@ def rate_form(
     return RedirectResponse(f"/runs/{name}/human/{session}/rate?rater={rater}", status_code=303)
 
 
+class Rating(BaseModel):
+    """The JSON body of a rating: exactly these keys, each a JSON string."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    rater: str
+    item: str
+    verdict: str
+    reason: str = ""
+
+
 @router.post("/api/runs/{name}/human/{session}/ratings")
 async def rate_api(request: Request, name: str, session: str):
     require_token(request)
-    body = await read_json_object(request)
-    record = _session(request, name, session).rate(
-        str(body.get("rater", "")),
-        str(body.get("item", "")),
-        str(body.get("verdict", "")),
-        str(body.get("reason", "")),
-    )
+    body = await read_json_model(request, Rating, "a rating")
+    found = _session(request, name, session)
+    record = found.rate(body.rater, body.item, body.verdict, body.reason)
     return JSONResponse(record, status_code=201)
 
 

@@ -387,6 +387,31 @@ def test_progress_of_a_running_training(runs):
     }
 
 
+def test_a_stage_that_starts_mid_run_is_in_the_polled_json_in_run_order(client, runs):
+    """The page's table has the stages it loaded with; the JSON it polls lists a stage that
+    starts later in run order, and app.js adds its column (tests/test_ui_browser.py watches
+    it happen; the ids it finds the columns by are the ones the page renders)."""
+    from tunesmith.artifacts import RunDir
+
+    run_dir = RunDir(runs / "live")
+    run_dir.update_stage("data", status="done", seconds=1.0)
+    run_dir.update_stage("train", status="running")
+    page = client.get("/runs/live").text
+    assert 'id="stage-names"' in page and 'id="stage-cells"' in page
+    assert 'id="name-train"' in page and 'id="cell-train"' in page and "checks" not in page
+    run_dir.update_stage("train", status="done", seconds=3.0)
+    run_dir.update_stage("checks", status="running")
+    progress = client.get("/api/runs/live/progress").json()
+    assert progress["state"] == "running" and progress["stage"] == "checks"
+    assert list(progress["stages"].items()) == [
+        ("data", "done"),
+        ("train", "done"),
+        ("checks", "running"),
+        ("evaluate", "pending"),
+        ("report", "pending"),
+    ]
+
+
 def test_missing_runs_folder_and_port_in_use_are_clear(tmp_path):
     page = TestClient(create_app(tmp_path / "gone", TOKEN)).get("/")
     assert page.status_code == 404 and "does not exist" in page.text

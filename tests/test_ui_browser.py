@@ -154,6 +154,40 @@ def test_rate_blind_then_start_a_tiny_run_and_watch_it_finish(server, browser, t
     _playground(browser, run_url)
 
 
+def test_a_stage_that_starts_mid_run_gets_its_column_without_a_reload(server, browser):
+    """The polling only updated the columns the page loaded with: a stage that started later
+    (checks, export...) showed only after a reload."""
+    from selenium.webdriver.common.by import By
+
+    from tunesmith.artifacts import RunDir
+
+    base, runs = server
+    run_dir = RunDir(runs / "live-1")
+    run_dir.update_stage("data", status="done", seconds=1.0)
+    run_dir.update_stage("train", status="running")
+    browser.get(f"{base}/runs/live-1")
+
+    def columns() -> list[str]:
+        return [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "#stage-names th")]
+
+    assert columns() == ["data", "train", "evaluate", "report"]
+    browser.execute_script("document.body.dataset.loaded = 'once'")  # gone if it reloads
+    run_dir.update_stage("train", status="done", seconds=2.5)
+    run_dir.update_stage("checks", status="running")
+    wait_for(lambda: text_of(browser, "stage-checks") == "running", 20, "the checks column")
+    assert columns() == ["data", "train", "checks", "evaluate", "report"]
+    cells = browser.find_elements(By.CSS_SELECTOR, "#stage-cells td")
+    assert [cell.get_attribute("id") for cell in cells] == [
+        "cell-data",
+        "cell-train",
+        "cell-checks",
+        "cell-evaluate",
+        "cell-report",
+    ]
+    assert text_of(browser, "stage-train") == "done" and text_of(browser, "secs-train") == "2.5 s"
+    assert browser.execute_script("return document.body.dataset.loaded") == "once"
+
+
 def _playground(browser, run_url: str) -> None:
     """Both models answer in the browser, streamed (the tiny run's base model and adapter)."""
     from selenium.webdriver.common.by import By

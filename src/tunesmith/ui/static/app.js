@@ -10,6 +10,38 @@ function fixed(value, digits) {
   return typeof value === "number" ? value.toFixed(digits) : "–";
 }
 
+// The stage table's columns in the order the progress JSON lists them (the run order). A
+// stage that starts mid-run (checks, export...) was not on the page when it loaded: it gets
+// its column here, else it only showed after a reload. Existing columns are moved, not remade.
+function layOutStages(stages) {
+  const names = document.getElementById("stage-names");
+  const cells = document.getElementById("stage-cells");
+  if (!names || !cells) return;
+  for (const stage of stages) {
+    names.appendChild(document.getElementById("name-" + stage) || stageName(stage));
+    cells.appendChild(document.getElementById("cell-" + stage) || stageCell(stage));
+  }
+}
+
+function stageName(stage) {
+  const head = document.createElement("th");
+  head.id = "name-" + stage;
+  head.textContent = stage;
+  return head;
+}
+
+function stageCell(stage) {
+  const cell = document.createElement("td");
+  cell.id = "cell-" + stage;
+  const status = document.createElement("span");
+  status.id = "stage-" + stage; // filled in by the caller, as every other stage's is
+  const seconds = document.createElement("span");
+  seconds.id = "secs-" + stage;
+  seconds.className = "muted small";
+  cell.append(status, " ", seconds);
+  return cell;
+}
+
 // Live progress on a run page: poll the progress JSON until the run stops.
 function watchProgress(section) {
   async function poll() {
@@ -23,6 +55,7 @@ function watchProgress(section) {
     }
     text("state", data.state);
     section.dataset.state = data.state;
+    layOutStages(Object.keys(data.stages));
     for (const [stage, status] of Object.entries(data.stages)) {
       const cell = document.getElementById("stage-" + stage);
       if (cell) { cell.textContent = status; cell.className = "stage " + status; }

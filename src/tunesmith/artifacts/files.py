@@ -15,7 +15,7 @@ from typing import Any
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write `path` so a reader never sees a half-written file."""
+    """Write `text` to `path` so a reader never sees a half-written file."""
     path = Path(path)
     tmp = _complete_temp(path, text)
     try:

@@ -72,6 +72,8 @@ def _first_problem(exc: ValidationError, model: type[BaseModel], what: str) -> s
         return f"{key}: not a field of {what} (only {', '.join(model.model_fields)})"
     if error["type"] == "missing":
         return f"{key}: missing; {what} needs {', '.join(_required(model))}"
+    if not error["type"].endswith("_type"):  # a value the model's constraints refuse
+        return f"{key}: {error['msg'].lower()}"
     got = JSON_TYPES.get(type(error["input"]), type(error["input"]).__name__)
     return f"{key}: {error['msg'].lower()}, not {got}"
 

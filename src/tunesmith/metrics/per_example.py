@@ -2,13 +2,14 @@
 
 ROUGE per example (rouge-score), sentence-level BLEU sufficient statistics (sacrebleu's
 counts, summed again into corpus BLEU), generated label and correctness (classification).
-ROUGE and BLEU tokenise as metrics/tokenization.py decides (the same for every row).
+ROUGE and BLEU tokenise as metrics/tokenization.py decides (for one example, the same for
+every model).
 """
 
 from __future__ import annotations
 
 from tunesmith.metrics.classification import normalize_label
-from tunesmith.metrics.tokenization import bleu_metric, bleu_tokenizer, rouge_scorer
+from tunesmith.metrics.tokenization import bleu_metric, bleu_texts, rouge_scorer
 
 
 def example_scores(
@@ -32,11 +33,11 @@ def _rouge(predictions, references, labels):
 
 
 def _bleu(predictions, references, labels):
-    # The tokenizer comes from the references, which every row shares: base and tuned counts
-    # are made the same way, so they can be summed, resampled and compared.
+    # Each example's tokenizer comes from its reference, which every model's row shares: base
+    # and tuned counts are made the same way, so they can be summed, resampled and compared.
     # effective_order: counts are order-independent; this silences a warning
-    bleu = bleu_metric(bleu_tokenizer(references), effective_order=True)
-    for prediction, ref in zip(predictions, references, strict=True):
+    bleu = bleu_metric(effective_order=True)
+    for prediction, ref in zip(*bleu_texts(predictions, references), strict=True):
         s = bleu.sentence_score(prediction, [ref])
         yield {"bleu_stats": [s.sys_len, s.ref_len, *s.counts, *s.totals]}
 

@@ -25,6 +25,26 @@ def example_scores(
     return rows
 
 
+# The per-example scores that depend on how text is tokenised, by the metric that makes them.
+TOKENISED = {"rouge": ("rouge1", "rouge2", "rougeL"), "bleu": ("bleu_stats",)}
+
+
+def tokenised_metrics(rows: list[dict]) -> list[str]:
+    """The metrics (rouge, bleu) whose per-example scores prediction `rows` hold."""
+    present = set(rows[0].get("scores", {})) if rows else set()
+    return [name for name, keys in TOKENISED.items() if present.issuperset(keys)]
+
+
+def rescore_tokenised(rows: list[dict]) -> list[dict] | None:
+    """`rows` with their ROUGE and BLEU scores computed again from the saved answer and
+    reference (this code's tokenisation); None when a row lacks that text."""
+    if not all(isinstance(r.get(k), str) for r in rows for k in ("prediction", "reference")):
+        return None
+    predictions = [r["prediction"] for r in rows]
+    scores = example_scores(tokenised_metrics(rows), predictions, [r["reference"] for r in rows])
+    return [{**r, "scores": {**r["scores"], **s}} for r, s in zip(rows, scores, strict=True)]
+
+
 def _rouge(predictions, references, labels):
     scorer = rouge_scorer(["rouge1", "rouge2", "rougeL"])
     for prediction, ref in zip(predictions, references, strict=True):

@@ -1,0 +1,108 @@
+"""`tunesmith compare` never mixes ROUGE/BLEU scores tokenised two ways: runs evaluated by
+earlier code (one BLEU tokenizer per corpus, or no record at all) are scored again from their
+saved answers, or refused when the answers are gone."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from sacrebleu.metrics import BLEU
+from test_cli import assert_user_error, tunesmith
+
+from tunesmith.metrics.per_example import example_scores
+from tunesmith.metrics.tokenization import ROUGE_TOKENIZATION, tokenization_record
+
+# Mostly English, one Chinese row: earlier code gave the whole corpus '13a'.
+REFS = ["the cat sat on the mat", "a dog barked loudly", "it rained all day", "今天天气不好"] * 3
+PREDS = ["the cat sat on a mat", "a dog barked", "it rained all day long", "今天天气很好"] * 3
+OLD_RECORD = {"rouge": ROUGE_TOKENIZATION, "bleu": "sacrebleu, tokenize=13a"}
+
+
+def _rows(bleu_stats: list[list[int]]) -> list[dict]:
+    rouge = example_scores(["rouge"], PREDS, REFS)
+    return [
+        {
+            "id": f"e{i}",
+            "key": f"k{i}",
+            "prediction": p,
+            "reference": r,
+            "scores": {**rouge[i], "bleu_stats": stats},
+        }
+        for i, (p, r, stats) in enumerate(zip(PREDS, REFS, bleu_stats, strict=True))
+    ]
+
+
+def _old_stats() -> list[list[int]]:
+    """The counts earlier code saved: '13a' for every row of this corpus."""
+    old = BLEU(tokenize="13a", effective_order=True)
+    scores = [old.sentence_score(p, [r]) for p, r in zip(PREDS, REFS, strict=True)]
+    return [[s.sys_len, s.ref_len, *s.counts, *s.totals] for s in scores]
+
+
+def _run(folder, recipe_path, rows: list[dict], record: dict | None):
+    (folder / "eval" / "predictions").mkdir(parents=True)
+    shutil.copy(recipe_path, folder / "recipe.yaml")
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    (folder / "eval" / "predictions" / "test.tuned.jsonl").write_text(text, encoding="utf-8")
+    metrics = {"sample_size": len(rows), "split": "test"}
+    if record is not None:
+        metrics["tokenization"] = record
+    (folder / "eval" / "metrics.json").write_text(json.dumps(metrics))
+    return folder
+
+
+@pytest.fixture
+def runs(tmp_path, tiny_recipe):
+    """The same answers, evaluated by earlier code (old) and by this code (new)."""
+    recipe = tiny_recipe()
+    new_rows = [
+        {**row, "scores": {**row["scores"], **fresh}}
+        for row, fresh in zip(_rows(_old_stats()), example_scores(["bleu"], PREDS, REFS))
+    ]
+    old = _run(tmp_path / "old", recipe, _rows(_old_stats()), OLD_RECORD)
+    new = _run(tmp_path / "new", recipe, new_rows, tokenization_record(REFS))
+    return tmp_path, old, new
+
+
+@pytest.mark.parametrize("old_record", [OLD_RECORD, None])
+def test_a_run_tokenised_the_old_way_is_scored_again_from_its_answers(runs, old_record):
+    """Was a BLEU difference of -1.96 between two runs with the very same answers."""
+    from tunesmith.cli.compare_cmd import compare_runs
+
+    tmp_path, old, new = runs
+    if old_record is None:  # a run from before the tokenisation was recorded
+        (old / "eval" / "metrics.json").write_text(json.dumps({"sample_size": len(REFS)}))
+    report = compare_runs([old, new], tmp_path / "cmp.html")
+    comparison = report["comparisons"][0]
+    assert comparison["metrics"]["bleu"]["delta"] == 0.0
+    assert comparison["metrics"]["rouge1"]["delta"] == 0.0
+    assert comparison["rescored"] == [str(old)]
+    assert comparison["tokenization"]["bleu_rows"] == {"zh": 3, "13a": 9}
+    page = (tmp_path / "cmp.html").read_text()
+    assert "Scored again from saved answers" in page and "zh 3, 13a 9" in page
+
+
+def test_runs_tokenised_alike_keep_their_saved_scores(runs):
+    from tunesmith.cli.compare_cmd import compare_runs
+
+    tmp_path, _, new = runs
+    twin = shutil.copytree(new, tmp_path / "twin")
+    comparison = compare_runs([new, twin], tmp_path / "cmp.html")["comparisons"][0]
+    assert "rescored" not in comparison  # nothing scored again
+    assert comparison["tokenization"]["version"] == 2
+    assert comparison["metrics"]["bleu"]["delta"] == 0.0
+
+
+def test_a_run_without_its_answers_is_refused_naming_both_runs(runs):
+    tmp_path, old, new = runs
+    path = old / "eval" / "predictions" / "test.tuned.jsonl"
+    rows = [
+        {k: v for k, v in json.loads(line).items() if k != "prediction"}
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    done = tunesmith("compare", new, old, "--html", tmp_path / "cmp.html")
+    assert_user_error(done, str(new), str(old), "tokenised ROUGE/BLEU differently", "tokenize=13a")
+    assert not (tmp_path / "cmp.html").exists()

@@ -11,6 +11,7 @@ import pytest
 from sacrebleu.metrics import BLEU
 from test_cli import assert_user_error, tunesmith
 
+from tunesmith.errors import UserError
 from tunesmith.metrics.per_example import example_scores
 from tunesmith.metrics.tokenization import ROUGE_TOKENIZATION, tokenization_record
 
@@ -41,6 +42,11 @@ def _old_stats() -> list[list[int]]:
     return [[s.sys_len, s.ref_len, *s.counts, *s.totals] for s in scores]
 
 
+def _new_stats() -> list[list[int]]:
+    """The counts this code saves: 'zh' for the Chinese rows."""
+    return [row["bleu_stats"] for row in example_scores(["bleu"], PREDS, REFS)]
+
+
 def _run(folder, recipe_path, rows: list[dict], record: dict | None):
     (folder / "eval" / "predictions").mkdir(parents=True)
     shutil.copy(recipe_path, folder / "recipe.yaml")
@@ -57,12 +63,8 @@ def _run(folder, recipe_path, rows: list[dict], record: dict | None):
 def runs(tmp_path, tiny_recipe):
     """The same answers, evaluated by earlier code (old) and by this code (new)."""
     recipe = tiny_recipe()
-    new_rows = [
-        {**row, "scores": {**row["scores"], **fresh}}
-        for row, fresh in zip(_rows(_old_stats()), example_scores(["bleu"], PREDS, REFS))
-    ]
     old = _run(tmp_path / "old", recipe, _rows(_old_stats()), OLD_RECORD)
-    new = _run(tmp_path / "new", recipe, new_rows, tokenization_record(REFS))
+    new = _run(tmp_path / "new", recipe, _rows(_new_stats()), tokenization_record(REFS))
     return tmp_path, old, new
 
 
@@ -106,3 +108,33 @@ def test_a_run_without_its_answers_is_refused_naming_both_runs(runs):
     done = tunesmith("compare", new, old, "--html", tmp_path / "cmp.html")
     assert_user_error(done, str(new), str(old), "tokenised ROUGE/BLEU differently", "tokenize=13a")
     assert not (tmp_path / "cmp.html").exists()
+
+
+def _member(folder, name: str, rows: list[dict], record: dict | None):
+    from types import SimpleNamespace
+
+    from tunesmith.artifacts import RunDir
+
+    (folder / "eval").mkdir(parents=True)
+    metrics = {"tokenization": record} if record is not None else {}
+    (folder / "eval" / "metrics.json").write_text(json.dumps(metrics))
+    return SimpleNamespace(member=SimpleNamespace(name=name), run_dir=RunDir(folder)), rows
+
+
+def test_a_group_member_evaluated_by_earlier_code_is_scored_again(tmp_path):
+    """A re-run group skips finished members: their old counts met ensembles scored now."""
+    from tunesmith.group.compare import _tokenization, tokenised_now
+
+    new_rows = _rows(_new_stats())
+    old, old_rows = _member(tmp_path / "old", "seed-0", _rows(_old_stats()), OLD_RECORD)
+    new, _ = _member(tmp_path / "new", "seed-1", new_rows, tokenization_record(REFS))
+    base, *members = tokenised_now([old, new], [old_rows, old_rows, new_rows])
+    assert [r["scores"] for r in base] == [r["scores"] for r in new_rows]
+    assert members[0] == base and members[1] is new_rows  # a current member is kept as is
+    record = _tokenization([old, new], base)
+    assert record["rescored"] == ["seed-0"]
+    assert record["tokenization"]["bleu_rows"] == {"zh": 3, "13a": 9}
+    assert _tokenization([new], [{"scores": {"nll": 1.0}}]) == {}  # no ROUGE/BLEU scored
+    answerless = [{k: v for k, v in r.items() if k != "prediction"} for r in old_rows]
+    with pytest.raises(UserError, match="group member seed-0: its ROUGE/BLEU were tokenised"):
+        tokenised_now([old], [answerless, answerless])

@@ -12,10 +12,9 @@ from tunesmith.artifacts import read_jsonl
 from tunesmith.artifacts.files import read_json
 from tunesmith.config import load_recipe
 from tunesmith.errors import UserError
-from tunesmith.metrics.per_example import rescore_tokenised, tokenised_metrics
+from tunesmith.metrics.per_example import scored_now, tokenised_metrics
 from tunesmith.metrics.tokenization import (
     describe_tokenization,
-    is_current,
     same_tokenization,
     tokenization_record,
 )
@@ -63,7 +62,7 @@ def tokenised_alike(
         return rows_a, rows_b, {"tokenization": record_a}
     runs, rescored = [], []
     for run, rows, record in (a, b):
-        fresh = rows if is_current(record) else rescore_tokenised(rows)
+        fresh = scored_now(rows, record)
         if fresh is None:
             raise UserError(
                 f"{run_a} and {run_b} tokenised ROUGE/BLEU differently "

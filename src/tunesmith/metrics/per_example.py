@@ -9,7 +9,7 @@ every model).
 from __future__ import annotations
 
 from tunesmith.metrics.classification import normalize_label
-from tunesmith.metrics.tokenization import bleu_metric, bleu_texts, rouge_scorer
+from tunesmith.metrics.tokenization import bleu_metric, bleu_texts, is_current, rouge_scorer
 
 
 def example_scores(
@@ -35,9 +35,12 @@ def tokenised_metrics(rows: list[dict]) -> list[str]:
     return [name for name, keys in TOKENISED.items() if present.issuperset(keys)]
 
 
-def rescore_tokenised(rows: list[dict]) -> list[dict] | None:
-    """`rows` with their ROUGE and BLEU scores computed again from the saved answer and
-    reference (this code's tokenisation); None when a row lacks that text."""
+def scored_now(rows: list[dict], record: dict | None) -> list[dict] | None:
+    """`rows` with ROUGE and BLEU as this code tokenises them: as they are when their
+    evaluation's `record` (metrics.json 'tokenization') is this code's or they hold neither;
+    else computed again from each row's saved answer and reference; None when a row lacks them."""
+    if not tokenised_metrics(rows) or is_current(record):
+        return rows
     if not all(isinstance(r.get(k), str) for r in rows for k in ("prediction", "reference")):
         return None
     predictions = [r["prediction"] for r in rows]

@@ -317,3 +317,10 @@ def test_bleu_characters_keep_their_combining_marks_as_rouge_does():
     (hindi,), _ = bleu_texts(["नमस्ते"], ["สวัสดี नमस्ते"])
     assert hindi.split() == ["न", "म", "स्", "ते"]
     assert "".join(hindi.split()) == UnicodeTokenizer(True).tokenize("नमस्ते")[0]
+
+
+def test_korean_stays_word_by_word_in_rouge_and_bleu():
+    """Kept on purpose (docs/evaluation.md): words between spaces, particles attached."""
+    assert UnicodeTokenizer(True).tokenize("학교에 갔다") == ["학교에", "갔다"]
+    assert bleu_texts(["학교가 좋다"], ["학교에 갔다"]) == (["학교가 좋다"], ["학교에 갔다"])
+    assert tokenization_record(["학교에 갔다"])["bleu"] == "sacrebleu, tokenize=13a"

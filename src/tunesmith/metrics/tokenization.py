@@ -191,6 +191,7 @@ def same_tokenization(a: dict | None, b: dict | None) -> bool:
 
 
 def describe_tokenization(record: dict | None) -> str:
+    """A run's recorded tokenisation in a few words, for a one-line error."""
     if not isinstance(record, dict):
         return "not recorded"
-    return f"BLEU {record.get('bleu', '?')}" + ("" if is_current(record) else " (earlier scheme)")
+    return str(record.get("bleu", "?")) + ("" if is_current(record) else ", earlier code")

@@ -90,6 +90,9 @@ def test_ensembles_and_merges_are_compared_with_every_member(group_run):
     # merged adapters are models: they also have a perplexity; output ensembles have none
     assert "perplexity" in result["rows"]["merge_linear"]["metrics"]
     assert "perplexity" not in result["rows"]["ensemble_mbr"]["metrics"]
+    # how ROUGE and BLEU tokenised the test examples, as a run's compare.json says
+    assert result["tokenization"]["bleu"] == "sacrebleu, tokenize=13a"
+    assert result["tokenization"]["version"] == 2 and result["rescored"] == []
 
 
 def test_merges_are_saved_reloaded_and_match_the_exact_combination(group_run):

@@ -13,7 +13,12 @@ from sacrebleu.metrics import BLEU
 
 from tunesmith.metrics.per_example import example_scores
 from tunesmith.metrics.text import bleu, rouge
-from tunesmith.metrics.tokenization import UnicodeTokenizer, bleu_tokenizer, tokenization_record
+from tunesmith.metrics.tokenization import (
+    UnicodeTokenizer,
+    bleu_texts,
+    bleu_tokenizer,
+    tokenization_record,
+)
 
 NON_LATIN = [
     "今天天气很好我们去公园散步吧",
@@ -141,7 +146,8 @@ def test_japanese_bleu_uses_characters():
     assert got > 0
 
 
-def test_bleu_tokenizer_is_one_per_corpus_decided_by_the_references():
+def test_bleu_tokenizer_of_texts_without_references_is_the_one_most_need():
+    """An MBR ensemble's candidates (no reference) share one tokenizer."""
     assert bleu_tokenizer(ENGLISH_REFS) == "13a"
     assert bleu_tokenizer([]) == "13a"
     assert bleu_tokenizer(["今天天气不好", "我们去公园"]) == "zh"
@@ -234,3 +240,87 @@ def test_evaluation_records_and_reports_the_tokenization():
     }
     page = environment().get_template("eval_headline.html.j2").render(compare=compare)
     assert "sacrebleu, tokenize=zh" in page
+
+
+# English pairs with what 13a treats specially (abbreviations, decimals, URLs, quotes, dashes,
+# trailing spaces, accents), and their BLEU from main at f2264fa (one '13a' per corpus).
+MORE_ENGLISH_PREDS = [
+    "Mr. Smith's car -- it's 3.5 m long!  ",
+    "See https://example.com/a?b=1 (v2.0).",
+    '"Quoted" text, with: colons; and - dashes',
+    "trailing space . ",
+    "ÉCOLE café naïve",
+    "x",
+]
+MORE_ENGLISH_REFS = [
+    "Mr. Smith's car is 3.5 m long.",
+    "See https://example.com/a?b=1 for v2.0",
+    "Quoted text with colons and dashes.",
+    "trailing space .",
+    "école café naive",
+    "y z",
+]
+MORE_ENGLISH_BEFORE = 48.891551971876886
+MORE_ENGLISH_STATS_BEFORE = [
+    [10, 9, 7, 5, 3, 1, 10, 9, 8, 7],
+    [18, 16, 15, 13, 12, 11, 18, 17, 16, 15],
+    [12, 7, 6, 0, 0, 0, 12, 11, 10, 9],
+    [3, 3, 3, 2, 1, 0, 3, 2, 1, 0],
+    [3, 3, 1, 0, 0, 0, 3, 2, 1, 0],
+    [1, 2, 0, 0, 0, 0, 1, 0, 0, 0],
+]
+
+
+def test_english_bleu_is_byte_identical_to_before_per_row_tokenisation():
+    got = bleu(MORE_ENGLISH_PREDS, MORE_ENGLISH_REFS)["bleu"]
+    assert got == MORE_ENGLISH_BEFORE
+    assert got == sacrebleu.corpus_bleu(MORE_ENGLISH_PREDS, [MORE_ENGLISH_REFS]).score
+    rows = example_scores(["bleu"], MORE_ENGLISH_PREDS, MORE_ENGLISH_REFS)
+    assert [row["bleu_stats"] for row in rows] == MORE_ENGLISH_STATS_BEFORE
+
+
+def _stats(metric, hypothesis, reference):
+    s = metric.sentence_score(hypothesis, [reference])
+    return [s.sys_len, s.ref_len, *s.counts, *s.totals]
+
+
+def test_chinese_rows_of_a_mostly_english_corpus_get_zh():
+    """Was '13a' for the whole corpus: the Chinese row was one 'word', [1, 1, 0, 0, ...]."""
+    refs = ["the cat sat on the mat", "a dog barked loudly", "it rained all day", "今天天气不好"]
+    preds = ["the cat sat on a mat", "a dog barked", "it rained all day long", "今天天气很好"]
+    rows = example_scores(["bleu"], preds, refs)
+    assert rows[-1]["bleu_stats"] == [6, 6, 5, 3, 2, 1, 6, 5, 4, 3]  # zh: one per character
+    sentence = BLEU(tokenize="13a", effective_order=True)
+    for row, p, r in zip(rows[:3], preds, refs, strict=False):
+        assert row["bleu_stats"] == _stats(sentence, p, r)  # English rows: 13a as before
+    # the corpus figure sums those counts (what the bootstrap resamples)
+    total = [sum(column) for column in zip(*(row["bleu_stats"] for row in rows), strict=True)]
+    assert bleu(preds, refs)["bleu"] == BLEU()._compute_score_from_stats(total).score
+    record = tokenization_record(refs)
+    assert record["bleu_rows"] == {"zh": 1, "13a": 3}
+    assert record["bleu"] == (
+        "sacrebleu, tokenize per row by its reference's script: zh 1, 13a 3 (of 4)"
+    )
+    assert record["version"] == 2
+
+
+def test_bleu_characters_keep_their_combining_marks_as_rouge_does():
+    """sacrebleu's 'char' gave 'ที่' three tokens (ท, the vowel mark, the tone mark)."""
+    rouge_tokens = UnicodeTokenizer(True).tokenize("ที่นี่")
+    assert rouge_tokens == ["ที่", "นี่"]
+    _, (thai,) = bleu_texts(["x"], ["ที่นี่"])
+    assert thai.split() == rouge_tokens
+    # 'นี่' vs 'ที่': different consonants; the marks alone matched 2 of 3 unigrams before
+    assert example_scores(["bleu"], ["ที่"], ["นี่"])[0]["bleu_stats"][:3] == [1, 1, 0]
+    # Devanagari under 'char' (a Thai reference): vowel signs and virama stay on their
+    # consonant, and the units put together are ROUGE's word
+    (hindi,), _ = bleu_texts(["नमस्ते"], ["สวัสดี नमस्ते"])
+    assert hindi.split() == ["न", "म", "स्", "ते"]
+    assert "".join(hindi.split()) == UnicodeTokenizer(True).tokenize("नमस्ते")[0]
+
+
+def test_korean_stays_word_by_word_in_rouge_and_bleu():
+    """Kept on purpose (docs/evaluation.md): words between spaces, particles attached."""
+    assert UnicodeTokenizer(True).tokenize("학교에 갔다") == ["학교에", "갔다"]
+    assert bleu_texts(["학교가 좋다"], ["학교에 갔다"]) == (["학교가 좋다"], ["학교에 갔다"])
+    assert tokenization_record(["학교에 갔다"])["bleu"] == "sacrebleu, tokenize=13a"

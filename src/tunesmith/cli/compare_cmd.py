@@ -14,7 +14,12 @@ def compare_runs(runs: list[Path], html: Path, row: str = "tuned") -> dict:
     from tunesmith.cli.outputs import output_file
     from tunesmith.config import load_recipe
     from tunesmith.config.tasks import metric_keys
-    from tunesmith.evaluate.runs import compare_predictions, run_info, run_predictions
+    from tunesmith.evaluate.runs import (
+        compare_predictions,
+        run_info,
+        run_predictions,
+        tokenised_alike,
+    )
     from tunesmith.report.compare_page import render_compare_page
 
     if len(runs) < 2:
@@ -30,19 +35,29 @@ def compare_runs(runs: list[Path], html: Path, row: str = "tuned") -> dict:
     results = []
     for other in runs[1:]:
         rows_other = run_predictions(other, row)
-        task = run_info(other)["task"]
+        other_info = run_info(other)
+        task = other_info["task"]
         if task != info["task"]:
             raise UserError(f"{other}: task '{task}' differs from {first}'s '{info['task']}'")
+        rows_a, rows_b, tokenization = tokenised_alike(
+            (first, rows_first, info["tokenization"]),
+            (other, rows_other, other_info["tokenization"]),
+        )
+        for run in tokenization.get("rescored", []):
+            console.print(
+                f"{run}: ROUGE/BLEU scored again from its saved answers (tokenised "
+                "differently from the other run)"
+            )
         result = compare_predictions(
-            rows_first,
-            rows_other,
+            rows_a,
+            rows_b,
             metric_keys(recipe.metrics()),
             info["labels"],
             ev.bootstrap_resamples,
             ev.bootstrap_seed,
             ev.alpha,
         )
-        results.append({"a": str(first), "b": str(other), **result})
+        results.append({"a": str(first), "b": str(other), **tokenization, **result})
         title = f"{Path(other).name} vs {Path(first).name} ({row}; {result['n_shared']} shared)"
         figures().print(pairs_table(title, result["metrics"], "A", "B"))
     report = {"row": row, "task": info["task"], "alpha": ev.alpha, "comparisons": results}

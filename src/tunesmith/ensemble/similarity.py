@@ -23,8 +23,13 @@ def _rouge_l(texts: Sequence[str] = ()) -> Callable[[str, str], float]:
 
 @SIMILARITIES.register("bleu")
 def _bleu(texts: Sequence[str] = ()) -> Callable[[str, str], float]:
-    from tunesmith.metrics.tokenization import bleu_metric, bleu_tokenizer
+    from tunesmith.metrics.tokenization import bleu_metric, bleu_texts, bleu_tokenizer
 
     # No references at selection time: the candidates' own script decides the tokenizer.
-    bleu = bleu_metric(bleu_tokenizer(texts), effective_order=True)
-    return lambda a, b: bleu.sentence_score(a, [b]).score / 100.0
+    need, bleu = bleu_tokenizer(texts), bleu_metric(effective_order=True)
+
+    def similarity(a: str, b: str) -> float:
+        (hypothesis,), (reference,) = bleu_texts([a], [b], need)
+        return bleu.sentence_score(hypothesis, [reference]).score / 100.0
+
+    return similarity

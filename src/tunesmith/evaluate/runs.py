@@ -12,6 +12,12 @@ from tunesmith.artifacts import read_jsonl
 from tunesmith.artifacts.files import read_json
 from tunesmith.config import load_recipe
 from tunesmith.errors import UserError
+from tunesmith.metrics.per_example import scored_now, tokenised_metrics
+from tunesmith.metrics.tokenization import (
+    describe_tokenization,
+    same_tokenization,
+    tokenization_record,
+)
 from tunesmith.stats import STATISTICS, columns_for, compare_rows
 from tunesmith.stats.bootstrap import resample_indices
 
@@ -32,7 +38,43 @@ def run_info(run: Path) -> dict:
     recipe = load_recipe(Path(run) / "recipe.yaml")
     metrics_path = Path(run) / "eval" / "metrics.json"
     metrics = read_json(metrics_path) if metrics_path.is_file() else {}
-    return {"task": recipe.task, "labels": metrics.get("labels")}
+    return {
+        "task": recipe.task,
+        "labels": metrics.get("labels"),
+        "tokenization": metrics.get("tokenization"),  # None: not recorded (older runs)
+    }
+
+
+def tokenised_alike(
+    a: tuple[Path, list[dict], dict | None], b: tuple[Path, list[dict], dict | None]
+) -> tuple[list[dict], list[dict], dict]:
+    """Two runs' (folder, prediction rows, recorded tokenisation) made comparable: their rows,
+    with ROUGE and BLEU scored the same way, and what compare.json records about it.
+
+    Runs tokenised alike keep their saved scores. Otherwise every run not scored by this code
+    is scored again from its saved answers (a run evaluated before per-row BLEU, or before
+    the tokenisation was recorded, would be compared with counts made another way); a run
+    without them is refused, naming both."""
+    (run_a, rows_a, record_a), (run_b, rows_b, record_b) = a, b
+    if not (tokenised_metrics(rows_a) and tokenised_metrics(rows_b)):
+        return rows_a, rows_b, {}
+    if same_tokenization(record_a, record_b):
+        return rows_a, rows_b, {"tokenization": record_a}
+    runs, rescored = [], []
+    for run, rows, record in (a, b):
+        fresh = scored_now(rows, record)
+        if fresh is None:
+            raise UserError(
+                f"{run_a} and {run_b} tokenised ROUGE/BLEU differently "
+                f"({describe_tokenization(record_a)} vs {describe_tokenization(record_b)}) and "
+                f"{run}'s predictions lack the answers to score again; re-run "
+                f"`tunesmith evaluate {run}`"
+            )
+        runs.append(fresh)
+        rescored += [] if fresh is rows else [str(run)]
+    rows_a, rows_b = runs
+    record = tokenization_record([r["reference"] for r in rows_a])
+    return rows_a, rows_b, {"tokenization": record, "rescored": rescored}
 
 
 def compare_predictions(

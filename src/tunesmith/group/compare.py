@@ -9,7 +9,8 @@ from tunesmith.artifacts import read_jsonl, write_jsonl
 from tunesmith.artifacts.files import read_json
 from tunesmith.config.tasks import task_spec
 from tunesmith.errors import UserError
-from tunesmith.metrics.per_example import example_scores
+from tunesmith.metrics.per_example import example_scores, scored_now, tokenised_metrics
+from tunesmith.metrics.tokenization import describe_tokenization, is_current, tokenization_record
 
 TEST = "test"
 # An ensemble or a merge of one member is that member again: with fewer that trained (the
@@ -100,10 +101,12 @@ def group_compare(recipe, members, out: Path, on_step=None, failed=None) -> dict
     from tunesmith.evaluate.comparison import build_compare, statistics_of
     from tunesmith.models import reuse_loaded_models
 
-    rows = member_rows(members)
     labels = _labels(members[0])
     names = [gm.member.name for gm in members]
-    predictions = {"base": member_rows(members[:1], "base")[0], **dict(zip(names, rows))}
+    base, *rows = tokenised_now(
+        members, [member_rows(members[:1], "base")[0], *member_rows(members)]
+    )
+    predictions = {"base": base, **dict(zip(names, rows))}
     skipped: dict[str, str] = {}
     with reuse_loaded_models():
         combined = ensemble_predictions(recipe, members, rows, labels, out, on_step, skipped)
@@ -128,8 +131,46 @@ def group_compare(recipe, members, out: Path, on_step=None, failed=None) -> dict
         headline=recipe.target_metric(),
         failed_members=failed or {},
         skipped=skipped,
+        **_tokenization(members, base),
     )
     return result
+
+
+def tokenised_now(members, rows: list[list[dict]]) -> list[list[dict]]:
+    """`rows` (the base row of the first member, then each member's) with ROUGE and BLEU as
+    this code tokenises them: ensembles and merges are scored now, and a re-run group skips
+    finished members, so a member evaluated by earlier code is scored again from its saved
+    answers (refused, naming it, without them)."""
+    owners = [members[0], *members]
+    out = []
+    for gm, scored in zip(owners, rows, strict=True):
+        fresh = scored_now(scored, _recorded(gm))
+        if fresh is None:
+            raise UserError(
+                f"group member {gm.member.name}: its ROUGE/BLEU were tokenised another way "
+                f"({describe_tokenization(_recorded(gm))}) than the ensembles and merges "
+                "scored now, and its predictions lack the answers to score again; re-run its "
+                f"evaluate stage (tunesmith run --stages evaluate {gm.run_dir.root})"
+            )
+        out.append(fresh)
+    return out
+
+
+def _tokenization(members, base: list[dict]) -> dict:
+    """compare.json's record of how ROUGE and BLEU tokenised the group's test examples, and
+    which members were scored again for it; nothing when neither is scored."""
+    if not tokenised_metrics(base):
+        return {}
+    stale = [gm.member.name for gm in members if not is_current(_recorded(gm))]
+    return {
+        "tokenization": tokenization_record([r["reference"] for r in base]),
+        "rescored": stale,
+    }
+
+
+def _recorded(gm) -> dict | None:
+    path = gm.run_dir.eval / "metrics.json"
+    return read_json(path).get("tokenization") if path.is_file() else None
 
 
 def _mergeable(recipe, members, failed, skipped: dict) -> list:

@@ -4,7 +4,7 @@ metrics/tokenization.py (every script kept; English tokens as the libraries' def
 from __future__ import annotations
 
 from tunesmith.metrics.registry import METRICS
-from tunesmith.metrics.tokenization import bleu_metric, bleu_tokenizer, rouge_scorer
+from tunesmith.metrics.tokenization import bleu_metric, bleu_texts, rouge_scorer
 
 
 @METRICS.register("rouge")
@@ -22,6 +22,7 @@ def rouge(predictions: list[str], references: list[str], **_) -> dict[str, float
 
 @METRICS.register("bleu")
 def bleu(predictions: list[str], references: list[str], **_) -> dict[str, float]:
-    """Corpus BLEU (sacrebleu, exp smoothing; tokenizer chosen from the references), 0-100."""
-    metric = bleu_metric(bleu_tokenizer(references))
-    return {"bleu": metric.corpus_score(predictions, [references]).score}
+    """Corpus BLEU (sacrebleu, exp smoothing; each row split as its reference's script needs),
+    0-100."""
+    hypotheses, refs = bleu_texts(predictions, references)
+    return {"bleu": bleu_metric().corpus_score(hypotheses, [refs]).score}

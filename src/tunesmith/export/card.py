@@ -116,17 +116,37 @@ def _metrics(compare, name: str) -> list[str]:
                 f"| {row} | {key} | {value['value']:.4g} | "
                 f"[{value['ci_low']:.4g}, {value['ci_high']:.4g}] |"
             )
-    for pair in compare.get("comparisons", []):
-        if (pair["a"], pair["b"]) == (name, "tuned"):
-            lines += ["", "Tuned minus this export, paired on the same examples:", ""]
-            for key, d in pair["metrics"].items():
-                lines.append(
-                    f"- {key}: {d['delta']:+.4g} [{d['ci_low']:+.4g}, {d['ci_high']:+.4g}], "
-                    f"p = {d['p_value']:.3g} ({d['verdict']})"
-                )
+    lines += _versus_tuned(compare, name)
     if name not in compare["rows"]:
         lines += ["", "No evaluation row for this export yet (or export.evaluate is off)."]
     return lines
+
+
+def _versus_tuned(compare, name: str) -> list[str]:
+    """This export minus the tuned model, as the report reads it (stats.paired_difference):
+    where higher is better a negative difference is quality the export lost."""
+    from tunesmith.stats.compare import paired_difference
+
+    versus = paired_difference(compare, name, "tuned")
+    if not versus:
+        return []
+    lines = ["", "This export minus the tuned model, paired on the same examples:", ""]
+    for key, d in versus.items():
+        lines.append(
+            f"- {key}: {_signed(d['delta'])} [{_signed(d['ci_low'])}, {_signed(d['ci_high'])}], "
+            f"p = {_number(d['p_value'], '.3g')} ({d['verdict']}"
+            f"{'; lower is better' if d['lower_is_better'] else ''})"
+        )
+    return lines
+
+
+def _signed(value) -> str:
+    return _number(value, "+.4g")
+
+
+def _number(value, spec: str) -> str:
+    """A figure compare.json could not compute is null there: shown as '–', not a crash."""
+    return "–" if value is None else format(value, spec)
 
 
 # How a scored answer ends, as Python a user runs on generate()'s text: tunesmith's

@@ -165,3 +165,74 @@ def test_a_pair_stored_the_other_way_reads_the_same(tmp_path):
     read = [paired_difference(c, "gguf_q8_0", "tuned")["rouge_l"] for c in both]
     assert read[0] == read[1]
     assert read[0]["delta"] == -0.05 and read[0]["worse"] and not read[0]["better"]
+
+
+def _with_data(recipe, **data):
+    return recipe.model_copy(update={"data": recipe.data.model_copy(update=data)})
+
+
+def test_card_shows_the_prompt_format_training_used(recipe, tiny_model_dir):
+    """The card did not say how to prompt the model: now the template, the text the model
+    reads (the run's chat template applied) and transformers code that builds it."""
+    from transformers import AutoTokenizer
+
+    from tunesmith.export.card import render_card
+    from tunesmith.export.prompt_card import rendered_prompt
+    from tunesmith.models.formatting import conversation, render
+
+    recipe = _with_data(
+        recipe, prompt_template="Summarise:\n{description}", system_prompt="Be brief."
+    )
+    prompt = rendered_prompt(recipe, tiny_model_dir)
+    card = render_card(recipe, "merged", MERGED, RECORD, None, None, prompt)
+    assert "## Prompt format" in card
+    assert "```text\nSummarise:\n{description}\n```" in card
+    # exactly what training and evaluation build for a record whose description is <description>
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    example = {"system": "Be brief.", "prompt": "Summarise:\n<description>", "response": "x"}
+    expected = render(conversation(example, with_answer=False), tokenizer, generation_prompt=True)
+    assert prompt == expected
+    assert prompt.endswith("<|im_start|>assistant\n")
+    assert f"```text\n{prompt}\n```" in card
+    code = card.split("```python\n")[1].split("\n```")[0]
+    scope: dict = {}
+    exec(code.split("\ntext = ")[0], scope)  # the card's messages, as Python
+    assert scope["messages"] == conversation(example, with_answer=False)
+
+
+HOSTILE = (
+    "```\n<script>alert(1)</script>\n# Injected\n---\nlicense: evil\n"
+    "''' \"\"\" \\ {{x}} {description}"
+)
+
+
+def test_recipe_text_in_the_prompt_section_stays_inert(recipe, tiny_model_dir):
+    """Recipe text holding a code fence, HTML, a heading, YAML and quotes stays inside code
+    blocks: no markup of its own, no front-matter key, and the Python example still parses
+    to exactly that text."""
+    import ast
+
+    from markdown_it import MarkdownIt
+
+    from tunesmith.export.card import render_card
+    from tunesmith.export.prompt_card import rendered_prompt
+
+    recipe = _with_data(recipe, prompt_template=HOSTILE, system_prompt=HOSTILE)
+    card = render_card(
+        recipe, "merged", MERGED, RECORD, None, None, rendered_prompt(recipe, tiny_model_dir)
+    )
+    assert set(_front_matter(card)) == {"library_name", "pipeline_tag", "tags"}
+    body = card.split("---\n", 2)[2]
+    tokens = MarkdownIt("commonmark").parse(body)
+    assert not [t for t in tokens if t.type.startswith("html")]
+    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert "Injected" not in headings and "Prompt format" in headings
+    fences = [t for t in tokens if t.type == "fence"]
+    # template, system message, rendered prompt, code: each whole, and nowhere else
+    assert sum("<script>" in t.content for t in fences) == 4
+    assert body.count("<script>") == sum(t.content.count("<script>") for t in fences)
+    assert "<script>" not in MarkdownIt("commonmark").render(body)
+    code = next(t.content for t in fences if t.info == "python")
+    messages = ast.literal_eval(code.split("messages = ", 1)[1].split("\ntext = ")[0])
+    assert messages[0] == {"role": "system", "content": HOSTILE}
+    assert messages[1]["content"].endswith("{x} <description>")  # slots as <field>, {{ as {

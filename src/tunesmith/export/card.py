@@ -39,9 +39,9 @@ def render_card(
 ) -> str:
     """The card's Markdown; `prompt` is an example prompt as the model reads it (rendered
     with the run's tokenizer), shown under "Prompt format" when given."""
-    from tunesmith.export.naming import public_model_name
     from tunesmith.export.prompt_card import prompt_section
     from tunesmith.methods import describe
+    from tunesmith.models.naming import public_model_name
 
     lines = [
         f"# {recipe.name}: {name}",
@@ -82,8 +82,8 @@ def front_matter(recipe, record: dict) -> str:
     and formatted into YAML by hand a ':' or newline in them would break or inject keys."""
     import yaml
 
-    from tunesmith.export.naming import base_hub_id
     from tunesmith.methods import method_of
+    from tunesmith.models.naming import base_hub_id
 
     hub = base_hub_id(recipe.model.name)
     meta = {"base_model": hub} if hub else {}  # the Hub takes only a Hub id here
@@ -100,7 +100,7 @@ def front_matter(recipe, record: dict) -> str:
 def _license_id(configured: str | None, model_name: str) -> str | None:
     """export.license when it is an identifier, else the base model's when tunesmith knows
     it; None leaves the key out (free text stays in the card's body)."""
-    from tunesmith.export.naming import base_license
+    from tunesmith.models.naming import base_license
 
     text = (configured or "").strip().lower()
     known = _LICENSE_ID.match(text) and text != "unknown"

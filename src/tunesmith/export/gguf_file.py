@@ -42,7 +42,7 @@ __all__ = ["ARCHITECTURES", "TYPES", "check_exportable", "pre_tokenizer_name", "
 def write_gguf(model, tokenizer_dir: Path, path: Path, kind: str, names: tuple[str, str]) -> None:
     """`model` (plain transformers, merged) and its tokenizer as a GGUF file at `path`;
     `names` are (its general.name, its base model's name), never a local path: the file is
-    meant to be shared (export/naming.py)."""
+    meant to be shared (models/naming.py)."""
     import gguf
 
     config = model.config

@@ -192,29 +192,29 @@ def test_report_lists_exports_with_size_speed_and_quality_vs_tuned(exported):
 def test_gguf_for_an_unsupported_architecture_is_refused_before_anything_is_written(
     tmp_path, tiny_model_dir
 ):
-    """GGUF export writes llama models only: asked of a Qwen2 run with the merged format too, it
-    exits with one line before writing any artefact (not after the merged folder, whose record
-    would then be missing from exports.json)."""
+    """GGUF export writes llama and qwen2 models only: asked of a Qwen3 run with the merged
+    format too, it exits with one line before writing any artefact (not after the merged
+    folder, whose record would then be missing from exports.json)."""
     import shutil
 
     import torch
     from export_helpers import small_recipe
     from test_cli import assert_user_error, tunesmith
-    from transformers import AutoConfig, Qwen2Config, Qwen2ForCausalLM
+    from transformers import AutoConfig, Qwen3Config, Qwen3ForCausalLM
 
-    qwen = tmp_path / "tiny-qwen2"
+    qwen = tmp_path / "tiny-qwen3"
     shutil.copytree(tiny_model_dir, qwen)
     llama = AutoConfig.from_pretrained(tiny_model_dir)
     shape = {k: getattr(llama, k) for k in ("vocab_size", "hidden_size", "intermediate_size")}
     heads = {"num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 2}
     ids = {k: getattr(llama, k) for k in ("pad_token_id", "eos_token_id", "bos_token_id")}
     torch.manual_seed(0)
-    Qwen2ForCausalLM(Qwen2Config(**shape, **heads, **ids)).save_pretrained(qwen)
+    Qwen3ForCausalLM(Qwen3Config(**shape, **heads, **ids)).save_pretrained(qwen)
     recipe = small_recipe(tmp_path, qwen, export={"formats": ["merged", "gguf"]})
     run_dir = RunDir(tmp_path / "out")
     run_pipeline(recipe, run_dir, only=["data", "train"])
     done = tunesmith("export", run_dir.root, "--format", "merged", "--format", "gguf")
-    assert_user_error(done, "GGUF export supports llama models, not 'qwen2'")
+    assert_user_error(done, "GGUF export supports llama, qwen2 models, not 'qwen3'")
     assert not (run_dir.root / "export" / "merged").exists()
 
 

@@ -102,3 +102,137 @@ def test_card_without_stop_strings_has_no_answer_end_section(recipe):
 
     card = render_card(recipe, "merged", MERGED, RECORD, {**COMPARE, "stop": []}, None)
     assert "Where a scored answer ends" not in card
+
+
+# tuned scores 0.05 ROUGE-L above the q8_0 file: compare.json stores each (a, b) pair as b - a
+LOST = {
+    "delta": 0.05,
+    "ci_low": 0.02,
+    "ci_high": 0.08,
+    "p_value": 0.01,
+    "significant": True,
+    "better": True,
+    "worse": False,
+    "lower_is_better": False,
+    "verdict": "significantly better",
+}
+LOSING = {
+    **COMPARE,
+    "target": {"metric": "rouge_l"},
+    "rows": {"gguf_q8_0": {"metrics": {}}},
+    "comparisons": [{"a": "gguf_q8_0", "b": "tuned", "metrics": {"rouge_l": LOST}}],
+}
+
+
+def _report_difference(tmp_path, compare) -> str:
+    """The report's "vs tuned" cell of the gguf_q8_0 row, as rendered."""
+    import json
+    import re
+
+    from tunesmith.artifacts import RunDir
+    from tunesmith.report.deploy import deploy_context
+    from tunesmith.report.html import environment
+
+    run_dir = RunDir(tmp_path / "run")
+    artefact = {**GGUF, "path": "model-q8_0.gguf", "format": "gguf"}
+    exports = {"tuned": RECORD["tuned"], "artefacts": {"gguf_q8_0": artefact}}
+    (run_dir.root / "export").mkdir(parents=True)
+    (run_dir.root / "export" / "exports.json").write_text(json.dumps(exports))
+    page = environment().get_template("deploy.html.j2").render(**deploy_context(run_dir, compare))
+    row = re.search(r"<td>gguf_q8_0</td>(.*?)</tr>", page).group(1)
+    return re.findall(r'<td class="num">([^<]*)</td>', row)[-1]
+
+
+def test_card_and_report_give_an_export_loss_the_same_sign(recipe, tmp_path):
+    """The card said "tuned minus this export" (+0.05), the report "export minus tuned"
+    (-0.05) for the same pair: both now read export minus tuned, from one function."""
+    from tunesmith.export.card import render_card
+
+    card = render_card(recipe, "gguf_q8_0", GGUF, RECORD, LOSING, None)
+    assert "This export minus the tuned model, paired on the same examples:" in card
+    line = "- rouge_l: -0.05 [-0.08, -0.02], p = 0.01 (significantly worse)"
+    assert line in card
+    assert _report_difference(tmp_path, LOSING) == "-0.0500 [-0.0800, -0.0200], p 0.01"
+
+
+def test_a_pair_stored_the_other_way_reads_the_same(tmp_path):
+    from tunesmith.stats.compare import paired_difference
+
+    flipped = {"a": "tuned", "b": "gguf_q8_0", "metrics": {"rouge_l": {**LOST, "delta": -0.05}}}
+    flipped["metrics"]["rouge_l"] |= {"ci_low": -0.08, "ci_high": -0.02, "better": False}
+    flipped["metrics"]["rouge_l"] |= {"worse": True, "verdict": "significantly worse"}
+    both = [LOSING, {**LOSING, "comparisons": [flipped]}]
+    read = [paired_difference(c, "gguf_q8_0", "tuned")["rouge_l"] for c in both]
+    assert read[0] == read[1]
+    assert read[0]["delta"] == -0.05 and read[0]["worse"] and not read[0]["better"]
+
+
+def _with_data(recipe, **data):
+    return recipe.model_copy(update={"data": recipe.data.model_copy(update=data)})
+
+
+def test_card_shows_the_prompt_format_training_used(recipe, tiny_model_dir):
+    """The card did not say how to prompt the model: now the template, the text the model
+    reads (the run's chat template applied) and transformers code that builds it."""
+    from transformers import AutoTokenizer
+
+    from tunesmith.export.card import render_card
+    from tunesmith.export.prompt_card import rendered_prompt
+    from tunesmith.models.formatting import conversation, render
+
+    recipe = _with_data(
+        recipe, prompt_template="Summarise:\n{description}", system_prompt="Be brief."
+    )
+    prompt = rendered_prompt(recipe, tiny_model_dir)
+    card = render_card(recipe, "merged", MERGED, RECORD, None, None, prompt)
+    assert "## Prompt format" in card
+    assert "```text\nSummarise:\n{description}\n```" in card
+    # exactly what training and evaluation build for a record whose description is <description>
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    example = {"system": "Be brief.", "prompt": "Summarise:\n<description>", "response": "x"}
+    expected = render(conversation(example, with_answer=False), tokenizer, generation_prompt=True)
+    assert prompt == expected
+    assert prompt.endswith("<|im_start|>assistant\n")
+    assert f"```text\n{prompt}\n```" in card
+    code = card.split("```python\n")[1].split("\n```")[0]
+    scope: dict = {}
+    exec(code.split("\ntext = ")[0], scope)  # the card's messages, as Python
+    assert scope["messages"] == conversation(example, with_answer=False)
+
+
+HOSTILE = (
+    "```\n<script>alert(1)</script>\n# Injected\n---\nlicense: evil\n"
+    "''' \"\"\" \\ {{x}} {description}"
+)
+
+
+def test_recipe_text_in_the_prompt_section_stays_inert(recipe, tiny_model_dir):
+    """Recipe text holding a code fence, HTML, a heading, YAML and quotes stays inside code
+    blocks: no markup of its own, no front-matter key, and the Python example still parses
+    to exactly that text."""
+    import ast
+
+    from markdown_it import MarkdownIt
+
+    from tunesmith.export.card import render_card
+    from tunesmith.export.prompt_card import rendered_prompt
+
+    recipe = _with_data(recipe, prompt_template=HOSTILE, system_prompt=HOSTILE)
+    card = render_card(
+        recipe, "merged", MERGED, RECORD, None, None, rendered_prompt(recipe, tiny_model_dir)
+    )
+    assert set(_front_matter(card)) == {"library_name", "pipeline_tag", "tags"}
+    body = card.split("---\n", 2)[2]
+    tokens = MarkdownIt("commonmark").parse(body)
+    assert not [t for t in tokens if t.type.startswith("html")]
+    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert "Injected" not in headings and "Prompt format" in headings
+    fences = [t for t in tokens if t.type == "fence"]
+    # template, system message, rendered prompt, code: each whole, and nowhere else
+    assert sum("<script>" in t.content for t in fences) == 4
+    assert body.count("<script>") == sum(t.content.count("<script>") for t in fences)
+    assert "<script>" not in MarkdownIt("commonmark").render(body)
+    code = next(t.content for t in fences if t.info == "python")
+    messages = ast.literal_eval(code.split("messages = ", 1)[1].split("\ntext = ")[0])
+    assert messages[0] == {"role": "system", "content": HOSTILE}
+    assert messages[1]["content"].endswith("{x} <description>")  # slots as <field>, {{ as {

@@ -84,7 +84,8 @@ def test_a_pre_tokenizer_llama_cpp_would_split_differently_is_refused(
     from tunesmith.export.gguf_file import pre_tokenizer_name
 
     folder = _with_pre_tokenizer(tiny_model_dir, tmp_path / "other", pre_tokenizer)
-    with pytest.raises(UserError, match="GGUF export knows the pre-tokenizers of GPT-2 and SmolLM"):
+    known = "GGUF export knows the byte-level BPE pre-tokenizers gpt-2, smollm, llama-bpe, qwen2"
+    with pytest.raises(UserError, match=known):
         pre_tokenizer_name(folder)
 
 
@@ -112,13 +113,13 @@ def test_the_cached_default_model_tokenizer_is_gpt2():
     ],
 )
 def test_public_model_name_drops_local_paths(model_name, public):
-    from tunesmith.export.naming import public_model_name
+    from tunesmith.models.naming import public_model_name
 
     assert public_model_name(model_name) == public
 
 
 def test_a_relative_local_folder_is_not_taken_for_a_hub_id(tmp_path, monkeypatch):
-    from tunesmith.export.naming import base_hub_id, public_model_name
+    from tunesmith.models.naming import base_hub_id, public_model_name
 
     (tmp_path / "models" / "tiny").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)

@@ -17,21 +17,31 @@ def card_path(export_dir: Path, artefact: dict) -> Path:
 
 def write_cards(recipe, run_dir, record: dict) -> list[str]:
     """Write every artefact's card; returns their paths relative to the run folder."""
+    from tunesmith.export.prompt_card import rendered_prompt
+    from tunesmith.methods import method_of
+
     compare = _optional(run_dir.eval / "compare.json")
     data_card = _optional(run_dir.data / "data_card.json")
+    # the tokenizer saved with the trained result is the one every export ships
+    prompt = rendered_prompt(recipe, run_dir.train / method_of(recipe.training).artefact)
     written = []
     for name, artefact in record["artefacts"].items():
         path = card_path(run_dir.stage("export"), artefact)
         if path.parent.exists():
-            text = render_card(recipe, name, artefact, record, compare, data_card)
+            text = render_card(recipe, name, artefact, record, compare, data_card, prompt)
             atomic_write_text(path, text)
             written.append(str(path.relative_to(run_dir.root)))
     return written
 
 
-def render_card(recipe, name: str, artefact: dict, record: dict, compare, data_card) -> str:
-    from tunesmith.export.naming import public_model_name
+def render_card(
+    recipe, name: str, artefact: dict, record: dict, compare, data_card, prompt=None
+) -> str:
+    """The card's Markdown; `prompt` is an example prompt as the model reads it (rendered
+    with the run's tokenizer), shown under "Prompt format" when given."""
+    from tunesmith.export.prompt_card import prompt_section
     from tunesmith.methods import describe
+    from tunesmith.models.naming import public_model_name
 
     lines = [
         f"# {recipe.name}: {name}",
@@ -48,6 +58,7 @@ def render_card(recipe, name: str, artefact: dict, record: dict, compare, data_c
         "## Data",
         "",
         _data_summary(data_card),
+        *prompt_section(recipe, prompt),
         "",
         "## Quality on held-out test examples",
         "",
@@ -71,8 +82,8 @@ def front_matter(recipe, record: dict) -> str:
     and formatted into YAML by hand a ':' or newline in them would break or inject keys."""
     import yaml
 
-    from tunesmith.export.naming import base_hub_id
     from tunesmith.methods import method_of
+    from tunesmith.models.naming import base_hub_id
 
     hub = base_hub_id(recipe.model.name)
     meta = {"base_model": hub} if hub else {}  # the Hub takes only a Hub id here
@@ -89,7 +100,7 @@ def front_matter(recipe, record: dict) -> str:
 def _license_id(configured: str | None, model_name: str) -> str | None:
     """export.license when it is an identifier, else the base model's when tunesmith knows
     it; None leaves the key out (free text stays in the card's body)."""
-    from tunesmith.export.naming import base_license
+    from tunesmith.models.naming import base_license
 
     text = (configured or "").strip().lower()
     known = _LICENSE_ID.match(text) and text != "unknown"
@@ -116,17 +127,37 @@ def _metrics(compare, name: str) -> list[str]:
                 f"| {row} | {key} | {value['value']:.4g} | "
                 f"[{value['ci_low']:.4g}, {value['ci_high']:.4g}] |"
             )
-    for pair in compare.get("comparisons", []):
-        if (pair["a"], pair["b"]) == (name, "tuned"):
-            lines += ["", "Tuned minus this export, paired on the same examples:", ""]
-            for key, d in pair["metrics"].items():
-                lines.append(
-                    f"- {key}: {d['delta']:+.4g} [{d['ci_low']:+.4g}, {d['ci_high']:+.4g}], "
-                    f"p = {d['p_value']:.3g} ({d['verdict']})"
-                )
+    lines += _versus_tuned(compare, name)
     if name not in compare["rows"]:
         lines += ["", "No evaluation row for this export yet (or export.evaluate is off)."]
     return lines
+
+
+def _versus_tuned(compare, name: str) -> list[str]:
+    """This export minus the tuned model, as the report reads it (stats.paired_difference):
+    where higher is better a negative difference is quality the export lost."""
+    from tunesmith.stats.compare import paired_difference
+
+    versus = paired_difference(compare, name, "tuned")
+    if not versus:
+        return []
+    lines = ["", "This export minus the tuned model, paired on the same examples:", ""]
+    for key, d in versus.items():
+        lines.append(
+            f"- {key}: {_signed(d['delta'])} [{_signed(d['ci_low'])}, {_signed(d['ci_high'])}], "
+            f"p = {_number(d['p_value'], '.3g')} ({d['verdict']}"
+            f"{'; lower is better' if d['lower_is_better'] else ''})"
+        )
+    return lines
+
+
+def _signed(value) -> str:
+    return _number(value, "+.4g")
+
+
+def _number(value, spec: str) -> str:
+    """A figure compare.json could not compute is null there: shown as '–', not a crash."""
+    return "–" if value is None else format(value, spec)
 
 
 # How a scored answer ends, as Python a user runs on generate()'s text: tunesmith's

@@ -76,7 +76,7 @@ def _gguf_files(config) -> list[Artefact]:
 
 def _write_gguf(model, tokenizer_dir: Path, staging: Path, artefact: Artefact, recipe) -> None:
     from tunesmith.export.gguf_file import write_gguf
-    from tunesmith.export.naming import public_model_name
+    from tunesmith.models.naming import public_model_name
 
     names = (recipe.name, public_model_name(recipe.model.name))
     write_gguf(model, tokenizer_dir, staging, artefact.kind, names)

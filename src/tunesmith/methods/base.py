@@ -83,19 +83,24 @@ def describe(training) -> str:
 def save_pretrained(model, folder: Path) -> None:
     """`model.save_pretrained` to a temporary folder renamed into place (never half a save)."""
     from tunesmith.artifacts.files import folder_swap
+    from tunesmith.methods.adapter_names import base_names, portable_readme
 
+    public, hub_id = base_names(model)
     with folder_swap(folder) as staging:
         model.save_pretrained(staging)
-        _canonical_adapter_config(staging / "adapter_config.json")
+        _canonical_adapter_config(staging / "adapter_config.json", public)
+        if public is not None:
+            portable_readme(staging / "README.md", hub_id)
 
 
 SET_VALUED = ("target_modules", "exclude_modules")  # peft keeps these as sets
 
 
-def _canonical_adapter_config(path: Path) -> None:
+def _canonical_adapter_config(path: Path, base_model: str | None = None) -> None:
     """Sort the config's set-valued lists: peft writes a set in string-hash order, which
     differs between processes, so the same weights made a different adapter folder each run
-    (and the same tuned model looked like another to every content hash downstream)."""
+    (and the same tuned model looked like another to every content hash downstream). The
+    base model is named by `base_model`, not the local folder peft read (adapter_names.py)."""
     import json
 
     if not path.is_file():
@@ -105,6 +110,8 @@ def _canonical_adapter_config(path: Path) -> None:
         value = config.get(key)
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             config[key] = sorted(value)
+    if base_model is not None and config.get("base_model_name_or_path"):
+        config["base_model_name_or_path"] = base_model
     path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 

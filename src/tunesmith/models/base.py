@@ -67,8 +67,11 @@ def apply_weights(model, folder: Path, hint: str):
     if (folder / "config.json").is_file():
         from transformers import AutoModelForCausalLM
 
+        from tunesmith.models.naming import RECIPE_NAME, recipe_model_name
+
         full = AutoModelForCausalLM.from_pretrained(
             str(folder), dtype=model.dtype, use_safetensors=True
         )
+        setattr(full, RECIPE_NAME, recipe_model_name(model))  # still the recipe's base model
         return full.to(model.device).eval()
     raise UserError(f"{folder}: no saved adapter or model; {hint}")

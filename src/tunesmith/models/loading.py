@@ -6,6 +6,7 @@ import copy
 
 from tunesmith.config.schema import ModelConfig
 from tunesmith.errors import UserError
+from tunesmith.models.naming import RECIPE_NAME
 from tunesmith.models.resolve import resolve_model
 from tunesmith.scoped_cache import ScopedCache
 
@@ -58,5 +59,7 @@ def _load(config: ModelConfig, device: str | None):
         raise UserError(f"model.name: cannot load a causal LM from {source}: {exc}") from None
     model.to(device or resolve_device(config.device))
     model.eval()
+    # adapters saved from it name their base by this, not by the local folder it came from
+    setattr(model, RECIPE_NAME, config.name)
     use_grouped_attention(model)  # bf16 inference attention on CPU (fp32 stays on SDPA)
     return model, tokenizer

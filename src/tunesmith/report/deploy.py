@@ -43,7 +43,7 @@ def deploy_context(run_dir, compare: dict | None) -> dict:
             for label, row in names.items()
             if label in distill
         ]
-        context["distill_gain"] = _pair(compare, "student_labels_only", "student_distilled", key)
+        context["distill_gain"] = _versus(compare, "student_distilled", "student_labels_only", key)
     return context
 
 
@@ -56,20 +56,19 @@ def _headline_key(compare: dict | None) -> str | None:
 def _row(name: str, label: str, figures: dict, compare: dict | None, key: str | None) -> dict:
     """One table row: size, speed, the metric with its interval, and vs tuned (paired)."""
     metrics = (compare or {}).get("rows", {}).get(name, {}).get("metrics", {})
-    versus = _pair(compare, name, "tuned", key)
+    versus = _versus(compare, name, "tuned", key)
     return {
         "name": name,
         "label": label,
         "bytes": figures.get("bytes"),
         "tokens_per_second": figures.get("tokens_per_second"),
         "metric": metrics.get(key),
-        "versus_tuned": versus,  # tuned minus this row
+        "versus_tuned": versus,  # this row minus tuned
     }
 
 
-def _pair(compare: dict | None, a: str, b: str, key: str | None) -> dict | None:
-    """compare.json's paired difference b minus a on `key`, or None."""
-    for pair in (compare or {}).get("comparisons", []):
-        if (pair["a"], pair["b"]) == (a, b):
-            return pair["metrics"].get(key)
-    return None
+def _versus(compare: dict | None, row: str, other: str, key: str | None) -> dict | None:
+    """`row` minus `other` on `key`, paired (the model cards read it the same way), or None."""
+    from tunesmith.stats.compare import paired_difference
+
+    return paired_difference(compare, row, other).get(key)

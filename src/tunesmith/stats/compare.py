@@ -79,3 +79,49 @@ def _words(significant: bool, gain: bool) -> str:
     if not significant:
         return "no significant difference"
     return f"significantly {'better' if gain else 'worse'}"
+
+
+def paired_difference(compare: dict | None, row: str, versus: str) -> dict[str, dict]:
+    """`row` minus `versus` per metric, paired, from compare.json's comparisons (each stored
+    as b minus a of its pair), whichever way round the pair was stored: the one reading of a
+    pair, so the report and the model cards cannot give one difference opposite signs.
+    Each value: delta, ci_low, ci_high, p_value, significant, better, worse (of `row`),
+    lower_is_better, verdict. {} when compare.json has no such pair."""
+    for pair in (compare or {}).get("comparisons", []):
+        if (pair["a"], pair["b"]) == (versus, row):
+            return {key: _as_stored(d) for key, d in pair["metrics"].items()}
+        if (pair["a"], pair["b"]) == (row, versus):
+            return {key: _reversed(d) for key, d in pair["metrics"].items()}
+    return {}
+
+
+_READ_KEYS = ("delta", "ci_low", "ci_high", "p_value", "significant", "better", "worse")
+
+
+def _as_stored(d: dict) -> dict:
+    return {
+        **{key: d.get(key) for key in _READ_KEYS},
+        "lower_is_better": d.get("lower_is_better", False),
+        "verdict": d["verdict"],
+    }
+
+
+def _reversed(d: dict) -> dict:
+    """The same paired comparison read the other way: delta and interval negated (its ends
+    swapped), better and worse exchanged."""
+
+    def negated(value):  # 0.0 - x: a zero difference reads +0.0000, never -0.0000
+        return None if value is None else 0.0 - value
+
+    significant = bool(d.get("significant"))
+    return {
+        "delta": negated(d.get("delta")),
+        "ci_low": negated(d.get("ci_high")),
+        "ci_high": negated(d.get("ci_low")),
+        "p_value": d.get("p_value"),
+        "significant": significant,
+        "better": bool(d.get("worse")),
+        "worse": bool(d.get("better")),
+        "lower_is_better": d.get("lower_is_better", False),
+        "verdict": _words(significant, bool(d.get("worse"))),
+    }

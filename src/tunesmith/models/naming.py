@@ -1,9 +1,11 @@
-"""How exports name their model and base model: names meant for files that are shared.
+"""How shared files name their base model: exports (GGUF metadata, model cards) and saved
+adapters (their README.md and adapter_config.json).
 
-A recipe's `model.name` may be a local folder or .gguf path (/home/me/models/x): written into
-a GGUF's general.name or a card's base_model it leaks the exporter's file system and means
-nothing to whoever loads the file. Exports name the run, and the base model by its Hub id
-when tunesmith knows one (a hub id, or an alias with one), else by its last path component.
+A recipe's `model.name` may be a local folder or .gguf path (/home/me/models/x), and the
+folder a model is read from is a local path even for an alias: written into a GGUF's
+general.name or a card's base_model it leaks the exporter's file system and means nothing to
+whoever loads the file. They name the base model by its Hub id when tunesmith knows one (a
+hub id, or an alias with one), else by its last path component.
 """
 
 from __future__ import annotations
@@ -36,6 +38,18 @@ def public_model_name(model_name: str) -> str:
         return model_name
     path = PurePath(model_name.rstrip("/\\"))
     return (path.stem if path.suffix == ".gguf" else path.name) or "model"
+
+
+# The attribute a loaded base model carries its recipe `model.name` in (models/loading.py):
+# a plain Python attribute, not a config field, so no saved config.json ever holds it.
+RECIPE_NAME = "tunesmith_model_name"
+
+
+def recipe_model_name(model) -> str | None:
+    """The recipe's model.name `model` (or the base model under a peft wrapper) was loaded
+    from, when tunesmith loaded it."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return getattr(inner, RECIPE_NAME, None)
 
 
 def base_license(model_name: str) -> str | None:

@@ -1,0 +1,127 @@
+"""The model card's "Prompt format" section: how the tuned model expects its input, as
+training formatted it (models/formatting.py), with an example a user can paste.
+
+The prompt template and system prompt are the recipe's text, and the rendered example holds
+them: every piece of it is written inside a code fence longer than any run of backticks in
+it (so no text ends the block early, and Markdown and HTML in it stay inert), and into the
+Python example as repr() literals (never code).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+
+def prompt_section(recipe, rendered: str | None) -> list[str]:
+    """The section's lines; `rendered` is the example prompt exactly as the model saw its
+    prompts (chat template applied, ending where the answer starts), when the tokenizer
+    could be read."""
+    from tunesmith.config.tasks import task_spec
+
+    spec = task_spec(recipe.task)
+    lines = ["", "## Prompt format", ""]
+    if not _chat_formatted(spec):
+        lines.append(
+            "Trained on plain text (no chat template, no prompt): give it the beginning of a "
+            "text and it continues it."
+        )
+        return lines
+    messages = example_messages(recipe)
+    lines += _how(recipe, spec.prompted)
+    if rendered is not None:
+        lines += ["", "The text the model reads for such a prompt (it answers after it):", ""]
+        lines += fenced(rendered, "text")
+    lines += ["", "With transformers:", ""]
+    lines += fenced(_python(messages), "python")
+    return lines
+
+
+def _chat_formatted(spec) -> bool:
+    """Trained on chat-formatted examples (a prompt, or messages), not on plain text."""
+    return spec.prompted or "messages_field" in spec.record_fields
+
+
+def _how(recipe, prompted: bool) -> list[str]:
+    data = recipe.data
+    if prompted:
+        lines = [
+            "Each training example was one user turn, rendered with the tokenizer's chat "
+            "template (shipped with this model; a GGUF file embeds it as "
+            "`tokenizer.chat_template`, which llama.cpp reads), the answer "
+            "following the assistant header. The user turn was this template, each `{field}` "
+            "filled from a record:",
+            "",
+            *fenced(data.template(), "text"),
+        ]
+    else:
+        lines = [
+            "Trained on conversations, each rendered with the tokenizer's chat template "
+            "(shipped with this model; a GGUF file embeds it as `tokenizer.chat_template`); "
+            "the model writes the next assistant turn."
+        ]
+    if data.system_prompt:
+        lines += ["", "Every conversation began with this system message:", ""]
+        lines += fenced(data.system_prompt, "text")
+    return lines
+
+
+def example_messages(recipe) -> list[dict]:
+    """The messages of one prompt as training built them, each template slot shown as
+    <field>: the system message (if any), then the user turn."""
+    from tunesmith.config.tasks import task_spec
+
+    data = recipe.data
+    messages = [{"role": "system", "content": data.system_prompt}] if data.system_prompt else []
+    if not task_spec(recipe.task).prompted:  # chat: the user's own conversation
+        return [*messages, {"role": "user", "content": "Your message"}]
+    return [*messages, {"role": "user", "content": filled_template(data.template())}]
+
+
+def filled_template(template: str) -> str:
+    """`template` with every {field} written as <field>: its parsed pieces joined, never
+    str.format on the recipe's text ({{ and }} become the braces they stand for)."""
+    pieces = []
+    for literal, field, _, _ in string.Formatter().parse(template):
+        pieces.append(literal)
+        if field is not None:
+            pieces.append(f"<{field}>")
+    return "".join(pieces)
+
+
+def _python(messages: list[dict]) -> str:
+    listed = ",\n".join(f"    {message!r}" for message in messages)
+    return "\n".join(
+        [
+            f"messages = [\n{listed},\n]",
+            "text = tokenizer.apply_chat_template(messages, tokenize=False, "
+            "add_generation_prompt=True)",
+            "# the template writes the special tokens itself: add none a second time",
+            'inputs = tokenizer(text, add_special_tokens=False, return_tensors="pt")',
+        ]
+    )
+
+
+def fenced(text: str, language: str) -> list[str]:
+    """`text` as a fenced code block whose fence no backtick run inside it can close."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + language, *text.split("\n"), fence]
+
+
+def rendered_prompt(recipe, tokenizer_dir: Path) -> str | None:
+    """The example prompt through the run's tokenizer, as training rendered prompts; None
+    when that folder has no tokenizer."""
+    from tunesmith.config.tasks import task_spec
+
+    if not _chat_formatted(task_spec(recipe.task)):
+        return None
+    if not (Path(tokenizer_dir) / "tokenizer_config.json").is_file():
+        return None
+    from transformers import AutoTokenizer
+
+    from tunesmith.models.formatting import render
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    return render(example_messages(recipe), tokenizer, generation_prompt=True)

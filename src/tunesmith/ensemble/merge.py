@@ -182,6 +182,7 @@ def _save(model, target: Path) -> None:
     """save_pretrained into a scratch folder, then its adapter swapped into place
     (`swapped_into`): a crash leaves the previous adapter or the new one, never neither."""
     from tunesmith.artifacts.files import swapped_into
+    from tunesmith.methods.base import finish_adapter_folder
 
     scratch = target.parent / f".{target.name}.saving"
     shutil.rmtree(scratch, ignore_errors=True)
@@ -189,5 +190,6 @@ def _save(model, target: Path) -> None:
         model.save_pretrained(str(scratch), selected_adapters=["merged"])
         with swapped_into(target) as staging:
             (scratch / "merged").rename(staging)  # peft saves a non-default adapter in a subfolder
+            finish_adapter_folder(model, staging)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

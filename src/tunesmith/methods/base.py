@@ -83,14 +83,22 @@ def describe(training) -> str:
 def save_pretrained(model, folder: Path) -> None:
     """`model.save_pretrained` to a temporary folder renamed into place (never half a save)."""
     from tunesmith.artifacts.files import folder_swap
+
+    with folder_swap(folder) as staging:
+        model.save_pretrained(staging)
+        finish_adapter_folder(model, staging)
+
+
+def finish_adapter_folder(model, folder: Path) -> None:
+    """What every adapter folder peft saved gets before it is swapped into place: the same
+    adapter_config.json for the same weights, and the base model named portably
+    (adapter_names.py), never the local folder peft read it from."""
     from tunesmith.methods.adapter_names import base_names, portable_readme
 
     public, hub_id = base_names(model)
-    with folder_swap(folder) as staging:
-        model.save_pretrained(staging)
-        _canonical_adapter_config(staging / "adapter_config.json", public)
-        if public is not None:
-            portable_readme(staging / "README.md", hub_id)
+    _canonical_adapter_config(folder / "adapter_config.json", public)
+    if public is not None:
+        portable_readme(folder / "README.md", hub_id)
 
 
 SET_VALUED = ("target_modules", "exclude_modules")  # peft keeps these as sets

@@ -179,7 +179,9 @@ def _register() -> None:
     # without one are dropped; null labels count as missing, not as a class named "None".
     # Revision 3: labels are spelled as JSON writes them (true/false, 1 for 1.0); clean keeps
     # indentation, tabs and ZWJ/ZWNJ; duplicate keys are Unicode-normalised.
-    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=3))
+    # Revision 4: clean keeps chats with blank earlier turns (only a blank final answer drops
+    # one).
+    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=4))
 
 
 _register()

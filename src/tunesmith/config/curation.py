@@ -107,7 +107,8 @@ class DedupConfig(Section):
     leakage: Literal["drop", "report", "off"] = Field(
         "drop",
         description="After the split: validation/test rows whose input has an exact or near "
-        "duplicate in train are dropped (drop), only counted (report), or not checked (off).",
+        "duplicate in train, and validation rows whose input has one in test, are dropped "
+        "(drop; test keeps its rows), only counted (report), or not checked (off).",
     )
 
 

@@ -10,7 +10,7 @@ from tunesmith.artifacts import RunDir, write_json, write_jsonl
 from tunesmith.config.schema import Recipe
 from tunesmith.config.tasks import task_spec
 from tunesmith.data.curate import CurationContext, post_split, pre_split
-from tunesmith.data.curate.overlap import overlap_warning
+from tunesmith.data.curate.overlap import overlap_warnings
 from tunesmith.data.examples import label_key, text_fields, to_examples
 from tunesmith.data.io import read_records
 from tunesmith.data.label_checks import check_declared, check_labels
@@ -60,7 +60,7 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
     val_before = len(splits["val"])
     splits, post_funnel, card_extra = post_split(splits, data.curation, ctx)
     emptied = _emptied_val(recipe, val_before, splits["val"], post_funnel)
-    warnings = [w for w in [overlap_warning(card_extra.get("split_overlap"))] if w]
+    warnings = overlap_warnings(card_extra.get("split_overlap"))
     if labelled:
         warnings += check_declared(data.labels, splits) + check_labels(splits, data.train)
     warnings = emptied + warnings
@@ -93,7 +93,7 @@ def _emptied_val(recipe: Recipe, before: int, val: list[dict], funnel: list[dict
     if recipe.training.early_stopping.enabled:
         raise UserError(
             f"{said}; training.early_stopping needs them: give a data.validation file whose "
-            "rows are not in train, set data.curation.dedup.leakage: report, or set "
+            "rows are not in train or test, set data.curation.dedup.leakage: report, or set "
             "training.early_stopping.enabled: false"
         )
     return [f"{said}: training runs without validation perplexity"]
@@ -180,7 +180,7 @@ def _register() -> None:
     # Revision 3: labels are spelled as JSON writes them (true/false, 1 for 1.0); clean keeps
     # indentation, tabs and ZWJ/ZWNJ; duplicate keys are Unicode-normalised.
     # Revision 4: clean keeps chats with blank earlier turns (only a blank final answer drops
-    # one).
+    # one); the leakage check drops validation rows copied from test.
     register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=4))
 
 

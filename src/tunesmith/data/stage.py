@@ -14,7 +14,7 @@ from tunesmith.data.curate.overlap import overlap_warnings
 from tunesmith.data.examples import label_key, text_fields, to_examples
 from tunesmith.data.io import read_records
 from tunesmith.data.label_checks import check_declared, check_labels
-from tunesmith.data.split import split_examples
+from tunesmith.data.split import requested, split_examples
 from tunesmith.errors import UserError
 from tunesmith.progress import console
 
@@ -37,6 +37,7 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
         for name, path in (("val", data.validation), ("test", data.test))
         if path
     }
+    loaded = len(examples)
     labelled = task_spec(recipe.task).has_label
     ctx = CurationContext(
         text_fields=text_fields(recipe.task),
@@ -60,6 +61,7 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
     val_before = len(splits["val"])
     splits, post_funnel, card_extra = post_split(splits, data.curation, ctx)
     emptied = _emptied_val(recipe, val_before, splits["val"], post_funnel)
+    _checks_fit_curated(recipe, len(splits["test"]), lambda: _planned_test(recipe, loaded, given))
     warnings = overlap_warnings(card_extra.get("split_overlap"))
     if labelled:
         warnings += check_declared(data.labels, splits) + check_labels(splits, data.train)
@@ -97,6 +99,29 @@ def _emptied_val(recipe: Recipe, before: int, val: list[dict], funnel: list[dict
             "training.early_stopping.enabled: false"
         )
     return [f"{said}: training runs without validation perplexity"]
+
+
+def _planned_test(recipe: Recipe, loaded: int, given: dict[str, list[dict]]) -> int:
+    """The test split's size before curation: what validate checked the checks' needs on."""
+    if "test" in given:
+        return len(given["test"])
+    return requested(recipe.data.split.test, loaded, "data.split.test")
+
+
+def _checks_fit_curated(recipe: Recipe, curated: int, planned) -> None:
+    """validate checks the checks' test-sample needs (checks.explain.k...) on the test split
+    planned before curation; dedup, the leakage check or clean can leave fewer rows, and a check
+    asking for more then failed only after training. The same check, on what curation left;
+    `planned()` gives the size before curation for the message."""
+    from tunesmith.preflight import checks_fit
+
+    try:
+        checks_fit(recipe, curated)
+    except UserError as exc:
+        raise UserError(
+            f"{exc} after curation (the test split had {planned()} rows before curation, "
+            f"{curated} after)"
+        ) from None
 
 
 def _removed(funnel: list[dict]) -> str | None:

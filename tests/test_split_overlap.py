@@ -130,3 +130,27 @@ def test_leakage_report_counts_test_copies_in_validation_and_keeps_them():
     assert len(splits["val"]) == 6
     assert card["leakage"]["leaking_rows"] == 2 and card["leakage"]["clean_after"] is False
     assert "exact in test" in render_data_card(card)
+
+
+def test_the_data_stage_drops_test_copies_from_a_validation_file_and_keeps_test(
+    tmp_path, tiny_recipe
+):
+    from conftest import make_records, write_jsonl
+
+    rows = make_records(80)
+    recipe = tiny_recipe(**{"data.curation": {"dedup": {"near": False}}})
+    write_jsonl(tmp_path / "data.jsonl", rows[:60])
+    write_jsonl(tmp_path / "test.jsonl", rows[60:70])
+    write_jsonl(tmp_path / "val.jsonl", rows[70:76] + rows[60:62])  # 2 test rows in val
+    files = f"  validation: {tmp_path}/val.jsonl\n  test: {tmp_path}/test.jsonl\n"
+    recipe.write_text(recipe.read_text().replace("data:\n", "data:\n" + files))
+    result = CliRunner().invoke(data_app, ["curate", str(recipe), "-o", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "leakage: 2 val/test rows found in train or val rows in test, 2 dropped" in (
+        " ".join(result.output.split())
+    )
+    data = tmp_path / "run" / "data"
+    card = json.loads((data / "data_card.json").read_text())
+    assert card["sizes"] == {"train": 60, "val": 6, "test": 10}
+    log = [json.loads(line) for line in (data / "curation_log.jsonl").read_text().splitlines()]
+    assert [(e["id"], e["test_id"]) for e in log] == [("val-7", "test-1"), ("val-8", "test-2")]

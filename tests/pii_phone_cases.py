@@ -80,6 +80,12 @@ IDS = [
     ">>> print(cos(0.5+0j))        (0.87758256189+0j)",  # python_docs
     "telnet 127.0.0.1 8081",  # python_docs
     "...    1 2 3 4 5 6 7 8 9 10    >>>",  # python_docs
+    # Unix times: ten bare digits from 1000000000 (2001) to 1999999999 (2033), or after a key
+    "This module can convert 1337000000 → 15d 11h 23m",  # debian
+    "created 1700000000 by the job",
+    '{"time": 1700000000, "level": "info"}',
+    "ts=1699999999.123 level=info",
+    "modified_at: 2125550187",  # a time key: a time even beyond 2033
 ]
 
 # Real rows of ../shared/data/wordnet_glosses.jsonl.gz (Princeton WordNet 3.0 via Debian's

@@ -110,3 +110,45 @@ def test_zero_width_joiner_and_non_joiner_stay():
     assert _one(persian)["prompt"] == persian
     assert _one(family)["prompt"] == family
     assert _one("zero\u200bwidth\u200e\ufeff")["prompt"] == "zerowidth"
+
+
+def _chat(*turns: str) -> list[dict]:
+    return [{"role": ("user", "assistant")[i % 2], "content": t} for i, t in enumerate(turns)]
+
+
+def test_clean_keeps_every_chat_the_data_stage_reads_blank_earlier_turns_included():
+    from tunesmith.config.loader import recipe_from_dict
+    from tunesmith.data.examples import to_examples
+
+    conversations = [
+        _chat("q1", "", "q2", "a2"),  # a skipped reply earlier on: context, not a target
+        _chat("", "a greeting"),  # a blank user turn
+        _chat("q", "a"),
+    ]
+    records = [{"messages": m, "_line": i + 1} for i, m in enumerate(conversations)]
+    chat = recipe_from_dict({"task": "chat", "data": {"train": "/t.jsonl"}})
+    read = to_examples(chat, "t", records, "train")
+    kept, funnel = pre_split(read, config(clean={}), context(fields=["messages"]))
+    assert [r["messages"] for r in kept] == conversations
+    assert funnel[-1]["dropped"] == {}
+
+
+def test_clean_drops_a_chat_whose_final_answer_it_blanked_and_says_why():
+    rows = [
+        {"id": "markup", "messages": _chat("q1", "a1", "q2", "<br/>")},
+        {"id": "unanswered", "messages": _chat("a question nobody answered")},
+        {"id": "fine", "messages": _chat("q", "", "q", "<b>a</b>")},
+    ]
+    ctx = context(fields=["messages"])
+    kept, funnel = pre_split(rows, config(clean={"strip_markup": True}), ctx)
+    assert [r["id"] for r in kept] == ["fine"]
+    assert kept[0]["messages"][1:] == [
+        {"role": "assistant", "content": ""},
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "a"},
+    ]
+    assert funnel[-1]["dropped"] == {"empty_answer": 1, "no_answer": 1}
+    assert [(e["id"], e["reason"]) for e in ctx.log] == [
+        ("markup", "empty_answer"),
+        ("unanswered", "no_answer"),
+    ]

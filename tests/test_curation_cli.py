@@ -146,7 +146,7 @@ def test_curate_file_reads_a_null_chat_content_as_missing_not_as_the_text_none(t
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["id"] for line in cleaned.read_text().splitlines()] == ["line-2"]
     card = json.loads((tmp_path / "cleaned.card.json").read_text())
-    assert card["funnel"][1]["dropped"] == {"empty_messages": 1}
+    assert card["funnel"][1]["dropped"] == {"empty_answer": 1}
     # a step that keeps the row writes its null back, not the text "None"
     result = runner.invoke(data_app, ["curate", str(source), "--steps", "dedup", "-o", str(kept)])
     assert result.exit_code == 0, result.output

@@ -52,7 +52,13 @@ def test_leakage_across_splits_is_found_and_dropped_by_default():
     )
     leak = card["leakage"]
     assert leak["found"]["test"] == {"exact": 1, "near": 1, "rows": 12}
-    assert leak["found"]["val"] == {"exact": 1, "near": 0, "rows": 11}
+    assert leak["found"]["val"] == {
+        "exact": 1,
+        "near": 0,
+        "rows": 11,
+        "exact_in_test": 0,
+        "near_in_test": 0,
+    }
     assert leak["dropped"] == 3 and leak["clean_after"] is True
     assert len(splits["test"]) == 10 and len(splits["val"]) == 10 and len(splits["train"]) == 100
     assert {e["reason"] for e in ctx.log} == {"leakage_exact", "leakage_near"}

@@ -92,3 +92,47 @@ def test_turning_early_stopping_back_on_re_runs_the_data_stage(tiny_recipe, tmp_
     off = emptied_val_recipe(tiny_recipe, tmp_path, early_stopping=False)
     assert _config(on) != _config(off)
     assert len(_config(on)) == 5  # the default keeps its hash (and the demo its data)
+
+
+def test_checks_that_no_longer_fit_the_curated_test_split_are_refused_before_training(
+    tiny_recipe, tmp_path
+):
+    # validate saw 3 test rows (explain k: 2 fits); the leakage check drops the 2 copied from
+    # train, and the checks stage would have failed after training
+    from tunesmith.data.stage import run
+
+    path = tiny_recipe(**{"data.curation": {"dedup": {"near": False}}})
+    train = make_records(60)
+    write_jsonl(tmp_path / "test.jsonl", train[:2] + make_records(61)[60:])
+    path.write_text(path.read_text().replace("data:\n", f"data:\n  test: {tmp_path}/test.jsonl\n"))
+    recipe = load_recipe(path)
+    assert "checks: ok (test split of 3 fits)" in _data(recipe)
+    with pytest.raises(UserError) as caught:
+        run(recipe, RunDir(tmp_path / "run"))
+    assert str(caught.value) == (
+        "checks.explain.k: 2 examples asked, the test set has 1 after curation (the test split "
+        "had 3 rows before curation, 1 after)"
+    )
+    assert not (tmp_path / "run" / "data" / "train.jsonl").exists()  # nothing half-written
+
+
+def test_a_share_of_the_file_is_the_size_before_curation(tiny_recipe, tmp_path):
+    from tunesmith.data.stage import run
+
+    path = tiny_recipe(
+        **{
+            "data.split": {"validation": 0.1, "test": 0.1, "seed": 0},
+            "data.curation": {"dedup": {"near": False, "leakage": "off"}},
+            "checks.explain": {"k": 3},
+        }
+    )
+    rows = make_records(20)  # every row twice: dedup halves the 40, and the test share with it
+    write_jsonl(tmp_path / "data.jsonl", rows + [{**r, "package": "again"} for r in rows])
+    recipe = load_recipe(path)
+    assert "checks: ok (test split of 4 fits)" in _data(recipe)
+    with pytest.raises(UserError) as caught:
+        run(recipe, RunDir(tmp_path / "run"))
+    assert str(caught.value) == (
+        "checks.explain.k: 3 examples asked, the test set has 2 after curation (the test split "
+        "had 4 rows before curation, 2 after)"
+    )

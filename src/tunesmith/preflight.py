@@ -192,7 +192,7 @@ def _data(recipe: Recipe) -> list[str]:
     lines = [f"data.train: ok ({len(train)} examples after max_examples, fields map)"]
     sizes = ", ".join(f"{name} {len(rows)}" for name, rows in splits.items())
     lines.append(f"data.split: ok ({sizes}; before curation)")
-    lines += _checks_fit(recipe, len(splits["test"]))
+    lines += checks_fit(recipe, len(splits["test"]))
     if recipe.federated is not None:
         from tunesmith.federated.partition import check_federated
 
@@ -204,9 +204,10 @@ def _data(recipe: Recipe) -> list[str]:
     return lines
 
 
-def _checks_fit(recipe: Recipe, test_count: int) -> list[str]:
+def checks_fit(recipe: Recipe, test_count: int) -> list[str]:
     """The checks' sample needs against the planned test split: a check asking for more test
-    examples than there are failed after training, at the checks stage."""
+    examples than there are failed after training, at the checks stage. The data stage asks it
+    again of the test split curation left."""
     from tunesmith.checks.registry import enabled_checks
 
     checks = [c for c in enabled_checks(recipe) if c.skip_reason(recipe) is None]

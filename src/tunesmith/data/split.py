@@ -20,10 +20,8 @@ def split_examples(
     """Split into train/val/test; `need_*` is False when that split was given as a file.
     `curated` says what curation removed before the split (named when the data is too small)."""
     total = len(examples)
-    n_val = (
-        _requested(config.validation, total, "data.split.validation", curated) if need_val else 0
-    )
-    n_test = _requested(config.test, total, "data.split.test", curated) if need_test else 0
+    n_val = requested(config.validation, total, "data.split.validation", curated) if need_val else 0
+    n_test = requested(config.test, total, "data.split.test", curated) if need_test else 0
     if n_val + n_test >= total:
         left = f" left after curation ({curated})" if curated else ""
         raise UserError(
@@ -91,8 +89,9 @@ def _fill(total: int, shares: list[float], given: list[int], caps: list[int], ra
             given[i] += 1
 
 
-def _requested(value: float | int, total: int, key: str, curated: str | None = None) -> int:
-    """The number of examples asked for: a float is a share of `total`, an int a count."""
+def requested(value: float | int, total: int, key: str, curated: str | None = None) -> int:
+    """The number of examples asked for: a float is a share of `total`, an int a count (the
+    data stage also asks it of the file's size: the test split validate planned)."""
     if isinstance(value, float):  # a share, 1.0 included (the schema refuses floats > 1)
         return round(total * value)
     if value > total and curated:  # the file had enough rows: say where they went

@@ -10,11 +10,11 @@ from tunesmith.artifacts import RunDir, write_json, write_jsonl
 from tunesmith.config.schema import Recipe
 from tunesmith.config.tasks import task_spec
 from tunesmith.data.curate import CurationContext, post_split, pre_split
-from tunesmith.data.curate.overlap import overlap_warning
+from tunesmith.data.curate.overlap import overlap_warnings
 from tunesmith.data.examples import label_key, text_fields, to_examples
 from tunesmith.data.io import read_records
 from tunesmith.data.label_checks import check_declared, check_labels
-from tunesmith.data.split import split_examples
+from tunesmith.data.split import requested, split_examples
 from tunesmith.errors import UserError
 from tunesmith.progress import console
 
@@ -37,6 +37,7 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
         for name, path in (("val", data.validation), ("test", data.test))
         if path
     }
+    loaded = len(examples)
     labelled = task_spec(recipe.task).has_label
     ctx = CurationContext(
         text_fields=text_fields(recipe.task),
@@ -60,7 +61,8 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
     val_before = len(splits["val"])
     splits, post_funnel, card_extra = post_split(splits, data.curation, ctx)
     emptied = _emptied_val(recipe, val_before, splits["val"], post_funnel)
-    warnings = [w for w in [overlap_warning(card_extra.get("split_overlap"))] if w]
+    _checks_fit_curated(recipe, len(splits["test"]), lambda: _planned_test(recipe, loaded, given))
+    warnings = overlap_warnings(card_extra.get("split_overlap"))
     if labelled:
         warnings += check_declared(data.labels, splits) + check_labels(splits, data.train)
     warnings = emptied + warnings
@@ -93,10 +95,33 @@ def _emptied_val(recipe: Recipe, before: int, val: list[dict], funnel: list[dict
     if recipe.training.early_stopping.enabled:
         raise UserError(
             f"{said}; training.early_stopping needs them: give a data.validation file whose "
-            "rows are not in train, set data.curation.dedup.leakage: report, or set "
+            "rows are not in train or test, set data.curation.dedup.leakage: report, or set "
             "training.early_stopping.enabled: false"
         )
     return [f"{said}: training runs without validation perplexity"]
+
+
+def _planned_test(recipe: Recipe, loaded: int, given: dict[str, list[dict]]) -> int:
+    """The test split's size before curation: what validate checked the checks' needs on."""
+    if "test" in given:
+        return len(given["test"])
+    return requested(recipe.data.split.test, loaded, "data.split.test")
+
+
+def _checks_fit_curated(recipe: Recipe, curated: int, planned) -> None:
+    """validate checks the checks' test-sample needs (checks.explain.k...) on the test split
+    planned before curation; dedup, the leakage check or clean can leave fewer rows, and a check
+    asking for more then failed only after training. The same check, on what curation left;
+    `planned()` gives the size before curation for the message."""
+    from tunesmith.preflight import checks_fit
+
+    try:
+        checks_fit(recipe, curated)
+    except UserError as exc:
+        raise UserError(
+            f"{exc} after curation (the test split had {planned()} rows before curation, "
+            f"{curated} after)"
+        ) from None
 
 
 def _removed(funnel: list[dict]) -> str | None:
@@ -179,7 +204,9 @@ def _register() -> None:
     # without one are dropped; null labels count as missing, not as a class named "None".
     # Revision 3: labels are spelled as JSON writes them (true/false, 1 for 1.0); clean keeps
     # indentation, tabs and ZWJ/ZWNJ; duplicate keys are Unicode-normalised.
-    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=3))
+    # Revision 4: clean keeps chats with blank earlier turns (only a blank final answer drops
+    # one); the leakage check drops validation rows copied from test.
+    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=4))
 
 
 _register()

@@ -145,14 +145,13 @@ def _leakage(leakage: dict | None) -> str:
         return ""
     if not leakage.get("checked"):
         return f"<h3>Leakage check</h3><p>not run ({escape(leakage.get('reason', ''))})</p>"
-    rows = [
-        [escape(s), str(f["rows"]), str(f["exact"]), str(f["near"])]
-        for s, f in leakage["found"].items()
-    ]
+    keys = ["rows", "exact", "near", "exact_in_test", "near_in_test"]  # test: not in itself
+    rows = [[escape(s), *(str(f.get(k, "—")) for k in keys)] for s, f in leakage["found"].items()]
+    head = ["split", "rows", "exact in train", "near in train", "exact in test", "near in test"]
     verdict = "no leakage remains" if leakage.get("clean_after") else "LEAKAGE REMAINS"
     return (
-        f"<h3>Leakage check (val/test vs train, on the input)</h3>"
-        f"{_table(['split', 'rows', 'exact in train', 'near in train'], rows)}"
+        f"<h3>Leakage check (val/test vs train, val vs test, on the input)</h3>"
+        f"{_table(head, rows)}"
         f"<p>action: {escape(leakage['action'])}; dropped {leakage['dropped']}; "
         f"<b>{verdict}</b></p>"
     )
@@ -161,10 +160,12 @@ def _leakage(leakage: dict | None) -> str:
 def _overlap(overlap: dict | None) -> str:
     if not overlap or not overlap.get("found"):
         return ""
-    rows = [[escape(s), str(c["rows"]), str(c["in_train"])] for s, c in overlap["found"].items()]
+    keys = ["rows", "in_train", "in_test"]  # in_test: validation only
+    rows = [[escape(s), *(str(c.get(k, "—")) for k in keys)] for s, c in overlap["found"].items()]
     return (
-        "<h3>Exact copies of training rows (input and output; always checked)</h3>"
-        f"{_table(['split', 'rows', 'copies of training rows'], rows)}"
+        "<h3>Exact copies of training rows, and of test rows in val (input and output; always "
+        "checked)</h3>"
+        f"{_table(['split', 'rows', 'copies of training rows', 'copies of test rows'], rows)}"
     )
 
 

@@ -9,7 +9,14 @@ from collections import Counter
 
 from tunesmith.config.curation import CleanConfig
 from tunesmith.data.curate.base import Drop, Splits, StepOutput, register_step
-from tunesmith.data.curate.rows import input_text, is_messages, map_text, row_text, texts_of
+from tunesmith.data.curate.rows import (
+    final_answer,
+    input_text,
+    is_messages,
+    map_text,
+    row_text,
+    texts_of,
+)
 
 # C0/C1 controls except \t \n \r, zero-width space, bidi marks and overrides, invisible
 # operators, BOM. Not U+200C/U+200D (zero-width non-joiner/joiner): they change how text
@@ -93,7 +100,7 @@ def run(splits: Splits, config: CleanConfig, ctx) -> StepOutput:
                 changes[f"filled_{name}"] += 1
             missing = [f for f in empty if f not in config.fill]
             if missing:
-                dropped.append(Drop(row, f"empty_{missing[0]}"))
+                dropped.append(Drop(row, empty[missing[0]]))
             else:
                 kept.append(row)
         out[split] = kept
@@ -105,15 +112,21 @@ def run(splits: Splits, config: CleanConfig, ctx) -> StepOutput:
     return StepOutput(out, dropped, stats)
 
 
-def _empty_fields(row: dict, fields: list[str]) -> list[str]:
-    """Fields with no text: a chat is empty with any blank message (a turn with nothing said),
-    a list of strings only when every element is blank (a blank synonym is not a blank row)."""
-    empty = []
+def _empty_fields(row: dict, fields: list[str]) -> dict[str, str]:
+    """Fields with no text, each with the reason its row is dropped for. A chat is unusable
+    when its final assistant turn (the training target) is blank (`empty_answer`) or when it
+    has none (`no_answer`), as the data stage reads conversations; blank earlier turns are
+    context (a skipped reply, which training does not learn) and stay. A string or a list of
+    strings is empty only when all of it is blank (a blank synonym is not a blank row)."""
+    empty = {}
     for name in fields:
         value = row.get(name)
-        blank = [not t.strip() for t in texts_of(value)]
-        if not blank or (any(blank) if is_messages(value) else all(blank)):
-            empty.append(name)
+        if is_messages(value):
+            answer = final_answer(value)
+            if answer is None or not answer.strip():
+                empty[name] = "no_answer" if answer is None else "empty_answer"
+        elif not any(t.strip() for t in texts_of(value)):
+            empty[name] = f"empty_{name}"
     return empty
 
 

@@ -39,6 +39,14 @@ def content_of(message: dict) -> str:
     return "" if content is None else str(content)
 
 
+def final_answer(messages: list[dict]) -> str | None:
+    """A chat's training target: the content of its last assistant turn (None: no assistant
+    turn). The data stage cuts the turns after the last non-blank answer when it reads a
+    conversation, so there this is the answer the model learns and is scored on."""
+    answers = [content_of(m) for m in messages if m["role"] == "assistant"]
+    return answers[-1] if answers else None
+
+
 def texts_of(value: Any, roles: tuple[str, ...] | None = None) -> list[str]:
     """The strings inside a field value (message contents for chat, optionally by role).
 

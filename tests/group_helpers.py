@@ -8,8 +8,11 @@ import yaml
 from conftest import make_records, write_jsonl
 
 
-def group_recipe(folder: Path, model_dir: Path, group: dict, task: str = "summarization") -> Path:
-    """A three-member group recipe with a few-step training (tests/conftest.py's data)."""
+def group_recipe(
+    folder: Path, model_dir: Path, group: dict, task: str = "summarization", max_seq_length=96
+) -> Path:
+    """A three-member group recipe with a few-step training (tests/conftest.py's data; its
+    rows are 51-54 tokens long)."""
     data = write_jsonl(folder / "data.jsonl", make_records(60))
     labelled = task == "classification"
     recipe = {
@@ -27,7 +30,7 @@ def group_recipe(folder: Path, model_dir: Path, group: dict, task: str = "summar
             "max_steps": 3,
             "batch_size": 4,
             "learning_rate": 5e-3,
-            "max_seq_length": 96,
+            "max_seq_length": max_seq_length,
             "eval_every": 3,
             "val_max_examples": 4,
             "lora": {"r": 4, "alpha": 8, "dropout": 0.0},

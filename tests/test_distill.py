@@ -20,11 +20,20 @@ def _recipe(folder, model_dir, distill: dict):
 
 @pytest.fixture(scope="module")
 def distilled(tmp_path_factory, tiny_model_dir):
+    import contextlib
+    import io
+
+    from tunesmith.config.overrides import override_recipe
+
     folder = tmp_path_factory.mktemp("distill-run")
     recipe = _recipe(folder, tiny_model_dir, {"student_layers": 1, "top_k": 8, "loss": "jsd"})
+    # every row (42-45 tokens) is longer: the distillation's cut is counted
+    recipe = override_recipe(recipe, {"training.max_seq_length": 40})
     run_dir = RunDir(folder / "out")
-    outcome = run_pipeline(recipe, run_dir, only=STAGES)
-    return recipe, run_dir, outcome
+    console = io.StringIO()
+    with contextlib.redirect_stderr(console):
+        outcome = run_pipeline(recipe, run_dir, only=STAGES)
+    return recipe, run_dir, outcome, console.getvalue()
 
 
 def test_student_copies_evenly_spaced_teacher_blocks(tiny_model_dir):
@@ -83,7 +92,7 @@ def test_forward_kl_matches_the_textbook_formula():
 def test_teacher_targets_are_stored_once_per_supervised_token(distilled):
     from safetensors.torch import load_file
 
-    _, run_dir, _ = distilled
+    _, run_dir, *_ = distilled
     targets = load_file(run_dir.root / "distill" / "teacher_topk.safetensors")
     assert targets["ids"].shape == targets["logp"].shape and targets["ids"].shape[1] == 8
     assert int(targets["offsets"][-1]) == targets["ids"].shape[0]
@@ -91,7 +100,7 @@ def test_teacher_targets_are_stored_once_per_supervised_token(distilled):
 
 
 def test_students_are_shallower_trained_and_scored_against_the_teacher(distilled):
-    _, run_dir, _ = distilled
+    _, run_dir, *_ = distilled
     summary = json.loads((run_dir.root / "distill" / "summary.json").read_text())
     assert summary["teacher"]["blocks"] == 2
     for name in ("distilled", "labels_only"):
@@ -124,7 +133,7 @@ def test_the_stage_refuses_it_too_when_called_on_a_finished_run(tmp_path, distil
     from tunesmith.distill.stage import run
     from tunesmith.errors import UserError
 
-    recipe, run_dir, _ = distilled
+    recipe, run_dir, *_ = distilled
     deeper = override_recipe(recipe, {"distill.student_layers": 3})
     with pytest.raises(UserError, match="3 is deeper than the teacher's 2 blocks"):
         run(deeper, run_dir)
@@ -159,8 +168,23 @@ def test_loss_names_equal_the_registry():
     assert sorted(get_args(DistillLoss)) == LOSSES.names()
 
 
+def test_the_rows_max_seq_length_cut_are_counted_and_said(distilled):
+    """The distill stage cut its rows (teacher targets, both students) without a word."""
+    _, run_dir, _, console = distilled
+    summary = json.loads((run_dir.root / "distill" / "summary.json").read_text())
+    assert summary["truncation"] == {
+        "rows": 28,
+        "cut": 28,
+        "prompt_cut": 28,
+        "answer_cut": 0,
+        "max_seq_length": 40,
+    }
+    said = " ".join(console.split())
+    assert "distillation: 28 of 28 rows (100%) longer than max_seq_length 40 were cut" in said
+
+
 def test_report_has_the_distillation_table(distilled):
-    _, run_dir, _ = distilled
+    _, run_dir, *_ = distilled
     page = (run_dir.report / "report.html").read_text()
     table = page[page.index('<h2 id="distill">') :].split("</table>")[0]
     assert table.count("<tr>") == 4  # header, teacher, labels only, distilled

@@ -119,7 +119,7 @@ def _write_recipe(folder, model_dir, **federated):
         "training": {
             "batch_size": 4,
             "learning_rate": 5e-3,
-            "max_seq_length": 64,
+            "max_seq_length": 40,  # every row (42-45 tokens) is cut: the cut is counted
             "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
         },
         "evaluation": {"few_shot": 0, "generation": {"max_new_tokens": 4}},
@@ -150,6 +150,11 @@ def test_simulation_writes_the_aggregated_adapter_as_the_tuned_model(simulated_r
     assert [r["clients"] for r in report["rounds"]] == [[1, 2, 3], [1, 2, 3]]
     assert sum(report["client_examples"]) == 20 and report["aggregation"] == "freeze_a"
     assert (simulated_run.train / "adapter" / "adapter_model.safetensors").is_file()
+    cut = {"rows": 20, "cut": 20, "prompt_cut": 20, "answer_cut": 0, "max_seq_length": 40}
+    summary = json.loads((simulated_run.train / "summary.json").read_text())
+    assert report["truncation"] == summary["truncation"] == cut  # the clients cut them silently
+    page = (simulated_run.report / "report.html").read_text(encoding="utf-8")
+    assert "Cut to max_seq_length 40: 20 of 20 training rows (100 %)" in page
     manifest = json.loads((simulated_run.root / "manifest.json").read_text())
     assert manifest["stages"]["federated"]["status"] == "done"
     assert "train" not in manifest["stages"]

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from transformers import AutoTokenizer
 
-from tunesmith.models.formatting import IGNORE, KEEP_TAIL, encode_example, encode_prompt
+from tunesmith.models.formatting import (
+    IGNORE,
+    KEEP_TAIL,
+    encode_example,
+    encode_prompt,
+    fit_prompt,
+    prompt_tail,
+)
 
 
 @pytest.fixture(scope="module")
@@ -83,15 +90,16 @@ def test_few_shot_demonstrations_are_context_not_labels(tokenizer):
     assert "rust shell" in tokenizer.decode(encode_prompt(example, tokenizer, 128))
 
 
-def _old_fit_reference(ids, labels, max_length):
+def _old_fit_reference(ids, labels, max_length, tail):
     """`_fit` as it was before answers got their share (kept here as the reference for rows
-    whose cut never touched the answer, which must encode exactly as before)."""
+    whose cut never touched the answer, which must encode exactly as before), keeping the
+    prompt's last `tail` tokens (it kept 8, whatever the template's header)."""
     excess = len(ids) - max_length
     if excess <= 0:
         return ids, labels
     first = next((i for i, label in enumerate(labels) if label != IGNORE), len(ids))
-    assert first - 8 > excess  # only the prompt-only cut is a reference
-    keep = first - 8 - excess
+    assert first - tail > excess  # only the prompt-only cut is a reference
+    keep = first - tail - excess
     return ids[:keep] + ids[keep + excess :], labels[:keep] + labels[keep + excess :]
 
 
@@ -103,11 +111,11 @@ def test_long_prompt_and_long_answer_each_keep_half(tokenizer, prompt_words, ans
     supervised = [i for i, lab in enumerate(encoded.labels) if lab != IGNORE]
     assert len(encoded.input_ids) == 96 and len(supervised) == 48
     assert labelled_text(tokenizer, encoded).startswith("answer answer")
-    # the template's opening and the prompt's last KEEP_TAIL tokens (the assistant header of
-    # a real tokenizer; this tiny one spells "assistant" in many pieces) both survive
-    head = encode_prompt(example, tokenizer, 1 << 20)
+    # the template's opening and the prompt's tail (the end of the user's turn and the
+    # assistant header; this tiny tokenizer spells "assistant" in many pieces) both survive
+    head, tail = encode_prompt(example, tokenizer, 1 << 20), prompt_tail(tokenizer)
     assert tokenizer.decode(encoded.input_ids).startswith("<|im_start|>user\nword")
-    assert encoded.input_ids[supervised[0] - KEEP_TAIL : supervised[0]] == head[-KEEP_TAIL:]
+    assert encoded.input_ids[supervised[0] - tail : supervised[0]] == head[-tail:]
     assert supervised[0] == 48
     assert encoded.prompt_cut and encoded.answer_cut and encoded.truncated
 
@@ -135,7 +143,60 @@ def test_rows_whose_answer_fits_encode_exactly_as_before(tokenizer, prompt_words
     whole = encode_example(example, tokenizer, 1 << 20)
     encoded = encode_example(example, tokenizer, 96)
     assert (encoded.input_ids, encoded.labels) == _old_fit_reference(
-        whole.input_ids, whole.labels, 96
+        whole.input_ids, whole.labels, 96, prompt_tail(tokenizer)
     )
+    if not encoded.truncated:
+        assert (encoded.input_ids, encoded.labels) == (whole.input_ids, whole.labels)
     assert not encoded.answer_cut
     assert encoded.prompt_cut == encoded.truncated == (len(whole.input_ids) > 96)
+
+
+HEADER = "<|im_end|>\n<|im_start|>assistant\n"  # what ChatML puts after the user's text
+# A template that reminds the model of its instructions after the user's text (before each
+# answer, so conversations render prefix-stably): more tokens follow the user's text than
+# the 8 KEEP_TAIL assumed.
+REMIND = "'<|im_start|>system\\nReply in one line.<|im_end|>\\n'"
+REMINDER = (
+    "{% for message in messages %}{% if message['role'] == 'assistant' %}{{ " + REMIND + " }}"
+    "{% endif %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+    "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}"
+    "{{ " + REMIND + " + '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+
+@pytest.fixture
+def reminding(tiny_model_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer.chat_template = REMINDER
+    return tokenizer
+
+
+def test_the_tail_a_cut_keeps_is_the_templates_own(tokenizer, reminding):
+    """KEEP_TAIL = 8 cut into ChatML's header here (12 tokens) and into a reminder."""
+    assert prompt_tail(tokenizer) == len(tokenizer(HEADER)["input_ids"]) == 12
+    reminder = "<|im_end|>\n<|im_start|>system\nReply in one line." + HEADER
+    assert prompt_tail(reminding) == len(reminding(reminder)["input_ids"]) > KEEP_TAIL
+
+
+@pytest.mark.parametrize("which", ["tokenizer", "reminding"])
+def test_a_cut_prompt_keeps_everything_after_the_users_text(request, which):
+    tokenizer = request.getfixturevalue(which)
+    example = {"prompt": "word " * 300, "response": "python editor"}
+    after = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "x"}], tokenize=False, add_generation_prompt=True
+    ).split("x", 1)[1]
+    for max_length in (64, 96):  # 36 tokens follow the reminder's user text
+        ids, cut = fit_prompt(example, tokenizer, max_length)
+        assert cut and len(ids) == max_length and tokenizer.decode(ids).endswith(after)
+        encoded = encode_example(example, tokenizer, max_length)
+        first = encoded.labels.index(next(lab for lab in encoded.labels if lab != IGNORE))
+        assert tokenizer.decode(encoded.input_ids[:first]).endswith(after)
+        assert labelled_text(tokenizer, encoded) == "python editor<|im_end|>\n"
+
+
+def test_a_template_that_cannot_be_measured_keeps_eight_tokens(tokenizer):
+    refusing = AutoTokenizer.from_pretrained(tokenizer.name_or_path)
+    refusing.chat_template = "{{ raise_exception('system message first') }}"
+    assert prompt_tail(refusing) == KEEP_TAIL
+    refusing.chat_template = "{% for m in messages %}{{ m['content'] | upper }}{% endfor %}"
+    assert prompt_tail(refusing) == KEEP_TAIL  # the user's text is not in the prompt as given

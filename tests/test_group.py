@@ -17,11 +17,18 @@ MERGES = [{"method": "linear"}, {"method": "ties", "density": 0.5}]
 
 @pytest.fixture(scope="module")
 def group_run(tmp_path_factory, tiny_model_dir):
+    import contextlib
+    import io
+
     folder = tmp_path_factory.mktemp("group")
-    path = group_recipe(folder, tiny_model_dir, {"members": {"seeds": [0, 1, 2]}, "merges": MERGES})
-    recipe = load_recipe(path)
+    group = {"members": {"seeds": [0, 1, 2]}, "merges": MERGES}
+    # every row and prompt is longer than 40 tokens: the ensembles' and merges' cuts are counted
+    recipe = load_recipe(group_recipe(folder, tiny_model_dir, group, max_seq_length=40))
     out = folder / "out"
-    result = run_group(recipe, out)
+    console = io.StringIO()
+    with contextlib.redirect_stderr(console):
+        result = run_group(recipe, out)
+    (folder / "console.txt").write_text(" ".join(console.getvalue().split()))
     return recipe, out, result
 
 
@@ -105,6 +112,23 @@ def test_merges_are_saved_reloaded_and_match_the_exact_combination(group_run):
     # linear is exact: the merged rank holds the whole weighted sum
     assert result["merges"]["merge_linear"]["approximation_error"] < 1e-5
     assert result["merges"]["merge_linear"]["rank"] == 12  # three rank-4 members
+
+
+def test_rows_cut_by_the_merges_and_the_likelihood_ensemble_are_counted(group_run):
+    """Both scored cut rows (the merged adapters' prompts and references, the likelihood
+    ensemble's candidates) without a word."""
+    _, out, result = group_run
+    said = (out.parent / "console.txt").read_text()
+    for name in ("merge_linear", "merge_ties"):
+        cut = {"prompt": 10, "scored_prompt": 10, "rows": 10}
+        assert result["merges"][name]["truncation"] == cut
+        assert json.loads((out / "merges" / name / "merge.json").read_text())["truncation"] == cut
+        assert f"merge {name}: 10 of 10 examples longer than max_seq_length 40" in said
+    for member in result["members"]:  # 10 examples x 3 candidates, each scored by each member
+        assert (
+            f"likelihood ensemble ({member}): 30 of 30 rows (100%) longer than max_seq_length 40 "
+            "were cut (prompt cut: 30, answer cut: 0;" in said
+        )
 
 
 def test_report_lists_rows_and_merges(group_run):

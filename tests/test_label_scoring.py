@@ -50,7 +50,7 @@ def _brute_force(model, tokenizer, example, label) -> float:
 
 def test_scores_equal_full_forward_pass(tiny):
     model, tokenizer = tiny
-    scores = label_log_likelihoods(model, tokenizer, _examples(), LABELS, max_length=256)
+    scores, _ = label_log_likelihoods(model, tokenizer, _examples(), LABELS, max_length=256)
     for example, row in zip(_examples(), scores):
         for label, value in zip(LABELS, row):
             assert value == pytest.approx(_brute_force(model, tokenizer, example, label), abs=1e-4)
@@ -66,8 +66,8 @@ def test_prefix_labels_are_scored_with_their_end_token(tiny):
 
 def test_mean_normalization_divides_by_token_count(tiny):
     model, tokenizer = tiny
-    summed = label_log_likelihoods(model, tokenizer, _examples(1), LABELS, 256)
-    mean = label_log_likelihoods(model, tokenizer, _examples(1), LABELS, 256, "mean")
+    summed, _ = label_log_likelihoods(model, tokenizer, _examples(1), LABELS, 256)
+    mean, _ = label_log_likelihoods(model, tokenizer, _examples(1), LABELS, 256, "mean")
     lengths = [len(c) for c in label_continuations(_examples(1)[0], LABELS, tokenizer)]
     for s, m, n in zip(summed[0], mean[0], lengths):
         assert m == pytest.approx(s / n)
@@ -98,7 +98,7 @@ def test_few_shot_head_is_run_once_and_scores_equal_full_forward_pass(tiny, monk
         prefix, "run_prefix", lambda m, ids, start=None: runs.append(start) or real(m, ids, start)
     )
     examples = _few_shot()
-    scores = label_log_likelihoods(model, tokenizer, examples, LABELS, max_length=256)
+    scores, _ = label_log_likelihoods(model, tokenizer, examples, LABELS, max_length=256)
     # the demonstrations once for the set, then each prompt's own tokens on top of them
     assert runs[0] is None and len(runs) == 1 + len(examples)
     assert all(start is not None and len(start) >= prefix.MIN_SHARED for start in runs[1:])
@@ -114,7 +114,7 @@ def test_refused_models_are_scored_by_plain_forward_passes(tiny, monkeypatch):
     monkeypatch.setattr(prefix, "prefix_refusal", lambda m: "refused for the test")
     monkeypatch.setattr(prefix, "run_prefix", None)  # must not be reached
     examples = _few_shot(2)
-    scores = label_log_likelihoods(model, tokenizer, examples, LABELS, max_length=256)
+    scores, _ = label_log_likelihoods(model, tokenizer, examples, LABELS, max_length=256)
     for example, row in zip(examples, scores):
         for label, value in zip(LABELS, row):
             assert value == pytest.approx(_brute_force(model, tokenizer, example, label), abs=1e-4)

@@ -125,3 +125,52 @@ def test_no_validation_row_with_early_stopping_on_is_said_once():
     assert "no validation rows" in no_validation_warning(on, [])
     assert no_validation_warning(on, [object()]) is None
     assert no_validation_warning(off, []) is None
+
+
+def _long_classification_examples(n: int) -> list[dict]:
+    labels = ["devel", "utils"] * n
+    return [
+        {"id": f"c{i}", "prompt": f"package {i} " + "word " * 300, "response": labels[i]}
+        for i in range(n)
+    ]
+
+
+def test_label_likelihood_scoring_marks_and_counts_cut_prompts(tiny_model_dir, capsys):
+    """Classification by label likelihood cut its prompts to leave room for the labels
+    without a word: compare.json's `truncation` and the console said nothing."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tunesmith.config.schema import Recipe
+    from tunesmith.evaluate.calibrate import _say_cuts
+    from tunesmith.evaluate.classify import label_predictions
+    from tunesmith.evaluate.scoring import score_model
+    from tunesmith.evaluate.stage import _cuts
+
+    recipe = Recipe.model_validate(
+        {
+            "name": "t",
+            "task": "classification",
+            "model": {"name": str(tiny_model_dir), "precision": "fp32"},
+            "data": {"train": "train.jsonl", "input_field": "x", "output_field": "y"},
+            "training": {"max_seq_length": 48},
+            "evaluation": {"metrics": ["accuracy"]},
+        }
+    )
+    assert recipe.evaluation.classification.scoring == "likelihood"
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    examples = _long_classification_examples(3) + [
+        {"id": "short", "prompt": "a b", "response": "devel"}
+    ]
+    labels = ["devel", "utils"]
+    rows = score_model(model, tokenizer, examples, recipe, True, labels, None, stop=())
+    assert [row.get("cut") for row in rows] == [["prompt"]] * 3 + [None]
+    assert _cuts({"base": rows}, 48) == {"base": {"prompt": 3, "rows": 3}}
+    assert "evaluation (base): 3 of 4 examples longer than max_seq_length 48" in (
+        " ".join(capsys.readouterr().err.split())
+    )
+    # the binary threshold is chosen on validation rows scored the same way
+    settings = recipe.evaluation.classification
+    _say_cuts(label_predictions(model, tokenizer, examples, labels, 48, settings), 48)
+    said = " ".join(capsys.readouterr().err.split())
+    assert "(tuned threshold, validation rows): 3 of 4 examples longer than" in said

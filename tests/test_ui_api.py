@@ -457,6 +457,27 @@ def test_playground_streams_the_base_model_and_explains_a_missing_adapter(tmp_pa
     assert refused.status_code == 403
 
 
+def test_a_prompt_cut_to_max_seq_length_is_noted_before_the_answer(tmp_path, tiny_model_dir):
+    """The playground cut a long prompt's middle and showed the answer as if it saw it all."""
+    runs = tmp_path / "runs"
+    make_run(runs, "play-1", model=str(tiny_model_dir), report=False)
+    client = TestClient(create_app(runs, TOKEN))
+    headers = {"X-Tunesmith-Token": TOKEN}
+
+    def events(prompt: str) -> list[dict]:
+        body = {"prompt": prompt, "system": "base", "max_new_tokens": 2}
+        response = client.post("/api/runs/play-1/generate", json=body, headers=headers)
+        assert response.status_code == 200
+        return [json.loads(e[6:]) for e in response.text.split("\n\n") if e.startswith("data: ")]
+
+    cut = events("word " * 1500)  # 7,500 characters, far over max_seq_length 256
+    assert cut[0]["note"] is True and "longer than max_seq_length 256" in cut[0]["text"]
+    assert cut[0]["text"].endswith("\n") and not any(e.get("note") for e in cut[1:])
+    assert not any(e.get("note") for e in events("Summarise: a python editor"))
+    page = client.get("/runs/play-1/playground")
+    assert "longer than the run's max_seq_length is cut" in page.text
+
+
 def test_compare_side_by_side_and_damaged_files_do_not_break_pages(client, runs):
     page = client.get("/compare?run=demo-1&run=other-2")
     assert page.status_code == 200 and page.text.count("<b>0.3400</b>") == 2

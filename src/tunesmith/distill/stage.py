@@ -24,6 +24,7 @@ def run(recipe: Recipe, run_dir: RunDir) -> dict:
     from tunesmith.distill.targets import TARGETS, attach, load_targets
     from tunesmith.distill.train import encode, student_training, train_student
     from tunesmith.methods.tuned import merged_tuned
+    from tunesmith.models.truncation import cut_record
 
     check_before_loading(recipe)
     config, out = recipe.distill, run_dir.stage("distill")
@@ -33,8 +34,9 @@ def run(recipe: Recipe, run_dir: RunDir) -> dict:
     length = cfg.max_seq_length
     items = encode(run_dir.data / "train.jsonl", tokenizer, length)
     val_items = encode(run_dir.data / "val.jsonl", tokenizer, length)[: cfg.val_max_examples]
+    cut = cut_record("distillation", items, length)  # the teacher's targets and the students'
     _ensure_targets(teacher, items, config.top_k, cfg.batch_size, tokenizer, out / TARGETS)
-    summary = {"teacher": _describe(teacher, tokenizer, recipe, run_dir, None)}
+    summary = {"teacher": _describe(teacher, tokenizer, recipe, run_dir, None), "truncation": cut}
     plans = {"distilled": soft_targets(config)}
     if config.compare_labels_only:
         plans["labels_only"] = None

@@ -46,6 +46,7 @@ def candidate_logprobs(gm, examples: list[dict], candidates: list[list[str]]) ->
     from tunesmith.models.base import load_base
     from tunesmith.models.formatting import encode_example
     from tunesmith.models.nll import example_nll
+    from tunesmith.models.truncation import cut_record
 
     recipe = gm.recipe
     model, tokenizer = load_base(recipe)
@@ -57,6 +58,8 @@ def candidate_logprobs(gm, examples: list[dict], candidates: list[list[str]]) ->
             encode_example(with_answer(example, o), tokenizer, recipe.training.max_seq_length)
             for o in options
         ]
+    # a cut candidate is scored on its beginning only: said once per member
+    cut_record(f"likelihood ensemble ({gm.member.name})", items, recipe.training.max_seq_length)
     scored = example_nll(model, items, recipe.training.batch_size, tokenizer.pad_token_id)
     means = [-nll / max(tokens, 1) for nll, tokens in scored]
     out, start = [], 0

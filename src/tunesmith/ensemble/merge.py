@@ -48,11 +48,22 @@ def merge_predictions(
         if record["status"] == "verified":
             rows[cfg.name()] = score_adapter(members[0], folder / "adapter", labels)
             write_jsonl(folder / "predictions" / "test.jsonl", rows[cfg.name()])
+            record["truncation"] = _cuts(cfg.name(), rows[cfg.name()], members[0].recipe)
         write_json(folder / "merge.json", record)
         records[cfg.name()] = record
         if on_step:
             on_step(f"{cfg.name()}: {record['status']} (error {record['error']:.2g})")
     return rows, records
+
+
+def _cuts(name: str, rows: list[dict], recipe) -> dict:
+    """What max_seq_length cut while the merge was scored (score_model marks the rows, as
+    for evaluation's rows), said once on the console; {} when nothing was cut."""
+    from tunesmith.models.truncation import marked_cuts, marked_warning, warn
+
+    counts, length = marked_cuts(rows), recipe.training.max_seq_length
+    warn(marked_warning(f"merge {name}", counts, len(rows), length))
+    return counts
 
 
 def merge_adapters(members, configs, cfg, target: Path) -> dict:

@@ -45,6 +45,7 @@ def decision_threshold(recipe, run_dir, row_name, model, tokenizer, rows, labels
     scored = label_predictions(
         model, tokenizer, val, labels, recipe.training.max_seq_length, settings
     )
+    _say_cuts(scored, recipe.training.max_seq_length)
     cut = best_threshold(
         [e["label"] for e in val], [r["probabilities"][positive] for r in scored], positive
     )
@@ -55,6 +56,16 @@ def decision_threshold(recipe, run_dir, row_name, model, tokenizer, rows, labels
     for row, extra in zip(decided, rescored, strict=True):
         row["scores"] = {**row["scores"], **extra, "threshold": cut}
     return decided, f"tuned model, '{positive}' threshold {cut:.3f} (from {len(val)} val)"
+
+
+def _say_cuts(scored: list[dict], max_length: int) -> None:
+    """The validation prompts cut to fit (the threshold is chosen on them): said once, like
+    the test rows' cuts, which compare.json's `truncation` counts."""
+    from tunesmith.models.truncation import mark_cuts, marked_cuts, marked_warning, warn
+
+    mark_cuts(scored, [row["prompt_cut"] for row in scored], "prompt")
+    what = "evaluation (tuned threshold, validation rows)"
+    warn(marked_warning(what, marked_cuts(scored), len(scored), max_length))
 
 
 def probability_section(recipe, run_dir, predictions: dict, labels, labels_of: dict) -> dict:

@@ -31,11 +31,12 @@ def positive_label(settings, labels: list[str], train: list[dict]) -> str | None
 def label_predictions(
     model, tokenizer, examples, labels, max_length, settings, on_example=None
 ) -> list[dict]:
-    """One prediction row per example: most likely label and every label's probability."""
+    """One prediction row per example: most likely label, every label's probability, and
+    whether its prompt was cut to fit max_length (`prompt_cut`)."""
     from tunesmith.models.formatting import reference
     from tunesmith.models.label_scoring import label_log_likelihoods, softmax_rows
 
-    scores = label_log_likelihoods(
+    scores, cuts = label_log_likelihoods(
         model,
         tokenizer,
         examples,
@@ -44,7 +45,8 @@ def label_predictions(
         settings.length_normalization,
         on_example,
     )
-    return probability_rows(examples, labels, softmax_rows(scores), reference)
+    rows = probability_rows(examples, labels, softmax_rows(scores), reference)
+    return [{**row, "prompt_cut": cut} for row, cut in zip(rows, cuts, strict=True)]
 
 
 def probability_rows(examples, labels, probs, reference) -> list[dict]:

@@ -9,6 +9,7 @@ from tunesmith.config.schema import Recipe
 from tunesmith.errors import UserError
 from tunesmith.metrics.per_example import example_scores
 from tunesmith.models.formatting import conversation, encode_example, fit_prompt, reference
+from tunesmith.models.truncation import mark_cuts
 
 
 def score_model(
@@ -45,7 +46,7 @@ def score_model(
             for e in examples
         ]
         prompts = [ids for ids, _ in fitted]
-        _mark_cuts(rows, [cut for _, cut in fitted], "prompt")
+        mark_cuts(rows, [cut for _, cut in fitted], "prompt")
         # the references' perplexity from the generation's own prefill where the tokens agree
         answers = answers_after(prompts, items) if items is not None else None
         outputs, keys, sources = generate_reusing(
@@ -65,8 +66,8 @@ def score_model(
             if source:
                 row["reused"] = source  # "run" (this folder) or "machine" (an earlier run)
     if items is not None:
-        _mark_cuts(rows, [item.prompt_cut for item in items], "scored_prompt")
-        _mark_cuts(rows, [item.answer_cut for item in items], "scored_answer")
+        mark_cuts(rows, [item.prompt_cut for item in items], "scored_prompt")
+        mark_cuts(rows, [item.answer_cut for item in items], "scored_answer")
         for row, (nll, tokens) in zip(
             rows, _nll(model, items, answers, recipe, tokenizer, reuse), strict=True
         ):
@@ -82,14 +83,6 @@ def score_model(
         row["prediction"] = output
         row["scores"].update(extra)
     return rows
-
-
-def _mark_cuts(rows: list[dict], cuts: list[bool], what: str) -> None:
-    """Record on each cut row what max_seq_length cut (the stage counts them): "prompt" for
-    generation, "scored_prompt" / "scored_answer" for the reference's perplexity."""
-    for row, cut in zip(rows, cuts, strict=True):
-        if cut:
-            row.setdefault("cut", []).append(what)
 
 
 def _require_scored_tokens(rows: list[dict], max_length: int) -> None:
@@ -115,7 +108,8 @@ def _nll(model, items, answers, recipe, tokenizer, reuse) -> list[tuple[float, i
 
 
 def _most_likely_labels(model, tokenizer, examples, recipe, labels, rows, on_batch) -> list[str]:
-    """Label-likelihood classification: each row gets every label's probability."""
+    """Label-likelihood classification: each row gets every label's probability, and the
+    "prompt" cut mark where its prompt was cut to leave room for the longest label."""
     from tunesmith.evaluate.classify import label_predictions
 
     scored = label_predictions(
@@ -129,6 +123,7 @@ def _most_likely_labels(model, tokenizer, examples, recipe, labels, rows, on_bat
     )
     for row, result in zip(rows, scored, strict=True):
         row["probabilities"] = result["probabilities"]
+    mark_cuts(rows, [result["prompt_cut"] for result in scored], "prompt")
     return [result["prediction"] for result in scored]
 
 

@@ -131,23 +131,13 @@ def _cuts(predictions: dict[str, list[dict]], max_length: int) -> dict:
     """Per row, how many examples max_seq_length cut (evaluate/scoring.py marks them): the
     prompt the model answered ("prompt"), the reference scored for perplexity
     ("scored_prompt", "scored_answer"); rows with none are left out. Said once on the console."""
-    from tunesmith.progress import console
+    from tunesmith.models.truncation import marked_cuts, marked_warning, warn
 
-    counts = {}
-    for name, rows in predictions.items():
-        marks = [mark for r in rows for mark in r.get("cut", [])]
-        if marks:
-            counts[name] = {m: marks.count(m) for m in sorted(set(marks))}
-            counts[name]["rows"] = sum(bool(r.get("cut")) for r in rows)
+    counts = {name: marked_cuts(rows) for name, rows in predictions.items()}
+    counts = {name: count for name, count in counts.items() if count}
     for name, count in counts.items():
-        shown = ", ".join(
-            f"{k.replace('_', ' ')} cut: {v}" for k, v in count.items() if k != "rows"
-        )
-        console.print(
-            f"[yellow]warning:[/yellow] evaluation ({name}): {count['rows']} of "
-            f"{len(predictions[name])} examples longer than max_seq_length {max_length} were cut "
-            f"({shown})"
-        )
+        total = len(predictions[name])
+        warn(marked_warning(f"evaluation ({name})", count, total, max_length))
     return counts
 
 

@@ -27,11 +27,14 @@ def run(recipe: Recipe, run_dir: RunDir) -> FederatedResult:
     from tunesmith.federated.partition import partition
     from tunesmith.federated.strategy import make_strategy
     from tunesmith.federated.transport import serve, simulate
+    from tunesmith.models.truncation import cut_record
     from tunesmith.tracking import open_trackers
 
-    fed, out = recipe.federated, run_dir.stage("train")
+    fed, out, length = recipe.federated, run_dir.stage("train"), recipe.training.max_seq_length
     shares = partition(read_jsonl(run_dir.data / "train.jsonl"), fed)  # bad split: before Flower
     local = local_model(recipe, run_dir)
+    # the clients cut their rows as training does: counted here, once, over every partition
+    cut = cut_record("federated training", local.encode([e for s in shares for e in s]), length)
     val = local.encode(read_jsonl(run_dir.data / "val.jsonl"))[: recipe.training.val_max_examples]
     tracker, rounds = open_trackers(out / "metrics.jsonl"), []
 
@@ -54,12 +57,14 @@ def run(recipe: Recipe, run_dir: RunDir) -> FederatedResult:
         "aggregation": fed.aggregation,
         **privacy,
         "client_examples": [len(s) for s in shares],
+        "truncation": cut,
         "rounds": rounds,
         "baselines": baselines,
         "config": fed.model_dump(mode="json"),
     }
     write_json(out / "federated.json", report)
-    write_json(out / "summary.json", {**_summary(recipe, shares, val, final), **privacy})
+    summary = {**_summary(recipe, shares, val, final), "truncation": cut, **privacy}
+    write_json(out / "summary.json", summary)
     budget = privacy.get("privacy", {})
     return FederatedResult(
         fed.rounds, fed.clients, fed.aggregation, final, budget.get("epsilon"), budget.get("delta")

@@ -8,10 +8,16 @@ for SmolLM2 pad == eos, and masking pads would stop the model from learning to s
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 IGNORE = -100
-KEEP_TAIL = 8  # tokens kept at the end of a cut prompt (the assistant header lives there)
+# Tokens kept at the end of a cut prompt when the template's own tail (the end of the user's
+# turn and the assistant header, `prompt_tail`) cannot be measured.
+KEEP_TAIL = 8
+# The user's text of the conversation `prompt_tail` renders to find what the template adds.
+TAIL_PROBE = "Where does the user's text end"
+_TAILS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # tokenizer -> (template, tail)
 # When prompt and answer both are long, each keeps at least this share of max_length: an answer
 # pushed out by its prompt trains on nothing (loss 0, perplexity over no tokens), and an
 # answer kept whole beside a prompt cut to its header teaches answers without their question.
@@ -115,7 +121,9 @@ def _encode(example: dict, tokenizer, max_length: int) -> Encoded:
         piece = _ids(tokenizer, text)
         ids += piece
         labels += piece if trainable else [IGNORE] * len(piece)
-    return _fit(ids, labels, max_length)
+    if len(ids) <= max_length:
+        return Encoded(ids, labels)
+    return _fit(ids, labels, max_length, prompt_tail(tokenizer))
 
 
 def encode_prompt(example: dict, tokenizer, max_length: int, room: int = 0) -> list[int]:
@@ -129,10 +137,45 @@ def fit_prompt(example: dict, tokenizer, max_length: int, room: int = 0) -> tupl
     text = render(conversation(example, with_answer=False), tokenizer, generation_prompt=True)
     ids = _ids(tokenizer, text)
     max_length *= len(example.get("demos", [])) + 1
-    limit = max(max_length - room, KEEP_TAIL + 1)
+    if len(ids) <= max_length - room:
+        return ids, clipped
+    tail = prompt_tail(tokenizer)
+    limit = max(max_length - room, tail + 1)
     if len(ids) <= limit:
         return ids, clipped
-    return _cut_middle(ids, len(ids) - limit), True
+    return _cut_middle(ids, len(ids) - limit, tail), True
+
+
+def prompt_tail(tokenizer) -> int:
+    """How many tokens the chat template puts after the user's text in a prompt (the end of
+    the user's turn and the assistant header, or anything else it appends): a cut prompt keeps
+    them all, or the model would answer without being told its turn has come. Measured once
+    per tokenizer and template; KEEP_TAIL where the template cannot render the probe."""
+    template = getattr(tokenizer, "chat_template", None)
+    known = _TAILS.get(tokenizer)
+    if known is None or known[0] != template:
+        known = (template, _measure_tail(tokenizer))
+        _TAILS[tokenizer] = known
+    return known[1]
+
+
+def _measure_tail(tokenizer) -> int:
+    """Tokens after the probe's text in a rendered prompt: the prompt's tokens past those it
+    shares with its own text ended at the user's (so a token that merges the user's last
+    character with the template's first counts as the template's)."""
+    messages = [{"role": "user", "content": TAIL_PROBE}]
+    try:
+        text = render(messages, tokenizer, generation_prompt=True)
+    except Exception:  # a template that refuses a lone user turn (Jinja raise_exception)
+        return KEEP_TAIL
+    end = text.rfind(TAIL_PROBE)
+    if end < 0:  # the template rewrote the user's text
+        return KEEP_TAIL
+    ids, head = _ids(tokenizer, text), _ids(tokenizer, text[: end + len(TAIL_PROBE)])
+    shared = next(
+        (i for i, (a, b) in enumerate(zip(ids, head)) if a != b), min(len(ids), len(head))
+    )
+    return len(ids) - shared
 
 
 def render(messages: list[dict], tokenizer, generation_prompt: bool = False) -> str:
@@ -191,39 +234,38 @@ def _ids(tokenizer, text: str, bos: bool = False) -> list[int]:
     return ids
 
 
-def _fit(ids: list[int], labels: list[int], max_length: int) -> Encoded:
+def _fit(ids: list[int], labels: list[int], max_length: int, tail: int) -> Encoded:
     """Cut an over-long example in the middle of its prompt, so the answer and its stop survive;
-    an answer too long for that keeps its beginning, next to a prompt cut to its share."""
-    if len(ids) <= max_length:
-        return Encoded(ids, labels)
+    an answer too long for that keeps its beginning, next to a prompt cut to its share. The
+    prompt's last `tail` tokens (`prompt_tail`: the assistant header) stay where they can."""
     first = next((i for i, label in enumerate(labels) if label != IGNORE), len(ids))
-    keep = prompt_keep(first, len(ids) - first, max_length)
+    keep = prompt_keep(first, len(ids) - first, max_length, tail)
     if keep < first:
         ids, labels = (
-            _drop_prompt_middle(ids, first, keep),
-            _drop_prompt_middle(labels, first, keep),
+            _drop_prompt_middle(ids, first, keep, tail),
+            _drop_prompt_middle(labels, first, keep, tail),
         )
     answer_cut = len(ids) > max_length
     ids, labels = ids[:max_length], labels[:max_length]
     return Encoded(ids, labels, truncated=True, prompt_cut=keep < first, answer_cut=answer_cut)
 
 
-def prompt_keep(prompt: int, answer: int, max_length: int) -> int:
+def prompt_keep(prompt: int, answer: int, max_length: int, tail: int) -> int:
     """How many of its `prompt` tokens an example keeps when `prompt + answer` is too long: the
     answer is kept whole while the prompt keeps its share (ANSWER_SHARE), else both keep their
-    share; always at least one answer token, and the prompt's tail (KEEP_TAIL) where it can."""
+    share; always at least one answer token, and the prompt's `tail` where it can."""
     share = max_length - math.ceil(max_length * ANSWER_SHARE)
-    room = max(max_length - answer, share, KEEP_TAIL + 1)
+    room = max(max_length - answer, share, tail + 1)
     return max(0, min(prompt, room, max_length - 1))
 
 
-def _drop_prompt_middle(values: list[int], first: int, keep: int) -> list[int]:
+def _drop_prompt_middle(values: list[int], first: int, keep: int, tail: int) -> list[int]:
     """`values` with the prompt (`first` tokens) cut to `keep`: its beginning (the template's
-    opening) and its last KEEP_TAIL tokens (the assistant header) stay."""
-    tail = min(KEEP_TAIL, keep)
+    opening) and its last `tail` tokens (the assistant header) stay."""
+    tail = min(tail, keep)
     return values[: keep - tail] + values[first - tail :]
 
 
-def _cut_middle(ids: list[int], excess: int) -> list[int]:
-    keep = len(ids) - KEEP_TAIL - excess
+def _cut_middle(ids: list[int], excess: int, tail: int) -> list[int]:
+    keep = len(ids) - tail - excess
     return ids[:keep] + ids[keep + excess :]

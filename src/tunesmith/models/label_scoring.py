@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tunesmith.models.formatting import IGNORE, encode_example, encode_prompt
+from tunesmith.models.formatting import IGNORE, encode_example, fit_prompt
 from tunesmith.models.padding import pad_rows
 
 NORMALIZATIONS = ("sum", "mean")
@@ -49,8 +49,9 @@ def label_log_likelihoods(
     max_length: int,
     normalization: str = "sum",
     on_example: Callable[[int], None] | None = None,
-) -> list[list[float]]:
-    """For each example, the log-likelihood of every label (summed, or per token if 'mean')."""
+) -> tuple[list[list[float]], list[bool]]:
+    """For each example, the log-likelihood of every label (summed, or per token if 'mean'),
+    and whether its prompt was cut to leave room for the longest label within max_length."""
     import torch
 
     from tunesmith.models.prefix import has_prefix, prefix_refusal, run_prefix, shared_prefix
@@ -59,7 +60,8 @@ def label_log_likelihoods(
         raise ValueError(f"normalization must be one of {NORMALIZATIONS}")
     continuations = label_continuations(examples[0], labels, tokenizer) if examples else []
     room = max((len(c) for c in continuations), default=0)
-    prompts = [encode_prompt(e, tokenizer, max_length, room) for e in examples]
+    fitted = [fit_prompt(e, tokenizer, max_length, room) for e in examples]
+    prompts = [ids for ids, _ in fitted]
     model.eval()
     refused = prefix_refusal(model) is not None
     head = shared_prefix(model, prompts)
@@ -76,7 +78,7 @@ def label_log_likelihoods(
             scores.append(totals)
             if on_example:
                 on_example(1)
-    return scores
+    return scores, [cut for _, cut in fitted]
 
 
 def _score_after(model, prompt, continuations: list[list[int]], pad_id) -> list[float]:

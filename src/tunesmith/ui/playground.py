@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from tunesmith.errors import UserError
@@ -14,6 +15,13 @@ MAX_NEW_TOKENS = 256
 STREAM_TIMEOUT = 300.0  # seconds without a new token before the stream gives up
 _MODELS: dict[tuple[str, str], tuple] = {}
 _LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Note:
+    """Not the model's text: what the page shows before the answer (a cut prompt)."""
+
+    text: str
 
 
 def load(run_root: Path, system: str):
@@ -40,19 +48,24 @@ def _load(run_root: Path, system: str):
     return load_tuned(recipe.training, run_root / "train", model), tokenizer, recipe
 
 
-def stream(run_root: Path, system: str, prompt: str, max_new_tokens: int) -> Iterator[str]:
-    """Text pieces as the model produces them (greedy, formatted like evaluation prompts)."""
+def stream(run_root: Path, system: str, prompt: str, max_new_tokens: int) -> Iterator[str | Note]:
+    """Text pieces as the model produces them (greedy, formatted like evaluation prompts),
+    after a `Note` when the prompt was cut to max_seq_length as evaluation cuts it."""
     import torch
     from transformers import TextIteratorStreamer
 
-    from tunesmith.models.formatting import encode_prompt
+    from tunesmith.models.formatting import fit_prompt
+    from tunesmith.models.truncation import prompt_cut_note
 
     model, tokenizer, recipe = load(run_root, system)
     limit = max(1, min(int(max_new_tokens), MAX_NEW_TOKENS))
     example = {"prompt": prompt}
     if recipe.data.system_prompt:
         example["system"] = recipe.data.system_prompt
-    ids = encode_prompt(example, tokenizer, recipe.training.max_seq_length, room=limit)
+    max_length = recipe.training.max_seq_length
+    ids, cut = fit_prompt(example, tokenizer, max_length, room=limit)
+    if cut:
+        yield Note(prompt_cut_note(max_length))
     streamer = TextIteratorStreamer(
         tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TIMEOUT
     )

@@ -44,13 +44,21 @@ async def generate(request: Request, name: str):
     def events():
         try:
             for piece in playground.stream(root, system, prompt, max_new):
-                yield f"data: {json.dumps({'text': piece})}\n\n"
+                yield f"data: {json.dumps(_event(piece))}\n\n"
         except Exception as exc:  # mid-stream: tell the page, not a broken connection
             yield f"event: error\ndata: {json.dumps({'error': type(exc).__name__})}\n\n"
         yield "event: end\ndata: {}\n\n"
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+def _event(piece: str | playground.Note) -> dict:
+    """A piece of the answer, or a note the page shows before it (its own line, marked
+    `note` so a client can tell it from the model's text)."""
+    if isinstance(piece, playground.Note):
+        return {"text": piece.text + "\n", "note": True}
+    return {"text": piece}
 
 
 def _max_new_tokens(value) -> int:

@@ -200,3 +200,17 @@ def test_a_template_that_cannot_be_measured_keeps_eight_tokens(tokenizer):
     assert prompt_tail(refusing) == KEEP_TAIL
     refusing.chat_template = "{% for m in messages %}{{ m['content'] | upper }}{% endfor %}"
     assert prompt_tail(refusing) == KEEP_TAIL  # the user's text is not in the prompt as given
+
+
+def test_a_short_header_still_keeps_eight_tokens(tokenizer):
+    """A template whose tail is shorter than KEEP_TAIL (SmolLM2's ChatML header is 5 tokens)
+    keeps KEEP_TAIL: the end of the user's text stays too, and such runs cut as before."""
+    short = AutoTokenizer.from_pretrained(tokenizer.name_or_path)
+    short.chat_template = (
+        "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '\\nA:' }}{% endif %}"
+    )
+    from tunesmith.models.formatting import _measure_tail
+
+    assert _measure_tail(short) < KEEP_TAIL
+    assert prompt_tail(short) == KEEP_TAIL

@@ -12,8 +12,10 @@ import weakref
 from dataclasses import dataclass
 
 IGNORE = -100
-# Tokens kept at the end of a cut prompt when the template's own tail (the end of the user's
-# turn and the assistant header, `prompt_tail`) cannot be measured.
+# Tokens kept at least at the end of a cut prompt: the template's own tail (the end of the
+# user's turn and the assistant header, `prompt_tail`) where longer, else a few tokens of the
+# end of the user's text too (often the question itself; and what cuts kept before the tail
+# was measured, so runs with short headers such as SmolLM2's 5 encode as they did).
 KEEP_TAIL = 8
 # The user's text of the conversation `prompt_tail` renders to find what the template adds.
 TAIL_PROBE = "Where does the user's text end"
@@ -150,11 +152,11 @@ def prompt_tail(tokenizer) -> int:
     """How many tokens the chat template puts after the user's text in a prompt (the end of
     the user's turn and the assistant header, or anything else it appends): a cut prompt keeps
     them all, or the model would answer without being told its turn has come. Measured once
-    per tokenizer and template; KEEP_TAIL where the template cannot render the probe."""
+    per tokenizer and template; never fewer than KEEP_TAIL."""
     template = getattr(tokenizer, "chat_template", None)
     known = _TAILS.get(tokenizer)
     if known is None or known[0] != template:
-        known = (template, _measure_tail(tokenizer))
+        known = (template, max(_measure_tail(tokenizer), KEEP_TAIL))
         _TAILS[tokenizer] = known
     return known[1]
 

@@ -18,7 +18,7 @@ from tunesmith.artifacts.lock import RunLock
 from tunesmith.config import Recipe
 from tunesmith.config.group import GroupConfig
 from tunesmith.config.overrides import override_recipe
-from tunesmith.errors import UserError
+from tunesmith.errors import UserError, one_line
 from tunesmith.group.members import Member, keep_subset, members_of
 from tunesmith.interrupts import raise_if_interrupted
 
@@ -130,10 +130,8 @@ def _failure(gm: GroupMember, exc: Exception) -> dict:
     """The one-line record of a failed member; the traceback goes to its logs (a crash is
     a bug to report, and the line alone would not show where it came from)."""
     user = isinstance(exc, UserError)
-    lines = str(exc).strip().splitlines()
-    error = lines[0] if lines else ""
+    error = one_line(exc, named=not user)  # bad input in its own words; a crash by its type
     if not user:
-        error = f"{type(exc).__name__}: {error}" if error else type(exc).__name__
         log = gm.run_dir.logs / "group-failure.log"
         atomic_write_text(log, "".join(traceback.format_exception(exc)))
     return {"error": error, "kind": "user" if user else "crash"}

@@ -199,3 +199,29 @@ def test_a_second_group_command_on_the_same_folder_is_refused_at_once(
     assert code == 2 and errors == lines[-1:], lines
     assert errors[0].startswith(f"error: run folder {out} is in use by pid")
     assert started == [] and sorted(p.name for p in out.iterdir()) == [".lock"]
+
+
+def test_an_ensemble_the_task_lacks_is_refused_before_anything_is_written(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """It was refused only at the comparison: after the curated data and every member."""
+    path = group_recipe(tmp_path, tiny_model_dir, {**SEEDS, "ensembles": ["mbr", "majority"]})
+    started = failing(monkeypatch, set(), RuntimeError())
+    code, lines = run_cli(path, tmp_path / "g", monkeypatch, capsys)
+    expected = (
+        "error: group.ensembles: 'majority' (majority vote) does not apply to this "
+        "summarization task"
+    )
+    assert (code, lines[-1]) == (2, expected), lines
+    assert started == [] and not (tmp_path / "g").exists()
+
+
+def test_validate_refuses_an_ensemble_the_task_lacks(tmp_path, tiny_model_dir):
+    from tunesmith.config import load_recipe
+    from tunesmith.preflight import preflight
+
+    path = group_recipe(tmp_path, tiny_model_dir, {**SEEDS, "ensembles": ["probability"]})
+    with pytest.raises(UserError, match="'probability' .* does not apply to this summarization"):
+        preflight(load_recipe(path), None)
+    ok = group_recipe(tmp_path, tiny_model_dir, {**SEEDS, "ensembles": ["likelihood"]})
+    assert "group.ensembles: ok (likelihood)" in preflight(load_recipe(ok), None)

@@ -46,6 +46,7 @@ def preflight(recipe: Recipe, output: Path | None, say=None) -> list[str]:
     if recipe.pretrain is not None:
         passed(_corpus(recipe.pretrain))
     passed(*_side_files(recipe))
+    passed(*_group(recipe))
     passed(_trackers(recipe, output))
     return lines
 
@@ -121,6 +122,16 @@ def _side_files(recipe: Recipe) -> list[str]:
         rows = run_predictions(Path(recipe.evaluation.previous_run))
         lines.append(f"evaluation.previous_run: ok ({len(rows)} test predictions)")
     return lines
+
+
+def _group(recipe: Recipe) -> list[str]:
+    """`group:` (tunesmith group): each listed ensemble applies to the task."""
+    if recipe.group is None or not recipe.group.ensembles:
+        return []
+    from tunesmith.ensemble.methods import check_listed
+
+    check_listed(recipe)
+    return [f"group.ensembles: ok ({', '.join(recipe.group.ensembles)})"]
 
 
 def _lexicons(recipe: Recipe) -> list[tuple[str, str]]:

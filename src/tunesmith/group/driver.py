@@ -171,7 +171,10 @@ def run_group(recipe: Recipe, out: Path, on_member=None, on_step=None) -> dict:
     """Members, then ensembles and merges over those that trained, then DIR/compare.json and
     DIR/report.html. `failed_members` in the result names the members that failed (the CLI
     exits non-zero for them after showing the rest)."""
+    from tunesmith.ensemble.methods import check_listed
+
     recipe = with_group(recipe)
+    check_listed(recipe)  # the recipe alone tells: refused before the folder is touched
     preflight_members(recipe, group_members(recipe, out))
     out.mkdir(parents=True, exist_ok=True)
     # one command per group folder: two would both rebuild the shared ensembles, merges and

@@ -225,3 +225,34 @@ def test_validate_refuses_an_ensemble_the_task_lacks(tmp_path, tiny_model_dir):
         preflight(load_recipe(path), None)
     ok = group_recipe(tmp_path, tiny_model_dir, {**SEEDS, "ensembles": ["likelihood"]})
     assert "group.ensembles: ok (likelihood)" in preflight(load_recipe(ok), None)
+
+
+def test_the_group_lock_is_taken_before_the_pre_flight(tmp_path, tiny_model_dir, monkeypatch):
+    """Two commands on one folder could both pass the pre-flight, then race."""
+    from tunesmith.artifacts.lock import RunLock
+    from tunesmith.config import load_recipe
+    from tunesmith.group import driver
+
+    checked = []
+    monkeypatch.setattr(driver, "preflight_members", lambda *a: checked.append(a))
+    recipe = load_recipe(group_recipe(tmp_path, tiny_model_dir, SEEDS))
+    out = tmp_path / "g"
+    out.mkdir()
+    with RunLock(out), pytest.raises(UserError, match=f"run folder {out} is in use by pid"):
+        driver.run_group(recipe, out)
+    assert checked == []
+
+
+def test_a_refused_recipe_leaves_an_existing_group_folder_as_it_was(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    variants = {"variants": [{}, {"training.lora.target_modules": ["nope_proj"]}]}
+    path = group_recipe(tmp_path, tiny_model_dir, {"members": variants})
+    out = tmp_path / "a" / "g"
+    code, lines = run_cli(path, out, monkeypatch, capsys)  # folder and its parent made: removed
+    assert code == 2 and "variant-1" in lines[-1] and not (tmp_path / "a").exists()
+    (out / "members").mkdir(parents=True)
+    (out / "group.json").write_text("{}")
+    code, _ = run_cli(path, out, monkeypatch, capsys)  # the folder was there: it stays
+    assert code == 2 and (out / "group.json").read_text() == "{}"
+    assert {p.name for p in out.iterdir()} - {".lock"} == {"group.json", "members"}

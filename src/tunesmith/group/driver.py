@@ -9,6 +9,7 @@ is skipped stage by stage, an interrupted one resumes its training checkpoints.
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,15 +176,42 @@ def run_group(recipe: Recipe, out: Path, on_member=None, on_step=None) -> dict:
 
     recipe = with_group(recipe)
     check_listed(recipe)  # the recipe alone tells: refused before the folder is touched
-    preflight_members(recipe, group_members(recipe, out))
-    out.mkdir(parents=True, exist_ok=True)
-    # one command per group folder: two would both rebuild the shared ensembles, merges and
-    # compare.json, or one would be refused midway by a member's own lock
-    with RunLock(out):
+    with group_lock(out):
+        preflight_members(recipe, group_members(recipe, out))
         trained = train_members(recipe, out, on_member)
         if not trained.succeeded:
             return {"members": [], "failed_members": trained.failed}
         return _compare(recipe, trained, out, on_step)
+
+
+@contextlib.contextmanager
+def group_lock(out: Path):
+    """One command per group folder, from before the pre-flight (which reads the members'
+    folders) to the end: two commands would both pass the pre-flight, then both rebuild the
+    shared ensembles, merges and compare.json, or one would be refused midway by a member's own
+    lock. A folder made only to hold the lock is removed again, under the lock, when nothing
+    else was written into it (a recipe the pre-flight refuses leaves no folder behind)."""
+    made = _first_missing(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with RunLock(out) as lock:
+        try:
+            yield
+        finally:
+            if made is not None and [p.name for p in out.iterdir()] == [lock.path.name]:
+                lock.path.unlink()
+                for folder in (out, *out.parents):
+                    folder.rmdir()
+                    if folder == made:
+                        break
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of `path` that does not exist yet (None: `path` exists)."""
+    if path.exists():
+        return None
+    while not path.parent.exists():
+        path = path.parent
+    return path
 
 
 def _compare(recipe: Recipe, trained: Trained, out: Path, on_step) -> dict:

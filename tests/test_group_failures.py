@@ -256,3 +256,28 @@ def test_a_refused_recipe_leaves_an_existing_group_folder_as_it_was(
     code, _ = run_cli(path, out, monkeypatch, capsys)  # the folder was there: it stays
     assert code == 2 and (out / "group.json").read_text() == "{}"
     assert {p.name for p in out.iterdir()} - {".lock"} == {"group.json", "members"}
+
+
+def test_a_rerun_leaves_no_ensemble_merge_or_comparison_it_did_not_rebuild(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    from tunesmith.config import load_recipe
+    from tunesmith.group.driver import run_group
+
+    group = {"members": {"seeds": [0, 1]}, "ensembles": ["mbr"], "merges": [{"method": "linear"}]}
+    path = group_recipe(tmp_path, tiny_model_dir, group)
+    out = tmp_path / "g"
+    run_group(load_recipe(path), out)
+    assert (out / "ensembles/predictions/test.mbr.jsonl").is_file()
+    assert (out / "merges/merge_linear/adapter").is_dir()
+    # the recipe no longer lists them: they were left beside the new comparison
+    recipe = load_recipe(path, ["group.ensembles=[likelihood]", "group.merges=[]"])
+    assert run_group(recipe, out)["ensembles"] == ["ensemble_likelihood"]
+    built = sorted(p.name for p in (out / "ensembles/predictions").iterdir())
+    assert built == ["test.likelihood.jsonl"] and not (out / "merges").exists()
+    # no member trains now: the last comparison was left as if it were this one's
+    failing(monkeypatch, {"seed-0", "seed-1"}, UserError("data.train: bad row"))
+    assert run_group(recipe, out)["members"] == []
+    left = [n for n in ("ensembles", "merges", "compare.json", "report.html") if (out / n).exists()]
+    assert left == []
+    assert (out / "members/seed-0/train/adapter").is_dir()  # the members' work is kept

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunesmith.artifacts import RunDir, atomic_write_text, write_json
+from tunesmith.artifacts.files import remove
 from tunesmith.artifacts.lock import RunLock
 from tunesmith.config import Recipe
 from tunesmith.config.group import GroupConfig
@@ -26,6 +27,8 @@ from tunesmith.interrupts import raise_if_interrupted
 # Members run the stages after the shared data up to their own evaluation; the group scores
 # the rest (risk checks and the per-run report are not needed to compare members).
 FIRST_SHARED, LAST_MEMBER_STAGE = "data", "evaluate"
+# What the group builds over its members, rebuilt by every command (cheap next to training)
+COMBINED = ("ensembles", "merges", "compare.json", "report.html")
 
 
 @dataclass(frozen=True)
@@ -178,10 +181,20 @@ def run_group(recipe: Recipe, out: Path, on_member=None, on_step=None) -> dict:
     check_listed(recipe)  # the recipe alone tells: refused before the folder is touched
     with group_lock(out):
         preflight_members(recipe, group_members(recipe, out))
+        clear_combined(out)
         trained = train_members(recipe, out, on_member)
         if not trained.succeeded:
             return {"members": [], "failed_members": trained.failed}
         return _compare(recipe, trained, out, on_step)
+
+
+def clear_combined(out: Path) -> None:
+    """Remove the previous command's ensembles, merges, compare.json and report: left in place,
+    those this one does not rebuild (an ensemble or merge the recipe no longer lists, one now
+    skipped or refused, every one when no member trained) would still be read next to results
+    of other members. The members' run folders, the work that matters, are kept."""
+    for name in COMBINED:
+        remove(out / name)
 
 
 @contextlib.contextmanager

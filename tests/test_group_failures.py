@@ -281,3 +281,55 @@ def test_a_rerun_leaves_no_ensemble_merge_or_comparison_it_did_not_rebuild(
     left = [n for n in ("ensembles", "merges", "compare.json", "report.html") if (out / n).exists()]
     assert left == []
     assert (out / "members/seed-0/train/adapter").is_dir()  # the members' work is kept
+
+
+def _counting_reads(monkeypatch) -> dict[str, int]:
+    """How often the pre-flight loads a tokenizer and reads a data file."""
+    import transformers
+
+    from tunesmith.data import stage
+
+    counts = {"tokenizer": 0, "data": 0}
+    tokenizer, records = transformers.AutoTokenizer.from_pretrained, stage.read_records
+
+    def load(*args, **kwargs):
+        counts["tokenizer"] += 1
+        return tokenizer(*args, **kwargs)
+
+    def read(path):
+        counts["data"] += 1
+        return records(path)
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", load)
+    monkeypatch.setattr(stage, "read_records", read)
+    return counts
+
+
+def test_members_alike_share_the_pre_flights_reads(tmp_path, tiny_model_dir, monkeypatch):
+    from tunesmith.config import load_recipe
+    from tunesmith.group.driver import group_members, preflight_members, with_group
+    from tunesmith.models import targets
+
+    path = group_recipe(tmp_path, tiny_model_dir, SEEDS)
+    recipe = with_group(load_recipe(path, ["training.lora.target_modules=[q_proj, v_proj]"]))
+    counts = _counting_reads(monkeypatch)
+    built, skeleton = [], targets._skeleton_names
+    monkeypatch.setattr(targets, "_skeleton_names", lambda f: built.append(f) or skeleton(f))
+    preflight_members(recipe, group_members(recipe, tmp_path / "g"))
+    # each was once per member: three tokenizers, three reads, three architectures
+    assert counts == {"tokenizer": 1, "data": 1} and len(built) == 1
+
+
+def test_members_differing_in_data_are_each_checked_on_their_own(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    from tunesmith.config import load_recipe
+    from tunesmith.group.driver import group_members, preflight_members, with_group
+
+    variants = [{}, {"data.max_examples": 12}]  # 12 records cannot give val 8 and test 10
+    path = group_recipe(tmp_path, tiny_model_dir, {"members": {"variants": variants}})
+    recipe = with_group(load_recipe(path))
+    counts = _counting_reads(monkeypatch)
+    with pytest.raises(UserError, match="^group member variant-1: data.split"):
+        preflight_members(recipe, group_members(recipe, tmp_path / "g"))
+    assert counts == {"tokenizer": 1, "data": 2}

@@ -71,18 +71,20 @@ def group_members(recipe: Recipe, out: Path) -> list[GroupMember]:
 def preflight_members(recipe: Recipe, members: list[GroupMember]) -> None:
     """Every check `tunesmith validate` makes, on every member's recipe, before anything is
     written: a variant that cannot train (a target module the model lacks, say) is one line
-    now, not a crash after the other members trained."""
-    from tunesmith.preflight import preflight
+    now, not a crash after the other members trained. The costly reads (model, tokenizer,
+    data) are shared by members alike in them (preflight.shared_checks)."""
+    from tunesmith.preflight import preflight, shared_checks
 
     if recipe.group and recipe.group.merges:  # fail before training what cannot merge
         from tunesmith.ensemble.merge_check import check_same_base_and_method
 
         check_same_base_and_method(members)
-    for gm in members:
-        try:
-            preflight(gm.recipe, gm.run_dir.root)
-        except UserError as exc:
-            raise UserError(f"group member {gm.member.name}: {exc}") from None
+    with shared_checks():  # the model and the data are read once for members alike in them
+        for gm in members:
+            try:
+                preflight(gm.recipe, gm.run_dir.root)
+            except UserError as exc:
+                raise UserError(f"group member {gm.member.name}: {exc}") from None
 
 
 @dataclass

@@ -15,7 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunesmith.errors import UserError, suggest
+from tunesmith.scoped_cache import ScopedCache
 
+# model name -> its module names, kept while several recipes of one model are checked
+# (preflight.shared_checks: a group's members)
+MODULE_NAMES = ScopedCache()
 SHOWN = 12  # module names listed in the error line
 # peft's keyword for "every linear layer but the head": not a module name
 PEFT_TARGET_KEYWORDS = ("all-linear",)
@@ -24,6 +28,10 @@ PEFT_TARGET_KEYWORDS = ("all-linear",)
 def module_names(model_name: str) -> dict[str, bool] | None:
     """Every module's dotted name of the local model (-> whether it holds a weight matrix, the
     modules adapters usually target), or None when it cannot be known here."""
+    return MODULE_NAMES.get(model_name, lambda: _module_names(model_name))
+
+
+def _module_names(model_name: str) -> dict[str, bool] | None:
     from tunesmith.models import resolve_model
 
     try:

@@ -199,3 +199,137 @@ def test_a_second_group_command_on_the_same_folder_is_refused_at_once(
     assert code == 2 and errors == lines[-1:], lines
     assert errors[0].startswith(f"error: run folder {out} is in use by pid")
     assert started == [] and sorted(p.name for p in out.iterdir()) == [".lock"]
+
+
+def test_an_ensemble_the_task_lacks_is_refused_before_anything_is_written(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """It was refused only at the comparison: after the curated data and every member."""
+    path = group_recipe(tmp_path, tiny_model_dir, {**SEEDS, "ensembles": ["mbr", "majority"]})
+    started = failing(monkeypatch, set(), RuntimeError())
+    code, lines = run_cli(path, tmp_path / "g", monkeypatch, capsys)
+    expected = (
+        "error: group.ensembles: 'majority' (majority vote) does not apply to this "
+        "summarization task"
+    )
+    assert (code, lines[-1]) == (2, expected), lines
+    assert started == [] and not (tmp_path / "g").exists()
+
+
+def test_validate_refuses_an_ensemble_the_task_lacks(tmp_path, tiny_model_dir):
+    from tunesmith.config import load_recipe
+    from tunesmith.preflight import preflight
+
+    path = group_recipe(tmp_path, tiny_model_dir, {**SEEDS, "ensembles": ["probability"]})
+    with pytest.raises(UserError, match="'probability' .* does not apply to this summarization"):
+        preflight(load_recipe(path), None)
+    ok = group_recipe(tmp_path, tiny_model_dir, {**SEEDS, "ensembles": ["likelihood"]})
+    assert "group.ensembles: ok (likelihood)" in preflight(load_recipe(ok), None)
+
+
+def test_the_group_lock_is_taken_before_the_pre_flight(tmp_path, tiny_model_dir, monkeypatch):
+    """Two commands on one folder could both pass the pre-flight, then race."""
+    from tunesmith.artifacts.lock import RunLock
+    from tunesmith.config import load_recipe
+    from tunesmith.group import driver
+
+    checked = []
+    monkeypatch.setattr(driver, "preflight_members", lambda *a: checked.append(a))
+    recipe = load_recipe(group_recipe(tmp_path, tiny_model_dir, SEEDS))
+    out = tmp_path / "g"
+    out.mkdir()
+    with RunLock(out), pytest.raises(UserError, match=f"run folder {out} is in use by pid"):
+        driver.run_group(recipe, out)
+    assert checked == []
+
+
+def test_a_refused_recipe_leaves_an_existing_group_folder_as_it_was(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    variants = {"variants": [{}, {"training.lora.target_modules": ["nope_proj"]}]}
+    path = group_recipe(tmp_path, tiny_model_dir, {"members": variants})
+    out = tmp_path / "a" / "g"
+    code, lines = run_cli(path, out, monkeypatch, capsys)  # folder and its parent made: removed
+    assert code == 2 and "variant-1" in lines[-1] and not (tmp_path / "a").exists()
+    (out / "members").mkdir(parents=True)
+    (out / "group.json").write_text("{}")
+    code, _ = run_cli(path, out, monkeypatch, capsys)  # the folder was there: it stays
+    assert code == 2 and (out / "group.json").read_text() == "{}"
+    assert {p.name for p in out.iterdir()} - {".lock"} == {"group.json", "members"}
+
+
+def test_a_rerun_leaves_no_ensemble_merge_or_comparison_it_did_not_rebuild(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    from tunesmith.config import load_recipe
+    from tunesmith.group.driver import run_group
+
+    group = {"members": {"seeds": [0, 1]}, "ensembles": ["mbr"], "merges": [{"method": "linear"}]}
+    path = group_recipe(tmp_path, tiny_model_dir, group)
+    out = tmp_path / "g"
+    run_group(load_recipe(path), out)
+    assert (out / "ensembles/predictions/test.mbr.jsonl").is_file()
+    assert (out / "merges/merge_linear/adapter").is_dir()
+    # the recipe no longer lists them: they were left beside the new comparison
+    recipe = load_recipe(path, ["group.ensembles=[likelihood]", "group.merges=[]"])
+    assert run_group(recipe, out)["ensembles"] == ["ensemble_likelihood"]
+    built = sorted(p.name for p in (out / "ensembles/predictions").iterdir())
+    assert built == ["test.likelihood.jsonl"] and not (out / "merges").exists()
+    # no member trains now: the last comparison was left as if it were this one's
+    failing(monkeypatch, {"seed-0", "seed-1"}, UserError("data.train: bad row"))
+    assert run_group(recipe, out)["members"] == []
+    left = [n for n in ("ensembles", "merges", "compare.json", "report.html") if (out / n).exists()]
+    assert left == []
+    assert (out / "members/seed-0/train/adapter").is_dir()  # the members' work is kept
+
+
+def _counting_reads(monkeypatch) -> dict[str, int]:
+    """How often the pre-flight loads a tokenizer and reads a data file."""
+    import transformers
+
+    from tunesmith.data import stage
+
+    counts = {"tokenizer": 0, "data": 0}
+    tokenizer, records = transformers.AutoTokenizer.from_pretrained, stage.read_records
+
+    def load(*args, **kwargs):
+        counts["tokenizer"] += 1
+        return tokenizer(*args, **kwargs)
+
+    def read(path):
+        counts["data"] += 1
+        return records(path)
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", load)
+    monkeypatch.setattr(stage, "read_records", read)
+    return counts
+
+
+def test_members_alike_share_the_pre_flights_reads(tmp_path, tiny_model_dir, monkeypatch):
+    from tunesmith.config import load_recipe
+    from tunesmith.group.driver import group_members, preflight_members, with_group
+    from tunesmith.models import targets
+
+    path = group_recipe(tmp_path, tiny_model_dir, SEEDS)
+    recipe = with_group(load_recipe(path, ["training.lora.target_modules=[q_proj, v_proj]"]))
+    counts = _counting_reads(monkeypatch)
+    built, skeleton = [], targets._skeleton_names
+    monkeypatch.setattr(targets, "_skeleton_names", lambda f: built.append(f) or skeleton(f))
+    preflight_members(recipe, group_members(recipe, tmp_path / "g"))
+    # each was once per member: three tokenizers, three reads, three architectures
+    assert counts == {"tokenizer": 1, "data": 1} and len(built) == 1
+
+
+def test_members_differing_in_data_are_each_checked_on_their_own(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    from tunesmith.config import load_recipe
+    from tunesmith.group.driver import group_members, preflight_members, with_group
+
+    variants = [{}, {"data.max_examples": 12}]  # 12 records cannot give val 8 and test 10
+    path = group_recipe(tmp_path, tiny_model_dir, {"members": {"variants": variants}})
+    recipe = with_group(load_recipe(path))
+    counts = _counting_reads(monkeypatch)
+    with pytest.raises(UserError, match="^group member variant-1: data.split"):
+        preflight_members(recipe, group_members(recipe, tmp_path / "g"))
+    assert counts == {"tokenizer": 1, "data": 2}

@@ -124,3 +124,14 @@ def test_subset_member_keeps_a_seeded_share_and_never_writes_the_shared_file(tmp
 def test_duplicate_merge_methods_are_refused():
     with pytest.raises(ValueError, match="each method at most once"):
         group_config.GroupConfig(merges=[{"method": "ties"}, {"method": "ties"}])
+
+
+def test_one_line_records_keep_a_user_errors_words_and_name_a_crash():
+    """The pipeline's manifest and a group member's record share errors.one_line."""
+    from tunesmith.errors import UserError, one_line
+
+    assert one_line(UserError("data.train: bad row\nmore"), named=False) == "data.train: bad row"
+    assert one_line(UserError("data.train: bad row")) == "UserError: data.train: bad row"
+    assert one_line(RuntimeError("CUDA error: lost\n  at x")) == "RuntimeError: CUDA error: lost"
+    assert one_line(RuntimeError(" \n")) == "RuntimeError"
+    assert one_line(UserError(""), named=False) == ""

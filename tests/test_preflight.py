@@ -191,3 +191,33 @@ def test_target_modules_the_model_has_pass(tiny_recipe, targets):
 
     recipe = load_recipe(tiny_recipe(training={"lora": {"target_modules": targets}}))
     assert any("target_modules: ok" in line for line in preflight(recipe, None))
+
+
+def _with_pretrain_targets(tiny_recipe, tmp_path, targets):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("Domain text about packages and their dependencies.\n" * 20)
+    settings = {"corpus": str(corpus), "max_steps": 1, "lora": {"target_modules": targets}}
+    return tiny_recipe(pretrain=settings)
+
+
+def test_pretrain_target_modules_the_model_lacks_are_refused_up_front(tiny_recipe, tmp_path):
+    """Pre-training's LoRA passed validate and failed at its stage, after the data stage."""
+    from tunesmith.config import load_recipe
+    from tunesmith.errors import UserError
+    from tunesmith.preflight import preflight
+
+    path = _with_pretrain_targets(tiny_recipe, tmp_path, ["q_proj", "nope_proj"])
+    with pytest.raises(UserError) as info:
+        preflight(load_recipe(path), None)
+    assert str(info.value).startswith("pretrain.lora.target_modules: ['nope_proj'] match no ")
+    assert "q_proj" in str(info.value)  # the hint lists the model's module names
+    _refused(tunesmith("validate", path), "pretrain.lora.target_modules: ['nope_proj']")
+
+
+def test_pretrain_target_modules_the_model_has_pass(tiny_recipe, tmp_path):
+    from tunesmith.config import load_recipe
+    from tunesmith.preflight import preflight
+
+    path = _with_pretrain_targets(tiny_recipe, tmp_path, ["q_proj", "v_proj"])
+    lines = preflight(load_recipe(path), None)
+    assert "pretrain.lora.target_modules: ok (q_proj, v_proj found in the model)" in lines

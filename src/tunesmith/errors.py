@@ -19,3 +19,14 @@ def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
 
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def one_line(exc: BaseException, named: bool = True) -> str:
+    """The first line of `exc`'s message, for a record's `error` field (a run's manifest, a
+    group member's status); `named` puts the exception's class first ('OSError: ...'), which
+    an unexpected error needs to be recognisable and a user error's own wording does not."""
+    lines = str(exc).strip().splitlines()
+    first = lines[0] if lines else ""
+    if not named:
+        return first
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

@@ -15,7 +15,7 @@ from pathlib import Path
 from tunesmith.artifacts import RunDir, atomic_write_text, fingerprint
 from tunesmith.artifacts.lock import RunLock
 from tunesmith.config import Recipe, dump_recipe, recipe_hash
-from tunesmith.errors import UserError
+from tunesmith.errors import UserError, one_line
 from tunesmith.interrupts import raise_if_interrupted
 from tunesmith.stages import STAGES, StageSpec, load_stages, ordered_stages, producer_of
 
@@ -76,12 +76,12 @@ def _run_stage(spec: StageSpec, recipe: Recipe, run_dir: RunDir, force: bool):
         # bad input found before the attempt saved anything to resume: the finished outputs
         # it replaced come back as they were
         if not previous.put_back():
-            run_dir.update_stage(spec.name, status="failed", error=_one_line(exc))
+            run_dir.update_stage(spec.name, status="failed", error=one_line(exc))
         raise
     except BaseException as exc:
         # Kept as 'failed' (not 'running') so a reader knows; same config resumes.
         previous.drop()
-        run_dir.update_stage(spec.name, status="failed", error=_one_line(exc))
+        run_dir.update_stage(spec.name, status="failed", error=one_line(exc))
         raise
     previous.drop()
     seconds = round(time.perf_counter() - started, 2)
@@ -124,11 +124,6 @@ def _as_record(result) -> object:
                 record[field.name] = field.metadata["saved_as"]
         result = record
     return json.loads(json.dumps(result, default=str))
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _is_current(run_dir: RunDir, spec: StageSpec, config_hash: str, prints: dict) -> bool:

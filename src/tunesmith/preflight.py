@@ -6,15 +6,21 @@ fail seconds into a run, and one that `validate` refuses is refused by `run` the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 from pathlib import Path
 
 from tunesmith.artifacts.files import nearest_existing
+from tunesmith.config import recipe_hash
 from tunesmith.config.schema import Recipe
 from tunesmith.errors import UserError
 from tunesmith.models.safe_files import check_safetensors_header
+from tunesmith.scoped_cache import ScopedCache
+
+# What the checks of several recipes in one process share inside `shared_checks()`
+_SHARED = ScopedCache()
 
 
 def preflight(recipe: Recipe, output: Path | None, say=None) -> list[str]:
@@ -46,8 +52,21 @@ def preflight(recipe: Recipe, output: Path | None, say=None) -> list[str]:
     if recipe.pretrain is not None:
         passed(_corpus(recipe.pretrain))
     passed(*_side_files(recipe))
+    passed(*_group(recipe))
     passed(_trackers(recipe, output))
     return lines
+
+
+@contextlib.contextmanager
+def shared_checks():
+    """Recipes checked inside the block (a group's members) share the costly reads: the model
+    folder's check (its tokenizer loaded once), its module names, the data files read and
+    split, the pre-training corpus and the replay file. Each is keyed on exactly the settings
+    it reads, so members that differ in data or model are still checked on their own."""
+    from tunesmith.models.targets import MODULE_NAMES
+
+    with _SHARED.scope(), MODULE_NAMES.scope():
+        yield
 
 
 def _method(recipe: Recipe) -> list[str]:
@@ -108,7 +127,8 @@ def _side_files(recipe: Recipe) -> list[str]:
     if recipe.training.replay is not None and recipe.training.replay.file:
         from tunesmith.train.replay import replay_examples
 
-        count = len(replay_examples(recipe.training.replay))
+        replay = recipe.training.replay
+        count = len(_SHARED.get(("replay", recipe_hash(replay)), lambda: replay_examples(replay)))
         lines.append(f"training.replay.file: ok ({count} rows)")
     for key, lexicon in _lexicons(recipe):
         from tunesmith.checks.lexicon import load_lexicon
@@ -121,6 +141,16 @@ def _side_files(recipe: Recipe) -> list[str]:
         rows = run_predictions(Path(recipe.evaluation.previous_run))
         lines.append(f"evaluation.previous_run: ok ({len(rows)} test predictions)")
     return lines
+
+
+def _group(recipe: Recipe) -> list[str]:
+    """`group:` (tunesmith group): each listed ensemble applies to the task."""
+    if recipe.group is None or not recipe.group.ensembles:
+        return []
+    from tunesmith.ensemble.methods import check_listed
+
+    check_listed(recipe)
+    return [f"group.ensembles: ok ({', '.join(recipe.group.ensembles)})"]
 
 
 def _lexicons(recipe: Recipe) -> list[tuple[str, str]]:
@@ -147,7 +177,8 @@ def _trackers(recipe: Recipe, output: Path | None) -> str:
 def _corpus(pretrain) -> str:
     from tunesmith.pretrain.corpus import read_corpus
 
-    corpus = read_corpus(pretrain.corpus, pretrain.text_field)
+    key = ("corpus", tuple(pretrain.corpus), pretrain.text_field)
+    corpus = _SHARED.get(key, lambda: read_corpus(pretrain.corpus, pretrain.text_field))
     skipped = f", {len(corpus.skipped)} skipped: not UTF-8" if corpus.skipped else ""
     return f"pretrain.corpus: ok ({len(corpus.documents)} documents{skipped})"
 
@@ -168,8 +199,35 @@ def check_writable(output: Path) -> str:
 
 def _data(recipe: Recipe) -> list[str]:
     from tunesmith.config.tasks import task_spec
-    from tunesmith.data.examples import label_key
     from tunesmith.data.label_checks import check_declared, check_labels
+
+    data = recipe.data
+    train, splits = _splits(recipe)
+    lines = [f"data.train: ok ({len(train)} examples after max_examples, fields map)"]
+    sizes = ", ".join(f"{name} {len(rows)}" for name, rows in splits.items())
+    lines.append(f"data.split: ok ({sizes}; before curation)")
+    lines += checks_fit(recipe, len(splits["test"]))
+    if recipe.federated is not None:
+        from tunesmith.federated.partition import check_federated
+
+        lines.append(check_federated(recipe, splits["train"]))
+    if task_spec(recipe.task).has_label:
+        warnings = check_declared(data.labels, splits) + check_labels(splits, data.train)
+        lines += [f"warning: {w}" for w in warnings]
+        lines.append(_positive_class(recipe, splits["train"]))
+    return lines
+
+
+def _splits(recipe: Recipe) -> tuple[list[dict], dict[str, list[dict]]]:
+    """The training examples read and the planned splits (before curation). Reading them
+    depends on the task, `data`, `evaluation.slice_by` (fields kept) and `federated` (the
+    client field) only: recipes alike in those share one read (`shared_checks`)."""
+    key = recipe_hash(recipe.task, recipe.data, recipe.federated, str(recipe.evaluation.slice_by))
+    return _SHARED.get(("splits", key), lambda: _read_splits(recipe))
+
+
+def _read_splits(recipe: Recipe) -> tuple[list[dict], dict[str, list[dict]]]:
+    from tunesmith.data.examples import label_key
     from tunesmith.data.split import split_examples
     from tunesmith.data.stage import load_examples
 
@@ -189,19 +247,7 @@ def _data(recipe: Recipe) -> list[str]:
             f"data.split.test: the test split is empty ({len(train)} examples); give a larger "
             "share or count, or a data.test file"
         )
-    lines = [f"data.train: ok ({len(train)} examples after max_examples, fields map)"]
-    sizes = ", ".join(f"{name} {len(rows)}" for name, rows in splits.items())
-    lines.append(f"data.split: ok ({sizes}; before curation)")
-    lines += checks_fit(recipe, len(splits["test"]))
-    if recipe.federated is not None:
-        from tunesmith.federated.partition import check_federated
-
-        lines.append(check_federated(recipe, splits["train"]))
-    if task_spec(recipe.task).has_label:
-        warnings = check_declared(data.labels, splits) + check_labels(splits, data.train)
-        lines += [f"warning: {w}" for w in warnings]
-        lines.append(_positive_class(recipe, splits["train"]))
-    return lines
+    return train, splits
 
 
 def checks_fit(recipe: Recipe, test_count: int) -> list[str]:
@@ -227,6 +273,10 @@ def _positive_class(recipe: Recipe, train: list[dict]) -> str:
 
 
 def _model(name: str) -> str:
+    return _SHARED.get(("model", name), lambda: _check_model(name))
+
+
+def _check_model(name: str) -> str:
     from tunesmith.models import resolve_model
 
     source = Path(resolve_model(name, fetch=False))

@@ -86,18 +86,18 @@ def swapped_into(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f".{target.name}.partial")
-    _remove(staging)
+    remove(staging)
     try:
         with naming(target):  # what the block writes into staging is written for `target`
             yield staging
         old = previous_folder(target)
-        _remove(old)
+        remove(old)
         if target.exists():
             os.replace(target, old)
         os.replace(staging, target)
-        _remove(old)
+        remove(old)
     except BaseException:
-        _remove(staging)
+        remove(staging)
         raise
 
 
@@ -236,7 +236,8 @@ def fingerprint(*paths: str | Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _remove(path: Path) -> None:
+def remove(path: Path) -> None:
+    """A file or a folder, removed (nothing there is fine)."""
     if path.is_dir():
         shutil.rmtree(path)
     elif path.exists():

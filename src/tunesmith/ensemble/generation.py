@@ -7,7 +7,7 @@ from __future__ import annotations
 from tunesmith.ensemble.methods import Choice, EnsembleInputs, EnsembleMethod, register_ensemble
 
 
-def _generated_text(spec, inputs: EnsembleInputs) -> bool:
+def _generated_text(spec) -> bool:
     return spec.generates and not spec.has_label
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tunesmith.errors import UserError
 from tunesmith.registry import Registry
 
 
@@ -33,8 +34,15 @@ class Choice:
 class EnsembleMethod:
     name: str
     label: str  # for the report
-    applies: Callable[[object, EnsembleInputs], bool]  # (task spec, inputs) -> bool
+    # (task spec) -> bool: the task alone decides, so a listed method the task lacks is
+    # refused before a group writes or trains anything (`check_listed`)
+    suits: Callable[[object], bool]
     combine: Callable[[EnsembleInputs], list[Choice]]
+    # (inputs) -> bool: what only the members' saved predictions tell (label probabilities)
+    needs: Callable[[EnsembleInputs], bool] | None = None
+
+    def applies(self, spec, inputs: EnsembleInputs) -> bool:
+        return self.suits(spec) and (self.needs is None or self.needs(inputs))
 
 
 ENSEMBLES: Registry[EnsembleMethod] = Registry("ensemble method")
@@ -47,3 +55,20 @@ def register_ensemble(method: EnsembleMethod) -> EnsembleMethod:
 
 def load_ensembles() -> None:
     from tunesmith.ensemble import generation, votes  # noqa: F401  (register the methods)
+
+
+def check_listed(recipe) -> None:
+    """UserError for a `group.ensembles` name the recipe's task lacks (a vote on a generation
+    task, say): `validate` refuses it, and `group` before it writes anything, rather than after
+    every member trained. The default (none listed) takes those that apply."""
+    from tunesmith.config.tasks import task_spec
+
+    load_ensembles()
+    spec = task_spec(recipe.task)
+    for name in recipe.group.ensembles or []:
+        method = ENSEMBLES.get(name)
+        if not method.suits(spec):
+            raise UserError(
+                f"group.ensembles: '{name}' ({method.label}) does not apply to this "
+                f"{recipe.task} task"
+            )

@@ -7,13 +7,13 @@ from collections import Counter
 from tunesmith.ensemble.methods import Choice, EnsembleInputs, EnsembleMethod, register_ensemble
 
 
-def _labelled(spec, inputs: EnsembleInputs) -> bool:
+def _labelled(spec) -> bool:
     return spec.has_label
 
 
-def _with_probabilities(spec, inputs: EnsembleInputs) -> bool:
+def _with_probabilities(inputs: EnsembleInputs) -> bool:
     # label-likelihood scoring writes every label's probability; generated labels have none
-    return spec.has_label and all("probabilities" in rows[0] for rows in inputs.rows if rows)
+    return all("probabilities" in rows[0] for rows in inputs.rows if rows)
 
 
 def _voted_label(row: dict) -> str:
@@ -60,5 +60,7 @@ def _mean_probabilities(per_member) -> dict:
 
 register_ensemble(EnsembleMethod("majority", "majority vote", _labelled, majority))
 register_ensemble(
-    EnsembleMethod("probability", "probability-averaged vote", _with_probabilities, probability)
+    EnsembleMethod(
+        "probability", "probability-averaged vote", _labelled, probability, _with_probabilities
+    )
 )

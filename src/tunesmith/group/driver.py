@@ -9,22 +9,26 @@ is skipped stage by stage, an interrupted one resumes its training checkpoints.
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunesmith.artifacts import RunDir, atomic_write_text, write_json
+from tunesmith.artifacts.files import remove
 from tunesmith.artifacts.lock import RunLock
 from tunesmith.config import Recipe
 from tunesmith.config.group import GroupConfig
 from tunesmith.config.overrides import override_recipe
-from tunesmith.errors import UserError
+from tunesmith.errors import UserError, one_line
 from tunesmith.group.members import Member, keep_subset, members_of
 from tunesmith.interrupts import raise_if_interrupted
 
 # Members run the stages after the shared data up to their own evaluation; the group scores
 # the rest (risk checks and the per-run report are not needed to compare members).
 FIRST_SHARED, LAST_MEMBER_STAGE = "data", "evaluate"
+# What the group builds over its members, rebuilt by every command (cheap next to training)
+COMBINED = ("ensembles", "merges", "compare.json", "report.html")
 
 
 @dataclass(frozen=True)
@@ -67,18 +71,20 @@ def group_members(recipe: Recipe, out: Path) -> list[GroupMember]:
 def preflight_members(recipe: Recipe, members: list[GroupMember]) -> None:
     """Every check `tunesmith validate` makes, on every member's recipe, before anything is
     written: a variant that cannot train (a target module the model lacks, say) is one line
-    now, not a crash after the other members trained."""
-    from tunesmith.preflight import preflight
+    now, not a crash after the other members trained. The costly reads (model, tokenizer,
+    data) are shared by members alike in them (preflight.shared_checks)."""
+    from tunesmith.preflight import preflight, shared_checks
 
     if recipe.group and recipe.group.merges:  # fail before training what cannot merge
         from tunesmith.ensemble.merge_check import check_same_base_and_method
 
         check_same_base_and_method(members)
-    for gm in members:
-        try:
-            preflight(gm.recipe, gm.run_dir.root)
-        except UserError as exc:
-            raise UserError(f"group member {gm.member.name}: {exc}") from None
+    with shared_checks():  # the model and the data are read once for members alike in them
+        for gm in members:
+            try:
+                preflight(gm.recipe, gm.run_dir.root)
+            except UserError as exc:
+                raise UserError(f"group member {gm.member.name}: {exc}") from None
 
 
 @dataclass
@@ -130,10 +136,8 @@ def _failure(gm: GroupMember, exc: Exception) -> dict:
     """The one-line record of a failed member; the traceback goes to its logs (a crash is
     a bug to report, and the line alone would not show where it came from)."""
     user = isinstance(exc, UserError)
-    lines = str(exc).strip().splitlines()
-    error = lines[0] if lines else ""
+    error = one_line(exc, named=not user)  # bad input in its own words; a crash by its type
     if not user:
-        error = f"{type(exc).__name__}: {error}" if error else type(exc).__name__
         log = gm.run_dir.logs / "group-failure.log"
         atomic_write_text(log, "".join(traceback.format_exception(exc)))
     return {"error": error, "kind": "user" if user else "crash"}
@@ -173,16 +177,56 @@ def run_group(recipe: Recipe, out: Path, on_member=None, on_step=None) -> dict:
     """Members, then ensembles and merges over those that trained, then DIR/compare.json and
     DIR/report.html. `failed_members` in the result names the members that failed (the CLI
     exits non-zero for them after showing the rest)."""
+    from tunesmith.ensemble.methods import check_listed
+
     recipe = with_group(recipe)
-    preflight_members(recipe, group_members(recipe, out))
-    out.mkdir(parents=True, exist_ok=True)
-    # one command per group folder: two would both rebuild the shared ensembles, merges and
-    # compare.json, or one would be refused midway by a member's own lock
-    with RunLock(out):
+    check_listed(recipe)  # the recipe alone tells: refused before the folder is touched
+    with group_lock(out):
+        preflight_members(recipe, group_members(recipe, out))
+        clear_combined(out)
         trained = train_members(recipe, out, on_member)
         if not trained.succeeded:
             return {"members": [], "failed_members": trained.failed}
         return _compare(recipe, trained, out, on_step)
+
+
+def clear_combined(out: Path) -> None:
+    """Remove the previous command's ensembles, merges, compare.json and report: left in place,
+    those this one does not rebuild (an ensemble or merge the recipe no longer lists, one now
+    skipped or refused, every one when no member trained) would still be read next to results
+    of other members. The members' run folders, the work that matters, are kept."""
+    for name in COMBINED:
+        remove(out / name)
+
+
+@contextlib.contextmanager
+def group_lock(out: Path):
+    """One command per group folder, from before the pre-flight (which reads the members'
+    folders) to the end: two commands would both pass the pre-flight, then both rebuild the
+    shared ensembles, merges and compare.json, or one would be refused midway by a member's own
+    lock. A folder made only to hold the lock is removed again, under the lock, when nothing
+    else was written into it (a recipe the pre-flight refuses leaves no folder behind)."""
+    made = _first_missing(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with RunLock(out) as lock:
+        try:
+            yield
+        finally:
+            if made is not None and [p.name for p in out.iterdir()] == [lock.path.name]:
+                lock.path.unlink()
+                for folder in (out, *out.parents):
+                    folder.rmdir()
+                    if folder == made:
+                        break
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of `path` that does not exist yet (None: `path` exists)."""
+    if path.exists():
+        return None
+    while not path.parent.exists():
+        path = path.parent
+    return path
 
 
 def _compare(recipe: Recipe, trained: Trained, out: Path, on_step) -> dict:

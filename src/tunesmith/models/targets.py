@@ -1,4 +1,5 @@
-"""Check a method's `target_modules` against the model's modules before anything loads.
+"""Check a method's `target_modules` (fine-tuning's, and pre-training's LoRA) against the
+model's modules before anything loads.
 
 peft refuses target modules only once the model is loaded and the adapter is being built
 (NoMatchingPeftModuleError, a traceback), so a recipe or a search choice naming no module of
@@ -14,7 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunesmith.errors import UserError, suggest
+from tunesmith.scoped_cache import ScopedCache
 
+# model name -> its module names, kept while several recipes of one model are checked
+# (preflight.shared_checks: a group's members)
+MODULE_NAMES = ScopedCache()
 SHOWN = 12  # module names listed in the error line
 # peft's keyword for "every linear layer but the head": not a module name
 PEFT_TARGET_KEYWORDS = ("all-linear",)
@@ -23,6 +28,10 @@ PEFT_TARGET_KEYWORDS = ("all-linear",)
 def module_names(model_name: str) -> dict[str, bool] | None:
     """Every module's dotted name of the local model (-> whether it holds a weight matrix, the
     modules adapters usually target), or None when it cannot be known here."""
+    return MODULE_NAMES.get(model_name, lambda: _module_names(model_name))
+
+
+def _module_names(model_name: str) -> dict[str, bool] | None:
     from tunesmith.models import resolve_model
 
     try:
@@ -61,20 +70,29 @@ def _matcher(target: str | list[str]):
     return lambda name: bool(check_target_module_exists(config, name))
 
 
-def _targets_of(recipe) -> str | list[str] | None:
-    """The method's target_modules when they name modules (None: nothing to check)."""
-    targets = getattr(recipe.training.settings(), "target_modules", None)
-    return None if not targets or targets in PEFT_TARGET_KEYWORDS else targets
+def adapted_targets(recipe) -> list[tuple[str, str | list[str]]]:
+    """(recipe key, target_modules) of every adapter the recipe trains whose targets name
+    modules: fine-tuning's method, and pre-training's LoRA (`pretrain.lora`), which peft builds
+    on the same model. `all-linear` and peft's defaults name none: nothing to check."""
+    parts = [(f"training.{recipe.training.settings_key}", recipe.training.settings())]
+    if recipe.pretrain is not None:
+        parts.append((f"pretrain.{recipe.pretrain.method}", recipe.pretrain.settings()))
+    found = []
+    for key, settings in parts:
+        targets = getattr(settings, "target_modules", None)
+        if targets and targets not in PEFT_TARGET_KEYWORDS:
+            found.append((f"{key}.target_modules", targets))
+    return found
 
 
-def check_targets(recipe, names: dict[str, bool], source: str = "") -> str:
-    """UserError naming the target entries that match no module (each list entry must match
-    one: peft drops an unmatched entry silently while another matches, so a typo would shrink
-    the adapter unseen). Returns the ok line."""
-    targets = _targets_of(recipe)
+def check_targets(
+    key: str, targets: str | list[str], model: str, names: dict[str, bool], source: str = ""
+) -> str:
+    """UserError naming the entries of `targets` (the recipe's `key`) that match no module of
+    `model` (each list entry must match one: peft drops an unmatched entry silently while
+    another matches, so a typo would shrink the adapter unseen). Returns the ok line."""
     entries = targets if isinstance(targets, list) else [targets]
     unmatched = [t for t in entries if not any(map(_matcher(_like(targets, t)), names))]
-    key = f"training.{recipe.training.settings_key}.target_modules"
     if not unmatched:
         return f"{key}: ok ({', '.join(entries)} found in the model)"
     hint = suggest(unmatched[0], _leaves(names))
@@ -83,7 +101,7 @@ def check_targets(recipe, names: dict[str, bool], source: str = "") -> str:
     what = unmatched if isinstance(targets, list) else repr(targets)
     where = f"{source}: " if source else ""
     raise UserError(
-        f"{where}{key}: {what} match no module of model {recipe.model.name}{hint} "
+        f"{where}{key}: {what} match no module of model {model}{hint} "
         f"(its weight-matrix modules: {shown})"
     )
 
@@ -99,8 +117,9 @@ def _like(targets: str | list[str], entry: str) -> str | list[str]:
 
 
 def check_recipe_targets(recipe, space: dict | None = None) -> list[str]:
-    """The recipe's targets, then those of every value the search can pick (each categorical
-    choice, each range's ends: a `training.method` choice changes the targets too)."""
+    """The recipe's targets (fine-tuning's and pre-training's), then those of every value the
+    search can pick (each categorical choice, each range's ends: a `training.method` choice
+    changes the targets too); the ok lines are the recipe's own."""
     from tunesmith.config.overrides import override_recipe
     from tunesmith.config.space import candidate_values
 
@@ -110,10 +129,14 @@ def check_recipe_targets(recipe, space: dict | None = None) -> list[str]:
         for value in candidate_values(dist)
         for source in [f"search.space '{key}'={value!r}"]
     ]
-    candidates = [(r, source) for r, source in candidates if _targets_of(r) is not None]
+    checks = [
+        (key, targets, r.model.name, source)
+        for r, source in candidates
+        for key, targets in adapted_targets(r)
+    ]
     # the architecture is built only when some target names modules (not for `all-linear`)
-    names = module_names(recipe.model.name) if candidates else None
+    names = module_names(recipe.model.name) if checks else None
     if names is None:
         return []
-    lines = [check_targets(r, names, source) for r, source in candidates]
-    return lines[:1] if candidates[0][1] == "" else []
+    lines = [check_targets(key, t, model, names, source) for key, t, model, source in checks]
+    return [line for line, check in zip(lines, checks, strict=True) if check[3] == ""]

@@ -135,3 +135,22 @@ def test_one_line_records_keep_a_user_errors_words_and_name_a_crash():
     assert one_line(RuntimeError("CUDA error: lost\n  at x")) == "RuntimeError: CUDA error: lost"
     assert one_line(RuntimeError(" \n")) == "RuntimeError"
     assert one_line(UserError(""), named=False) == ""
+
+
+def test_a_listed_ensemble_is_refused_for_what_it_lacks():
+    """The task lacks a vote (summarization), or the members' generated labels lack the
+    probabilities the soft vote averages: each refusal says which."""
+    from tunesmith.ensemble.methods import not_applicable
+
+    def recipe(task):
+        return type("R", (), {"task": task})()
+
+    probability = ENSEMBLES.get("probability")
+    assert str(not_applicable(recipe("summarization"), probability)) == (
+        "group.ensembles: 'probability' (probability-averaged vote) does not apply to this "
+        "summarization task"
+    )
+    assert str(not_applicable(recipe("classification"), probability)) == (
+        "group.ensembles: 'probability' (probability-averaged vote) needs label probabilities "
+        "(evaluation.classification.scoring: likelihood), which the members' predictions lack"
+    )

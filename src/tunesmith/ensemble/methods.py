@@ -40,6 +40,7 @@ class EnsembleMethod:
     combine: Callable[[EnsembleInputs], list[Choice]]
     # (inputs) -> bool: what only the members' saved predictions tell (label probabilities)
     needs: Callable[[EnsembleInputs], bool] | None = None
+    needs_what: str = ""  # what `needs` looks for, in words, for the refusal
 
     def applies(self, spec, inputs: EnsembleInputs) -> bool:
         return self.suits(spec) and (self.needs is None or self.needs(inputs))
@@ -68,7 +69,17 @@ def check_listed(recipe) -> None:
     for name in recipe.group.ensembles or []:
         method = ENSEMBLES.get(name)
         if not method.suits(spec):
-            raise UserError(
-                f"group.ensembles: '{name}' ({method.label}) does not apply to this "
-                f"{recipe.task} task"
-            )
+            raise not_applicable(recipe, method)
+
+
+def not_applicable(recipe, method: EnsembleMethod) -> UserError:
+    """The one line for a listed method that cannot run: the task lacks it (`check_listed`,
+    before anything is written), or the members' predictions lack what it needs (known only
+    once they are scored)."""
+    from tunesmith.config.tasks import task_spec
+
+    if method.suits(task_spec(recipe.task)):
+        why = f"needs {method.needs_what or 'what'} the members' predictions lack"
+    else:
+        why = f"does not apply to this {recipe.task} task"
+    return UserError(f"group.ensembles: '{method.name}' ({method.label}) {why}")

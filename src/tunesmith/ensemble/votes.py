@@ -61,6 +61,11 @@ def _mean_probabilities(per_member) -> dict:
 register_ensemble(EnsembleMethod("majority", "majority vote", _labelled, majority))
 register_ensemble(
     EnsembleMethod(
-        "probability", "probability-averaged vote", _labelled, probability, _with_probabilities
+        "probability",
+        "probability-averaged vote",
+        _labelled,
+        probability,
+        _with_probabilities,
+        needs_what="label probabilities (evaluation.classification.scoring: likelihood), which",
     )
 )

@@ -67,7 +67,12 @@ def rows_from_choices(template: list[dict], choices, recipe, labels) -> list[dic
 def ensemble_predictions(
     recipe, members, rows, labels, out: Path, on_step=None, skipped=None
 ) -> dict:
-    from tunesmith.ensemble.methods import ENSEMBLES, EnsembleInputs, load_ensembles
+    from tunesmith.ensemble.methods import (
+        ENSEMBLES,
+        EnsembleInputs,
+        load_ensembles,
+        not_applicable,
+    )
 
     load_ensembles()
     skipped = {} if skipped is None else skipped
@@ -81,10 +86,7 @@ def ensemble_predictions(
         if not method.applies(spec, inputs):
             if names is None:
                 continue
-            raise UserError(
-                f"group.ensembles: '{name}' ({method.label}) does not apply to this "
-                f"{recipe.task} task"
-            )
+            raise not_applicable(recipe, method)
         if too_few(members):
             skipped[f"ensemble_{name}"] = too_few(members)
             continue

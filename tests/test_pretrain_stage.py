@@ -248,3 +248,35 @@ def test_non_utf8_files_are_skipped_and_counted(tmp_path):
     assert sorted(p.rsplit("/", 1)[-1] for p in corpus.skipped) == ["binary.txt", "latin1.txt"]
     with pytest.raises(UserError, match="the corpus is empty"):
         read_corpus([str(folder / "latin1.txt")], "text")
+
+
+def _losses(run_dir) -> list[float]:
+    return [r["loss"] for r in read_jsonl(run_dir.root / "pretrain/metrics.jsonl") if "loss" in r]
+
+
+def test_curriculum_and_replay_shape_the_pretraining_batches(tmp_path, tiny_recipe):
+    plain = RunDir(tmp_path / "plain")
+    run_pipeline(_recipe(tmp_path, tiny_recipe, max_steps=4), plain, only=["pretrain"])
+    planned = RunDir(tmp_path / "planned")
+    recipe = _recipe(
+        tmp_path,
+        tiny_recipe,
+        max_steps=4,
+        curriculum={"scorer": "random", "start_fraction": 0.1},
+        replay={"share": 0.5},
+    )
+    run_pipeline(recipe, planned, only=["pretrain"])
+    assert _losses(planned) != _losses(plain)
+    metrics = json.loads((planned.root / "pretrain/metrics.json").read_text())
+    assert metrics["replay_examples"] > 0
+    assert json.loads((plain.root / "pretrain/metrics.json").read_text())["replay_examples"] == 0
+    curriculum = json.loads((planned.root / "pretrain/curriculum.json").read_text())
+    assert curriculum["scorer"] == "random" and curriculum["examples"] == metrics["train_blocks"]
+
+
+def test_curriculum_scorers_that_cannot_rank_blocks_are_refused(tmp_path, tiny_recipe):
+    for scorer in ("length", "field"):
+        with pytest.raises(UserError, match=f"pretrain.curriculum.scorer: .*'{scorer}' does not"):
+            _recipe(tmp_path, tiny_recipe, curriculum={"scorer": scorer})
+    recipe = _recipe(tmp_path, tiny_recipe, curriculum={})
+    assert recipe.pretrain.curriculum.scorer == "base_loss"

@@ -124,12 +124,9 @@ def _side_files(recipe: Recipe) -> list[str]:
     """The files a later stage reads besides the data, read now with the reader that stage
     uses: a bad one found hours into a run (after training) is the worst time to learn it."""
     lines = []
-    if recipe.training.replay is not None and recipe.training.replay.file:
-        from tunesmith.train.replay import replay_examples
-
-        replay = recipe.training.replay
-        count = len(_SHARED.get(("replay", recipe_hash(replay)), lambda: replay_examples(replay)))
-        lines.append(f"training.replay.file: ok ({count} rows)")
+    for cfg in (recipe.training, recipe.pretrain):
+        if cfg is not None and cfg.replay is not None and cfg.replay.file:
+            lines.append(_replay_file(cfg))
     for key, lexicon in _lexicons(recipe):
         from tunesmith.checks.lexicon import load_lexicon
 
@@ -141,6 +138,14 @@ def _side_files(recipe: Recipe) -> list[str]:
         rows = run_predictions(Path(recipe.evaluation.previous_run))
         lines.append(f"evaluation.previous_run: ok ({len(rows)} test predictions)")
     return lines
+
+
+def _replay_file(cfg) -> str:
+    from tunesmith.train.replay import replay_examples
+
+    replay, key = cfg.replay, f"{cfg.section}.replay"
+    count = len(_SHARED.get(("replay", recipe_hash(replay)), lambda: replay_examples(replay, key)))
+    return f"{key}.file: ok ({count} rows)"
 
 
 def _group(recipe: Recipe) -> list[str]:

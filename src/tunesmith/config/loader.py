@@ -23,6 +23,7 @@ PATH_FIELDS = (
     ("data", "test"),
     ("evaluation", "previous_run"),
     ("training", "replay", "file"),
+    ("pretrain", "replay", "file"),
 )
 
 

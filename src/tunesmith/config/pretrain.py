@@ -1,24 +1,61 @@
 """The `pretrain:` recipe section: continued pre-training on raw domain text before `train`.
 
-It takes every optimisation setting of `training:` (same names, same loop), plus the corpus
-and packing settings; `max_seq_length` is the packed block length here.
+It takes every key `training:` shares across methods (TrainingBase: epochs, max_steps,
+learning_rate, scheduler, warmup_ratio, batch_size, gradient_accumulation, weight_decay,
+max_grad_norm, max_seq_length, tokens_per_pass, seed, eval_every, checkpoint_every,
+val_max_examples, early_stopping, regularization, curriculum, replay), with the same meaning,
+the same loop and the same batch plan (train/plan.py), except what cannot mean anything for
+packed raw-text blocks: the curriculum scorers `length` (every block has `max_seq_length`
+tokens) and `field` (a block has no data field) are refused with the key named. Its method keys
+are its own (`method: lora | full`, `lora`). It adds the corpus, packing, curation and held-out
+settings; `max_seq_length` is the packed block length here.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
 from tunesmith.config.base import Section
 from tunesmith.config.curation import CleanConfig, DedupConfig
 from tunesmith.config.methods import LoraSettings
+from tunesmith.config.strategies import Curriculum
 from tunesmith.config.training import TrainingBase
 
 CORPUS_SUFFIXES = (".txt", ".md", ".jsonl", ".parquet")
+# Curriculum scorers with no meaning for packed blocks, and why (the refusal says it).
+BLOCK_LESS_SCORERS = {
+    "length": "every packed block has max_seq_length tokens, so length does not rank them",
+    "field": "a packed block of raw text has no data field to read a difficulty from",
+}
+BLOCK_SCORERS = ("base_loss", "random")
+
+
+class BlockCurriculum(Curriculum):
+    """The curriculum over packed pre-training blocks: the scorers that can rank them."""
+
+    scorer: Literal[BLOCK_SCORERS] = Field(
+        "base_loss",
+        description="Difficulty of each packed block: base_loss (the base model's own loss on "
+        "it, cached in pretrain/) or random (the control: random difficulty, same pacing). "
+        "length and field do not apply to packed raw text and are refused.",
+    )
+
+    @field_validator("scorer", mode="before")
+    @classmethod
+    def _applies_to_blocks(cls, value: object) -> object:
+        if value in BLOCK_LESS_SCORERS:
+            raise ValueError(
+                f"'{value}' does not apply to pre-training: {BLOCK_LESS_SCORERS[value]}; "
+                f"use {' or '.join(BLOCK_SCORERS)}"
+            )
+        return value
 
 
 class PretrainConfig(TrainingBase):
+    section: ClassVar[str] = "pretrain"
+
     corpus: list[str] = Field(
         ...,
         min_length=1,
@@ -63,6 +100,11 @@ class PretrainConfig(TrainingBase):
         default_factory=lambda: DedupConfig(leakage="off"),
         description="The data stage's exact and near-duplicate removal, on whole documents; "
         "null turns it off.",
+    )
+    curriculum: BlockCurriculum | None = Field(
+        None,
+        description="Feed the easiest packed blocks first (off when absent); the same "
+        "sampler as training.curriculum.",
     )
     compare_without: bool = Field(
         False,

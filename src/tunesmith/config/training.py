@@ -36,6 +36,8 @@ class TrainingBase(Section):
     """Fields every method shares; `settings_key` names the method's own settings field."""
 
     settings_key: ClassVar[str | None] = None
+    # The recipe section these settings sit in, for messages about its keys (pretrain: too).
+    section: ClassVar[str] = "training"
 
     epochs: float = Field(1.0, gt=0, description="Passes over the training split.")
     max_steps: int | None = Field(

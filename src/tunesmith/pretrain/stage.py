@@ -31,6 +31,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> PretrainResult:
     from tunesmith.models.base import load_base
     from tunesmith.pretrain.blocks import build_blocks
     from tunesmith.pretrain.packing import as_items
+    from tunesmith.train.plan import plan_batches
     from tunesmith.train.session import make_trainer, prepare, run_trainer, save_final
 
     cfg = recipe.pretrain
@@ -39,9 +40,26 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> PretrainResult:
     model, tokenizer = load_base(recipe, device=device)  # the plain base, always
     blocks = build_blocks(cfg, tokenizer)
     write_jsonl(out / "held_out.jsonl", [{"input_ids": b} for b in blocks.held_out])
+    # Fine-tuning's batch plan (curriculum over the blocks, replay rows mixed in), planned
+    # before the adapter: the base_loss scorer scores with the base model. Blocks carry no
+    # data fields (the config refuses the `field` scorer), hence the empty example rows.
+    train_items = as_items(blocks.train)
+    plan = plan_batches(cfg, model, tokenizer, [{}] * len(train_items), train_items, out)
+    if plan.curriculum is not None:
+        write_json(out / "curriculum.json", plan.curriculum)
     model = _trainable(model, cfg, precision, recipe)
     held = as_items(blocks.held_out)[: cfg.val_max_examples]
-    trainer = make_trainer(model, cfg, as_items(blocks.train), held, tokenizer, out, precision)
+    trainer = make_trainer(
+        model,
+        cfg,
+        plan.items,
+        held,
+        tokenizer,
+        out,
+        precision,
+        sampler=plan.sampler,
+        train_count=plan.train_count,
+    )
     # Before any checkpoint is loaded the model is the base (a fresh LoRA adds zero).
     base_ppl = trainer.val_perplexity()
     resumed = run_trainer(trainer, progress)
@@ -59,6 +77,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> PretrainResult:
         "tokens_per_second": tokens_per_second,
         "precision": precision,
         "resumed": resumed,
+        "replay_examples": len(plan.items) - plan.train_count,
         **blocks.stats,
     }
     write_json(out / "metrics.json", metrics)
@@ -87,7 +106,11 @@ def _config(recipe: Recipe) -> tuple:
 
 
 def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
-    return [Path(p) for p in recipe.pretrain.corpus]
+    corpus = [Path(p) for p in recipe.pretrain.corpus]
+    replay = recipe.pretrain.replay
+    if replay is not None and replay.file:  # the user's general data mixed into the batches
+        corpus.append(Path(replay.file))
+    return corpus
 
 
 def _outputs(run_dir: RunDir) -> list[Path]:
@@ -124,6 +147,8 @@ def _register() -> None:
             _scratch,
             resumes=True,
             applies=_applies,
+            # 2: curriculum and replay train as configured (metrics.json counts replay rows).
+            revision=2,
         )
     )
 

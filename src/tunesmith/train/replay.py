@@ -16,19 +16,18 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEFAULT_ROWS = 400  # of each shipped file: plenty for a share of each batch
 
 
-def replay_examples(replay) -> list[dict]:
-    """Normalized {prompt, response} / {messages} rows of the replay data."""
+def replay_examples(replay, key: str = "training.replay") -> list[dict]:
+    """Normalized {prompt, response} / {messages} rows of the replay data; `key` names the
+    recipe block in messages (training.replay or pretrain.replay)."""
     if replay.file is None:
         return default_sample()
     path = Path(replay.file)
     if not path.is_file():
-        raise UserError(f"training.replay.file: {path} does not exist")
-    rows = _read(path)
+        raise UserError(f"{key}.file: {path} does not exist")
+    rows = _read(path, key)
     usable = [r for r in rows if "messages" in r or ("prompt" in r and "response" in r)]
     if not usable:
-        raise UserError(
-            f"training.replay.file: {path} has no {{prompt, response}} or {{messages}} rows"
-        )
+        raise UserError(f"{key}.file: {path} has no {{prompt, response}} or {{messages}} rows")
     return usable
 
 
@@ -47,10 +46,10 @@ def default_sample(skip: int = 0, count: int = DEFAULT_ROWS) -> list[dict]:
     return rows
 
 
-def _read(path: Path) -> list[dict]:
+def _read(path: Path, key: str = "training.replay") -> list[dict]:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8") as handle:
             return [json.loads(line) for line in handle if line.strip()]
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"training.replay.file: {path}: not JSON lines ({exc})") from None
+        raise UserError(f"{key}.file: {path}: not JSON lines ({exc})") from None

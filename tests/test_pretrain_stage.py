@@ -280,3 +280,79 @@ def test_curriculum_scorers_that_cannot_rank_blocks_are_refused(tmp_path, tiny_r
             _recipe(tmp_path, tiny_recipe, curriculum={"scorer": scorer})
     recipe = _recipe(tmp_path, tiny_recipe, curriculum={})
     assert recipe.pretrain.curriculum.scorer == "base_loss"
+
+
+def _duplicated_corpus(folder):
+    """Every other document twice, so the held-out slice copies some training documents."""
+    from conftest import make_records
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, row in enumerate(make_records(32)):
+        for copy in ("a", "b")[: 1 + i % 2]:
+            (folder / f"doc{i:02d}{copy}.txt").write_text(row["description"])
+    return str(folder)
+
+
+def _held_out(tmp_path, tiny_recipe, leakage: str):
+    from transformers import AutoTokenizer
+
+    from tunesmith.pretrain.blocks import build_blocks
+
+    dedup = {"exact": False, "near": False, "leakage": leakage}
+    corpus = _duplicated_corpus(tmp_path / "dup")
+    recipe = _recipe(tmp_path, tiny_recipe, corpus=corpus, dedup=dedup)
+    tokenizer = AutoTokenizer.from_pretrained(recipe.model.name)
+    return build_blocks(recipe.pretrain, tokenizer)
+
+
+def test_leakage_drops_or_counts_held_out_copies_of_training_documents(tmp_path, tiny_recipe):
+    off = _held_out(tmp_path, tiny_recipe, "off")
+    report = _held_out(tmp_path, tiny_recipe, "report")
+    drop = _held_out(tmp_path, tiny_recipe, "drop")
+    assert off.stats["leakage"] == {"checked": False, "reason": "dedup.leakage is off"}
+    found = report.stats["leakage"]["found"]["held_out"]
+    assert found["exact"] > 0 and report.stats["leakage"]["dropped"] == 0
+    assert report.held_out == off.held_out and report.train == drop.train == off.train
+    assert drop.stats["leakage"]["dropped"] == found["exact"]
+    assert drop.stats["funnel"][-1]["step"] == "leakage"
+    assert drop.stats["funnel"][-1]["dropped"] == {"leakage_exact": found["exact"]}
+    assert sum(map(len, drop.held_out)) < sum(map(len, off.held_out))
+    assert drop.stats["held_out_blocks"] == len(drop.held_out)
+    assert _copies(off) and not _copies(drop)
+
+
+def _documents(blocks: list[list[int]]) -> list[tuple[int, ...]]:
+    """The EOS-separated token runs of packed blocks (the tiny tokenizer's EOS is 2)."""
+    runs, current = [], []
+    for token in (t for block in blocks for t in block):
+        if token == 2:
+            runs.append(tuple(current))
+            current = []
+        else:
+            current.append(token)
+    return runs
+
+
+def _copies(blocks) -> list:
+    """Whole held-out documents (not the one cut by the boundary) that are also trained on."""
+    trained = set(_documents(blocks.train))
+    return [d for d in _documents(blocks.held_out)[1:] if d in trained]
+
+
+def test_leakage_is_recorded_in_the_pretrain_metrics(tmp_path, tiny_recipe):
+    dedup = {"exact": False, "near": False, "leakage": "drop"}
+    corpus = _duplicated_corpus(tmp_path / "dup")
+    recipe = _recipe(tmp_path, tiny_recipe, corpus=corpus, dedup=dedup, max_steps=1)
+    run_dir = RunDir(tmp_path / "run")
+    run_pipeline(recipe, run_dir, only=["pretrain"])
+    metrics = json.loads((run_dir.root / "pretrain/metrics.json").read_text())
+    assert metrics["leakage"]["action"] == "drop" and metrics["leakage"]["dropped"] > 0
+    held = read_jsonl(run_dir.root / "pretrain/held_out.jsonl")
+    assert len(held) == metrics["held_out_blocks"]
+
+
+def test_a_dedup_block_keeps_the_documented_leakage_default(tmp_path, tiny_recipe):
+    """docs/recipe.md documents pretrain.dedup.leakage: off; a `dedup:` block naming other keys
+    used to get the data stage's default (drop) instead."""
+    recipe = _recipe(tmp_path, tiny_recipe, dedup={"near": False})
+    assert recipe.pretrain.dedup.leakage == "off" and recipe.pretrain.dedup.near is False

@@ -53,6 +53,23 @@ class BlockCurriculum(Curriculum):
         return value
 
 
+class DocumentDedup(DedupConfig):
+    """The data stage's dedup settings, on whole documents; leakage checks the held-out set.
+
+    leakage is off by default here, also in a `dedup:` block that does not name it: the exact
+    and near steps already remove copies across the whole corpus before the split, so the check
+    only matters when they are turned off."""
+
+    leakage: Literal["drop", "report", "off"] = Field(
+        "off",
+        description="After packing: held-out documents (those with a token in the held-out "
+        "blocks) that have an exact or near duplicate among the trained documents are cut out "
+        "of the held-out blocks (drop), only counted (report), or not checked (off); recorded "
+        "in pretrain/metrics.json (`leakage`, and the funnel's leakage step). Off by default: "
+        "exact and near already remove copies before the split.",
+    )
+
+
 class PretrainConfig(TrainingBase):
     section: ClassVar[str] = "pretrain"
 
@@ -96,10 +113,10 @@ class PretrainConfig(TrainingBase):
         description="The data stage's clean step on each document (whitespace off by default: "
         "it would strip code indentation); null turns it off.",
     )
-    dedup: DedupConfig | None = Field(
-        default_factory=lambda: DedupConfig(leakage="off"),
-        description="The data stage's exact and near-duplicate removal, on whole documents; "
-        "null turns it off.",
+    dedup: DocumentDedup | None = Field(
+        default_factory=DocumentDedup,
+        description="The data stage's exact and near-duplicate removal, on whole documents, "
+        "and its leakage check on the held-out documents; null turns both off.",
     )
     curriculum: BlockCurriculum | None = Field(
         None,

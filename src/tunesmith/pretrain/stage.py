@@ -1,10 +1,13 @@
 """Pretrain stage: pack the domain corpus, continue pre-training, write pretrain/weights/.
 
-Same loop, checkpoints and resume as fine-tuning (train/loop.py); early stopping and the best
-checkpoint are chosen on the held-out domain perplexity. Writes pretrain/weights/ (a PEFT
-adapter on the plain base, or a full transformers model), pretrain/metrics.jsonl (curves),
-pretrain/metrics.json (domain perplexity of the base and of the pre-trained model) and
-pretrain/held_out.jsonl (the held-out blocks' token ids, for later stages to score on).
+Same loop, checkpoints, resume and batch plan (curriculum, replay) as fine-tuning
+(train/loop.py, train/plan.py); early stopping and the best checkpoint are chosen on the
+held-out domain perplexity (held-out blocks checked for copies of trained documents by
+dedup.leakage, pretrain/leakage.py). Writes pretrain/weights/ (a PEFT adapter on the plain
+base, or a full transformers model), pretrain/metrics.jsonl (curves), pretrain/metrics.json
+(domain perplexity of the base and of the pre-trained model, funnel, leakage),
+pretrain/curriculum.json (with a curriculum) and pretrain/held_out.jsonl (the held-out blocks'
+token ids, for later stages to score on).
 """
 
 from __future__ import annotations
@@ -147,7 +150,7 @@ def _register() -> None:
             _scratch,
             resumes=True,
             applies=_applies,
-            # 2: curriculum and replay train as configured (metrics.json counts replay rows).
+            # 2: curriculum/replay train as configured; dedup.leakage checks the held-out set.
             revision=2,
         )
     )

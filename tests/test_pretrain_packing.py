@@ -52,3 +52,21 @@ def test_labels_are_the_inputs_and_the_loss_predicts_the_next_token(tiny_model_d
     expected = F.cross_entropy(logits[:-1], torch.tensor([6, 7, 8, 9, 10]), reduction="sum")
     assert int(count) == 5
     assert float(nll) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_held_out_blocks_without_leaks_are_the_stream_tail_when_nothing_is_dropped():
+    """The leakage check rebuilds the held-out blocks from document tails; with nothing dropped
+    they must be exactly the held-out blocks split_held_out cuts from the stream."""
+    from types import SimpleNamespace
+
+    from tunesmith.data.curate import CurationContext
+    from tunesmith.pretrain.leakage import without_leaks
+
+    documents = [f"document {i}" for i in range(7)]
+    ids = [list(range(10 * i + 3, 10 * i + 3 + 2 + i % 4)) for i in range(7)]
+    ctx = CurationContext(text_fields=["text"], label_field=None, seed=0)
+    for block, held_out in ((4, 2), (3, 3), (5, 1)):
+        train, held = split_held_out(pack(ids, 0, block), held_out, block)
+        cut = sum(map(len, train))
+        cfg = SimpleNamespace(dedup=None, max_seq_length=block)
+        assert without_leaks(documents, ids, cut, cfg, 0, ctx).blocks == held

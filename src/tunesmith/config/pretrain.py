@@ -6,7 +6,7 @@ and packing settings; `max_seq_length` is the packed block length here.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -19,6 +19,8 @@ CORPUS_SUFFIXES = (".txt", ".md", ".jsonl", ".parquet")
 
 
 class PretrainConfig(TrainingBase):
+    recipe_section: ClassVar[str] = "pretrain"
+
     corpus: list[str] = Field(
         ...,
         min_length=1,

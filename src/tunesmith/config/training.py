@@ -36,6 +36,7 @@ class TrainingBase(Section):
     """Fields every method shares; `settings_key` names the method's own settings field."""
 
     settings_key: ClassVar[str | None] = None
+    recipe_section: ClassVar[str] = "training"  # where the section is in the recipe (messages)
 
     epochs: float = Field(1.0, gt=0, description="Passes over the training split.")
     max_steps: int | None = Field(

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from tunesmith.artifacts import RunDir, write_json, write_jsonl
 from tunesmith.config.schema import Recipe
-from tunesmith.errors import UserError
 from tunesmith.models.base import PRETRAINED_WEIGHTS
 
 
@@ -31,7 +30,13 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> PretrainResult:
     from tunesmith.models.base import load_base
     from tunesmith.pretrain.blocks import build_blocks
     from tunesmith.pretrain.packing import as_items
-    from tunesmith.train.session import make_trainer, prepare, run_trainer, save_final
+    from tunesmith.train.session import (
+        make_trainable,
+        make_trainer,
+        prepare,
+        run_trainer,
+        save_final,
+    )
 
     cfg = recipe.pretrain
     out = run_dir.stage("pretrain")
@@ -39,7 +44,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> PretrainResult:
     model, tokenizer = load_base(recipe, device=device)  # the plain base, always
     blocks = build_blocks(cfg, tokenizer)
     write_jsonl(out / "held_out.jsonl", [{"input_ids": b} for b in blocks.held_out])
-    model = _trainable(model, cfg, precision, recipe)
+    model = make_trainable(model, cfg, precision)  # peft refusing the settings: UserError
     held = as_items(blocks.held_out)[: cfg.val_max_examples]
     trainer = make_trainer(model, cfg, as_items(blocks.train), held, tokenizer, out, precision)
     # Before any checkpoint is loaded the model is the base (a fresh LoRA adds zero).
@@ -63,18 +68,6 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> PretrainResult:
     }
     write_json(out / "metrics.json", metrics)
     return PretrainResult(state.step, base_ppl, state.best_val_ppl, tokens_per_second, resumed)
-
-
-def _trainable(model, cfg, precision: str, recipe: Recipe):
-    from tunesmith.train.session import make_trainable
-
-    try:
-        return make_trainable(model, cfg, precision)
-    except (ValueError, TypeError) as exc:  # e.g. LoRA target modules the model lacks
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(
-            f"pretrain.method: '{cfg.method}' cannot be applied to {recipe.model.name}: {first}"
-        ) from None
 
 
 def _applies(recipe: Recipe) -> bool:

@@ -146,3 +146,18 @@ def test_a_successful_export_adds_to_the_earlier_one(run):
     assert (run / "export" / "merged" / "model.safetensors").is_file()
     assert (run / "export" / "model-q8_0.gguf").is_file()
     assert not [p.name for p in run.iterdir() if p.name.endswith(".partial")]
+
+
+@pytest.mark.parametrize("command", [["evaluate"], ["export", "--format", "merged"]])
+def test_a_folder_another_command_holds_is_refused_untouched(run, command):
+    """Two commands staging into one folder would clear each other's staging (and interleave
+    files before): the second stops at once, as a second `tunesmith run` does."""
+    import os
+
+    from tunesmith.artifacts.lock import RunLock
+
+    before = snapshot(run)
+    with RunLock(run):
+        done = tunesmith(command[0], run, *command[1:])
+    assert_user_error(done, f"run folder {run} is in use by pid {os.getpid()}; wait for it")
+    assert snapshot(run) == before

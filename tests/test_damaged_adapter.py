@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from tunesmith.errors import UserError
+from tunesmith.methods import METHODS
 
 DAMAGES = {
     "emptied": (lambda config: {}, "adapter_config.json has no peft_type"),
@@ -105,3 +106,29 @@ def test_a_sound_adapter_config_passes_the_check(tmp_path, tiny_model_dir):
     model.save_pretrained(folder)
     require_readable(folder)
     assert check_adapter_config(folder) is None
+
+
+@pytest.mark.parametrize("method", METHODS.names())
+def test_every_methods_sound_result_passes_the_up_front_check(tmp_path, tiny_model_dir, method):
+    """The evaluate stage checks each saved result before any row generates (check_saved,
+    adapter shapes built on the meta device): a sound one of every method must pass it."""
+    from tunesmith.config.training import training_config
+    from tunesmith.methods import build_trainable
+    from tunesmith.models.base import check_saved
+
+    settings = {"freeze": {"train_top": 1}} if method == "freeze" else {}
+    training = training_config(method=method, **settings)
+    model = _base(tiny_model_dir)
+    folder = tmp_path / METHODS.get(method).artefact
+    METHODS.get(method).save(build_trainable(model, training), folder)
+    assert check_saved(folder, model.config) is None
+
+
+@pytest.mark.parametrize("damaged_run", ["other rank"], indirect=True)
+def test_the_up_front_check_finds_weights_the_config_does_not_make(damaged_run, tiny_model_dir):
+    from tunesmith.models.base import check_saved
+
+    _, folder, fragment, file_bytes = damaged_run
+    with pytest.raises(UserError) as info:
+        check_saved(folder, _base(tiny_model_dir).config)
+    _assert_names_folder(info, folder, fragment, file_bytes)

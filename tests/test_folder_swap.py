@@ -38,3 +38,46 @@ def test_a_new_folder_is_created_with_its_parents(tmp_path):
         (staging / "config.json").write_text("{}")
     assert (target / "config.json").is_file()
     assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["model"]
+
+
+def _files(folder):
+    return {str(p.relative_to(folder)): p.read_text() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_staged_files_replace_only_their_namesakes_once_all_are_written(tmp_path):
+    """A stage's several outputs (eval/: predictions of one split beside another's; export/:
+    one artefact folder beside another) move in together; the rest of the folder stays."""
+    from tunesmith.artifacts.files import staged_into
+
+    folder = tmp_path / "eval"
+    (folder / "predictions").mkdir(parents=True)
+    (folder / "predictions" / "val.base.jsonl").write_text("val, kept")
+    (folder / "predictions" / "test.base.jsonl").write_text("old")
+    (folder / "merged").mkdir()
+    (folder / "merged" / "stale.bin").write_text("an older save")
+    with staged_into(folder) as place:
+        place("predictions/test.base.jsonl").write_text("new")
+        place("merged").mkdir()
+        (place("merged") / "model.safetensors").write_text("new save")
+        assert _files(folder)["predictions/test.base.jsonl"] == "old"  # nothing in place yet
+    assert _files(folder) == {
+        "predictions/val.base.jsonl": "val, kept",
+        "predictions/test.base.jsonl": "new",
+        "merged/model.safetensors": "new save",  # a placed folder replaces its namesake whole
+    }
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["eval"]
+
+
+@pytest.mark.parametrize("existing", [True, False])
+def test_a_failed_staged_block_leaves_the_folder_as_it_was(tmp_path, existing):
+    from tunesmith.artifacts.files import staged_into
+
+    folder = tmp_path / "export"
+    if existing:
+        folder.mkdir()
+        (folder / "exports.json").write_text("old")
+    with pytest.raises(KeyboardInterrupt), staged_into(folder) as place:
+        place("exports.json").write_text("new")
+        raise KeyboardInterrupt  # Ctrl-C before the second artefact
+    assert _files(folder) == ({"exports.json": "old"} if existing else {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["export"] if existing else [])

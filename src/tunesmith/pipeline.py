@@ -17,7 +17,7 @@ from tunesmith.artifacts.lock import RunLock
 from tunesmith.config import Recipe, dump_recipe, recipe_hash
 from tunesmith.errors import UserError, one_line
 from tunesmith.interrupts import raise_if_interrupted
-from tunesmith.stages import STAGES, StageSpec, load_stages, ordered_stages, producer_of
+from tunesmith.stages import STAGES, StageSpec, load_stages, missing_input, ordered_stages
 
 
 def run_pipeline(
@@ -97,16 +97,10 @@ def _fingerprints(spec: StageSpec, recipe: Recipe, run_dir: RunDir) -> dict[str,
     for path in spec.inputs(recipe, run_dir):
         path = Path(path)
         if not path.exists():
-            raise UserError(_missing(spec, path, run_dir, recipe))
+            raise UserError(missing_input(spec.name, path, run_dir, recipe))
         inside = path.is_relative_to(run_dir.root)
         prints[str(path.relative_to(run_dir.root) if inside else path)] = fingerprint(path)
     return prints
-
-
-def _missing(spec: StageSpec, path: Path, run_dir: RunDir, recipe: Recipe) -> str:
-    producer = producer_of(path, run_dir, recipe)
-    hint = f"; run the '{producer}' stage first" if producer and producer != spec.name else ""
-    return f"stage {spec.name}: needs {path}, which does not exist{hint}"
 
 
 def _as_hashable(part):

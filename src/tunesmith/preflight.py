@@ -143,7 +143,7 @@ def _side_files(recipe: Recipe) -> list[str]:
 def _replay_file(cfg) -> str:
     from tunesmith.train.replay import replay_examples
 
-    replay, key = cfg.replay, f"{cfg.section}.replay"
+    replay, key = cfg.replay, f"{cfg.recipe_section}.replay"
     count = len(_SHARED.get(("replay", recipe_hash(replay)), lambda: replay_examples(replay, key)))
     return f"{key}.file: ok ({count} rows)"
 

@@ -96,6 +96,14 @@ def producer_of(path: Path, run_dir, recipe=None) -> str | None:
     return None
 
 
+def missing_input(stage: str, path: Path, run_dir, recipe=None) -> str:
+    """The one line for an input `stage` needs that does not exist, naming the stage that
+    makes it (the pipeline checks every declared input; a command running a stage alone too)."""
+    producer = producer_of(path, run_dir, recipe)
+    hint = f"; run the '{producer}' stage first" if producer and producer != stage else ""
+    return f"stage {stage}: needs {path}, which does not exist{hint}"
+
+
 def _in_order() -> list[StageSpec]:
     specs = [STAGES.get(name) for name in STAGES.names()]
     return sorted(specs, key=lambda s: (s.order, s.name))

@@ -90,15 +90,53 @@ def swapped_into(target: str | Path) -> Iterator[Path]:
     try:
         with naming(target):  # what the block writes into staging is written for `target`
             yield staging
-        old = previous_folder(target)
-        remove(old)
-        if target.exists():
-            os.replace(target, old)
-        os.replace(staging, target)
-        remove(old)
+        _swap(staging, target)
     except BaseException:
         remove(staging)
         raise
+
+
+def _swap(staging: Path, target: Path) -> None:
+    """`staging` renamed to `target`, replacing it whole (file or folder) in two renames."""
+    old = previous_folder(target)
+    remove(old)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staging, target)
+    remove(old)
+
+
+@contextmanager
+def staged_into(folder: str | Path) -> Iterator[Callable[[str], Path]]:
+    """Yield `place(relative)`: the path to write what goes to `folder/relative` at (a file or
+    a folder, neither made yet). When the block succeeds, each placed path replaces its
+    namesake under `folder` whole (as `swapped_into` does), and the rest of `folder` stays as
+    it is; a failed block leaves `folder` as it was (not even created) and no staging behind.
+
+    For a command whose outputs are several files that only make sense together (a stage's
+    predictions and the figures computed from them): an error or Ctrl-C midway must not leave
+    some new files beside old ones, nor an empty folder. (The moves are renames, milliseconds
+    in all; only a crash between two of them splits the set, and the next staging clears the
+    rest.)"""
+    folder = Path(folder)
+    staging = folder.with_name(f".{folder.name}.partial")
+    remove(staging)  # left by a process killed mid-write
+    placed: dict[str, None] = {}
+
+    def place(relative: str) -> Path:
+        placed[relative] = None
+        (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+        return staging / relative
+
+    try:
+        with naming(folder):
+            yield place
+        for relative in placed:
+            if (staging / relative).exists():
+                (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+                _swap(staging / relative, folder / relative)
+    finally:
+        remove(staging)
 
 
 @contextmanager

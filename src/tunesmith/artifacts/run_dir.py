@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tunesmith.artifacts.files import nearest_existing, read_json, write_json
+from tunesmith.artifacts.files import nearest_existing, read_json, staged_into, write_json
 
 STAGES = ("data", "train", "evaluate", "report")
 STAGE_FOLDERS = {"data": "data", "train": "train", "evaluate": "eval", "report": "report"}
@@ -34,6 +34,15 @@ class RunDir:
 
     def stage(self, name: str) -> Path:
         return run_folder(self.root / STAGE_FOLDERS.get(name, name))
+
+    def staged(self, name: str):
+        """`files.staged_into` the stage's folder: its new files are written beside it and
+        moved in only when all are, so a failed stage leaves the folder as it was. A file
+        where the folder goes is refused now (one line), not after the work."""
+        folder = self.root / STAGE_FOLDERS.get(name, name)
+        if not nearest_existing(folder).is_dir():
+            raise _file_in_the_way(folder)
+        return staged_into(folder)
 
     @property
     def data(self) -> Path:
@@ -94,15 +103,19 @@ def run_folder(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        from tunesmith.errors import UserError
-
-        blocker = nearest_existing(path)
-        needed = "" if blocker == path else f" (on the way to {path})"
-        raise UserError(
-            f"{blocker}: a file where the run needs a folder{needed}, a damaged run folder; "
-            "move or remove the file, then run again"
-        ) from None
+        raise _file_in_the_way(path) from None
     return path
+
+
+def _file_in_the_way(path: Path):
+    from tunesmith.errors import UserError
+
+    blocker = nearest_existing(path)
+    needed = "" if blocker == path else f" (on the way to {path})"
+    return UserError(
+        f"{blocker}: a file where the run needs a folder{needed}, a damaged run folder; "
+        "move or remove the file, then run again"
+    )
 
 
 def _now() -> str:

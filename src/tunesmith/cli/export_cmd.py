@@ -33,17 +33,18 @@ def export(
     from tunesmith.progress import console
 
     recipe, run_dir = finished_run(run)
-    if cards:
-        for card in write_cards(recipe, run_dir, read_exports(run_dir.root / "export")):
+    with run_lock(run_dir):
+        if cards:
+            for card in write_cards(recipe, run_dir, read_exports(run_dir.root / "export")):
+                console.print(f"model card: {run_dir.root / card}")
+            return
+        for name in formats:
+            if name not in FORMATS:
+                raise UserError(f"--format: {_unknown(FORMATS, name)}")
+        config = export_config(recipe, formats, gguf_types)
+        record = export_run(recipe, run_dir, config, progress=console.print)
+        for card in write_cards(recipe, run_dir, record):
             console.print(f"model card: {run_dir.root / card}")
-        return
-    for name in formats:
-        if name not in FORMATS:
-            raise UserError(f"--format: {_unknown(FORMATS, name)}")
-    config = export_config(recipe, formats, gguf_types)
-    record = export_run(recipe, run_dir, config, progress=console.print)
-    for card in write_cards(recipe, run_dir, record):
-        console.print(f"model card: {run_dir.root / card}")
     console.print(
         f"next: tunesmith evaluate {run} (scores each export against the tuned model), then "
         f"tunesmith export {run} --cards (adds those scores to the cards)"
@@ -97,6 +98,15 @@ def finished_run(run: Path):
     if run_dir.stage_entry("train").get("status") != "done":
         raise UserError(f"{run}: the train stage has not finished; run `tunesmith run` first")
     return load_recipe(Path(run) / "recipe.yaml"), run_dir
+
+
+def run_lock(run_dir):
+    """Held while a command writes into a finished run folder: a `tunesmith run` or another
+    command on the same folder is refused with one line instead of writing between its files
+    (each stages its new files beside the stage's folder, under one name per folder)."""
+    from tunesmith.artifacts.lock import RunLock
+
+    return RunLock(run_dir.root, hint="wait for it to finish")
 
 
 def _unknown(registry, name: str) -> str:

@@ -71,7 +71,7 @@ class DocumentDedup(DedupConfig):
 
 
 class PretrainConfig(TrainingBase):
-    section: ClassVar[str] = "pretrain"
+    recipe_section: ClassVar[str] = "pretrain"
 
     corpus: list[str] = Field(
         ...,

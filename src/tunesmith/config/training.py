@@ -37,7 +37,7 @@ class TrainingBase(Section):
 
     settings_key: ClassVar[str | None] = None
     # The recipe section these settings sit in, for messages about its keys (pretrain: too).
-    section: ClassVar[str] = "training"
+    recipe_section: ClassVar[str] = "training"
 
     epochs: float = Field(1.0, gt=0, description="Passes over the training split.")
     max_steps: int | None = Field(

@@ -41,51 +41,90 @@ def stage_inputs(recipe: Recipe, run_dir: RunDir) -> list:
 
 
 def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> EvalResult:
+    """Score every applicable row and write the stage's files. They are written beside eval/
+    and moved in only once all are (RunDir.staged): a failure or Ctrl-C leaves eval/ as it was,
+    never the new predictions of some rows beside the old figures (nor an empty eval/)."""
+    from tunesmith.evaluate.rows import rows_for
+    from tunesmith.evaluate.stop import stop_strings
+
+    examples = _split_examples(recipe, run_dir, split)
+    stop = stop_strings(recipe, run_dir.data)
+    rows = rows_for(recipe, run_dir)
+    base, tokenizer, precision = _load_base(recipe)
+    # before the first row generates: a damaged adapter is one line now, not after minutes
+    _check_loadable(recipe, run_dir, rows, base.config)
+    loaded = _Loaded(base, tokenizer, precision, stop)
+    with run_dir.staged("evaluate") as place:
+        result = _evaluate(recipe, run_dir, rows, examples, loaded, split, progress, place)
+    run_dir.set_field("evaluations", result.compare["evaluations"])  # counted once written
+    return result
+
+
+@dataclass
+class _Loaded:
+    base: object  # the plain base model; each row gets a deep copy
+    tokenizer: object
+    precision: str
+    stop: tuple  # strings that end a generated answer besides EOS
+
+
+def _check_loadable(recipe: Recipe, run_dir: RunDir, rows: list, model_config) -> None:
+    """Every file the rows load exists, and every saved model or adapter among them (a folder
+    in a row's inputs is one, by the rows' interface) passes the checks its load would make
+    (models/base.check_saved, adapter shapes included)."""
+    from tunesmith.models.base import check_saved
+    from tunesmith.stages import missing_input
+
+    for row in rows:
+        for path in row.inputs(recipe, run_dir):
+            if not path.exists():
+                raise UserError(missing_input("evaluate", path, run_dir, recipe))
+            if path.is_dir():
+                check_saved(path, model_config)
+
+
+def _evaluate(recipe, run_dir, rows, examples, loaded, split, progress, place) -> EvalResult:
     from tunesmith.evaluate.calibrate import decision_threshold, probability_section
     from tunesmith.evaluate.comparison import build_compare, statistics_of
     from tunesmith.evaluate.errors import analyse
     from tunesmith.evaluate.reuse import saved_outputs
-    from tunesmith.evaluate.rows import rows_for
     from tunesmith.evaluate.scoring import score_model
-    from tunesmith.evaluate.stop import stop_strings
 
-    out = run_dir.stage("evaluate")
-    examples = _split_examples(recipe, run_dir, split)
-    stop = stop_strings(recipe, run_dir.data)
-    base, tokenizer, precision = _load_base(recipe)
     spec = task_spec(recipe.task)
+    tokenizer, precision, stop = loaded.tokenizer, loaded.precision, loaded.stop
     labels = (recipe.data.labels or _labels(run_dir)) if spec.has_label else None
     predictions, labels_of, demos = {}, {}, 0
-    for row in rows_for(recipe, run_dir):
+    for row in rows:
+        written = place(f"predictions/{split}.{row.name}.jsonl")
         if row.score is not None:
             predictions[row.name], labels_of[row.name] = (
                 row.score(recipe, run_dir, examples, labels),
                 row.label,
             )
-            write_jsonl(out / "predictions" / f"{split}.{row.name}.jsonl", predictions[row.name])
+            write_jsonl(written, predictions[row.name])
             continue
-        model = row.load(recipe, run_dir, copy.deepcopy(base))
+        model = row.load(recipe, run_dir, copy.deepcopy(loaded.base))
         shown = row.demos(recipe, run_dir) if row.demos else []
         inputs = [{**e, "demos": shown} for e in examples] if shown else examples
         demos = max(demos, len(shown))
         bar = progress(row.name, len(examples)) if progress else None
-        saved = out / "predictions" / f"{split}.{row.name}.jsonl"
+        saved = run_dir.eval / "predictions" / f"{split}.{row.name}.jsonl"
         # The stage's own earlier output, read as a cache (not an input): a saved prediction
         # is taken only where its key (model files, prompt, settings) matches this run's.
         reuse = saved_outputs(recipe, run_dir, row, saved, precision)
-        rows = score_model(
+        scored = score_model(
             model, tokenizer, inputs, recipe, spec.generates, labels, bar, reuse, stop=stop
         )
-        predictions[row.name], labels_of[row.name] = rows, row.label
-        write_jsonl(saved, rows)
+        predictions[row.name], labels_of[row.name] = scored, row.label
+        write_jsonl(written, scored)
         thresholded = decision_threshold(
-            recipe, run_dir, row.name, model, tokenizer, rows, labels, split
+            recipe, run_dir, row.name, model, tokenizer, scored, labels, split
         )
         del model
         if thresholded is not None:
             name = f"{row.name}_threshold"
             predictions[name], labels_of[name] = thresholded
-            write_jsonl(out / "predictions" / f"{split}.{name}.jsonl", predictions[name])
+            write_jsonl(place(f"predictions/{split}.{name}.jsonl"), predictions[name])
     stats = statistics_of(recipe, predictions, labels)
     comparison = build_compare(recipe, stats, labels_of, len(examples))
     comparison.update(split=split, demonstrations=demos, **_evaluations(run_dir, split))
@@ -110,9 +149,9 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> 
         **({"tokenization": comparison["tokenization"]} if "tokenization" in comparison else {}),
     }
     suffix = "" if split == "test" else f".{split}"
-    write_json(out / f"metrics{suffix}.json", metrics)
-    write_json(out / f"compare{suffix}.json", comparison)
-    write_json(out / f"errors{suffix}.json", analyse(recipe, predictions, labels))
+    write_json(place(f"metrics{suffix}.json"), metrics)
+    write_json(place(f"compare{suffix}.json"), comparison)
+    write_json(place(f"errors{suffix}.json"), analyse(recipe, predictions, labels))
     return EvalResult(len(examples), metrics, comparison)
 
 
@@ -169,11 +208,11 @@ def _load_base(recipe: Recipe):
 
 
 def _evaluations(run_dir: RunDir, split: str) -> dict:
-    """How many times each split was evaluated in this run folder (kept in the manifest):
-    test figures are honest only when computed once, after every choice was made."""
+    """How many times each split was evaluated in this run folder, this time included (kept in
+    the manifest once the outputs are written): test figures are honest only when computed
+    once, after every choice was made."""
     counts = dict(run_dir.read_manifest().get("evaluations", {}))
     counts[split] = counts.get(split, 0) + 1
-    run_dir.set_field("evaluations", counts)
     return {"evaluations": counts, "test_evaluations": counts.get("test", 0)}
 
 

@@ -16,48 +16,55 @@ EXPORTS = "exports.json"
 
 
 def export_run(recipe, run_dir, config, progress=print) -> dict:
-    """Write every artefact `config` asks for; returns (and merges into) exports.json."""
-    from tunesmith.artifacts.files import size_on_disk, write_atomically
+    """Write every artefact `config` asks for; returns (and merges into) exports.json.
+
+    The artefacts and exports.json are written beside export/ and moved in together once all
+    are written (RunDir.staged): a failure or Ctrl-C midway leaves export/ as it was, earlier
+    artefacts and their record included, and no empty export/ in a run that had none."""
+    from tunesmith.artifacts.files import size_on_disk
     from tunesmith.export.formats import FORMATS, artefacts_of
     from tunesmith.export.gguf_file import check_exportable
     from tunesmith.methods.tuned import merged_tuned
     from tunesmith.models.speed import speed_prompt, tokens_per_second
 
-    out = run_dir.stage("export")
     model, tokenizer, tokenizer_dir = merged_tuned(recipe, run_dir, "export")
     artefacts = artefacts_of(config)
     if any(artefact.format == "gguf" for artefact in artefacts):
         # refused before any artefact is written: not after the merged folder, with no record
         check_exportable(model.config, tokenizer_dir)
     prompt = speed_prompt(recipe, run_dir, tokenizer)
-    record = read_exports(out)
+    record = read_exports(run_dir.root / "export")
     record["tuned"] = {
         "tokens_per_second": tokens_per_second(model, tokenizer, prompt, config.speed_tokens),
         "parameters": sum(p.numel() for p in model.parameters()),
         "bytes_fp32": sum(p.numel() * 4 for p in model.parameters()),
     }
+    with run_dir.staged("export") as place:
+        for artefact in artefacts:
+            fmt = FORMATS.get(artefact.format)
+            written = place(artefact.relative)
+            started = time.perf_counter()
+            fmt.write(model, tokenizer_dir, written, artefact, recipe)
+            seconds = time.perf_counter() - started
+            loaded = fmt.load(written)
+            record["artefacts"][artefact.name] = {
+                "format": artefact.format,
+                "kind": artefact.kind,
+                "path": artefact.relative,
+                "bytes": size_on_disk(written),
+                "export_seconds": round(seconds, 2),
+                "tokens_per_second": tokens_per_second(
+                    loaded, tokenizer, prompt, config.speed_tokens
+                ),
+                "description": fmt.description,
+            }
+            del loaded
+            # in place only once every artefact is written: this line names no path yet
+            progress(f"export {artefact.name}: {size_on_disk(written):,} bytes written")
+        record["license"] = config.license
+        write_json(place(EXPORTS), record)
     for artefact in artefacts:
-        fmt = FORMATS.get(artefact.format)
-        target = artefact.path(out)
-        started = time.perf_counter()
-        write_atomically(
-            target, lambda s, a=artefact, f=fmt: f.write(model, tokenizer_dir, s, a, recipe)
-        )
-        seconds = time.perf_counter() - started
-        loaded = fmt.load(target)
-        record["artefacts"][artefact.name] = {
-            "format": artefact.format,
-            "kind": artefact.kind,
-            "path": artefact.relative,
-            "bytes": size_on_disk(target),
-            "export_seconds": round(seconds, 2),
-            "tokens_per_second": tokens_per_second(loaded, tokenizer, prompt, config.speed_tokens),
-            "description": fmt.description,
-        }
-        del loaded
-        progress(f"export {artefact.name}: {target} ({size_on_disk(target):,} bytes)")
-    record["license"] = config.license
-    write_json(out / EXPORTS, record)
+        progress(f"export {artefact.name}: {artefact.path(run_dir.root / 'export')}")
     return record
 
 

@@ -64,14 +64,13 @@ def load_tuned(training, train_dir: Path, base_model):
     """The tuned model evaluation scores: saved artefact loaded onto `base_model`, merged
     when the method can merge (plain weights generate fastest)."""
     from tunesmith.errors import UserError
-    from tunesmith.models.safe_files import require_readable, require_safetensors
+    from tunesmith.models.base import check_saved
 
     method = method_of(training)
     folder = Path(train_dir) / method.artefact
     if not folder.is_dir():
         raise UserError(f"{folder}: no trained {method.name} result; run the train stage first")
-    require_safetensors(folder)  # never unpickle weights found in a run folder
-    require_readable(folder)
+    check_saved(folder)
     return method.merge(method.load(base_model, folder)).eval()
 
 

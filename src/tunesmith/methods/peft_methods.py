@@ -6,6 +6,8 @@ loads; all but prompt tuning merge into the base weights for generation.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from tunesmith.errors import UserError
 from tunesmith.methods.base import METHODS, Method, unchanged
 
@@ -14,9 +16,80 @@ def _peft_build(make_config):
     def build(model, training):
         from peft import get_peft_model
 
-        return get_peft_model(model, make_config(training.settings(), model))
+        settings, key = training.settings(), f"{training.recipe_section}.{training.method}"
+        _check_targets(model, settings, key)
+        with _refused(key):
+            config = make_config(settings, model)
+        with _refused_targets(key, settings, model):
+            return get_peft_model(model, config)
 
     return build
+
+
+def _check_targets(model, settings, key: str) -> None:
+    """The targets against this model's modules, as the pre-flight checks them: it cannot run
+    for a model not on this machine as a transformers folder yet (a hub id, a GGUF file)."""
+    from tunesmith.models.targets import check_targets, named_targets, names_of
+
+    targets = named_targets(settings)
+    if targets is not None:
+        check_targets(f"{key}.target_modules", targets, _name(model), names_of(model))
+
+
+@contextmanager
+def _refused(key: str):
+    """peft's config classes check the settings given them (IA3's feedforward_modules within
+    target_modules, layers_to_transform with a regex target, ...): every value is the recipe's,
+    so a ValueError there is the recipe's mistake, named by its key."""
+    try:
+        yield
+    except ValueError as exc:
+        raise UserError(f"{key}: peft refuses these settings ({_first(exc)})") from None
+
+
+@contextmanager
+def _refused_targets(key: str, settings, model):
+    """peft's refusals, while it builds the adapter, of what the recipe's targets select: no
+    module left (NoMatchingPeftModuleError, e.g. none in layers_to_transform) or a module of a
+    kind the method cannot adapt ("Target module ... not supported": a ValueError, from LoHa a
+    TypeError). Any other error is not the recipe's and goes on as it is."""
+    from peft.utils.error import NoMatchingPeftModuleError
+
+    try:
+        yield
+    except NoMatchingPeftModuleError as exc:
+        raise UserError(f"{key}: {_first(exc)}") from None
+    except (ValueError, TypeError) as exc:
+        kind = _unsupported_kind(str(exc))
+        if kind is None:
+            raise
+        from tunesmith.models.targets import names_of, weight_modules
+
+        targets = getattr(settings, "target_modules", None)
+        raise UserError(
+            f"{key}.target_modules: {targets!r} select a module that peft cannot adapt ({kind}); "
+            f"name weight-matrix modules: {weight_modules(names_of(model))}"
+        ) from None
+
+
+def _unsupported_kind(message: str) -> str | None:
+    """The module class in peft's "Target module <repr> is not supported" (LoRA, IA3) or
+    "Target module of type <class '...'> not supported" (LoHa); None for another message."""
+    import re
+
+    found = re.match(r"Target module (?:of type <class '(?:[\w.]*\.)?(\w+)'>|(\w+)\()", message)
+    if found is None or "not supported" not in message:
+        return None
+    return found.group(1) or found.group(2)
+
+
+def _name(model) -> str:
+    return getattr(model, "name_or_path", "") or type(model).__name__
+
+
+def _first(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0][:300] if lines else type(exc).__name__
 
 
 def _peft_load(base_model, folder):

@@ -47,15 +47,10 @@ def apply_pretraining(model, recipe, run_dir):
 def apply_weights(model, folder: Path, hint: str):
     """`model` with a saved result applied: a PEFT adapter merged in, or full weights instead."""
     from tunesmith.errors import UserError
-    from tunesmith.models.safe_files import (
-        require_readable,
-        require_safetensors,
-        weights_matching_config,
-    )
+    from tunesmith.models.safe_files import weights_matching_config
 
     if folder.is_dir():
-        require_safetensors(folder)  # never unpickle weights found in a run folder
-        require_readable(folder)
+        check_saved(folder)
     if (folder / "adapter_config.json").is_file():
         from peft import PeftModel
 
@@ -75,3 +70,22 @@ def apply_weights(model, folder: Path, hint: str):
         setattr(full, RECIPE_NAME, recipe_model_name(model))  # still the recipe's base model
         return full.to(model.device).eval()
     raise UserError(f"{folder}: no saved adapter or model; {hint}")
+
+
+def check_saved(folder: Path, model_config=None) -> None:
+    """What a load of the saved model or adapter `folder` would refuse, as one UserError:
+    weights only as pickles, a damaged JSON or safetensors file, an adapter config peft cannot
+    build; with `model_config` (the model it applies to) also adapter weights of other shapes
+    than its config makes. Nothing is loaded, so a command checks every folder it will load
+    before its first long step."""
+    from tunesmith.models.safe_files import (
+        ADAPTER_CONFIG,
+        check_adapter_weights,
+        require_readable,
+        require_safetensors,
+    )
+
+    require_safetensors(folder)  # never unpickle weights found in a run folder
+    require_readable(folder)
+    if model_config is not None and (folder / ADAPTER_CONFIG).is_file():
+        check_adapter_weights(folder, model_config)

@@ -120,6 +120,27 @@ def weights_matching_config(folder: Path) -> Iterator[None]:
         )
 
 
+def check_adapter_weights(folder: Path, model_config) -> None:
+    """The saved adapter weights have the shapes its config makes on a model of
+    `model_config` (the transformers config of the model it applies to), found without loading
+    that model: peft builds the adapter on a skeleton on the meta device (no weights allocated
+    or read, about a second whatever the model's size) and reads the adapter's own small
+    weights into it. Lets a command refuse a damaged adapter before minutes of other work
+    rather than when it finally loads the adapter."""
+    import warnings
+
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        skeleton = AutoModelForCausalLM.from_config(model_config)
+    with warnings.catch_warnings(), weights_matching_config(folder):
+        # torch warns per tensor that copying into a meta parameter is a no-op: it is, here
+        warnings.simplefilter("ignore", UserWarning)
+        PeftModel.from_pretrained(skeleton, str(folder))
+
+
 def _bad_config(folder: Path, problem: str) -> NoReturn:
     raise UserError(f"{folder}: damaged adapter, {problem}; {RESTORE}")
 

@@ -53,6 +53,11 @@ def _skeleton_names(folder: Path) -> dict[str, bool] | None:
             model = AutoModelForCausalLM.from_config(config)
     except Exception:  # transformers raises many types for an architecture it lacks
         return None
+    return names_of(model)
+
+
+def names_of(model) -> dict[str, bool]:
+    """Every module's dotted name of a built model -> whether it holds a weight matrix."""
     return {
         name: getattr(getattr(module, "weight", None), "ndim", 0) == 2
         for name, module in model.named_modules()
@@ -77,12 +82,14 @@ def adapted_targets(recipe) -> list[tuple[str, str | list[str]]]:
     parts = [(f"training.{recipe.training.settings_key}", recipe.training.settings())]
     if recipe.pretrain is not None:
         parts.append((f"pretrain.{recipe.pretrain.method}", recipe.pretrain.settings()))
-    found = []
-    for key, settings in parts:
-        targets = getattr(settings, "target_modules", None)
-        if targets and targets not in PEFT_TARGET_KEYWORDS:
-            found.append((f"{key}.target_modules", targets))
-    return found
+    found = [(f"{key}.target_modules", named_targets(settings)) for key, settings in parts]
+    return [(key, targets) for key, targets in found if targets is not None]
+
+
+def named_targets(settings) -> str | list[str] | None:
+    """A method's settings' target_modules when they name modules (None: nothing to check)."""
+    targets = getattr(settings, "target_modules", None)
+    return None if not targets or targets in PEFT_TARGET_KEYWORDS else targets
 
 
 def check_targets(
@@ -96,14 +103,18 @@ def check_targets(
     if not unmatched:
         return f"{key}: ok ({', '.join(entries)} found in the model)"
     hint = suggest(unmatched[0], _leaves(names))
-    weighted = _leaves(n for n, has_matrix in names.items() if has_matrix)
-    shown = ", ".join(weighted[:SHOWN]) + (", ..." if len(weighted) > SHOWN else "")
     what = unmatched if isinstance(targets, list) else repr(targets)
     where = f"{source}: " if source else ""
     raise UserError(
         f"{where}{key}: {what} match no module of model {model}{hint} "
-        f"(its weight-matrix modules: {shown})"
+        f"(its weight-matrix modules: {weight_modules(names)})"
     )
+
+
+def weight_modules(names: dict[str, bool]) -> str:
+    """The distinct weight-matrix module names (q_proj, ...), the first SHOWN of them."""
+    weighted = _leaves(n for n, has_matrix in names.items() if has_matrix)
+    return ", ".join(weighted[:SHOWN]) + (", ..." if len(weighted) > SHOWN else "")
 
 
 def _leaves(names) -> list[str]:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from tunesmith.artifacts import RunDir, write_json, write_jsonl
 from tunesmith.config.schema import Recipe
-from tunesmith.errors import UserError
 from tunesmith.models.base import PRETRAINED_WEIGHTS
 
 
@@ -35,7 +34,13 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> PretrainResult:
     from tunesmith.pretrain.blocks import build_blocks
     from tunesmith.pretrain.packing import as_items
     from tunesmith.train.plan import plan_batches
-    from tunesmith.train.session import make_trainer, prepare, run_trainer, save_final
+    from tunesmith.train.session import (
+        make_trainable,
+        make_trainer,
+        prepare,
+        run_trainer,
+        save_final,
+    )
 
     cfg = recipe.pretrain
     out = run_dir.stage("pretrain")
@@ -50,7 +55,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> PretrainResult:
     plan = plan_batches(cfg, model, tokenizer, [{}] * len(train_items), train_items, out)
     if plan.curriculum is not None:
         write_json(out / "curriculum.json", plan.curriculum)
-    model = _trainable(model, cfg, precision, recipe)
+    model = make_trainable(model, cfg, precision)  # peft refusing the settings: UserError
     held = as_items(blocks.held_out)[: cfg.val_max_examples]
     trainer = make_trainer(
         model,
@@ -85,18 +90,6 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> PretrainResult:
     }
     write_json(out / "metrics.json", metrics)
     return PretrainResult(state.step, base_ppl, state.best_val_ppl, tokens_per_second, resumed)
-
-
-def _trainable(model, cfg, precision: str, recipe: Recipe):
-    from tunesmith.train.session import make_trainable
-
-    try:
-        return make_trainable(model, cfg, precision)
-    except (ValueError, TypeError) as exc:  # e.g. LoRA target modules the model lacks
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(
-            f"pretrain.method: '{cfg.method}' cannot be applied to {recipe.model.name}: {first}"
-        ) from None
 
 
 def _applies(recipe: Recipe) -> bool:

@@ -54,5 +54,5 @@ def _replay_items(cfg, tokenizer) -> list:
     from tunesmith.models.formatting import encode_example
     from tunesmith.train.replay import replay_examples
 
-    rows = replay_examples(cfg.replay, f"{cfg.section}.replay")
+    rows = replay_examples(cfg.replay, f"{cfg.recipe_section}.replay")
     return [encode_example(e, tokenizer, cfg.max_seq_length) for e in rows]

@@ -74,9 +74,6 @@ def test_linear_merge_reloads_to_the_weighted_sum_of_deltas(tmp_path, tiny_model
     )
     got = hand_delta(target, MODULE)  # the merged adapter as saved on disk
     assert float((got - want).norm() / want.norm()) < 1e-5
-    # shared like any adapter: it names its base portably, not the folder it was read from
-    saved = json.loads((target / "adapter_config.json").read_text())
-    assert saved["base_model_name_or_path"] == Path(tiny_model_dir).name
 
 
 def test_peft_linear_cross_terms_are_detected_and_refused(tmp_path, tiny_model_dir, monkeypatch):

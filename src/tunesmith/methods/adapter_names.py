@@ -1,13 +1,13 @@
-"""The base model a saved PEFT adapter names: portable, never the local folder it was read from.
+"""The base model a saved PEFT adapter's README.md names: a Hub id or nothing, never a local folder.
 
 peft's save_pretrained writes the base model's `_name_or_path` (the folder transformers read
-it from: /home/me/models/x, or tunesmith's cache folder for an alias) into README.md's
-`base_model` and `base_model:adapter:` tag and into adapter_config.json's
-`base_model_name_or_path`. An adapter is meant to be shared; those lines leak the trainer's
-file system and name nothing whoever receives it can load. They are rewritten from the
-recipe's model.name (models/naming.py): the Hub id when tunesmith knows one, else the last
-path component in adapter_config.json and no `base_model` in README.md (the Hub takes only a
-Hub id there), as the export cards do.
+it from: /home/me/models/x, or tunesmith's cache folder for an alias) into README.md's Hub
+front matter, as `base_model` and the `base_model:adapter:` tag. The Hub takes only a Hub id
+there, and a local path leaks the trainer's file system into a card meant to be shared. They
+are rewritten from the recipe's model.name (models/naming.py): the Hub id when tunesmith knows
+one, else left out, as the export cards do. adapter_config.json's `base_model_name_or_path`
+stays as peft wrote it: `AutoPeftModelForCausalLM.from_pretrained(adapter)` loads the base
+from there, and a name that is no folder and no Hub id would break that even where it worked.
 """
 
 from __future__ import annotations

@@ -90,12 +90,13 @@ def save_pretrained(model, folder: Path) -> None:
 
 def finish_adapter_folder(model, folder: Path) -> None:
     """What every adapter folder peft saved gets before it is swapped into place: the same
-    adapter_config.json for the same weights, and the base model named portably
-    (adapter_names.py), never the local folder peft read it from."""
+    adapter_config.json for the same weights, and a README.md whose Hub card names the base
+    by its Hub id or not at all, never by the local folder peft read it from
+    (adapter_names.py)."""
     from tunesmith.methods.adapter_names import base_names, portable_readme
 
     public, hub_id = base_names(model)
-    _canonical_adapter_config(folder / "adapter_config.json", public)
+    _canonical_adapter_config(folder / "adapter_config.json")
     if public is not None:
         portable_readme(folder / "README.md", hub_id)
 
@@ -103,11 +104,10 @@ def finish_adapter_folder(model, folder: Path) -> None:
 SET_VALUED = ("target_modules", "exclude_modules")  # peft keeps these as sets
 
 
-def _canonical_adapter_config(path: Path, base_model: str | None = None) -> None:
+def _canonical_adapter_config(path: Path) -> None:
     """Sort the config's set-valued lists: peft writes a set in string-hash order, which
     differs between processes, so the same weights made a different adapter folder each run
-    (and the same tuned model looked like another to every content hash downstream). The
-    base model is named by `base_model`, not the local folder peft read (adapter_names.py)."""
+    (and the same tuned model looked like another to every content hash downstream)."""
     import json
 
     if not path.is_file():
@@ -117,8 +117,6 @@ def _canonical_adapter_config(path: Path, base_model: str | None = None) -> None
         value = config.get(key)
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             config[key] = sorted(value)
-    if base_model is not None and config.get("base_model_name_or_path"):
-        config["base_model_name_or_path"] = base_model
     path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 

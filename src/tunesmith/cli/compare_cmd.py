@@ -16,6 +16,7 @@ def compare_runs(runs: list[Path], html: Path, row: str = "tuned") -> dict:
     from tunesmith.config.tasks import metric_keys
     from tunesmith.evaluate.runs import (
         compare_predictions,
+        perplexity_incomparable,
         run_info,
         run_predictions,
         tokenised_alike,
@@ -48,16 +49,22 @@ def compare_runs(runs: list[Path], html: Path, row: str = "tuned") -> dict:
                 f"{run}: ROUGE/BLEU scored again from its saved answers (tokenised "
                 "differently from the other run)"
             )
+        keys = metric_keys(recipe.metrics())
+        apart = perplexity_incomparable(first, other)
+        if apart is not None:
+            keys = [k for k in keys if k != "perplexity"]
+            console.print(apart)
         result = compare_predictions(
             rows_a,
             rows_b,
-            metric_keys(recipe.metrics()),
+            keys,
             info["labels"],
             ev.bootstrap_resamples,
             ev.bootstrap_seed,
             ev.alpha,
         )
-        results.append({"a": str(first), "b": str(other), **tokenization, **result})
+        note = {"perplexity_left_out": apart} if apart is not None else {}
+        results.append({"a": str(first), "b": str(other), **tokenization, **note, **result})
         title = f"{Path(other).name} vs {Path(first).name} ({row}; {result['n_shared']} shared)"
         figures().print(pairs_table(title, result["metrics"], "A", "B"))
     report = {"row": row, "task": info["task"], "alpha": ev.alpha, "comparisons": results}

@@ -45,6 +45,48 @@ def run_info(run: Path) -> dict:
     }
 
 
+def tokenizer_fingerprint(run: Path) -> str | None:
+    """A hash of the vocabulary the run's model tokenised with (its saved train folder's
+    tokenizer, else the recipe's local model folder); None when neither can be read.
+    Per-token perplexity counts tokens of this vocabulary, so runs that differ here have
+    perplexities in different units."""
+    import hashlib
+    import json
+
+    from tunesmith.methods.base import method_of
+
+    recipe = load_recipe(Path(run) / "recipe.yaml")
+    saved = Path(run) / "train" / method_of(recipe.training).artefact
+    for folder in (saved, Path(recipe.model.name)):
+        if (folder / "tokenizer_config.json").is_file():
+            vocab = _vocabulary(folder)
+            if vocab is not None:
+                text = json.dumps(sorted(vocab.items()), ensure_ascii=False)
+                return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return None
+
+
+def _vocabulary(folder: Path) -> dict | None:
+    from transformers import AutoTokenizer
+
+    try:  # local files only: a comparison never downloads
+        return AutoTokenizer.from_pretrained(str(folder), local_files_only=True).get_vocab()
+    except Exception:  # a damaged or unreadable tokenizer: unknown, not a crash
+        return None
+
+
+def perplexity_incomparable(run_a: Path, run_b: Path) -> str | None:
+    """Why the runs' perplexities cannot be compared (None when they can, or when either
+    tokenizer is unknown): their tokenizers differ."""
+    a, b = tokenizer_fingerprint(run_a), tokenizer_fingerprint(run_b)
+    if a is None or b is None or a == b:
+        return None
+    return (
+        f"perplexity left out: {run_a} and {run_b} use different tokenizers, and per-token "
+        "perplexity is not comparable across vocabularies (the text metrics are)"
+    )
+
+
 def tokenised_alike(
     a: tuple[Path, list[dict], dict | None], b: tuple[Path, list[dict], dict | None]
 ) -> tuple[list[dict], list[dict], dict]:

@@ -28,6 +28,7 @@ def export_run(recipe, run_dir, config, progress=print) -> dict:
     from tunesmith.models.speed import speed_prompt, tokens_per_second
 
     model, tokenizer, tokenizer_dir = merged_tuned(recipe, run_dir, "export")
+    stop_at_turn_end(model, tokenizer)
     artefacts = artefacts_of(config)
     if any(artefact.format == "gguf" for artefact in artefacts):
         # refused before any artefact is written: not after the merged folder, with no record
@@ -66,6 +67,20 @@ def export_run(recipe, run_dir, config, progress=print) -> dict:
     for artefact in artefacts:
         progress(f"export {artefact.name}: {artefact.path(run_dir.root / 'export')}")
     return record
+
+
+def stop_at_turn_end(model, tokenizer) -> None:
+    """The saved generation_config.json's eos_token_id lists every token evaluation stops at
+    (models/stopping.py: the chat template's end of turn too), so plain `generate` on the
+    export stops where the scored answers ended; unchanged when it already holds them all."""
+    from tunesmith.models.stopping import end_of_sequence_ids
+
+    config = model.generation_config
+    configured = config.eos_token_id
+    known = set(configured if isinstance(configured, list) else [configured])
+    ends = end_of_sequence_ids(model, tokenizer)
+    if not set(ends) <= known:
+        config.eos_token_id = ends
 
 
 def read_exports(export_dir: Path) -> dict:

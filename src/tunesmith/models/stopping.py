@@ -71,10 +71,71 @@ def stopping_for(model, tokenizer, strings: tuple[str, ...] = ()) -> Stopping:
 
 
 def end_of_sequence_ids(model, tokenizer) -> list[int]:
+    """The tokenizer's and generation_config's end-of-sequence tokens, and the chat template's
+    end of an assistant turn (`turn_end_ids`): training supervises that token, so a tuned
+    model ends its answer with it even where it is not the tokenizer's EOS (Qwen2.5 base:
+    EOS `<|endoftext|>`, turns end with `<|im_end|>`)."""
     ids = {tokenizer.eos_token_id}
     configured = getattr(model.generation_config, "eos_token_id", None)
     ids.update(configured if isinstance(configured, list) else [configured])
+    ids.update(turn_end_ids(tokenizer))
     return sorted(i for i in ids if i is not None)
+
+
+# The assistant's text of the conversation `turn_end_ids` renders to find what follows it.
+TURN_PROBE = ("Where does the user's text end", "Here the assistant's text ends")
+_TURN_ENDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # tokenizer -> (template, ids)
+
+
+def turn_end_ids(tokenizer) -> list[int]:
+    """The special token(s) the chat template writes right after an assistant message's
+    content (`<|im_end|>` for ChatML, `<end_of_turn>` for Gemma); [] without a template (the
+    plain format ends a turn with EOS) or when a text token follows first. Measured once per
+    tokenizer and template."""
+    template = getattr(tokenizer, "chat_template", None)
+    if not template:
+        return []
+    try:
+        known = _TURN_ENDS.get(tokenizer)
+    except TypeError:  # an object without weak references: measured each time
+        return _measure_turn_end(tokenizer)
+    if known is None or known[0] != template:
+        known = (template, _measure_turn_end(tokenizer))
+        _TURN_ENDS[tokenizer] = known
+    return list(known[1])
+
+
+def _measure_turn_end(tokenizer) -> list[int]:
+    """The leading special tokens of what the template renders after a known assistant text
+    (whitespace before them skipped)."""
+    from tunesmith.models.formatting import render
+
+    question, answer = TURN_PROBE
+    messages = [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+    try:
+        text = render(messages, tokenizer)
+    except Exception:  # a template that refuses the probe (Jinja raise_exception)
+        return []
+    end = text.rfind(answer)
+    if end < 0:  # the template rewrote the assistant's text
+        return []
+    special = _special_ids(tokenizer)
+    after = tokenizer(text[end + len(answer) :], add_special_tokens=False)["input_ids"]
+    found: list[int] = []
+    for token in after:
+        if token in special:
+            found.append(token)
+        elif found or tokenizer.decode([token]).strip():
+            break  # the special tokens ended, or text came before any
+    return found
+
+
+def _special_ids(tokenizer) -> set[int]:
+    """Ids of the tokenizer's special tokens: its named ones and added tokens marked special."""
+    ids = set(getattr(tokenizer, "all_special_ids", []))
+    added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+    ids.update(i for i, token in added.items() if getattr(token, "special", False))
+    return ids
 
 
 # per tokenizer (weakly held: a table dies with its tokenizer), per (vocabulary size, strings)

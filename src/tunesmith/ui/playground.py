@@ -55,6 +55,7 @@ def stream(run_root: Path, system: str, prompt: str, max_new_tokens: int) -> Ite
     from transformers import TextIteratorStreamer
 
     from tunesmith.models.formatting import fit_prompt
+    from tunesmith.models.stopping import end_of_sequence_ids
     from tunesmith.models.truncation import prompt_cut_note
 
     model, tokenizer, recipe = load(run_root, system)
@@ -70,6 +71,7 @@ def stream(run_root: Path, system: str, prompt: str, max_new_tokens: int) -> Ite
         tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TIMEOUT
     )
     inputs = torch.tensor([ids], device=model.device)
+    ends = end_of_sequence_ids(model, tokenizer)  # as evaluation: the template's turn end too
 
     def generate() -> None:
         try:
@@ -82,6 +84,7 @@ def stream(run_root: Path, system: str, prompt: str, max_new_tokens: int) -> Ite
                     top_p=None,
                     top_k=None,
                     max_new_tokens=limit,
+                    eos_token_id=ends,
                     pad_token_id=tokenizer.pad_token_id,
                     streamer=streamer,
                 )

@@ -182,10 +182,14 @@ def _measure_tail(tokenizer) -> int:
 
 def render(messages: list[dict], tokenizer, generation_prompt: bool = False) -> str:
     if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=generation_prompt
-        )
+        return _apply(messages, tokenizer, generation_prompt)
     return _plain_render(messages, tokenizer, generation_prompt)
+
+
+def _apply(messages: list[dict], tokenizer, generation_prompt: bool, **options) -> str:
+    return tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=generation_prompt, **options
+    )
 
 
 def _plain_render(messages: list[dict], tokenizer, generation_prompt: bool) -> str:
@@ -205,28 +209,91 @@ def _plain_render(messages: list[dict], tokenizer, generation_prompt: bool) -> s
 def _segments(messages: list[dict], tokenizer) -> list[tuple[str, bool]]:
     """Split the rendered conversation into (text, trainable) pieces: assistant turns train,
     except a blank one (in real chat logs a skipped reply): training it would teach the model
-    to answer with nothing."""
+    to answer with nothing. Each answer starts where its generation prompt ends (the prompt
+    evaluation gives the model); each turn ends where the conversation rendered up to it ends,
+    or, for a template that closes a whole conversation differently (`_turn_end`), after the
+    turn's own text and its end-of-turn marker."""
+    whole = render(messages, tokenizer)
     segments: list[tuple[str, bool]] = []
-    done = ""
+    done = 0
     for i, message in enumerate(messages):
         if message["role"] == "assistant":
-            header = render(messages[:i], tokenizer, generation_prompt=True)
-            full = render(messages[: i + 1], tokenizer)
-            _check_prefix(done, header)
-            _check_prefix(header, full)
+            start = _answer_start(messages[:i], whole, done, tokenizer)
+            end = _turn_end(messages[: i + 1], whole, start, tokenizer)
             answered = bool(message["content"].strip())
-            segments += [(header[len(done) :], False), (full[len(header) :], answered)]
+            segments += [(whole[done:start], False), (whole[start:end], answered)]
         else:
-            full = render(messages[: i + 1], tokenizer)
-            _check_prefix(done, full)
-            segments.append((full[len(done) :], False))
-        done = full
+            end = _turn_end(messages[: i + 1], whole, done, tokenizer)
+            segments.append((whole[done:end], False))
+        done = end
+    segments.append((whole[done:], False))
     return [(text, trainable) for text, trainable in segments if text]
 
 
-def _check_prefix(prefix: str, text: str) -> None:
-    if not text.startswith(prefix):
-        raise ValueError("the chat template does not render conversations prefix-stably")
+def _answer_start(before: list[dict], whole: str, done: int, tokenizer) -> int:
+    """Where the answer after `before` starts in `whole`: the end of the generation prompt for
+    `before`, which `whole` must start with."""
+    headers = [render(before, tokenizer, generation_prompt=True)]
+    for header in headers:
+        if len(header) >= done and whole.startswith(header):
+            return len(header)
+    raise _unsplittable()
+
+
+def _turn_end(upto: list[dict], whole: str, start: int, tokenizer) -> int:
+    """Where the last message of `upto` ends in `whole` (the conversation it begins): where
+    `upto` rendered alone ends, when that is how `whole` starts. A template may close a whole
+    conversation differently: Phi-3's appends its eos_token, Qwen3's gives the last answer a
+    think block. The turn then ends after its own text in `whole`, with as much of what the
+    template writes after that text alone as `whole` has there (Phi-3's `<|end|>\n`), never
+    inside a special token."""
+    text = render(upto, tokenizer)
+    if len(text) >= start and whole.startswith(text):
+        return len(text)
+    content = upto[-1]["content"].strip()
+    own, at = text.find(content, start), whole.find(content, start)
+    if own < 0 or at < 0 or not text.startswith(whole[:start]):
+        raise _unsplittable()
+    own, at = own + len(content), at + len(content)
+    shared = _common_prefix(text[own:], whole[at:])
+    tokens = _added_tokens(tokenizer)
+    while True:  # step back out of a special token either text has across the end
+        back = max(
+            own + shared - _token_start(text, own + shared, tokens),
+            at + shared - _token_start(whole, at + shared, tokens),
+        )
+        if not back:
+            return at + shared
+        shared -= back
+
+
+def _common_prefix(a: str, b: str) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
+def _added_tokens(tokenizer) -> list[str]:
+    """The tokenizer's added and special tokens' texts (`<|endoftext|>`, `<think>`)."""
+    added = set(tokenizer.get_added_vocab()) | set(tokenizer.all_special_tokens)
+    return sorted(token for token in added if token)
+
+
+def _token_start(text: str, end: int, tokens: list[str]) -> int:
+    """`end`, or the start of a token of `tokens` that `text` has across `end`."""
+    for token in tokens:
+        at = text.find(token, max(0, end - len(token) + 1), end + len(token) - 1)
+        if 0 <= at < end:
+            return at
+    return end
+
+
+def _unsplittable() -> Exception:
+    from tunesmith.errors import UserError
+
+    return UserError(
+        "model: the chat template renders a conversation's turns differently once more "
+        "follow, so where an answer starts and ends cannot be found; give the model a "
+        "template that renders a conversation as its turns one after another"
+    )
 
 
 def _ids(tokenizer, text: str, bos: bool = False) -> list[int]:

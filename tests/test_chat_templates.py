@@ -77,3 +77,67 @@ def test_a_template_that_rewrites_earlier_turns_is_one_clear_error(tiny_model_di
     )
     with pytest.raises(UserError, match="chat template renders a conversation's turns"):
         encode_example(CHAT, tokenizer, 128)
+
+
+@pytest.fixture
+def gemma(tiny_model_dir):
+    return family_tokenizer(tiny_model_dir, "gemma")
+
+
+def test_gemma_system_prompt_goes_into_the_first_user_turn(gemma, caplog):
+    """Gemma's template raises 'System role not supported': a recipe's system_prompt was a
+    traceback. It now opens the first user turn (as Gemma's documentation advises), said
+    once in the log."""
+    example = {**EXAMPLE, "system": "Be brief."}
+    with caplog.at_level("WARNING", logger="tunesmith.models.formatting"):
+        encoded = encode_example(example, gemma, 128)
+        prompt, _ = fit_prompt(example, gemma, 128)
+    assert supervised(gemma, encoded) == ["python editor<end_of_turn>\n"]
+    assert encoded.input_ids[: len(prompt)] == prompt
+    assert gemma.decode(prompt) == (
+        "<bos><start_of_turn>user\nBe brief.\n\nSummarise: a b c<end_of_turn>\n"
+        "<start_of_turn>model\n"
+    )
+    assert [r.message for r in caplog.records].count(
+        "the model's chat template refuses a system message: the system prompt is put at the "
+        "start of the first user turn instead"
+    ) == 1
+
+
+def test_a_template_that_takes_a_system_role_keeps_it(phi3, caplog):
+    example = {**EXAMPLE, "system": "Be brief."}
+    with caplog.at_level("WARNING", logger="tunesmith.models.formatting"):
+        prompt, _ = fit_prompt(example, phi3, 128)
+    assert phi3.decode(prompt).startswith("<|system|>\nBe brief.<|end|>\n<|user|>\nSummarise")
+    assert not caplog.records
+
+
+def _model_with_template(tiny_model_dir, tmp_path, template: str):
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer.chat_template = template
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_validate_renders_an_example_through_the_template(tiny_recipe, tiny_model_dir, tmp_path):
+    """A template error was a traceback once training started; now one line at validate."""
+    from chat_templates import GEMMA
+    from test_preflight import _refused, tunesmith
+
+    refusing = "{{ raise_exception('Conversation roles must alternate user/assistant') }}"
+    folder = _model_with_template(tiny_model_dir, tmp_path, refusing)
+    recipe = tiny_recipe(model={"name": str(folder), "precision": "fp32"})
+    _refused(tunesmith("validate", recipe), "roles must alternate")
+    folder = _model_with_template(tiny_model_dir, tmp_path / "gemma", GEMMA)
+    recipe = tiny_recipe(
+        model={"name": str(folder), "precision": "fp32"}, **{"data.system_prompt": "Be brief."}
+    )
+    done = tunesmith("validate", recipe)
+    assert done.returncode == 0, done.stderr
+    assert "template: ok (it refuses a system message" in " ".join(done.stderr.split())

@@ -7,9 +7,12 @@ for SmolLM2 pad == eos, and masking pads would stop the model from learning to s
 
 from __future__ import annotations
 
+import logging
 import math
 import weakref
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 IGNORE = -100
 # Tokens kept at least at the end of a cut prompt: the template's own tail (the end of the
@@ -20,6 +23,7 @@ KEEP_TAIL = 8
 # The user's text of the conversation `prompt_tail` renders to find what the template adds.
 TAIL_PROBE = "Where does the user's text end"
 _TAILS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # tokenizer -> (template, tail)
+_SYSTEM: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # tokenizer -> (template, refuses)
 # When prompt and answer both are long, each keeps at least this share of max_length: an answer
 # pushed out by its prompt trains on nothing (loss 0, perplexity over no tokens), and an
 # answer kept whole beside a prompt cut to its header teaches answers without their question.
@@ -181,15 +185,60 @@ def _measure_tail(tokenizer) -> int:
 
 
 def render(messages: list[dict], tokenizer, generation_prompt: bool = False) -> str:
-    if getattr(tokenizer, "chat_template", None):
-        return _apply(messages, tokenizer, generation_prompt)
-    return _plain_render(messages, tokenizer, generation_prompt)
+    """`messages` through the tokenizer's chat template (`_plain_render` without one): a system
+    message a template refuses goes into the first user turn (`fold_system`)."""
+    if not getattr(tokenizer, "chat_template", None):
+        return _plain_render(messages, tokenizer, generation_prompt)
+    messages = fold_system(messages, tokenizer)
+    return _apply(messages, tokenizer, generation_prompt)
 
 
 def _apply(messages: list[dict], tokenizer, generation_prompt: bool, **options) -> str:
     return tokenizer.apply_chat_template(
         messages, tokenize=False, add_generation_prompt=generation_prompt, **options
     )
+
+
+def fold_system(messages: list[dict], tokenizer) -> list[dict]:
+    """`messages` with a leading system message put at the start of the first user turn
+    (separated by a blank line), for a template that refuses the system role (Gemma's raises
+    'System role not supported'; its documentation advises exactly this); unchanged else."""
+    if not messages or messages[0]["role"] != "system" or not refuses_system(tokenizer):
+        return messages
+    system, rest = messages[0]["content"], messages[1:]
+    if rest and rest[0]["role"] == "user":
+        return [{**rest[0], "content": f"{system}\n\n{rest[0]['content']}"}, *rest[1:]]
+    return [{"role": "user", "content": system}, *rest]
+
+
+def refuses_system(tokenizer) -> bool:
+    """The chat template raises on a system message but renders the same conversation
+    without it. Probed once per tokenizer and template; said once in the log."""
+    template = getattr(tokenizer, "chat_template", None)
+    known = _SYSTEM.get(tokenizer)
+    if known is None or known[0] != template:
+        known = (template, bool(template) and _probe_refuses_system(tokenizer))
+        _SYSTEM[tokenizer] = known
+        if known[1]:
+            log.warning(
+                "the model's chat template refuses a system message: the system prompt is "
+                "put at the start of the first user turn instead"
+            )
+    return known[1]
+
+
+def _probe_refuses_system(tokenizer) -> bool:
+    user = {"role": "user", "content": TAIL_PROBE}
+    try:
+        _apply([{"role": "system", "content": "Be brief."}, user], tokenizer, True)
+        return False
+    except Exception:  # Jinja raise_exception: TemplateError
+        pass
+    try:
+        _apply([user], tokenizer, True)
+    except Exception:  # the template refuses something else too: its own error is shown
+        return False
+    return True
 
 
 def _plain_render(messages: list[dict], tokenizer, generation_prompt: bool) -> str:
@@ -213,6 +262,7 @@ def _segments(messages: list[dict], tokenizer) -> list[tuple[str, bool]]:
     evaluation gives the model); each turn ends where the conversation rendered up to it ends,
     or, for a template that closes a whole conversation differently (`_turn_end`), after the
     turn's own text and its end-of-turn marker."""
+    messages = fold_system(messages, tokenizer)
     whole = render(messages, tokenizer)
     segments: list[tuple[str, bool]] = []
     done = 0

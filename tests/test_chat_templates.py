@@ -141,3 +141,37 @@ def test_validate_renders_an_example_through_the_template(tiny_recipe, tiny_mode
     done = tunesmith("validate", recipe)
     assert done.returncode == 0, done.stderr
     assert "template: ok (it refuses a system message" in " ".join(done.stderr.split())
+
+
+@pytest.fixture(scope="module")
+def qwen3(tiny_model_dir):
+    return family_tokenizer(tiny_model_dir, "qwen3")
+
+
+THINK_OFF = "<|im_start|>assistant\n<think>\n\n</think>\n\n"
+
+
+def test_qwen3_empty_think_block_is_prompt_not_answer(qwen3):
+    """Qwen3's template puts `<think>\\n\\n</think>\\n\\n` before the last answer: it was
+    supervised, and the tuned model answered `<think>` (then stopped at "\\n") every time. It is
+    prompt now, and generation prompts end with it (thinking off), as training's did."""
+    encoded = encode_example(EXAMPLE, qwen3, 128)
+    assert supervised(qwen3, encoded) == ["python editor<|im_end|>\n"]
+    prompt, _ = fit_prompt(EXAMPLE, qwen3, 128)
+    assert qwen3.decode(prompt).endswith("<|im_end|>\n" + THINK_OFF)
+    assert encoded.input_ids[: len(prompt)] == prompt
+
+
+def test_qwen3_few_shot_and_earlier_turns(qwen3):
+    """An earlier answer loses its think block once a later user turn exists: few-shot
+    evaluation crashed ('not prefix-stable'). Demonstrations are context; every answer of a
+    chat is supervised without a think block."""
+    example = {**EXAMPLE, "demos": [{"prompt": "Summarise: x", "response": "rust shell"}]}
+    encoded = encode_example(example, qwen3, 128)
+    assert supervised(qwen3, encoded) == ["python editor<|im_end|>\n"]
+    prompt, _ = fit_prompt(example, qwen3, 128)
+    assert encoded.input_ids[: len(prompt)] == prompt
+    text = qwen3.decode(prompt)
+    assert "<|im_start|>assistant\nrust shell<|im_end|>\n" in text and text.endswith(THINK_OFF)
+    chat = encode_example(CHAT, qwen3, 128)
+    assert supervised(qwen3, chat) == ["hello there<|im_end|>\n", "see you<|im_end|>\n"]

@@ -186,17 +186,28 @@ def _measure_tail(tokenizer) -> int:
 
 def render(messages: list[dict], tokenizer, generation_prompt: bool = False) -> str:
     """`messages` through the tokenizer's chat template (`_plain_render` without one): a system
-    message a template refuses goes into the first user turn (`fold_system`)."""
+    message a template refuses goes into the first user turn (`fold_system`), and a template
+    with a thinking switch (Qwen3) renders with thinking off (`_options`)."""
     if not getattr(tokenizer, "chat_template", None):
         return _plain_render(messages, tokenizer, generation_prompt)
     messages = fold_system(messages, tokenizer)
-    return _apply(messages, tokenizer, generation_prompt)
+    return _apply(messages, tokenizer, generation_prompt, **_options(tokenizer))
 
 
 def _apply(messages: list[dict], tokenizer, generation_prompt: bool, **options) -> str:
     return tokenizer.apply_chat_template(
         messages, tokenize=False, add_generation_prompt=generation_prompt, **options
     )
+
+
+def _options(tokenizer) -> dict:
+    """Qwen3's template writes an empty think block after the assistant header of a
+    generation prompt with `enable_thinking=False` (and before the last answer of a whole
+    conversation either way): with it off, the prompts evaluation generates from end with the
+    block training put before the answer, so the block is prompt (never supervised), and the
+    tuned model answers instead of starting to think. Templates without the switch ignore it."""
+    template = tokenizer.chat_template
+    return {"enable_thinking": False} if "enable_thinking" in template else {}
 
 
 def fold_system(messages: list[dict], tokenizer) -> list[dict]:
@@ -282,8 +293,11 @@ def _segments(messages: list[dict], tokenizer) -> list[tuple[str, bool]]:
 
 def _answer_start(before: list[dict], whole: str, done: int, tokenizer) -> int:
     """Where the answer after `before` starts in `whole`: the end of the generation prompt for
-    `before`, which `whole` must start with."""
+    `before`, which `whole` must start with. An earlier answer of Qwen3's template has no think
+    block (only the last one does), so its prompt is the one rendered without the options."""
     headers = [render(before, tokenizer, generation_prompt=True)]
+    if getattr(tokenizer, "chat_template", None) and _options(tokenizer):
+        headers.append(_apply(fold_system(before, tokenizer), tokenizer, True))
     for header in headers:
         if len(header) >= done and whole.startswith(header):
             return len(header)

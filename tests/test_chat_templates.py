@@ -119,6 +119,7 @@ def _model_with_template(tiny_model_dir, tmp_path, template: str):
 
     folder = tmp_path / "model"
     shutil.copytree(tiny_model_dir, folder)
+    (folder / "chat_template.jinja").unlink(missing_ok=True)  # None: the model has none
     tokenizer = AutoTokenizer.from_pretrained(folder)
     tokenizer.chat_template = template
     tokenizer.save_pretrained(folder)
@@ -175,3 +176,57 @@ def test_qwen3_few_shot_and_earlier_turns(qwen3):
     assert "<|im_start|>assistant\nrust shell<|im_end|>\n" in text and text.endswith(THINK_OFF)
     chat = encode_example(CHAT, qwen3, 128)
     assert supervised(qwen3, chat) == ["hello there<|im_end|>\n", "see you<|im_end|>\n"]
+
+
+@pytest.mark.parametrize("family", ["chatml", "gemma", "plain"])
+def test_the_cards_python_example_builds_the_prompt_training_used(tmp_path, tiny_model_dir, family):
+    """On an exported folder without a chat template (GPT-2-like), the card's snippet called
+    apply_chat_template, which fails there, and the card spoke of a chat template; with
+    Gemma's, its system message made the template raise. The snippet run against the folder's
+    tokenizer now gives exactly the prompt ids training and evaluation used."""
+    from export_helpers import small_recipe
+    from test_export_card import MERGED, RECORD, _with_data
+    from transformers import AutoTokenizer
+
+    from tunesmith.export.card import render_card
+    from tunesmith.export.prompt_card import prompt_example
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    if family == "gemma":
+        tokenizer = family_tokenizer(tiny_model_dir, "gemma")
+    if family == "plain":
+        tokenizer.chat_template = None
+    folder = tmp_path / "exported"
+    tokenizer.save_pretrained(folder)
+    if family == "plain":
+        (folder / "chat_template.jinja").unlink(missing_ok=True)
+    recipe = _with_data(
+        small_recipe(tmp_path, tiny_model_dir),
+        prompt_template="Summarise:\n{description}",
+        system_prompt="Be brief.",
+    )
+    prompt, style = prompt_example(recipe, folder)
+    card = render_card(recipe, "merged", MERGED, RECORD, None, None, prompt, style)
+    code = card.split("```python\n")[1].split("\n```")[0]
+    scope = {"tokenizer": AutoTokenizer.from_pretrained(folder)}
+    exec(code, scope)  # the card's own example, as a user pastes it
+    example = {"system": "Be brief.", "prompt": "Summarise:\n<description>", "response": "x"}
+    expected, _ = fit_prompt(example, scope["tokenizer"], 1 << 20)
+    assert scope["inputs"]["input_ids"][0].tolist() == expected
+    assert ("apply_chat_template" in code) == (family != "plain")
+    assert ("no chat template" in card) == (family == "plain")
+    assert ("refuses a system message" in card) == (family == "gemma")
+
+
+def test_validate_says_when_prompts_are_plain_text(tiny_recipe, tiny_model_dir, tmp_path):
+    """A model without a chat template was trained on `### User:` text silently."""
+    from tunesmith.config import load_recipe
+    from tunesmith.preflight import preflight
+
+    folder = _model_with_template(tiny_model_dir, tmp_path, None)
+    recipe = load_recipe(tiny_recipe(model={"name": str(folder), "precision": "fp32"}))
+    lines = [line for line in preflight(recipe, None) if line.startswith("template:")]
+    assert lines == [
+        "template: ok (the model has no chat template: prompts are written as plain "
+        "'### User:' and '### Response:' sections)"
+    ]

@@ -251,6 +251,11 @@ def _check_template(recipe: Recipe) -> list[str]:
             f"model.name: the chat template of {recipe.model.name} cannot render a training "
             f"example ({one_line(exc)})"
         ) from None
+    if not getattr(tokenizer, "chat_template", None):
+        return [
+            "template: ok (the model has no chat template: prompts are written as plain "
+            "'### User:' and '### Response:' sections)"
+        ]
     system = example.get("system") or any(
         m["role"] == "system" for m in example.get("messages", [])
     )

@@ -216,6 +216,11 @@ def fold_system(messages: list[dict], tokenizer) -> list[dict]:
     'System role not supported'; its documentation advises exactly this); unchanged else."""
     if not messages or messages[0]["role"] != "system" or not refuses_system(tokenizer):
         return messages
+    return merge_system(messages)
+
+
+def merge_system(messages: list[dict]) -> list[dict]:
+    """`messages` (a system message first) with the system text opening the first user turn."""
     system, rest = messages[0]["content"], messages[1:]
     if rest and rest[0]["role"] == "user":
         return [{**rest[0], "content": f"{system}\n\n{rest[0]['content']}"}, *rest[1:]]
@@ -253,7 +258,8 @@ def _probe_refuses_system(tokenizer) -> bool:
 
 
 def _plain_render(messages: list[dict], tokenizer, generation_prompt: bool) -> str:
-    """Fallback for base models without a chat template."""
+    """Fallback for base models without a chat template: `### User:` (`### System:`) and
+    `### Response:` sections (described on the export's model card, export/prompt_card.py)."""
     eos = tokenizer.eos_token or ""
     parts = []
     for message in messages:

@@ -230,3 +230,18 @@ def test_validate_says_when_prompts_are_plain_text(tiny_recipe, tiny_model_dir, 
         "template: ok (the model has no chat template: prompts are written as plain "
         "'### User:' and '### Response:' sections)"
     ]
+
+
+def test_plain_prompts_are_said_once_in_the_log(tiny_model_dir, caplog):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer.chat_template = None
+    with caplog.at_level("WARNING", logger="tunesmith.models.formatting"):
+        for _ in range(2):
+            encode_example(EXAMPLE, tokenizer, 128)
+            fit_prompt(EXAMPLE, tokenizer, 128)
+    assert [r.message for r in caplog.records] == [
+        "the model has no chat template: prompts are written as plain '### User:' and "
+        "'### Response:' sections"
+    ]

@@ -231,7 +231,12 @@ def _template(recipe: Recipe) -> list[str]:
 
 def _check_template(recipe: Recipe) -> list[str]:
     from tunesmith.models import resolve_model
-    from tunesmith.models.formatting import encode_example, fit_prompt, refuses_system
+    from tunesmith.models.formatting import (
+        PLAIN_NOTE,
+        encode_example,
+        fit_prompt,
+        refuses_system,
+    )
     from tunesmith.models.loading import load_tokenizer
 
     train, _ = _splits(recipe)
@@ -252,10 +257,7 @@ def _check_template(recipe: Recipe) -> list[str]:
             f"example ({one_line(exc)})"
         ) from None
     if not getattr(tokenizer, "chat_template", None):
-        return [
-            "template: ok (the model has no chat template: prompts are written as plain "
-            "'### User:' and '### Response:' sections)"
-        ]
+        return [f"template: ok ({PLAIN_NOTE})"]
     system = example.get("system") or any(
         m["role"] == "system" for m in example.get("messages", [])
     )

@@ -24,6 +24,15 @@ KEEP_TAIL = 8
 TAIL_PROBE = "Where does the user's text end"
 _TAILS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # tokenizer -> (template, tail)
 _SYSTEM: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # tokenizer -> (template, refuses)
+_TOLD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # tokenizer -> notes logged
+FOLD_NOTE = (
+    "the model's chat template refuses a system message: the system prompt is put at the "
+    "start of the first user turn instead"
+)
+PLAIN_NOTE = (
+    "the model has no chat template: prompts are written as plain '### User:' and "
+    "'### Response:' sections"
+)
 # When prompt and answer both are long, each keeps at least this share of max_length: an answer
 # pushed out by its prompt trains on nothing (loss 0, perplexity over no tokens), and an
 # answer kept whole beside a prompt cut to its header teaches answers without their question.
@@ -189,6 +198,7 @@ def render(messages: list[dict], tokenizer, generation_prompt: bool = False) -> 
     message a template refuses goes into the first user turn (`fold_system`), and a template
     with a thinking switch (Qwen3) renders with thinking off (`_options`)."""
     if not getattr(tokenizer, "chat_template", None):
+        _say_once(tokenizer, PLAIN_NOTE)
         return _plain_render(messages, tokenizer, generation_prompt)
     messages = fold_system(messages, tokenizer)
     return _apply(messages, tokenizer, generation_prompt, **_options(tokenizer))
@@ -236,11 +246,16 @@ def refuses_system(tokenizer) -> bool:
         known = (template, bool(template) and _probe_refuses_system(tokenizer))
         _SYSTEM[tokenizer] = known
         if known[1]:
-            log.warning(
-                "the model's chat template refuses a system message: the system prompt is "
-                "put at the start of the first user turn instead"
-            )
+            _say_once(tokenizer, FOLD_NOTE)
     return known[1]
+
+
+def _say_once(tokenizer, note: str) -> None:
+    """Log `note` the first time it holds for this tokenizer (once per stage and run)."""
+    told = _TOLD.setdefault(tokenizer, set())
+    if note not in told:
+        told.add(note)
+        log.warning(note)
 
 
 def _probe_refuses_system(tokenizer) -> bool:

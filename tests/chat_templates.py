@@ -55,15 +55,38 @@ QWEN3 = (
     "{%- if enable_thinking is defined and enable_thinking is false %}"
     "{{- '<think>\\n\\n</think>\\n\\n' }}{%- endif %}{%- endif %}"
 )
+# Prefix-stable templates (a conversation renders as its turns one after another).
+OLMO2 = (
+    "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'system' %}"
+    "{{ '<|system|>\n' + message['content'] + '\n' }}"
+    "{% elif message['role'] == 'user' %}{{ '<|user|>\n' + message['content'] + '\n' }}"
+    "{% elif message['role'] == 'assistant' %}{% if not loop.last %}"
+    "{{ '<|assistant|>\n'  + message['content'] + eos_token + '\n' }}"
+    "{% else %}{{ '<|assistant|>\n'  + message['content'] + eos_token }}{% endif %}{% endif %}"
+    "{% if loop.last and add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}{% endfor %}"
+)
+LLAMA3 = (
+    "{{ bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + "
+    "'<|end_header_id|>\n\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}"
+    "{% if add_generation_prompt %}"
+    "{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
+)
 FAMILIES = {
     "phi3": (PHI3, ["<|endoftext|>", "<|assistant|>", "<|end|>", "<|user|>", "<|system|>"]),
     "gemma": (GEMMA, ["<eos>", "<bos>", "<start_of_turn>", "<end_of_turn>"]),
     "qwen3": (QWEN3, ["<|im_start|>", "<|im_end|>"]),
+    "olmo2": (OLMO2, ["<|endoftext|>", "<|user|>", "<|assistant|>", "<|system|>"]),
+    "llama3": (
+        LLAMA3,
+        ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
+    ),
 }
 SPECIAL = {
     "phi3": {"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>"},
     "gemma": {"eos_token": "<eos>", "bos_token": "<bos>"},
     "qwen3": {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"},
+    "olmo2": {"eos_token": "<|endoftext|>"},
+    "llama3": {"eos_token": "<|eot_id|>", "bos_token": "<|begin_of_text|>"},
 }
 
 

@@ -245,3 +245,46 @@ def test_plain_prompts_are_said_once_in_the_log(tiny_model_dir, caplog):
         "the model has no chat template: prompts are written as plain '### User:' and "
         "'### Response:' sections"
     ]
+
+
+def _old_pieces(messages, tokenizer):
+    """The encoding before answers were located from the generation prompt (each turn's text
+    the conversation rendered up to it adds), kept as the reference for templates that render
+    prefix-stably, whose rows must encode exactly as before."""
+    pieces, done = [], ""
+    for i, message in enumerate(messages):
+        full = tokenizer.apply_chat_template(messages[: i + 1], tokenize=False)
+        if message["role"] == "assistant":
+            header = tokenizer.apply_chat_template(
+                messages[:i], tokenize=False, add_generation_prompt=True
+            )
+            answered = bool(message["content"].strip())
+            pieces += [(header[len(done) :], False), (full[len(header) :], answered)]
+        else:
+            pieces.append((full[len(done) :], False))
+        done = full
+    ids, labels = [], []
+    for text, trainable in (p for p in pieces if p[0]):
+        piece = tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids += piece
+        labels += piece if trainable else [IGNORE] * len(piece)
+    return ids, labels
+
+
+@pytest.mark.parametrize("family", ["chatml", "gemma", "olmo2", "llama3"])
+def test_prefix_stable_templates_encode_exactly_as_before(tiny_model_dir, family):
+    from transformers import AutoTokenizer
+
+    if family == "chatml":
+        tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    else:
+        tokenizer = family_tokenizer(tiny_model_dir, family)
+    system = [] if family == "gemma" else [{"role": "system", "content": "Be brief."}]
+    blank = [{"role": "user", "content": "and?"}, {"role": "assistant", "content": "  "}]
+    for messages in (
+        system + CHAT["messages"],
+        system + blank + CHAT["messages"],
+        [{"role": "user", "content": "Summarise: a b c"}, {"role": "assistant", "content": "x"}],
+    ):
+        encoded = encode_example({"messages": messages}, tokenizer, 1 << 20)
+        assert (encoded.input_ids, encoded.labels) == _old_pieces(messages, tokenizer)

@@ -215,7 +215,7 @@ def _options(tokenizer) -> dict:
     generation prompt with `enable_thinking=False` (and before the last answer of a whole
     conversation either way): with it off, the prompts evaluation generates from end with the
     block training put before the answer, so the block is prompt (never supervised), and the
-    tuned model answers instead of starting to think. Templates without the switch ignore it."""
+    tuned model answers instead of starting to think. Templates without it get no options."""
     template = tokenizer.chat_template
     return {"enable_thinking": False} if "enable_thinking" in template else {}
 
@@ -347,9 +347,9 @@ def _turn_end(upto: list[dict], whole: str, start: int, tokenizer) -> int:
             own + shared - _token_start(text, own + shared, tokens),
             at + shared - _token_start(whole, at + shared, tokens),
         )
-        if not back:
+        shared = max(shared - back, 0)
+        if not back or not shared:
             return at + shared
-        shared -= back
 
 
 def _common_prefix(a: str, b: str) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 from tunesmith.artifacts.files import nearest_existing
 from tunesmith.config import recipe_hash
 from tunesmith.config.schema import Recipe
-from tunesmith.errors import UserError
+from tunesmith.errors import UserError, one_line
 from tunesmith.models.safe_files import check_safetensors_header
 from tunesmith.scoped_cache import ScopedCache
 
@@ -49,6 +49,7 @@ def preflight(recipe: Recipe, output: Path | None, say=None) -> list[str]:
     passed(*_targets(recipe, space))
     passed(*_deployment(recipe))
     passed(*_data(recipe))
+    passed(*_template(recipe))
     if recipe.pretrain is not None:
         passed(_corpus(recipe.pretrain))
     passed(*_side_files(recipe))
@@ -221,6 +222,56 @@ def _data(recipe: Recipe) -> list[str]:
         lines += [f"warning: {w}" for w in warnings]
         lines.append(_positive_class(recipe, splits["train"]))
     return lines
+
+
+def _template(recipe: Recipe) -> list[str]:
+    """A training example rendered and encoded as training and evaluation will: a chat
+    template that refuses the data (Jinja raise_exception, a role it does not know) is one
+    line here, not a traceback after the data stage. Says how prompts are written when that
+    is not plainly the model's own template (none: the plain fallback; a refused system
+    role: folded into the first user turn)."""
+    key = recipe_hash(recipe.task, recipe.data, recipe.model.name, recipe.training.max_seq_length)
+    return _SHARED.get(("template", key), lambda: _check_template(recipe))
+
+
+def _check_template(recipe: Recipe) -> list[str]:
+    from tunesmith.models import resolve_model
+    from tunesmith.models.formatting import (
+        PLAIN_NOTE,
+        encode_example,
+        fit_prompt,
+        refuses_system,
+    )
+    from tunesmith.models.loading import load_tokenizer
+
+    train, _ = _splits(recipe)
+    example = next((e for e in train if "text" not in e), None)
+    folder = Path(resolve_model(recipe.model.name, fetch=False))
+    if example is None or not (folder / "config.json").is_file():
+        return []  # plain text (no template), or a model not fetched or converted yet
+    tokenizer = load_tokenizer(recipe.model)
+    length = recipe.training.max_seq_length
+    try:
+        encode_example(example, tokenizer, length)
+        fit_prompt(example, tokenizer, length)
+    except UserError:
+        raise
+    except Exception as exc:  # jinja2's TemplateError and whatever a template raises
+        raise UserError(
+            f"model.name: the chat template of {recipe.model.name} cannot render a training "
+            f"example ({one_line(exc)})"
+        ) from None
+    if not getattr(tokenizer, "chat_template", None):
+        return [f"template: ok ({PLAIN_NOTE})"]
+    system = example.get("system") or any(
+        m["role"] == "system" for m in example.get("messages", [])
+    )
+    if system and refuses_system(tokenizer):
+        return [
+            "template: ok (it refuses a system message: the system prompt is put at the start "
+            "of the first user turn)"
+        ]
+    return ["template: ok (the chat template renders a training example)"]
 
 
 def _splits(recipe: Recipe) -> tuple[list[dict], dict[str, list[dict]]]:

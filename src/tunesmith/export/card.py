@@ -17,28 +17,30 @@ def card_path(export_dir: Path, artefact: dict) -> Path:
 
 def write_cards(recipe, run_dir, record: dict) -> list[str]:
     """Write every artefact's card; returns their paths relative to the run folder."""
-    from tunesmith.export.prompt_card import rendered_prompt
+    from tunesmith.export.prompt_card import prompt_example
     from tunesmith.methods import method_of
 
     compare = _optional(run_dir.eval / "compare.json")
     data_card = _optional(run_dir.data / "data_card.json")
     # the tokenizer saved with the trained result is the one every export ships
-    prompt = rendered_prompt(recipe, run_dir.train / method_of(recipe.training).artefact)
+    prompt, style = prompt_example(recipe, run_dir.train / method_of(recipe.training).artefact)
     written = []
     for name, artefact in record["artefacts"].items():
         path = card_path(run_dir.stage("export"), artefact)
         if path.parent.exists():
-            text = render_card(recipe, name, artefact, record, compare, data_card, prompt)
+            text = render_card(recipe, name, artefact, record, compare, data_card, prompt, style)
             atomic_write_text(path, text)
             written.append(str(path.relative_to(run_dir.root)))
     return written
 
 
 def render_card(
-    recipe, name: str, artefact: dict, record: dict, compare, data_card, prompt=None
+    recipe, name: str, artefact: dict, record: dict, compare, data_card, prompt=None, style=None
 ) -> str:
     """The card's Markdown; `prompt` is an example prompt as the model reads it (rendered
-    with the run's tokenizer), shown under "Prompt format" when given."""
+    with the run's tokenizer), shown under "Prompt format" when given; `style` is how
+    training wrote prompts (export/prompt_card.py `prompt_style`; the chat template when
+    not given)."""
     from tunesmith.export.prompt_card import prompt_section
     from tunesmith.methods import describe
     from tunesmith.models.naming import public_model_name
@@ -58,7 +60,7 @@ def render_card(
         "## Data",
         "",
         _data_summary(data_card),
-        *prompt_section(recipe, prompt),
+        *prompt_section(recipe, prompt, style or "chat"),
         "",
         "## Quality on held-out test examples",
         "",

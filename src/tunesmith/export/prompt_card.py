@@ -13,11 +13,16 @@ import re
 import string
 from pathlib import Path
 
+# How training wrote its prompts: with the tokenizer's chat template; with it, the system
+# prompt opening the first user turn (a template that refuses a system message, Gemma's); or
+# as plain text, the model having no chat template (models/formatting.py `_plain_render`)
+CHAT, FOLDED, PLAIN = "chat", "folded", "plain"
 
-def prompt_section(recipe, rendered: str | None) -> list[str]:
+
+def prompt_section(recipe, rendered: str | None, style: str = CHAT) -> list[str]:
     """The section's lines; `rendered` is the example prompt exactly as the model saw its
     prompts (chat template applied, ending where the answer starts), when the tokenizer
-    could be read."""
+    could be read; `style` is how training wrote prompts (`prompt_style`)."""
     from tunesmith.config.tasks import task_spec
 
     spec = task_spec(recipe.task)
@@ -29,12 +34,16 @@ def prompt_section(recipe, rendered: str | None) -> list[str]:
         )
         return lines
     messages = example_messages(recipe)
-    lines += _how(recipe, spec.prompted)
+    if style == FOLDED:
+        from tunesmith.models.formatting import merge_system
+
+        messages = merge_system(messages)
+    lines += _how(recipe, spec.prompted, style)
     if rendered is not None:
         lines += ["", "The text the model reads for such a prompt (it answers after it):", ""]
         lines += fenced(rendered, "text")
     lines += ["", "With transformers:", ""]
-    lines += fenced(_python(messages), "python")
+    lines += fenced(_python(messages, style), "python")
     return lines
 
 
@@ -43,28 +52,49 @@ def _chat_formatted(spec) -> bool:
     return spec.prompted or "messages_field" in spec.record_fields
 
 
-def _how(recipe, prompted: bool) -> list[str]:
+def _how(recipe, prompted: bool, style: str) -> list[str]:
     data = recipe.data
     if prompted:
         lines = [
-            "Each training example was one user turn, rendered with the tokenizer's chat "
-            "template (shipped with this model; a GGUF file embeds it as "
-            "`tokenizer.chat_template`, which llama.cpp reads), the answer "
-            "following the assistant header. The user turn was this template, each `{field}` "
-            "filled from a record:",
+            f"Each training example was one user turn, {_written(style)}. The user turn was "
+            "this template, each `{field}` filled from a record:",
             "",
             *fenced(data.template(), "text"),
         ]
     else:
         lines = [
-            "Trained on conversations, each rendered with the tokenizer's chat template "
-            "(shipped with this model; a GGUF file embeds it as `tokenizer.chat_template`); "
-            "the model writes the next assistant turn."
+            f"Trained on conversations, each {_written(style)}. The model writes the next "
+            "assistant turn."
         ]
     if data.system_prompt:
-        lines += ["", "Every conversation began with this system message:", ""]
+        lines += ["", _system_note(style), ""]
         lines += fenced(data.system_prompt, "text")
     return lines
+
+
+def _written(style: str) -> str:
+    """How each example was written, up to and with where the answer goes."""
+    if style == PLAIN:
+        return (
+            "written as plain text (the model has no chat template): each message under a "
+            "`### System:`, `### User:` or `### Response:` heading line and followed by a "
+            "blank line, the prompt ending with a `### Response:` line; the answer follows "
+            "it and ends with the end-of-text token"
+        )
+    return (
+        "rendered with the tokenizer's chat template (shipped with this model; a GGUF file "
+        "embeds it as `tokenizer.chat_template`, which llama.cpp reads), the answer "
+        "following the assistant header"
+    )
+
+
+def _system_note(style: str) -> str:
+    if style == FOLDED:
+        return (
+            "The chat template refuses a system message, so this text opened the first user "
+            "turn of every conversation, followed by a blank line:"
+        )
+    return "Every conversation began with this system message:"
 
 
 def example_messages(recipe) -> list[dict]:
@@ -90,14 +120,26 @@ def filled_template(template: str) -> str:
     return "".join(pieces)
 
 
-def _python(messages: list[dict]) -> str:
+def _python(messages: list[dict], style: str = CHAT) -> str:
     listed = ",\n".join(f"    {message!r}" for message in messages)
-    return "\n".join(
-        [
-            f"messages = [\n{listed},\n]",
+    if style == PLAIN:  # apply_chat_template fails on a tokenizer without a template
+        build = [
+            "# no chat template: the prompt is plain text, written as training wrote it",
+            'text = "".join(',
+            "    f\"### {m['role'].capitalize()}:\\n{m['content']}\\n\\n\" for m in messages",
+            ")",
+            'text += "### Response:\\n"',
+        ]
+    else:
+        build = [
             "text = tokenizer.apply_chat_template(messages, tokenize=False, "
             "add_generation_prompt=True)",
             "# the template writes the special tokens itself: add none a second time",
+        ]
+    return "\n".join(
+        [
+            f"messages = [\n{listed},\n]",
+            *build,
             'inputs = tokenizer(text, add_special_tokens=False, return_tensors="pt")',
         ]
     )
@@ -113,15 +155,30 @@ def fenced(text: str, language: str) -> list[str]:
 def rendered_prompt(recipe, tokenizer_dir: Path) -> str | None:
     """The example prompt through the run's tokenizer, as training rendered prompts; None
     when that folder has no tokenizer."""
+    return prompt_example(recipe, tokenizer_dir)[0]
+
+
+def prompt_example(recipe, tokenizer_dir: Path) -> tuple[str | None, str]:
+    """`rendered_prompt`, and how training wrote prompts (`prompt_style`; CHAT without a
+    tokenizer to ask)."""
     from tunesmith.config.tasks import task_spec
 
     if not _chat_formatted(task_spec(recipe.task)):
-        return None
+        return None, CHAT
     if not (Path(tokenizer_dir) / "tokenizer_config.json").is_file():
-        return None
+        return None, CHAT
     from transformers import AutoTokenizer
 
     from tunesmith.models.formatting import render
 
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    return render(example_messages(recipe), tokenizer, generation_prompt=True)
+    rendered = render(example_messages(recipe), tokenizer, generation_prompt=True)
+    return rendered, prompt_style(recipe, tokenizer)
+
+
+def prompt_style(recipe, tokenizer) -> str:
+    from tunesmith.models.formatting import refuses_system
+
+    if not getattr(tokenizer, "chat_template", None):
+        return PLAIN
+    return FOLDED if recipe.data.system_prompt and refuses_system(tokenizer) else CHAT

@@ -7,9 +7,12 @@ for SmolLM2 pad == eos, and masking pads would stop the model from learning to s
 
 from __future__ import annotations
 
+import logging
 import math
 import weakref
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 IGNORE = -100
 # Tokens kept at least at the end of a cut prompt: the template's own tail (the end of the
@@ -20,6 +23,16 @@ KEEP_TAIL = 8
 # The user's text of the conversation `prompt_tail` renders to find what the template adds.
 TAIL_PROBE = "Where does the user's text end"
 _TAILS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # tokenizer -> (template, tail)
+_SYSTEM: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # tokenizer -> (template, refuses)
+_TOLD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # tokenizer -> notes logged
+FOLD_NOTE = (
+    "the model's chat template refuses a system message: the system prompt is put at the "
+    "start of the first user turn instead"
+)
+PLAIN_NOTE = (
+    "the model has no chat template: prompts are written as plain '### User:' and "
+    "'### Response:' sections"
+)
 # When prompt and answer both are long, each keeps at least this share of max_length: an answer
 # pushed out by its prompt trains on nothing (loss 0, perplexity over no tokens), and an
 # answer kept whole beside a prompt cut to its header teaches answers without their question.
@@ -181,15 +194,87 @@ def _measure_tail(tokenizer) -> int:
 
 
 def render(messages: list[dict], tokenizer, generation_prompt: bool = False) -> str:
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=generation_prompt
-        )
-    return _plain_render(messages, tokenizer, generation_prompt)
+    """`messages` through the tokenizer's chat template (`_plain_render` without one): a system
+    message a template refuses goes into the first user turn (`fold_system`), and a template
+    with a thinking switch (Qwen3) renders with thinking off (`_options`)."""
+    if not getattr(tokenizer, "chat_template", None):
+        _say_once(tokenizer, PLAIN_NOTE)
+        return _plain_render(messages, tokenizer, generation_prompt)
+    messages = fold_system(messages, tokenizer)
+    return _apply(messages, tokenizer, generation_prompt, **_options(tokenizer))
+
+
+def _apply(messages: list[dict], tokenizer, generation_prompt: bool, **options) -> str:
+    return tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=generation_prompt, **options
+    )
+
+
+def _options(tokenizer) -> dict:
+    """Qwen3's template writes an empty think block after the assistant header of a
+    generation prompt with `enable_thinking=False` (and before the last answer of a whole
+    conversation either way): with it off, the prompts evaluation generates from end with the
+    block training put before the answer, so the block is prompt (never supervised), and the
+    tuned model answers instead of starting to think. Templates without it get no options."""
+    template = tokenizer.chat_template
+    return {"enable_thinking": False} if "enable_thinking" in template else {}
+
+
+def fold_system(messages: list[dict], tokenizer) -> list[dict]:
+    """`messages` with a leading system message put at the start of the first user turn
+    (separated by a blank line), for a template that refuses the system role (Gemma's raises
+    'System role not supported'; its documentation advises exactly this); unchanged else."""
+    if not messages or messages[0]["role"] != "system" or not refuses_system(tokenizer):
+        return messages
+    return merge_system(messages)
+
+
+def merge_system(messages: list[dict]) -> list[dict]:
+    """`messages` (a system message first) with the system text opening the first user turn."""
+    system, rest = messages[0]["content"], messages[1:]
+    if rest and rest[0]["role"] == "user":
+        return [{**rest[0], "content": f"{system}\n\n{rest[0]['content']}"}, *rest[1:]]
+    return [{"role": "user", "content": system}, *rest]
+
+
+def refuses_system(tokenizer) -> bool:
+    """The chat template raises on a system message but renders the same conversation
+    without it. Probed once per tokenizer and template; said once in the log."""
+    template = getattr(tokenizer, "chat_template", None)
+    known = _SYSTEM.get(tokenizer)
+    if known is None or known[0] != template:
+        known = (template, bool(template) and _probe_refuses_system(tokenizer))
+        _SYSTEM[tokenizer] = known
+        if known[1]:
+            _say_once(tokenizer, FOLD_NOTE)
+    return known[1]
+
+
+def _say_once(tokenizer, note: str) -> None:
+    """Log `note` the first time it holds for this tokenizer (once per stage and run)."""
+    told = _TOLD.setdefault(tokenizer, set())
+    if note not in told:
+        told.add(note)
+        log.warning(note)
+
+
+def _probe_refuses_system(tokenizer) -> bool:
+    user = {"role": "user", "content": TAIL_PROBE}
+    try:
+        _apply([{"role": "system", "content": "Be brief."}, user], tokenizer, True)
+        return False
+    except Exception:  # Jinja raise_exception: TemplateError
+        pass
+    try:
+        _apply([user], tokenizer, True)
+    except Exception:  # the template refuses something else too: its own error is shown
+        return False
+    return True
 
 
 def _plain_render(messages: list[dict], tokenizer, generation_prompt: bool) -> str:
-    """Fallback for base models without a chat template."""
+    """Fallback for base models without a chat template: `### User:` (`### System:`) and
+    `### Response:` sections (described on the export's model card, export/prompt_card.py)."""
     eos = tokenizer.eos_token or ""
     parts = []
     for message in messages:
@@ -205,28 +290,95 @@ def _plain_render(messages: list[dict], tokenizer, generation_prompt: bool) -> s
 def _segments(messages: list[dict], tokenizer) -> list[tuple[str, bool]]:
     """Split the rendered conversation into (text, trainable) pieces: assistant turns train,
     except a blank one (in real chat logs a skipped reply): training it would teach the model
-    to answer with nothing."""
+    to answer with nothing. Each answer starts where its generation prompt ends (the prompt
+    evaluation gives the model); each turn ends where the conversation rendered up to it ends,
+    or, for a template that closes a whole conversation differently (`_turn_end`), after the
+    turn's own text and its end-of-turn marker."""
+    messages = fold_system(messages, tokenizer)
+    whole = render(messages, tokenizer)
     segments: list[tuple[str, bool]] = []
-    done = ""
+    done = 0
     for i, message in enumerate(messages):
         if message["role"] == "assistant":
-            header = render(messages[:i], tokenizer, generation_prompt=True)
-            full = render(messages[: i + 1], tokenizer)
-            _check_prefix(done, header)
-            _check_prefix(header, full)
+            start = _answer_start(messages[:i], whole, done, tokenizer)
+            end = _turn_end(messages[: i + 1], whole, start, tokenizer)
             answered = bool(message["content"].strip())
-            segments += [(header[len(done) :], False), (full[len(header) :], answered)]
+            segments += [(whole[done:start], False), (whole[start:end], answered)]
         else:
-            full = render(messages[: i + 1], tokenizer)
-            _check_prefix(done, full)
-            segments.append((full[len(done) :], False))
-        done = full
+            end = _turn_end(messages[: i + 1], whole, done, tokenizer)
+            segments.append((whole[done:end], False))
+        done = end
+    segments.append((whole[done:], False))
     return [(text, trainable) for text, trainable in segments if text]
 
 
-def _check_prefix(prefix: str, text: str) -> None:
-    if not text.startswith(prefix):
-        raise ValueError("the chat template does not render conversations prefix-stably")
+def _answer_start(before: list[dict], whole: str, done: int, tokenizer) -> int:
+    """Where the answer after `before` starts in `whole`: the end of the generation prompt for
+    `before`, which `whole` must start with. An earlier answer of Qwen3's template has no think
+    block (only the last one does), so its prompt is the one rendered without the options."""
+    headers = [render(before, tokenizer, generation_prompt=True)]
+    if getattr(tokenizer, "chat_template", None) and _options(tokenizer):
+        headers.append(_apply(fold_system(before, tokenizer), tokenizer, True))
+    for header in headers:
+        if len(header) >= done and whole.startswith(header):
+            return len(header)
+    raise _unsplittable()
+
+
+def _turn_end(upto: list[dict], whole: str, start: int, tokenizer) -> int:
+    """Where the last message of `upto` ends in `whole` (the conversation it begins): where
+    `upto` rendered alone ends, when that is how `whole` starts. A template may close a whole
+    conversation differently: Phi-3's appends its eos_token, Qwen3's gives the last answer a
+    think block. The turn then ends after its own text in `whole`, with as much of what the
+    template writes after that text alone as `whole` has there (Phi-3's `<|end|>\n`), never
+    inside a special token."""
+    text = render(upto, tokenizer)
+    if len(text) >= start and whole.startswith(text):
+        return len(text)
+    content = upto[-1]["content"].strip()
+    own, at = text.find(content, start), whole.find(content, start)
+    if own < 0 or at < 0 or not text.startswith(whole[:start]):
+        raise _unsplittable()
+    own, at = own + len(content), at + len(content)
+    shared = _common_prefix(text[own:], whole[at:])
+    tokens = _added_tokens(tokenizer)
+    while True:  # step back out of a special token either text has across the end
+        back = max(
+            own + shared - _token_start(text, own + shared, tokens),
+            at + shared - _token_start(whole, at + shared, tokens),
+        )
+        shared = max(shared - back, 0)
+        if not back or not shared:
+            return at + shared
+
+
+def _common_prefix(a: str, b: str) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
+def _added_tokens(tokenizer) -> list[str]:
+    """The tokenizer's added and special tokens' texts (`<|endoftext|>`, `<think>`)."""
+    added = set(tokenizer.get_added_vocab()) | set(tokenizer.all_special_tokens)
+    return sorted(token for token in added if token)
+
+
+def _token_start(text: str, end: int, tokens: list[str]) -> int:
+    """`end`, or the start of a token of `tokens` that `text` has across `end`."""
+    for token in tokens:
+        at = text.find(token, max(0, end - len(token) + 1), end + len(token) - 1)
+        if 0 <= at < end:
+            return at
+    return end
+
+
+def _unsplittable() -> Exception:
+    from tunesmith.errors import UserError
+
+    return UserError(
+        "model: the chat template renders a conversation's turns differently once more "
+        "follow, so where an answer starts and ends cannot be found; give the model a "
+        "template that renders a conversation as its turns one after another"
+    )
 
 
 def _ids(tokenizer, text: str, bos: bool = False) -> list[int]:

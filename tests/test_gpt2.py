@@ -141,3 +141,53 @@ def test_the_other_peft_methods_train_on_gpt2s_conv1d(gpt2_dir, training):
     ids = torch.tensor([[5, 6, 7, 8, 9]])
     model(input_ids=ids, labels=ids).loss.backward()
     assert any(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+# --- int8: torchao quantises nn.Linear only; GPT-2's folder came out all fp32 ----------------
+
+
+def test_int8_export_refuses_gpt2_and_gguf_no_longer_suggests_it(gpt2_dir):
+    from tunesmith.export.formats import FORMATS
+    from tunesmith.export.gguf_file import check_architecture
+
+    with pytest.raises(UserError, match=r"^export\.formats: int8 quantises nn\.Linear .*Conv1D"):
+        FORMATS.get("int8").check(_gpt2(gpt2_dir), gpt2_dir)
+    with pytest.raises(UserError, match=r"not 'gpt2'; use the merged format$"):
+        check_architecture("gpt2")
+    with pytest.raises(UserError, match=r"not 'phi3'; use the merged or int8 format$"):
+        check_architecture("phi3")
+
+
+def test_int8_refusal_comes_before_any_artefact_is_written(tmp_path, gpt2_dir, monkeypatch):
+    from tunesmith.artifacts import RunDir
+    from tunesmith.config.export import ExportConfig
+    from tunesmith.export.build import export_run
+    from tunesmith.methods import tuned
+
+    model = _gpt2(gpt2_dir)
+    monkeypatch.setattr(tuned, "merged_tuned", lambda *args: (model, None, gpt2_dir))
+    run_dir = RunDir(tmp_path / "run")
+    with pytest.raises(UserError, match="int8 quantises nn.Linear"):
+        export_run(None, run_dir, ExportConfig(formats=["merged", "int8"]))
+    assert not (run_dir.stage("export") / "merged").exists()
+
+
+def test_int8_export_of_a_linear_model_holds_int8_tensors(tmp_path, tiny_model_dir):
+    """The case int8 is for: the check passes, the folder reloads int8 with close logits."""
+    from safetensors import safe_open
+    from transformers import AutoModelForCausalLM
+
+    from tunesmith.export.formats import FORMATS, Artefact
+
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir)).eval()
+    fmt = FORMATS.get("int8")
+    fmt.check(model, tiny_model_dir)
+    staging = tmp_path / "int8"
+    fmt.write(model, tiny_model_dir, staging, Artefact("int8", "int8", "int8"), None)
+    with safe_open(str(staging / "model.safetensors"), "pt") as f:
+        dtypes = {f.get_slice(k).get_dtype() for k in f.keys()}  # noqa: SIM118 (no __iter__)
+    assert "I8" in dtypes
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    with torch.no_grad():
+        expected, got = model(input_ids=ids).logits, fmt.load(staging)(input_ids=ids).logits
+    assert (got - expected).abs().max() <= 0.05 * expected.abs().max()

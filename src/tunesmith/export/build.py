@@ -19,16 +19,15 @@ def export_run(recipe, run_dir, config, progress=print) -> dict:
     """Write every artefact `config` asks for; returns (and merges into) exports.json."""
     from tunesmith.artifacts.files import size_on_disk, write_atomically
     from tunesmith.export.formats import FORMATS, artefacts_of
-    from tunesmith.export.gguf_file import check_exportable
     from tunesmith.methods.tuned import merged_tuned
     from tunesmith.models.speed import speed_prompt, tokens_per_second
 
     out = run_dir.stage("export")
     model, tokenizer, tokenizer_dir = merged_tuned(recipe, run_dir, "export")
     artefacts = artefacts_of(config)
-    if any(artefact.format == "gguf" for artefact in artefacts):
+    for name in dict.fromkeys(artefact.format for artefact in artefacts):
         # refused before any artefact is written: not after the merged folder, with no record
-        check_exportable(model.config, tokenizer_dir)
+        FORMATS.get(name).check(model, tokenizer_dir)
     prompt = speed_prompt(recipe, run_dir, tokenizer)
     record = read_exports(out)
     record["tuned"] = {

@@ -313,8 +313,8 @@ def test_members_alike_share_the_pre_flights_reads(tmp_path, tiny_model_dir, mon
     path = group_recipe(tmp_path, tiny_model_dir, SEEDS)
     recipe = with_group(load_recipe(path, ["training.lora.target_modules=[q_proj, v_proj]"]))
     counts = _counting_reads(monkeypatch)
-    built, skeleton = [], targets._skeleton_names
-    monkeypatch.setattr(targets, "_skeleton_names", lambda f: built.append(f) or skeleton(f))
+    built, skeleton = [], targets._skeleton
+    monkeypatch.setattr(targets, "_skeleton", lambda f: built.append(f) or skeleton(f))
     preflight_members(recipe, group_members(recipe, tmp_path / "g"))
     # each was once per member: three tokenizers, three reads, three architectures
     assert counts == {"tokenizer": 1, "data": 1} and len(built) == 1

@@ -73,16 +73,29 @@ def shared_checks():
 def _method(recipe: Recipe) -> list[str]:
     """The method's settings against the model's depth (from config.json, no weights)."""
     from tunesmith.methods import method_of
+    from tunesmith.methods.base import folder_depth
     from tunesmith.models import resolve_model
 
-    config = Path(resolve_model(recipe.model.name, fetch=False)) / "config.json"
-    if not config.is_file():
-        return []
-    depth = json.loads(config.read_text(encoding="utf-8")).get("num_hidden_layers")
+    folder = Path(resolve_model(recipe.model.name, fetch=False))
+    depth = folder_depth(folder) if (folder / "config.json").is_file() else None
     if not depth:
         return []
-    method_of(recipe.training).check(recipe.training.settings(), int(depth))
+    method = method_of(recipe.training)
+    method.check(recipe.training.settings(), depth)
+    _method_layers(recipe, method)
     return [f"training.method: ok ({recipe.training.method}, model of {depth} blocks)"]
+
+
+def _method_layers(recipe: Recipe, method) -> None:
+    """The method against the model's layer types, on the architecture built on the meta
+    device (models/targets.py; built only for a method that checks layers)."""
+    from tunesmith.models.targets import model_skeleton
+
+    if method.check_layers is None:
+        return
+    skeleton = model_skeleton(recipe.model.name)
+    if skeleton is not None:
+        method.check_layers(recipe.training.settings(), skeleton)
 
 
 def _targets(recipe: Recipe, space: dict | None) -> list[str]:
@@ -109,9 +122,12 @@ def _deployment(recipe: Recipe) -> list[str]:
         lines.append(f"export: ok ({', '.join(recipe.export.formats)})")
     if recipe.distill is not None and not recipe.distill.student_model:
         from tunesmith.distill.student import student_depth
+        from tunesmith.methods.base import folder_depth
 
-        count = student_depth(recipe.distill, int(model.get("num_hidden_layers", 0)))
-        lines.append(f"distill: ok (student of {count} blocks)")
+        depth = folder_depth(config.parent)  # None: unknown here, not a 0-block teacher
+        if depth:
+            count = student_depth(recipe.distill, depth)
+            lines.append(f"distill: ok (student of {count} blocks)")
     return lines
 
 

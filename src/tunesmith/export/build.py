@@ -23,16 +23,15 @@ def export_run(recipe, run_dir, config, progress=print) -> dict:
     artefacts and their record included, and no empty export/ in a run that had none."""
     from tunesmith.artifacts.files import size_on_disk
     from tunesmith.export.formats import FORMATS, artefacts_of
-    from tunesmith.export.gguf_file import check_exportable
     from tunesmith.methods.tuned import merged_tuned
     from tunesmith.models.speed import speed_prompt, tokens_per_second
 
     model, tokenizer, tokenizer_dir = merged_tuned(recipe, run_dir, "export")
     stop_at_turn_end(model, tokenizer)
     artefacts = artefacts_of(config)
-    if any(artefact.format == "gguf" for artefact in artefacts):
+    for name in dict.fromkeys(artefact.format for artefact in artefacts):
         # refused before any artefact is written: not after the merged folder, with no record
-        check_exportable(model.config, tokenizer_dir)
+        FORMATS.get(name).check(model, tokenizer_dir)
     prompt = speed_prompt(recipe, run_dir, tokenizer)
     record = read_exports(run_dir.root / "export")
     record["tuned"] = {

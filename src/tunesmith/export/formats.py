@@ -39,6 +39,8 @@ class ExportFormat:
     write: Callable  # (merged model, tokenizer folder, staging path, artefact, recipe) -> None
     load: Callable  # (path) -> a model to evaluate
     description: str
+    # (merged model, tokenizer folder) -> None or UserError, before any artefact is written
+    check: Callable = lambda model, tokenizer_dir: None
 
 
 FORMATS: Registry[ExportFormat] = Registry("export format")
@@ -88,6 +90,18 @@ def _load_gguf(path: Path):
     return gguf_roundtrip(path)
 
 
+def _check_gguf(model, tokenizer_dir: Path) -> None:
+    from tunesmith.export.gguf_file import check_exportable
+
+    check_exportable(model.config, tokenizer_dir)
+
+
+def _check_int8(model, tokenizer_dir: Path) -> None:
+    from tunesmith.export.quantize import check_int8
+
+    check_int8(model)
+
+
 def _save_int8(model, tokenizer_dir: Path, staging: Path, artefact: Artefact, recipe) -> None:
     """torchao int8 weight-only linears (per-channel scales), saved as safetensors."""
     import tempfile
@@ -120,7 +134,12 @@ FORMATS.register(
 FORMATS.register(
     "gguf",
     ExportFormat(
-        "gguf", _gguf_files, _write_gguf, _load_gguf, "GGUF file (llama.cpp, transformers)"
+        "gguf",
+        _gguf_files,
+        _write_gguf,
+        _load_gguf,
+        "GGUF file (llama.cpp, transformers)",
+        check=_check_gguf,
     ),
 )
 FORMATS.register(
@@ -131,5 +150,6 @@ FORMATS.register(
         _save_int8,
         _load_folder,
         "torchao int8 weight-only linears (CPU inference; needs the export extra)",
+        check=_check_int8,
     ),
 )

@@ -93,9 +93,26 @@ def check_architecture(model_type: str | None) -> str:
     if spec is None:
         raise UserError(
             f"export.formats: GGUF export supports {', '.join(ARCHITECTURES)} models, not "
-            f"'{model_type}'; use the merged or int8 format"
+            f"'{model_type}'; use {_instead(model_type)}"
         )
     return spec.arch
+
+
+def _instead(model_type: str | None) -> str:
+    """The formats to use instead of GGUF: int8 only where it quantises the architecture
+    (judged on its default configuration on the meta device; not GPT-2's Conv1D layers)."""
+    from transformers import AutoConfig
+
+    from tunesmith.export.quantize import int8_applies
+    from tunesmith.models.targets import config_skeleton
+
+    try:
+        skeleton = config_skeleton(AutoConfig.for_model(model_type or ""))
+    except ValueError:  # a model type transformers does not know
+        skeleton = None
+    if skeleton is not None and int8_applies(skeleton):
+        return "the merged or int8 format"
+    return "the merged format"
 
 
 def _rope(config) -> dict:

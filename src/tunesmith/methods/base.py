@@ -28,6 +28,8 @@ class Method:
     artefact: str = "adapter"  # folder under train/: adapter (PEFT format) or model
     save: Callable = None  # (model, folder) -> None, atomic; default: save_pretrained
     check: Callable = None  # (settings, model depth) -> None or UserError; before any weights
+    # (settings, the model or its meta-device skeleton) -> None or UserError; None: any layers
+    check_layers: Callable | None = None
     merge: Callable = unchanged  # tuned -> the fastest model to generate with
     fast_path: bool = False  # the fused CPU LoRA layer of train/fastpath.py applies
     trains_base_weights: bool = False  # base weights train: keep fp32 masters (not bf16)
@@ -53,6 +55,8 @@ def build_trainable(model, training):
 
     method = method_of(training)
     method.check(training.settings(), model_depth(model))
+    if method.check_layers is not None:
+        method.check_layers(training.settings(), model)
     model = method.build(model, training)
     for parameter in model.parameters():
         if parameter.requires_grad and parameter.dtype != torch.float32:
@@ -124,3 +128,33 @@ def model_depth(model) -> int:
     """Number of transformer blocks of a (possibly peft-wrapped) causal LM."""
     inner = model.get_base_model() if hasattr(model, "get_base_model") else model
     return int(inner.config.num_hidden_layers)
+
+
+def folder_depth(folder: Path) -> int | None:
+    """Number of transformer blocks of the model saved in `folder`, from its config alone (no
+    weights read), or None when transformers cannot read that config here. AutoConfig maps
+    each architecture's own key (GPT-2's n_layer) to num_hidden_layers."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(str(folder)).get_text_config()
+    except Exception:  # transformers raises many types for an architecture it lacks
+        return None
+    depth = getattr(config, "num_hidden_layers", None)
+    return int(depth) if depth else None
+
+
+def decoder_blocks(model):
+    """(the decoder's list of blocks, its final norm or None) of a causal LM, or None when no
+    list of the model's depth is found. Found by shape, not by name: Llama-likes call them
+    `layers` and `norm`, GPT-2 `h` and `ln_f`."""
+    import torch
+
+    depth = model_depth(model)
+    blocks, final_norm = None, None
+    for child in model.get_decoder().children():
+        if isinstance(child, torch.nn.ModuleList) and len(child) == depth and blocks is None:
+            blocks = child
+        elif blocks is not None and "norm" in type(child).__name__.lower():
+            final_norm = child  # a norm after the blocks (one before them norms embeddings)
+    return None if blocks is None else (blocks, final_norm)

@@ -161,6 +161,29 @@ def _loha_config(settings, model):
     )
 
 
+def _check_loha(settings, model) -> None:
+    """Refuse target layers peft's LoHa has no adapter for (GPT-2's transformers Conv1D:
+    peft raised a TypeError once the model had loaded), before any weights load."""
+    from peft.tuners.loha import LoHaModel
+
+    from tunesmith.models.targets import adapted_modules
+
+    supported = tuple(LoHaModel.layers_mapping)
+    unsupported = [
+        (name, type(module).__name__)
+        for name, module in adapted_modules(model, settings.target_modules)
+        if not isinstance(module, supported)
+    ]
+    if unsupported:
+        name, kind = unsupported[0]
+        accepted = ", ".join(f"torch.nn.{layer.__name__}" for layer in supported)
+        raise UserError(
+            f"training.method: loha cannot adapt {kind} layers ({name} and "
+            f"{len(unsupported) - 1} more of this model; peft's LoHa adapts {accepted} only); "
+            "use method lora or ia3"
+        )
+
+
 def _prompt_tuning_config(settings, model):
     from peft import PromptTuningConfig, PromptTuningInit, TaskType
 
@@ -174,7 +197,7 @@ def _prompt_tuning_config(settings, model):
     )
 
 
-def _register(name, make_config, describe, mergeable=True, fast_path=False, check=None):
+def _register(name, make_config, describe, mergeable=True, fast_path=False, **checks):
     METHODS.register(
         name,
         Method(
@@ -185,7 +208,7 @@ def _register(name, make_config, describe, mergeable=True, fast_path=False, chec
             merge=_merge if mergeable else unchanged,
             fast_path=fast_path,
             base_switch=True,
-            check=check,
+            **checks,
         ),
     )
 
@@ -203,6 +226,7 @@ _register(
         f"loha (r {s.r}, alpha {s.alpha}, rank dropout {s.rank_dropout}, "
         f"targets {s.target_modules})"
     ),
+    check_layers=_check_loha,
 )
 _register(
     "prompt_tuning",

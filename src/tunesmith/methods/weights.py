@@ -6,7 +6,7 @@ Both save a plain transformers folder (train/model/) that `AutoModelForCausalLM`
 from __future__ import annotations
 
 from tunesmith.errors import UserError
-from tunesmith.methods.base import METHODS, Method, model_depth
+from tunesmith.methods.base import METHODS, Method, decoder_blocks
 
 
 def _build_full(model, training):
@@ -25,12 +25,17 @@ def _check_freeze(settings, depth: int) -> None:
 
 def _build_freeze(model, training):
     settings = training.freeze
-    depth = model_depth(model)
+    found = decoder_blocks(model)
+    if found is None:
+        raise UserError(
+            f"training.method: freeze cannot find the blocks of {type(model).__name__} (no "
+            "list of config.num_hidden_layers modules in its decoder); use method: full or lora"
+        )
+    blocks, final_norm = found
     model.requires_grad_(False)
-    decoder = model.get_decoder()
-    trained = list(decoder.layers[depth - settings.train_top :])
-    if settings.train_norms and getattr(decoder, "norm", None) is not None:
-        trained.append(decoder.norm)
+    trained = list(blocks[len(blocks) - settings.train_top :])
+    if settings.train_norms and final_norm is not None:
+        trained.append(final_norm)
     if settings.train_head:
         trained.append(model.get_output_embeddings())
     for module in trained:

@@ -8,6 +8,9 @@ module names come from the architecture built on the meta device from config.jso
 read, about a second whatever the model's size), and matching is peft's own check, so the
 pre-flight and the run never disagree. A model not yet fetched, a GGUF file not yet converted
 or an architecture transformers cannot build here is not checked (peft still is).
+
+The same skeleton serves the checks of layer types (`Method.check_layers`: LoHa has no layer
+for GPT-2's Conv1D) and `adapted_modules` says which modules a target list reaches.
 """
 
 from __future__ import annotations
@@ -17,21 +20,28 @@ from pathlib import Path
 from tunesmith.errors import UserError, suggest
 from tunesmith.scoped_cache import ScopedCache
 
-# model name -> its module names, kept while several recipes of one model are checked
-# (preflight.shared_checks: a group's members)
+# model name -> its architecture on the meta device (no weight memory), kept while several
+# recipes of one model are checked (preflight.shared_checks: a group's members)
 MODULE_NAMES = ScopedCache()
 SHOWN = 12  # module names listed in the error line
 # peft's keyword for "every linear layer but the head": not a module name
 PEFT_TARGET_KEYWORDS = ("all-linear",)
 
 
+def model_skeleton(model_name: str):
+    """The local model's architecture built on the meta device from config.json (its modules,
+    no weights), or None when it cannot be known here."""
+    return MODULE_NAMES.get(model_name, lambda: _local_skeleton(model_name))
+
+
 def module_names(model_name: str) -> dict[str, bool] | None:
     """Every module's dotted name of the local model (-> whether it holds a weight matrix, the
     modules adapters usually target), or None when it cannot be known here."""
-    return MODULE_NAMES.get(model_name, lambda: _module_names(model_name))
+    skeleton = model_skeleton(model_name)
+    return None if skeleton is None else names_of(skeleton)
 
 
-def _module_names(model_name: str) -> dict[str, bool] | None:
+def _local_skeleton(model_name: str):
     from tunesmith.models import resolve_model
 
     try:
@@ -40,20 +50,47 @@ def _module_names(model_name: str) -> dict[str, bool] | None:
         return None  # the model check reports it
     if not (folder / "config.json").is_file():
         return None
-    return _skeleton_names(folder)
+    return _skeleton(folder)
 
 
-def _skeleton_names(folder: Path) -> dict[str, bool] | None:
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
+def _skeleton(folder: Path):
+    from transformers import AutoConfig
 
     try:
         config = AutoConfig.from_pretrained(str(folder))
-        with torch.device("meta"):
-            model = AutoModelForCausalLM.from_config(config)
     except Exception:  # transformers raises many types for an architecture it lacks
         return None
-    return names_of(model)
+    return config_skeleton(config)
+
+
+def config_skeleton(config):
+    """The causal LM of transformers `config` on the meta device, or None when transformers
+    cannot build it here."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    try:
+        with torch.device("meta"):
+            return AutoModelForCausalLM.from_config(config)
+    except Exception:  # transformers raises many types for an architecture it lacks
+        return None
+
+
+def adapted_modules(model, targets: str | list[str]) -> list[tuple[str, object]]:
+    """(name, module) of every module of `model` (loaded or a skeleton) that peft adapts for
+    `target_modules=targets`: 'all-linear' as peft expands it (nn.Linear and transformers'
+    Conv1D layers but the output head), else peft's own name matching."""
+    from transformers.pytorch_utils import Conv1D
+
+    modules = [(name, module) for name, module in model.named_modules() if name]
+    if targets in PEFT_TARGET_KEYWORDS:
+        import torch
+
+        head = model.get_output_embeddings()
+        linear = (torch.nn.Linear, Conv1D)
+        return [(n, m) for n, m in modules if isinstance(m, linear) and m is not head]
+    matches = _matcher(targets)
+    return [(name, module) for name, module in modules if matches(name)]
 
 
 def names_of(model) -> dict[str, bool]:

@@ -30,8 +30,7 @@ def test_train_stage_applies_the_data_stage_class_weights(tmp_path, tiny_model_d
     from transformers import AutoTokenizer
 
     from tunesmith.artifacts import RunDir, write_json, write_jsonl
-    from tunesmith.train.encoded import encode_rows, read_rows
-    from tunesmith.train.stage import _class_weights
+    from tunesmith.train.encoded import encode_rows, read_class_weights, read_rows
 
     run_dir = RunDir(tmp_path)
     rows = [
@@ -42,7 +41,7 @@ def test_train_stage_applies_the_data_stage_class_weights(tmp_path, tiny_model_d
     write_json(run_dir.data / "class_weights.json", {"a": 0.5, "b": 2.0})
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     items = encode_rows(
-        read_rows(run_dir.data / "train.jsonl"), tokenizer, 64, _class_weights(run_dir)
+        read_rows(run_dir.data / "train.jsonl"), tokenizer, 64, read_class_weights(run_dir.data)
     )
     assert [item.weight for item in items] == [0.5, 2.0]
     assert json.loads((run_dir.data / "class_weights.json").read_text())["b"] == 2.0

@@ -4,6 +4,7 @@ teacher's blocks, top-k targets stored once, losses, rows, and the refusals."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from export_helpers import small_recipe
@@ -12,6 +13,7 @@ from tunesmith.artifacts import RunDir
 from tunesmith.pipeline import run_pipeline
 
 STAGES = ["data", "train", "distill", "evaluate", "report"]
+REPLAY_ROWS = [{"prompt": f"Define word {i}.", "response": f"meaning {i}"} for i in range(6)]
 
 
 def _recipe(folder, model_dir, distill: dict):
@@ -23,12 +25,21 @@ def distilled(tmp_path_factory, tiny_model_dir):
     import contextlib
     import io
 
+    from conftest import write_jsonl
+
     from tunesmith.config.overrides import override_recipe
 
     folder = tmp_path_factory.mktemp("distill-run")
     recipe = _recipe(folder, tiny_model_dir, {"student_layers": 1, "top_k": 8, "loss": "jsd"})
-    # every row (42-45 tokens) is longer: the distillation's cut is counted
-    recipe = override_recipe(recipe, {"training.max_seq_length": 40})
+    replay = write_jsonl(folder / "general.jsonl", REPLAY_ROWS)
+    values = {
+        # every row (42-45 tokens) is longer: the distillation's cut is counted
+        "training.max_seq_length": 40,
+        # the students train with the train stage's batch plan (checked below)
+        "training.curriculum": {"scorer": "random", "start_fraction": 0.5},
+        "training.replay": {"share": 0.5, "file": str(replay)},
+    }
+    recipe = override_recipe(recipe, values)
     run_dir = RunDir(folder / "out")
     console = io.StringIO()
     with contextlib.redirect_stderr(console):
@@ -117,6 +128,56 @@ def test_students_are_shallower_trained_and_scored_against_the_teacher(distilled
     gain = next(c for c in compare["comparisons"] if (c["a"], c["b"]) == pair)
     ppl = gain["metrics"]["perplexity"]
     assert ppl["ci_low"] <= ppl["delta"] <= ppl["ci_high"]
+
+
+def test_students_train_with_the_curriculum_and_replay_and_targets_cover_replay(distilled):
+    from safetensors.torch import load_file
+
+    _, run_dir, *_ = distilled
+    summary = json.loads((run_dir.root / "distill" / "summary.json").read_text())
+    assert (summary["train_examples"], summary["replay_examples"]) == (28, len(REPLAY_ROWS))
+    assert summary["curriculum"]["scorer"] == "random" and summary["curriculum"]["examples"] == 28
+    # the teacher's targets cover the replay rows too: the distilled student's loss has them
+    targets = load_file(run_dir.root / "distill" / "teacher_topk.safetensors")
+    assert len(targets["offsets"]) == 28 + len(REPLAY_ROWS) + 1
+
+
+def test_student_plan_weights_rows_by_class_and_mixes_replay(tmp_path, tiny_model_dir):
+    from conftest import write_jsonl
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tunesmith.artifacts import write_json
+    from tunesmith.config.training import training_config
+    from tunesmith.distill.train import student_plan, train_student
+    from tunesmith.train.batching import ReplayMix
+
+    rows = [{"prompt": f"p{i}", "response": "ab"[i % 2], "label": "ab"[i % 2]} for i in range(6)]
+    write_jsonl(tmp_path / "train.jsonl", rows)
+    write_json(tmp_path / "class_weights.json", {"a": 0.5, "b": 2.0})
+    replay = write_jsonl(tmp_path / "general.jsonl", REPLAY_ROWS)
+    cfg = training_config(
+        method="full", max_steps=2, batch_size=2, replay={"share": 0.5, "file": str(replay)}
+    )
+    student = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    plan, val = student_plan(cfg, student, tokenizer, tmp_path, tmp_path)
+    assert [item.weight for item in plan.items[:6]] == [0.5, 2.0] * 3
+    assert plan.train_count == 6 and len(plan.items) == 6 + len(REPLAY_ROWS) and val == []
+    assert isinstance(plan.sampler, ReplayMix)
+    # and the student's loop draws its batches from that plan
+    asked, mixed = [], plan.sampler
+
+    class Recording:
+        def batches(self, skip: int):
+            asked.append(skip)
+            return mixed.batches(skip)
+
+    plan.sampler = Recording()
+    model = SimpleNamespace(threads=1, device="cpu", precision="fp32")
+    state = train_student(
+        SimpleNamespace(model=model), cfg, student, plan, val, tokenizer, tmp_path / "s"
+    )
+    assert state.step == 2 and asked == [0]
 
 
 def test_a_student_deeper_than_the_teacher_is_refused_before_training(tmp_path, tiny_model_dir):

@@ -102,7 +102,7 @@ FEDERATED = {"clients": 3, "rounds": 2, "local_steps": 2}
 CHECKS = ("forgetting", "robustness", "bias", "explain", "triggers")
 
 
-def _write_recipe(folder, model_dir, **federated):
+def _write_recipe(folder, model_dir, training: dict | None = None, **federated):
     import yaml
     from conftest import make_records, write_jsonl
 
@@ -121,6 +121,7 @@ def _write_recipe(folder, model_dir, **federated):
             "learning_rate": 5e-3,
             "max_seq_length": 40,  # every row (42-45 tokens) is cut: the cut is counted
             "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
+            **(training or {}),
         },
         "evaluation": {"few_shot": 0, "generation": {"max_new_tokens": 4}},
         "checks": {name: {"enabled": False} for name in CHECKS},  # tested on their own
@@ -140,7 +141,10 @@ def simulated_run(tmp_path_factory, tiny_model_dir):
 
     tmp = tmp_path_factory.mktemp("federated")
     run_dir = RunDir(tmp / "run")
-    run_pipeline(load_recipe(_write_recipe(tmp, tiny_model_dir)), run_dir)
+    # 3 rounds, but no later round can beat the first by min_delta: patience 1 ends the run
+    # after round 2, and round 1's adapter is the tuned model
+    stop = {"early_stopping": {"patience": 1, "min_delta": 1e9}}
+    run_pipeline(load_recipe(_write_recipe(tmp, tiny_model_dir, stop, rounds=3)), run_dir)
     return run_dir
 
 
@@ -158,6 +162,31 @@ def test_simulation_writes_the_aggregated_adapter_as_the_tuned_model(simulated_r
     manifest = json.loads((simulated_run.root / "manifest.json").read_text())
     assert manifest["stages"]["federated"]["status"] == "done"
     assert "train" not in manifest["stages"]
+
+
+def test_early_stopping_ends_the_rounds_and_ships_the_best_round(simulated_run):
+    from tunesmith.config.loader import load_recipe
+    from tunesmith.methods import load_tuned
+    from tunesmith.models.base import load_base
+    from tunesmith.models.nll import perplexity
+    from tunesmith.train.encoded import encoded_split
+
+    report = json.loads((simulated_run.train / "federated.json").read_text())
+    first, second = [r["val_ppl"] for r in report["rounds"]]  # round 3 never ran
+    assert report["best_round"] == 1 and report["stopped_early"] is True and second != first
+    summary = json.loads((simulated_run.train / "summary.json").read_text())
+    expected = {"steps": 4, "total_steps": 6, "rounds": 2, "best_round": 1, "best_step": 2}
+    assert {key: summary[key] for key in expected} == expected
+    assert summary["best_val_ppl"] == first and summary["stopped_early"] is True
+    manifest = json.loads((simulated_run.root / "manifest.json").read_text())
+    assert manifest["stages"]["federated"]["result"]["best_round"] == 1
+    # the shipped adapter is round 1's: its validation perplexity is round 1's, not round 2's
+    recipe = load_recipe(simulated_run.root.parent / "recipe.yaml")
+    base, tokenizer = load_base(recipe, simulated_run, pretrained=True, device="cpu")
+    model = load_tuned(recipe.training, simulated_run.train, base).eval()
+    _, val = encoded_split(simulated_run.data / "val.jsonl", tokenizer, 40)
+    shipped = perplexity(model, val, recipe.training.batch_size, tokenizer.pad_token_id)
+    assert shipped == pytest.approx(first, rel=1e-4) and shipped != pytest.approx(second)
 
 
 def test_federated_vs_centralised_vs_each_client_alone_with_intervals(simulated_run):
@@ -247,3 +276,121 @@ def test_unknown_aggregation_is_refused_by_validate_with_exit_2(tmp_path, tiny_m
     done = _cli("validate", _write_recipe(tmp_path, tiny_model_dir, aggregation="mean_ab"))
     assert done.returncode == 2 and "federated.aggregation" in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+
+
+# --- what every client trains with: the train stage's class weights and batch plan ---------
+
+
+def _classification_run(folder, model_dir, **training):
+    """A federated classification run with its data stage done (1:2 labels, class weights)."""
+    from conftest import make_records, write_jsonl
+
+    from tunesmith.artifacts import RunDir
+    from tunesmith.config.loader import load_recipe
+    from tunesmith.config.overrides import override_recipe
+    from tunesmith.pipeline import run_pipeline
+
+    folder.mkdir(parents=True)
+    path = _write_recipe(folder, model_dir, training)
+    records = make_records(30)
+    for i, record in enumerate(records):
+        record["label"] = "utils" if i % 3 == 0 else "devel"
+    write_jsonl(folder / "data.jsonl", records)
+    values = {
+        "task": "classification",
+        "data.output_field": "label",
+        "data.curation.balance.method": "class_weights",
+    }
+    recipe = override_recipe(load_recipe(path), values)
+    run_dir = RunDir(folder / "run")
+    run_pipeline(recipe, run_dir, only=["data"])
+    return recipe, run_dir
+
+
+def _first_round(recipe, run_dir) -> tuple:
+    """Client 1's round 1 through its Flower client (no simulation): (plan, loss)."""
+    from flwr.common import Code, FitIns, ndarrays_to_parameters
+
+    from tunesmith.federated.flower_app import Wire, local_model, make_client
+
+    local = local_model(recipe, run_dir)
+    start = ndarrays_to_parameters(Wire(local.initial, local.trained).arrays(local.initial))
+    done = make_client(recipe, run_dir, 0).fit(FitIns(start, {"round": 1}))
+    assert done.status.code == Code.OK
+    return local.plans[0], float(done.metrics["loss"])
+
+
+def test_clients_train_with_the_class_weights_curriculum_and_replay(tmp_path, tiny_model_dir):
+    from tunesmith.artifacts import read_jsonl
+
+    extra = {"curriculum": {"scorer": "random", "start_fraction": 0.1}, "replay": {"share": 0.5}}
+    plain, plain_dir = _classification_run(tmp_path / "plain", tiny_model_dir)
+    planned, planned_dir = _classification_run(tmp_path / "planned", tiny_model_dir, **extra)
+    weights = json.loads((plain_dir.data / "class_weights.json").read_text())
+    assert weights and len(set(weights.values())) == 2
+    examples = partition(read_jsonl(plain_dir.data / "train.jsonl"), plain.federated)[0]
+    plan, plain_loss = _first_round(plain, plain_dir)
+    rows = plan.items[: plan.train_count]
+    assert [item.weight for item in rows] == [weights[e["label"]] for e in examples]
+    assert plan.sampler is None and len(plan.items) == plan.train_count == len(examples)
+    plan, planned_loss = _first_round(planned, planned_dir)
+    assert plan.curriculum["scorer"] == "random" and len(plan.items) > plan.train_count
+    assert planned_loss != pytest.approx(plain_loss)  # the same rows, batched by the plan
+
+
+def test_a_clients_plan_goes_on_over_the_rounds():
+    """Round r's local steps continue the client's schedule (the curriculum's pacing)."""
+    from tunesmith.federated.local import _Continued
+    from tunesmith.train.batching import LengthGroupedSampler
+
+    inner = LengthGroupedSampler([5, 6, 7, 8, 9, 10, 11], 2, 0)
+    later = _Continued(inner, 3).batches(0)
+    expected = inner.batches(3)
+    assert [next(later) for _ in range(4)] == [next(expected) for _ in range(4)]
+
+
+# --- round-level early stopping, the server's strategy driven by hand --------------------------
+
+
+def test_round_early_stopping_asks_no_client_after_patience_and_keeps_the_best():
+    from types import SimpleNamespace
+
+    from flwr.common import Code, FitRes, Status, ndarrays_to_parameters, parameters_to_ndarrays
+    from flwr.server.client_manager import SimpleClientManager
+    from test_federated_privacy import _Local, _proxy
+
+    from tunesmith.config.training import training_config
+    from tunesmith.federated.flower_app import Wire
+    from tunesmith.federated.strategy import make_strategy
+
+    local = _Local()
+    scores = iter([5.0, 4.0, 4.5, 4.2, 3.0])  # best at round 2, then two rounds without gain
+    local.val_perplexity = lambda state, items: next(scores)
+    stop = {"early_stopping": {"patience": 2, "min_delta": 0.0}}
+    recipe = SimpleNamespace(federated=FederatedConfig(clients=2), training=training_config(**stop))
+    records, released = [], {}
+    strategy = make_strategy(recipe, local, ["a validation row"], records.append)
+    manager = SimpleClientManager()
+    for cid in ("0", "1"):
+        manager.register(_proxy(cid))
+    parameters = strategy.initialize_parameters(manager)
+    digest = Wire(local.initial, local.trained).digest
+    asked = []
+    for server_round in range(1, 6):
+        pairs = strategy.configure_fit(server_round, parameters, manager)
+        asked.append(len(pairs))
+        if not pairs:
+            continue
+        fits = []
+        for i, (proxy, ins) in enumerate(pairs):
+            (b,) = parameters_to_ndarrays(ins.parameters)
+            sent = ndarrays_to_parameters([b + 0.01 * server_round])
+            metrics = {"client": i, "frozen": digest, "sampled": 1, "loss": 1.0}
+            fits.append((proxy, FitRes(Status(Code.OK, ""), sent, 5, metrics)))
+        parameters, _ = strategy.aggregate_fit(server_round, fits, [])
+        released[server_round] = parameters_to_ndarrays(parameters)[0]
+    assert asked == [2, 2, 2, 2, 0] and strategy.rounds_done == 4
+    stopping = strategy.stopping
+    assert (stopping.best_round, stopping.best_val_ppl, stopping.stopped_early) == (2, 4.0, True)
+    np.testing.assert_array_equal(stopping.best_state[B], released[2])
+    assert [r["val_ppl"] for r in records] == [5.0, 4.0, 4.5, 4.2]

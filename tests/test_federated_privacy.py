@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tunesmith.config.federated import LINEAR_AGGREGATIONS, FederatedConfig
+from tunesmith.config.training import training_config
 from tunesmith.errors import UserError
 from tunesmith.federated.aggregation import AGGREGATIONS
 from tunesmith.federated.flower_app import Wire
@@ -96,7 +97,8 @@ def _strategy(fed: FederatedConfig, local: _Local, records: list | None = None):
     from tunesmith.federated.strategy import make_strategy
 
     log = records.append if records is not None else lambda record: None
-    return make_strategy(SimpleNamespace(federated=fed), local, [], log)
+    recipe = SimpleNamespace(federated=fed, training=training_config())
+    return make_strategy(recipe, local, [], log)
 
 
 def _round(strategy, local: _Local, updates: list, examples: list | None = None):

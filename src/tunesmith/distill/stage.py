@@ -22,7 +22,7 @@ def run(recipe: Recipe, run_dir: RunDir) -> dict:
     from tunesmith.distill.losses import soft_targets
     from tunesmith.distill.student import check_before_loading, make_student
     from tunesmith.distill.targets import TARGETS, attach, load_targets
-    from tunesmith.distill.train import encode, student_training, train_student
+    from tunesmith.distill.train import student_plan, student_training, train_student
     from tunesmith.methods.tuned import merged_tuned
     from tunesmith.models.truncation import cut_record
 
@@ -31,12 +31,18 @@ def run(recipe: Recipe, run_dir: RunDir) -> dict:
     teacher, tokenizer, _ = merged_tuned(recipe, run_dir, "distill")
     student = make_student(config, teacher, tokenizer)  # refuses before any work
     cfg = student_training(recipe)
-    length = cfg.max_seq_length
-    items = encode(run_dir.data / "train.jsonl", tokenizer, length)
-    val_items = encode(run_dir.data / "val.jsonl", tokenizer, length)[: cfg.val_max_examples]
-    cut = cut_record("distillation", items, length)  # the teacher's targets and the students'
+    plan, val_items = student_plan(cfg, student, tokenizer, run_dir.data, out)
+    items = plan.items  # training rows, then replay rows: the teacher gives targets for both
+    train_items = items[: plan.train_count]
+    cut = cut_record("distillation", train_items, cfg.max_seq_length)
     _ensure_targets(teacher, items, config.top_k, cfg.batch_size, tokenizer, out / TARGETS)
-    summary = {"teacher": _describe(teacher, tokenizer, recipe, run_dir, None), "truncation": cut}
+    summary = {
+        "teacher": _describe(teacher, tokenizer, recipe, run_dir, None),
+        "truncation": cut,
+        "train_examples": plan.train_count,
+        "replay_examples": len(items) - plan.train_count,
+        "curriculum": plan.curriculum,
+    }
     plans = {"distilled": soft_targets(config)}
     if config.compare_labels_only:
         plans["labels_only"] = None
@@ -47,7 +53,7 @@ def run(recipe: Recipe, run_dir: RunDir) -> dict:
             for item in items:
                 item.soft = None
         model = copy.deepcopy(student)
-        state = train_student(recipe, cfg, model, items, val_items, tokenizer, out / name, soft)
+        state = train_student(recipe, cfg, model, plan, val_items, tokenizer, out / name, soft)
         summary[name] = _describe(model, tokenizer, recipe, run_dir, out / name / "model")
         summary[name].update(steps=state.step, best_val_ppl=state.best_val_ppl)
     summary["settings"] = config.model_dump()
@@ -86,10 +92,10 @@ def _config(recipe: Recipe) -> tuple:
 def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
     from tunesmith.methods import method_of
     from tunesmith.models.base import base_inputs
+    from tunesmith.train.stage import training_data
 
-    data = run_dir.data
     artefact = run_dir.train / method_of(recipe.training).artefact
-    files = [artefact, data / "train.jsonl", data / "val.jsonl", data / "test.jsonl"]
+    files = [artefact, *training_data(recipe, run_dir), run_dir.data / "test.jsonl"]
     return [*files, *base_inputs(recipe, run_dir)]
 
 
@@ -113,6 +119,8 @@ def _register() -> None:
             ],
             resumes=True,
             applies=lambda recipe: recipe.distill is not None,
+            # 2: the students train with the class weights, curriculum and replay
+            revision=2,
         )
     )
 

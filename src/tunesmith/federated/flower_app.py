@@ -50,6 +50,17 @@ def digest(state: dict) -> str:
     return sha.hexdigest()[:16]
 
 
+def client_plan(local, recipe, run_dir, index: int, examples: list[dict]):
+    """Client `index`'s batch plan over all its rounds (train/plan.py: curriculum, replay),
+    made once per process: Flower's simulation builds the client again every round."""
+    fed = recipe.federated
+    if index not in local.plans:
+        folder = Path(run_dir.train) / "clients" / client_label(index)
+        steps, seed = fed.rounds * fed.local_steps, recipe.training.seed + index
+        local.plans[index] = local.plan(examples, local.encode(examples), steps, seed, folder)
+    return local.plans[index]
+
+
 def make_client(recipe, run_dir, index: int):
     """Client `index`'s Flower client: its partition of data/train.jsonl, trained locally."""
     from flwr.client import NumPyClient
@@ -58,7 +69,8 @@ def make_client(recipe, run_dir, index: int):
 
     examples = partition(read_jsonl(run_dir.data / "train.jsonl"), recipe.federated)[index]
     local = local_model(recipe, run_dir)
-    items = local.encode(examples)
+    plan = client_plan(local, recipe, run_dir, index, examples)
+    items = plan.items[: plan.train_count]
     wire = Wire(local.initial, local.trained)
     fed = recipe.federated
 
@@ -73,7 +85,8 @@ def make_client(recipe, run_dir, index: int):
             round_ = int(config["round"])
             out = Path(run_dir.train) / "clients" / client_label(index) / f"round_{round_}"
             seed = recipe.training.seed + 1000 * round_ + index
-            result = local.train(wire.state(parameters), items, fed.local_steps, out, seed)
+            done = (round_ - 1) * fed.local_steps  # its schedule goes on over the rounds
+            result = local.train(wire.state(parameters), plan, fed.local_steps, out, seed, done)
             return wire.arrays(local.state()), len(items), {**metrics, "loss": result["loss"]}
 
     return AdapterClient().to_client()

@@ -2,7 +2,8 @@
 
 One `LocalModel` per process: the base model and its LoRA wrapper are built once; every local
 run (a client's round, or a baseline) starts from given adapter weights and trains with the
-ordinary `Trainer` for a fixed number of steps, validation off (the server validates).
+ordinary `Trainer` for a fixed number of steps, validation off (the server validates), on the
+train stage's encoding (class weights) and batch plan (curriculum, replay).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from tunesmith.federated.aggregation import A_KEY, AGGREGATIONS
 class LocalModel:
     def __init__(self, recipe, run_dir) -> None:
         from tunesmith.models.base import load_base
+        from tunesmith.train.encoded import read_class_weights
         from tunesmith.train.session import make_trainable, prepare
 
         self.recipe = recipe
+        self.class_weights = read_class_weights(run_dir.data)
+        self.plans: dict = {}  # client index -> its batch plan (flower_app.client_plan)
         device, self.precision = prepare(recipe, recipe.training)
         model, self.tokenizer = load_base(recipe, run_dir, pretrained=True, device=device)
         self.model = make_trainable(model, recipe.training, self.precision)
@@ -46,21 +50,44 @@ class LocalModel:
             for name, value in state.items():
                 params[name].copy_(torch.as_tensor(value, dtype=params[name].dtype))
 
-    def encode(self, examples: list[dict]) -> list:
-        from tunesmith.models.formatting import encode_example
+    def encode(self, examples: list[dict], weighted: bool = True) -> list:
+        """Training items as the train stage encodes them: a labelled row gets its class's loss
+        weight from the balance step (weighted=False: validation rows, unweighted there too)."""
+        from tunesmith.train.encoded import encode_rows
 
-        length = self.recipe.training.max_seq_length
-        return [encode_example(e, self.tokenizer, length) for e in examples]
+        weights = self.class_weights if weighted else None
+        return encode_rows(examples, self.tokenizer, self.recipe.training.max_seq_length, weights)
 
-    def train(self, state: dict, items: list, steps: int, out: Path, seed: int) -> dict:
-        """`steps` optimizer steps on `items` from adapter `state`; the mean logged loss."""
+    def plan(self, examples: list[dict], items: list, steps: int, seed: int, out: Path):
+        """The train stage's batch plan (train/plan.py: curriculum, replay) for `steps` local
+        steps in all; the base_loss scorer scores with the adapter switched off (the base)."""
+        from tunesmith.train.plan import plan_batches
+
+        cfg = self.recipe.training.model_copy(update={"max_steps": steps, "seed": seed})
+        with self.model.disable_adapter():
+            return plan_batches(cfg, self.model, self.tokenizer, examples, items, out)
+
+    def train(self, state: dict, plan, steps: int, out: Path, seed: int, done: int = 0) -> dict:
+        """`steps` optimizer steps on `plan` (self.plan) from adapter `state`, continuing its
+        schedule after `done` earlier steps (a client's earlier rounds); the mean logged loss."""
         from tunesmith.train.session import make_trainer, run_trainer
 
         self.load(state)
         # No checkpoint (the round is short) and a fresh batch order per round and client.
         update = {"max_steps": steps, "eval_every": steps, "checkpoint_every": steps + 1}
         cfg = self.recipe.training.model_copy(update={**update, "seed": seed})
-        trainer = make_trainer(self.model, cfg, items, [], self.tokenizer, out, self.precision)
+        sampler = plan.sampler and _Continued(plan.sampler, done * cfg.gradient_accumulation)
+        trainer = make_trainer(
+            self.model,
+            cfg,
+            plan.items,
+            [],
+            self.tokenizer,
+            out,
+            self.precision,
+            sampler=sampler,
+            train_count=plan.train_count,
+        )
         run_trainer(trainer)
         losses = [r["loss"] for r in trainer.tracker.records() if "loss" in r]
         return {"loss": sum(losses) / max(len(losses), 1), "steps": trainer.state.step}
@@ -82,3 +109,14 @@ class LocalModel:
         method_of(self.recipe.training).save(self.model, folder)
         self.tokenizer.save_pretrained(folder)
         return folder
+
+
+class _Continued:
+    """A batch plan's sampler from micro-batch `offset` on: a client's curriculum paces over
+    all its rounds, and its batch order goes on where the previous round stopped."""
+
+    def __init__(self, inner, offset: int) -> None:
+        self.inner, self.offset = inner, offset
+
+    def batches(self, skip: int):
+        return self.inner.batches(self.offset + skip)

@@ -20,6 +20,8 @@ class FederatedResult:
     final_val_ppl: float | None
     epsilon: float | None = None  # federated.privacy: the (epsilon, delta) per client
     delta: float | None = None
+    best_round: int | None = None  # the round whose adapter is shipped (None: no validation)
+    stopped_early: bool = False
 
 
 def run(recipe: Recipe, run_dir: RunDir) -> FederatedResult:
@@ -35,7 +37,8 @@ def run(recipe: Recipe, run_dir: RunDir) -> FederatedResult:
     local = local_model(recipe, run_dir)
     # the clients cut their rows as training does: counted here, once, over every partition
     cut = cut_record("federated training", local.encode([e for s in shares for e in s]), length)
-    val = local.encode(read_jsonl(run_dir.data / "val.jsonl"))[: recipe.training.val_max_examples]
+    val = local.encode(read_jsonl(run_dir.data / "val.jsonl"), weighted=False)
+    val = val[: recipe.training.val_max_examples]
     tracker, rounds = open_trackers(out / "metrics.jsonl"), []
 
     def log(record: dict) -> None:
@@ -47,9 +50,11 @@ def run(recipe: Recipe, run_dir: RunDir) -> FederatedResult:
     strategy = make_strategy(recipe, local, val, log)
     transport = simulate if fed.server_address is None else serve
     transport(recipe, run_dir, strategy)
-    if strategy.rounds_done != fed.rounds:
+    stopping = strategy.stopping
+    if strategy.rounds_done != fed.rounds and not stopping.stopped_early:
         raise RuntimeError(f"federated: {strategy.rounds_done} of {fed.rounds} rounds finished")
-    local.save(strategy.latest, out / "adapter")
+    # As centralised training ships its best evaluated weights: the best round's adapter.
+    local.save(stopping.best_state or strategy.latest, out / "adapter")
     baselines = _baselines(recipe, run_dir, local, shares) if fed.baselines else {}
     final = rounds[-1].get("val_ppl")
     privacy = _privacy(fed, strategy.rounds_done)
@@ -58,16 +63,25 @@ def run(recipe: Recipe, run_dir: RunDir) -> FederatedResult:
         **privacy,
         "client_examples": [len(s) for s in shares],
         "truncation": cut,
+        "best_round": stopping.best_round,
+        "stopped_early": stopping.stopped_early,
         "rounds": rounds,
         "baselines": baselines,
         "config": fed.model_dump(mode="json"),
     }
     write_json(out / "federated.json", report)
-    summary = {**_summary(recipe, shares, val, final), "truncation": cut, **privacy}
+    summary = {**_summary(recipe, shares, val, strategy), "truncation": cut, **privacy}
     write_json(out / "summary.json", summary)
     budget = privacy.get("privacy", {})
     return FederatedResult(
-        fed.rounds, fed.clients, fed.aggregation, final, budget.get("epsilon"), budget.get("delta")
+        strategy.rounds_done,
+        fed.clients,
+        fed.aggregation,
+        final,
+        budget.get("epsilon"),
+        budget.get("delta"),
+        stopping.best_round,
+        stopping.stopped_early,
     )
 
 
@@ -95,26 +109,31 @@ def _baselines(recipe, run_dir, local, shares) -> dict:
     groups = {"centralised": [e for share in shares for e in share]}
     groups.update({client_label(i): share for i, share in enumerate(shares)})
     done = {}
+    seed = recipe.training.seed
     for name, examples in groups.items():
         folder = baseline_dir(run_dir, name)
-        result = local.train(
-            local.initial, local.encode(examples), steps, folder, recipe.training.seed
-        )
+        plan = local.plan(examples, local.encode(examples), steps, seed, folder)
+        result = local.train(local.initial, plan, steps, folder, seed)
         local.save(local.state(), folder / "adapter")
         done[name] = {"examples": len(examples), **result}
     return done
 
 
-def _summary(recipe, shares, val, final) -> dict:
-    fed = recipe.federated
+def _summary(recipe, shares, val, strategy) -> dict:
+    """Centralised training's summary keys; steps count every client's local steps once
+    (a round is `local_steps`), as the round rows of metrics.jsonl do."""
+    fed, stopping = recipe.federated, strategy.stopping
+    best = stopping.best_round
     return {
         "method": recipe.training.method,
         "federated": True,
-        "steps": fed.rounds * fed.local_steps,
+        "steps": strategy.rounds_done * fed.local_steps,
         "total_steps": fed.rounds * fed.local_steps,
-        "best_step": None,
-        "best_val_ppl": final,
-        "stopped_early": False,
+        "rounds": strategy.rounds_done,
+        "best_round": best,
+        "best_step": None if best is None else best * fed.local_steps,
+        "best_val_ppl": stopping.best_val_ppl,
+        "stopped_early": stopping.stopped_early,
         "train_examples": sum(len(s) for s in shares),
         "val_examples": len(val),
         "resumed": False,
@@ -127,8 +146,9 @@ def _config(recipe: Recipe) -> tuple:
 
 def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
     from tunesmith.models.base import base_inputs
+    from tunesmith.train.stage import training_data
 
-    return [run_dir.data / "train.jsonl", run_dir.data / "val.jsonl", *base_inputs(recipe, run_dir)]
+    return [*training_data(recipe, run_dir), *base_inputs(recipe, run_dir)]
 
 
 def _outputs(run_dir: RunDir) -> list[Path]:
@@ -148,7 +168,18 @@ def _register() -> None:
     from tunesmith.stages import StageSpec, register_stage
 
     register_stage(
-        StageSpec("federated", 30, _config, _inputs, _outputs, run, _reset, applies=_applies)
+        StageSpec(
+            "federated",
+            30,
+            _config,
+            _inputs,
+            _outputs,
+            run,
+            _reset,
+            applies=_applies,
+            # 2: the best round's adapter is shipped, early stopping, class weights, the plan
+            revision=2,
+        )
     )
 
 

@@ -10,16 +10,19 @@ from contextlib import nullcontext
 from tunesmith.federated import privacy as dp
 from tunesmith.federated.aggregation import AGGREGATIONS
 from tunesmith.federated.flower_app import Wire
+from tunesmith.federated.stopping import RoundStopping
 
 
 def make_strategy(recipe, local, val_items, log):
     """The strategy for `recipe.federated`; `log(record)` gets each round's clients, training
     loss, update norms and the released adapter's validation perplexity. `.latest` is the
-    released adapter (whole state), `.rounds_done` the rounds finished."""
+    released adapter (whole state), `.rounds_done` the rounds finished, `.stopping` the best
+    round and whether early stopping ended the run (stopping.py)."""
     wire = Wire(local.initial, local.trained)
     inner = _fedavg(recipe.federated, wire, local.initial)
     outer = dp.wrap(inner, recipe.federated) if recipe.federated.privacy else inner
-    return _recorder(outer, recipe.federated, wire, local, val_items, log)
+    stopping = RoundStopping(recipe.training.early_stopping)
+    return _recorder(outer, recipe.federated, wire, local, val_items, log, stopping)
 
 
 def _fedavg(fed, wire: Wire, initial: dict):
@@ -70,7 +73,7 @@ def _fedavg(fed, wire: Wire, initial: dict):
     return strategy
 
 
-def _recorder(outer, fed, wire: Wire, local, val_items, log):
+def _recorder(outer, fed, wire: Wire, local, val_items, log, stopping: RoundStopping):
     from flwr.common import parameters_to_ndarrays
     from flwr.server.strategy import Strategy
 
@@ -79,11 +82,14 @@ def _recorder(outer, fed, wire: Wire, local, val_items, log):
 
         def __init__(self) -> None:
             self.latest, self.rounds_done, self.sent = dict(local.initial), 0, []
+            self.stopping = stopping
 
         def initialize_parameters(self, client_manager):
             return outer.initialize_parameters(client_manager)
 
         def configure_fit(self, server_round, parameters, client_manager):
+            if stopping.stopped_early:  # no client asked: Flower skips the remaining rounds
+                return []
             self.sent = parameters_to_ndarrays(parameters)
             return outer.configure_fit(server_round, parameters, client_manager)
 
@@ -105,6 +111,7 @@ def _recorder(outer, fed, wire: Wire, local, val_items, log):
             self.latest = wire.state(parameters_to_ndarrays(released))
             if val_items:
                 record["val_ppl"] = local.val_perplexity(self.latest, val_items)
+                stopping.update(server_round, record["val_ppl"], self.latest)
             self.rounds_done = server_round
             log(record)
             return released, metrics

@@ -18,6 +18,8 @@ from tunesmith.scoped_cache import ScopedCache
 # key -> (rows, items) while `reuse_encoded()` is active
 _CACHE = ScopedCache()
 
+CLASS_WEIGHTS = "class_weights.json"  # written by the data stage; a declared input of trainers
+
 
 def reuse_encoded():
     """Within the block, a split with the same bytes and settings is tokenised once."""
@@ -26,6 +28,16 @@ def reuse_encoded():
 
 def read_rows(path: Path) -> list[dict]:
     return read_jsonl(path) if path.is_file() else []
+
+
+def read_class_weights(data_dir: Path) -> dict[str, float]:
+    """Per-label loss weights the balance step wrote (data/class_weights.json; empty: none)."""
+    import json
+
+    path = data_dir / CLASS_WEIGHTS
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8")) or {}
 
 
 def encode_rows(rows: list[dict], tokenizer, max_length: int, class_weights: dict | None = None):

@@ -183,7 +183,7 @@ class Trainer:
             return
         state, stop = self.state, self.config.early_stopping
         ppl = self.val_perplexity()
-        improved = state.best_val_ppl is None or state.best_val_ppl - ppl > stop.min_delta
+        improved = improves(state.best_val_ppl, ppl, stop.min_delta)
         self.tracker.log({"step": state.step, "val_ppl": ppl, "val_loss": math.log(ppl)})
         if improved:
             state.best_val_ppl, state.best_step, state.evals_without_gain = ppl, state.step, 0
@@ -201,6 +201,12 @@ class Trainer:
     def _checkpoint(self) -> None:
         state = self.state.__dict__.copy()
         save_checkpoint(self.out / "checkpoints", self.model, self.optimizer, self.scheduler, state)
+
+
+def improves(best: float | None, ppl: float, min_delta: float) -> bool:
+    """Early stopping's rule: the first validation, or one more than `min_delta` below the best
+    (shared with the federated server's per-round validation)."""
+    return best is None or best - ppl > min_delta
 
 
 def _weights_precision(model) -> str:

@@ -9,8 +9,7 @@ from pathlib import Path
 from tunesmith.artifacts import RunDir, write_json
 from tunesmith.artifacts.rank import is_writer
 from tunesmith.config.schema import Recipe
-
-CLASS_WEIGHTS = "class_weights.json"  # written by the data stage; a declared input here
+from tunesmith.train.encoded import CLASS_WEIGHTS, read_class_weights
 
 
 @dataclass
@@ -41,7 +40,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
     out = run_dir.stage("train")
     device, precision = prepare(recipe, cfg)
     model, tokenizer = load_base(recipe, run_dir, pretrained=True, device=device)
-    weights = _class_weights(run_dir)
+    weights = read_class_weights(run_dir.data)
     examples, train_items = encoded_split(
         run_dir.data / "train.jsonl", tokenizer, cfg.max_seq_length, weights
     )
@@ -144,29 +143,25 @@ def _report_cuts(items: list, max_length: int, dropped: int) -> dict:
     return counts
 
 
-def _class_weights(run_dir: RunDir) -> dict[str, float]:
-    """Per-label loss weights the balance step wrote (data/class_weights.json; empty: none)."""
-    import json
-
-    path = run_dir.data / CLASS_WEIGHTS
-    if not path.is_file():
-        return {}
-    return json.loads(path.read_text(encoding="utf-8")) or {}
-
-
 def _config(recipe: Recipe) -> tuple:
     return (recipe.task, recipe.model, recipe.training)
 
 
-def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
-    from tunesmith.models.base import base_inputs
-
+def training_data(recipe: Recipe, run_dir: RunDir) -> list[Path]:
+    """What training reads besides the model: the splits, the class weights and the replay
+    file (shared by every stage that trains with the recipe's training settings)."""
     data = run_dir.data
     files = [data / "train.jsonl", data / "val.jsonl", data / CLASS_WEIGHTS]
     replay = recipe.training.replay
     if replay is not None and replay.file:  # the user's general data mixed into the batches
         files.append(Path(replay.file))
-    return [*files, *base_inputs(recipe, run_dir)]
+    return files
+
+
+def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
+    from tunesmith.models.base import base_inputs
+
+    return [*training_data(recipe, run_dir), *base_inputs(recipe, run_dir)]
 
 
 def _outputs(run_dir: RunDir) -> list[Path]:

@@ -337,8 +337,9 @@ def checks_fit(recipe: Recipe, test_count: int) -> list[str]:
 def _positive_class(recipe: Recipe, train: list[dict]) -> str:
     """The binary threshold's positive class (a threshold on a multi-class task: exit 2)."""
     from tunesmith.evaluate.classify import positive_label
+    from tunesmith.evaluate.labels import labels_of
 
-    labels = recipe.data.labels or sorted({e["label"] for e in train})
+    labels = labels_of(recipe, train)
     positive = positive_label(recipe.evaluation.classification, labels, train)
     shown = f"positive class '{positive}'" if positive else "multi-class, no threshold"
     return f"evaluation.classification: ok ({len(labels)} labels, {shown})"

@@ -54,10 +54,9 @@ class CheckContext:
 
     @cached_property
     def labels(self) -> list[str] | None:
-        if not self.spec.has_label:
-            return None
-        train = read_jsonl(self.run_dir.data / "train.jsonl")
-        return self.recipe.data.labels or sorted({e["label"] for e in train if "label" in e})
+        from tunesmith.evaluate.labels import recipe_labels
+
+        return recipe_labels(self.recipe, self.run_dir)
 
     def predictions(self, name: str) -> list[dict]:
         """eval/predictions/test.<name>.jsonl: the evaluate stage's scores on unchanged inputs."""

@@ -87,12 +87,13 @@ def _evaluate(recipe, run_dir, rows, examples, loaded, split, progress, place) -
     from tunesmith.evaluate.calibrate import decision_threshold, probability_section
     from tunesmith.evaluate.comparison import build_compare, statistics_of
     from tunesmith.evaluate.errors import analyse
+    from tunesmith.evaluate.labels import recipe_labels
     from tunesmith.evaluate.reuse import saved_outputs
     from tunesmith.evaluate.scoring import score_model
 
     spec = task_spec(recipe.task)
     tokenizer, precision, stop = loaded.tokenizer, loaded.precision, loaded.stop
-    labels = (recipe.data.labels or _labels(run_dir)) if spec.has_label else None
+    labels = recipe_labels(recipe, run_dir)
     predictions, labels_of, demos = {}, {}, 0
     for row in rows:
         written = place(f"predictions/{split}.{row.name}.jsonl")
@@ -262,10 +263,6 @@ def _tokenization(recipe: Recipe, predictions: dict[str, list[dict]]) -> dict:
         return {}
     rows = next(iter(predictions.values()), [])
     return {"tokenization": tokenization_record([row["reference"] for row in rows])}
-
-
-def _labels(run_dir: RunDir) -> list[str]:
-    return sorted({e["label"] for e in read_jsonl(run_dir.data / "train.jsonl") if "label" in e})
 
 
 def _config(recipe: Recipe) -> tuple:

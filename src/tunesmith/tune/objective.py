@@ -43,6 +43,7 @@ def _val_metric(recipe: Recipe, run_dir: RunDir) -> float:
     """The task metric of the tuned model generating on validation examples."""
     from tunesmith.config.overrides import override_recipe
     from tunesmith.evaluate.comparison import statistics_of
+    from tunesmith.evaluate.labels import recipe_labels
     from tunesmith.evaluate.scoring import score_model
     from tunesmith.evaluate.stage import with_adapter
     from tunesmith.evaluate.stop import stop_strings
@@ -57,7 +58,7 @@ def _val_metric(recipe: Recipe, run_dir: RunDir) -> float:
     )
     model = with_adapter(model, run_dir, recipe.training)
     only = override_recipe(recipe, {"evaluation.metrics": [name]})
-    labels = recipe.data.labels
+    labels = recipe_labels(recipe, run_dir)  # data.labels, else those seen in train
     stop = stop_strings(recipe, run_dir.data)
     rows = score_model(model, tokenizer, examples, only, True, labels, None, stop=stop)
     metrics = statistics_of(only, {"tuned": rows}, labels)["rows"]["tuned"]

@@ -57,8 +57,13 @@ def run_pipeline(
     return outcome
 
 
+def stage_config_hash(spec: StageSpec, recipe: Recipe) -> str:
+    """The hash of what `spec` depends on in `recipe` (its manifest entry's config_hash)."""
+    return recipe_hash(*[_as_hashable(p) for p in spec.config_parts(recipe)])
+
+
 def _run_stage(spec: StageSpec, recipe: Recipe, run_dir: RunDir, force: bool):
-    config_hash = recipe_hash(*[_as_hashable(p) for p in spec.config_parts(recipe)])
+    config_hash = stage_config_hash(spec, recipe)
     prints = _fingerprints(spec, recipe, run_dir)
     if not force and _is_current(run_dir, spec, config_hash, prints):
         return "skipped", 0.0

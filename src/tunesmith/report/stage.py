@@ -17,10 +17,11 @@ def _config(recipe: Recipe) -> tuple:
 def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
     files = [run_dir.data / "data_card.json", run_dir.train / "metrics.jsonl"]
     # Written only where they apply; the report shows what there is: a search trial has no
-    # evaluation (a pruned one no training summary), completion writes no predictions, the
-    # human summary comes once rated.
+    # evaluation nor domain scores (a pruned one no training summary), completion writes no
+    # predictions, the human summary comes once rated.
     optional = [
         run_dir.train / "summary.json",
+        run_dir.root / "domain" / "metrics.json",
         run_dir.eval / "metrics.json",
         run_dir.eval / "compare.json",
         run_dir.eval / "errors.json",
@@ -32,7 +33,7 @@ def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
     files += [checks] if (checks / "summary.json").is_file() else []
     files += deploy_inputs(run_dir)  # export/exports.json, distill/summary.json
     if recipe.pretrain is not None:
-        files += [run_dir.root / "pretrain" / "metrics.json", run_dir.root / "domain/metrics.json"]
+        files.append(run_dir.root / "pretrain" / "metrics.json")
     return files
 
 

@@ -10,9 +10,10 @@ from tunesmith.artifacts import RunDir, atomic_write_text, write_json
 from tunesmith.config import Recipe, dump_recipe
 from tunesmith.config.overrides import override_recipe
 from tunesmith.errors import UserError
-from tunesmith.tune.shared_data import curated, link_data
+from tunesmith.tune.shared_data import share_with, training_stages
 
-FINAL_STAGES = ("train", "evaluate", "report")
+# Run after the recipe's own training stages (shared_data.training_stages).
+FINAL_STAGES = ("evaluate", "report")
 
 
 def plain(recipe: Recipe) -> Recipe:
@@ -47,8 +48,9 @@ def best_vs_default(recipe: Recipe, best: Recipe, hpo_dir: Path, on_stage=None) 
     runs = {}
     for name, candidate in (("default", default), ("best", best)):
         run_dir = RunDir(hpo_dir / "final" / name)
-        link_data(curated(candidate, hpo_dir), run_dir, with_test=True)
-        run_pipeline(candidate, run_dir, on_stage=on_stage, only=list(FINAL_STAGES), force=False)
+        share_with(candidate, hpo_dir, run_dir, with_test=True)
+        stages = [*training_stages(candidate), *FINAL_STAGES]
+        run_pipeline(candidate, run_dir, on_stage=on_stage, only=stages, force=False)
         runs[name] = run_dir
     result = paired_runs(recipe, runs["default"].root, runs["best"].root)
     result["runs"] = {name: str(run.root) for name, run in runs.items()}

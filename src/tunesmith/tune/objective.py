@@ -47,15 +47,16 @@ def _val_metric(recipe: Recipe, run_dir: RunDir) -> float:
     from tunesmith.evaluate.scoring import score_model
     from tunesmith.evaluate.stage import with_adapter
     from tunesmith.evaluate.stop import stop_strings
-    from tunesmith.models import load_model_and_tokenizer, resolve_device
+    from tunesmith.models import resolve_device
+    from tunesmith.models.base import load_base
 
     name = metric_name(recipe)
     examples = read_jsonl(run_dir.data / "val.jsonl")[: recipe.training.val_max_examples]
     if not examples:
         raise UserError("data.split.validation: the validation split is empty; a search needs it")
-    model, tokenizer = load_model_and_tokenizer(
-        recipe.model, device=resolve_device(recipe.model.device)
-    )
+    # the base the trial fine-tuned: with the run's pre-training applied, as evaluate loads it
+    device = resolve_device(recipe.model.device)
+    model, tokenizer = load_base(recipe, run_dir, pretrained=True, device=device)
     model = with_adapter(model, run_dir, recipe.training)
     only = override_recipe(recipe, {"evaluation.metrics": [name]})
     labels = recipe_labels(recipe, run_dir)  # data.labels, else those seen in train

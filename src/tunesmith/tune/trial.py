@@ -1,5 +1,7 @@
-"""One trial: compose its recipe, train in its own run folder on the shared data, report
-validation perplexity to the pruner at each evaluation step, return the objective."""
+"""One trial: compose its recipe, run the recipe's own training stages (e.g. pretrain then
+train, or federated) in its own run folder on the shared data (and shared pre-training, see
+shared_data.py), report validation perplexity to the pruner at each evaluation step, return
+the objective."""
 
 from __future__ import annotations
 
@@ -14,11 +16,9 @@ from tunesmith.config import Recipe
 from tunesmith.config.overrides import override_recipe
 from tunesmith.errors import UserError
 from tunesmith.tune.objective import OBJECTIVES, objective_value
-from tunesmith.tune.shared_data import curated, link_data
+from tunesmith.tune.shared_data import share_with, training_stages
 from tunesmith.tune.suggest import suggest_values
 
-# Stages a trial runs: never `evaluate` (it reads the test split).
-TRIAL_STAGES = ("train",)
 # Trial user attrs: why a trial failed (one line) and whether that was the user's mistake;
 # INTERRUPTED marks a trial a Ctrl-C stopped, so that a resumed search retries it.
 FAIL_REASON_ATTR = "fail_reason"
@@ -95,10 +95,11 @@ def _run(trial, ctx: TrialContext) -> float:
     recipe = override_recipe(ctx.recipe, values, source=f"trial {trial.number}")
     run_dir = trial_dir(ctx.hpo_dir, trial.number)
     trial.set_user_attr("run_dir", str(run_dir.root))
-    link_data(curated(recipe, ctx.hpo_dir), run_dir)
+    share_with(recipe, ctx.hpo_dir, run_dir)
     try:
         with observing(_pruning_observer(trial, ctx)):
-            run_pipeline(recipe, run_dir, only=list(TRIAL_STAGES), force=False)
+            # never `evaluate`: it reads the test split; shared stages are skipped as done
+            run_pipeline(recipe, run_dir, only=training_stages(recipe), force=False)
     except optuna.TrialPruned:
         _finish(recipe, run_dir, "pruned", None)
         raise
@@ -132,7 +133,7 @@ def _finish(recipe: Recipe, run_dir: RunDir, state: str, value: float | None) ->
 
     # a pruned trial will not resume: its checkpoints are dead weight
     shutil.rmtree(run_dir.train / "checkpoints", ignore_errors=True)
-    if state == "pruned":
-        run_dir.update_stage("train", status="pruned")
+    if state == "pruned":  # the trainer (train, or federated) is the stage that was stopped
+        run_dir.update_stage(training_stages(recipe)[-1], status="pruned")
     run_dir.set_field("hpo", {"state": state, "value": value})
     run_pipeline(recipe, run_dir, only=["report"], force=False)

@@ -138,3 +138,18 @@ def test_a_group_member_evaluated_by_earlier_code_is_scored_again(tmp_path):
     answerless = [{k: v for k, v in r.items() if k != "prediction"} for r in old_rows]
     with pytest.raises(UserError, match="group member seed-0: its ROUGE/BLEU were tokenised"):
         tokenised_now([old], [answerless, answerless])
+
+
+def test_a_refined_runs_before_after_scores_the_old_run_again(runs):
+    """evaluation.previous_run set the old run's saved '13a' counts beside this code's."""
+    from tunesmith.config import load_recipe
+    from tunesmith.config.overrides import override_recipe
+    from tunesmith.evaluate.stage import _previous
+
+    _, old, new = runs
+    settings = {"evaluation.previous_run": str(old), "evaluation.metrics": ["bleu"]}
+    recipe = override_recipe(load_recipe(new / "recipe.yaml"), settings)
+    tuned = [json.loads(line) for line in (new / "eval/predictions/test.tuned.jsonl").open()]
+    before_after = _previous(recipe, tuned, None)
+    assert before_after["rescored"] == [str(old)]
+    assert before_after["metrics"]["bleu"]["delta"] == pytest.approx(0.0)

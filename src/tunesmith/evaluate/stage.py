@@ -221,15 +221,27 @@ def _previous(recipe: Recipe, tuned: list[dict], labels) -> dict:
     from pathlib import Path
 
     from tunesmith.config.tasks import metric_keys
-    from tunesmith.evaluate.runs import compare_predictions, run_predictions
+    from tunesmith.evaluate.runs import (
+        compare_predictions,
+        run_info,
+        run_predictions,
+        tokenised_alike,
+    )
+    from tunesmith.metrics.tokenization import tokenization_record
 
     ev, folder = recipe.evaluation, Path(str(recipe.evaluation.previous_run))
-    before = run_predictions(folder)
+    # the run before a refinement may have been scored by earlier code: its ROUGE/BLEU are
+    # scored again from its saved answers (as compare does), never set beside ours as they are
+    now = tokenization_record([str(row.get("reference", "")) for row in tuned])
+    before, tuned, tokenization = tokenised_alike(
+        (folder, run_predictions(folder), run_info(folder)["tokenization"]),
+        (Path("this run"), tuned, now),
+    )
     keys = metric_keys(recipe.metrics())
     result = compare_predictions(
         before, tuned, keys, labels, ev.bootstrap_resamples, ev.bootstrap_seed, ev.alpha
     )
-    return {"run": str(folder), **result}
+    return {"run": str(folder), **tokenization, **result}
 
 
 def with_adapter(model, run_dir: RunDir, training):
@@ -293,7 +305,11 @@ def _register() -> None:
     from tunesmith.evaluate import model_rows  # noqa: F401  (registers the rows)
     from tunesmith.stages import StageSpec, register_stage
 
-    register_stage(StageSpec("evaluate", 40, _config, stage_inputs, _outputs, _run_with_bars))
+    # 2: BLEU tokenised per example by its reference's script (metrics/tokenization.py
+    # version 2); a folder scored the earlier way is scored again (its generations are reused)
+    register_stage(
+        StageSpec("evaluate", 40, _config, stage_inputs, _outputs, _run_with_bars, revision=2)
+    )
 
 
 _register()

@@ -27,22 +27,41 @@ def _inner(model):
 
 
 def _attention_dropout(model, p: float | None):
-    """Set `attention_dropout` on the config and on each attention module (read per forward)."""
+    """Set the attention probabilities' dropout for the `with` body: `attention_dropout` on
+    the config and on each attention module (Llama-likes read it per forward), or the p of
+    GPT-2's `attn_dropout` layers. A model with neither is refused: the key would do nothing."""
     if p is None:
         return lambda: None
+    import torch
+
     config = _inner(model).config
     saved = [(m, m.attention_dropout) for m in model.modules() if hasattr(m, "attention_dropout")]
-    before = getattr(config, "attention_dropout", None)
+    layers = [
+        m.attn_dropout
+        for m in model.modules()
+        if isinstance(getattr(m, "attn_dropout", None), torch.nn.Dropout)
+    ]
+    if not saved and not layers:
+        _refuse("attention_dropout", "no attention module reads an attention dropout")
+    before, layer_ps = getattr(config, "attention_dropout", None), [m.p for m in layers]
     config.attention_dropout = p
     for module, _ in saved:
         module.attention_dropout = p
+    for layer in layers:
+        layer.p = p
 
     def restore():
         config.attention_dropout = before
         for module, value in saved:
             module.attention_dropout = value
+        for layer, value in zip(layers, layer_ps, strict=True):
+            layer.p = value
 
     return restore
+
+
+# A block's attention and MLP, by the names the architectures use (GPT-2: attn)
+BLOCK_PARTS = ("self_attn", "attn", "mlp")
 
 
 def _hidden_dropout(model, p: float):
@@ -51,6 +70,8 @@ def _hidden_dropout(model, p: float):
         return lambda: None
     import torch.nn.functional as F
 
+    from tunesmith.methods.base import decoder_blocks
+
     def hook(module, args, output):
         if not module.training:
             return output
@@ -58,13 +79,25 @@ def _hidden_dropout(model, p: float):
             return (F.dropout(output[0], p, True), *output[1:])
         return F.dropout(output, p, True)
 
-    handles = []
-    for block in _inner(model).get_decoder().layers:
-        for name in ("self_attn", "mlp"):
-            child = getattr(block, name, None)
-            if child is not None:
-                handles.append(child.register_forward_hook(hook))
+    found = decoder_blocks(_inner(model))
+    parts = [
+        child
+        for block in (found[0] if found else [])
+        for name in BLOCK_PARTS
+        if (child := getattr(block, name, None)) is not None
+    ]
+    if not parts:
+        _refuse("hidden_dropout", "its blocks' attention and MLP layers were not found")
+    handles = [child.register_forward_hook(hook) for child in parts]
     return lambda: [h.remove() for h in handles]
+
+
+def _refuse(key: str, why: str):
+    from tunesmith.errors import UserError
+
+    raise UserError(
+        f"training.regularization.{key}: cannot be applied to this model ({why}); leave it out"
+    )
 
 
 def _neftune(model, alpha: float):

@@ -102,43 +102,66 @@ def write_jsonl(path: Path, rows: list[dict], gz: bool = False) -> Path:
     return path
 
 
+def write_recipe(
+    folder: Path,
+    model_dir: Path,
+    rows: list[dict],
+    split: dict,
+    /,
+    data_name: str = "data.jsonl",
+    **overrides,
+) -> Path:
+    """Write `rows` to folder/`data_name` (gzipped if it ends .gz) and a summarization recipe on
+    them (the model in `model_dir`, fp32, description -> synopsis, `split`) to folder/recipe.yaml;
+    returns its path. `section=value` replaces a whole section, `**{"section.field": value}` sets
+    one field, in the order given. A plain function, so module-scoped fixtures use it too."""
+    import yaml
+
+    data = write_jsonl(folder / data_name, rows, gz=data_name.endswith(".gz"))
+    recipe = {
+        "task": "summarization",
+        "model": {"name": str(model_dir), "precision": "fp32"},
+        "data": {
+            "train": str(data),
+            "input_field": "description",
+            "output_field": "synopsis",
+            "split": split,
+        },
+    }
+    for key, value in overrides.items():
+        section, _, field = key.partition(".")
+        # a new section dict: the caller's (a shared constant) is never changed
+        recipe[section] = {**recipe.get(section, {}), field: value} if field else value
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    return path
+
+
+TINY_SETTINGS = {
+    "name": "tiny",
+    "data.prompt_template": "Summarise:\n{description}",
+    "training": {
+        "epochs": 1,
+        "batch_size": 4,
+        "learning_rate": 5e-3,
+        "max_seq_length": 96,
+        "eval_every": 3,
+        "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
+    },
+    "evaluation": {"generation": {"max_new_tokens": 8, "batch_size": 8}},
+}
+
+
 @pytest.fixture
 def tiny_recipe(tmp_path, tiny_model_dir):
-    """Write a small summarization recipe on synthetic data; returns (recipe_path, data_path)."""
+    """A function writing a small summarization recipe on 60 synthetic records in tmp_path,
+    TINY_SETTINGS changed by its keyword arguments (as write_recipe's); it returns the path."""
 
     def make(**overrides) -> Path:
-        import yaml
-
-        data = write_jsonl(tmp_path / "data.jsonl", make_records(60))
-        recipe = {
-            "name": "tiny",
-            "task": "summarization",
-            "model": {"name": str(tiny_model_dir), "precision": "fp32"},
-            "data": {
-                "train": str(data),
-                "input_field": "description",
-                "output_field": "synopsis",
-                "prompt_template": "Summarise:\n{description}",
-                "split": {"validation": 8, "test": 10, "seed": 0},
-            },
-            "training": {
-                "epochs": 1,
-                "batch_size": 4,
-                "learning_rate": 5e-3,
-                "max_seq_length": 96,
-                "eval_every": 3,
-                "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
-            },
-            "evaluation": {"generation": {"max_new_tokens": 8, "batch_size": 8}},
-        }
-        for key, value in overrides.items():
-            section, _, field = key.partition(".")
-            if field:
-                recipe.setdefault(section, {})[field] = value
-            else:
-                recipe[section] = value
-        path = tmp_path / "recipe.yaml"
-        path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
-        return path
+        split = {"validation": 8, "test": 10, "seed": 0}
+        # a default the caller also gives is overwritten anyway: the caller's keys after the
+        # rest, in the caller's order
+        kept = {key: value for key, value in TINY_SETTINGS.items() if key not in overrides}
+        return write_recipe(tmp_path, tiny_model_dir, make_records(60), split, **kept, **overrides)
 
     return make

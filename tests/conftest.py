@@ -46,19 +46,14 @@ def make_records(n: int = 60) -> list[dict]:
     return rows
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory) -> Path:
-    """A saved tiny Llama + ChatML BPE tokenizer (pad == eos, like SmolLM2)."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+def save_chatml_tokenizer(folder: Path, tok, extra_text: list[str]):
+    """Train `tok` (an untrained byte-level BPE `tokenizers.Tokenizer`) to 400 ids on the
+    synthetic records and `extra_text`, and save it in `folder` as a fast tokenizer with the
+    ChatML specials and template, pad == eos (like SmolLM2); returns that tokenizer."""
+    from tokenizers import pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
 
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    corpus = [r["description"] + " " + r["synopsis"] for r in make_records(200)]
-    corpus += ["Write a one-line synopsis for this software package description.", "hello"]
-    tok = Tokenizer(models.BPE(unk_token=None))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
+    corpus = [r["description"] + " " + r["synopsis"] for r in make_records(200)] + extra_text
     trainer = trainers.BpeTrainer(
         vocab_size=400,
         special_tokens=SPECIALS,
@@ -74,18 +69,42 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     )
     tokenizer.chat_template = CHATML
     tokenizer.save_pretrained(folder)
+    return tokenizer
+
+
+def tiny_decoder_config(tokenizer, extra_rows: int = 0) -> dict:
+    """The tiny decoder's sizes and special ids for `tokenizer`, as LlamaConfig / Qwen2Config
+    keywords; `extra_rows` embedding rows beyond the tokenizer's ids."""
+    return {
+        "vocab_size": len(tokenizer) + extra_rows,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 512,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A saved tiny Llama + ChatML BPE tokenizer (pad == eos, like SmolLM2)."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    prompt = "Write a one-line synopsis for this software package description."
+    tokenizer = save_chatml_tokenizer(folder, tok, [prompt, "hello"])
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        **tiny_decoder_config(tokenizer),
         tie_word_embeddings=True,
         initializer_range=0.2,  # logits need range for a 32-wide model to learn in a few steps
     )

@@ -2,45 +2,31 @@
 
 from __future__ import annotations
 
-import yaml
-from conftest import make_records, write_jsonl
+from conftest import make_records, write_recipe
 
 from tunesmith.config import load_recipe
+
+SMALL_SETTINGS = {
+    "training": {"max_steps": 4, "batch_size": 4, "max_seq_length": 96, "eval_every": 2},
+    # bleu off: its paired bootstrap is the slowest statistic, and rouge + perplexity suffice
+    "evaluation": {"generation": {"max_new_tokens": 4}, "metrics": ["perplexity", "rouge"]},
+}
 
 
 def small_recipe(folder, model_dir, **sections):
     """40 synthetic records, 4 training steps, 8 test examples; `sections` added as given."""
-    data = write_jsonl(folder / "data.jsonl", make_records(40))
-    raw = {
-        "task": "summarization",
-        "model": {"name": str(model_dir), "precision": "fp32"},
-        "data": {
-            "train": str(data),
-            "input_field": "description",
-            "output_field": "synopsis",
-            "split": {"validation": 4, "test": 8},
-        },
-        "training": {"max_steps": 4, "batch_size": 4, "max_seq_length": 96, "eval_every": 2},
-        # bleu off: its paired bootstrap is the slowest statistic, and rouge + perplexity suffice
-        "evaluation": {"generation": {"max_new_tokens": 4}, "metrics": ["perplexity", "rouge"]},
-        **sections,
-    }
-    path = folder / "recipe.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return load_recipe(path)
+    split = {"validation": 4, "test": 8}
+    settings = {**SMALL_SETTINGS, **sections}
+    return load_recipe(write_recipe(folder, model_dir, make_records(40), split, **settings))
 
 
 def split_bpe_tokenizer(folder, pattern: str, ignore_merges: bool = False, nfc: bool = False):
     """A byte-level BPE tokenizer saved in `folder` that splits with `pattern` first, the way
     Llama 3's and Qwen2's tokenizer.json do (Split, then ByteLevel without its own regex);
     Qwen2's also NFC-normalises. Trained on the synthetic records, ChatML specials."""
-    from conftest import CHATML, SPECIALS, make_records
+    from conftest import save_chatml_tokenizer
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
-    from tokenizers.trainers import BpeTrainer
-    from transformers import PreTrainedTokenizerFast
 
-    corpus = [r["description"] + " " + r["synopsis"] for r in make_records(200)]
-    corpus += ["I've 12345 it's 3.14\n\n  spaced\ttabs don't", "hello"]
     tok = Tokenizer(models.BPE(unk_token=None, ignore_merges=ignore_merges))
     if nfc:
         tok.normalizer = normalizers.NFC()
@@ -51,44 +37,22 @@ def split_bpe_tokenizer(folder, pattern: str, ignore_merges: bool = False, nfc: 
         ]
     )
     tok.decoder = decoders.ByteLevel()
-    alphabet = pre_tokenizers.ByteLevel.alphabet()
-    trainer = BpeTrainer(vocab_size=400, special_tokens=SPECIALS, initial_alphabet=alphabet)
-    tok.train_from_iterator(corpus, trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token="<|im_start|>",
-        eos_token="<|im_end|>",
-        pad_token="<|im_end|>",
-        unk_token="<|endoftext|>",
-    )
-    tokenizer.chat_template = CHATML
-    tokenizer.save_pretrained(folder)
-    return tokenizer
+    pattern_cases = "I've 12345 it's 3.14\n\n  spaced\ttabs don't"  # what the patterns split
+    return save_chatml_tokenizer(folder, tok, [pattern_cases, "hello"])
 
 
 def tiny_causal_lm(folder, model_type: str, tokenizer, tied: bool = True, extra_rows: int = 0):
     """A tiny random llama or qwen2 model saved in `folder` for `tokenizer`; `extra_rows`
     embedding rows beyond the tokenizer's ids (Qwen2 pads its vocabulary so), biases random."""
     import torch
+    from conftest import tiny_decoder_config
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
     config_class, model_class = {
         "llama": (LlamaConfig, LlamaForCausalLM),
         "qwen2": (Qwen2Config, Qwen2ForCausalLM),
     }[model_type]
-    config = config_class(
-        vocab_size=len(tokenizer) + extra_rows,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=tied,
-    )
+    config = config_class(**tiny_decoder_config(tokenizer, extra_rows), tie_word_embeddings=tied)
     torch.manual_seed(0)
     model = model_class(config)
     with torch.no_grad():  # every weight (q/k/v biases too) away from its zero / one init

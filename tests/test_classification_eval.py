@@ -11,26 +11,21 @@ import pytest
 
 @pytest.fixture(scope="module")
 def classified(tmp_path_factory, tiny_model_dir):
-    import yaml
-
-    from tests.conftest import make_records, write_jsonl
+    from tests.conftest import make_records, write_recipe
     from tunesmith.artifacts import RunDir
     from tunesmith.config import load_recipe
     from tunesmith.pipeline import run_pipeline
 
     folder = tmp_path_factory.mktemp("classify")
-    data = write_jsonl(folder / "data.jsonl", make_records(72))
-    recipe = {
-        "name": "tiny-classify",
-        "task": "classification",
-        "model": {"name": str(tiny_model_dir), "precision": "fp32"},
-        "data": {
-            "train": str(data),
-            "input_field": "description",
-            "output_field": "section",
-            "split": {"validation": 12, "test": 24, "seed": 0},
-        },
-        "training": {
+    path = write_recipe(
+        folder,
+        tiny_model_dir,
+        make_records(72),
+        {"validation": 12, "test": 24, "seed": 0},
+        name="tiny-classify",
+        task="classification",
+        **{"data.output_field": "section"},
+        training={
             "max_steps": 4,
             "batch_size": 4,
             "learning_rate": 5e-3,
@@ -38,10 +33,8 @@ def classified(tmp_path_factory, tiny_model_dir):
             "max_seq_length": 96,
             "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
         },
-        "evaluation": {"few_shot": 1},
-    }
-    path = folder / "recipe.yaml"
-    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+        evaluation={"few_shot": 1},
+    )
     run_dir = RunDir(folder / "run")
     run_pipeline(load_recipe(path), run_dir)
     return run_dir

@@ -14,33 +14,23 @@ from tunesmith.pipeline import run_pipeline
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, tiny_model_dir):
     """One complete tiny run shared by the contract tests."""
-    import yaml
-    from conftest import make_records, write_jsonl
+    from conftest import make_records, write_recipe
 
     folder = tmp_path_factory.mktemp("run")
-    data = write_jsonl(folder / "data.jsonl.gz", make_records(60), gz=True)
-    recipe_path = folder / "recipe.yaml"
-    recipe_path.write_text(
-        yaml.safe_dump(
-            {
-                "task": "summarization",
-                "model": {"name": str(tiny_model_dir), "precision": "fp32"},
-                "data": {
-                    "train": str(data),
-                    "input_field": "description",
-                    "output_field": "synopsis",
-                    "split": {"validation": 8, "test": 10},
-                },
-                "training": {
-                    "epochs": 3,
-                    "batch_size": 4,
-                    "learning_rate": 1e-2,
-                    "max_seq_length": 96,
-                    "eval_every": 4,
-                },
-                "evaluation": {"generation": {"max_new_tokens": 6}, "few_shot": 2},
-            }
-        )
+    recipe_path = write_recipe(
+        folder,
+        tiny_model_dir,
+        make_records(60),
+        {"validation": 8, "test": 10},
+        data_name="data.jsonl.gz",  # gzipped data read like plain
+        training={
+            "epochs": 3,
+            "batch_size": 4,
+            "learning_rate": 1e-2,
+            "max_seq_length": 96,
+            "eval_every": 4,
+        },
+        evaluation={"generation": {"max_new_tokens": 6}, "few_shot": 2},
     )
     recipe = load_recipe(recipe_path)
     run_dir = RunDir(folder / "out")

@@ -49,30 +49,19 @@ def _recipe(tmp_path, tiny_recipe, **pretrain):
 @pytest.fixture(scope="module")
 def chained(tmp_path_factory, tiny_model_dir):
     """One pre-trained + fine-tuned tiny run, shared by the read-only tests."""
-    import yaml
-    from conftest import make_records, write_jsonl
+    from conftest import make_records, write_recipe
 
     folder = tmp_path_factory.mktemp("chained")
-    data = write_jsonl(folder / "data.jsonl", make_records(40))
-    raw = {
-        "task": "summarization",
-        "model": {"name": str(tiny_model_dir), "precision": "fp32"},
-        "data": {
-            "train": str(data),
-            "input_field": "description",
-            "output_field": "synopsis",
-            "split": {"validation": 4, "test": 4},
-        },
-        "pretrain": {
-            "corpus": str(_corpus(folder / "corpus")),
-            "compare_without": True,
-            **PRETRAIN,
-        },
-        "training": TRAINING,
-        "evaluation": EVALUATION,
-    }
-    (folder / "recipe.yaml").write_text(yaml.safe_dump(raw))
-    recipe = load_recipe(folder / "recipe.yaml")
+    path = write_recipe(
+        folder,
+        tiny_model_dir,
+        make_records(40),
+        {"validation": 4, "test": 4},
+        pretrain={"corpus": str(_corpus(folder / "corpus")), "compare_without": True, **PRETRAIN},
+        training=TRAINING,
+        evaluation=EVALUATION,
+    )
+    recipe = load_recipe(path)
     run_dir = RunDir(folder / "run")
     seen = []
     outcome = run_with_ablation(recipe, run_dir, lambda *args: seen.append(args[:2]))

@@ -18,27 +18,19 @@ ALL = list(TRACKER_NAMES)
 @pytest.fixture(scope="module")
 def tracked_run(tmp_path_factory, tiny_model_dir):
     """One tiny run logged to every registered backend at once."""
-    import yaml
-    from conftest import make_records, write_jsonl
+    from conftest import make_records, write_recipe
 
     folder = tmp_path_factory.mktemp("tracked")
-    data = write_jsonl(folder / "data.jsonl", make_records(40))
-    recipe = {
-        "name": "tracked",
-        "task": "summarization",
-        "model": {"name": str(tiny_model_dir), "precision": "fp32"},
-        "data": {
-            "train": str(data),
-            "input_field": "description",
-            "output_field": "synopsis",
-            "split": {"validation": 6, "test": 6},
-        },
-        "training": {"max_steps": 6, "batch_size": 4, "eval_every": 3, "max_seq_length": 64},
-        "evaluation": {"generation": {"max_new_tokens": 4}},
-        "tracking": {"backends": ALL, "wandb": {"project": "tunesmith-test"}},
-    }
-    path = folder / "recipe.yaml"
-    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    path = write_recipe(
+        folder,
+        tiny_model_dir,
+        make_records(40),
+        {"validation": 6, "test": 6},
+        name="tracked",
+        training={"max_steps": 6, "batch_size": 4, "eval_every": 3, "max_seq_length": 64},
+        evaluation={"generation": {"max_new_tokens": 4}},
+        tracking={"backends": ALL, "wandb": {"project": "tunesmith-test"}},
+    )
     run_dir = RunDir(folder / "run")
     run_pipeline(load_recipe(path), run_dir)
     return run_dir

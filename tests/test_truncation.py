@@ -17,32 +17,25 @@ from tunesmith.pipeline import run_pipeline
 @pytest.fixture(scope="module")
 def long_run(tmp_path_factory, tiny_model_dir):
     """The audit's run: 300-word prompts and answers at max_seq_length 96."""
-    import yaml
-    from conftest import write_jsonl
+    from conftest import write_recipe
 
     folder = tmp_path_factory.mktemp("long")
     rows = [
         {"description": f"package {i} " + "word " * 300, "synopsis": f"tool {i} " + "answer " * 300}
         for i in range(30)
     ]
-    data = write_jsonl(folder / "data.jsonl", rows)
-    recipe = {
-        "task": "summarization",
-        "model": {"name": str(tiny_model_dir), "precision": "fp32"},
-        "data": {
-            "train": str(data),
-            "input_field": "description",
-            "output_field": "synopsis",
-            "split": {"validation": 4, "test": 6},
-        },
-        "training": {"epochs": 1, "batch_size": 4, "max_seq_length": 96, "eval_every": 2},
-        "evaluation": {"generation": {"max_new_tokens": 4}},
-    }
-    (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    path = write_recipe(
+        folder,
+        tiny_model_dir,
+        rows,
+        {"validation": 4, "test": 6},
+        training={"epochs": 1, "batch_size": 4, "max_seq_length": 96, "eval_every": 2},
+        evaluation={"generation": {"max_new_tokens": 4}},
+    )
     run_dir = RunDir(folder / "out")
     # the checks stage is not what these tests are about, and costs most of the run
     stages = ["data", "train", "evaluate", "report"]
-    run_pipeline(load_recipe(folder / "recipe.yaml"), run_dir, only=stages)
+    run_pipeline(load_recipe(path), run_dir, only=stages)
     return run_dir
 
 

@@ -217,3 +217,18 @@ def test_dropouts_reach_gpt2s_blocks_and_are_undone(gpt2_dir):
         assert torch.allclose(clean, same)
         assert not torch.allclose(clean, noisy, atol=1e-3)
         assert torch.allclose(clean, after, atol=1e-5)
+
+
+def test_validate_refuses_an_int8_export_of_gpt2_before_training(tmp_path, gpt2_dir):
+    """A run with export int8 on GPT-2 trained first, then stopped at the export stage."""
+    from tunesmith.preflight import _deployment
+
+    recipe = load_recipe(
+        _recipe(tmp_path, gpt2_dir, {"method": "lora"}, export={"formats": ["int8"]})
+    )
+    with pytest.raises(UserError, match=r"^export\.formats: int8 quantises nn\.Linear .*Conv1D"):
+        _deployment(recipe)
+    merged = load_recipe(
+        _recipe(tmp_path, gpt2_dir, {"method": "lora"}, export={"formats": ["merged"]})
+    )
+    assert _deployment(merged) == ["export: ok (merged)"]

@@ -119,6 +119,13 @@ def _deployment(recipe: Recipe) -> list[str]:
 
         if "gguf" in recipe.export.formats:
             check_architecture(model.get("model_type"))
+        if "int8" in recipe.export.formats:
+            from tunesmith.export.quantize import check_int8
+            from tunesmith.models.targets import model_skeleton
+
+            skeleton = model_skeleton(recipe.model.name)  # None: not buildable here
+            if skeleton is not None:
+                check_int8(skeleton)  # GPT-2's Conv1D layers: refused before training
         lines.append(f"export: ok ({', '.join(recipe.export.formats)})")
     if recipe.distill is not None and not recipe.distill.student_model:
         from tunesmith.distill.student import student_depth

@@ -27,11 +27,11 @@ def export_run(recipe, run_dir, config, progress=print) -> dict:
     from tunesmith.models.speed import speed_prompt, tokens_per_second
 
     model, tokenizer, tokenizer_dir = merged_tuned(recipe, run_dir, "export")
-    stop_at_turn_end(model, tokenizer)
     artefacts = artefacts_of(config)
     for name in dict.fromkeys(artefact.format for artefact in artefacts):
         # refused before any artefact is written: not after the merged folder, with no record
         FORMATS.get(name).check(model, tokenizer_dir)
+    stop_at_turn_end(model, tokenizer)
     prompt = speed_prompt(recipe, run_dir, tokenizer)
     record = read_exports(run_dir.root / "export")
     record["tuned"] = {

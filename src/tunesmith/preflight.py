@@ -19,7 +19,8 @@ from tunesmith.errors import UserError, one_line
 from tunesmith.models.safe_files import check_safetensors_header
 from tunesmith.scoped_cache import ScopedCache
 
-# What the checks of several recipes in one process share inside `shared_checks()`
+# What one recipe's checks share (each `preflight`), and the checks of several recipes in one
+# process inside `shared_checks()` (a group's members)
 _SHARED = ScopedCache()
 
 
@@ -34,6 +35,12 @@ def preflight(recipe: Recipe, output: Path | None, say=None) -> list[str]:
             if say:
                 say(line)
 
+    with _SHARED.scope():  # one recipe's checks share their reads too (the tokenizer)
+        _check_all(recipe, output, passed)
+    return lines
+
+
+def _check_all(recipe: Recipe, output: Path | None, passed) -> None:
     passed(f"recipe: ok ({recipe.task}, model {recipe.model.name})")
     space = None
     if recipe.search is not None:
@@ -55,7 +62,6 @@ def preflight(recipe: Recipe, output: Path | None, say=None) -> list[str]:
     passed(*_side_files(recipe))
     passed(*_group(recipe))
     passed(_trackers(recipe, output))
-    return lines
 
 
 @contextlib.contextmanager
@@ -265,14 +271,13 @@ def _check_template(recipe: Recipe) -> list[str]:
         fit_prompt,
         refuses_system,
     )
-    from tunesmith.models.loading import load_tokenizer
 
     train, _ = _splits(recipe)
     example = next((e for e in train if "text" not in e), None)
     folder = Path(resolve_model(recipe.model.name, fetch=False))
     if example is None or not (folder / "config.json").is_file():
         return []  # plain text (no template), or a model not fetched or converted yet
-    tokenizer = load_tokenizer(recipe.model)
+    tokenizer = folder_tokenizer(folder)
     length = recipe.training.max_seq_length
     try:
         encode_example(example, tokenizer, length)
@@ -394,10 +399,21 @@ def check_model_folder(folder: Path) -> None:
         raise UserError(f"model.name: {folder} has a config.json but no weights (.safetensors)")
     for file in (p for p in weights if p.suffix == ".safetensors"):
         check_safetensors_header(file, "model.name")
+    folder_tokenizer(folder)
+
+
+def folder_tokenizer(folder: Path):
+    """The tokenizer of a local model folder, loaded once per check (`preflight`'s scope) or
+    per group (`shared_checks`); UserError when it does not load."""
     from transformers import AutoTokenizer
 
-    try:
-        AutoTokenizer.from_pretrained(str(folder))
-    except Exception as exc:  # transformers raises many types for a missing/broken tokenizer
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise UserError(f"model.name: cannot load a tokenizer from {folder} ({first})") from None
+    def load():
+        try:
+            return AutoTokenizer.from_pretrained(str(folder))
+        except Exception as exc:  # transformers raises many types for a missing/broken one
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise UserError(
+                f"model.name: cannot load a tokenizer from {folder} ({first})"
+            ) from None
+
+    return _SHARED.get(("tokenizer", str(folder)), load)

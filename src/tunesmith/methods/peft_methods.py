@@ -63,13 +63,17 @@ def _refused_targets(key: str, settings, model):
         kind = _unsupported_kind(str(exc))
         if kind is None:
             raise
-        from tunesmith.models.targets import names_of, weight_modules
+        raise _unadaptable(key, getattr(settings, "target_modules", None), kind, model) from None
 
-        targets = getattr(settings, "target_modules", None)
-        raise UserError(
-            f"{key}.target_modules: {targets!r} select a module that peft cannot adapt ({kind}); "
-            f"name weight-matrix modules: {weight_modules(names_of(model))}"
-        ) from None
+
+def _unadaptable(key: str, targets, kind: str, model) -> UserError:
+    """The targets select a module that is no layer peft adapts (an attention block, say)."""
+    from tunesmith.models.targets import names_of, weight_modules
+
+    return UserError(
+        f"{key}.target_modules: {targets!r} select a module that peft cannot adapt ({kind}); "
+        f"name weight-matrix modules: {weight_modules(names_of(model))}"
+    )
 
 
 def _unsupported_kind(message: str) -> str | None:
@@ -161,6 +165,10 @@ def _loha_config(settings, model):
     )
 
 
+# Weight layers LoHa lacks an adapter for while LoRA and IA3 have one (transformers' Conv1D)
+ADAPTABLE_BY_LORA = ("Conv1D",)
+
+
 def _check_loha(settings, model) -> None:
     """Refuse target layers peft's LoHa has no adapter for (GPT-2's transformers Conv1D:
     peft raised a TypeError once the model had loaded), before any weights load."""
@@ -174,6 +182,10 @@ def _check_loha(settings, model) -> None:
         for name, module in adapted_modules(model, settings.target_modules)
         if not isinstance(module, supported)
     ]
+    # not a weight layer at all (an attention block): the targets' mistake, whatever the method
+    blocks = [kind for _, kind in unsupported if kind not in ADAPTABLE_BY_LORA]
+    if blocks:
+        raise _unadaptable("training.loha", settings.target_modules, blocks[0], model)
     if unsupported:
         name, kind = unsupported[0]
         accepted = ", ".join(f"torch.nn.{layer.__name__}" for layer in supported)

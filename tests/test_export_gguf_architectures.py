@@ -175,3 +175,29 @@ def test_a_tuned_qwen2_run_exports_to_gguf_from_the_cli(tmp_path):
     assert fields["general.architecture"] == "qwen2"
     assert fields["tokenizer.ggml.pre"] == "qwen2"
     assert "blk.1.attn_k.bias" in fields["tensors"]
+
+
+def test_the_templates_turn_end_is_llama_cpps_end_of_turn(tmp_path):
+    """A Qwen2.5-base-like tokenizer (EOS <|endoftext|>, turns end with <|im_end|>): the file
+    named only the EOS, so llama.cpp ran past the answers the tuned model ends with
+    <|im_end|>. A tokenizer whose EOS ends the turn gets no EOT id (as before)."""
+    from transformers import AutoTokenizer
+
+    from tunesmith.export.gguf_file import write_gguf
+
+    pattern, ignore_merges, nfc = TOKENIZERS["qwen2"]
+    for eos, want_eot in (("<|endoftext|>", True), ("<|im_end|>", False)):
+        folder = tmp_path / eos.strip("<|>")
+        split_bpe_tokenizer(folder, pattern, ignore_merges, nfc)
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        tokenizer.eos_token = eos
+        tokenizer.save_pretrained(folder)
+        model = tiny_causal_lm(folder, "qwen2", tokenizer)
+        write_gguf(model, folder, folder / "m.gguf", "f16", ("run", "tiny"))
+        fields = _fields(folder / "m.gguf")
+        im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+        assert fields["tokenizer.ggml.eos_token_id"] == tokenizer.eos_token_id
+        if want_eot:
+            assert fields["tokenizer.ggml.eot_token_id"] == im_end
+        else:
+            assert "tokenizer.ggml.eot_token_id" not in fields

@@ -161,6 +161,19 @@ def write_tokenizer(writer, folder: Path, pre: str, vocab_size: int) -> None:
     # surprise for the model.
     special.add_special_token["bos"] = _adds_bos(tokenizer)
     special.add_to_gguf(writer, quiet=True)
+    _write_turn_end(writer, tokenizer, special)
+
+
+def _write_turn_end(writer, tokenizer, special) -> None:
+    """The chat template's end of turn as llama.cpp's end-of-turn id, where it is not the EOS
+    (Qwen2.5 base: EOS `<|endoftext|>`, turns end with `<|im_end|>`): the tuned model ends its
+    answers with it, evaluation stops there (models/stopping.py), and llama.cpp stops at an
+    EOT token too; with the EOS alone it would run on past the answer."""
+    from tunesmith.models.stopping import turn_end_ids
+
+    ends = [i for i in turn_end_ids(tokenizer) if i != tokenizer.eos_token_id]
+    if ends and special.special_token_ids.get("eot") is None:
+        writer.add_eot_token_id(ends[0])
 
 
 def _adds_bos(tokenizer) -> bool:

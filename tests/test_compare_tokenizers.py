@@ -97,3 +97,17 @@ def test_runs_with_the_same_tokenizer_compare_perplexity(runs):
     assert "perplexity_left_out" not in comparison
     assert comparison["metrics"]["perplexity"]["delta"] < 0  # exp(6/4) - exp(8/4)
     assert "perplexity left out" not in (tmp_path / "cmp.html").read_text()
+
+
+def test_the_ui_side_by_side_says_when_vocabularies_differ(runs):
+    """The UI's columns set per-token perplexities of two vocabularies side by side unsaid."""
+    from fastapi.testclient import TestClient
+
+    from tunesmith.ui.app import create_app
+
+    tmp_path, a, b, twin = runs
+    client = TestClient(create_app(tmp_path, "token"))
+    apart = client.get(f"/compare?run={a.name}&run={b.name}")
+    assert apart.status_code == 200 and 'id="vocabularies"' in apart.text
+    alike = client.get(f"/compare?run={a.name}&run={twin.name}")
+    assert alike.status_code == 200 and 'id="vocabularies"' not in alike.text

@@ -81,7 +81,18 @@ def compare(request: Request, run: list[str] = Query(default=[])):
         columns=columns,
         metrics=metrics,
         settings=[label for label, _ in COMPARE_SETTINGS],
+        vocabularies_differ=_vocabularies_differ(roots),
     )
+
+
+def _vocabularies_differ(roots) -> bool:
+    """Whether the runs' models tokenise with different vocabularies (unknown ones aside):
+    each column's perplexity is then per token of its own vocabulary, not comparable across
+    columns (`tunesmith compare` leaves it out for the same reason)."""
+    from tunesmith.evaluate.runs import tokenizer_fingerprint
+
+    known = {tokenizer_fingerprint(root) for root in roots} - {None}
+    return len(known) > 1
 
 
 def _column(root) -> dict:

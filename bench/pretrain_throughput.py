@@ -81,6 +81,7 @@ def _tunesmith(args) -> dict:
     from tunesmith.artifacts import read_jsonl
     from tunesmith.config.pretrain import PretrainConfig
     from tunesmith.pretrain.packing import as_items
+    from tunesmith.train.plan import BatchPlan
     from tunesmith.train.session import make_trainable, make_trainer
 
     folder, tokenizer, blocks, precision = _setup(args)
@@ -91,7 +92,9 @@ def _tunesmith(args) -> dict:
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
     model = make_trainable(model, cfg, precision)
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = make_trainer(model, cfg, as_items(blocks), [], tokenizer, Path(tmp), precision)
+        items = as_items(blocks)
+        plan = BatchPlan(items, len(items), None, None)  # plain length-grouped epochs
+        trainer = make_trainer(model, cfg, plan, [], tokenizer, Path(tmp), precision)
         state = trainer.run()
         losses = [r["loss"] for r in read_jsonl(Path(tmp) / "metrics.jsonl") if "loss" in r]
     return _result("tunesmith", precision, state.tokens, state.seconds, losses, len(blocks))

@@ -44,18 +44,7 @@ def train_student(recipe, cfg, student, plan, val_items, tokenizer, out: Path, s
 
     _, precision = prepare(recipe, cfg)
     model = make_trainable(student, cfg, precision)
-    trainer = make_trainer(
-        model,
-        cfg,
-        plan.items,
-        val_items,
-        tokenizer,
-        out,
-        precision,
-        soft=soft,
-        sampler=plan.sampler,
-        train_count=plan.train_count,
-    )
+    trainer = make_trainer(model, cfg, plan, val_items, tokenizer, out, precision, soft=soft)
     run_trainer(trainer)
     save_final(model, cfg, out, out / "model", tokenizer)
     return trainer.state

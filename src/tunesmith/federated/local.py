@@ -8,6 +8,7 @@ train stage's encoding (class weights) and batch plan (curriculum, replay).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from tunesmith.federated.aggregation import A_KEY, AGGREGATIONS
@@ -77,17 +78,8 @@ class LocalModel:
         update = {"max_steps": steps, "eval_every": steps, "checkpoint_every": steps + 1}
         cfg = self.recipe.training.model_copy(update={**update, "seed": seed})
         sampler = plan.sampler and _Continued(plan.sampler, done * cfg.gradient_accumulation)
-        trainer = make_trainer(
-            self.model,
-            cfg,
-            plan.items,
-            [],
-            self.tokenizer,
-            out,
-            self.precision,
-            sampler=sampler,
-            train_count=plan.train_count,
-        )
+        continued = dataclasses.replace(plan, sampler=sampler)
+        trainer = make_trainer(self.model, cfg, continued, [], self.tokenizer, out, self.precision)
         run_trainer(trainer)
         losses = [r["loss"] for r in trainer.tracker.records() if "loss" in r]
         return {"loss": sum(losses) / max(len(losses), 1), "steps": trainer.state.step}

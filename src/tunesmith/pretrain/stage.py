@@ -57,17 +57,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> PretrainResult:
         write_json(out / "curriculum.json", plan.curriculum)
     model = make_trainable(model, cfg, precision)  # peft refusing the settings: UserError
     held = as_items(blocks.held_out)[: cfg.val_max_examples]
-    trainer = make_trainer(
-        model,
-        cfg,
-        plan.items,
-        held,
-        tokenizer,
-        out,
-        precision,
-        sampler=plan.sampler,
-        train_count=plan.train_count,
-    )
+    trainer = make_trainer(model, cfg, plan, held, tokenizer, out, precision)
     # Before any checkpoint is loaded the model is the base (a fresh LoRA adds zero).
     base_ppl = trainer.val_perplexity()
     resumed = run_trainer(trainer, progress)

@@ -34,13 +34,24 @@ def make_trainable(model, cfg, precision: str):
     return build_trainable(model, cfg)
 
 
-def make_trainer(model, cfg, train_items, val_items, tokenizer, out: Path, precision: str, **plan):
-    """The loop over `train_items`; `plan` is the curriculum/replay sampler (train/plan.py)."""
+def make_trainer(model, cfg, plan, val_items, tokenizer, out: Path, precision: str, **options):
+    """The loop over `plan` (train/plan.py BatchPlan: the training items then the replay
+    items, in the curriculum's order); `options` go to the Trainer (e.g. soft targets)."""
     from tunesmith.train.loop import Trainer
 
     tracker = open_trackers(out / "metrics.jsonl")  # JSONL + the recipe's tracking backends
     return Trainer(
-        model, cfg, train_items, val_items, tokenizer.pad_token_id, out, tracker, precision, **plan
+        model,
+        cfg,
+        plan.items,
+        val_items,
+        tokenizer.pad_token_id,
+        out,
+        tracker,
+        precision,
+        sampler=plan.sampler,
+        train_count=plan.train_count,
+        **options,
     )
 
 

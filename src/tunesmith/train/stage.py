@@ -55,17 +55,7 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
     if plan.curriculum is not None and is_writer():
         write_json(out / "curriculum.json", plan.curriculum)
     model = make_trainable(model, cfg, precision)
-    trainer = make_trainer(
-        model,
-        cfg,
-        plan.items,
-        val_items,
-        tokenizer,
-        out,
-        precision,
-        sampler=plan.sampler,
-        train_count=plan.train_count,
-    )
+    trainer = make_trainer(model, cfg, plan, val_items, tokenizer, out, precision)
     resumed = run_trainer(trainer, progress)
     state = trainer.state
     if not is_writer():  # multi-process: only rank 0 writes the run folder

@@ -199,8 +199,9 @@ def test_int8_export_of_a_linear_model_holds_int8_tensors(tmp_path, tiny_model_d
 def test_dropouts_reach_gpt2s_blocks_and_are_undone(gpt2_dir):
     """hidden_dropout read `get_decoder().layers` (AttributeError on GPT-2), and
     attention_dropout set a config field GPT-2 never reads (silently nothing)."""
+    from test_strategies import assert_training_only
+
     from tunesmith.config.strategies import Regularization
-    from tunesmith.train.regularize import regularized
 
     model = _gpt2(gpt2_dir)
     for layer in model.modules():  # GPT-2's own dropouts off: only the recipe's act
@@ -208,15 +209,7 @@ def test_dropouts_reach_gpt2s_blocks_and_are_undone(gpt2_dir):
             layer.p = 0.0
     inputs = {"input_ids": torch.arange(3, 19).view(2, 8)}
     for reg in (Regularization(hidden_dropout=0.5), Regularization(attention_dropout=0.5)):
-        with torch.no_grad():
-            clean = model.eval()(**inputs).logits
-            with regularized(model, reg):
-                same = model.eval()(**inputs).logits
-                noisy = model.train()(**inputs).logits
-            after = model.train()(**inputs).logits
-        assert torch.allclose(clean, same)
-        assert not torch.allclose(clean, noisy, atol=1e-3)
-        assert torch.allclose(clean, after, atol=1e-5)
+        assert_training_only(model, inputs, reg)
 
 
 def test_validate_refuses_an_int8_export_of_gpt2_before_training(tmp_path, gpt2_dir):

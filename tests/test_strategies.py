@@ -91,22 +91,31 @@ def test_weight_decay_skips_norms_and_biases(tiny_model_dir):
 
 
 def test_dropout_and_neftune_act_in_training_only_and_are_undone(tiny_model_dir):
-    from tunesmith.train.regularize import regularized
 
     model, batch = _model_and_batch(tiny_model_dir)
     inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
     reg = Regularization(attention_dropout=0.3, hidden_dropout=0.3, neftune_alpha=5.0)
+    config = model.get_base_model().config
+    inside = []
+    assert_training_only(model, inputs, reg, lambda: inside.append(config.attention_dropout))
+    assert inside == [0.3] and config.attention_dropout == 0.0
+
+
+def assert_training_only(model, inputs, reg, inside=lambda: None):
+    """`reg` changes the logits in training mode only, and nothing once its block is left
+    (`inside` runs within the block)."""
+    from tunesmith.train.regularize import regularized
+
     with torch.no_grad():
         clean = model.eval()(**inputs).logits
         with regularized(model, reg):
-            assert model.get_base_model().config.attention_dropout == 0.3
+            inside()
             same = model.eval()(**inputs).logits
             noisy = model.train()(**inputs).logits
         after = model.train()(**inputs).logits
     assert torch.allclose(clean, same)
     assert not torch.allclose(clean, noisy, atol=1e-3)
     assert torch.allclose(clean, after, atol=1e-5)
-    assert model.get_base_model().config.attention_dropout == 0.0
 
 
 def test_curriculum_pacing_widens_from_the_start_fraction():

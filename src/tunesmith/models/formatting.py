@@ -22,8 +22,8 @@ IGNORE = -100
 KEEP_TAIL = 8
 # The user's text of the conversation `prompt_tail` renders to find what the template adds.
 TAIL_PROBE = "Where does the user's text end"
-_TAILS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # tokenizer -> (template, tail)
-_SYSTEM: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # tokenizer -> (template, refuses)
+# tokenizer -> {what: (template, value)}: what a template is measured for (`per_template`)
+_MEASURED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _TOLD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # tokenizer -> notes logged
 FOLD_NOTE = (
     "the model's chat template refuses a system message: the system prompt is put at the "
@@ -166,11 +166,21 @@ def prompt_tail(tokenizer) -> int:
     the user's turn and the assistant header, or anything else it appends): a cut prompt keeps
     them all, or the model would answer without being told its turn has come. Measured once
     per tokenizer and template; never fewer than KEEP_TAIL."""
+    return per_template(tokenizer, "tail", lambda: max(_measure_tail(tokenizer), KEEP_TAIL))
+
+
+def per_template(tokenizer, what: str, measure):
+    """`measure()` for this tokenizer's chat template, computed once per tokenizer and
+    template (the template may be set after loading) and kept while the tokenizer lives;
+    computed each time for a tokenizer that cannot be weakly referenced."""
     template = getattr(tokenizer, "chat_template", None)
-    known = _TAILS.get(tokenizer)
+    try:
+        kept = _MEASURED.setdefault(tokenizer, {})
+    except TypeError:
+        return measure()
+    known = kept.get(what)
     if known is None or known[0] != template:
-        known = (template, max(_measure_tail(tokenizer), KEEP_TAIL))
-        _TAILS[tokenizer] = known
+        known = kept[what] = (template, measure())
     return known[1]
 
 
@@ -240,14 +250,14 @@ def merge_system(messages: list[dict]) -> list[dict]:
 def refuses_system(tokenizer) -> bool:
     """The chat template raises on a system message but renders the same conversation
     without it. Probed once per tokenizer and template; said once in the log."""
-    template = getattr(tokenizer, "chat_template", None)
-    known = _SYSTEM.get(tokenizer)
-    if known is None or known[0] != template:
-        known = (template, bool(template) and _probe_refuses_system(tokenizer))
-        _SYSTEM[tokenizer] = known
-        if known[1]:
-            _say_once(tokenizer, FOLD_NOTE)
-    return known[1]
+    return per_template(tokenizer, "refuses system", lambda: _refuses_system(tokenizer))
+
+
+def _refuses_system(tokenizer) -> bool:
+    refuses = bool(getattr(tokenizer, "chat_template", None)) and _probe_refuses_system(tokenizer)
+    if refuses:
+        _say_once(tokenizer, FOLD_NOTE)
+    return refuses
 
 
 def _say_once(tokenizer, note: str) -> None:

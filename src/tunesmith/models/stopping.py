@@ -84,7 +84,6 @@ def end_of_sequence_ids(model, tokenizer) -> list[int]:
 
 # The assistant's text of the conversation `turn_end_ids` renders to find what follows it.
 TURN_PROBE = ("Where does the user's text end", "Here the assistant's text ends")
-_TURN_ENDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # tokenizer -> (template, ids)
 
 
 def turn_end_ids(tokenizer) -> list[int]:
@@ -92,17 +91,11 @@ def turn_end_ids(tokenizer) -> list[int]:
     content (`<|im_end|>` for ChatML, `<end_of_turn>` for Gemma); [] without a template (the
     plain format ends a turn with EOS) or when a text token follows first. Measured once per
     tokenizer and template."""
-    template = getattr(tokenizer, "chat_template", None)
-    if not template:
+    from tunesmith.models.formatting import per_template
+
+    if not getattr(tokenizer, "chat_template", None):
         return []
-    try:
-        known = _TURN_ENDS.get(tokenizer)
-    except TypeError:  # an object without weak references: measured each time
-        return _measure_turn_end(tokenizer)
-    if known is None or known[0] != template:
-        known = (template, _measure_turn_end(tokenizer))
-        _TURN_ENDS[tokenizer] = known
-    return list(known[1])
+    return list(per_template(tokenizer, "turn end", lambda: _measure_turn_end(tokenizer)))
 
 
 def _measure_turn_end(tokenizer) -> list[int]:

@@ -41,9 +41,12 @@ def split_bpe_tokenizer(folder, pattern: str, ignore_merges: bool = False, nfc: 
     return save_chatml_tokenizer(folder, tok, [pattern_cases, "hello"])
 
 
-def tiny_causal_lm(folder, model_type: str, tokenizer, tied: bool = True, extra_rows: int = 0):
+def tiny_causal_lm(
+    folder, model_type: str, tokenizer, tied: bool = True, extra_rows: int = 0, **config
+):
     """A tiny random llama or qwen2 model saved in `folder` for `tokenizer`; `extra_rows`
-    embedding rows beyond the tokenizer's ids (Qwen2 pads its vocabulary so), biases random."""
+    embedding rows beyond the tokenizer's ids (Qwen2 pads its vocabulary so), biases random;
+    `config`: config keywords added or replaced (rope settings, head_dim)."""
     import torch
     from conftest import tiny_decoder_config
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
@@ -52,9 +55,9 @@ def tiny_causal_lm(folder, model_type: str, tokenizer, tied: bool = True, extra_
         "llama": (LlamaConfig, LlamaForCausalLM),
         "qwen2": (Qwen2Config, Qwen2ForCausalLM),
     }[model_type]
-    config = config_class(**tiny_decoder_config(tokenizer, extra_rows), tie_word_embeddings=tied)
+    config = {**tiny_decoder_config(tokenizer, extra_rows), "tie_word_embeddings": tied, **config}
     torch.manual_seed(0)
-    model = model_class(config)
+    model = model_class(config_class(**config))
     with torch.no_grad():  # every weight (q/k/v biases too) away from its zero / one init
         for parameter in model.parameters():
             parameter.normal_(std=0.2)

@@ -138,21 +138,6 @@ def test_a_split_llama_cpp_does_not_reproduce_is_refused(tmp_path, edit):
         pre_tokenizer_name(_edited(tmp_path / "qwen", tmp_path, edit))
 
 
-def test_scaled_rotary_embeddings_are_refused_in_one_line(tmp_path):
-    """Llama 3.1+ (rope_type llama3) needs a rope_freqs tensor this writer does not write."""
-    from transformers import LlamaConfig
-
-    from tunesmith.export.gguf_file import check_exportable
-
-    split_bpe_tokenizer(tmp_path, LLAMA3_SPLIT, ignore_merges=True)
-    rope = {"rope_type": "llama3", "rope_theta": 5e5, "factor": 8.0}
-    rope |= {"low_freq_factor": 1.0, "high_freq_factor": 4.0}
-    config = LlamaConfig(rope_parameters={**rope, "original_max_position_embeddings": 8192})
-    with pytest.raises(UserError, match="not rope_type 'llama3'"):
-        check_exportable(config, tmp_path)
-    assert check_exportable(LlamaConfig(), tmp_path) == "llama-bpe"
-
-
 def test_a_tuned_qwen2_run_exports_to_gguf_from_the_cli(tmp_path):
     """The whole path: LoRA on a Qwen2 model with a Qwen2 tokenizer, merged, written as GGUF."""
     from export_helpers import small_recipe

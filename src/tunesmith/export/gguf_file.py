@@ -4,7 +4,8 @@ A thin wrapper over gguf-py's writer, name map and quantisers, following llama.c
 convert_hf_to_gguf.py for these architectures: llama's q/k projections are permuted to GGML's
 interleaved rotary layout (transformers' GGUF loader reverses it); qwen2 keeps Hugging Face's
 rotary halves (llama.cpp runs it with NEOX rotary) and writes its q/k/v biases. 1-D tensors
-stay f32, a tied output head is not written. gguf-py can quantise f16, q8_0 and q4_0 but no
+stay f32, a tied output head is not written; Llama 3.1+'s `llama3` rotary scaling is a
+rope_freqs tensor (export/gguf_rope.py). gguf-py can quantise f16, q8_0 and q4_0 but no
 K-quant, so those are the types. The tokenizer is written by export/gguf_vocab.py.
 """
 
@@ -14,6 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tunesmith.errors import UserError
+from tunesmith.export.gguf_rope import (
+    ROPE_FREQS,
+    apply_rope_freqs,
+    check_rope,
+    head_dim,
+    rope_freqs_tensor,
+    rope_theta,
+)
 from tunesmith.export.gguf_vocab import pre_tokenizer_name, write_tokenizer
 
 # (ggml tensor type, llama.cpp file type) per recipe name
@@ -29,14 +38,22 @@ class Architecture:
     arch: str  # gguf MODEL_ARCH member
     permute_qk: bool  # llama.cpp's rotary for it is interleaved pairs (LlamaModel.undo_permute)
     llama_keys: bool  # LlamaModel also writes vocab_size and rope.dimension_count
+    reads_rope_freqs: bool  # llama.cpp scales its rotary angles by a rope_freqs tensor
 
 
 ARCHITECTURES = {  # model_type -> how convert_hf_to_gguf.py writes it
-    "llama": Architecture("LLAMA", permute_qk=True, llama_keys=True),
-    "qwen2": Architecture("QWEN2", permute_qk=False, llama_keys=False),
+    "llama": Architecture("LLAMA", permute_qk=True, llama_keys=True, reads_rope_freqs=True),
+    "qwen2": Architecture("QWEN2", permute_qk=False, llama_keys=False, reads_rope_freqs=False),
 }
 
-__all__ = ["ARCHITECTURES", "TYPES", "check_exportable", "pre_tokenizer_name", "write_gguf"]
+__all__ = [
+    "ARCHITECTURES",
+    "TYPES",
+    "check_exportable",
+    "check_model",
+    "pre_tokenizer_name",
+    "write_gguf",
+]
 
 
 def write_gguf(model, tokenizer_dir: Path, path: Path, kind: str, names: tuple[str, str]) -> None:
@@ -53,6 +70,9 @@ def write_gguf(model, tokenizer_dir: Path, path: Path, kind: str, names: tuple[s
     _write_names(writer, *names)
     _write_config(writer, config, gguf.LlamaFileType[TYPES[kind][1]], spec)
     write_tokenizer(writer, tokenizer_dir, pre, config.vocab_size)
+    divisors = rope_freqs_tensor(config)
+    if divisors is not None:  # first, as llama.cpp's converter writes it
+        writer.add_tensor(ROPE_FREQS, divisors, raw_dtype=gguf.GGMLQuantizationType.F32)
     names = gguf.get_tensor_name_map(arch, config.num_hidden_layers)
     for name, tensor in model.state_dict().items():
         if name == "lm_head.weight" and config.tie_word_embeddings:
@@ -74,17 +94,16 @@ def write_gguf(model, tokenizer_dir: Path, path: Path, kind: str, names: tuple[s
 def check_exportable(config, tokenizer_dir: Path) -> str:
     """Refuse, before anything is written, a model this writer would get wrong; returns the
     tokenizer's llama.cpp pre-tokenizer name."""
-    check_architecture(getattr(config, "model_type", None))
-    rope = _rope(config)
-    kind = rope.get("rope_type", rope.get("type")) or "default"
-    if kind != "default":
-        # llama.cpp needs scaling keys (and for llama3 a rope_freqs tensor) that this writer
-        # does not write and transformers' GGUF loader would not read back to check
-        raise UserError(
-            f"export.formats: GGUF export supports default rotary embeddings, not rope_type "
-            f"'{kind}'; use the merged or int8 format"
-        )
+    check_model(config)
     return pre_tokenizer_name(tokenizer_dir)
+
+
+def check_model(config) -> None:
+    """Refuse an architecture or rotary scaling this writer would get wrong (read from the
+    config alone, so preflight can ask before training)."""
+    model_type = getattr(config, "model_type", None)
+    check_architecture(model_type)
+    check_rope(config, ARCHITECTURES[model_type].reads_rope_freqs)
 
 
 def check_architecture(model_type: str | None) -> str:
@@ -115,10 +134,6 @@ def _instead(model_type: str | None) -> str:
     return "the merged format"
 
 
-def _rope(config) -> dict:
-    return getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {}
-
-
 def _write_names(writer, name: str, base_model: str) -> None:
     writer.add_name(name)
     writer.add_base_model_count(1)
@@ -127,7 +142,6 @@ def _write_names(writer, name: str, base_model: str) -> None:
 
 def _write_config(writer, config, file_type, spec: Architecture) -> None:
     """TextModel.set_gguf_parameters' keys (and LlamaModel's two more for llama)."""
-    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
     writer.add_context_length(config.max_position_embeddings)
     writer.add_embedding_length(config.hidden_size)
     writer.add_block_count(config.num_hidden_layers)
@@ -135,13 +149,12 @@ def _write_config(writer, config, file_type, spec: Architecture) -> None:
     writer.add_head_count(config.num_attention_heads)
     writer.add_head_count_kv(config.num_key_value_heads)
     writer.add_layer_norm_rms_eps(config.rms_norm_eps)
-    theta = _rope(config).get("rope_theta", getattr(config, "rope_theta", 1e4))
-    writer.add_rope_freq_base(float(theta))
+    writer.add_rope_freq_base(rope_theta(config))
     if getattr(config, "head_dim", None):
-        writer.add_key_length(head_dim)
-        writer.add_value_length(head_dim)
+        writer.add_key_length(config.head_dim)
+        writer.add_value_length(config.head_dim)
     if spec.llama_keys:
-        writer.add_rope_dimension_count(head_dim)
+        writer.add_rope_dimension_count(head_dim(config))
         writer.add_vocab_size(config.vocab_size)
     writer.add_file_type(file_type)
 
@@ -180,13 +193,16 @@ def _encode(data, kind: str):
 
 
 def gguf_roundtrip(path: Path):
-    """The model transformers' GGUF loader makes of `path` (dequantised to fp32)."""
+    """The model transformers' GGUF loader makes of `path` (dequantised to fp32), its rotary
+    frequencies scaled by the file's rope_freqs as llama.cpp scales them."""
     import torch
     from transformers import AutoModelForCausalLM, GgufConfig
 
-    return AutoModelForCausalLM.from_pretrained(
+    model = AutoModelForCausalLM.from_pretrained(
         str(path.parent),
         gguf_file=path.name,
         dtype=torch.float32,
         quantization_config=GgufConfig(dequantize=True),
     ).eval()
+    apply_rope_freqs(model, path)
+    return model

@@ -4,6 +4,8 @@ other scaled rotary embeddings refused in one line (tiny random models, no hub).
 
 from __future__ import annotations
 
+import json
+import shutil
 from types import SimpleNamespace
 
 import numpy as np
@@ -142,3 +144,25 @@ def test_llama3_settings_without_a_factor_are_refused(tmp_path):
     config = SimpleNamespace(model_type="llama", rope_parameters=rope, max_position_embeddings=8)
     with pytest.raises(UserError, match="'llama3' settings lack high_freq_factor"):
         check_exportable(config, tmp_path)
+
+
+def test_validate_refuses_a_yarn_model_with_gguf_export_before_training(
+    tiny_recipe, tiny_model_dir, tmp_path
+):
+    """The recipe asks for GGUF and the model's rotary scaling cannot be written: refused by
+    the pre-flight (exit 2, one line), not after hours of training; llama3 passes."""
+    from test_cli import assert_user_error, tunesmith
+
+    model = tmp_path / "yarn-llama"
+    shutil.copytree(tiny_model_dir, model)
+    config = json.loads((model / "config.json").read_text())  # transformers 5: rope_parameters
+    rope = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 256}
+    (model / "config.json").write_text(json.dumps({**config, "rope_parameters": rope}))
+    model_section = {"name": str(model), "precision": "fp32"}
+    recipe = tiny_recipe(model=model_section, export={"formats": ["gguf"]})
+    assert_user_error(tunesmith("validate", recipe), "not rope_type 'yarn'", "merged or int8")
+    rope = {**LLAMA3, "original_max_position_embeddings": 256}  # a Hub config's key
+    (model / "config.json").write_text(json.dumps({**config, "rope_scaling": rope}))
+    done = tunesmith("validate", recipe)
+    assert done.returncode == 0, done.stderr
+    assert "export: ok (gguf)" in done.stderr  # validate's report goes to stderr

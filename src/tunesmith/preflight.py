@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 from tunesmith.artifacts.files import nearest_existing
 from tunesmith.config import recipe_hash
@@ -121,10 +122,10 @@ def _deployment(recipe: Recipe) -> list[str]:
     model = json.loads(config.read_text(encoding="utf-8"))
     lines = []
     if recipe.export is not None:
-        from tunesmith.export.gguf_file import check_architecture
+        from tunesmith.export.gguf_file import check_model
 
-        if "gguf" in recipe.export.formats:
-            check_architecture(model.get("model_type"))
+        if "gguf" in recipe.export.formats:  # architecture and rotary scaling, before training
+            check_model(SimpleNamespace(**model))
         if "int8" in recipe.export.formats:
             from tunesmith.export.quantize import check_int8
             from tunesmith.models.targets import model_skeleton

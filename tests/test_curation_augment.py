@@ -68,3 +68,60 @@ def test_paraphrase_with_a_model(tiny_model_dir):
     made = [r for r in out["train"] if r.get("augment_method") == "paraphrase"]
     assert card["augment"]["added"].get("paraphrase", 0) == len(made) > 0
     assert all(r["augmented"] and r["prompt"].strip() for r in made)
+
+
+# What a model is asked to paraphrase from, per chat template: the prompt training and
+# evaluation render (models/formatting.py), not the template applied bare.
+REQUEST = "Rewrite this: the cat sat"
+REWRITE_PROMPTS = {
+    # thinking off: the empty think block closes the prompt, as in training
+    "qwen3": f"<|im_start|>user\n{REQUEST}<|im_end|>\n<|im_start|>assistant\n"
+    "<think>\n\n</think>\n\n",
+    "gemma": f"<bos><start_of_turn>user\n{REQUEST}<end_of_turn>\n<start_of_turn>model\n",
+    # no chat template (GPT-2): the plain sections the tuned model is trained on
+    "gpt2": f"### User:\n{REQUEST}\n\n### Response:\n",
+}
+
+
+def _rewriter(tiny_model_dir, family: str):
+    """A tiny random model of `family` and the test tokenizer with its chat template (none
+    for GPT-2), sized to each other."""
+    import torch
+    import transformers
+    from chat_templates import family_tokenizer
+    from test_architectures import ARCHITECTURES
+
+    if family == "gpt2":
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(tiny_model_dir))
+        tokenizer.chat_template = None
+    else:
+        tokenizer = family_tokenizer(tiny_model_dir, family)
+    config_class, model_class, shape = ARCHITECTURES[family]
+    config = getattr(transformers, config_class)(
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        **shape,
+    )
+    torch.manual_seed(0)
+    return getattr(transformers, model_class)(config).eval(), tokenizer
+
+
+@pytest.mark.parametrize("family", sorted(REWRITE_PROMPTS))
+def test_model_rewrites_are_prompted_as_training_prompts(tiny_model_dir, family, monkeypatch):
+    from tunesmith.data.curate.augment_model import rewrite
+    from tunesmith.models import generation
+
+    model, tokenizer = _rewriter(tiny_model_dir, family)
+    asked, generate = [], generation.generate_texts
+
+    def spy(model, tokenizer, ids, *args, **kwargs):
+        asked.extend(ids)
+        return generate(model, tokenizer, ids, *args, **kwargs)
+
+    monkeypatch.setattr(generation, "generate_texts", spy)
+    answers = rewrite(model, tokenizer, [REQUEST, REQUEST], 4, seed=0)
+    expected = tokenizer(REWRITE_PROMPTS[family], add_special_tokens=False)["input_ids"]
+    assert asked == [expected, expected]
+    assert len(answers) == 2 and all(isinstance(a, str) for a in answers)

@@ -152,3 +152,14 @@ def test_clean_drops_a_chat_whose_final_answer_it_blanked_and_says_why():
         ("markup", "empty_answer"),
         ("unanswered", "no_answer"),
     ]
+
+
+def test_latin_ligatures_become_the_letters_they_draw():
+    """Typographic ligatures (PDF extraction) are written as their letters, so training text
+    has one spelling of "find" and "flow"; letters of their own (æ, œ, ß) stay."""
+    assert _one("ﬁnd the ﬂow: eﬀect, oﬃce, baﬄe, ﬆop")["prompt"] == (
+        "find the flow: effect, office, baffle, stop"
+    )
+    assert _one("Ĳsselmeer, Ǆep")["prompt"] == "IJsselmeer, DŽep"
+    assert _one("Æsir, cœur, Straße")["prompt"] == "Æsir, cœur, Straße"
+    assert _one("ﬁnd", fix_unicode=False)["prompt"] == "ﬁnd"  # only the Unicode repair does it

@@ -139,7 +139,7 @@ def test_curate_file_reads_a_null_chat_content_as_missing_not_as_the_text_none(t
     answered = [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "fine"}]
     source = _chat_file(tmp_path / "chat.jsonl", [skipped, answered])
     cleaned, kept = tmp_path / "cleaned.jsonl", tmp_path / "kept.jsonl"
-    # clean drops it as the run's data stage does (there: 'missing content')
+    # clean drops it as the run's data stage does (there: 'empty output')
     result = runner.invoke(
         data_app, ["curate", str(source), "--steps", "clean", "-o", str(cleaned)]
     )

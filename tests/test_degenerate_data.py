@@ -169,7 +169,28 @@ def test_chat_null_or_empty_assistant_content_is_dropped():
     chat = recipe_from_dict({"task": "chat", "data": {"train": "/t.jsonl"}})
     examples = to_examples(chat, "t", records(good, null, empty), "train", funnel)
     assert len(examples) == 1
-    assert funnel[0]["dropped"] == {"missing content": 1, "empty output": 1}
+    assert funnel[0]["dropped"] == {"empty output": 2}
+
+
+@pytest.mark.parametrize("nothing", [None, ""], ids=["null", "blank"])
+def test_chat_null_and_blank_turns_are_read_alike(nothing):
+    """A null content is a turn with nothing said, as a blank one: kept as context before the
+    target (the conversation's other answers train), cut after it. Null dropped the whole
+    conversation while a blank turn was kept."""
+    funnel = []
+    chat = recipe_from_dict({"task": "chat", "data": {"train": "/t.jsonl"}})
+    rows = chat_records(
+        [nothing, "a1", "q2", "a2"],  # a blank user turn first
+        ["q1", nothing, "q2", "a2"],  # a skipped reply
+        ["q1", "a1", "q2", nothing],  # no last answer: the target is a1
+    )
+    examples = to_examples(chat, "t", rows, "train", funnel)
+    assert [[m["content"] for m in e["messages"]] for e in examples] == [
+        ["", "a1", "q2", "a2"],
+        ["q1", "", "q2", "a2"],
+        ["q1", "a1"],
+    ]
+    assert funnel[0]["dropped"] == {}
 
 
 def test_dropped_records_are_counted_in_the_data_card(tmp_path, tiny_recipe):
@@ -270,3 +291,17 @@ def test_labels_are_written_as_json_writes_them():
 def test_recipe_labels_given_as_numbers_or_booleans_read_as_the_data_labels():
     assert recipe("classification", labels=[0, 1.0]).data.labels == ["0", "1"]
     assert recipe("classification", labels=[True, False]).data.labels == ["true", "false"]
+
+
+def test_a_null_reply_before_the_target_is_context_and_not_trained(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    from tunesmith.models.formatting import IGNORE, encode_example
+
+    chat = recipe_from_dict({"task": "chat", "data": {"train": "/t.jsonl"}})
+    [example] = to_examples(chat, "t", chat_records(["q1", None, "q2", "a2"]), "train")
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    encoded = encode_example(example, tokenizer, 256)
+    trained = [i for i, label in zip(encoded.input_ids, encoded.labels) if label != IGNORE]
+    assert tokenizer.decode(trained) == "a2<|im_end|>\n"
+    assert "<|im_start|>assistant\n<|im_end|>" in tokenizer.decode(encoded.input_ids)

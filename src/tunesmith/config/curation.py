@@ -46,7 +46,9 @@ Action = Literal["report", "drop"]
 
 class CleanConfig(Section):
     fix_unicode: bool = Field(
-        True, description="Repair mojibake and odd Unicode with ftfy (then NFC-normalise)."
+        True,
+        description="Repair mojibake and odd Unicode with ftfy (typographic ligatures such as "
+        "ﬁ become their letters; then NFC-normalise).",
     )
     strip_control: bool = Field(
         True,

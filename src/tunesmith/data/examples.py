@@ -15,6 +15,7 @@ from pathlib import Path
 from tunesmith.config.label_text import label_text
 from tunesmith.config.schema import Recipe
 from tunesmith.config.tasks import task_spec
+from tunesmith.data.curate.rows import content_of
 from tunesmith.data.io import SOURCE_KEYS, record_number, where
 from tunesmith.errors import UserError
 
@@ -190,9 +191,9 @@ def _chat(recipe: Recipe, path, record: dict) -> dict:
                 f"{where(path, record)}: {name}[{i}].role '{message['role']}' is not one of "
                 f"{', '.join(ROLES)}"
             )
-        if message["content"] is None:
-            raise Skip("missing content", f"{where(path, record)}: {name}[{i}].content is null")
-        clean.append({"role": message["role"], "content": str(message["content"])})
+        # a null content is a turn with nothing said, read as a blank one (as curation reads
+        # it): kept as context before the target, never trained, cut after it
+        clean.append({"role": message["role"], "content": content_of(message)})
     clean = clean[: _target_turn(path, record, clean) + 1]
     if recipe.data.system_prompt and clean[0]["role"] != "system":
         clean.insert(0, {"role": "system", "content": recipe.data.system_prompt})
@@ -201,8 +202,10 @@ def _chat(recipe: Recipe, path, record: dict) -> dict:
 
 def _target_turn(path, record: dict, messages: list[dict]) -> int:
     """Index of the conversation's target: its last non-blank assistant turn. Turns after it
-    (a blank answer, an unanswered user turn) are cut, since neither training nor generation
-    has an answer to learn or score there; a conversation with no target is dropped."""
+    (a blank or null answer, an unanswered user turn) are cut, since neither training nor
+    generation has an answer to learn or score there; a conversation with no target is dropped.
+    Blank turns before it stay: dropping the conversation for a skipped reply would lose every
+    answer it has, and training learns no blank reply (models/formatting.py)."""
     answers = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
     if not answers:
         raise Skip(

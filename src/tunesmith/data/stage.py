@@ -206,7 +206,8 @@ def _register() -> None:
     # indentation, tabs and ZWJ/ZWNJ; duplicate keys are Unicode-normalised.
     # Revision 4: clean keeps chats with blank earlier turns (only a blank final answer drops
     # one); the leakage check drops validation rows copied from test.
-    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=4))
+    # Revision 5: a null chat content is read as a blank turn (the conversation was dropped).
+    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=5))
 
 
 _register()

@@ -38,25 +38,21 @@ def load_rewriter(name: str | None, ctx):
 
 
 def rewrite(model, tokenizer, requests: list[str], max_new_tokens: int, seed: int) -> list[str]:
-    """The model's sampled answer to each request (chat-formatted when it has a template),
-    through the one generation path evaluation uses (models/generation.py)."""
+    """The model's sampled answer to each request, asked as a user turn and rendered as
+    training and evaluation render prompts (models/formatting.py: Qwen3 without thinking, the
+    plain `### User:` format for a model without a chat template), through the one generation
+    path evaluation uses (models/generation.py)."""
+    from tunesmith.models.formatting import conversation, render
     from tunesmith.models.generation import generate_texts
     from tunesmith.models.sampling import Sampling
 
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    prompts = [_prompt(tokenizer, r) for r in requests]
+    asked = [conversation({"prompt": r}, with_answer=False) for r in requests]
+    prompts = [render(messages, tokenizer, generation_prompt=True) for messages in asked]
     ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
     sampling = Sampling(temperature=0.8, top_p=0.9, seed=seed)
     return generate_texts(model, tokenizer, ids, max_new_tokens, BATCH, sampling=sampling)
-
-
-def _prompt(tokenizer, text: str) -> str:
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(
-            [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
-        )
-    return text + "\n\nRewritten text:"
 
 
 def usable(answer: str, original: str, prefix: str = "Rewritten text:") -> str | None:

@@ -65,6 +65,11 @@ def _fix_unicode(text: str) -> str:
     return ftfy.fix_text(
         text,
         normalization="NFC",
+        # ﬁ ﬂ ﬀ ﬃ ﬄ ﬆ (PDF and OCR text) -> fi fl ff ffi ffl st, and the digraph characters
+        # Ĳ Ǆ Ǉ Ǌ -> IJ DŽ LJ NJ: presentation forms of the letters, which tokenise apart from
+        # them, so a model would learn a second spelling of "find" and write it in answers;
+        # real letters (æ, œ, ß) are not touched. NFC (not NFKC) leaves them, so this does.
+        fix_latin_ligatures=True,
         uncurl_quotes=False,  # curly quotes are content, not damage
         fix_character_width=False,  # full-width CJK punctuation （，！） is correct CJK text
         unescape_html=False,  # entities are decoded only by strip_markup, on every row alike

@@ -48,12 +48,6 @@ PHONES = [
     ("Numbers: 555-123-4567, 555-987-6543.", "555-987-6543"),
     ("Fax 0176 12345678/0176 87654321", "0176 12345678"),
     ("Fax 0176 12345678/0176 87654321", "0176 87654321"),
-    # bare digits: dialled with a trunk prefix, or said to be a phone number
-    ("Ring 02079460958 after six.", "02079460958"),
-    ("Handy 017612345678", "017612345678"),
-    ("Toll-free: 18005550199", "18005550199"),
-    ("Call 4155550132 tonight", "4155550132"),
-    ("My number is 2147483647, really.", "2147483647"),
     # chitchat's phrasing; its (real-looking) number swapped for a fictional 555-01xx one
     ("giiiirllll (808) 555-0143 That's my number hahaha", "(808) 555-0143"),
 ]
@@ -92,12 +86,6 @@ IDS = [
     '{"time": 1700000000, "level": "info"}',
     "ts=1699999999.123 level=info",
     "modified_at: 2125550187",  # a time key: a time even beyond 2033
-    # bare integers, no phone word, no trunk prefix: valid numbers of some region all the same
-    "INT_MAX is 2147483647 on this platform",  # a Dallas landline for phonenumbers
-    "2**31 = 2147483648",
-    "user 4815162342 logged in",
-    "order 9876543210 shipped",  # an Indian mobile without its 0
-    "a row of 9999999999",
 ]
 
 # Real rows of ../shared/data/wordnet_glosses.jsonl.gz (Princeton WordNet 3.0 via Debian's

@@ -16,19 +16,14 @@ number), decimals, IPv4 addresses, ISBNs and DOI suffixes. A match is dropped he
   one-digit groups), ended by a one-digit group (an ISBN's check digit: `0-201-63361-2`), or
   named by the word before it (ISBN, ISSN, ISO, IEC, RFC, DOI);
 - a Unix time: bare digits (no separator, no `+`, no brackets) named by a time key before them
-  (`"time": 1700000000`, `created_at 1652342840`);
-- bare digits without one of Presidio's phone words ("phone", "number", "call", …) just before
-  them, unless they are a number of one of the recognizer's regions dialled with that region's
-  trunk prefix (`02079460958` in GB, `017612345678` in DE, `12125550187` in the US). Validity
-  alone says nothing about bare digits: 40 % of all ten-digit integers are valid North American
-  numbers and 90 % are valid in one of the eight regions (INT_MAX, 2147483647, is a Dallas
-  landline), so ids, counters, Unix times and integer limits were phone numbers. People write
-  a phone number with separators, a `+`, brackets, a phone word or its leading 0; ten bare
-  digits with none of them (a North American number as `4155550132`) are taken for an id.
+  (`"time": 1700000000`, `created_at 1652342840`), or ten bare digits from 1000000000 to
+  1999999999 (2001-09-09 to 2033-05-18, the Unix times data holds) without one of Presidio's
+  phone words ("phone", "call", …) just before: no North American number starts with 1, and
+  Indian, Brazilian or Israeli numbers starting with 1 are written with a 0, a + or separators.
 
-Otherwise the rules look at the characters around a match, not at context words: a number
-written as one (separators, `+`, brackets) is found with or without "phone" or "call" near it.
-Measured by bench/pii_phones.py (figures in docs/curation.md).
+Otherwise the rules look at the characters around a match, not at context words: a number in
+running text is found with or without "phone" or "call" near it. Measured by
+bench/pii_phones.py (figures in docs/curation.md).
 
 Scores: Presidio gives every match 0.4, and its context words raise that only when spaCy NER
 runs. Without NER (the name gazetteer) `IdAwarePhoneRecognizer` raises it the way Presidio's
@@ -41,7 +36,6 @@ from __future__ import annotations
 
 import re
 
-import phonenumbers
 from presidio_analyzer import RecognizerResult
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
@@ -53,6 +47,8 @@ DECIMAL = re.compile(r"(?:0|[1-9]\d*)\.\d+")
 YEAR_RANGE = re.compile(r"[1-3]\d{3}\s*[-–/]?\s*[1-3]\d{3}")
 ID_WORD_BEFORE = re.compile(r"(?i)\b(?:isbn|issn|iso|iec|rfc|doi)(?:-?1[03])?[\s:#.-]*$")
 EXTENSION = re.compile(r"(?i)\s*(?:[,;#]|\bx|\bext).*$")
+# Unix times in seconds, 2001-09-09 to 2033-05-18: ten digits starting with 1.
+EPOCH_SECONDS = range(1_000_000_000, 2_000_000_000)
 # A time key right before the number: `ts`, `time`, `"timestamp":`, `created_at =`, `mtime`...
 TIME_KEY_BEFORE = re.compile(
     r"(?i)(?:\b|_)(?:ts|time|times|timestamp|epoch|date|datetime|created|updated|modified|"
@@ -64,16 +60,9 @@ ENHANCER = LemmaContextAwareEnhancer()
 TOP_SCORE = min(PhoneRecognizer.SCORE + ENHANCER.context_similarity_factor, 1.0)
 
 
-def not_a_phone(
-    text: str,
-    start: int,
-    end: int,
-    neighbours: set[int] = frozenset(),
-    regions: tuple[str, ...] = PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS,
-) -> str:
+def not_a_phone(text: str, start: int, end: int, neighbours: set[int] = frozenset()) -> str:
     """Why the phone match text[start:end] is an id rather than a phone number ("" if it is
-    none). `neighbours`: the starts and ends of the other matches in the text; `regions`: the
-    recognizer's (whose trunk prefixes a bare number may be dialled with)."""
+    none). `neighbours`: the starts and ends of the other matches in the text."""
     bare = EXTENSION.sub("", text[start:end]).strip("()+ ")
     groups = re.split(r"\D+", bare)
     if _glued(text, start, end, neighbours):
@@ -88,38 +77,20 @@ def not_a_phone(
         return "check digit"
     if ID_WORD_BEFORE.search(text[max(0, start - 16) : start]):
         return "id word"
-    return _bare_digits(text, start, end, regions)
+    if _unix_time(text, start, end):
+        return "timestamp"
+    return ""
 
 
-def _bare_digits(text: str, start: int, end: int, regions: tuple[str, ...]) -> str:
-    """Why bare digits (no separator, no `+`, no brackets) are no phone number: named by a
-    time key (a Unix time), or neither said to be a phone number by a phone word before them
-    nor dialled with a trunk prefix (an id, a counter, INT_MAX); "" when they are one."""
+def _unix_time(text: str, start: int, end: int) -> bool:
+    """Bare digits named by a time key, or ten bare digits in EPOCH_SECONDS without a phone word
+    before them: a Unix time (`1700000000`), not a phone number written without separators."""
     digits = text[start:end]
     if not digits.isdigit():  # a separator, a + or brackets: written as a phone number
-        return ""
+        return False
     if TIME_KEY_BEFORE.search(text[max(0, start - 24) : start]):
-        return "timestamp"  # `"time": 1700000000`, even after a phone word
-    if said_before(text, start, PhoneRecognizer.CONTEXT):
-        return ""
-    if any(dialled_with_trunk_prefix(digits, region) for region in regions):
-        return ""
-    return "bare digits"
-
-
-def dialled_with_trunk_prefix(digits: str, region: str) -> bool:
-    """Whether `digits` are a valid number of `region` written as dialled inside it, trunk
-    prefix first (`02079460958` in GB, `12125550187` in the US): how a person writes a phone
-    number without separators, which an id or an integer limit (`2147483647`) is not."""
-    prefix = phonenumbers.PhoneMetadata.metadata_for_region(region).national_prefix
-    if not prefix or not digits.startswith(prefix):
-        return False
-    try:
-        number = phonenumbers.parse(digits, region)
-    except phonenumbers.NumberParseException:
-        return False
-    national = prefix + phonenumbers.national_significant_number(number)
-    return digits == national and phonenumbers.is_valid_number_for_region(number, region)
+        return True
+    return int(digits) in EPOCH_SECONDS and not said_before(text, start, PhoneRecognizer.CONTEXT)
 
 
 def said_before(text: str, start: int, words: list[str]) -> bool:
@@ -154,8 +125,7 @@ class IdAwarePhoneRecognizer(PhoneRecognizer):
     """PhoneRecognizer (same regions, leniency, score and context) minus `not_a_phone` matches."""
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
-        found = super().analyze(text, entities, nlp_artifacts)
-        return phones_only(text, found, tuple(self.supported_regions))
+        return phones_only(text, super().analyze(text, entities, nlp_artifacts))
 
     def enhance_using_context(  # Presidio passes these by keyword: its names
         self,
@@ -186,11 +156,9 @@ class IdAwarePhoneRecognizer(PhoneRecognizer):
         return result
 
 
-def phones_only(
-    text: str, found: list, regions: tuple[str, ...] = PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS
-) -> list:
+def phones_only(text: str, found: list) -> list:
     """The results among `found` (phone matches in `text`) that are no id (see `not_a_phone`)."""
-    return [r for r in found if not not_a_phone(text, r.start, r.end, _edges(found, r), regions)]
+    return [r for r in found if not not_a_phone(text, r.start, r.end, _edges(found, r))]
 
 
 def _edges(found: list, result) -> set[int]:

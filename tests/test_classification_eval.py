@@ -92,6 +92,50 @@ def test_threshold_comes_from_validation_and_redecides_tuned(classified):
         assert decided["prediction"] == expected
 
 
+def _threshold(run_dir) -> dict:
+    compare = json.loads((run_dir.eval / "compare.json").read_text())
+    return compare["thresholds"]["tuned_threshold"]
+
+
+def test_the_threshold_record_names_its_validation_rows_and_the_f1_reached(classified):
+    """compare.json records how the threshold was chosen: on which validation rows, the value,
+    and the positive class's F1 there (recomputed from the tuned model's validation scores)."""
+    from sklearn.metrics import f1_score
+
+    from tunesmith.config import load_recipe
+    from tunesmith.evaluate.classify import label_predictions
+    from tunesmith.evaluate.rows import ROWS
+    from tunesmith.models.base import load_base
+
+    record = _threshold(classified)
+    val = [json.loads(line) for line in (classified.data / "val.jsonl").read_text().splitlines()]
+    assert record["row"] == "tuned" and record["positive_label"] == "utils"
+    assert record["threshold"] == _rows(classified, "tuned_threshold")[0]["scores"]["threshold"]
+    chosen = record["validation"]
+    assert chosen["rows"] == chosen["available"] == len(val) == 12
+    assert chosen["ids"] == [e["id"] for e in val]
+    assert chosen["truncation"] == {}  # max_seq_length 96 fits every prompt
+    recipe = load_recipe(classified.root / "recipe.yaml")
+    model, tokenizer = load_base(recipe)
+    model = ROWS.get("tuned").load(recipe, classified, model)
+    settings = recipe.evaluation.classification
+    scored = label_predictions(model, tokenizer, val, ["devel", "utils"], 96, settings)
+    p = np.array([r["probabilities"]["utils"] for r in scored])
+    y = np.array([e["label"] == "utils" for e in val])
+    assert chosen["f1"] == pytest.approx(f1_score(y, p >= record["threshold"]))
+
+
+def test_report_shows_how_the_threshold_was_chosen(classified):
+    record = _threshold(classified)
+    page = (classified.report / "report.html").read_text()
+    section = page.split("Decision threshold (chosen on validation rows, never test)")[1]
+    section = section.split("</table>")[0]
+    assert f"{record['threshold']:.4f}" in section
+    assert f"{record['validation']['f1']:.4f}" in section
+    assert "12 of 12 in data/val.jsonl" in section
+    assert ", ".join(record["validation"]["ids"]) in section
+
+
 def test_report_shows_probabilities_and_the_classic_row(classified):
     page = (classified.report / "report.html").read_text()
     assert "Classification probabilities and calibration" in page

@@ -74,8 +74,12 @@ def test_threshold_maximises_f1_on_given_data():
     truth, _, y, p = _fixed(seed=5)
     binary = ["pos" if t == "a" else "neg" for t in truth]
     scores = p[:, 0]
-    cut = best_threshold(binary, scores.tolist(), "pos")
+    cut, reached = best_threshold(binary, scores.tolist(), "pos")
     best = f1_score(y == 0, scores >= cut)
+    assert reached == pytest.approx(best)
+    # one class only: nothing to choose; F1 is undefined without a positive row
+    assert best_threshold(["neg", "neg"], [0.2, 0.7], "pos") == (0.5, None)
+    assert best_threshold(["pos", "pos"], [0.2, 0.7], "pos") == (0.5, pytest.approx(2 / 3))
     for other in np.linspace(0.05, 0.95, 19):
         assert best >= f1_score(y == 0, scores >= other) - 1e-12
 

@@ -52,3 +52,12 @@ def test_documented_defaults_are_the_defaults_a_recipe_gets():
             assert str(value) == text, key
             checked += 1
     assert checked > 20 and documented["pretrain.dedup.leakage"] == "off"
+
+
+def test_the_explain_k_row_states_the_cap_the_schema_enforces():
+    """checks.explain.k is refused above its cap (le), which the reference did not say."""
+    from tunesmith.config.checks import ExplainConfig
+
+    cap = next(m.le for m in ExplainConfig.model_fields["k"].metadata if hasattr(m, "le"))
+    row = next(line for line in recipe_reference().splitlines() if "| `checks.explain.k` |" in line)
+    assert f"1 to {cap} " in row.split("|")[4]

@@ -13,6 +13,9 @@ from pydantic import Field
 from tunesmith.config.base import Section
 
 Perturbation = Literal["char_noise", "word_noise", "synonym"]
+# Feature ablation scores every prompt token of each explained example once; the cap keeps the
+# check cheap enough to be on by default. One name, so the reference states the cap enforced.
+MAX_EXPLAINED = 20
 
 
 class ForgettingConfig(Section):
@@ -73,7 +76,11 @@ class ExplainConfig(Section):
         "examples and one attention map (heads x tokens); skipped for completion tasks.",
     )
     k: int = Field(
-        2, ge=1, le=20, description="Test examples explained (more than the test set: error)."
+        2,
+        ge=1,
+        le=MAX_EXPLAINED,
+        description=f"Test examples explained, 1 to {MAX_EXPLAINED} (each ablates every token of "
+        "its prompt once; more than the test set: error).",
     )
     max_new_tokens: int = Field(
         4, ge=1, le=16, description="Generated tokens attributed (classification: the label)."

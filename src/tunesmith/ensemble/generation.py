@@ -29,19 +29,26 @@ def mbr(inputs: EnsembleInputs) -> list[Choice]:
 
 
 def likelihood(inputs: EnsembleInputs) -> list[Choice]:
-    """The candidate with the highest per-token log-likelihood averaged over the members."""
+    """The candidate with the highest per-token log-likelihood averaged over the members;
+    what max_seq_length cut while each member scored them is recorded as `truncation`."""
     candidates = [[r["prediction"] for r in per] for per in zip(*inputs.rows, strict=True)]
     totals = [[0.0] * len(c) for c in candidates]
+    cuts = {}
     for gm in inputs.members:
-        for k, scores in enumerate(candidate_logprobs(gm, inputs.examples, candidates)):
+        means, cuts[gm.member.name] = candidate_logprobs(gm, inputs.examples, candidates)
+        for k, scores in enumerate(means):
             totals[k] = [t + s for t, s in zip(totals[k], scores, strict=True)]
         if inputs.on_step:
             inputs.on_step(f"likelihood: scored under {gm.member.name}")
+    inputs.records["likelihood"] = {"truncation": cuts}
     return [Choice(c[t.index(max(t))]) for c, t in zip(candidates, totals, strict=True)]
 
 
-def candidate_logprobs(gm, examples: list[dict], candidates: list[list[str]]) -> list[list[float]]:
-    """Per example, per candidate: mean token log-probability under member `gm`'s model."""
+def candidate_logprobs(
+    gm, examples: list[dict], candidates: list[list[str]]
+) -> tuple[list[list[float]], dict]:
+    """(per example, per candidate: mean token log-probability under member `gm`'s model;
+    the (example, candidate) rows max_seq_length cut: models/truncation.py's `cut_record`)."""
     from tunesmith.evaluate.rows import ROWS
     from tunesmith.models.base import load_base
     from tunesmith.models.formatting import encode_example
@@ -58,15 +65,17 @@ def candidate_logprobs(gm, examples: list[dict], candidates: list[list[str]]) ->
             encode_example(with_answer(example, o), tokenizer, recipe.training.max_seq_length)
             for o in options
         ]
-    # a cut candidate is scored on its beginning only: said once per member
-    cut_record(f"likelihood ensemble ({gm.member.name})", items, recipe.training.max_seq_length)
+    # a cut candidate is scored on its beginning only: said once per member, and counted
+    cut = cut_record(
+        f"likelihood ensemble ({gm.member.name})", items, recipe.training.max_seq_length
+    )
     scored = example_nll(model, items, recipe.training.batch_size, tokenizer.pad_token_id)
     means = [-nll / max(tokens, 1) for nll, tokens in scored]
     out, start = [], 0
     for size in shape:
         out.append(means[start : start + size])
         start += size
-    return out
+    return out, cut
 
 
 def with_answer(example: dict, answer: str) -> dict:

@@ -8,7 +8,7 @@ per example. Nothing else branches on its name.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tunesmith.errors import UserError
 from tunesmith.registry import Registry
@@ -22,6 +22,9 @@ class EnsembleInputs:
     labels: list[str] | None
     members: list = None  # GroupMember list, for methods that re-score with the models
     on_step: Callable | None = None  # (label, total) -> progress callback, or None
+    # What a method measured while combining, by method name, for the group's compare.json:
+    # the likelihood ensemble's {"truncation": {member: cut counts}} (models/truncation.py)
+    records: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

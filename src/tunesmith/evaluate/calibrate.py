@@ -21,7 +21,8 @@ def _positive(recipe, run_dir, labels):
 
 
 def decision_threshold(recipe, run_dir, row_name, model, tokenizer, rows, labels, split):
-    """(test rows re-decided at the validation-chosen threshold, their label) or None."""
+    """(test rows re-decided at the validation-chosen threshold, their label, the record of
+    how it was chosen: `threshold_record`) or None."""
     settings = recipe.evaluation.classification
     applies = (
         split == "test"
@@ -39,14 +40,15 @@ def decision_threshold(recipe, run_dir, row_name, model, tokenizer, rows, labels
     from tunesmith.metrics.per_example import example_scores
 
     positive = _positive(recipe, run_dir, labels)
-    val = read_jsonl(val_path)[: recipe.training.val_max_examples]
+    available = read_jsonl(val_path)
+    val = available[: recipe.training.val_max_examples]
     if not val:
         return None
     scored = label_predictions(
         model, tokenizer, val, labels, recipe.training.max_seq_length, settings
     )
-    _say_cuts(scored, recipe.training.max_seq_length)
-    cut = best_threshold(
+    cuts = _say_cuts(scored, recipe.training.max_seq_length)
+    cut, f1 = best_threshold(
         [e["label"] for e in val], [r["probabilities"][positive] for r in scored], positive
     )
     decided = apply_threshold(rows, positive, cut)
@@ -55,17 +57,40 @@ def decision_threshold(recipe, run_dir, row_name, model, tokenizer, rows, labels
     )
     for row, extra in zip(decided, rescored, strict=True):
         row["scores"] = {**row["scores"], **extra, "threshold": cut}
-    return decided, f"tuned model, '{positive}' threshold {cut:.3f} (from {len(val)} val)"
+    label = f"tuned model, '{positive}' threshold {cut:.3f} (from {len(val)} val)"
+    return decided, label, threshold_record(row_name, positive, cut, f1, val, len(available), cuts)
 
 
-def _say_cuts(scored: list[dict], max_length: int) -> None:
-    """The validation prompts cut to fit (the threshold is chosen on them): said once, like
-    the test rows' cuts, which compare.json's `truncation` counts."""
+def threshold_record(row_name, positive, cut, f1, val, available, cuts) -> dict:
+    """compare.json's `thresholds.<row>_threshold`: the cut-off, the validation rows it was
+    chosen on (the first training.val_max_examples of data/val.jsonl) and the positive class's
+    F1 it reached there (None when they hold no positive row), what max_seq_length cut in them."""
+    return {
+        "row": row_name,
+        "positive_label": positive,
+        "threshold": cut,
+        "criterion": "f1 of the positive label",
+        "validation": {
+            "split": "val",
+            "rows": len(val),
+            "available": available,
+            "ids": [e["id"] for e in val],
+            "f1": f1,
+            "truncation": cuts,
+        },
+    }
+
+
+def _say_cuts(scored: list[dict], max_length: int) -> dict:
+    """The validation prompts cut to fit (the threshold is chosen on them), counted for the
+    threshold's record and said once, like the test rows' cuts in compare.json's `truncation`."""
     from tunesmith.models.truncation import mark_cuts, marked_cuts, marked_warning, warn
 
     mark_cuts(scored, [row["prompt_cut"] for row in scored], "prompt")
+    counts = marked_cuts(scored)
     what = "evaluation (tuned threshold, validation rows)"
-    warn(marked_warning(what, marked_cuts(scored), len(scored), max_length))
+    warn(marked_warning(what, counts, len(scored), max_length))
+    return counts
 
 
 def probability_section(recipe, run_dir, predictions: dict, labels, labels_of: dict) -> dict:

@@ -94,7 +94,7 @@ def _evaluate(recipe, run_dir, rows, examples, loaded, split, progress, place) -
     spec = task_spec(recipe.task)
     tokenizer, precision, stop = loaded.tokenizer, loaded.precision, loaded.stop
     labels = recipe_labels(recipe, run_dir)
-    predictions, labels_of, demos = {}, {}, 0
+    predictions, labels_of, demos, thresholds = {}, {}, 0, {}
     for row in rows:
         written = place(f"predictions/{split}.{row.name}.jsonl")
         if row.score is not None:
@@ -124,7 +124,7 @@ def _evaluate(recipe, run_dir, rows, examples, loaded, split, progress, place) -
         del model
         if thresholded is not None:
             name = f"{row.name}_threshold"
-            predictions[name], labels_of[name] = thresholded
+            predictions[name], labels_of[name], thresholds[name] = thresholded
             write_jsonl(place(f"predictions/{split}.{name}.jsonl"), predictions[name])
     stats = statistics_of(recipe, predictions, labels)
     comparison = build_compare(recipe, stats, labels_of, len(examples))
@@ -135,6 +135,8 @@ def _evaluate(recipe, run_dir, rows, examples, loaded, split, progress, place) -
     comparison["reused"] = _reused(predictions)
     comparison["truncation"] = _cuts(predictions, recipe.training.max_seq_length)
     comparison.update(probability_section(recipe, run_dir, predictions, labels, labels_of))
+    if thresholds:  # how each decision threshold was chosen on validation rows
+        comparison["thresholds"] = thresholds
     if recipe.evaluation.previous_run and split == "test":
         comparison["previous_run"] = _previous(recipe, predictions["tuned"], labels)
     metrics = {

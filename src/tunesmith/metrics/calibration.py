@@ -73,14 +73,20 @@ def reliability_curve(truth: list[str], probs: list[list[float]], labels: list[s
     return {"confidence": mean_conf.tolist(), "accuracy": accuracy.tolist()}
 
 
-def best_threshold(truth: list[str], positive_probs: list[float], positive: str) -> float:
-    """The probability cut-off maximising the positive class's F1 (from validation data)."""
+def best_threshold(
+    truth: list[str], positive_probs: list[float], positive: str
+) -> tuple[float, float | None]:
+    """The probability cut-off maximising the positive class's F1 (from validation data), and
+    that F1 (None without a positive row, where F1 is undefined; 0.5 is then the cut-off)."""
     import numpy as np
-    from sklearn.metrics import precision_recall_curve
+    from sklearn.metrics import f1_score, precision_recall_curve
 
     y = np.array([t == positive for t in truth])
+    p = np.asarray(positive_probs)
     if y.all() or not y.any():
-        return 0.5
-    precision, recall, thresholds = precision_recall_curve(y, np.asarray(positive_probs))
-    f1 = 2 * precision[:-1] * recall[:-1] / np.clip(precision[:-1] + recall[:-1], 1e-12, None)
-    return float(thresholds[int(np.argmax(f1))])
+        cut = 0.5
+    else:
+        precision, recall, thresholds = precision_recall_curve(y, p)
+        f1 = 2 * precision[:-1] * recall[:-1] / np.clip(precision[:-1] + recall[:-1], 1e-12, None)
+        cut = float(thresholds[int(np.argmax(f1))])
+    return cut, float(f1_score(y, p >= cut)) if y.any() else None

@@ -19,11 +19,11 @@ def render_data_card(card: dict) -> str:
     parts = [STYLE, '<section class="tsdc"><h2>Data card</h2>', _sizes(card.get("sizes", {}))]
     parts += [f"<p><b>warning:</b> {escape(w)}</p>" for w in card.get("warnings", [])]
     parts += [
-        _funnel(card.get("funnel", [])),
+        funnel_html(card.get("funnel", [])),
         _lengths(card.get("lengths")),
         _labels(card),
         _pii(card.get("pii")),
-        _leakage(card.get("leakage")),
+        leakage_html(card.get("leakage"), DATA_LEAKAGE),
         _overlap(card.get("split_overlap")),
         _checks(card.get("checks")),
         _augment(card.get("augment")),
@@ -44,7 +44,9 @@ def _sizes(sizes: dict) -> str:
     return "<h3>Sizes</h3>" + _table(list(sizes), [[str(v) for v in sizes.values()]])
 
 
-def _funnel(funnel: list[dict]) -> str:
+def funnel_html(funnel: list[dict], title: str = "Curation funnel") -> str:
+    """Each curation step's rows in and out, and what it dropped by reason with two examples
+    (the data card's rows; the pre-training report's documents)."""
     if not funnel:
         return ""
     rows = []
@@ -68,7 +70,7 @@ def _funnel(funnel: list[dict]) -> str:
             ]
         )
     head = ["step", "rows in", "rows out", "dropped by reason (click for two examples)"]
-    return "<h3>Curation funnel</h3>" + _table(head, rows)
+    return f"<h3>{escape(title)}</h3>" + _table(head, rows)
 
 
 def _lengths(lengths: dict | None) -> str:
@@ -140,17 +142,32 @@ def _pii(pii: dict | None) -> str:
     )
 
 
-def _leakage(leakage: dict | None) -> str:
+# What the leakage step compares, and its columns' headings by the key counted under each
+# split (data/curate/leakage.py); the pre-training stage compares held-out documents only.
+DATA_LEAKAGE = "Leakage check (val/test vs train, val vs test, on the input)"
+PRETRAIN_LEAKAGE = "Leakage check (held-out documents vs the documents trained on)"
+LEAKAGE_COLUMNS = {
+    "rows": "rows",
+    "exact": "exact in train",
+    "near": "near in train",
+    "exact_in_test": "exact in test",  # val only: test is not compared with itself
+    "near_in_test": "near in test",
+}
+
+
+def leakage_html(leakage: dict | None, title: str) -> str:
+    """The leakage step's record: copies found per split, the action and what it dropped."""
     if not leakage:
         return ""
     if not leakage.get("checked"):
         return f"<h3>Leakage check</h3><p>not run ({escape(leakage.get('reason', ''))})</p>"
-    keys = ["rows", "exact", "near", "exact_in_test", "near_in_test"]  # test: not in itself
-    rows = [[escape(s), *(str(f.get(k, "—")) for k in keys)] for s, f in leakage["found"].items()]
-    head = ["split", "rows", "exact in train", "near in train", "exact in test", "near in test"]
+    found = leakage["found"]
+    keys = [k for k in LEAKAGE_COLUMNS if any(k in f for f in found.values())]
+    rows = [[escape(s), *(str(f.get(k, "—")) for k in keys)] for s, f in found.items()]
+    head = ["split", *(LEAKAGE_COLUMNS[k] for k in keys)]
     verdict = "no leakage remains" if leakage.get("clean_after") else "LEAKAGE REMAINS"
     return (
-        f"<h3>Leakage check (val/test vs train, val vs test, on the input)</h3>"
+        f"<h3>{escape(title)}</h3>"
         f"{_table(head, rows)}"
         f"<p>action: {escape(leakage['action'])}; dropped {leakage['dropped']}; "
         f"<b>{verdict}</b></p>"

@@ -35,12 +35,26 @@ def pretraining_section(run_dir: RunDir) -> dict:
     }
     return {
         "pretrain": pretrain,
+        "pretrain_curation_html": _curation_html(pretrain),
         "pretrain_rows": rows,
         "pretrain_metric_names": sorted({k for r in rows for k in r["test"]}),
         "pretrain_svg": "".join(
             line_chart_svg({name: xy}, "optimizer step", name) for name, xy in curves.items()
         ),
     }
+
+
+def _curation_html(pretrain: dict) -> str:
+    """The corpus funnel (documents kept and dropped by each step, by reason) and the check of
+    held-out documents copied from trained ones, as the data card shows the data stage's."""
+    from tunesmith.report.data_card import PRETRAIN_LEAKAGE, funnel_html, leakage_html
+
+    parts = [
+        funnel_html(pretrain.get("funnel", []), "Corpus funnel (documents)"),
+        leakage_html(pretrain.get("leakage"), PRETRAIN_LEAKAGE),
+    ]
+    shown = "".join(p for p in parts if p)
+    return f'<div class="tsdc">{shown}</div>' if shown else ""
 
 
 def _xy(history: list[dict], key: str):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,14 +207,19 @@ def _reusing(on: bool):
 def _quiet_failed_trials():
     """Optuna logs each failed trial with a traceback; a failed trial is an outcome of the
     search, not a crash, and its one-line reason is printed (progress), kept (trial user
-    attrs) and reported (summary.json, report.html) instead."""
-    logger = logging.getLogger("optuna.study._optimize")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    attrs) and reported (summary.json, report.html) instead.
+
+    Optuna's public verbosity (its own loggers, whatever module logs the failure), raised to
+    errors for the trials and put back after; other warnings Optuna logs meanwhile (a slow
+    journal lock, say) are hidden with it: Optuna has no public switch for that one message."""
+    import optuna
+
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        optuna.logging.set_verbosity(verbosity)
 
 
 def _seconds(text: str | None) -> float | None:

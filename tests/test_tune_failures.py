@@ -28,7 +28,7 @@ def _label(choice: list[str]) -> str:
 def _no_up_front_check(monkeypatch) -> None:
     """As for a model whose module names are unknown before it loads (a hub id not fetched
     yet): the bad choice reaches a trial, and the adapter build refuses it there."""
-    monkeypatch.setattr("tunesmith.tune.driver.check_targets_up_front", lambda *a: None)
+    monkeypatch.setattr("tunesmith.tune.driver.check_choices_up_front", lambda *a: None)
 
 
 def test_a_failing_trial_is_recorded_and_the_search_goes_on(tiny_recipe, tmp_path, monkeypatch):

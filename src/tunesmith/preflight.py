@@ -52,7 +52,7 @@ def _check_all(recipe: Recipe, output: Path | None, passed) -> None:
         passed(check_writable(output))
     passed(_model(recipe.model.name))
     passed(_device(recipe.model.device))
-    passed(*_method(recipe))
+    passed(*check_methods(recipe, space)[:1])  # the recipe's own line; its choices checked
     passed(*_targets(recipe, space))
     passed(*_deployment(recipe))
     passed(*_data(recipe))
@@ -76,8 +76,24 @@ def shared_checks():
         yield
 
 
-def _method(recipe: Recipe) -> list[str]:
-    """The method's settings against the model's depth (from config.json, no weights)."""
+def check_methods(recipe: Recipe, space: dict | None = None) -> list[str]:
+    """The method's settings against the model's depth (from config.json, no weights) and
+    layer types, for the recipe and every value its search can pick (a `training.method`
+    choice changes the method checked): UserError for the first that cannot train its model,
+    naming the choice; else the ok lines of those checked (not a model whose depth is unknown
+    here: one not fetched yet is checked as it loads)."""
+    from tunesmith.config.space import candidate_recipes
+
+    lines = []
+    for candidate, source in candidate_recipes(recipe, space):
+        try:
+            lines += _method_fits(candidate)
+        except UserError as exc:
+            raise UserError(f"{source}: {exc}" if source else str(exc)) from None
+    return lines
+
+
+def _method_fits(recipe: Recipe) -> list[str]:
     from tunesmith.methods import method_of
     from tunesmith.methods.base import folder_depth
     from tunesmith.models import resolve_model

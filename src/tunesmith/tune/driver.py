@@ -40,16 +40,19 @@ def tune(recipe: Recipe, options: TuneOptions) -> dict:
     if search.objective == "val_metric":
         metric_name(recipe)
     objective = OBJECTIVES[search.objective]
-    check_targets_up_front(recipe, space)
+    check_choices_up_front(recipe, space)
     with _main_lock(options):
         return _search(recipe, options, search, space, budget, timeout, objective)
 
 
-def check_targets_up_front(recipe: Recipe, space: dict) -> None:
-    """A target_modules choice that matches no module of the model would fail every trial
-    that picks it; refuse it before the search (models/targets.py: no weights are read)."""
+def check_choices_up_front(recipe: Recipe, space: dict) -> None:
+    """A choice that cannot train the model (a method its layers refuse, LoHa on GPT-2's
+    Conv1D; target_modules matching no module) would fail every trial that picks it; refuse
+    it before the search, as `validate` does (no weights are read)."""
     from tunesmith.models.targets import check_recipe_targets
+    from tunesmith.preflight import check_methods
 
+    check_methods(recipe, space)
     check_recipe_targets(recipe, space)
 
 

@@ -45,9 +45,11 @@ def _check_all(recipe: Recipe, output: Path | None, passed) -> None:
     space = None
     if recipe.search is not None:
         from tunesmith.config.space import check_space
+        from tunesmith.tune.reads import check_space_is_read
 
         space = check_space(recipe)
-        passed(f"search.space: ok ({len(space)} keys, every value accepted)")
+        check_space_is_read(recipe, space)
+        passed(f"search.space: ok ({len(space)} keys, every value accepted and read by trials)")
     if output is not None:
         passed(check_writable(output))
     passed(_model(recipe.model.name))

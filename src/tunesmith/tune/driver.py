@@ -13,6 +13,7 @@ from tunesmith.config.search import SearchConfig, parse_duration
 from tunesmith.config.space import check_space
 from tunesmith.errors import UserError
 from tunesmith.tune.objective import OBJECTIVES, metric_name
+from tunesmith.tune.reads import check_space_is_read
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ def tune(recipe: Recipe, options: TuneOptions) -> dict:
     """Run (or continue) the search; without `worker`, also write best.yaml, final runs, report."""
     search = recipe.search or SearchConfig()
     space = check_space(recipe)
+    check_space_is_read(recipe, space)
     budget = options.trials if options.trials is not None else search.trials
     if budget < 1:
         raise UserError(f"--trials: {budget}; a search needs at least one trial")

@@ -108,3 +108,15 @@ def test_the_comparison_leaves_perplexity_out_and_skips_likelihood(
     for name in ("variant-0", "variant-1"):
         metrics = json.loads((out / "members" / name / "eval" / "metrics.json").read_text())
         assert "perplexity" in json.dumps(metrics)
+
+
+def test_validate_refuses_a_listed_likelihood_ensemble_across_vocabularies(
+    tmp_path, tiny_model_dir, other_vocabulary_dir
+):
+    from test_cli import assert_user_error, tunesmith
+
+    path = _two_vocabularies(
+        tmp_path, tiny_model_dir, other_vocabulary_dir, ensembles=["likelihood"]
+    )
+    done = tunesmith("validate", path)
+    assert_user_error(done, "error: group.ensembles: 'likelihood' (highest mean log-likelihood)")

@@ -197,8 +197,15 @@ def _replay_file(cfg) -> str:
 
 
 def _group(recipe: Recipe) -> list[str]:
-    """`group:` (tunesmith group): each listed ensemble applies to the task."""
-    if recipe.group is None or not recipe.group.ensembles:
+    """`group:` (tunesmith group): each listed ensemble applies to the task, and to members
+    of different vocabularies when the variants' models differ in theirs."""
+    if recipe.group is None:
+        return []
+    from tunesmith.group.driver import group_members
+    from tunesmith.group.vocabularies import check_one_vocabulary
+
+    check_one_vocabulary(recipe, group_members(recipe, Path("group")))  # paths only
+    if not recipe.group.ensembles:
         return []
     from tunesmith.ensemble.methods import check_listed
 

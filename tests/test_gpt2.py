@@ -83,17 +83,17 @@ def test_freeze_refuses_a_model_whose_blocks_cannot_be_found(gpt2_dir):
 
 
 def test_validate_checks_the_freeze_depth_of_gpt2(tmp_path, gpt2_dir):
-    from tunesmith.preflight import _method
+    from tunesmith.preflight import check_methods
 
     too_deep = load_recipe(
         _recipe(tmp_path, gpt2_dir, {"method": "freeze", "freeze": {"train_top": 2}})
     )
     with pytest.raises(UserError, match=r"training\.freeze\.train_top: 2 >= the model's 2 blocks"):
-        _method(too_deep)
+        check_methods(too_deep)
     fits = load_recipe(
         _recipe(tmp_path, gpt2_dir, {"method": "freeze", "freeze": {"train_top": 1}})
     )
-    assert _method(fits) == ["training.method: ok (freeze, model of 2 blocks)"]
+    assert check_methods(fits) == ["training.method: ok (freeze, model of 2 blocks)"]
 
 
 def test_the_distil_check_reads_gpt2s_depth(tmp_path, gpt2_dir):
@@ -111,6 +111,22 @@ def test_validate_refuses_loha_on_gpt2_in_one_line(tmp_path, gpt2_dir):
 
     done = tunesmith("validate", _recipe(tmp_path, gpt2_dir, {"method": "loha"}))
     assert_user_error(done, "training.method: loha cannot adapt Conv1D layers", "use method lora")
+
+
+@pytest.mark.parametrize("command", ["validate", "tune"])
+def test_a_searched_loha_choice_is_refused_on_gpt2_up_front(tmp_path, gpt2_dir, command):
+    """Each choice of a searched `training.method` gets the fixed method's check: LoHa on
+    GPT-2's Conv1D layers is one line before the search, not a failed trial per pick."""
+    from test_cli import assert_user_error, tunesmith
+
+    space = {"training.method": {"type": "categorical", "choices": ["lora", "loha"]}}
+    path = _recipe(tmp_path, gpt2_dir, {"method": "lora"}, search={"space": space})
+    hpo = tmp_path / "hpo"
+    done = tunesmith(command, path, "-o", hpo)
+    assert_user_error(
+        done, "error: search.space 'training.method'='loha': training.method: loha cannot adapt "
+    )
+    assert not hpo.exists()
 
 
 def test_loha_is_refused_on_gpt2_before_peft_builds_it(gpt2_dir):

@@ -4,6 +4,7 @@ fails, with one line naming the first failure."""
 from __future__ import annotations
 
 import json
+import logging
 import sys
 
 import optuna
@@ -27,7 +28,7 @@ def _label(choice: list[str]) -> str:
 def _no_up_front_check(monkeypatch) -> None:
     """As for a model whose module names are unknown before it loads (a hub id not fetched
     yet): the bad choice reaches a trial, and the adapter build refuses it there."""
-    monkeypatch.setattr("tunesmith.tune.driver.check_targets_up_front", lambda *a: None)
+    monkeypatch.setattr("tunesmith.tune.driver.check_choices_up_front", lambda *a: None)
 
 
 def test_a_failing_trial_is_recorded_and_the_search_goes_on(tiny_recipe, tmp_path, monkeypatch):
@@ -151,3 +152,41 @@ def test_a_search_without_a_validation_split_is_refused_before_any_trial(tiny_re
     with pytest.raises(UserError, match="the validation split is empty; a search needs it"):
         tune(load_recipe(path), TuneOptions(hpo_dir=hpo, show_progress=False))
     assert not (hpo / "trials").exists()
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_failed_trials_are_logged_without_traceback_wherever_optuna_logs_them(monkeypatch):
+    """Through Optuna's public verbosity, not a private module's logger: a failed trial's
+    warning and traceback stay quiet even from a logger of another name (as when Optuna moves
+    the module that runs trials), and the verbosity is put back after."""
+    from optuna.study import _optimize
+
+    from tunesmith.tune.driver import _quiet_failed_trials
+
+    moved = optuna.logging.get_logger("optuna.study.elsewhere")
+    monkeypatch.setattr(_optimize, "_logger", moved)
+    records = _Records()
+    logging.getLogger("optuna").addHandler(records)
+    before = optuna.logging.get_verbosity()
+
+    def fail(trial):
+        trial.suggest_float("x", 0, 1)
+        raise ValueError("bad trial")
+
+    try:
+        study = optuna.create_study()
+        with _quiet_failed_trials():
+            study.optimize(fail, n_trials=1, catch=(Exception,))
+    finally:
+        logging.getLogger("optuna").removeHandler(records)
+    assert [t.state.name for t in study.trials] == ["FAIL"]
+    assert [r.getMessage() for r in records.records if r.levelno >= logging.WARNING] == []
+    assert optuna.logging.get_verbosity() == before

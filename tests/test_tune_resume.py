@@ -111,3 +111,64 @@ def test_a_dead_retry_of_trial_0_is_not_retried_again(tiny_recipe, tmp_path):
     )
     assert fail_dead_local_trials(study) == 1
     assert [t.state.name for t in study.trials] == ["FAIL"]  # no second retry queued
+
+
+def _stop_at_step_4(error: type[BaseException]):
+    """An on_value that raises `error` at the trial's second validation report (step 4): the
+    checkpoint of step 2 is on disk by then."""
+
+    def on_value(*args) -> None:  # (number, step, value), after `self` as a method
+        if args[-2] == 4:
+            raise error("stopped at step 4")
+
+    return on_value
+
+
+def test_a_retried_trial_leaves_no_checkpoints_in_the_attempt_it_repeats(
+    tiny_recipe, tmp_path, monkeypatch
+):
+    import sys
+
+    import pytest
+
+    from tunesmith.cli.main import main
+    from tunesmith.tune.driver import TuneOptions, tune
+    from tunesmith.tune.progress import TuneProgress
+
+    path = search_recipe(tiny_recipe, pruner="none", trials=1, startup_trials=10)
+    hpo = tmp_path / "hpo"
+    monkeypatch.setattr(TuneProgress, "on_value", _stop_at_step_4(KeyboardInterrupt))
+    monkeypatch.setattr(sys, "argv", ["tunesmith", "tune", str(path), "-o", str(hpo)])
+    with pytest.raises(SystemExit):
+        main()
+    monkeypatch.undo()
+    first = hpo / "trials" / "trial-0000"
+    assert (first / "train" / "checkpoints" / "latest").is_dir()  # what a resume would read
+    tune(load_recipe(path), TuneOptions(hpo_dir=hpo, show_progress=False))
+    trials = optuna.load_study(study_name="tiny", storage=open_storage(None, hpo)).trials
+    assert [(t.state.name, t.user_attrs.get("retried")) for t in trials] == [
+        ("FAIL", None),
+        ("COMPLETE", 0),
+    ]
+    # the repeated attempt's checkpoints are gone; its record of what it did stays
+    assert not (first / "train" / "checkpoints").exists()
+    assert (first / "manifest.json").is_file() and (first / "train" / "metrics.jsonl").is_file()
+    retry = hpo / "trials" / "trial-0001"
+    assert (retry / "train" / "adapter" / "adapter_config.json").is_file()
+    assert (retry / "train" / "summary.json").is_file()
+
+
+def test_a_failed_trial_leaves_no_checkpoints(tiny_recipe, tmp_path, monkeypatch):
+    from tunesmith.tune.trial import TrialContext, run_trial
+
+    recipe = load_recipe(search_recipe(tiny_recipe, pruner="none"))
+    crash = _stop_at_step_4(RuntimeError)  # a crash mid-training, after a checkpoint
+    ctx = TrialContext(recipe, check_space(recipe), "val_perplexity", tmp_path, crash)
+    study = optuna.create_study()
+    study.optimize(lambda t: run_trial(t, ctx), n_trials=1, catch=(Exception,))
+    [failed] = study.trials
+    assert failed.state.name == "FAIL"
+    assert failed.user_attrs["fail_reason"] == "RuntimeError: stopped at step 4"
+    folder = tmp_path / "trials" / "trial-0000"
+    assert (folder / "train" / "metrics.jsonl").is_file()
+    assert not (folder / "train" / "checkpoints").exists()

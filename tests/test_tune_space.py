@@ -85,3 +85,60 @@ def test_parse_duration():
     ]
     with pytest.raises(ValueError):
         parse_duration("two hours")
+
+
+UNREAD = {
+    "distill.temperature": {"type": "float", "low": 1.0, "high": 4.0},
+    "export.formats": {"type": "categorical", "choices": [["gguf"], ["merged"]]},
+    "checks.forgetting.enabled": {"type": "categorical", "choices": [True, False]},
+    # trials judged on validation perplexity generate nothing
+    "evaluation.generation.max_new_tokens": {"type": "int", "low": 4, "high": 16},
+}
+READ = {
+    "training.learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+    "data.split.seed": {"type": "int", "low": 0, "high": 3},
+    "model.precision": {"type": "categorical", "choices": ["fp32", "bf16"]},
+    "training.lora.r": {"type": "categorical", "choices": [4]},  # one value: nothing to read
+}
+
+
+@pytest.mark.parametrize("key", UNREAD)
+def test_a_key_no_trial_reads_is_refused(tiny_recipe, key):
+    from tunesmith.tune.reads import check_space_is_read
+
+    recipe = load_recipe(search_recipe(tiny_recipe, space={key: UNREAD[key]}))
+    with pytest.raises(UserError) as caught:
+        check_space_is_read(recipe, check_space(recipe))
+    assert str(caught.value) == (
+        f"search.space.{key}: no trial reads it (a trial runs the stages data, train and is "
+        "judged on val_perplexity; none of them depends on it), so every trial would be the "
+        "same; search a key they read, or leave it out"
+    )
+
+
+@pytest.mark.parametrize("key", READ)
+def test_keys_the_trials_read_are_searched(tiny_recipe, key):
+    from tunesmith.tune.reads import check_space_is_read
+
+    recipe = load_recipe(search_recipe(tiny_recipe, space={key: READ[key]}))
+    check_space_is_read(recipe, check_space(recipe))
+
+
+def test_generation_settings_are_read_when_trials_generate(tiny_recipe):
+    from tunesmith.tune.reads import check_space_is_read
+
+    key = "evaluation.generation.max_new_tokens"
+    space = {key: UNREAD[key]}
+    recipe = load_recipe(search_recipe(tiny_recipe, space=space, objective="val_metric"))
+    check_space_is_read(recipe, check_space(recipe))
+
+
+@pytest.mark.parametrize("command", ["validate", "tune"])
+def test_validate_and_tune_refuse_an_unread_key_in_one_line(tiny_recipe, tmp_path, command):
+    from test_cli import assert_user_error, tunesmith
+
+    path = search_recipe(tiny_recipe, space={"export.formats": UNREAD["export.formats"]})
+    hpo = tmp_path / "hpo"
+    done = tunesmith(command, path, "-o", hpo)
+    assert_user_error(done, "error: search.space.export.formats: no trial reads it")
+    assert not (hpo / "study.journal").exists()

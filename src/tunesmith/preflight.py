@@ -46,14 +46,16 @@ def _check_all(recipe: Recipe, output: Path | None, passed) -> None:
     space = None
     if recipe.search is not None:
         from tunesmith.config.space import check_space
+        from tunesmith.tune.reads import check_space_is_read
 
         space = check_space(recipe)
-        passed(f"search.space: ok ({len(space)} keys, every value accepted)")
+        check_space_is_read(recipe, space)
+        passed(f"search.space: ok ({len(space)} keys, every value accepted and read by trials)")
     if output is not None:
         passed(check_writable(output))
     passed(_model(recipe.model.name))
     passed(_device(recipe.model.device))
-    passed(*_method(recipe))
+    passed(*check_methods(recipe, space)[:1])  # the recipe's own line; its choices checked
     passed(*_targets(recipe, space))
     passed(*_deployment(recipe))
     passed(*_data(recipe))
@@ -77,8 +79,24 @@ def shared_checks():
         yield
 
 
-def _method(recipe: Recipe) -> list[str]:
-    """The method's settings against the model's depth (from config.json, no weights)."""
+def check_methods(recipe: Recipe, space: dict | None = None) -> list[str]:
+    """The method's settings against the model's depth (from config.json, no weights) and
+    layer types, for the recipe and every value its search can pick (a `training.method`
+    choice changes the method checked): UserError for the first that cannot train its model,
+    naming the choice; else the ok lines of those checked (not a model whose depth is unknown
+    here: one not fetched yet is checked as it loads)."""
+    from tunesmith.config.space import candidate_recipes
+
+    lines = []
+    for candidate, source in candidate_recipes(recipe, space):
+        try:
+            lines += _method_fits(candidate)
+        except UserError as exc:
+            raise UserError(f"{source}: {exc}" if source else str(exc)) from None
+    return lines
+
+
+def _method_fits(recipe: Recipe) -> list[str]:
     from tunesmith.methods import method_of
     from tunesmith.methods.base import folder_depth
     from tunesmith.models import resolve_model
@@ -180,8 +198,15 @@ def _replay_file(cfg) -> str:
 
 
 def _group(recipe: Recipe) -> list[str]:
-    """`group:` (tunesmith group): each listed ensemble applies to the task."""
-    if recipe.group is None or not recipe.group.ensembles:
+    """`group:` (tunesmith group): each listed ensemble applies to the task, and to members
+    of different vocabularies when the variants' models differ in theirs."""
+    if recipe.group is None:
+        return []
+    from tunesmith.group.driver import group_members
+    from tunesmith.group.vocabularies import check_one_vocabulary
+
+    check_one_vocabulary(recipe, group_members(recipe, Path("group")))  # paths only
+    if not recipe.group.ensembles:
         return []
     from tunesmith.ensemble.methods import check_listed
 

@@ -39,6 +39,8 @@ def _print_headline(result: dict, out: Path) -> None:
                 f"[{m['ci_low']:+.4f}, {m['ci_high']:+.4f}] p={m['p_value']:.3f}"
             )
     console.print(f"compare: [bold]{out / 'compare.json'}[/bold]")
+    if "perplexity_left_out" in result:
+        console.print(result["perplexity_left_out"])
     for name, why in result["skipped"].items():
         console.print(f"{name}: skipped ({why})")
     console.print(f"report: [bold]{result['report']}[/bold]")

@@ -32,15 +32,26 @@ def candidate_values(dist: Distribution) -> list[Any]:
     return [dist.low, dist.high]
 
 
+def candidate_recipes(recipe: Recipe, space: dict | None) -> list[tuple[Recipe, str]]:
+    """(recipe, source) of the recipe itself (source '') and of every value the search can
+    pick (`candidate_values`, one key at a time), the source naming the key and value: what a
+    pre-flight check of the model runs on, so a choice is refused like the recipe's own."""
+    return [(recipe, "")] + [
+        (override_recipe(recipe, {key: value}, source=source), source)
+        for key, dist in (space or {}).items()
+        for value in candidate_values(dist)
+        for source in [f"search.space '{key}'={value!r}"]
+    ]
+
+
 def check_space(recipe: Recipe) -> dict[str, Distribution]:
     """Raise a one-line UserError for the first key or value the schema rejects."""
     space = resolve_space(recipe)
     if not space:
         raise UserError("search.space: empty; name at least one recipe key to search")
-    for key, dist in space.items():
+    for key in space:
         if key.split(".")[0] == "search":
             raise UserError(f"search.space.{key}: the search cannot search itself")
-        for value in candidate_values(dist):
-            # the loader's own error line names the key and why the value is rejected
-            override_recipe(recipe, {key: value}, source=f"search.space '{key}'={value!r}")
+    # the loader's own error line names the key and value, and why the value is rejected
+    candidate_recipes(recipe, space)
     return space

@@ -51,6 +51,12 @@ class EnsembleMethod:
 
 ENSEMBLES: Registry[EnsembleMethod] = Registry("ensemble method")
 
+# Methods that add up scores each member's model gives per token of its own vocabulary (name ->
+# what, for the refusal): across members of different tokenizers that sum mixes units, so a
+# group of such members refuses them when listed and skips them by default. The others
+# combine what any vocabulary gives alike: texts (MBR), labels and per-label probabilities.
+PER_TOKEN_SCORES = {"likelihood": "adds up the members' per-token log-likelihoods"}
+
 
 def register_ensemble(method: EnsembleMethod) -> EnsembleMethod:
     ENSEMBLES.register(method.name, method)

@@ -50,20 +50,30 @@ def tokenizer_fingerprint(run: Path) -> str | None:
     tokenizer, else the recipe's local model folder); None when neither can be read.
     Per-token perplexity counts tokens of this vocabulary, so runs that differ here have
     perplexities in different units."""
-    import hashlib
-    import json
-
     from tunesmith.methods.base import method_of
 
     recipe = load_recipe(Path(run) / "recipe.yaml")
     saved = Path(run) / "train" / method_of(recipe.training).artefact
     for folder in (saved, Path(recipe.model.name)):
-        if (folder / "tokenizer_config.json").is_file():
-            vocab = _vocabulary(folder)
-            if vocab is not None:
-                text = json.dumps(sorted(vocab.items()), ensure_ascii=False)
-                return hashlib.sha256(text.encode()).hexdigest()[:16]
+        found = folder_fingerprint(folder)
+        if found is not None:
+            return found
     return None
+
+
+def folder_fingerprint(folder: Path) -> str | None:
+    """A hash of the vocabulary of the tokenizer saved in `folder` (a model folder, a saved
+    adapter); None when it holds none that can be read (`tokenizer_fingerprint`)."""
+    import hashlib
+    import json
+
+    if not (folder / "tokenizer_config.json").is_file():
+        return None
+    vocab = _vocabulary(folder)
+    if vocab is None:
+        return None
+    text = json.dumps(sorted(vocab.items()), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _vocabulary(folder: Path) -> dict | None:
@@ -81,9 +91,14 @@ def perplexity_incomparable(run_a: Path, run_b: Path) -> str | None:
     a, b = tokenizer_fingerprint(run_a), tokenizer_fingerprint(run_b)
     if a is None or b is None or a == b:
         return None
+    return perplexity_left_out(f"{run_a} and {run_b} use different tokenizers")
+
+
+def perplexity_left_out(apart: str) -> str:
+    """The note of a comparison without perplexity; `apart` says whose tokenizers differ."""
     return (
-        f"perplexity left out: {run_a} and {run_b} use different tokenizers, and per-token "
-        "perplexity is not comparable across vocabularies (the text metrics are)"
+        f"perplexity left out: {apart}, and per-token perplexity is not comparable across "
+        "vocabularies (the text metrics are)"
     )
 
 

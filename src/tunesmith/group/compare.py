@@ -65,10 +65,13 @@ def rows_from_choices(template: list[dict], choices, recipe, labels) -> list[dic
 
 
 def ensemble_predictions(
-    recipe, members, rows, labels, out: Path, on_step=None, skipped=None
+    recipe, members, rows, labels, out: Path, on_step=None, skipped=None, apart=None
 ) -> dict:
+    """Each ensemble's prediction rows; `apart` (the members' vocabularies differ, in words)
+    skips the methods adding up per-token scores (refused up front when listed)."""
     from tunesmith.ensemble.methods import (
         ENSEMBLES,
+        PER_TOKEN_SCORES,
         EnsembleInputs,
         load_ensembles,
         not_applicable,
@@ -90,6 +93,9 @@ def ensemble_predictions(
         if too_few(members):
             skipped[f"ensemble_{name}"] = too_few(members)
             continue
+        if apart and name in PER_TOKEN_SCORES:
+            skipped[f"ensemble_{name}"] = f"it {PER_TOKEN_SCORES[name]}, but {apart}"
+            continue
         result = rows_from_choices(rows[0], method.combine(inputs), recipe, labels)
         predictions[f"ensemble_{name}"] = result
         write_jsonl(out / "ensembles" / "predictions" / f"{TEST}.{name}.jsonl", result)
@@ -101,9 +107,14 @@ def group_compare(recipe, members, out: Path, on_step=None, failed=None) -> dict
     recorded, and what could not be built without them is listed in `skipped` with why."""
     from tunesmith.ensemble.merge import merge_predictions
     from tunesmith.evaluate.comparison import build_compare, statistics_of
+    from tunesmith.evaluate.runs import perplexity_left_out
+    from tunesmith.group.vocabularies import vocabularies_apart, without_perplexity
     from tunesmith.models import reuse_loaded_models
 
     labels = _labels(members[0])
+    # the base row is the first member's base model, in its vocabulary
+    apart = vocabularies_apart(members)
+    scored = without_perplexity(recipe) if apart else recipe
     names = [gm.member.name for gm in members]
     base, *rows = tokenised_now(
         members, [member_rows(members[:1], "base")[0], *member_rows(members)]
@@ -111,7 +122,7 @@ def group_compare(recipe, members, out: Path, on_step=None, failed=None) -> dict
     predictions = {"base": base, **dict(zip(names, rows))}
     skipped: dict[str, str] = {}
     with reuse_loaded_models():
-        combined = ensemble_predictions(recipe, members, rows, labels, out, on_step, skipped)
+        combined = ensemble_predictions(recipe, members, rows, labels, out, on_step, skipped, apart)
         merged, merges = merge_predictions(
             recipe, members, out, labels, on_step, _mergeable(recipe, members, failed, skipped)
         )
@@ -119,10 +130,10 @@ def group_compare(recipe, members, out: Path, on_step=None, failed=None) -> dict
     best = best_member(recipe, predictions, names, labels)
     pairs = [("base", n) for n in names] + [("base", c) for c in combined]
     pairs += [(n, c) for c in combined for n in names]
-    stats = statistics_of(recipe, {**predictions, **combined}, labels, pairs)
-    labels_of = {"base": "base model", **{n: f"member {n}" for n in names}}
+    stats = statistics_of(scored, {**predictions, **combined}, labels, pairs)
+    labels_of = {"base": _base_label(members), **{n: f"member {n}" for n in names}}
     labels_of.update({c: c.replace("_", " ") for c in combined})
-    result = build_compare(recipe, stats, labels_of, len(rows[0]))
+    result = build_compare(scored, stats, labels_of, len(rows[0]))
     result.pop("metrics")  # base-vs-tuned headline: a group has members, not one tuned model
     result.pop("target")
     result.update(
@@ -134,8 +145,18 @@ def group_compare(recipe, members, out: Path, on_step=None, failed=None) -> dict
         failed_members=failed or {},
         skipped=skipped,
         **_tokenization(members, base),
+        **({"perplexity_left_out": perplexity_left_out(apart)} if apart else {}),
     )
     return result
+
+
+def _base_label(members) -> str:
+    """The base row's label: it is the first member's base model, named when members differ
+    in theirs (the others' base models are not scored)."""
+    first = members[0].recipe.model.name
+    if all(gm.recipe.model.name == first for gm in members):
+        return "base model"
+    return f"base model ({first})"
 
 
 def tokenised_now(members, rows: list[list[dict]]) -> list[list[dict]]:

@@ -73,12 +73,14 @@ def preflight_members(recipe: Recipe, members: list[GroupMember]) -> None:
     written: a variant that cannot train (a target module the model lacks, say) is one line
     now, not a crash after the other members trained. The costly reads (model, tokenizer,
     data) are shared by members alike in them (preflight.shared_checks)."""
+    from tunesmith.group.vocabularies import check_one_vocabulary
     from tunesmith.preflight import preflight, shared_checks
 
     if recipe.group and recipe.group.merges:  # fail before training what cannot merge
         from tunesmith.ensemble.merge_check import check_same_base_and_method
 
         check_same_base_and_method(members)
+    check_one_vocabulary(recipe, members)  # per-token scores of different vocabularies
     with shared_checks():  # the model and the data are read once for members alike in them
         for gm in members:
             try:

@@ -168,18 +168,11 @@ def check_recipe_targets(recipe, space: dict | None = None) -> list[str]:
     """The recipe's targets (fine-tuning's and pre-training's), then those of every value the
     search can pick (each categorical choice, each range's ends: a `training.method` choice
     changes the targets too); the ok lines are the recipe's own."""
-    from tunesmith.config.overrides import override_recipe
-    from tunesmith.config.space import candidate_values
+    from tunesmith.config.space import candidate_recipes
 
-    candidates = [(recipe, "")] + [
-        (override_recipe(recipe, {key: value}, source=source), source)
-        for key, dist in (space or {}).items()
-        for value in candidate_values(dist)
-        for source in [f"search.space '{key}'={value!r}"]
-    ]
     checks = [
         (key, targets, r.model.name, source)
-        for r, source in candidates
+        for r, source in candidate_recipes(recipe, space)
         for key, targets in adapted_targets(r)
     ]
     # the architecture is built only when some target names modules (not for `all-linear`)

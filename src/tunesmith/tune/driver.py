@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from tunesmith.config.search import SearchConfig, parse_duration
 from tunesmith.config.space import check_space
 from tunesmith.errors import UserError
 from tunesmith.tune.objective import OBJECTIVES, metric_name
+from tunesmith.tune.reads import check_space_is_read
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ def tune(recipe: Recipe, options: TuneOptions) -> dict:
     """Run (or continue) the search; without `worker`, also write best.yaml, final runs, report."""
     search = recipe.search or SearchConfig()
     space = check_space(recipe)
+    check_space_is_read(recipe, space)
     budget = options.trials if options.trials is not None else search.trials
     if budget < 1:
         raise UserError(f"--trials: {budget}; a search needs at least one trial")
@@ -41,16 +42,19 @@ def tune(recipe: Recipe, options: TuneOptions) -> dict:
     if search.objective == "val_metric":
         metric_name(recipe)
     objective = OBJECTIVES[search.objective]
-    check_targets_up_front(recipe, space)
+    check_choices_up_front(recipe, space)
     with _main_lock(options):
         return _search(recipe, options, search, space, budget, timeout, objective)
 
 
-def check_targets_up_front(recipe: Recipe, space: dict) -> None:
-    """A target_modules choice that matches no module of the model would fail every trial
-    that picks it; refuse it before the search (models/targets.py: no weights are read)."""
+def check_choices_up_front(recipe: Recipe, space: dict) -> None:
+    """A choice that cannot train the model (a method its layers refuse, LoHa on GPT-2's
+    Conv1D; target_modules matching no module) would fail every trial that picks it; refuse
+    it before the search, as `validate` does (no weights are read)."""
     from tunesmith.models.targets import check_recipe_targets
+    from tunesmith.preflight import check_methods
 
+    check_methods(recipe, space)
     check_recipe_targets(recipe, space)
 
 
@@ -208,14 +212,19 @@ def _reusing(on: bool):
 def _quiet_failed_trials():
     """Optuna logs each failed trial with a traceback; a failed trial is an outcome of the
     search, not a crash, and its one-line reason is printed (progress), kept (trial user
-    attrs) and reported (summary.json, report.html) instead."""
-    logger = logging.getLogger("optuna.study._optimize")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    attrs) and reported (summary.json, report.html) instead.
+
+    Optuna's public verbosity (its own loggers, whatever module logs the failure), raised to
+    errors for the trials and put back after; other warnings Optuna logs meanwhile (a slow
+    journal lock, say) are hidden with it: Optuna has no public switch for that one message."""
+    import optuna
+
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        optuna.logging.set_verbosity(verbosity)
 
 
 def _seconds(text: str | None) -> float | None:

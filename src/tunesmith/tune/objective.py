@@ -20,6 +20,8 @@ class Objective:
     direction: str
     intermediate: Callable[[float], float]
     value: Callable[[Recipe, RunDir], float]
+    # (recipe) -> the recipe sections `value` reads besides the trial's stages' (tune/reads.py)
+    reads: Callable[[Recipe], tuple] = lambda recipe: ()
 
 
 def _best_val_ppl(recipe: Recipe, run_dir: RunDir) -> float:
@@ -75,7 +77,10 @@ def _val_metric(recipe: Recipe, run_dir: RunDir) -> float:
 
 OBJECTIVES = {
     "val_perplexity": Objective("minimize", lambda ppl: ppl, _best_val_ppl),
-    "val_metric": Objective("maximize", lambda ppl: -ppl, _val_metric),
+    # generated on validation with the evaluation's settings (generation, stop, metrics)
+    "val_metric": Objective(
+        "maximize", lambda ppl: -ppl, _val_metric, lambda recipe: (recipe.evaluation,)
+    ),
 }
 
 

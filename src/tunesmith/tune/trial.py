@@ -5,18 +5,19 @@ the objective."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from tunesmith import interrupts
 from tunesmith.artifacts import RunDir
+from tunesmith.artifacts.files import remove
 from tunesmith.config import Recipe
 from tunesmith.config.overrides import override_recipe
 from tunesmith.errors import UserError
 from tunesmith.tune.objective import OBJECTIVES, objective_value
 from tunesmith.tune.shared_data import share_with, training_stages
+from tunesmith.tune.study import RETRY_ATTR
 from tunesmith.tune.suggest import suggest_values
 
 # Trial user attrs: why a trial failed (one line) and whether that was the user's mistake;
@@ -79,7 +80,23 @@ def _record_failure(trial, ctx: TrialContext, exc: Exception) -> None:
     trial.set_user_attr(USER_ERROR_ATTR, isinstance(exc, UserError))
     run_dir = trial_dir(ctx.hpo_dir, trial.number)
     if run_dir.root.is_dir():
+        drop_resume_state(run_dir)
         run_dir.set_field("hpo", {"state": "failed", "value": None, "reason": reason})
+
+
+def drop_resume_state(run_dir: RunDir) -> None:
+    """Remove what the stages saved to resume (their checkpoints) from a trial folder that will
+    not run again: a trial never resumes in its own folder (a retried trial is a new trial in
+    a folder of its own), so that state is only disk taken. What the trial finished (adapter,
+    summary, metrics, report, manifest) stays."""
+    from tunesmith.stages import STAGES, load_stages
+
+    load_stages()
+    for name in STAGES.names():
+        spec = STAGES.get(name)
+        if spec.resumes:
+            for path in spec.scratch(run_dir):
+                remove(path)
 
 
 def _run(trial, ctx: TrialContext) -> float:
@@ -95,6 +112,8 @@ def _run(trial, ctx: TrialContext) -> float:
     recipe = override_recipe(ctx.recipe, values, source=f"trial {trial.number}")
     run_dir = trial_dir(ctx.hpo_dir, trial.number)
     trial.set_user_attr("run_dir", str(run_dir.root))
+    if RETRY_ATTR in trial.user_attrs:  # the attempt it repeats (interrupted, or its worker died)
+        drop_resume_state(trial_dir(ctx.hpo_dir, trial.user_attrs[RETRY_ATTR]))
     share_with(recipe, ctx.hpo_dir, run_dir)
     try:
         with observing(_pruning_observer(trial, ctx)):
@@ -131,8 +150,7 @@ def _finish(recipe: Recipe, run_dir: RunDir, state: str, value: float | None) ->
     """Mark the run folder with the trial's outcome and write its own report."""
     from tunesmith.pipeline import run_pipeline
 
-    # a pruned trial will not resume: its checkpoints are dead weight
-    shutil.rmtree(run_dir.train / "checkpoints", ignore_errors=True)
+    drop_resume_state(run_dir)  # a pruned trial will not resume either
     if state == "pruned":  # the trainer (train, or federated) is the stage that was stopped
         run_dir.update_stage(training_stages(recipe)[-1], status="pruned")
     run_dir.set_field("hpo", {"state": state, "value": value})

@@ -131,6 +131,23 @@ def test_rows_cut_by_the_merges_and_the_likelihood_ensemble_are_counted(group_ru
         )
 
 
+def test_the_likelihood_ensembles_cuts_are_recorded_and_shown(group_run):
+    """compare.json records per member how many candidate rows were cut (as every stage's
+    `truncation`), and the group report shows them with the merges' (a console line only)."""
+    _, out, result = group_run
+    cut = {"rows": 30, "cut": 30, "prompt_cut": 30, "answer_cut": 0, "max_seq_length": 40}
+    assert result["truncation"] == {"ensemble_likelihood": dict.fromkeys(result["members"], cut)}
+    saved = json.loads((out / "compare.json").read_text())
+    assert saved["truncation"] == result["truncation"]
+    page = " ".join((out / "report.html").read_text().split())
+    for member in result["members"]:
+        assert (
+            f"ensemble likelihood, candidates scored by {member}: 30 of 30 (example, candidate) "
+            "rows cut to 40 tokens (prompt cut 30, answer cut 0;" in page
+        )
+    assert "merge_linear: 10 of 10 examples cut (prompt cut: 10, scored prompt cut: 10)" in page
+
+
 def test_report_lists_rows_and_merges(group_run):
     _, out, _ = group_run
     page = (out / "report.html").read_text()

@@ -65,10 +65,21 @@ def rows_from_choices(template: list[dict], choices, recipe, labels) -> list[dic
 
 
 def ensemble_predictions(
-    recipe, members, rows, labels, out: Path, on_step=None, skipped=None, apart=None
+    recipe,
+    members,
+    rows,
+    labels,
+    out: Path,
+    on_step=None,
+    skipped=None,
+    *,
+    apart=None,
+    records=None,
 ) -> dict:
-    """Each ensemble's prediction rows; `apart` (the members' vocabularies differ, in words)
-    skips the methods adding up per-token scores (refused up front when listed)."""
+    """{ensemble row: prediction rows}; `apart` (the members' vocabularies differ, in words)
+    skips the methods adding up per-token scores (refused up front when listed); what a method
+    measured while combining (the likelihood ensemble's cut counts) goes to `records` under the
+    row's name."""
     from tunesmith.ensemble.methods import (
         ENSEMBLES,
         PER_TOKEN_SCORES,
@@ -99,6 +110,8 @@ def ensemble_predictions(
         result = rows_from_choices(rows[0], method.combine(inputs), recipe, labels)
         predictions[f"ensemble_{name}"] = result
         write_jsonl(out / "ensembles" / "predictions" / f"{TEST}.{name}.jsonl", result)
+        if records is not None and name in inputs.records:
+            records[f"ensemble_{name}"] = inputs.records[name]
     return predictions
 
 
@@ -121,8 +134,11 @@ def group_compare(recipe, members, out: Path, on_step=None, failed=None) -> dict
     )
     predictions = {"base": base, **dict(zip(names, rows))}
     skipped: dict[str, str] = {}
+    records: dict[str, dict] = {}
     with reuse_loaded_models():
-        combined = ensemble_predictions(recipe, members, rows, labels, out, on_step, skipped, apart)
+        combined = ensemble_predictions(
+            recipe, members, rows, labels, out, on_step, skipped, apart=apart, records=records
+        )
         merged, merges = merge_predictions(
             recipe, members, out, labels, on_step, _mergeable(recipe, members, failed, skipped)
         )
@@ -144,6 +160,8 @@ def group_compare(recipe, members, out: Path, on_step=None, failed=None) -> dict
         headline=recipe.target_metric(),
         failed_members=failed or {},
         skipped=skipped,
+        # per ensemble, per member: the candidate rows max_seq_length cut (merges: `merges`)
+        truncation={name: r["truncation"] for name, r in records.items() if "truncation" in r},
         **_tokenization(members, base),
         **({"perplexity_left_out": perplexity_left_out(apart)} if apart else {}),
     )

@@ -127,3 +127,11 @@ def test_an_empty_slot_at_an_end_leaves_no_blank_lines(template, row, prompt):
     r = recipe(prompt_template=template)
     [example] = to_examples(r, "t", records({**row, "a": "x"}), "train")
     assert example["prompt"] == prompt
+
+
+def test_a_text_file_as_data_says_where_plain_text_is_read(tmp_path):
+    from tunesmith.data.io import read_records
+
+    (tmp_path / "notes.txt").write_text("some domain text", encoding="utf-8")
+    with pytest.raises(UserError, match=r"notes.txt: unsupported .*; plain .* pretrain.corpus"):
+        read_records(tmp_path / "notes.txt")

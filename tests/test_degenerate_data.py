@@ -213,6 +213,11 @@ def test_dropped_records_are_counted_in_the_data_card(tmp_path, tiny_recipe):
     assert load["step"] == "load" and (load["rows_in"], load["rows_out"]) == (60, 57)
     assert load["dropped"] == {"missing synopsis": 2, "empty output": 1}
     assert sum(card["sizes"].values()) == 57
+    # said on the console and in the card's warnings, not only counted in its funnel
+    assert card["warnings"] == [
+        "read train: 3 of 60 records dropped (missing synopsis: 2, empty output: 1; "
+        "data.fill_missing fills null or missing values; examples in data/data_card.json)"
+    ]
 
 
 def chat_records(*conversations):

@@ -60,10 +60,17 @@ def _kind(path: Path) -> str:
             return kind
     if name.endswith(".parquet"):
         return "parquet"
+    # plain text has no records: say where it is read instead of only what is not
+    prose = name.endswith((".txt", ".md"))
     raise UserError(
         f"{path}: unsupported data format; use .jsonl, .json (an array), .csv, .tsv, .parquet "
-        "(optionally .gz) "
-        "or a folder saved with datasets' save_to_disk"
+        "(optionally .gz) or a folder saved with datasets' save_to_disk"
+        + (
+            "; plain .txt/.md text is read by pretrain.corpus, and the completion task reads "
+            "one text per record from data.text_field"
+            if prose
+            else ""
+        )
     )
 
 

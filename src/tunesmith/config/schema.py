@@ -89,7 +89,11 @@ class DataConfig(Section):
     )
     test: str | None = Field(None, description="Optional given test file; otherwise split.")
     input_field: str | None = Field(
-        None, description="Field holding the input text (default prompt is just this field)."
+        None,
+        description="Field holding the input text (default prompt is just this field). A "
+        "dotted path such as meta.title names a key of an object field when no field has that "
+        "whole name (here, in template slots, in the other data.* field keys, "
+        "evaluation.slice_by and federated.partition_field).",
     )
     output_field: str | None = Field(
         None,

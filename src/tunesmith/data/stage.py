@@ -219,7 +219,9 @@ def _register() -> None:
     # Revision 4: clean keeps chats with blank earlier turns (only a blank final answer drops
     # one); the leakage check drops validation rows copied from test.
     # Revision 5: a null chat content is read as a blank turn (the conversation was dropped).
-    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=5))
+    # Revision 6: blank lines an empty template slot left at a prompt's ends are trimmed;
+    # records dropped while reading are a warning in the card.
+    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=6))
 
 
 _register()

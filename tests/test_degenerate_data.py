@@ -68,7 +68,9 @@ def test_empty_prompt_template_is_refused(template):
         recipe(prompt_template=template)
 
 
-@pytest.mark.parametrize("slot", ["{}", "{0}", "{q.__class__}", "{q[0]}", "{q!r}", "{q:{q}}"])
+# {q.__class__} is a nested field's path now, read as a dict key, never an attribute
+# (test_data_shapes.py); {q.} and {.q} name no key
+@pytest.mark.parametrize("slot", ["{}", "{0}", "{q.}", "{.q}", "{q[0]}", "{q!r}", "{q:{q}}"])
 def test_non_plain_template_slots_are_refused(slot):
     with pytest.raises(UserError, match="not a plain field name"):
         recipe(prompt_template=f"Answer: {slot}")
@@ -211,6 +213,11 @@ def test_dropped_records_are_counted_in_the_data_card(tmp_path, tiny_recipe):
     assert load["step"] == "load" and (load["rows_in"], load["rows_out"]) == (60, 57)
     assert load["dropped"] == {"missing synopsis": 2, "empty output": 1}
     assert sum(card["sizes"].values()) == 57
+    # said on the console and in the card's warnings, not only counted in its funnel
+    assert card["warnings"] == [
+        "read train: 3 of 60 records dropped (missing synopsis: 2, empty output: 1; "
+        "data.fill_missing fills null or missing values; examples in data/data_card.json)"
+    ]
 
 
 def chat_records(*conversations):

@@ -78,16 +78,22 @@ class SplitConfig(Section):
 class DataConfig(Section):
     train: str = Field(
         ...,
-        description="Training data: a .jsonl, .csv, .parquet file, or a .json file holding one "
-        "JSON array of records (each optionally .gz), or a folder saved with datasets' "
-        "save_to_disk. Relative paths are relative to the recipe file.",
+        description="Training data: a .jsonl, .csv (comma-separated), .tsv (tab-separated), "
+        ".parquet file, or a .json file holding one JSON array of records (each optionally "
+        ".gz), or a folder saved with datasets' save_to_disk (a DatasetDict: its train split, "
+        "else its first; name a split's subfolder to read another). Relative paths are "
+        "relative to the recipe file.",
     )
     validation: str | None = Field(
         None, description="Optional given validation file; otherwise split from `train`."
     )
     test: str | None = Field(None, description="Optional given test file; otherwise split.")
     input_field: str | None = Field(
-        None, description="Field holding the input text (default prompt is just this field)."
+        None,
+        description="Field holding the input text (default prompt is just this field). A "
+        "dotted path such as meta.title names a key of an object field when no field has that "
+        "whole name (here, in template slots, in the other data.* field keys, "
+        "evaluation.slice_by and federated.partition_field).",
     )
     output_field: str | None = Field(
         None,
@@ -96,8 +102,9 @@ class DataConfig(Section):
     )
     messages_field: str = Field(
         "messages",
-        description="chat: field holding the list of {role, content} messages. The target is "
-        "the last non-blank assistant turn; turns after it are cut.",
+        description="chat: field holding the list of {role, content} messages (or ShareGPT's "
+        "{from, value}, from: human, gpt or system). The target is the last non-blank "
+        "assistant turn; turns after it are cut.",
     )
     text_field: str = Field("text", description="completion: field holding the raw text.")
     prompt_template: str | None = Field(
@@ -165,17 +172,25 @@ class DataConfig(Section):
     def template_fields(self) -> list[str]:
         return [f for _, f, _, _ in string.Formatter().parse(self.template()) if f]
 
+    def fill_template(self, values: dict[str, str]) -> str:
+        """The template with each slot replaced by `values[slot]`: its parsed pieces joined,
+        never str.format, to which {meta.title} would be an attribute lookup, not the path of
+        a nested field ({{ and }} become the braces they stand for)."""
+        pieces = string.Formatter().parse(self.template())
+        return "".join(text + (values[slot] if slot else "") for text, slot, _, _ in pieces)
+
 
 def _plain_slot(field: str, spec: str, conversion: str | None) -> None:
-    """Only {name} slots: positional, attribute, index, conversion and format-spec slots would
-    let str.format reach into objects or fail at run time on untrusted records."""
-    if not field or field.isdigit() or "." in field or "[" in field or spec or conversion:
+    """Only {name} slots, or {a.b} for a field nested in an object: positional, index,
+    conversion and format-spec slots have no meaning for a record's fields."""
+    dotted = field.split(".")
+    if field.isdigit() or "" in dotted or "[" in field or spec or conversion:
         shown = (
             "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
         )
         raise ValueError(
-            f"prompt_template slot {shown}}} is not a plain field name; use {{name}} "
-            "(write a literal brace as {{ or }})"
+            f"prompt_template slot {shown}}} is not a plain field name; use {{name}}, or "
+            "{name.key} for a key of an object field (write a literal brace as {{ or }})"
         )
 
 

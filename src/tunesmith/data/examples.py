@@ -9,6 +9,7 @@ Normalized examples (what data/{train,val,test}.jsonl hold):
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -20,6 +21,9 @@ from tunesmith.data.io import SOURCE_KEYS, record_number, where
 from tunesmith.errors import UserError
 
 ROLES = ("system", "user", "assistant")
+LEADING_BLANK_LINES = re.compile(r"\A(?:[^\S\n]*\n)+")
+# ShareGPT's speakers as chat roles
+SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system"}
 
 
 class Skip(Exception):
@@ -104,10 +108,10 @@ def _preview(record: dict) -> dict:
 
 
 def _field(path, record: dict, name: str, key: str, fill: dict[str, str] | None = None) -> object:
-    value = record.get(name)
+    found, value = _lookup(record, name)
     if value is None and fill and name in fill:
         return fill[name]
-    if name not in record:
+    if not found:
         present = ", ".join(k for k in record if k not in SOURCE_KEYS)
         raise Skip(
             f"missing {name}",
@@ -117,6 +121,19 @@ def _field(path, record: dict, name: str, key: str, fill: dict[str, str] | None 
     if value is None:  # JSON null, or a CSV row shorter than its header
         raise Skip(f"missing {name}", f"{where(path, record)}: field '{name}' is null ({key})")
     return value
+
+
+def _lookup(record: dict, name: str) -> tuple[bool, object]:
+    """(found, value) of the field `name`, or, when no field has that whole name, of the nested
+    field its dotted path names (meta.title: the key title of the object in field meta)."""
+    if name in record:
+        return True, record[name]
+    value: object = record
+    for key in name.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return False, None
+        value = value[key]
+    return True, value
 
 
 def _number(path, record: dict, name: str) -> float:
@@ -157,7 +174,9 @@ def _prompt_response(recipe: Recipe, path, record: dict) -> dict:
         name: _text(path, record, name, "data.prompt_template", fill)
         for name in data.template_fields()
     }
-    prompt = data.template().format(**values)
+    # an empty slot at an end (Alpaca's "{instruction}\n\n{input}" with no input) leaves
+    # blank lines the model would learn to expect; the first line's indentation stays
+    prompt = LEADING_BLANK_LINES.sub("", data.fill_template(values)).rstrip()
     labelled = task_spec(recipe.task).has_label
     # a label is the one place a value's spelling makes classes: JSON 1 and 1.0 are one class
     spell = label_text if labelled else str
@@ -182,15 +201,7 @@ def _chat(recipe: Recipe, path, record: dict) -> dict:
         raise UserError(f"{where(path, record)}: field '{name}' must be a non-empty list")
     clean = []
     for i, message in enumerate(messages):
-        if not isinstance(message, dict) or "role" not in message or "content" not in message:
-            raise UserError(
-                f"{where(path, record)}: {name}[{i}] must be an object with role and content"
-            )
-        if message["role"] not in ROLES:
-            raise UserError(
-                f"{where(path, record)}: {name}[{i}].role '{message['role']}' is not one of "
-                f"{', '.join(ROLES)}"
-            )
+        message = _as_message(f"{where(path, record)}: {name}[{i}]", message)
         # a null content is a turn with nothing said, read as a blank one (as curation reads
         # it): kept as context before the target, never trained, cut after it
         clean.append({"role": message["role"], "content": content_of(message)})
@@ -198,6 +209,24 @@ def _chat(recipe: Recipe, path, record: dict) -> dict:
     if recipe.data.system_prompt and clean[0]["role"] != "system":
         clean.insert(0, {"role": "system", "content": recipe.data.system_prompt})
     return {"messages": clean}
+
+
+def _as_message(place: str, message: object) -> dict:
+    """One message as {role, content}: OpenAI style as it is, ShareGPT style {from, value}
+    (from: human, gpt or system, as ShareGPT/Vicuna data sets write them) mapped to it."""
+    if isinstance(message, dict) and "role" in message and "content" in message:
+        role, content, key, roles = message["role"], message["content"], "role", ROLES
+    elif isinstance(message, dict) and "from" in message and "value" in message:
+        role, content, key, roles = message["from"], message["value"], "from", SHAREGPT_ROLES
+        role = SHAREGPT_ROLES.get(role, role) if isinstance(role, str) else role
+    else:
+        got = f"keys: {', '.join(message) or 'none'}" if isinstance(message, dict) else "not one"
+        raise UserError(
+            f"{place} must be an object with role and content (or ShareGPT's from and value); {got}"
+        )
+    if role not in ROLES:
+        raise UserError(f"{place}.{key} {role!r} is not one of {', '.join(roles)}")
+    return {"role": role, "content": content}
 
 
 def _target_turn(path, record: dict, messages: list[dict]) -> int:

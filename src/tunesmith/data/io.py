@@ -1,4 +1,4 @@
-"""Read records from JSONL, CSV, Parquet (optionally gzipped) or a saved `datasets` folder.
+"""Read records from JSONL, CSV, TSV, Parquet (optionally gzipped) or a saved `datasets` folder.
 
 Every problem is a UserError naming the file and, for text formats, the line.
 """
@@ -16,8 +16,16 @@ from pathlib import Path
 from tunesmith.artifacts.files import decode_text
 from tunesmith.errors import UserError
 
-TEXT_SUFFIXES = (".jsonl", ".json", ".csv")
+TEXT_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
 SOURCE_KEYS = ("_line", "_item")  # where a record came from; not fields of the user's data
+# what each reader expects, and the separators a one-column header may reveal instead:
+# (separator, its name, what to do)
+READS = {",": "comma-separated CSV", "\t": "tab-separated TSV (a .tsv file)"}
+SEPARATORS = (
+    (";", "';'", "save it with ',' as the separator, or as .jsonl"),
+    ("\t", "tab", "save it with ',' as the separator, or name a data file .tsv"),
+    (",", "comma", "name it .csv"),
+)
 JSON_SPACE = re.compile(r"[ \t\n\r]*")  # the whitespace JSON allows between values
 
 
@@ -35,7 +43,11 @@ def read_records(path: str | Path) -> list[dict]:
             rows = _read_parquet(path)
         else:
             text = read_text(path)
-            rows = _parse_jsonl(path, text) if kind == "jsonl" else parse_csv(path, text)
+            rows = (
+                _parse_jsonl(path, text)
+                if kind == "jsonl"
+                else parse_csv(path, text, "\t" if kind == "tsv" else ",")
+            )
     if not rows:
         raise UserError(f"{path}: no records (the dataset is empty)")
     return rows
@@ -43,15 +55,22 @@ def read_records(path: str | Path) -> list[dict]:
 
 def _kind(path: Path) -> str:
     name = path.name.lower().removesuffix(".gz")
-    for suffix, kind in ((".jsonl", "jsonl"), (".json", "jsonl"), (".csv", "csv")):
+    for suffix, kind in ((".jsonl", "jsonl"), (".json", "jsonl"), (".csv", "csv"), (".tsv", "tsv")):
         if name.endswith(suffix):
             return kind
     if name.endswith(".parquet"):
         return "parquet"
+    # plain text has no records: say where it is read instead of only what is not
+    prose = name.endswith((".txt", ".md"))
     raise UserError(
-        f"{path}: unsupported data format; use .jsonl, .json (an array), .csv, .parquet "
-        "(optionally .gz) "
-        "or a folder saved with datasets' save_to_disk"
+        f"{path}: unsupported data format; use .jsonl, .json (an array), .csv, .tsv, .parquet "
+        "(optionally .gz) or a folder saved with datasets' save_to_disk"
+        + (
+            "; plain .txt/.md text is read by pretrain.corpus, and the completion task reads "
+            "one text per record from data.text_field"
+            if prose
+            else ""
+        )
     )
 
 
@@ -177,14 +196,15 @@ def _as_record(path: Path, line: int, value: object) -> dict:
     return {**value, "_line": line}
 
 
-def parse_csv(path: Path, text: str) -> list[dict]:
-    """CSV rows as dicts by the header; a malformed record is a file:line error."""
+def parse_csv(path: Path, text: str, delimiter: str = ",") -> list[dict]:
+    """CSV rows (TSV with delimiter tab) as dicts by the header; a malformed record is a
+    file:line error."""
     # strict: a quote never closed is an error, not the rest of the file read into one field
     # (which then looked like one record with a missing field, every later row lost)
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows, start = [], 2  # the line the next record starts on (after the header)
     try:
-        _require_commas(path, reader.fieldnames or [], reader.line_num)
+        _require_delimiter(path, reader.fieldnames or [], reader.line_num, delimiter)
         _require_unique(path, reader.fieldnames or [], reader.line_num)
         for row in reader:
             if None in row:
@@ -214,18 +234,17 @@ def _require_unique(path: Path, columns: list[str], line: int) -> None:
         seen.add(column)
 
 
-def _require_commas(path: Path, columns: list[str], line: int) -> None:
-    """Refuse a header read as one column that holds `;` or a tab (the other separators people
-    export): every row would read without error as one text column, the fields never found
-    or, worse, the whole line taken as the text."""
+def _require_delimiter(path: Path, columns: list[str], line: int, delimiter: str) -> None:
+    """Refuse a header read as one column that holds another separator people export (`;`,
+    tab, comma): every row would read without error as one text column, the fields never
+    found or, worse, the whole line taken as the text."""
     if len(columns) != 1:
         return
-    for separator, name in ((";", "';'"), ("\t", "tab")):
-        if separator in columns[0]:
+    for separator, name, advice in SEPARATORS:
+        if separator != delimiter and separator in columns[0]:
             raise UserError(
                 f"{path}:{line}: the header {columns[0]!r} reads as one column: the file looks "
-                f"{name}-separated; tunesmith reads comma-separated CSV (save it with ',' as "
-                "the separator, or as .jsonl)"
+                f"{name}-separated; tunesmith reads {READS[delimiter]} ({advice})"
             )
 
 

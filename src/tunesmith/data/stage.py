@@ -62,7 +62,7 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
     splits, post_funnel, card_extra = post_split(splits, data.curation, ctx)
     emptied = _emptied_val(recipe, val_before, splits["val"], post_funnel)
     _checks_fit_curated(recipe, len(splits["test"]), lambda: _planned_test(recipe, loaded, given))
-    warnings = overlap_warnings(card_extra.get("split_overlap"))
+    warnings = _read_drops(read_funnel) + overlap_warnings(card_extra.get("split_overlap"))
     if labelled:
         warnings += check_declared(data.labels, splits) + check_labels(splits, data.train)
     warnings = emptied + warnings
@@ -82,6 +82,18 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
     # class weights on or off re-runs training even though no row changed.
     write_json(out / "class_weights.json", card.get("class_weights") or {})
     return DataResult(sizes=sizes, folder=out)
+
+
+def _read_drops(read_funnel: list[dict]) -> list[str]:
+    """Records a data file had that make no example (a null, missing or blank value): said on
+    the console too, since a label column with a few blanks loses rows without an error."""
+    return [
+        f"{entry['step']}: {entry['rows_in'] - entry['rows_out']} of {entry['rows_in']} records "
+        f"dropped ({', '.join(f'{why}: {n}' for why, n in entry['dropped'].items())}; "
+        "data.fill_missing fills null or missing values; examples in data/data_card.json)"
+        for entry in read_funnel
+        if entry["dropped"]
+    ]
 
 
 def _emptied_val(recipe: Recipe, before: int, val: list[dict], funnel: list[dict]) -> list[str]:
@@ -207,7 +219,9 @@ def _register() -> None:
     # Revision 4: clean keeps chats with blank earlier turns (only a blank final answer drops
     # one); the leakage check drops validation rows copied from test.
     # Revision 5: a null chat content is read as a blank turn (the conversation was dropped).
-    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=5))
+    # Revision 6: blank lines an empty template slot left at a prompt's ends are trimmed;
+    # records dropped while reading are a warning in the card.
+    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=6))
 
 
 _register()

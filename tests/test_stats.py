@@ -303,3 +303,27 @@ def test_every_statistic_has_a_per_example_score_for_error_analysis():
     scores = example_scores(["bleu"], ["the cat sat on the mat", "x y"], REFS[:1] * 2, None)
     bleu = STATISTICS.get("bleu").example_score
     assert bleu(scores[0]) > bleu(scores[1]) == 0.0
+
+
+def test_macro_intervals_stay_within_the_metrics_range_on_few_rows():
+    """The bias correction moves a macro interval by the resamples' mean bias; on a handful of
+    rows that carried F1's upper bound to 1.012 and precision's lower bound to -0.036."""
+    labels = ["a", "b", "c"]
+    rng = np.random.default_rng(0)
+    seen = {"above": 0, "below": 0}
+    for _ in range(40):
+        truth = list(rng.choice(labels, size=4))
+        guess = [t if rng.random() < 0.6 else str(rng.choice(labels)) for t in truth]
+        other = list(rng.choice(labels, size=4))
+        cols = columns_for(rows_of(guess, truth, names=("f1",), labels=labels), labels)
+        cols_b = columns_for(rows_of(other, truth, names=("f1",), labels=labels), labels)
+        idx = resample_indices(4, 500, 0)
+        for key in ("precision", "recall", "f1"):
+            stat = STATISTICS.get(key)
+            out = row_interval(stat, cols, idx, 0.05)
+            assert 0.0 <= out["ci_low"] <= out["ci_high"] <= 1.0, (key, truth, guess, out)
+            seen["above"] += out["ci_high"] == 1.0
+            seen["below"] += out["ci_low"] == 0.0
+            delta = compare_rows(stat, cols, cols_b, idx, 0.05)
+            assert -1.0 <= delta["ci_low"] <= delta["ci_high"] <= 1.0, (key, delta)
+    assert seen["above"] and seen["below"]  # the bounds were reached, so they were tested

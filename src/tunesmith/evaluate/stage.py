@@ -310,7 +310,7 @@ def _register() -> None:
     # 2: BLEU tokenised per example by its reference's script (metrics/tokenization.py
     # version 2); a folder scored the earlier way is scored again (its generations are reused)
     register_stage(
-        StageSpec("evaluate", 40, _config, stage_inputs, _outputs, _run_with_bars, revision=2)
+        StageSpec("evaluate", 40, _config, stage_inputs, _outputs, _run_with_bars, revision=3)
     )
 
 

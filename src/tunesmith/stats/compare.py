@@ -13,7 +13,7 @@ def row_interval(stat: Statistic, cols: dict, idx: np.ndarray, alpha: float) -> 
     n = len(cols["prediction"])
     value = float(stat.compute(cols, identity(n))[0])
     values = stat.compute(cols, stat.resamples(cols, idx))
-    low, high = percentile_interval(values, alpha, _centre(stat, value))
+    low, high = within(stat.bounds, *percentile_interval(values, alpha, _centre(stat, value)))
     return {"value": value, "ci_low": low, "ci_high": high, "n": n}
 
 
@@ -31,6 +31,7 @@ def compare_rows(
     boot_a, boot_b = stat.compute(cols_a, rows), stat.compute(cols_b, rows)
     deltas = boot_b - boot_a
     low, high = percentile_interval(deltas, alpha, _centre(stat, b - a))
+    low, high = within(_delta_bounds(stat.bounds), low, high)
     # the test's draws are seeded from the bootstrap's first row: reproducible, one seed
     p_value, test = stat.paired_test(stat, cols_a, cols_b, idx.shape[0], idx[0])
     if not np.any(deltas) or n < 2:  # agree on every resample, or one example: no test
@@ -73,6 +74,18 @@ def _centre(stat: Statistic, estimate: float) -> float | None:
     """The estimate a statistic's interval is bias-corrected towards, if it needs one: the
     stratified (macro) statistics, whose pooled rare classes are out of some resamples."""
     return estimate if stat.strata is not None else None
+
+
+def within(bounds: tuple[float, float] | None, low: float, high: float) -> tuple[float, float]:
+    """(low, high) kept inside the statistic's `bounds` (none: as it is)."""
+    if bounds is None:
+        return low, high
+    return float(np.clip(low, *bounds)), float(np.clip(high, *bounds))
+
+
+def _delta_bounds(bounds: tuple[float, float] | None) -> tuple[float, float] | None:
+    """The range of b minus a when both lie in `bounds`."""
+    return None if bounds is None else (bounds[0] - bounds[1], bounds[1] - bounds[0])
 
 
 def _words(significant: bool, gain: bool) -> str:

@@ -97,5 +97,6 @@ for _key in ("precision", "recall", "f1"):
             # resampled within reference classes: each resample keeps every class's count, so
             # every class the estimate averages over is measured in every resample
             strata="label_code",
+            bounds=(0.0, 1.0),
         )
     )

@@ -33,6 +33,9 @@ class Statistic:
     # every value of two or more rows keeps its count (macro P/R/F1: every reference class
     # seen twice or more stays in every resample; those seen once are drawn as one pool)
     strata: str | None = None
+    # the statistic's range, where its interval can leave it: a bias-corrected interval is
+    # moved, and the move can carry a bound past it (macro F1 [0.21, 1.01] on four rows)
+    bounds: tuple[float, float] | None = None
 
     def resamples(self, columns: dict, idx: np.ndarray) -> np.ndarray:
         """The bootstrap index rows this statistic is computed on: `idx`, or `idx` redrawn

@@ -90,5 +90,11 @@ def with_answer(example: dict, answer: str) -> dict:
 
 register_ensemble(EnsembleMethod("mbr", "MBR selection", _generated_text, mbr))
 register_ensemble(
-    EnsembleMethod("likelihood", "highest mean log-likelihood", _generated_text, likelihood)
+    EnsembleMethod(
+        "likelihood",
+        "highest mean log-likelihood",
+        _generated_text,
+        likelihood,
+        per_token_scores="adds up the members' per-token log-likelihoods",
+    )
 )

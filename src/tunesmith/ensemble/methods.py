@@ -44,18 +44,17 @@ class EnsembleMethod:
     # (inputs) -> bool: what only the members' saved predictions tell (label probabilities)
     needs: Callable[[EnsembleInputs], bool] | None = None
     needs_what: str = ""  # what `needs` looks for, in words, for the refusal
+    # what the method adds up per token of each member's own vocabulary, in words ("" for
+    # none): across members of different tokenizers that sum mixes units, so a group of such
+    # members refuses the method when listed and skips it by default. The others combine what
+    # any vocabulary gives alike: texts (MBR), labels and per-label probabilities.
+    per_token_scores: str = ""
 
     def applies(self, spec, inputs: EnsembleInputs) -> bool:
         return self.suits(spec) and (self.needs is None or self.needs(inputs))
 
 
 ENSEMBLES: Registry[EnsembleMethod] = Registry("ensemble method")
-
-# Methods that add up scores each member's model gives per token of its own vocabulary (name ->
-# what, for the refusal): across members of different tokenizers that sum mixes units, so a
-# group of such members refuses them when listed and skips them by default. The others
-# combine what any vocabulary gives alike: texts (MBR), labels and per-label probabilities.
-PER_TOKEN_SCORES = {"likelihood": "adds up the members' per-token log-likelihoods"}
 
 
 def register_ensemble(method: EnsembleMethod) -> EnsembleMethod:

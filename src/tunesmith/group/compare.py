@@ -82,7 +82,6 @@ def ensemble_predictions(
     row's name."""
     from tunesmith.ensemble.methods import (
         ENSEMBLES,
-        PER_TOKEN_SCORES,
         EnsembleInputs,
         load_ensembles,
         not_applicable,
@@ -104,8 +103,8 @@ def ensemble_predictions(
         if too_few(members):
             skipped[f"ensemble_{name}"] = too_few(members)
             continue
-        if apart and name in PER_TOKEN_SCORES:
-            skipped[f"ensemble_{name}"] = f"it {PER_TOKEN_SCORES[name]}, but {apart}"
+        if apart and method.per_token_scores:
+            skipped[f"ensemble_{name}"] = f"it {method.per_token_scores}, but {apart}"
             continue
         result = rows_from_choices(rows[0], method.combine(inputs), recipe, labels)
         predictions[f"ensemble_{name}"] = result

@@ -50,7 +50,7 @@ def _model_folder(name: str) -> Path:
 def check_one_vocabulary(recipe, members) -> None:
     """Before anything is written: UserError when the members' vocabularies differ and the
     group would rank them, or list an ensemble, by per-token scores."""
-    from tunesmith.ensemble.methods import ENSEMBLES, PER_TOKEN_SCORES, load_ensembles
+    from tunesmith.ensemble.methods import ENSEMBLES, load_ensembles
 
     apart = vocabularies_apart(members)
     if apart is None:
@@ -63,11 +63,12 @@ def check_one_vocabulary(recipe, members) -> None:
         )
     load_ensembles()
     for name in recipe.group.ensembles or []:
-        if name in PER_TOKEN_SCORES:
+        method = ENSEMBLES.get(name)
+        if method.per_token_scores:
             raise UserError(
-                f"group.ensembles: '{name}' ({ENSEMBLES.get(name).label}) "
-                f"{PER_TOKEN_SCORES[name]}, but {apart}; list ensembles that combine texts or "
-                "labels, or give the members one tokenizer"
+                f"group.ensembles: '{name}' ({method.label}) {method.per_token_scores}, but "
+                f"{apart}; list ensembles that combine texts or labels, or give the members "
+                "one tokenizer"
             )
 
 

@@ -179,3 +179,37 @@ def test_data_card_renders_self_contained(curated_run):
     html = render_data_card(json.loads((curated_run / "data_card.json").read_text()))
     assert "Curation funnel" in html and "Leakage check" in html and "<svg" in html
     assert "<script" not in html and "src=" not in html and "<link" not in html
+
+
+def test_curate_file_reads_sharegpt_conversations_and_keeps_their_shape(tmp_path):
+    """A ShareGPT file ([{from, value}]) was not a text column: `curate --steps pii` wrote it
+    back with every phone number and address in it, and `--fields conversations` was refused.
+    Its turns are now curated as chat messages and written in the file's own shape."""
+    rows = [
+        {
+            "id": i,
+            "conversations": [
+                {"from": "system", "value": "Be brief."},
+                {"from": "human", "value": f"Call me on 020 7946 {i:04d}, ann{i}@corp.com"},
+                {"from": "gpt", "value": f"Noted, answer {i}.", "weight": 1},
+            ],
+        }
+        for i in range(6)
+    ]
+    source = tmp_path / "sharegpt.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(data_app, ["curate", str(source), "--steps", "pii", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in written] == [str(i) for i in range(6)]
+    for i, row in enumerate(written):
+        system, human, gpt = row["conversations"]
+        assert system == {"from": "system", "value": "Be brief."}
+        assert set(human) == {"from", "value"} and human["from"] == "human"
+        assert f"7946 {i:04d}" not in human["value"] and f"ann{i}@" not in human["value"]
+        assert gpt == {"from": "gpt", "value": f"Noted, answer {i}.", "weight": 1}
+    named = runner.invoke(
+        data_app, ["curate", str(source), "--steps", "pii", "--fields", "conversations"]
+    )
+    assert named.exit_code == 0, named.output

@@ -92,7 +92,7 @@ def test_records_of_a_one_line_json_array_keep_distinct_ids(tmp_path):
     path.write_text('[{"a": "x"}, {"a": "y"}, {"a": "z"}]')  # json.dump's usual output
     records = read_records(path)
     assert [record_number(r, i) for i, r in enumerate(records)] == [1, 2, 3]
-    rows, _ = rows_from_file(path, None, None)
+    rows, _, _ = rows_from_file(path, None, None)
     assert rows == [
         {"a": "x", "id": "line-1"},
         {"a": "y", "id": "line-2"},

@@ -87,6 +87,7 @@ def _curate_file(source, steps, fields, label_field, overrides, output, model, s
         curation_config,
         model_loaders,
         rows_from_file,
+        with_sharegpt,
     )
     from tunesmith.report.data_card import render_data_card
 
@@ -95,12 +96,12 @@ def _curate_file(source, steps, fields, label_field, overrides, output, model, s
     if output.resolve() == source.resolve():
         raise UserError(f"--output {output}: would overwrite the input file")
     config = curation_config(steps or DEFAULT_FILE_STEPS.split(","), overrides)
-    rows, text_fields = rows_from_file(source, _split(fields), label_field)
+    rows, text_fields, sharegpt = rows_from_file(source, _split(fields), label_field)
     load_tokenizer, load_model = model_loaders(model)
     ctx = CurationContext(text_fields, label_field, seed, load_tokenizer, load_model)
     kept, card = curate_rows(rows, config, ctx)
     base = output.with_name(_stem(output))
-    write_jsonl(output, kept)
+    write_jsonl(output, with_sharegpt(kept, sharegpt))
     write_json(base.with_name(base.name + ".card.json"), card)
     write_jsonl(base.with_name(base.name + ".log.jsonl"), ctx.log)
     page = f"<!doctype html><meta charset='utf-8'><title>data card</title>{render_data_card(card)}"
@@ -127,7 +128,7 @@ def inspect(
 
     if not 0 < threshold <= 1:
         raise UserError(f"--threshold {threshold}: must be in (0, 1]")
-    rows, text_fields = rows_from_file(file, _split(fields), label_field)
+    rows, text_fields, _ = rows_from_file(file, _split(fields), label_field)
     ctx = CurationContext(text_fields, label_field, 0)
     report = inspect_rows(rows, ctx, threshold=threshold, pii=pii)
     if as_json:

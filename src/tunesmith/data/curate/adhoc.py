@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from tunesmith.config.curation import CurationConfig
 from tunesmith.config.recipe_yaml import read_yaml
 from tunesmith.data.curate.pipeline import CurationContext, post_split, pre_split
-from tunesmith.data.curate.rows import is_text
+from tunesmith.data.curate.rows import is_messages, is_text
 from tunesmith.data.io import SOURCE_KEYS, read_records, record_number
 from tunesmith.errors import UserError, suggest
 
@@ -66,12 +66,17 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
 
 
 def rows_from_file(path: str | Path, fields: list[str] | None, label_field: str | None):
-    """(rows with an `id`, text fields) from a data file; default fields: its text columns."""
+    """(rows with an `id`, text fields, the fields read as ShareGPT conversations) from a data
+    file; default fields: its text columns. A ShareGPT field ([{from, value}]) is curated as
+    the chat messages it holds (`as_messages`): `as_sharegpt` gives the rows their shape back."""
     records = read_records(path)
     present = [k for k in records[0] if k not in SOURCE_KEYS]
+    sharegpt = [k for k in present if _is_sharegpt(_first_value(records, k))]
     if not fields:
         fields = [
-            k for k in present if k not in ("id", label_field) and is_text(_first_value(records, k))
+            k
+            for k in present
+            if k not in ("id", label_field) and (is_text(_first_value(records, k)) or k in sharegpt)
         ]
     for name in [*fields, *([label_field] if label_field else [])]:
         if not any(name in r for r in records[:SAMPLE_ROWS]):
@@ -79,12 +84,14 @@ def rows_from_file(path: str | Path, fields: list[str] | None, label_field: str 
                 f"{path}: field '{name}' not found{suggest(name, present)}; "
                 f"fields present: {', '.join(present)}"
             )
+    sharegpt = [name for name in sharegpt if name in fields]
     for name in fields:
         value = _first_value(records, name)
-        if isinstance(value, (list, dict)) and not is_text(value):
+        if isinstance(value, (list, dict)) and not is_text(value) and name not in sharegpt:
             raise UserError(
                 f"{path}: field '{name}' holds no text ({type(value).__name__}); a text field "
-                "holds a string, a list of strings or chat messages [{role, content}]"
+                "holds a string, a list of strings or chat messages [{role, content}] (or "
+                "ShareGPT's [{from, value}])"
             )
     ids = [r.get("id") for r in records]
     keep_ids = all(i is not None for i in ids) and len(set(map(str, ids))) == len(ids)
@@ -92,8 +99,46 @@ def rows_from_file(path: str | Path, fields: list[str] | None, label_field: str 
     for index, record in enumerate(records):
         row = {k: v for k, v in record.items() if k not in SOURCE_KEYS}
         row["id"] = str(record["id"]) if keep_ids else f"line-{record_number(record, index)}"
-        rows.append(row)
-    return rows, fields
+        rows.append(
+            {**row, **{f: as_messages(row[f]) for f in sharegpt if _is_sharegpt(row.get(f))}}
+        )
+    return rows, fields, sharegpt
+
+
+def _is_sharegpt(value: Any) -> bool:
+    """A ShareGPT conversation: a non-empty list of {from, value} objects."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(m, dict) and "from" in m and "value" in m for m in value)
+    )
+
+
+def as_messages(conversation: list[dict]) -> list[dict]:
+    """ShareGPT turns as the {role, content} messages curation reads (human: user, gpt:
+    assistant, as the data stage maps them); every other key, `from` included, stays."""
+    from tunesmith.data.examples import SHAREGPT_ROLES
+
+    return [
+        {**m, "role": SHAREGPT_ROLES.get(m["from"], m["from"]), "content": m["value"]}
+        for m in conversation
+    ]
+
+
+def as_sharegpt(messages: list[dict]) -> list[dict]:
+    """`as_messages` undone: the curated content back in `value`, the role dropped."""
+    return [
+        {**{k: v for k, v in m.items() if k not in ("role", "content")}, "value": m["content"]}
+        for m in messages
+    ]
+
+
+def with_sharegpt(rows: list[dict], sharegpt: list[str]) -> list[dict]:
+    """Curated rows with their ShareGPT fields in the shape the file had."""
+    return [
+        {**row, **{f: as_sharegpt(row[f]) for f in sharegpt if is_messages(row.get(f))}}
+        for row in rows
+    ]
 
 
 def _first_value(records: list[dict], name: str):

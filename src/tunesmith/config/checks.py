@@ -79,8 +79,8 @@ class ExplainConfig(Section):
         2,
         ge=1,
         le=MAX_EXPLAINED,
-        description=f"Test examples explained, 1 to {MAX_EXPLAINED} (each ablates every token of "
-        "its prompt once; more than the test set: error).",
+        description="Test examples explained (each ablates every token of its prompt once; more "
+        "than the test set: error).",
     )
     max_new_tokens: int = Field(
         4, ge=1, le=16, description="Generated tokens attributed (classification: the label)."

@@ -199,7 +199,7 @@ def _key_path(loc: tuple) -> _KeyPath:
         keys.append(part)
         section = next((m for m in options if _is_section(m)), None)
         inside = [found for m in options if (found := _inside(m, part)) is not None]
-        options, tag_key = _members(*inside[0]) if inside else ([], None)
+        options, tag_key = union_members(*inside[0]) if inside else ([], None)
     return _KeyPath(tuple(keys), section, loc, frozenset(member_names))
 
 
@@ -233,17 +233,17 @@ def _inside(annotation, part) -> tuple[Any, Any] | None:
     return None
 
 
-def _members(annotation, discriminator=None) -> tuple[list, str | None]:
+def union_members(annotation, discriminator=None) -> tuple[list, str | None]:
     """The types a value of `annotation` may have (None aside), and the key that tags them."""
     origin = get_origin(annotation)
     if origin is Annotated:
         inner, *extras = get_args(annotation)
         found = next((e.discriminator for e in extras if getattr(e, "discriminator", None)), None)
-        return _members(inner, discriminator or found)
+        return union_members(inner, discriminator or found)
     if origin in (Union, UnionType):
         options = [a for a in get_args(annotation) if a is not type(None)]
         if len(options) == 1:  # `Section | None`: pydantic names no member
-            return _members(options[0], discriminator)
+            return union_members(options[0], discriminator)
         return options, discriminator if isinstance(discriminator, str) else None
     return [annotation], None
 

@@ -105,3 +105,28 @@ def test_a_failure_after_training_moves_in_no_adapter_without_its_summary(copy, 
     assert summary["resumed"] is True and summary["steps"] == 4
     assert (run_dir.train / "adapter" / "adapter_model.safetensors").is_file()
     assert not (run_dir.train / "checkpoints").exists()
+
+
+def test_what_a_killed_attempt_left_before_a_checkpoint_is_not_resumed(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """`kill -9` before the first checkpoint: the manifest still says running, train/ holds
+    the steps logged so far and no checkpoint. The next run counted that as resume state and
+    started from step 0 on top of it: metrics.jsonl logged steps 1, 1, 2, 3, 4."""
+    from tunesmith import pipeline
+    from tunesmith.artifacts import read_jsonl
+
+    recipe = small_recipe(tmp_path, tiny_model_dir)
+    run_dir = RunDir(tmp_path / "run")
+    run_pipeline(recipe, run_dir, only=["data"])
+    with monkeypatch.context() as killed:
+        killed.setattr(pipeline._Previous, "put_back", lambda self: True)  # no handler runs
+        _fail_at_step(killed, 1, KeyboardInterrupt())
+        with pytest.raises(KeyboardInterrupt):
+            run_pipeline(recipe, run_dir, only=["train"])
+    assert run_dir.stage_entry("train")["status"] == "running"
+    assert not (run_dir.train / "checkpoints").exists()
+    run_pipeline(recipe, run_dir, only=["train"])
+    steps = [r["step"] for r in read_jsonl(run_dir.train / "metrics.jsonl") if "loss" in r]
+    assert steps == [1, 2, 3, 4]
+    assert run_dir.stage_entry("train")["result"]["resumed"] is False

@@ -149,6 +149,9 @@ class _Previous:
             and entry.get("status") in ("running", "failed")
             and entry.get("config_hash") == config_hash
             and entry.get("inputs") == prints
+            # what an attempt killed before its first checkpoint left is no state to resume
+            # from: started on, its logged steps would be logged again after them
+            and _resume_state(run_dir, spec)
         )
         holding = _holding(run_dir, spec)
         _remove(holding)  # left by a process killed mid-stage
@@ -167,10 +170,7 @@ class _Previous:
         entry) is back. Resume state is kept (and the outputs set aside dropped): an error such
         as a tracking server gone mid-run, or Ctrl-C, is followed by the same command, which
         then resumes rather than starting over."""
-        resume_state = self.spec.resumes and any(
-            p.exists() for p in self.spec.scratch(self.run_dir)
-        )
-        if resume_state:
+        if _resume_state(self.run_dir, self.spec):
             self.drop()
             return False
         for path in self.spec.reset(self.run_dir):
@@ -194,6 +194,11 @@ class _Previous:
         # the run folder (and be copied along with it)
         with contextlib.suppress(OSError):  # not empty: another stage's outputs are held
             holding.parent.rmdir()
+
+
+def _resume_state(run_dir: RunDir, spec: StageSpec) -> bool:
+    """Whether the stage saved state to resume from (its scratch paths: checkpoints)."""
+    return spec.resumes and any(p.exists() for p in spec.scratch(run_dir))
 
 
 def _holding(run_dir: RunDir, spec: StageSpec) -> Path:

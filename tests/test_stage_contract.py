@@ -239,6 +239,31 @@ def test_a_first_attempt_failing_before_resume_state_leaves_no_folder(tmp_path, 
     assert entry["status"] == "failed" and entry["error"] == "RuntimeError: out of memory"
 
 
+def test_an_observers_stop_keeps_what_the_stage_wrote(tmp_path, tiny_recipe):
+    """A search trial's pruner stops the train stage on purpose: its curve so far stays for
+    the trial's report, even with no checkpoint yet (it is no failure to undo)."""
+    from tunesmith.tracking.observers import notify, observing
+
+    class Pruned(Exception):
+        pass
+
+    def prune(record):
+        raise Pruned(f"pruned at step {record['step']}")
+
+    def logs_then_is_pruned(recipe, run_dir):
+        _writing("curve")(recipe, run_dir)
+        notify({"step": 2, "val_ppl": 9.0})
+
+    load_stages()
+    run_dir = RunDir(tmp_path / "run")
+    with pytest.MonkeyPatch.context() as patch, observing(prune):
+        patch.setitem(STAGES._items, "fresh", _fresh_spec(logs_then_is_pruned))
+        with pytest.raises(Pruned):
+            run_pipeline(load_recipe(tiny_recipe()), run_dir, only=["fresh"])
+    assert (run_dir.root / "fresh" / "out.txt").read_text() == "curve"
+    assert run_dir.stage_entry("fresh")["status"] == "failed"
+
+
 def test_other_failures_keep_the_new_attempt_for_resuming(fresh_run):
     run_dir, rerun = fresh_run
 

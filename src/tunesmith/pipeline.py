@@ -80,8 +80,14 @@ def _run_stage(spec: StageSpec, recipe: Recipe, run_dir: RunDir, force: bool):
     except BaseException as exc:
         # Bad input, an error or Ctrl-C before the attempt saved anything to resume from: what
         # it wrote goes and the finished outputs it replaced come back as they were. Else kept
-        # as 'failed' (not 'running') so a reader knows; the same command resumes.
-        if not previous.put_back():
+        # as 'failed' (not 'running') so a reader knows; the same command resumes. A stop on
+        # purpose (a search trial pruned) keeps what the stage wrote, as before.
+        from tunesmith.tracking.observers import stopped_by_observer
+
+        stopped = stopped_by_observer(exc)
+        if stopped:
+            previous.drop()
+        if stopped or not previous.put_back():
             run_dir.update_stage(spec.name, status="failed", error=one_line(exc))
         raise
     previous.drop()

@@ -175,7 +175,8 @@ class MlflowTracker:
 
     @contextlib.contextmanager
     def _calls(self):
-        """MLflow's errors (a server gone mid-run, a store that refuses) as one line naming the
+        """Every call to the store: over HTTP with bounded retries (bounded_http_retries), and
+        MLflow's errors (a server gone mid-run, a store that refuses) as one line naming the
         store; after one, `close` does not wait on that store again."""
         from mlflow.exceptions import MlflowException
 

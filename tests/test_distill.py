@@ -201,19 +201,27 @@ def test_the_stage_refuses_it_too_when_called_on_a_finished_run(tmp_path, distil
     assert (run_dir.root / "distill" / "summary.json").is_file()  # nothing written is lost
 
 
-def test_a_student_with_another_vocabulary_is_refused(tmp_path, tiny_model_dir):
+def _other_vocabulary(tmp_path, tiny_model_dir):
+    """A copy of the tiny model whose tokenizer has one token more."""
     import shutil
 
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from tunesmith.distill.student import make_student
-    from tunesmith.errors import UserError
+    from transformers import AutoTokenizer
 
     other = tmp_path / "other"
     shutil.copytree(tiny_model_dir, other)
     tokenizer = AutoTokenizer.from_pretrained(other)
     tokenizer.add_tokens(["<extra>"])
     tokenizer.save_pretrained(other)
+    return other
+
+
+def test_a_student_with_another_vocabulary_is_refused(tmp_path, tiny_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tunesmith.distill.student import make_student
+    from tunesmith.errors import UserError
+
+    other = _other_vocabulary(tmp_path, tiny_model_dir)
     teacher = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     config = _recipe(tmp_path, tiny_model_dir, {"student_model": str(other)}).distill
     with pytest.raises(UserError, match="another vocabulary than the teacher"):
@@ -251,3 +259,95 @@ def test_report_has_the_distillation_table(distilled):
     assert table.count("<tr>") == 4  # header, teacher, labels only, distilled
     assert "<td>distilled</td>" in table and '<td class="num">1</td>' in table
     assert 'id="distill-gain">Distilled minus labels-only student' in page
+
+
+@pytest.fixture
+def copied(distilled, tmp_path):
+    """A copy of the distilled run folder to fail on, and its distill/ folder."""
+    import shutil
+
+    run = shutil.copytree(distilled[1].root, tmp_path / "run")
+    return run, run / "distill"
+
+
+def _failing_student(monkeypatch, student: str, error: BaseException) -> None:
+    """`student`'s second optimizer step raises `error` (its first step is logged)."""
+    from tunesmith.train import loop
+
+    real = loop.Trainer._optimizer_step
+
+    def failing(self, batches):
+        if self.out.name == student and self.state.step == 1:
+            raise error
+        return real(self, batches)
+
+    monkeypatch.setattr(loop.Trainer, "_optimizer_step", failing)
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), RuntimeError("out of memory")])
+@pytest.mark.parametrize("earlier", [True, False], ids=["over a finished one", "first"])
+def test_a_distillation_failing_before_a_checkpoint_leaves_the_run_as_it_was(
+    copied, monkeypatch, error, earlier
+):
+    """Before, the new student's first steps were appended to the finished one's log (and a
+    first distillation left distill/ with the teacher's targets and a student's log)."""
+    import shutil
+
+    from test_evaluate_export_failures import snapshot
+
+    from tunesmith.cli.export_cmd import distill
+
+    run, folder = copied
+    if not earlier:
+        shutil.rmtree(folder)
+    before = snapshot(run)
+    _failing_student(monkeypatch, "distilled", error)
+    with pytest.raises(type(error)):
+        distill(run)
+    assert snapshot(run) == before
+
+
+def test_a_distillation_failing_after_a_checkpoint_resumes_and_moves_students_in_together(
+    copied, monkeypatch
+):
+    """The labels-only student fails after the distilled one finished: before, the distilled
+    student's new weights were already in place beside the previous summary.json. Now no
+    student moves in until both and the summary are written; the checkpoints stay, and the
+    same command resumes and finishes."""
+    from tunesmith.cli.export_cmd import distill
+
+    run, folder = copied
+    _failing_student(monkeypatch, "labels_only", RuntimeError("out of memory"))
+    with pytest.raises(RuntimeError):
+        distill(run)
+    assert not (folder / "summary.json").exists()
+    assert not (folder / "distilled" / "model").exists()
+    assert (folder / "distilled" / "checkpoints").is_dir()
+    assert not [p.name for p in run.iterdir() if p.name.startswith(".distill")]
+    monkeypatch.undo()
+    distill(run)
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["distilled"]["steps"] == summary["labels_only"]["steps"] == 4
+    assert (folder / "labels_only" / "model" / "model.safetensors").is_file()
+    assert not list(folder.glob("*/checkpoints")) and not list(folder.glob("*/best"))
+
+
+def test_a_refused_student_leaves_no_distill_folder(copied, tiny_model_dir):
+    """The vocabulary refusal came after distill/ was made: an empty folder was left."""
+    import shutil
+
+    from tunesmith.artifacts import RunDir
+    from tunesmith.config import load_recipe
+    from tunesmith.config.overrides import override_recipe
+    from tunesmith.distill.stage import run as run_distill
+    from tunesmith.errors import UserError
+
+    run, folder = copied
+    shutil.rmtree(folder)
+    other = _other_vocabulary(run.parent, tiny_model_dir)
+    recipe = override_recipe(
+        load_recipe(run / "recipe.yaml"), {"distill.student_model": str(other)}
+    )
+    with pytest.raises(UserError, match="another vocabulary than the teacher"):
+        run_distill(recipe, RunDir(run))
+    assert not folder.exists()

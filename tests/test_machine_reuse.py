@@ -326,3 +326,75 @@ def test_a_second_run_scores_no_reference_again(tmp_path, tiny_recipe, monkeypat
     for name in ("base", "few_shot"):
         before, after = _rows(first, name), _rows(second, name)
         assert [r["scores"]["nll"] for r in after] == [r["scores"]["nll"] for r in before]
+
+
+def _lock_of(store: OutputStore):
+    return store.path.with_name(store.path.name + ".lock")
+
+
+def test_pruning_a_file_never_lets_two_runs_hold_its_lock(tmp_path, monkeypatch):
+    """A run had opened a store file's lock file and was about to lock it when pruning removed
+    the file and its lock file: it then locked the removed lock file, and a third run, which
+    creates a new one at that name, took "the same" lock at once; two appends interleaved."""
+    import fcntl
+    import threading
+
+    from tunesmith.evaluate.output_store import prune
+
+    store = OutputStore(tmp_path, "pruned")
+    store.add({"k": {"prediction": "x"}})
+    real_flock = fcntl.flock
+    opened, go, holding, done = (threading.Event() for _ in range(4))
+
+    def flock(handle, operation):
+        if threading.current_thread().name == "waiter" and not opened.is_set():
+            opened.set()  # the waiter has its lock file open: prune now, then let it lock
+            go.wait(10)
+        return real_flock(handle, operation)
+
+    def waiter():
+        with store_lock(store.path):
+            holding.set()
+            done.wait(10)
+
+    from tunesmith.models.cache import locked as store_lock
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    thread = threading.Thread(target=waiter, name="waiter")
+    thread.start()
+    try:
+        assert opened.wait(10)
+        assert prune(tmp_path, 0) == [store.path]
+        go.set()
+        assert holding.wait(10)
+        # another run taking the file's lock now
+        with open(_lock_of(store), "a") as third, pytest.raises(BlockingIOError):
+            real_flock(third, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        go.set()
+        done.set()
+        thread.join(10)
+
+
+def test_pruning_and_clearing_leave_no_lock_files(tmp_path, monkeypatch):
+    """Lock files go with their store files (and one left by a run of older code without
+    its file goes too), so the store folder does not fill with empty lock files."""
+    from typer.testing import CliRunner
+
+    from tunesmith.cli.main import app
+    from tunesmith.evaluate.output_store import prune, remove_file
+
+    orphan = tmp_path / "gone.jsonl.lock"
+    orphan.write_text("")
+    stores = [OutputStore(tmp_path, name) for name in ("a", "b")]
+    for store in stores:
+        store.add({"k": {"prediction": "x"}})
+    prune(tmp_path, 10**9)  # nothing above the bound: only the orphan goes
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        name for store in stores for name in (store.path.name, _lock_of(store).name)
+    )
+    remove_file(stores[0].path, orphan_lock_only=True)  # its file is there: no orphan
+    assert _lock_of(stores[0]).exists() and stores[0].path.exists()
+    monkeypatch.setenv("TUNESMITH_OUTPUTS", str(tmp_path))
+    assert CliRunner().invoke(app, ["cache", "--clear"]).exit_code == 0
+    assert not list(tmp_path.iterdir())

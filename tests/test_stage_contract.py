@@ -213,10 +213,67 @@ def test_bad_input_puts_a_finished_stage_back_as_it_was(fresh_run):
     assert not (run_dir.root / ".previous").exists()
 
 
+@pytest.mark.parametrize("error", [RuntimeError("out of memory"), KeyboardInterrupt()])
+def test_other_failures_before_resume_state_put_a_finished_stage_back(fresh_run, error):
+    """An error or Ctrl-C is no different from bad input while the attempt has nothing to
+    resume from: the finished stage was dropped and the attempt's partial output left."""
+    run_dir, rerun = fresh_run
+    before = run_dir.stage_entry("fresh")
+    with pytest.raises(type(error)):
+        rerun(_writing("partial", error))
+    assert (run_dir.root / "fresh" / "out.txt").read_text() == "finished"
+    assert run_dir.stage_entry("fresh") == before
+    assert not (run_dir.root / ".previous").exists()
+
+
+def test_a_first_attempt_failing_before_resume_state_leaves_no_folder(tmp_path, tiny_recipe):
+    load_stages()
+    run_dir = RunDir(tmp_path / "run")
+    spec = _fresh_spec(_writing("partial", RuntimeError("out of memory")))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(STAGES._items, "fresh", spec)
+        with pytest.raises(RuntimeError):
+            run_pipeline(load_recipe(tiny_recipe()), run_dir, only=["fresh"])
+    assert not (run_dir.root / "fresh").exists()
+    entry = run_dir.stage_entry("fresh")
+    assert entry["status"] == "failed" and entry["error"] == "RuntimeError: out of memory"
+
+
+def test_an_observers_stop_keeps_what_the_stage_wrote(tmp_path, tiny_recipe):
+    """A search trial's pruner stops the train stage on purpose: its curve so far stays for
+    the trial's report, even with no checkpoint yet (it is no failure to undo)."""
+    from tunesmith.tracking.observers import notify, observing
+
+    class Pruned(Exception):
+        pass
+
+    def prune(record):
+        raise Pruned(f"pruned at step {record['step']}")
+
+    def logs_then_is_pruned(recipe, run_dir):
+        _writing("curve")(recipe, run_dir)
+        notify({"step": 2, "val_ppl": 9.0})
+
+    load_stages()
+    run_dir = RunDir(tmp_path / "run")
+    with pytest.MonkeyPatch.context() as patch, observing(prune):
+        patch.setitem(STAGES._items, "fresh", _fresh_spec(logs_then_is_pruned))
+        with pytest.raises(Pruned):
+            run_pipeline(load_recipe(tiny_recipe()), run_dir, only=["fresh"])
+    assert (run_dir.root / "fresh" / "out.txt").read_text() == "curve"
+    assert run_dir.stage_entry("fresh")["status"] == "failed"
+
+
 def test_other_failures_keep_the_new_attempt_for_resuming(fresh_run):
     run_dir, rerun = fresh_run
+
+    def checkpoints_then_fails(recipe, run_dir):
+        _writing("partial")(recipe, run_dir)
+        (run_dir.root / "fresh" / "checkpoints").mkdir()
+        raise RuntimeError("out of memory")
+
     with pytest.raises(RuntimeError):
-        rerun(_writing("partial", RuntimeError("out of memory")))
+        rerun(checkpoints_then_fails)
     assert (run_dir.root / "fresh" / "out.txt").read_text() == "partial"
     entry = run_dir.stage_entry("fresh")
     assert entry["status"] == "failed" and entry["error"] == "RuntimeError: out of memory"

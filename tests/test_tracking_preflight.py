@@ -301,12 +301,21 @@ def mlflow_http_unset(monkeypatch):
     return monkeypatch
 
 
-def _open_without_server(monkeypatch, tmp_path, uri):
+def _open_without_server(monkeypatch, tmp_path, uri) -> dict:
+    """Open a tracker whose calls reach no server; MLflow's HTTP settings while it opened."""
+    from mlflow import environment_variables as env
+
     from tunesmith.tracking.base import StageRun
     from tunesmith.tracking.mlflow_backend import MlflowTracker
 
-    monkeypatch.setattr(MlflowTracker, "_open", lambda self, config, run: None)
+    seen = {}
+
+    def record(self, config, run) -> None:
+        seen.update({name: getattr(env, name).get() for name in MLFLOW_HTTP})
+
+    monkeypatch.setattr(MlflowTracker, "_open", record)
     MlflowTracker(_mlflow_at(uri), StageRun(tmp_path, "train", {}))
+    return seen
 
 
 def test_an_mlflow_server_gets_bounded_http_retries_and_keeps_the_users_own(
@@ -314,15 +323,41 @@ def test_an_mlflow_server_gets_bounded_http_retries_and_keeps_the_users_own(
 ):
     """A server that dies mid-run: MLflow's defaults retry for minutes, tunesmith's for < 30 s,
     unless the user chose a value (kept)."""
-    from mlflow import environment_variables as env
-
     mlflow_http_unset.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")  # the user's own
-    _open_without_server(mlflow_http_unset, tmp_path, f"http://127.0.0.1:{_closed_port()}")
-    assert env.MLFLOW_HTTP_REQUEST_MAX_RETRIES.get() == 2
-    assert env.MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR.get() == 1
-    assert env.MLFLOW_HTTP_REQUEST_TIMEOUT.get() == 60
+    before = dict(os.environ)
+    seen = _open_without_server(mlflow_http_unset, tmp_path, f"http://127.0.0.1:{_closed_port()}")
+    assert seen == {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": 2,
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": 1,
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": 60,
+    }
+    assert dict(os.environ) == before  # only during the tracker's calls
 
 
 def test_a_local_mlflow_store_leaves_http_settings_alone(tmp_path, mlflow_http_unset):
     _open_without_server(mlflow_http_unset, tmp_path, None)  # sqlite in the run folder
     assert not any(name in os.environ for name in MLFLOW_HTTP)
+
+
+def test_mlflow_http_bounds_hold_only_during_its_calls(tmp_path, mlflow_http_unset):
+    """MLflow's retry and timeout variables are bounded while the tracker calls the server and
+    restored after: they were set in os.environ for the rest of the process (later runs, the
+    UI server, tune trials). A value the user set is kept, and still there afterwards."""
+    import mlflow.utils.rest_utils as rest_utils
+
+    from tunesmith.tracking.base import StageRun
+
+    mlflow_http_unset.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "7")  # the user's own
+    before = dict(os.environ)
+    seen = []
+    real = rest_utils._get_http_response_with_retries
+
+    def recording(method, url, max_retries, backoff_factor, *args, **kwargs):
+        seen.append((max_retries, backoff_factor, kwargs["timeout"]))
+        return real(method, url, max_retries, backoff_factor, *args, **kwargs)
+
+    mlflow_http_unset.setattr(rest_utils, "_get_http_response_with_retries", recording)
+    with _web_server(_FileServer) as uri, pytest.raises(UserError):
+        TRACKERS.get("mlflow").open(_mlflow_at(uri), StageRun(tmp_path, "train", {}))
+    assert seen and set(seen) == {(2, 1, 7)}
+    assert dict(os.environ) == before

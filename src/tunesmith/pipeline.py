@@ -77,16 +77,18 @@ def _run_stage(spec: StageSpec, recipe: Recipe, run_dir: RunDir, force: bool):
 
         with _stage_log(run_dir, spec.name), observe_stage(recipe, run_dir, spec.name):
             result = spec.run(recipe, run_dir)  # observe_stage: trackers, energy, outputs logged
-    except UserError as exc:
-        # bad input found before the attempt saved anything to resume: the finished outputs
-        # it replaced come back as they were
-        if not previous.put_back():
-            run_dir.update_stage(spec.name, status="failed", error=one_line(exc))
-        raise
     except BaseException as exc:
-        # Kept as 'failed' (not 'running') so a reader knows; same config resumes.
-        previous.drop()
-        run_dir.update_stage(spec.name, status="failed", error=one_line(exc))
+        # Bad input, an error or Ctrl-C before the attempt saved anything to resume from: what
+        # it wrote goes and the finished outputs it replaced come back as they were. Else kept
+        # as 'failed' (not 'running') so a reader knows; the same command resumes. A stop on
+        # purpose (a search trial pruned) keeps what the stage wrote, as before.
+        from tunesmith.tracking.observers import stopped_by_observer
+
+        stopped = stopped_by_observer(exc)
+        if stopped:
+            previous.drop()
+        if stopped or not previous.put_back():
+            run_dir.update_stage(spec.name, status="failed", error=one_line(exc))
         raise
     previous.drop()
     seconds = round(time.perf_counter() - started, 2)
@@ -137,9 +139,10 @@ def _is_current(run_dir: RunDir, spec: StageSpec, config_hash: str, prints: dict
 
 class _Previous:
     """A stage's earlier outputs while it starts afresh (config or inputs changed): moved aside
-    under .previous/ rather than deleted, so a failure on bad input can put a finished stage
-    back exactly as it was (files and manifest entry); dropped once the new attempt succeeds
-    or fails otherwise. An interrupted stage's resume state (same config and inputs) stays."""
+    under .previous/ rather than deleted, so a failed attempt that saved nothing to resume
+    from can put a finished stage back exactly as it was (files and manifest entry); dropped
+    once the new attempt succeeds or has saved resume state. An interrupted stage's resume
+    state (same config and inputs) stays."""
 
     def __init__(self, run_dir: RunDir, spec: StageSpec, moved: list[Path], entry: dict) -> None:
         self.run_dir, self.spec, self.moved, self.entry = run_dir, spec, moved, entry
@@ -152,6 +155,9 @@ class _Previous:
             and entry.get("status") in ("running", "failed")
             and entry.get("config_hash") == config_hash
             and entry.get("inputs") == prints
+            # what an attempt killed before its first checkpoint left is no state to resume
+            # from: started on, its logged steps would be logged again after them
+            and _resume_state(run_dir, spec)
         )
         holding = _holding(run_dir, spec)
         _remove(holding)  # left by a process killed mid-stage
@@ -165,20 +171,22 @@ class _Previous:
         return cls(run_dir, spec, moved, entry if entry.get("status") == "done" else {})
 
     def put_back(self) -> bool:
-        """Restore the finished outputs and their manifest entry. False (and nothing restored)
-        if there were none (a stage without reset paths overwrites in place: nothing whole to
-        put back), or if the new attempt already saved resume state: an error such as a
-        tracking server gone mid-run is fixed without changing the recipe, and the same
-        command then resumes rather than starting over."""
-        resume_state = self.spec.resumes and any(
-            p.exists() for p in self.spec.scratch(self.run_dir)
-        )
-        if not self.entry or not self.moved or resume_state:
+        """Unless the failed attempt saved resume state, remove what it wrote (the reset paths)
+        and restore the outputs set aside; True when a finished stage (outputs and manifest
+        entry) is back. Resume state is kept (and the outputs set aside dropped): an error such
+        as a tracking server gone mid-run, or Ctrl-C, is followed by the same command, which
+        then resumes rather than starting over."""
+        if _resume_state(self.run_dir, self.spec):
+            self.drop()
+            return False
+        for path in self.spec.reset(self.run_dir):
+            _remove(path)  # what the failed attempt wrote: nothing to resume, a stray folder
+        if not self.entry or not self.moved:
+            # no finished stage was set aside (an unfinished one's files would not match the
+            # manifest entry, which now names the new attempt)
             self.drop()
             return False
         holding = _holding(self.run_dir, self.spec)
-        for path in self.spec.reset(self.run_dir):
-            _remove(path)  # what the failed attempt wrote
         for path in self.moved:
             os.replace(holding / path.relative_to(self.run_dir.root), path)
         self.drop()
@@ -192,6 +200,11 @@ class _Previous:
         # the run folder (and be copied along with it)
         with contextlib.suppress(OSError):  # not empty: another stage's outputs are held
             holding.parent.rmdir()
+
+
+def _resume_state(run_dir: RunDir, spec: StageSpec) -> bool:
+    """Whether the stage saved state to resume from (its scratch paths: checkpoints)."""
+    return spec.resumes and any(p.exists() for p in spec.scratch(run_dir))
 
 
 def _holding(run_dir: RunDir, spec: StageSpec) -> Path:

@@ -140,6 +140,34 @@ def staged_into(folder: str | Path) -> Iterator[Callable[[str], Path]]:
 
 
 @contextmanager
+def resumable_into(folder: str | Path, resume_state: Callable[[], bool]) -> Iterator[None]:
+    """Around work that writes `folder` and saves resume state in it as it goes (checkpoints;
+    `resume_state()` says whether some is there). A `folder` holding none (a finished result,
+    or what a killed attempt left) is moved aside first, so the work starts afresh; a failed
+    block that saved no resume state leaves `folder` as it was (its writes removed, the folder
+    moved aside put back, or none when there was none); otherwise the folder moved aside is
+    dropped and the resume state kept, for the same command to resume from.
+
+    For a command that resumes outside the pipeline, which does the same for its stages
+    (pipeline.py `_Previous`, with the manifest entry)."""
+    folder = Path(folder)
+    aside = previous_folder(folder)
+    remove(aside)  # left by a process killed mid-work
+    if folder.exists() and not resume_state():
+        os.replace(folder, aside)
+    try:
+        yield
+    except BaseException:
+        if not resume_state():
+            remove(folder)
+            if aside.exists():
+                os.replace(aside, folder)
+        raise
+    finally:
+        remove(aside)
+
+
+@contextmanager
 def folder_swap(target: str | Path) -> Iterator[Path]:
     """`swapped_into` for a folder: the staging folder is created, empty."""
     with swapped_into(target) as staging:

@@ -7,6 +7,7 @@ import typer
 
 def show_or_clear(clear: bool) -> None:
     from tunesmith.evaluate.output_store import MAX_MB_VARIABLE, max_bytes, outputs_root
+    from tunesmith.evaluate.output_store import clear as clear_store
 
     root = outputs_root()
     if root is None:
@@ -15,9 +16,7 @@ def show_or_clear(clear: bool) -> None:
     files = sorted(root.glob("*.jsonl")) if root.is_dir() else []
     size = sum(f.stat().st_size for f in files)
     if clear:
-        for file in files:
-            file.unlink(missing_ok=True)
-            file.with_name(file.name + ".lock").unlink(missing_ok=True)
+        clear_store(root)
         typer.echo(f"{root}: removed {len(files)} model file(s), {size / 1e6:.1f} MB")
         return
     outputs = sum(_lines(f) for f in files)

@@ -71,13 +71,18 @@ def distill(
     run: Path = typer.Argument(..., help="A run folder whose train stage finished."),
 ) -> None:
     """Distil the tuned model into a shallower student (the recipe's distill section)."""
+    from tunesmith.artifacts.files import remove
     from tunesmith.distill.stage import run as run_distill
+    from tunesmith.distill.stage import scratch
     from tunesmith.progress import console
 
     recipe, run_dir = finished_run(run)
     if recipe.distill is None:
         recipe = _with_default_distill(recipe)
-    result = run_distill(recipe, run_dir)
+    with run_lock(run_dir):
+        result = run_distill(recipe, run_dir)
+        for path in scratch(run_dir):  # as the pipeline does: a later distill starts afresh
+            remove(path)
     console.print(f"students written under {run_dir.root / 'distill'}: {result}")
     console.print(f"next: tunesmith evaluate {run} (scores the students with intervals)")
 

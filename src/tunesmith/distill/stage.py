@@ -17,19 +17,31 @@ STUDENTS = ("distilled", "labels_only")
 
 
 def run(recipe: Recipe, run_dir: RunDir) -> dict:
+    """Distil, leaving distill/ as it was on a failure (Ctrl-C, an error, bad input found
+    late) unless a student saved a checkpoint to resume from: nothing is written before the
+    refusals, an earlier distill/ holding no resume state is set aside until this one
+    finishes (files.resumable_into), and the students and summary.json move in together once
+    all are written (RunDir.staged)."""
+    from tunesmith.artifacts.files import resumable_into
+    from tunesmith.distill.student import check_before_loading, make_student
+    from tunesmith.methods.tuned import merged_tuned
+
+    check_before_loading(recipe)
+    teacher, tokenizer, _ = merged_tuned(recipe, run_dir, "distill")
+    student = make_student(recipe.distill, teacher, tokenizer)  # refuses before any work
+    with resumable_into(run_dir.root / "distill", lambda: _resume_state(run_dir)):
+        return _distil(recipe, run_dir, teacher, student, tokenizer)
+
+
+def _distil(recipe: Recipe, run_dir: RunDir, teacher, student, tokenizer) -> dict:
     import copy
 
     from tunesmith.distill.losses import soft_targets
-    from tunesmith.distill.student import check_before_loading, make_student
     from tunesmith.distill.targets import TARGETS, attach, load_targets
     from tunesmith.distill.train import student_plan, student_training, train_student
-    from tunesmith.methods.tuned import merged_tuned
     from tunesmith.models.truncation import cut_record
 
-    check_before_loading(recipe)
     config, out = recipe.distill, run_dir.stage("distill")
-    teacher, tokenizer, _ = merged_tuned(recipe, run_dir, "distill")
-    student = make_student(config, teacher, tokenizer)  # refuses before any work
     cfg = student_training(recipe)
     plan, val_items = student_plan(cfg, student, tokenizer, run_dir.data, out)
     items = plan.items  # training rows, then replay rows: the teacher gives targets for both
@@ -46,19 +58,33 @@ def run(recipe: Recipe, run_dir: RunDir) -> dict:
     plans = {"distilled": soft_targets(config)}
     if config.compare_labels_only:
         plans["labels_only"] = None
-    for name, soft in plans.items():
-        if soft is not None:
-            attach(items, load_targets(out / TARGETS))
-        else:
-            for item in items:
-                item.soft = None
-        model = copy.deepcopy(student)
-        state = train_student(recipe, cfg, model, plan, val_items, tokenizer, out / name, soft)
-        summary[name] = _describe(model, tokenizer, recipe, run_dir, out / name / "model")
-        summary[name].update(steps=state.step, best_val_ppl=state.best_val_ppl)
-    summary["settings"] = config.model_dump()
-    write_json(out / "summary.json", summary)
+    with run_dir.staged("distill") as place:
+        for name, soft in plans.items():
+            if soft is not None:
+                attach(items, load_targets(out / TARGETS))
+            else:
+                for item in items:
+                    item.soft = None
+            model, final = copy.deepcopy(student), place(f"{name}/model")
+            state = train_student(
+                recipe, cfg, model, plan, val_items, tokenizer, out / name, soft, final
+            )
+            summary[name] = _describe(model, tokenizer, recipe, run_dir, final)
+            summary[name].update(steps=state.step, best_val_ppl=state.best_val_ppl)
+        summary["settings"] = config.model_dump()
+        write_json(place("summary.json"), summary)
     return {name: summary[name]["blocks"] for name in plans}
+
+
+def scratch(run_dir: RunDir) -> list[Path]:
+    """The students' resume state and best weights: removed once the stage finished."""
+    folder = run_dir.root / "distill"
+    return [folder / name / part for name in STUDENTS for part in ("checkpoints", "best")]
+
+
+def _resume_state(run_dir: RunDir) -> bool:
+    """A student saved a checkpoint: a failed distillation keeps it to resume from."""
+    return any((run_dir.root / "distill" / name / "checkpoints").exists() for name in STUDENTS)
 
 
 def _ensure_targets(teacher, items, k: int, batch_size: int, tokenizer, path: Path) -> None:
@@ -112,11 +138,7 @@ def _register() -> None:
             lambda run_dir: [run_dir.root / "distill" / "summary.json"],
             run,
             reset=lambda run_dir: [run_dir.root / "distill"],
-            scratch=lambda run_dir: [
-                run_dir.root / "distill" / n / part
-                for n in STUDENTS
-                for part in ("checkpoints", "best")
-            ],
+            scratch=scratch,
             resumes=True,
             applies=lambda recipe: recipe.distill is not None,
             # 2: the students train with the class weights, curriculum and replay

@@ -31,9 +31,12 @@ def student_plan(cfg, student, tokenizer, data: Path, out: Path):
     return plan, val_items[: cfg.val_max_examples]
 
 
-def train_student(recipe, cfg, student, plan, val_items, tokenizer, out: Path, soft=None):
+def train_student(
+    recipe, cfg, student, plan, val_items, tokenizer, out: Path, soft=None, final=None
+):
     """Train `student` on `plan` (student_plan; soft: distill/losses.py SoftTargets, or None
-    for labels alone); its best weights end in out/model/. Returns the loop's final state."""
+    for labels alone) in `out`; its best weights end in `final` (default out/model/). Returns
+    the loop's final state."""
     from tunesmith.train.session import (
         make_trainable,
         make_trainer,
@@ -46,5 +49,5 @@ def train_student(recipe, cfg, student, plan, val_items, tokenizer, out: Path, s
     model = make_trainable(student, cfg, precision)
     trainer = make_trainer(model, cfg, plan, val_items, tokenizer, out, precision, soft=soft)
     run_trainer(trainer)
-    save_final(model, cfg, out, out / "model", tokenizer)
+    save_final(model, cfg, out, final or out / "model", tokenizer)
     return trainer.state

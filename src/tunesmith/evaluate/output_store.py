@@ -124,7 +124,8 @@ def max_bytes() -> int:
 
 def prune(folder: Path, limit: int, keep: Path | None = None) -> list[Path]:
     """Remove the least recently used model files until the store holds at most `limit` bytes
-    (`keep`, the file just written, stays even alone above it); the files removed."""
+    (`keep`, the file just written, stays even alone above it); the files removed. A lock
+    file whose model file is gone (removed by older code, or by hand) goes too."""
     files = []
     for path in folder.glob("*.jsonl"):
         try:
@@ -139,14 +140,37 @@ def prune(folder: Path, limit: int, keep: Path | None = None) -> list[Path]:
             break
         if path == keep:
             continue
-        with _locked(path):  # not while another run appends to it
-            path.unlink(missing_ok=True)
-        path.with_name(path.name + ".lock").unlink(missing_ok=True)
+        remove_file(path)
         total -= size
         removed.append(path)
+    for lock in folder.glob("*.jsonl.lock"):
+        if not lock.with_suffix("").exists():
+            remove_file(lock.with_suffix(""), orphan_lock_only=True)
     if removed:
         log.info("outputs store %s: %d least recently used file(s) removed", folder, len(removed))
     return removed
+
+
+def clear(folder: Path) -> list[Path]:
+    """Every model file of the store removed (`tunesmith cache --clear`); the files removed."""
+    files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+    for path in files:
+        remove_file(path)
+    return files
+
+
+def remove_file(path: Path, orphan_lock_only: bool = False) -> None:
+    """A model file and its lock file removed, under that lock: not while another run appends
+    to or reads the file, and the lock file only by its holder, which `locked` makes safe for
+    a run waiting on it (it then locks the new lock file another run makes). With
+    `orphan_lock_only`, only a lock file whose model file is (still) missing goes."""
+    from tunesmith.models.cache import lock_file
+
+    with _locked(path):
+        if not orphan_lock_only:
+            path.unlink(missing_ok=True)
+        if not path.exists():  # a run that created it meanwhile keeps both
+            lock_file(path).unlink(missing_ok=True)
 
 
 def _locked(path: Path):

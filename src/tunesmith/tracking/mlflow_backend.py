@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -31,15 +32,37 @@ BOUNDED_HTTP = {
 }
 
 
-def bound_http_retries() -> None:
-    """Set MLflow's HTTP retry and timeout variables to BOUNDED_HTTP, each only where the user
-    has not set it (their own value is kept)."""
+_BOUNDING = threading.Lock()
+_bounded: dict[str, int] = {"calls": 0}  # calls inside `bounded_http_retries` now
+_ours: list[str] = []  # the variables those calls set (the user had not)
+
+
+@contextlib.contextmanager
+def bounded_http_retries():
+    """MLflow's HTTP retry and timeout variables at BOUNDED_HTTP while the block runs, each only
+    where the user has not set it (their own value is kept). MLflow reads them from os.environ
+    at each request and its client takes no such setting, so they are set for the block and
+    removed after it: set for good, they bounded every later MLflow call of the process (the
+    UI server, another run or tune trial in it) and showed in its environment. Counted, so a
+    tracker calling in another thread keeps them until the last call ends."""
     from mlflow import environment_variables
 
-    for name, value in BOUNDED_HTTP.items():
-        variable = getattr(environment_variables, name)  # the installed MLflow's own name
-        if not variable.is_set():
-            variable.set(value)
+    with _BOUNDING:
+        if _bounded["calls"] == 0:
+            for name, value in BOUNDED_HTTP.items():
+                variable = getattr(environment_variables, name)  # the installed MLflow's name
+                if not variable.is_set():
+                    variable.set(value)
+                    _ours.append(name)
+        _bounded["calls"] += 1
+    try:
+        yield
+    finally:
+        with _BOUNDING:
+            _bounded["calls"] -= 1
+            if _bounded["calls"] == 0:
+                while _ours:
+                    getattr(environment_variables, _ours.pop()).unset()
 
 
 def tracking_uri(config: TrackingConfig, root: Path) -> str:
@@ -147,19 +170,20 @@ class MlflowTracker:
     def __init__(self, config: TrackingConfig, run: StageRun) -> None:
         self.uri = tracking_uri(config, run.root)
         self.failed_call = False
-        if urlparse(self.uri).scheme in ("http", "https"):  # local stores make no HTTP calls
-            bound_http_retries()
         with self._calls():
             self._open(config, run)
 
     @contextlib.contextmanager
     def _calls(self):
-        """MLflow's errors (a server gone mid-run, a store that refuses) as one line naming the
+        """Every call to the store: over HTTP with bounded retries (bounded_http_retries), and
+        MLflow's errors (a server gone mid-run, a store that refuses) as one line naming the
         store; after one, `close` does not wait on that store again."""
         from mlflow.exceptions import MlflowException
 
+        remote = urlparse(self.uri).scheme in ("http", "https")  # local stores: no HTTP calls
         try:
-            yield
+            with bounded_http_retries() if remote else contextlib.nullcontext():
+                yield
         except MlflowException as exc:
             self.failed_call = True
             raise UserError(f"{KEY}: {self.uri} failed ({_reason(exc)})") from None

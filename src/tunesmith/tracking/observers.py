@@ -22,6 +22,20 @@ def observing(callback: Callable[[dict], None]) -> Iterator[None]:
         _OBSERVERS.remove(callback)
 
 
+_STOP = "tunesmith_observer_stop"  # the mark notify sets on an observer's exception
+
+
 def notify(record: dict) -> None:
     for callback in list(_OBSERVERS):
-        callback(record)
+        try:
+            callback(record)
+        except Exception as exc:
+            setattr(exc, _STOP, True)
+            raise
+
+
+def stopped_by_observer(exc: BaseException) -> bool:
+    """Whether `exc` is an observer stopping the run (a search trial pruned): a stop on
+    purpose, whose stage keeps what it wrote so far (its curve, for the trial's report), not a
+    failure whose partial output is removed."""
+    return getattr(exc, _STOP, False)

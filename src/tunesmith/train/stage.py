@@ -52,15 +52,12 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
     _say(no_validation_warning(cfg, val_items))
     # Before the adapter: the curriculum's base_loss scorer scores with the base model.
     plan = plan_batches(cfg, model, tokenizer, examples, train_items, out)
-    if plan.curriculum is not None and is_writer():
-        write_json(out / "curriculum.json", plan.curriculum)
     model = make_trainable(model, cfg, precision)
     trainer = make_trainer(model, cfg, plan, val_items, tokenizer, out, precision)
     resumed = run_trainer(trainer, progress)
     state = trainer.state
     if not is_writer():  # multi-process: only rank 0 writes the run folder
         return TrainResult(state.step, state.best_step, state.best_val_ppl, 0.0, resumed)
-    save_final(model, cfg, out, out / method.artefact, tokenizer)
     summary = {
         "method": method.name,
         "steps": state.step,
@@ -83,7 +80,14 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None) -> TrainResult:
         "tokens_per_pass": trainer.token_budget,  # a batch above it ran as several passes
         "resumed": resumed,
     }
-    write_json(out / "summary.json", summary)
+    # The result moves in whole, once all of it is written (RunDir.staged): a failure here
+    # leaves no adapter beside a summary of another training (or none); the checkpoints
+    # stay in train/, and the same command resumes.
+    with run_dir.staged("train") as place:
+        if plan.curriculum is not None:
+            write_json(place("curriculum.json"), plan.curriculum)
+        save_final(model, cfg, out, place(method.artefact), tokenizer)
+        write_json(place("summary.json"), summary)
     return TrainResult(
         state.step, state.best_step, state.best_val_ppl, summary["tokens_per_second"], resumed
     )

@@ -58,7 +58,7 @@ def training_progress(root: Path) -> dict:
 
 def log_tail(root: Path) -> str:
     path = root / "logs" / "run.log"
-    if not path.is_file():
+    if not path.is_file() or not path.resolve().is_relative_to(root.resolve()):
         return ""
     with open(path, "rb") as handle:
         handle.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))

@@ -19,7 +19,8 @@ def list_runs(runs_dir: Path) -> list[dict]:
     """Every run folder (one with a manifest or a recipe), newest first."""
     rows = []
     for path in runs_dir.iterdir():
-        if path.is_dir() and NAME.match(path.name) and _is_run(path):
+        # a linked folder is not listed: its page would be refused (ui/security.run_path)
+        if path.is_dir() and not path.is_symlink() and NAME.match(path.name) and _is_run(path):
             rows.append(run_info(path))
     return sorted(rows, key=lambda r: r["date"] or "", reverse=True)
 

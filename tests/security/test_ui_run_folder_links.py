@@ -1,0 +1,75 @@
+"""A run folder copied from someone else, served by `tunesmith ui`: its report is sandboxed,
+and symbolic links in it never make the UI read or write outside it."""
+
+from __future__ import annotations
+
+import pytest
+from ui_runs import make_run
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from tunesmith.ui.app import create_app  # noqa: E402
+from tunesmith.ui.progress import LAUNCH_FILE  # noqa: E402
+
+TOKEN = "secret-token"
+SECRET = "PRIVATE KEY of the user running the UI"
+
+
+@pytest.fixture
+def planted(tmp_path):
+    """runs/copied: a run whose report, log and human-rating folder are links out of it."""
+    secret = tmp_path / "home" / "id_rsa"
+    secret.parent.mkdir()
+    secret.write_text(SECRET, encoding="utf-8")
+    root = make_run(tmp_path / "runs", "copied-1", report=False)
+    (root / "report").mkdir(exist_ok=True)
+    (root / "report" / "report.html").symlink_to(secret)
+    (root / "logs").mkdir(exist_ok=True)
+    (root / "logs" / LAUNCH_FILE).write_text('{"pid": null}', encoding="utf-8")
+    (root / "logs" / "run.log").symlink_to(secret)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (root / "eval" / "human").symlink_to(outside, target_is_directory=True)
+    return TestClient(create_app(tmp_path / "runs", TOKEN)), outside
+
+
+def test_a_linked_report_is_refused_not_served(planted):
+    client, _ = planted
+    response = client.get("/runs/copied-1/report")
+    assert response.status_code == 400 and SECRET not in response.text
+    assert "leads outside" in response.text
+
+
+def test_a_linked_log_is_not_shown_in_the_progress(planted):
+    client, _ = planted
+    assert SECRET not in client.get("/api/runs/copied-1/progress").json()["log_tail"]
+
+
+def test_a_linked_rating_folder_is_never_written(planted):
+    client, outside = planted
+    form = {"session": "s1", "rater": "ann", "token": TOKEN}
+    response = client.post("/runs/copied-1/human/sessions", data=form, follow_redirects=False)
+    assert response.status_code == 400 and "leads outside" in response.text
+    assert list(outside.iterdir()) == []
+
+
+def test_a_linked_run_folder_is_not_listed(tmp_path):
+    make_run(tmp_path / "elsewhere", "real-1")
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "linked-1").symlink_to(tmp_path / "elsewhere" / "real-1")
+    client = TestClient(create_app(tmp_path / "runs", TOKEN))
+    assert client.get("/api/runs").json()["runs"] == []
+
+
+def test_a_planted_report_cannot_script_the_ui(tmp_path):
+    """report.html is whatever the folder holds: served as its own sandboxed origin, a script
+    in it cannot fetch a UI page (whose forms carry the token) and post with it."""
+    root = make_run(tmp_path / "runs", "copied-1", report=False)
+    (root / "report").mkdir(exist_ok=True)
+    planted = "<script>fetch('/new').then(r => r.text()).then(steal)</script>"
+    (root / "report" / "report.html").write_text(planted, encoding="utf-8")
+    response = TestClient(create_app(tmp_path / "runs", TOKEN)).get("/runs/copied-1/report")
+    assert response.status_code == 200
+    assert response.headers["content-security-policy"] == "sandbox"
+    assert response.headers["x-content-type-options"] == "nosniff"

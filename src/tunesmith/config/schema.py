@@ -146,14 +146,15 @@ class DataConfig(Section):
         if value is not None:
             if not value.strip():
                 raise ValueError("prompt_template is empty; every prompt would be empty")
-            try:
-                slots = [
-                    (f, s, c) for _, f, s, c in string.Formatter().parse(value) if f is not None
-                ]
-            except ValueError as exc:
-                raise ValueError(f"prompt_template does not parse: {exc}") from None
-            for field, spec, conversion in slots:
-                _plain_slot(field, spec, conversion)
+            _plain_slots(value, "prompt_template")
+        return value
+
+    @field_validator("input_field")
+    @classmethod
+    def _field_is_a_slot(cls, value: str | None) -> str | None:
+        # without a prompt_template the prompt is "{<input_field>}": the same str.format
+        if value is not None:
+            _plain_slots("{" + value + "}", "input_field")
         return value
 
     def template(self) -> str:
@@ -166,17 +167,22 @@ class DataConfig(Section):
         return [f for _, f, _, _ in string.Formatter().parse(self.template()) if f]
 
 
-def _plain_slot(field: str, spec: str, conversion: str | None) -> None:
+def _plain_slots(template: str, key: str) -> None:
     """Only {name} slots: positional, attribute, index, conversion and format-spec slots would
-    let str.format reach into objects or fail at run time on untrusted records."""
-    if not field or field.isdigit() or "." in field or "[" in field or spec or conversion:
-        shown = (
-            "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
-        )
-        raise ValueError(
-            f"prompt_template slot {shown}}} is not a plain field name; use {{name}} "
-            "(write a literal brace as {{ or }})"
-        )
+    let str.format reach into objects (or pad to gigabytes: {x:>9999999999}) or fail at run
+    time on untrusted records."""
+    try:
+        slots = [(f, s, c) for _, f, s, c in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise ValueError(f"{key} does not parse: {exc}") from None
+    for field, spec, conversion in slots:
+        if not field or field.isdigit() or "." in field or "[" in field or spec or conversion:
+            shown = "{" + field + (f"!{conversion}" if conversion else "")
+            shown += f":{spec}" if spec else ""
+            raise ValueError(
+                f"{key} slot {shown}}} is not a plain field name; use {{name}} "
+                "(write a literal brace as {{ or }})"
+            )
 
 
 STOP_AUTO = "auto"

@@ -73,3 +73,16 @@ def test_a_planted_report_cannot_script_the_ui(tmp_path):
     assert response.status_code == 200
     assert response.headers["content-security-policy"] == "sandbox"
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_uploaded_recipe_is_read_no_further_than_its_limit(tmp_path, monkeypatch):
+    """Checking an upload needs no token, so the upload was read whole into memory (then
+    decoded) before its size was checked: now the size is refused from the first bytes."""
+    from tunesmith.ui import launch
+
+    monkeypatch.setattr(launch, "MAX_RECIPE_BYTES", 1024)
+    monkeypatch.setattr("tunesmith.ui.routes_new.MAX_RECIPE_BYTES", 1024, raising=False)
+    big = b"task: instruction\n" + b"#" * 4096 + b"\xff not UTF-8 past the limit\n"
+    client = TestClient(create_app(tmp_path / "runs", TOKEN))
+    response = client.post("/new/recipe", files={"recipe_file": ("big.yaml", big, "text/yaml")})
+    assert response.status_code == 400 and "big.yaml: recipe larger than 1 KiB" in response.text

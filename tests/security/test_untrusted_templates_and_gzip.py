@@ -48,3 +48,13 @@ def test_gzip_under_the_bound_reads(tmp_path, monkeypatch):
     path.write_bytes(gzip.compress(b'{"a": "b"}\n' * 1000) + gzip.compress(b'{"a": "c"}\n'))
     rows = data_io.read_records(path)
     assert len(rows) == 1001 and rows[-1]["a"] == "c"  # a second gzip member is read too
+
+
+def test_gzip_bomb_as_the_replay_file_is_refused(tmp_path, monkeypatch):
+    from tunesmith.train.replay import _read
+
+    monkeypatch.setattr(data_io, "MAX_GUNZIPPED_BYTES", 1 << 20)
+    bomb = tmp_path / "replay.jsonl.gz"
+    bomb.write_bytes(gzip.compress(b"\n" * (64 << 20)))
+    with pytest.raises(UserError, match=r"training.replay.file: .*unpacks to more than 1 MB"):
+        _read(bomb)

@@ -86,3 +86,23 @@ def test_an_uploaded_recipe_is_read_no_further_than_its_limit(tmp_path, monkeypa
     client = TestClient(create_app(tmp_path / "runs", TOKEN))
     response = client.post("/new/recipe", files={"recipe_file": ("big.yaml", big, "text/yaml")})
     assert response.status_code == 400 and "big.yaml: recipe larger than 1 KiB" in response.text
+
+
+def _laughs(levels: int) -> str:
+    """YAML whose last anchor stands for 10**levels values, in a few lines."""
+    lines = ["l0: &l0 [" + ",".join(["lol"] * 10) + "]"]
+    for n in range(1, levels):
+        lines.append(f"l{n}: &l{n} [" + ",".join([f"*l{n - 1}"] * 10) + "]")
+    return "\n".join(lines) + f"\nname: evil\nmodel:\n  name: *l{levels - 1}\n"
+
+
+def test_a_planted_billion_laughs_recipe_does_not_reach_the_run_list(tmp_path):
+    """The run list read run folders' recipe.yaml with plain safe YAML: a few aliases became
+    the model's name, printed to a string of 10**levels values (6 here: 14 MB; 9: 14 GB, for
+    any GET / with no token). The recipe loader's YAML refuses it; the run is still listed."""
+    root = tmp_path / "runs" / "evil-1"
+    root.mkdir(parents=True)
+    (root / "recipe.yaml").write_text(_laughs(6), encoding="utf-8")
+    (root / "manifest.json").write_text("{}", encoding="utf-8")
+    runs = TestClient(create_app(tmp_path / "runs", TOKEN)).get("/api/runs").json()["runs"]
+    assert [(r["name"], r["model"]) for r in runs] == [("evil-1", "")]

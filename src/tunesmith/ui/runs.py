@@ -9,10 +9,10 @@ from pathlib import Path
 import yaml
 
 from tunesmith.artifacts.run_dir import STAGES
+from tunesmith.config.recipe_yaml import read_yaml
 from tunesmith.human.names import NAME
 
 _CACHE: dict[Path, tuple[tuple, dict]] = {}
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def list_runs(runs_dir: Path) -> list[dict]:
@@ -99,8 +99,10 @@ def read_recipe(path: Path) -> dict:
     if not path.is_file():
         return {}
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 (safe)
-    except yaml.YAMLError:
+        # the recipe loader's YAML: a run folder's recipe.yaml may be anyone's, and a few
+        # aliases can stand for a billion values (the run list would print them)
+        data, _ = read_yaml(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -106,3 +106,11 @@ def test_a_planted_billion_laughs_recipe_does_not_reach_the_run_list(tmp_path):
     (root / "manifest.json").write_text("{}", encoding="utf-8")
     runs = TestClient(create_app(tmp_path / "runs", TOKEN)).get("/api/runs").json()["runs"]
     assert [(r["name"], r["model"]) for r in runs] == [("evil-1", "")]
+
+
+def test_a_recipe_that_is_not_utf8_does_not_break_the_run_list(tmp_path):
+    root = tmp_path / "runs" / "bad-1"
+    root.mkdir(parents=True)
+    (root / "recipe.yaml").write_bytes(b"name: \xff\n")  # was a 500 for the whole list
+    response = TestClient(create_app(tmp_path / "runs", TOKEN)).get("/api/runs")
+    assert response.status_code == 200 and response.json()["runs"][0]["name"] == "bad-1"

@@ -114,3 +114,32 @@ def test_a_recipe_that_is_not_utf8_does_not_break_the_run_list(tmp_path):
     (root / "recipe.yaml").write_bytes(b"name: \xff\n")  # was a 500 for the whole list
     response = TestClient(create_app(tmp_path / "runs", TOKEN)).get("/api/runs")
     assert response.status_code == 200 and response.json()["runs"][0]["name"] == "bad-1"
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def test_planted_run_files_nested_too_deeply_or_not_objects_keep_the_ui_working(tmp_path):
+    """json recurses once per level of nesting: a planted manifest.json of `[[[[...` was a
+    RecursionError (a 500 for the whole run list); so were a metrics line that is not an
+    object, or not UTF-8, for the run's progress."""
+    root = make_run(tmp_path / "runs", "copied-1", report=False)
+    (root / "manifest.json").write_text(DEEP, encoding="utf-8")
+    metrics = b'5\n{"step": 1, "loss": \xff}\n' + DEEP.encode()
+    (root / "train" / "metrics.jsonl").write_bytes(metrics)
+    client = TestClient(create_app(tmp_path / "runs", TOKEN))
+    assert client.get("/api/runs").json()["runs"][0]["name"] == "copied-1"
+    progress = client.get("/api/runs/copied-1/progress")
+    assert progress.status_code == 200 and progress.json()["train"]["loss"] is None
+
+
+def test_a_run_file_nested_too_deeply_is_one_error_naming_it(tmp_path):
+    from tunesmith.artifacts.files import read_json, read_jsonl
+    from tunesmith.errors import UserError
+
+    (tmp_path / "compare.json").write_text(DEEP, encoding="utf-8")
+    (tmp_path / "rows.jsonl").write_text("{}\n" + DEEP + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"compare.json:1: damaged run file, JSON nested too"):
+        read_json(tmp_path / "compare.json")
+    with pytest.raises(UserError, match=r"rows.jsonl:2: damaged run file, JSON nested too"):
+        read_jsonl(tmp_path / "rows.jsonl")

@@ -70,12 +70,12 @@ def _records(path: Path) -> list[dict]:
     if not path.is_file():
         return []
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             rows.append(json.loads(line))
-        except ValueError:
+        except (ValueError, RecursionError):
             continue  # a line being written right now
-    return rows
+    return [row for row in rows if isinstance(row, dict)]  # a copied folder's file may hold any
 
 
 def _alive(pid) -> bool | None:

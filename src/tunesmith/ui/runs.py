@@ -111,7 +111,7 @@ def read_json(path: Path) -> dict:
     """A JSON file's object, or {} when it is missing, half-written or not an object."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deeply
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -284,6 +284,10 @@ def _parse(path: str | Path, text: str, line: int | None) -> Any:
 
         where = f"{path}:{line}" if line else f"{path}:{getattr(exc, 'lineno', '?')}"
         raise UserError(f"{where}: damaged run file, not valid JSON ({exc})") from None
+    except RecursionError:  # json recurses once per level: a planted `[[[[...` of a copied folder
+        from tunesmith.errors import UserError
+
+        raise UserError(f"{path}:{line or 1}: damaged run file, JSON nested too deeply") from None
 
 
 def fingerprint(*paths: str | Path) -> str:

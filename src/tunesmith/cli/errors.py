@@ -14,17 +14,12 @@ import sys
 
 INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 RESUME_HINT = "interrupted; run the same command again to resume"
-# The user's path or machine, not a bug: ENOTDIR and EISDIR are a file given where a folder goes
-# or the other way round (the commands check their outputs first; this catches the rest).
-USER_OS_ERRORS = (
-    errno.EACCES,
-    errno.EPERM,
-    errno.EROFS,
-    errno.ENOSPC,
-    errno.EDQUOT,
-    errno.ENOTDIR,
-    errno.EISDIR,
-)
+# The path itself is wrong (the UI answers these 400): a file given where a folder goes or the
+# other way round (the commands check their outputs first; this catches the rest), a name too
+# long for the file system (data.train: 'aaa...'), a symbolic link loop.
+PATH_ERRORS = (errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP)
+# The user's path or machine, not a bug: exit 2 with one line.
+USER_OS_ERRORS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, *PATH_ERRORS)
 
 
 def invoke(app) -> None:
@@ -49,7 +44,7 @@ def invoke(app) -> None:
     except OSError as exc:
         if exc.errno not in USER_OS_ERRORS:
             raise
-        _fail(_os_message(exc), 2)
+        _fail(os_message(exc), 2)
     code = code if isinstance(code, int) else 0
     if code == INTERRUPTED:
         _fail(RESUME_HINT, INTERRUPTED)
@@ -59,10 +54,12 @@ def invoke(app) -> None:
 WRITE_ONLY_ERRORS = (errno.EROFS, errno.ENOSPC, errno.EDQUOT)
 
 
-def _os_message(exc: OSError) -> str:
+def os_message(exc: OSError) -> str:
     """One line: 'cannot write' only where the error can only come from a write (a permission
     or path-kind error may come from a read too)."""
-    name = exc.filename or "a file"
+    name = str(exc.filename or "a file")
+    if len(name) > 200:  # a name too long for the file system is too long for one line too
+        name = f"{name[:100]}...({len(name):,} characters)"
     if exc.errno in WRITE_ONLY_ERRORS:
         return f"error: cannot write {name}: {exc.strerror}"
     return f"error: {name}: {exc.strerror}"

@@ -59,6 +59,14 @@ def recipe_from_dict(
 
     `overrides` (`--set KEY=VALUE`) are applied first and relative paths resolved against
     `folder` (when given); an error caused by an override names that `--set`."""
+    nul = _key_holding_nul(apply_overrides(raw, overrides))
+    if nul is not None:
+        line = _line_of(yaml_root, nul)
+        where = override_for(nul, overrides) or (f"{source}:{line}" if line else source)
+        raise UserError(
+            f"{where}: {'.'.join(map(str, nul))}: holds a NUL byte (\\0), which no file name or "
+            "recipe text may contain"
+        )
     try:
         return Recipe.model_validate(_prepared(raw, overrides, folder))
     except ValidationError as exc:
@@ -69,6 +77,19 @@ def recipe_from_dict(
             f"{source}:{line}" if line else source
         )
         raise UserError(_describe(exc, path, where)) from None
+
+
+def _key_holding_nul(value, keys: tuple = ()) -> tuple | None:
+    """The key path of the first text holding a NUL byte: it is refused, not passed on, since
+    every file call raises ValueError on one (a traceback, not an error naming the key)."""
+    if isinstance(value, str):
+        return keys if "\0" in value else None
+    if isinstance(value, dict | list):
+        for key, item in value.items() if isinstance(value, dict) else enumerate(value):
+            found = _key_holding_nul(key, (*keys, key)) or _key_holding_nul(item, (*keys, key))
+            if found is not None:
+                return found
+    return None
 
 
 def _prepared(raw: dict[str, Any], overrides, folder: Path | None) -> dict[str, Any]:

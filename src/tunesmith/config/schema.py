@@ -153,14 +153,15 @@ class DataConfig(Section):
         if value is not None:
             if not value.strip():
                 raise ValueError("prompt_template is empty; every prompt would be empty")
-            try:
-                slots = [
-                    (f, s, c) for _, f, s, c in string.Formatter().parse(value) if f is not None
-                ]
-            except ValueError as exc:
-                raise ValueError(f"prompt_template does not parse: {exc}") from None
-            for field, spec, conversion in slots:
-                _plain_slot(field, spec, conversion)
+            _plain_slots(value, "prompt_template")
+        return value
+
+    @field_validator("input_field")
+    @classmethod
+    def _field_is_a_slot(cls, value: str | None) -> str | None:
+        # without a prompt_template the prompt is "{<input_field>}": the same slot rules
+        if value is not None:
+            _plain_slots("{" + value + "}", "input_field")
         return value
 
     def template(self) -> str:
@@ -180,18 +181,22 @@ class DataConfig(Section):
         return "".join(text + (values[slot] if slot else "") for text, slot, _, _ in pieces)
 
 
-def _plain_slot(field: str, spec: str, conversion: str | None) -> None:
+def _plain_slots(template: str, key: str) -> None:
     """Only {name} slots, or {a.b} for a field nested in an object: positional, index,
-    conversion and format-spec slots have no meaning for a record's fields."""
-    dotted = field.split(".")
-    if field.isdigit() or "" in dotted or "[" in field or spec or conversion:
-        shown = (
-            "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
-        )
-        raise ValueError(
-            f"prompt_template slot {shown}}} is not a plain field name; use {{name}}, or "
-            "{name.key} for a key of an object field (write a literal brace as {{ or }})"
-        )
+    conversion and format-spec slots have no meaning for a record's fields (and to str.format
+    they would reach into objects, or pad to gigabytes: {x:>9999999999})."""
+    try:
+        slots = [(f, s, c) for _, f, s, c in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise ValueError(f"{key} does not parse: {exc}") from None
+    for field, spec, conversion in slots:
+        if field.isdigit() or "" in field.split(".") or "[" in field or spec or conversion:
+            shown = "{" + field + (f"!{conversion}" if conversion else "")
+            shown += f":{spec}" if spec else ""
+            raise ValueError(
+                f"{key} slot {shown}}} is not a plain field name; use {{name}}, or "
+                "{name.key} for a key of an object field (write a literal brace as {{ or }})"
+            )
 
 
 STOP_AUTO = "auto"

@@ -78,17 +78,33 @@ def read_text(path: Path) -> str:
     """A text file (gzip by its name) as str; bytes that are not UTF-8 are a file:line error."""
     raw = path.read_bytes()
     if path.name.lower().endswith(".gz"):
-        raw = _gunzip(path, raw)
+        raw = gunzip(path, raw)
     return decode_text(raw, str(path))
 
 
-def _gunzip(path: Path, raw: bytes) -> bytes:
+# A few MB of gzip can unpack to terabytes (a "gzip bomb"); data is read whole into memory,
+# so the unpacked size is bounded rather than discovered by running out of it: at 1 GB, or
+# at MAX_GZIP_RATIO times the packed size for a larger file. Text and JSON lines pack 3-10x
+# (a large corpus then reads whole); a bomb packs a thousandfold and more.
+MAX_GUNZIPPED_BYTES = 1 << 30
+MAX_GZIP_RATIO = 100
+
+
+def gunzip(path: Path, raw: bytes, what: str = "") -> bytes:
     # gzip raises BadGzipFile (an OSError) for a bad header, EOFError when cut short and
     # zlib.error for a corrupt body: all three are the user's file, not our bug.
+    bound = max(MAX_GUNZIPPED_BYTES, MAX_GZIP_RATIO * len(raw))
     try:
-        return gzip.decompress(raw)
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as handle:
+            data = handle.read(bound + 1)  # inflates in chunks, stops there
     except (OSError, EOFError, zlib.error) as exc:
-        raise UserError(f"{path}: not a valid gzip file ({exc or 'truncated'})") from None
+        raise UserError(f"{what}{path}: not a valid gzip file ({exc or 'truncated'})") from None
+    if len(data) > bound:
+        raise UserError(
+            f"{what}{path}: unpacks to more than {bound >> 20} MB (from {len(raw):,} bytes, "
+            f"over {MAX_GZIP_RATIO}x); refused as a possible gzip bomb"
+        )
+    return data
 
 
 def _parse_jsonl(path: Path, text: str) -> list[dict]:
@@ -253,7 +269,7 @@ def _read_parquet(path: Path) -> list[dict]:
 
     try:
         if path.name.lower().endswith(".gz"):
-            table = pq.read_table(io.BytesIO(_gunzip(path, path.read_bytes())))
+            table = pq.read_table(io.BytesIO(gunzip(path, path.read_bytes())))
         else:
             table = pq.read_table(path)
     except UserError:

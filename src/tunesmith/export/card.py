@@ -3,6 +3,7 @@ GGUF), from files earlier stages wrote: the recipe, data card, compare.json, exp
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def render_card(
         f"{record['tuned']['bytes_fp32']:,} bytes)",
         f"- generation: {artefact['tokens_per_second']} tokens/s (tuned model: "
         f"{record['tuned']['tokens_per_second']} tokens/s; CPU, one prompt)",
-        f"- licence: {record.get('license', 'unknown')}",
+        f"- licence: {_prose(record.get('license', 'unknown'))}",
         "",
         "## Data",
         "",
@@ -107,6 +108,12 @@ def _license_id(configured: str | None, model_name: str) -> str | None:
     text = (configured or "").strip().lower()
     known = _LICENSE_ID.match(text) and text != "unknown"
     return text if known else base_license(model_name)
+
+
+def _prose(text: str) -> str:
+    """Free text of the recipe as one line of Markdown text: a newline would let it start a
+    heading or an HTML block of its own, and inline HTML would be markup (&lt; shows as <)."""
+    return html.escape(" ".join(str(text).split()), quote=False)
 
 
 def _data_summary(card) -> str:
@@ -175,6 +182,8 @@ def _answer_end(compare, recipe) -> list[str]:
     """Where tunesmith's scored answers end, and how to get the same answers from plain
     transformers. The stop strings are not put in generation_config.json: there they make
     every generate() call without `tokenizer=` (and the text-generation pipeline) raise."""
+    from tunesmith.export.prompt_card import code_span
+
     stop = (compare or {}).get("stop")
     if not stop:
         return []
@@ -184,8 +193,9 @@ def _answer_end(compare, recipe) -> list[str]:
         "## Where a scored answer ends",
         "",
         f"The answers scored above end at end-of-turn or at the first of the stop strings "
-        f"`{stop!r}` after the answer's first non-whitespace character (greedy, at most "
-        f"{tokens} new tokens). To get the same answers, generate greedily and cut the text:",
+        f"{code_span(repr(stop))} after the answer's first non-whitespace character (greedy, "
+        f"at most {tokens} new tokens). To get the same answers, generate greedily and cut "
+        "the text:",
         "",
         "```python",
         f"out = model.generate(**inputs, max_new_tokens={tokens}, do_sample=False)",
@@ -194,9 +204,9 @@ def _answer_end(compare, recipe) -> list[str]:
         f"answer = answer_of(text, {stop!r})",
         "```",
         "",
-        f"Adding `stop_strings={stop!r}, tokenizer=tokenizer` to `generate` stops early "
-        "(faster, same answers) except when the model opens its answer with a stop string, "
-        "where transformers stops at once and tunesmith reads on.",
+        f"Adding {code_span(f'stop_strings={stop!r}, tokenizer=tokenizer')} to `generate` "
+        "stops early (faster, same answers) except when the model opens its answer with a "
+        "stop string, where transformers stops at once and tunesmith reads on.",
     ]
 
 

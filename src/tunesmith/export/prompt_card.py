@@ -147,9 +147,19 @@ def _python(messages: list[dict], style: str = CHAT) -> str:
 
 def fenced(text: str, language: str) -> list[str]:
     """`text` as a fenced code block whose fence no backtick run inside it can close."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
+    fence = "`" * max(3, _longest_backticks(text) + 1)
     return [fence + language, *text.split("\n"), fence]
+
+
+def code_span(text: str) -> str:
+    """One line of `text` as an inline code span no backtick run inside it can close (the
+    spaces keep a backtick at either end from joining the delimiter; CommonMark strips them)."""
+    ticks = "`" * (_longest_backticks(text) + 1)
+    return f"{ticks} {text} {ticks}" if "`" in text else f"{ticks}{text}{ticks}"
+
+
+def _longest_backticks(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
 
 
 def rendered_prompt(recipe, tokenizer_dir: Path) -> str | None:

@@ -28,3 +28,13 @@ def child_of(parent: Path, name: str, what: str) -> Path:
     if path.parent != parent:
         raise UserError(f"{what}: {name!r} resolves outside {parent}")
     return path
+
+
+def inside(root: Path, path: Path, what: str) -> Path:
+    """`path` with its symlinks followed, if it stays inside `root`; else a UserError. A run
+    folder may be copied from someone else: a planted link (report.html -> ~/.ssh/id_rsa,
+    eval/human -> elsewhere) must not make the UI read or write outside it."""
+    resolved = Path(path).resolve()
+    if not resolved.is_relative_to(Path(root).resolve()):
+        raise UserError(f"{what}: {path} leads outside {root} (a symbolic link); refused")
+    return resolved

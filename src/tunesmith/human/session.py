@@ -11,7 +11,7 @@ from pathlib import Path
 from tunesmith.artifacts.files import create_new_json
 from tunesmith.errors import UserError
 from tunesmith.human.items import Item, load_items
-from tunesmith.human.names import check_name, child_of
+from tunesmith.human.names import check_name, child_of, inside
 
 # A = the left answer is better, B = the right one; tie = equally good; both_bad = neither usable.
 VERDICTS = ("A", "B", "tie", "both_bad")
@@ -36,7 +36,7 @@ class Session:
     def __init__(self, run_root: Path, name: str) -> None:
         self.run_root = Path(run_root)
         self.name = check_name(name, "session")
-        self.folder = self.run_root / "eval" / "human"
+        self.folder = inside(self.run_root, self.run_root / "eval" / "human", "session")
         self.settings_path = child_of(self.folder, f"{name}.json", "session")
         self.ratings_path = child_of(self.folder, f"{name}.jsonl", "session")
 

@@ -7,9 +7,7 @@ file of many is better than no run. The skipped names are listed in pretrain/met
 
 from __future__ import annotations
 
-import gzip
 import logging
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,12 +74,11 @@ def _read_file(path: Path, text_field: str, corpus: Corpus) -> None:
 
 
 def _read_bytes(path: Path) -> bytes:
+    from tunesmith.data.io import gunzip
+
     data = path.read_bytes()
     if path.name.lower().endswith(".gz"):
-        try:
-            return gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise UserError(f"pretrain.corpus: {path}: not a valid gzip file ({exc})") from None
+        return gunzip(path, data, "pretrain.corpus: ")
     return data
 
 

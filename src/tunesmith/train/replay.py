@@ -6,7 +6,7 @@ chit-chat conversations, from src/tunesmith/examples/ (provenance: docs/strategi
 
 from __future__ import annotations
 
-import gzip
+import io
 import json
 from pathlib import Path
 
@@ -47,9 +47,14 @@ def default_sample(skip: int = 0, count: int = DEFAULT_ROWS) -> list[dict]:
 
 
 def _read(path: Path, key: str = "training.replay") -> list[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
+    from tunesmith.data.io import gunzip
+
     try:
-        with opener(path, "rt", encoding="utf-8") as handle:
-            return [json.loads(line) for line in handle if line.strip()]
+        raw = path.read_bytes()
+        if path.suffix == ".gz":  # bounded: a gzip bomb is refused, not unpacked
+            raw = gunzip(path, raw, f"{key}.file: ")
+        # newline=None: lines end as text-mode open() ends them (\n, \r\n, \r)
+        lines = io.StringIO(raw.decode("utf-8"), newline=None)
+        return [json.loads(line) for line in lines if line.strip()]
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{key}.file: {path}: not JSON lines ({exc})") from None

@@ -86,6 +86,14 @@ def _error_handlers(app: FastAPI) -> None:
         where = ".".join(str(p) for p in first.get("loc", ()))
         return error_response(request, 422, f"{where}: {first.get('msg', 'invalid request')}")
 
+    @app.exception_handler(OSError)
+    async def path_error(request: Request, exc: OSError):
+        from tunesmith.cli.errors import PATH_ERRORS, os_message
+
+        if exc.errno not in PATH_ERRORS:  # the server's own failure, not the request's path
+            return await internal(request, exc)
+        return error_response(request, 400, os_message(exc).removeprefix("error: "))
+
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception):
         log.exception("internal error on %s", request.url.path)  # the trace goes to the log

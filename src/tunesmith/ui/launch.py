@@ -30,12 +30,16 @@ def example_text(name: str) -> tuple[str, Path]:
     return (RECIPES / f"{name}.yaml").read_text(encoding="utf-8"), RECIPES
 
 
+def require_recipe_size(size: int, source: str) -> None:
+    if size > MAX_RECIPE_BYTES:
+        raise UserError(f"{source}: recipe larger than {MAX_RECIPE_BYTES // 1024} KiB")
+
+
 def recipe_from_text(text: str, base: Path, source: str):
     """Validate recipe text with the CLI's own loader (relative paths start at `base`)."""
     from tunesmith.config import load_recipe
 
-    if len(text.encode("utf-8")) > MAX_RECIPE_BYTES:
-        raise UserError(f"{source}: recipe larger than {MAX_RECIPE_BYTES // 1024} KiB")
+    require_recipe_size(len(text.encode("utf-8")), source)
     fd, tmp = tempfile.mkstemp(prefix=".tunesmith-upload-", suffix=".yaml", dir=base)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

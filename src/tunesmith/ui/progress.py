@@ -58,7 +58,7 @@ def training_progress(root: Path) -> dict:
 
 def log_tail(root: Path) -> str:
     path = root / "logs" / "run.log"
-    if not path.is_file():
+    if not path.is_file() or not path.resolve().is_relative_to(root.resolve()):
         return ""
     with open(path, "rb") as handle:
         handle.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
@@ -70,12 +70,12 @@ def _records(path: Path) -> list[dict]:
     if not path.is_file():
         return []
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             rows.append(json.loads(line))
-        except ValueError:
+        except (ValueError, RecursionError):
             continue  # a line being written right now
-    return rows
+    return [row for row in rows if isinstance(row, dict)]  # a copied folder's file may hold any
 
 
 def _alive(pid) -> bool | None:

@@ -11,7 +11,14 @@ from tunesmith.artifacts.files import decode_text
 from tunesmith.errors import UserError
 from tunesmith.ui.app import page
 from tunesmith.ui.forms import FIELD_PREFIX, recipe_fields, values_from_form
-from tunesmith.ui.launch import example_names, example_text, recipe_from_text, start_run
+from tunesmith.ui.launch import (
+    MAX_RECIPE_BYTES,
+    example_names,
+    example_text,
+    recipe_from_text,
+    require_recipe_size,
+    start_run,
+)
 from tunesmith.ui.security import require_token
 
 router = APIRouter()
@@ -35,7 +42,9 @@ async def check_recipe(request: Request):
 
             recipe = load_recipe(Path(local).expanduser())
         elif upload is not None and getattr(upload, "filename", ""):
-            data = await upload.read()
+            # no token is needed to check a recipe: read no more than a recipe may hold
+            data = await upload.read(MAX_RECIPE_BYTES + 1)
+            require_recipe_size(len(data), Path(upload.filename).name)
             text = decode_text(data, upload.filename)
             # Relative data paths in an upload start from the folder the server runs in.
             recipe = recipe_from_text(text, Path.cwd(), Path(upload.filename).name)

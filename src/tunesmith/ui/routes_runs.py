@@ -5,12 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
+from tunesmith.human.names import inside
 from tunesmith.ui.app import page, set_token_cookie
 from tunesmith.ui.progress import run_progress
 from tunesmith.ui.runs import list_runs, read_json, read_recipe, run_info
 from tunesmith.ui.security import run_path, token_ok
 
 router = APIRouter()
+REPORT_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
 COMPARE_SETTINGS = (
     ("model", ("model", "name")),
     ("method", ("training", "method")),
@@ -62,10 +64,13 @@ def api_progress(request: Request, name: str):
 
 @router.get("/runs/{name}/report")
 def report(request: Request, name: str):
-    path = run_path(request, name) / "report" / "report.html"
+    root = run_path(request, name)
+    path = inside(root, root / "report" / "report.html", "report")
     if not path.is_file():
         raise HTTPException(404, f"run {name!r} has no report yet (the report stage writes it)")
-    return FileResponse(path, media_type="text/html; charset=utf-8")
+    # The file is whatever the run folder holds (a copied folder's may be planted): sandboxed,
+    # its scripts cannot run as this origin, read the token the UI's forms carry and post.
+    return FileResponse(path, media_type="text/html; charset=utf-8", headers=REPORT_HEADERS)
 
 
 @router.get("/compare")

@@ -9,17 +9,18 @@ from pathlib import Path
 import yaml
 
 from tunesmith.artifacts.run_dir import STAGES
+from tunesmith.config.recipe_yaml import read_yaml
 from tunesmith.human.names import NAME
 
 _CACHE: dict[Path, tuple[tuple, dict]] = {}
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def list_runs(runs_dir: Path) -> list[dict]:
     """Every run folder (one with a manifest or a recipe), newest first."""
     rows = []
     for path in runs_dir.iterdir():
-        if path.is_dir() and NAME.match(path.name) and _is_run(path):
+        # a linked folder is not listed: its page would be refused (ui/security.run_path)
+        if path.is_dir() and not path.is_symlink() and NAME.match(path.name) and _is_run(path):
             rows.append(run_info(path))
     return sorted(rows, key=lambda r: r["date"] or "", reverse=True)
 
@@ -98,8 +99,10 @@ def read_recipe(path: Path) -> dict:
     if not path.is_file():
         return {}
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 (safe)
-    except yaml.YAMLError:
+        # the recipe loader's YAML: a run folder's recipe.yaml may be anyone's, and a few
+        # aliases can stand for a billion values (the run list would print them)
+        data, _ = read_yaml(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -108,7 +111,7 @@ def read_json(path: Path) -> dict:
     """A JSON file's object, or {} when it is missing, half-written or not an object."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deeply
         return {}
     return data if isinstance(data, dict) else {}
 

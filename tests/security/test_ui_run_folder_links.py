@@ -1,0 +1,145 @@
+"""A run folder copied from someone else, served by `tunesmith ui`: its report is sandboxed,
+and symbolic links in it never make the UI read or write outside it."""
+
+from __future__ import annotations
+
+import pytest
+from ui_runs import make_run
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from tunesmith.ui.app import create_app  # noqa: E402
+from tunesmith.ui.progress import LAUNCH_FILE  # noqa: E402
+
+TOKEN = "secret-token"
+SECRET = "PRIVATE KEY of the user running the UI"
+
+
+@pytest.fixture
+def planted(tmp_path):
+    """runs/copied: a run whose report, log and human-rating folder are links out of it."""
+    secret = tmp_path / "home" / "id_rsa"
+    secret.parent.mkdir()
+    secret.write_text(SECRET, encoding="utf-8")
+    root = make_run(tmp_path / "runs", "copied-1", report=False)
+    (root / "report").mkdir(exist_ok=True)
+    (root / "report" / "report.html").symlink_to(secret)
+    (root / "logs").mkdir(exist_ok=True)
+    (root / "logs" / LAUNCH_FILE).write_text('{"pid": null}', encoding="utf-8")
+    (root / "logs" / "run.log").symlink_to(secret)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (root / "eval" / "human").symlink_to(outside, target_is_directory=True)
+    return TestClient(create_app(tmp_path / "runs", TOKEN)), outside
+
+
+def test_a_linked_report_is_refused_not_served(planted):
+    client, _ = planted
+    response = client.get("/runs/copied-1/report")
+    assert response.status_code == 400 and SECRET not in response.text
+    assert "leads outside" in response.text
+
+
+def test_a_linked_log_is_not_shown_in_the_progress(planted):
+    client, _ = planted
+    assert SECRET not in client.get("/api/runs/copied-1/progress").json()["log_tail"]
+
+
+def test_a_linked_rating_folder_is_never_written(planted):
+    client, outside = planted
+    form = {"session": "s1", "rater": "ann", "token": TOKEN}
+    response = client.post("/runs/copied-1/human/sessions", data=form, follow_redirects=False)
+    assert response.status_code == 400 and "leads outside" in response.text
+    assert list(outside.iterdir()) == []
+
+
+def test_a_linked_run_folder_is_not_listed(tmp_path):
+    make_run(tmp_path / "elsewhere", "real-1")
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "linked-1").symlink_to(tmp_path / "elsewhere" / "real-1")
+    client = TestClient(create_app(tmp_path / "runs", TOKEN))
+    assert client.get("/api/runs").json()["runs"] == []
+
+
+def test_a_planted_report_cannot_script_the_ui(tmp_path):
+    """report.html is whatever the folder holds: served as its own sandboxed origin, a script
+    in it cannot fetch a UI page (whose forms carry the token) and post with it."""
+    root = make_run(tmp_path / "runs", "copied-1", report=False)
+    (root / "report").mkdir(exist_ok=True)
+    planted = "<script>fetch('/new').then(r => r.text()).then(steal)</script>"
+    (root / "report" / "report.html").write_text(planted, encoding="utf-8")
+    response = TestClient(create_app(tmp_path / "runs", TOKEN)).get("/runs/copied-1/report")
+    assert response.status_code == 200
+    assert response.headers["content-security-policy"] == "sandbox"
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_uploaded_recipe_is_read_no_further_than_its_limit(tmp_path, monkeypatch):
+    """Checking an upload needs no token, so the upload was read whole into memory (then
+    decoded) before its size was checked: now the size is refused from the first bytes."""
+    from tunesmith.ui import launch
+
+    monkeypatch.setattr(launch, "MAX_RECIPE_BYTES", 1024)
+    monkeypatch.setattr("tunesmith.ui.routes_new.MAX_RECIPE_BYTES", 1024, raising=False)
+    big = b"task: instruction\n" + b"#" * 4096 + b"\xff not UTF-8 past the limit\n"
+    client = TestClient(create_app(tmp_path / "runs", TOKEN))
+    response = client.post("/new/recipe", files={"recipe_file": ("big.yaml", big, "text/yaml")})
+    assert response.status_code == 400 and "big.yaml: recipe larger than 1 KiB" in response.text
+
+
+def _laughs(levels: int) -> str:
+    """YAML whose last anchor stands for 10**levels values, in a few lines."""
+    lines = ["l0: &l0 [" + ",".join(["lol"] * 10) + "]"]
+    for n in range(1, levels):
+        lines.append(f"l{n}: &l{n} [" + ",".join([f"*l{n - 1}"] * 10) + "]")
+    return "\n".join(lines) + f"\nname: evil\nmodel:\n  name: *l{levels - 1}\n"
+
+
+def test_a_planted_billion_laughs_recipe_does_not_reach_the_run_list(tmp_path):
+    """The run list read run folders' recipe.yaml with plain safe YAML: a few aliases became
+    the model's name, printed to a string of 10**levels values (6 here: 14 MB; 9: 14 GB, for
+    any GET / with no token). The recipe loader's YAML refuses it; the run is still listed."""
+    root = tmp_path / "runs" / "evil-1"
+    root.mkdir(parents=True)
+    (root / "recipe.yaml").write_text(_laughs(6), encoding="utf-8")
+    (root / "manifest.json").write_text("{}", encoding="utf-8")
+    runs = TestClient(create_app(tmp_path / "runs", TOKEN)).get("/api/runs").json()["runs"]
+    assert [(r["name"], r["model"]) for r in runs] == [("evil-1", "")]
+
+
+def test_a_recipe_that_is_not_utf8_does_not_break_the_run_list(tmp_path):
+    root = tmp_path / "runs" / "bad-1"
+    root.mkdir(parents=True)
+    (root / "recipe.yaml").write_bytes(b"name: \xff\n")  # was a 500 for the whole list
+    response = TestClient(create_app(tmp_path / "runs", TOKEN)).get("/api/runs")
+    assert response.status_code == 200 and response.json()["runs"][0]["name"] == "bad-1"
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def test_planted_run_files_nested_too_deeply_or_not_objects_keep_the_ui_working(tmp_path):
+    """json recurses once per level of nesting: a planted manifest.json of `[[[[...` was a
+    RecursionError (a 500 for the whole run list); so were a metrics line that is not an
+    object, or not UTF-8, for the run's progress."""
+    root = make_run(tmp_path / "runs", "copied-1", report=False)
+    (root / "manifest.json").write_text(DEEP, encoding="utf-8")
+    metrics = b'5\n{"step": 1, "loss": \xff}\n' + DEEP.encode()
+    (root / "train" / "metrics.jsonl").write_bytes(metrics)
+    client = TestClient(create_app(tmp_path / "runs", TOKEN))
+    assert client.get("/api/runs").json()["runs"][0]["name"] == "copied-1"
+    progress = client.get("/api/runs/copied-1/progress")
+    assert progress.status_code == 200 and progress.json()["train"]["loss"] is None
+
+
+def test_a_run_file_nested_too_deeply_is_one_error_naming_it(tmp_path):
+    from tunesmith.artifacts.files import read_json, read_jsonl
+    from tunesmith.errors import UserError
+
+    (tmp_path / "compare.json").write_text(DEEP, encoding="utf-8")
+    (tmp_path / "rows.jsonl").write_text("{}\n" + DEEP + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"compare.json:1: damaged run file, JSON nested too"):
+        read_json(tmp_path / "compare.json")
+    with pytest.raises(UserError, match=r"rows.jsonl:2: damaged run file, JSON nested too"):
+        read_jsonl(tmp_path / "rows.jsonl")

@@ -1,0 +1,76 @@
+"""A recipe's input_field is a str.format slot like prompt_template's; a .gz data file's
+unpacked size is bounded (a gzip bomb is one line, not all the memory)."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from tunesmith.config.loader import recipe_from_dict
+from tunesmith.data import io as data_io
+from tunesmith.errors import UserError
+
+
+def _recipe(input_field: str):
+    data = {"train": "/x.jsonl", "input_field": input_field, "output_field": "summary"}
+    return recipe_from_dict({"task": "summarization", "data": data})
+
+
+@pytest.mark.parametrize(
+    "field",
+    # a format spec padded every prompt to 50 MB; index, conversion and positional slots
+    # reached into objects or crashed on every record (a dotted name is a nested field's
+    # path, looked up as dict keys, never as attributes: test_data_shapes)
+    ["body:>50000000", "body[0]", "body!r", "0", "bo{dy", "body.", ".body"],
+)
+def test_input_field_that_is_not_a_plain_slot_is_refused(field):
+    with pytest.raises(UserError, match="data.input_field"):
+        _recipe(field)
+
+
+def test_plain_input_field_is_kept():
+    recipe = _recipe("body_text-2")
+    assert recipe.data.template() == "{body_text-2}"
+
+
+def test_gzip_bomb_is_refused_before_it_is_unpacked(tmp_path, monkeypatch):
+    monkeypatch.setattr(data_io, "MAX_GUNZIPPED_BYTES", 1 << 20)
+    bomb = tmp_path / "train.jsonl.gz"
+    bomb.write_bytes(gzip.compress(b" " * (64 << 20)))  # 64 MB of spaces in ~64 KB
+    with pytest.raises(UserError, match=r"unpacks to more than \d+ MB .*over 100x") as error:
+        data_io.read_records(bomb)
+    assert str(bomb) in str(error.value)
+
+
+def test_gzip_under_the_bound_reads(tmp_path, monkeypatch):
+    monkeypatch.setattr(data_io, "MAX_GUNZIPPED_BYTES", 1 << 20)
+    path = tmp_path / "train.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"a": "b"}\n' * 1000) + gzip.compress(b'{"a": "c"}\n'))
+    rows = data_io.read_records(path)
+    assert len(rows) == 1001 and rows[-1]["a"] == "c"  # a second gzip member is read too
+
+
+def test_a_large_file_packed_as_text_packs_reads_past_the_bound(tmp_path, monkeypatch):
+    """The bound grows with the packed size (MAX_GZIP_RATIO): a corpus larger than it that
+    packs as text does (3-10x) is read, where a fixed bound refused every large corpus."""
+    import random
+
+    monkeypatch.setattr(data_io, "MAX_GUNZIPPED_BYTES", 1 << 16)
+    rng = random.Random(0)
+    words = [f"w{rng.randrange(10**6)}" for _ in range(30000)]
+    lines = "".join(f'{{"text": "{" ".join(words[i : i + 10])}"}}\n' for i in range(0, 30000, 10))
+    path = tmp_path / "corpus.jsonl.gz"
+    path.write_bytes(gzip.compress(lines.encode()))
+    assert len(lines) > 1 << 16  # past the fixed bound
+    assert len(data_io.read_records(path)) == 3000
+
+
+def test_gzip_bomb_as_the_replay_file_is_refused(tmp_path, monkeypatch):
+    from tunesmith.train.replay import _read
+
+    monkeypatch.setattr(data_io, "MAX_GUNZIPPED_BYTES", 1 << 20)
+    bomb = tmp_path / "replay.jsonl.gz"
+    bomb.write_bytes(gzip.compress(b"\n" * (64 << 20)))
+    with pytest.raises(UserError, match=r"training.replay.file: .*unpacks to more than \d+ MB"):
+        _read(bomb)

@@ -3,6 +3,8 @@ and symbolic links in it never make the UI read or write outside it."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from ui_runs import make_run
 
@@ -143,3 +145,33 @@ def test_a_run_file_nested_too_deeply_is_one_error_naming_it(tmp_path):
         read_json(tmp_path / "compare.json")
     with pytest.raises(UserError, match=r"rows.jsonl:2: damaged run file, JSON nested too"):
         read_jsonl(tmp_path / "rows.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("manifest", "compare", "human"),
+    [
+        ({"stages": 5, "created": 7}, {"metrics": [1]}, {"comparisons": 3}),
+        ({"stages": {"train": "done"}}, {"metrics": {"rouge": 1}, "target": 2}, {}),
+        ({"stages": ["data"]}, {"metrics": {"rouge": {}}, "target": {"metric": 1}}, {}),
+        ({}, {}, {"comparisons": ["x"]}),
+    ],
+)
+def test_planted_run_files_of_the_wrong_shape_keep_the_run_list_working(
+    tmp_path, manifest, compare, human
+):
+    """Valid JSON of the wrong shape in a copied run folder (`"stages": 5`, a stage that is a
+    string, metrics that are a list) was a 500 for the whole run list and the run's progress."""
+    root = make_run(tmp_path / "runs", "odd-1", report=False)
+    (root / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    (root / "eval" / "compare.json").write_text(json.dumps(compare), encoding="utf-8")
+    (root / "eval" / "human.json").write_text(json.dumps(human), encoding="utf-8")
+    make_run(tmp_path / "runs", "fine-1", report=False)
+    client = TestClient(create_app(tmp_path / "runs", TOKEN))
+    response = client.get("/api/runs")
+    assert response.status_code == 200
+    runs = {r["name"]: r for r in response.json()["runs"]}
+    assert set(runs) == {"odd-1", "fine-1"}
+    assert isinstance(runs["odd-1"]["date"], str)
+    assert runs["fine-1"]["stages"]["evaluate"] == "done"
+    progress = client.get("/api/runs/odd-1/progress")
+    assert progress.status_code == 200 and "evaluate" in progress.json()["stages"]

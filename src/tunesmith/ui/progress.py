@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from tunesmith.artifacts.processes import pid_alive
-from tunesmith.ui.runs import read_json, stage_statuses
+from tunesmith.ui.runs import json_object, read_json, stage_statuses
 
 LAUNCH_FILE = "ui-launch.json"  # written in logs/ by a run the UI started: pid, command
 LOG_TAIL_BYTES = 4000
@@ -15,7 +15,7 @@ LOG_TAIL_BYTES = 4000
 
 def run_progress(root: Path) -> dict:
     """Stage statuses, the current stage, training step/total, loss, val ppl and ETA."""
-    stages = read_json(root / "manifest.json").get("stages", {})
+    stages = json_object(read_json(root / "manifest.json").get("stages"))
     statuses = stage_statuses(stages, "pending")
     current = next((s for s, v in statuses.items() if v == "running"), None)
     launch = read_json(root / "logs" / LAUNCH_FILE)
@@ -28,7 +28,7 @@ def run_progress(root: Path) -> dict:
         "state": state,
         "stage": current,
         "stages": statuses,
-        "seconds": {s: stages.get(s, {}).get("seconds") for s in statuses},
+        "seconds": {s: json_object(stages.get(s)).get("seconds") for s in statuses},
         "train": training_progress(root),
         "log_tail": log_tail(root) if launch else "",
     }

@@ -44,8 +44,9 @@ def run_info(path: Path) -> dict:
 def _read_info(path: Path) -> dict:
     manifest = read_json(path / "manifest.json")
     recipe = read_recipe(path / "recipe.yaml")
-    stages = manifest.get("stages", {})
+    stages = json_object(manifest.get("stages"))
     compare = read_json(path / "eval" / "compare.json")
+    created = manifest.get("created")
     return {
         "name": path.name,
         "recipe_name": recipe.get("name", ""),
@@ -54,8 +55,14 @@ def _read_info(path: Path) -> dict:
         "stages": stage_statuses(stages, "–"),
         "headline": headline(compare),
         "human": _human_headline(read_json(path / "eval" / "human.json")),
-        "date": manifest.get("created") or _file_date(path),
+        "date": created if isinstance(created, str) and created else _file_date(path),
     }
+
+
+def json_object(value) -> dict:
+    """`value` when it is a JSON object, else {}: a run folder may be anyone's, and a field
+    of the wrong shape (`"stages": 5`) made the whole run list a 500."""
+    return value if isinstance(value, dict) else {}
 
 
 def stage_statuses(stages: dict, missing: str) -> dict[str, str]:
@@ -63,17 +70,17 @@ def stage_statuses(stages: dict, missing: str) -> dict[str, str]:
     export... in the order they ran), then the basic ones not started yet (`missing`). Only
     the basic four were shown, so a run busy in checks showed no stage running."""
     names = [*stages, *(s for s in STAGES if s not in stages)]
-    return {s: stages.get(s, {}).get("status", missing) for s in names}
+    return {s: json_object(stages.get(s)).get("status", missing) for s in names}
 
 
 def headline(compare: dict) -> dict | None:
     """The target metric of compare.json (else its first): base, tuned, delta, interval.
 
     The first metric was perplexity for every text task, not the ROUGE-L its target is on."""
-    metrics = compare.get("metrics") or {}
+    metrics = json_object(compare.get("metrics"))
     if not metrics:
         return None
-    target = (compare.get("target") or {}).get("metric")
+    target = json_object(compare.get("target")).get("metric")
     name = target if target in metrics else next(iter(metrics))
     row = metrics[name]
     if not isinstance(row, dict):
@@ -87,8 +94,9 @@ def headline(compare: dict) -> dict | None:
 
 
 def _human_headline(human: dict) -> dict | None:
-    comparisons = human.get("comparisons") or []
-    return comparisons[0] if comparisons else None
+    comparisons = human.get("comparisons")
+    first = comparisons[0] if isinstance(comparisons, list) and comparisons else None
+    return first if isinstance(first, dict) else None
 
 
 def _model_name(model) -> str:

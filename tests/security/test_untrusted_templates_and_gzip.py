@@ -74,3 +74,27 @@ def test_gzip_bomb_as_the_replay_file_is_refused(tmp_path, monkeypatch):
     bomb.write_bytes(gzip.compress(b"\n" * (64 << 20)))
     with pytest.raises(UserError, match=r"training.replay.file: .*unpacks to more than \d+ MB"):
         _read(bomb)
+
+
+@pytest.mark.parametrize("name", ["train.jsonl", "corpus.txt", "replay.jsonl"])
+def test_a_data_file_that_is_a_device_or_a_pipe_is_refused(tmp_path, name):
+    """A data.train linked to /dev/zero read until memory ran out, and a FIFO until its writer
+    closed it (forever, with none): both are now one line naming the file."""
+    import os
+
+    from tunesmith.pretrain.corpus import read_corpus
+    from tunesmith.train.replay import _read
+
+    device = tmp_path / name
+    device.symlink_to("/dev/zero")
+    pipe = tmp_path / f"pipe-{name}"
+    os.mkfifo(pipe)
+    read = {
+        "train.jsonl": data_io.read_records,
+        "corpus.txt": lambda p: read_corpus([str(p)], "text"),
+        "replay.jsonl": _read,
+    }[name]
+    for path in (device, pipe):
+        with pytest.raises(UserError, match="not a regular file") as error:
+            read(path)
+        assert str(path) in str(error.value)

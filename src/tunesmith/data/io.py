@@ -76,10 +76,17 @@ def _kind(path: Path) -> str:
 
 def read_text(path: Path) -> str:
     """A text file (gzip by its name) as str; bytes that are not UTF-8 are a file:line error."""
+    return decode_text(read_data_bytes(path), str(path))
+
+
+def read_data_bytes(path: Path, what: str = "") -> bytes:
+    """A data file's bytes, unpacked (bounded) when its name ends in .gz. A device or pipe is
+    refused: a data.train linked to /dev/zero read until memory ran out, a FIFO until its
+    writer closed it. `what` starts the error line (the recipe key)."""
+    if path.exists() and not path.is_file():
+        raise UserError(f"{what}{path}: not a regular file (a device, pipe or socket)")
     raw = path.read_bytes()
-    if path.name.lower().endswith(".gz"):
-        raw = gunzip(path, raw)
-    return decode_text(raw, str(path))
+    return gunzip(path, raw, what) if path.name.lower().endswith(".gz") else raw
 
 
 # A few MB of gzip can unpack to terabytes (a "gzip bomb"); data is read whole into memory,
@@ -269,7 +276,7 @@ def _read_parquet(path: Path) -> list[dict]:
 
     try:
         if path.name.lower().endswith(".gz"):
-            table = pq.read_table(io.BytesIO(gunzip(path, path.read_bytes())))
+            table = pq.read_table(io.BytesIO(read_data_bytes(path)))
         else:
             table = pq.read_table(path)
     except UserError:

@@ -54,6 +54,8 @@ def _files(path: Path) -> list[Path]:
                 "(optionally .gz), or a folder of .txt/.md files"
             )
         return [path]
+    if not path.is_dir():
+        raise UserError(f"pretrain.corpus: {path}: not a regular file (a device, pipe or socket)")
     found = sorted(p for p in path.rglob("*") if p.is_file() and _stem(p).endswith(TEXT_SUFFIXES))
     if not found:
         raise UserError(f"pretrain.corpus: {path}: the folder has no .txt or .md files")
@@ -74,12 +76,9 @@ def _read_file(path: Path, text_field: str, corpus: Corpus) -> None:
 
 
 def _read_bytes(path: Path) -> bytes:
-    from tunesmith.data.io import gunzip
+    from tunesmith.data.io import read_data_bytes
 
-    data = path.read_bytes()
-    if path.name.lower().endswith(".gz"):
-        return gunzip(path, data, "pretrain.corpus: ")
-    return data
+    return read_data_bytes(path, "pretrain.corpus: ")
 
 
 def _record_texts(path: Path, text_field: str) -> list[str]:

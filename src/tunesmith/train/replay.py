@@ -47,12 +47,10 @@ def default_sample(skip: int = 0, count: int = DEFAULT_ROWS) -> list[dict]:
 
 
 def _read(path: Path, key: str = "training.replay") -> list[dict]:
-    from tunesmith.data.io import gunzip
+    from tunesmith.data.io import read_data_bytes
 
     try:
-        raw = path.read_bytes()
-        if path.suffix == ".gz":  # bounded: a gzip bomb is refused, not unpacked
-            raw = gunzip(path, raw, f"{key}.file: ")
+        raw = read_data_bytes(path, f"{key}.file: ")  # a gzip bomb is refused, not unpacked
         # newline=None: lines end as text-mode open() ends them (\n, \r\n, \r)
         lines = io.StringIO(raw.decode("utf-8"), newline=None)
         return [json.loads(line) for line in lines if line.strip()]

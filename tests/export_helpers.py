@@ -13,6 +13,19 @@ SMALL_SETTINGS = {
 }
 
 
+# Llama 3.2's scaling; with head_dim 64 and base 5e5 the rotary wavelengths run from 2*pi to
+# ~1.3M positions, so some are shorter than 8192 / 4 (kept), some longer than 8192 / 1 (slowed
+# 32x) and three fall between (blended): every branch of the scaling is checked
+LLAMA3 = {
+    "rope_type": "llama3",
+    "rope_theta": 500000.0,
+    "factor": 32.0,
+    "low_freq_factor": 1.0,
+    "high_freq_factor": 4.0,
+    "original_max_position_embeddings": 8192,
+}
+
+
 def small_recipe(folder, model_dir, **sections):
     """40 synthetic records, 4 training steps, 8 test examples; `sections` added as given."""
     split = {"validation": 4, "test": 8}

@@ -9,20 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from export_helpers import split_bpe_tokenizer, tiny_causal_lm
+from export_helpers import LLAMA3, split_bpe_tokenizer, tiny_causal_lm
 
 from tunesmith.export.gguf_vocab import LLAMA3_SPLIT, QWEN2_SPLIT
 
 llama_cpp = pytest.importorskip("llama_cpp")
 
-LLAMA3 = {  # Llama 3.2's scaling; head_dim 64 puts rotary wavelengths in all three bands
-    "rope_type": "llama3",
-    "rope_theta": 500000.0,
-    "factor": 32.0,
-    "low_freq_factor": 1.0,
-    "high_freq_factor": 4.0,
-    "original_max_position_embeddings": 8192,
-}
 TEXT = "Hello world, it's 2026! Ünïcode   spaces\n\nnew lines 12345 DON'T"
 POSITIONS = 1200  # far enough that the scaled low frequencies change the logits measurably
 

@@ -10,22 +10,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from export_helpers import split_bpe_tokenizer, tiny_causal_lm
+from export_helpers import LLAMA3, split_bpe_tokenizer, tiny_causal_lm
 
 from tunesmith.errors import UserError
 from tunesmith.export.gguf_vocab import LLAMA3_SPLIT
 
-# Llama 3.2's scaling; with head_dim 64 and base 5e5 the rotary wavelengths run from 2*pi to
-# ~1.3M positions, so some are shorter than 8192 / 4 (kept), some longer than 8192 / 1 (slowed
-# 32x) and three fall between (blended): every branch of the scaling is checked
-LLAMA3 = {
-    "rope_type": "llama3",
-    "rope_theta": 500000.0,
-    "factor": 32.0,
-    "low_freq_factor": 1.0,
-    "high_freq_factor": 4.0,
-    "original_max_position_embeddings": 8192,
-}
 SIZES = {"head_dim": 64, "max_position_embeddings": 131072}
 
 

@@ -20,37 +20,29 @@ LABELS = ["devel", "utils"]
 @pytest.fixture(scope="module")
 def classified(tmp_path_factory, tiny_model_dir):
     """A finished tiny classification run with a slice field."""
-    from conftest import make_records, write_jsonl
+    from conftest import make_records, write_recipe
 
     folder = tmp_path_factory.mktemp("cls")
     records = [{**r, "source": "ab"[i % 2]} for i, r in enumerate(make_records(60))]
-    data = write_jsonl(folder / "data.jsonl", records)
-    recipe_path = folder / "recipe.yaml"
-    recipe_path.write_text(
-        yaml.safe_dump(
-            {
-                "task": "classification",
-                "model": {"name": str(tiny_model_dir), "precision": "fp32"},
-                "data": {
-                    "train": str(data),
-                    "input_field": "description",
-                    "output_field": "section",
-                    "split": {"validation": 8, "test": 16},
-                },
-                "training": {
-                    "max_steps": 6,
-                    "batch_size": 4,
-                    "learning_rate": 1e-2,
-                    "max_seq_length": 96,
-                    "eval_every": 3,
-                },
-                "evaluation": {
-                    "generation": {"max_new_tokens": 3},
-                    "few_shot": 2,
-                    "slice_by": ["source"],
-                },
-            }
-        )
+    recipe_path = write_recipe(
+        folder,
+        tiny_model_dir,
+        records,
+        {"validation": 8, "test": 16},
+        task="classification",
+        **{"data.output_field": "section"},
+        training={
+            "max_steps": 6,
+            "batch_size": 4,
+            "learning_rate": 1e-2,
+            "max_seq_length": 96,
+            "eval_every": 3,
+        },
+        evaluation={
+            "generation": {"max_new_tokens": 3},
+            "few_shot": 2,
+            "slice_by": ["source"],
+        },
     )
     recipe = load_recipe(recipe_path)
     run_dir = RunDir(folder / "run")

@@ -213,3 +213,86 @@ def test_curate_file_reads_sharegpt_conversations_and_keeps_their_shape(tmp_path
         data_app, ["curate", str(source), "--steps", "pii", "--fields", "conversations"]
     )
     assert named.exit_code == 0, named.output
+
+
+def _nested_file(path, n=8):
+    rows = [
+        {
+            "id": i,
+            "subject": f"call 020 7946 {i:04d}",
+            "meta": {
+                "body": f"Ring me on 020 7946 {i:04d} today.",
+                "lang": "en",
+                "label": "ab"[i % 2],
+            },
+        }
+        for i in range(n)
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_curate_file_masks_a_nested_field_and_writes_it_back_at_its_path(tmp_path):
+    """`--fields meta.body` was 'not found': curation read only top-level fields. A dotted path
+    now names the nested field (as in the data stage); it is curated and written back nested,
+    the object's other keys and the other fields as they were."""
+    source = _nested_file(tmp_path / "nested.jsonl")
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(
+        data_app,
+        ["curate", str(source), "--steps", "pii", "--set", "pii.mode=mask"]
+        + ["--fields", "meta.body", "--label-field", "meta.label", "-o", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(written) == 8
+    for i, row in enumerate(written):
+        assert set(row) == {"id", "subject", "meta"}
+        assert row["subject"] == f"call 020 7946 {i:04d}"  # not a curated field
+        assert set(row["meta"]) == {"body", "lang", "label"}
+        assert row["meta"]["body"] == "Ring me on <PHONE_NUMBER> today."
+        assert row["meta"]["lang"] == "en" and row["meta"]["label"] == "ab"[i % 2]
+
+
+def test_inspect_reads_a_nested_text_and_label_field(tmp_path):
+    source = _nested_file(tmp_path / "nested.jsonl")
+    result = runner.invoke(
+        data_app,
+        ["inspect", str(source), "--fields", "meta.body", "--label-field", "meta.label", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["labels"] == {"a": 4, "b": 4}
+    assert report["pii"]["counts"]["PHONE_NUMBER"] == 8
+
+
+def test_a_field_named_with_a_dot_is_curated_as_itself_and_a_missing_path_is_named(tmp_path):
+    source = tmp_path / "flat.jsonl"
+    rows = [{"id": 1, "meta.body": "call 020 7946 0001", "meta": {"body": "call 020 7946 0002"}}]
+    source.write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    args = ["curate", str(source), "--steps", "pii", "--set", "pii.mode=mask", "-o", str(out)]
+    result = runner.invoke(data_app, [*args, "--fields", "meta.body"])
+    assert result.exit_code == 0, result.output
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert row["meta.body"] == "call <PHONE_NUMBER>"
+    assert row["meta"] == {"body": "call 020 7946 0002"}
+    missing = runner.invoke(data_app, [*args, "--fields", "meta.title"])
+    assert isinstance(missing.exception, UserError)
+    assert "field 'meta.title' not found" in str(missing.exception)
+
+
+def test_a_nested_field_filled_across_a_value_that_is_no_object_keeps_its_dotted_key():
+    from tunesmith.data.curate.adhoc import FileShape, in_file_shape
+
+    rows = [
+        {"id": "1", "meta": {"a": 1}, "meta.body": "x"},
+        {"id": "2", "meta": "plain", "meta.body": "filled"},
+        {"id": "3", "meta.body": "new"},
+    ]
+    assert in_file_shape(rows, FileShape(nested=["meta.body"])) == [
+        {"id": "1", "meta": {"a": 1, "body": "x"}},
+        {"id": "2", "meta": "plain", "meta.body": "filled"},
+        {"id": "3", "meta": {"body": "new"}},
+    ]
+    assert rows[0] == {"id": "1", "meta": {"a": 1}, "meta.body": "x"}  # the input unchanged

@@ -239,6 +239,22 @@ def test_non_utf8_files_are_skipped_and_counted(tmp_path):
         read_corpus([str(folder / "latin1.txt")], "text")
 
 
+def test_a_dotted_text_field_reads_the_nested_text_of_a_record_file(tmp_path):
+    from tunesmith.pretrain.corpus import read_corpus
+
+    records = tmp_path / "docs.jsonl"
+    rows = [
+        {"meta": {"body": "nested text", "lang": "en"}},
+        {"meta.body": "a field named with a dot", "meta": {"body": "not this"}},
+    ]
+    records.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    corpus = read_corpus([str(records)], "meta.body")
+    assert corpus.documents == ["nested text", "a field named with a dot"]
+    records.write_text(json.dumps({"meta": {"lang": "en"}}) + "\n")
+    with pytest.raises(UserError, match=r"docs.jsonl:1: pretrain.text_field 'meta.body' is miss"):
+        read_corpus([str(records)], "meta.body")
+
+
 def _losses(run_dir) -> list[float]:
     return [r["loss"] for r in read_jsonl(run_dir.root / "pretrain/metrics.jsonl") if "loss" in r]
 

@@ -24,7 +24,9 @@ def curate(
         f"default its configured steps; file: default {DEFAULT_FILE_STEPS}.",
     ),
     fields: str | None = typer.Option(
-        None, "--fields", help="File: comma-separated text fields (default: its text columns)."
+        None,
+        "--fields",
+        help="File: comma-separated text fields, meta.body a nested one (default: text columns).",
     ),
     label_field: str | None = typer.Option(
         None, "--label-field", help="File: field with the label/target (balance, checks)."
@@ -85,9 +87,9 @@ def _curate_file(source, steps, fields, label_field, overrides, output, model, s
     from tunesmith.data.curate.adhoc import (
         curate_rows,
         curation_config,
+        in_file_shape,
         model_loaders,
         rows_from_file,
-        with_sharegpt,
     )
     from tunesmith.report.data_card import render_data_card
 
@@ -96,12 +98,12 @@ def _curate_file(source, steps, fields, label_field, overrides, output, model, s
     if output.resolve() == source.resolve():
         raise UserError(f"--output {output}: would overwrite the input file")
     config = curation_config(steps or DEFAULT_FILE_STEPS.split(","), overrides)
-    rows, text_fields, sharegpt = rows_from_file(source, _split(fields), label_field)
+    rows, text_fields, shape = rows_from_file(source, _split(fields), label_field)
     load_tokenizer, load_model = model_loaders(model)
     ctx = CurationContext(text_fields, label_field, seed, load_tokenizer, load_model)
     kept, card = curate_rows(rows, config, ctx)
     base = output.with_name(_stem(output))
-    write_jsonl(output, with_sharegpt(kept, sharegpt))
+    write_jsonl(output, in_file_shape(kept, shape))
     write_json(base.with_name(base.name + ".card.json"), card)
     write_jsonl(base.with_name(base.name + ".log.jsonl"), ctx.log)
     page = f"<!doctype html><meta charset='utf-8'><title>data card</title>{render_data_card(card)}"
@@ -113,7 +115,9 @@ def _curate_file(source, steps, fields, label_field, overrides, output, model, s
 def inspect(
     file: Path = typer.Argument(..., help="Data file (.jsonl/.csv/.parquet, optionally .gz)."),
     fields: str | None = typer.Option(
-        None, "--fields", help="Comma-separated text fields (default: its text columns)."
+        None,
+        "--fields",
+        help="Comma-separated text fields, meta.body a nested one (default: its text columns).",
     ),
     label_field: str | None = typer.Option(None, "--label-field", help="Label/target field."),
     threshold: float = typer.Option(0.8, help="Near-duplicate Jaccard threshold."),

@@ -108,7 +108,7 @@ def _preview(record: dict) -> dict:
 
 
 def _field(path, record: dict, name: str, key: str, fill: dict[str, str] | None = None) -> object:
-    found, value = _lookup(record, name)
+    found, value = field_value(record, name)
     if value is None and fill and name in fill:
         return fill[name]
     if not found:
@@ -123,7 +123,7 @@ def _field(path, record: dict, name: str, key: str, fill: dict[str, str] | None 
     return value
 
 
-def _lookup(record: dict, name: str) -> tuple[bool, object]:
+def field_value(record: dict, name: str) -> tuple[bool, object]:
     """(found, value) of the field `name`, or, when no field has that whole name, of the nested
     field its dotted path names (meta.title: the key title of the object in field meta)."""
     if name in record:

@@ -82,14 +82,18 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _record_texts(path: Path, text_field: str) -> list[str]:
+    from tunesmith.data.examples import field_value
     from tunesmith.data.io import read_records
 
-    rows = read_records(path)
-    missing = next((r for r in rows if not isinstance(r.get(text_field), str)), None)
-    if missing is not None:
-        where = f"{path}:{missing['_line']}" if "_line" in missing else str(path)
-        raise UserError(
-            f"{where}: pretrain.text_field '{text_field}' is missing or not text; "
-            f"fields: {', '.join(k for k in missing if not k.startswith('_'))}"
-        )
-    return [r[text_field] for r in rows]
+    texts = []
+    for row in read_records(path):
+        # as the data stage reads a field: a dotted path (meta.body) names a nested one
+        _found, text = field_value(row, text_field)
+        if not isinstance(text, str):
+            where = f"{path}:{row['_line']}" if "_line" in row else str(path)
+            raise UserError(
+                f"{where}: pretrain.text_field '{text_field}' is missing or not text; "
+                f"fields: {', '.join(k for k in row if not k.startswith('_'))}"
+            )
+        texts.append(text)
+    return texts

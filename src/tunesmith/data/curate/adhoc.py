@@ -3,6 +3,7 @@ the CLI shares with recipe mode: step lists and `--set step.option=value` overri
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from tunesmith.config.curation import CurationConfig
 from tunesmith.config.recipe_yaml import read_yaml
 from tunesmith.data.curate.pipeline import CurationContext, post_split, pre_split
 from tunesmith.data.curate.rows import is_messages, is_text
+from tunesmith.data.examples import field_value
 from tunesmith.data.io import SOURCE_KEYS, read_records, record_number
 from tunesmith.errors import UserError, suggest
 
@@ -65,10 +67,21 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
     return [p.strip() for p in key.split(".")], value
 
 
+@dataclass
+class FileShape:
+    """What `rows_from_file` changed in the rows for curation, undone by `in_file_shape`:
+    ShareGPT fields read as chat messages, and nested fields (a dotted path such as meta.body)
+    lifted to a top-level key of that whole name."""
+
+    sharegpt: list[str] = field(default_factory=list)
+    nested: list[str] = field(default_factory=list)
+
+
 def rows_from_file(path: str | Path, fields: list[str] | None, label_field: str | None):
-    """(rows with an `id`, text fields, the fields read as ShareGPT conversations) from a data
-    file; default fields: its text columns. A ShareGPT field ([{from, value}]) is curated as
-    the chat messages it holds (`as_messages`): `as_sharegpt` gives the rows their shape back."""
+    """(rows with an `id`, text fields, their FileShape) from a data file; default fields: its
+    text columns. A ShareGPT field ([{from, value}]) is curated as the chat messages it holds
+    (`as_messages`); a dotted name no record has as a whole names a nested field, as in the data
+    stage, curated as a top-level key of that name. `in_file_shape` gives rows their shape back."""
     records = read_records(path)
     present = [k for k in records[0] if k not in SOURCE_KEYS]
     sharegpt = [k for k in present if _is_sharegpt(_first_value(records, k))]
@@ -78,8 +91,10 @@ def rows_from_file(path: str | Path, fields: list[str] | None, label_field: str 
             for k in present
             if k not in ("id", label_field) and (is_text(_first_value(records, k)) or k in sharegpt)
         ]
-    for name in [*fields, *([label_field] if label_field else [])]:
-        if not any(name in r for r in records[:SAMPLE_ROWS]):
+    named = [*fields, *([label_field] if label_field else [])]
+    nested = [n for n in named if "." in n and not any(n in r for r in records)]
+    for name in named:
+        if not any(field_value(r, name)[0] for r in records[:SAMPLE_ROWS]):
             raise UserError(
                 f"{path}: field '{name}' not found{suggest(name, present)}; "
                 f"fields present: {', '.join(present)}"
@@ -99,10 +114,43 @@ def rows_from_file(path: str | Path, fields: list[str] | None, label_field: str 
     for index, record in enumerate(records):
         row = {k: v for k, v in record.items() if k not in SOURCE_KEYS}
         row["id"] = str(record["id"]) if keep_ids else f"line-{record_number(record, index)}"
+        row.update(_lifted(record, nested))
         rows.append(
             {**row, **{f: as_messages(row[f]) for f in sharegpt if _is_sharegpt(row.get(f))}}
         )
-    return rows, fields, sharegpt
+    return rows, fields, FileShape(sharegpt, nested)
+
+
+def _lifted(record: dict, nested: list[str]) -> dict:
+    """The record's nested fields under their dotted names (a record without one: none)."""
+    values = {name: field_value(record, name) for name in nested}
+    return {name: value for name, (found, value) in values.items() if found}
+
+
+def in_file_shape(rows: list[dict], shape: FileShape) -> list[dict]:
+    """Curated rows in the shape the file had: ShareGPT turns, nested fields at their path."""
+    return [_nest(row, shape.nested) for row in with_sharegpt(rows, shape.sharegpt)]
+
+
+def _nest(row: dict, nested: list[str]) -> dict:
+    """A copy of `row` with each lifted field written back at its path, the objects on the way
+    copied (their other keys kept as they were). A path that crosses a value that is not an
+    object (the field was missing and `clean.fill` filled it) keeps its dotted key: writing
+    it would replace that value."""
+    new = dict(row)
+    for name in nested:
+        if name not in new:
+            continue
+        *parents, last = name.split(".")
+        target = new
+        for key in parents:
+            child = target.get(key, {})
+            if not isinstance(child, dict):
+                break
+            target[key] = target = dict(child)
+        else:
+            target[last] = new.pop(name)
+    return new
 
 
 def _is_sharegpt(value: Any) -> bool:
@@ -144,7 +192,7 @@ def with_sharegpt(rows: list[dict], sharegpt: list[str]) -> list[dict]:
 def _first_value(records: list[dict], name: str):
     """The field's first value that is not null or an empty list (the shape of its column)."""
     for record in records[:SAMPLE_ROWS]:
-        value = record.get(name)
+        value = field_value(record, name)[1]
         if value is not None and value != []:
             return value
     return None

@@ -6,11 +6,20 @@ from __future__ import annotations
 import re
 import typing
 
+import pytest
 from pydantic import BaseModel, Field, create_model
 
-from tunesmith.config.docs import LIMIT_NAMES, _section, field_limits, recipe_reference
+from tunesmith.config import load_recipe
+from tunesmith.config.docs import (
+    LIMIT_NAMES,
+    _section,
+    field_limits,
+    field_metadata,
+    recipe_reference,
+)
 from tunesmith.config.loader import union_members
 from tunesmith.config.schema import Recipe
+from tunesmith.errors import UserError
 
 # JSON Schema keyword of each pydantic limit (min/max_length: a string's or an array's)
 SCHEMA_KEYWORDS = {
@@ -95,7 +104,7 @@ def test_every_bound_and_choice_of_the_schema_is_in_its_row():
 def test_every_limit_kind_a_field_carries_is_one_the_reference_shows():
     """A new kind of constraint (strict, allow_inf_nan...) must not go undocumented silently."""
     for key, _, field in _fields():
-        for item in field.metadata:
+        for item in field_metadata(field):
             shown = any(getattr(item, name, None) is not None for name in LIMIT_NAMES)
             assert shown, (key, item)
 
@@ -113,6 +122,11 @@ def test_exact_rows():
     assert rows["export.formats"].get("allowed") == "not empty"
     assert rows["model.device"]["type"] == "Literal['auto', 'cpu', 'cuda', 'mps']"
     assert rows["training.seed"].get("allowed") == ""
+    # share-or-count fields: the limit sits on each member of `float | int`, shown once
+    assert rows["data.split.test"].get("allowed") == "≥ 0"
+    assert rows["data.split.validation"].get("allowed") == "≥ 0"
+    assert rows["pretrain.held_out"].get("allowed") == "> 0"
+    assert rows["pretrain.held_out"]["type"] == "float or int"
 
 
 def test_a_pipe_in_a_cell_does_not_split_the_row():
@@ -137,11 +151,7 @@ def test_pattern_and_multiple_of_are_shown():
     assert rows["tags"].get("allowed") == "0 to 3 items"
 
 
-def _share_or_count(field) -> bool:
-    """pydantic writes a limit of a `float | int` field (data.split.test, pretrain.held_out) as
-    a non-standard {"ge": 0} beside the anyOf, which JSON Schema tools ignore; fixing it means
-    changing those fields' types in config/, so for now the test pins exactly that gap."""
-    return set(union_members(field.annotation)[0]) == {float, int}
+PYDANTIC_ONLY = set(LIMIT_NAMES) - {"pattern"}  # `pattern` is a JSON Schema keyword too
 
 
 def _nodes(node):
@@ -156,8 +166,8 @@ def _nodes(node):
 def test_the_json_schema_carries_the_same_limits():
     schema = Recipe.model_json_schema()  # what `tunesmith recipe schema` prints
     defs = schema["$defs"]
-    missing, share_or_count = set(), set()
-    for key, model, field, limits, choices in _constrained():
+    missing, stray = set(), set()
+    for key, model, _, limits, choices in _constrained():
         owner = schema if model is Recipe else defs.get(model.__name__)
         owner = owner or defs[f"{model.__module__.replace('.', '__')}__{model.__name__}"]
         prop = owner["properties"][key.rsplit(".", 1)[-1]]
@@ -165,8 +175,42 @@ def test_the_json_schema_carries_the_same_limits():
         for name, value in limits.items():
             if not any(n.get(word) == value for n in nodes for word in SCHEMA_KEYWORDS[name]):
                 missing.add(key)
-        if limits and _share_or_count(field):
-            share_or_count.add(key)
+        # pydantic's own name of a limit beside an anyOf (`"ge": 0`) is no JSON Schema keyword
+        stray |= {(key, word) for n in nodes for word in n if word in PYDANTIC_ONLY}
         enums = [v for n in nodes for v in n.get("enum", [n.get("const")])]
         assert all(choice in enums for choice in choices), (key, choices, enums)
-    assert share_or_count and missing == share_or_count
+    # every limit as a standard keyword (`float | int` fields too: a limit on the whole union
+    # came out as a non-standard {"ge": 0} that JSON Schema tools ignore)
+    assert missing == set() and stray == set()
+
+
+SPLIT_RECIPE = """task: summarization
+data: {train: x.jsonl, input_field: a, output_field: b, split: {validation: 0.2, test: TEST}}
+pretrain: {corpus: [x.txt], held_out: HELD}
+"""
+
+
+def _read(tmp_path, test="200", held="0.5"):
+    path = tmp_path / "r.yaml"
+    path.write_text(SPLIT_RECIPE.replace("TEST", test).replace("HELD", held))
+    return load_recipe(path)
+
+
+def test_share_or_count_limits_on_the_members_keep_what_the_recipe_means(tmp_path):
+    """The limit moved onto each member of `float | int`: a YAML 0.2 is still a float share,
+    200 an int count, and a bad value is still one line naming the key."""
+    recipe = _read(tmp_path)
+    split, held = recipe.data.split, recipe.pretrain.held_out
+    assert (split.validation, split.test, held) == (0.2, 200, 0.5)
+    assert [type(v) for v in (split.validation, split.test, held)] == [float, int, float]
+    assert type(_read(tmp_path, "1", "3").pretrain.held_out) is int
+    refusals = {
+        ("-1", "0.5"): "data.split.test: Input should be greater than or equal to 0",
+        ("1.5", "0.5"): "data.split.test: 1.5 is neither a share (0.0-1.0) nor a count",
+        ("0.2", "0"): "pretrain.held_out: Input should be greater than 0",
+        ("0.2", "-2.0"): "pretrain.held_out: Input should be greater than 0",
+    }
+    for (test, held_out), message in refusals.items():
+        with pytest.raises(UserError) as err:
+            _read(tmp_path, test, held_out)
+        assert message in str(err.value) and "\n" not in str(err.value), str(err.value)

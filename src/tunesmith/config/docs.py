@@ -4,6 +4,7 @@ the limits its fields enforce."""
 from __future__ import annotations
 
 import typing
+from typing import Annotated, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -70,11 +71,20 @@ def _section(
 LIMIT_NAMES = ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern")
 
 
+def field_metadata(field) -> list:
+    """The field's metadata objects, and those of its union's members: a limit shared by
+    `float | int` sits on each member (`NonNegativeFloat | NonNegativeInt`), as a limit on the
+    whole union is written to the JSON Schema as a non-standard keyword tools ignore."""
+    members = union_members(field.annotation)[0]
+    inner = [extra for m in members if get_origin(m) is Annotated for extra in get_args(m)[1:]]
+    return [*field.metadata, *inner]
+
+
 def field_limits(field) -> dict:
     """The limits a field's schema enforces, e.g. {'ge': 1, 'le': 16}."""
     return {
         name: getattr(item, name)
-        for item in field.metadata
+        for item in field_metadata(field)
         for name in LIMIT_NAMES
         if getattr(item, name, None) is not None
     }
@@ -183,5 +193,12 @@ def _shown(value) -> str:
 
 
 def _type(annotation) -> str:
+    """`annotation` as the reader writes it: `float or int`, its members' limits left to the
+    `allowed` cell."""
+    if get_origin(annotation) is Annotated:
+        return _type(get_args(annotation)[0])
+    members = get_args(annotation)
+    if get_origin(annotation) is Union and any(get_origin(m) is Annotated for m in members):
+        return " or ".join(map(_type, members))
     text = str(annotation).replace("typing.", "").replace("<class '", "").replace("'>", "")
     return text.replace("|", "or")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 
 from tunesmith.config.base import Section
 from tunesmith.config.curation import CleanConfig, DedupConfig
@@ -98,9 +98,9 @@ class PretrainConfig(TrainingBase):
         description="Tokens per packed block: documents are joined with the end-of-text token "
         "between them and cut into blocks of exactly this length (the last may be shorter).",
     )
-    held_out: float | int = Field(
+    # the limit sits on each member (not on the Field) so the JSON Schema says exclusiveMinimum
+    held_out: PositiveFloat | PositiveInt = Field(
         0.1,
-        gt=0,
         description="Blocks held out for domain perplexity and early stopping: a share (0-1) or "
         "a number; taken from the end of the seeded document order, never trained on.",
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import string
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, NonNegativeFloat, NonNegativeInt, field_validator, model_validator
 
 from tunesmith.config.base import Section
 from tunesmith.config.checks import ChecksConfig
@@ -47,14 +47,14 @@ class ModelConfig(Section):
 
 
 class SplitConfig(Section):
-    validation: float | int = Field(
+    # the limit sits on each member (not on the Field) so the JSON Schema says `minimum`
+    validation: NonNegativeFloat | NonNegativeInt = Field(
         0.1,
-        ge=0,
         description="Validation share or count: a number with a decimal point in [0, 1] is a "
         "share of the data (1.0 = all of it), an integer is a number of examples.",
     )
-    test: float | int = Field(
-        0.2, ge=0, description="Test share (0.0-1.0, e.g. 0.2) or count (an integer, e.g. 200)."
+    test: NonNegativeFloat | NonNegativeInt = Field(
+        0.2, description="Test share (0.0-1.0, e.g. 0.2) or count (an integer, e.g. 200)."
     )
     seed: int = Field(0, description="Seed of the shuffle that makes the split.")
     stratify: bool = Field(

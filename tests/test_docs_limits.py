@@ -204,11 +204,16 @@ def test_share_or_count_limits_on_the_members_keep_what_the_recipe_means(tmp_pat
     assert (split.validation, split.test, held) == (0.2, 200, 0.5)
     assert [type(v) for v in (split.validation, split.test, held)] == [float, int, float]
     assert type(_read(tmp_path, "1", "3").pretrain.held_out) is int
+    # checked before the union, so one message each (the union's members each reported their
+    # own error, joined as "... or ..."), and held_out 1.5 is no longer taken as 1 block
     refusals = {
-        ("-1", "0.5"): "data.split.test: Input should be greater than or equal to 0",
+        ("-1", "0.5"): "data.split.test: -1 is not 0 or more; give a share (0.0-1.0) or a count",
+        ("-0.5", "0.5"): "data.split.test: -0.5 is not 0 or more;",
         ("1.5", "0.5"): "data.split.test: 1.5 is neither a share (0.0-1.0) nor a count",
-        ("0.2", "0"): "pretrain.held_out: Input should be greater than 0",
-        ("0.2", "-2.0"): "pretrain.held_out: Input should be greater than 0",
+        ("true", "0.5"): "data.split.test: true is not a share (0.0-1.0) or a count",
+        ("0.2", "0"): "pretrain.held_out: 0 is not above 0;",
+        ("0.2", "-2.0"): "pretrain.held_out: -2.0 is not above 0;",
+        ("0.2", "1.5"): "pretrain.held_out: 1.5 is neither a share (0.0-1.0) nor a count",
     }
     for (test, held_out), message in refusals.items():
         with pytest.raises(UserError) as err:

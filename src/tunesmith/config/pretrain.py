@@ -17,7 +17,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 
-from tunesmith.config.base import Section
+from tunesmith.config.base import Section, share_or_count
 from tunesmith.config.curation import CleanConfig, DedupConfig
 from tunesmith.config.methods import LoraSettings
 from tunesmith.config.strategies import Curriculum
@@ -104,6 +104,7 @@ class PretrainConfig(TrainingBase):
         description="Blocks held out for domain perplexity and early stopping: a share (0-1) or "
         "a number; taken from the end of the seeded document order, never trained on.",
     )
+
     val_max_examples: int = Field(
         200, ge=1, description="Held-out blocks scored for domain perplexity during training."
     )
@@ -132,6 +133,12 @@ class PretrainConfig(TrainingBase):
     max_documents: int | None = Field(
         None, ge=1, description="Use at most this many documents (the first ones, in order)."
     )
+
+    @field_validator("held_out", mode="before")
+    @classmethod
+    def _share_or_count(cls, value):
+        # 1.5 was taken as a count of 1 block
+        return share_or_count(value, floor_included=False)
 
     @field_validator("corpus", mode="before")
     @classmethod

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, field_validator, model_validator
 
-from tunesmith.config.base import Section
+from tunesmith.config.base import Section, share_or_count
 from tunesmith.config.checks import ChecksConfig
 from tunesmith.config.classification import ClassificationEval
 from tunesmith.config.curation import CurationConfig
@@ -65,14 +65,10 @@ class SplitConfig(Section):
         "training row while those sizes allow it.",
     )
 
-    @field_validator("validation", "test")
+    @field_validator("validation", "test", mode="before")
     @classmethod
-    def _share_or_count(cls, value: float | int) -> float | int:
-        if isinstance(value, float) and value > 1:
-            raise ValueError(
-                f"{value} is neither a share (0.0-1.0) nor a count; write a count as an integer"
-            )
-        return value
+    def _share_or_count(cls, value):
+        return share_or_count(value)
 
 
 class DataConfig(Section):

@@ -327,3 +327,42 @@ def test_a_new_revision_reruns_a_stage_its_old_code_finished(fresh_run):
     assert run_pipeline(recipe, run_dir, only=["fresh"], force=False) == {"fresh": "ran"}
     assert (run_dir.root / "fresh" / "out.txt").read_text() == "revised"
     assert run_pipeline(recipe, run_dir, only=["fresh"], force=False) == {"fresh": "skipped"}
+
+
+def _changed_recipe(tiny_recipe):
+    """The fixture's recipe with another name (the 'fresh' stage's config) and seed."""
+    return load_recipe(tiny_recipe(name="changed", **{"training.seed": 7}))
+
+
+@pytest.mark.parametrize("error", [UserError("data.train: x: bad"), KeyboardInterrupt()])
+def test_a_changed_recipe_whose_run_is_put_back_leaves_the_earlier_recipe(
+    fresh_run, tiny_recipe, monkeypatch, error
+):
+    """The new recipe.yaml and seed were written before any stage ran: a failure that put
+    the finished stage back left the earlier outputs under the new recipe, which evaluate,
+    export and the report then read (another model's name beside the old adapter)."""
+    run_dir, _ = fresh_run
+    recipe_before = (run_dir.root / "recipe.yaml").read_text()
+    seed_before = run_dir.read_manifest()["seed"]
+    monkeypatch.setitem(STAGES._items, "fresh", _fresh_spec(_writing("partial", error)))
+    with pytest.raises(type(error)):
+        run_pipeline(_changed_recipe(tiny_recipe), run_dir, only=["fresh"])
+    assert (run_dir.root / "fresh" / "out.txt").read_text() == "finished"
+    assert (run_dir.root / "recipe.yaml").read_text() == recipe_before
+    assert run_dir.read_manifest()["seed"] == seed_before != 7
+
+
+def test_a_changed_recipe_kept_for_resuming_stays_the_folders_recipe(
+    fresh_run, tiny_recipe, monkeypatch
+):
+    run_dir, _ = fresh_run
+
+    def checkpoints_then_fails(recipe, run_dir):
+        (run_dir.root / "fresh" / "checkpoints").mkdir(parents=True)
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setitem(STAGES._items, "fresh", _fresh_spec(checkpoints_then_fails))
+    with pytest.raises(RuntimeError):
+        run_pipeline(_changed_recipe(tiny_recipe), run_dir, only=["fresh"])
+    assert "name: changed" in (run_dir.root / "recipe.yaml").read_text()
+    assert run_dir.read_manifest()["seed"] == 7

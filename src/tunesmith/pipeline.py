@@ -39,22 +39,56 @@ def run_pipeline(
     preflight(recipe.tracking, run_dir.root)  # a tracker that cannot work: fail before any stage
     run_dir.root.mkdir(parents=True, exist_ok=True)
     with RunLock(run_dir.root):
-        atomic_write_text(run_dir.root / "recipe.yaml", dump_recipe(recipe))
-        run_dir.set_field("seed", recipe.training.seed)
-        outcome = {}
         stages = ordered_stages(recipe)
         idle = sorted((chosen or set()) - {spec.name for spec in stages})
         if idle:
             raise UserError(f"--stages: {', '.join(idle)} is not part of this recipe's run")
-        for spec in stages:
-            if chosen is not None and spec.name not in chosen:
-                continue
-            raise_if_interrupted()  # a Ctrl-C lost inside the last stage stops before the next
-            status, seconds = _run_stage(spec, recipe, run_dir, force and chosen is not None)
-            outcome[spec.name] = status
-            if on_stage:
-                on_stage(spec.name, status, seconds)
+        earlier = _RecipeRecord.read(run_dir)
+        atomic_write_text(run_dir.root / "recipe.yaml", dump_recipe(recipe))
+        run_dir.set_field("seed", recipe.training.seed)
+        outcome = {}
+        try:
+            for spec in stages:
+                if chosen is not None and spec.name not in chosen:
+                    continue
+                raise_if_interrupted()  # a Ctrl-C lost inside a stage stops before the next
+                status, seconds = _run_stage(spec, recipe, run_dir, force and chosen is not None)
+                outcome[spec.name] = status
+                if on_stage:
+                    on_stage(spec.name, status, seconds)
+        except BaseException:
+            if "ran" not in outcome.values() and not _unfinished(run_dir):
+                earlier.restore(run_dir)  # nothing of this recipe stayed in the folder
+            raise
     return outcome
+
+
+class _RecipeRecord:
+    """The run folder's recipe.yaml and seed before a run rewrites them: a run that fails
+    before any stage finished, its failing stage put back as it was (bad input, or an error
+    before its first checkpoint), leaves a folder of the earlier recipe's outputs, and
+    recipe.yaml must go on saying so (evaluate, export and the report read it)."""
+
+    def __init__(self, text: str | None, seed) -> None:
+        self.text, self.seed = text, seed
+
+    @classmethod
+    def read(cls, run_dir: RunDir) -> _RecipeRecord:
+        path = run_dir.root / "recipe.yaml"
+        text = path.read_text(encoding="utf-8") if path.is_file() else None
+        return cls(text, run_dir.read_manifest().get("seed"))
+
+    def restore(self, run_dir: RunDir) -> None:
+        if self.text is None:
+            return  # a first run: its recipe is the folder's only one
+        atomic_write_text(run_dir.root / "recipe.yaml", self.text)
+        run_dir.set_field("seed", self.seed)
+
+
+def _unfinished(run_dir: RunDir) -> bool:
+    """Whether a stage was left running or failed (kept for resuming under the new recipe)."""
+    stages = run_dir.read_manifest().get("stages", {})
+    return any(entry.get("status") in ("running", "failed") for entry in stages.values())
 
 
 def stage_config_hash(spec: StageSpec, recipe: Recipe) -> str:

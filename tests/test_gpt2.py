@@ -5,8 +5,7 @@ Each of these once failed late (a traceback after loading) or silently (an fp32 
 from __future__ import annotations
 
 import pytest
-import yaml
-from conftest import make_records, write_jsonl
+from conftest import make_records, write_recipe
 
 from tunesmith.config import load_recipe
 from tunesmith.config.training import training_config
@@ -42,17 +41,10 @@ def _training(method, **settings):
 
 
 def _recipe(tmp_path, model_dir, training, **extra):
-    data = write_jsonl(tmp_path / "data.jsonl", make_records(20))
-    recipe = {
-        "task": "summarization",
-        "model": str(model_dir),
-        "data": {"train": str(data), "input_field": "description", "output_field": "synopsis"},
-        "training": training,
-        **extra,
-    }
-    path = tmp_path / "recipe.yaml"
-    path.write_text(yaml.safe_dump(recipe))
-    return path
+    # the model named as a bare path, the split left at its defaults
+    return write_recipe(
+        tmp_path, model_dir, make_records(20), {}, model=str(model_dir), training=training, **extra
+    )
 
 
 # --- freeze: blocks and final norm found by shape, not by Llama's names ---------------------

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import pytest
-import yaml
-from conftest import make_records, write_jsonl
+from conftest import make_records, write_recipe
 from test_cli import assert_user_error, tunesmith
 
 
 def _recipe(tmp_path, tiny_model_dir, training):
-    data = write_jsonl(tmp_path / "data.jsonl", make_records(20))
-    recipe = {
-        "task": "summarization",
-        "model": str(tiny_model_dir),
-        "data": {"train": str(data), "input_field": "description", "output_field": "synopsis"},
-        "training": training,
-    }
-    path = tmp_path / "recipe.yaml"
-    path.write_text(yaml.safe_dump(recipe))
-    return path
+    # the model named as a bare path, the split left at its defaults
+    return write_recipe(
+        tmp_path, tiny_model_dir, make_records(20), {}, model=str(tiny_model_dir), training=training
+    )
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ Field descriptions are the single source of help text (CLI, docs, JSON Schema, U
 
 from __future__ import annotations
 
-import string
 from typing import Literal
 
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, field_validator, model_validator
@@ -20,6 +19,7 @@ from tunesmith.config.group import GroupConfig
 from tunesmith.config.label_text import label_text
 from tunesmith.config.search import SearchConfig
 from tunesmith.config.tasks import task_spec
+from tunesmith.config.template import fill_template, parse_template, plain_slots, template_fields
 from tunesmith.config.tracking import TrackingConfig
 from tunesmith.config.training import LoraTraining, TrainingConfig, default_method
 
@@ -106,7 +106,12 @@ class DataConfig(Section):
     prompt_template: str | None = Field(
         None,
         description="User prompt with {field} slots filled from each record, e.g. "
-        "'Summarise:\\n\\n{body}'. Default: '{<input_field>}'.",
+        "'Summarise:\\n\\n{body}'. Default: '{<input_field>}'. An optional section "
+        "{#field}...{/field} is kept only when the record's field is not blank; a blank, null "
+        "or missing one drops the whole section (Dolly: '{instruction}{#context}\\n\\nContext: "
+        "{context}{/context}'); {^field}...{/field} is kept only when it is blank or missing. "
+        "Sections do not nest; a blank slot at the prompt's start or end leaves no blank lines; "
+        "write a literal brace as {{ or }}.",
     )
     system_prompt: str | None = Field(
         None, description="System message prepended to every conversation (if any)."
@@ -149,7 +154,7 @@ class DataConfig(Section):
         if value is not None:
             if not value.strip():
                 raise ValueError("prompt_template is empty; every prompt would be empty")
-            _plain_slots(value, "prompt_template")
+            parse_template(value, "prompt_template")
         return value
 
     @field_validator("input_field")
@@ -157,7 +162,7 @@ class DataConfig(Section):
     def _field_is_a_slot(cls, value: str | None) -> str | None:
         # without a prompt_template the prompt is "{<input_field>}": the same slot rules
         if value is not None:
-            _plain_slots("{" + value + "}", "input_field")
+            plain_slots("{" + value + "}", "input_field")
         return value
 
     def template(self) -> str:
@@ -167,32 +172,14 @@ class DataConfig(Section):
         return "{" + str(self.input_field) + "}"
 
     def template_fields(self) -> list[str]:
-        return [f for _, f, _, _ in string.Formatter().parse(self.template()) if f]
+        """Every field the prompt reads: its slots and its optional sections' fields."""
+        return template_fields(self.template())
 
-    def fill_template(self, values: dict[str, str]) -> str:
-        """The template with each slot replaced by `values[slot]`: its parsed pieces joined,
-        never str.format, to which {meta.title} would be an attribute lookup, not the path of
-        a nested field ({{ and }} become the braces they stand for)."""
-        pieces = string.Formatter().parse(self.template())
-        return "".join(text + (values[slot] if slot else "") for text, slot, _, _ in pieces)
-
-
-def _plain_slots(template: str, key: str) -> None:
-    """Only {name} slots, or {a.b} for a field nested in an object: positional, index,
-    conversion and format-spec slots have no meaning for a record's fields (and to str.format
-    they would reach into objects, or pad to gigabytes: {x:>9999999999})."""
-    try:
-        slots = [(f, s, c) for _, f, s, c in string.Formatter().parse(template) if f is not None]
-    except ValueError as exc:
-        raise ValueError(f"{key} does not parse: {exc}") from None
-    for field, spec, conversion in slots:
-        if field.isdigit() or "" in field.split(".") or "[" in field or spec or conversion:
-            shown = "{" + field + (f"!{conversion}" if conversion else "")
-            shown += f":{spec}" if spec else ""
-            raise ValueError(
-                f"{key} slot {shown}}} is not a plain field name; use {{name}}, or "
-                "{name.key} for a key of an object field (write a literal brace as {{ or }})"
-            )
+    def fill_template(self, value, filled) -> str:
+        """The prompt of one record: each slot replaced by `value(slot)`, each optional section
+        kept or dropped by `filled(field)` (config/template.py; never str.format, to which
+        {meta.title} would be an attribute lookup, not the path of a nested field)."""
+        return fill_template(self.template(), value, filled)
 
 
 STOP_AUTO = "auto"

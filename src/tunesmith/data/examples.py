@@ -16,6 +16,7 @@ from pathlib import Path
 from tunesmith.config.label_text import label_text
 from tunesmith.config.schema import Recipe
 from tunesmith.config.tasks import task_spec
+from tunesmith.config.template import section_fields
 from tunesmith.data.curate.rows import content_of
 from tunesmith.data.io import SOURCE_KEYS, record_number, where
 from tunesmith.errors import UserError
@@ -41,6 +42,7 @@ def to_examples(
     """Normalized examples of `records`; dropped records are counted into `funnel` (one entry),
     and when none is left the first reason is an error naming its file:line."""
     build = {"chat": _chat, "completion": _completion}.get(recipe.task, _prompt_response)
+    _sections_found(recipe, path, records)
     examples, dropped, shown, first = [], Counter(), {}, None
     for index, record in enumerate(records):
         try:
@@ -170,13 +172,7 @@ def _text(
 def _prompt_response(recipe: Recipe, path, record: dict) -> dict:
     data = recipe.data
     fill = data.fill_missing
-    values = {
-        name: _text(path, record, name, "data.prompt_template", fill)
-        for name in data.template_fields()
-    }
-    # an empty slot at an end (Alpaca's "{instruction}\n\n{input}" with no input) leaves
-    # blank lines the model would learn to expect; the first line's indentation stays
-    prompt = LEADING_BLANK_LINES.sub("", data.fill_template(values)).rstrip()
+    prompt = _prompt(data, path, record)
     labelled = task_spec(recipe.task).has_label
     # a label is the one place a value's spelling makes classes: JSON 1 and 1.0 are one class
     spell = label_text if labelled else str
@@ -192,6 +188,38 @@ def _prompt_response(recipe: Recipe, path, record: dict) -> dict:
     if labelled:
         example["label"] = response
     return example
+
+
+def _prompt(data, path, record: dict) -> str:
+    """The record's prompt: the template filled, its optional sections kept or dropped."""
+
+    def value(name: str) -> str:
+        return _text(path, record, name, "data.prompt_template", data.fill_missing)
+
+    def filled(name: str) -> bool:  # a section's field: null or missing reads as blank
+        try:
+            return bool(value(name).strip())
+        except Skip:
+            return False
+
+    # an empty slot at an end (Alpaca's "{instruction}\n\n{input}" with no input) leaves
+    # blank lines the model would learn to expect; the first line's indentation stays
+    return LEADING_BLANK_LINES.sub("", data.fill_template(value, filled)).rstrip()
+
+
+def _sections_found(recipe: Recipe, path, records: list[dict]) -> None:
+    """A section's field that no record of the file has is a misspelt name, not a section
+    meant to be dropped from every prompt: an error naming it, not a silently shorter prompt."""
+    data = recipe.data
+    if not task_spec(recipe.task).prompted or not records:
+        return
+    for name in section_fields(data.template()):
+        if name not in data.fill_missing and not any(field_value(r, name)[0] for r in records):
+            present = ", ".join(k for k in records[0] if k not in SOURCE_KEYS)
+            raise UserError(
+                f"{path}: no record has the field '{name}' that a section of "
+                f"data.prompt_template is kept or dropped by (fields present: {present})"
+            )
 
 
 def _chat(recipe: Recipe, path, record: dict) -> dict:

@@ -137,30 +137,86 @@ def test_escapes_of_whole_characters_still_read(tmp_path):
         ('a,b\nx,1\n"open,2\ny,3\nz,4\n', r"d.csv:3: malformed CSV \(a quoted field"),
         ('a,b\nx,1\ny,"2"3\n', r"d.csv:3: malformed CSV \(',' expected after"),
         ("a,b\nx,1,extra\n", r"d.csv:2: more values than header columns$"),
-        # a ;- or tab-separated export read as one column: refused at its header, whether
-        # or not a value holds a comma (without one it read silently as one text column)
+        # a separator named by data.csv_delimiter that the header does not use: refused at
+        # the header (every row would read as one text column, silently)
         (
             "name;section\nvim;editors\ned, the editor;editors\n",
             r"d.csv:1: the header 'name;section' reads as one column: the file looks "
-            r"';'-separated; tunesmith reads comma-separated CSV \(save it with ',' as the "
-            r"separator, or as .jsonl\)$",
+            r"';'-separated, not ','-separated \(data.csv_delimiter is ','; set "
+            r"data.csv_delimiter to ';', or save it ','-separated\)$",
         ),
+        # several separators in the header: asked, not guessed
         (
-            "text;label\ngood film;pos\nbad film;neg\n",
-            r"d.csv:1: the header 'text;label' reads as one column: the file looks ';'-separated",
-        ),
-        (
-            "name\tsection\nvim\teditors\n",
-            r"d.csv:1: the header 'name\\tsection' reads as one column: the file looks "
-            r"tab-separated",
+            "name;price, EUR\nvim;0\n",
+            r"^\S*d.csv:1: the header 'name;price, EUR' could be separated by ',' or ';'; set "
+            r"data.csv_delimiter to the one this file uses$",
         ),
     ],
 )
 def test_bad_csv_names_the_record_it_starts_on(tmp_path, content, pattern):
     path = tmp_path / "d.csv"
     path.write_text(content)
+    chosen = "," if content.startswith("name;section") else "auto"
     with pytest.raises(UserError, match=pattern):
+        read_records(path, chosen)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a European spreadsheet's export: ';', commas inside the values
+        ("text;label\ngood, fun film;pos\nbad film;neg\n", ["good, fun film", "bad film"]),
+        ("text\tlabel\ngood, fun film\tpos\nbad film\tneg\n", ["good, fun film", "bad film"]),
+        ("text|label\ngood; fun film|pos\nbad film|neg\n", ["good; fun film", "bad film"]),
+        # a quoted header name may hold another separator
+        ('"text;body",label\ngood; film,pos\nbad,neg\n', ["good; film", "bad"]),
+    ],
+    ids=["semicolon", "tab", "pipe", "quoted-header"],
+)
+def test_a_csv_separator_is_read_from_its_header(tmp_path, text, expected):
+    path = tmp_path / "d.csv"
+    path.write_text(text)
+    rows = read_records(path)
+    assert [next(iter(r.values())) for r in rows] == expected
+    assert [r["label"] for r in rows] == ["pos", "neg"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "first"),
+    [
+        (b"\xef\xbb\xbftext;label\ngood, film;pos\nbad;neg\n", "good, film"),  # BOM
+        (b"text;label\r\ngood, film;pos\r\nbad;neg\r\n", "good, film"),  # CRLF
+        (b'text;label\n"good;\nfilm";pos\nbad;neg\n', "good;\nfilm"),  # quoted newline
+        (b'\xef\xbb\xbf"te\nxt";label\r\n"a\r\nb";pos\r\nbad;neg\r\n', "a\r\nb"),  # all three
+    ],
+    ids=["bom", "crlf", "quoted-newline", "bom-crlf-quoted-header"],
+)
+def test_a_semicolon_csv_reads_with_a_bom_crlf_and_quoted_newlines(tmp_path, raw, first):
+    path = tmp_path / "d.csv"
+    path.write_bytes(raw)
+    rows = read_records(path)
+    assert [list(r.values())[:2] for r in rows] == [[first, "pos"], ["bad", "neg"]]
+    assert [r["_line"] for r in rows][-1] == raw.count(b"\n")
+
+
+def test_data_csv_delimiter_reads_an_ambiguous_header(tmp_path, tiny_recipe):
+    from tunesmith.config import load_recipe
+    from tunesmith.data.stage import load_examples
+
+    path = tmp_path / "d.csv"
+    path.write_text("description;synopsis, short\nvim, the editor;an editor\n")
+    with pytest.raises(UserError, match="could be separated by ',' or ';'"):
         read_records(path)
+    assert read_records(path, ";") == [
+        {"description": "vim, the editor", "synopsis, short": "an editor", "_line": 2}
+    ]
+    recipe = load_recipe(
+        tiny_recipe(**{"data.csv_delimiter": ";", "data.output_field": "synopsis, short"})
+    )
+    [example] = load_examples(recipe, str(path), "train", None)
+    assert (example["prompt"], example["response"]) == ("Summarise:\nvim, the editor", "an editor")
+    # tab may be written by name
+    assert load_recipe(tiny_recipe(**{"data.csv_delimiter": "tab"})).data.csv_delimiter == "\t"
 
 
 def test_a_csv_header_naming_a_column_twice_is_refused(tmp_path):

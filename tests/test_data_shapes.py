@@ -69,13 +69,15 @@ def test_a_tsv_file_reads_tab_separated_with_a_bom_and_gzip(tmp_path):
 @pytest.mark.parametrize(
     ("name", "content", "pattern"),
     [
-        ("d.tsv", "text,label\nx,1\n", r"d.tsv:1: .*looks comma-separated; .* \(name it .csv\)$"),
-        ("d.csv", "text\tlabel\nx\t1\n", r"d.csv:1: .*tab-separated; .*name a data file .tsv"),
+        (
+            "d.tsv",
+            "text,label\nx,1\n",
+            r"d.tsv:1: .*looks ','-separated, not tab-separated \(a .tsv file is read "
+            r"tab-separated; set data.csv_delimiter to ',', or save it tab-separated\)$",
+        ),
     ],
 )
-def test_a_file_with_the_other_separator_says_which_suffix_reads_it(
-    tmp_path, name, content, pattern
-):
+def test_a_tsv_file_with_commas_says_how_to_read_it(tmp_path, name, content, pattern):
     from tunesmith.data.io import read_records
 
     (tmp_path / name).write_text(content, encoding="utf-8")

@@ -201,4 +201,4 @@ def _type(annotation) -> str:
     if get_origin(annotation) is Union and any(get_origin(m) is Annotated for m in members):
         return " or ".join(map(_type, members))
     text = str(annotation).replace("typing.", "").replace("<class '", "").replace("'>", "")
-    return text.replace("|", "or")
+    return text.replace(" | ", " or ")  # a union's bar; a '|' choice of a Literal stays

@@ -74,7 +74,7 @@ class SplitConfig(Section):
 class DataConfig(Section):
     train: str = Field(
         ...,
-        description="Training data: a .jsonl, .csv (comma-separated), .tsv (tab-separated), "
+        description="Training data: a .jsonl, .csv, .tsv (see csv_delimiter), "
         ".parquet file, or a .json file holding one JSON array of records (each optionally "
         ".gz), or a folder saved with datasets' save_to_disk (a DatasetDict: its train split, "
         "else its first; name a split's subfolder to read another). Relative paths are "
@@ -84,6 +84,12 @@ class DataConfig(Section):
         None, description="Optional given validation file; otherwise split from `train`."
     )
     test: str | None = Field(None, description="Optional given test file; otherwise split.")
+    csv_delimiter: Literal["auto", ",", ";", "\t", "|"] = Field(
+        "auto",
+        description="Separator of .csv/.tsv data files: auto reads a .tsv file tab-separated "
+        "and a .csv file by the one separator among , ; tab | that its header line holds (none: "
+        'one column; several: an error asking for this key). Write tab as "\\t" or tab.',
+    )
     input_field: str | None = Field(
         None,
         description="Field holding the input text (default prompt is just this field). A "
@@ -138,6 +144,11 @@ class DataConfig(Section):
     )
     split: SplitConfig = Field(default_factory=SplitConfig)
     curation: CurationConfig = Field(default_factory=CurationConfig)
+
+    @field_validator("csv_delimiter", mode="before")
+    @classmethod
+    def _tab_by_name(cls, value):
+        return "\t" if value == "tab" else value
 
     @field_validator("labels", mode="before")
     @classmethod

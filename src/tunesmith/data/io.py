@@ -18,20 +18,15 @@ from tunesmith.errors import UserError
 
 TEXT_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
 SOURCE_KEYS = ("_line", "_item")  # where a record came from; not fields of the user's data
-# what each reader expects, and the separators a one-column header may reveal instead:
-# (separator, its name, what to do)
-READS = {",": "comma-separated CSV", "\t": "tab-separated TSV (a .tsv file)"}
-SEPARATORS = (
-    (";", "';'", "save it with ',' as the separator, or as .jsonl"),
-    ("\t", "tab", "save it with ',' as the separator, or name a data file .tsv"),
-    (",", "comma", "name it .csv"),
-)
+# The separators spreadsheets export (`;` where the decimal mark is a comma), by name.
+SEPARATORS = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
 JSON_SPACE = re.compile(r"[ \t\n\r]*")  # the whitespace JSON allows between values
 
 
-def read_records(path: str | Path) -> list[dict]:
+def read_records(path: str | Path, csv_delimiter: str = "auto") -> list[dict]:
     """All records of a data file as dicts (each remembers its source line in `_line`, and a
-    JSON array's item its position in `_item`)."""
+    JSON array's item its position in `_item`). A CSV file's separator is `csv_delimiter`
+    (data.csv_delimiter), or with `auto` tab for .tsv and the one its header shows for .csv."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: data file not found")
@@ -46,7 +41,7 @@ def read_records(path: str | Path) -> list[dict]:
             rows = (
                 _parse_jsonl(path, text)
                 if kind == "jsonl"
-                else parse_csv(path, text, "\t" if kind == "tsv" else ",")
+                else _parse_table(path, text, kind, csv_delimiter)
             )
     if not rows:
         raise UserError(f"{path}: no records (the dataset is empty)")
@@ -219,15 +214,59 @@ def _as_record(path: Path, line: int, value: object) -> dict:
     return {**value, "_line": line}
 
 
-def parse_csv(path: Path, text: str, delimiter: str = ",") -> list[dict]:
+def _parse_table(path: Path, text: str, kind: str, chosen: str) -> list[dict]:
+    """Rows of a .csv or .tsv file, split by the separator the recipe chose, else by the
+    file's kind (.tsv: tab) or its header (.csv)."""
+    if chosen != "auto":
+        return parse_csv(path, text, chosen, f"data.csv_delimiter is {SEPARATORS[chosen]}")
+    if kind == "tsv":
+        return parse_csv(path, text, "\t", "a .tsv file is read tab-separated")
+    return parse_csv(path, text, header_delimiter(path, text))
+
+
+# Why the header and not csv.Sniffer: Sniffer judges by how evenly each character recurs over
+# the first rows, so the commas of free text in a ';' file's rows (a review, a description)
+# mislead it, and it raises on a one-column file. A header holds column names, which seldom
+# hold a separator: the one separator found in it decides; several is a question for the
+# user (data.csv_delimiter), not a guess; none is one column.
+def header_delimiter(path: Path, text: str) -> str:
+    """The separator of a CSV file, read from its header line (quoted names skipped)."""
+    header = _unquoted_header(text)
+    found = [sep for sep in SEPARATORS if sep in header]
+    if len(found) > 1:
+        line = text.split("\n", 1)[0].rstrip("\r")
+        shown = line if len(line) <= 80 else line[:77] + "..."
+        raise UserError(
+            f"{path}:1: the header {shown!r} could be separated by "
+            f"{' or '.join(SEPARATORS[sep] for sep in found)}; set data.csv_delimiter to the "
+            "one this file uses"
+        )
+    return found[0] if found else ","
+
+
+def _unquoted_header(text: str) -> str:
+    """The header line without its quoted parts (a quoted name may hold a separator, or a
+    line break)."""
+    kept, quoted = [], False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in "\r\n":
+            break
+        elif not quoted:
+            kept.append(char)
+    return "".join(kept)
+
+
+def parse_csv(path: Path, text: str, delimiter: str = ",", chosen_by: str = "") -> list[dict]:
     """CSV rows (TSV with delimiter tab) as dicts by the header; a malformed record is a
-    file:line error."""
+    file:line error. `chosen_by` says why this delimiter, for a header that looks otherwise."""
     # strict: a quote never closed is an error, not the rest of the file read into one field
     # (which then looked like one record with a missing field, every later row lost)
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows, start = [], 2  # the line the next record starts on (after the header)
     try:
-        _require_delimiter(path, reader.fieldnames or [], reader.line_num, delimiter)
+        _require_delimiter(path, reader.fieldnames or [], reader.line_num, delimiter, chosen_by)
         _require_unique(path, reader.fieldnames or [], reader.line_num)
         for row in reader:
             if None in row:
@@ -257,17 +296,23 @@ def _require_unique(path: Path, columns: list[str], line: int) -> None:
         seen.add(column)
 
 
-def _require_delimiter(path: Path, columns: list[str], line: int, delimiter: str) -> None:
+def _require_delimiter(
+    path: Path, columns: list[str], line: int, delimiter: str, chosen_by: str
+) -> None:
     """Refuse a header read as one column that holds another separator people export (`;`,
-    tab, comma): every row would read without error as one text column, the fields never
+    tab, comma, `|`): every row would read without error as one text column, the fields never
     found or, worse, the whole line taken as the text."""
     if len(columns) != 1:
         return
-    for separator, name, advice in SEPARATORS:
+    for separator, name in SEPARATORS.items():
         if separator != delimiter and separator in columns[0]:
+            read_as = SEPARATORS[delimiter]
+            advice = f"save it {read_as}-separated"
+            if chosen_by:  # a data file: the recipe can name its separator
+                advice = f"{chosen_by}; set data.csv_delimiter to {name}, or {advice}"
             raise UserError(
                 f"{path}:{line}: the header {columns[0]!r} reads as one column: the file looks "
-                f"{name}-separated; tunesmith reads {READS[delimiter]} ({advice})"
+                f"{name}-separated, not {read_as}-separated ({advice})"
             )
 
 

@@ -151,7 +151,7 @@ def load_examples(
     recipe: Recipe, path: str, prefix: str, limit: int | None, funnel: list | None = None
 ) -> list[dict]:
     """Examples of one data file (a seeded sample of `limit` records); drops go to `funnel`."""
-    records = read_records(path)
+    records = read_records(path, recipe.data.csv_delimiter)
     if limit is not None and limit < len(records):
         records = random.Random(recipe.data.split.seed).sample(records, limit)
     return to_examples(recipe, path, records, prefix, funnel)

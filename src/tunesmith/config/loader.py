@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from tunesmith.artifacts.files import decode_text
 from tunesmith.config.overrides import apply_overrides, override_for
 from tunesmith.config.recipe_yaml import read_yaml
+from tunesmith.config.saved_splits import fill_own_splits
 from tunesmith.config.schema import Recipe
 from tunesmith.errors import UserError, suggest
 
@@ -96,6 +97,8 @@ def _prepared(raw: dict[str, Any], overrides, folder: Path | None) -> dict[str, 
     applied = apply_overrides(raw, overrides)
     if folder is not None:
         _resolve_paths(applied, folder)
+    if isinstance(applied.get("data"), dict):  # a saved DatasetDict's own val/test splits
+        fill_own_splits(applied["data"])
     return applied
 
 

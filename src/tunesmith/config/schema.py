@@ -77,13 +77,20 @@ class DataConfig(Section):
         description="Training data: a .jsonl, .csv, .tsv (see csv_delimiter), "
         ".parquet file, or a .json file holding one JSON array of records (each optionally "
         ".gz), or a folder saved with datasets' save_to_disk (a DatasetDict: its train split, "
-        "else its first; name a split's subfolder to read another). Relative paths are "
-        "relative to the recipe file.",
+        "else its first, and its own validation (or valid, val, dev) and test splits as "
+        "data.validation and data.test unless the recipe gives those; name a split's "
+        "subfolder to read another). Relative paths are relative to the recipe file.",
     )
     validation: str | None = Field(
-        None, description="Optional given validation file; otherwise split from `train`."
+        None,
+        description="Optional given validation file; otherwise the saved DatasetDict's own "
+        "validation split, else split from `train`.",
     )
-    test: str | None = Field(None, description="Optional given test file; otherwise split.")
+    test: str | None = Field(
+        None,
+        description="Optional given test file; otherwise the saved DatasetDict's own test "
+        "split, else split from `train`.",
+    )
     csv_delimiter: Literal["auto", ",", ";", "\t", "|"] = Field(
         "auto",
         description="Separator of .csv/.tsv data files: auto reads a .tsv file tab-separated "

@@ -14,6 +14,7 @@ import zlib
 from pathlib import Path
 
 from tunesmith.artifacts.files import decode_text
+from tunesmith.config.saved_splits import train_split
 from tunesmith.errors import UserError
 
 TEXT_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
@@ -339,8 +340,7 @@ def _read_saved_dataset(path: Path) -> list[dict]:
     except Exception as exc:
         raise UserError(f"{path}: not a folder saved with datasets' save_to_disk ({exc})") from None
     if isinstance(data, DatasetDict):
-        split = "train" if "train" in data else next(iter(data))
-        data = data[split]
+        data = data[train_split(list(data))]
     return [{**r, "_line": i + 1} for i, r in enumerate(data)]
 
 

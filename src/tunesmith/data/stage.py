@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tunesmith.artifacts import RunDir, write_json, write_jsonl
+from tunesmith.config.saved_splits import describe_source
 from tunesmith.config.schema import Recipe
 from tunesmith.config.tasks import task_spec
 from tunesmith.data.curate import CurationContext, post_split, pre_split
@@ -75,6 +76,9 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
     # The train file's read counts (records in, dropped by reason) become the "load" row.
     funnel[0] = {**read_funnel[0], "step": "load"}
     card = {"sizes": sizes, "funnel": funnel + read_funnel[1:] + post_funnel, **card_extra}
+    card["sources"] = sources = _sources(recipe)
+    if "saved DatasetDict" in sources["train"]:  # which of its splits went where
+        console.print("data: " + "; ".join(f"{n} from {s}" for n, s in sources.items()))
     card.update({"warnings": warnings} if warnings else {})
     card.update(_label_distribution(splits) if labelled else {})
     write_json(out / "data_card.json", card)
@@ -82,6 +86,22 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
     # class weights on or off re-runs training even though no row changed.
     write_json(out / "class_weights.json", card.get("class_weights") or {})
     return DataResult(sizes=sizes, folder=out)
+
+
+def _sources(recipe: Recipe) -> dict[str, str]:
+    """Where each split's rows came from: a file (a saved DatasetDict's split named as one:
+    its own validation and test splits are used when the recipe gives none), or cut from the
+    training data by data.split."""
+    data = recipe.data
+    given = {"train": data.train, "val": data.validation, "test": data.test}
+    shares = {"val": data.split.validation, "test": data.split.test}
+    return {
+        name: describe_source(path)
+        if path
+        else f"split from data.train (data.split.{'validation' if name == 'val' else name}: "
+        f"{shares[name]})"
+        for name, path in given.items()
+    }
 
 
 def _read_drops(read_funnel: list[dict]) -> list[str]:
@@ -221,7 +241,8 @@ def _register() -> None:
     # Revision 5: a null chat content is read as a blank turn (the conversation was dropped).
     # Revision 6: blank lines an empty template slot left at a prompt's ends are trimmed;
     # records dropped while reading are a warning in the card.
-    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=6))
+    # Revision 7: the card says where each split came from (`sources`).
+    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=7))
 
 
 _register()

@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
 
 from tunesmith.errors import UserError
 from tunesmith.report.templating import html_templates
+from tunesmith.ui.request_body import BoundedBodies
 from tunesmith.ui.security import COOKIE, token_ok
 
 HERE = Path(__file__).resolve().parent
@@ -36,6 +38,7 @@ def create_app(runs_dir: Path, token: str, allowed_hosts: list[str] | None = Non
     for module in (routes_runs, routes_new, routes_human, routes_play):
         app.include_router(module.router)
     _error_handlers(app)
+    app.add_middleware(BoundedBodies)
     if allowed_hosts:
         from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -57,10 +60,13 @@ def wants_json(request: Request) -> bool:
     )
 
 
-def error_response(request: Request, status: int, message: str):
+def error_response(request: Request, status: int, message: str, headers=None):
     if wants_json(request):
-        return JSONResponse({"error": message, "status": status}, status_code=status)
-    return page(request, "error.html.j2", status_code=status, status=status, message=message)
+        response = JSONResponse({"error": message, "status": status}, status_code=status)
+    else:
+        response = page(request, "error.html.j2", status, status=status, message=message)
+    response.headers.update(headers or {})  # e.g. a 405's Allow
+    return response
 
 
 def _error_handlers(app: FastAPI) -> None:
@@ -69,10 +75,13 @@ def _error_handlers(app: FastAPI) -> None:
         status = getattr(exc, "status", 400)
         return error_response(request, status, str(exc))
 
+    # Starlette's class, not FastAPI's subclass: a wrong method (405), a body over its bound
+    # (413, request_body.BodyTooLarge) and a form that cannot be parsed (400) are raised as
+    # Starlette's, and came back as FastAPI's default {"detail": ...} JSON, on pages too
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
-        return error_response(request, exc.status_code, message)
+        return error_response(request, exc.status_code, message, exc.headers)
 
     @app.exception_handler(404)
     async def not_found(request: Request, exc):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
@@ -36,6 +37,7 @@ def create_app(runs_dir: Path, token: str, allowed_hosts: list[str] | None = Non
     app.state.templates = Jinja2Templates(env=env)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for module in (routes_runs, routes_new, routes_human, routes_play):
+        _answer_head(module.router)
         app.include_router(module.router)
     _error_handlers(app)
     app.add_middleware(BoundedBodies)
@@ -44,6 +46,14 @@ def create_app(runs_dir: Path, token: str, allowed_hosts: list[str] | None = Non
 
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     return app
+
+
+def _answer_head(router: APIRouter) -> None:
+    """HEAD wherever GET is (HTTP requires it of a server; FastAPI, unlike Starlette's own
+    routes, answered 405): the same response, whose body the server does not send."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and "GET" in route.methods:
+            route.methods.add("HEAD")
 
 
 def page(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
@@ -81,6 +91,9 @@ def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            message = f"{request.method} is not allowed here (only {allowed})"
         return error_response(request, exc.status_code, message, exc.headers)
 
     @app.exception_handler(404)

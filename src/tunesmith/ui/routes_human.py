@@ -48,7 +48,7 @@ def _human_page(request: Request, name: str, status_code: int = 200, error=None,
         run=name,
         sessions=sessions,
         systems=available_systems(root),
-        saved=read_json(root / "eval" / "human.json"),
+        saved=read_json(root, "eval/human.json"),
         error=error,
         typed=typed or NEW_SESSION_DEFAULTS,
     )

@@ -79,3 +79,14 @@ def test_a_json_endpoint_sent_a_form_is_a_400_json_error(client, url):
     response = client.post(url, data=form, headers={"X-Tunesmith-Token": TOKEN})
     assert response.status_code == 400
     assert response.json()["error"].startswith("request body: not valid JSON")
+
+
+@pytest.mark.parametrize("system", ["../../../etc/x", "x" * 300, "a/b"])
+def test_a_session_system_name_is_checked_before_it_reaches_a_path(client, tmp_path, system):
+    """The two systems of a new session were joined into the predictions' file names
+    unchecked (`eval/predictions/test.../../../etc/x.jsonl`); the refusal named that path."""
+    form = {"session": "s2", "rater": "ann", "system_a": system, "token": TOKEN}
+    response = client.post("/runs/demo-1/human/sessions", data=form)
+    assert response.status_code == 400
+    assert "system: " in response.text and "is not a valid name" in response.text
+    assert str(tmp_path) not in response.text

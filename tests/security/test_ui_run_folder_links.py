@@ -282,3 +282,46 @@ def test_a_run_whose_recipe_does_not_load_is_still_compared(tmp_path):
     (broken / "recipe.yaml").unlink()
     response = client.get("/compare?run=fine-1&run=broken-1")
     assert response.status_code == 200 and 'href="/runs/broken-1"' in response.text
+
+
+DAMAGED_SESSION_FILES = {  # file under eval/, its content, what the one line says
+    "settings not JSON": ("human/s1.json", b"{not json", "damaged run file, not valid JSON"),
+    "settings of another shape": ("human/s1.json", b'{"systems": 5}', "no pair of systems"),
+    "a system leading elsewhere": (
+        "human/s1.json",
+        b'{"systems": ["../../x", "base"], "split": "test"}',
+        "s1.json: system: ",
+    ),
+    "a rating not JSON": ("human/s1.jsonl", b"not json\n", "damaged run file, not valid JSON"),
+    "a rating not an object": ("human/s1.jsonl", b"5\n", "rating 1 is not an object with"),
+    "predictions not UTF-8": (
+        "predictions/test.base.jsonl",
+        b'{"id": "\xff"}\n',
+        "damaged run file, not UTF-8 text",
+    ),
+    "predictions not objects": ("predictions/test.base.jsonl", b"5\n", "not a prediction"),
+}
+
+
+@pytest.mark.parametrize("case", DAMAGED_SESSION_FILES)
+def test_a_damaged_session_file_is_one_line_naming_it_not_a_500(tmp_path, case):
+    """A copied run folder's rating-session files were parsed with bare json.loads and used
+    as they came: not JSON, not UTF-8 or of another shape, each was a 500 (the rating page,
+    the sheet, the results page and its JSON)."""
+    from tunesmith.human.session import Session
+
+    root = make_run(tmp_path / "runs", "copied-1", report=False)
+    Session.create(root, "s1")
+    relative, content, message = DAMAGED_SESSION_FILES[case]
+    (root / "eval" / relative).write_bytes(content)
+    client = TestClient(create_app(tmp_path / "runs", TOKEN), raise_server_exceptions=False)
+    pages = [
+        "/runs/copied-1/human/s1/rate?rater=ann",
+        "/runs/copied-1/human/s1/sheet.csv?rater=ann",
+    ]
+    if relative.startswith("human/"):  # the results read every session's settings and ratings
+        pages += ["/runs/copied-1/human", "/api/runs/copied-1/human"]
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 400, (url, response.text)
+        assert relative.split("/")[-1] in response.text and message in response.text, url

@@ -90,3 +90,32 @@ def test_a_session_system_name_is_checked_before_it_reaches_a_path(client, tmp_p
     assert response.status_code == 400
     assert "system: " in response.text and "is not a valid name" in response.text
     assert str(tmp_path) not in response.text
+
+
+STATE_CHANGES = {  # every POST that needs the token, with a body it would otherwise accept
+    "/new/start": {"data": {"f:name": "x"}},
+    "/runs/demo-1/human/sessions": {"data": {"session": "s2", "rater": "ann"}},
+    "/runs/demo-1/human/s1/rate": {"data": {"rater": "ann", "item": "ex1", "verdict": "A"}},
+    "/api/runs/demo-1/human/s1/ratings": {"json": {"rater": "ann", "item": "ex1", "verdict": "A"}},
+    "/runs/demo-1/human/summary": {"data": {}},
+    "/runs/demo-1/human/s1/sheet": {
+        "data": {"rater": "ann"},
+        "files": {"sheet": ("s.csv", b"item,verdict\nex1,A\n", "text/csv")},
+    },
+    "/api/runs/demo-1/generate": {"json": {"prompt": "hi"}},
+}
+
+
+def test_every_state_change_is_listed():
+    assert set(STATE_CHANGES) == set(_routes("POST")) - {"/new/recipe"}  # checking needs none
+
+
+@pytest.mark.parametrize("url", STATE_CHANGES)
+@pytest.mark.parametrize("token", [None, "", "wrong", "secret-token-and-more", "sécret"])
+def test_a_missing_or_wrong_token_is_a_403_of_the_right_kind(client, url, token):
+    body = dict(STATE_CHANGES[url])
+    headers = {} if token is None else {b"X-Tunesmith-Token": token.encode("utf-8")}
+    response = client.post(url, headers=headers, **body)
+    assert response.status_code == 403 and _error_kind(url, response)
+    assert "needs the token" in response.text
+    assert Session(client.app.state.runs_dir / "demo-1", "s1").ratings() == []

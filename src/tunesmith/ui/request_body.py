@@ -36,8 +36,8 @@ Body = TypeVar("Body", bound=BaseModel)
 
 
 async def read_json_object(request: Request) -> dict:
-    """The body as a JSON object (a dict), or a UserError (400); a body over the app's
-    MAX_BODY_BYTES is a 413 before it is read further."""
+    """The body as a JSON object (a dict), or a UserError (400). A body over MAX_BODY_BYTES
+    never gets here whole: `BoundedBodies` answers 413 on the way in."""
     raw = await request.body()
     if not raw.strip():
         raise UserError("request body: empty; send a JSON object")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from ui_runs import make_run
+import yaml
+from ui_runs import make_run, recipe_dict
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -175,3 +176,152 @@ def test_planted_run_files_of_the_wrong_shape_keep_the_run_list_working(
     assert runs["fine-1"]["stages"]["evaluate"] == "done"
     progress = client.get("/api/runs/odd-1/progress")
     assert progress.status_code == 200 and "evaluate" in progress.json()["stages"]
+
+
+LINKED_RUN_FILES = (
+    "manifest.json",
+    "recipe.yaml",
+    "eval/compare.json",
+    "eval/human.json",
+    "train/summary.json",
+    "train/metrics.jsonl",
+    "logs/" + LAUNCH_FILE,
+)
+
+
+def test_no_run_file_is_parsed_through_a_link_out_of_the_run_folder(tmp_path):
+    """The run list, run page, progress, comparison and human-rating pages parsed a run
+    folder's manifest.json, recipe.yaml, compare.json, human.json, train files and launch
+    record through links leading anywhere (only report.html, run.log and eval/human were
+    checked): a copied folder could make them show a file of the user's. Each is now read
+    through ui/runs.run_file, and a link out of the folder reads as a missing file."""
+    outside = tmp_path / "home"
+    outside.mkdir()
+    secret = {
+        "stages": {"SECRET-stage": {"status": "done"}},
+        "metrics": {"SECRET-metric": {"base": 1.0, "tuned": 2.0}},
+        "comparisons": [{"label": "SECRET-label", "systems": ["a", "b"], "win_rate": 0.5}],
+        "model": {"name": "SECRET-model"},
+        "task": "SECRET-task",
+        "created": "SECRET-date",
+        "steps": 4242,
+        "total_steps": 4343,
+        "pid": 1,
+    }
+    (outside / "secret.json").write_text(json.dumps(secret), encoding="utf-8")
+    (outside / "secret.jsonl").write_text('{"step": 7, "loss": 42.4242}\n', encoding="utf-8")
+    root = make_run(tmp_path / "runs", "copied-1", report=False)
+    make_run(tmp_path / "runs", "fine-1", report=False)
+    (root / "logs").mkdir(exist_ok=True)
+    for relative in LINKED_RUN_FILES:
+        target = outside / ("secret.jsonl" if relative.endswith(".jsonl") else "secret.json")
+        (root / relative).unlink(missing_ok=True)
+        (root / relative).symlink_to(target)
+    client = TestClient(create_app(tmp_path / "runs", TOKEN))
+    urls = ["/", "/api/runs", "/runs/copied-1", "/api/runs/copied-1/progress"]
+    urls += ["/compare?run=copied-1&run=fine-1", "/runs/copied-1/human", "/api/runs/copied-1/human"]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.text)
+        assert "SECRET" not in response.text and "4242" not in response.text, url
+    progress = client.get("/api/runs/copied-1/progress").json()
+    assert progress["train"]["step"] == 0 and progress["stages"]["train"] == "pending"
+
+
+def test_linked_predictions_are_not_rated(tmp_path):
+    """A session's items came from eval/predictions/*.jsonl followed wherever it led."""
+    root = make_run(tmp_path / "runs", "copied-1", report=False)
+    from tunesmith.human.session import Session
+
+    Session.create(root, "s1")
+    outside = tmp_path / "home" / "test.tuned.jsonl"
+    outside.parent.mkdir()
+    row = {"id": "ex1", "prompt": "SECRET-prompt", "reference": "r", "prediction": "p"}
+    outside.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    predictions = root / "eval" / "predictions" / "test.tuned.jsonl"
+    predictions.unlink()
+    predictions.symlink_to(outside)
+    response = TestClient(create_app(tmp_path / "runs", TOKEN)).get(
+        "/runs/copied-1/human/s1/rate?rater=ann"
+    )
+    assert response.status_code == 400 and "SECRET" not in response.text
+    assert "predictions: " in response.text and "leads outside" in response.text
+
+
+def test_the_playground_loads_no_recipe_or_model_through_a_link(tmp_path):
+    root = make_run(tmp_path / "runs", "copied-1", report=False)
+    outside = tmp_path / "home" / "recipe.yaml"
+    outside.parent.mkdir()
+    outside.write_text("task: SECRET\n", encoding="utf-8")
+    (root / "recipe.yaml").unlink()
+    (root / "recipe.yaml").symlink_to(outside)
+    client = TestClient(create_app(tmp_path / "runs", TOKEN))
+    headers = {"X-Tunesmith-Token": TOKEN}
+    response = client.post("/api/runs/copied-1/generate", json={"prompt": "hi"}, headers=headers)
+    assert response.status_code == 400 and "SECRET" not in response.text
+    assert response.json()["error"].startswith("recipe.yaml: ")
+    assert "leads outside" in response.json()["error"]
+    (root / "recipe.yaml").unlink()
+    (root / "recipe.yaml").write_text(yaml.safe_dump(recipe_dict("copied")), encoding="utf-8")
+    weights = root / "train" / "adapter" / "adapter_model.safetensors"
+    weights.parent.mkdir(parents=True)
+    weights.symlink_to(outside)
+    response = client.post("/api/runs/copied-1/generate", json={"prompt": "hi"}, headers=headers)
+    assert response.status_code == 400 and "leads outside" in response.json()["error"]
+    assert response.json()["error"].startswith("train: ")
+
+
+def test_a_run_whose_recipe_does_not_load_is_still_compared(tmp_path):
+    """The side-by-side page loaded each run's recipe to compare tokenizers: a run without
+    one, or with one that does not load, made the whole page a 400."""
+    make_run(tmp_path / "runs", "fine-1", report=False)
+    broken = make_run(tmp_path / "runs", "broken-1", report=False)
+    client = TestClient(create_app(tmp_path / "runs", TOKEN))
+    (broken / "recipe.yaml").write_text("name: [\n", encoding="utf-8")
+    assert client.get("/compare?run=fine-1&run=broken-1").status_code == 200
+    (broken / "recipe.yaml").unlink()
+    response = client.get("/compare?run=fine-1&run=broken-1")
+    assert response.status_code == 200 and 'href="/runs/broken-1"' in response.text
+
+
+DAMAGED_SESSION_FILES = {  # file under eval/, its content, what the one line says
+    "settings not JSON": ("human/s1.json", b"{not json", "damaged run file, not valid JSON"),
+    "settings of another shape": ("human/s1.json", b'{"systems": 5}', "no pair of systems"),
+    "a system leading elsewhere": (
+        "human/s1.json",
+        b'{"systems": ["../../x", "base"], "split": "test"}',
+        "s1.json: system: ",
+    ),
+    "a rating not JSON": ("human/s1.jsonl", b"not json\n", "damaged run file, not valid JSON"),
+    "a rating not an object": ("human/s1.jsonl", b"5\n", "rating 1 is not an object with"),
+    "predictions not UTF-8": (
+        "predictions/test.base.jsonl",
+        b'{"id": "\xff"}\n',
+        "damaged run file, not UTF-8 text",
+    ),
+    "predictions not objects": ("predictions/test.base.jsonl", b"5\n", "not a prediction"),
+}
+
+
+@pytest.mark.parametrize("case", DAMAGED_SESSION_FILES)
+def test_a_damaged_session_file_is_one_line_naming_it_not_a_500(tmp_path, case):
+    """A copied run folder's rating-session files were parsed with bare json.loads and used
+    as they came: not JSON, not UTF-8 or of another shape, each was a 500 (the rating page,
+    the sheet, the results page and its JSON)."""
+    from tunesmith.human.session import Session
+
+    root = make_run(tmp_path / "runs", "copied-1", report=False)
+    Session.create(root, "s1")
+    relative, content, message = DAMAGED_SESSION_FILES[case]
+    (root / "eval" / relative).write_bytes(content)
+    client = TestClient(create_app(tmp_path / "runs", TOKEN), raise_server_exceptions=False)
+    pages = [
+        "/runs/copied-1/human/s1/rate?rater=ann",
+        "/runs/copied-1/human/s1/sheet.csv?rater=ann",
+    ]
+    if relative.startswith("human/"):  # the results read every session's settings and ratings
+        pages += ["/runs/copied-1/human", "/api/runs/copied-1/human"]
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 400, (url, response.text)
+        assert relative.split("/")[-1] in response.text and message in response.text, url

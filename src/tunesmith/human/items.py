@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from tunesmith.artifacts.files import read_jsonl
 from tunesmith.errors import UserError
+from tunesmith.human.names import inside
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ def available_systems(run_root: Path, split: str = "test") -> list[str]:
 
 def load_items(run_root: Path, systems: tuple[str, str], split: str = "test") -> list[Item]:
     """Items that both systems answered, in the predictions file's order."""
-    first, second = (_read(predictions_path(run_root, split, s)) for s in systems)
+    first, second = (_read(run_root, predictions_path(run_root, split, s)) for s in systems)
     other = {str(r["id"]): r for r in second}
     items = []
     for row in first:
@@ -46,15 +47,11 @@ def load_items(run_root: Path, systems: tuple[str, str], split: str = "test") ->
     return items
 
 
-def _read(path: Path) -> list[dict]:
+def _read(run_root: Path, path: Path) -> list[dict]:
+    path = inside(run_root, path, "predictions")  # a copied run folder's link: not read
     if not path.is_file():
         raise UserError(f"{path}: predictions file not found (has the run been evaluated?)")
-    rows = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    raise UserError(f"{path}:{number}: not a JSON line") from None
+    rows = read_jsonl(path)  # not UTF-8, not JSON: one line naming file:line
+    if not all(isinstance(row, dict) and "id" in row for row in rows):
+        raise UserError(f"{path}: damaged run file, a line is not a prediction with an id")
     return rows

@@ -8,7 +8,7 @@ import random
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tunesmith.artifacts.files import create_new_json
+from tunesmith.artifacts.files import create_new_json, read_json, read_jsonl
 from tunesmith.errors import UserError
 from tunesmith.human.items import Item, load_items
 from tunesmith.human.names import check_name, child_of, inside
@@ -16,6 +16,7 @@ from tunesmith.human.names import check_name, child_of, inside
 # A = the left answer is better, B = the right one; tie = equally good; both_bad = neither usable.
 VERDICTS = ("A", "B", "tie", "both_bad")
 DEFAULT_SYSTEMS = ("tuned", "base")
+RATING_KEYS = ("rater", "item", "verdict", "winner")  # what the figures read of a rating
 
 
 class NotFound(UserError):
@@ -51,6 +52,8 @@ class Session:
     ) -> Session:
         """A new session, or the existing one of that name when its settings are these."""
         session = cls(run_root, name)
+        for system in systems:  # joined into the predictions' file names
+            check_name(system, "system")
         if systems[0] == systems[1]:
             raise UserError("session: the two systems must differ")
         wanted = {
@@ -80,7 +83,8 @@ class Session:
     def settings(self) -> dict:
         if not self.settings_path.is_file():
             raise NotFound(f"session {self.name!r} does not exist in {self.run_root.name}")
-        return json.loads(self.settings_path.read_text(encoding="utf-8"))
+        # a copied run folder's file may hold anything: one line naming it, not a traceback
+        return _checked_settings(read_json(self.settings_path), self.settings_path)
 
     @property
     def systems(self) -> tuple[str, str]:
@@ -102,8 +106,16 @@ class Session:
     def ratings(self) -> list[dict]:
         if not self.ratings_path.is_file():
             return []
-        with open(self.ratings_path, encoding="utf-8") as handle:
-            return [json.loads(line) for line in handle if line.strip()]
+        ratings = read_jsonl(self.ratings_path)
+        for number, rating in enumerate(ratings, 1):
+            if not isinstance(rating, dict) or not all(
+                isinstance(rating.get(key), str) for key in RATING_KEYS
+            ):
+                raise UserError(
+                    f"{self.ratings_path}: damaged session file, rating {number} is not an "
+                    f"object with {', '.join(RATING_KEYS)}"
+                )
+        return ratings
 
     def rated_by(self, rater: str) -> set[str]:
         return {r["item"] for r in self.ratings() if r["rater"] == rater}
@@ -152,6 +164,17 @@ def append_line(path: Path, line: str) -> None:
 def list_sessions(run_root: Path) -> list[str]:
     folder = Path(run_root) / "eval" / "human"
     return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+
+
+def _checked_settings(settings, path: Path) -> dict:
+    """A session's settings as `create` writes them: two system names and a split name."""
+    systems = settings.get("systems") if isinstance(settings, dict) else None
+    if not isinstance(systems, list) or len(systems) != 2:
+        raise UserError(f"{path}: damaged session file, no pair of systems")
+    for system in systems:
+        check_name(system, f"{path}: system")
+    check_name(settings.get("split"), f"{path}: split")
+    return settings
 
 
 def _describe(settings: dict) -> str:

@@ -12,6 +12,9 @@ from tunesmith.errors import UserError
 from tunesmith.human.session import VERDICTS, Session
 
 COLUMNS = ("item", "prompt", "reference", "answer_A", "answer_B", "verdict", "reason")
+# The largest sheet the web app takes (the CLI reads a local file of any size): room for
+# 2,000 items of 8 KiB each (prompt, reference, two answers), more than anyone rates by hand.
+MAX_SHEET_BYTES = 16 * 1024 * 1024
 
 
 def export_sheet(session: Session, rater: str | None = None) -> str:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
 
 from tunesmith.errors import UserError
 from tunesmith.report.templating import html_templates
+from tunesmith.ui.request_body import BoundedBodies
 from tunesmith.ui.security import COOKIE, token_ok
 
 HERE = Path(__file__).resolve().parent
@@ -34,13 +37,23 @@ def create_app(runs_dir: Path, token: str, allowed_hosts: list[str] | None = Non
     app.state.templates = Jinja2Templates(env=env)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for module in (routes_runs, routes_new, routes_human, routes_play):
+        _answer_head(module.router)
         app.include_router(module.router)
     _error_handlers(app)
+    app.add_middleware(BoundedBodies)
     if allowed_hosts:
         from starlette.middleware.trustedhost import TrustedHostMiddleware
 
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     return app
+
+
+def _answer_head(router: APIRouter) -> None:
+    """HEAD wherever GET is (HTTP requires it of a server; FastAPI, unlike Starlette's own
+    routes, answered 405): the same response, whose body the server does not send."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and "GET" in route.methods:
+            route.methods.add("HEAD")
 
 
 def page(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
@@ -57,10 +70,13 @@ def wants_json(request: Request) -> bool:
     )
 
 
-def error_response(request: Request, status: int, message: str):
+def error_response(request: Request, status: int, message: str, headers=None):
     if wants_json(request):
-        return JSONResponse({"error": message, "status": status}, status_code=status)
-    return page(request, "error.html.j2", status_code=status, status=status, message=message)
+        response = JSONResponse({"error": message, "status": status}, status_code=status)
+    else:
+        response = page(request, "error.html.j2", status, status=status, message=message)
+    response.headers.update(headers or {})  # e.g. a 405's Allow
+    return response
 
 
 def _error_handlers(app: FastAPI) -> None:
@@ -69,10 +85,16 @@ def _error_handlers(app: FastAPI) -> None:
         status = getattr(exc, "status", 400)
         return error_response(request, status, str(exc))
 
+    # Starlette's class, not FastAPI's subclass: a wrong method (405), a body over its bound
+    # (413, request_body.BodyTooLarge) and a form that cannot be parsed (400) are raised as
+    # Starlette's, and came back as FastAPI's default {"detail": ...} JSON, on pages too
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
-        return error_response(request, exc.status_code, message)
+        if exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            message = f"{request.method} is not allowed here (only {allowed})"
+        return error_response(request, exc.status_code, message, exc.headers)
 
     @app.exception_handler(404)
     async def not_found(request: Request, exc):

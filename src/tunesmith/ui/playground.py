@@ -39,13 +39,15 @@ def _load(run_root: Path, system: str):
     from tunesmith.config import load_recipe
     from tunesmith.methods import load_tuned
     from tunesmith.models import load_model_and_tokenizer
+    from tunesmith.ui.runs import run_file, run_folder
 
-    recipe = load_recipe(run_root / "recipe.yaml")
+    recipe = load_recipe(run_file(run_root, "recipe.yaml"))
+    train = run_folder(run_root, "train") if system == "tuned" else None  # before the load
     model, tokenizer = load_model_and_tokenizer(recipe.model)
-    if system == "base":
+    if train is None:
         return model, tokenizer, recipe
     # the evaluate stage's loader: every method, safetensors only, damaged files one line
-    return load_tuned(recipe.training, run_root / "train", model), tokenizer, recipe
+    return load_tuned(recipe.training, train, model), tokenizer, recipe
 
 
 def stream(run_root: Path, system: str, prompt: str, max_new_tokens: int) -> Iterator[str | Note]:

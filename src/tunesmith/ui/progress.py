@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from tunesmith.artifacts.processes import pid_alive
-from tunesmith.ui.runs import json_object, read_json, stage_statuses
+from tunesmith.ui.runs import json_object, lenient_file, read_json, stage_statuses
 
 LAUNCH_FILE = "ui-launch.json"  # written in logs/ by a run the UI started: pid, command
 LOG_TAIL_BYTES = 4000
@@ -15,10 +15,10 @@ LOG_TAIL_BYTES = 4000
 
 def run_progress(root: Path) -> dict:
     """Stage statuses, the current stage, training step/total, loss, val ppl and ETA."""
-    stages = json_object(read_json(root / "manifest.json").get("stages"))
+    stages = json_object(read_json(root, "manifest.json").get("stages"))
     statuses = stage_statuses(stages, "pending")
     current = next((s for s, v in statuses.items() if v == "running"), None)
-    launch = read_json(root / "logs" / LAUNCH_FILE)
+    launch = read_json(root, f"logs/{LAUNCH_FILE}")
     alive = _alive(launch.get("pid")) if launch else None
     finished = all(v in ("done", "skipped") for v in statuses.values())
     state = "finished" if finished else ("running" if current or alive else "stopped")
@@ -35,10 +35,10 @@ def run_progress(root: Path) -> dict:
 
 
 def training_progress(root: Path) -> dict:
-    records = _records(root / "train" / "metrics.jsonl")
+    records = _records(root, "train/metrics.jsonl")
     steps = [r for r in records if "loss" in r]
     vals = [r for r in records if "val_ppl" in r]
-    summary = read_json(root / "train" / "summary.json")
+    summary = read_json(root, "train/summary.json")
     last = steps[-1] if steps else {}
     step = summary.get("steps", last.get("step", 0))
     total = summary.get("total_steps") or last.get("total_steps")
@@ -57,8 +57,8 @@ def training_progress(root: Path) -> dict:
 
 
 def log_tail(root: Path) -> str:
-    path = root / "logs" / "run.log"
-    if not path.is_file() or not path.resolve().is_relative_to(root.resolve()):
+    path = lenient_file(root, "logs/run.log")
+    if path is None:
         return ""
     with open(path, "rb") as handle:
         handle.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
@@ -66,8 +66,9 @@ def log_tail(root: Path) -> str:
     return text.replace("\r", "\n")  # progress bars redraw with carriage returns
 
 
-def _records(path: Path) -> list[dict]:
-    if not path.is_file():
+def _records(root: Path, relative: str) -> list[dict]:
+    path = lenient_file(root, relative)
+    if path is None:
         return []
     rows = []
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():

@@ -1,4 +1,5 @@
-"""The JSON body of an API request, read once and refused with one clear 4xx message.
+"""Request bodies: every one bounded as it arrives (`BoundedBodies`, 413 past its route's
+bound), and the JSON body of an API request read once and refused with one clear 4xx message.
 
 Starlette's `request.json()` lets every way a client can get a body wrong (nothing sent, bad
 JSON, bytes that are not UTF-8, `[[[[…` nested past Python's recursion limit) escape as a
@@ -12,11 +13,21 @@ from typing import TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
 
 from tunesmith.errors import UserError
+from tunesmith.human.sheet import MAX_SHEET_BYTES
+from tunesmith.ui.launch import MAX_RECIPE_BYTES
 
-# The largest legitimate body is a playground prompt (8000 characters, up to 4 bytes each).
+# The largest legitimate JSON body is a playground prompt (8000 characters, up to 4 bytes
+# each); every request without a bound of its own below is held to it too.
 MAX_BODY_BYTES = 64 * 1024
+# Bounds of the whole body for the routes that take a recipe or a sheet (`body_limit`).
+# Beside its file or recipe, such a form carries a few short fields and part headers:
+# MAX_BODY_BYTES more is room for them.
+RECIPE_UPLOAD_BYTES = MAX_RECIPE_BYTES + MAX_BODY_BYTES
+RECIPE_FORM_BYTES = 3 * MAX_RECIPE_BYTES + MAX_BODY_BYTES  # URL-encoding: a byte may be "%XX"
+SHEET_UPLOAD_BYTES = MAX_SHEET_BYTES + MAX_BODY_BYTES
 
 
 JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number"}
@@ -24,13 +35,10 @@ JSON_TYPES.update({bool: "true or false", type(None): "null", dict: "an object"}
 Body = TypeVar("Body", bound=BaseModel)
 
 
-class BodyTooLarge(UserError):
-    status = 413
-
-
 async def read_json_object(request: Request) -> dict:
-    """The body as a JSON object (a dict), or a UserError (400; 413 when too large)."""
-    raw = await _read_capped(request)
+    """The body as a JSON object (a dict), or a UserError (400). A body over MAX_BODY_BYTES
+    never gets here whole: `BoundedBodies` answers 413 on the way in."""
+    raw = await request.body()
     if not raw.strip():
         raise UserError("request body: empty; send a JSON object")
     try:
@@ -82,12 +90,64 @@ def _required(model: type[BaseModel]) -> list[str]:
     return [name for name, field in model.model_fields.items() if field.is_required()]
 
 
-async def _read_capped(request: Request) -> bytes:
-    """The body, read no further than MAX_BODY_BYTES (a client cannot fill the memory)."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BodyTooLarge(f"request body: larger than {MAX_BODY_BYTES // 1024} KiB")
-        chunks.append(chunk)
-    return b"".join(chunks)
+def body_limit(size: int):
+    """Mark a route's endpoint as taking a body of up to `size` bytes (else MAX_BODY_BYTES)."""
+
+    def mark(endpoint):
+        endpoint.max_body_bytes = size
+        return endpoint
+
+    return mark
+
+
+class BodyTooLarge(HTTPException):
+    """Starlette's HTTPException: FastAPI's form parsing lets it through (it turned any other
+    error into a 400 "There was an error parsing the body")."""
+
+    def __init__(self, limit: int) -> None:
+        size = f"{limit / 2**20:.1f} MiB" if limit >= 2**20 else f"{limit // 1024} KiB"
+        super().__init__(413, f"request body: larger than {size}")
+
+
+class BoundedBodies:
+    """ASGI middleware: every request body is held to its route's bound as it arrives, before
+    any parser sees it. A declared Content-Length over the bound is refused before a byte is
+    read; a body sent without one (chunked) is cut off at the bound. Starlette's
+    `request.form()` spools every uploaded file to a temporary file with no bound of its own
+    (its `max_part_size` covers text fields only), so a client could fill the disk before
+    our size checks ran.
+
+    Not FastAPI's `max_body_size`: for a declared Content-Length over it, that answers with its
+    own plain-text "Content Too Large" in place of any response, JSON under /api/ included."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        received = 0
+
+        async def bounded_receive():
+            nonlocal received
+            # read when the body is: by then routing has put the endpoint in the scope
+            limit = getattr(scope.get("endpoint"), "max_body_bytes", MAX_BODY_BYTES)
+            if _declared_length(scope) > limit:
+                raise BodyTooLarge(limit)
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, bounded_receive, send)
+
+
+def _declared_length(scope) -> int:
+    for key, value in scope.get("headers", ()):
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0  # the server refuses a malformed length before we see the request
+    return 0

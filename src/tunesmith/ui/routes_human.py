@@ -15,7 +15,7 @@ from tunesmith.human.sheet import export_sheet, import_sheet
 from tunesmith.human.stats import summarize
 from tunesmith.human.summary import write_summary
 from tunesmith.ui.app import page
-from tunesmith.ui.request_body import read_json_model
+from tunesmith.ui.request_body import SHEET_UPLOAD_BYTES, body_limit, read_json_model
 from tunesmith.ui.runs import read_json
 from tunesmith.ui.security import require_token, run_path
 
@@ -48,7 +48,7 @@ def _human_page(request: Request, name: str, status_code: int = 200, error=None,
         run=name,
         sessions=sessions,
         systems=available_systems(root),
-        saved=read_json(root / "eval" / "human.json"),
+        saved=read_json(root, "eval/human.json"),
         error=error,
         typed=typed or NEW_SESSION_DEFAULTS,
     )
@@ -171,6 +171,7 @@ def sheet_export(request: Request, name: str, session: str, rater: str = ""):
 
 
 @router.post("/runs/{name}/human/{session}/sheet")
+@body_limit(SHEET_UPLOAD_BYTES)
 async def sheet_import(
     request: Request,
     name: str,

@@ -19,6 +19,7 @@ from tunesmith.ui.launch import (
     require_recipe_size,
     start_run,
 )
+from tunesmith.ui.request_body import RECIPE_FORM_BYTES, RECIPE_UPLOAD_BYTES, body_limit
 from tunesmith.ui.security import require_token
 
 router = APIRouter()
@@ -30,6 +31,7 @@ def new_form(request: Request):
 
 
 @router.post("/new/recipe")
+@body_limit(RECIPE_UPLOAD_BYTES)
 async def check_recipe(request: Request):
     """Validate the uploaded or picked recipe, then show it as an editable form."""
     form = await request.form()
@@ -59,6 +61,7 @@ async def check_recipe(request: Request):
 
 
 @router.post("/new/start")
+@body_limit(RECIPE_FORM_BYTES)
 async def start(request: Request):
     form = await request.form()
     require_token(request, str(form.get("token") or ""))

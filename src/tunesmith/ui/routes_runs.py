@@ -5,10 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
-from tunesmith.human.names import inside
+from tunesmith.errors import UserError
 from tunesmith.ui.app import page, set_token_cookie
 from tunesmith.ui.progress import run_progress
-from tunesmith.ui.runs import list_runs, read_json, read_recipe, run_info
+from tunesmith.ui.runs import (
+    lenient_file,
+    list_runs,
+    read_json,
+    read_recipe,
+    run_file,
+    run_info,
+)
 from tunesmith.ui.security import run_path, token_ok
 
 router = APIRouter()
@@ -65,7 +72,7 @@ def api_progress(request: Request, name: str):
 @router.get("/runs/{name}/report")
 def report(request: Request, name: str):
     root = run_path(request, name)
-    path = inside(root, root / "report" / "report.html", "report")
+    path = run_file(root, "report/report.html")
     if not path.is_file():
         raise HTTPException(404, f"run {name!r} has no report yet (the report stage writes it)")
     # The file is whatever the run folder holds (a copied folder's may be planted): sandboxed,
@@ -94,20 +101,32 @@ def _vocabularies_differ(roots) -> bool:
     """Whether the runs' models tokenise with different vocabularies (unknown ones aside):
     each column's perplexity is then per token of its own vocabulary, not comparable across
     columns (`tunesmith compare` leaves it out for the same reason)."""
-    from tunesmith.evaluate.runs import tokenizer_fingerprint
-
-    known = {tokenizer_fingerprint(root) for root in roots} - {None}
+    known = {_vocabulary(root) for root in roots} - {None}
     return len(known) > 1
 
 
+def _vocabulary(root) -> str | None:
+    """The run's tokenizer fingerprint; None (unknown) when its recipe is missing, does not
+    load or is a link out of the run folder: the page shows the run without it (a run
+    without a loadable recipe made the whole page a 400)."""
+    from tunesmith.evaluate.runs import tokenizer_fingerprint
+
+    if lenient_file(root, "recipe.yaml") is None:
+        return None
+    try:
+        return tokenizer_fingerprint(root)
+    except UserError:
+        return None
+
+
 def _column(root) -> dict:
-    recipe = read_recipe(root / "recipe.yaml")
-    compare = read_json(root / "eval" / "compare.json")
+    recipe = read_recipe(root)
+    compare = read_json(root, "eval/compare.json")
     return {
         "info": run_info(root),
         "metrics": compare.get("metrics") or {},
         "n": compare.get("sample_size"),
-        "train": read_json(root / "train" / "summary.json"),
+        "train": read_json(root, "train/summary.json"),
         "settings": {label: _dig(recipe, path) for label, path in COMPARE_SETTINGS},
     }
 

@@ -10,7 +10,8 @@ import yaml
 
 from tunesmith.artifacts.run_dir import STAGES
 from tunesmith.config.recipe_yaml import read_yaml
-from tunesmith.human.names import NAME
+from tunesmith.errors import UserError
+from tunesmith.human.names import NAME, inside
 
 _CACHE: dict[Path, tuple[tuple, dict]] = {}
 
@@ -42,10 +43,10 @@ def run_info(path: Path) -> dict:
 
 
 def _read_info(path: Path) -> dict:
-    manifest = read_json(path / "manifest.json")
-    recipe = read_recipe(path / "recipe.yaml")
+    manifest = read_json(path, "manifest.json")
+    recipe = read_recipe(path)
     stages = json_object(manifest.get("stages"))
-    compare = read_json(path / "eval" / "compare.json")
+    compare = read_json(path, "eval/compare.json")
     created = manifest.get("created")
     return {
         "name": path.name,
@@ -54,7 +55,7 @@ def _read_info(path: Path) -> dict:
         "model": _model_name(recipe.get("model")),
         "stages": stage_statuses(stages, "–"),
         "headline": headline(compare),
-        "human": _human_headline(read_json(path / "eval" / "human.json")),
+        "human": _human_headline(read_json(path, "eval/human.json")),
         "date": created if isinstance(created, str) and created else _file_date(path),
     }
 
@@ -103,8 +104,34 @@ def _model_name(model) -> str:
     return str(model.get("name", "")) if isinstance(model, dict) else str(model or "")
 
 
-def read_recipe(path: Path) -> dict:
-    if not path.is_file():
+def run_file(root: Path, relative: str) -> Path:
+    """The run folder's file `relative`, its links followed; a UserError (400) when that leads
+    out of the run folder. Every file the UI reads from a run folder comes through here: a
+    folder may be copied from someone else, and a planted link (manifest.json -> a file of
+    the user's) must not make the UI parse, and show, what lies outside it."""
+    return inside(root, Path(root) / relative, relative)
+
+
+def run_folder(root: Path, relative: str) -> Path:
+    """`run_file` for a folder and every file below it (the model the playground loads)."""
+    folder = run_file(root, relative)
+    for path in folder.rglob("*"):
+        inside(root, path, relative)
+    return folder
+
+
+def lenient_file(root: Path, relative: str) -> Path | None:
+    """`run_file`, or None where the run list and progress show the run without the file."""
+    try:
+        path = run_file(root, relative)
+    except UserError:
+        return None
+    return path if path.is_file() else None
+
+
+def read_recipe(root: Path) -> dict:
+    path = lenient_file(root, "recipe.yaml")
+    if path is None:
         return {}
     try:
         # the recipe loader's YAML: a run folder's recipe.yaml may be anyone's, and a few
@@ -115,10 +142,12 @@ def read_recipe(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def read_json(path: Path) -> dict:
-    """A JSON file's object, or {} when it is missing, half-written or not an object."""
+def read_json(root: Path, relative: str) -> dict:
+    """A run file's JSON object, or {} when it is missing, half-written, not an object or
+    a link out of the run folder."""
+    path = lenient_file(root, relative)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8")) if path else {}
     except (OSError, ValueError, RecursionError):  # RecursionError: nested too deeply
         return {}
     return data if isinstance(data, dict) else {}

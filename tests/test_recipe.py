@@ -50,6 +50,17 @@ def test_bad_value_reports_key_path(tmp_path):
         load_recipe(write(tmp_path, recipe))
 
 
+@pytest.mark.parametrize(
+    "text", ["1e400", ".inf", "-.inf"], ids=["overflow", "yaml-inf", "yaml-minus-inf"]
+)
+def test_numbers_must_be_finite(tmp_path, text):
+    # 1e400 (a YAML string pydantic reads as a float) is infinity: it passed `gt=0`
+    recipe = "task: summarization\ndata: {train: x.jsonl, input_field: a, output_field: b}\n"
+    recipe += f"training:\n  learning_rate: {text}\n  weight_decay: 0.0\n"
+    with pytest.raises(UserError, match=r"r.yaml:4: training.learning_rate: .*finite number"):
+        load_recipe(write(tmp_path, recipe))
+
+
 def test_unknown_task_and_metric(tmp_path):
     with pytest.raises(UserError, match="task"):
         load_recipe(write(tmp_path, {**BASE, "task": "summarisation"}))

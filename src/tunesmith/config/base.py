@@ -4,9 +4,10 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Section(BaseModel):
-    """Base of every recipe section: immutable, and a typo in a key is an error."""
+    """Base of every recipe section: immutable, a typo in a key is an error, and every
+    number finite (`1e400` reads as infinity: a learning rate of inf passed `gt=0`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def share_or_count(value, floor_included: bool = True):

@@ -23,12 +23,33 @@ def check_labels(splits: dict[str, list[dict]], source: str) -> list[str]:
     for name in ("val", "test"):
         unseen = Counter(e["label"] for e in splits.get(name, []) if e["label"] not in train)
         if unseen:
-            counts = ", ".join(f"'{label}': {n}" for label, n in unseen.most_common(5))
             warnings.append(
                 f"{sum(unseen.values())} {name} examples have labels never seen in training "
-                f"({counts}); the model cannot learn them"
+                f"({_counted(unseen.most_common())}); the model cannot learn them"
             )
-    return warnings + _case_twins(splits)
+    return warnings + _untested(train, splits.get("test", [])) + _case_twins(splits)
+
+
+def _untested(train: Counter, test: list[dict]) -> list[str]:
+    """Training classes with no test example: the test metrics cannot measure them (a class
+    with one or two rows stays in training, and a given test file may lack one), yet the
+    evaluation said nothing and its macro averages were read as covering every class."""
+    tested = {e["label"] for e in test}
+    missing = [label for label, _ in train.most_common() if label not in tested]
+    if not test or not missing:
+        return []
+    return [
+        f"{len(missing)} of {len(train)} training classes have no test example (training "
+        f"rows: {_counted([(label, train[label]) for label in missing])}); the test metrics do "
+        "not measure them (macro averages are over the classes the test split has or the model "
+        "predicts)"
+    ]
+
+
+def _counted(pairs: list[tuple[str, int]]) -> str:
+    """'a': 3, 'b': 1 ... and N more: labels with their counts, the first SHOWN of them."""
+    more = f" and {len(pairs) - SHOWN} more" if len(pairs) > SHOWN else ""
+    return ", ".join(f"'{label}': {n}" for label, n in pairs[:SHOWN]) + more
 
 
 def _case_twins(splits: dict[str, list[dict]]) -> list[str]:

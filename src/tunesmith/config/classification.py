@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from tunesmith.config.base import Section
+from tunesmith.config.label_text import label_text
 
 
 class ClassificationEval(Section):
@@ -25,7 +26,9 @@ class ClassificationEval(Section):
     positive_label: str | None = Field(
         None,
         description="Binary tasks: the positive class for ROC/PR curves and the threshold "
-        "(default: the rarer class in the training split).",
+        "(default: the rarer class in the training split; on a tie, a class named 1, true, "
+        "yes or positive, else the first in sorted order). Written like the data's labels: "
+        "`positive_label: 1` or `true` names the class of JSON 1 or true.",
     )
     threshold: bool | None = Field(
         None,
@@ -38,3 +41,13 @@ class ClassificationEval(Section):
         description="Add a TF-IDF + logistic-regression row (scikit-learn, trained on the same "
         "training split, about a second) to every classification comparison.",
     )
+
+    @field_validator("positive_label", mode="before")
+    @classmethod
+    def _label_as_text(cls, value):
+        # YAML reads `positive_label: 1` or `true` as a number or boolean, which pydantic
+        # refused as "not a valid string" although `data.labels: [0, 1]` works; spelled as the
+        # data's labels are (JSON's spelling, surrounding whitespace dropped) so they compare
+        if isinstance(value, (bool, int, float)):
+            return label_text(value)
+        return value.strip() if isinstance(value, str) else value

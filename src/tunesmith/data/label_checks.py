@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tunesmith.errors import UserError, suggest
+from tunesmith.config.label_text import label_suggestion
+from tunesmith.errors import UserError
 
 SHOWN = 5  # labels named in one message; the rest are counted
 
@@ -88,11 +89,8 @@ def check_declared(declared: list[str] | None, splits: dict[str, list[dict]]) ->
 
 def _named(labels: list[str], choices: list[str] | None = None) -> str:
     """'a', 'b' (did you mean 'B'?), ... and N more: a did-you-mean for a case or spelling twin."""
-    parts = [f"'{label}'" + (_twin(label, choices) if choices else "") for label in labels]
+    parts = [
+        f"'{label}'" + (label_suggestion(label, choices) if choices else "") for label in labels
+    ]
     more = f" and {len(parts) - SHOWN} more" if len(parts) > SHOWN else ""
     return ", ".join(parts[:SHOWN]) + more
-
-
-def _twin(label: str, choices: list[str]) -> str:
-    same_case = [c for c in choices if c.casefold() == label.casefold()]
-    return f" (did you mean '{same_case[0]}'?)" if same_case else suggest(label, choices)

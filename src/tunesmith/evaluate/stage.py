@@ -28,12 +28,15 @@ class EvalResult:
 
 def stage_inputs(recipe: Recipe, run_dir: RunDir) -> list:
     """Every file the stage reads: the split, train.jsonl (the labels of a classification task
-    default to those seen in training) and the union of the applicable rows' inputs."""
+    default to those seen in training; the data card has their counts before balancing, which
+    decide the default positive class) and the union of the applicable rows' inputs."""
     from pathlib import Path
 
     from tunesmith.evaluate.rows import row_inputs
 
     files = [run_dir.data / "test.jsonl", run_dir.data / "train.jsonl"]
+    if task_spec(recipe.task).has_label:
+        files.append(run_dir.data / "data_card.json")
     files += [f for f in row_inputs(recipe, run_dir) if f not in files]
     if recipe.evaluation.previous_run:
         files.append(Path(recipe.evaluation.previous_run) / "eval/predictions/test.tuned.jsonl")

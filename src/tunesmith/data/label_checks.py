@@ -3,6 +3,7 @@ test label never seen in training can only be guessed, so it is reported."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 
 from tunesmith.config.label_text import label_suggestion
@@ -54,17 +55,34 @@ def _counted(pairs: list[tuple[str, int]]) -> str:
 
 
 def _case_twins(splits: dict[str, list[dict]]) -> list[str]:
-    """Labels equal but for letter case ('perl' / 'Perl') are separate classes: often one class
-    written two ways, which splits its examples and its metrics; said, not merged."""
+    """Labels equal but for letter case ('perl' / 'Perl'), inner spacing ('very good' /
+    'very  good') or Unicode form (a precomposed 'é' / 'e' + combining accent, as different
+    tools write it) are separate classes: often one class written two ways, which splits its
+    examples and its metrics; said, not merged."""
     labels = {str(e["label"]) for rows in splits.values() for e in rows}
     by_folded: dict[str, list[str]] = {}
     for label in sorted(labels):
-        by_folded.setdefault(label.casefold(), []).append(label)
+        by_folded.setdefault(_folded(label), []).append(label)
     twins = [names for names in by_folded.values() if len(names) > 1]
     if not twins:
         return []
-    shown = "; ".join(" / ".join(f"'{n}'" for n in names) for names in twins[:5])
-    return [f"labels that differ only in letter case are separate classes: {shown}"]
+    shown = "; ".join(" / ".join(_shown(n) for n in names) for names in twins[:5])
+    return [
+        "labels that differ only in letter case, spacing or Unicode form are separate classes: "
+        + shown
+    ]
+
+
+def _folded(label: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", label).casefold().split())
+
+
+def _shown(label: str) -> str:
+    """'label', with its escapes when it is not in Unicode's composed form: two spellings of
+    'café' print alike, and the message must show what differs."""
+    if unicodedata.is_normalized("NFC", label):
+        return f"'{label}'"
+    return f"'{label}' ({ascii(label)})"
 
 
 def check_declared(declared: list[str] | None, splits: dict[str, list[dict]]) -> list[str]:

@@ -110,3 +110,22 @@ def test_a_positive_label_in_the_wrong_case_gets_a_did_you_mean():
     with pytest.raises(UserError) as caught:
         positive_label(ClassificationEval(positive_label="Spam"), ["ham", "spam"], [])
     assert str(caught.value).endswith("is not a label (ham, spam) (did you mean 'spam'?)")
+
+
+def test_labels_differing_in_unicode_form_or_spacing_are_named():
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    train = [{"label": composed}, {"label": decomposed}, {"label": "very good"}]
+    train += [{"label": "very  good"}]
+    (warning,) = check_labels({"train": train, "test": []}, "t.jsonl")
+    assert warning == (
+        "labels that differ only in letter case, spacing or Unicode form are separate classes: "
+        f"'{decomposed}' ('cafe\\u0301') / '{composed}'; 'very  good' / 'very good'"
+    )
+
+
+def test_a_threshold_with_generated_answers_is_refused():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="threshold: true needs scoring: likelihood"):
+        ClassificationEval(threshold=True, scoring="generate")
+    assert ClassificationEval(scoring="generate").threshold is None  # the default stays off

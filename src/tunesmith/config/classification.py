@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from tunesmith.config.base import Section
 from tunesmith.config.label_text import label_text
@@ -34,7 +34,8 @@ class ClassificationEval(Section):
         None,
         description="Binary tasks: choose the decision threshold that maximises the positive "
         "class's F1 on the validation split (never the test split). Default: on for binary "
-        "tasks; true on a multi-class task is an error.",
+        "tasks scored by likelihood; true on a multi-class task or with scoring: generate is an "
+        "error.",
     )
     classic_baseline: bool = Field(
         True,
@@ -51,3 +52,14 @@ class ClassificationEval(Section):
         if isinstance(value, (bool, int, float)):
             return label_text(value)
         return value.strip() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _threshold_needs_probabilities(self):
+        # generated answers carry no class probabilities to threshold: the run used to skip
+        # the threshold without a word although the recipe asked for it
+        if self.threshold and self.scoring != "likelihood":
+            raise ValueError(
+                "threshold: true needs scoring: likelihood (generated answers have no class "
+                "probabilities to put a threshold on)"
+            )
+        return self

@@ -129,3 +129,15 @@ def test_a_threshold_with_generated_answers_is_refused():
     with pytest.raises(ValidationError, match="threshold: true needs scoring: likelihood"):
         ClassificationEval(threshold=True, scoring="generate")
     assert ClassificationEval(scoring="generate").threshold is None  # the default stays off
+
+
+def test_a_positive_label_on_a_multi_class_task_is_refused():
+    from tunesmith.errors import UserError
+
+    settings = ClassificationEval(positive_label="spam")
+    with pytest.raises(UserError) as caught:
+        positive_label(settings, ["eggs", "ham", "spam"], [])
+    assert str(caught.value) == (
+        "evaluation.classification.positive_label: a positive class needs a binary task; this "
+        "one has 3 labels"
+    )

@@ -22,11 +22,16 @@ def positive_label(
     `label_distribution.before`); else counted in `train`, leaving out the copies oversampling
     added: after balancing every class is equally frequent and the rarer class was lost."""
     if len(labels) != 2:
-        if settings.threshold:
-            raise UserError(
-                f"evaluation.classification.threshold: a decision threshold needs a binary "
-                f"task; this one has {len(labels)} labels"
-            )
+        # a positive_label on a multi-class task used to be ignored without a word
+        for key, needs in (
+            ("threshold", "a decision threshold"),
+            ("positive_label", "a positive class"),
+        ):
+            if getattr(settings, key) not in (None, False):
+                raise UserError(
+                    f"evaluation.classification.{key}: {needs} needs a binary task; this one "
+                    f"has {len(labels)} labels"
+                )
         return None
     if settings.positive_label is not None:
         if settings.positive_label not in labels:

@@ -28,7 +28,7 @@ class ClassificationEval(Section):
         description="Binary tasks (an error on a multi-class task): the positive class for "
         "ROC/PR curves and the threshold "
         "(default: the rarer class in the training split; on a tie, a class named 1, true, "
-        "yes or positive, else the first in sorted order). Written like the data's labels: "
+        "yes, positive or pos, else the first in sorted order). Written like the data's labels: "
         "`positive_label: 1` or `true` names the class of JSON 1 or true.",
     )
     threshold: bool | None = Field(

@@ -141,3 +141,13 @@ def test_a_positive_label_on_a_multi_class_task_is_refused():
         "evaluation.classification.positive_label: a positive class needs a binary task; this "
         "one has 3 labels"
     )
+
+
+def test_the_classic_baseline_fits_texts_without_words():
+    # emoji or single characters: scikit-learn's word vocabulary was empty and evaluate failed
+    # with "empty vocabulary" after training
+    from tunesmith.evaluate.classic import classic_baseline
+
+    rows = [{"prompt": "😀 😀", "label": "pos"}, {"prompt": "😡", "label": "neg"}] * 3
+    probs, _ = classic_baseline(rows, rows, ["neg", "pos"])
+    assert [p.index(max(p)) for p in probs] == [1, 0] * 3

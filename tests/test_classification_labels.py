@@ -151,3 +151,26 @@ def test_the_classic_baseline_fits_texts_without_words():
     rows = [{"prompt": "😀 😀", "label": "pos"}, {"prompt": "😡", "label": "neg"}] * 3
     probs, _ = classic_baseline(rows, rows, ["neg", "pos"])
     assert [p.index(max(p)) for p in probs] == [1, 0] * 3
+
+
+@pytest.mark.parametrize(
+    ("generated", "label"),
+    [
+        ("Positive.", "positive"),
+        ('"negative"', "negative"),
+        ("**Positive**", "positive"),
+        ("(1)", "1"),
+        ("net.", "net"),
+    ],
+)
+def test_a_generated_answer_wrapped_in_punctuation_names_its_label(generated, label):
+    from tunesmith.metrics.classification import normalize_label
+
+    assert normalize_label(generated, ["positive", "negative", "1", "net", "net-misc"]) == label
+
+
+def test_a_wrapped_answer_that_fits_two_labels_stays_no_label():
+    from tunesmith.metrics.classification import normalize_label
+
+    assert normalize_label("a", ["a.", "a!"]) == "a"  # neither: ambiguous, not a guess
+    assert normalize_label("a.", ["a", "a."]) == "a."  # the exact label wins

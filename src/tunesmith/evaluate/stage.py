@@ -312,8 +312,10 @@ def _register() -> None:
 
     # 2: BLEU tokenised per example by its reference's script (metrics/tokenization.py
     # version 2); a folder scored the earlier way is scored again (its generations are reused)
+    # 4: classification: the default positive class (ties, balanced training data) and
+    # generated answers matched to labels through quotes and punctuation
     register_stage(
-        StageSpec("evaluate", 40, _config, stage_inputs, _outputs, _run_with_bars, revision=3)
+        StageSpec("evaluate", 40, _config, stage_inputs, _outputs, _run_with_bars, revision=4)
     )
 
 

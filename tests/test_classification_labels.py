@@ -64,6 +64,10 @@ def test_the_run_reads_the_counts_before_balancing_from_the_data_card(tmp_path):
         }
     )
     assert _positive(recipe, run_dir, ["major", "minor"]) == "minor"
+    # a declared input: a data card that changes re-runs the evaluation
+    from tunesmith.evaluate.stage import stage_inputs
+
+    assert run_dir.data / "data_card.json" in stage_inputs(recipe, run_dir)
 
 
 def test_training_classes_without_a_test_example_are_named():

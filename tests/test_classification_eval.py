@@ -123,6 +123,7 @@ def test_the_threshold_record_names_its_validation_rows_and_the_f1_reached(class
     p = np.array([r["probabilities"]["utils"] for r in scored])
     y = np.array([e["label"] == "utils" for e in val])
     assert chosen["f1"] == pytest.approx(f1_score(y, p >= record["threshold"]))
+    assert chosen["positives"] == int(y.sum())
 
 
 def test_report_shows_how_the_threshold_was_chosen(classified):
@@ -132,7 +133,10 @@ def test_report_shows_how_the_threshold_was_chosen(classified):
     section = section.split("</table>")[0]
     assert f"{record['threshold']:.4f}" in section
     assert f"{record['validation']['f1']:.4f}" in section
-    assert "12 of 12 in data/val.jsonl" in section
+    assert (
+        f"12 of 12 in data/val.jsonl (the first training.val_max_examples), "
+        f"{record['validation']['positives']} positive" in section
+    )
     assert ", ".join(record["validation"]["ids"]) in section
 
 

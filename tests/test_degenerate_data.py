@@ -88,6 +88,7 @@ def test_one_class_in_training_is_an_error_and_unseen_labels_warn():
     with pytest.raises(UserError, match="1 class"):
         check_labels(one, "t.jsonl")
     splits = {"train": [{"label": "a"}, {"label": "b"}], "test": [{"label": "c"}] * 2}
+    splits["test"] += [{"label": "a"}, {"label": "b"}]  # every training class is tested
     (warning,) = check_labels(splits, "t.jsonl")
     assert "2 test examples" in warning and "'c': 2" in warning
 

@@ -14,3 +14,12 @@ def label_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def label_suggestion(label: str, choices: list[str]) -> str:
+    """' (did you mean 'x'?)' for a label: a case twin first ('True' -> 'true'), else the
+    closest spelling, '' when none is close."""
+    from tunesmith.errors import suggest
+
+    same_case = [c for c in choices if c.casefold() == label.casefold()]
+    return f" (did you mean '{same_case[0]}'?)" if same_case else suggest(label, choices)

@@ -3,9 +3,11 @@ test label never seen in training can only be guessed, so it is reported."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 
-from tunesmith.errors import UserError, suggest
+from tunesmith.config.label_text import label_suggestion
+from tunesmith.errors import UserError
 
 SHOWN = 5  # labels named in one message; the rest are counted
 
@@ -23,26 +25,64 @@ def check_labels(splits: dict[str, list[dict]], source: str) -> list[str]:
     for name in ("val", "test"):
         unseen = Counter(e["label"] for e in splits.get(name, []) if e["label"] not in train)
         if unseen:
-            counts = ", ".join(f"'{label}': {n}" for label, n in unseen.most_common(5))
             warnings.append(
                 f"{sum(unseen.values())} {name} examples have labels never seen in training "
-                f"({counts}); the model cannot learn them"
+                f"({_counted(unseen.most_common())}); the model cannot learn them"
             )
-    return warnings + _case_twins(splits)
+    return warnings + _untested(train, splits.get("test", [])) + _case_twins(splits)
+
+
+def _untested(train: Counter, test: list[dict]) -> list[str]:
+    """Training classes with no test example: the test metrics cannot measure them (a class
+    with one or two rows stays in training, and a given test file may lack one), yet the
+    evaluation said nothing and its macro averages were read as covering every class."""
+    tested = {e["label"] for e in test}
+    missing = [label for label, _ in train.most_common() if label not in tested]
+    if not test or not missing:
+        return []
+    return [
+        f"{len(missing)} of {len(train)} training classes have no test example (training "
+        f"rows: {_counted([(label, train[label]) for label in missing])}); the test metrics do "
+        "not measure them (macro averages are over the classes the test split has or the model "
+        "predicts)"
+    ]
+
+
+def _counted(pairs: list[tuple[str, int]]) -> str:
+    """'a': 3, 'b': 1 ... and N more: labels with their counts, the first SHOWN of them."""
+    more = f" and {len(pairs) - SHOWN} more" if len(pairs) > SHOWN else ""
+    return ", ".join(f"'{label}': {n}" for label, n in pairs[:SHOWN]) + more
 
 
 def _case_twins(splits: dict[str, list[dict]]) -> list[str]:
-    """Labels equal but for letter case ('perl' / 'Perl') are separate classes: often one class
-    written two ways, which splits its examples and its metrics; said, not merged."""
+    """Labels equal but for letter case ('perl' / 'Perl'), inner spacing ('very good' /
+    'very  good') or Unicode form (a precomposed 'é' / 'e' + combining accent, as different
+    tools write it) are separate classes: often one class written two ways, which splits its
+    examples and its metrics; said, not merged."""
     labels = {str(e["label"]) for rows in splits.values() for e in rows}
     by_folded: dict[str, list[str]] = {}
     for label in sorted(labels):
-        by_folded.setdefault(label.casefold(), []).append(label)
+        by_folded.setdefault(_folded(label), []).append(label)
     twins = [names for names in by_folded.values() if len(names) > 1]
     if not twins:
         return []
-    shown = "; ".join(" / ".join(f"'{n}'" for n in names) for names in twins[:5])
-    return [f"labels that differ only in letter case are separate classes: {shown}"]
+    shown = "; ".join(" / ".join(_shown(n) for n in names) for names in twins[:5])
+    return [
+        "labels that differ only in letter case, spacing or Unicode form are separate classes: "
+        + shown
+    ]
+
+
+def _folded(label: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", label).casefold().split())
+
+
+def _shown(label: str) -> str:
+    """'label', with its escapes when it is not in Unicode's composed form: two spellings of
+    'café' print alike, and the message must show what differs."""
+    if unicodedata.is_normalized("NFC", label):
+        return f"'{label}'"
+    return f"'{label}' ({ascii(label)})"
 
 
 def check_declared(declared: list[str] | None, splits: dict[str, list[dict]]) -> list[str]:
@@ -67,11 +107,8 @@ def check_declared(declared: list[str] | None, splits: dict[str, list[dict]]) ->
 
 def _named(labels: list[str], choices: list[str] | None = None) -> str:
     """'a', 'b' (did you mean 'B'?), ... and N more: a did-you-mean for a case or spelling twin."""
-    parts = [f"'{label}'" + (_twin(label, choices) if choices else "") for label in labels]
+    parts = [
+        f"'{label}'" + (label_suggestion(label, choices) if choices else "") for label in labels
+    ]
     more = f" and {len(parts) - SHOWN} more" if len(parts) > SHOWN else ""
     return ", ".join(parts[:SHOWN]) + more
-
-
-def _twin(label: str, choices: list[str]) -> str:
-    same_case = [c for c in choices if c.casefold() == label.casefold()]
-    return f" (did you mean '{same_case[0]}'?)" if same_case else suggest(label, choices)

@@ -8,16 +8,31 @@ decision threshold chosen on the validation split (never the test split).
 from __future__ import annotations
 
 from tunesmith.artifacts import read_jsonl
+from tunesmith.artifacts.files import read_json
 
 # The deployed model is the one whose threshold matters; base rows compete at the argmax.
 THRESHOLD_ROWS = ("tuned",)
+# Fewer positive validation rows than this: the threshold fits those few rows (one positive
+# row of twenty put it at 0.00001 and the tuned_threshold row called every test row positive)
+FEW_POSITIVES = 5
 
 
 def _positive(recipe, run_dir, labels):
     from tunesmith.evaluate.classify import positive_label
 
     train = read_jsonl(run_dir.data / "train.jsonl")
-    return positive_label(recipe.evaluation.classification, labels, train)
+    counts = _counts_before_balance(run_dir)
+    return positive_label(recipe.evaluation.classification, labels, train, counts)
+
+
+def _counts_before_balance(run_dir) -> dict | None:
+    """The training split's class counts before `data.curation.balance` (the data card's),
+    None when nothing balanced it: undersampling leaves equal classes and no trace in the rows,
+    so the rarer class (the default positive one) is known only from the card."""
+    card = run_dir.data / "data_card.json"
+    if not card.is_file():
+        return None
+    return read_json(card).get("label_distribution", {}).get("before")
 
 
 def decision_threshold(recipe, run_dir, row_name, model, tokenizer, rows, labels, split):
@@ -58,13 +73,16 @@ def decision_threshold(recipe, run_dir, row_name, model, tokenizer, rows, labels
     for row, extra in zip(decided, rescored, strict=True):
         row["scores"] = {**row["scores"], **extra, "threshold": cut}
     label = f"tuned model, '{positive}' threshold {cut:.3f} (from {len(val)} val)"
-    return decided, label, threshold_record(row_name, positive, cut, f1, val, len(available), cuts)
+    record = threshold_record(row_name, positive, cut, f1, val, len(available), cuts)
+    _say_few_positives(record)
+    return decided, label, record
 
 
 def threshold_record(row_name, positive, cut, f1, val, available, cuts) -> dict:
     """compare.json's `thresholds.<row>_threshold`: the cut-off, the validation rows it was
     chosen on (the first training.val_max_examples of data/val.jsonl) and the positive class's
-    F1 it reached there (None when they hold no positive row), what max_seq_length cut in them."""
+    F1 it reached there (None when they hold no positive row), how many of them are positive,
+    what max_seq_length cut in them."""
     return {
         "row": row_name,
         "positive_label": positive,
@@ -76,9 +94,24 @@ def threshold_record(row_name, positive, cut, f1, val, available, cuts) -> dict:
             "available": available,
             "ids": [e["id"] for e in val],
             "f1": f1,
+            "positives": sum(e["label"] == positive for e in val),
             "truncation": cuts,
         },
     }
+
+
+def _say_few_positives(record: dict) -> None:
+    """A threshold chosen on fewer than FEW_POSITIVES positive validation rows, said once: it
+    can turn the tuned_threshold row far worse than the tuned row on the test split."""
+    from tunesmith.models.truncation import warn
+
+    val = record["validation"]
+    if val["positives"] < FEW_POSITIVES:
+        warn(
+            f"evaluation (tuned threshold): {val['positives']} of the {val['rows']} validation "
+            f"rows are '{record['positive_label']}'; a threshold chosen on so few positive rows "
+            "is noise (give more validation data, or threshold: false)"
+        )
 
 
 def _say_cuts(scored: list[dict], max_length: int) -> dict:

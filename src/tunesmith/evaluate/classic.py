@@ -13,11 +13,10 @@ def classic_baseline(train: list[dict], test: list[dict], labels: list[str], see
     """(per-example class probabilities over `labels`, seconds to fit and predict)."""
     import numpy as np
 
-    from tunesmith.models.tfidf import tfidf_classifier
+    from tunesmith.models.tfidf import fit_tfidf_classifier
 
     started = time.perf_counter()
-    pipeline = tfidf_classifier(seed)
-    pipeline.fit([_text(e) for e in train], [e["label"] for e in train])
+    pipeline = fit_tfidf_classifier([_text(e) for e in train], [e["label"] for e in train], seed)
     fitted = list(pipeline.classes_)
     raw = pipeline.predict_proba([_text(e) for e in test])
     probs = np.zeros((len(test), len(labels)))

@@ -5,27 +5,47 @@ from __future__ import annotations
 
 from collections import Counter
 
+from tunesmith.config.label_text import label_suggestion
 from tunesmith.errors import UserError
 
+# Names that say "the positive class" (compared case-insensitively): a tie in class counts
+# goes to one of them, not to the alphabetically first label ('0', 'false', 'negative')
+POSITIVE_NAMES = ("1", "true", "yes", "positive", "pos")
 
-def positive_label(settings, labels: list[str], train: list[dict]) -> str | None:
-    """The positive class of a binary task: the recipe's, else the rarer training label."""
+
+def positive_label(
+    settings, labels: list[str], train: list[dict], counts: dict | None = None
+) -> str | None:
+    """The positive class of a binary task: the recipe's, else the rarer training label.
+
+    `counts`: the training split's class counts before curation balanced it (the data card's
+    `label_distribution.before`); else counted in `train`, leaving out the copies oversampling
+    added: after balancing every class is equally frequent and the rarer class was lost."""
     if len(labels) != 2:
-        if settings.threshold:
-            raise UserError(
-                f"evaluation.classification.threshold: a decision threshold needs a binary "
-                f"task; this one has {len(labels)} labels"
-            )
+        # a positive_label on a multi-class task used to be ignored without a word
+        for key, needs in (
+            ("threshold", "a decision threshold"),
+            ("positive_label", "a positive class"),
+        ):
+            if getattr(settings, key) not in (None, False):
+                raise UserError(
+                    f"evaluation.classification.{key}: {needs} needs a binary task; this one "
+                    f"has {len(labels)} labels"
+                )
         return None
     if settings.positive_label is not None:
         if settings.positive_label not in labels:
             raise UserError(
                 f"evaluation.classification.positive_label: '{settings.positive_label}' is not "
-                f"a label ({', '.join(labels)})"
+                f"a label ({', '.join(labels)})" + label_suggestion(settings.positive_label, labels)
             )
         return settings.positive_label
-    counts = Counter(e.get("label") for e in train)
-    return min(labels, key=lambda label: (counts.get(label, 0), label))
+    counts = counts or Counter(e.get("label") for e in train if not e.get("oversampled"))
+    return min(labels, key=lambda label: (counts.get(label, 0), _not_positive(label), label))
+
+
+def _not_positive(label: str) -> bool:
+    return label.casefold() not in POSITIVE_NAMES
 
 
 def label_predictions(

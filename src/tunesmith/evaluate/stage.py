@@ -28,12 +28,15 @@ class EvalResult:
 
 def stage_inputs(recipe: Recipe, run_dir: RunDir) -> list:
     """Every file the stage reads: the split, train.jsonl (the labels of a classification task
-    default to those seen in training) and the union of the applicable rows' inputs."""
+    default to those seen in training; the data card has their counts before balancing, which
+    decide the default positive class) and the union of the applicable rows' inputs."""
     from pathlib import Path
 
     from tunesmith.evaluate.rows import row_inputs
 
     files = [run_dir.data / "test.jsonl", run_dir.data / "train.jsonl"]
+    if task_spec(recipe.task).has_label:
+        files.append(run_dir.data / "data_card.json")
     files += [f for f in row_inputs(recipe, run_dir) if f not in files]
     if recipe.evaluation.previous_run:
         files.append(Path(recipe.evaluation.previous_run) / "eval/predictions/test.tuned.jsonl")
@@ -309,8 +312,10 @@ def _register() -> None:
 
     # 2: BLEU tokenised per example by its reference's script (metrics/tokenization.py
     # version 2); a folder scored the earlier way is scored again (its generations are reused)
+    # 4: classification: the default positive class (ties, balanced training data) and
+    # generated answers matched to labels through quotes and punctuation
     register_stage(
-        StageSpec("evaluate", 40, _config, stage_inputs, _outputs, _run_with_bars, revision=3)
+        StageSpec("evaluate", 40, _config, stage_inputs, _outputs, _run_with_bars, revision=4)
     )
 
 

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from tunesmith.metrics.registry import METRICS
 
+# Wrapping a model puts around an answer: quotes, Markdown emphasis, a closing full stop
+WRAPPING = "\"'`*_.,;:!?()[]{}"
+
 
 def normalize_label(text: str, labels: list[str] | None) -> str:
-    """The generated text as a label: first line, trimmed, matched case-insensitively."""
+    """The generated text as a label: first line, trimmed, matched case-insensitively; else
+    matched once the wrapping (quotes, `**bold**`, a full stop) is stripped from both sides,
+    when that names one label. A model answering `Positive.` or `"positive"` named the class;
+    it used to count as no label at all."""
     first = text.strip().splitlines()[0].strip() if text.strip() else ""
     for label in labels or []:
-        if first.lower() == label.lower():
+        if first.casefold() == label.casefold():
             return label
-    return first
+    bare = _bare(first)
+    matches = [label for label in labels or [] if bare and _bare(label) == bare]
+    return matches[0] if len(matches) == 1 else first
+
+
+def _bare(text: str) -> str:
+    return text.strip(WRAPPING + " \t").casefold()
 
 
 def _pairs(predictions, references, labels):

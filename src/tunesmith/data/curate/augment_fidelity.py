@@ -77,10 +77,10 @@ class Screen:
         if len(set(labels)) < 2:
             return [True] * len(pairs)  # one class: nothing to cross
         if self._classifier is None:
-            from tunesmith.models.tfidf import tfidf_classifier
+            from tunesmith.models.tfidf import fit_tfidf_classifier
 
             texts = [self._text(r) for r in labelled]
-            self._classifier = tfidf_classifier(self.seed).fit(texts, labels)
+            self._classifier = fit_tfidf_classifier(texts, labels, self.seed)
         classifier = self._classifier
         before = classifier.predict([self._text(a) for a, _ in pairs])
         after = classifier.predict([self._text(b) for _, b in pairs])

@@ -93,6 +93,20 @@ def test_one_class_in_training_is_an_error_and_unseen_labels_warn():
     assert "2 test examples" in warning and "'c': 2" in warning
 
 
+def test_a_label_list_of_one_is_its_label_and_a_longer_one_is_refused():
+    rows = records({"q": "x", "a": ["spam"]}, {"q": "y", "a": [1.0]}, {"q": "z", "a": []})
+    funnel = []
+    examples = to_examples(recipe("classification"), "t.jsonl", rows, "train", funnel)
+    assert [e["label"] for e in examples] == ["spam", "1"]  # the empty list: no label, dropped
+    assert funnel[0]["dropped"] == {"empty output": 1}
+    multi = records({"q": "x", "a": "ham"}, {"q": "y", "a": ["spam", "promo"]})
+    with pytest.raises(UserError, match=r"t.jsonl:2: field 'a' holds 2 labels.*multi-label"):
+        to_examples(recipe("classification"), "t.jsonl", multi, "train")
+    # other tasks keep a list of strings as one text (WordNet's synonyms)
+    (example,) = to_examples(recipe(), "t", records({"q": "x", "a": ["b", "c"]}), "train")
+    assert example["response"] == "b, c"
+
+
 def test_labels_equal_but_for_case_are_named_in_a_warning():
     from tunesmith.data.label_checks import check_labels
 

@@ -174,10 +174,11 @@ def _prompt_response(recipe: Recipe, path, record: dict) -> dict:
     fill = data.fill_missing
     prompt = _prompt(data, path, record)
     labelled = task_spec(recipe.task).has_label
-    # a label is the one place a value's spelling makes classes: JSON 1 and 1.0 are one class
-    spell = label_text if labelled else str
     output = str(data.output_field)
-    response = _text(path, record, output, "data.output_field", fill, spell).strip()
+    if labelled:
+        response = _label(path, record, output, fill)
+    else:
+        response = _text(path, record, output, "data.output_field", fill).strip()
     if not response:
         raise Skip("empty output", f"{where(path, record)}: empty '{data.output_field}'")
     if not prompt.strip():
@@ -188,6 +189,24 @@ def _prompt_response(recipe: Recipe, path, record: dict) -> dict:
     if labelled:
         example["label"] = response
     return example
+
+
+def _label(path, record: dict, name: str, fill: dict[str, str] | None) -> str:
+    """A record's class, spelled as JSON writes it (JSON 1 and 1.0 are one class). A list of
+    one label is that label; a longer list is multi-label data, which one-class-per-example
+    training would silently turn into combination classes ("a, b"): an error instead."""
+    value = _field(path, record, name, "data.output_field", fill)
+    if isinstance(value, list) and len(value) <= 1:
+        value = value[0] if value else ""  # no label: dropped as an empty output
+    elif isinstance(value, list):
+        raise UserError(
+            f"{where(path, record)}: field '{name}' holds {len(value)} labels; classification "
+            "takes one label per record (multi-label data is not supported: give one record "
+            "per label, or one label that names the combination)"
+        )
+    if isinstance(value, (dict, list)):
+        raise UserError(f"{where(path, record)}: field '{name}' is not a label (data.output_field)")
+    return label_text(value).strip()
 
 
 def _prompt(data, path, record: dict) -> str:

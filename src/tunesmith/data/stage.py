@@ -241,7 +241,8 @@ def _register() -> None:
     # Revision 5: a null chat content is read as a blank turn (the conversation was dropped).
     # Revision 6: blank lines an empty template slot left at a prompt's ends are trimmed;
     # records dropped while reading are a warning in the card.
-    # Revision 7: the card says where each split came from (`sources`).
+    # Revision 7: the card says where each split came from (`sources`); a label list of one
+    # is its label (JSON [1.0] is the class 1, not '1.0'), a longer one refused.
     register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=7))
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,23 +210,50 @@ def _reusing(on: bool):
     return stack
 
 
+# Optuna's two records of a failed trial: "Trial 3 failed with parameters: ..." (with the
+# traceback) and "Trial 3 failed with value None."
+_FAILED_TRIAL = re.compile(r"Trial \d+ failed with ")
+
+
+class _DropFailedTrials(logging.Filter):
+    """Drops Optuna's own failed-trial records, whichever optuna.* logger writes them; every
+    other record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from_optuna = record.name == "optuna" or record.name.startswith("optuna.")
+        return not (from_optuna and _FAILED_TRIAL.match(record.getMessage()))
+
+
 @contextlib.contextmanager
 def _quiet_failed_trials():
     """Optuna logs each failed trial with a traceback; a failed trial is an outcome of the
     search, not a crash, and its one-line reason is printed (progress), kept (trial user
     attrs) and reported (summary.json, report.html) instead.
 
-    Optuna's public verbosity (its own loggers, whatever module logs the failure), raised to
-    errors for the trials and put back after; other warnings Optuna logs meanwhile (a slow
-    journal lock, say) are hidden with it: Optuna has no public switch for that one message."""
-    import optuna
-
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    Only those records are dropped, for the block: Optuna's other warnings (a slow journal
+    lock, say) still show, and its verbosity is left as it is."""
+    drop, handlers = _DropFailedTrials(), _optuna_handlers()
+    for handler in handlers:
+        handler.addFilter(drop)
     try:
         yield
     finally:
-        optuna.logging.set_verbosity(verbosity)
+        for handler in handlers:
+            handler.removeFilter(drop)
+
+
+def _optuna_handlers() -> list[logging.Handler]:
+    """The handlers an optuna.* record reaches: those of Optuna's logger (its stderr handler)
+    and, while it propagates, of its ancestors; logging's last resort when there are none. A
+    filter on the logger itself would not see the records its child loggers
+    (optuna.study._optimize) pass up to it."""
+    handlers, logger = [], logging.getLogger("optuna")
+    while logger is not None:
+        handlers += logger.handlers
+        logger = logger.parent if logger.propagate else None
+    if not handlers and logging.lastResort is not None:
+        handlers.append(logging.lastResort)
+    return handlers
 
 
 def _seconds(text: str | None) -> float | None:

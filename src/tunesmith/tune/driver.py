@@ -13,7 +13,9 @@ from tunesmith.artifacts import write_json
 from tunesmith.config import Recipe
 from tunesmith.config.search import SearchConfig, parse_duration
 from tunesmith.config.space import check_space
+from tunesmith.drivers import DriverSpec, register_driver
 from tunesmith.errors import UserError
+from tunesmith.stages import PreflightHook
 from tunesmith.tune.objective import OBJECTIVES, metric_name
 from tunesmith.tune.reads import check_space_is_read
 
@@ -275,3 +277,16 @@ def _progress(study, budget: int, timeout, label: str, show: bool):
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = len(study.get_trials(deepcopy=False, states=finished))
     return TuneProgress(budget, min(done, budget), timeout, label)
+
+
+def _space_is_read(recipe: Recipe, facts) -> list[str]:
+    """`search:`: every key of the space is one a trial reads (the values were checked
+    against the schema as the space was read)."""
+    if facts.space is None:
+        return []
+    check_space_is_read(recipe, facts.space)
+    keys = len(facts.space)
+    return [f"search.space: ok ({keys} keys, every value accepted and read by trials)"]
+
+
+register_driver(DriverSpec("tune", preflight=(PreflightHook("search", _space_is_read),)))

@@ -119,13 +119,15 @@ def test_exact_rows():
     assert rows["model.threads"].get("allowed") == "≥ 1"
     assert rows["data.curation.augment.translation_models"].get("allowed") == "exactly 2 items"
     assert rows["data.curation.augment.source_language"].get("allowed") == "at least 2 characters"
-    assert rows["export.formats"].get("allowed") == "not empty"
+    assert rows["export.formats"].get("allowed") == "not empty; each at most once"  # + its rule
     assert rows["model.device"]["type"] == "Literal['auto', 'cpu', 'cuda', 'mps']"
     assert rows["training.seed"].get("allowed") == ""
-    # share-or-count fields: the limit sits on each member of `float | int`, shown once
-    assert rows["data.split.test"].get("allowed") == "≥ 0"
-    assert rows["data.split.validation"].get("allowed") == "≥ 0"
-    assert rows["pretrain.held_out"].get("allowed") == "> 0"
+    # share-or-count fields: the limit sits on each member of `float | int`, shown once (then
+    # the rule share_or_count adds)
+    share = "a share (with a decimal point) at most 1.0, or a whole count"
+    assert rows["data.split.test"].get("allowed") == f"≥ 0; {share}"
+    assert rows["data.split.validation"].get("allowed") == f"≥ 0; {share}"
+    assert rows["pretrain.held_out"].get("allowed") == f"> 0; {share}"
     assert rows["pretrain.held_out"]["type"] == "float or int"
 
 

@@ -96,7 +96,9 @@ def test_every_bound_and_choice_of_the_schema_is_in_its_row():
             said = said or (name, value) == ("min_length", 1) and "not empty" in allowed
             assert said, (key, name, value, allowed)
         for choice in choices:
-            assert f"'{choice}'" in kind, (key, choice, kind)
+            # a tab choice is written as its repr '\\t'; a '|' escaped for the table cell
+            shown = kind.replace("\\|", "|")
+            assert f"'{choice}'" in shown or repr(choice) in shown, (key, choice, kind)
         checked += 1
     assert checked > 150
 
@@ -119,13 +121,15 @@ def test_exact_rows():
     assert rows["model.threads"].get("allowed") == "≥ 1"
     assert rows["data.curation.augment.translation_models"].get("allowed") == "exactly 2 items"
     assert rows["data.curation.augment.source_language"].get("allowed") == "at least 2 characters"
-    assert rows["export.formats"].get("allowed") == "not empty"
+    assert rows["export.formats"].get("allowed") == "not empty; each at most once"  # + its rule
     assert rows["model.device"]["type"] == "Literal['auto', 'cpu', 'cuda', 'mps']"
     assert rows["training.seed"].get("allowed") == ""
-    # share-or-count fields: the limit sits on each member of `float | int`, shown once
-    assert rows["data.split.test"].get("allowed") == "≥ 0"
-    assert rows["data.split.validation"].get("allowed") == "≥ 0"
-    assert rows["pretrain.held_out"].get("allowed") == "> 0"
+    # share-or-count fields: the limit sits on each member of `float | int`, shown once (then
+    # the rule share_or_count adds)
+    share = "a share (with a decimal point) at most 1.0, or a whole count"
+    assert rows["data.split.test"].get("allowed") == f"≥ 0; {share}"
+    assert rows["data.split.validation"].get("allowed") == f"≥ 0; {share}"
+    assert rows["pretrain.held_out"].get("allowed") == f"> 0; {share}"
     assert rows["pretrain.held_out"]["type"] == "float or int"
 
 

@@ -164,9 +164,9 @@ class _Records(logging.Handler):
 
 
 def test_failed_trials_are_logged_without_traceback_wherever_optuna_logs_them(monkeypatch):
-    """Through Optuna's public verbosity, not a private module's logger: a failed trial's
-    warning and traceback stay quiet even from a logger of another name (as when Optuna moves
-    the module that runs trials), and the verbosity is put back after."""
+    """Not tied to a private module's logger: a failed trial's warning and traceback stay
+    quiet even from a logger of another name (as when Optuna moves the module that runs
+    trials), and Optuna's verbosity is left as it was."""
     from optuna.study import _optimize
 
     from tunesmith.tune.driver import _quiet_failed_trials
@@ -190,3 +190,27 @@ def test_failed_trials_are_logged_without_traceback_wherever_optuna_logs_them(mo
     assert [t.state.name for t in study.trials] == ["FAIL"]
     assert [r.getMessage() for r in records.records if r.levelno >= logging.WARNING] == []
     assert optuna.logging.get_verbosity() == before
+
+
+def test_only_the_failed_trial_records_are_dropped_and_only_during_the_block():
+    """Optuna's whole verbosity was raised to errors during the trials: every other warning it
+    logs (a slow journal lock, say) was hidden too."""
+    from tunesmith.tune.driver import _quiet_failed_trials
+
+    records = _Records()
+    logging.getLogger("optuna").addHandler(records)
+    journal = optuna.logging.get_logger("optuna.storages.journal")
+
+    def fail(trial):
+        raise ValueError("bad trial")
+
+    try:
+        study = optuna.create_study()
+        with _quiet_failed_trials():
+            study.optimize(fail, n_trials=1, catch=(Exception,))
+            journal.warning("the journal lock is slow")
+        journal.warning("Trial 7 failed with value None.")  # the filter is gone after
+    finally:
+        logging.getLogger("optuna").removeHandler(records)
+    shown = [r.getMessage() for r in records.records if r.levelno >= logging.WARNING]
+    assert shown == ["the journal lock is slow", "Trial 7 failed with value None."]

@@ -2,6 +2,11 @@
 
 `run` calls `preflight` before the data stage, so a recipe that `validate` passes does not
 fail seconds into a run, and one that `validate` refuses is refused by `run` the same way.
+
+The checks of what the shared machinery reads (output, model, data, template, trackers) are
+here; a stage or driver adds those of its own settings through its registration
+(`StageSpec.preflight` / `fits_test`, `DriverSpec.preflight`), run at fixed points among them
+(stages.PREFLIGHT_POINTS), so this module names none of them.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import contextlib
 import json
 import os
 import tempfile
+from functools import cached_property
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -43,28 +49,65 @@ def preflight(recipe: Recipe, output: Path | None, say=None) -> list[str]:
 
 def _check_all(recipe: Recipe, output: Path | None, passed) -> None:
     passed(f"recipe: ok ({recipe.task}, model {recipe.model.name})")
-    space = None
-    if recipe.search is not None:
-        from tunesmith.config.space import check_space
-        from tunesmith.tune.reads import check_space_is_read
-
-        space = check_space(recipe)
-        check_space_is_read(recipe, space)
-        passed(f"search.space: ok ({len(space)} keys, every value accepted and read by trials)")
+    facts = PreflightFacts(recipe)
+    space = facts.space  # every value the schema accepts, before anything else is read
+    passed(*contributed("search", facts))
     if output is not None:
         passed(check_writable(output))
     passed(_model(recipe.model.name))
     passed(_device(recipe.model.device))
     passed(*check_methods(recipe, space)[:1])  # the recipe's own line; its choices checked
     passed(*_targets(recipe, space))
-    passed(*_deployment(recipe))
-    passed(*_data(recipe))
+    passed(*_deployment(recipe, facts))
+    passed(*_data(recipe, facts))
     passed(*_template(recipe))
     if recipe.pretrain is not None:
         passed(_corpus(recipe.pretrain))
-    passed(*_side_files(recipe))
-    passed(*_group(recipe))
+    passed(*_side_files(recipe, facts))
+    passed(*contributed("end", facts))
     passed(_trackers(recipe, output))
+
+
+class PreflightFacts:
+    """What the pre-flight has read, for the checks stages and drivers contribute: read when
+    first asked, and the costly reads shared (`_SHARED`) with preflight's own checks."""
+
+    def __init__(self, recipe: Recipe) -> None:
+        self.recipe = recipe
+
+    @cached_property
+    def space(self) -> dict | None:
+        """The search space, every value checked against the schema; None without `search:`."""
+        from tunesmith.config.space import check_space
+
+        return None if self.recipe.search is None else check_space(self.recipe)
+
+    def model_folder(self) -> Path | None:
+        """The model's local folder; None when it has no config.json here (not fetched or
+        converted yet: checked as it loads)."""
+        from tunesmith.models import resolve_model
+
+        folder = Path(resolve_model(self.recipe.model.name, fetch=False))
+        return folder if (folder / "config.json").is_file() else None
+
+    def splits(self) -> dict[str, list[dict]]:
+        """The planned splits, before curation (the data stage checks again after it)."""
+        return _splits(self.recipe)[1]
+
+
+def contributed(at: str, facts: PreflightFacts) -> list[str]:
+    """The lines of the checks stages (in run order) and drivers (by name) registered at
+    pre-flight point `at`; UserError from the first that fails."""
+    from tunesmith.drivers import registered_drivers
+    from tunesmith.stages import registered_stages
+
+    return [
+        line
+        for spec in (*registered_stages(), *registered_drivers())
+        for hook in spec.preflight
+        if hook.at == at
+        for line in hook.check(facts.recipe, facts)
+    ]
 
 
 @contextlib.contextmanager
@@ -130,37 +173,32 @@ def _targets(recipe: Recipe, space: dict | None) -> list[str]:
     return check_recipe_targets(recipe, space)
 
 
-def _deployment(recipe: Recipe) -> list[str]:
-    """export: a GGUF-capable architecture; distill: a student no deeper than the teacher."""
-    from tunesmith.models import resolve_model
+def _deployment(recipe: Recipe, facts: PreflightFacts | None = None) -> list[str]:
+    """What is made of the trained model, checked on the model's config (no weights): the
+    export's, then those stages contribute at "model" (distill: the student's depth)."""
+    facts = facts or PreflightFacts(recipe)
+    return [*_export(recipe, facts), *contributed("model", facts)]
 
-    config = Path(resolve_model(recipe.model.name, fetch=False)) / "config.json"
-    if not config.is_file() or (recipe.export is None and recipe.distill is None):
+
+def _export(recipe: Recipe, facts: PreflightFacts) -> list[str]:
+    """A GGUF-capable architecture, int8-quantisable layers: the one stage's check still made
+    here rather than contributed by its stage (export/stage.py)."""
+    folder = facts.model_folder()
+    if recipe.export is None or folder is None:
         return []
-    model = json.loads(config.read_text(encoding="utf-8"))
-    lines = []
-    if recipe.export is not None:
+    if "gguf" in recipe.export.formats:  # architecture and rotary scaling, before training
         from tunesmith.export.gguf_file import check_model
 
-        if "gguf" in recipe.export.formats:  # architecture and rotary scaling, before training
-            check_model(SimpleNamespace(**model))
-        if "int8" in recipe.export.formats:
-            from tunesmith.export.quantize import check_int8
-            from tunesmith.models.targets import model_skeleton
+        model = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        check_model(SimpleNamespace(**model))
+    if "int8" in recipe.export.formats:
+        from tunesmith.export.quantize import check_int8
+        from tunesmith.models.targets import model_skeleton
 
-            skeleton = model_skeleton(recipe.model.name)  # None: not buildable here
-            if skeleton is not None:
-                check_int8(skeleton)  # GPT-2's Conv1D layers: refused before training
-        lines.append(f"export: ok ({', '.join(recipe.export.formats)})")
-    if recipe.distill is not None and not recipe.distill.student_model:
-        from tunesmith.distill.student import student_depth
-        from tunesmith.methods.base import folder_depth
-
-        depth = folder_depth(config.parent)  # None: unknown here, not a 0-block teacher
-        if depth:
-            count = student_depth(recipe.distill, depth)
-            lines.append(f"distill: ok (student of {count} blocks)")
-    return lines
+        skeleton = model_skeleton(recipe.model.name)  # None: not buildable here
+        if skeleton is not None:
+            check_int8(skeleton)  # GPT-2's Conv1D layers: refused before training
+    return [f"export: ok ({', '.join(recipe.export.formats)})"]
 
 
 def _device(requested: str) -> str:
@@ -169,18 +207,15 @@ def _device(requested: str) -> str:
     return f"model.device: ok ({resolve_device(requested)})"
 
 
-def _side_files(recipe: Recipe) -> list[str]:
+def _side_files(recipe: Recipe, facts: PreflightFacts) -> list[str]:
     """The files a later stage reads besides the data, read now with the reader that stage
-    uses: a bad one found hours into a run (after training) is the worst time to learn it."""
+    uses: a bad one found hours into a run (after training) is the worst time to learn it.
+    Those of a stage's own settings are its contribution at "files" (the swap lexicons)."""
     lines = []
     for cfg in (recipe.training, recipe.pretrain):
         if cfg is not None and cfg.replay is not None and cfg.replay.file:
             lines.append(_replay_file(cfg))
-    for key, lexicon in _lexicons(recipe):
-        from tunesmith.checks.lexicon import load_lexicon
-
-        load_lexicon(Path(lexicon))
-        lines.append(f"{key}.lexicon: ok")
+    lines += contributed("files", facts)
     if recipe.evaluation.previous_run:
         from tunesmith.evaluate.runs import run_predictions
 
@@ -195,37 +230,6 @@ def _replay_file(cfg) -> str:
     replay, key = cfg.replay, f"{cfg.recipe_section}.replay"
     count = len(_SHARED.get(("replay", recipe_hash(replay)), lambda: replay_examples(replay, key)))
     return f"{key}.file: ok ({count} rows)"
-
-
-def _group(recipe: Recipe) -> list[str]:
-    """`group:` (tunesmith group): each listed ensemble applies to the task, and to members
-    of different vocabularies when the variants' models differ in theirs."""
-    if recipe.group is None:
-        return []
-    from tunesmith.group.driver import group_members
-    from tunesmith.group.vocabularies import check_one_vocabulary
-
-    check_one_vocabulary(recipe, group_members(recipe, Path("group")))  # paths only
-    if not recipe.group.ensembles:
-        return []
-    from tunesmith.ensemble.methods import check_listed
-
-    check_listed(recipe)
-    return [f"group.ensembles: ok ({', '.join(recipe.group.ensembles)})"]
-
-
-def _lexicons(recipe: Recipe) -> list[tuple[str, str]]:
-    """(key path, file) of each swap lexicon the run will read (the shipped one is not checked)."""
-    from tunesmith.checks.registry import settings_of
-
-    found = []
-    bias = settings_of(recipe, "bias")
-    if bias.enabled and bias.lexicon:
-        found.append(("checks.bias", bias.lexicon))
-    counterfactual = recipe.data.curation.counterfactual
-    if counterfactual is not None and counterfactual.lexicon:
-        found.append(("data.curation.counterfactual", counterfactual.lexicon))
-    return found
 
 
 def _trackers(recipe: Recipe, output: Path | None) -> str:
@@ -258,7 +262,9 @@ def check_writable(output: Path) -> str:
     return f"output: ok ({output} writable)"
 
 
-def _data(recipe: Recipe) -> list[str]:
+def _data(recipe: Recipe, facts: PreflightFacts | None = None) -> list[str]:
+    """The data read and split as planned; the stages' needs of the splits (their test-sample
+    sizes, then their contributions at "data": federated's partitions); the labels."""
     from tunesmith.config.tasks import task_spec
     from tunesmith.data.label_checks import check_declared, check_labels
 
@@ -268,10 +274,7 @@ def _data(recipe: Recipe) -> list[str]:
     sizes = ", ".join(f"{name} {len(rows)}" for name, rows in splits.items())
     lines.append(f"data.split: ok ({sizes}; before curation)")
     lines += checks_fit(recipe, len(splits["test"]))
-    if recipe.federated is not None:
-        from tunesmith.federated.partition import check_federated
-
-        lines.append(check_federated(recipe, splits["train"]))
+    lines += contributed("data", facts or PreflightFacts(recipe))
     if task_spec(recipe.task).has_label:
         warnings = check_declared(data.labels, splits) + check_labels(splits, data.train)
         lines += [f"warning: {w}" for w in warnings]
@@ -361,15 +364,13 @@ def _read_splits(recipe: Recipe) -> tuple[list[dict], dict[str, list[dict]]]:
 
 
 def checks_fit(recipe: Recipe, test_count: int) -> list[str]:
-    """The checks' sample needs against the planned test split: a check asking for more test
-    examples than there are failed after training, at the checks stage. The data stage asks it
-    again of the test split curation left."""
-    from tunesmith.checks.registry import enabled_checks
+    """Every stage's test-sample needs (`StageSpec.fits_test`: the risk checks') against a
+    test split of `test_count` examples: one asking for more than there are failed after
+    training, at its stage. Asked of the planned split here, and again by the data stage of
+    the split curation left."""
+    from tunesmith.stages import registered_stages
 
-    checks = [c for c in enabled_checks(recipe) if c.skip_reason(recipe) is None]
-    for check in checks:
-        check.fits_test(recipe, test_count)
-    return [f"checks: ok (test split of {test_count} fits)"] if checks else []
+    return [line for spec in registered_stages() for line in spec.fits_test(recipe, test_count)]
 
 
 def _positive_class(recipe: Recipe, train: list[dict]) -> str:

@@ -19,8 +19,36 @@ def _always(recipe) -> bool:
     return True
 
 
-def _nothing(*args) -> list[Path]:
+def _nothing(*args) -> list:
     return []
+
+
+# Where a stage's or driver's own pre-flight checks run among preflight.py's (`validate`, and
+# `run` before its first stage), each named for what a check there can read from its facts
+# (preflight.PreflightFacts). Fixed points, so the lines and the first fault come in the same
+# order whichever package contributes them.
+PREFLIGHT_POINTS = (
+    "search",  # after the search space is read (facts.space)
+    "model",  # after the model's own checks (facts.model_folder())
+    "data",  # with the planned splits (facts.splits())
+    "files",  # among the other files later stages read
+    "end",  # after the others, before the trackers'
+)
+
+
+@dataclass(frozen=True)
+class PreflightHook:
+    """A check a stage or driver adds to the pre-flight: `check(recipe, facts)` returns its
+    'key: ok (...)' lines ([] when the recipe does not use what it checks) and raises
+    UserError on a fault. It runs on every recipe checked, whether or not the stage is part of
+    its run: a setting is refused wherever it is given."""
+
+    at: str  # one of PREFLIGHT_POINTS
+    check: Callable
+
+    def __post_init__(self) -> None:
+        if self.at not in PREFLIGHT_POINTS:  # a typo would silently never run
+            raise ValueError(f"pre-flight point '{self.at}': not one of {PREFLIGHT_POINTS}")
 
 
 @dataclass(frozen=True)
@@ -48,6 +76,12 @@ class StageSpec:
     # inputs (e.g. how chat rows become examples): the hash then differs, so run folders made
     # by older code re-run the stage instead of keeping outputs this code would not write.
     revision: int = 1
+    # Its checks in `validate` and before `run`'s first stage (bad input found before training)
+    preflight: tuple[PreflightHook, ...] = ()
+    # (recipe, test_count) -> its ok lines; UserError when a test split of that many examples
+    # is too small for what the stage samples: pre-flight asks it of the planned split, the data
+    # stage again of the split curation left
+    fits_test: Callable = _nothing
 
     def config_parts(self, recipe) -> tuple:
         """What the stage's skip-if-unchanged hash covers: its recipe sections and revision."""
@@ -67,12 +101,23 @@ def register_stage(spec: StageSpec) -> StageSpec:
 
 def load_stages() -> None:
     """Import every `tunesmith.<package>.stage` module, so each registers its spec."""
+    import_every("stage")
+
+
+def import_every(module: str) -> None:
+    """Import `tunesmith.<package>.<module>` of every package that has one."""
     import tunesmith
 
-    # Looked up on disk, not imported, so packages without a stage cost nothing.
+    # Looked up on disk, not imported, so packages without one cost nothing.
     for root in tunesmith.__path__:
-        for module in sorted(Path(root).glob("*/stage.py")):
-            importlib.import_module(f"tunesmith.{module.parent.name}.stage")
+        for path in sorted(Path(root).glob(f"*/{module}.py")):
+            importlib.import_module(f"tunesmith.{path.parent.name}.{module}")
+
+
+def registered_stages() -> list[StageSpec]:
+    """Every registered stage, in run order (whether or not a recipe runs it)."""
+    load_stages()
+    return _in_order()
 
 
 def ordered_stages(recipe) -> list[StageSpec]:

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from tunesmith.artifacts import RunDir, fingerprint, folder_swap
+from tunesmith.drivers import DriverSpec, register_driver
 from tunesmith.pipeline import run_pipeline
 
 ABLATION = Path("ablation") / "finetune_only"
@@ -67,3 +68,6 @@ def _adopt(twin: RunDir, run_dir: RunDir) -> None:
         return
     with folder_swap(target) as staging:
         shutil.copytree(trained, staging, dirs_exist_ok=True)
+
+
+register_driver(DriverSpec("ablation"))  # nothing of its own to check before a run

@@ -14,7 +14,7 @@ from pathlib import Path
 from tunesmith.artifacts import RunDir, write_json
 from tunesmith.artifacts.run_dir import run_folder
 from tunesmith.config.schema import Recipe
-from tunesmith.stages import StageSpec, register_stage
+from tunesmith.stages import PreflightHook, StageSpec, register_stage
 
 
 @dataclass
@@ -103,4 +103,54 @@ def _outputs(run_dir: RunDir) -> list[Path]:
     return [checks_dir(run_dir) / "summary.json"]
 
 
-register_stage(StageSpec("checks", 60, _config, _inputs, _outputs, run, applies=_applies))
+def _fits_test(recipe: Recipe, test_count: int) -> list[str]:
+    """The enabled checks' sample needs (checks.explain.k...) against a test split of
+    `test_count` examples: a check asking for more than there are failed after training."""
+    from tunesmith.checks.registry import enabled_checks
+
+    checks = [c for c in enabled_checks(recipe) if c.skip_reason(recipe) is None]
+    for check in checks:
+        check.fits_test(recipe, test_count)
+    return [f"checks: ok (test split of {test_count} fits)"] if checks else []
+
+
+def _lexicons_read(recipe: Recipe, facts) -> list[str]:
+    """Each swap lexicon the run will read, read now with this package's reader (the bias
+    check's, and the counterfactual curation step's, which reads it too); the shipped one is
+    not checked."""
+    from tunesmith.checks.lexicon import load_lexicon
+
+    lines = []
+    for key, lexicon in _lexicons(recipe):
+        load_lexicon(Path(lexicon))
+        lines.append(f"{key}.lexicon: ok")
+    return lines
+
+
+def _lexicons(recipe: Recipe) -> list[tuple[str, str]]:
+    """(key path, file) of each swap lexicon the run will read."""
+    from tunesmith.checks.registry import settings_of
+
+    found = []
+    bias = settings_of(recipe, "bias")
+    if bias.enabled and bias.lexicon:
+        found.append(("checks.bias", bias.lexicon))
+    counterfactual = recipe.data.curation.counterfactual
+    if counterfactual is not None and counterfactual.lexicon:
+        found.append(("data.curation.counterfactual", counterfactual.lexicon))
+    return found
+
+
+register_stage(
+    StageSpec(
+        "checks",
+        60,
+        _config,
+        _inputs,
+        _outputs,
+        run,
+        applies=_applies,
+        preflight=(PreflightHook("files", _lexicons_read),),
+        fits_test=_fits_test,
+    )
+)

@@ -10,6 +10,33 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+def rule(text: str, *keys: str):
+    """Attach the rule a hand-written validator enforces, in a few words, where it is
+    defined: the recipe reference (`tunesmith recipe docs`) shows it in the `allowed` column of
+    each key's row, so the docs say what the code refuses and cannot drift from it. `keys`:
+    dotted from the validator's model (`data.output_field` from the recipe); a field
+    validator's own fields when none are given. Stacked when a validator enforces several."""
+
+    def attach(func):
+        func.__rules__ = [(text, keys), *getattr(func, "__rules__", [])]  # top one first
+        return func
+
+    return attach
+
+
+def adds_no_rule(func):
+    """Marks a validator that adds no rule to its key's type and limits: it only changes how
+    a value may be written (`true` for a section's defaults, one string for a list of one), or
+    words a refusal the type makes anyway. Every validator is either this or carries a `rule`
+    (a test holds them to it)."""
+    func.__rules__ = []
+    return func
+
+
+# The rule `share_or_count` adds to the field's limits (≥ 0 or > 0, shown from its type)
+SHARE_OR_COUNT_RULE = "a share (with a decimal point) at most 1.0, or a whole count"
+
+
 def share_or_count(value, floor_included: bool = True):
     """A share-or-count field's number checked before pydantic's `float | int` union sees it
     (mode="before"): each union member would report its own error, joined as "... or ...",

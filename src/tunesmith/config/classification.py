@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tunesmith.config.base import Section
+from tunesmith.config.base import Section, adds_no_rule, rule
 from tunesmith.config.label_text import label_text
 
 
@@ -46,6 +46,7 @@ class ClassificationEval(Section):
 
     @field_validator("positive_label", mode="before")
     @classmethod
+    @adds_no_rule
     def _label_as_text(cls, value):
         # YAML reads `positive_label: 1` or `true` as a number or boolean, which pydantic
         # refused as "not a valid string" although `data.labels: [0, 1]` works; spelled as the
@@ -55,6 +56,7 @@ class ClassificationEval(Section):
         return value.strip() if isinstance(value, str) else value
 
     @model_validator(mode="after")
+    @rule("true needs scoring: likelihood", "threshold")
     def _threshold_needs_probabilities(self):
         # generated answers carry no class probabilities to threshold: the run used to skip
         # the threshold without a word although the recipe asked for it

@@ -10,7 +10,7 @@ from typing import Literal, get_args
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from tunesmith.config.base import Section
+from tunesmith.config.base import Section, adds_no_rule, rule
 from tunesmith.config.checks import CounterfactualConfig
 
 PII_ENTITIES = (
@@ -157,6 +157,7 @@ class PiiConfig(Section):
 
     @field_validator("entities")
     @classmethod
+    @rule(f"each one of {', '.join(PII_ENTITIES)}")
     def _known_entities(cls, value: list[str]) -> list[str]:
         from tunesmith.errors import suggest
 
@@ -170,6 +171,7 @@ class PiiConfig(Section):
 
     @field_validator("score_threshold")
     @classmethod
+    @rule("at most the top score of each listed entity (above it one is never anonymised)")
     def _reachable(cls, value: float, info: ValidationInfo) -> float:
         """A threshold above an entity type's highest score would silently stop anonymising
         it (e.g. above 0.4 Presidio alone found no phone number without NER): refused."""
@@ -377,6 +379,7 @@ class CurationConfig(Section):
         "clean", "dedup", "pii", "balance", "augment", "checks", "counterfactual", mode="before"
     )
     @classmethod
+    @adds_no_rule
     def _switch(cls, value: object) -> object:
         """`step: true` turns a step on with its defaults; `step: false` turns it off."""
         if value is True:

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from tunesmith.config.base import Section
+from tunesmith.config.base import Section, rule
 
 ExportFormat = Literal["merged", "gguf", "int8"]
 GgufType = Literal["f16", "q8_0", "q4_0"]  # the types gguf-py can quantise (no K-quants)
@@ -44,6 +44,7 @@ class ExportConfig(Section):
 
     @field_validator("formats", "gguf_types")
     @classmethod
+    @rule("each at most once")
     def _unique(cls, value: list[str]) -> list[str]:
         if len(set(value)) != len(value):
             raise ValueError(f"{value}: each entry may appear once")

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from tunesmith.config.base import Section
+from tunesmith.config.base import Section, rule
 from tunesmith.config.privacy import PrivacyConfig
 
 AGGREGATIONS = ("freeze_a", "svd")
@@ -70,6 +70,7 @@ class FederatedConfig(Section):
     )
 
     @model_validator(mode="after")
+    @rule(f"with privacy: {' or '.join(LINEAR_AGGREGATIONS)}", "aggregation")
     def _privacy_needs_a_linear_aggregation(self):
         if self.privacy is not None and self.aggregation not in LINEAR_AGGREGATIONS:
             raise ValueError(

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tunesmith.config.base import Section
+from tunesmith.config.base import Section, adds_no_rule, rule
 
 EnsembleName = Literal["majority", "probability", "mbr", "likelihood"]
 SimilarityName = Literal["rouge", "bleu"]
@@ -30,6 +30,7 @@ class SeedMembers(Section):
 
     @field_validator("seeds")
     @classmethod
+    @rule("each seed at most once")
     def _seeds_differ(cls, seeds: list[int]) -> list[int]:
         """Members are named and stored by seed: a repeated seed would be one folder, one model."""
         repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
@@ -140,6 +141,7 @@ class GroupConfig(Section):
 
     @field_validator("members", mode="before")
     @classmethod
+    @adds_no_rule
     def _kind_from_keys(cls, value: object) -> object:
         """`members: {seeds: [...]}` needs no `kind:`; the key says which kind it is."""
         if isinstance(value, dict) and "kind" not in value:
@@ -151,6 +153,8 @@ class GroupConfig(Section):
         return value
 
     @model_validator(mode="after")
+    @rule("one per member", "merges.weights")
+    @rule("each method at most once", "merges.method")
     def _weights_match_members(self) -> GroupConfig:
         count = self.members.size()
         for k, merge in enumerate(self.merges):

@@ -17,7 +17,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 
-from tunesmith.config.base import Section, share_or_count
+from tunesmith.config.base import SHARE_OR_COUNT_RULE, Section, adds_no_rule, rule, share_or_count
 from tunesmith.config.curation import CleanConfig, DedupConfig
 from tunesmith.config.methods import LoraSettings
 from tunesmith.config.strategies import Curriculum
@@ -44,6 +44,7 @@ class BlockCurriculum(Curriculum):
 
     @field_validator("scorer", mode="before")
     @classmethod
+    @adds_no_rule  # its Literal leaves them out; the refusal says why
     def _applies_to_blocks(cls, value: object) -> object:
         if value in BLOCK_LESS_SCORERS:
             raise ValueError(
@@ -136,17 +137,20 @@ class PretrainConfig(TrainingBase):
 
     @field_validator("held_out", mode="before")
     @classmethod
+    @rule(SHARE_OR_COUNT_RULE)
     def _share_or_count(cls, value):
         # 1.5 was taken as a count of 1 block
         return share_or_count(value, floor_included=False)
 
     @field_validator("corpus", mode="before")
     @classmethod
+    @adds_no_rule
     def _one_or_many(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
 
     @field_validator("clean", "dedup", mode="before")
     @classmethod
+    @adds_no_rule
     def _switch(cls, value: object) -> object:
         if value is True:
             return {}

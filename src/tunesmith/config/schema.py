@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, field_validator, model_validator
 
-from tunesmith.config.base import Section, share_or_count
+from tunesmith.config.base import SHARE_OR_COUNT_RULE, Section, adds_no_rule, rule, share_or_count
 from tunesmith.config.checks import ChecksConfig
 from tunesmith.config.classification import ClassificationEval
 from tunesmith.config.curation import CurationConfig
@@ -18,7 +18,7 @@ from tunesmith.config.federated import FederatedConfig
 from tunesmith.config.group import GroupConfig
 from tunesmith.config.label_text import label_text
 from tunesmith.config.search import SearchConfig
-from tunesmith.config.tasks import task_spec
+from tunesmith.config.tasks import TASKS, task_spec
 from tunesmith.config.template import fill_template, parse_template, plain_slots, template_fields
 from tunesmith.config.tracking import TrackingConfig
 from tunesmith.config.training import LoraTraining, TrainingConfig, default_method
@@ -67,6 +67,7 @@ class SplitConfig(Section):
 
     @field_validator("validation", "test", mode="before")
     @classmethod
+    @rule(SHARE_OR_COUNT_RULE)
     def _share_or_count(cls, value):
         return share_or_count(value)
 
@@ -154,11 +155,13 @@ class DataConfig(Section):
 
     @field_validator("csv_delimiter", mode="before")
     @classmethod
+    @adds_no_rule
     def _tab_by_name(cls, value):
         return "\t" if value == "tab" else value
 
     @field_validator("labels", mode="before")
     @classmethod
+    @adds_no_rule
     def _labels_as_text(cls, value):
         # YAML reads `labels: [0, 1]` or `[true, false]` as numbers and booleans; the data's
         # labels of those types become text the same way, so the two can be compared
@@ -168,6 +171,10 @@ class DataConfig(Section):
 
     @field_validator("prompt_template")
     @classmethod
+    @rule(
+        "not blank; {field} or {field.key} slots, {#field}...{/field} or {^field}...{/field} "
+        "sections, not nested (a literal brace: {{ or }})"
+    )
     def _template_parses(cls, value: str | None) -> str | None:
         if value is not None:
             if not value.strip():
@@ -177,6 +184,7 @@ class DataConfig(Section):
 
     @field_validator("input_field")
     @classmethod
+    @rule("a field name, or field.key for a key of an object field")
     def _field_is_a_slot(cls, value: str | None) -> str | None:
         # without a prompt_template the prompt is "{<input_field>}": the same slot rules
         if value is not None:
@@ -215,6 +223,7 @@ class GenerationConfig(Section):
 
     @field_validator("stop", mode="before")
     @classmethod
+    @rule("no empty string (one string is a list of one)")
     def _stop_list(cls, value):
         if isinstance(value, str) and value != STOP_AUTO:
             value = [value]  # one stop string written without the list
@@ -304,6 +313,7 @@ class EvaluationConfig(Section):
 
     @field_validator("reuse", mode="before")
     @classmethod
+    @adds_no_rule
     def _yaml_off(cls, value):
         """YAML 1.1 reads a bare `off` as false (and `on` as true): take them as meant."""
         return (
@@ -312,6 +322,7 @@ class EvaluationConfig(Section):
 
     @field_validator("metrics")
     @classmethod
+    @rule(f"each one of {', '.join(METRIC_NAMES)}")
     def _known_metrics(cls, value: list[str] | None) -> list[str] | None:
         from tunesmith.errors import suggest
 
@@ -323,6 +334,11 @@ class EvaluationConfig(Section):
                 )
         return value
 
+
+# A run name: the prefix of its run folder's name, never a path
+RUN_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
+# The tasks whose examples are a prompt and an output field (not chat or raw text)
+PROMPTED_TASKS = ", ".join(name for name in TASKS.names() if task_spec(name).prompted)
 
 # After TrainingConfig: the pretrain section extends it (same loop, same settings).
 from tunesmith.config.pretrain import PretrainConfig  # noqa: E402
@@ -356,10 +372,11 @@ class Recipe(Section):
 
     @field_validator("name")
     @classmethod
+    @rule(f"matches `{RUN_NAME}`")
     def _plain_name(cls, value: str) -> str:
         import re
 
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", value):
+        if not re.fullmatch(RUN_NAME, value):
             raise ValueError(
                 f"'{value}' is not a plain run name (letters, digits, '.', '_', '-'; no path)"
             )
@@ -380,15 +397,22 @@ class Recipe(Section):
 
     @field_validator("model", mode="before")
     @classmethod
+    @adds_no_rule
     def _model_shorthand(cls, value: object) -> object:
         return {"name": value} if isinstance(value, str) else value
 
     @field_validator("training", mode="before")
     @classmethod
+    @adds_no_rule
     def _training_method(cls, value: object) -> object:
         return default_method(value)
 
     @model_validator(mode="after")
+    @rule(f"required for task {PROMPTED_TASKS}", "data.output_field")
+    @rule(f"this or data.prompt_template required for task {PROMPTED_TASKS}", "data.input_field")
+    @rule(f"this or data.input_field required for task {PROMPTED_TASKS}", "data.prompt_template")
+    @rule("lora with `federated`", "training.method")
+    @rule("one the run computes (evaluation.metrics, or the task's)", "evaluation.target.metric")
     def _fields_for_task(self) -> Recipe:
         data = self.data
         if task_spec(self.task).prompted:

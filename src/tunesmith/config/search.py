@@ -7,20 +7,27 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tunesmith.config.base import Section
+from tunesmith.config.base import Section, rule
 
 Choice = str | int | float | bool | dict | list | None
 
 
 class _Range(Section):
-    """A numeric range; subclasses declare low/high/log with their own types."""
+    """A numeric range; subclasses declare low/high/log/step with their own types."""
 
     @model_validator(mode="after")
+    @rule("≥ low", "high")
+    @rule("needs low > 0", "log")
+    @rule("with log: left at its default (a log range has no grid)", "step")
     def _non_empty(self):
         if self.high < self.low:
             raise ValueError(f"empty range: high ({self.high}) is below low ({self.low})")
         if self.log and self.low <= 0:
             raise ValueError(f"a log range needs low > 0 (got {self.low})")
+        # Optuna refused it in every trial, each one failed ("step is not supported when log")
+        default = type(self).model_fields["step"].default
+        if self.log and self.step != default:
+            raise ValueError(f"step {self.step} with log: a log range has no grid; leave out step")
         return self
 
 
@@ -29,7 +36,7 @@ class FloatRange(_Range):
     low: float = Field(description="Smallest value.")
     high: float = Field(description="Largest value.")
     log: bool = Field(False, description="Sample on a log scale (learning rates).")
-    step: float | None = Field(None, gt=0, description="Optional grid step (not with log).")
+    step: float | None = Field(None, gt=0, description="Optional grid step.")
 
 
 class IntRange(_Range):
@@ -107,8 +114,10 @@ def parse_duration(text: str) -> float:
 class SearchConfig(Section):
     space: dict[str, Distribution] | Literal["default"] = Field(
         "default",
-        description="Recipe keys to search, each with a distribution ({type: float|int|"
-        "categorical, ...}); 'default' = the shipped space for training.method.",
+        description="Recipe keys to search (dotted, as --set writes them), each with a "
+        "distribution (the search.space.<key> sections); every choice and both ends of a range "
+        "must be values the key accepts, and a key no trial reads is refused. 'default' = the "
+        "shipped space for training.method.",
     )
     objective: Literal["val_perplexity", "val_metric"] = Field(
         "val_perplexity",
@@ -141,6 +150,7 @@ class SearchConfig(Section):
 
     @field_validator("timeout")
     @classmethod
+    @rule("a duration: 90 (seconds), 90s, 30m, 2h, 1.5d")
     def _duration(cls, value: str | None) -> str | None:
         if value is not None:
             parse_duration(value)

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from tunesmith.config.base import Section
+from tunesmith.config.base import Section, adds_no_rule, rule
 
 TRACKER_NAMES = ("mlflow", "tensorboard", "wandb")
 DEFAULT_COUNTRY = "USA"
@@ -65,6 +65,7 @@ class EnergySettings(Section):
 
     @field_validator("country_iso_code")
     @classmethod
+    @rule("3 letters")
     def _alpha3(cls, value: str) -> str:
         if len(value) != 3 or not value.isalpha():
             raise ValueError(f"'{value}' is not an ISO 3166-1 alpha-3 code (e.g. USA, FRA, DEU)")
@@ -84,5 +85,6 @@ class TrackingConfig(Section):
 
     @field_validator("backends")
     @classmethod
+    @adds_no_rule  # a repeated name is dropped, not refused
     def _once_each(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))

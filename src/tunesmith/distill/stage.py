@@ -125,9 +125,24 @@ def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
     return [*files, *base_inputs(recipe, run_dir)]
 
 
+def _student_fits(recipe: Recipe, facts) -> list[str]:
+    """A student copied from the model no deeper than it, from the model's config (no
+    weights); a given student_model is checked as it loads."""
+    folder = facts.model_folder()
+    if recipe.distill is None or recipe.distill.student_model or folder is None:
+        return []
+    from tunesmith.distill.student import student_depth
+    from tunesmith.methods.base import folder_depth
+
+    depth = folder_depth(folder)  # None: unknown here, not a 0-block teacher
+    if not depth:
+        return []
+    return [f"distill: ok (student of {student_depth(recipe.distill, depth)} blocks)"]
+
+
 def _register() -> None:
     from tunesmith.distill import rows  # noqa: F401  (registers the students' rows)
-    from tunesmith.stages import StageSpec, register_stage
+    from tunesmith.stages import PreflightHook, StageSpec, register_stage
 
     register_stage(
         StageSpec(
@@ -143,6 +158,7 @@ def _register() -> None:
             applies=lambda recipe: recipe.distill is not None,
             # 2: the students train with the class weights, curriculum and replay
             revision=2,
+            preflight=(PreflightHook("model", _student_fits),),
         )
     )
 

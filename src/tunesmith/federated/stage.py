@@ -163,9 +163,18 @@ def _applies(recipe: Recipe) -> bool:
     return recipe.federated is not None
 
 
+def _partitions_possible(recipe: Recipe, facts) -> list[str]:
+    """Flower importable and the clients' split possible on the planned training split."""
+    if recipe.federated is None:
+        return []
+    from tunesmith.federated.partition import check_federated
+
+    return [check_federated(recipe, facts.splits()["train"])]
+
+
 def _register() -> None:
     from tunesmith.federated import rows  # noqa: F401  (registers the comparison rows)
-    from tunesmith.stages import StageSpec, register_stage
+    from tunesmith.stages import PreflightHook, StageSpec, register_stage
 
     register_stage(
         StageSpec(
@@ -179,6 +188,7 @@ def _register() -> None:
             applies=_applies,
             # 2: the best round's adapter is shipped, early stopping, class weights, the plan
             revision=2,
+            preflight=(PreflightHook("data", _partitions_possible),),
         )
     )
 

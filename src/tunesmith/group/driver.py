@@ -20,9 +20,11 @@ from tunesmith.artifacts.lock import RunLock
 from tunesmith.config import Recipe
 from tunesmith.config.group import GroupConfig
 from tunesmith.config.overrides import override_recipe
+from tunesmith.drivers import DriverSpec, register_driver
 from tunesmith.errors import UserError, one_line
 from tunesmith.group.members import Member, keep_subset, members_of
 from tunesmith.interrupts import raise_if_interrupted
+from tunesmith.stages import PreflightHook
 
 # Members run the stages after the shared data up to their own evaluation; the group scores
 # the rest (risk checks and the per-run report are not needed to compare members).
@@ -239,3 +241,23 @@ def _compare(recipe: Recipe, trained: Trained, out: Path, on_step) -> dict:
     write_json(out / "compare.json", comparison)
     comparison["report"] = str(write_report(comparison, out))
     return comparison
+
+
+def _group_checks(recipe: Recipe, facts) -> list[str]:
+    """`group:`: members of different vocabularies only when the listed ensembles can score
+    them, and each listed ensemble applies to the task (the members' own recipes are checked
+    by `group` itself, preflight_members)."""
+    if recipe.group is None:
+        return []
+    from tunesmith.group.vocabularies import check_one_vocabulary
+
+    check_one_vocabulary(recipe, group_members(recipe, Path("group")))  # paths only
+    if not recipe.group.ensembles:
+        return []
+    from tunesmith.ensemble.methods import check_listed
+
+    check_listed(recipe)
+    return [f"group.ensembles: ok ({', '.join(recipe.group.ensembles)})"]
+
+
+register_driver(DriverSpec("group", preflight=(PreflightHook("end", _group_checks),)))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +13,9 @@ from tunesmith.artifacts import write_json
 from tunesmith.config import Recipe
 from tunesmith.config.search import SearchConfig, parse_duration
 from tunesmith.config.space import check_space
+from tunesmith.drivers import DriverSpec, register_driver
 from tunesmith.errors import UserError
+from tunesmith.stages import PreflightHook
 from tunesmith.tune.objective import OBJECTIVES, metric_name
 from tunesmith.tune.reads import check_space_is_read
 
@@ -208,23 +212,50 @@ def _reusing(on: bool):
     return stack
 
 
+# Optuna's two records of a failed trial: "Trial 3 failed with parameters: ..." (with the
+# traceback) and "Trial 3 failed with value None."
+_FAILED_TRIAL = re.compile(r"Trial \d+ failed with ")
+
+
+class _DropFailedTrials(logging.Filter):
+    """Drops Optuna's own failed-trial records, whichever optuna.* logger writes them; every
+    other record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from_optuna = record.name == "optuna" or record.name.startswith("optuna.")
+        return not (from_optuna and _FAILED_TRIAL.match(record.getMessage()))
+
+
 @contextlib.contextmanager
 def _quiet_failed_trials():
     """Optuna logs each failed trial with a traceback; a failed trial is an outcome of the
     search, not a crash, and its one-line reason is printed (progress), kept (trial user
     attrs) and reported (summary.json, report.html) instead.
 
-    Optuna's public verbosity (its own loggers, whatever module logs the failure), raised to
-    errors for the trials and put back after; other warnings Optuna logs meanwhile (a slow
-    journal lock, say) are hidden with it: Optuna has no public switch for that one message."""
-    import optuna
-
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    Only those records are dropped, for the block: Optuna's other warnings (a slow journal
+    lock, say) still show, and its verbosity is left as it is."""
+    drop, handlers = _DropFailedTrials(), _optuna_handlers()
+    for handler in handlers:
+        handler.addFilter(drop)
     try:
         yield
     finally:
-        optuna.logging.set_verbosity(verbosity)
+        for handler in handlers:
+            handler.removeFilter(drop)
+
+
+def _optuna_handlers() -> list[logging.Handler]:
+    """The handlers an optuna.* record reaches: those of Optuna's logger (its stderr handler)
+    and, while it propagates, of its ancestors; logging's last resort when there are none. A
+    filter on the logger itself would not see the records its child loggers
+    (optuna.study._optimize) pass up to it."""
+    handlers, logger = [], logging.getLogger("optuna")
+    while logger is not None:
+        handlers += logger.handlers
+        logger = logger.parent if logger.propagate else None
+    if not handlers and logging.lastResort is not None:
+        handlers.append(logging.lastResort)
+    return handlers
 
 
 def _seconds(text: str | None) -> float | None:
@@ -246,3 +277,16 @@ def _progress(study, budget: int, timeout, label: str, show: bool):
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = len(study.get_trials(deepcopy=False, states=finished))
     return TuneProgress(budget, min(done, budget), timeout, label)
+
+
+def _space_is_read(recipe: Recipe, facts) -> list[str]:
+    """`search:`: every key of the space is one a trial reads (the values were checked
+    against the schema as the space was read)."""
+    if facts.space is None:
+        return []
+    check_space_is_read(recipe, facts.space)
+    keys = len(facts.space)
+    return [f"search.space: ok ({keys} keys, every value accepted and read by trials)"]
+
+
+register_driver(DriverSpec("tune", preflight=(PreflightHook("search", _space_is_read),)))

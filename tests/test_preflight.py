@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -66,6 +67,19 @@ def test_validate_reports_what_it_checked(tiny_recipe):
     for line in ("output: ok", "model: ok", "data.train: ok (60 examples", "data.split: ok"):
         assert line in done.stderr
     assert "train 42, val 8, test 10" in done.stderr
+
+
+def test_validate_says_how_many_records_reading_dropped(tiny_recipe):
+    recipe = tiny_recipe()
+    data = recipe.parent / "data.jsonl"
+    rows = [
+        json.dumps({"package": f"x{i}", "description": f"d {i}", "synopsis": None})
+        for i in range(3)
+    ]
+    data.write_text(data.read_text() + "\n".join(rows) + "\n")
+    done = tunesmith("validate", recipe)
+    assert done.returncode == 0, done.stderr
+    assert "warning: read train: 3 of 63 records dropped (missing synopsis: 3;" in done.stderr
 
 
 def test_headline_goes_to_stdout_with_directions(tmp_path, capsys):

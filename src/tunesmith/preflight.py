@@ -271,6 +271,7 @@ def _data(recipe: Recipe, facts: PreflightFacts | None = None) -> list[str]:
     data = recipe.data
     train, splits = _splits(recipe)
     lines = [f"data.train: ok ({len(train)} examples after max_examples, fields map)"]
+    lines += [f"warning: {w}" for w in _read(recipe)[2]]  # null or missing values' rows
     sizes = ", ".join(f"{name} {len(rows)}" for name, rows in splits.items())
     lines.append(f"data.split: ok ({sizes}; before curation)")
     lines += checks_fit(recipe, len(splits["test"]))
@@ -335,19 +336,25 @@ def _splits(recipe: Recipe) -> tuple[list[dict], dict[str, list[dict]]]:
     """The training examples read and the planned splits (before curation). Reading them
     depends on the task, `data`, `evaluation.slice_by` (fields kept) and `federated` (the
     client field) only: recipes alike in those share one read (`shared_checks`)."""
+    return _read(recipe)[:2]
+
+
+def _read(recipe: Recipe) -> tuple[list[dict], dict[str, list[dict]], list[str]]:
+    """`_splits`, and the data stage's warnings about records dropped while reading."""
     key = recipe_hash(recipe.task, recipe.data, recipe.federated, str(recipe.evaluation.slice_by))
     return _SHARED.get(("splits", key), lambda: _read_splits(recipe))
 
 
-def _read_splits(recipe: Recipe) -> tuple[list[dict], dict[str, list[dict]]]:
+def _read_splits(recipe: Recipe) -> tuple[list[dict], dict[str, list[dict]], list[str]]:
     from tunesmith.data.examples import label_key
     from tunesmith.data.split import split_examples
-    from tunesmith.data.stage import load_examples
+    from tunesmith.data.stage import load_examples, read_drops
 
     data = recipe.data
-    train = load_examples(recipe, data.train, "train", data.max_examples)
+    funnel: list[dict] = []
+    train = load_examples(recipe, data.train, "train", data.max_examples, funnel)
     given = {
-        name: load_examples(recipe, path, name, None)
+        name: load_examples(recipe, path, name, None, funnel)
         for name, path in (("val", data.validation), ("test", data.test))
         if path
     }
@@ -360,7 +367,7 @@ def _read_splits(recipe: Recipe) -> tuple[list[dict], dict[str, list[dict]]]:
             f"data.split.test: the test split is empty ({len(train)} examples); give a larger "
             "share or count, or a data.test file"
         )
-    return train, splits
+    return train, splits, read_drops(funnel)
 
 
 def checks_fit(recipe: Recipe, test_count: int) -> list[str]:

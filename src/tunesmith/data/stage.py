@@ -63,7 +63,7 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
     splits, post_funnel, card_extra = post_split(splits, data.curation, ctx)
     emptied = _emptied_val(recipe, val_before, splits["val"], post_funnel)
     _checks_fit_curated(recipe, len(splits["test"]), lambda: _planned_test(recipe, loaded, given))
-    warnings = _read_drops(read_funnel) + overlap_warnings(card_extra.get("split_overlap"))
+    warnings = read_drops(read_funnel) + overlap_warnings(card_extra.get("split_overlap"))
     if labelled:
         warnings += check_declared(data.labels, splits) + check_labels(splits, data.train)
     warnings = emptied + warnings
@@ -104,9 +104,10 @@ def _sources(recipe: Recipe) -> dict[str, str]:
     }
 
 
-def _read_drops(read_funnel: list[dict]) -> list[str]:
+def read_drops(read_funnel: list[dict]) -> list[str]:
     """Records a data file had that make no example (a null, missing or blank value): said on
-    the console too, since a label column with a few blanks loses rows without an error."""
+    the console (and by `validate`) too, since a label column with a few blanks loses rows
+    without an error."""
     return [
         f"{entry['step']}: {entry['rows_in'] - entry['rows_out']} of {entry['rows_in']} records "
         f"dropped ({', '.join(f'{why}: {n}' for why, n in entry['dropped'].items())}; "

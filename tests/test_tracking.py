@@ -189,3 +189,57 @@ def test_evaluation_intervals_in_compare_json_become_metrics(tmp_path):
     assert figures["eval/tuned/rouge1"] == 0.3 and figures["eval/sample_size"] == 50
     assert "eval/compare/rouge1/better" not in figures  # booleans are not metrics
     assert [f.name for f in files] == ["metrics.json", "compare.json"]
+
+
+def test_recipe_keys_mlflow_refuses_are_logged_under_names_it_takes(tmp_path, tiny_model_dir):
+    """data.fill_missing is keyed by the data's own field names, which may hold any character:
+    one MLflow refuses ('(' here) failed the params' log_batch, so every stage of the run, with
+    an error blaming the tracking URI and the MLflow run left RUNNING."""
+    import mlflow
+    from conftest import make_records, write_recipe
+
+    path = write_recipe(
+        tmp_path,
+        tiny_model_dir,
+        make_records(20),
+        {"validation": 4, "test": 4},
+        **{"data.fill_missing": {"notes (en)": "none", "a/../b": "x"}},
+        tracking={"backends": ["mlflow"], "energy": {"enabled": False}},
+    )
+    run_dir = RunDir(tmp_path / "run")
+    run_pipeline(load_recipe(path), run_dir, only=["data"])
+    mlflow.set_tracking_uri(f"sqlite:///{run_dir.root / 'tracking' / 'mlflow.db'}")
+    (run,) = mlflow.search_runs(experiment_names=["tunesmith"], output_format="list")
+    assert run.info.status == "FINISHED"
+    assert run.data.params["data.fill_missing.notes _en_"] == "none"
+    assert run.data.params["data.fill_missing.a_.._b"] == "x"
+    assert run.data.params["data.input_field"] == "description"  # valid names unchanged
+    assert run.data.metrics["data/examples/train"] == 12
+
+
+def test_runs_sharing_an_mlflow_store_keep_their_artefacts_beside_it(tmp_path):
+    """With one sqlite store for several run folders, the experiment's artefact root was the
+    first run folder's tracking/mlartifacts: every later run's artefacts went there, and were
+    gone once that folder was deleted."""
+    import shutil
+
+    from mlflow.tracking import MlflowClient
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.mlflow_backend import MlflowTracker
+
+    store = tmp_path / "store" / "mlflow.db"
+    config = TrackingConfig(backends=["mlflow"], mlflow={"tracking_uri": f"sqlite:///{store}"})
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "card.json").write_text("{}", encoding="utf-8")
+        tracker = MlflowTracker(config, StageRun(tmp_path / name, "data", {}))
+        tracker.log_artifact(tmp_path / name / "card.json")
+        tracker.close(failed=False)
+    shutil.rmtree(tmp_path / "first")
+    client = MlflowClient(tracking_uri=f"sqlite:///{store}")
+    assert [a.path for a in client.list_artifacts(tracker.run_id)] == ["card.json"]
+    assert client.get_run(tracker.run_id).info.artifact_uri.startswith(
+        (store.parent / "mlartifacts").as_uri()
+    )

@@ -140,14 +140,43 @@ def test_tensorboard_resume_drops_the_steps_after_the_checkpoint(tmp_path):
         first.log_metrics({"train/loss": 10.0 - step}, step)
     first.close(failed=True)
     again = TensorboardTracker(TrackingConfig(), run)
-    again.resume(3, [])
+    again.resume(3, [(step, {"train/loss": 10.0 - step}) for step in (1, 2, 3)])  # kept JSONL
     for step in (4, 5):
         again.log_metrics({"train/loss": 100.0 + step}, step)
     again.close(failed=False)
     events = EventAccumulator(str(tmp_path / "tracking" / "tensorboard" / "train"))
     events.Reload()
-    curve = {e.step: e.value for e in events.Scalars("train/loss")}
-    assert curve == {1: 9.0, 2: 8.0, 3: 7.0, 4: 104.0, 5: 105.0}
+    curve = [(e.step, e.value) for e in events.Scalars("train/loss")]
+    assert curve == [(1, 9.0), (2, 8.0), (3, 7.0), (4, 104.0), (5, 105.0)]
+
+
+def test_tensorboard_stage_run_again_shows_only_its_own_events(tmp_path):
+    """A stage run again in the same run folder (a changed recipe, `tunesmith evaluate RUN`)
+    writes into the same log folder: its steps were appended to the earlier attempt's, so
+    TensorBoard showed two curves zigzagging in one series and every step-0 figure twice."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.tensorboard_backend import TensorboardTracker
+
+    run = StageRun(tmp_path, "train", {"training.seed": 0})
+    for attempt, steps in ((0.0, (1, 2, 3, 4)), (100.0, (1, 2))):
+        tracker = TensorboardTracker(TrackingConfig(), run)
+        for step in steps:
+            tracker.log_metrics({"train/loss": attempt + step}, step)
+        tracker.log_metrics({"train/summary/steps": float(len(steps))}, None)
+        tracker.close(failed=False)
+    events = EventAccumulator(str(tmp_path / "tracking" / "tensorboard" / "train"))
+    events.Reload()
+    assert [(e.step, e.value) for e in events.Scalars("train/loss")] == [(1, 101.0), (2, 102.0)]
+    assert [(e.step, e.value) for e in events.Scalars("train/summary/steps")] == [(0, 2.0)]
+    # the text too, as TensorBoard's own server reads it (its plugin accumulator)
+    from tensorboard.backend.event_processing import plugin_event_accumulator
+
+    served = plugin_event_accumulator.EventAccumulator(str(events.path))
+    served.Reload()
+    assert len(served.Tensors("recipe/text_summary")) == 1
 
 
 def test_resumed_training_replays_the_kept_curve_into_new_tracker_runs(tmp_path):

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 from tunesmith.config.tracking import TrackingConfig
 from tunesmith.errors import UserError
-from tunesmith.tracking.base import TRACKERS, Backend, StageRun
+from tunesmith.tracking.base import TRACKERS, Backend, StageRun, replay
 from tunesmith.tracking.checks import TIMEOUT_SECONDS, reachable, writable
 
 PARAMS_PER_BATCH = 100  # MLflow's log_batch limit
@@ -263,8 +263,7 @@ class MlflowTracker:
                 self.client.log_artifact(self.run_id, str(path))
 
     def resume(self, step: int, history: list[tuple[int, dict]]) -> None:
-        for logged_at, metrics in history:  # a new MLflow run: the curve up to the checkpoint
-            self.log_metrics(metrics, logged_at)
+        replay(self, history)
 
     def close(self, failed: bool) -> None:
         if self.failed_call:  # the store already failed: the stage's error says so

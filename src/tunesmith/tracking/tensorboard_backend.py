@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunesmith.config.tracking import TrackingConfig
-from tunesmith.tracking.base import TRACKERS, Backend, StageRun
+from tunesmith.tracking.base import TRACKERS, Backend, StageRun, replay
 from tunesmith.tracking.checks import writable
 
 
@@ -22,7 +22,11 @@ class TensorboardTracker:
     def __init__(self, config: TrackingConfig, run: StageRun) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        self.writer = SummaryWriter(log_dir=str(log_dir(config, run.root) / run.stage))
+        # A new attempt of the stage in the stage's folder: the purge marker at step 0 makes
+        # readers drop every event an earlier attempt wrote there (a stage run again, or one
+        # resumed, which replays its kept curve), else both curves showed in one series.
+        folder = log_dir(config, run.root) / run.stage
+        self.writer = SummaryWriter(log_dir=str(folder), purge_step=0)
         table = "\n".join(f"| {k} | {v} |" for k, v in run.params.items())
         self.writer.add_text("recipe", "| key | value |\n|---|---|\n" + table)
 
@@ -35,13 +39,7 @@ class TensorboardTracker:
         self.writer.add_text("artefacts", str(path.resolve()))
 
     def resume(self, step: int, history: list[tuple[int, dict]]) -> None:
-        """The earlier events up to `step` stay; TensorBoard drops those after it on reading
-        (the same purge marker SummaryWriter(purge_step=...) writes)."""
-        from tensorboard.compat.proto.event_pb2 import Event, SessionLog
-
-        writer = self.writer.file_writer
-        writer.add_event(Event(step=step + 1, file_version="brain.Event:2"))
-        writer.add_event(Event(step=step + 1, session_log=SessionLog(status=SessionLog.START)))
+        replay(self, history)
 
     def close(self, failed: bool) -> None:
         self.writer.close()

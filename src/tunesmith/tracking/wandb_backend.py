@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from tunesmith.config.tracking import TrackingConfig
-from tunesmith.tracking.base import TRACKERS, Backend, StageRun
+from tunesmith.tracking.base import TRACKERS, Backend, StageRun, replay
 from tunesmith.tracking.checks import reachable, writable
 
 DEFAULT_SERVER = "https://api.wandb.ai"
@@ -49,8 +49,7 @@ class WandbTracker:
         self.run.save(pattern, base_path=str(path.parent), policy="now")
 
     def resume(self, step: int, history: list[tuple[int, dict]]) -> None:
-        for logged_at, metrics in history:  # a new W&B run: the curve up to the checkpoint
-            self.run.log(metrics, step=logged_at)
+        replay(self, history)
 
     def close(self, failed: bool) -> None:
         self.run.finish(exit_code=1 if failed else 0)

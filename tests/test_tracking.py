@@ -179,6 +179,34 @@ def test_tensorboard_stage_run_again_shows_only_its_own_events(tmp_path):
     assert len(served.Tensors("recipe/text_summary")) == 1
 
 
+def test_tensorboard_attempt_in_the_same_second_is_read_after_the_earlier_one(tmp_path):
+    """Readers take event files in name order: the second created, then host, pid and counter
+    as text. An earlier attempt's file of the same second that sorted later (another host or
+    pid, a counter of 9 against 10) was read after the new one's purge marker: both curves."""
+    import time
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.tensorboard_backend import TensorboardTracker
+
+    run = StageRun(tmp_path, "evaluate", {})
+    folder = tmp_path / "tracking" / "tensorboard" / "evaluate"
+    first = TensorboardTracker(TrackingConfig(), run)
+    first.log_metrics({"eval/tuned/rouge1": 0.1}, None)
+    first.close(failed=False)
+    (written,) = folder.glob("events.out.tfevents.*")
+    # as if written this second by a process whose name part sorts after this one's ('~')
+    written.rename(folder / f"events.out.tfevents.{int(time.time()):010d}.~.1.9")
+    again = TensorboardTracker(TrackingConfig(), run)
+    again.log_metrics({"eval/tuned/rouge1": 0.2}, None)
+    again.close(failed=False)
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    assert [e.value for e in events.Scalars("eval/tuned/rouge1")] == pytest.approx([0.2])
+
+
 def test_resumed_training_replays_the_kept_curve_into_new_tracker_runs(tmp_path):
     from tunesmith.tracking.fanout import FanOutTracker
     from tunesmith.tracking.jsonl import JsonlTracker
@@ -272,3 +300,39 @@ def test_runs_sharing_an_mlflow_store_keep_their_artefacts_beside_it(tmp_path):
     assert client.get_run(tracker.run_id).info.artifact_uri.startswith(
         (store.parent / "mlartifacts").as_uri()
     )
+
+
+def test_wandb_offline_run_holds_copies_of_its_artefacts(tmp_path):
+    """run.save symlinked the run folder's files into the offline run: copied elsewhere for
+    `wandb sync` its links dangled, and synced later it uploaded what the files had become
+    (here: changed, then deleted). A '[' in the run folder's path matched nothing at all."""
+    from wandb.proto import wandb_internal_pb2
+    from wandb_records import payloads
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.wandb_backend import WandbTracker
+
+    root = tmp_path / "runs[1]"
+    (root / "eval" / "adapter").mkdir(parents=True)
+    (root / "eval" / "metrics.json").write_text('{"rouge1": 0.3}', encoding="utf-8")
+    (root / "eval" / "adapter" / "adapter_config.json").write_text("{}", encoding="utf-8")
+    config = TrackingConfig(backends=["wandb"], wandb={"project": "tunesmith-test"})
+    tracker = WandbTracker(config, StageRun(root, "evaluate", {}))
+    tracker.log_artifact(root / "eval" / "metrics.json")
+    tracker.log_artifact(root / "eval" / "adapter")
+    tracker.close(failed=False)
+    (root / "eval" / "metrics.json").write_text('{"rouge1": 0.9}', encoding="utf-8")
+    (root / "eval" / "adapter" / "adapter_config.json").unlink()
+
+    (offline,) = (root / "tracking" / "wandb").glob("offline-run-*")
+    saved = offline / "files" / "metrics.json"
+    assert not saved.is_symlink() and saved.read_text(encoding="utf-8") == '{"rouge1": 0.3}'
+    assert (offline / "files" / "adapter" / "adapter_config.json").read_text() == "{}"
+    listed = set()
+    for payload in payloads(next(offline.glob("*.wandb"))):
+        record = wandb_internal_pb2.Record()
+        record.ParseFromString(payload)
+        if record.WhichOneof("record_type") == "files":
+            listed |= {f.path for f in record.files.files}
+    assert {"metrics.json", "adapter/adapter_config.json"} <= listed  # what `wandb sync` sends

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 from tunesmith.config.tracking import TrackingConfig
@@ -18,6 +20,20 @@ def _check(config: TrackingConfig, root: Path) -> None:
     writable(log_dir(config, root), "tracking.tensorboard.log_dir")
 
 
+# an event file's name: events.out.tfevents.<second created>.<host>.<pid>.<counter>
+_EVENT_FILE = re.compile(r"events\.out\.tfevents\.(\d+)\.")
+
+
+def _after_earlier_files(folder: Path) -> None:
+    """Wait, if need be, for the second after the newest event file's in `folder`: readers
+    take its files in name order, which is creation time to the second, then host, pid and
+    a counter compared as text ('10' before '9'). A purge marker in a file read before the
+    earlier attempt's would purge nothing."""
+    seconds = [int(m.group(1)) for p in folder.glob("*") if (m := _EVENT_FILE.match(p.name))]
+    while seconds and time.time() < max(seconds) + 1:
+        time.sleep(0.05)
+
+
 class TensorboardTracker:
     def __init__(self, config: TrackingConfig, run: StageRun) -> None:
         from torch.utils.tensorboard import SummaryWriter
@@ -26,6 +42,7 @@ class TensorboardTracker:
         # readers drop every event an earlier attempt wrote there (a stage run again, or one
         # resumed, which replays its kept curve), else both curves showed in one series.
         folder = log_dir(config, run.root) / run.stage
+        _after_earlier_files(folder)
         self.writer = SummaryWriter(log_dir=str(folder), purge_step=0)
         table = "\n".join(f"| {k} | {v} |" for k, v in run.params.items())
         self.writer.add_text("recipe", "| key | value |\n|---|---|\n" + table)

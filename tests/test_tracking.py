@@ -336,3 +336,53 @@ def test_wandb_offline_run_holds_copies_of_its_artefacts(tmp_path):
         if record.WhichOneof("record_type") == "files":
             listed |= {f.path for f in record.files.files}
     assert {"metrics.json", "adapter/adapter_config.json"} <= listed  # what `wandb sync` sends
+
+
+def test_a_run_stopped_by_sigterm_marks_its_tracker_runs_failed(tmp_path, tiny_model_dir):
+    """kill / `timeout` / a scheduler's time limit send SIGTERM, which ended the process on
+    the spot: the MLflow run of the stage stayed RUNNING for good, the W&B offline run had no
+    exit, the manifest said 'running'. Now SIGTERM stops the run as Ctrl-C does."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import mlflow
+    from conftest import make_records, write_recipe
+    from wandb.proto import wandb_internal_pb2
+    from wandb_records import payloads
+
+    path = write_recipe(
+        tmp_path,
+        tiny_model_dir,
+        make_records(200),
+        {"validation": 4, "test": 4},
+        training={"max_steps": 5000, "batch_size": 2, "max_seq_length": 64, "eval_every": 1000},
+        tracking={"backends": ["mlflow", "wandb"], "energy": {"enabled": False}},
+    )
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "tunesmith.cli", "run", str(path), "-o", str(run)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = run / "train" / "metrics.jsonl"
+    deadline = time.monotonic() + 240
+    while not (log.is_file() and len(log.read_text().splitlines()) >= 3):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    assert "interrupted; run the same command again to resume" in stderr
+    mlflow.set_tracking_uri(f"sqlite:///{run / 'tracking' / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["tunesmith"], output_format="list")
+    status = {r.data.tags["tunesmith.stage"]: r.info.status for r in runs}
+    assert status == {"data": "FINISHED", "train": "FAILED"}
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["stages"]["train"]["status"] == "failed"
+    exits = []
+    for offline in (run / "tracking" / "wandb").glob("offline-run-*"):
+        for payload in payloads(next(offline.glob("*.wandb"))):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(payload)
+            if record.WhichOneof("record_type") == "exit":
+                exits.append(record.exit.exit_code)
+    assert sorted(exits) == [0, 1]  # data finished, train failed

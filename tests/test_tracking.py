@@ -207,6 +207,40 @@ def test_tensorboard_attempt_in_the_same_second_is_read_after_the_earlier_one(tm
     assert [e.value for e in events.Scalars("eval/tuned/rouge1")] == pytest.approx([0.2])
 
 
+def test_tensorboard_recipe_table_shows_each_value_whole_as_text(tmp_path):
+    """TensorBoard renders the recipe text as Markdown: a prompt template's newline ended its
+    row (the next line showed as a key), a '|' cut the value, '*' and '<em>' were markup."""
+    import html
+    import re
+
+    import numpy as np
+    from tensorboard.backend.event_processing import plugin_event_accumulator
+    from tensorboard.plugins.text.text_plugin import text_array_to_html
+    from tensorboard.util import tensor_util
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.tensorboard_backend import TensorboardTracker
+
+    params = {
+        "data.prompt_template": "Summarise:\n{description}",
+        "data.system_prompt": "Answer *briefly* | no <em>HTML</em> & no \\* escapes",
+        "data.train": "C:\\data\\set_[1].jsonl",
+        "training.learning_rate": 0.0002,
+    }
+    TensorboardTracker(TrackingConfig(), StageRun(tmp_path, "data", params)).close(False)
+    events = plugin_event_accumulator.EventAccumulator(
+        str(tmp_path / "tracking" / "tensorboard" / "data")
+    )
+    events.Reload()
+    (event,) = events.Tensors("recipe/text_summary")
+    page = text_array_to_html(np.array(tensor_util.make_ndarray(event.tensor_proto)), True)
+    body = page.split("<tbody>")[-1]  # the recipe table, inside the array's one-cell table
+    rows = re.findall(r"<tr>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*</tr>", body, re.S)
+    shown = {key: value.replace("<br>", "\n").replace("<br />", "\n") for key, value in rows}
+    assert shown == {key: html.escape(str(value), quote=False) for key, value in params.items()}
+
+
 def test_resumed_training_replays_the_kept_curve_into_new_tracker_runs(tmp_path):
     from tunesmith.tracking.fanout import FanOutTracker
     from tunesmith.tracking.jsonl import JsonlTracker

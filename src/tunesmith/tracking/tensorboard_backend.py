@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from pathlib import Path
@@ -34,6 +35,18 @@ def _after_earlier_files(folder: Path) -> None:
         time.sleep(0.05)
 
 
+# what Markdown reads as markup in a table cell: its backslash escapes, and '|' (a new cell)
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|])")
+
+
+def _cell(value) -> str:
+    """`value` as the text of one cell of the recipe table (TensorBoard renders it as Markdown):
+    a newline in a prompt template ended the row (its next line became a key of its own), a
+    '|' cut the value there, and '*' or '<em>' in it was markup."""
+    text = _MARKDOWN.sub(r"\\\1", html.escape(str(value), quote=False))
+    return text.replace("\r\n", "\n").replace("\n", "<br>")
+
+
 class TensorboardTracker:
     def __init__(self, config: TrackingConfig, run: StageRun) -> None:
         from torch.utils.tensorboard import SummaryWriter
@@ -44,7 +57,7 @@ class TensorboardTracker:
         folder = log_dir(config, run.root) / run.stage
         _after_earlier_files(folder)
         self.writer = SummaryWriter(log_dir=str(folder), purge_step=0)
-        table = "\n".join(f"| {k} | {v} |" for k, v in run.params.items())
+        table = "\n".join(f"| {_cell(k)} | {_cell(v)} |" for k, v in run.params.items())
         self.writer.add_text("recipe", "| key | value |\n|---|---|\n" + table)
 
     def log_metrics(self, metrics: dict[str, float], step: int | None) -> None:

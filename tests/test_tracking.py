@@ -241,6 +241,31 @@ def test_tensorboard_recipe_table_shows_each_value_whole_as_text(tmp_path):
     assert shown == {key: html.escape(str(value), quote=False) for key, value in params.items()}
 
 
+def test_tensorboard_names_every_artefact_of_a_stage(tmp_path):
+    """Every artefact's path went to one text tag at step 0, of which TensorBoard's server
+    shows one: the train stage named its adapter, not summary.json."""
+    from tensorboard.backend.event_processing import plugin_event_accumulator
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.tensorboard_backend import TensorboardTracker
+
+    tracker = TensorboardTracker(TrackingConfig(), StageRun(tmp_path, "train", {}))
+    written = [tmp_path / "train" / "summary.json", tmp_path / "train" / "adapter"]
+    for path in written:
+        tracker.log_artifact(path)
+    tracker.close(failed=False)
+    events = plugin_event_accumulator.EventAccumulator(
+        str(tmp_path / "tracking" / "tensorboard" / "train")
+    )
+    events.Reload()
+    tags = [tag for tag in events.Tags()["tensors"] if tag.startswith("artefacts")]
+    shown = [events.Tensors(tag) for tag in tags]
+    assert all(len(texts) == 1 for texts in shown)  # one text per tag and step
+    named = {t[0].tensor_proto.string_val[0].decode() for t in shown}
+    assert named == {str(path.resolve()) for path in written}
+
+
 def test_resumed_training_replays_the_kept_curve_into_new_tracker_runs(tmp_path):
     from tunesmith.tracking.fanout import FanOutTracker
     from tunesmith.tracking.jsonl import JsonlTracker

@@ -65,8 +65,10 @@ class TensorboardTracker:
             self.writer.add_scalar(key, value, global_step=step or 0)
 
     def log_artifact(self, path: Path) -> None:
-        # TensorBoard stores no files: record where the artefact is.
-        self.writer.add_text("artefacts", str(path.resolve()))
+        # TensorBoard stores no files: record where the artefact is, one text tag each (the
+        # server shows one text per tag and step: the train stage showed the adapter's path,
+        # not summary.json's)
+        self.writer.add_text(f"artefacts/{path.name}", str(path.resolve()))
 
     def resume(self, step: int, history: list[tuple[int, dict]]) -> None:
         replay(self, history)

@@ -445,3 +445,34 @@ def test_a_run_stopped_by_sigterm_marks_its_tracker_runs_failed(tmp_path, tiny_m
             if record.WhichOneof("record_type") == "exit":
                 exits.append(record.exit.exit_code)
     assert sorted(exits) == [0, 1]  # data finished, train failed
+
+
+def test_a_stage_failing_while_its_outputs_are_logged_marks_its_tracker_runs_failed(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """The tracker runs were marked a success before the stage's outputs were logged: an
+    artefact a tracker refused failed the stage (manifest: failed), yet MLflow said FINISHED."""
+    import mlflow
+    from conftest import make_records, write_recipe
+
+    from tunesmith.errors import UserError
+    from tunesmith.tracking.tensorboard_backend import TensorboardTracker
+
+    def refuse(self, path):
+        raise UserError(f"tracking.tensorboard.log_dir: cannot record {path.name}")
+
+    monkeypatch.setattr(TensorboardTracker, "log_artifact", refuse)
+    path = write_recipe(
+        tmp_path,
+        tiny_model_dir,
+        make_records(20),
+        {"validation": 4, "test": 4},
+        tracking={"backends": ["mlflow", "tensorboard"], "energy": {"enabled": False}},
+    )
+    run_dir = RunDir(tmp_path / "run")
+    with pytest.raises(UserError, match="cannot record data_card.json"):
+        run_pipeline(load_recipe(path), run_dir, only=["data"])
+    assert run_dir.stage_entry("data")["status"] == "failed"
+    mlflow.set_tracking_uri(f"sqlite:///{run_dir.root / 'tracking' / 'mlflow.db'}")
+    (run,) = mlflow.search_runs(experiment_names=["tunesmith"], output_format="list")
+    assert run.info.status == "FAILED"

@@ -91,7 +91,8 @@ def _folder_code(needs: str = ""):
 
 def _gguf_code(relative: str) -> list[str]:
     return [
-        "# needs the gguf package; transformers dequantises the file (llama.cpp runs it as is)",
+        "# needs the gguf package; transformers dequantises the file and skips a rope_freqs",
+        "# tensor (Llama 3.1+ rotary scaling); llama.cpp runs the file as trained",
         "path = 'export'  # the folder holding the file, from the run folder",
         f"tokenizer = AutoTokenizer.from_pretrained(path, gguf_file={relative!r})",
         f"model = AutoModelForCausalLM.from_pretrained(path, gguf_file={relative!r})",

@@ -476,3 +476,24 @@ def test_a_stage_failing_while_its_outputs_are_logged_marks_its_tracker_runs_fai
     mlflow.set_tracking_uri(f"sqlite:///{run_dir.root / 'tracking' / 'mlflow.db'}")
     (run,) = mlflow.search_runs(experiment_names=["tunesmith"], output_format="list")
     assert run.info.status == "FAILED"
+
+
+def test_run_folders_sharing_a_tensorboard_log_dir_keep_their_own_curves(tmp_path):
+    """A recipe's log_dir shared by run folders (to compare them in one TensorBoard) put every
+    run folder's train stage into <log_dir>/train: the second run's purge marker hid the
+    first run's curve."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.tensorboard_backend import TensorboardTracker
+
+    config = TrackingConfig(tensorboard={"log_dir": str(tmp_path / "board")})
+    for name, loss in (("first", 1.0), ("second", 2.0)):
+        tracker = TensorboardTracker(config, StageRun(tmp_path / name, "train", {}))
+        tracker.log_metrics({"train/loss": loss}, 1)
+        tracker.close(failed=False)
+    for name, loss in (("first", 1.0), ("second", 2.0)):
+        events = EventAccumulator(str(tmp_path / "board" / name / "train"))
+        events.Reload()
+        assert [(e.step, e.value) for e in events.Scalars("train/loss")] == [(1, loss)]

@@ -17,6 +17,15 @@ def log_dir(config: TrackingConfig, root: Path) -> Path:
     return Path(given) if given else root / "tracking" / "tensorboard"
 
 
+def _stage_folder(config: TrackingConfig, run: StageRun) -> Path:
+    """<run>/tracking/tensorboard/<stage>; in a log_dir the recipe gives, which run folders may
+    share (`tensorboard --logdir` on it compares them), <log_dir>/<run folder name>/<stage>:
+    the run folders' stages shared one folder, so each attempt's purge marker hid the other
+    run folders' curves (and, before it, their curves zigzagged in one series)."""
+    shared = config.tensorboard.log_dir is not None
+    return log_dir(config, run.root) / (run.root.name if shared else "") / run.stage
+
+
 def _check(config: TrackingConfig, root: Path) -> None:
     writable(log_dir(config, root), "tracking.tensorboard.log_dir")
 
@@ -54,7 +63,7 @@ class TensorboardTracker:
         # A new attempt of the stage in the stage's folder: the purge marker at step 0 makes
         # readers drop every event an earlier attempt wrote there (a stage run again, or one
         # resumed, which replays its kept curve), else both curves showed in one series.
-        folder = log_dir(config, run.root) / run.stage
+        folder = _stage_folder(config, run)
         _after_earlier_files(folder)
         self.writer = SummaryWriter(log_dir=str(folder), purge_step=0)
         table = "\n".join(f"| {_cell(k)} | {_cell(v)} |" for k, v in run.params.items())

@@ -208,8 +208,8 @@ def test_the_cards_python_example_builds_the_prompt_training_used(tmp_path, tiny
     prompt, style = prompt_example(recipe, folder)
     card = render_card(recipe, "merged", MERGED, RECORD, None, None, prompt, style)
     code = card.split("```python\n")[1].split("\n```")[0]
-    scope = {"tokenizer": AutoTokenizer.from_pretrained(folder)}
-    exec(code, scope)  # the card's own example, as a user pastes it
+    scope = {"tokenizer": AutoTokenizer.from_pretrained(folder)}  # what its first lines load
+    exec("messages = " + code.split("messages = ", 1)[1], scope)  # the card's own example
     example = {"system": "Be brief.", "prompt": "Summarise:\n<description>", "response": "x"}
     expected, _ = fit_prompt(example, scope["tokenizer"], 1 << 20)
     assert scope["inputs"]["input_ids"][0].tolist() == expected

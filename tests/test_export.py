@@ -123,6 +123,30 @@ def test_model_cards_name_base_metrics_and_licence(exported):
     assert (run_dir.root / "export" / "model-q8_0.md").is_file()
 
 
+@pytest.mark.parametrize("name", ["merged", "int8", "gguf_q8_0"])
+def test_model_card_code_runs_as_written_on_its_export(exported, name, monkeypatch):
+    """The card's Python used a `tokenizer` (and then a `model`) it never loaded: pasted as it
+    stands, it stopped at a NameError. Now it loads the export from `path` first; run from
+    the run folder, every block of the card runs and greedy-answers the example prompt."""
+    import re
+
+    from tunesmith.export.card import card_path
+
+    recipe, run_dir, _ = exported
+    record = json.loads((run_dir.root / "export" / "exports.json").read_text())
+    card = card_path(run_dir.root / "export", record["artefacts"][name]).read_text()
+    blocks = re.findall(r"```python\n(.*?)\n```", card, re.S)
+    assert len(blocks) == 2 and "path = " in blocks[0]  # prompt format, where answers end
+    monkeypatch.chdir(run_dir.root)  # the path is the run folder's export/...
+    scope: dict = {}
+    exec(blocks[0], scope)
+    assert type(scope["model"]).__name__ == "LlamaForCausalLM"
+    rendered = card.split("The text the model reads")[1].split("```text\n")[1].split("\n```")[0]
+    assert scope["text"] == rendered  # the prompt the card shows, built by its own code
+    exec(blocks[1], scope)
+    assert isinstance(scope["answer"], str)
+
+
 def test_failed_export_leaves_no_partial_file(tmp_path):
     from tunesmith.artifacts.files import write_atomically
 

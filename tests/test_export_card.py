@@ -11,7 +11,9 @@ RECORD = {
     "license": "unknown (see the base model's licence)",
 }
 MERGED = {"path": "merged", "description": "merged folder", "bytes": 100, "tokens_per_second": 9}
+MERGED["format"] = "merged"
 GGUF = {"path": "model-f16.gguf", "description": "GGUF", "bytes": 50, "tokens_per_second": 8}
+GGUF["format"] = "gguf"
 COMPARE = {"sample_size": 8, "rows": {}, "comparisons": [], "stop": ["\n"]}
 
 
@@ -196,7 +198,7 @@ def test_card_shows_the_prompt_format_training_used(recipe, tiny_model_dir):
     assert f"```text\n{prompt}\n```" in card
     code = card.split("```python\n")[1].split("\n```")[0]
     scope: dict = {}
-    exec(code.split("\ntext = ")[0], scope)  # the card's messages, as Python
+    exec("messages = " + code.split("messages = ")[1].split("\ntext = ")[0], scope)  # as Python
     assert scope["messages"] == conversation(example, with_answer=False)
 
 

@@ -57,9 +57,13 @@ def exported(request, tmp_path_factory):
 
 
 def test_metadata_names_the_architecture_and_pre_tokenizer(exported):
+    import gguf
+
     (model_type, pre, tied), model, tokenizer, path = exported
     fields = _fields(path)
     assert fields["general.architecture"] == model_type
+    assert fields["general.type"] == "model"  # as convert_hf_to_gguf.py writes it
+    assert fields["general.quantization_version"] == gguf.GGML_QUANT_VERSION
     assert fields["tokenizer.ggml.pre"] == pre
     # every embedding row has a token (Qwen2 pads its vocabulary), padding marked unused
     assert len(fields["tokenizer.ggml.tokens"]) == model.config.vocab_size

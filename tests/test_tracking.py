@@ -140,14 +140,130 @@ def test_tensorboard_resume_drops_the_steps_after_the_checkpoint(tmp_path):
         first.log_metrics({"train/loss": 10.0 - step}, step)
     first.close(failed=True)
     again = TensorboardTracker(TrackingConfig(), run)
-    again.resume(3, [])
+    again.resume(3, [(step, {"train/loss": 10.0 - step}) for step in (1, 2, 3)])  # kept JSONL
     for step in (4, 5):
         again.log_metrics({"train/loss": 100.0 + step}, step)
     again.close(failed=False)
     events = EventAccumulator(str(tmp_path / "tracking" / "tensorboard" / "train"))
     events.Reload()
-    curve = {e.step: e.value for e in events.Scalars("train/loss")}
-    assert curve == {1: 9.0, 2: 8.0, 3: 7.0, 4: 104.0, 5: 105.0}
+    curve = [(e.step, e.value) for e in events.Scalars("train/loss")]
+    assert curve == [(1, 9.0), (2, 8.0), (3, 7.0), (4, 104.0), (5, 105.0)]
+
+
+def test_tensorboard_stage_run_again_shows_only_its_own_events(tmp_path):
+    """A stage run again in the same run folder (a changed recipe, `tunesmith evaluate RUN`)
+    writes into the same log folder: its steps were appended to the earlier attempt's, so
+    TensorBoard showed two curves zigzagging in one series and every step-0 figure twice."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.tensorboard_backend import TensorboardTracker
+
+    run = StageRun(tmp_path, "train", {"training.seed": 0})
+    for attempt, steps in ((0.0, (1, 2, 3, 4)), (100.0, (1, 2))):
+        tracker = TensorboardTracker(TrackingConfig(), run)
+        for step in steps:
+            tracker.log_metrics({"train/loss": attempt + step}, step)
+        tracker.log_metrics({"train/summary/steps": float(len(steps))}, None)
+        tracker.close(failed=False)
+    events = EventAccumulator(str(tmp_path / "tracking" / "tensorboard" / "train"))
+    events.Reload()
+    assert [(e.step, e.value) for e in events.Scalars("train/loss")] == [(1, 101.0), (2, 102.0)]
+    assert [(e.step, e.value) for e in events.Scalars("train/summary/steps")] == [(0, 2.0)]
+    # the text too, as TensorBoard's own server reads it (its plugin accumulator)
+    from tensorboard.backend.event_processing import plugin_event_accumulator
+
+    served = plugin_event_accumulator.EventAccumulator(str(events.path))
+    served.Reload()
+    assert len(served.Tensors("recipe/text_summary")) == 1
+
+
+def test_tensorboard_attempt_in_the_same_second_is_read_after_the_earlier_one(tmp_path):
+    """Readers take event files in name order: the second created, then host, pid and counter
+    as text. An earlier attempt's file of the same second that sorted later (another host or
+    pid, a counter of 9 against 10) was read after the new one's purge marker: both curves."""
+    import time
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.tensorboard_backend import TensorboardTracker
+
+    run = StageRun(tmp_path, "evaluate", {})
+    folder = tmp_path / "tracking" / "tensorboard" / "evaluate"
+    first = TensorboardTracker(TrackingConfig(), run)
+    first.log_metrics({"eval/tuned/rouge1": 0.1}, None)
+    first.close(failed=False)
+    (written,) = folder.glob("events.out.tfevents.*")
+    # as if written this second by a process whose name part sorts after this one's ('~')
+    written.rename(folder / f"events.out.tfevents.{int(time.time()):010d}.~.1.9")
+    again = TensorboardTracker(TrackingConfig(), run)
+    again.log_metrics({"eval/tuned/rouge1": 0.2}, None)
+    again.close(failed=False)
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    assert [e.value for e in events.Scalars("eval/tuned/rouge1")] == pytest.approx([0.2])
+
+
+def test_tensorboard_recipe_table_shows_each_value_whole_as_text(tmp_path):
+    """TensorBoard renders the recipe text as Markdown: a prompt template's newline ended its
+    row (the next line showed as a key), a '|' cut the value, '*' and '<em>' were markup."""
+    import html
+    import re
+
+    import numpy as np
+    from tensorboard.backend.event_processing import plugin_event_accumulator
+    from tensorboard.plugins.text.text_plugin import text_array_to_html
+    from tensorboard.util import tensor_util
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.tensorboard_backend import TensorboardTracker
+
+    params = {
+        "data.prompt_template": "Summarise:\n{description}",
+        "data.system_prompt": "Answer *briefly* | no <em>HTML</em> & no \\* escapes",
+        "data.train": "C:\\data\\set_[1].jsonl",
+        "training.learning_rate": 0.0002,
+    }
+    TensorboardTracker(TrackingConfig(), StageRun(tmp_path, "data", params)).close(False)
+    events = plugin_event_accumulator.EventAccumulator(
+        str(tmp_path / "tracking" / "tensorboard" / "data")
+    )
+    events.Reload()
+    (event,) = events.Tensors("recipe/text_summary")
+    page = text_array_to_html(np.array(tensor_util.make_ndarray(event.tensor_proto)), True)
+    body = page.split("<tbody>")[-1]  # the recipe table, inside the array's one-cell table
+    rows = re.findall(r"<tr>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*</tr>", body, re.S)
+    shown = {key: value.replace("<br>", "\n").replace("<br />", "\n") for key, value in rows}
+    assert shown == {key: html.escape(str(value), quote=False) for key, value in params.items()}
+
+
+def test_tensorboard_names_every_artefact_of_a_stage(tmp_path):
+    """Every artefact's path went to one text tag at step 0, of which TensorBoard's server
+    shows one: the train stage named its adapter, not summary.json."""
+    from tensorboard.backend.event_processing import plugin_event_accumulator
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.tensorboard_backend import TensorboardTracker
+
+    tracker = TensorboardTracker(TrackingConfig(), StageRun(tmp_path, "train", {}))
+    written = [tmp_path / "train" / "summary.json", tmp_path / "train" / "adapter"]
+    for path in written:
+        tracker.log_artifact(path)
+    tracker.close(failed=False)
+    events = plugin_event_accumulator.EventAccumulator(
+        str(tmp_path / "tracking" / "tensorboard" / "train")
+    )
+    events.Reload()
+    tags = [tag for tag in events.Tags()["tensors"] if tag.startswith("artefacts")]
+    shown = [events.Tensors(tag) for tag in tags]
+    assert all(len(texts) == 1 for texts in shown)  # one text per tag and step
+    named = {t[0].tensor_proto.string_val[0].decode() for t in shown}
+    assert named == {str(path.resolve()) for path in written}
 
 
 def test_resumed_training_replays_the_kept_curve_into_new_tracker_runs(tmp_path):
@@ -189,3 +305,195 @@ def test_evaluation_intervals_in_compare_json_become_metrics(tmp_path):
     assert figures["eval/tuned/rouge1"] == 0.3 and figures["eval/sample_size"] == 50
     assert "eval/compare/rouge1/better" not in figures  # booleans are not metrics
     assert [f.name for f in files] == ["metrics.json", "compare.json"]
+
+
+def test_recipe_keys_mlflow_refuses_are_logged_under_names_it_takes(tmp_path, tiny_model_dir):
+    """data.fill_missing is keyed by the data's own field names, which may hold any character:
+    one MLflow refuses ('(' here) failed the params' log_batch, so every stage of the run, with
+    an error blaming the tracking URI and the MLflow run left RUNNING."""
+    import mlflow
+    from conftest import make_records, write_recipe
+
+    path = write_recipe(
+        tmp_path,
+        tiny_model_dir,
+        make_records(20),
+        {"validation": 4, "test": 4},
+        **{"data.fill_missing": {"notes (en)": "none", "a/../b": "x"}},
+        tracking={"backends": ["mlflow"], "energy": {"enabled": False}},
+    )
+    run_dir = RunDir(tmp_path / "run")
+    run_pipeline(load_recipe(path), run_dir, only=["data"])
+    mlflow.set_tracking_uri(f"sqlite:///{run_dir.root / 'tracking' / 'mlflow.db'}")
+    (run,) = mlflow.search_runs(experiment_names=["tunesmith"], output_format="list")
+    assert run.info.status == "FINISHED"
+    assert run.data.params["data.fill_missing.notes _en_"] == "none"
+    assert run.data.params["data.fill_missing.a_.._b"] == "x"
+    assert run.data.params["data.input_field"] == "description"  # valid names unchanged
+    assert run.data.metrics["data/examples/train"] == 12
+
+
+def test_runs_sharing_an_mlflow_store_keep_their_artefacts_beside_it(tmp_path):
+    """With one sqlite store for several run folders, the experiment's artefact root was the
+    first run folder's tracking/mlartifacts: every later run's artefacts went there, and were
+    gone once that folder was deleted."""
+    import shutil
+
+    from mlflow.tracking import MlflowClient
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.mlflow_backend import MlflowTracker
+
+    store = tmp_path / "store" / "mlflow.db"
+    config = TrackingConfig(backends=["mlflow"], mlflow={"tracking_uri": f"sqlite:///{store}"})
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "card.json").write_text("{}", encoding="utf-8")
+        tracker = MlflowTracker(config, StageRun(tmp_path / name, "data", {}))
+        tracker.log_artifact(tmp_path / name / "card.json")
+        tracker.close(failed=False)
+    shutil.rmtree(tmp_path / "first")
+    client = MlflowClient(tracking_uri=f"sqlite:///{store}")
+    assert [a.path for a in client.list_artifacts(tracker.run_id)] == ["card.json"]
+    assert client.get_run(tracker.run_id).info.artifact_uri.startswith(
+        (store.parent / "mlartifacts").as_uri()
+    )
+
+
+def test_wandb_offline_run_holds_copies_of_its_artefacts(tmp_path):
+    """run.save symlinked the run folder's files into the offline run: copied elsewhere for
+    `wandb sync` its links dangled, and synced later it uploaded what the files had become
+    (here: changed, then deleted). A '[' in the run folder's path matched nothing at all."""
+    from wandb.proto import wandb_internal_pb2
+    from wandb_records import payloads
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.wandb_backend import WandbTracker
+
+    root = tmp_path / "runs[1]"
+    (root / "eval" / "adapter").mkdir(parents=True)
+    (root / "eval" / "metrics.json").write_text('{"rouge1": 0.3}', encoding="utf-8")
+    (root / "eval" / "adapter" / "adapter_config.json").write_text("{}", encoding="utf-8")
+    config = TrackingConfig(backends=["wandb"], wandb={"project": "tunesmith-test"})
+    tracker = WandbTracker(config, StageRun(root, "evaluate", {}))
+    tracker.log_artifact(root / "eval" / "metrics.json")
+    tracker.log_artifact(root / "eval" / "adapter")
+    tracker.close(failed=False)
+    (root / "eval" / "metrics.json").write_text('{"rouge1": 0.9}', encoding="utf-8")
+    (root / "eval" / "adapter" / "adapter_config.json").unlink()
+
+    (offline,) = (root / "tracking" / "wandb").glob("offline-run-*")
+    saved = offline / "files" / "metrics.json"
+    assert not saved.is_symlink() and saved.read_text(encoding="utf-8") == '{"rouge1": 0.3}'
+    assert (offline / "files" / "adapter" / "adapter_config.json").read_text() == "{}"
+    listed = set()
+    for payload in payloads(next(offline.glob("*.wandb"))):
+        record = wandb_internal_pb2.Record()
+        record.ParseFromString(payload)
+        if record.WhichOneof("record_type") == "files":
+            listed |= {f.path for f in record.files.files}
+    assert {"metrics.json", "adapter/adapter_config.json"} <= listed  # what `wandb sync` sends
+
+
+def test_a_run_stopped_by_sigterm_marks_its_tracker_runs_failed(tmp_path, tiny_model_dir):
+    """kill / `timeout` / a scheduler's time limit send SIGTERM, which ended the process on
+    the spot: the MLflow run of the stage stayed RUNNING for good, the W&B offline run had no
+    exit, the manifest said 'running'. Now SIGTERM stops the run as Ctrl-C does."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import mlflow
+    from conftest import make_records, write_recipe
+    from wandb.proto import wandb_internal_pb2
+    from wandb_records import payloads
+
+    path = write_recipe(
+        tmp_path,
+        tiny_model_dir,
+        make_records(200),
+        {"validation": 4, "test": 4},
+        training={"max_steps": 5000, "batch_size": 2, "max_seq_length": 64, "eval_every": 1000},
+        tracking={"backends": ["mlflow", "wandb"], "energy": {"enabled": False}},
+    )
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "tunesmith.cli", "run", str(path), "-o", str(run)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = run / "train" / "metrics.jsonl"
+    deadline = time.monotonic() + 240
+    while not (log.is_file() and len(log.read_text().splitlines()) >= 3):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    assert "interrupted; run the same command again to resume" in stderr
+    mlflow.set_tracking_uri(f"sqlite:///{run / 'tracking' / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["tunesmith"], output_format="list")
+    status = {r.data.tags["tunesmith.stage"]: r.info.status for r in runs}
+    assert status == {"data": "FINISHED", "train": "FAILED"}
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["stages"]["train"]["status"] == "failed"
+    exits = []
+    for offline in (run / "tracking" / "wandb").glob("offline-run-*"):
+        for payload in payloads(next(offline.glob("*.wandb"))):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(payload)
+            if record.WhichOneof("record_type") == "exit":
+                exits.append(record.exit.exit_code)
+    assert sorted(exits) == [0, 1]  # data finished, train failed
+
+
+def test_a_stage_failing_while_its_outputs_are_logged_marks_its_tracker_runs_failed(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """The tracker runs were marked a success before the stage's outputs were logged: an
+    artefact a tracker refused failed the stage (manifest: failed), yet MLflow said FINISHED."""
+    import mlflow
+    from conftest import make_records, write_recipe
+
+    from tunesmith.errors import UserError
+    from tunesmith.tracking.tensorboard_backend import TensorboardTracker
+
+    def refuse(self, path):
+        raise UserError(f"tracking.tensorboard.log_dir: cannot record {path.name}")
+
+    monkeypatch.setattr(TensorboardTracker, "log_artifact", refuse)
+    path = write_recipe(
+        tmp_path,
+        tiny_model_dir,
+        make_records(20),
+        {"validation": 4, "test": 4},
+        tracking={"backends": ["mlflow", "tensorboard"], "energy": {"enabled": False}},
+    )
+    run_dir = RunDir(tmp_path / "run")
+    with pytest.raises(UserError, match="cannot record data_card.json"):
+        run_pipeline(load_recipe(path), run_dir, only=["data"])
+    assert run_dir.stage_entry("data")["status"] == "failed"
+    mlflow.set_tracking_uri(f"sqlite:///{run_dir.root / 'tracking' / 'mlflow.db'}")
+    (run,) = mlflow.search_runs(experiment_names=["tunesmith"], output_format="list")
+    assert run.info.status == "FAILED"
+
+
+def test_run_folders_sharing_a_tensorboard_log_dir_keep_their_own_curves(tmp_path):
+    """A recipe's log_dir shared by run folders (to compare them in one TensorBoard) put every
+    run folder's train stage into <log_dir>/train: the second run's purge marker hid the
+    first run's curve."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.tensorboard_backend import TensorboardTracker
+
+    config = TrackingConfig(tensorboard={"log_dir": str(tmp_path / "board")})
+    for name, loss in (("first", 1.0), ("second", 2.0)):
+        tracker = TensorboardTracker(config, StageRun(tmp_path / name, "train", {}))
+        tracker.log_metrics({"train/loss": loss}, 1)
+        tracker.close(failed=False)
+    for name, loss in (("first", 1.0), ("second", 2.0)):
+        events = EventAccumulator(str(tmp_path / "board" / name / "train"))
+        events.Reload()
+        assert [(e.step, e.value) for e in events.Scalars("train/loss")] == [(1, loss)]

@@ -19,14 +19,22 @@ _requested = threading.Event()
 
 
 def install() -> None:
-    """Replace Python's default SIGINT handler (only that one: an inherited SIG_IGN or a host
-    program's own handler is kept) and hide the finaliser's ignored KeyboardInterrupt."""
+    """Replace Python's default SIGINT handler, and SIGTERM's (only those: an inherited SIG_IGN
+    or a host program's own handler is kept), and hide the finaliser's ignored
+    KeyboardInterrupt. SIGTERM (kill, `timeout`, a batch scheduler's time limit) stops the run
+    as Ctrl-C does: before, it killed the process on the spot, so no stage was marked
+    failed and every tracker run stayed open (an MLflow run RUNNING for good)."""
     if threading.current_thread() is not threading.main_thread():
         return
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        return
-    signal.signal(signal.SIGINT, _on_sigint)
-    sys.unraisablehook = _quiet_when_requested(sys.unraisablehook)
+    ours = []
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        ours.append(signal.SIGINT)
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        ours.append(signal.SIGTERM)
+    for signum in ours:
+        signal.signal(signum, _on_sigint)
+    if ours:
+        sys.unraisablehook = _quiet_when_requested(sys.unraisablehook)
 
 
 def raise_if_interrupted() -> None:

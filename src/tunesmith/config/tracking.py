@@ -39,7 +39,8 @@ class TensorboardSettings(Section):
     log_dir: str | None = Field(
         None,
         description="TensorBoard log folder; default <run>/tracking/tensorboard (one "
-        "sub-folder per stage).",
+        "sub-folder per stage). A folder given here may be shared by run folders: each "
+        "writes into <log_dir>/<run folder name>/<stage>.",
     )
 
 

@@ -42,9 +42,13 @@ def render_card(
     with the run's tokenizer), shown under "Prompt format" when given; `style` is how
     training wrote prompts (export/prompt_card.py `prompt_style`; the chat template when
     not given)."""
+    from tunesmith.export.formats import FORMATS
     from tunesmith.export.prompt_card import prompt_section
     from tunesmith.methods import describe
     from tunesmith.models.naming import public_model_name
+
+    fmt = artefact.get("format", "")  # every exports.json record has it; a bare card not
+    load = FORMATS.get(fmt).load_code(artefact["path"]) if fmt in FORMATS else []
 
     lines = [
         f"# {recipe.name}: {name}",
@@ -61,7 +65,7 @@ def render_card(
         "## Data",
         "",
         _data_summary(data_card),
-        *prompt_section(recipe, prompt, style or "chat"),
+        *prompt_section(recipe, prompt, style or "chat", load),
         "",
         "## Quality on held-out test examples",
         "",

@@ -41,6 +41,9 @@ class ExportFormat:
     description: str
     # (merged model, tokenizer folder) -> None or UserError, before any artefact is written
     check: Callable = lambda model, tokenizer_dir: None
+    # (artefact's path under export/) -> the model card's Python lines loading `tokenizer`
+    # and `model` with plain transformers (AutoTokenizer, AutoModelForCausalLM imported)
+    load_code: Callable = lambda relative: []
 
 
 FORMATS: Registry[ExportFormat] = Registry("export format")
@@ -70,6 +73,30 @@ def _load_folder(path: Path):
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(str(path), use_safetensors=True).eval()
+
+
+def _folder_code(needs: str = ""):
+    """The card's loading lines for a folder artefact; `needs` a comment line before them."""
+
+    def code(relative: str) -> list[str]:
+        return [
+            *([needs] if needs else []),
+            f"path = {f'export/{relative}'!r}  # this folder, from the run folder (or its Hub id)",
+            "tokenizer = AutoTokenizer.from_pretrained(path)",
+            "model = AutoModelForCausalLM.from_pretrained(path)",
+        ]
+
+    return code
+
+
+def _gguf_code(relative: str) -> list[str]:
+    return [
+        "# needs the gguf package; transformers dequantises the file and skips a rope_freqs",
+        "# tensor (Llama 3.1+ rotary scaling); llama.cpp runs the file as trained",
+        "path = 'export'  # the folder holding the file, from the run folder",
+        f"tokenizer = AutoTokenizer.from_pretrained(path, gguf_file={relative!r})",
+        f"model = AutoModelForCausalLM.from_pretrained(path, gguf_file={relative!r})",
+    ]
 
 
 def _gguf_files(config) -> list[Artefact]:
@@ -129,6 +156,7 @@ FORMATS.register(
         _save_merged,
         _load_folder,
         "Hugging Face folder, adapter merged into the weights (plain transformers)",
+        load_code=_folder_code(),
     ),
 )
 FORMATS.register(
@@ -140,6 +168,7 @@ FORMATS.register(
         _load_gguf,
         "GGUF file (llama.cpp, transformers)",
         check=_check_gguf,
+        load_code=_gguf_code,
     ),
 )
 FORMATS.register(
@@ -151,5 +180,6 @@ FORMATS.register(
         _load_folder,
         "torchao int8 weight-only linears (CPU inference; needs the export extra)",
         check=_check_int8,
+        load_code=_folder_code("# needs torchao (pip install torchao): int8 linears"),
     ),
 )

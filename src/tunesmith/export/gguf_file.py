@@ -135,6 +135,13 @@ def _instead(model_type: str | None) -> str:
 
 
 def _write_names(writer, name: str, base_model: str) -> None:
+    """The general.* keys convert_hf_to_gguf.py writes (its type and quantisation version
+    too: readers that tell a model from an adapter or check the quantisation scheme read
+    them; they were missing)."""
+    import gguf
+
+    writer.add_type(gguf.GGUFType.MODEL)
+    writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
     writer.add_name(name)
     writer.add_base_model_count(1)
     writer.add_base_model_name(0, base_model)

@@ -19,10 +19,13 @@ from pathlib import Path
 CHAT, FOLDED, PLAIN = "chat", "folded", "plain"
 
 
-def prompt_section(recipe, rendered: str | None, style: str = CHAT) -> list[str]:
+def prompt_section(
+    recipe, rendered: str | None, style: str = CHAT, load: list[str] = ()
+) -> list[str]:
     """The section's lines; `rendered` is the example prompt exactly as the model saw its
     prompts (chat template applied, ending where the answer starts), when the tokenizer
-    could be read; `style` is how training wrote prompts (`prompt_style`)."""
+    could be read; `style` is how training wrote prompts (`prompt_style`); `load` the Python
+    lines loading the export as `tokenizer` and `model` (ExportFormat.load_code)."""
     from tunesmith.config.tasks import task_spec
 
     spec = task_spec(recipe.task)
@@ -43,7 +46,7 @@ def prompt_section(recipe, rendered: str | None, style: str = CHAT) -> list[str]
         lines += ["", "The text the model reads for such a prompt (it answers after it):", ""]
         lines += fenced(rendered, "text")
     lines += ["", "With transformers:", ""]
-    lines += fenced(_python(messages, style), "python")
+    lines += fenced(_python(messages, style, load), "python")
     return lines
 
 
@@ -120,8 +123,15 @@ def filled_template(template: str) -> str:
     return "".join(pieces)
 
 
-def _python(messages: list[dict], style: str = CHAT) -> str:
+def _python(messages: list[dict], style: str = CHAT, load: list[str] = ()) -> str:
+    """The prompt built as training built it, from the export loaded by `load`: the block
+    runs as it stands (before, it used a `tokenizer` it never defined)."""
     listed = ",\n".join(f"    {message!r}" for message in messages)
+    loading = (
+        ["from transformers import AutoModelForCausalLM, AutoTokenizer", "", *load, ""]
+        if load
+        else []
+    )
     if style == PLAIN:  # apply_chat_template fails on a tokenizer without a template
         build = [
             "# no chat template: the prompt is plain text, written as training wrote it",
@@ -138,6 +148,7 @@ def _python(messages: list[dict], style: str = CHAT) -> str:
         ]
     return "\n".join(
         [
+            *loading,
             f"messages = [\n{listed},\n]",
             *build,
             'inputs = tokenizer(text, add_special_tokens=False, return_tensors="pt")',

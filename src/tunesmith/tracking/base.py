@@ -50,6 +50,13 @@ class Tracker(Protocol):
         """End the stage run (marked failed when the stage raised)."""
 
 
+def replay(tracker: Tracker, history: list[tuple[int, dict]]) -> None:
+    """A resumed stage's new tracker run gets the curve logged up to the checkpoint first, so
+    it holds the whole curve (`Tracker.resume` of every backend)."""
+    for logged_at, metrics in history:
+        tracker.log_metrics(metrics, logged_at)
+
+
 @dataclass(frozen=True)
 class Backend:
     name: str

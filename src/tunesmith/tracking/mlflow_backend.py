@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import posixpath
+import re
 import threading
 import time
 from pathlib import Path
@@ -10,11 +12,14 @@ from urllib.parse import urlparse
 
 from tunesmith.config.tracking import TrackingConfig
 from tunesmith.errors import UserError
-from tunesmith.tracking.base import TRACKERS, Backend, StageRun
+from tunesmith.tracking.base import TRACKERS, Backend, StageRun, replay
 from tunesmith.tracking.checks import TIMEOUT_SECONDS, reachable, writable
 
 PARAMS_PER_BATCH = 100  # MLflow's log_batch limit
 PARAM_VALUE_MAX = 6000
+NAME_MAX = 250  # MLflow's longest param or metric name
+# what MLflow refuses in a param or metric name (on Windows ':' too, so refused everywhere)
+_NOT_IN_NAMES = re.compile(r"[^\w./\- ]")
 KEY = "tracking.mlflow.tracking_uri"
 LOOKUP = "/api/2.0/mlflow/experiments/get-by-name"  # the first call a tracker makes
 MESSAGE_MAX = 200
@@ -67,6 +72,17 @@ def bounded_http_retries():
 
 def tracking_uri(config: TrackingConfig, root: Path) -> str:
     return config.mlflow.tracking_uri or f"sqlite:///{root.resolve() / 'tracking' / 'mlflow.db'}"
+
+
+def mlflow_name(key: str) -> str:
+    """`key` as a name MLflow takes for a param or metric: each character it refuses written
+    as '_', and '/' too where the name would read as another path ('a//b', 'a/../b'), cut to
+    its length limit. The recipe's own dict keys (data.fill_missing's field names) can hold
+    any character, and one refused name failed the whole log_batch, so every stage."""
+    name = _NOT_IN_NAMES.sub("_", key)[:NAME_MAX]
+    if posixpath.normpath(name) != name or name.startswith(("/", "..")):
+        name = name.replace("/", "_")
+    return name
 
 
 def _check(config: TrackingConfig, root: Path) -> None:
@@ -166,6 +182,21 @@ def _file_store_folder(uri: str) -> Path:
     return Path(local_file_uri_to_path(uri))
 
 
+def _artefact_root(uri: str, run: StageRun) -> str | None:
+    """Where a new experiment keeps its runs' artefacts: beside a SQLite store's file (for the
+    default store, <run>/tracking/mlartifacts), not in the working directory. Not in the
+    first run folder to file into the store: every later run folder sharing the store put its
+    artefacts there too, and lost them with that folder. A server or a folder store (None)
+    keeps them itself; another database has no folder of its own, so the run folder's."""
+    scheme = urlparse(uri).scheme
+    if scheme == "sqlite":
+        store = Path(uri.removeprefix("sqlite:///"))
+        return (store.parent / "mlartifacts").resolve().as_uri()
+    if scheme in ("http", "https", "file", ""):
+        return None
+    return (run.folder / "mlartifacts").resolve().as_uri()
+
+
 class MlflowTracker:
     def __init__(self, config: TrackingConfig, run: StageRun) -> None:
         self.uri = tracking_uri(config, run.root)
@@ -197,11 +228,8 @@ class MlflowTracker:
         self.client = MlflowClient(tracking_uri=uri)
         experiment = self.client.get_experiment_by_name(config.mlflow.experiment)
         if experiment is None:
-            # Local stores keep artefacts beside the store, not in the working directory.
-            local = urlparse(uri).scheme not in ("http", "https")
-            where = (run.folder / "mlartifacts").resolve().as_uri() if local else None
             experiment_id = self.client.create_experiment(
-                config.mlflow.experiment, artifact_location=where
+                config.mlflow.experiment, artifact_location=_artefact_root(uri, run)
             )
         else:
             experiment_id = experiment.experiment_id
@@ -213,7 +241,8 @@ class MlflowTracker:
     def _log_params(self, params: dict) -> None:
         from mlflow.entities import Param
 
-        items = [Param(k, str(v)[:PARAM_VALUE_MAX]) for k, v in params.items()]
+        named = {mlflow_name(k): str(v)[:PARAM_VALUE_MAX] for k, v in params.items()}
+        items = [Param(k, v) for k, v in named.items()]
         for start in range(0, len(items), PARAMS_PER_BATCH):
             self.client.log_batch(self.run_id, params=items[start : start + PARAMS_PER_BATCH])
 
@@ -221,7 +250,7 @@ class MlflowTracker:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        rows = [Metric(k, v, now, step or 0) for k, v in metrics.items()]
+        rows = [Metric(mlflow_name(k), v, now, step or 0) for k, v in metrics.items()]
         if rows:
             with self._calls():
                 self.client.log_batch(self.run_id, metrics=rows)
@@ -234,8 +263,7 @@ class MlflowTracker:
                 self.client.log_artifact(self.run_id, str(path))
 
     def resume(self, step: int, history: list[tuple[int, dict]]) -> None:
-        for logged_at, metrics in history:  # a new MLflow run: the curve up to the checkpoint
-            self.log_metrics(metrics, logged_at)
+        replay(self, history)
 
     def close(self, failed: bool) -> None:
         if self.failed_call:  # the store already failed: the stage's error says so

@@ -66,8 +66,9 @@ def observe_stage(recipe, run_dir, stage: str):
         try:
             with measure_energy(config.energy, run_dir, stage) as energy:
                 yield
-            failed = False
             write_energy_summary(run_dir)
             log_stage_outputs(run_dir, stage, backends, energy.result)
+            # only now: a stage whose outputs could not be logged fails, and so do its runs
+            failed = False
         finally:
             _ACTIVE.reset(token)

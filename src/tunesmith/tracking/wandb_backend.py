@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 from pathlib import Path
 
 from tunesmith.config.tracking import TrackingConfig
-from tunesmith.tracking.base import TRACKERS, Backend, StageRun
+from tunesmith.tracking.base import TRACKERS, Backend, StageRun, replay
 from tunesmith.tracking.checks import reachable, writable
 
 DEFAULT_SERVER = "https://api.wandb.ai"
@@ -45,12 +47,22 @@ class WandbTracker:
             self.run.log(metrics, step=step)
 
     def log_artifact(self, path: Path) -> None:
-        pattern = str(path / "*") if path.is_dir() else str(path)
-        self.run.save(pattern, base_path=str(path.parent), policy="now")
+        """A copy in the W&B run's own files/ folder, saved from there. run.save of the run
+        folder's file symlinked to it: an offline run copied to another machine for `wandb
+        sync` held dangling links, and one synced later uploaded whatever the file had
+        become since (an evaluation run again). Glob characters in the path are literal."""
+        files = Path(self.run.dir)
+        copy = files / path.name
+        if path.is_dir():
+            shutil.copytree(path, copy, dirs_exist_ok=True)
+        else:
+            shutil.copy2(path, copy)
+        copied = sorted(p for p in copy.rglob("*") if p.is_file()) if path.is_dir() else [copy]
+        for file in copied:
+            self.run.save(glob.escape(str(file)), base_path=glob.escape(str(files)), policy="now")
 
     def resume(self, step: int, history: list[tuple[int, dict]]) -> None:
-        for logged_at, metrics in history:  # a new W&B run: the curve up to the checkpoint
-            self.run.log(metrics, step=logged_at)
+        replay(self, history)
 
     def close(self, failed: bool) -> None:
         self.run.finish(exit_code=1 if failed else 0)

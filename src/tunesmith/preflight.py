@@ -17,7 +17,6 @@ import os
 import tempfile
 from functools import cached_property
 from pathlib import Path
-from types import SimpleNamespace
 
 from tunesmith.artifacts.files import nearest_existing
 from tunesmith.config import recipe_hash
@@ -174,31 +173,9 @@ def _targets(recipe: Recipe, space: dict | None) -> list[str]:
 
 
 def _deployment(recipe: Recipe, facts: PreflightFacts | None = None) -> list[str]:
-    """What is made of the trained model, checked on the model's config (no weights): the
-    export's, then those stages contribute at "model" (distill: the student's depth)."""
-    facts = facts or PreflightFacts(recipe)
-    return [*_export(recipe, facts), *contributed("model", facts)]
-
-
-def _export(recipe: Recipe, facts: PreflightFacts) -> list[str]:
-    """A GGUF-capable architecture, int8-quantisable layers: the one stage's check still made
-    here rather than contributed by its stage (export/stage.py)."""
-    folder = facts.model_folder()
-    if recipe.export is None or folder is None:
-        return []
-    if "gguf" in recipe.export.formats:  # architecture and rotary scaling, before training
-        from tunesmith.export.gguf_file import check_model
-
-        model = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        check_model(SimpleNamespace(**model))
-    if "int8" in recipe.export.formats:
-        from tunesmith.export.quantize import check_int8
-        from tunesmith.models.targets import model_skeleton
-
-        skeleton = model_skeleton(recipe.model.name)  # None: not buildable here
-        if skeleton is not None:
-            check_int8(skeleton)  # GPT-2's Conv1D layers: refused before training
-    return [f"export: ok ({', '.join(recipe.export.formats)})"]
+    """What is made of the trained model, checked on the model's config (no weights): what
+    the stages contribute at "model" (export: the formats; distill: the student's depth)."""
+    return contributed("model", facts or PreflightFacts(recipe))
 
 
 def _device(requested: str) -> str:

@@ -7,8 +7,10 @@ artefact's model card with the metrics and intervals evaluate computed.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 from tunesmith.artifacts import RunDir, write_json
 from tunesmith.config.schema import Recipe
@@ -64,12 +66,43 @@ def _card_inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:
     return [*_outputs(run_dir), run_dir.eval / "compare.json", run_dir.data / "data_card.json"]
 
 
+def _formats_possible(recipe: Recipe, facts) -> list[str]:
+    """Pre-flight, on the model's config (no weights): a GGUF-capable architecture and rotary
+    scaling, int8-quantisable layers (GPT-2's Conv1D are not), refused before training."""
+    folder = facts.model_folder()
+    if recipe.export is None or folder is None:
+        return []
+    if "gguf" in recipe.export.formats:
+        from tunesmith.export.gguf_file import check_model
+
+        model = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        check_model(SimpleNamespace(**model))
+    if "int8" in recipe.export.formats:
+        from tunesmith.export.quantize import check_int8
+        from tunesmith.models.targets import model_skeleton
+
+        skeleton = model_skeleton(recipe.model.name)  # None: not buildable here
+        if skeleton is not None:
+            check_int8(skeleton)
+    return [f"export: ok ({', '.join(recipe.export.formats)})"]
+
+
 def _register() -> None:
     from tunesmith.export import rows  # noqa: F401  (registers one row per artefact)
-    from tunesmith.stages import StageSpec, register_stage
+    from tunesmith.stages import PreflightHook, StageSpec, register_stage
 
     register_stage(
-        StageSpec("export", 35, _config, _inputs, _outputs, run, _reset, applies=_applies)
+        StageSpec(
+            "export",
+            35,
+            _config,
+            _inputs,
+            _outputs,
+            run,
+            _reset,
+            applies=_applies,
+            preflight=(PreflightHook("model", _formats_possible),),
+        )
     )
     register_stage(
         StageSpec(

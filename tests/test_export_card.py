@@ -238,3 +238,23 @@ def test_recipe_text_in_the_prompt_section_stays_inert(recipe, tiny_model_dir):
     messages = ast.literal_eval(code.split("messages = ", 1)[1].split("\ntext = ")[0])
     assert messages[0] == {"role": "system", "content": HOSTILE}
     assert messages[1]["content"].endswith("{x} <description>")  # slots as <field>, {{ as {
+
+
+def test_a_template_with_sections_shows_them_kept_and_says_when(recipe, tiny_model_dir):
+    """A {#context}...{/context} section appears in the card's example as training wrote a
+    record with every field, not as '<#context>' slots, and the card says when it was dropped."""
+    from tunesmith.export.card import render_card
+    from tunesmith.export.prompt_card import rendered_prompt
+
+    template = (
+        "{description}{#section}\n\nSection: {section}{/section}{^package}\n\nNone.{/package}"
+    )
+    recipe = _with_data(recipe, prompt_template=template)
+    card = render_card(
+        recipe, "merged", MERGED, RECORD, None, None, rendered_prompt(recipe, tiny_model_dir)
+    )
+    code = card.split("```python\n")[1].split("\n```")[0]
+    scope: dict = {}
+    exec("messages = " + code.split("messages = ")[1].split("\ntext = ")[0], scope)
+    assert scope["messages"][-1]["content"] == "<description>\n\nSection: <section>"
+    assert "was kept only when the record's field was not blank" in card

@@ -10,7 +10,6 @@ Python example as repr() literals (never code).
 from __future__ import annotations
 
 import re
-import string
 from pathlib import Path
 
 # How training wrote its prompts: with the tokenizer's chat template; with it, the system
@@ -63,6 +62,7 @@ def _how(recipe, prompted: bool, style: str) -> list[str]:
             "this template, each `{field}` filled from a record:",
             "",
             *fenced(data.template(), "text"),
+            *_sections_note(data.template()),
         ]
     else:
         lines = [
@@ -73,6 +73,19 @@ def _how(recipe, prompted: bool, style: str) -> list[str]:
         lines += ["", _system_note(style), ""]
         lines += fenced(data.system_prompt, "text")
     return lines
+
+
+def _sections_note(template: str) -> list[str]:
+    from tunesmith.config.template import section_fields
+
+    if not section_fields(template):
+        return []
+    return [
+        "",
+        "A `{#field}...{/field}` section was kept only when the record's field was not blank, "
+        "a `{^field}...{/field}` one only when it was blank or missing; blank lines left at the "
+        "prompt's start or end were removed.",
+    ]
 
 
 def _written(style: str) -> str:
@@ -113,14 +126,12 @@ def example_messages(recipe) -> list[dict]:
 
 
 def filled_template(template: str) -> str:
-    """`template` with every {field} written as <field>: its parsed pieces joined, never
+    """`template` with every {field} written as <field>, its optional sections kept (as for a
+    record that has every field): filled as training filled it (config/template.py), never
     str.format on the recipe's text ({{ and }} become the braces they stand for)."""
-    pieces = []
-    for literal, field, _, _ in string.Formatter().parse(template):
-        pieces.append(literal)
-        if field is not None:
-            pieces.append(f"<{field}>")
-    return "".join(pieces)
+    from tunesmith.config.template import fill_template
+
+    return fill_template(template, lambda field: f"<{field}>", lambda field: True)
 
 
 def _python(messages: list[dict], style: str = CHAT, load: list[str] = ()) -> str:

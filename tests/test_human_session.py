@@ -98,6 +98,19 @@ def test_csv_sheet_round_trip_and_a_bad_sheet_stores_nothing(run_root):
     assert len(session.ratings()) == before
 
 
+def test_a_sheet_saved_back_with_semicolons_imports(run_root):
+    """A spreadsheet in a locale whose decimal mark is a comma saves CSV with ';': the
+    import read its header as one column and said 'missing column(s) item, verdict'."""
+    session = Session.create(run_root, "s1")
+    table = list(csv.DictReader(io.StringIO(export_sheet(session))))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(table[0]), delimiter=";")
+    writer.writeheader()
+    writer.writerows({**row, "verdict": "tie", "reason": "a; b, c"} for row in table)
+    assert import_sheet(session, "de", buffer.getvalue()) == len(table)
+    assert {r["reason"] for r in session.ratings()} == {"a; b, c"}
+
+
 def test_human_summary_command_writes_json_and_the_report_shows_it(run_root):
     from tunesmith.cli.main import app
 

@@ -82,6 +82,14 @@ def test_review_file_holds_no_live_formula_and_its_ids_come_back(tmp_path):
     ]
 
 
+def test_a_review_file_saved_with_semicolons_reads(tmp_path):
+    review = tmp_path / "r.csv"
+    review.write_text('id;prompt;corrected_response\nv1;"a; b";better, shorter\nv2;c;\n')
+    assert [(r["id"], r["corrected_response"]) for r in read_review(review)] == [
+        ("v1", "better, shorter")
+    ]
+
+
 def test_a_review_file_that_is_not_utf8_is_one_line(tmp_path):
     review = tmp_path / "r.csv"
     review.write_bytes(b"id,corrected_response\nv1,caf\xe9\n")

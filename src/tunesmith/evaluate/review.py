@@ -46,12 +46,15 @@ def _cell(value):
 
 def read_review(path: Path) -> list[dict]:
     """The rows a reviewer corrected (non-empty `corrected_response`), ids as written."""
-    from tunesmith.data.io import parse_csv, read_text
+    from tunesmith.data.io import header_delimiter, parse_csv, read_text
 
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: review file not found")
-    rows = parse_csv(path, read_text(path))  # strict: a bad byte or quote is file:line
+    text = read_text(path)
+    # strict: a bad byte or quote is file:line; the separator is the one a spreadsheet saved
+    # the file back with (';' in locales whose decimal mark is a comma)
+    rows = parse_csv(path, text, header_delimiter(path, text))
     missing = {"id", "corrected_response"} - set(rows[0] if rows else FIELDS)
     if missing:
         raise UserError(f"{path}: review file lacks column(s) {', '.join(sorted(missing))}")

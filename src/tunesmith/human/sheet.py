@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from tunesmith.artifacts.spreadsheet import neutralise, restore
-from tunesmith.data.io import parse_csv
+from tunesmith.data.io import header_delimiter, parse_csv
 from tunesmith.errors import UserError
 from tunesmith.human.session import VERDICTS, Session
 
@@ -45,13 +45,16 @@ def export_sheet(session: Session, rater: str | None = None) -> str:
 def import_sheet(session: Session, rater: str, text: str, source: str = "sheet") -> int:
     """Append the sheet's filled-in rows as `rater`'s ratings; returns how many.
     Every row is checked first, so a bad sheet stores nothing."""
-    header = next(csv.reader(io.StringIO(text, newline="")), [])
+    # A spreadsheet saves the sheet back with its locale's separator (';' where the decimal
+    # mark is a comma): read the one its header shows, as data files are read
+    delimiter = header_delimiter(Path(source), text)
+    header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
     missing = [c for c in ("item", "verdict") if c not in header]
     if missing:
         raise UserError(f"{source}: missing column(s) {', '.join(missing)}")
     # Read as strictly as data files: a quote never closed would otherwise swallow the rows
     # after it into one reason, and their ratings would be lost without a word.
-    table = parse_csv(Path(source), text)
+    table = parse_csv(Path(source), text, delimiter)
     known = {item.id for item in session.items()}
     rows = []
     for row in table:

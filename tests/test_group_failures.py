@@ -296,9 +296,9 @@ def _counting_reads(monkeypatch) -> dict[str, int]:
         counts["tokenizer"] += 1
         return tokenizer(*args, **kwargs)
 
-    def read(path):
+    def read(path, *args):
         counts["data"] += 1
-        return records(path)
+        return records(path, *args)
 
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", load)
     monkeypatch.setattr(stage, "read_records", read)

@@ -98,10 +98,13 @@ def _wait_for_running_after_complete(storage, hpo, proc, seconds: float = 240) -
     kill between the trial's creation and its draws leaves a trial with no parameters to retry,
     and the retry then draws new ones)."""
     deadline = time.monotonic() + seconds
+    # one storage for every poll: each RDB storage opened holds a connection pool until it is
+    # collected, and a poll every 0.2 s on a slow machine ran PostgreSQL out of connections
+    opened = open_storage(storage, hpo)
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
         try:
-            trials = _study(storage, hpo).trials
+            trials = optuna.load_study(study_name="tiny", storage=opened).trials
         except KeyError:  # the worker has not created the study yet
             trials = []
         done = {t.number: t.value for t in trials if t.state == optuna.trial.TrialState.COMPLETE}

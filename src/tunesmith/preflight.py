@@ -144,9 +144,10 @@ def _method_fits(recipe: Recipe) -> list[str]:
     from tunesmith.methods.base import check_kl_to_base, folder_depth
     from tunesmith.models import resolve_model
 
+    for section in (recipe.pretrain, recipe.training):  # needs no model
+        if section is not None:
+            check_kl_to_base(section, method_of(section))
     method = method_of(recipe.training)
-    kl_to_base = recipe.training.regularization.kl_to_base
-    check_kl_to_base(kl_to_base, method.name, method.base_switch)  # needs no model
     folder = Path(resolve_model(recipe.model.name, fetch=False))
     depth = folder_depth(folder) if (folder / "config.json").is_file() else None
     if not depth:

@@ -50,13 +50,14 @@ def method_of(training) -> Method:
     return METHODS.get(training.method)
 
 
-def check_kl_to_base(kl_to_base: float, method: str, base_switch: bool) -> None:
+def check_kl_to_base(config, method: Method) -> None:
     """KL to the base takes the base distribution from the same model with its adapter switched
-    off: a method that trains the weights themselves (full, freeze) has none to switch off."""
-    if kl_to_base and not base_switch:
+    off: a method that trains the weights themselves (full, freeze) has none to switch off.
+    `config`: the training or pretrain section."""
+    if config.regularization.kl_to_base and not method.base_switch:
         raise UserError(
-            f"training.regularization.kl_to_base: method '{method}' has no adapter to "
-            "switch off for the base distribution; use an adapter method (lora, ...)"
+            f"{config.recipe_section}.regularization.kl_to_base: method '{method.name}' has no "
+            "adapter to switch off for the base distribution; use an adapter method (lora, ...)"
         )
 
 

@@ -188,3 +188,19 @@ def test_replay_mix_adds_its_share_deterministically():
     batches = _take(mix.batches(0), 6)
     assert all(len(b) == 5 and sum(i >= 16 for i in b) == 1 for b in batches)
     assert _take(mix.batches(3), 3) == batches[3:]
+
+
+def test_the_field_scorer_without_a_difficulty_field_is_refused_when_the_recipe_is_read(
+    tiny_recipe,
+):
+    """`scorer: field` with no data.difficulty_field passed validate; the train stage then
+    failed after curation, on the first example without a difficulty."""
+    from tunesmith.config import load_recipe
+
+    curriculum = {"scorer": "field"}
+    with pytest.raises(UserError, match=r"scorer 'field' needs data\.difficulty_field"):
+        load_recipe(tiny_recipe(**{"training.curriculum": curriculum}))
+    recipe = load_recipe(
+        tiny_recipe(**{"training.curriculum": curriculum, "data.difficulty_field": "level"})
+    )
+    assert recipe.training.curriculum.scorer == "field"

@@ -315,7 +315,8 @@ class EvaluationConfig(Section):
     @classmethod
     @adds_no_rule
     def _yaml_off(cls, value):
-        """YAML 1.1 reads a bare `off` as false (and `on` as true): take them as meant."""
+        """`false` (a recipe written by a YAML 1.1 tool, where `off` is false) means off, and
+        `true` the default."""
         return (
             {False: "off", True: "machine"}.get(value, value) if isinstance(value, bool) else value
         )

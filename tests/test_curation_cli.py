@@ -70,6 +70,37 @@ def test_curate_file_ad_hoc(tmp_path):
     assert "@" not in log[0]["preview"]
 
 
+def _curated(tmp_path, rows, *args):
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(data_app, ["curate", str(source), *args, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def test_curate_file_writes_each_row_with_its_own_id_or_none(tmp_path):
+    """The docs promise the rows back with their other fields untouched, but every row was
+    written with curation's string id: 7 became "7", a file with a repeated id had every id
+    replaced by "line-N", and a file without ids gained an `id` field. Each row now keeps the
+    id it had (value and type) or none; an added copy keeps the id naming its source row."""
+    texts = [f"note {i} about the {word} module" for i, word in enumerate("abcdef")]
+    numbered = _curated(tmp_path, [{"id": i, "text": t} for i, t in enumerate(texts)])
+    assert [r["id"] for r in numbered] == [0, 1, 2, 3, 4, 5]
+    repeated = [{"id": 7 if i < 2 else i, "text": t} for i, t in enumerate(texts)]
+    assert [r["id"] for r in _curated(tmp_path, repeated)] == [7, 7, 2, 3, 4, 5]
+    plain = _curated(tmp_path, [{"text": t} for t in texts])
+    assert plain == [{"text": t} for t in texts]
+    noisy = _curated(
+        tmp_path,
+        [{"text": t} for t in texts],
+        *["--steps", "augment", "--set", "augment.methods=[char_noise]"],
+        *["--set", "augment.fraction=1.0"],
+    )
+    assert noisy[:6] == [{"text": t} for t in texts]
+    assert sorted(r["id"] for r in noisy[6:]) == [f"line-{i}-aug-char_noise-0" for i in range(1, 7)]
+
+
 def test_curate_file_user_errors(tmp_path):
     source = _mail_file(tmp_path / "mail.jsonl")
     result = runner.invoke(data_app, ["curate", str(source), "--fields", "bdy"])
@@ -144,7 +175,9 @@ def test_curate_file_reads_a_null_chat_content_as_missing_not_as_the_text_none(t
         data_app, ["curate", str(source), "--steps", "clean", "-o", str(cleaned)]
     )
     assert result.exit_code == 0, result.output
-    assert [json.loads(line)["id"] for line in cleaned.read_text().splitlines()] == ["line-2"]
+    assert [json.loads(line) for line in cleaned.read_text().splitlines()] == [
+        {"messages": answered}
+    ]
     card = json.loads((tmp_path / "cleaned.card.json").read_text())
     assert card["funnel"][1]["dropped"] == {"empty_answer": 1}
     # a step that keeps the row writes its null back, not the text "None"
@@ -202,7 +235,7 @@ def test_curate_file_reads_sharegpt_conversations_and_keeps_their_shape(tmp_path
     result = runner.invoke(data_app, ["curate", str(source), "--steps", "pii", "-o", str(out)])
     assert result.exit_code == 0, result.output
     written = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [r["id"] for r in written] == [str(i) for i in range(6)]
+    assert [r["id"] for r in written] == list(range(6))
     for i, row in enumerate(written):
         system, human, gpt = row["conversations"]
         assert system == {"from": "system", "value": "Be brief."}

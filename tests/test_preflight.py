@@ -146,8 +146,21 @@ def _bad_json(tmp_path, name):
         ),
         (lambda tmp: {"evaluation.previous_run": str(tmp)}, "not a finished run folder"),
         (lambda tmp: {"model.device": "cuda"}, "model.device: 'cuda' is not available"),
+        (
+            lambda tmp: {
+                "training": {"method": "full", "regularization": {"kl_to_base": 0.1}},
+            },
+            "kl_to_base: method 'full' has no adapter",
+        ),
     ],
-    ids=["replay-file", "bias-lexicon", "counterfactual-lexicon", "previous-run", "device"],
+    ids=[
+        "replay-file",
+        "bias-lexicon",
+        "counterfactual-lexicon",
+        "previous-run",
+        "device",
+        "kl-to-base-without-adapter",
+    ],
 )
 def test_files_and_devices_later_stages_need_are_checked_up_front(
     tiny_recipe, tmp_path, settings, fragment

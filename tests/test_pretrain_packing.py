@@ -32,6 +32,12 @@ def test_too_short_corpus_and_too_large_held_out_are_user_errors():
         split_held_out(pack([[1, 2]], EOS, 16), 0.1, 16)
     with pytest.raises(UserError, match="nothing to train on"):
         split_held_out(pack([list(range(1, 20))], EOS, 16), 5, 16)
+    # the share 1.0 (every block) was taken for a count of one block and trained on the rest
+    with pytest.raises(UserError, match="nothing to train on"):
+        split_held_out(pack([list(range(1, 40))], EOS, 8), 1.0, 8)
+    assert split_held_out(pack([list(range(1, 40))], EOS, 8), 1, 8)[1] == [
+        [33, 34, 35, 36, 37, 38, 39, 0]
+    ]
 
 
 def test_labels_are_the_inputs_and_the_loss_predicts_the_next_token(tiny_model_dir):

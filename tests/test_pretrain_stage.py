@@ -76,7 +76,18 @@ def test_pretrain_runs_before_train_and_lowers_domain_perplexity(chained):
     assert ppl["pretrained"] < 0.8 * ppl["base"]
     assert metrics["held_out_blocks"] == 4 and metrics["documents"] == 48
     assert (run_dir.root / "pretrain/weights/adapter_config.json").is_file()
-    assert not (run_dir.root / "pretrain/checkpoints").exists()
+    # resume state is gone: best/ was a second copy of pretrain/weights/ left in every run
+    assert sorted(p.name for p in (run_dir.root / "pretrain").iterdir()) == [
+        "held_out.jsonl",
+        "metrics.json",
+        "metrics.jsonl",
+        "weights",
+    ]
+    assert sorted(p.name for p in run_dir.train.iterdir()) == [
+        "adapter",
+        "metrics.jsonl",
+        "summary.json",
+    ]
     assert run_dir.stage_entry("pretrain")["result"]["steps"] == 8
     assert "pretrain/weights" in run_dir.stage_entry("train")["inputs"]
     assert set(run_pipeline(recipe, run_dir).values()) == {"skipped"}

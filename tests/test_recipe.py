@@ -204,3 +204,24 @@ def test_union_errors_name_the_key_path_as_written(tmp_path, section, expected):
     message = str(err.value).split(": ", 1)[1]  # after 'file:line'
     assert message.startswith(expected)
     assert "[" not in message.split(": ")[0] and "more)" not in message
+
+
+def test_yes_no_on_off_are_text_and_bool_keys_still_read_them(tmp_path):
+    """YAML 1.1 (PyYAML's default) reads yes/no/on/off as booleans: `labels: [yes, no]` for
+    yes/no data named the classes 'true' and 'false', and validate refused the recipe for
+    listing labels the data never has. The recipe now reads YAML 1.2's booleans only."""
+    from tunesmith.config.overrides import apply_overrides
+
+    text = (
+        "task: classification\n"
+        "data: {train: x.jsonl, input_field: a, output_field: b, labels: [yes, no, On, OFF]}\n"
+        "training: {early_stopping: {enabled: no}}\n"
+        "evaluation: {reuse: off, generation: {stop: [no]}}\n"
+    )
+    recipe = load_recipe(write(tmp_path, text))
+    assert recipe.data.labels == ["yes", "no", "On", "OFF"]
+    assert recipe.training.early_stopping.enabled is False
+    assert recipe.evaluation.reuse == "off" and recipe.evaluation.generation.stop == ["no"]
+    raw = apply_overrides({}, ["data.labels=[yes, no]", "evaluation.few_shot=0"])
+    assert raw["data"]["labels"] == ["yes", "no"]
+    assert apply_overrides({}, ["x.y=true", "x.z=False"])["x"] == {"y": True, "z": False}

@@ -127,7 +127,7 @@ def test_the_objective_counts_the_head_tokens_it_did_not_run_again():
     model = _lora(_tiny_llama())
     model.train()
     regularization = SimpleNamespace(l1=0.0, l2=0.0, kl_to_base=0.0, l2_to_start=False)
-    objective = Objective(model, regularization, base_switch=True, method="lora")
+    objective = Objective(model, regularization)
     passes = [_batch(_rows()), _batch(_rows(suffixes=(4, 6), seed=8))]
     parts = objective.backward(model, passes)
     assert parts["head_tokens_shared"] == HEAD * 3 + HEAD * 1

@@ -40,7 +40,7 @@ def test_l1_l2_and_kl_terms_change_the_loss_by_the_expected_amount(tiny_model_di
     model, batch = _model_and_batch(tiny_model_dir)
     model.eval()  # no dropout: both computations see the same function
     reg = Regularization(l1=1e-3, l2=1e-2, kl_to_base=0.5)
-    parts = Objective(model, reg, base_switch=True).backward(model, [batch])
+    parts = Objective(model, reg).backward(model, [batch])
     with torch.no_grad():
         logp, mask, labels = _reference_nll(model, batch)
         nll = -logp[mask].gather(-1, labels[mask].unsqueeze(-1)).sum() / mask.sum()
@@ -63,7 +63,7 @@ def test_l2_sp_is_zero_at_the_start_and_grows_with_the_distance(tiny_model_dir):
     from tunesmith.train.objective import Objective
 
     model, _ = _model_and_batch(tiny_model_dir, "full")
-    objective = Objective(model, Regularization(l2=0.5, l2_to_start=True), base_switch=False)
+    objective = Objective(model, Regularization(l2=0.5, l2_to_start=True))
     assert float(objective.penalty()) == 0.0
     weight = objective.weights[0]
     with torch.no_grad():
@@ -71,12 +71,20 @@ def test_l2_sp_is_zero_at_the_start_and_grows_with_the_distance(tiny_model_dir):
     assert float(objective.penalty()) == pytest.approx(0.5 * 0.01 * weight.numel(), rel=1e-4)
 
 
-def test_kl_to_base_needs_an_adapter(tiny_model_dir):
-    from tunesmith.train.objective import Objective
+def test_kl_to_base_needs_an_adapter():
+    from tunesmith.config.pretrain import PretrainConfig
+    from tunesmith.config.training import training_config
+    from tunesmith.methods import method_of
+    from tunesmith.methods.base import check_kl_to_base
 
-    model, _ = _model_and_batch(tiny_model_dir, "full")
-    with pytest.raises(UserError, match=r"kl_to_base: method 'full'"):
-        Objective(model, Regularization(kl_to_base=0.1), base_switch=False, method="full")
+    full = training_config(method="full", regularization={"kl_to_base": 0.1})
+    with pytest.raises(UserError, match=r"^training\.regularization\.kl_to_base: method 'full'"):
+        check_kl_to_base(full, method_of(full))
+    pretrain = PretrainConfig(corpus="c.txt", method="full", regularization={"kl_to_base": 0.1})
+    with pytest.raises(UserError, match=r"^pretrain\.regularization\.kl_to_base: method 'full'"):
+        check_kl_to_base(pretrain, method_of(pretrain))
+    lora = training_config(method="lora", regularization={"kl_to_base": 0.1})
+    check_kl_to_base(lora, method_of(lora))
 
 
 def test_weight_decay_skips_norms_and_biases(tiny_model_dir):
@@ -180,3 +188,19 @@ def test_replay_mix_adds_its_share_deterministically():
     batches = _take(mix.batches(0), 6)
     assert all(len(b) == 5 and sum(i >= 16 for i in b) == 1 for b in batches)
     assert _take(mix.batches(3), 3) == batches[3:]
+
+
+def test_the_field_scorer_without_a_difficulty_field_is_refused_when_the_recipe_is_read(
+    tiny_recipe,
+):
+    """`scorer: field` with no data.difficulty_field passed validate; the train stage then
+    failed after curation, on the first example without a difficulty."""
+    from tunesmith.config import load_recipe
+
+    curriculum = {"scorer": "field"}
+    with pytest.raises(UserError, match=r"scorer 'field' needs data\.difficulty_field"):
+        load_recipe(tiny_recipe(**{"training.curriculum": curriculum}))
+    recipe = load_recipe(
+        tiny_recipe(**{"training.curriculum": curriculum, "data.difficulty_field": "level"})
+    )
+    assert recipe.training.curriculum.scorer == "field"

@@ -105,6 +105,7 @@ def test_a_failure_after_training_moves_in_no_adapter_without_its_summary(copy, 
     assert summary["resumed"] is True and summary["steps"] == 4
     assert (run_dir.train / "adapter" / "adapter_model.safetensors").is_file()
     assert not (run_dir.train / "checkpoints").exists()
+    assert not (run_dir.train / "best").exists()  # a second copy of the adapter's weights
 
 
 def test_what_a_killed_attempt_left_before_a_checkpoint_is_not_resumed(

@@ -140,14 +140,17 @@ def check_methods(recipe: Recipe, space: dict | None = None) -> list[str]:
 
 def _method_fits(recipe: Recipe) -> list[str]:
     from tunesmith.methods import method_of
-    from tunesmith.methods.base import folder_depth
+    from tunesmith.methods.base import check_kl_to_base, folder_depth
     from tunesmith.models import resolve_model
 
+    for section in (recipe.pretrain, recipe.training):  # needs no model
+        if section is not None:
+            check_kl_to_base(section, method_of(section))
+    method = method_of(recipe.training)
     folder = Path(resolve_model(recipe.model.name, fetch=False))
     depth = folder_depth(folder) if (folder / "config.json").is_file() else None
     if not depth:
         return []
-    method = method_of(recipe.training)
     method.check(recipe.training.settings(), depth)
     _method_layers(recipe, method)
     return [f"training.method: ok ({recipe.training.method}, model of {depth} blocks)"]

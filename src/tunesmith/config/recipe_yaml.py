@@ -1,5 +1,5 @@
 """Read recipe YAML (a file or a `--set` value): safe tags only, no key given twice, no
-nesting deeper than any recipe needs.
+nesting deeper than any recipe needs, and YAML 1.2's booleans.
 
 Plain `yaml.safe_load` keeps the last of two equal keys without a word, and recurses once per
 nesting level, so a few thousand `[` are a RecursionError instead of an error line.
@@ -7,6 +7,7 @@ nesting level, so a few thousand `[` are a RecursionError instead of an error li
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -18,6 +19,11 @@ MAX_DEPTH = 100
 # Values after alias expansion: a few short aliases can stand for a billion values ("billion
 # laughs"), which validation would then walk one by one. The biggest real recipe has hundreds.
 MAX_VALUES = 100_000
+BOOL_TAG = "tag:yaml.org,2002:bool"
+# YAML 1.2's booleans. PyYAML follows YAML 1.1, where yes/no/on/off (any case) are booleans too:
+# `labels: [yes, no]` named the classes 'true' and 'false', and a label, stop string or field
+# value `no` became false. Those words now stay text; a bool key still reads them as meant.
+YAML12_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 
 
 def read_yaml(text: str) -> tuple[Any, yaml.Node | None]:
@@ -91,6 +97,13 @@ class _RecipeLoader(yaml.SafeLoader):
     def _where(self, last=None) -> str:
         named = [p for p in [*self._path, last] if p is not None]
         return _dotted(named[:4]) + ("..." if len(named) > 4 else "")
+
+
+_RecipeLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_RecipeLoader.add_implicit_resolver(BOOL_TAG, YAML12_BOOL, list("tTfF"))
 
 
 def _name(index) -> str | int | None:

@@ -315,7 +315,8 @@ class EvaluationConfig(Section):
     @classmethod
     @adds_no_rule
     def _yaml_off(cls, value):
-        """YAML 1.1 reads a bare `off` as false (and `on` as true): take them as meant."""
+        """`false` (a recipe written by a YAML 1.1 tool, where `off` is false) means off, and
+        `true` the default."""
         return (
             {False: "off", True: "machine"}.get(value, value) if isinstance(value, bool) else value
         )
@@ -413,6 +414,7 @@ class Recipe(Section):
     @rule(f"this or data.input_field required for task {PROMPTED_TASKS}", "data.prompt_template")
     @rule("lora with `federated`", "training.method")
     @rule("one the run computes (evaluation.metrics, or the task's)", "evaluation.target.metric")
+    @rule("field needs data.difficulty_field", "training.curriculum.scorer")
     def _fields_for_task(self) -> Recipe:
         data = self.data
         if task_spec(self.task).prompted:
@@ -423,9 +425,19 @@ class Recipe(Section):
                     f"data.input_field or data.prompt_template is required for task '{self.task}'"
                 )
         self._target_is_scored()
+        self._difficulty_is_read()
         if self.federated is not None and self.training.method != "lora":
             raise ValueError("federated: needs training.method lora (the adapter it averages)")
         return self
+
+    def _difficulty_is_read(self) -> None:
+        # without the field every example lacks a difficulty, found only after the data stage
+        curriculum = self.training.curriculum
+        if curriculum and curriculum.scorer == "field" and not self.data.difficulty_field:
+            raise ValueError(
+                "training.curriculum.scorer 'field' needs data.difficulty_field (the numeric "
+                "field of each record that ranks it)"
+            )
 
     def _target_is_scored(self) -> None:
         from tunesmith.config.tasks import metric_keys

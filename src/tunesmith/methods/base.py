@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tunesmith.errors import UserError
 from tunesmith.registry import Registry
 
 
@@ -47,6 +48,17 @@ METHODS: Registry[Method] = Registry("training method")
 
 def method_of(training) -> Method:
     return METHODS.get(training.method)
+
+
+def check_kl_to_base(config, method: Method) -> None:
+    """KL to the base takes the base distribution from the same model with its adapter switched
+    off: a method that trains the weights themselves (full, freeze) has none to switch off.
+    `config`: the training or pretrain section."""
+    if config.regularization.kl_to_base and not method.base_switch:
+        raise UserError(
+            f"{config.recipe_section}.regularization.kl_to_base: method '{method.name}' has no "
+            "adapter to switch off for the base distribution; use an adapter method (lora, ...)"
+        )
 
 
 def build_trainable(model, training):

@@ -34,7 +34,8 @@ def split_held_out(blocks: list[list[int]], held_out: float | int, block: int):
             f"pretrain.corpus: {tokens} tokens after cleaning, shorter than one block "
             f"(pretrain.max_seq_length = {block}); add text or lower max_seq_length"
         )
-    count = int(held_out) if held_out >= 1 else max(1, round(held_out * len(blocks)))
+    # a float is a share (1.0: every block), an int a count (the config keeps them apart)
+    count = held_out if isinstance(held_out, int) else max(1, round(held_out * len(blocks)))
     if count >= len(blocks):
         raise UserError(
             f"pretrain.held_out: {count} held-out block(s) leave nothing to train on "

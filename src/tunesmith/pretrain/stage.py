@@ -108,7 +108,8 @@ def _reset(run_dir: RunDir) -> list[Path]:
 
 
 def _scratch(run_dir: RunDir) -> list[Path]:
-    return [run_dir.root / "pretrain" / "checkpoints"]
+    # resume state: pretrain/weights/ holds the best weights once the stage finished
+    return [run_dir.root / "pretrain" / name for name in ("checkpoints", "best")]
 
 
 def _run_with_bar(recipe: Recipe, run_dir: RunDir) -> PretrainResult:

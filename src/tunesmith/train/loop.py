@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tunesmith.artifacts.rank import is_writer
 from tunesmith.methods import method_of
+from tunesmith.methods.base import check_kl_to_base
 from tunesmith.models.nll import collate, perplexity, to_device
 from tunesmith.train.batching import LengthGroupedSampler, split_by_tokens
 from tunesmith.train.checkpoint import load_checkpoint, save_checkpoint
@@ -80,8 +81,9 @@ class Trainer:
         self.sampler = sampler or LengthGroupedSampler(
             self.lengths[:count], config.batch_size, config.seed
         )
+        check_kl_to_base(config, self.method)
         self.objective = Objective(  # `soft`: distillation's soft targets (distill/losses.py)
-            model, config.regularization, self.method.base_switch, self.method.name, soft
+            model, config.regularization, soft
         )
         self.optimizer, self.scheduler = _optimizer(model, config, self.total_steps)
         self.state = LoopState()

@@ -15,23 +15,17 @@ from __future__ import annotations
 
 import contextlib
 
-from tunesmith.errors import UserError
 from tunesmith.models.nll import nll_of_logits, supervised_logits
 from tunesmith.models.shared_head import supervised_logits_after_head, usable_head
 
 
 class Objective:
-    def __init__(
-        self, model, regularization, base_switch: bool, method: str = "", soft=None
-    ) -> None:
+    def __init__(self, model, regularization, soft=None) -> None:
+        """`regularization`'s kl_to_base needs an adapter to switch off (the caller has
+        checked the method: methods.base.check_kl_to_base)."""
         reg = regularization
         self.soft = soft  # None, or a SoftTargets: alpha and (chosen, batch) -> summed loss
         self.l1, self.l2, self.kl = reg.l1, reg.l2, reg.kl_to_base
-        if self.kl and not base_switch:
-            raise UserError(
-                f"training.regularization.kl_to_base: method '{method}' has no adapter to "
-                "switch off for the base distribution; use an adapter method (lora, ...)"
-            )
         self.weights = [p for p in model.parameters() if p.requires_grad]
         self.anchors = None
         if reg.l2 and reg.l2_to_start:  # L2-SP: a frozen copy of the starting values

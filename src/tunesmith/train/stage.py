@@ -167,7 +167,8 @@ def _reset(run_dir: RunDir) -> list[Path]:
 
 
 def _scratch(run_dir: RunDir) -> list[Path]:
-    return [run_dir.train / "checkpoints"]  # the finished adapter is saved
+    # resume state: the finished adapter (or model) is saved, and holds the best weights
+    return [run_dir.train / "checkpoints", run_dir.train / "best"]
 
 
 def _centralised(recipe: Recipe) -> bool:

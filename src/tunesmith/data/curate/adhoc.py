@@ -20,6 +20,7 @@ from tunesmith.errors import UserError, suggest
 
 STEP_KEYS = tuple(CurationConfig.model_fields)
 SAMPLE_ROWS = 1000  # rows looked at for a field's presence and shape
+NO_ID = object()  # a record of the file without an `id` of its own
 
 
 def curation_config(
@@ -70,11 +71,13 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
 @dataclass
 class FileShape:
     """What `rows_from_file` changed in the rows for curation, undone by `in_file_shape`:
-    ShareGPT fields read as chat messages, and nested fields (a dotted path such as meta.body)
-    lifted to a top-level key of that whole name."""
+    ShareGPT fields read as chat messages, nested fields (a dotted path such as meta.body)
+    lifted to a top-level key of that whole name, and the string `id` every row gets (`ids`:
+    curation id -> the record's own id, NO_ID when it had none)."""
 
     sharegpt: list[str] = field(default_factory=list)
     nested: list[str] = field(default_factory=list)
+    ids: dict[str, Any] = field(default_factory=dict)
 
 
 def rows_from_file(path: str | Path, fields: list[str] | None, label_field: str | None):
@@ -110,15 +113,16 @@ def rows_from_file(path: str | Path, fields: list[str] | None, label_field: str 
             )
     ids = [r.get("id") for r in records]
     keep_ids = all(i is not None for i in ids) and len(set(map(str, ids))) == len(ids)
-    rows = []
+    rows, own_ids = [], {}
     for index, record in enumerate(records):
         row = {k: v for k, v in record.items() if k not in SOURCE_KEYS}
         row["id"] = str(record["id"]) if keep_ids else f"line-{record_number(record, index)}"
+        own_ids[row["id"]] = record.get("id", NO_ID)
         row.update(_lifted(record, nested))
         rows.append(
             {**row, **{f: as_messages(row[f]) for f in sharegpt if _is_sharegpt(row.get(f))}}
         )
-    return rows, fields, FileShape(sharegpt, nested)
+    return rows, fields, FileShape(sharegpt, nested, own_ids)
 
 
 def _lifted(record: dict, nested: list[str]) -> dict:
@@ -128,8 +132,21 @@ def _lifted(record: dict, nested: list[str]) -> dict:
 
 
 def in_file_shape(rows: list[dict], shape: FileShape) -> list[dict]:
-    """Curated rows in the shape the file had: ShareGPT turns, nested fields at their path."""
-    return [_nest(row, shape.nested) for row in with_sharegpt(rows, shape.sharegpt)]
+    """Curated rows in the shape the file had: ShareGPT turns, nested fields at their path, each
+    row's own id (none when it had none; a copy `augment` or `balance` added keeps the id that
+    names its source row)."""
+    rows = [_nest(row, shape.nested) for row in with_sharegpt(rows, shape.sharegpt)]
+    return [_own_id(row, shape.ids) for row in rows]
+
+
+def _own_id(row: dict, ids: dict[str, Any]) -> dict:
+    """`row` with the id its record had in the file (its value and type, or no id at all)."""
+    if row.get("id") not in ids:
+        return row
+    own = ids[row["id"]]
+    if own is NO_ID:
+        return {k: v for k, v in row.items() if k != "id"}
+    return {**row, "id": own}
 
 
 def _nest(row: dict, nested: list[str]) -> dict:

@@ -142,3 +142,33 @@ def test_validate_and_tune_refuse_an_unread_key_in_one_line(tiny_recipe, tmp_pat
     done = tunesmith(command, path, "-o", hpo)
     assert_user_error(done, "error: search.space.export.formats: no trial reads it")
     assert not (hpo / "study.journal").exists()
+
+
+@pytest.mark.parametrize(
+    ("metric", "message"),
+    [
+        ("rogue", "search.metric: unknown metric 'rogue' (did you mean 'rouge'?)"),
+        ("perplexity", "search.metric: val_metric maximises its metric; search perplexity"),
+    ],
+)
+def test_validate_refuses_a_search_metric_no_trial_could_maximise(tiny_recipe, metric, message):
+    """Before, a misspelt metric passed `validate` and every trial trained, then failed; and
+    `perplexity` was maximised, so the worst trial became best.yaml."""
+    from test_cli import assert_user_error, tunesmith
+
+    path = search_recipe(tiny_recipe, objective="val_metric", metric=metric)
+    assert_user_error(tunesmith("validate", path), "recipe.yaml:", message)
+
+
+def test_validate_refuses_val_metric_on_a_task_without_one(tiny_recipe):
+    from test_cli import assert_user_error, tunesmith
+
+    path = search_recipe(tiny_recipe, objective="val_metric")
+    done = tunesmith(
+        "validate", path, "--set", "task=completion", "--set", "data.text_field=description"
+    )
+    assert_user_error(
+        done, "error: search.objective: task 'completion' has no metric besides perplexity"
+    )
+    fine = tunesmith("validate", search_recipe(tiny_recipe, objective="val_metric"))
+    assert "search.objective: ok (val_metric maximises rouge)" in fine.stderr

@@ -18,7 +18,7 @@ from tunesmith.config.federated import FederatedConfig
 from tunesmith.config.group import GroupConfig
 from tunesmith.config.label_text import label_text
 from tunesmith.config.search import SearchConfig
-from tunesmith.config.tasks import TASKS, task_spec
+from tunesmith.config.tasks import METRIC_NAMES, TASKS, check_metric_name, task_spec
 from tunesmith.config.template import fill_template, parse_template, plain_slots, template_fields
 from tunesmith.config.tracking import TrackingConfig
 from tunesmith.config.training import LoraTraining, TrainingConfig, default_method
@@ -232,9 +232,6 @@ class GenerationConfig(Section):
         return value
 
 
-METRIC_NAMES = ("perplexity", "rouge", "bleu", "accuracy", "precision", "recall", "f1")
-
-
 class TargetConfig(Section):
     metric: str | None = Field(
         None,
@@ -324,14 +321,8 @@ class EvaluationConfig(Section):
     @classmethod
     @rule(f"each one of {', '.join(METRIC_NAMES)}")
     def _known_metrics(cls, value: list[str] | None) -> list[str] | None:
-        from tunesmith.errors import suggest
-
         for name in value or []:
-            if name not in METRIC_NAMES:
-                raise ValueError(
-                    f"unknown metric '{name}'{suggest(name, METRIC_NAMES)}; "
-                    f"known: {', '.join(METRIC_NAMES)}"
-                )
+            check_metric_name(name)
         return value
 
 

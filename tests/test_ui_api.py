@@ -203,12 +203,19 @@ def test_a_json_body_that_cannot_be_read_is_a_4xx_with_one_message(client, runs,
 @pytest.mark.parametrize(
     "field, message",
     [
-        ({"max_new_tokens": 1e400}, "max_new_tokens: a whole number"),  # inf
-        ({"max_new_tokens": -1e400}, "max_new_tokens: a whole number"),
-        ({"max_new_tokens": float("nan")}, "max_new_tokens: a whole number"),
-        ({"max_new_tokens": "9" * 5000}, "max_new_tokens: a whole number"),
-        ({"max_new_tokens": None}, "max_new_tokens: a whole number"),
-        ({"temperature": 0.7}, "temperature: not a playground setting"),
+        ({"max_new_tokens": 1e400}, "max_new_tokens: input should be a valid integer"),  # inf
+        ({"max_new_tokens": -1e400}, "max_new_tokens: input should be a valid integer"),
+        ({"max_new_tokens": float("nan")}, "max_new_tokens: input should be a valid integer"),
+        ({"max_new_tokens": "9" * 5000}, "max_new_tokens: input should be a valid integer"),
+        ({"max_new_tokens": None}, "max_new_tokens: input should be a valid integer, not null"),
+        # values that str() / int() used to turn into a prompt or a token count
+        ({"max_new_tokens": "12"}, "max_new_tokens: input should be a valid integer, not a str"),
+        ({"max_new_tokens": True}, "max_new_tokens: input should be a valid integer, not true"),
+        ({"max_new_tokens": 3.9}, "max_new_tokens: input should be a valid integer, not a num"),
+        ({"prompt": None}, "prompt: input should be a valid string, not null"),
+        ({"prompt": ["hi"]}, "prompt: input should be a valid string, not an array"),
+        ({"system": 1}, "system: input should be a valid string, not a number"),
+        ({"temperature": 0.7}, "temperature: not a field of a playground prompt (only prompt,"),
     ],
 )
 def test_playground_settings_out_of_reason_are_a_400(client, field, message):

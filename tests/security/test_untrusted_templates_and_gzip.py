@@ -29,6 +29,23 @@ def test_input_field_that_is_not_a_plain_slot_is_refused(field):
         _recipe(field)
 
 
+@pytest.mark.parametrize("field", ["{0}", "{body}", "{{body}}", "body}}"])
+def test_input_field_with_braces_is_refused_not_read_as_literal_text(field):
+    """'{0}' or '{body}' made the prompt template '{{0}}' / '{{body}}': every prompt was the
+    literal text, and validate said ok."""
+    with pytest.raises(UserError) as error:
+        _recipe(field)
+    assert f"data.input_field: '{field}' is a field name, not a template" in str(error.value)
+
+
+def test_a_missing_input_field_names_the_key_the_user_wrote():
+    from tunesmith.data.examples import to_examples
+
+    with pytest.raises(UserError) as error:
+        to_examples(_recipe("body"), "x.jsonl", [{"text": "a", "summary": "b"}], "train")
+    assert "missing field 'body' (recipe key data.input_field;" in str(error.value)
+
+
 def test_plain_input_field_is_kept():
     recipe = _recipe("body_text-2")
     assert recipe.data.template() == "{body_text-2}"

@@ -184,10 +184,15 @@ class DataConfig(Section):
 
     @field_validator("input_field")
     @classmethod
-    @rule("a field name, or field.key for a key of an object field")
+    @rule("a field name (no braces), or field.key for a key of an object field")
     def _field_is_a_slot(cls, value: str | None) -> str | None:
         # without a prompt_template the prompt is "{<input_field>}": the same slot rules
         if value is not None:
+            if "{" in value or "}" in value:  # '{0}' made the slot '{{0}}': literal text
+                raise ValueError(
+                    f"'{value}' is a field name, not a template: write it without braces, "
+                    "or give data.prompt_template"
+                )
             plain_slots("{" + value + "}", "input_field")
         return value
 

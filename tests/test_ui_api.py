@@ -510,3 +510,25 @@ def test_a_recipe_path_on_this_machine_needs_the_token_and_keeps_its_relative_pa
     assert str(tmp_path / "proj" / "data") in page.text  # data path resolved from the recipe
     missing = client.post("/new/recipe", data={"recipe_path": path + ".x", "token": TOKEN})
     assert missing.status_code == 400 and "recipe file not found" in missing.text
+
+
+def test_a_finished_federated_run_is_finished_and_has_no_train_stage(client, runs):
+    """A federated run trains in the `federated` stage: the UI added the basic `train` stage
+    as pending, so a finished federated run (started from the UI or not) showed `stopped`."""
+    from tunesmith.artifacts import RunDir
+
+    root = runs / "fed-1"
+    run_dir = RunDir(root)
+    for stage in ("data", "federated", "evaluate", "report"):
+        run_dir.update_stage(stage, status="done", seconds=1.0)
+    recipe = {"name": "fed", "task": "summarization", "federated": {"clients": 2}}
+    (root / "recipe.yaml").write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    progress = client.get("/api/runs/fed-1/progress").json()
+    assert progress["state"] == "finished"
+    assert list(progress["stages"]) == ["data", "federated", "evaluate", "report"]
+    row = next(r for r in client.get("/api/runs").json()["runs"] if r["name"] == "fed-1")
+    assert row["stages"] == dict.fromkeys(["data", "federated", "evaluate", "report"], "done")
+    (root / "manifest.json").unlink()  # not started yet: its stages to come, as they will run
+    assert client.get("/api/runs/fed-1/progress").json()["stages"] == dict.fromkeys(
+        ["data", "federated", "evaluate", "report"], "pending"
+    )

@@ -445,6 +445,16 @@ def test_missing_runs_folder_and_port_in_use_are_clear(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_ui_is_a_command_with_options_not_a_group_of_commands(tmp_path):
+    """Its help read `tunesmith ui [OPTIONS] COMMAND [ARGS]...`, with no command to give."""
+    run = [sys.executable, "-m", "tunesmith.cli", "ui"]
+    shown = subprocess.run([*run, "--help"], capture_output=True, text=True, timeout=60)
+    assert "Usage: tunesmith ui [OPTIONS]" in shown.stdout and "COMMAND" not in shown.stdout
+    extra = subprocess.run([*run, "extra"], capture_output=True, text=True, timeout=60)
+    assert extra.returncode == 2
+    assert "error: Got unexpected extra argument(s) (extra)" in extra.stderr
+
+
 def test_playground_streams_the_base_model_and_explains_a_missing_adapter(tmp_path, tiny_model_dir):
     runs = tmp_path / "runs"
     make_run(runs, "play-1", model=str(tiny_model_dir), report=False)

@@ -142,3 +142,53 @@ def test_validate_and_tune_refuse_an_unread_key_in_one_line(tiny_recipe, tmp_pat
     done = tunesmith(command, path, "-o", hpo)
     assert_user_error(done, "error: search.space.export.formats: no trial reads it")
     assert not (hpo / "study.journal").exists()
+
+
+@pytest.mark.parametrize(
+    ("metric", "message"),
+    [
+        ("rogue", "search.metric: unknown metric 'rogue' (did you mean 'rouge'?)"),
+        ("perplexity", "search.metric: val_metric maximises its metric; search perplexity"),
+    ],
+)
+def test_validate_refuses_a_search_metric_no_trial_could_maximise(tiny_recipe, metric, message):
+    """Before, a misspelt metric passed `validate` and every trial trained, then failed; and
+    `perplexity` was maximised, so the worst trial became best.yaml."""
+    from test_cli import assert_user_error, tunesmith
+
+    path = search_recipe(tiny_recipe, objective="val_metric", metric=metric)
+    assert_user_error(tunesmith("validate", path), "recipe.yaml:", message)
+
+
+def test_validate_refuses_val_metric_on_a_task_without_one(tiny_recipe):
+    from test_cli import assert_user_error, tunesmith
+
+    path = search_recipe(tiny_recipe, objective="val_metric")
+    done = tunesmith(
+        "validate", path, "--set", "task=completion", "--set", "data.text_field=description"
+    )
+    assert_user_error(
+        done, "error: search.objective: task 'completion' has no metric besides perplexity"
+    )
+    fine = tunesmith("validate", search_recipe(tiny_recipe, objective="val_metric"))
+    assert "search.objective: ok (val_metric maximises rouge)" in fine.stderr
+
+
+def test_epochs_under_a_fixed_max_steps_is_refused(tiny_recipe):
+    """`max_steps` overrides `epochs`: searching epochs under it trained every trial for the
+    same steps, while validate said every key was read."""
+    from tunesmith.tune.reads import check_space_is_read
+
+    epochs = {"training.epochs": {"type": "float", "low": 0.5, "high": 3}}
+    recipe = load_recipe(search_recipe(tiny_recipe, space=epochs))  # max_steps: 4
+    with pytest.raises(UserError) as caught:
+        check_space_is_read(recipe, check_space(recipe))
+    assert str(caught.value) == (
+        "search.space.training.epochs: training.max_steps (4) overrides it, so it changes no "
+        "trial's training; leave training.max_steps unset (null) or training.epochs out"
+    )
+    steps = {"type": "categorical", "choices": [4, None]}  # epochs read when max_steps is null
+    both = load_recipe(search_recipe(tiny_recipe, space={**epochs, "training.max_steps": steps}))
+    check_space_is_read(both, check_space(both))
+    unset = override_recipe(recipe, {"training.max_steps": None})
+    check_space_is_read(unset, check_space(unset))

@@ -203,12 +203,19 @@ def test_a_json_body_that_cannot_be_read_is_a_4xx_with_one_message(client, runs,
 @pytest.mark.parametrize(
     "field, message",
     [
-        ({"max_new_tokens": 1e400}, "max_new_tokens: a whole number"),  # inf
-        ({"max_new_tokens": -1e400}, "max_new_tokens: a whole number"),
-        ({"max_new_tokens": float("nan")}, "max_new_tokens: a whole number"),
-        ({"max_new_tokens": "9" * 5000}, "max_new_tokens: a whole number"),
-        ({"max_new_tokens": None}, "max_new_tokens: a whole number"),
-        ({"temperature": 0.7}, "temperature: not a playground setting"),
+        ({"max_new_tokens": 1e400}, "max_new_tokens: input should be a valid integer"),  # inf
+        ({"max_new_tokens": -1e400}, "max_new_tokens: input should be a valid integer"),
+        ({"max_new_tokens": float("nan")}, "max_new_tokens: input should be a valid integer"),
+        ({"max_new_tokens": "9" * 5000}, "max_new_tokens: input should be a valid integer"),
+        ({"max_new_tokens": None}, "max_new_tokens: input should be a valid integer, not null"),
+        # values that str() / int() used to turn into a prompt or a token count
+        ({"max_new_tokens": "12"}, "max_new_tokens: input should be a valid integer, not a str"),
+        ({"max_new_tokens": True}, "max_new_tokens: input should be a valid integer, not true"),
+        ({"max_new_tokens": 3.9}, "max_new_tokens: input should be a valid integer, not a num"),
+        ({"prompt": None}, "prompt: input should be a valid string, not null"),
+        ({"prompt": ["hi"]}, "prompt: input should be a valid string, not an array"),
+        ({"system": 1}, "system: input should be a valid string, not a number"),
+        ({"temperature": 0.7}, "temperature: not a field of a playground prompt (only prompt,"),
     ],
 )
 def test_playground_settings_out_of_reason_are_a_400(client, field, message):
@@ -438,6 +445,16 @@ def test_missing_runs_folder_and_port_in_use_are_clear(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_ui_is_a_command_with_options_not_a_group_of_commands(tmp_path):
+    """Its help read `tunesmith ui [OPTIONS] COMMAND [ARGS]...`, with no command to give."""
+    run = [sys.executable, "-m", "tunesmith.cli", "ui"]
+    shown = subprocess.run([*run, "--help"], capture_output=True, text=True, timeout=60)
+    assert "Usage: tunesmith ui [OPTIONS]" in shown.stdout and "COMMAND" not in shown.stdout
+    extra = subprocess.run([*run, "extra"], capture_output=True, text=True, timeout=60)
+    assert extra.returncode == 2
+    assert "error: Got unexpected extra argument(s) (extra)" in extra.stderr
+
+
 def test_playground_streams_the_base_model_and_explains_a_missing_adapter(tmp_path, tiny_model_dir):
     runs = tmp_path / "runs"
     make_run(runs, "play-1", model=str(tiny_model_dir), report=False)
@@ -503,3 +520,25 @@ def test_a_recipe_path_on_this_machine_needs_the_token_and_keeps_its_relative_pa
     assert str(tmp_path / "proj" / "data") in page.text  # data path resolved from the recipe
     missing = client.post("/new/recipe", data={"recipe_path": path + ".x", "token": TOKEN})
     assert missing.status_code == 400 and "recipe file not found" in missing.text
+
+
+def test_a_finished_federated_run_is_finished_and_has_no_train_stage(client, runs):
+    """A federated run trains in the `federated` stage: the UI added the basic `train` stage
+    as pending, so a finished federated run (started from the UI or not) showed `stopped`."""
+    from tunesmith.artifacts import RunDir
+
+    root = runs / "fed-1"
+    run_dir = RunDir(root)
+    for stage in ("data", "federated", "evaluate", "report"):
+        run_dir.update_stage(stage, status="done", seconds=1.0)
+    recipe = {"name": "fed", "task": "summarization", "federated": {"clients": 2}}
+    (root / "recipe.yaml").write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    progress = client.get("/api/runs/fed-1/progress").json()
+    assert progress["state"] == "finished"
+    assert list(progress["stages"]) == ["data", "federated", "evaluate", "report"]
+    row = next(r for r in client.get("/api/runs").json()["runs"] if r["name"] == "fed-1")
+    assert row["stages"] == dict.fromkeys(["data", "federated", "evaluate", "report"], "done")
+    (root / "manifest.json").unlink()  # not started yet: its stages to come, as they will run
+    assert client.get("/api/runs/fed-1/progress").json()["stages"] == dict.fromkeys(
+        ["data", "federated", "evaluate", "report"], "pending"
+    )

@@ -29,6 +29,23 @@ def test_input_field_that_is_not_a_plain_slot_is_refused(field):
         _recipe(field)
 
 
+@pytest.mark.parametrize("field", ["{0}", "{body}", "{{body}}", "body}}"])
+def test_input_field_with_braces_is_refused_not_read_as_literal_text(field):
+    """'{0}' or '{body}' made the prompt template '{{0}}' / '{{body}}': every prompt was the
+    literal text, and validate said ok."""
+    with pytest.raises(UserError) as error:
+        _recipe(field)
+    assert f"data.input_field: '{field}' is a field name, not a template" in str(error.value)
+
+
+def test_a_missing_input_field_names_the_key_the_user_wrote():
+    from tunesmith.data.examples import to_examples
+
+    with pytest.raises(UserError) as error:
+        to_examples(_recipe("body"), "x.jsonl", [{"text": "a", "summary": "b"}], "train")
+    assert "missing field 'body' (recipe key data.input_field;" in str(error.value)
+
+
 def test_plain_input_field_is_kept():
     recipe = _recipe("body_text-2")
     assert recipe.data.template() == "{body_text-2}"
@@ -98,3 +115,36 @@ def test_a_data_file_that_is_a_device_or_a_pipe_is_refused(tmp_path, name):
         with pytest.raises(UserError, match="not a regular file") as error:
             read(path)
         assert str(path) in str(error.value)
+
+
+def test_recipe_paths_keep_their_symbolic_links(tmp_path):
+    """The loader made data paths absolute with Path.resolve(), which follows links: a
+    train.jsonl linked to a content store's blob (the Hugging Face hub cache, git-annex) was
+    read as '<hash>: unsupported data format', and one linked to /dev/zero as '/dev/zero:
+    unsupported data format' instead of the device refusal naming the user's file."""
+    from tunesmith.config.loader import load_recipe
+
+    blob = tmp_path / "blobs" / "0a1b2c3d"
+    blob.parent.mkdir()
+    blob.write_text('{"body": "a text", "summary": "short"}\n', encoding="utf-8")
+    (tmp_path / "train.jsonl").symlink_to(blob)
+    (tmp_path / "zero.jsonl").symlink_to("/dev/zero")
+    (tmp_path / "recipe.yaml").write_text(
+        "task: summarization\n"
+        "data: {train: train.jsonl, input_field: body, output_field: summary}\n",
+        encoding="utf-8",
+    )
+    recipe = load_recipe(tmp_path / "recipe.yaml")
+    assert recipe.data.train == str(tmp_path / "train.jsonl")
+    assert data_io.read_records(recipe.data.train)[0]["body"] == "a text"
+    zero = load_recipe(tmp_path / "recipe.yaml", ["data.train=zero.jsonl"])
+    with pytest.raises(UserError) as error:
+        data_io.read_records(zero.data.train)
+    assert (
+        str(error.value)
+        == f"{tmp_path / 'zero.jsonl'}: not a regular file (a device, pipe or socket)"
+    )
+    (tmp_path / "loop.jsonl").symlink_to(tmp_path / "loop.jsonl")  # Path.resolve(): RuntimeError
+    loop = load_recipe(tmp_path / "recipe.yaml", ["data.train=loop.jsonl"])
+    with pytest.raises(UserError, match=r"loop.jsonl: data file not found \(a symbolic link"):
+        data_io.read_records(loop.data.train)

@@ -45,9 +45,11 @@ def _options(
 
 def _mount_ui_commands() -> None:
     from tunesmith.cli.human_cmd import human_app
-    from tunesmith.cli.ui_cmd import ui_app
+    from tunesmith.cli.ui_cmd import ui
 
-    app.add_typer(ui_app, name="ui", help="Web app over a runs folder (needs the ui extra).")
+    # a command, not a group: its help read `tunesmith ui [OPTIONS] COMMAND [ARGS]...` with
+    # no command to give, and `tunesmith ui extra` said "No such command"
+    app.command("ui", help="Web app over a runs folder (needs the ui extra).")(ui)
     app.add_typer(human_app, name="human", help="Blind human evaluation: summary, CSV sheets.")
 
 

@@ -9,10 +9,7 @@ import typer
 
 from tunesmith.errors import UserError
 
-ui_app = typer.Typer(no_args_is_help=False)
 
-
-@ui_app.callback(invoke_without_command=True)
 def ui(
     runs: Path = typer.Option(
         Path("runs"), "--runs", help="Runs folder to show and start runs in."

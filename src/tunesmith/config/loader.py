@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, NamedTuple, Union, get_args, get_origin
@@ -126,24 +127,32 @@ def _has_error(raw: dict[str, Any], error) -> bool:
     return False
 
 
+def _absolute(base: Path, name: str) -> str:
+    """`name` made absolute from the recipe's folder, its symbolic links kept: a file's kind
+    is read from its name, and a link into a content store (the Hugging Face hub cache,
+    git-annex, DVC) points at a blob named by its hash, which Path.resolve() put in its place
+    (`unsupported data format`, naming a file the user never wrote)."""
+    return os.path.abspath(base / Path(name).expanduser())
+
+
 def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
     for *sections, key in PATH_FIELDS:
         block = raw
         for section in sections:
             block = block.get(section) if isinstance(block, dict) else None
         if isinstance(block, dict) and isinstance(block.get(key), str):
-            block[key] = str((base / block[key]).resolve())
+            block[key] = _absolute(base, block[key])
     pretrain = raw.get("pretrain")
     if isinstance(pretrain, dict) and isinstance(pretrain.get("corpus"), str | list):
         corpus = pretrain["corpus"]
         paths = [corpus] if isinstance(corpus, str) else corpus
-        pretrain["corpus"] = [str((base / p).resolve()) if isinstance(p, str) else p for p in paths]
+        pretrain["corpus"] = [_absolute(base, p) if isinstance(p, str) else p for p in paths]
     for block in _lexicon_blocks(raw):
-        block["lexicon"] = str((base / block["lexicon"]).resolve())
+        block["lexicon"] = _absolute(base, block["lexicon"])
     model = raw.get("model")
     name = model.get("name") if isinstance(model, dict) else model
     if isinstance(name, str) and (name.startswith((".", "/", "~")) or name.endswith(".gguf")):
-        resolved = str((base / Path(name).expanduser()).resolve())
+        resolved = _absolute(base, name)
         if isinstance(model, dict):
             model["name"] = resolved
         else:

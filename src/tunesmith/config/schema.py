@@ -18,7 +18,7 @@ from tunesmith.config.federated import FederatedConfig
 from tunesmith.config.group import GroupConfig
 from tunesmith.config.label_text import label_text
 from tunesmith.config.search import SearchConfig
-from tunesmith.config.tasks import TASKS, task_spec
+from tunesmith.config.tasks import METRIC_NAMES, TASKS, check_metric_name, task_spec
 from tunesmith.config.template import fill_template, parse_template, plain_slots, template_fields
 from tunesmith.config.tracking import TrackingConfig
 from tunesmith.config.training import LoraTraining, TrainingConfig, default_method
@@ -184,10 +184,15 @@ class DataConfig(Section):
 
     @field_validator("input_field")
     @classmethod
-    @rule("a field name, or field.key for a key of an object field")
+    @rule("a field name (no braces), or field.key for a key of an object field")
     def _field_is_a_slot(cls, value: str | None) -> str | None:
         # without a prompt_template the prompt is "{<input_field>}": the same slot rules
         if value is not None:
+            if "{" in value or "}" in value:  # '{0}' made the slot '{{0}}': literal text
+                raise ValueError(
+                    f"'{value}' is a field name, not a template: write it without braces, "
+                    "or give data.prompt_template"
+                )
             plain_slots("{" + value + "}", "input_field")
         return value
 
@@ -230,9 +235,6 @@ class GenerationConfig(Section):
         if isinstance(value, list) and any(s == "" for s in value):
             raise ValueError("an empty stop string would end every answer before it starts")
         return value
-
-
-METRIC_NAMES = ("perplexity", "rouge", "bleu", "accuracy", "precision", "recall", "f1")
 
 
 class TargetConfig(Section):
@@ -325,14 +327,8 @@ class EvaluationConfig(Section):
     @classmethod
     @rule(f"each one of {', '.join(METRIC_NAMES)}")
     def _known_metrics(cls, value: list[str] | None) -> list[str] | None:
-        from tunesmith.errors import suggest
-
         for name in value or []:
-            if name not in METRIC_NAMES:
-                raise ValueError(
-                    f"unknown metric '{name}'{suggest(name, METRIC_NAMES)}; "
-                    f"known: {', '.join(METRIC_NAMES)}"
-                )
+            check_metric_name(name)
         return value
 
 

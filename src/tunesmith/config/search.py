@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from tunesmith.config.base import Section, rule
+from tunesmith.config.tasks import METRIC_NAMES, check_metric_name
 
 Choice = str | int | float | bool | dict | list | None
 
@@ -147,6 +148,21 @@ class SearchConfig(Section):
     final: bool = Field(
         True, description="After the search, run best and default recipes once on test."
     )
+
+    @field_validator("metric")
+    @classmethod
+    @rule(f"one of {', '.join(n for n in METRIC_NAMES if n != 'perplexity')}")
+    def _maximised_metric(cls, value: str | None) -> str | None:
+        """A typo would pass until every trial had trained and then failed, and `perplexity`
+        would be maximised (the worst trial judged best): both are refused up front."""
+        if value is not None:
+            check_metric_name(value)
+            if value == "perplexity":
+                raise ValueError(
+                    "val_metric maximises its metric; search perplexity with "
+                    "`objective: val_perplexity`"
+                )
+        return value
 
     @field_validator("timeout")
     @classmethod

@@ -21,6 +21,21 @@ METRIC_KEYS: dict[str, tuple[str, ...]] = {
     "f1": ("f1",),
 }
 
+METRIC_NAMES = tuple(METRIC_KEYS)
+
+
+def check_metric_name(name: str) -> None:
+    """ValueError unless `name` is a metric (evaluation.metrics, search.metric), with a
+    did-you-mean."""
+    from tunesmith.errors import suggest
+
+    if name not in METRIC_NAMES:
+        raise ValueError(
+            f"unknown metric '{name}'{suggest(name, METRIC_NAMES)}; "
+            f"known: {', '.join(METRIC_NAMES)}"
+        )
+
+
 PROMPT_FIELDS = {"input_field": "prompt", "output_field": "response", "prompt_template": None}
 
 

@@ -213,7 +213,8 @@ def _prompt(data, path, record: dict) -> str:
     """The record's prompt: the template filled, its optional sections kept or dropped."""
 
     def value(name: str) -> str:
-        return _text(path, record, name, "data.prompt_template", data.fill_missing)
+        key = "data.input_field" if data.prompt_template is None else "data.prompt_template"
+        return _text(path, record, name, key, data.fill_missing)
 
     def filled(name: str) -> bool:  # a section's field: null or missing reads as blank
         try:

@@ -30,7 +30,8 @@ def read_records(path: str | Path, csv_delimiter: str = "auto") -> list[dict]:
     (data.csv_delimiter), or with `auto` tab for .tsv and the one its header shows for .csv."""
     path = Path(path)
     if not path.exists():
-        raise UserError(f"{path}: data file not found")
+        dangling = " (a symbolic link to nothing, or a loop)" if path.is_symlink() else ""
+        raise UserError(f"{path}: data file not found{dangling}")
     if path.is_dir():
         rows = _read_saved_dataset(path)
     else:

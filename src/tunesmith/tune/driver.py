@@ -289,4 +289,20 @@ def _space_is_read(recipe: Recipe, facts) -> list[str]:
     return [f"search.space: ok ({keys} keys, every value accepted and read by trials)"]
 
 
-register_driver(DriverSpec("tune", preflight=(PreflightHook("search", _space_is_read),)))
+def _objective_has_metric(recipe: Recipe, facts) -> list[str]:
+    """`objective: val_metric` on a task with no metric but perplexity (completion) would
+    stop `tune` at once: `validate` says so too."""
+    if recipe.search is None or recipe.search.objective != "val_metric":
+        return []
+    return [f"search.objective: ok (val_metric maximises {metric_name(recipe)})"]
+
+
+register_driver(
+    DriverSpec(
+        "tune",
+        preflight=(
+            PreflightHook("search", _space_is_read),
+            PreflightHook("search", _objective_has_metric),
+        ),
+    )
+)

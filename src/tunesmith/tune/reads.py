@@ -11,6 +11,10 @@ from tunesmith.config import Recipe, recipe_hash
 from tunesmith.config.search import SearchConfig
 from tunesmith.errors import UserError
 
+# A setting another one replaces when that one is set (`max_steps` "overrides epochs"): its
+# value changes the stage's configuration hash, but not a step a trial trains.
+OVERRIDDEN_BY = {"epochs": "max_steps"}
+
 
 def check_space_is_read(recipe: Recipe, space: dict) -> None:
     """UserError naming the first key of `space` whose values no trial reads."""
@@ -28,6 +32,31 @@ def check_space_is_read(recipe: Recipe, space: dict) -> None:
                 f"is judged on {objective}; none of them depends on it), so every trial would "
                 "be the same; search a key they read, or leave it out"
             )
+        _check_not_overridden(recipe, key, space)
+
+
+def _check_not_overridden(recipe: Recipe, key: str, space: dict) -> None:
+    """`training.epochs` searched under a fixed `training.max_steps` trains every trial for
+    the same steps: refused like a key no trial reads."""
+    from tunesmith.config.space import candidate_values
+
+    section, _, name = key.rpartition(".")
+    other = OVERRIDDEN_BY.get(name)
+    if other is None:
+        return
+    if f"{section}.{other}" in space:  # searched too: read when one of its values is unset
+        values = candidate_values(space[f"{section}.{other}"])
+    else:
+        owner = recipe
+        for part in section.split("."):
+            owner = getattr(owner, part, None)
+        values = [getattr(owner, other, None)]
+    if None not in values:
+        shown = values[0] if len(values) == 1 else "set by every choice"
+        raise UserError(
+            f"search.space.{key}: {section}.{other} ({shown}) overrides it, so it changes no "
+            f"trial's training; leave {section}.{other} unset (null) or {key} out"
+        )
 
 
 def trial_stages(recipe: Recipe) -> list[str]:

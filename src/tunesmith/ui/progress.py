@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from tunesmith.artifacts.processes import pid_alive
-from tunesmith.ui.runs import json_object, lenient_file, read_json, stage_statuses
+from tunesmith.ui.runs import json_object, lenient_file, read_json, read_recipe, stage_statuses
 
 LAUNCH_FILE = "ui-launch.json"  # written in logs/ by a run the UI started: pid, command
 LOG_TAIL_BYTES = 4000
@@ -16,7 +16,7 @@ LOG_TAIL_BYTES = 4000
 def run_progress(root: Path) -> dict:
     """Stage statuses, the current stage, training step/total, loss, val ppl and ETA."""
     stages = json_object(read_json(root, "manifest.json").get("stages"))
-    statuses = stage_statuses(stages, "pending")
+    statuses = stage_statuses(stages, "pending", read_recipe(root))
     current = next((s for s, v in statuses.items() if v == "running"), None)
     launch = read_json(root, f"logs/{LAUNCH_FILE}")
     alive = _alive(launch.get("pid")) if launch else None

@@ -7,16 +7,29 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict
 
 from tunesmith.errors import UserError
 from tunesmith.ui import playground
 from tunesmith.ui.app import page
-from tunesmith.ui.request_body import read_json_object
+from tunesmith.ui.request_body import read_json_model
 from tunesmith.ui.security import require_token, run_path
 
 router = APIRouter()
 MAX_PROMPT_CHARS = 8000
-FIELDS = ("prompt", "system", "max_new_tokens")
+
+
+class PlaygroundPrompt(BaseModel):
+    """The JSON body of a playground request: exactly these keys, each of its JSON type.
+
+    Read with str() / int(), a null prompt was answered as the text "None", a list as its
+    Python repr, and a max_new_tokens of "12", true or 3.9 was taken as 12, 1 or 3; a key
+    such as `temperature` would be ignored without a word (decoding is greedy)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    prompt: str
+    system: str = "tuned"
+    max_new_tokens: int = 64  # kept within 1..MAX_NEW_TOKENS by the stream
 
 
 @router.get("/runs/{name}/playground")
@@ -29,15 +42,10 @@ def playground_page(request: Request, name: str):
 async def generate(request: Request, name: str):
     require_token(request)
     root = run_path(request, name)
-    body = await read_json_object(request)
-    unknown = sorted(set(body) - set(FIELDS))
-    if unknown:  # e.g. a temperature: decoding is greedy, so it would be ignored without a word
-        raise UserError(f"{unknown[0]}: not a playground setting (only {', '.join(FIELDS)})")
-    prompt = str(body.get("prompt", ""))
+    body = await read_json_model(request, PlaygroundPrompt, "a playground prompt")
+    prompt, system, max_new = body.prompt, body.system, body.max_new_tokens
     if not prompt.strip() or len(prompt) > MAX_PROMPT_CHARS:
         raise UserError(f"prompt: between 1 and {MAX_PROMPT_CHARS} characters, please")
-    system = str(body.get("system", "tuned"))
-    max_new = _max_new_tokens(body.get("max_new_tokens", 64))
     # load errors become a JSON error before streaming starts; loading blocks, so off the loop
     await run_in_threadpool(playground.load, root, system)
 
@@ -59,13 +67,3 @@ def _event(piece: str | playground.Note) -> dict:
     if isinstance(piece, playground.Note):
         return {"text": piece.text + "\n", "note": True}
     return {"text": piece}
-
-
-def _max_new_tokens(value) -> int:
-    """A whole number of tokens (the stream keeps it within 1..MAX_NEW_TOKENS)."""
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):  # null, "many", NaN; 1e400 is inf: overflow
-        raise UserError(
-            f"max_new_tokens: a whole number, please (at most {playground.MAX_NEW_TOKENS})"
-        ) from None

@@ -53,7 +53,7 @@ def _read_info(path: Path) -> dict:
         "recipe_name": recipe.get("name", ""),
         "task": recipe.get("task", ""),
         "model": _model_name(recipe.get("model")),
-        "stages": stage_statuses(stages, "–"),
+        "stages": stage_statuses(stages, "–", recipe),
         "headline": headline(compare),
         "human": _human_headline(read_json(path, "eval/human.json")),
         "date": created if isinstance(created, str) and created else _file_date(path),
@@ -66,12 +66,21 @@ def json_object(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def stage_statuses(stages: dict, missing: str) -> dict[str, str]:
+def stage_statuses(stages: dict, missing: str, recipe: dict) -> dict[str, str]:
     """Every stage of the run in run order: those the manifest records (checks, pretrain,
     export... in the order they ran), then the basic ones not started yet (`missing`). Only
     the basic four were shown, so a run busy in checks showed no stage running."""
-    names = [*stages, *(s for s in STAGES if s not in stages)]
+    names = [*stages, *(s for s in basic_stages(recipe) if s not in stages)]
     return {s: json_object(stages.get(s)).get("status", missing) for s in names}
+
+
+def basic_stages(recipe: dict) -> tuple[str, ...]:
+    """The stages every run of `recipe` (its recipe.yaml, as read) has: a `federated:` run
+    trains in the federated stage, never in `train`, whose "pending" made a finished
+    federated run show as stopped."""
+    if recipe.get("federated") is None:
+        return STAGES
+    return tuple("federated" if stage == "train" else stage for stage in STAGES)
 
 
 def headline(compare: dict) -> dict | None:

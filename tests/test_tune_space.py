@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from tune_helpers import search_recipe
 
 from tunesmith.config import load_recipe
@@ -192,3 +193,27 @@ def test_epochs_under_a_fixed_max_steps_is_refused(tiny_recipe):
     check_space_is_read(both, check_space(both))
     unset = override_recipe(recipe, {"training.max_steps": None})
     check_space_is_read(unset, check_space(unset))
+
+
+def _federated(tiny_recipe, space: dict, max_steps):
+    path = search_recipe(tiny_recipe, space=space)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["training"]["max_steps"] = max_steps
+    raw["federated"] = {"clients": 2, "rounds": 1, "local_steps": 2}
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return load_recipe(path)
+
+
+@pytest.mark.parametrize("key", ["training.epochs", "training.max_steps", "training.eval_every"])
+def test_training_length_keys_are_refused_for_federated_trials(tiny_recipe, key):
+    """Federated clients train rounds x local_steps: searching how long training runs trained
+    every trial the same, while validate said every key was read."""
+    from tunesmith.tune.reads import check_space_is_read
+
+    space = {key: {"type": "categorical", "choices": [2, 3]}}
+    recipe = _federated(tiny_recipe, space, None if key == "training.epochs" else 4)
+    with pytest.raises(UserError, match=rf"search.space.{key}: no trial reads it .*federated"):
+        check_space_is_read(recipe, check_space(recipe))
+    rate = {"training.learning_rate": READ["training.learning_rate"]}
+    recipe = _federated(tiny_recipe, rate, 4)
+    check_space_is_read(recipe, check_space(recipe))  # what the clients do read

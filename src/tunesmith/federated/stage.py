@@ -140,8 +140,16 @@ def _summary(recipe, shares, val, strategy) -> dict:
     }
 
 
+# Training keys the clients never read: each round trains `federated.local_steps` steps
+# (federated/local.py sets max_steps, eval_every and checkpoint_every per round; epochs is then
+# overridden). Out of the stage's hash, so changing them re-runs nothing, and hyperparameter
+# search refuses them as keys no trial reads instead of training identical trials.
+UNREAD_TRAINING = {"epochs", "max_steps", "eval_every", "checkpoint_every"}
+
+
 def _config(recipe: Recipe) -> tuple:
-    return (recipe.task, recipe.model, recipe.training, recipe.federated)
+    training = recipe.training.model_dump(mode="json", exclude=UNREAD_TRAINING)
+    return (recipe.task, recipe.model, training, recipe.federated)
 
 
 def _inputs(recipe: Recipe, run_dir: RunDir) -> list[Path]:

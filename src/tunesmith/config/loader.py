@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, NamedTuple, Union, get_args, get_origin
@@ -74,7 +75,9 @@ def recipe_from_dict(
     except ValidationError as exc:
         error = exc.errors()[0]
         path = _key_path(error["loc"])
-        line = _line_of(yaml_root, path.keys)
+        # a whole-recipe rule is shown at the line of the key its message names; the `--set`
+        # to blame is the one that brings it in (replayed), not the one setting that key
+        line = _line_of(yaml_root, path.keys or _leading_key(str(error["msg"])))
         where = _override_source(error, path.keys, raw, overrides, folder) or (
             f"{source}:{line}" if line else source
         )
@@ -171,12 +174,28 @@ def _lexicon_blocks(raw: dict[str, Any]) -> list[dict]:
     return found
 
 
+# A dotted recipe key at the start of a message, followed by a space or a colon
+LEADING_KEY = re.compile(r"([a-z_]+(?:\.[a-z_0-9]+)*)[ :]")
+
+
+def _leading_key(message: str) -> tuple[str, ...]:
+    """The recipe key a whole-recipe rule's message starts with ('evaluation.target.metric
+    'bleu' is not computed'): its line is the one to show, not the recipe's first."""
+    match = LEADING_KEY.match(message.removeprefix("Value error, "))
+    if match is None or match.group(1).split(".")[0] not in Recipe.model_fields:
+        return ()
+    return tuple(match.group(1).split("."))
+
+
 def _describe(exc: ValidationError, path: _KeyPath, where: str) -> str:
-    """The first validation error as 'where: key.path: problem (did you mean ...)'."""
+    """The first validation error as 'where: key.path: problem (did you mean ...)'; a
+    whole-recipe rule whose message starts with the key it is about as 'where: message'."""
     errors = exc.errors()
     parts = path.keys
     loc = [str(p) for p in parts]
     key_path = ".".join(loc) or "(top level)"
+    if not loc and _leading_key(str(errors[0]["msg"])):
+        return f"{where}: {str(errors[0]['msg']).removeprefix('Value error, ')}"
     if errors[0]["type"] == "extra_forbidden":
         known = list(path.section.model_fields) if path.section else []
         hint = suggest(loc[-1], known)

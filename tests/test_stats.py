@@ -39,8 +39,13 @@ def test_bootstrap_interval_matches_a_direct_numpy_computation():
     direct = np.random.default_rng(7).integers(0, 50, size=(2000, 50))
     means = values[direct].mean(axis=1)
     assert out["value"] == pytest.approx(values.mean())
-    assert out["ci_low"] == pytest.approx(np.quantile(means, 0.025))
-    assert out["ci_high"] == pytest.approx(np.quantile(means, 0.975))
+    # the expanded percentile interval: each tail at 2 norm.sf(sqrt(n / (n - 1)) t_{n-1})
+    from scipy.stats import norm, t
+
+    tail = norm.sf(np.sqrt(50 / 49) * t.isf(0.025, 49))
+    assert 0.02 < tail < 0.025  # a little wider than the plain percentile interval
+    assert out["ci_low"] == pytest.approx(np.quantile(means, tail))
+    assert out["ci_high"] == pytest.approx(np.quantile(means, 1 - tail))
 
 
 def test_bootstrap_interval_agrees_with_scipy_percentile_bootstrap():
@@ -156,28 +161,50 @@ def test_macro_interval_contains_its_estimate_with_rare_classes(good):
         assert out["ci_low"] <= out["value"] <= out["ci_high"], (key, out)
 
 
-def test_macro_resamples_keep_every_reference_class_and_stay_paired():
+def test_macro_intervals_flag_classes_of_few_test_rows_and_stay_reproducible():
+    """The long tail's classes of one or two rows make the macro interval too narrow
+    (tunesmith.stats.calibration): row and pair say so, and the same seed gives the same
+    numbers."""
     from tunesmith.stats import compare_rows
 
     truth, guess, labels = long_tail(0, good=False)
     better = long_tail(0, good=True)[1]
     cols_a = columns_for(rows_of(guess, truth, names=("f1",), labels=labels), labels)
     cols_b = columns_for(rows_of(better, truth, names=("f1",), labels=labels), labels)
-    stat, idx = STATISTICS.get("recall"), resample_indices(len(truth), 500, 3)
-    rows = stat.resamples(cols_a, idx)
-    codes = cols_a["label_code"]
-    values, counts = np.unique(codes, return_counts=True)
-    seen_once = np.isin(codes, values[counts == 1])
-    varied = 0
-    for row in rows[:50]:
-        # every class seen twice or more keeps its count; those seen once are one pool
-        assert sorted(codes[row][~seen_once]) == sorted(codes[~seen_once])
-        assert seen_once[row].sum() == seen_once.sum()
-        varied += sorted(codes[row]) != sorted(codes)
-    assert varied == 50  # the pool is really drawn from, not kept as it is
-    assert np.array_equal(rows, stat.resamples(cols_b, idx))  # same draws for both models
-    delta = compare_rows(stat, cols_a, cols_b, idx, 0.05)
+    stat = STATISTICS.get("recall")
+    delta = compare_rows(stat, cols_a, cols_b, resample_indices(len(truth), 1000, 3), 0.05)
+    again = compare_rows(stat, cols_a, cols_b, resample_indices(len(truth), 1000, 3), 0.05)
+    assert delta == again
     assert delta["ci_low"] <= delta["delta"] <= delta["ci_high"]
+    assert delta["caution"].startswith("37 class(es) averaged over have fewer than 10 test rows")
+    assert "(fewest: 0)" in delta["caution"]  # c40: predicted, never true
+    row = row_interval(stat, cols_a, resample_indices(len(truth), 1000, 3), 0.05)
+    assert row["caution"] == delta["caution"]
+    # 30 rows of each of two classes: nothing to flag
+    plenty = columns_for(rows_of(["c0", "c1"] * 30, ["c0", "c1"] * 30, ("f1",), labels), labels)
+    assert "caution" not in row_interval(stat, plenty, resample_indices(60, 1000, 0), 0.05)
+
+
+def test_the_report_says_when_a_macro_interval_rests_on_few_rows():
+    from tunesmith.config.loader import recipe_from_dict
+    from tunesmith.evaluate.comparison import build_compare
+    from tunesmith.report.html import environment
+    from tunesmith.stats import compare_rows
+
+    truth, guess, labels = long_tail(0, good=False)
+    cols = columns_for(rows_of(guess, truth, names=("f1",), labels=labels), labels)
+    idx, stat = resample_indices(len(truth), 1000, 0), STATISTICS.get("f1")
+    pair = compare_rows(stat, cols, cols, idx, 0.05)
+    stats = {
+        "rows": {"base": {"f1": row_interval(stat, cols, idx, 0.05)}},
+        "comparisons": [{"a": "base", "b": "tuned", "metrics": {"f1": pair}}],
+    }
+    recipe = recipe_from_dict(
+        {"task": "summarization", "data": {"train": "x", "input_field": "a", "output_field": "b"}}
+    )
+    compare = build_compare(recipe, stats, {"base": "Base"}, len(truth))
+    page = environment().get_template("eval_headline.html.j2").render(compare=compare)
+    assert f"f1 intervals: {pair['caution']}." in page
 
 
 def test_exact_mcnemar_matches_statsmodels():

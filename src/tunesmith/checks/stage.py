@@ -152,5 +152,8 @@ register_stage(
         applies=_applies,
         preflight=(PreflightHook("files", _lexicons_read),),
         fits_test=_fits_test,
+        # 2: its intervals recalibrated as evaluate's (evaluate revision 5); its inputs are the
+        # models, not evaluate's outputs, so without this a folder kept the old intervals
+        revision=2,
     )
 )

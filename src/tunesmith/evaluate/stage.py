@@ -314,8 +314,11 @@ def _register() -> None:
     # version 2); a folder scored the earlier way is scored again (its generations are reused)
     # 4: classification: the default positive class (ties, balanced training data) and
     # generated answers matched to labels through quotes and punctuation
+    # 5: intervals recalibrated by simulation (tunesmith.stats.calibration): expanded
+    # percentile intervals, macro P/R/F1 resampled without holding class counts fixed, and a
+    # `caution` on macro intervals over a class of fewer than 10 test rows
     register_stage(
-        StageSpec("evaluate", 40, _config, stage_inputs, _outputs, _run_with_bars, revision=4)
+        StageSpec("evaluate", 40, _config, stage_inputs, _outputs, _run_with_bars, revision=5)
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 
@@ -10,49 +12,40 @@ def resample_indices(n: int, resamples: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
 
 
-def stratified(idx: np.ndarray, strata: np.ndarray) -> np.ndarray:
-    """Resamples of idx's shape drawn with replacement within each stratum, in place of idx.
-
-    Every stratum of two or more rows keeps its size in every resample. The strata of a
-    single row are drawn together, as one pool: alone, such a row would be the same in every
-    resample and add no spread at all (six classes seen once each gave an interval of zero
-    width and a "significant" difference between two equally accurate models). The draws
-    come from a generator seeded by idx's first row, so they are reproducible from the
-    bootstrap seed and identical for the two rows of a paired comparison (same idx, strata).
-    """
-    rng = np.random.default_rng(idx[0])
-    drawn = np.empty_like(idx)
-    for members in _pools(strata):
-        drawn[:, members] = members[rng.integers(0, members.size, (idx.shape[0], members.size))]
-    return drawn
-
-
-def _pools(strata: np.ndarray) -> list[np.ndarray]:
-    """The row indices of each stratum of two or more rows, then those of all single rows."""
-    values, counts = np.unique(strata, return_counts=True)
-    pools = [np.flatnonzero(strata == v) for v, c in zip(values, counts, strict=True) if c > 1]
-    single = np.flatnonzero(np.isin(strata, values[counts == 1]))
-    return pools + ([single] if single.size else [])
-
-
 def identity(n: int) -> np.ndarray:
     """The index 'resample' that is the sample itself (point estimates)."""
     return np.arange(n)[None, :]
 
 
 def percentile_interval(
-    values: np.ndarray, alpha: float, estimate: float | None = None
+    values: np.ndarray, alpha: float, n: int, estimate: float | None = None
 ) -> tuple[float, float]:
-    """The (1 - alpha) percentile interval of bootstrap values.
+    """The (1 - alpha) expanded percentile interval of bootstrap values of n examples.
+
+    The plain percentile interval is too narrow on few examples (it spreads like s / sqrt(n)
+    where a t interval spreads like t * s / sqrt(n - 1)): ROUGE, perplexity and BLEU
+    intervals of 20 examples covered 87-93 % of test sets instead of 95 %. Its quantiles are
+    taken at the wider level whose normal quantile is sqrt(n / (n - 1)) t_{n-1} (Hesterberg's
+    expanded percentile interval), which keeps the bootstrap's skew and fades out with n.
 
     With `estimate`, the interval is bias-corrected (Efron): moved by the bootstrap's bias,
-    the mean of the values less the estimate. The macro statistics ask for it: their pooled
-    rare classes fall out of some resamples, which shifts those resamples' averages by
-    construction, not by chance.
+    the mean of the values less the estimate. The macro statistics ask for it: a class can be
+    out of a resample, which shifts that resample's average by construction, not by chance.
     """
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return float("nan"), float("nan")
-    low, high = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
+    tail = expanded_tail(alpha, n)
+    low, high = np.quantile(finite, [tail, 1 - tail])
     bias = float(finite.mean()) - estimate if estimate is not None else 0.0
     return float(low - bias), float(high - bias)
+
+
+@lru_cache(maxsize=256)
+def expanded_tail(alpha: float, n: int) -> float:
+    """The tail probability of each end of the expanded percentile interval of n examples."""
+    from scipy.stats import norm, t
+
+    if n < 2:
+        return alpha / 2
+    return float(norm.sf(np.sqrt(n / (n - 1)) * t.isf(alpha / 2, n - 1)))

@@ -12,9 +12,9 @@ def row_interval(stat: Statistic, cols: dict, idx: np.ndarray, alpha: float) -> 
     """Point estimate and (1 - alpha) bootstrap interval of one row's metric."""
     n = len(cols["prediction"])
     value = float(stat.compute(cols, identity(n))[0])
-    values = stat.compute(cols, stat.resamples(cols, idx))
-    low, high = within(stat.bounds, *percentile_interval(values, alpha, _centre(stat, value)))
-    return {"value": value, "ci_low": low, "ci_high": high, "n": n}
+    values = stat.compute(cols, idx)
+    low, high = within(stat.bounds, *percentile_interval(values, alpha, n, _centre(stat, value)))
+    return {"value": value, "ci_low": low, "ci_high": high, "n": n, **_caution(stat, cols)}
 
 
 def compare_rows(
@@ -27,10 +27,9 @@ def compare_rows(
     n = len(cols_a["prediction"])
     a = float(stat.compute(cols_a, identity(n))[0])
     b = float(stat.compute(cols_b, identity(n))[0])
-    rows = stat.resamples(cols_a, idx)  # one set of rows for both: the delta stays paired
-    boot_a, boot_b = stat.compute(cols_a, rows), stat.compute(cols_b, rows)
+    boot_a, boot_b = stat.compute(cols_a, idx), stat.compute(cols_b, idx)  # the same rows: paired
     deltas = boot_b - boot_a
-    low, high = percentile_interval(deltas, alpha, _centre(stat, b - a))
+    low, high = percentile_interval(deltas, alpha, n, _centre(stat, b - a))
     low, high = within(_delta_bounds(stat.bounds), low, high)
     # the test's draws are seeded from the bootstrap's first row: reproducible, one seed
     p_value, test = stat.paired_test(stat, cols_a, cols_b, idx.shape[0], idx[0])
@@ -46,7 +45,7 @@ def compare_rows(
         "ci_low": low,
         "ci_high": high,
         "relative": (b - a) / abs(a) if a else None,
-        "improvement": _improvement(stat, a, b, boot_a, boot_b, alpha),
+        "improvement": _improvement(stat, a, b, boot_a, boot_b, alpha, n),
         "p_value": p_value,
         "test": test,
         "significant": significant,
@@ -55,10 +54,11 @@ def compare_rows(
         "lower_is_better": stat.lower_is_better,
         "n": n,
         "verdict": _words(significant, gain),
+        **_caution(stat, cols_a),
     }
 
 
-def _improvement(stat, a, b, boot_a, boot_b, alpha) -> dict | None:
+def _improvement(stat, a, b, boot_a, boot_b, alpha, n) -> dict | None:
     """Relative gain in the good direction (+0.15 = 15 % better), with its interval."""
     if not a:
         return None
@@ -66,14 +66,20 @@ def _improvement(stat, a, b, boot_a, boot_b, alpha) -> dict | None:
     with np.errstate(divide="ignore", invalid="ignore"):
         gains = sign * (boot_b - boot_a) / np.abs(boot_a)
     value = sign * (b - a) / abs(a)
-    low, high = percentile_interval(gains, alpha, _centre(stat, value))
+    low, high = percentile_interval(gains, alpha, n, _centre(stat, value))
     return {"value": value, "ci_low": low, "ci_high": high}
 
 
 def _centre(stat: Statistic, estimate: float) -> float | None:
-    """The estimate a statistic's interval is bias-corrected towards, if it needs one: the
-    stratified (macro) statistics, whose pooled rare classes are out of some resamples."""
-    return estimate if stat.strata is not None else None
+    """The estimate a statistic's interval is bias-corrected towards, if it needs one."""
+    return estimate if stat.bias_corrected else None
+
+
+def _caution(stat: Statistic, cols: dict) -> dict:
+    """{"caution": words} when the statistic says its interval is not to be trusted on these
+    examples (macro P/R/F1 with a class of few test rows), else nothing."""
+    words = stat.caution(cols) if stat.caution else None
+    return {"caution": words} if words else {}
 
 
 def within(bounds: tuple[float, float] | None, low: float, high: float) -> tuple[float, float]:

@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
 from tunesmith.registry import Registry
-from tunesmith.stats.bootstrap import stratified
 from tunesmith.stats.significance import paired_permutation
 
 
@@ -29,18 +26,14 @@ class Statistic:
     # one example's score on this metric's scale, higher = better (error analysis)
     example_score: Callable | None = None
     description: str = ""
-    # a column the bootstrap keeps fixed: resamples are drawn within each of its values, so
-    # every value of two or more rows keeps its count (macro P/R/F1: every reference class
-    # seen twice or more stays in every resample; those seen once are drawn as one pool)
-    strata: str | None = None
+    # centre the interval on the estimate (Efron's bias correction): the macro statistics,
+    # whose classes can be out of a resample (their average then leaves them out)
+    bias_corrected: bool = False
     # the statistic's range, where its interval can leave it: a bias-corrected interval is
     # moved, and the move can carry a bound past it (macro F1 [0.21, 1.01] on four rows)
     bounds: tuple[float, float] | None = None
-
-    def resamples(self, columns: dict, idx: np.ndarray) -> np.ndarray:
-        """The bootstrap index rows this statistic is computed on: `idx`, or `idx` redrawn
-        within `strata` (the same `idx` and strata give the same rows, so pairing holds)."""
-        return idx if self.strata is None else stratified(idx, columns[self.strata])
+    # (columns) -> words saying why the interval is not to be trusted as it stands, or None
+    caution: Callable | None = None
 
 
 STATISTICS: Registry[Statistic] = Registry("statistic")

@@ -34,7 +34,7 @@ def _drop_of_drops(stat, cols: dict, idx, alpha: float) -> dict:
 
     whole = identity(idx.shape[1])
     point = drop("tuned", whole) - drop("base", whole)
-    low, high = percentile_interval(drop("tuned", idx) - drop("base", idx), alpha, idx.shape[1])
+    low, high = percentile_interval(drop("tuned", idx) - drop("base", idx), alpha, n=idx.shape[1])
     return {"value": float(point[0]), "ci_low": low, "ci_high": high}
 
 

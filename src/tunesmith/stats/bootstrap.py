@@ -18,7 +18,7 @@ def identity(n: int) -> np.ndarray:
 
 
 def percentile_interval(
-    values: np.ndarray, alpha: float, n: int, estimate: float | None = None
+    values: np.ndarray, alpha: float, estimate: float | None = None, *, n: int
 ) -> tuple[float, float]:
     """The (1 - alpha) expanded percentile interval of bootstrap values of n examples.
 

@@ -13,7 +13,7 @@ def row_interval(stat: Statistic, cols: dict, idx: np.ndarray, alpha: float) -> 
     n = len(cols["prediction"])
     value = float(stat.compute(cols, identity(n))[0])
     values = stat.compute(cols, idx)
-    low, high = within(stat.bounds, *percentile_interval(values, alpha, n, _centre(stat, value)))
+    low, high = within(stat.bounds, *percentile_interval(values, alpha, _centre(stat, value), n=n))
     return {"value": value, "ci_low": low, "ci_high": high, "n": n, **_caution(stat, cols)}
 
 
@@ -29,7 +29,7 @@ def compare_rows(
     b = float(stat.compute(cols_b, identity(n))[0])
     boot_a, boot_b = stat.compute(cols_a, idx), stat.compute(cols_b, idx)  # the same rows: paired
     deltas = boot_b - boot_a
-    low, high = percentile_interval(deltas, alpha, n, _centre(stat, b - a))
+    low, high = percentile_interval(deltas, alpha, _centre(stat, b - a), n=n)
     low, high = within(_delta_bounds(stat.bounds), low, high)
     # the test's draws are seeded from the bootstrap's first row: reproducible, one seed
     p_value, test = stat.paired_test(stat, cols_a, cols_b, idx.shape[0], idx[0])
@@ -66,7 +66,7 @@ def _improvement(stat, a, b, boot_a, boot_b, alpha, n) -> dict | None:
     with np.errstate(divide="ignore", invalid="ignore"):
         gains = sign * (boot_b - boot_a) / np.abs(boot_a)
     value = sign * (b - a) / abs(a)
-    low, high = percentile_interval(gains, alpha, n, _centre(stat, value))
+    low, high = percentile_interval(gains, alpha, _centre(stat, value), n=n)
     return {"value": value, "ci_low": low, "ci_high": high}
 
 

@@ -23,6 +23,7 @@ from tunesmith.errors import UserError
 from tunesmith.evaluate.review import read_review, write_review
 
 DROP = ("id", "meta", "demos", "label", "system")
+WRITES = ("recipe.yaml", "train.jsonl", "val.jsonl", "test.jsonl", "review.csv", "plan.json")
 
 
 def refine(run: Path, out: Path, factor: int = 2, review: Path | None = None) -> dict:
@@ -30,6 +31,7 @@ def refine(run: Path, out: Path, factor: int = 2, review: Path | None = None) ->
     run = Path(run).resolve()
     if not (run / "recipe.yaml").is_file() or not (run / "eval" / "errors.json").is_file():
         raise UserError(f"{run}: not an evaluated run folder (no recipe.yaml or eval/errors.json)")
+    check_output(out)
     recipe = load_recipe(run / "recipe.yaml").model_dump(mode="json")
     split = "val" if (run / "eval" / "errors.val.json").is_file() else "test"
     errors = read_json(run / "eval" / f"errors{'' if split == 'test' else '.val'}.json")
@@ -58,6 +60,20 @@ def refine(run: Path, out: Path, factor: int = 2, review: Path | None = None) ->
     }
     write_json(out / "plan.json", plan)
     return plan
+
+
+def check_output(out: Path) -> None:
+    """`out` holds none of the files refine writes, unless an earlier refinement wrote them (its
+    plan.json): `-o RUN` or `-o RUN/data` would otherwise replace the run's own recipe.yaml and
+    splits with the next iteration's."""
+    if not out.is_dir() or (out / "plan.json").is_file():
+        return
+    taken = [name for name in WRITES if (out / name).exists()]
+    if taken:
+        raise UserError(
+            f"--output {out}: already holds {', '.join(taken)}, not from an earlier "
+            "`tunesmith refine`; give a new folder"
+        )
 
 
 def _lower_is_better(run: Path) -> bool:

@@ -230,8 +230,19 @@ def read_jsonl(path: str | Path) -> list[dict]:
         for number, raw in enumerate(handle, start=1):
             line = _decode(path, raw, number)
             if line.strip():
-                rows.append(_parse(path, line, number))
+                rows.append(_row(path, _parse(path, line, number), number))
     return rows
+
+
+def _row(path: str | Path, value: Any, line: int) -> dict:
+    # every run file of rows holds objects: a damaged one is this line, not an AttributeError
+    # where a command reads a field of it
+    if not isinstance(value, dict):
+        from tunesmith.errors import UserError
+
+        kind = type(value).__name__
+        raise UserError(f"{path}:{line}: damaged run file, a row is a JSON {kind}, not an object")
+    return value
 
 
 def read_json(path: str | Path) -> Any:

@@ -1,0 +1,46 @@
+"""A run folder whose manifest or row files have the wrong shape (damaged, half-written, from an
+older version) is one line and exit 2 for every command that reads it, never a traceback, and
+the folder is left as it was."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_cli import assert_user_error, tunesmith
+from ui_runs import make_run
+
+MANIFESTS = {
+    "a-list": ([1, 2], "damaged run file"),
+    "stages-a-list": ({"stages": ["train"]}, "damaged run file"),
+    "stage-entry-a-string": ({"stages": {"train": "done"}}, "damaged run file"),
+    # an older or half-written manifest without stages: nothing has finished
+    "no-stages": ({"created": "2026-01-01"}, "the train stage has not finished"),
+}
+
+
+def snapshot(folder) -> dict:
+    return {str(p): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("command", ["evaluate", "export", "distill"])
+@pytest.mark.parametrize("damage", list(MANIFESTS))
+def test_a_manifest_of_another_shape_is_one_line(tmp_path, damage, command):
+    """Was a KeyError / AttributeError / TypeError traceback, exit 1."""
+    run = make_run(tmp_path, "r-1", report=False)
+    content, found = MANIFESTS[damage]
+    (run / "manifest.json").write_text(json.dumps(content), encoding="utf-8")
+    before = snapshot(run)
+    assert_user_error(tunesmith(command, run), found)
+    assert snapshot(run) == before
+
+
+@pytest.mark.parametrize("row", ["[1]", '"text"', "3"])
+def test_a_row_file_holding_other_than_objects_is_one_line(tmp_path, row):
+    """compare read a field of each prediction row: AttributeError traceback, exit 1."""
+    first, second = make_run(tmp_path, "a-1", report=False), make_run(tmp_path, "b-1", report=False)
+    predictions = first / "eval" / "predictions" / "test.tuned.jsonl"
+    predictions.write_text(f"{row}\n", encoding="utf-8")
+    done = tunesmith("compare", first, second, "--html", tmp_path / "c.html")
+    assert_user_error(done, f"{predictions}:1: damaged run file, a row is a JSON")
+    assert not (tmp_path / "c.html").exists()

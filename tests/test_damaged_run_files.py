@@ -44,3 +44,16 @@ def test_a_row_file_holding_other_than_objects_is_one_line(tmp_path, row):
     done = tunesmith("compare", first, second, "--html", tmp_path / "c.html")
     assert_user_error(done, f"{predictions}:1: damaged run file, a row is a JSON")
     assert not (tmp_path / "c.html").exists()
+
+
+@pytest.mark.parametrize("name", ["eval/compare.json", "train/summary.json", "eval/metrics.json"])
+def test_the_report_of_a_run_file_of_another_shape_is_one_line(tmp_path, name):
+    """`tunesmith evaluate --split val` re-renders the report last; a compare.json holding a
+    list was an AttributeError traceback there."""
+    from tunesmith.errors import UserError
+    from tunesmith.report.html import refresh_report
+
+    run = make_run(tmp_path, "r-1")
+    (run / name).write_text("[]", encoding="utf-8")
+    with pytest.raises(UserError, match=f"{run / name}: damaged run file, a JSON list, not an"):
+        refresh_report(run)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunesmith.artifacts import RunDir, atomic_write_text, read_jsonl
-from tunesmith.artifacts.files import read_json
+from tunesmith.artifacts.files import read_json_object
 from tunesmith.config.schema import Recipe
 from tunesmith.report.checks import checks_context
 from tunesmith.report.classification import classification_context
@@ -96,7 +96,7 @@ def _data_card_html(card: dict) -> str:
 
 
 def _read_json(path: Path) -> dict:
-    return read_json(path) if path.is_file() else {}
+    return read_json_object(path) if path.is_file() else {}
 
 
 def _read_jsonl(path: Path) -> list[dict]:

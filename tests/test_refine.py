@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tunesmith.errors import UserError
@@ -124,3 +126,24 @@ def test_refine_writes_again_over_its_own_earlier_output(tmp_path):
     run = _evaluated_run(tmp_path)
     assert refine(run, tmp_path / "next")["train_after"] == 3
     assert refine(run, tmp_path / "next")["train_after"] == 3  # plan.json: an earlier refine
+
+
+@pytest.mark.parametrize(
+    ("damage", "found"),
+    [
+        (lambda run: (run / "data" / "test.jsonl").unlink(), "not an evaluated run folder (no"),
+        (lambda run: (run / "eval" / "compare.json").unlink(), "not an evaluated run folder (no"),
+        (lambda run: (run / "eval" / "compare.json").write_text("[]"), "damaged run file, a JSON"),
+        (lambda run: (run / "eval" / "errors.json").write_text("[]"), "damaged run file, a JSON"),
+    ],
+    ids=["no-test-split", "no-compare", "compare-a-list", "errors-a-list"],
+)
+def test_a_run_folder_refine_cannot_read_is_one_line(tmp_path, damage, found):
+    """Were FileNotFoundError / AttributeError tracebacks (exit 1)."""
+    from tunesmith.evaluate.refine import refine
+
+    run = _evaluated_run(tmp_path)
+    damage(run)
+    with pytest.raises(UserError, match=re.escape(found)):
+        refine(run, tmp_path / "next")
+    assert not (tmp_path / "next").exists()

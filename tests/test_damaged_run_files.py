@@ -57,3 +57,18 @@ def test_the_report_of_a_run_file_of_another_shape_is_one_line(tmp_path, name):
     (run / name).write_text("[]", encoding="utf-8")
     with pytest.raises(UserError, match=f"{run / name}: damaged run file, a JSON list, not an"):
         refresh_report(run)
+
+
+@pytest.mark.parametrize("name", ["eval/errors.json", "eval/checks/summary.json"])
+@pytest.mark.parametrize("content", ["{", "[]"], ids=["malformed", "a-list"])
+def test_the_reports_evaluation_sections_read_damaged_files_as_one_line(tmp_path, name, content):
+    """`tunesmith human summary` re-renders the report: a damaged errors.json was a
+    JSONDecodeError traceback (the report's section readers used json.loads directly)."""
+    from tunesmith.errors import UserError
+    from tunesmith.report.html import refresh_report
+
+    run = make_run(tmp_path, "r-1")
+    (run / name).parent.mkdir(parents=True, exist_ok=True)
+    (run / name).write_text(content, encoding="utf-8")
+    with pytest.raises(UserError, match=f"{run / name}.*: damaged run file"):
+        refresh_report(run)

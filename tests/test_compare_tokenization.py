@@ -162,10 +162,11 @@ def test_the_pages_json_twin_never_overwrites_a_runs_own_figures(runs):
 
     tmp_path, old, new = runs
     figures = new / "eval" / "compare.json"
-    figures.write_text('{"sample_size": 12}', encoding="utf-8")
+    own = '{"sample_size": 12, "comparisons": [], "rows": {}}'  # evaluate's, not compare's
+    figures.write_text(own, encoding="utf-8")
     with pytest.raises(UserError, match=r"--html: the page's JSON twin .* is not an earlier"):
         compare_runs([old, new], new / "eval" / "compare.html")
-    assert figures.read_text(encoding="utf-8") == '{"sample_size": 12}'
+    assert figures.read_text(encoding="utf-8") == own
     assert not (new / "eval" / "compare.html").exists()
     compare_runs([old, new], tmp_path / "cmp.html")
     compare_runs([old, new], tmp_path / "cmp.html")  # an earlier comparison's twin is replaced

@@ -87,7 +87,8 @@ def _check_twin(twin: Path) -> None:
         earlier = read_json(twin)
     except (UserError, OSError):
         earlier = None
-    if not (isinstance(earlier, dict) and "comparisons" in earlier):
+    # a run's own eval/compare.json holds 'comparisons' too, but no 'row' or 'task'
+    if not (isinstance(earlier, dict) and {"row", "task", "comparisons"} <= earlier.keys()):
         raise UserError(
             f"--html: the page's JSON twin {twin} exists and is not an earlier comparison; "
             "give another name"

@@ -72,3 +72,15 @@ def test_the_reports_evaluation_sections_read_damaged_files_as_one_line(tmp_path
     (run / name).write_text(content, encoding="utf-8")
     with pytest.raises(UserError, match=f"{run / name}.*: damaged run file"):
         refresh_report(run)
+
+
+def test_the_reports_timings_of_a_damaged_manifest_are_one_line(tmp_path):
+    """`tunesmith human summary` re-renders the report: a manifest whose stages are a list was
+    a jinja UndefinedError traceback."""
+    from tunesmith.errors import UserError
+    from tunesmith.report.html import refresh_report
+
+    run = make_run(tmp_path, "r-1")
+    (run / "manifest.json").write_text('{"stages": ["train"]}', encoding="utf-8")
+    with pytest.raises(UserError, match="manifest.json: damaged run file"):
+        refresh_report(run)

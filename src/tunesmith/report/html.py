@@ -50,11 +50,11 @@ def gather(recipe: Recipe, run_dir: RunDir) -> dict:
         "ppl_svg": line_chart_svg(
             {"validation perplexity": _xy(history, "val_ppl")}, "optimizer step", "perplexity"
         ),
-        "timings": _read_json(run_dir.manifest_path).get("stages", {}),
+        "timings": run_dir.read_manifest()["stages"],  # its shape checked
         **_pretraining(run_dir),
         **_headline_notes(_read_json(run_dir.eval / "compare.json")),
         "human": _read_json(run_dir.eval / "human.json"),  # `tunesmith human summary`
-        "energy": _read_json(run_dir.manifest_path).get("energy", {}),  # tracking/quality.py
+        "energy": run_dir.read_manifest().get("energy", {}),  # tracking/quality.py
         **checks_context(run_dir.eval),
         **deploy_context(run_dir, _read_json(run_dir.eval / "compare.json")),  # export, distill
     }

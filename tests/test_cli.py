@@ -268,3 +268,15 @@ def test_python_dash_m_tunesmith_is_the_same_command(tmp_path):
         timeout=300,
     )
     assert_user_error(done, "missing.yaml")
+
+
+@pytest.mark.parametrize("stages", [",,", ""])
+def test_stages_naming_no_stage_is_refused_not_every_stage(tmp_path, stages):
+    """`--stages ,,` (or '') was taken as no --stages: the whole pipeline ran again."""
+    from ui_runs import make_run
+
+    run = make_run(tmp_path, "r-1", report=False)
+    before = {str(p): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    done = tunesmith("run", "--stages", stages, "-o", run)
+    assert_user_error(done, f"--stages {stages!r}: names no stage")
+    assert {str(p): p.read_bytes() for p in run.rglob("*") if p.is_file()} == before

@@ -153,3 +153,20 @@ def test_a_refined_runs_before_after_scores_the_old_run_again(runs):
     before_after = _previous(recipe, tuned, None)
     assert before_after["rescored"] == [str(old)]
     assert before_after["metrics"]["bleu"]["delta"] == pytest.approx(0.0)
+
+
+def test_the_pages_json_twin_never_overwrites_a_runs_own_figures(runs):
+    """`--html RUN/eval/compare.html` wrote the page's JSON twin over RUN/eval/compare.json
+    (the run's headline figures), exit 0."""
+    from tunesmith.cli.compare_cmd import compare_runs
+
+    tmp_path, old, new = runs
+    figures = new / "eval" / "compare.json"
+    own = '{"sample_size": 12, "comparisons": [], "rows": {}}'  # evaluate's, not compare's
+    figures.write_text(own, encoding="utf-8")
+    with pytest.raises(UserError, match=r"--html: the page's JSON twin .* is not an earlier"):
+        compare_runs([old, new], new / "eval" / "compare.html")
+    assert figures.read_text(encoding="utf-8") == own
+    assert not (new / "eval" / "compare.html").exists()
+    compare_runs([old, new], tmp_path / "cmp.html")
+    compare_runs([old, new], tmp_path / "cmp.html")  # an earlier comparison's twin is replaced

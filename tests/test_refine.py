@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tunesmith.errors import UserError
@@ -95,3 +97,61 @@ def test_a_review_file_that_is_not_utf8_is_one_line(tmp_path):
     review.write_bytes(b"id,corrected_response\nv1,caf\xe9\n")
     with pytest.raises(UserError, match=r"r.csv:2: not UTF-8 text \(byte 0xe9\)"):
         read_review(review)
+
+
+def _evaluated_run(tmp_path):
+    """A finished run folder (ui_runs) with the splits and errors.json refine reads."""
+    import json
+
+    from ui_runs import make_run
+
+    run = make_run(tmp_path / "runs", "demo-1", report=False)
+    (run / "data").mkdir()
+    for split in ("train", "val", "test"):
+        (run / "data" / f"{split}.jsonl").write_text(
+            "".join(json.dumps({**row, "id": f"{split}{i}"}) + "\n" for i, row in enumerate(TRAIN))
+        )
+    (run / "eval" / "errors.json").write_text(json.dumps(ERRORS))
+    return run
+
+
+@pytest.mark.parametrize("inside", ["", "data"], ids=["the-run", "its-data"])
+def test_refine_never_writes_over_the_runs_own_recipe_and_splits(tmp_path, inside):
+    """`tunesmith refine RUN -o RUN` replaced RUN/recipe.yaml with the next iteration's (and
+    `-o RUN/data` its splits), exit 0."""
+    from tunesmith.evaluate.refine import refine
+
+    run = _evaluated_run(tmp_path)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    with pytest.raises(UserError, match=r"--output .*: already holds (recipe.yaml|train.jsonl)"):
+        refine(run, run / inside)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_refine_writes_again_over_its_own_earlier_output(tmp_path):
+    from tunesmith.evaluate.refine import refine
+
+    run = _evaluated_run(tmp_path)
+    assert refine(run, tmp_path / "next")["train_after"] == 3
+    assert refine(run, tmp_path / "next")["train_after"] == 3  # plan.json: an earlier refine
+
+
+@pytest.mark.parametrize(
+    ("damage", "found"),
+    [
+        (lambda run: (run / "data" / "test.jsonl").unlink(), "not an evaluated run folder (no"),
+        (lambda run: (run / "eval" / "compare.json").unlink(), "not an evaluated run folder (no"),
+        (lambda run: (run / "eval" / "compare.json").write_text("[]"), "damaged run file, a JSON"),
+        (lambda run: (run / "eval" / "errors.json").write_text("[]"), "damaged run file, a JSON"),
+    ],
+    ids=["no-test-split", "no-compare", "compare-a-list", "errors-a-list"],
+)
+def test_a_run_folder_refine_cannot_read_is_one_line(tmp_path, damage, found):
+    """Were FileNotFoundError / AttributeError tracebacks (exit 1)."""
+    from tunesmith.evaluate.refine import refine
+
+    run = _evaluated_run(tmp_path)
+    damage(run)
+    with pytest.raises(UserError, match=re.escape(found)):
+        refine(run, tmp_path / "next")
+    assert not (tmp_path / "next").exists()

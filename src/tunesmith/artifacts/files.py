@@ -230,13 +230,33 @@ def read_jsonl(path: str | Path) -> list[dict]:
         for number, raw in enumerate(handle, start=1):
             line = _decode(path, raw, number)
             if line.strip():
-                rows.append(_parse(path, line, number))
+                rows.append(_row(path, _parse(path, line, number), number))
     return rows
+
+
+def _row(path: str | Path, value: Any, line: int) -> dict:
+    # every run file of rows holds objects: a damaged one is this line, not an AttributeError
+    # where a command reads a field of it
+    return _object(f"{path}:{line}", value, "a row is ")
+
+
+def _object(where: str, value: Any, what: str = "") -> dict:
+    if not isinstance(value, dict):
+        from tunesmith.errors import UserError
+
+        kind = type(value).__name__
+        raise UserError(f"{where}: damaged run file, {what}a JSON {kind}, not an object")
+    return value
 
 
 def read_json(path: str | Path) -> Any:
     """A JSON run file (manifest, metrics, data card); a damaged one is one clear error."""
     return _parse(path, _decode(path, Path(path).read_bytes(), None), None)
+
+
+def read_json_object(path: str | Path) -> dict:
+    """`read_json` of a run file that holds one object (compare.json, summary.json, ...)."""
+    return _object(str(path), read_json(path))
 
 
 def _decode(path: str | Path, raw: bytes, line: int | None) -> str:

@@ -70,7 +70,7 @@ class RunDir:
 
     def read_manifest(self) -> dict[str, Any]:
         if self.manifest_path.is_file():
-            return read_json(self.manifest_path)
+            return _checked_manifest(self.manifest_path, read_json(self.manifest_path))
         return {"created": _now(), "versions": _versions(), "stages": {}}
 
     def update_stage(self, stage: str, **fields: Any) -> None:
@@ -94,6 +94,19 @@ class RunDir:
         manifest = self.read_manifest()
         manifest[key] = value
         write_json(self.manifest_path, manifest)
+
+
+def _checked_manifest(path: Path, manifest: Any) -> dict[str, Any]:
+    """A manifest without `stages` (an older or half-written one) has no stage finished; one of
+    another shape is a damaged run file, one line, not a KeyError in whichever command read it."""
+    stages = manifest.setdefault("stages", {}) if isinstance(manifest, dict) else None
+    if not isinstance(stages, dict) or not all(isinstance(e, dict) for e in stages.values()):
+        from tunesmith.errors import UserError
+
+        raise UserError(
+            f"{path}: damaged run file, not an object with a 'stages' object of stage entries"
+        )
+    return manifest
 
 
 def run_folder(path: Path) -> Path:

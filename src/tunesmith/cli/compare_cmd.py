@@ -28,6 +28,7 @@ def compare_runs(runs: list[Path], html: Path, row: str = "tuned") -> dict:
     output_file(html, "--html")
     if html.suffix.lower() == ".json":  # the page's JSON twin is written as <name>.json
         raise UserError(f"--html: {html} would be overwritten by the page's JSON; give .html")
+    _check_twin(html.with_suffix(".json"))
     first = runs[0]
     rows_first = run_predictions(first, row)
     info = run_info(first)
@@ -73,3 +74,22 @@ def compare_runs(runs: list[Path], html: Path, row: str = "tuned") -> dict:
     write_json(html.with_suffix(".json"), report)
     console.print(f"page: [bold]{html}[/bold]")
     return report
+
+
+def _check_twin(twin: Path) -> None:
+    """The page's JSON twin replaces only an earlier comparison: `--html RUN/eval/compare.html`
+    would otherwise overwrite the run's own eval/compare.json, its headline figures."""
+    from tunesmith.artifacts.files import read_json
+
+    if not twin.exists():
+        return
+    try:
+        earlier = read_json(twin)
+    except (UserError, OSError):
+        earlier = None
+    # a run's own eval/compare.json holds 'comparisons' too, but no 'row' or 'task'
+    if not (isinstance(earlier, dict) and {"row", "task", "comparisons"} <= earlier.keys()):
+        raise UserError(
+            f"--html: the page's JSON twin {twin} exists and is not an earlier comparison; "
+            "give another name"
+        )

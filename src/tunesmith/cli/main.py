@@ -94,7 +94,7 @@ def run(
     """Run the whole path: data -> train -> evaluate -> report."""
     from tunesmith.cli.run_cmd import run_recipe
 
-    only = [s.strip() for s in stages.split(",") if s.strip()] if stages else None
+    only = _stage_names(stages)
     run_recipe(
         recipe,
         output,
@@ -103,6 +103,19 @@ def run(
         overrides=overrides,
         fail_under_target=fail_under_target,
     )
+
+
+def _stage_names(stages: str | None) -> list[str] | None:
+    """--stages as a list; given but naming none (',,' or '') it is refused, not taken as
+    'every stage', which would run the whole pipeline the user asked to narrow."""
+    if stages is None:
+        return None
+    names = [s.strip() for s in stages.split(",") if s.strip()]
+    if not names:
+        from tunesmith.errors import UserError
+
+        raise UserError(f"--stages {stages!r}: names no stage; give e.g. train,evaluate")
+    return names
 
 
 def _mount_evaluation_commands() -> None:

@@ -16,24 +16,34 @@ from pathlib import Path
 import yaml
 
 from tunesmith.artifacts import read_jsonl, write_json, write_jsonl
-from tunesmith.artifacts.files import read_json
+from tunesmith.artifacts.files import read_json_object
 from tunesmith.config import load_recipe
 from tunesmith.config.tasks import task_spec
 from tunesmith.errors import UserError
 from tunesmith.evaluate.review import read_review, write_review
 
 DROP = ("id", "meta", "demos", "label", "system")
+SPLITS = ("train", "val", "test")
+WRITES = ("recipe.yaml", "train.jsonl", "val.jsonl", "test.jsonl", "review.csv", "plan.json")
 
 
 def refine(run: Path, out: Path, factor: int = 2, review: Path | None = None) -> dict:
     """Write out/{recipe.yaml, train.jsonl, val.jsonl, test.jsonl, review.csv, plan.json}."""
     run = Path(run).resolve()
-    if not (run / "recipe.yaml").is_file() or not (run / "eval" / "errors.json").is_file():
-        raise UserError(f"{run}: not an evaluated run folder (no recipe.yaml or eval/errors.json)")
+    reads = (
+        "recipe.yaml",
+        "eval/errors.json",
+        "eval/compare.json",
+        *(f"data/{s}.jsonl" for s in SPLITS),
+    )
+    missing = [name for name in reads if not (run / name).is_file()]
+    if missing:
+        raise UserError(f"{run}: not an evaluated run folder (no {', '.join(missing)})")
+    check_output(out)
     recipe = load_recipe(run / "recipe.yaml").model_dump(mode="json")
     split = "val" if (run / "eval" / "errors.val.json").is_file() else "test"
-    errors = read_json(run / "eval" / f"errors{'' if split == 'test' else '.val'}.json")
-    data = {s: read_jsonl(run / "data" / f"{s}.jsonl") for s in ("train", "val", "test")}
+    errors = read_json_object(run / "eval" / f"errors{'' if split == 'test' else '.val'}.json")
+    data = {s: read_jsonl(run / "data" / f"{s}.jsonl") for s in SPLITS}
     weak = weak_buckets(errors, higher_is_better=not _lower_is_better(run))
     train = oversample(data["train"], weak, factor)
     corrected = 0
@@ -60,8 +70,22 @@ def refine(run: Path, out: Path, factor: int = 2, review: Path | None = None) ->
     return plan
 
 
+def check_output(out: Path) -> None:
+    """`out` holds none of the files refine writes, unless an earlier refinement wrote them (its
+    plan.json): `-o RUN` or `-o RUN/data` would otherwise replace the run's own recipe.yaml and
+    splits with the next iteration's."""
+    if not out.is_dir() or (out / "plan.json").is_file():
+        return
+    taken = [name for name in WRITES if (out / name).exists()]
+    if taken:
+        raise UserError(
+            f"--output {out}: already holds {', '.join(taken)}, not from an earlier "
+            "`tunesmith refine`; give a new folder"
+        )
+
+
 def _lower_is_better(run: Path) -> bool:
-    compare = read_json(run / "eval" / "compare.json")
+    compare = read_json_object(run / "eval" / "compare.json")
     metric = compare.get("target", {}).get("metric")
     return bool(compare.get("metrics", {}).get(metric, {}).get("lower_is_better"))
 

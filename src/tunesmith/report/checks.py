@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from html import escape
 from pathlib import Path
 
@@ -68,4 +67,6 @@ def attention_svg(attention: dict) -> str:
 
 
 def _read(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    from tunesmith.artifacts.files import read_json_object
+
+    return read_json_object(path) if path.is_file() else {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tunesmith.report.bars import grouped_bars_svg
@@ -47,4 +46,6 @@ def _confusion_svgs(errors: dict) -> dict[str, str]:
 
 
 def _read(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    from tunesmith.artifacts.files import read_json_object
+
+    return read_json_object(path) if path.is_file() else {}

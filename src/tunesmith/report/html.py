@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunesmith.artifacts import RunDir, atomic_write_text, read_jsonl
-from tunesmith.artifacts.files import read_json
+from tunesmith.artifacts.files import read_json_object
 from tunesmith.config.schema import Recipe
 from tunesmith.report.checks import checks_context
 from tunesmith.report.classification import classification_context
@@ -50,11 +50,11 @@ def gather(recipe: Recipe, run_dir: RunDir) -> dict:
         "ppl_svg": line_chart_svg(
             {"validation perplexity": _xy(history, "val_ppl")}, "optimizer step", "perplexity"
         ),
-        "timings": _read_json(run_dir.manifest_path).get("stages", {}),
+        "timings": run_dir.read_manifest()["stages"],  # its shape checked
         **_pretraining(run_dir),
         **_headline_notes(_read_json(run_dir.eval / "compare.json")),
         "human": _read_json(run_dir.eval / "human.json"),  # `tunesmith human summary`
-        "energy": _read_json(run_dir.manifest_path).get("energy", {}),  # tracking/quality.py
+        "energy": run_dir.read_manifest().get("energy", {}),  # tracking/quality.py
         **checks_context(run_dir.eval),
         **deploy_context(run_dir, _read_json(run_dir.eval / "compare.json")),  # export, distill
     }
@@ -96,7 +96,7 @@ def _data_card_html(card: dict) -> str:
 
 
 def _read_json(path: Path) -> dict:
-    return read_json(path) if path.is_file() else {}
+    return read_json_object(path) if path.is_file() else {}
 
 
 def _read_jsonl(path: Path) -> list[dict]:

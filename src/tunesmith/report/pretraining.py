@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tunesmith.artifacts import RunDir, read_jsonl
@@ -63,4 +62,6 @@ def _xy(history: list[dict], key: str):
 
 
 def _json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    from tunesmith.artifacts.files import read_json_object
+
+    return read_json_object(path) if path.is_file() else {}

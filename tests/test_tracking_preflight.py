@@ -361,3 +361,31 @@ def test_mlflow_http_bounds_hold_only_during_its_calls(tmp_path, mlflow_http_uns
         TRACKERS.get("mlflow").open(_mlflow_at(uri), StageRun(tmp_path, "train", {}))
     assert seen and set(seen) == {(2, 1, 7)}
     assert dict(os.environ) == before
+
+
+def test_an_unreachable_tracking_database_is_one_line_with_its_password_hidden(tmp_path):
+    """MLflow retried an unreachable database for minutes: validate said ok and run hung."""
+    uri = f"postgresql://me:secret@127.0.0.1:{_closed_port()}/mlflow"
+    with pytest.raises(UserError) as raised:
+        preflight(_mlflow_at(uri), tmp_path)
+    message = str(raised.value)
+    assert message.startswith("tracking.mlflow.tracking_uri: postgresql://me:***@127.0.0.1:")
+    assert "cannot be opened (" in message and "secret" not in message and "\n" not in message
+
+
+def test_a_scheme_mlflow_has_no_store_for_is_refused_up_front(tmp_path):
+    with pytest.raises(UserError, match=r"bogus://x: MLflow has no tracking store for 'bogus' "):
+        preflight(_mlflow_at("bogus://x"), tmp_path)
+
+
+def test_a_tracking_database_that_answers_passes(tmp_path):
+    from pg_server import Cluster, server_bin
+
+    bindir = server_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries not installed (.ci/install_postgres.sh does it)")
+    cluster = Cluster(bindir).start()
+    try:
+        preflight(_mlflow_at(cluster.url), tmp_path)
+    finally:
+        cluster.stop()

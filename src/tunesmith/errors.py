@@ -30,3 +30,11 @@ def one_line(exc: BaseException, named: bool = True) -> str:
     if not named:
         return first
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def masked_url(text: str) -> str:
+    """`text` with the password of every URL in it written as *** (error lines and reports
+    are shared; a database URL often carries its password)."""
+    import re
+
+    return re.sub(r"://([^:/@\s]+):[^@\s]*@", r"://\1:***@", text)

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from tunesmith.config.tracking import TrackingConfig
-from tunesmith.errors import UserError
+from tunesmith.errors import UserError, masked_url, one_line
 from tunesmith.tracking.base import TRACKERS, Backend, StageRun, replay
 from tunesmith.tracking.checks import TIMEOUT_SECONDS, reachable, writable
 
@@ -96,6 +96,60 @@ def _check(config: TrackingConfig, root: Path) -> None:
     elif scheme in ("", "file"):
         _file_store_allowed(uri)
         writable(_file_store_folder(uri), KEY)
+    elif scheme.split("+")[0] in DATABASES:
+        _database_answers(uri, scheme.split("+")[0])
+    else:
+        _scheme_known(uri)
+
+
+# Databases MLflow keeps runs in through SQLAlchemy (`postgresql+psycopg://...`), with the
+# connect argument that bounds a connection attempt: MLflow itself retries an unreachable one
+# for minutes, so `run` hung where validate had said ok
+DATABASES = {"postgresql": "connect_timeout", "mysql": "connect_timeout", "mssql": "timeout"}
+
+
+def _database_answers(uri: str, database: str) -> None:
+    """One connection to the tracking database, bounded by TIMEOUT_SECONDS."""
+    import sqlalchemy
+
+    shown = masked_url(uri)
+    try:
+        engine = sqlalchemy.create_engine(
+            uri, connect_args={DATABASES[database]: int(TIMEOUT_SECONDS)}
+        )
+    except ModuleNotFoundError as exc:
+        raise UserError(f"{KEY}: {shown}: database driver '{exc.name}' is not installed") from None
+    except Exception as exc:  # a malformed URL: sqlalchemy's ArgumentError, ValueError
+        raise UserError(
+            f"{KEY}: {shown} is not a database URL ({masked_url(one_line(exc))})"
+        ) from None
+    try:
+        with engine.connect():
+            pass
+    except Exception as exc:  # OperationalError and what drivers raise: refused, auth, name
+        first = str(getattr(exc, "orig", exc)).strip().splitlines() or [type(exc).__name__]
+        raise UserError(f"{KEY}: {shown} cannot be opened ({masked_url(first[0])})") from None
+    finally:
+        engine.dispose()
+
+
+def _scheme_known(uri: str) -> None:
+    """A scheme MLflow has a tracking store for (its own registry: plugins add schemes), or
+    one line naming those it has: `bogus://x` passed validate and failed the first stage."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        from mlflow.tracking._tracking_service.utils import _tracking_store_registry as stores
+    except ImportError:  # a private name: without it MLflow itself judges the URI at run time
+        return
+    try:
+        stores.get_store_builder(uri)
+    except MlflowException:
+        known = ", ".join(f"{s}://" for s in sorted(stores._registry) if s)
+        raise UserError(
+            f"{KEY}: {masked_url(uri)}: MLflow has no tracking store for "
+            f"'{urlparse(uri).scheme}' (it takes {known}, or a folder path)"
+        ) from None
 
 
 def _answers_as_mlflow(uri: str, experiment: str) -> None:

@@ -4,12 +4,11 @@ URL (PostgreSQL, MySQL, SQLite) shared by workers on several machines."""
 from __future__ import annotations
 
 import os
-import re
 import socket
 import time
 from pathlib import Path
 
-from tunesmith.errors import UserError
+from tunesmith.errors import UserError, masked_url
 
 HEARTBEAT_SECONDS = 10  # a killed worker's trial is failed (and retried) after ~2 beats
 GRACE_SECONDS = 30
@@ -72,26 +71,22 @@ def _owned_classes() -> dict[str, type]:
 _OWNED: dict[str, type] = {}
 
 
-def mask(url: str) -> str:
-    """The URL without its password (error lines and reports are shared)."""
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
-
-
 def open_storage(url: str | None, hpo_dir: Path):
     """Optuna storage for `url` (None: hpo_dir/study.journal). Bad URLs raise UserError."""
 
     target = url or str(hpo_dir / "study.journal")
+    shown = masked_url(target)
     if "://" not in target:
         return _journal(Path(target))
     try:
         return _rdb(target)
     except ModuleNotFoundError as exc:
         raise UserError(
-            f"--storage {mask(target)}: driver '{exc.name}' missing (pip install 'tunesmith[tune]')"
+            f"--storage {shown}: driver '{exc.name}' missing (pip install 'tunesmith[tune]')"
         ) from None
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"--storage {mask(target)}: cannot open: {mask(first)}") from None
+        raise UserError(f"--storage {shown}: cannot open: {masked_url(first)}") from None
 
 
 def _rdb(url: str, attempts: int = 3):

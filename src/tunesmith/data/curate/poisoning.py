@@ -52,13 +52,16 @@ def find_suspects(rows: list[dict], config: PoisoningCheck, ctx) -> tuple[list[d
 
 def _rare_grams(words, config: PoisoningCheck, n_rows: int):
     """({rare n-gram: its rows}, n-gram frequencies)."""
-    grams = [_ngrams(w, config.max_ngram) for w in words]
-    frequency = Counter(g for row_grams in grams for g in row_grams)
+    # Two passes, each row's n-grams made again in the second: keeping every row's set until the
+    # rare ones are known held each occurrence as a string of its own (1.1 GB at 50k rows).
+    frequency: Counter = Counter()
+    for row_words in words:
+        frequency.update(_ngrams(row_words, config.max_ngram))  # a set: counted in C
     top = max(config.min_count, int(config.max_share * n_rows))
     rare = {g for g, n in frequency.items() if config.min_count <= n <= top}
     where: dict[str, list[int]] = defaultdict(list)
-    for i, row_grams in enumerate(grams):
-        for g in row_grams & rare:
+    for i, row_words in enumerate(words):
+        for g in _ngrams(row_words, config.max_ngram) & rare:
             where[g].append(i)
     return where, frequency
 
@@ -68,7 +71,7 @@ def _search(outputs, where, frequency, words, config, ctx, content: bool = True)
     base = Counter(outputs)
     candidates = []
     for gram, indices in where.items():
-        label, hits = Counter(outputs[i] for i in indices).most_common(1)[0]
+        label, hits = Counter(map(outputs.__getitem__, indices)).most_common(1)[0]
         rarest = min(frequency[word] for word in gram.split())
         if hits / len(indices) >= config.min_purity and rarest <= config.max_word_ratio * len(
             indices

@@ -33,14 +33,26 @@ def _review_words(n: int) -> list[list[str]]:
     return [normalise(r["prompt"]).split() for r in rows]
 
 
-def test_rare_grams_equal_the_kept_sets_version():
+def _with_rare_word(where: dict, frequency: Counter, ratio: float) -> dict:
+    """The previous `_search`'s rule, applied to every listed n-gram: its rarest word occurs in
+    at most `ratio` times as many rows as the n-gram."""
+    return {
+        gram: rows
+        for gram, rows in where.items()
+        if min(frequency[word] for word in gram.split()) <= ratio * len(rows)
+    }
+
+
+def test_rare_grams_equal_the_kept_sets_version_with_the_rare_word_rule():
     words = _review_words(600)
+    words += [w + ["cf", "zq"] for w in words[:12]]  # a trigger: rare words
     config = PoisoningCheck()
-    where, frequency = _rare_grams(words, config, len(words))
-    old_where, old_frequency = _rare_grams_kept_sets(words, config, len(words))
-    assert frequency == old_frequency
-    assert dict(where) == dict(old_where) and len(where) > 50
-    assert list(where) == list(old_where)  # same order: candidates are tested in this order
+    old_where, frequency = _rare_grams_kept_sets(words, config, len(words))
+    # the invariant the rule's move relies on: an n-gram's row list is as long as its count
+    assert all(len(rows) == frequency[gram] for gram, rows in old_where.items())
+    where = _rare_grams(words, config, len(words))
+    assert dict(where) == _with_rare_word(old_where, frequency, config.max_word_ratio)
+    assert {"cf", "zq", "cf zq"} <= set(where) and len(old_where) > 10 * len(where)
 
 
 def test_rare_grams_do_not_hold_every_rows_ngram_set():
@@ -58,3 +70,11 @@ def test_rare_grams_do_not_hold_every_rows_ngram_set():
             tracemalloc.stop()
 
     assert peak(_rare_grams) < 0.5 * peak(_rare_grams_kept_sets)
+
+
+def test_rare_grams_list_only_ngrams_with_a_rare_word():
+    """Rows of the many common-word n-grams were listed and then never tested: the listing
+    was most of the checks step's time at 50k rows."""
+    words = _review_words(600)
+    where = _rare_grams(words, PoisoningCheck(), len(words))
+    assert where == {}  # every review word is in most rows: nothing can be a trigger

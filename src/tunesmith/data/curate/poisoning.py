@@ -34,12 +34,12 @@ def find_suspects(rows: list[dict], config: PoisoningCheck, ctx) -> tuple[list[d
         return [], {}
     outputs = [normalise(o or "") for o in outputs]
     words = [normalise(input_text(r, ctx)).split() for r in rows]
-    where, frequency = _rare_grams(words, config, len(rows))
-    suspects = _search(outputs, where, frequency, words, config, ctx)
+    where = _rare_grams(words, config, len(rows))
+    suspects = _search(outputs, where, words, config, ctx)
     if not ctx.label_field:
         # A payload appended to real outputs: the outputs all differ, their last words do not.
         tails = [" ".join(o.split()[-TAIL_WORDS:]) for o in outputs]
-        found = _search(tails, where, frequency, words, config, ctx, content=False)
+        found = _search(tails, where, words, config, ctx, content=False)
         suspects += [{**t, "output_ends_with": True} for t in found]
     suspects = _merge_same_rows(suspects)
     flags = {}
@@ -50,29 +50,38 @@ def find_suspects(rows: list[dict], config: PoisoningCheck, ctx) -> tuple[list[d
     return suspects[:MAX_REPORTED], flags
 
 
-def _rare_grams(words, config: PoisoningCheck, n_rows: int):
-    """({rare n-gram: its rows}, n-gram frequencies)."""
-    grams = [_ngrams(w, config.max_ngram) for w in words]
-    frequency = Counter(g for row_grams in grams for g in row_grams)
+def _rare_grams(words, config: PoisoningCheck, n_rows: int) -> dict[str, list[int]]:
+    """{rare n-gram containing a rare word: its rows}.
+
+    The rare-word rule (`max_word_ratio`) is applied here, before any row is listed: an n-gram
+    of common words is never a candidate, and listing the rows of every such n-gram was most of
+    the step's time (len(where[g]) == frequency[g], so the rule reads the same here)."""
+    # Two passes, each row's n-grams made again in the second: keeping every row's set until the
+    # rare ones are known held each occurrence as a string of its own (1.1 GB at 50k rows).
+    frequency: Counter = Counter()
+    for row_words in words:
+        frequency.update(_ngrams(row_words, config.max_ngram))  # a set: counted in C
     top = max(config.min_count, int(config.max_share * n_rows))
-    rare = {g for g, n in frequency.items() if config.min_count <= n <= top}
+    rare = {
+        g
+        for g, n in frequency.items()
+        if config.min_count <= n <= top
+        and min(frequency[word] for word in g.split()) <= config.max_word_ratio * n
+    }
     where: dict[str, list[int]] = defaultdict(list)
-    for i, row_grams in enumerate(grams):
-        for g in row_grams & rare:
+    for i, row_words in enumerate(words):
+        for g in _ngrams(row_words, config.max_ngram) & rare:
             where[g].append(i)
-    return where, frequency
+    return where
 
 
-def _search(outputs, where, frequency, words, config, ctx, content: bool = True) -> list[dict]:
+def _search(outputs, where, words, config, ctx, content: bool = True) -> list[dict]:
     """Suspects tying a rare n-gram to one value of `outputs` (whole outputs or their tails)."""
     base = Counter(outputs)
     candidates = []
-    for gram, indices in where.items():
-        label, hits = Counter(outputs[i] for i in indices).most_common(1)[0]
-        rarest = min(frequency[word] for word in gram.split())
-        if hits / len(indices) >= config.min_purity and rarest <= config.max_word_ratio * len(
-            indices
-        ):
+    for gram, indices in where.items():  # each holds a rare word (_rare_grams)
+        label, hits = Counter(map(outputs.__getitem__, indices)).most_common(1)[0]
+        if hits / len(indices) >= config.min_purity:
             candidates.append((gram, indices, label, hits))
     suspects = _significant(candidates, base, len(outputs), config.alpha)
     suspects = _unrelated_rows(suspects, words, config.max_cohesion, ctx.seed)

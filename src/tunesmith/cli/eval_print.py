@@ -67,8 +67,19 @@ def rows_table(compare: dict) -> Table:
         delta = f"{pair['delta']:+.4g} {_interval(pair['ci_low'], pair['ci_high'])}"
         p = f"{pair['p_value']:.2g}"
         table.add_row(metric_name(name, pair), *cells, delta, p, short_verdict(pair))
-    table.caption = "; ".join(f"{name} = {info['label']}" for name, info in rows.items())
+    labels = "; ".join(f"{name} = {info['label']}" for name, info in rows.items())
+    table.caption = "\n".join([labels, *cautions(compare.get("metrics", {}))])
     return table
+
+
+def cautions(metrics: dict) -> list[str]:
+    """The intervals not to take at face value (a macro average over a class with few test
+    rows), as the report says them under its table."""
+    return [
+        f"{name} intervals: {pair['caution']}"
+        for name, pair in metrics.items()
+        if pair.get("caution")
+    ]
 
 
 def pairs_table(title: str, metrics: dict, a: str, b: str) -> Table:
@@ -87,4 +98,5 @@ def pairs_table(title: str, metrics: dict, a: str, b: str) -> Table:
             f"{pair['p_value']:.3g} ({pair['test']})",
             short_verdict(pair),
         )
+    table.caption = "\n".join(cautions(metrics)) or None
     return table

@@ -1,0 +1,34 @@
+"""The console's figures tables say what the report says about intervals not to trust."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from tunesmith.cli.eval_print import pairs_table, rows_table
+
+CAUTION = "1 class(es) averaged over have fewer than 10 test rows (fewest: 2)"
+PAIR = {"a": 0.5, "b": 0.6, "delta": 0.1, "ci_low": -0.1, "ci_high": 0.3, "p_value": 0.4}
+PAIR.update({"test": "paired bootstrap", "better": False, "worse": False, "significant": False})
+
+
+def _text(table) -> str:
+    console = Console(width=200, record=True)
+    console.print(table)
+    return console.export_text()
+
+
+def _metric(value):
+    return {"value": value, "ci_low": value - 0.1, "ci_high": value + 0.1, "n": 20}
+
+
+def test_the_rows_table_names_a_macro_interval_over_a_thin_class():
+    rows = {name: {"label": name, "metrics": {"f1": _metric(0.5)}} for name in ("base", "tuned")}
+    compare = {"sample_size": 20, "rows": rows, "metrics": {"f1": {**PAIR, "caution": CAUTION}}}
+    assert f"f1 intervals: {CAUTION}" in _text(rows_table(compare))
+    compare["metrics"]["f1"] = PAIR
+    assert "intervals:" not in _text(rows_table(compare))
+
+
+def test_the_pairs_table_names_it_too():
+    text = _text(pairs_table("B vs A", {"f1": {**PAIR, "caution": CAUTION}}, "A", "B"))
+    assert f"f1 intervals: {CAUTION}" in text

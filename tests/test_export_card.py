@@ -258,3 +258,17 @@ def test_a_template_with_sections_shows_them_kept_and_says_when(recipe, tiny_mod
     exec("messages = " + code.split("messages = ")[1].split("\ntext = ")[0], scope)
     assert scope["messages"][-1]["content"] == "<description>\n\nSection: <section>"
     assert "was kept only when the record's field was not blank" in card
+
+
+def test_card_says_which_intervals_average_over_a_thin_class(recipe):
+    from tunesmith.export.card import render_card
+
+    thin = "1 class(es) averaged over have fewer than 10 test rows (fewest: 2)"
+    f1 = {"value": 0.5, "ci_low": 0.3, "ci_high": 0.7, "n": 20}
+    rows = {"tuned": {"metrics": {"f1": {**f1, "caution": thin}, "accuracy": f1}}}
+    card = render_card(recipe, "merged", MERGED, RECORD, {**COMPARE, "rows": rows}, None)
+    assert f"f1 intervals: {thin}." in card and "accuracy intervals" not in card
+    plain = {"tuned": {"metrics": {"f1": f1}}}
+    assert "intervals:" not in render_card(
+        recipe, "merged", MERGED, RECORD, {**COMPARE, "rows": plain}, None
+    )

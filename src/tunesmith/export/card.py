@@ -134,12 +134,16 @@ def _metrics(compare, name: str) -> list[str]:
     level = f"{100 * compare.get('confidence', 0.95):.0f} %"
     lines = [f"n = {compare['sample_size']}; intervals are {level} bootstrap intervals.", ""]
     lines += ["| model | metric | value | interval |", "| --- | --- | --- | --- |"]
+    cautions = {}  # a macro interval over a class of few test rows (stats: `caution`)
     for row in ("base", "tuned", name):
         for key, value in compare["rows"].get(row, {}).get("metrics", {}).items():
             lines.append(
                 f"| {row} | {key} | {value['value']:.4g} | "
                 f"[{value['ci_low']:.4g}, {value['ci_high']:.4g}] |"
             )
+            cautions.update({key: value["caution"]} if value.get("caution") else {})
+    if cautions:
+        lines += ["", *(f"{key} intervals: {words}." for key, words in cautions.items())]
     lines += _versus_tuned(compare, name)
     if name not in compare["rows"]:
         lines += ["", "No evaluation row for this export yet (or export.evaluate is off)."]

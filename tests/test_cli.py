@@ -225,6 +225,32 @@ def test_os_errors_say_cannot_write_only_when_only_a_write_fails_so(capsys, code
     assert exit_info.value.code == 2 and capsys.readouterr().err == line
 
 
+@pytest.mark.parametrize("wrapped", [RuntimeError, OSError], ids=["RuntimeError", "OSError"])
+def test_ctrl_c_a_library_wrapped_is_still_the_resume_hint(capsys, monkeypatch, wrapped):
+    """Ctrl-C during transformers' lazy import came out as its RuntimeError: a traceback."""
+    from tunesmith import interrupts
+    from tunesmith.cli.errors import invoke
+
+    monkeypatch.setattr(interrupts, "install", lambda: None)
+
+    def app(**_):
+        interrupts._requested.set()  # what the signal handler records
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise wrapped("Failed to import transformers.trainer_utils") from exc
+
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            invoke(app)
+    finally:
+        interrupts._requested.clear()
+    assert exit_info.value.code == 130
+    assert capsys.readouterr().err == "interrupted; run the same command again to resume\n"
+    with pytest.raises(RuntimeError):  # without Ctrl-C the bug is not hidden
+        invoke(lambda **_: (_ for _ in ()).throw(RuntimeError("a real bug")))
+
+
 def test_stages_without_a_recipe_need_an_existing_run_folder(tmp_path):
     out = tmp_path / "runs" / "none"
     done = tunesmith("run", "--stages", "train", "-o", out, cwd=tmp_path)

@@ -42,13 +42,27 @@ def invoke(app) -> None:
     except framework as exc:
         _fail(_usage_message(exc), 2)
     except OSError as exc:
-        if exc.errno not in USER_OS_ERRORS:
-            raise
-        _fail(os_message(exc), 2)
+        if exc.errno in USER_OS_ERRORS:
+            _fail(os_message(exc), 2)
+        _interrupted_if_requested()
+        raise
+    except Exception:
+        _interrupted_if_requested()
+        raise
     code = code if isinstance(code, int) else 0
     if code == INTERRUPTED:
         _fail(RESUME_HINT, INTERRUPTED)
     sys.exit(code)
+
+
+def _interrupted_if_requested() -> None:
+    """Exit as interrupted when Ctrl-C (or SIGTERM) came first: a library that catches what an
+    import raises (transformers' lazy modules) turns the KeyboardInterrupt into its own
+    RuntimeError, which was a traceback instead of the resume hint."""
+    from tunesmith.interrupts import requested
+
+    if requested():
+        _fail(RESUME_HINT, INTERRUPTED)
 
 
 WRITE_ONLY_ERRORS = (errno.EROFS, errno.ENOSPC, errno.EDQUOT)

@@ -99,7 +99,9 @@ def stage_config_hash(spec: StageSpec, recipe: Recipe) -> str:
 def _run_stage(spec: StageSpec, recipe: Recipe, run_dir: RunDir, force: bool):
     config_hash = stage_config_hash(spec, recipe)
     prints = _fingerprints(spec, recipe, run_dir)
+    _Previous.recover(run_dir, spec)
     if not force and _is_current(run_dir, spec, config_hash, prints):
+        _remove_scratch(run_dir, spec)  # a process killed right after marking it done left it
         return "skipped", 0.0
     previous = _Previous.set_aside(run_dir, spec, config_hash, prints)
     run_dir.update_stage(
@@ -127,9 +129,13 @@ def _run_stage(spec: StageSpec, recipe: Recipe, run_dir: RunDir, force: bool):
     previous.drop()
     seconds = round(time.perf_counter() - started, 2)
     run_dir.update_stage(spec.name, status="done", seconds=seconds, result=_as_record(result))
+    _remove_scratch(run_dir, spec)
+    return "ran", seconds
+
+
+def _remove_scratch(run_dir: RunDir, spec: StageSpec) -> None:
     for path in spec.scratch(run_dir):
         _remove(path)
-    return "ran", seconds
 
 
 def _fingerprints(spec: StageSpec, recipe: Recipe, run_dir: RunDir) -> dict[str, str]:
@@ -194,7 +200,6 @@ class _Previous:
             and _resume_state(run_dir, spec)
         )
         holding = _holding(run_dir, spec)
-        _remove(holding)  # left by a process killed mid-stage
         moved = []
         for path in [] if resumable else spec.reset(run_dir):
             if path.exists():
@@ -220,12 +225,19 @@ class _Previous:
             # manifest entry, which now names the new attempt)
             self.drop()
             return False
-        holding = _holding(self.run_dir, self.spec)
-        for path in self.moved:
-            os.replace(holding / path.relative_to(self.run_dir.root), path)
+        _move_back(self.run_dir, self.spec)
         self.drop()
         self.run_dir.replace_stage(self.spec.name, self.entry)
         return True
+
+    @staticmethod
+    def recover(run_dir: RunDir, spec: StageSpec) -> None:
+        """What a process killed mid-stage left under .previous/ removed; but a finished stage
+        it was setting aside when it died (the manifest still names it done) is moved back
+        first, not taken for a killed attempt's leftovers."""
+        if run_dir.stage_entry(spec.name).get("status") == "done":
+            _move_back(run_dir, spec)
+        _Previous(run_dir, spec, [], {}).drop()
 
     def drop(self) -> None:
         holding = _holding(self.run_dir, self.spec)
@@ -234,6 +246,15 @@ class _Previous:
         # the run folder (and be copied along with it)
         with contextlib.suppress(OSError):  # not empty: another stage's outputs are held
             holding.parent.rmdir()
+
+
+def _move_back(run_dir: RunDir, spec: StageSpec) -> None:
+    """The stage's reset paths set aside under .previous/ moved back to where they were."""
+    holding = _holding(run_dir, spec)
+    for path in spec.reset(run_dir):
+        held = holding / path.relative_to(run_dir.root)
+        if held.exists() and not path.exists():
+            os.replace(held, path)
 
 
 def _resume_state(run_dir: RunDir, spec: StageSpec) -> bool:

@@ -121,3 +121,61 @@ def test_a_kill_while_curate_writes_its_card_page_keeps_the_earlier_page(tmp_pat
         CliRunner().invoke(data_app, ["curate", str(source), "-o", str(tmp_path / "out.jsonl")])
     text = page.read_text(encoding="utf-8")
     assert text == "<p>earlier card</p>" or "Curation funnel" in text
+
+
+def _finished(fresh):
+    run_dir, recipe = fresh
+    run_pipeline(recipe, run_dir, only=["fresh"], force=False)
+    return run_dir, lambda: run_pipeline(recipe, run_dir, only=["fresh"], force=False)
+
+
+def test_staging_left_by_a_killed_command_is_cleared_by_the_next_run(fresh, tmp_path):
+    """`tunesmith evaluate` killed mid-write left .eval.partial/ (with a half-written temp
+    file), a run killed while writing its manifest a temp file; the next `run` skipped every
+    stage and kept them for good."""
+    import subprocess
+    import sys
+
+    run_dir, rerun = _finished(fresh)
+    killed = (
+        "import os, sys\n"
+        "from tunesmith.artifacts.files import staged_into, write_json\n"
+        "with staged_into(sys.argv[1]) as place:\n"
+        "    write_json(place('metrics.json'), {'rouge1': 0.5})\n"
+        "    open(place('predictions/.test.tuned.jsonl.ab12cd34'), 'w').write('{\"id\"')\n"
+        "    os._exit(9)\n"
+    )
+    subprocess.run([sys.executable, "-c", killed, str(run_dir.eval)], check=False)
+    assert (run_dir.root / ".eval.partial" / "metrics.json").is_file()
+    half_manifest = run_dir.root / ".manifest.json.x1y2z3w4"  # killed in atomic_write_text
+    half_manifest.write_text('{"stag')
+    assert rerun() == {"fresh": "skipped"}
+    assert not (run_dir.root / ".eval.partial").exists() and not half_manifest.exists()
+
+
+def test_a_file_whose_swap_was_killed_between_its_renames_is_put_back(fresh, monkeypatch):
+    """Ctrl-C (or kill -9) between a swap's two renames left the earlier file only under its
+    .old name: readers found it missing, and the next swap deleted it."""
+    import os
+
+    from tunesmith.artifacts import files
+
+    run_dir, rerun = _finished(fresh)
+    target = run_dir.eval / "metrics.json"
+    files.write_json(target, {"rouge1": 0.25})
+    renames, real_replace = [], os.replace
+
+    def killed_between_renames(src, dst):
+        renames.append(dst)
+        if len(renames) == 3:  # the staged file written, eval/metrics.json moved to .old
+            raise Killed
+        real_replace(src, dst)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(files.os, "replace", killed_between_renames)
+        with pytest.raises(Killed), files.staged_into(run_dir.eval) as place:
+            files.write_json(place("metrics.json"), {"rouge1": 0.5})
+    assert not target.exists()
+    assert rerun() == {"fresh": "skipped"}
+    assert files.read_json(target) == {"rouge1": 0.25}
+    assert not files.previous_folder(target).exists()

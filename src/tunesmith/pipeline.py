@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from tunesmith.artifacts import RunDir, atomic_write_text, fingerprint
+from tunesmith.artifacts.files import recover_killed_writes
 from tunesmith.artifacts.lock import RunLock
 from tunesmith.config import Recipe, dump_recipe, recipe_hash
 from tunesmith.errors import UserError, one_line
@@ -39,6 +40,7 @@ def run_pipeline(
     preflight(recipe.tracking, run_dir.root)  # a tracker that cannot work: fail before any stage
     run_dir.root.mkdir(parents=True, exist_ok=True)
     with RunLock(run_dir.root):
+        recover_killed_writes(run_dir.root)  # a process killed mid-write: here or `evaluate`
         stages = ordered_stages(recipe)
         idle = sorted((chosen or set()) - {spec.name for spec in stages})
         if idle:

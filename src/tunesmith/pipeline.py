@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from tunesmith.artifacts import RunDir, atomic_write_text, fingerprint
+from tunesmith.artifacts.files import recover_killed_writes
 from tunesmith.artifacts.lock import RunLock
 from tunesmith.config import Recipe, dump_recipe, recipe_hash
 from tunesmith.errors import UserError, one_line
@@ -39,6 +40,7 @@ def run_pipeline(
     preflight(recipe.tracking, run_dir.root)  # a tracker that cannot work: fail before any stage
     run_dir.root.mkdir(parents=True, exist_ok=True)
     with RunLock(run_dir.root):
+        recover_killed_writes(run_dir.root)  # a process killed mid-write: here or `evaluate`
         stages = ordered_stages(recipe)
         idle = sorted((chosen or set()) - {spec.name for spec in stages})
         if idle:
@@ -99,7 +101,9 @@ def stage_config_hash(spec: StageSpec, recipe: Recipe) -> str:
 def _run_stage(spec: StageSpec, recipe: Recipe, run_dir: RunDir, force: bool):
     config_hash = stage_config_hash(spec, recipe)
     prints = _fingerprints(spec, recipe, run_dir)
+    _Previous.recover(run_dir, spec)
     if not force and _is_current(run_dir, spec, config_hash, prints):
+        _remove_scratch(run_dir, spec)  # a process killed right after marking it done left it
         return "skipped", 0.0
     previous = _Previous.set_aside(run_dir, spec, config_hash, prints)
     run_dir.update_stage(
@@ -127,9 +131,13 @@ def _run_stage(spec: StageSpec, recipe: Recipe, run_dir: RunDir, force: bool):
     previous.drop()
     seconds = round(time.perf_counter() - started, 2)
     run_dir.update_stage(spec.name, status="done", seconds=seconds, result=_as_record(result))
+    _remove_scratch(run_dir, spec)
+    return "ran", seconds
+
+
+def _remove_scratch(run_dir: RunDir, spec: StageSpec) -> None:
     for path in spec.scratch(run_dir):
         _remove(path)
-    return "ran", seconds
 
 
 def _fingerprints(spec: StageSpec, recipe: Recipe, run_dir: RunDir) -> dict[str, str]:
@@ -194,7 +202,6 @@ class _Previous:
             and _resume_state(run_dir, spec)
         )
         holding = _holding(run_dir, spec)
-        _remove(holding)  # left by a process killed mid-stage
         moved = []
         for path in [] if resumable else spec.reset(run_dir):
             if path.exists():
@@ -220,12 +227,19 @@ class _Previous:
             # manifest entry, which now names the new attempt)
             self.drop()
             return False
-        holding = _holding(self.run_dir, self.spec)
-        for path in self.moved:
-            os.replace(holding / path.relative_to(self.run_dir.root), path)
+        _move_back(self.run_dir, self.spec)
         self.drop()
         self.run_dir.replace_stage(self.spec.name, self.entry)
         return True
+
+    @staticmethod
+    def recover(run_dir: RunDir, spec: StageSpec) -> None:
+        """What a process killed mid-stage left under .previous/ removed; but a finished stage
+        it was setting aside when it died (the manifest still names it done) is moved back
+        first, not taken for a killed attempt's leftovers."""
+        if run_dir.stage_entry(spec.name).get("status") == "done":
+            _move_back(run_dir, spec)
+        _Previous(run_dir, spec, [], {}).drop()
 
     def drop(self) -> None:
         holding = _holding(self.run_dir, self.spec)
@@ -234,6 +248,15 @@ class _Previous:
         # the run folder (and be copied along with it)
         with contextlib.suppress(OSError):  # not empty: another stage's outputs are held
             holding.parent.rmdir()
+
+
+def _move_back(run_dir: RunDir, spec: StageSpec) -> None:
+    """The stage's reset paths set aside under .previous/ moved back to where they were."""
+    holding = _holding(run_dir, spec)
+    for path in spec.reset(run_dir):
+        held = holding / path.relative_to(run_dir.root)
+        if held.exists() and not path.exists():
+            os.replace(held, path)
 
 
 def _resume_state(run_dir: RunDir, spec: StageSpec) -> bool:

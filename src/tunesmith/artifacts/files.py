@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -179,6 +180,26 @@ def write_atomically(target: Path, write: Callable[[Path], None]) -> None:
     """`write(staging)` then rename to `target`; on any failure nothing is left behind."""
     with swapped_into(target) as staging:
         write(staging)
+
+
+def recover_killed_writes(folder: str | Path) -> None:
+    """What writers killed mid-write (kill -9, or Ctrl-C between two renames) left under
+    `folder`, undone: staging (`.name.partial`) and half-written temp files removed, and a
+    previous version (`.name.old`) put back where its new one never arrived, else removed.
+    Only for a folder no other process writes (its run lock held)."""
+    for path in sorted(Path(folder).rglob(".*"), key=lambda p: len(p.parts), reverse=True):
+        name = path.name
+        if name.endswith(".partial") or (_TEMP_NAME.fullmatch(name) and path.is_file()):
+            remove(path)
+        elif name.endswith(".old") and len(name) > len("..old"):
+            target = path.with_name(name[1 : -len(".old")])
+            if target.exists():
+                remove(path)
+            else:
+                os.replace(path, target)
+
+
+_TEMP_NAME = re.compile(r"\..+\.[a-z0-9_]{8}")  # _complete_temp's mkstemp(prefix=".name.")
 
 
 def previous_folder(target: str | Path) -> Path:

@@ -81,7 +81,7 @@ def _curate_recipe(source, steps, overrides, output, runs_dir):
 
 
 def _curate_file(source, steps, fields, label_field, overrides, output, model, seed):
-    from tunesmith.artifacts import write_json, write_jsonl
+    from tunesmith.artifacts import atomic_write_text, write_json, write_jsonl
     from tunesmith.cli.outputs import output_file
     from tunesmith.data.curate import CurationContext
     from tunesmith.data.curate.adhoc import (
@@ -107,7 +107,7 @@ def _curate_file(source, steps, fields, label_field, overrides, output, model, s
     write_json(base.with_name(base.name + ".card.json"), card)
     write_jsonl(base.with_name(base.name + ".log.jsonl"), ctx.log)
     page = f"<!doctype html><meta charset='utf-8'><title>data card</title>{render_data_card(card)}"
-    (base.with_name(base.name + ".card.html")).write_text(page, encoding="utf-8")
+    atomic_write_text(base.with_name(base.name + ".card.html"), page)
     return card, output
 
 

@@ -1,0 +1,181 @@
+"""A run killed at a precise point (between two writes of the pipeline) resumes correctly and
+loses nothing already written. Each test raises `Killed` at a hook point: a BaseException no
+handler of the pipeline catches on its way out, like a process that died there."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from tunesmith.artifacts import RunDir
+from tunesmith.config import load_recipe
+from tunesmith.pipeline import run_pipeline
+from tunesmith.stages import STAGES, StageSpec, load_stages
+
+
+class Killed(BaseException):
+    """The process died here: nothing after this point ran."""
+
+
+def _spec(text: str) -> StageSpec:
+    """A resumable stage (as train): writes fresh/out.txt, keeps resume state in
+    fresh/checkpoints, removed once it finished."""
+
+    def run(recipe, run_dir):
+        (run_dir.root / "fresh" / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (run_dir.root / "fresh" / "out.txt").write_text(text)
+
+    return StageSpec(
+        "fresh",
+        5,
+        lambda r: (r.name,),
+        lambda r, rd: [],
+        lambda rd: [rd.root / "fresh" / "out.txt"],
+        run,
+        reset=lambda rd: [rd.root / "fresh"],
+        scratch=lambda rd: [rd.root / "fresh" / "checkpoints"],
+        resumes=True,
+    )
+
+
+@pytest.fixture
+def fresh(tmp_path, tiny_recipe, monkeypatch):
+    load_stages()
+    monkeypatch.setitem(STAGES._items, "fresh", _spec("finished"))
+    return RunDir(tmp_path / "run"), load_recipe(tiny_recipe())
+
+
+def _killed_after_done_mark(monkeypatch):
+    original = RunDir.update_stage
+
+    def update_stage(self, stage, **fields):
+        original(self, stage, **fields)
+        if fields.get("status") == "done":
+            raise Killed
+
+    monkeypatch.setattr(RunDir, "update_stage", update_stage)
+
+
+def test_resume_state_left_by_a_kill_after_the_done_mark_is_removed(fresh, monkeypatch):
+    """Killed between marking the stage done and removing its checkpoints: the next run skips
+    the finished stage and used to keep its checkpoints for good."""
+    run_dir, recipe = fresh
+    with monkeypatch.context() as patch:
+        _killed_after_done_mark(patch)
+        with pytest.raises(Killed):
+            run_pipeline(recipe, run_dir, only=["fresh"], force=False)
+    assert (run_dir.root / "fresh" / "checkpoints").is_dir()
+    assert run_pipeline(recipe, run_dir, only=["fresh"], force=False) == {"fresh": "skipped"}
+    assert not (run_dir.root / "fresh" / "checkpoints").exists()
+    assert (run_dir.root / "fresh" / "out.txt").read_text() == "finished"
+
+
+def test_a_kill_while_setting_a_finished_stage_aside_loses_nothing(fresh, tiny_recipe, monkeypatch):
+    """Killed after a changed recipe moved the finished stage under .previous/ but before the
+    manifest said the new attempt runs: the manifest still names the finished stage, and the
+    next run deleted its outputs as a leftover (a finished training lost)."""
+    run_dir, recipe = fresh
+    run_pipeline(recipe, run_dir, only=["fresh"], force=False)
+    before = run_dir.stage_entry("fresh")
+    changed = load_recipe(tiny_recipe(name="changed"))
+    with monkeypatch.context() as patch:
+
+        def killed(self, stage, **fields):
+            raise Killed
+
+        patch.setattr(RunDir, "update_stage", killed)
+        with pytest.raises(Killed):
+            run_pipeline(changed, run_dir, only=["fresh"], force=False)
+    assert not (run_dir.root / "fresh").exists()  # set aside when the process died
+    monkeypatch.setitem(STAGES._items, "fresh", _spec("ran again"))
+    assert run_pipeline(recipe, run_dir, only=["fresh"], force=False) == {"fresh": "skipped"}
+    assert (run_dir.root / "fresh" / "out.txt").read_text() == "finished"
+    assert run_dir.stage_entry("fresh") == before
+    assert not (run_dir.root / ".previous").exists()
+
+
+def test_a_kill_while_curate_writes_its_card_page_keeps_the_earlier_page(tmp_path, monkeypatch):
+    """`data curate FILE -o OUT` wrote OUT's card page in place: killed mid-write, the earlier
+    page was left truncated (its other files are written atomically)."""
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from tunesmith.cli.data_cmd import data_app
+
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(f'{{"text": "row {i} text"}}\n' for i in range(6)), "utf-8")
+    page = tmp_path / "out.card.html"
+    page.write_text("<p>earlier card</p>", encoding="utf-8")
+    real_write_text = Path.write_text
+
+    def killed_mid_write(self, *args, **kwargs):
+        if self == page:
+            real_write_text(self, "")  # opened for writing (truncated), then the process died
+            raise Killed
+        return real_write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", killed_mid_write)
+    with contextlib.suppress(Killed):
+        CliRunner().invoke(data_app, ["curate", str(source), "-o", str(tmp_path / "out.jsonl")])
+    text = page.read_text(encoding="utf-8")
+    assert text == "<p>earlier card</p>" or "Curation funnel" in text
+
+
+def _finished(fresh):
+    run_dir, recipe = fresh
+    run_pipeline(recipe, run_dir, only=["fresh"], force=False)
+    return run_dir, lambda: run_pipeline(recipe, run_dir, only=["fresh"], force=False)
+
+
+def test_staging_left_by_a_killed_command_is_cleared_by_the_next_run(fresh, tmp_path):
+    """`tunesmith evaluate` killed mid-write left .eval.partial/ (with a half-written temp
+    file), a run killed while writing its manifest a temp file; the next `run` skipped every
+    stage and kept them for good."""
+    import subprocess
+    import sys
+
+    run_dir, rerun = _finished(fresh)
+    killed = (
+        "import os, sys\n"
+        "from tunesmith.artifacts.files import staged_into, write_json\n"
+        "with staged_into(sys.argv[1]) as place:\n"
+        "    write_json(place('metrics.json'), {'rouge1': 0.5})\n"
+        "    open(place('predictions/.test.tuned.jsonl.ab12cd34'), 'w').write('{\"id\"')\n"
+        "    os._exit(9)\n"
+    )
+    subprocess.run([sys.executable, "-c", killed, str(run_dir.eval)], check=False)
+    assert (run_dir.root / ".eval.partial" / "metrics.json").is_file()
+    half_manifest = run_dir.root / ".manifest.json.x1y2z3w4"  # killed in atomic_write_text
+    half_manifest.write_text('{"stag')
+    assert rerun() == {"fresh": "skipped"}
+    assert not (run_dir.root / ".eval.partial").exists() and not half_manifest.exists()
+
+
+def test_a_file_whose_swap_was_killed_between_its_renames_is_put_back(fresh, monkeypatch):
+    """Ctrl-C (or kill -9) between a swap's two renames left the earlier file only under its
+    .old name: readers found it missing, and the next swap deleted it."""
+    import os
+
+    from tunesmith.artifacts import files
+
+    run_dir, rerun = _finished(fresh)
+    target = run_dir.eval / "metrics.json"
+    files.write_json(target, {"rouge1": 0.25})
+    renames, real_replace = [], os.replace
+
+    def killed_between_renames(src, dst):
+        renames.append(dst)
+        if len(renames) == 3:  # the staged file written, eval/metrics.json moved to .old
+            raise Killed
+        real_replace(src, dst)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(files.os, "replace", killed_between_renames)
+        with pytest.raises(Killed), files.staged_into(run_dir.eval) as place:
+            files.write_json(place("metrics.json"), {"rouge1": 0.5})
+    assert not target.exists()
+    assert rerun() == {"fresh": "skipped"}
+    assert files.read_json(target) == {"rouge1": 0.25}
+    assert not files.previous_folder(target).exists()

@@ -42,7 +42,7 @@ def test_a_row_file_holding_other_than_objects_is_one_line(tmp_path, row):
     predictions = first / "eval" / "predictions" / "test.tuned.jsonl"
     predictions.write_text(f"{row}\n", encoding="utf-8")
     done = tunesmith("compare", first, second, "--html", tmp_path / "c.html")
-    assert_user_error(done, f"{predictions}:1: damaged run file, a row is a JSON")
+    assert_user_error(done, f"{predictions}:1: damaged run file, a row is a")
     assert not (tmp_path / "c.html").exists()
 
 
@@ -55,7 +55,7 @@ def test_the_report_of_a_run_file_of_another_shape_is_one_line(tmp_path, name):
 
     run = make_run(tmp_path, "r-1")
     (run / name).write_text("[]", encoding="utf-8")
-    with pytest.raises(UserError, match=f"{run / name}: damaged run file, a JSON list, not an"):
+    with pytest.raises(UserError, match=f"{run / name}: damaged run file, an array, not an"):
         refresh_report(run)
 
 

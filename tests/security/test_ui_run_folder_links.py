@@ -293,13 +293,17 @@ DAMAGED_SESSION_FILES = {  # file under eval/, its content, what the one line sa
         "s1.json: system: ",
     ),
     "a rating not JSON": ("human/s1.jsonl", b"not json\n", "damaged run file, not valid JSON"),
-    "a rating not an object": ("human/s1.jsonl", b"5\n", "rating 1 is not an object with"),
+    "a rating not an object": ("human/s1.jsonl", b"5\n", "a row is a number, not an object"),
     "predictions not UTF-8": (
         "predictions/test.base.jsonl",
         b'{"id": "\xff"}\n',
         "damaged run file, not UTF-8 text",
     ),
-    "predictions not objects": ("predictions/test.base.jsonl", b"5\n", "not a prediction"),
+    "predictions not objects": (
+        "predictions/test.base.jsonl",
+        b"5\n",
+        "a row is a number, not an object",
+    ),
 }
 
 

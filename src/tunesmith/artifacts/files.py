@@ -261,12 +261,16 @@ def _row(path: str | Path, value: Any, line: int) -> dict:
     return _object(f"{path}:{line}", value, "a row is ")
 
 
+JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number"}
+JSON_KINDS.update({bool: "true or false", type(None): "null", dict: "an object"})
+
+
 def _object(where: str, value: Any, what: str = "") -> dict:
     if not isinstance(value, dict):
         from tunesmith.errors import UserError
 
-        kind = type(value).__name__
-        raise UserError(f"{where}: damaged run file, {what}a JSON {kind}, not an object")
+        kind = JSON_KINDS.get(type(value), type(value).__name__)  # JSON's names, not Python's
+        raise UserError(f"{where}: damaged run file, {what}{kind}, not an object")
     return value
 
 

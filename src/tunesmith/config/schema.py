@@ -318,10 +318,11 @@ class EvaluationConfig(Section):
     @adds_no_rule
     def _yaml_off(cls, value):
         """`false` (a recipe written by a YAML 1.1 tool, where `off` is false) means off, and
-        `true` the default."""
-        return (
-            {False: "off", True: "machine"}.get(value, value) if isinstance(value, bool) else value
-        )
+        `true` the default; so does `on`, which YAML 1.1 read as true and recipes now keep as
+        text (config/recipe_yaml.py)."""
+        if isinstance(value, bool):
+            return "machine" if value else "off"
+        return "machine" if value == "on" else value
 
     @field_validator("metrics")
     @classmethod

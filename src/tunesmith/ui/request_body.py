@@ -15,6 +15,7 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
+from tunesmith.artifacts.files import JSON_KINDS
 from tunesmith.errors import UserError
 from tunesmith.human.sheet import MAX_SHEET_BYTES
 from tunesmith.ui.launch import MAX_RECIPE_BYTES
@@ -30,8 +31,6 @@ RECIPE_FORM_BYTES = 3 * MAX_RECIPE_BYTES + MAX_BODY_BYTES  # URL-encoding: a byt
 SHEET_UPLOAD_BYTES = MAX_SHEET_BYTES + MAX_BODY_BYTES
 
 
-JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number"}
-JSON_TYPES.update({bool: "true or false", type(None): "null", dict: "an object"})
 Body = TypeVar("Body", bound=BaseModel)
 
 
@@ -56,7 +55,7 @@ async def read_json_object(request: Request) -> dict:
     except ValueError as exc:  # e.g. an integer longer than Python converts (4300 digits)
         raise UserError(f"request body: not usable JSON ({exc})") from None
     if not isinstance(body, dict):
-        raise UserError(f"request body: expected a JSON object, not {JSON_TYPES[type(body)]}")
+        raise UserError(f"request body: expected a JSON object, not {JSON_KINDS[type(body)]}")
     return body
 
 
@@ -82,7 +81,7 @@ def _first_problem(exc: ValidationError, model: type[BaseModel], what: str) -> s
         return f"{key}: missing; {what} needs {', '.join(_required(model))}"
     if not error["type"].endswith("_type"):  # a value the model's constraints refuse
         return f"{key}: {error['msg'].lower()}"
-    got = JSON_TYPES.get(type(error["input"]), type(error["input"]).__name__)
+    got = JSON_KINDS.get(type(error["input"]), type(error["input"]).__name__)
     return f"{key}: {error['msg'].lower()}, not {got}"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
+from test_stage_contract import _fresh_spec
 
 from tunesmith.artifacts import RunDir
 from tunesmith.config import load_recipe
@@ -26,17 +27,7 @@ def _spec(text: str) -> StageSpec:
         (run_dir.root / "fresh" / "checkpoints").mkdir(parents=True, exist_ok=True)
         (run_dir.root / "fresh" / "out.txt").write_text(text)
 
-    return StageSpec(
-        "fresh",
-        5,
-        lambda r: (r.name,),
-        lambda r, rd: [],
-        lambda rd: [rd.root / "fresh" / "out.txt"],
-        run,
-        reset=lambda rd: [rd.root / "fresh"],
-        scratch=lambda rd: [rd.root / "fresh" / "checkpoints"],
-        resumes=True,
-    )
+    return _fresh_spec(run)
 
 
 @pytest.fixture

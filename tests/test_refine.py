@@ -141,8 +141,14 @@ def test_refine_writes_again_over_its_own_earlier_output(tmp_path):
     [
         (lambda run: (run / "data" / "test.jsonl").unlink(), "not an evaluated run folder (no"),
         (lambda run: (run / "eval" / "compare.json").unlink(), "not an evaluated run folder (no"),
-        (lambda run: (run / "eval" / "compare.json").write_text("[]"), "damaged run file, a JSON"),
-        (lambda run: (run / "eval" / "errors.json").write_text("[]"), "damaged run file, a JSON"),
+        (
+            lambda run: (run / "eval" / "compare.json").write_text("[]"),
+            "damaged run file, an array, not an object",
+        ),
+        (
+            lambda run: (run / "eval" / "errors.json").write_text("[]"),
+            "damaged run file, an array, not an object",
+        ),
     ],
     ids=["no-test-split", "no-compare", "compare-a-list", "errors-a-list"],
 )

@@ -98,6 +98,9 @@ def text_of(driver, element_id: str) -> str:
         return ""
 
 
+H1_TEXT = "return document.querySelector('h1') ? document.querySelector('h1').textContent : ''"
+
+
 def wait_for(predicate, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -118,7 +121,7 @@ def test_rate_blind_then_start_a_tiny_run_and_watch_it_finish(server, browser, t
 
     browser.find_element(By.LINK_TEXT, "demo-1").click()
     browser.find_element(By.ID, "report-link").click()
-    assert "tunesmith report" in browser.find_element(By.TAG_NAME, "h1").text
+    wait_for(lambda: "tunesmith report" in browser.execute_script(H1_TEXT), 30, "the report page")
     shot(browser, "report")
 
     browser.get(f"{base}/runs/demo-1/human")
@@ -130,7 +133,7 @@ def test_rate_blind_then_start_a_tiny_run_and_watch_it_finish(server, browser, t
     winrate = browser.find_element(By.CSS_SELECTOR, "#session-s1 .winrate").text
     assert winrate.startswith("100.0 %") and "(n 9)" in winrate  # nine wins, one tie
     browser.find_element(By.ID, "write-summary").click()
-    assert "100.0 %" in browser.find_element(By.ID, "saved").text
+    wait_for(lambda: "100.0 %" in text_of(browser, "saved"), 30, "the saved summary")
     shot(browser, "human")
     browser.get(f"{base}/runs/demo-1/report")
     assert "Blind human evaluation" in browser.page_source
@@ -150,7 +153,7 @@ def test_rate_blind_then_start_a_tiny_run_and_watch_it_finish(server, browser, t
     shot(browser, "progress")
     run_url = browser.current_url
     browser.find_element(By.ID, "report-link").click()
-    assert "rouge" in browser.page_source.lower()
+    wait_for(lambda: "rouge" in browser.page_source.lower(), 30, "the tiny run's report")
     _playground(browser, run_url)
 
 
@@ -236,4 +239,11 @@ def _start_tiny_run(browser, base: str, recipe: Path) -> None:
     browser.execute_script("window.scrollTo(0, 0)")
     shot(browser, "new-run")
     browser.find_element(By.ID, "start").click()
-    assert "/runs/tiny-" in browser.current_url
+    # The click can return before the form's navigation lands (seen on a loaded CI machine):
+    # wait for the page that follows, and show the form's error if that is where it stopped.
+    wait_for(
+        lambda: "/runs/tiny-" in browser.current_url or text_of(browser, "error-message"),
+        60,
+        "the run page after start",
+    )
+    assert "/runs/tiny-" in browser.current_url, text_of(browser, "error-message")

@@ -73,6 +73,32 @@ def test_slots_of_a_dropped_section_need_not_exist_and_literal_braces_stay():
     assert got == ["Q {#context}", "Q [wiki: c] {#context}"]
 
 
+@pytest.mark.parametrize(
+    ("row", "prompt"),
+    [
+        ({"q": "Q", "context": "c", "source": "wiki"}, "Q\n\nContext (wiki): c"),
+        ({"q": "Q", "context": "c"}, "Q\n\nContext: c"),
+        ({"q": "Q", "source": "wiki"}, "Q"),  # the inner section goes with its outer one
+        ({"q": "Q", "context": "", "source": "wiki"}, "Q"),
+    ],
+    ids=["both", "no-source", "no-context", "blank-context"],
+)
+def test_a_section_inside_a_section_is_kept_only_inside_a_kept_one(row, prompt):
+    template = "{q}{#context}\n\nContext{#source} ({source}){/source}: {context}{/context}"
+    other = {"q": "x", "context": "y", "source": "z"}
+    assert prompts(template, row, other)[0] == prompt
+
+
+def test_an_inverted_section_inside_a_section():
+    template = "{q}{#input} Input: {input}{^source} (unsourced){/source}.{/input}"
+    rows = (
+        {"q": "Q", "input": "a"},
+        {"q": "Q", "input": "b", "source": "s"},
+        {"q": "Q", "input": "", "source": "s"},
+    )
+    assert prompts(template, *rows) == ["Q Input: a (unsourced).", "Q Input: b.", "Q"]
+
+
 def test_a_section_field_no_record_has_is_a_misspelt_name():
     with pytest.raises(UserError) as caught:
         prompts("{instruction}{#contxt}\n\n{contxt}{/contxt}", {"instruction": "a", "context": "c"})
@@ -91,12 +117,16 @@ def test_a_section_field_no_record_has_is_a_misspelt_name():
         ),
         ("{q}{/context}", "{/context} closes no open section"),
         (
-            "{#a}{#b}{b}{/b}{/a}",
-            "section {#b} opens inside section {#a}; sections cannot be nested",
+            "{#a}{^a}x{/a}{/a}",
+            "section {^a} opens inside section {#a} on the same field",
+        ),
+        (
+            "{#a}{#b}{b}{/a}{/b}",
+            "{/a} does not close the open section {#b} (end it with {/b})",
         ),
         ("{#a}{a}{/b}", "{/b} does not close the open section {#a} (end it with {/a})"),
     ],
-    ids=["unclosed", "unopened", "nested", "mismatched"],
+    ids=["unclosed", "unopened", "same-field-nested", "crossed", "mismatched"],
 )
 def test_a_malformed_section_is_one_line_with_file_line_and_key(tmp_path, template, problem):
     path = tmp_path / "recipe.yaml"
@@ -112,11 +142,11 @@ def test_a_malformed_section_is_one_line_with_file_line_and_key(tmp_path, templa
     assert str(caught.value) == f"{path}:5: data.prompt_template: prompt_template {problem}"
 
 
-def test_validate_exits_2_with_one_line_on_a_nested_section(tmp_path):
+def test_validate_exits_2_with_one_line_on_a_crossed_section(tmp_path):
     path = tmp_path / "recipe.yaml"
     path.write_text(
         "task: instruction\ndata:\n  train: t.jsonl\n  output_field: a\n"
-        '  prompt_template: "{#a}{#b}x{/b}{/a}"\n'
+        '  prompt_template: "{#a}{#b}x{/a}{/b}"\n'
     )
     done = subprocess.run(
         [sys.executable, "-m", "tunesmith.cli", "validate", str(path)],
@@ -126,8 +156,8 @@ def test_validate_exits_2_with_one_line_on_a_nested_section(tmp_path):
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
-        f"error: {path}:5: data.prompt_template: prompt_template section {{#b}} opens inside "
-        "section {#a}; sections cannot be nested"
+        f"error: {path}:5: data.prompt_template: prompt_template {{/a}} does not close the "
+        "open section {#b} (end it with {/b})"
     )
 
 

@@ -124,7 +124,8 @@ class DataConfig(Section):
         "{#field}...{/field} is kept only when the record's field is not blank; a blank, null "
         "or missing one drops the whole section (Dolly: '{instruction}{#context}\\n\\nContext: "
         "{context}{/context}'); {^field}...{/field} is kept only when it is blank or missing. "
-        "Sections do not nest; a blank slot at the prompt's start or end leaves no blank lines; "
+        "Sections nest (an inner one is kept only inside a kept outer one); a blank slot at "
+        "the prompt's start or end leaves no blank lines; "
         "write a literal brace as {{ or }}.",
     )
     system_prompt: str | None = Field(
@@ -173,7 +174,7 @@ class DataConfig(Section):
     @classmethod
     @rule(
         "not blank; {field} or {field.key} slots, {#field}...{/field} or {^field}...{/field} "
-        "sections, not nested (a literal brace: {{ or }})"
+        "sections, each closed in order (a literal brace: {{ or }})"
     )
     def _template_parses(cls, value: str | None) -> str | None:
         if value is not None:

@@ -4,7 +4,8 @@ from their pieces, never with str.format.
 `{#context}...{/context}` is kept only when the record's `context` is non-blank; a blank,
 null or missing one drops the whole section (Dolly's `Context:` label with it).
 `{^context}...{/context}` is the inverse: kept only when `context` is blank or missing
-(Alpaca's preamble for a record without an input). Sections do not nest.
+(Alpaca's preamble for a record without an input). Sections nest:
+`{#context}{#source}({source}){/source}{/context}` keeps the source only inside a kept context.
 """
 
 from __future__ import annotations
@@ -22,16 +23,17 @@ MARKS = KEPT_WHEN_FILLED + KEPT_WHEN_EMPTY + CLOSE
 class Section:
     field: str
     when_empty: bool  # {^field}: kept when the field is blank or missing
-    pieces: tuple  # (literal text, slot name or None) pairs inside it
+    pieces: tuple  # its items: (literal text, slot name or None) pairs and nested Sections
 
 
 def parse_template(template: str, key: str) -> list:
-    """The template as (literal, slot or None) pairs and `Section`s; a malformed one raises
-    ValueError naming `key` (the loader adds the recipe's file:line)."""
+    """The template as (literal, slot or None) pairs and `Section`s (which may hold sections
+    of their own); a malformed one raises ValueError naming `key` (the loader adds the
+    recipe's file:line)."""
     items: list = []
-    open_: tuple[str, str, list] | None = None  # (mark, field, its pieces) of an open section
+    open_: list[tuple[str, str, list]] = []  # open sections, innermost last: (mark, field, items)
     for literal, slot in _slots(template, key):
-        target = open_[2] if open_ else items
+        target = open_[-1][2] if open_ else items
         if not slot or slot[0] not in MARKS:
             if slot is not None:
                 _plain_field(slot, key, slot)
@@ -41,57 +43,75 @@ def parse_template(template: str, key: str) -> list:
         mark, field = slot[0], slot[1:]
         _plain_field(field, key, slot)
         if mark != CLOSE:
-            if open_:
-                raise ValueError(
-                    f"{key} section {{{slot}}} opens inside section {{{open_[0]}{open_[1]}}}; "
-                    "sections cannot be nested"
-                )
-            open_ = (mark, field, [])
-        elif open_ is None:
-            raise ValueError(f"{key} {{{slot}}} closes no open section")
-        elif field != open_[1]:
-            raise ValueError(
-                f"{key} {{{slot}}} does not close the open section {{{open_[0]}{open_[1]}}} "
-                f"(end it with {{/{open_[1]}}})"
-            )
-        else:
-            items.append(Section(field, open_[0] == KEPT_WHEN_EMPTY, tuple(open_[2])))
-            open_ = None
+            _refuse_reopened(open_, mark, field, key)
+            open_.append((mark, field, []))
+            continue
+        section = _close(open_, slot, key)
+        (open_[-1][2] if open_ else items).append(section)
     if open_:
+        mark, field, _ = open_[-1]
         raise ValueError(
-            f"{key} section {{{open_[0]}{open_[1]}}} is never closed (end it with {{/{open_[1]}}})"
+            f"{key} section {{{mark}{field}}} is never closed (end it with {{/{field}}})"
         )
     return items
 
 
+def _close(open_: list, slot: str, key: str) -> Section:
+    """The innermost open section, which `{/field}` in `slot` must close."""
+    if not open_:
+        raise ValueError(f"{key} {{{slot}}} closes no open section")
+    mark, field, items = open_.pop()
+    if slot[1:] != field:
+        raise ValueError(
+            f"{key} {{{slot}}} does not close the open section {{{mark}{field}}} "
+            f"(end it with {{/{field}}})"
+        )
+    return Section(field, mark == KEPT_WHEN_EMPTY, tuple(items))
+
+
+def _refuse_reopened(open_: list, mark: str, field: str, key: str) -> None:
+    """A section inside one on the same field: its closing tag could not say which it ends."""
+    for outer_mark, outer_field, _ in open_:
+        if outer_field == field:
+            raise ValueError(
+                f"{key} section {{{mark}{field}}} opens inside section "
+                f"{{{outer_mark}{outer_field}}} on the same field"
+            )
+
+
 def template_fields(template: str) -> list[str]:
     """Every field the template reads: its slots and its sections' fields, in order."""
-    names: list[str] = []
-    for item in _parsed(template):
-        if isinstance(item, Section):
-            names += [item.field, *(slot for _, slot in item.pieces if slot)]
-        elif item[1]:
-            names.append(item[1])
-    return list(dict.fromkeys(names))
+    return list(dict.fromkeys(_fields(_parsed(template), sections_only=False)))
 
 
 def section_fields(template: str) -> list[str]:
-    """The fields that keep or drop the template's sections."""
-    return list(dict.fromkeys(i.field for i in _parsed(template) if isinstance(i, Section)))
+    """The fields that keep or drop the template's sections (nested ones included)."""
+    return list(dict.fromkeys(_fields(_parsed(template), sections_only=True)))
+
+
+def _fields(items, sections_only: bool):
+    for item in items:
+        if isinstance(item, Section):
+            yield item.field
+            yield from _fields(item.pieces, sections_only)
+        elif item[1] and not sections_only:
+            yield item[1]
 
 
 def fill_template(template: str, value: Callable[[str], str], filled: Callable[[str], bool]) -> str:
     """The template with each slot replaced by `value(slot)`, and each section kept or dropped
     by `filled(field)` (whether the record's field is non-blank). Slots of a dropped section
-    are never read: a record may lack them."""
-    out = []
-    for item in _parsed(template):
+    (and of the sections inside it) are never read: a record may lack them."""
+    return "".join(_filled(_parsed(template), value, filled))
+
+
+def _filled(items, value: Callable[[str], str], filled: Callable[[str], bool]):
+    for item in items:
         if isinstance(item, Section):
             if filled(item.field) != item.when_empty:
-                out += [text + (value(slot) if slot else "") for text, slot in item.pieces]
+                yield from _filled(item.pieces, value, filled)
         else:
-            out.append(item[0] + (value(item[1]) if item[1] else ""))
-    return "".join(out)
+            yield item[0] + (value(item[1]) if item[1] else "")
 
 
 @functools.lru_cache(maxsize=8)

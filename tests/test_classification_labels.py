@@ -123,7 +123,8 @@ def test_labels_differing_in_unicode_form_or_spacing_are_named():
     (warning,) = check_labels({"train": train, "test": []}, "t.jsonl")
     assert warning == (
         "labels that differ only in letter case, spacing or Unicode form are separate classes: "
-        f"'{decomposed}' ('cafe\\u0301') / '{composed}'; 'very  good' / 'very good'"
+        f"'{decomposed}' ('cafe\\u0301') / '{composed}'; 'very  good' / 'very good' "
+        '(data.label_map merges them: {"caf\\u00e9": "cafe\\u0301"})'
     )
 
 

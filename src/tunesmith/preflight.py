@@ -246,7 +246,7 @@ def _data(recipe: Recipe, facts: PreflightFacts | None = None) -> list[str]:
     """The data read and split as planned; the stages' needs of the splits (their test-sample
     sizes, then their contributions at "data": federated's partitions); the labels."""
     from tunesmith.config.tasks import task_spec
-    from tunesmith.data.label_checks import check_declared, check_labels
+    from tunesmith.data.label_checks import label_warnings
 
     data = recipe.data
     train, splits = _splits(recipe)
@@ -257,8 +257,7 @@ def _data(recipe: Recipe, facts: PreflightFacts | None = None) -> list[str]:
     lines += checks_fit(recipe, len(splits["test"]))
     lines += contributed("data", facts or PreflightFacts(recipe))
     if task_spec(recipe.task).has_label:
-        warnings = check_declared(data.labels, splits) + check_labels(splits, data.train)
-        lines += [f"warning: {w}" for w in warnings]
+        lines += [f"warning: {w}" for w in label_warnings(data, splits)]
         lines.append(_positive_class(recipe, splits["train"]))
     return lines
 

@@ -72,6 +72,11 @@ class SplitConfig(Section):
         return share_or_count(value)
 
 
+def _spelled(value: object) -> object:
+    """A recipe's label as the data's labels are written (other values are left to pydantic)."""
+    return label_text(value) if isinstance(value, (bool, int, float)) else value
+
+
 class DataConfig(Section):
     train: str = Field(
         ...,
@@ -137,6 +142,15 @@ class DataConfig(Section):
         "every label of the data must be one of them. Numbers and booleans are written as "
         "JSON writes them (1, not 1.0; true, not True), as labels read from the data are.",
     )
+    label_map: dict[str, str] | None = Field(
+        None,
+        description="classification: the text each raw label becomes, e.g. {0: negative, "
+        "1: positive} (a verbaliser: the model learns and is scored on words it can read, and "
+        "the zero- and few-shot baselines see them too), or {GAMES: games} to merge a class "
+        "written two ways. Applied as records are read, before splitting, balancing and "
+        "data.labels, which names the mapped labels; a label the map does not name stays as "
+        "it is. Keys are written like the data's labels (JSON's spelling: 1, true).",
+    )
     fill_missing: dict[str, str] = Field(
         default_factory=dict,
         description="Value per field name used where a record has that field null or missing "
@@ -167,8 +181,29 @@ class DataConfig(Section):
         # YAML reads `labels: [0, 1]` or `[true, false]` as numbers and booleans; the data's
         # labels of those types become text the same way, so the two can be compared
         if isinstance(value, list):
-            return [label_text(v) if isinstance(v, (bool, int, float)) else v for v in value]
+            return [_spelled(v) for v in value]
         return value
+
+    @field_validator("label_map", mode="before")
+    @classmethod
+    @adds_no_rule
+    def _label_map_as_text(cls, value):
+        # YAML reads `{0: negative, true: yes}` with number and boolean keys (and values):
+        # spelled as the data's labels are, so a raw label finds its key
+        if isinstance(value, dict):
+            return {_spelled(k): _spelled(v) for k, v in value.items()}
+        return value
+
+    @field_validator("label_map")
+    @classmethod
+    @rule("each label maps to a non-blank one")
+    def _label_map_names_labels(cls, value: dict[str, str] | None):
+        if value is None:
+            return value
+        blank = [key for key, label in value.items() if not label.strip()]
+        if blank:
+            raise ValueError(f"label {blank[0]!r} maps to a blank label")
+        return {key.strip(): label.strip() for key, label in value.items()}
 
     @field_validator("prompt_template")
     @classmethod
@@ -413,6 +448,7 @@ class Recipe(Section):
     @rule("lora with `federated`", "training.method")
     @rule("one the run computes (evaluation.metrics, or the task's)", "evaluation.target.metric")
     @rule("field needs data.difficulty_field", "training.curriculum.scorer")
+    @rule("classification only", "data.label_map")
     def _fields_for_task(self) -> Recipe:
         data = self.data
         if task_spec(self.task).prompted:
@@ -422,6 +458,10 @@ class Recipe(Section):
                 raise ValueError(
                     f"data.input_field or data.prompt_template is required for task '{self.task}'"
                 )
+        if data.label_map and not task_spec(self.task).has_label:
+            raise ValueError(
+                f"data.label_map names classes; task '{self.task}' has none (classification has)"
+            )
         self._target_is_scored()
         self._difficulty_is_read()
         if self.federated is not None and self.training.method != "lora":

@@ -177,6 +177,7 @@ def _prompt_response(recipe: Recipe, path, record: dict) -> dict:
     output = str(data.output_field)
     if labelled:
         response = _label(path, record, output, fill)
+        response = (data.label_map or {}).get(response, response)
     else:
         response = _text(path, record, output, "data.output_field", fill).strip()
     if not response:

@@ -3,6 +3,7 @@ test label never seen in training can only be guessed, so it is reported."""
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from collections import Counter
 
@@ -58,19 +59,27 @@ def _case_twins(splits: dict[str, list[dict]]) -> list[str]:
     """Labels equal but for letter case ('perl' / 'Perl'), inner spacing ('very good' /
     'very  good') or Unicode form (a precomposed 'é' / 'e' + combining accent, as different
     tools write it) are separate classes: often one class written two ways, which splits its
-    examples and its metrics; said, not merged."""
-    labels = {str(e["label"]) for rows in splits.values() for e in rows}
+    examples and its metrics; said, with the data.label_map entry that would merge the first
+    pair into its commoner spelling, not merged."""
+    counts = Counter(str(e["label"]) for rows in splits.values() for e in rows)
     by_folded: dict[str, list[str]] = {}
-    for label in sorted(labels):
+    for label in sorted(counts):
         by_folded.setdefault(_folded(label), []).append(label)
     twins = [names for names in by_folded.values() if len(names) > 1]
     if not twins:
         return []
     shown = "; ".join(" / ".join(_shown(n) for n in names) for names in twins[:5])
+    common, rare = sorted(twins[0], key=lambda n: -counts[n])[:2]
     return [
         "labels that differ only in letter case, spacing or Unicode form are separate classes: "
-        + shown
+        f"{shown} (data.label_map merges them: {{{_quoted(rare)}: {_quoted(common)}}})"
     ]
+
+
+def _quoted(label: str) -> str:
+    """A label as a YAML flow mapping reads it back: JSON's quoting, with escapes for what
+    does not print as itself (a combining accent), which YAML's double quotes read."""
+    return json.dumps(label)
 
 
 def _folded(label: str) -> str:
@@ -83,6 +92,17 @@ def _shown(label: str) -> str:
     if unicodedata.is_normalized("NFC", label):
         return f"'{label}'"
     return f"'{label}' ({ascii(label)})"
+
+
+def label_warnings(data, splits: dict[str, list[dict]]) -> list[str]:
+    """Every label check of a classification recipe's `data` section against its splits (the
+    data stage and `validate` both say these): data.labels and data.label_map against the labels
+    found, then the classes' spread over the splits and their spellings."""
+    return (
+        check_declared(data.labels, splits)
+        + check_label_map(data.label_map, splits)
+        + check_labels(splits, data.train)
+    )
 
 
 def check_declared(declared: list[str] | None, splits: dict[str, list[dict]]) -> list[str]:
@@ -103,6 +123,18 @@ def check_declared(declared: list[str] | None, splits: dict[str, list[dict]]) ->
             + (f"; {never}" if unseen else "")
         )
     return [never] if unseen else []
+
+
+def check_label_map(label_map: dict[str, str] | None, splits: dict[str, list[dict]]) -> list[str]:
+    """A data.label_map entry whose label no split has: its key never matched a record's label
+    (a misspelt key, or `'1'` against data labelled `positive` already)."""
+    if not label_map:
+        return []
+    seen = {e["label"] for rows in splits.values() for e in rows}
+    unused = [key for key, label in label_map.items() if label not in seen]
+    if not unused:
+        return []
+    return [f"data.label_map: no record has the label {_named(unused, sorted(seen))}"]
 
 
 def _named(labels: list[str], choices: list[str] | None = None) -> str:

@@ -14,7 +14,7 @@ from tunesmith.data.curate import CurationContext, post_split, pre_split
 from tunesmith.data.curate.overlap import overlap_warnings
 from tunesmith.data.examples import label_key, text_fields, to_examples
 from tunesmith.data.io import read_records
-from tunesmith.data.label_checks import check_declared, check_labels
+from tunesmith.data.label_checks import label_warnings
 from tunesmith.data.split import requested, split_examples
 from tunesmith.errors import UserError
 from tunesmith.progress import console
@@ -65,7 +65,7 @@ def run(recipe: Recipe, run_dir: RunDir) -> DataResult:
     _checks_fit_curated(recipe, len(splits["test"]), lambda: _planned_test(recipe, loaded, given))
     warnings = read_drops(read_funnel) + overlap_warnings(card_extra.get("split_overlap"))
     if labelled:
-        warnings += check_declared(data.labels, splits) + check_labels(splits, data.train)
+        warnings += label_warnings(data, splits)
     warnings = emptied + warnings
     for warning in warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")

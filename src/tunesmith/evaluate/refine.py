@@ -170,6 +170,7 @@ def next_iteration(recipe: dict, run: Path, out: Path) -> dict:
         "test": str((out / "test.jsonl").resolve()),
         "max_examples": None,
         "curation": {},  # curated once already; dedup would undo the oversampling
+        "label_map": None,  # the written records hold the mapped labels already
     }
     evaluation = {**recipe.get("evaluation", {}), "previous_run": str(run)}
     return {

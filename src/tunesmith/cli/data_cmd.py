@@ -81,7 +81,7 @@ def _curate_recipe(source, steps, overrides, output, runs_dir):
 
 
 def _curate_file(source, steps, fields, label_field, overrides, output, model, seed):
-    from tunesmith.artifacts import atomic_write_text, write_json, write_jsonl
+    from tunesmith.artifacts.files import recover_swaps_together
     from tunesmith.cli.outputs import output_file
     from tunesmith.data.curate import CurationContext
     from tunesmith.data.curate.adhoc import (
@@ -91,24 +91,47 @@ def _curate_file(source, steps, fields, label_field, overrides, output, model, s
         model_loaders,
         rows_from_file,
     )
-    from tunesmith.report.data_card import render_data_card
 
     # the output is checked first: curation (models, paraphrases) can take long
     output = output_file(output or source.with_name(_stem(source) + ".curated.jsonl"))
     if output.resolve() == source.resolve():
         raise UserError(f"--output {output}: would overwrite the input file")
+    recover_swaps_together(_outputs(output))  # what a killed `data curate -o OUTPUT` left
     config = curation_config(steps or DEFAULT_FILE_STEPS.split(","), overrides)
     rows, text_fields, shape = rows_from_file(source, _split(fields), label_field)
     load_tokenizer, load_model = model_loaders(model)
     ctx = CurationContext(text_fields, label_field, seed, load_tokenizer, load_model)
     kept, card = curate_rows(rows, config, ctx)
-    base = output.with_name(_stem(output))
-    write_jsonl(output, in_file_shape(kept, shape))
-    write_json(base.with_name(base.name + ".card.json"), card)
-    write_jsonl(base.with_name(base.name + ".log.jsonl"), ctx.log)
-    page = f"<!doctype html><meta charset='utf-8'><title>data card</title>{render_data_card(card)}"
-    atomic_write_text(base.with_name(base.name + ".card.html"), page)
+    _write_outputs(output, in_file_shape(kept, shape), card, ctx.log)
     return card, output
+
+
+def _outputs(output: Path) -> list[Path]:
+    """`data curate FILE -o OUTPUT`'s files, in the order they replace the earlier ones: the
+    rows, the log, the card page, and last the card, which names the others by hash."""
+    base = output.with_name(_stem(output))
+    others = [".log.jsonl", ".card.html", ".card.json"]
+    return [output] + [base.with_name(base.name + suffix) for suffix in others]
+
+
+def _write_outputs(output: Path, rows: list[dict], card: dict, log: list[dict]) -> None:
+    """The four files replaced together (files.swapped_together): a kill or Ctrl-C at any point
+    leaves the earlier set or, once the next `data curate -o OUTPUT` ran, the new one; never
+    new rows beside the earlier card. The card records the sha256 of the other three, so a
+    reader can tell they belong together."""
+    from tunesmith.artifacts import atomic_write_text, write_json, write_jsonl
+    from tunesmith.artifacts.files import content_sha256, swapped_together
+    from tunesmith.report.data_card import render_data_card
+
+    targets = _outputs(output)
+    page = f"<!doctype html><meta charset='utf-8'><title>data card</title>{render_data_card(card)}"
+    with swapped_together(targets) as (rows_at, log_at, page_at, card_at):
+        write_jsonl(rows_at, rows)
+        write_jsonl(log_at, log)
+        atomic_write_text(page_at, page)
+        files = {t.name: content_sha256(s) for t, s in zip(targets, (rows_at, log_at, page_at))}
+        card["files"] = files
+        write_json(card_at, card)  # last: once it is written, the set is
 
 
 @data_app.command()

@@ -62,10 +62,9 @@ def test_resume_state_left_by_a_kill_after_the_done_mark_is_removed(fresh, monke
     assert (run_dir.root / "fresh" / "out.txt").read_text() == "finished"
 
 
-def test_a_kill_while_setting_a_finished_stage_aside_loses_nothing(fresh, tiny_recipe, monkeypatch):
-    """Killed after a changed recipe moved the finished stage under .previous/ but before the
-    manifest said the new attempt runs: the manifest still names the finished stage, and the
-    next run deleted its outputs as a leftover (a finished training lost)."""
+def _killed_while_setting_aside(fresh, tiny_recipe, monkeypatch) -> dict:
+    """The finished 'fresh' stage, caught under .previous/ by a kill: a changed recipe had
+    moved it aside, the manifest did not yet say the new attempt runs. Its entry before."""
     run_dir, recipe = fresh
     run_pipeline(recipe, run_dir, only=["fresh"], force=False)
     before = run_dir.stage_entry("fresh")
@@ -79,9 +78,47 @@ def test_a_kill_while_setting_a_finished_stage_aside_loses_nothing(fresh, tiny_r
         with pytest.raises(Killed):
             run_pipeline(changed, run_dir, only=["fresh"], force=False)
     assert not (run_dir.root / "fresh").exists()  # set aside when the process died
+    return before
+
+
+def test_a_kill_while_setting_a_finished_stage_aside_loses_nothing(fresh, tiny_recipe, monkeypatch):
+    """Killed after a changed recipe moved the finished stage under .previous/ but before the
+    manifest said the new attempt runs: the manifest still names the finished stage, and the
+    next run deleted its outputs as a leftover (a finished training lost)."""
+    run_dir, recipe = fresh
+    before = _killed_while_setting_aside(fresh, tiny_recipe, monkeypatch)
     monkeypatch.setitem(STAGES._items, "fresh", _spec("ran again"))
     assert run_pipeline(recipe, run_dir, only=["fresh"], force=False) == {"fresh": "skipped"}
     assert (run_dir.root / "fresh" / "out.txt").read_text() == "finished"
+    assert run_dir.stage_entry("fresh") == before
+    assert not (run_dir.root / ".previous").exists()
+
+
+def test_a_stage_caught_mid_swap_is_put_back_whichever_stages_run_next(
+    fresh, tiny_recipe, monkeypatch
+):
+    """Only the stages a run ran had their interrupted swap undone: `run --stages other` after
+    a kill while 'fresh' was set aside stopped on fresh/out.txt missing (the input 'other'
+    reads) and left fresh's outputs stranded under .previous/."""
+    run_dir, recipe = fresh
+    before = _killed_while_setting_aside(fresh, tiny_recipe, monkeypatch)
+
+    def copy_fresh(recipe, run_dir):
+        (run_dir.root / "other").mkdir(exist_ok=True)
+        read = (run_dir.root / "fresh" / "out.txt").read_text()
+        (run_dir.root / "other" / "out.txt").write_text(read)
+
+    other = StageSpec(
+        "other",
+        6,
+        lambda r: (),
+        lambda r, rd: [rd.root / "fresh" / "out.txt"],
+        lambda rd: [rd.root / "other" / "out.txt"],
+        copy_fresh,
+    )
+    monkeypatch.setitem(STAGES._items, "other", other)
+    assert run_pipeline(recipe, run_dir, only=["other"]) == {"other": "ran"}
+    assert (run_dir.root / "other" / "out.txt").read_text() == "finished"
     assert run_dir.stage_entry("fresh") == before
     assert not (run_dir.root / ".previous").exists()
 

@@ -326,3 +326,19 @@ def test_recovery_does_not_follow_symbolic_links_out_of_the_run_folder(fresh, tm
     ]
     assert not (run_dir.root / ".z.partial").is_symlink()
     assert not (run_dir.root / ".w.old").is_symlink() and (run_dir.root / "linked").is_symlink()
+
+
+def test_inspect_warns_when_the_card_beside_a_file_describes_another_version(tmp_path):
+    """Until the next `data curate` finishes an interrupted one, its new rows can sit beside
+    the earlier card: `data inspect` said nothing of it. The card's hash of the rows tells."""
+    from test_cli import tunesmith
+
+    out = tmp_path / "out.jsonl"
+    assert _curate(_rows_file(tmp_path / "six.jsonl", 6), out).exit_code == 0
+    assert "describes another version" not in tunesmith("data", "inspect", out).stderr
+    _rows_file(out, 4)
+    done = tunesmith("data", "inspect", out)
+    assert done.returncode == 0, done.stderr
+    assert f"{out.with_name('out.card.json')} describes another version of out.jsonl" in (
+        " ".join(done.stderr.split())
+    )

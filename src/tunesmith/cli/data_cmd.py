@@ -152,16 +152,39 @@ def inspect(
     from tunesmith.data.curate import CurationContext
     from tunesmith.data.curate.adhoc import rows_from_file
     from tunesmith.data.curate.inspect_file import inspect_rows
+    from tunesmith.models.truncation import warn
 
     if not 0 < threshold <= 1:
         raise UserError(f"--threshold {threshold}: must be in (0, 1]")
     rows, text_fields, _ = rows_from_file(file, _split(fields), label_field)
+    warn(_card_mismatch(file))
     ctx = CurationContext(text_fields, label_field, 0)
     report = inspect_rows(rows, ctx, threshold=threshold, pii=pii)
     if as_json:
         typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
         print_inspection(file, report)
+
+
+def _card_mismatch(file: Path) -> str | None:
+    """A warning when the data card `data curate` wrote beside FILE records another version of
+    it: an interrupted `data curate` (its next run finishes the set) or an edit since."""
+    from tunesmith.artifacts.files import content_sha256, read_json_object
+
+    card = _outputs(file)[-1]
+    if not card.is_file():
+        return None
+    try:
+        files = read_json_object(card).get("files")
+    except UserError:
+        return None  # a damaged card says nothing about FILE; inspect looks at FILE alone
+    recorded = files.get(file.name) if isinstance(files, dict) else None
+    if recorded is None or recorded == content_sha256(file):
+        return None
+    return (
+        f"{card} describes another version of {file.name} (a `data curate` interrupted "
+        "midway, or the file was changed since): run `tunesmith data curate` again"
+    )
 
 
 def _split(value: str | None) -> list[str] | None:

@@ -56,8 +56,8 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> 
     base, tokenizer, precision = _load_base(recipe)
     # before the first row generates: a damaged adapter is one line now, not after minutes
     _check_loadable(recipe, run_dir, rows, base.config)
-    loaded = _Loaded(base, tokenizer, precision, stop, _count_evaluation(run_dir, split))
-    with run_dir.staged("evaluate") as place:
+    with run_dir.staged("evaluate") as place:  # refuses a file where eval/ goes: not counted
+        loaded = _Loaded(base, tokenizer, precision, stop, _count_evaluation(run_dir, split))
         return _evaluate(recipe, run_dir, rows, examples, loaded, split, progress, place)
 
 

@@ -76,7 +76,8 @@ def test_a_damaged_adapter_is_refused_before_any_row_generates(run, damage, monk
 
 def test_an_interrupted_evaluation_leaves_eval_as_it_was(run, monkeypatch):
     """Ctrl-C while the second row generates: the first row's new predictions are not left
-    beside the old compare.json, the test split is not counted, no staging is left behind."""
+    beside the old compare.json, no staging is left behind; the test split is counted (the
+    first row's answers were generated: the split was looked at)."""
     import tunesmith.evaluate.scoring as scoring
     from tunesmith.cli.eval_run import evaluate_run
 
@@ -94,7 +95,38 @@ def test_an_interrupted_evaluation_leaves_eval_as_it_was(run, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         evaluate_run(run, "test")
     assert len(calls) == 2
-    assert snapshot(run) == before
+    after = snapshot(run)
+    manifest_before, manifest_after = (json.loads(s.pop("manifest.json")) for s in (before, after))
+    assert after == before
+    earlier = manifest_before.pop("evaluations")
+    assert manifest_after.pop("evaluations") == {**earlier, "test": earlier["test"] + 1}
+    assert manifest_after == manifest_before
+
+
+class Killed(BaseException):
+    """The process died here: nothing after this point ran."""
+
+
+def test_an_evaluation_killed_after_its_rows_generated_is_counted(run, monkeypatch):
+    """The test split was counted only once the outputs were written: killed after every row
+    generated (here while its errors were analysed), the evaluation was not counted, and the
+    next one said "evaluated 1 time" of figures computed twice."""
+    import tunesmith.evaluate.errors as errors
+    from tunesmith.cli.eval_run import evaluate_run
+
+    counted = RunDir(run).read_manifest()["evaluations"]["test"]
+
+    def killed(*args, **kwargs):
+        raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(errors, "analyse", killed)
+        with pytest.raises(Killed):
+            evaluate_run(run, "test")
+    assert RunDir(run).read_manifest()["evaluations"]["test"] == counted + 1
+    evaluate_run(run, "test")
+    compare = json.loads((run / "eval" / "compare.json").read_text())
+    assert compare["test_evaluations"] == counted + 2
 
 
 @pytest.mark.parametrize("failure", ["damaged adapter", "unknown split"])

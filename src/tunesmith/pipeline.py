@@ -41,6 +41,7 @@ def run_pipeline(
     run_dir.root.mkdir(parents=True, exist_ok=True)
     with RunLock(run_dir.root):
         recover_killed_writes(run_dir.root)  # a process killed mid-write: here or `evaluate`
+        _Previous.recover_all(run_dir)
         stages = ordered_stages(recipe)
         idle = sorted((chosen or set()) - {spec.name for spec in stages})
         if idle:
@@ -101,7 +102,6 @@ def stage_config_hash(spec: StageSpec, recipe: Recipe) -> str:
 def _run_stage(spec: StageSpec, recipe: Recipe, run_dir: RunDir, force: bool):
     config_hash = stage_config_hash(spec, recipe)
     prints = _fingerprints(spec, recipe, run_dir)
-    _Previous.recover(run_dir, spec)
     if not force and _is_current(run_dir, spec, config_hash, prints):
         _remove_scratch(run_dir, spec)  # a process killed right after marking it done left it
         return "skipped", 0.0
@@ -231,6 +231,14 @@ class _Previous:
         self.drop()
         self.run_dir.replace_stage(self.spec.name, self.entry)
         return True
+
+    @staticmethod
+    def recover_all(run_dir: RunDir) -> None:
+        """`recover` every registered stage, whichever stages this run runs: a stage caught
+        mid-swap by a kill would else stay under .previous/ (its outputs missing to the stages
+        that read them) until a run of that very stage."""
+        for name in STAGES.names():
+            _Previous.recover(run_dir, STAGES.get(name))
 
     @staticmethod
     def recover(run_dir: RunDir, spec: StageSpec) -> None:

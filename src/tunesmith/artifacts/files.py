@@ -9,7 +9,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -86,7 +86,7 @@ def swapped_into(target: str | Path) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.partial")
+    staging = staging_path(target)
     remove(staging)
     try:
         with naming(target):  # what the block writes into staging is written for `target`
@@ -120,7 +120,7 @@ def staged_into(folder: str | Path) -> Iterator[Callable[[str], Path]]:
     in all; only a crash between two of them splits the set, and the next staging clears the
     rest.)"""
     folder = Path(folder)
-    staging = folder.with_name(f".{folder.name}.partial")
+    staging = staging_path(folder)
     remove(staging)  # left by a process killed mid-write
     placed: dict[str, None] = {}
 
@@ -182,30 +182,124 @@ def write_atomically(target: Path, write: Callable[[Path], None]) -> None:
         write(staging)
 
 
+@contextmanager
+def swapped_together(targets: Sequence[Path]) -> Iterator[list[Path]]:
+    """`swapped_into` for sibling files that only make sense together (a curated file and its
+    data card): yields their staging paths, in the order of `targets`. The block writes each
+    whole with an atomic writer (write_json, write_jsonl, atomic_write_text), the last one
+    last: that one's staging file being there says the whole set is written. Then each
+    replaces its target in order, the last one last.
+
+    A process killed before that point left staging only: the next `swapped_together` (or
+    `recover_swaps_together`) removes it, the set stays as it was. Killed during the renames,
+    it left the rest of a complete set staged: the next one finishes the renames. Either way
+    the old files of the set are never left beside new ones once it ran. (Not for a folder that
+    `recover_killed_writes` clears: it would take the staging for leftovers to remove.)"""
+    targets = [Path(target) for target in targets]
+    recover_swaps_together(targets)
+    stagings = [staging_path(target) for target in targets]
+    try:
+        with naming(targets[0]):
+            yield stagings
+    except BaseException:
+        for staging in stagings:
+            remove(staging)
+        raise
+    _finish_swaps(targets)
+
+
+def recover_swaps_together(targets: Sequence[Path]) -> None:
+    """What a `swapped_together` of `targets` killed midway left, undone (see there); then the
+    rest of their leftovers (temp files, a swap cut between its renames) as
+    `recover_killed_writes` does. No other file beside them is touched."""
+    targets = [Path(target) for target in targets]
+    if staging_path(targets[-1]).exists():  # the set was written whole: its renames finished
+        _finish_swaps(targets)
+    wanted = set(targets)
+    for folder in {target.parent for target in targets}:
+        leftovers = [path for path in _listing(folder) if _left_by(path, wanted)]
+        for path in sorted(leftovers, key=lambda p: len(p.name), reverse=True):
+            _undo_leftover(path)  # longest first: a staging's temp file before the staging
+
+
+def _finish_swaps(targets: list[Path]) -> None:
+    for target in targets:
+        staging = staging_path(target)
+        if staging.exists():
+            _swap(staging, target)
+
+
+def _listing(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except FileNotFoundError:
+        return []
+
+
 def recover_killed_writes(folder: str | Path) -> None:
     """What writers killed mid-write (kill -9, or Ctrl-C between two renames) left under
     `folder`, undone: staging (`.name.partial`) and half-written temp files removed, and a
     previous version (`.name.old`) put back where its new one never arrived, else removed.
-    Only for a folder no other process writes (its run lock held)."""
-    for path in sorted(Path(folder).rglob(".*"), key=lambda p: len(p.parts), reverse=True):
-        name = path.name
-        if name.endswith(".partial") or (_TEMP_NAME.fullmatch(name) and path.is_file()):
+    Only for a folder no other process writes (its run lock held). Symbolic links are not
+    followed: what a link inside points to (another run, a shared data folder) is not ours."""
+    # bottom-up: what a staging or previous folder holds is undone before the folder itself
+    for parent, folders, files in os.walk(folder, topdown=False, followlinks=False):
+        for name in folders + files:
+            if _leftover(name) is not None:
+                _undo_leftover(Path(parent) / name)
+
+
+def _undo_leftover(path: Path) -> None:
+    """A leftover removed, or a previous version put back where its new one never arrived."""
+    kind, target = _leftover(path.name)
+    if kind == "old":
+        target = path.with_name(target)
+        if target.exists() or target.is_symlink():
             remove(path)
-        elif name.endswith(".old") and len(name) > len("..old"):
-            target = path.with_name(name[1 : -len(".old")])
-            if target.exists():
-                remove(path)
-            else:
-                os.replace(path, target)
+        else:
+            os.replace(path, target)
+    elif kind == "partial" or path.is_file() or path.is_symlink():  # a temp file, not a folder
+        remove(path)
 
 
-_TEMP_NAME = re.compile(r"\..+\.[a-z0-9_]{8}")  # _complete_temp's mkstemp(prefix=".name.")
+# The names writers here give what they leave beside a target while they write it: its
+# previous version (`_swap`, `resumable_into`), its staging (`swapped_into`, `staged_into`)
+# and `_complete_temp`'s temp files (mkstemp(prefix=".name."): 8 random characters).
+_LEFTOVER = re.compile(r"\.(?P<target>.+)\.(?:(?P<kind>old|partial)|[a-z0-9_]{8})")
 
 
 def previous_folder(target: str | Path) -> Path:
-    """Where a swap keeps the previous file or folder while it swaps."""
+    """Where a swap keeps the previous file or folder while it swaps (`_leftover` maps it back)."""
+    return _named_for(target, "old")
+
+
+def staging_path(target: str | Path) -> Path:
+    """Where a swap writes the new file or folder before it replaces `target`."""
+    return _named_for(target, "partial")
+
+
+def _named_for(target: str | Path, kind: str) -> Path:
     target = Path(target)
-    return target.with_name(f".{target.name}.old")
+    return target.with_name(f".{target.name}.{kind}")
+
+
+def _leftover(name: str) -> tuple[str, str] | None:
+    """(kind, target name) of a leftover's name: `_named_for` inverted ('old', 'partial'), or
+    'temp' for a temp file's; None for any other name."""
+    match = _LEFTOVER.fullmatch(name)
+    if not match:
+        return None
+    return match["kind"] or "temp", match["target"]
+
+
+def _left_by(path: Path, targets: set[Path]) -> bool:
+    """Whether `path` is a leftover of one of `targets`, or a leftover of one of their leftovers
+    (the temp file of a staging file)."""
+    while (leftover := _leftover(path.name)) is not None:
+        path = path.with_name(leftover[1])
+        if path in targets:
+            return True
+    return False
 
 
 def write_json(path: str | Path, data: Any) -> None:
@@ -345,17 +439,29 @@ def fingerprint(*paths: str | Path) -> str:
             if file.name.startswith("."):
                 continue
             digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
-            with open(file, "rb") as handle:
-                for block in iter(lambda h=handle: h.read(1 << 20), b""):
-                    digest.update(block)
+            _hash_into(digest, file)
     return digest.hexdigest()[:16]
 
 
+def content_sha256(path: str | Path) -> str:
+    """The sha256 of one file's bytes (hex), whatever its name (a staging file's included)."""
+    digest = hashlib.sha256()
+    _hash_into(digest, Path(path))
+    return digest.hexdigest()
+
+
+def _hash_into(digest, file: Path) -> None:
+    with open(file, "rb") as handle:
+        for block in iter(lambda h=handle: h.read(1 << 20), b""):
+            digest.update(block)
+
+
 def remove(path: Path) -> None:
-    """A file or a folder, removed (nothing there is fine)."""
-    if path.is_dir():
+    """A file or a folder, removed (nothing there is fine); a symbolic link is removed itself,
+    never what it points to."""
+    if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
-    elif path.exists():
+    elif path.exists() or path.is_symlink():
         path.unlink()
 
 

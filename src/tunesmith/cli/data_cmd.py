@@ -81,7 +81,7 @@ def _curate_recipe(source, steps, overrides, output, runs_dir):
 
 
 def _curate_file(source, steps, fields, label_field, overrides, output, model, seed):
-    from tunesmith.artifacts import atomic_write_text, write_json, write_jsonl
+    from tunesmith.artifacts.files import recover_swaps_together
     from tunesmith.cli.outputs import output_file
     from tunesmith.data.curate import CurationContext
     from tunesmith.data.curate.adhoc import (
@@ -91,24 +91,47 @@ def _curate_file(source, steps, fields, label_field, overrides, output, model, s
         model_loaders,
         rows_from_file,
     )
-    from tunesmith.report.data_card import render_data_card
 
     # the output is checked first: curation (models, paraphrases) can take long
     output = output_file(output or source.with_name(_stem(source) + ".curated.jsonl"))
     if output.resolve() == source.resolve():
         raise UserError(f"--output {output}: would overwrite the input file")
+    recover_swaps_together(_outputs(output))  # what a killed `data curate -o OUTPUT` left
     config = curation_config(steps or DEFAULT_FILE_STEPS.split(","), overrides)
     rows, text_fields, shape = rows_from_file(source, _split(fields), label_field)
     load_tokenizer, load_model = model_loaders(model)
     ctx = CurationContext(text_fields, label_field, seed, load_tokenizer, load_model)
     kept, card = curate_rows(rows, config, ctx)
-    base = output.with_name(_stem(output))
-    write_jsonl(output, in_file_shape(kept, shape))
-    write_json(base.with_name(base.name + ".card.json"), card)
-    write_jsonl(base.with_name(base.name + ".log.jsonl"), ctx.log)
-    page = f"<!doctype html><meta charset='utf-8'><title>data card</title>{render_data_card(card)}"
-    atomic_write_text(base.with_name(base.name + ".card.html"), page)
+    _write_outputs(output, in_file_shape(kept, shape), card, ctx.log)
     return card, output
+
+
+def _outputs(output: Path) -> list[Path]:
+    """`data curate FILE -o OUTPUT`'s files, in the order they replace the earlier ones: the
+    rows, the log, the card page, and last the card, which names the others by hash."""
+    base = output.with_name(_stem(output))
+    others = [".log.jsonl", ".card.html", ".card.json"]
+    return [output] + [base.with_name(base.name + suffix) for suffix in others]
+
+
+def _write_outputs(output: Path, rows: list[dict], card: dict, log: list[dict]) -> None:
+    """The four files replaced together (files.swapped_together): a kill or Ctrl-C at any point
+    leaves the earlier set or, once the next `data curate -o OUTPUT` ran, the new one; never
+    new rows beside the earlier card. The card records the sha256 of the other three, so a
+    reader can tell they belong together."""
+    from tunesmith.artifacts import atomic_write_text, write_json, write_jsonl
+    from tunesmith.artifacts.files import content_sha256, swapped_together
+    from tunesmith.report.data_card import render_data_card
+
+    targets = _outputs(output)
+    page = f"<!doctype html><meta charset='utf-8'><title>data card</title>{render_data_card(card)}"
+    with swapped_together(targets) as (rows_at, log_at, page_at, card_at):
+        write_jsonl(rows_at, rows)
+        write_jsonl(log_at, log)
+        atomic_write_text(page_at, page)
+        files = {t.name: content_sha256(s) for t, s in zip(targets, (rows_at, log_at, page_at))}
+        card["files"] = files
+        write_json(card_at, card)  # last: once it is written, the set is
 
 
 @data_app.command()
@@ -129,16 +152,39 @@ def inspect(
     from tunesmith.data.curate import CurationContext
     from tunesmith.data.curate.adhoc import rows_from_file
     from tunesmith.data.curate.inspect_file import inspect_rows
+    from tunesmith.models.truncation import warn
 
     if not 0 < threshold <= 1:
         raise UserError(f"--threshold {threshold}: must be in (0, 1]")
     rows, text_fields, _ = rows_from_file(file, _split(fields), label_field)
+    warn(_card_mismatch(file))
     ctx = CurationContext(text_fields, label_field, 0)
     report = inspect_rows(rows, ctx, threshold=threshold, pii=pii)
     if as_json:
         typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
         print_inspection(file, report)
+
+
+def _card_mismatch(file: Path) -> str | None:
+    """A warning when the data card `data curate` wrote beside FILE records another version of
+    it: an interrupted `data curate` (its next run finishes the set) or an edit since."""
+    from tunesmith.artifacts.files import content_sha256, read_json_object
+
+    card = _outputs(file)[-1]
+    if not card.is_file():
+        return None
+    try:
+        files = read_json_object(card).get("files")
+    except UserError:
+        return None  # a damaged card says nothing about FILE; inspect looks at FILE alone
+    recorded = files.get(file.name) if isinstance(files, dict) else None
+    if recorded is None or recorded == content_sha256(file):
+        return None
+    return (
+        f"{card} describes another version of {file.name} (a `data curate` interrupted "
+        "midway, or the file was changed since): run `tunesmith data curate` again"
+    )
 
 
 def _split(value: str | None) -> list[str] | None:

@@ -56,11 +56,9 @@ def run(recipe: Recipe, run_dir: RunDir, progress=None, split: str = "test") -> 
     base, tokenizer, precision = _load_base(recipe)
     # before the first row generates: a damaged adapter is one line now, not after minutes
     _check_loadable(recipe, run_dir, rows, base.config)
-    loaded = _Loaded(base, tokenizer, precision, stop)
-    with run_dir.staged("evaluate") as place:
-        result = _evaluate(recipe, run_dir, rows, examples, loaded, split, progress, place)
-    run_dir.set_field("evaluations", result.compare["evaluations"])  # counted once written
-    return result
+    with run_dir.staged("evaluate") as place:  # refuses a file where eval/ goes: not counted
+        loaded = _Loaded(base, tokenizer, precision, stop, _count_evaluation(run_dir, split))
+        return _evaluate(recipe, run_dir, rows, examples, loaded, split, progress, place)
 
 
 @dataclass
@@ -69,6 +67,7 @@ class _Loaded:
     tokenizer: object
     precision: str
     stop: tuple  # strings that end a generated answer besides EOS
+    evaluations: dict  # `_count_evaluation`'s counts, this evaluation's included
 
 
 def _check_loadable(recipe: Recipe, run_dir: RunDir, rows: list, model_config) -> None:
@@ -131,7 +130,7 @@ def _evaluate(recipe, run_dir, rows, examples, loaded, split, progress, place) -
             write_jsonl(place(f"predictions/{split}.{name}.jsonl"), predictions[name])
     stats = statistics_of(recipe, predictions, labels)
     comparison = build_compare(recipe, stats, labels_of, len(examples))
-    comparison.update(split=split, demonstrations=demos, **_evaluations(run_dir, split))
+    comparison.update(split=split, demonstrations=demos, **loaded.evaluations)
     if spec.generates:
         comparison["stop"] = list(stop)  # what ended the generated answers besides EOS
         comparison.update(_tokenization(recipe, predictions))
@@ -213,12 +212,17 @@ def _load_base(recipe: Recipe):
     return model, tokenizer, precision
 
 
-def _evaluations(run_dir: RunDir, split: str) -> dict:
-    """How many times each split was evaluated in this run folder, this time included (kept in
-    the manifest once the outputs are written): test figures are honest only when computed
-    once, after every choice was made."""
+def _count_evaluation(run_dir: RunDir, split: str) -> dict:
+    """How many times each split was evaluated in this run folder, this time included: test
+    figures are honest only when computed once, after every choice was made. Counted in the
+    manifest before the first row is scored, not once the outputs are written: an evaluation
+    killed or interrupted after its rows generated has looked at the split all the same (an
+    answer seen in a log or a progress bar), and a count that missed it would say "computed
+    once" of figures computed twice. Refused input (an unknown split, a damaged adapter) is
+    refused before this and not counted."""
     counts = dict(run_dir.read_manifest().get("evaluations", {}))
     counts[split] = counts.get(split, 0) + 1
+    run_dir.set_field("evaluations", counts)
     return {"evaluations": counts, "test_evaluations": counts.get("test", 0)}
 
 

@@ -167,12 +167,15 @@ def _mean_score(shift: float) -> float:
 
 @cache
 def _accuracy_value(shift: float) -> float:
-    """E[clip(C + shift, 0, 1)] for an example's chance C ~ Beta(7, 3) (0.7 at shift 0)."""
+    """E[min(C + shift, 1)] for an example's chance C ~ Beta(7, 3) and shift >= 0: E[C] + shift
+    less what the clip takes off. Exactly 0.7 at shift 0: a sample's accuracy is a multiple
+    of 1 / n, and a truth of 0.7000000000000001 would miss every interval ending at 0.7."""
     from scipy.integrate import quad
     from scipy.stats import beta
 
     dist = beta(*ACCURACY_CHANCE)
-    return float(quad(lambda c: np.clip(c + shift, 0, 1) * dist.pdf(c), 0, 1)[0])
+    clipped = quad(lambda c: (c + shift - 1) * dist.pdf(c), 1 - shift, 1)[0] if shift else 0.0
+    return float(dist.mean() + shift - clipped)
 
 
 def _ppl_value(shift: float) -> float:

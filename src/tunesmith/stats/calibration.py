@@ -236,7 +236,7 @@ def shift_for_gain(pop: Population, gain: float) -> float:
     """The shift whose true relative gain is `gain` (within 1e-6 of a shift)."""
     from scipy.optimize import brentq
 
-    return float(brentq(lambda s: true_gain(pop, s) - gain, 0.0, 0.5, xtol=1e-6))
+    return float(brentq(lambda s: true_gain(pop, s) - gain, 0.0, 2.0, xtol=1e-6))
 
 
 def gain_coverage(

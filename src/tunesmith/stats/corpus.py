@@ -59,8 +59,9 @@ register_statistic(
         lower_is_better=True,
         example_score=lambda s: -s["nll"] / max(s["tokens"], 1),
         description="exp(sum of token NLL / sum of tokens), resampled as a ratio",
-        # a studentized interval on the mean token NLL: simulated, the expanded percentile
-        # interval of 20 texts' perplexity covered 93-94 %, this one 94-95 % (evaluation.md)
+        # a row's interval studentized on the mean token NLL: of 20 simulated texts the
+        # expanded percentile interval covered 92.6 % of 1,000 test sets (93.7 % of 4,000
+        # others), this one 93.9 % (94.8 %), and no less at 50 or 200 (evaluation.md)
         pivot=_mean_nll,
         from_pivot=np.exp,
     )

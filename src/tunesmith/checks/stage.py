@@ -154,6 +154,7 @@ register_stage(
         fits_test=_fits_test,
         # 2: its intervals recalibrated as evaluate's (evaluate revision 5); its inputs are the
         # models, not evaluate's outputs, so without this a folder kept the old intervals
-        revision=2,
+        # 3: perplexity intervals studentized as evaluate's (evaluate revision 6)
+        revision=3,
     )
 )

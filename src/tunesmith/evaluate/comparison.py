@@ -7,6 +7,7 @@ from tunesmith.config.tasks import metric_keys
 from tunesmith.evaluate.rows import row_pairs
 from tunesmith.stats import STATISTICS, columns_for, compare_rows, row_interval
 from tunesmith.stats.bootstrap import resample_indices
+from tunesmith.stats.compare import target_met
 
 
 def statistics_of(recipe: Recipe, predictions: dict[str, list[dict]], labels, pairs=None) -> dict:
@@ -90,7 +91,7 @@ def target_verdict(recipe: Recipe, metrics: dict) -> dict:
             "passed": False,
             "summary": f"target not judged: {why}",
         }
-    point, lower = gain["value"] >= goal, gain["ci_low"] >= goal
+    point, lower = target_met(gain, goal)
     passed = point and lower
     if passed:
         words = "target met, also by the interval's lower bound"

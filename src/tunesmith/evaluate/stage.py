@@ -321,8 +321,9 @@ def _register() -> None:
     # 5: intervals recalibrated by simulation (tunesmith.stats.calibration): expanded
     # percentile intervals, macro P/R/F1 resampled without holding class counts fixed, and a
     # `caution` on macro intervals over a class of fewer than 10 test rows
+    # 6: a row's perplexity interval studentized on the mean token NLL (bootstrap-t)
     register_stage(
-        StageSpec("evaluate", 40, _config, stage_inputs, _outputs, _run_with_bars, revision=5)
+        StageSpec("evaluate", 40, _config, stage_inputs, _outputs, _run_with_bars, revision=6)
     )
 
 

@@ -6,20 +6,21 @@ counts (corpus BLEU, perplexity, macro P/R/F1 of a known confusion matrix). `cov
 the share of `row_interval` intervals containing that value, computed as evaluate computes
 them (one `resample_indices` matrix, the library's statistic); `rejections` the share of
 `compare_rows` calling two systems significantly different, equal in quality (the null:
-about alpha or less) or not (power). tests/test_stats_calibration.py and
-bench/stats_calibration.py run them.
+about alpha or less) or not (power); `gain_coverage` the share of relative-gain intervals (the
+target's) containing the true gain, and how often a target equal to that gain is passed.
+tests/test_stats_calibration.py and bench/stats_calibration.py run them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 
 import numpy as np
 
-from tunesmith.stats.bootstrap import resample_indices
-from tunesmith.stats.compare import compare_rows, row_interval
+from tunesmith.stats.bootstrap import identity, resample_indices
+from tunesmith.stats.compare import compare_rows, improvement, row_interval, target_met
 from tunesmith.stats.registry import STATISTICS
 from tunesmith.stats.vectorised import macro_prf
 
@@ -27,11 +28,17 @@ from tunesmith.stats.vectorised import macro_prf
 @dataclass(frozen=True)
 class Population:
     """Test sets of one metric: `draw(rng, n, shift)` -> (columns of a, columns of b), a's
-    and b's outputs on the same n examples; b is better by `shift` (0: equal quality)."""
+    and b's outputs on the same n examples; b is better by `shift` (0: equal quality).
+    `value(shift)` is the metric's population value of a system better by `shift`."""
 
     metric: str
     draw: Callable
-    truth: float  # the metric's population value for a (shift 0)
+    value: Callable[[float], float]
+
+    @property
+    def truth(self) -> float:
+        """The metric's population value for a (shift 0)."""
+        return self.value(0.0)
 
 
 def _frame(n: int, **columns) -> dict:
@@ -49,8 +56,11 @@ def _rouge(rng, n, shift):
     return _frame(n, rougeL=a), _frame(n, rougeL=b)
 
 
+ACCURACY_CHANCE = (7.0, 3.0)  # beta parameters of an example's chance of a right answer
+
+
 def _accuracy(rng, n, shift):
-    chance = rng.beta(7.0, 3.0, n)  # each example's difficulty, shared by both systems
+    chance = rng.beta(*ACCURACY_CHANCE, n)  # each example's difficulty, shared by both systems
     a = rng.random(n) < chance
     b = rng.random(n) < np.clip(chance + shift, 0, 1)
     return _frame(n, correct=a.astype(float)), _frame(n, correct=b.astype(float))
@@ -80,13 +90,23 @@ def _bleu(rng, n, shift):
     return tuple(out)
 
 
-def _bleu_truth() -> float:
-    """Corpus BLEU of the population: the formula on the expected counts (a very large
-    sample's sums estimate them; BLEU depends on the counts only through their ratios)."""
+@cache
+def _bleu_value(shift: float) -> float:
+    """Corpus BLEU of the population: the formula on the expected counts, summed exactly over
+    reference lengths and length offsets (BLEU depends on the counts only through their
+    ratios)."""
+    from scipy.stats import poisson
+
     from tunesmith.stats.vectorised import bleu_from_stats
 
-    cols, _ = _bleu(np.random.default_rng(12345), 500_000, 0.0)
-    return float(bleu_from_stats(cols["bleu_stats"].sum(axis=0)[None, :])[0])
+    ref = np.arange(1, 80)[:, None]  # Poisson(15) + 1: the mass past 80 is below 1e-25
+    weight = poisson.pmf(ref - 1, 15) / 8.0  # times the 8 equally likely offsets -4..3
+    sys = np.maximum(ref + np.arange(-4, 4)[None, :], 1)
+    total = [(weight * np.maximum(sys - k, 0)).sum() for k in range(4)]
+    correct = np.array(total) * np.clip(BLEU_MATCH + shift, 0, 1)
+    ref_len = (weight * np.broadcast_to(ref, sys.shape)).sum()
+    expected = np.array([(weight * sys).sum(), ref_len, *correct, *total])
+    return float(bleu_from_stats(expected[None, :])[0])
 
 
 def _classes(prior, hit):
@@ -95,8 +115,6 @@ def _classes(prior, hit):
     confusion matrix."""
     prior, hit = np.asarray(prior), np.asarray(hit)
     k = prior.size
-    miss = (1 - hit) / (k - 1)
-    confusion = prior[:, None] * np.where(np.eye(k, dtype=bool), hit[:, None], miss[:, None])
 
     def draw(rng, n, shift):
         labels = rng.choice(k, n, p=prior)
@@ -108,39 +126,61 @@ def _classes(prior, hit):
             out.append(_frame(n, label_code=labels, pred_code=pred, n_classes=np.array(k)))
         return tuple(out)
 
-    counts = np.zeros((1, k + 1, k + 1))
-    counts[0, :k, :k] = confusion
-    truth = macro_prf(counts, np.ones(k, dtype=bool))
-    return draw, truth
+    def value(key: str, shift: float) -> float:
+        """Macro `key` of the expected confusion matrix, each class right `shift` more often."""
+        right = np.clip(hit + shift, 0, 1)
+        miss = (1 - right) / (k - 1)
+        counts = np.zeros((1, k + 1, k + 1))
+        counts[0, :k, :k] = prior[:, None] * np.where(
+            np.eye(k, dtype=bool), right[:, None], miss[:, None]
+        )
+        return float(macro_prf(counts, np.ones(k, dtype=bool))[key][0])
+
+    return draw, value
 
 
-_EVEN, _EVEN_TRUTH = _classes([0.5, 0.3, 0.2], [0.8, 0.6, 0.5])
-_RARE, _RARE_TRUTH = _classes([0.55, 0.3, 0.12, 0.03], [0.8, 0.6, 0.5, 0.4])
+_EVEN, _EVEN_VALUE = _classes([0.5, 0.3, 0.2], [0.8, 0.6, 0.5])
+_RARE, _RARE_VALUE = _classes([0.55, 0.3, 0.12, 0.03], [0.8, 0.6, 0.5, 0.4])
 
 
 @cache
 def populations() -> dict[str, Population]:
-    """Every simulated population by name (BLEU's value takes a second to compute)."""
+    """Every simulated population by name."""
     pops = {
-        "rougeL": Population("rougeL", _rouge, _mean_score()),
-        "accuracy": Population("accuracy", _accuracy, 0.7),
-        "perplexity": Population("perplexity", _perplexity, _ppl_truth()),
-        "bleu": Population("bleu", _bleu, _bleu_truth()),
+        "rougeL": Population("rougeL", _rouge, _mean_score),
+        "accuracy": Population("accuracy", _accuracy, _accuracy_value),
+        "perplexity": Population("perplexity", _perplexity, _ppl_value),
+        "bleu": Population("bleu", _bleu, _bleu_value),
     }
     for key in ("precision", "recall", "f1"):
-        pops[f"{key} (3 classes)"] = Population(key, _EVEN, float(_EVEN_TRUTH[key][0]))
-        pops[f"{key} (rare class 3 %)"] = Population(key, _RARE, float(_RARE_TRUTH[key][0]))
+        pops[f"{key} (3 classes)"] = Population(key, _EVEN, partial(_EVEN_VALUE, key))
+        pops[f"{key} (rare class 3 %)"] = Population(key, _RARE, partial(_RARE_VALUE, key))
     return pops
 
 
-def _mean_score() -> float:
-    """E[clip(D + e)] for D ~ Beta(2, 5), e ~ N(0, 0.1): a very large sample's mean."""
-    return float(_scores(np.random.default_rng(54321), 1_000_000, 0.0)[0].mean())
+@cache
+def _mean_score(shift: float) -> float:
+    """E[clip(D + e)] for D ~ Beta(2, 5), e ~ N(shift, 0.1): a very large sample's mean (one
+    seed for every shift, so a gain between two shifts carries little sampling error)."""
+    return float(_scores(np.random.default_rng(54321), 1_000_000, shift)[1].mean())
 
 
-def _ppl_truth() -> float:
+@cache
+def _accuracy_value(shift: float) -> float:
+    """E[min(C + shift, 1)] for an example's chance C ~ Beta(7, 3) and shift >= 0: E[C] + shift
+    less what the clip takes off. Exactly 0.7 at shift 0: a sample's accuracy is a multiple
+    of 1 / n, and a truth of 0.7000000000000001 would miss every interval ending at 0.7."""
+    from scipy.integrate import quad
+    from scipy.stats import beta
+
+    dist = beta(*ACCURACY_CHANCE)
+    clipped = quad(lambda c: (c + shift - 1) * dist.pdf(c), 1 - shift, 1)[0] if shift else 0.0
+    return float(dist.mean() + shift - clipped)
+
+
+def _ppl_value(shift: float) -> float:
     """exp(E[nll] / E[tokens]) = exp(E[loss]), loss independent of length."""
-    return float(np.exp(PPL_LOSS[0] * PPL_LOSS[1]))
+    return float(np.exp(PPL_LOSS[0] * PPL_LOSS[1] * np.exp(-shift)))
 
 
 def coverage(
@@ -183,3 +223,60 @@ def rejections(
         idx = resample_indices(n, resamples, seed + rep)
         hits += compare_rows(stat, cols_a, cols_b, idx, alpha)["significant"]
     return hits / reps
+
+
+def true_gain(pop: Population, shift: float) -> float:
+    """The population's relative gain of b (better by `shift`) over a, in the good direction."""
+    sign = -1.0 if STATISTICS.get(pop.metric).lower_is_better else 1.0
+    return sign * (pop.value(shift) - pop.truth) / abs(pop.truth)
+
+
+@cache
+def shift_for_gain(pop: Population, gain: float) -> float:
+    """The shift whose true relative gain is `gain` (within 1e-6 of a shift)."""
+    from scipy.optimize import brentq
+
+    return float(brentq(lambda s: true_gain(pop, s) - gain, 0.0, 2.0, xtol=1e-6))
+
+
+def gain_coverage(
+    pop: Population,
+    n: int,
+    reps: int,
+    gain: float = 0.15,
+    resamples: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> dict:
+    """The relative gain's interval and the target's verdict on `reps` paired test sets of n,
+    b better than a by a true relative gain of about `gain` (exactly `true_gain`).
+
+    `coverage`: share of the gain's intervals containing the true gain; `false_pass`: share
+    of test sets passing a target set at exactly the true gain (it should not pass: about
+    alpha / 2, the share of intervals lying wholly above it).
+    """
+    stat = STATISTICS.get(pop.metric)
+    shift = shift_for_gain(pop, gain)
+    truth = true_gain(pop, shift)
+    rng = np.random.default_rng(seed)
+    hits = below = passed = 0
+    widths = []
+    for rep in range(reps):
+        cols_a, cols_b = pop.draw(rng, n, shift)
+        idx = resample_indices(n, resamples, seed + rep)
+        a, b = (float(stat.compute(c, identity(n))[0]) for c in (cols_a, cols_b))
+        boot_a, boot_b = stat.compute(cols_a, idx), stat.compute(cols_b, idx)
+        found = improvement(stat, a, b, boot_a, boot_b, alpha, n)
+        if found is None:  # a base value of 0: the target is not judged, so not passed
+            continue
+        hits += found["ci_low"] <= truth <= found["ci_high"]
+        below += found["ci_high"] < truth
+        passed += all(target_met(found, truth))
+        widths.append(found["ci_high"] - found["ci_low"])
+    return {
+        "true_gain": truth,
+        "coverage": hits / reps,
+        "missed_low": below / reps,
+        "false_pass": passed / reps,
+        "median_width": float(np.median(widths)),
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tunesmith.stats.bootstrap import identity, percentile_interval
+from tunesmith.stats.bootstrap import identity, percentile_interval, studentized_interval
 from tunesmith.stats.registry import Statistic
 
 
@@ -12,9 +12,20 @@ def row_interval(stat: Statistic, cols: dict, idx: np.ndarray, alpha: float) -> 
     """Point estimate and (1 - alpha) bootstrap interval of one row's metric."""
     n = len(cols["prediction"])
     value = float(stat.compute(cols, identity(n))[0])
-    values = stat.compute(cols, idx)
-    low, high = within(stat.bounds, *percentile_interval(values, alpha, _centre(stat, value), n=n))
+    interval = _studentized(stat, cols, idx, alpha) if stat.pivot else None
+    if interval is None:
+        values = stat.compute(cols, idx)
+        interval = percentile_interval(values, alpha, _centre(stat, value), n=n)
+    low, high = within(stat.bounds, *interval)
     return {"value": value, "ci_low": low, "ci_high": high, "n": n, **_caution(stat, cols)}
+
+
+def _studentized(stat: Statistic, cols: dict, idx: np.ndarray, alpha: float):
+    """The bootstrap-t interval on the statistic's pivot scale, mapped to the metric (None when
+    it is undefined: then the percentile interval is used)."""
+    (estimate,), (se,) = stat.pivot(cols, identity(len(cols["prediction"])))
+    interval = studentized_interval(estimate, se, *stat.pivot(cols, idx), alpha)
+    return None if interval is None else tuple(float(stat.from_pivot(x)) for x in interval)
 
 
 def compare_rows(
@@ -45,7 +56,7 @@ def compare_rows(
         "ci_low": low,
         "ci_high": high,
         "relative": (b - a) / abs(a) if a else None,
-        "improvement": _improvement(stat, a, b, boot_a, boot_b, alpha, n),
+        "improvement": improvement(stat, a, b, boot_a, boot_b, alpha, n),
         "p_value": p_value,
         "test": test,
         "significant": significant,
@@ -58,8 +69,12 @@ def compare_rows(
     }
 
 
-def _improvement(stat, a, b, boot_a, boot_b, alpha, n) -> dict | None:
-    """Relative gain in the good direction (+0.15 = 15 % better), with its interval."""
+def improvement(stat, a, b, boot_a, boot_b, alpha, n) -> dict | None:
+    """Relative gain in the good direction (+0.15 = 15 % better), with its interval: the
+    expanded percentile interval of the paired resamples' gains. Simulated
+    (tunesmith.stats.calibration.gain_coverage), it covered the true gain in 93-96 % of test
+    sets of 20, 50 and 200 for every metric a target can name; BCa (jackknife acceleration)
+    covered less at 20 (macro recall 90 %, perplexity 92 %)."""
     if not a:
         return None
     sign = -1.0 if stat.lower_is_better else 1.0
@@ -68,6 +83,13 @@ def _improvement(stat, a, b, boot_a, boot_b, alpha, n) -> dict | None:
     value = sign * (b - a) / abs(a)
     low, high = percentile_interval(gains, alpha, _centre(stat, value), n=n)
     return {"value": value, "ci_low": low, "ci_high": high}
+
+
+def target_met(gain: dict, goal: float) -> tuple[bool, bool]:
+    """Whether a relative gain meets `goal` by its point estimate and by its interval's lower
+    bound (the target passes on both): when the true gain equals the goal, test sets pass it
+    about alpha / 2 of the time (simulated: gain_coverage's `false_pass`)."""
+    return gain["value"] >= goal, gain["ci_low"] >= goal
 
 
 def _centre(stat: Statistic, estimate: float) -> float | None:

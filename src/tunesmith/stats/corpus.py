@@ -39,6 +39,18 @@ def _perplexity(cols, idx):
         return np.exp(np.where(tokens > 0, cols["nll"][idx].sum(axis=1) / tokens, np.nan))
 
 
+def _mean_nll(cols, idx):
+    """The mean token NLL (log perplexity) per resample and its delta-method standard error:
+    a ratio of sums, linearised as each example's NLL less the ratio times its tokens, over the
+    resample's tokens (a constant factor such as n / (n - 1) cancels in the bootstrap-t)."""
+    nll, tokens = cols["nll"][idx], cols["tokens"][idx]
+    total = tokens.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(total > 0, nll.sum(axis=1) / total, np.nan)
+        residuals = nll - ratio[:, None] * tokens
+        return ratio, np.sqrt((residuals**2).sum(axis=1)) / total
+
+
 register_statistic(
     Statistic(
         "perplexity",
@@ -47,6 +59,11 @@ register_statistic(
         lower_is_better=True,
         example_score=lambda s: -s["nll"] / max(s["tokens"], 1),
         description="exp(sum of token NLL / sum of tokens), resampled as a ratio",
+        # a row's interval studentized on the mean token NLL: of 20 simulated texts the
+        # expanded percentile interval covered 92.6 % of 1,000 test sets (93.7 % of 4,000
+        # others), this one 93.9 % (94.8 %), and no less at 50 or 200 (evaluation.md)
+        pivot=_mean_nll,
+        from_pivot=np.exp,
     )
 )
 register_statistic(

@@ -34,6 +34,11 @@ class Statistic:
     bounds: tuple[float, float] | None = None
     # (columns) -> words saying why the interval is not to be trusted as it stands, or None
     caution: Callable | None = None
+    # a row's interval by the studentized bootstrap (bootstrap-t) where a standard error per
+    # resample exists: (columns, idx) -> (estimates, standard errors) per index row on the
+    # scale `from_pivot` maps to the metric (perplexity: the mean token NLL, and exp)
+    pivot: Callable | None = None
+    from_pivot: Callable | None = None
 
 
 STATISTICS: Registry[Statistic] = Registry("statistic")

@@ -144,10 +144,9 @@ def _reused_line(reused: dict) -> str:
 
 def _print_privacy(run_dir) -> None:
     """federated.privacy: the (epsilon, delta) the federated stage wrote, with its settings."""
-    from tunesmith.artifacts.files import read_json
+    from tunesmith.artifacts.files import read_optional_object
 
-    summary = run_dir.train / "summary.json"
-    privacy = read_json(summary).get("privacy") if summary.is_file() else None
+    privacy = (read_optional_object(run_dir.train / "summary.json") or {}).get("privacy")
     if privacy:
         from tunesmith.federated.privacy import describe
 

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from tunesmith.artifacts import atomic_write_text
-from tunesmith.artifacts.files import read_json
+from tunesmith.artifacts.files import read_optional_object
 
 
 def card_path(export_dir: Path, artefact: dict) -> Path:
@@ -21,8 +21,8 @@ def write_cards(recipe, run_dir, record: dict) -> list[str]:
     from tunesmith.export.prompt_card import prompt_example
     from tunesmith.methods import method_of
 
-    compare = _optional(run_dir.eval / "compare.json")
-    data_card = _optional(run_dir.data / "data_card.json")
+    compare = read_optional_object(run_dir.eval / "compare.json")
+    data_card = read_optional_object(run_dir.data / "data_card.json")
     # the tokenizer saved with the trained result is the one every export ships
     prompt, style = prompt_example(recipe, run_dir.train / method_of(recipe.training).artefact)
     written = []
@@ -216,7 +216,3 @@ def _answer_end(compare, recipe) -> list[str]:
         "stops early (faster, same answers) except when the model opens its answer with a "
         "stop string, where transformers stops at once and tunesmith reads on.",
     ]
-
-
-def _optional(path: Path):
-    return read_json(path) if path.is_file() else None

@@ -77,7 +77,7 @@ def open_storage(url: str | None, hpo_dir: Path):
     target = url or str(hpo_dir / "study.journal")
     shown = masked_url(target)
     if "://" not in target:
-        return _journal(Path(target))
+        return _journal(Path(target), hpo_dir / "trials")
     try:
         return _rdb(target)
     except ModuleNotFoundError as exc:
@@ -121,13 +121,36 @@ def _engine_options(url: str) -> dict:
     return {"connect_args": {"connect_timeout": 5}} if url.startswith("postgresql") else {}
 
 
-def _journal(path: Path):
+def _journal(path: Path, trials: Path):
     from optuna.storages.journal import JournalFileBackend
 
     if path.exists() and not path.is_file():
         raise UserError(f"--storage {path}: not a journal file")
+    _check_journal(path, trials)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         return _owned_classes()["journal"](JournalFileBackend(str(path)))
     except Exception as exc:
         raise UserError(f"--storage {path}: cannot open the journal: {exc}") from None
+
+
+def _check_journal(path: Path, trials: Path) -> None:
+    """Refuse a journal Optuna cannot replay, and a lost one, with one line each.
+
+    Optuna replays the journal lazily: a line cut short (a copy or disk gone wrong) or of
+    another shape was a JSONDecodeError or `AssertionError: Should not reach.` traceback at the
+    first study call. A missing or empty journal beside trial folders would start a new study
+    whose trial 0 retrains into trials/trial-0000 over the earlier search's results."""
+    from tunesmith.artifacts import read_jsonl
+
+    if path.is_file() and path.stat().st_size:
+        read_jsonl(path)  # every line a JSON object, else `journal:line: damaged run file, ...`
+        return
+    earlier = sorted(p.name for p in trials.glob("trial-*")) if trials.is_dir() else []
+    if earlier:
+        state = "empty" if path.is_file() else "missing"
+        raise UserError(
+            f"--storage {path}: {state}, but {trials} holds {len(earlier)} trial folder(s) of an "
+            "earlier search, which a new study would overwrite; restore the journal or give "
+            "another --output"
+        )

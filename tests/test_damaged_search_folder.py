@@ -68,3 +68,15 @@ def test_a_damaged_or_lost_journal_is_one_line_and_the_trials_stay(
     after = {p: p.read_bytes() for p in hpo.rglob("*") if p.is_file() and p.name != ".lock"}
     assert after == before
     shutil.rmtree(hpo)
+
+
+def test_a_shared_validation_split_that_is_not_utf8_is_one_line(tmp_path):
+    """The check that a search has a validation split read it as text: UnicodeDecodeError."""
+    from types import SimpleNamespace
+
+    from tunesmith.errors import UserError
+    from tunesmith.tune.driver import _require_validation
+
+    (tmp_path / "val.jsonl").write_bytes(b'{"prompt": "caf\xe9"}\n')
+    with pytest.raises(UserError, match=r"val.jsonl:1: damaged run file, not UTF-8 text"):
+        _require_validation(SimpleNamespace(data=tmp_path))

@@ -12,14 +12,10 @@ from __future__ import annotations
 import errno
 import sys
 
+from tunesmith.errors import USER_OS_ERRORS
+
 INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C (SIGTERM: 143, interrupts.py)
 RESUME_HINT = "interrupted; run the same command again to resume"
-# The path itself is wrong (the UI answers these 400): a file given where a folder goes or the
-# other way round (the commands check their outputs first; this catches the rest), a name too
-# long for the file system (data.train: 'aaa...'), a symbolic link loop.
-PATH_ERRORS = (errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP)
-# The user's path or machine, not a bug: exit 2 with one line.
-USER_OS_ERRORS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, *PATH_ERRORS)
 
 
 def invoke(app) -> None:

@@ -84,3 +84,17 @@ def test_a_damaged_run_file_is_one_line(exported, tmp_path, case, cards):
     assert code == 2 and "Traceback" not in err, err
     last = err.splitlines()[-1]
     assert last.startswith("error: ") and found in last, last
+
+
+def test_a_damaged_compare_is_refused_before_the_artefacts_are_replaced(exported, tmp_path):
+    """The cards' inputs were read after the new artefacts had moved in: a damaged
+    eval/compare.json left them without cards (the previous ones gone with their folders)."""
+    run = tmp_path / "run"
+    shutil.copytree(exported, run, symlinks=True)
+    (run / "eval").mkdir()
+    (run / "eval" / "compare.json").write_text("[]")
+    before = {p: p.read_bytes() for p in (run / "export").rglob("*") if p.is_file()}
+    code, err = run_cli(run)
+    assert code == 2, err
+    assert err.splitlines()[-1].endswith("compare.json: damaged run file, an array, not an object")
+    assert {p: p.read_bytes() for p in (run / "export").rglob("*") if p.is_file()} == before

@@ -80,3 +80,34 @@ def test_a_shared_validation_split_that_is_not_utf8_is_one_line(tmp_path):
     (tmp_path / "val.jsonl").write_bytes(b'{"prompt": "caf\xe9"}\n')
     with pytest.raises(UserError, match=r"val.jsonl:1: damaged run file, not UTF-8 text"):
         _require_validation(SimpleNamespace(data=tmp_path))
+
+
+def test_a_line_another_worker_is_appending_is_waited_for_not_refused(journal, tmp_path):
+    """Workers sharing a journal append under Optuna's lock: the check read the journal
+    without it, so a worker starting while another appended saw a line cut short and refused
+    the shared study. Under the lock the line is whole."""
+    import os
+    import threading
+
+    from tunesmith.tune.storage import open_storage
+
+    hpo = tmp_path / "hpo"
+    hpo.mkdir()
+    path = hpo / "study.journal"
+    lines = journal.splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:-1]) + lines[-1][:5])  # the last line half-written
+    lock = f"{path}.lock"
+    os.symlink(path, lock)  # ... by a worker that holds the journal's lock
+
+    def finish_the_append() -> None:
+        with open(path, "ab") as handle:
+            handle.write(lines[-1][5:])
+        os.unlink(lock)
+
+    writer = threading.Timer(1.0, finish_the_append)
+    writer.start()
+    try:
+        storage = open_storage(None, hpo)
+    finally:
+        writer.join()
+    assert storage.get_all_studies()[0].study_name == "tiny"

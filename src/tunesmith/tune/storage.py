@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from tunesmith.errors import UserError, masked_url
@@ -134,6 +135,22 @@ def _journal(path: Path, trials: Path):
         raise UserError(f"--storage {path}: cannot open the journal: {exc}") from None
 
 
+@contextmanager
+def _journal_lock(path: Path):
+    """The lock Optuna's JournalFileBackend appends under (its default, a symbolic link beside
+    the journal): workers sharing the journal append whole lines while holding it, so a line
+    cut short seen under it is damage, not a write in progress. A lock left by a killed worker
+    is released by Optuna after its grace period (30 s)."""
+    from optuna.storages.journal import JournalFileSymlinkLock
+
+    lock = JournalFileSymlinkLock(str(path))
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def _check_journal(path: Path, trials: Path) -> None:
     """Refuse a journal Optuna cannot replay, and a lost one, with one line each.
 
@@ -144,7 +161,8 @@ def _check_journal(path: Path, trials: Path) -> None:
     from tunesmith.artifacts import read_jsonl
 
     if path.is_file() and path.stat().st_size:
-        read_jsonl(path)  # every line a JSON object, else `journal:line: damaged run file, ...`
+        with _journal_lock(path):  # another worker appends under it: no line is half-written
+            read_jsonl(path)  # every line a JSON object, else `journal:line: damaged run file`
         return
     earlier = sorted(p.name for p in trials.glob("trial-*")) if trials.is_dir() else []
     if earlier:

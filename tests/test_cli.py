@@ -306,3 +306,25 @@ def test_stages_naming_no_stage_is_refused_not_every_stage(tmp_path, stages):
     done = tunesmith("run", "--stages", stages, "-o", run)
     assert_user_error(done, f"--stages {stages!r}: names no stage")
     assert {str(p): p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_a_stages_subset_says_where_the_report_and_figures_are_from(tiny_recipe, tmp_path):
+    """`run --stages train,evaluate` printed `report: RUN/report/report.html` though the report
+    stage did not run: that report was stale (from an earlier run) or absent."""
+    recipe, out = tiny_recipe(), tmp_path / "run"
+    done = tunesmith("run", recipe, "--stages", "data", "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert "report: not built (the report stage did not run; add report to --stages)" in (
+        done.stderr
+    )
+    report = out / "report" / "report.html"
+    report.parent.mkdir()
+    report.write_text("<p>an earlier report</p>", encoding="utf-8")
+    (out / "eval").mkdir()
+    (out / "eval" / "compare.json").write_text(json.dumps({"sample_size": 150}))
+    done = tunesmith("run", recipe, "--stages", "data", "-o", out)
+    assert done.returncode == 0, done.stderr
+    earlier = "from an earlier run (the {0} stage did not run now; add {0} to --stages)"
+    assert f"report: {report} {earlier.format('report')}\n" in done.stderr
+    assert f"figures {earlier.format('evaluate')}" in done.stdout.replace("\n", " ")
+    assert report.read_text(encoding="utf-8") == "<p>an earlier report</p>"

@@ -118,3 +118,45 @@ def test_validate_takes_set_and_exits_2(tiny_recipe):
     bad = subprocess.run([*cli, "--set", "training.lr=1"], capture_output=True, text=True)
     assert bad.returncode == 2
     assert "training.lr: unknown key" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("###", "###"),  # was null: YAML reads `#...` as a comment
+        ("#x", "#x"),
+        ("Answer #1", "Answer #1"),  # was 'Answer'
+        ("8 # eight", "8 # eight"),  # was 8: validation now names the --set
+        ("---", "---"),  # was null: a bare document marker
+        ("", ""),
+        ("  ", ""),
+        # what YAML reads whole keeps its YAML meaning
+        ("8", 8),
+        ("~", None),
+        ("null", None),
+        ("[a, b]", ["a", "b"]),
+        ('"a #b"', "a #b"),
+        ("a#b", "a#b"),
+        ("|\n  abc # x\n", "abc # x\n"),
+    ],
+)
+def test_a_value_yaml_would_read_only_part_of_is_taken_as_typed(value, expected):
+    from tunesmith.config.overrides import parse_override
+
+    assert parse_override(f"evaluation.x={value}") == (["evaluation", "x"], expected)
+
+
+def test_a_hash_stop_string_reaches_the_recipe(tiny_recipe):
+    """`--set evaluation.generation.stop=###` set the stop strings to null."""
+    recipe = load_recipe(tiny_recipe(), ["evaluation.generation.stop=###"])
+    assert recipe.evaluation.generation.stop == ["###"]
+    with pytest.raises(UserError, match=r"^--set training.lora.r=8 # eight: training.lora.r: "):
+        load_recipe(tiny_recipe(), ["training.lora.r=8 # eight"])
+
+
+def test_data_curate_sets_read_a_hash_value_as_typed():
+    """`data curate --set` parses its values the same way."""
+    from tunesmith.data.curate.adhoc import curation_config
+
+    config = curation_config(["pii"], ["pii.salt_env=#SALT", "pii.entities=[URL]"])
+    assert config.pii.salt_env == "#SALT" and config.pii.entities == ["URL"]

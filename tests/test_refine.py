@@ -161,3 +161,39 @@ def test_a_run_folder_refine_cannot_read_is_one_line(tmp_path, damage, found):
     with pytest.raises(UserError, match=re.escape(found)):
         refine(run, tmp_path / "next")
     assert not (tmp_path / "next").exists()
+
+
+@pytest.mark.parametrize(
+    ("factor", "fragment"),
+    [("11", "less than or equal to 10"), ("1000000000000", "less than or equal to 10")]
+    + [("1", "greater than or equal to 2"), ("-3", "greater than or equal to 2")],
+    ids=["11", "a-trillion", "1", "negative"],
+)
+def test_a_factor_out_of_range_is_refused_before_anything_is_written(
+    tmp_path, monkeypatch, capsys, factor, fragment
+):
+    """`--factor 1000000000000` had no bound: it hung building the list (and 100000 wrote a
+    5 MB train.jsonl from 2 examples), exit 0."""
+    import sys
+
+    from tunesmith.cli.main import main
+
+    run = _evaluated_run(tmp_path)
+    out = tmp_path / "next"
+    argv = ["tunesmith", "refine", str(run), "-o", str(out), f"--factor={factor}"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1].startswith("error: Invalid value for '--factor'")
+    assert fragment in err
+    assert not out.exists()
+
+
+def test_the_largest_factor_is_taken(tmp_path):
+    from tunesmith.cli.eval_cmds import MAX_FACTOR
+    from tunesmith.evaluate.refine import refine
+
+    plan = refine(_evaluated_run(tmp_path), tmp_path / "next", MAX_FACTOR)
+    assert plan["train_after"] == 2 + (MAX_FACTOR - 1)

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import errno
+
+# The path itself is wrong (the UI answers these 400): a file given where a folder goes or the
+# other way round (the commands check their outputs first; this catches the rest), a name too
+# long for the file system (data.train: 'aaa...'), a symbolic link loop.
+PATH_ERRORS = (errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP)
+# The user's path or machine, not a bug: exit 2 with one line.
+USER_OS_ERRORS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, *PATH_ERRORS)
+
 
 class UserError(Exception):
     """A mistake in the user's input (recipe, data file, model name, path).
@@ -11,6 +20,13 @@ class UserError(Exception):
     """
 
     exit_code = 2
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """Bad input or the user's machine (exit 2), not a bug: a UserError, or an OSError of the
+    user's path or disk (a folder where a run file goes, a full disk), as the CLI treats them.
+    Drivers that record a member's or trial's failure classify it the same way."""
+    return isinstance(exc, UserError) or (isinstance(exc, OSError) and exc.errno in USER_OS_ERRORS)
 
 
 def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -27,6 +43,8 @@ def one_line(exc: BaseException, named: bool = True) -> str:
     an unexpected error needs to be recognisable and a user error's own wording does not."""
     lines = str(exc).strip().splitlines()
     first = lines[0] if lines else ""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename and not named:
+        first = f"{exc.filename}: {exc.strerror}"  # not "[Errno 21] Is a directory: '...'"
     if not named:
         return first
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

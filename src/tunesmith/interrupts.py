@@ -16,6 +16,8 @@ import sys
 import threading
 
 _requested = threading.Event()
+# The signal that asked for the stop, so the exit code tells SIGTERM (143) from Ctrl-C (130).
+_signal: int = signal.SIGINT
 
 
 def install() -> None:
@@ -23,7 +25,8 @@ def install() -> None:
     or a host program's own handler is kept), and hide the finaliser's ignored
     KeyboardInterrupt. SIGTERM (kill, `timeout`, a batch scheduler's time limit) stops the run
     as Ctrl-C does: before, it killed the process on the spot, so no stage was marked
-    failed and every tracker run stayed open (an MLflow run RUNNING for good)."""
+    failed and every tracker run stayed open (an MLflow run RUNNING for good). Only the exit
+    code tells them apart (`exit_code`)."""
     if threading.current_thread() is not threading.main_thread():
         return
     ours = []
@@ -48,7 +51,17 @@ def requested() -> bool:
     return _requested.is_set()
 
 
+def exit_code() -> int:
+    """What shells, systemd and CI runners expect of a process a signal stopped: 128 + its
+    number (130 for Ctrl-C, 143 for SIGTERM). A KeyboardInterrupt no handler recorded (typer's
+    Abort, a test) is Ctrl-C's."""
+    return 128 + int(_signal if _requested.is_set() else signal.SIGINT)
+
+
 def _on_sigint(signum, frame) -> None:
+    global _signal
+    if not _requested.is_set():  # the first request decides; a later Ctrl-C changes nothing
+        _signal = signum
     _requested.set()
     raise KeyboardInterrupt
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from tunesmith.artifacts import RunDir, atomic_write_text, fingerprint
-from tunesmith.artifacts.files import recover_killed_writes
+from tunesmith.artifacts.files import recover_killed_writes, write_atomically
 from tunesmith.artifacts.lock import RunLock
 from tunesmith.config import Recipe, dump_recipe, recipe_hash
 from tunesmith.errors import UserError, one_line
@@ -72,19 +72,22 @@ class _RecipeRecord:
     before its first checkpoint), leaves a folder of the earlier recipe's outputs, and
     recipe.yaml must go on saying so (evaluate, export and the report read it)."""
 
-    def __init__(self, text: str | None, seed) -> None:
-        self.text, self.seed = text, seed
+    def __init__(self, raw: bytes | None, seed) -> None:
+        self.raw, self.seed = raw, seed
 
     @classmethod
     def read(cls, run_dir: RunDir) -> _RecipeRecord:
         path = run_dir.root / "recipe.yaml"
-        text = path.read_text(encoding="utf-8") if path.is_file() else None
-        return cls(text, run_dir.read_manifest().get("seed"))
+        # bytes, put back as they were: a damaged (non-UTF-8) file was a UnicodeDecodeError
+        # traceback here, though the run replaces it
+        raw = path.read_bytes() if path.is_file() else None
+        return cls(raw, run_dir.read_manifest().get("seed"))
 
     def restore(self, run_dir: RunDir) -> None:
-        if self.text is None:
+        if self.raw is None:
             return  # a first run: its recipe is the folder's only one
-        atomic_write_text(run_dir.root / "recipe.yaml", self.text)
+        path = run_dir.root / "recipe.yaml"
+        write_atomically(path, lambda staging: staging.write_bytes(self.raw))
         run_dir.set_field("seed", self.seed)
 
 

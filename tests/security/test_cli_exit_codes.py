@@ -57,7 +57,14 @@ def test_validate_checks_the_output_folder(tiny_recipe):
     assert done.returncode == 2 and "not writable" in done.stderr
 
 
-def test_ctrl_c_exits_130_with_the_resume_hint(tiny_recipe, tmp_path):
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"]
+)
+def test_a_signal_stops_the_run_with_128_plus_its_number_and_the_resume_hint(
+    tiny_recipe, tmp_path, signum, code
+):
+    """SIGTERM exited 130 like Ctrl-C; shells, systemd, Kubernetes and CI runners read 143
+    (128 + 15) as 'terminated'. Both stop cleanly: one line, the stage marked failed."""
     recipe = tiny_recipe(**{"training.epochs": 200, "training.eval_every": 1000})
     out = tmp_path / "run"
     proc = subprocess.Popen(
@@ -74,11 +81,38 @@ def test_ctrl_c_exits_130_with_the_resume_hint(tiny_recipe, tmp_path):
         time.sleep(0.2)
     assert _training(out), "training never started"
     time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == code, stderr
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == "interrupted; run the same command again to resume"
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["stages"]["train"]["status"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"]
+)
+def test_the_exit_code_is_that_of_the_signal_the_handler_recorded(
+    monkeypatch, capsys, signum, code
+):
+    """The handler's KeyboardInterrupt, however it reaches the CLI, exits 128 + its signal."""
+    import threading
+
+    from tunesmith import interrupts
+    from tunesmith.cli import errors
+
+    monkeypatch.setattr(interrupts, "install", lambda: None)
+    monkeypatch.setattr(interrupts, "_requested", threading.Event())
+    monkeypatch.setattr(interrupts, "_signal", signal.SIGINT)
+
+    def app(**_):
+        interrupts._on_sigint(signum, None)
+
+    with pytest.raises(SystemExit) as info:
+        errors.invoke(app)
+    assert info.value.code == code
+    assert capsys.readouterr().err == "interrupted; run the same command again to resume\n"
 
 
 def _sigint_default() -> None:

@@ -341,7 +341,7 @@ def read_jsonl(path: str | Path) -> list[dict]:
     rows = []
     # bytes, decoded line by line: a text-mode read decodes in blocks, so its error could not
     # say which line holds the bad byte
-    with open(path, "rb") as handle:
+    with _opened(path) as handle:
         for number, raw in enumerate(handle, start=1):
             line = _decode(path, raw, number)
             if line.strip():
@@ -370,12 +370,35 @@ def _object(where: str, value: Any, what: str = "") -> dict:
 
 def read_json(path: str | Path) -> Any:
     """A JSON run file (manifest, metrics, data card); a damaged one is one clear error."""
-    return _parse(path, _decode(path, Path(path).read_bytes(), None), None)
+    with _opened(path) as handle:
+        raw = handle.read()
+    return _parse(path, _decode(path, raw, None), None)
+
+
+def _opened(path: str | Path):
+    """A run file opened to read; a missing one is a UserError: a command reads only what a
+    finished stage wrote, so the folder was damaged (it was a FileNotFoundError traceback)."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        from tunesmith.errors import UserError
+
+        raise UserError(
+            f"{path}: missing run file (the folder is damaged or incomplete); restore it or "
+            "re-run the stage that writes it"
+        ) from None
 
 
 def read_json_object(path: str | Path) -> dict:
     """`read_json` of a run file that holds one object (compare.json, summary.json, ...)."""
     return _object(str(path), read_json(path))
+
+
+def read_optional_object(path: str | Path) -> dict | None:
+    """`read_json_object` of a run file a stage may not have written: None when there is none.
+    Its readers go on to `.get` fields: a damaged one of another shape (`[]`) was an
+    AttributeError traceback there."""
+    return read_json_object(path) if Path(path).is_file() else None
 
 
 def _decode(path: str | Path, raw: bytes, line: int | None) -> str:

@@ -12,18 +12,14 @@ from __future__ import annotations
 import errno
 import sys
 
-INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+from tunesmith.errors import USER_OS_ERRORS
+
+INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C (SIGTERM: 143, interrupts.py)
 RESUME_HINT = "interrupted; run the same command again to resume"
-# The path itself is wrong (the UI answers these 400): a file given where a folder goes or the
-# other way round (the commands check their outputs first; this catches the rest), a name too
-# long for the file system (data.train: 'aaa...'), a symbolic link loop.
-PATH_ERRORS = (errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP)
-# The user's path or machine, not a bug: exit 2 with one line.
-USER_OS_ERRORS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, *PATH_ERRORS)
 
 
 def invoke(app) -> None:
-    """Call `app` and exit: 0 ok, 2 user or usage error, 130 interrupted."""
+    """Call `app` and exit: 0 ok, 2 user or usage error, 130 Ctrl-C, 143 SIGTERM."""
     import typer
 
     from tunesmith.errors import UserError
@@ -36,7 +32,7 @@ def invoke(app) -> None:
     except UserError as exc:
         _fail(f"error: {exc}", exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):
-        _fail(RESUME_HINT, INTERRUPTED)
+        _interrupted()
     except typer.Exit as exc:
         code = exc.exit_code
     except framework as exc:
@@ -50,9 +46,16 @@ def invoke(app) -> None:
         _interrupted_if_requested()
         raise
     code = code if isinstance(code, int) else 0
-    if code == INTERRUPTED:
-        _fail(RESUME_HINT, INTERRUPTED)
+    if code == INTERRUPTED:  # typer's own Ctrl-C
+        _interrupted()
     sys.exit(code)
+
+
+def _interrupted() -> None:
+    """The resume hint, exiting 128 + the signal that stopped the run."""
+    from tunesmith.interrupts import exit_code
+
+    _fail(RESUME_HINT, exit_code())
 
 
 def _interrupted_if_requested() -> None:
@@ -62,7 +65,7 @@ def _interrupted_if_requested() -> None:
     from tunesmith.interrupts import requested
 
     if requested():
-        _fail(RESUME_HINT, INTERRUPTED)
+        _interrupted()
 
 
 WRITE_ONLY_ERRORS = (errno.EROFS, errno.ENOSPC, errno.EDQUOT)

@@ -6,6 +6,10 @@ from pathlib import Path
 
 import typer
 
+# More copies than this make the next run learn a weak bucket's few examples by heart rather
+# than from them (and a huge factor wrote gigabytes, or hung building the list, exit 0).
+MAX_FACTOR = 10
+
 
 def register(app: typer.Typer) -> None:
     app.command("evaluate")(evaluate)
@@ -43,7 +47,12 @@ def refine(
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Folder for the next iteration (default: RUN/refine)."
     ),
-    factor: int = typer.Option(2, min=2, help="Copies of each weak-bucket training example."),
+    factor: int = typer.Option(
+        2,
+        min=2,
+        max=MAX_FACTOR,
+        help=f"Copies of each weak-bucket training example (2 to {MAX_FACTOR}).",
+    ),
     review: Path | None = typer.Option(
         None, help="A corrected review.csv: its validation rows join the training data."
     ),

@@ -28,7 +28,7 @@ def export(
 ) -> None:
     """Write deployable exports of the tuned model, with model cards and sizes."""
     from tunesmith.export.build import export_run, read_exports
-    from tunesmith.export.card import write_cards
+    from tunesmith.export.card import card_inputs, write_cards
     from tunesmith.export.formats import FORMATS
     from tunesmith.progress import console
 
@@ -42,8 +42,9 @@ def export(
             if name not in FORMATS:
                 raise UserError(f"--format: {_unknown(FORMATS, name)}")
         config = export_config(recipe, formats, gguf_types)
+        inputs = card_inputs(recipe, run_dir)  # a damaged one refused before any artefact
         record = export_run(recipe, run_dir, config, progress=console.print)
-        for card in write_cards(recipe, run_dir, record):
+        for card in write_cards(recipe, run_dir, record, inputs):
             console.print(f"model card: {run_dir.root / card}")
     console.print(
         f"next: tunesmith evaluate {run} (scores each export against the tuned model), then "

@@ -65,20 +65,22 @@ def run_recipe(
         if recipe.pretrain is not None and recipe.pretrain.compare_without and not only:
             from tunesmith.ablation.driver import run_with_ablation
 
-            run_with_ablation(recipe, run_dir, on_stage=on_stage)
+            outcome = run_with_ablation(recipe, run_dir, on_stage=on_stage)
         else:
-            run_pipeline(recipe, run_dir, on_stage=on_stage, only=only)
+            outcome = run_pipeline(recipe, run_dir, on_stage=on_stage, only=only)
     finally:
         release_workers(recipe.model.device)  # ranks still waiting when training was skipped
-    compare = print_headline(run_dir)
+    compare = print_headline(run_dir, set(outcome))
     if fail_under_target and not compare.get("target", {}).get("passed"):
         console.print(f"target missed: exit code {TARGET_MISSED_EXIT} (--fail-under-target)")
         raise SystemExit(TARGET_MISSED_EXIT)
 
 
-def print_headline(run_dir) -> dict:
+def print_headline(run_dir, stages: set[str] | None = None) -> dict:
     """The headline table on stdout (progress and logs go to stderr): intervals, direction,
-    significance in words, the target verdict; returns compare.json ({} when there is none)."""
+    significance in words, the target verdict; returns compare.json ({} when there is none).
+    `stages`: those this command ran or found current (None: all), so figures and a report
+    a `--stages` subset left as they were are said to be from an earlier run."""
     from tunesmith.cli.eval_print import figures
     from tunesmith.metrics.direction import small_sample_warning
 
@@ -94,6 +96,8 @@ def print_headline(run_dir) -> dict:
             f"\nheld-out test set: {compare['sample_size']} examples "
             f"(test split evaluated {times} time{'s' if times != 1 else ''} in this run folder)"
         )
+        if stages is not None and "evaluate" not in stages:
+            out.print(f"figures {_not_run_now('evaluate')}")
         if "rows" in compare:
             out.print(rows_table(compare))
             out.print(direction_note(compare["metrics"]))
@@ -108,8 +112,23 @@ def print_headline(run_dir) -> dict:
             out.print(f"warning: {warning}")
     _print_energy(run_dir)
     _print_privacy(run_dir)
-    console.print(f"\nreport: [bold]{run_dir.report / 'report.html'}[/bold]")
+    _print_report_path(run_dir.report / "report.html", stages)
     return compare
+
+
+def _print_report_path(report: Path, stages: set[str] | None) -> None:
+    """The report's path when this command built it or found it current; after a `--stages`
+    subset without `report`, where it is from (an earlier run), or that there is none."""
+    if stages is None or "report" in stages:
+        console.print(f"\nreport: [bold]{report}[/bold]")
+    elif report.is_file():  # soft_wrap: the path is not broken across lines
+        console.print(f"\nreport: {report} {_not_run_now('report')}", soft_wrap=True)
+    else:
+        console.print("\nreport: not built (the report stage did not run; add report to --stages)")
+
+
+def _not_run_now(stage: str) -> str:
+    return f"from an earlier run (the {stage} stage did not run now; add {stage} to --stages)"
 
 
 def _reused_line(reused: dict) -> str:
@@ -125,10 +144,9 @@ def _reused_line(reused: dict) -> str:
 
 def _print_privacy(run_dir) -> None:
     """federated.privacy: the (epsilon, delta) the federated stage wrote, with its settings."""
-    from tunesmith.artifacts.files import read_json
+    from tunesmith.artifacts.files import read_optional_object
 
-    summary = run_dir.train / "summary.json"
-    privacy = read_json(summary).get("privacy") if summary.is_file() else None
+    privacy = (read_optional_object(run_dir.train / "summary.json") or {}).get("privacy")
     if privacy:
         from tunesmith.federated.privacy import describe
 

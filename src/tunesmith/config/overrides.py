@@ -1,6 +1,7 @@
 """`--set KEY=VALUE` recipe overrides: the one function every recipe-reading command uses.
 
-Values are parsed as YAML scalars or lists (`8`, `true`, `[q_proj, v_proj]`, `null`), applied
+Values are parsed as YAML scalars or lists (`8`, `true`, `[q_proj, v_proj]`, `null`; a value
+YAML would read only part of, `###` or `Answer #1`, is the text as typed), applied
 to the raw mapping before validation, so a wrong key or value gets the loader's usual
 key-path error and suggestion, naming the `--set` it came from instead of a file line.
 """
@@ -15,6 +16,8 @@ import yaml
 from tunesmith.config.recipe_yaml import read_yaml
 from tunesmith.errors import UserError
 
+NULL_TAG = "tag:yaml.org,2002:null"
+
 
 def parse_override(text: str) -> tuple[list[str], Any]:
     """'training.lora.r=8' -> (['training', 'lora', 'r'], 8)."""
@@ -25,10 +28,37 @@ def parse_override(text: str) -> tuple[list[str], Any]:
             f"--set {text}: expected KEY=VALUE with a dotted key, e.g. training.epochs=2"
         )
     try:
-        parsed = read_yaml(value)[0] if value.strip() else ""
+        parsed = parse_value(value)
     except yaml.YAMLError:
         raise UserError(f"--set {text}: the value is not a YAML scalar or list") from None
     return parts, parsed
+
+
+def parse_value(text: str) -> Any:
+    """A `--set` value: its YAML reading, or the text as typed (stripped) when YAML would skip
+    part or all of it. On a command line `#` is text, never a YAML comment: `stop=###` was null
+    and `prompt_template=Answer #1` was 'Answer', without a word; `---` (a document marker) was
+    null too. An empty value is the empty string. Raises yaml.YAMLError for what YAML refuses."""
+    value, root = read_yaml(text) if text.strip() else ("", None)
+    if _reads_nothing(root) or _skips_text(text):
+        return text.strip()
+    return value
+
+
+def _reads_nothing(root: yaml.Node | None) -> bool:
+    """No node, or the empty one a bare `---` stands for (`~` and `null` are written out)."""
+    empty = isinstance(root, yaml.ScalarNode) and root.value == "" and root.style is None
+    return root is None or (empty and root.tag == NULL_TAG)
+
+
+def _skips_text(text: str) -> bool:
+    """Whether YAML passes over text of `text` that no token holds (a comment)."""
+    unread = list(text)
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        unread[token.start_mark.index : token.end_mark.index] = " " * (
+            token.end_mark.index - token.start_mark.index
+        )
+    return bool("".join(unread).strip())
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:

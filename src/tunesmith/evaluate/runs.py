@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunesmith.artifacts import read_jsonl
-from tunesmith.artifacts.files import read_json
+from tunesmith.artifacts.files import read_optional_object
 from tunesmith.config import load_recipe
 from tunesmith.errors import UserError
 from tunesmith.metrics.per_example import scored_now, tokenised_metrics
@@ -37,7 +37,7 @@ def run_info(run: Path) -> dict:
     """The task and class labels of a finished run (from its resolved recipe and metrics)."""
     recipe = load_recipe(Path(run) / "recipe.yaml")
     metrics_path = Path(run) / "eval" / "metrics.json"
-    metrics = read_json(metrics_path) if metrics_path.is_file() else {}
+    metrics = read_optional_object(metrics_path) or {}
     return {
         "task": recipe.task,
         "labels": metrics.get("labels"),

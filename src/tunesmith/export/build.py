@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from tunesmith.artifacts import write_json
-from tunesmith.artifacts.files import read_json
+from tunesmith.artifacts.files import read_optional_object
 
 EXPORTS = "exports.json"
 
@@ -84,6 +84,6 @@ def stop_at_turn_end(model, tokenizer) -> None:
 
 def read_exports(export_dir: Path) -> dict:
     path = Path(export_dir) / EXPORTS
-    record = read_json(path) if path.is_file() else {}
+    record = read_optional_object(path) or {}
     record.setdefault("artefacts", {})
     return record

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from tunesmith.artifacts import atomic_write_text
-from tunesmith.artifacts.files import read_json
+from tunesmith.artifacts.files import read_optional_object
 
 
 def card_path(export_dir: Path, artefact: dict) -> Path:
@@ -16,15 +16,24 @@ def card_path(export_dir: Path, artefact: dict) -> Path:
     return path / "README.md" if not path.suffix else path.with_suffix(".md")
 
 
-def write_cards(recipe, run_dir, record: dict) -> list[str]:
-    """Write every artefact's card; returns their paths relative to the run folder."""
+def card_inputs(recipe, run_dir) -> tuple:
+    """What every card reads: (compare, data card, rendered prompt, prompt style). Read before
+    an export writes anything: a damaged compare.json found after the new artefacts had moved
+    in left them without their cards (the previous ones gone with the folders they were in)."""
     from tunesmith.export.prompt_card import prompt_example
     from tunesmith.methods import method_of
 
-    compare = _optional(run_dir.eval / "compare.json")
-    data_card = _optional(run_dir.data / "data_card.json")
+    compare = read_optional_object(run_dir.eval / "compare.json")
+    data_card = read_optional_object(run_dir.data / "data_card.json")
     # the tokenizer saved with the trained result is the one every export ships
     prompt, style = prompt_example(recipe, run_dir.train / method_of(recipe.training).artefact)
+    return compare, data_card, prompt, style
+
+
+def write_cards(recipe, run_dir, record: dict, inputs: tuple | None = None) -> list[str]:
+    """Write every artefact's card (from `inputs`, else `card_inputs` read now); returns their
+    paths relative to the run folder."""
+    compare, data_card, prompt, style = inputs or card_inputs(recipe, run_dir)
     written = []
     for name, artefact in record["artefacts"].items():
         path = card_path(run_dir.stage("export"), artefact)
@@ -216,7 +225,3 @@ def _answer_end(compare, recipe) -> list[str]:
         "stops early (faster, same answers) except when the model opens its answer with a "
         "stop string, where transformers stops at once and tunesmith reads on.",
     ]
-
-
-def _optional(path: Path):
-    return read_json(path) if path.is_file() else None

@@ -64,9 +64,9 @@ def _save_merged(model, tokenizer_dir: Path, staging: Path, artefact: Artefact, 
 
 
 def _copy_tokenizer(tokenizer_dir: Path, folder: Path) -> None:
-    from transformers import AutoTokenizer
+    from tunesmith.models.safe_files import load_saved_tokenizer
 
-    AutoTokenizer.from_pretrained(str(tokenizer_dir)).save_pretrained(str(folder))
+    load_saved_tokenizer(tokenizer_dir).save_pretrained(str(folder))
 
 
 def _load_folder(path: Path):

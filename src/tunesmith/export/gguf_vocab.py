@@ -129,9 +129,10 @@ def write_tokenizer(writer, folder: Path, pre: str, vocab_size: int) -> None:
     `vocab_size` entries (the embedding's rows), merges, special ids, template, and whether
     a BOS is added, as llama.cpp's convert_hf_to_gguf.py writes them."""
     import gguf
-    from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    from tunesmith.models.safe_files import load_saved_tokenizer
+
+    tokenizer = load_saved_tokenizer(folder)
     by_id = {i: t for t, i in tokenizer.get_vocab().items()}
     if max(by_id) >= vocab_size:
         raise UserError(

@@ -199,11 +199,10 @@ def prompt_example(recipe, tokenizer_dir: Path) -> tuple[str | None, str]:
         return None, CHAT
     if not (Path(tokenizer_dir) / "tokenizer_config.json").is_file():
         return None, CHAT
-    from transformers import AutoTokenizer
-
     from tunesmith.models.formatting import render
+    from tunesmith.models.safe_files import load_saved_tokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    tokenizer = load_saved_tokenizer(Path(tokenizer_dir))
     rendered = render(example_messages(recipe), tokenizer, generation_prompt=True)
     return rendered, prompt_style(recipe, tokenizer)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunesmith.artifacts import read_jsonl, write_jsonl
-from tunesmith.artifacts.files import read_json
+from tunesmith.artifacts.files import read_json_object, read_optional_object
 from tunesmith.config.tasks import task_spec
 from tunesmith.errors import UserError
 from tunesmith.metrics.per_example import example_scores, scored_now, tokenised_metrics
@@ -210,7 +210,7 @@ def _tokenization(members, base: list[dict]) -> dict:
 
 def _recorded(gm) -> dict | None:
     path = gm.run_dir.eval / "metrics.json"
-    return read_json(path).get("tokenization") if path.is_file() else None
+    return (read_optional_object(path) or {}).get("tokenization")
 
 
 def _mergeable(recipe, members, failed, skipped: dict) -> list:
@@ -250,4 +250,8 @@ def _labels(gm) -> list[str] | None:
     if not task_spec(gm.recipe.task).has_label:
         return None
     # the labels the members' evaluation used (evaluate/stage.py: the recipe's, else seen)
-    return read_json(gm.run_dir.eval / "metrics.json")["labels"]
+    path = gm.run_dir.eval / "metrics.json"
+    labels = read_json_object(path).get("labels")
+    if not isinstance(labels, list):
+        raise UserError(f"{path}: damaged run file, no 'labels' list")
+    return labels

@@ -10,18 +10,19 @@ is skipped stage by stage, an interrupted one resumes its training checkpoints.
 from __future__ import annotations
 
 import contextlib
+import os
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunesmith.artifacts import RunDir, atomic_write_text, write_json
-from tunesmith.artifacts.files import remove
+from tunesmith.artifacts.files import previous_folder, remove
 from tunesmith.artifacts.lock import RunLock
 from tunesmith.config import Recipe
 from tunesmith.config.group import GroupConfig
 from tunesmith.config.overrides import override_recipe
 from tunesmith.drivers import DriverSpec, register_driver
-from tunesmith.errors import UserError, one_line
+from tunesmith.errors import UserError, is_user_error, one_line
 from tunesmith.group.members import Member, keep_subset, members_of
 from tunesmith.interrupts import raise_if_interrupted
 from tunesmith.stages import PreflightHook
@@ -139,7 +140,7 @@ def _run_member(gm: GroupMember, out: Path) -> dict[str, str]:
 def _failure(gm: GroupMember, exc: Exception) -> dict:
     """The one-line record of a failed member; the traceback goes to its logs (a crash is
     a bug to report, and the line alone would not show where it came from)."""
-    user = isinstance(exc, UserError)
+    user = is_user_error(exc)  # a folder where a member's run file goes is not a crash
     error = one_line(exc, named=not user)  # bad input in its own words; a crash by its type
     if not user:
         log = gm.run_dir.logs / "group-failure.log"
@@ -187,20 +188,39 @@ def run_group(recipe: Recipe, out: Path, on_member=None, on_step=None) -> dict:
     check_listed(recipe)  # the recipe alone tells: refused before the folder is touched
     with group_lock(out):
         preflight_members(recipe, group_members(recipe, out))
-        clear_combined(out)
-        trained = train_members(recipe, out, on_member)
-        if not trained.succeeded:
-            return {"members": [], "failed_members": trained.failed}
-        return _compare(recipe, trained, out, on_step)
+        with combined_cleared(out):
+            trained = train_members(recipe, out, on_member)
+            if not trained.succeeded:
+                return {"members": [], "failed_members": trained.failed}
+            return _compare(recipe, trained, out, on_step)
 
 
-def clear_combined(out: Path) -> None:
-    """Remove the previous command's ensembles, merges, compare.json and report: left in place,
+@contextlib.contextmanager
+def combined_cleared(out: Path):
+    """Clear the previous command's ensembles, merges, compare.json and report: left in place,
     those this one does not rebuild (an ensemble or merge the recipe no longer lists, one now
     skipped or refused, every one when no member trained) would still be read next to results
-    of other members. The members' run folders, the work that matters, are kept."""
-    for name in COMBINED:
-        remove(out / name)
+    of other members. The members' run folders, the work that matters, are kept.
+
+    They are moved aside (`.name.old`, which recover_killed_writes puts back after a kill) and
+    put back when the command fails: a damaged member file found while comparing (exit 2)
+    removed the whole previous comparison."""
+    aside = {out / name: previous_folder(out / name) for name in COMBINED}
+    for path, old in aside.items():
+        remove(old)
+        if path.exists():
+            os.replace(path, old)
+    try:
+        yield
+    except BaseException:
+        for path, old in aside.items():
+            if old.exists():
+                remove(path)
+                os.replace(old, path)
+        raise
+    finally:
+        for old in aside.values():
+            remove(old)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
-from tunesmith.errors import UserError, suggest
+from tunesmith.errors import UserError, one_line, suggest
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
@@ -62,17 +62,20 @@ def require_readable(folder: Path) -> None:
     """Every JSON file of a saved model or adapter folder parses and every safetensors header
     does (no tensor is read): peft and transformers fail on a damaged one deep inside, naming
     no file."""
-    from tunesmith.artifacts.files import read_json
+    from tunesmith.artifacts.files import read_json_object
 
     for file in sorted(folder.glob("*.json")):
-        read_json(file)
+        read_json_object(file)  # every one an object: `[]` was an AttributeError in the loader
     for file in sorted(folder.glob("*.safetensors")):
         check_safetensors_header(file)
     if (folder / ADAPTER_CONFIG).is_file():
         check_adapter_config(folder)
+    elif (folder / ADAPTER_WEIGHTS).is_file():  # peft's ValueError "Can't find ..." (exit 1)
+        _bad_config(folder, f"{ADAPTER_CONFIG} is missing beside {ADAPTER_WEIGHTS}")
 
 
 ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_WEIGHTS = "adapter_model.safetensors"  # what peft's save_pretrained writes beside it
 RESTORE = "restore the folder or re-run the stage that wrote it"
 
 
@@ -183,3 +186,17 @@ def check_safetensors_header(file: Path, key: str = "") -> None:
 def _first(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0][:200] if lines else type(exc).__name__
+
+
+def load_saved_tokenizer(folder: Path):
+    """The tokenizer a run saved (with its adapter or model), its files checked first: a
+    damaged one was transformers' JSONDecodeError / UnicodeDecodeError / AttributeError
+    traceback, a lost tokenizer.json its 'You need to have sentencepiece ...' ValueError."""
+    from transformers import AutoTokenizer
+
+    require_readable(folder)
+    try:
+        return AutoTokenizer.from_pretrained(str(folder))
+    except (ValueError, OSError) as exc:
+        problem = f"the saved tokenizer does not load ({one_line(exc, named=False)})"
+        raise UserError(f"{folder}: {problem}; {RESTORE}") from None

@@ -15,12 +15,9 @@ def deploy_inputs(run_dir) -> list[Path]:
 
 
 def deploy_context(run_dir, compare: dict | None) -> dict:
-    from tunesmith.artifacts.files import read_json
+    from tunesmith.artifacts.files import read_optional_object
 
-    exports, distill = (
-        read_json(path) if path.is_file() else None
-        for path in (run_dir.root / name for name in DEPLOY_FILES)
-    )
+    exports, distill = (read_optional_object(run_dir.root / name) for name in DEPLOY_FILES)
     key = _headline_key(compare)
     context = {"deploy_metric": key, "export_rows": [], "distill_rows": []}
     if exports:

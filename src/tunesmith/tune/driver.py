@@ -65,8 +65,12 @@ def check_choices_up_front(recipe: Recipe, space: dict) -> None:
 def _require_validation(shared) -> None:
     """Every objective reads the validation split: without one, every trial would train and
     then fail (a failed trial no longer stops the search), so refuse it before the first."""
+    from tunesmith.artifacts import read_jsonl
+
     val = shared.data / "val.jsonl"
-    if not val.is_file() or not val.read_text(encoding="utf-8").strip():
+    # read as the trials will: a damaged split is its file:line now (a non-UTF-8 byte was a
+    # UnicodeDecodeError traceback)
+    if not val.is_file() or not read_jsonl(val):
         raise UserError("data.split.validation: the validation split is empty; a search needs it")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from tunesmith.errors import UserError, masked_url
@@ -77,7 +78,7 @@ def open_storage(url: str | None, hpo_dir: Path):
     target = url or str(hpo_dir / "study.journal")
     shown = masked_url(target)
     if "://" not in target:
-        return _journal(Path(target))
+        return _journal(Path(target), hpo_dir / "trials")
     try:
         return _rdb(target)
     except ModuleNotFoundError as exc:
@@ -121,13 +122,53 @@ def _engine_options(url: str) -> dict:
     return {"connect_args": {"connect_timeout": 5}} if url.startswith("postgresql") else {}
 
 
-def _journal(path: Path):
+def _journal(path: Path, trials: Path):
     from optuna.storages.journal import JournalFileBackend
 
     if path.exists() and not path.is_file():
         raise UserError(f"--storage {path}: not a journal file")
+    _check_journal(path, trials)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         return _owned_classes()["journal"](JournalFileBackend(str(path)))
     except Exception as exc:
         raise UserError(f"--storage {path}: cannot open the journal: {exc}") from None
+
+
+@contextmanager
+def _journal_lock(path: Path):
+    """The lock Optuna's JournalFileBackend appends under (its default, a symbolic link beside
+    the journal): workers sharing the journal append whole lines while holding it, so a line
+    cut short seen under it is damage, not a write in progress. A lock left by a killed worker
+    is released by Optuna after its grace period (30 s)."""
+    from optuna.storages.journal import JournalFileSymlinkLock
+
+    lock = JournalFileSymlinkLock(str(path))
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _check_journal(path: Path, trials: Path) -> None:
+    """Refuse a journal Optuna cannot replay, and a lost one, with one line each.
+
+    Optuna replays the journal lazily: a line cut short (a copy or disk gone wrong) or of
+    another shape was a JSONDecodeError or `AssertionError: Should not reach.` traceback at the
+    first study call. A missing or empty journal beside trial folders would start a new study
+    whose trial 0 retrains into trials/trial-0000 over the earlier search's results."""
+    from tunesmith.artifacts import read_jsonl
+
+    if path.is_file() and path.stat().st_size:
+        with _journal_lock(path):  # another worker appends under it: no line is half-written
+            read_jsonl(path)  # every line a JSON object, else `journal:line: damaged run file`
+        return
+    earlier = sorted(p.name for p in trials.glob("trial-*")) if trials.is_dir() else []
+    if earlier:
+        state = "empty" if path.is_file() else "missing"
+        raise UserError(
+            f"--storage {path}: {state}, but {trials} holds {len(earlier)} trial folder(s) of an "
+            "earlier search, which a new study would overwrite; restore the journal or give "
+            "another --output"
+        )

@@ -14,7 +14,7 @@ from tunesmith.artifacts import RunDir
 from tunesmith.artifacts.files import remove
 from tunesmith.config import Recipe
 from tunesmith.config.overrides import override_recipe
-from tunesmith.errors import UserError
+from tunesmith.errors import UserError, is_user_error
 from tunesmith.tune.objective import OBJECTIVES, objective_value
 from tunesmith.tune.shared_data import share_with, training_stages
 from tunesmith.tune.study import RETRY_ATTR
@@ -77,7 +77,7 @@ def _record_failure(trial, ctx: TrialContext, exc: Exception) -> None:
     """The reason in the trial's user attrs (summary, report) and in its run folder's manifest."""
     reason = failure_reason(exc)
     trial.set_user_attr(FAIL_REASON_ATTR, reason)
-    trial.set_user_attr(USER_ERROR_ATTR, isinstance(exc, UserError))
+    trial.set_user_attr(USER_ERROR_ATTR, is_user_error(exc))
     run_dir = trial_dir(ctx.hpo_dir, trial.number)
     if run_dir.root.is_dir():
         drop_resume_state(run_dir)

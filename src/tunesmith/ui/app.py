@@ -110,7 +110,8 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OSError)
     async def path_error(request: Request, exc: OSError):
-        from tunesmith.cli.errors import PATH_ERRORS, os_message
+        from tunesmith.cli.errors import os_message
+        from tunesmith.errors import PATH_ERRORS
 
         if exc.errno not in PATH_ERRORS:  # the server's own failure, not the request's path
             return await internal(request, exc)

@@ -11,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from tunesmith.config.curation import CurationConfig
-from tunesmith.config.recipe_yaml import read_yaml
+from tunesmith.config.overrides import parse_value
 from tunesmith.data.curate.pipeline import CurationContext, post_split, pre_split
 from tunesmith.data.curate.rows import is_messages, is_text
 from tunesmith.data.examples import field_value
@@ -62,7 +62,7 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
     if not sep or not key.strip() or "." not in key:
         raise UserError(f"--set {item}: expected step.option=value (e.g. pii.mode=mask)")
     try:
-        value = read_yaml(text)[0] if text.strip() else ""
+        value = parse_value(text)
     except yaml.YAMLError:
         value = text
     return [p.strip() for p in key.split(".")], value

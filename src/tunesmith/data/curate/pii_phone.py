@@ -25,6 +25,11 @@ Otherwise the rules look at the characters around a match, not at context words:
 running text is found with or without "phone" or "call" near it. Measured by
 bench/pii_phones.py (figures in docs/curation.md).
 
+Speed: a match needs MIN_DIGITS digits to be kept, so a text with fewer digits in all cannot
+hold one, and the recognizer returns [] for it without running phonenumbers' matcher (one scan
+of the whole text per region, eight regions: most of the pii step's time on text without
+numbers). The result is the same as after the scan: every match there is dropped as short.
+
 Scores: Presidio gives every match 0.4, and its context words raise that only when spaCy NER
 runs. Without NER (the name gazetteer) `IdAwarePhoneRecognizer` raises it the way Presidio's
 context enhancer would, so a pii `score_threshold` above 0.4 keeps the numbers said to be
@@ -67,7 +72,7 @@ def not_a_phone(text: str, start: int, end: int, neighbours: set[int] = frozense
     groups = re.split(r"\D+", bare)
     if _glued(text, start, end, neighbours):
         return "glued"
-    if sum(c.isdigit() for c in bare) < MIN_DIGITS:
+    if digit_count(bare) < MIN_DIGITS:
         return "short"
     if any(p.fullmatch(bare) for p in (IPV4, DECIMAL, YEAR_RANGE)):
         return "number"
@@ -80,6 +85,19 @@ def not_a_phone(text: str, start: int, end: int, neighbours: set[int] = frozense
     if _unix_time(text, start, end):
         return "timestamp"
     return ""
+
+
+def digit_count(text: str) -> int:
+    """How many characters of `text` are digits (str.isdigit: any script's, superscripts too)."""
+    if text.isascii():  # the common case, counted in C: only 0-9 are digits there
+        return sum(map(text.count, "0123456789"))
+    return sum(map(str.isdigit, text))
+
+
+def could_hold_a_phone(text: str) -> bool:
+    """Whether `text` has the digits a kept match needs: a match is part of the text, so with
+    fewer digits in all every match would be dropped as "short" by `not_a_phone`."""
+    return digit_count(text) >= MIN_DIGITS
 
 
 def _unix_time(text: str, start: int, end: int) -> bool:
@@ -125,6 +143,8 @@ class IdAwarePhoneRecognizer(PhoneRecognizer):
     """PhoneRecognizer (same regions, leniency, score and context) minus `not_a_phone` matches."""
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
+        if not could_hold_a_phone(text):  # the scan would find only matches dropped as short
+            return []
         return phones_only(text, super().analyze(text, entities, nlp_artifacts))
 
     def enhance_using_context(  # Presidio passes these by keyword: its names

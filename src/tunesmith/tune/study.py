@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import socket
+import time
 
 from tunesmith.artifacts.processes import pid_alive
 from tunesmith.config.search import SearchConfig
@@ -92,25 +93,81 @@ def sampler_seed(search: SearchConfig, worker: bool, existing: int) -> int:
 def fail_dead_local_trials(study) -> int:
     """Fail RUNNING trials whose worker process on this host is gone (kill -9); retry them.
 
-    RDB storages also do this across machines through Optuna's heartbeat.
+    Each failed trial says so in its `fail_reason` (summary.json and the report named it
+    "unknown"). RDB storages also do this across machines through Optuna's heartbeat.
     """
     import optuna
 
-    host = socket.gethostname()
+    from tunesmith.tune.trial import FAIL_REASON_ATTR
+
     failed = 0
-    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        owner = str(trial.user_attrs.get(OWNER_ATTR, ""))
-        owner_host, _, pid = owner.partition(":")
-        if owner_host != host or not pid.isdigit() or pid_alive(int(pid)):
+    for trial in _running(study):
+        host, pid = _owner(trial)
+        if host != socket.gethostname() or pid is None or pid_alive(pid):
             continue
+        reason = f"its worker {host}:{pid} died mid-trial"
+        retry = RETRY_ATTR not in trial.user_attrs  # `in`: a retry of trial 0 carries retried=0
+        reason += "; retried with the same values" if retry else " (a retry: not retried again)"
         # Optuna has no public call to fail another process's trial; its own fail_stale_trials
-        # (heartbeat storages only) uses the same storage method.
-        study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
-        # `in`, not truthiness: a retry of trial 0 carries retried=0
-        if RETRY_ATTR not in trial.user_attrs:
+        # (heartbeat storages only) uses the same storage methods. The reason first: a
+        # finished trial takes no more attributes.
+        try:
+            study._storage.set_trial_user_attr(trial._trial_id, FAIL_REASON_ATTR, reason)
+            study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another command (a worker starting at the same time) failed it first
+        if retry:
             study.enqueue_trial(trial.params, user_attrs={RETRY_ATTR: trial.number})
         failed += 1
     return failed
+
+
+def _owner(trial) -> tuple[str, int | None]:
+    """The host and pid of the worker running `trial` (pid None: not recorded)."""
+    host, _, pid = str(trial.user_attrs.get(OWNER_ATTR, "")).partition(":")
+    return host, int(pid) if pid.isdigit() else None
+
+
+def wait_for_other_workers(study, poll_seconds: float = 2.0, on_wait=None) -> None:
+    """Return once the trials other workers are running now have ended (or their worker died).
+
+    Why: the main command writes best.yaml, summary.json and the report when its own trials
+    stop; a trial another worker was still running was left out of them (counted `running`,
+    and best.yaml was not the best when that trial then finished better). Only the trials
+    running now are waited for, each of which ends: a trial a worker starts later does not
+    hold the result up. A worker known dead has its trial failed (and queued again) instead:
+    on this host by its pid, elsewhere by the RDB heartbeat; another host's trial on a journal
+    file (no heartbeat, nothing tells its worker died) is not waited for.
+    `on_wait(numbers)` is called once with the trials waited for, if any.
+    """
+    from optuna.storages import fail_stale_trials
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+
+    heartbeat = is_heartbeat_enabled(study._storage)
+    waited = [t.number for t in _running(study) if _may_still_finish(t, heartbeat)]
+    if waited and on_wait is not None:
+        on_wait(waited)
+    while waited:
+        time.sleep(poll_seconds)
+        fail_dead_local_trials(study)
+        if heartbeat:
+            fail_stale_trials(study)
+        still = {t.number for t in _running(study)}
+        waited = [number for number in waited if number in still]
+
+
+def _running(study) -> list:
+    import optuna
+
+    return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+
+
+def _may_still_finish(trial, heartbeat: bool) -> bool:
+    """A running trial of another worker that is, or may be, alive."""
+    host, pid = _owner(trial)
+    if host == socket.gethostname() and pid is not None:
+        return pid != os.getpid() and pid_alive(pid)
+    return heartbeat  # another host: only a heartbeat says when its worker died
 
 
 def requeue_interrupted_trials(study) -> int:

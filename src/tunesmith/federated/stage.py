@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tunesmith.artifacts import RunDir, read_jsonl, write_json
 from tunesmith.config.schema import Recipe
-from tunesmith.errors import UserError
+from tunesmith.errors import PeerLost
 
 
 @dataclass
@@ -23,13 +23,6 @@ class FederatedResult:
     delta: float | None = None
     best_round: int | None = None  # the round whose adapter is shipped (None: no validation)
     stopped_early: bool = False
-
-
-class FederationFailed(UserError):
-    """A client failed or left mid-round: one line, exit 1 (not the user's input, and no bug
-    of ours for a traceback to locate: a client process died or its machine went away)."""
-
-    exit_code = 1
 
 
 def run(recipe: Recipe, run_dir: RunDir) -> FederatedResult:
@@ -61,7 +54,7 @@ def run(recipe: Recipe, run_dir: RunDir) -> FederatedResult:
     stopping = strategy.stopping
     if strategy.failure:  # the clients still connected were released; nothing is saved
         again = "start the server and its clients again" if fed.server_address else "run again"
-        raise FederationFailed(f"federated: {strategy.failure}; {again}")
+        raise PeerLost(f"federated: {strategy.failure}; {again}")
     if strategy.rounds_done != fed.rounds and not stopping.stopped_early:
         raise RuntimeError(f"federated: {strategy.rounds_done} of {fed.rounds} rounds finished")
     # As centralised training ships its best evaluated weights: the best round's adapter.

@@ -157,3 +157,27 @@ def test_the_progress_bar_counts_the_trials_of_every_worker(tiny_recipe, tmp_pat
         assert bar._progress.tasks[0].completed == 3
     finally:
         bar.close()
+
+
+def test_a_command_joining_a_study_being_created_by_another_recipe_is_refused(
+    tiny_recipe, tmp_path
+):
+    """Two commands of different recipes starting at once on a fresh study: the one that did
+    not create it must not write its own fingerprint over the creator's (then both ran)."""
+    import pytest
+
+    from tunesmith.errors import UserError
+    from tunesmith.tune.study import FINGERPRINT_ATTR
+
+    recipe = load_recipe(search_recipe(tiny_recipe))
+    storage = open_storage(None, tmp_path / "hpo")
+    created = optuna.create_study(study_name="tiny", storage=storage)  # the creator, mid-way
+    # ... which writes its fingerprint a moment after creating the study
+    timer = threading.Timer(0.5, created.set_user_attr, (FINGERPRINT_ATTR, "the-creators"))
+    timer.start()
+    try:
+        with pytest.raises(UserError, match="created by another recipe"):
+            open_study(storage, "tiny", recipe.search, "minimize", "mine", worker=False)
+    finally:
+        timer.join()
+    assert created.user_attrs[FINGERPRINT_ATTR] == "the-creators"

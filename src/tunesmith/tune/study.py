@@ -53,17 +53,39 @@ def open_study(storage, name: str, search: SearchConfig, direction: str, print_:
     """The study `name` in `storage`; exit 2 if it was created for another space/objective."""
     import optuna
 
+    pruner = PRUNERS[search.pruner](search)
     try:
         study = optuna.create_study(
-            study_name=name,
-            storage=storage,
-            pruner=PRUNERS[search.pruner](search),
-            direction=direction,
-            load_if_exists=True,
+            study_name=name, storage=storage, pruner=pruner, direction=direction
         )
-    except ValueError as exc:  # e.g. the stored study optimises the other direction
-        raise UserError(f"study '{name}': {exc}") from None
+        # Only the command that created the study writes its fingerprint (creation is
+        # atomic in the storage). Why: when every command wrote it if it found none, two
+        # commands of different recipes starting at once on a fresh study both found none,
+        # both wrote theirs, and both ran trials of their own space in one study.
+        study.set_user_attr(FINGERPRINT_ATTR, print_)
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=name, storage=storage, pruner=pruner)
+        _check_fingerprint(study, name, print_)
+    if study.direction.name.lower() != direction:
+        raise UserError(f"study '{name}' optimises the other direction; use another --study")
+    existing = len(study.get_trials(deepcopy=False))
+    seed = sampler_seed(search, worker, existing)
+    study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=search.startup_trials)
+    return study
+
+
+def _check_fingerprint(study, name: str, print_: str, wait_seconds: float = 10.0) -> None:
+    """Refuse a study whose creator's fingerprint differs from ours.
+
+    The creator writes it right after creating the study: wait for it a moment. A study with
+    none after that and no trials (made outside tunesmith) is adopted; one with trials and
+    no fingerprint cannot be told apart from another recipe's, so it is refused.
+    """
+    deadline = time.monotonic() + wait_seconds
     stored = study.user_attrs.get(FINGERPRINT_ATTR)
+    while stored is None and not study.trials and time.monotonic() < deadline:
+        time.sleep(0.1)
+        stored = study.user_attrs.get(FINGERPRINT_ATTR)
     if stored is None and not study.trials:
         study.set_user_attr(FINGERPRINT_ATTR, print_)
     elif stored != print_:
@@ -71,12 +93,6 @@ def open_study(storage, name: str, search: SearchConfig, direction: str, print_:
             f"study '{name}' was created by another recipe (different search space or "
             "objective); choose another --study name or storage"
         )
-    if study.direction.name.lower() != direction:
-        raise UserError(f"study '{name}' optimises the other direction; use another --study")
-    existing = len(study.get_trials(deepcopy=False))
-    seed = sampler_seed(search, worker, existing)
-    study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=search.startup_trials)
-    return study
 
 
 def sampler_seed(search: SearchConfig, worker: bool, existing: int) -> int:

@@ -181,3 +181,26 @@ def test_a_command_joining_a_study_being_created_by_another_recipe_is_refused(
     finally:
         timer.join()
     assert created.user_attrs[FINGERPRINT_ATTR] == "the-creators"
+
+
+def test_a_second_study_in_the_same_search_folder_is_refused(tiny_recipe, tmp_path):
+    """Trial folders are numbered per study: another study would run in the first's folders."""
+    import json
+
+    import pytest
+
+    from tunesmith.errors import UserError
+    from tunesmith.tune.driver import TuneOptions, tune
+
+    recipe = load_recipe(search_recipe(tiny_recipe, pruner="none"))
+    hpo = tmp_path / "hpo"
+    tune(recipe, TuneOptions(hpo_dir=hpo, trials=1, show_progress=False))
+    with pytest.raises(UserError, match="holds the trials of another study \\('tiny'"):
+        tune(recipe, TuneOptions(hpo_dir=hpo, study="other", trials=1, show_progress=False))
+    first = json.loads((hpo / "study.json").read_text())
+    assert first["study"] == "tiny" and len(first["id"]) == 32
+    (hpo / "study.journal").unlink()  # the same name, started over in a new storage
+    with pytest.raises(UserError, match="use another --output"):
+        tune(recipe, TuneOptions(hpo_dir=hpo, trials=1, show_progress=False))
+    assert json.loads((hpo / "study.json").read_text()) == first
+    assert [p.name for p in (hpo / "trials").iterdir()] == ["trial-0000"]

@@ -93,6 +93,7 @@ def _search(recipe, options, search, space, budget, timeout, objective) -> dict:
     from tunesmith.tune.shared_data import curated
     from tunesmith.tune.storage import open_storage
     from tunesmith.tune.study import (
+        claim_folder,
         fail_dead_local_trials,
         fingerprint,
         open_study,
@@ -106,6 +107,7 @@ def _search(recipe, options, search, space, budget, timeout, objective) -> dict:
     name = options.study or search.study or recipe.name
     printed = fingerprint(space, search.objective, search.metric)
     study = open_study(storage, name, search, objective.direction, printed, options.worker)
+    claim_folder(options.hpo_dir, study)
     fail_dead_local_trials(study)
     requeue_interrupted_trials(study)
     # once, before any trial (and data errors surface now)

@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import time
+from pathlib import Path
 
 from tunesmith.artifacts.processes import pid_alive
 from tunesmith.config.search import SearchConfig
@@ -15,6 +16,8 @@ from tunesmith.errors import UserError
 from tunesmith.tune.storage import OWNER_ATTR
 
 FINGERPRINT_ATTR = "tunesmith_fingerprint"
+STUDY_ID_ATTR = "tunesmith_study_id"  # a random id its creator gives the study (claim_folder)
+FOLDER_CLAIM = "study.json"  # in the search folder: the study whose trials it holds
 RETRY_ATTR = "retried"  # user attr of a queued retry: the number of the trial it repeats
 
 
@@ -62,7 +65,7 @@ def open_study(storage, name: str, search: SearchConfig, direction: str, print_:
         # atomic in the storage). Why: when every command wrote it if it found none, two
         # commands of different recipes starting at once on a fresh study both found none,
         # both wrote theirs, and both ran trials of their own space in one study.
-        study.set_user_attr(FINGERPRINT_ATTR, print_)
+        _mark_new(study, print_)
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(study_name=name, storage=storage, pruner=pruner)
         _check_fingerprint(study, name, print_)
@@ -87,12 +90,51 @@ def _check_fingerprint(study, name: str, print_: str, wait_seconds: float = 10.0
         time.sleep(0.1)
         stored = study.user_attrs.get(FINGERPRINT_ATTR)
     if stored is None and not study.trials:
-        study.set_user_attr(FINGERPRINT_ATTR, print_)
+        _mark_new(study, print_)
     elif stored != print_:
         raise UserError(
             f"study '{name}' was created by another recipe (different search space or "
             "objective); choose another --study name or storage"
         )
+
+
+def _mark_new(study, print_: str) -> None:
+    """What the creator writes on a new study: its fingerprint and a random id."""
+    import uuid
+
+    study.set_user_attr(STUDY_ID_ATTR, uuid.uuid4().hex)
+    study.set_user_attr(FINGERPRINT_ATTR, print_)
+
+
+def claim_folder(hpo_dir: Path, study) -> None:
+    """Bind the search folder to `study`, or refuse when it holds another study's trials.
+
+    Why: trial folders are numbered per study (trials/trial-0000, ...), so a second study in
+    the same folder (another --study or --storage, or the storage deleted and started over)
+    ran its trials in the first one's folders: trial 0 of one study over trial 0 of the
+    other (a trial whose values the old one had could find its training done there).
+    """
+    from tunesmith.artifacts import write_json
+    from tunesmith.artifacts.files import read_json_object
+
+    mine = {"study": study.study_name, "id": study.user_attrs.get(STUDY_ID_ATTR)}
+    claim = hpo_dir / FOLDER_CLAIM
+    if not claim.is_file():
+        hpo_dir.mkdir(parents=True, exist_ok=True)
+        write_json(claim, mine)
+        return
+    held = read_json_object(claim)
+    ids = (held.get("id"), mine["id"])
+    # a missing id: a study made before studies had one, told apart by its name only
+    same = held.get("study") == mine["study"] and (None in ids or ids[0] == ids[1])
+    if not same:
+        raise UserError(
+            f"{hpo_dir}: holds the trials of another study ('{held.get('study')}', see "
+            f"{claim}); trial folders are numbered per study, so study '{mine['study']}' "
+            "would run its trials in them: use another --output"
+        )
+    if held.get("id") is None and mine["id"] is not None:
+        write_json(claim, mine)
 
 
 def sampler_seed(search: SearchConfig, worker: bool, existing: int) -> int:

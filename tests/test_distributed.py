@@ -111,3 +111,31 @@ def test_each_rank_takes_every_other_micro_batch(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
     assert list(my_share(iter([["a"], ["b"], ["c"], ["d"]]))) == [[], ["b"], [], ["d"]]
+
+
+def test_a_rank_whose_peer_died_stops_in_one_line(monkeypatch):
+    """gloo's error when the other rank was killed mid-step was a traceback on this rank."""
+    import torch.distributed as dist
+
+    from tunesmith.errors import UserError
+    from tunesmith.train import distributed
+
+    def peer_gone(*args, **kwargs):
+        raise RuntimeError(
+            "[/__w/pytorch/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:537] Read error "
+            "[127.0.0.1]:1941: Connection reset by peer. This is typically caused by a remote "
+            "worker hanging or bugs in the application."
+        )
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setattr(distributed, "_group_ready", lambda: True)
+    monkeypatch.setattr(dist, "all_reduce", peer_gone)
+    with pytest.raises(UserError) as lost:
+        distributed.sync_gradients([], 6.0, 3)
+    assert str(lost.value) == (
+        "rank 1: lost the other training processes (Read error [127.0.0.1]:1941: Connection "
+        "reset by peer); if one was stopped or died, run the same torchrun command again to "
+        "resume"
+    )
+    assert lost.value.exit_code == 1  # not the user's input

@@ -394,3 +394,50 @@ def test_round_early_stopping_asks_no_client_after_patience_and_keeps_the_best()
     assert (stopping.best_round, stopping.best_val_ppl, stopping.stopped_early) == (2, 4.0, True)
     np.testing.assert_array_equal(stopping.best_state[B], released[2])
     assert [r["val_ppl"] for r in records] == [5.0, 4.0, 4.5, 4.2]
+
+
+def _round_with_a_lost_client(recipe, run_dir, strategy) -> None:
+    """A transport whose round 1 has one client's result and one lost client (the failure
+    Flower reports for a client process killed mid-round), then asks for round 2."""
+    from flwr.common import Code, FitRes, Status
+
+    ins = strategy.configure_fit(1, strategy.initialize_parameters(None), _TwoClients())
+    [(_, first), _] = ins
+    fit = FitRes(Status(Code.OK, ""), first.parameters, 5, {"train_loss": 1.0})
+    released, _ = strategy.aggregate_fit(1, [(None, fit)], [ConnectionError("client gone")])
+    assert released is None  # nothing aggregated from a round that lost a client
+    assert strategy.configure_fit(2, first.parameters, _TwoClients()) == []  # no more rounds
+
+
+class _TwoClients:
+    """A Flower client manager with two connected clients (FedAvg samples both)."""
+
+    def num_available(self) -> int:
+        return 2
+
+    def sample(self, num_clients, min_num_clients=None, criterion=None):
+        return [object(), object()][:num_clients]
+
+
+def test_a_client_lost_mid_round_ends_the_rounds_and_the_stage_in_one_line(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """Before, the strategy raised inside Flower's server loop: a real server printed a
+    traceback and hung (its gRPC server still running), and so did the clients connected."""
+    from tunesmith.artifacts import RunDir
+    from tunesmith.config.loader import load_recipe
+    from tunesmith.federated import transport
+    from tunesmith.pipeline import run_pipeline
+
+    monkeypatch.setattr(transport, "simulate", _round_with_a_lost_client)
+    recipe = load_recipe(_write_recipe(tmp_path, tiny_model_dir, clients=2, baselines=False))
+    run_dir = RunDir(tmp_path / "run")
+    with pytest.raises(UserError) as failed:  # one line, no traceback
+        run_pipeline(recipe, run_dir)
+    assert str(failed.value).startswith(
+        "federated: round 1: 1 of 2 clients failed (first: ConnectionError: client gone); run again"
+    )
+    assert failed.value.exit_code == 1
+    manifest = json.loads((run_dir.root / "manifest.json").read_text())
+    assert manifest["stages"]["federated"]["status"] == "failed"
+    assert not (run_dir.train / "adapter").exists()

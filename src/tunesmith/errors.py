@@ -29,6 +29,14 @@ def is_user_error(exc: BaseException) -> bool:
     return isinstance(exc, UserError) or (isinstance(exc, OSError) and exc.errno in USER_OS_ERRORS)
 
 
+class PeerLost(UserError):
+    """Another process of the same job (a Flower client, a torchrun rank) failed or went away:
+    one line, exit code 1. Not a mistake in the input, and no bug of ours for a traceback to
+    locate: a process was killed or its machine went away."""
+
+    exit_code = 1
+
+
 def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
     """Return ' (did you mean 'x'?)' for the closest choice, or '' when none is close."""
     import difflib

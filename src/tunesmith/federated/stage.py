@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tunesmith.artifacts import RunDir, read_jsonl, write_json
 from tunesmith.config.schema import Recipe
+from tunesmith.errors import PeerLost
 
 
 @dataclass
@@ -51,6 +52,9 @@ def run(recipe: Recipe, run_dir: RunDir) -> FederatedResult:
     transport = simulate if fed.server_address is None else serve
     transport(recipe, run_dir, strategy)
     stopping = strategy.stopping
+    if strategy.failure:  # the clients still connected were released; nothing is saved
+        again = "start the server and its clients again" if fed.server_address else "run again"
+        raise PeerLost(f"federated: {strategy.failure}; {again}")
     if strategy.rounds_done != fed.rounds and not stopping.stopped_early:
         raise RuntimeError(f"federated: {strategy.rounds_done} of {fed.rounds} rounds finished")
     # As centralised training ships its best evaluated weights: the best round's adapter.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from contextlib import nullcontext
 
+from tunesmith.errors import one_line
 from tunesmith.federated import privacy as dp
 from tunesmith.federated.aggregation import AGGREGATIONS
 from tunesmith.federated.flower_app import Wire
@@ -83,19 +84,26 @@ def _recorder(outer, fed, wire: Wire, local, val_items, log, stopping: RoundStop
         def __init__(self) -> None:
             self.latest, self.rounds_done, self.sent = dict(local.initial), 0, []
             self.stopping = stopping
+            self.failure: str | None = None  # why the rounds stopped: a client failed
 
         def initialize_parameters(self, client_manager):
             return outer.initialize_parameters(client_manager)
 
         def configure_fit(self, server_round, parameters, client_manager):
-            if stopping.stopped_early:  # no client asked: Flower skips the remaining rounds
+            # no client asked: Flower skips the remaining rounds
+            if stopping.stopped_early or self.failure:
                 return []
             self.sent = parameters_to_ndarrays(parameters)
             return outer.configure_fit(server_round, parameters, client_manager)
 
         def aggregate_fit(self, server_round, results, failures):
             if failures:  # a lost client would silently change the average: stop instead
-                raise RuntimeError(f"round {server_round}: {len(failures)} client(s) failed")
+                # Not raised here: an error inside Flower's server loop left its gRPC server
+                # running (start_server stops it only on a normal return), so a real server
+                # hung after printing it, and so did the clients still connected. The rounds
+                # end as early stopping ends them; the stage raises `failure` after.
+                self.failure = failed_round(server_round, results, failures)
+                return None, {}
             record = _round_record(server_round, [r for _, r in results])
             # Before Flower's wrapper clips them in place: the norms to choose clip_norm by.
             norms = [_norm(r, self.sent) for _, r in results]
@@ -126,6 +134,18 @@ def _recorder(outer, fed, wire: Wire, local, val_items, log, stopping: RoundStop
             return outer.evaluate(server_round, parameters)
 
     return Recorder()
+
+
+def failed_round(server_round: int, results: list, failures: list) -> str:
+    """One line: how many clients of the round failed, and the first one's reason (a lost
+    connection, or the error a client reported)."""
+    first = failures[0]
+    if isinstance(first, BaseException):
+        reason = one_line(first)
+    else:  # (client, FitRes) with a status other than OK
+        reason = first[1].status.message or str(first[1].status.code)
+    asked = len(results) + len(failures)
+    return f"round {server_round}: {len(failures)} of {asked} clients failed (first: {reason})"
 
 
 def _check_frozen(fits: list, wire: Wire) -> None:

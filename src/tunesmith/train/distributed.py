@@ -10,11 +10,13 @@ one a single process would compute on the same global batch of
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from datetime import timedelta
 
 from tunesmith.artifacts.rank import is_writer, process_rank
-from tunesmith.errors import UserError
+from tunesmith.errors import PeerLost, UserError, one_line
 
 TRAIN, NO_TRAIN = 1, 0  # what rank 0 tells waiting ranks
 WAIT_HOURS = 12  # ranks > 0 wait this long for rank 0's data stage (torch's default: 30 min)
@@ -48,8 +50,27 @@ def _broadcast_flag(flag: int) -> int:
     import torch.distributed as dist
 
     value = torch.tensor([flag])
-    dist.broadcast(value, src=0)
+    with _with_the_other_ranks():
+        dist.broadcast(value, src=0)
     return int(value.item())
+
+
+@contextlib.contextmanager
+def _with_the_other_ranks():
+    """A collective whose peer is gone (killed, its machine down) ends this rank in one line.
+
+    Why: gloo raises a RuntimeError ("Read error ...: Connection reset by peer"), which was a
+    traceback on every surviving rank; the run folder is rank 0's, resumable as ever.
+    """
+    try:
+        yield
+    except RuntimeError as exc:  # gloo's errors, and NCCL's DistBackendError (a RuntimeError)
+        # "[.../pair.cc:537] Read error ...: Connection reset by peer. This is typically ..."
+        detail = re.sub(r"^\[[^\]]*\]\s*", "", one_line(exc, named=False)).split(". ")[0]
+        raise PeerLost(
+            f"rank {process_rank()}: lost the other training processes ({detail}); if one was "
+            "stopped or died, run the same torchrun command again to resume"
+        ) from None
 
 
 def join_data_parallel(config, device: str = "auto"):
@@ -85,14 +106,16 @@ def sync_gradients(params, loss_sum: float, tokens: int) -> tuple[float, int]:
     import torch.distributed as dist
 
     totals = torch.tensor([loss_sum, float(tokens)], dtype=torch.float64)
-    dist.all_reduce(totals)
+    with _with_the_other_ranks():
+        dist.all_reduce(totals)
     everyone = max(totals[1].item(), 1.0)
     for p in params:
         if p.grad is None:  # this rank had no tokens this step
             p.grad = torch.zeros_like(p)
     # One collective for all gradients (one bucket), not one per tensor.
     flat = torch.cat([p.grad.reshape(-1) for p in params]) * (max(tokens, 1) / everyone)
-    dist.all_reduce(flat)
+    with _with_the_other_ranks():
+        dist.all_reduce(flat)
     for p, piece in zip(params, flat.split([p.numel() for p in params]), strict=True):
         p.grad.copy_(piece.view_as(p.grad))
     return totals[0].item(), int(totals[1].item())

@@ -93,13 +93,16 @@ def _search(recipe, options, search, space, budget, timeout, objective) -> dict:
     import optuna
     from optuna.study import MaxTrialsCallback
 
+    from tunesmith.tune.progress import finished_count
     from tunesmith.tune.shared_data import curated
     from tunesmith.tune.storage import open_storage
     from tunesmith.tune.study import (
+        claim_folder,
         fail_dead_local_trials,
         fingerprint,
         open_study,
         requeue_interrupted_trials,
+        wait_for_other_workers,
     )
     from tunesmith.tune.trial import TrialContext, run_trial
 
@@ -108,6 +111,7 @@ def _search(recipe, options, search, space, budget, timeout, objective) -> dict:
     name = options.study or search.study or recipe.name
     printed = fingerprint(space, search.objective, search.metric)
     study = open_study(storage, name, search, objective.direction, printed, options.worker)
+    claim_folder(options.hpo_dir, study)
     fail_dead_local_trials(study)
     requeue_interrupted_trials(study)
     # once, before any trial (and data errors surface now)
@@ -118,7 +122,7 @@ def _search(recipe, options, search, space, budget, timeout, objective) -> dict:
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     try:
         with _reusing(options.reuse), _quiet_failed_trials():
-            if len(study.get_trials(deepcopy=False, states=finished)) < budget:
+            if finished_count(study) < budget:
                 study.optimize(
                     lambda trial: run_trial(trial, ctx),
                     timeout=timeout,
@@ -129,10 +133,14 @@ def _search(recipe, options, search, space, budget, timeout, objective) -> dict:
                         MaxTrialsCallback(budget, states=finished),
                         StopAfterFailures(budget),
                         bar.on_trial,
+                        # a worker killed meanwhile: its trial retried now, not at a restart
+                        lambda study, trial: fail_dead_local_trials(study),
                     ],
                 )
     finally:
         bar.close()
+    if not options.worker:  # the result names every trial: those still running elsewhere too
+        wait_for_other_workers(study, on_wait=_waiting_line(options.show_progress))
     check_some_trial_completed(study)
     return _result(recipe, study, options, time.perf_counter() - started)
 
@@ -271,16 +279,24 @@ def _seconds(text: str | None) -> float | None:
         raise UserError(f"--timeout: {exc}") from None
 
 
-def _progress(study, budget: int, timeout, label: str, show: bool):
-    import optuna
+def _waiting_line(show: bool):
+    """Says which trials of other workers the result waits for (nothing when quiet)."""
+    from tunesmith.progress import console
 
-    from tunesmith.tune.progress import QuietProgress, TuneProgress
+    def say(numbers: list[int]) -> None:
+        if show:
+            listed = ", ".join(str(n) for n in numbers)
+            console.print(f"waiting for trial {listed} of other workers before the result")
+
+    return say
+
+
+def _progress(study, budget: int, timeout, label: str, show: bool):
+    from tunesmith.tune.progress import QuietProgress, TuneProgress, finished_count
 
     if not show:
         return QuietProgress()
-    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    done = len(study.get_trials(deepcopy=False, states=finished))
-    return TuneProgress(budget, min(done, budget), timeout, label)
+    return TuneProgress(budget, min(finished_count(study), budget), timeout, label)
 
 
 def _space_is_read(recipe: Recipe, facts) -> list[str]:

@@ -42,8 +42,9 @@ class TuneProgress:
             f"trial {trial.number:>3}  {_params(trial.user_attrs.get('overrides', {}))}  "
             f"{value}  [bold]{state}[/bold]"
         )
-        finished = state in ("complete", "pruned")
-        self._progress.update(self._task, advance=1 if finished else 0, info=self._time_left())
+        # the study's count, not this command's: other workers' trials fill the budget too
+        done = min(finished_count(study), self.total)
+        self._progress.update(self._task, completed=done, info=self._time_left())
 
     def _time_left(self) -> str:
         if self.timeout is None:
@@ -53,6 +54,14 @@ class TuneProgress:
 
     def close(self) -> None:
         self._stack.close()
+
+
+def finished_count(study) -> int:
+    """Trials that count towards the budget: complete and pruned."""
+    import optuna
+
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return len(study.get_trials(deepcopy=False, states=finished))
 
 
 class QuietProgress:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -497,3 +498,83 @@ def test_run_folders_sharing_a_tensorboard_log_dir_keep_their_own_curves(tmp_pat
         events = EventAccumulator(str(tmp_path / "board" / name / "train"))
         events.Reload()
         assert [(e.step, e.value) for e in events.Scalars("train/loss")] == [(1, loss)]
+
+
+def test_an_mlflow_run_left_running_is_closed_by_the_next_command_on_the_folder(tmp_path):
+    """A stage's MLflow run that its process could not close (kill -9, or its server gone)
+    stayed RUNNING for good. The folder records the runs it opened; the next command closes
+    those still running as KILLED before its first stage, even when it then skips them all."""
+    from mlflow.tracking import MlflowClient
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking import close_left_open
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.mlflow_backend import MlflowTracker, tracking_uri
+
+    config = TrackingConfig(backends=["mlflow"])
+    finished = MlflowTracker(config, StageRun(tmp_path, "data", {}))
+    finished.close(failed=False)
+    left = MlflowTracker(config, StageRun(tmp_path, "train", {}))  # never closed: killed
+    close_left_open(config, tmp_path)
+    client = MlflowClient(tracking_uri=tracking_uri(config, tmp_path))
+    assert client.get_run(finished.run_id).info.status == "FINISHED"
+    closed = client.get_run(left.run_id)
+    assert closed.info.status == "KILLED" and closed.info.end_time is not None
+    assert "could not close it" in closed.data.tags["tunesmith.closed_by"]
+    assert not (tmp_path / "tracking" / "mlflow-open-runs.json").exists()
+
+
+def _wandb_group(offline_run) -> str:
+    """The group of an offline W&B run, once its run record is on disk (W&B's core process
+    writes the file after `finish` returns)."""
+    import time
+
+    from wandb.proto import wandb_internal_pb2
+    from wandb_records import payloads
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for payload in payloads(next(offline_run.glob("*.wandb"))):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(payload)
+            if record.WhichOneof("record_type") == "run":
+                return record.run.run_group
+        time.sleep(0.2)
+    raise AssertionError(f"no run record in {offline_run}")
+
+
+def test_two_projects_run_folders_of_one_name_are_told_apart(tmp_path, tiny_model_dir):
+    """The W&B group (and the folder in a shared TensorBoard log_dir) was the run folder's
+    name: two projects' runs/exp1 landed in one group, and hid each other's curves. Now it is
+    the name and a random id the run folder keeps, the same for all its stages."""
+    from conftest import make_records, write_recipe
+    from mlflow.tracking import MlflowClient
+
+    from tunesmith.tracking import observe_stage
+
+    board = tmp_path / "board"
+    tracking = {
+        "backends": ["wandb", "tensorboard", "mlflow"],
+        "tensorboard": {"log_dir": str(board)},
+        "energy": {"enabled": False},
+    }
+    groups = {}
+    for project in ("alpha", "beta"):
+        (tmp_path / project).mkdir()
+        rows, split = make_records(8), {"validation": 2, "test": 2}
+        path = write_recipe(tmp_path / project, tiny_model_dir, rows, split, tracking=tracking)
+        run_dir = RunDir(tmp_path / project / "runs" / "exp1")
+        for stage in ("custom", "other"):
+            with observe_stage(load_recipe(path), run_dir, stage):
+                pass
+        kept = json.loads(run_dir.manifest_path.read_text(encoding="utf-8"))["tracking_group"]
+        offline = sorted((run_dir.root / "tracking" / "wandb").glob("offline-run-*"))
+        assert [_wandb_group(run) for run in offline] == [kept, kept]
+        db = f"sqlite:///{run_dir.root / 'tracking' / 'mlflow.db'}"
+        client = MlflowClient(tracking_uri=db)
+        runs = client.search_runs([client.get_experiment_by_name("tunesmith").experiment_id])
+        assert {r.data.tags["tunesmith.group"] for r in runs} == {kept}
+        groups[project] = kept
+    assert groups["alpha"] != groups["beta"]
+    assert all(re.fullmatch(r"exp1-[0-9a-f]{8}", group) for group in groups.values())
+    assert sorted(p.name for p in board.iterdir()) == sorted(groups.values())

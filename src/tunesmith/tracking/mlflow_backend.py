@@ -7,11 +7,13 @@ import posixpath
 import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
 from tunesmith.config.tracking import TrackingConfig
 from tunesmith.errors import UserError, masked_url, one_line
+from tunesmith.tracking import mlflow_open_runs as open_runs
 from tunesmith.tracking.base import TRACKERS, Backend, StageRun, replay
 from tunesmith.tracking.checks import TIMEOUT_SECONDS, reachable, writable
 
@@ -251,27 +253,74 @@ def _artefact_root(uri: str, run: StageRun) -> str | None:
     return (run.folder / "mlartifacts").resolve().as_uri()
 
 
+@contextlib.contextmanager
+def _store_calls(uri: str, failed: Callable[[str], None]):
+    """Calls to the store at `uri`: over HTTP with bounded retries (bounded_http_retries); an
+    MLflow error (a server gone mid-run, a store that refuses) is handed to `failed` as one
+    line naming the store, and the block ends there. Tracking is a copy of what the run folder
+    keeps: its store failing is no reason to stop the run."""
+    from mlflow.exceptions import MlflowException
+
+    remote = urlparse(uri).scheme in ("http", "https")  # local stores: no HTTP calls
+    try:
+        with bounded_http_retries() if remote else contextlib.nullcontext():
+            yield
+    except MlflowException as exc:
+        failed(f"{KEY}: {masked_url(uri)} failed ({_reason(exc)})")
+
+
+def warn(line: str) -> None:
+    from tunesmith.models.truncation import warn as console_warning  # models/ imports torch
+
+    console_warning(line)
+
+
+# Stores that failed in this command: its later stages do not wait on them again (one warning
+# line in all); each command (run_pipeline) tries its store afresh (`close_left_running`).
+_FAILED_STORES: set[str] = set()
+
+
+def close_left_running(config: TrackingConfig, root: Path) -> None:
+    """Before a command's first stage: the runs an earlier attempt on `root` left RUNNING in
+    the store are closed as KILLED (mlflow_open_runs), even when every stage is then skipped."""
+    uri = tracking_uri(config, root)
+    _FAILED_STORES.discard(uri)
+    if not open_runs.listed(root):
+        return
+    from mlflow.tracking import MlflowClient
+
+    later = "; the MLflow runs an earlier attempt left RUNNING stay so until a later command"
+    with _store_calls(uri, lambda line: warn(line + later)):
+        open_runs.close_left_running(MlflowClient(tracking_uri=uri), root, uri)
+
+
 class MlflowTracker:
     def __init__(self, config: TrackingConfig, run: StageRun) -> None:
         self.uri = tracking_uri(config, run.root)
+        self.root = run.root
         self.failed_call = False
+        self.run_id: str | None = None
+        if self.uri in _FAILED_STORES:  # failed in an earlier stage of this command
+            self.failed_call = True
+            return
         with self._calls():
             self._open(config, run)
 
-    @contextlib.contextmanager
     def _calls(self):
-        """Every call to the store: over HTTP with bounded retries (bounded_http_retries), and
-        MLflow's errors (a server gone mid-run, a store that refuses) as one line naming the
-        store; after one, `close` does not wait on that store again."""
-        from mlflow.exceptions import MlflowException
+        """Every call to the store (`_store_calls`). After one failed, the command goes on
+        without MLflow: none of its later calls waits on that store again."""
+        return _store_calls(self.uri, self._failed)
 
-        remote = urlparse(self.uri).scheme in ("http", "https")  # local stores: no HTTP calls
-        try:
-            with bounded_http_retries() if remote else contextlib.nullcontext():
-                yield
-        except MlflowException as exc:
-            self.failed_call = True
-            raise UserError(f"{KEY}: {self.uri} failed ({_reason(exc)})") from None
+    def _failed(self, line: str) -> None:
+        self.failed_call = True
+        _FAILED_STORES.add(self.uri)
+        left = (
+            f", and the MLflow run {self.run_id} it opened is closed as KILLED by the next "
+            "command on this run folder that reaches the store"
+            if self.run_id
+            else ""
+        )
+        warn(f"{line}; this command goes on without MLflow{left}")
 
     def _open(self, config: TrackingConfig, run: StageRun) -> None:
         from mlflow.tracking import MlflowClient
@@ -287,9 +336,15 @@ class MlflowTracker:
             )
         else:
             experiment_id = experiment.experiment_id
-        tags = {"tunesmith.run_folder": run.root.name, "tunesmith.stage": run.stage}
+        open_runs.close_left_running(self.client, run.root, uri)
+        tags = {
+            "tunesmith.run_folder": run.root.name,
+            "tunesmith.group": run.group,
+            "tunesmith.stage": run.stage,
+        }
         created = self.client.create_run(experiment_id, run_name=run.run_name, tags=tags)
         self.run_id = created.info.run_id
+        open_runs.remember(run.root, uri, self.run_id, run.stage)
         self._log_params(run.params)
 
     def _log_params(self, params: dict) -> None:
@@ -305,11 +360,13 @@ class MlflowTracker:
 
         now = int(time.time() * 1000)
         rows = [Metric(mlflow_name(k), v, now, step or 0) for k, v in metrics.items()]
-        if rows:
+        if rows and not self.failed_call:
             with self._calls():
                 self.client.log_batch(self.run_id, metrics=rows)
 
     def log_artifact(self, path: Path) -> None:
+        if self.failed_call:
+            return
         with self._calls():
             if path.is_dir():
                 self.client.log_artifacts(self.run_id, str(path), artifact_path=path.name)
@@ -320,10 +377,11 @@ class MlflowTracker:
         replay(self, history)
 
     def close(self, failed: bool) -> None:
-        if self.failed_call:  # the store already failed: the stage's error says so
+        if self.failed_call:  # the store failed: its warning said so; a later command closes it
             return
         with self._calls():
             self.client.set_terminated(self.run_id, status="FAILED" if failed else "FINISHED")
+            open_runs.forget(self.root, self.run_id)
 
 
-TRACKERS.register("mlflow", Backend("mlflow", "mlflow", _check, MlflowTracker))
+TRACKERS.register("mlflow", Backend("mlflow", "mlflow", _check, MlflowTracker, close_left_running))

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from tunesmith.artifacts.rank import is_writer
-from tunesmith.tracking.base import TRACKERS, StageRun, flatten
+from tunesmith.tracking.base import TRACKERS, StageRun, flatten, tracking_group
 from tunesmith.tracking.fanout import FanOutTracker
 from tunesmith.tracking.jsonl import JsonlTracker
 
@@ -52,7 +52,9 @@ def observe_stage(recipe, run_dir, stage: str):
         yield
         return
     config = recipe.tracking
-    run = StageRun(run_dir.root, stage, flatten(recipe.model_dump(mode="json")))
+    params = flatten(recipe.model_dump(mode="json"))
+    group = tracking_group(run_dir) if config.backends else ""
+    run = StageRun(run_dir.root, stage, params, group)
     failed = True
     # Every tracker run opened is closed, even when another fails to open or to close (a
     # TensorBoard writer not closed loses its last events).

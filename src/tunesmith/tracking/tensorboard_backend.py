@@ -19,11 +19,12 @@ def log_dir(config: TrackingConfig, root: Path) -> Path:
 
 def _stage_folder(config: TrackingConfig, run: StageRun) -> Path:
     """<run>/tracking/tensorboard/<stage>; in a log_dir the recipe gives, which run folders may
-    share (`tensorboard --logdir` on it compares them), <log_dir>/<run folder name>/<stage>:
+    share (`tensorboard --logdir` on it compares them), <log_dir>/<run folder group>/<stage>:
     the run folders' stages shared one folder, so each attempt's purge marker hid the other
-    run folders' curves (and, before it, their curves zigzagged in one series)."""
+    run folders' curves (and, before it, their curves zigzagged in one series); by the folder's
+    name alone, two projects' runs/exp1 still did."""
     shared = config.tensorboard.log_dir is not None
-    return log_dir(config, run.root) / (run.root.name if shared else "") / run.stage
+    return log_dir(config, run.root) / (run.group if shared else "") / run.stage
 
 
 def _check(config: TrackingConfig, root: Path) -> None:

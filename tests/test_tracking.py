@@ -45,6 +45,17 @@ def _eval_json(run_dir):
     return json.loads((run_dir.eval / "metrics.json").read_text(encoding="utf-8"))
 
 
+def _artefacts(client, run_id, store_folder) -> set[str]:
+    """What a run's artefact folder holds: for a local store, in mlartifacts/ beside it, at the
+    path of its mlflow-artifacts: URI (what `mlflow server` started beside it serves)."""
+    from urllib.parse import urlparse
+
+    uri = urlparse(client.get_run(run_id).info.artifact_uri)
+    assert uri.scheme == "mlflow-artifacts" and not uri.netloc  # no host, no absolute path
+    folder = store_folder / "mlartifacts" / uri.path.lstrip("/")
+    return {path.name for path in folder.iterdir()}
+
+
 def test_schema_names_equal_the_registry():
     assert sorted(TRACKER_NAMES) == TRACKERS.names()
 
@@ -76,9 +87,9 @@ def test_mlflow_holds_the_run_folder_figures(tracked_run):
     for variant in ("base", "tuned"):
         for name, value in _eval_json(tracked_run)[variant].items():
             assert evaluated[f"eval/{variant}/{name}"] == pytest.approx(value)
-    artefacts = {a.path for a in client.list_artifacts(train.info.run_id)}
+    artefacts = _artefacts(client, train.info.run_id, db.parent)
     assert {"adapter", "summary.json"} <= artefacts
-    report = {a.path for a in client.list_artifacts(runs["report"].info.run_id)}
+    report = _artefacts(client, runs["report"].info.run_id, db.parent)
     assert report == {"report.html"}
 
 
@@ -244,7 +255,8 @@ def test_tensorboard_recipe_table_shows_each_value_whole_as_text(tmp_path):
 
 def test_tensorboard_names_every_artefact_of_a_stage(tmp_path):
     """Every artefact's path went to one text tag at step 0, of which TensorBoard's server
-    shows one: the train stage named its adapter, not summary.json."""
+    shows one: the train stage named its adapter, not summary.json. Each path is the one in
+    the run folder: an absolute one named the training box's folder once it was moved."""
     from tensorboard.backend.event_processing import plugin_event_accumulator
 
     from tunesmith.config.tracking import TrackingConfig
@@ -264,7 +276,7 @@ def test_tensorboard_names_every_artefact_of_a_stage(tmp_path):
     shown = [events.Tensors(tag) for tag in tags]
     assert all(len(texts) == 1 for texts in shown)  # one text per tag and step
     named = {t[0].tensor_proto.string_val[0].decode() for t in shown}
-    assert named == {str(path.resolve()) for path in written}
+    assert named == {"train/summary.json", "train/adapter"}  # in the run folder, moved or not
 
 
 def test_resumed_training_replays_the_kept_curve_into_new_tracker_runs(tmp_path):
@@ -356,10 +368,7 @@ def test_runs_sharing_an_mlflow_store_keep_their_artefacts_beside_it(tmp_path):
         tracker.close(failed=False)
     shutil.rmtree(tmp_path / "first")
     client = MlflowClient(tracking_uri=f"sqlite:///{store}")
-    assert [a.path for a in client.list_artifacts(tracker.run_id)] == ["card.json"]
-    assert client.get_run(tracker.run_id).info.artifact_uri.startswith(
-        (store.parent / "mlartifacts").as_uri()
-    )
+    assert _artefacts(client, tracker.run_id, store.parent) == {"card.json"}
 
 
 def test_wandb_offline_run_holds_copies_of_its_artefacts(tmp_path):
@@ -578,3 +587,37 @@ def test_two_projects_run_folders_of_one_name_are_told_apart(tmp_path, tiny_mode
     assert groups["alpha"] != groups["beta"]
     assert all(re.fullmatch(r"exp1-[0-9a-f]{8}", group) for group in groups.values())
     assert sorted(p.name for p in board.iterdir()) == sorted(groups.values())
+
+
+@pytest.mark.parametrize("store", ["sqlite (default)", "folder store"])
+def test_a_moved_run_folder_keeps_its_mlflow_artefacts(store, tmp_path, monkeypatch):
+    """A local store recorded each run's artefacts by absolute file:// path: a run folder
+    rsynced off the training box pointed every artefact at the box's path. Now the store
+    holds MLflow's proxied mlflow-artifacts: location, whose files sit beside the store."""
+    import shutil
+
+    from mlflow.tracking import MlflowClient
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.mlflow_backend import MlflowTracker
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    root = tmp_path / "box" / "exp1"
+    folder_store = {"tracking_uri": f"file:{root}/tracking/mlruns"}
+    settings = {} if store.startswith("sqlite") else folder_store
+    (root / "train" / "adapter").mkdir(parents=True)
+    (root / "train" / "summary.json").write_text('{"steps": 3}', encoding="utf-8")
+    (root / "train" / "adapter" / "adapter_config.json").write_text("{}", encoding="utf-8")
+    config = TrackingConfig(backends=["mlflow"], mlflow=settings)
+    tracker = MlflowTracker(config, StageRun(root, "train", {}))
+    tracker.log_artifact(root / "train" / "summary.json")
+    tracker.log_artifact(root / "train" / "adapter")
+    tracker.close(failed=False)
+    shutil.move(tmp_path / "box", tmp_path / "laptop")
+
+    moved = tmp_path / "laptop" / "exp1" / "tracking"
+    uri = f"sqlite:///{moved / 'mlflow.db'}" if store.startswith("sqlite") else moved / "mlruns"
+    client = MlflowClient(tracking_uri=str(uri))
+    assert str(tmp_path) not in client.get_run(tracker.run_id).info.artifact_uri
+    assert _artefacts(client, tracker.run_id, moved) == {"summary.json", "adapter"}

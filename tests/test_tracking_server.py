@@ -26,7 +26,8 @@ def _free_port() -> int:
 
 
 class Server:
-    """`mlflow server` on a SQLite store in `folder`, started and killed by the test."""
+    """`mlflow server` run in `folder` with its defaults (the store sqlite:///mlflow.db and
+    the artefacts in ./mlartifacts, both in that folder), started and killed by the test."""
 
     def __init__(self, folder: Path) -> None:
         self.folder, self.port = folder, _free_port()
@@ -35,11 +36,15 @@ class Server:
 
     def start(self) -> None:
         command = [str(MLFLOW), "server", "--host", "127.0.0.1", "--port", str(self.port)]
-        command += ["--backend-store-uri", f"sqlite:///{self.folder / 'mlflow.db'}"]
-        command += ["--artifacts-destination", str(self.folder / "mlartifacts"), "--workers", "1"]
         log = open(self.folder / "server.log", "ab")  # noqa: SIM115 (the server holds it)
         # its own session: kill() ends the server and the workers it starts, nothing else
-        self.process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+        self.process = subprocess.Popen(
+            [*command, "--workers", "1"],
+            cwd=self.folder,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             try:
@@ -58,7 +63,7 @@ class Server:
 
 @pytest.fixture
 def server(tmp_path):
-    running = Server(tmp_path / "server")
+    running = Server(tmp_path / "server")  # a tracking server holding its own artefacts
     running.folder.mkdir()
     running.start()
     yield running
@@ -125,3 +130,35 @@ def test_server_dying_mid_run_is_one_warning_and_its_run_is_closed_by_the_next(
     curve = {r["step"]: r["loss"] for r in read_jsonl(log) if "loss" in r}
     logged = client.get_metric_history(new.info.run_id, "train/loss")
     assert {m.step: m.value for m in logged} == pytest.approx(curve) and len(curve) == 40
+
+
+@pytest.mark.slow
+def test_a_moved_run_folder_s_artefacts_are_served_by_mlflow_server_beside_its_store(tmp_path):
+    """The run folder's default store, moved: `mlflow server` started in <run>/tracking with
+    its defaults serves every artefact (the store held absolute file:// paths of the old
+    place, so the moved folder's artefacts were not found)."""
+    import shutil
+
+    from mlflow.tracking import MlflowClient
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.mlflow_backend import MlflowTracker
+
+    root = tmp_path / "box" / "exp1"
+    (root / "eval").mkdir(parents=True)
+    (root / "eval" / "metrics.json").write_text('{"tuned": {"rouge1": 0.3}}', encoding="utf-8")
+    tracker = MlflowTracker(TrackingConfig(backends=["mlflow"]), StageRun(root, "evaluate", {}))
+    tracker.log_artifact(root / "eval" / "metrics.json")
+    tracker.close(failed=False)
+    shutil.move(tmp_path / "box", tmp_path / "laptop")
+
+    server = Server(tmp_path / "laptop" / "exp1" / "tracking")
+    server.start()
+    try:
+        client = MlflowClient(tracking_uri=server.uri)
+        assert [a.path for a in client.list_artifacts(tracker.run_id)] == ["metrics.json"]
+        fetched = client.download_artifacts(tracker.run_id, "metrics.json", str(tmp_path))
+        assert Path(fetched).read_text(encoding="utf-8") == '{"tuned": {"rouge1": 0.3}}'
+    finally:
+        server.kill()

@@ -238,19 +238,41 @@ def _file_store_folder(uri: str) -> Path:
     return Path(local_file_uri_to_path(uri))
 
 
-def _artefact_root(uri: str, run: StageRun) -> str | None:
-    """Where a new experiment keeps its runs' artefacts: beside a SQLite store's file (for the
-    default store, <run>/tracking/mlartifacts), not in the working directory. Not in the
-    first run folder to file into the store: every later run folder sharing the store put its
-    artefacts there too, and lost them with that folder. A server or a folder store (None)
-    keeps them itself; another database has no folder of its own, so the run folder's."""
+# `mlflow server`'s default --artifacts-destination (./mlartifacts): where a local store's
+# proxied artefacts live, beside the store
+ARTEFACTS_FOLDER = "mlartifacts"
+PROXIED = "mlflow-artifacts"  # the scheme of artefact URIs a server resolves (no host, no path)
+
+
+def _local_store_folder(uri: str) -> Path | None:
+    """The folder a local store lives in (a SQLite file's folder, a folder store's parent);
+    None for a server or another database."""
     scheme = urlparse(uri).scheme
     if scheme == "sqlite":
-        store = Path(uri.removeprefix("sqlite:///"))
-        return (store.parent / "mlartifacts").resolve().as_uri()
-    if scheme in ("http", "https", "file", ""):
+        return Path(uri.removeprefix("sqlite:///")).resolve().parent
+    if scheme in ("file", ""):
+        return _file_store_folder(uri).resolve().parent
+    return None
+
+
+def _artefact_root(uri: str, run: StageRun, experiment: str) -> str | None:
+    """Where a new experiment keeps its runs' artefacts. A local store: MLflow's proxied
+    location, mlflow-artifacts:/<experiment>, its files in mlartifacts/ beside the store. The
+    store holds no path then, so the folder can be moved or copied (rsync off the training
+    box) and `mlflow server` started beside the store serves them: an absolute file:// root
+    broke every artefact link of a moved run folder. Beside the store, not in the first run
+    folder to file into it (run folders sharing it lost their artefacts with that one). A
+    server (None) keeps them itself; another database has no folder, so the run folder's."""
+    if _local_store_folder(uri) is not None:
+        return f"{PROXIED}:/{_NOT_IN_FOLDER_NAMES.sub('_', experiment)}"
+    if urlparse(uri).scheme in ("http", "https"):
         return None
-    return (run.folder / "mlartifacts").resolve().as_uri()
+    return (run.folder / ARTEFACTS_FOLDER).resolve().as_uri()
+
+
+# an experiment's name as one folder name, never '.' or '..' (run ids keep runs apart in a
+# folder experiments share)
+_NOT_IN_FOLDER_NAMES = re.compile(r"[^\w\-]")
 
 
 @contextlib.contextmanager
@@ -332,7 +354,8 @@ class MlflowTracker:
         experiment = self.client.get_experiment_by_name(config.mlflow.experiment)
         if experiment is None:
             experiment_id = self.client.create_experiment(
-                config.mlflow.experiment, artifact_location=_artefact_root(uri, run)
+                config.mlflow.experiment,
+                artifact_location=_artefact_root(uri, run, config.mlflow.experiment),
             )
         else:
             experiment_id = experiment.experiment_id
@@ -368,10 +391,26 @@ class MlflowTracker:
         if self.failed_call:
             return
         with self._calls():
+            repository = self._artefacts()
             if path.is_dir():
-                self.client.log_artifacts(self.run_id, str(path), artifact_path=path.name)
+                repository.log_artifacts(str(path), artifact_path=path.name)
             else:
-                self.client.log_artifact(self.run_id, str(path))
+                repository.log_artifact(str(path))
+
+    def _artefacts(self):
+        """The run's artefact repository. A local store's proxied location (mlflow-artifacts:,
+        which MLflow resolves only through a server) is the folder a server beside the store
+        serves it from; any other location, MLflow's repository for it (the run created in
+        an experiment an older tunesmith made holds a file:// one)."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+        from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
+
+        location = self.client.get_run(self.run_id).info.artifact_uri
+        parsed, store = urlparse(location), _local_store_folder(self.uri)
+        if parsed.scheme == PROXIED and store is not None:
+            folder = store / ARTEFACTS_FOLDER / parsed.path.lstrip("/")
+            return LocalArtifactRepository(folder.as_uri())
+        return get_artifact_repository(location, tracking_uri=self.uri)
 
     def resume(self, step: int, history: list[tuple[int, dict]]) -> None:
         replay(self, history)

@@ -65,6 +65,7 @@ class TensorboardTracker:
         # readers drop every event an earlier attempt wrote there (a stage run again, or one
         # resumed, which replays its kept curve), else both curves showed in one series.
         folder = _stage_folder(config, run)
+        self.root = run.root
         _after_earlier_files(folder)
         self.writer = SummaryWriter(log_dir=str(folder), purge_step=0)
         table = "\n".join(f"| {_cell(k)} | {_cell(v)} |" for k, v in run.params.items())
@@ -77,8 +78,11 @@ class TensorboardTracker:
     def log_artifact(self, path: Path) -> None:
         # TensorBoard stores no files: record where the artefact is, one text tag each (the
         # server shows one text per tag and step: the train stage showed the adapter's path,
-        # not summary.json's)
-        self.writer.add_text(f"artefacts/{path.name}", str(path.resolve()))
+        # not summary.json's). Its path in the run folder, which holds it wherever the folder
+        # is moved; an absolute path named the training box's folder.
+        resolved, root = path.resolve(), self.root.resolve()
+        shown = resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else resolved
+        self.writer.add_text(f"artefacts/{path.name}", str(shown))
 
     def resume(self, step: int, history: list[tuple[int, dict]]) -> None:
         replay(self, history)

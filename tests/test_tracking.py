@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 
@@ -621,3 +622,42 @@ def test_a_moved_run_folder_keeps_its_mlflow_artefacts(store, tmp_path, monkeypa
     client = MlflowClient(tracking_uri=str(uri))
     assert str(tmp_path) not in client.get_run(tracker.run_id).info.artifact_uri
     assert _artefacts(client, tracker.run_id, moved) == {"summary.json", "adapter"}
+
+
+def test_a_trial_its_pruner_stopped_ends_its_tracker_runs_as_finished(tmp_path, tiny_model_dir):
+    """A search trial stopped by its pruner (an observer raising optuna.TrialPruned) ended its
+    MLflow run FAILED and its W&B run with exit code 1, like a crash."""
+    from conftest import make_records, write_recipe
+    from mlflow.tracking import MlflowClient
+    from wandb.proto import wandb_internal_pb2
+    from wandb_records import payloads
+
+    from tunesmith.tracking import observe_stage, open_trackers
+    from tunesmith.tracking.observers import observing
+
+    class Pruned(Exception):
+        pass
+
+    def prune(record: dict) -> None:
+        raise Pruned(f"pruned at step {record['step']}")
+
+    tracking = {"backends": ["mlflow", "wandb"], "energy": {"enabled": False}}
+    rows, split = make_records(8), {"validation": 2, "test": 2}
+    recipe = load_recipe(write_recipe(tmp_path, tiny_model_dir, rows, split, tracking=tracking))
+    run_dir = RunDir(tmp_path / "run")
+    with pytest.raises(Pruned), observing(prune), observe_stage(recipe, run_dir, "train"):
+        open_trackers(run_dir.root / "metrics.jsonl").log({"step": 1, "loss": 2.0})
+    client = MlflowClient(tracking_uri=f"sqlite:///{run_dir.root / 'tracking' / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("tunesmith").experiment_id])
+    assert run.info.status == "FINISHED" and run.data.metrics["train/loss"] == 2.0
+    (offline,) = (run_dir.root / "tracking" / "wandb").glob("offline-run-*")
+    exits = []
+    deadline = time.monotonic() + 60  # W&B's core writes the exit record after finish returns
+    while not exits and time.monotonic() < deadline:
+        for payload in payloads(next(offline.glob("*.wandb"))):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(payload)
+            if record.WhichOneof("record_type") == "exit":
+                exits.append(record.exit.exit_code)
+        time.sleep(0.2)
+    assert exits == [0]

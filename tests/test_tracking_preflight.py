@@ -199,6 +199,30 @@ def test_mlflow_server_gone_mid_run_is_one_warning_and_not_waited_on_again(
     assert [r["run_id"] for r in listed(tmp_path)] == [tracker.run_id]  # for the next command
 
 
+def test_an_artefact_upload_answered_with_an_error_status_is_one_warning(
+    tmp_path, monkeypatch, capsys
+):
+    """MLflow passes an artefact upload's HTTP error (a proxy's 502 in front of a server that
+    went away) on as requests' HTTPError, which escaped as a traceback."""
+    import requests
+
+    from tunesmith.tracking.base import StageRun
+
+    monkeypatch.setattr("tunesmith.tracking.mlflow_backend._FAILED_STORES", set())
+
+    class Refusing:
+        def log_artifact(self, path, artifact_path=None):
+            raise requests.HTTPError("502 Server Error: Bad Gateway for url: http://x/api")
+
+    tracker = TRACKERS.get("mlflow").open(_mlflow_at(None), StageRun(tmp_path, "train", {}))
+    monkeypatch.setattr(tracker, "_artefacts", Refusing)
+    (tmp_path / "summary.json").write_text("{}", encoding="utf-8")
+    tracker.log_artifact(tmp_path / "summary.json")
+    tracker.close(failed=False)
+    (warning,) = _warnings(capsys)
+    assert "failed (502 Server Error: Bad Gateway for url: http://x/api)" in warning
+
+
 def test_tracker_runs_opened_are_closed_when_a_later_one_fails(
     tmp_path, tiny_model_dir, monkeypatch
 ):

@@ -282,12 +282,15 @@ def _store_calls(uri: str, failed: Callable[[str], None]):
     line naming the store, and the block ends there. Tracking is a copy of what the run folder
     keeps: its store failing is no reason to stop the run."""
     from mlflow.exceptions import MlflowException
+    from requests import RequestException
 
     remote = urlparse(uri).scheme in ("http", "https")  # local stores: no HTTP calls
     try:
         with bounded_http_retries() if remote else contextlib.nullcontext():
             yield
-    except MlflowException as exc:
+    # RequestException: an artefact upload's error status (a proxy's 502 Bad Gateway in front
+    # of a server gone) comes as requests' HTTPError, not wrapped by MLflow
+    except (MlflowException, RequestException) as exc:
         failed(f"{KEY}: {masked_url(uri)} failed ({_reason(exc)})")
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 
 import pytest
 
@@ -44,6 +46,17 @@ def _eval_json(run_dir):
     return json.loads((run_dir.eval / "metrics.json").read_text(encoding="utf-8"))
 
 
+def _artefacts(client, run_id, store_folder) -> set[str]:
+    """What a run's artefact folder holds: for a local store, in mlartifacts/ beside it, at the
+    path of its mlflow-artifacts: URI (what `mlflow server` started beside it serves)."""
+    from urllib.parse import urlparse
+
+    uri = urlparse(client.get_run(run_id).info.artifact_uri)
+    assert uri.scheme == "mlflow-artifacts" and not uri.netloc  # no host, no absolute path
+    folder = store_folder / "mlartifacts" / uri.path.lstrip("/")
+    return {path.name for path in folder.iterdir()}
+
+
 def test_schema_names_equal_the_registry():
     assert sorted(TRACKER_NAMES) == TRACKERS.names()
 
@@ -75,9 +88,9 @@ def test_mlflow_holds_the_run_folder_figures(tracked_run):
     for variant in ("base", "tuned"):
         for name, value in _eval_json(tracked_run)[variant].items():
             assert evaluated[f"eval/{variant}/{name}"] == pytest.approx(value)
-    artefacts = {a.path for a in client.list_artifacts(train.info.run_id)}
+    artefacts = _artefacts(client, train.info.run_id, db.parent)
     assert {"adapter", "summary.json"} <= artefacts
-    report = {a.path for a in client.list_artifacts(runs["report"].info.run_id)}
+    report = _artefacts(client, runs["report"].info.run_id, db.parent)
     assert report == {"report.html"}
 
 
@@ -243,7 +256,8 @@ def test_tensorboard_recipe_table_shows_each_value_whole_as_text(tmp_path):
 
 def test_tensorboard_names_every_artefact_of_a_stage(tmp_path):
     """Every artefact's path went to one text tag at step 0, of which TensorBoard's server
-    shows one: the train stage named its adapter, not summary.json."""
+    shows one: the train stage named its adapter, not summary.json. Each path is the one in
+    the run folder: an absolute one named the training box's folder once it was moved."""
     from tensorboard.backend.event_processing import plugin_event_accumulator
 
     from tunesmith.config.tracking import TrackingConfig
@@ -263,7 +277,7 @@ def test_tensorboard_names_every_artefact_of_a_stage(tmp_path):
     shown = [events.Tensors(tag) for tag in tags]
     assert all(len(texts) == 1 for texts in shown)  # one text per tag and step
     named = {t[0].tensor_proto.string_val[0].decode() for t in shown}
-    assert named == {str(path.resolve()) for path in written}
+    assert named == {"train/summary.json", "train/adapter"}  # in the run folder, moved or not
 
 
 def test_resumed_training_replays_the_kept_curve_into_new_tracker_runs(tmp_path):
@@ -355,10 +369,7 @@ def test_runs_sharing_an_mlflow_store_keep_their_artefacts_beside_it(tmp_path):
         tracker.close(failed=False)
     shutil.rmtree(tmp_path / "first")
     client = MlflowClient(tracking_uri=f"sqlite:///{store}")
-    assert [a.path for a in client.list_artifacts(tracker.run_id)] == ["card.json"]
-    assert client.get_run(tracker.run_id).info.artifact_uri.startswith(
-        (store.parent / "mlartifacts").as_uri()
-    )
+    assert _artefacts(client, tracker.run_id, store.parent) == {"card.json"}
 
 
 def test_wandb_offline_run_holds_copies_of_its_artefacts(tmp_path):
@@ -497,3 +508,156 @@ def test_run_folders_sharing_a_tensorboard_log_dir_keep_their_own_curves(tmp_pat
         events = EventAccumulator(str(tmp_path / "board" / name / "train"))
         events.Reload()
         assert [(e.step, e.value) for e in events.Scalars("train/loss")] == [(1, loss)]
+
+
+def test_an_mlflow_run_left_running_is_closed_by_the_next_command_on_the_folder(tmp_path):
+    """A stage's MLflow run that its process could not close (kill -9, or its server gone)
+    stayed RUNNING for good. The folder records the runs it opened; the next command closes
+    those still running as KILLED before its first stage, even when it then skips them all."""
+    from mlflow.tracking import MlflowClient
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking import close_left_open
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.mlflow_backend import MlflowTracker, tracking_uri
+
+    config = TrackingConfig(backends=["mlflow"])
+    finished = MlflowTracker(config, StageRun(tmp_path, "data", {}))
+    finished.close(failed=False)
+    left = MlflowTracker(config, StageRun(tmp_path, "train", {}))  # never closed: killed
+    close_left_open(config, tmp_path)
+    client = MlflowClient(tracking_uri=tracking_uri(config, tmp_path))
+    assert client.get_run(finished.run_id).info.status == "FINISHED"
+    closed = client.get_run(left.run_id)
+    assert closed.info.status == "KILLED" and closed.info.end_time is not None
+    assert "could not close it" in closed.data.tags["tunesmith.closed_by"]
+    assert not (tmp_path / "tracking" / "mlflow-open-runs.json").exists()
+
+
+def _wandb_group(offline_run) -> str:
+    """The group of an offline W&B run, once its run record is on disk (W&B's core process
+    writes the file after `finish` returns)."""
+    import time
+
+    from wandb.proto import wandb_internal_pb2
+    from wandb_records import payloads
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for payload in payloads(next(offline_run.glob("*.wandb"))):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(payload)
+            if record.WhichOneof("record_type") == "run":
+                return record.run.run_group
+        time.sleep(0.2)
+    raise AssertionError(f"no run record in {offline_run}")
+
+
+def test_two_projects_run_folders_of_one_name_are_told_apart(tmp_path, tiny_model_dir):
+    """The W&B group (and the folder in a shared TensorBoard log_dir) was the run folder's
+    name: two projects' runs/exp1 landed in one group, and hid each other's curves. Now it is
+    the name and a random id the run folder keeps, the same for all its stages."""
+    from conftest import make_records, write_recipe
+    from mlflow.tracking import MlflowClient
+
+    from tunesmith.tracking import observe_stage
+
+    board = tmp_path / "board"
+    tracking = {
+        "backends": ["wandb", "tensorboard", "mlflow"],
+        "tensorboard": {"log_dir": str(board)},
+        "energy": {"enabled": False},
+    }
+    groups = {}
+    for project in ("alpha", "beta"):
+        (tmp_path / project).mkdir()
+        rows, split = make_records(8), {"validation": 2, "test": 2}
+        path = write_recipe(tmp_path / project, tiny_model_dir, rows, split, tracking=tracking)
+        run_dir = RunDir(tmp_path / project / "runs" / "exp1")
+        for stage in ("custom", "other"):
+            with observe_stage(load_recipe(path), run_dir, stage):
+                pass
+        kept = json.loads(run_dir.manifest_path.read_text(encoding="utf-8"))["tracking_group"]
+        offline = sorted((run_dir.root / "tracking" / "wandb").glob("offline-run-*"))
+        assert [_wandb_group(run) for run in offline] == [kept, kept]
+        db = f"sqlite:///{run_dir.root / 'tracking' / 'mlflow.db'}"
+        client = MlflowClient(tracking_uri=db)
+        runs = client.search_runs([client.get_experiment_by_name("tunesmith").experiment_id])
+        assert {r.data.tags["tunesmith.group"] for r in runs} == {kept}
+        groups[project] = kept
+    assert groups["alpha"] != groups["beta"]
+    assert all(re.fullmatch(r"exp1-[0-9a-f]{8}", group) for group in groups.values())
+    assert sorted(p.name for p in board.iterdir()) == sorted(groups.values())
+
+
+@pytest.mark.parametrize("store", ["sqlite (default)", "folder store"])
+def test_a_moved_run_folder_keeps_its_mlflow_artefacts(store, tmp_path, monkeypatch):
+    """A local store recorded each run's artefacts by absolute file:// path: a run folder
+    rsynced off the training box pointed every artefact at the box's path. Now the store
+    holds MLflow's proxied mlflow-artifacts: location, whose files sit beside the store."""
+    import shutil
+
+    from mlflow.tracking import MlflowClient
+
+    from tunesmith.config.tracking import TrackingConfig
+    from tunesmith.tracking.base import StageRun
+    from tunesmith.tracking.mlflow_backend import MlflowTracker
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    root = tmp_path / "box" / "exp1"
+    folder_store = {"tracking_uri": f"file:{root}/tracking/mlruns"}
+    settings = {} if store.startswith("sqlite") else folder_store
+    (root / "train" / "adapter").mkdir(parents=True)
+    (root / "train" / "summary.json").write_text('{"steps": 3}', encoding="utf-8")
+    (root / "train" / "adapter" / "adapter_config.json").write_text("{}", encoding="utf-8")
+    config = TrackingConfig(backends=["mlflow"], mlflow=settings)
+    tracker = MlflowTracker(config, StageRun(root, "train", {}))
+    tracker.log_artifact(root / "train" / "summary.json")
+    tracker.log_artifact(root / "train" / "adapter")
+    tracker.close(failed=False)
+    shutil.move(tmp_path / "box", tmp_path / "laptop")
+
+    moved = tmp_path / "laptop" / "exp1" / "tracking"
+    uri = f"sqlite:///{moved / 'mlflow.db'}" if store.startswith("sqlite") else moved / "mlruns"
+    client = MlflowClient(tracking_uri=str(uri))
+    assert str(tmp_path) not in client.get_run(tracker.run_id).info.artifact_uri
+    assert _artefacts(client, tracker.run_id, moved) == {"summary.json", "adapter"}
+
+
+def test_a_trial_its_pruner_stopped_ends_its_tracker_runs_as_finished(tmp_path, tiny_model_dir):
+    """A search trial stopped by its pruner (an observer raising optuna.TrialPruned) ended its
+    MLflow run FAILED and its W&B run with exit code 1, like a crash."""
+    from conftest import make_records, write_recipe
+    from mlflow.tracking import MlflowClient
+    from wandb.proto import wandb_internal_pb2
+    from wandb_records import payloads
+
+    from tunesmith.tracking import observe_stage, open_trackers
+    from tunesmith.tracking.observers import observing
+
+    class Pruned(Exception):
+        pass
+
+    def prune(record: dict) -> None:
+        raise Pruned(f"pruned at step {record['step']}")
+
+    tracking = {"backends": ["mlflow", "wandb"], "energy": {"enabled": False}}
+    rows, split = make_records(8), {"validation": 2, "test": 2}
+    recipe = load_recipe(write_recipe(tmp_path, tiny_model_dir, rows, split, tracking=tracking))
+    run_dir = RunDir(tmp_path / "run")
+    with pytest.raises(Pruned), observing(prune), observe_stage(recipe, run_dir, "train"):
+        open_trackers(run_dir.root / "metrics.jsonl").log({"step": 1, "loss": 2.0})
+    client = MlflowClient(tracking_uri=f"sqlite:///{run_dir.root / 'tracking' / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("tunesmith").experiment_id])
+    assert run.info.status == "FINISHED" and run.data.metrics["train/loss"] == 2.0
+    (offline,) = (run_dir.root / "tracking" / "wandb").glob("offline-run-*")
+    exits = []
+    deadline = time.monotonic() + 60  # W&B's core writes the exit record after finish returns
+    while not exits and time.monotonic() < deadline:
+        for payload in payloads(next(offline.glob("*.wandb"))):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(payload)
+            if record.WhichOneof("record_type") == "exit":
+                exits.append(record.exit.exit_code)
+        time.sleep(0.2)
+    assert exits == [0]

@@ -35,13 +35,14 @@ def run_pipeline(
     """
     load_stages()
     chosen = {STAGES.get(name).name for name in only} if only else None
-    from tunesmith.tracking import preflight
+    from tunesmith.tracking import close_left_open, preflight
 
     preflight(recipe.tracking, run_dir.root)  # a tracker that cannot work: fail before any stage
     run_dir.root.mkdir(parents=True, exist_ok=True)
     with RunLock(run_dir.root):
         recover_killed_writes(run_dir.root)  # a process killed mid-write: here or `evaluate`
         _Previous.recover_all(run_dir)
+        close_left_open(recipe.tracking, run_dir.root)  # tracker runs such a process left open
         stages = ordered_stages(recipe)
         idle = sorted((chosen or set()) - {spec.name for spec in stages})
         if idle:
@@ -218,7 +219,7 @@ class _Previous:
         """Unless the failed attempt saved resume state, remove what it wrote (the reset paths)
         and restore the outputs set aside; True when a finished stage (outputs and manifest
         entry) is back. Resume state is kept (and the outputs set aside dropped): an error such
-        as a tracking server gone mid-run, or Ctrl-C, is followed by the same command, which
+        as a full disk, or Ctrl-C, is followed by the same command, which
         then resumes rather than starting over."""
         if _resume_state(self.run_dir, self.spec):
             self.drop()

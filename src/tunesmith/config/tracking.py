@@ -40,7 +40,8 @@ class TensorboardSettings(Section):
         None,
         description="TensorBoard log folder; default <run>/tracking/tensorboard (one "
         "sub-folder per stage). A folder given here may be shared by run folders: each "
-        "writes into <log_dir>/<run folder name>/<stage>.",
+        "writes into <log_dir>/<group>/<stage>, its group being its name and 8 random hex "
+        "digits (manifest.json's tracking_group).",
     )
 
 

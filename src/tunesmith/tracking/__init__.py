@@ -4,8 +4,16 @@ Importing this package registers every backend; none imports its library until i
 """
 
 from tunesmith.tracking import mlflow_backend, tensorboard_backend, wandb_backend  # noqa: F401
-from tunesmith.tracking.base import TRACKERS, Tracker, preflight
+from tunesmith.tracking.base import TRACKERS, Tracker, close_left_open, preflight
 from tunesmith.tracking.jsonl import JsonlTracker
 from tunesmith.tracking.session import observe_stage, open_trackers
 
-__all__ = ["TRACKERS", "JsonlTracker", "Tracker", "observe_stage", "open_trackers", "preflight"]
+__all__ = [
+    "TRACKERS",
+    "JsonlTracker",
+    "Tracker",
+    "close_left_open",
+    "observe_stage",
+    "open_trackers",
+    "preflight",
+]

@@ -25,6 +25,13 @@ class StageRun:
     root: Path  # the run folder
     stage: str
     params: dict  # the resolved recipe, flattened ("training.learning_rate": 2e-4)
+    group_id: str = ""  # the run folder's `tracking_group`; "" (a lone tracker) its name
+
+    @property
+    def group(self) -> str:
+        """What tells this run folder's tracker runs from every other's (W&B group, MLflow
+        tag, TensorBoard folder in a shared log_dir)."""
+        return self.group_id or self.root.name
 
     @property
     def folder(self) -> Path:
@@ -63,6 +70,9 @@ class Backend:
     package: str  # import name whose absence is the "not installed" error
     check: Callable[[TrackingConfig, Path], None]  # raises UserError when not reachable
     open: Callable[[TrackingConfig, StageRun], Tracker]
+    # before a command's first stage: close what an earlier attempt on the run folder left
+    # open in the backend (a run it could not end); warns rather than raises
+    close_left_open: Callable[[TrackingConfig, Path], None] | None = None
 
 
 TRACKERS: Registry[Backend] = Registry("tracker")
@@ -78,6 +88,38 @@ def preflight(config: TrackingConfig, root: Path) -> None:
                 "not installed (pip install 'tunesmith[tracking]')"
             )
         backend.check(config, root)
+
+
+GROUP_FIELD = "tracking_group"  # the manifest field that keeps it
+GROUP_NAME_MAX = 100  # W&B takes a group name of up to 128 characters
+
+
+def tracking_group(run_dir) -> str:
+    """The run folder's group name for trackers, made at its first tracked stage and kept in
+    its manifest: its name and 8 random hex digits (`exp1-3f9a0c1d`). The name alone put two
+    projects' runs/exp1 (or two searches' trial-3) in one W&B group; the resolved path would
+    change when the folder is moved or copied to another machine and resumed there."""
+    kept = run_dir.read_manifest().get(GROUP_FIELD)
+    if isinstance(kept, str) and kept:
+        return kept
+    import secrets
+
+    made = f"{run_dir.root.name[:GROUP_NAME_MAX]}-{secrets.token_hex(4)}"
+    run_dir.set_field(GROUP_FIELD, made)
+    return made
+
+
+def close_left_open(config: TrackingConfig, root: Path) -> None:
+    """Every chosen backend's `close_left_open` on the run folder `root` (the writing process
+    only: the other ranks of a torchrun record nothing)."""
+    from tunesmith.artifacts.rank import is_writer
+
+    if not is_writer():
+        return
+    for name in config.backends:
+        close = TRACKERS.get(name).close_left_open
+        if close is not None:
+            close(config, root)
 
 
 def flatten(value, prefix: str = "") -> dict:

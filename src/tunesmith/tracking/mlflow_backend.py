@@ -7,11 +7,13 @@ import posixpath
 import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
 from tunesmith.config.tracking import TrackingConfig
 from tunesmith.errors import UserError, masked_url, one_line
+from tunesmith.tracking import mlflow_open_runs as open_runs
 from tunesmith.tracking.base import TRACKERS, Backend, StageRun, replay
 from tunesmith.tracking.checks import TIMEOUT_SECONDS, reachable, writable
 
@@ -236,42 +238,114 @@ def _file_store_folder(uri: str) -> Path:
     return Path(local_file_uri_to_path(uri))
 
 
-def _artefact_root(uri: str, run: StageRun) -> str | None:
-    """Where a new experiment keeps its runs' artefacts: beside a SQLite store's file (for the
-    default store, <run>/tracking/mlartifacts), not in the working directory. Not in the
-    first run folder to file into the store: every later run folder sharing the store put its
-    artefacts there too, and lost them with that folder. A server or a folder store (None)
-    keeps them itself; another database has no folder of its own, so the run folder's."""
+# `mlflow server`'s default --artifacts-destination (./mlartifacts): where a local store's
+# proxied artefacts live, beside the store
+ARTEFACTS_FOLDER = "mlartifacts"
+PROXIED = "mlflow-artifacts"  # the scheme of artefact URIs a server resolves (no host, no path)
+
+
+def _local_store_folder(uri: str) -> Path | None:
+    """The folder a local store lives in (a SQLite file's folder, a folder store's parent);
+    None for a server or another database."""
     scheme = urlparse(uri).scheme
     if scheme == "sqlite":
-        store = Path(uri.removeprefix("sqlite:///"))
-        return (store.parent / "mlartifacts").resolve().as_uri()
-    if scheme in ("http", "https", "file", ""):
+        return Path(uri.removeprefix("sqlite:///")).resolve().parent
+    if scheme in ("file", ""):
+        return _file_store_folder(uri).resolve().parent
+    return None
+
+
+def _artefact_root(uri: str, run: StageRun, experiment: str) -> str | None:
+    """Where a new experiment keeps its runs' artefacts. A local store: MLflow's proxied
+    location, mlflow-artifacts:/<experiment>, its files in mlartifacts/ beside the store. The
+    store holds no path then, so the folder can be moved or copied (rsync off the training
+    box) and `mlflow server` started beside the store serves them: an absolute file:// root
+    broke every artefact link of a moved run folder. Beside the store, not in the first run
+    folder to file into it (run folders sharing it lost their artefacts with that one). A
+    server (None) keeps them itself; another database has no folder, so the run folder's."""
+    if _local_store_folder(uri) is not None:
+        return f"{PROXIED}:/{_NOT_IN_FOLDER_NAMES.sub('_', experiment)}"
+    if urlparse(uri).scheme in ("http", "https"):
         return None
-    return (run.folder / "mlartifacts").resolve().as_uri()
+    return (run.folder / ARTEFACTS_FOLDER).resolve().as_uri()
+
+
+# an experiment's name as one folder name, never '.' or '..' (run ids keep runs apart in a
+# folder experiments share)
+_NOT_IN_FOLDER_NAMES = re.compile(r"[^\w\-]")
+
+
+@contextlib.contextmanager
+def _store_calls(uri: str, failed: Callable[[str], None]):
+    """Calls to the store at `uri`: over HTTP with bounded retries (bounded_http_retries); an
+    MLflow error (a server gone mid-run, a store that refuses) is handed to `failed` as one
+    line naming the store, and the block ends there. Tracking is a copy of what the run folder
+    keeps: its store failing is no reason to stop the run."""
+    from mlflow.exceptions import MlflowException
+    from requests import RequestException
+
+    remote = urlparse(uri).scheme in ("http", "https")  # local stores: no HTTP calls
+    try:
+        with bounded_http_retries() if remote else contextlib.nullcontext():
+            yield
+    # RequestException: an artefact upload's error status (a proxy's 502 Bad Gateway in front
+    # of a server gone) comes as requests' HTTPError, not wrapped by MLflow
+    except (MlflowException, RequestException) as exc:
+        failed(f"{KEY}: {masked_url(uri)} failed ({_reason(exc)})")
+
+
+def warn(line: str) -> None:
+    from tunesmith.models.truncation import warn as console_warning  # models/ imports torch
+
+    console_warning(line)
+
+
+# Stores that failed in this command: its later stages do not wait on them again (one warning
+# line in all); each command (run_pipeline) tries its store afresh (`close_left_running`).
+_FAILED_STORES: set[str] = set()
+
+
+def close_left_running(config: TrackingConfig, root: Path) -> None:
+    """Before a command's first stage: the runs an earlier attempt on `root` left RUNNING in
+    the store are closed as KILLED (mlflow_open_runs), even when every stage is then skipped."""
+    uri = tracking_uri(config, root)
+    _FAILED_STORES.discard(uri)
+    if not open_runs.listed(root):
+        return
+    from mlflow.tracking import MlflowClient
+
+    later = "; the MLflow runs an earlier attempt left RUNNING stay so until a later command"
+    with _store_calls(uri, lambda line: warn(line + later)):
+        open_runs.close_left_running(MlflowClient(tracking_uri=uri), root, uri)
 
 
 class MlflowTracker:
     def __init__(self, config: TrackingConfig, run: StageRun) -> None:
         self.uri = tracking_uri(config, run.root)
+        self.root = run.root
         self.failed_call = False
+        self.run_id: str | None = None
+        if self.uri in _FAILED_STORES:  # failed in an earlier stage of this command
+            self.failed_call = True
+            return
         with self._calls():
             self._open(config, run)
 
-    @contextlib.contextmanager
     def _calls(self):
-        """Every call to the store: over HTTP with bounded retries (bounded_http_retries), and
-        MLflow's errors (a server gone mid-run, a store that refuses) as one line naming the
-        store; after one, `close` does not wait on that store again."""
-        from mlflow.exceptions import MlflowException
+        """Every call to the store (`_store_calls`). After one failed, the command goes on
+        without MLflow: none of its later calls waits on that store again."""
+        return _store_calls(self.uri, self._failed)
 
-        remote = urlparse(self.uri).scheme in ("http", "https")  # local stores: no HTTP calls
-        try:
-            with bounded_http_retries() if remote else contextlib.nullcontext():
-                yield
-        except MlflowException as exc:
-            self.failed_call = True
-            raise UserError(f"{KEY}: {self.uri} failed ({_reason(exc)})") from None
+    def _failed(self, line: str) -> None:
+        self.failed_call = True
+        _FAILED_STORES.add(self.uri)
+        left = (
+            f", and the MLflow run {self.run_id} it opened is closed as KILLED by the next "
+            "command on this run folder that reaches the store"
+            if self.run_id
+            else ""
+        )
+        warn(f"{line}; this command goes on without MLflow{left}")
 
     def _open(self, config: TrackingConfig, run: StageRun) -> None:
         from mlflow.tracking import MlflowClient
@@ -283,13 +357,20 @@ class MlflowTracker:
         experiment = self.client.get_experiment_by_name(config.mlflow.experiment)
         if experiment is None:
             experiment_id = self.client.create_experiment(
-                config.mlflow.experiment, artifact_location=_artefact_root(uri, run)
+                config.mlflow.experiment,
+                artifact_location=_artefact_root(uri, run, config.mlflow.experiment),
             )
         else:
             experiment_id = experiment.experiment_id
-        tags = {"tunesmith.run_folder": run.root.name, "tunesmith.stage": run.stage}
+        open_runs.close_left_running(self.client, run.root, uri)
+        tags = {
+            "tunesmith.run_folder": run.root.name,
+            "tunesmith.group": run.group,
+            "tunesmith.stage": run.stage,
+        }
         created = self.client.create_run(experiment_id, run_name=run.run_name, tags=tags)
         self.run_id = created.info.run_id
+        open_runs.remember(run.root, uri, self.run_id, run.stage)
         self._log_params(run.params)
 
     def _log_params(self, params: dict) -> None:
@@ -305,25 +386,44 @@ class MlflowTracker:
 
         now = int(time.time() * 1000)
         rows = [Metric(mlflow_name(k), v, now, step or 0) for k, v in metrics.items()]
-        if rows:
+        if rows and not self.failed_call:
             with self._calls():
                 self.client.log_batch(self.run_id, metrics=rows)
 
     def log_artifact(self, path: Path) -> None:
+        if self.failed_call:
+            return
         with self._calls():
+            repository = self._artefacts()
             if path.is_dir():
-                self.client.log_artifacts(self.run_id, str(path), artifact_path=path.name)
+                repository.log_artifacts(str(path), artifact_path=path.name)
             else:
-                self.client.log_artifact(self.run_id, str(path))
+                repository.log_artifact(str(path))
+
+    def _artefacts(self):
+        """The run's artefact repository. A local store's proxied location (mlflow-artifacts:,
+        which MLflow resolves only through a server) is the folder a server beside the store
+        serves it from; any other location, MLflow's repository for it (the run created in
+        an experiment an older tunesmith made holds a file:// one)."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+        from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
+
+        location = self.client.get_run(self.run_id).info.artifact_uri
+        parsed, store = urlparse(location), _local_store_folder(self.uri)
+        if parsed.scheme == PROXIED and store is not None:
+            folder = store / ARTEFACTS_FOLDER / parsed.path.lstrip("/")
+            return LocalArtifactRepository(folder.as_uri())
+        return get_artifact_repository(location, tracking_uri=self.uri)
 
     def resume(self, step: int, history: list[tuple[int, dict]]) -> None:
         replay(self, history)
 
     def close(self, failed: bool) -> None:
-        if self.failed_call:  # the store already failed: the stage's error says so
+        if self.failed_call:  # the store failed: its warning said so; a later command closes it
             return
         with self._calls():
             self.client.set_terminated(self.run_id, status="FAILED" if failed else "FINISHED")
+            open_runs.forget(self.root, self.run_id)
 
 
-TRACKERS.register("mlflow", Backend("mlflow", "mlflow", _check, MlflowTracker))
+TRACKERS.register("mlflow", Backend("mlflow", "mlflow", _check, MlflowTracker, close_left_running))

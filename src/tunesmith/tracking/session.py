@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from tunesmith.artifacts.rank import is_writer
-from tunesmith.tracking.base import TRACKERS, StageRun, flatten
+from tunesmith.tracking.base import TRACKERS, StageRun, flatten, tracking_group
 from tunesmith.tracking.fanout import FanOutTracker
 from tunesmith.tracking.jsonl import JsonlTracker
 
@@ -45,6 +45,7 @@ def open_trackers(path: str | Path, stage: str = "train"):
 def observe_stage(recipe, run_dir, stage: str):
     """Around one stage run: its tracker runs and energy reading; after it, what it wrote."""
     from tunesmith.tracking.energy import measure_energy
+    from tunesmith.tracking.observers import stopped_by_observer
     from tunesmith.tracking.outputs import log_stage_outputs
     from tunesmith.tracking.quality import write_energy_summary
 
@@ -52,7 +53,9 @@ def observe_stage(recipe, run_dir, stage: str):
         yield
         return
     config = recipe.tracking
-    run = StageRun(run_dir.root, stage, flatten(recipe.model_dump(mode="json")))
+    params = flatten(recipe.model_dump(mode="json"))
+    group = tracking_group(run_dir) if config.backends else ""
+    run = StageRun(run_dir.root, stage, params, group)
     failed = True
     # Every tracker run opened is closed, even when another fails to open or to close (a
     # TensorBoard writer not closed loses its last events).
@@ -70,5 +73,10 @@ def observe_stage(recipe, run_dir, stage: str):
             log_stage_outputs(run_dir, stage, backends, energy.result)
             # only now: a stage whose outputs could not be logged fails, and so do its runs
             failed = False
+        except BaseException as exc:
+            # a search trial its pruner stopped did what it was asked (its curve up to the
+            # stop is whole; the study says pruned): its runs were marked FAILED, as a crash
+            failed = not stopped_by_observer(exc)
+            raise
         finally:
             _ACTIVE.reset(token)

@@ -19,11 +19,12 @@ def log_dir(config: TrackingConfig, root: Path) -> Path:
 
 def _stage_folder(config: TrackingConfig, run: StageRun) -> Path:
     """<run>/tracking/tensorboard/<stage>; in a log_dir the recipe gives, which run folders may
-    share (`tensorboard --logdir` on it compares them), <log_dir>/<run folder name>/<stage>:
+    share (`tensorboard --logdir` on it compares them), <log_dir>/<run folder group>/<stage>:
     the run folders' stages shared one folder, so each attempt's purge marker hid the other
-    run folders' curves (and, before it, their curves zigzagged in one series)."""
+    run folders' curves (and, before it, their curves zigzagged in one series); by the folder's
+    name alone, two projects' runs/exp1 still did."""
     shared = config.tensorboard.log_dir is not None
-    return log_dir(config, run.root) / (run.root.name if shared else "") / run.stage
+    return log_dir(config, run.root) / (run.group if shared else "") / run.stage
 
 
 def _check(config: TrackingConfig, root: Path) -> None:
@@ -64,6 +65,7 @@ class TensorboardTracker:
         # readers drop every event an earlier attempt wrote there (a stage run again, or one
         # resumed, which replays its kept curve), else both curves showed in one series.
         folder = _stage_folder(config, run)
+        self.root = run.root
         _after_earlier_files(folder)
         self.writer = SummaryWriter(log_dir=str(folder), purge_step=0)
         table = "\n".join(f"| {_cell(k)} | {_cell(v)} |" for k, v in run.params.items())
@@ -76,8 +78,11 @@ class TensorboardTracker:
     def log_artifact(self, path: Path) -> None:
         # TensorBoard stores no files: record where the artefact is, one text tag each (the
         # server shows one text per tag and step: the train stage showed the adapter's path,
-        # not summary.json's)
-        self.writer.add_text(f"artefacts/{path.name}", str(path.resolve()))
+        # not summary.json's). Its path in the run folder, which holds it wherever the folder
+        # is moved; an absolute path named the training box's folder.
+        resolved, root = path.resolve(), self.root.resolve()
+        shown = resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else resolved
+        self.writer.add_text(f"artefacts/{path.name}", str(shown))
 
     def resume(self, step: int, history: list[tuple[int, dict]]) -> None:
         replay(self, history)

@@ -1,4 +1,5 @@
-"""Weights & Biases: one W&B run per stage run, grouped by run folder; offline by default."""
+"""Weights & Biases: one W&B run per stage run, grouped by run folder (`StageRun.group`);
+offline by default."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ class WandbTracker:
             entity=config.wandb.entity,
             mode=config.wandb.mode,
             dir=str(folder),
-            group=run.root.name,
+            group=run.group,
             job_type=run.stage,
             name=run.run_name,
             config=run.params,

@@ -200,7 +200,7 @@ def test_a_second_study_in_the_same_search_folder_is_refused(tiny_recipe, tmp_pa
     first = json.loads((hpo / "study.json").read_text())
     assert first["study"] == "tiny" and len(first["id"]) == 32
     (hpo / "study.journal").unlink()  # the same name, started over in a new storage
-    with pytest.raises(UserError, match="use another --output"):
+    with pytest.raises(UserError, match="another --output"):
         tune(recipe, TuneOptions(hpo_dir=hpo, trials=1, show_progress=False))
     assert json.loads((hpo / "study.json").read_text()) == first
     assert [p.name for p in (hpo / "trials").iterdir()] == ["trial-0000"]

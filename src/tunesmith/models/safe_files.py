@@ -62,10 +62,13 @@ def require_readable(folder: Path) -> None:
     """Every JSON file of a saved model or adapter folder parses and every safetensors header
     does (no tensor is read): peft and transformers fail on a damaged one deep inside, naming
     no file."""
-    from tunesmith.artifacts.files import read_json_object
+    from tunesmith.artifacts.files import read_json, read_json_object
 
     for file in sorted(folder.glob("*.json")):
-        read_json_object(file)  # every one an object: `[]` was an AttributeError in the loader
+        if file.name == ADAPTER_CONFIG:  # its shape: check_adapter_config, naming the adapter
+            read_json(file)
+        else:  # every one an object: `[]` was an AttributeError in the loader
+            read_json_object(file)
     for file in sorted(folder.glob("*.safetensors")):
         check_safetensors_header(file)
     if (folder / ADAPTER_CONFIG).is_file():

@@ -110,9 +110,12 @@ def test_a_label_list_of_one_is_its_label_and_a_longer_one_is_refused():
 def test_labels_equal_but_for_case_are_named_in_a_warning():
     from tunesmith.data.label_checks import check_labels
 
-    splits = {"train": [{"label": "perl"}, {"label": "Perl"}, {"label": "python"}], "test": []}
-    (warning,) = check_labels(splits, "t.jsonl")
-    assert warning.endswith("separate classes: 'Perl' / 'perl'")
+    train = [{"label": "perl"}, {"label": "Perl"}, {"label": "python"}, {"label": "perl"}]
+    (warning,) = check_labels({"train": train, "test": []}, "t.jsonl")
+    # the map entry offered merges the rarer spelling into the commoner one
+    assert warning.endswith(
+        "separate classes: 'Perl' / 'perl' (data.label_map merges them: {\"Perl\": \"perl\"})"
+    )
 
 
 def test_oversized_rows_are_cut_by_characters_before_tokenising():

@@ -10,7 +10,7 @@ import threading
 import time
 
 import optuna
-from tune_helpers import search_recipe
+from tune_helpers import add_running_trial, dead_owner, search_recipe
 
 from tunesmith.config import load_recipe
 from tunesmith.config.space import check_space
@@ -107,33 +107,13 @@ def test_the_result_waits_for_other_workers_and_retries_a_dead_ones_trial(tiny_r
     assert "died mid-trial" in saved["failed"][0]["reason"]
 
 
-def _dead_owner() -> str:
-    import socket
-
-    gone = subprocess.Popen(["true"])
-    gone.wait()
-    return f"{socket.gethostname()}:{gone.pid}"
-
-
-def _running_trial(study, owner: str) -> None:
-    dist = optuna.distributions.FloatDistribution(1e-3, 1e-2, log=True)
-    study.add_trial(
-        optuna.trial.create_trial(
-            state=optuna.trial.TrialState.RUNNING,
-            params={LR: 2e-3},
-            distributions={LR: dist},
-            user_attrs={"worker": owner},
-        )
-    )
-
-
 def test_two_commands_failing_one_dead_trial_at_once_queue_one_retry(
     tiny_recipe, tmp_path, monkeypatch
 ):
     """A command whose view of the study still shows the trial running (another command
     failed it a moment ago) skips it: no error, no second retry."""
     _, study = _study(tiny_recipe, tmp_path)
-    _running_trial(study, _dead_owner())
+    add_running_trial(study, dead_owner())
     stale = study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
     assert fail_dead_local_trials(study) == 1  # the first command
     monkeypatch.setattr(study, "get_trials", lambda deepcopy=True, states=None: stale)

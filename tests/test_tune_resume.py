@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import optuna
-from tune_helpers import search_recipe
+from tune_helpers import add_running_trial, dead_owner, search_recipe
 
 from tunesmith.config import load_recipe
 from tunesmith.config.space import check_space
@@ -90,25 +90,11 @@ def test_a_trial_stopped_by_ctrl_c_is_retried_once_on_resume(
 
 
 def test_a_dead_retry_of_trial_0_is_not_retried_again(tiny_recipe, tmp_path):
-    import socket
-    import subprocess
-
     from tunesmith.tune.study import fail_dead_local_trials
 
     recipe = load_recipe(search_recipe(tiny_recipe))
     study = open_study(open_storage(None, tmp_path), "s", recipe.search, "minimize", "fp", False)
-    gone = subprocess.Popen(["true"])
-    gone.wait()
-    owner = f"{socket.gethostname()}:{gone.pid}"
-    dist = optuna.distributions.FloatDistribution(1e-3, 1e-2, log=True)
-    study.add_trial(
-        optuna.trial.create_trial(
-            state=optuna.trial.TrialState.RUNNING,
-            params={LR: 2e-3},
-            distributions={LR: dist},
-            user_attrs={"worker": owner, "retried": 0},  # itself the retry of trial 0
-        )
-    )
+    add_running_trial(study, dead_owner(), retried=0)  # itself the retry of trial 0
     assert fail_dead_local_trials(study) == 1
     assert [t.state.name for t in study.trials] == ["FAIL"]  # no second retry queued
 

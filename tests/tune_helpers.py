@@ -26,3 +26,28 @@ def search_recipe(make_recipe, space=None, **search) -> Path:
     }
     path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
     return path
+
+
+def dead_owner() -> str:
+    """A trial owner ("host:pid") whose process has ended: a worker that died."""
+    import socket
+    import subprocess
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    return f"{socket.gethostname()}:{gone.pid}"
+
+
+def add_running_trial(study, owner: str, **attrs) -> None:
+    """A RUNNING trial of the learning rate 2e-3, owned by worker `owner`."""
+    import optuna
+
+    lr = "training.learning_rate"
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.RUNNING,
+            params={lr: 2e-3},
+            distributions={lr: optuna.distributions.FloatDistribution(1e-3, 1e-2, log=True)},
+            user_attrs={"worker": owner, **attrs},
+        )
+    )

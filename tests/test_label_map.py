@@ -78,3 +78,33 @@ def test_the_case_twins_warning_names_the_key_that_merges_them():
 def test_refine_writes_mapped_records_so_the_next_recipe_maps_nothing(tmp_path):
     raw = {"task": "classification", "data": {"train": "t.jsonl", "label_map": {"1": "0"}}}
     assert next_iteration(raw, tmp_path / "run", tmp_path / "out")["data"]["label_map"] is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ({"data": {"labels": [0, 1]}}, "data.labels names '0'"),
+        (
+            {"evaluation": {"classification": {"positive_label": 1}}},
+            "evaluation.classification.positive_label names '1'",
+        ),
+    ],
+    ids=["labels", "positive_label"],
+)
+def test_labels_and_the_positive_class_name_the_mapped_labels(extra, key):
+    raw = {
+        "task": "classification",
+        "data": {
+            "train": "/t.jsonl",
+            "input_field": "text",
+            "output_field": "y",
+            "label_map": {0: "negative", 1: "positive"},
+            **extra.get("data", {}),
+        },
+        **{k: v for k, v in extra.items() if k != "data"},
+    }
+    with pytest.raises(UserError, match=f"{key}, which data.label_map renames to"):
+        recipe_from_dict(raw)
+    raw["data"]["labels"] = ["negative", "positive"]
+    raw.get("evaluation", {}).get("classification", {}).update(positive_label="positive")
+    assert recipe_from_dict(raw).data.label_map == {"0": "negative", "1": "positive"}

@@ -449,6 +449,8 @@ class Recipe(Section):
     @rule("one the run computes (evaluation.metrics, or the task's)", "evaluation.target.metric")
     @rule("field needs data.difficulty_field", "training.curriculum.scorer")
     @rule("classification only", "data.label_map")
+    @rule("names labels after data.label_map", "data.labels")
+    @rule("names a label after data.label_map", "evaluation.classification.positive_label")
     def _fields_for_task(self) -> Recipe:
         data = self.data
         if task_spec(self.task).prompted:
@@ -462,11 +464,28 @@ class Recipe(Section):
             raise ValueError(
                 f"data.label_map names classes; task '{self.task}' has none (classification has)"
             )
+        self._labels_after_map()
         self._target_is_scored()
         self._difficulty_is_read()
         if self.federated is not None and self.training.method != "lora":
             raise ValueError("federated: needs training.method lora (the adapter it averages)")
         return self
+
+    def _labels_after_map(self) -> None:
+        """data.labels and positive_label name the classes the model learns: a raw label the map
+        renames no longer exists (`labels: [0, 1]` beside `label_map: {0: negative, ...}`)."""
+        renamed = dict(self.data.label_map or {})
+        for label in set(renamed.values()):  # a label also mapped to (a swap) still exists
+            renamed.pop(label, None)
+        named = [("data.labels", label) for label in self.data.labels or []]
+        positive = self.evaluation.classification.positive_label
+        named += [("evaluation.classification.positive_label", positive)] if positive else []
+        for key, label in named:
+            if label in renamed:
+                raise ValueError(
+                    f"{key} names '{label}', which data.label_map renames to "
+                    f"'{renamed[label]}': name the label after the map"
+                )
 
     def _difficulty_is_read(self) -> None:
         # without the field every example lacks a difficulty, found only after the data stage

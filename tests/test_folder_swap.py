@@ -81,3 +81,16 @@ def test_a_failed_staged_block_leaves_the_folder_as_it_was(tmp_path, existing):
         raise KeyboardInterrupt  # Ctrl-C before the second artefact
     assert _files(folder) == ({"exports.json": "old"} if existing else {})
     assert sorted(p.name for p in tmp_path.iterdir()) == (["export"] if existing else [])
+
+
+def test_a_folder_where_a_file_is_written_names_the_file_not_the_temp(tmp_path):
+    from tunesmith.artifacts.files import atomic_write_text
+    from tunesmith.cli.errors import os_message
+
+    target = tmp_path / "summary.json"
+    (target / "inside").mkdir(parents=True)
+    with pytest.raises(IsADirectoryError) as info:
+        atomic_write_text(target, "{}")
+    assert os_message(info.value) == f"error: {target}: Is a directory"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]  # no temp left
+    assert (target / "inside").is_dir()

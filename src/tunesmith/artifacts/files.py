@@ -21,6 +21,12 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     tmp = _complete_temp(path, text)
     try:
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        # the rename names the temp file first ('.summary.json.x8f2: Is a directory'): a
+        # name the user never chose and that is gone by now; the target is what failed
+        exc.filename, exc.filename2 = str(path), None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

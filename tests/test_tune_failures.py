@@ -214,3 +214,18 @@ def test_only_the_failed_trial_records_are_dropped_and_only_during_the_block():
         logging.getLogger("optuna").removeHandler(records)
     shown = [r.getMessage() for r in records.records if r.levelno >= logging.WARNING]
     assert shown == ["the journal lock is slow", "Trial 7 failed with value None."]
+
+
+def test_a_lost_shared_validation_split_is_a_missing_file_not_an_empty_split(tmp_path):
+    from tunesmith.artifacts import RunDir
+    from tunesmith.errors import UserError
+    from tunesmith.tune.driver import _require_validation
+
+    shared = RunDir(tmp_path / "hpo" / "data" / "abc")
+    shared.data.mkdir(parents=True)
+    (shared.data / "train.jsonl").write_text('{"prompt": "p", "response": "r"}\n')
+    with pytest.raises(UserError, match="val.jsonl: missing run file"):
+        _require_validation(shared)
+    (shared.data / "val.jsonl").write_text("")
+    with pytest.raises(UserError, match="the validation split is empty"):
+        _require_validation(shared)

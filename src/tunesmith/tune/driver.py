@@ -67,10 +67,9 @@ def _require_validation(shared) -> None:
     then fail (a failed trial no longer stops the search), so refuse it before the first."""
     from tunesmith.artifacts import read_jsonl
 
-    val = shared.data / "val.jsonl"
-    # read as the trials will: a damaged split is its file:line now (a non-UTF-8 byte was a
-    # UnicodeDecodeError traceback)
-    if not val.is_file() or not read_jsonl(val):
+    # read as the trials will: a damaged split is its file:line (a non-UTF-8 byte was a
+    # UnicodeDecodeError traceback), a lost one a missing run file (it read as an empty split)
+    if not read_jsonl(shared.data / "val.jsonl"):
         raise UserError("data.split.validation: the validation split is empty; a search needs it")
 
 

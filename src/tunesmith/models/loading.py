@@ -53,6 +53,7 @@ def _load(config: ModelConfig, device: str | None):
 
     source = resolve_model(config.name)
     tokenizer = load_tokenizer(config)
+    _hide_weight_loading_bars()
     try:
         model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
     except Exception as exc:
@@ -63,3 +64,28 @@ def _load(config: ModelConfig, device: str | None):
     setattr(model, RECIPE_NAME, config.name)
     use_grouped_attention(model)  # bf16 inference attention on CPU (fp32 stays on SDPA)
     return model, tokenizer
+
+
+_LOADING_BAR = "Loading weights"
+_bars_hidden = False
+
+
+def _hide_weight_loading_bars() -> None:
+    """transformers draws a 'Loading weights' tqdm bar for every model it loads (a run loads
+    three or four, each in about a second) between tunesmith's own progress lines. Hidden
+    through transformers' tqdm hook, once per process; every other bar (a hub download, a
+    GGUF conversion: things a user waits for) is drawn as before."""
+    global _bars_hidden
+    from transformers.utils import logging as hf_logging
+
+    if _bars_hidden:
+        return
+    previous = hf_logging.set_tqdm_hook(None)  # kept: a hook someone else set still applies
+
+    def hook(factory, args, kwargs):
+        if kwargs.get("desc") == _LOADING_BAR:
+            return hf_logging.EmptyTqdm(*args, **kwargs)
+        return previous(factory, args, kwargs) if previous else factory(*args, **kwargs)
+
+    hf_logging.set_tqdm_hook(hook)
+    _bars_hidden = True

@@ -39,6 +39,9 @@ def _tracker(settings: EnergySettings):
     if key not in _TRACKERS:
         from codecarbon import OfflineEmissionsTracker
 
+        # before the tracker: its constructor logs 'offline tracker init' and a warning about
+        # allow_multiple_runs before it applies its own log_level
+        logging.getLogger("codecarbon").setLevel(logging.ERROR)
         _TRACKERS[key] = OfflineEmissionsTracker(
             country_iso_code=settings.country_iso_code,
             tracking_mode=settings.scope,
@@ -47,7 +50,6 @@ def _tracker(settings: EnergySettings):
             log_level="error",
             allow_multiple_runs=True,  # stages of concurrent runs each keep their own figures
         )
-        logging.getLogger("codecarbon").setLevel(logging.ERROR)
     return _TRACKERS[key]
 
 

@@ -1,0 +1,39 @@
+"""What libraries print between tunesmith's own progress lines: transformers' per-model
+'Loading weights' bar and codecarbon's start-up lines are hidden; other bars are not."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+
+def test_loading_a_model_draws_no_loading_weights_bar(tiny_model_dir, capfd):
+    from transformers.utils import logging as hf_logging
+
+    from tunesmith.config.schema import ModelConfig
+    from tunesmith.models import load_model_and_tokenizer
+
+    load_model_and_tokenizer(ModelConfig(name=str(tiny_model_dir), precision="fp32"), "cpu")
+    assert "Loading weights" not in capfd.readouterr().err
+    if not hf_logging.is_progress_bar_enabled():
+        pytest.skip("transformers' bars are off in this environment")
+    for _ in hf_logging.tqdm(range(3), desc="Downloading"):  # a bar a user waits for stays
+        pass
+    assert "Downloading: 100%" in capfd.readouterr().err
+
+
+def test_codecarbon_starts_without_its_info_and_warning_lines(capfd, monkeypatch):
+    pytest.importorskip("codecarbon")
+    from tunesmith.config.tracking import EnergySettings
+    from tunesmith.tracking import energy
+
+    monkeypatch.setattr(energy, "_TRACKERS", {})
+    logger = logging.getLogger("codecarbon")
+    level = logger.level
+    logger.setLevel(logging.NOTSET)  # as in a fresh process, whatever ran before
+    energy._tracker(EnergySettings(measure_power_secs=7.5))
+    err = capfd.readouterr().err
+    assert "offline tracker init" not in err
+    assert "Multiple instances" not in err
+    logger.setLevel(level)

@@ -26,6 +26,7 @@ class FederatedResult:
 
 
 def run(recipe: Recipe, run_dir: RunDir) -> FederatedResult:
+    from tunesmith.federated import resume
     from tunesmith.federated.flower_app import local_model
     from tunesmith.federated.partition import partition
     from tunesmith.federated.strategy import make_strategy
@@ -40,7 +41,11 @@ def run(recipe: Recipe, run_dir: RunDir) -> FederatedResult:
     cut = cut_record("federated training", local.encode([e for s in shares for e in s]), length)
     val = local.encode(read_jsonl(run_dir.data / "val.jsonl"), weighted=False)
     val = val[: recipe.training.val_max_examples]
-    tracker, rounds = open_trackers(out / "metrics.jsonl"), []
+    checkpoint = resume.checkpoint_dir(out)
+    resumed = resume.load(checkpoint, local.initial)
+    tracker, rounds = open_trackers(out / "metrics.jsonl"), list(resumed.rows if resumed else [])
+    if resumed:  # rows a stopped attempt logged after its last checkpoint are logged again
+        tracker.truncate_after(resumed.rounds_done * fed.local_steps)
 
     def log(record: dict) -> None:
         rounds.append(record)
@@ -48,9 +53,13 @@ def run(recipe: Recipe, run_dir: RunDir) -> FederatedResult:
         loss = {} if record["train_loss"] is None else {"loss": record["train_loss"]}
         tracker.log({"step": step, **loss, **_val(record)})
 
-    strategy = make_strategy(recipe, local, val, log)
+    def keep(strategy) -> None:
+        resume.save_round(checkpoint, strategy, rounds)
+
+    strategy = make_strategy(recipe, local, val, log, resumed, keep)
     transport = simulate if fed.server_address is None else serve
-    transport(recipe, run_dir, strategy)
+    if strategy.rounds_to_run:  # none left: stopped after its last round, before the save
+        transport(recipe, run_dir, strategy)
     stopping = strategy.stopping
     if strategy.failure:  # the clients still connected were released; nothing is saved
         again = "start the server and its clients again" if fed.server_address else "run again"
@@ -75,6 +84,7 @@ def run(recipe: Recipe, run_dir: RunDir) -> FederatedResult:
     }
     write_json(out / "federated.json", report)
     summary = {**_summary(recipe, shares, val, strategy), "truncation": cut, **privacy}
+    summary["resumed"] = resumed is not None
     write_json(out / "summary.json", summary)
     budget = privacy.get("privacy", {})
     return FederatedResult(
@@ -140,7 +150,6 @@ def _summary(recipe, shares, val, strategy) -> dict:
         "stopped_early": stopping.stopped_early,
         "train_examples": sum(len(s) for s in shares),
         "val_examples": len(val),
-        "resumed": False,
     }
 
 
@@ -171,6 +180,12 @@ def _reset(run_dir: RunDir) -> list[Path]:
     return [run_dir.train]
 
 
+def _scratch(run_dir: RunDir) -> list[Path]:
+    from tunesmith.federated.resume import checkpoint_dir
+
+    return [checkpoint_dir(run_dir.train)]  # the rounds' checkpoint: resume state
+
+
 def _applies(recipe: Recipe) -> bool:
     return recipe.federated is not None
 
@@ -197,6 +212,8 @@ def _register() -> None:
             _outputs,
             run,
             _reset,
+            _scratch,
+            resumes=True,
             applies=_applies,
             # 2: the best round's adapter is shipped, early stopping, class weights, the plan
             revision=2,

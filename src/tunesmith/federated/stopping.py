@@ -25,3 +25,10 @@ class RoundStopping:
             self.rounds_without_gain += 1
             patience = self.stop.patience
             self.stopped_early = self.stop.enabled and self.rounds_without_gain >= patience
+
+    def restore(self, counters: dict, best_state: dict | None) -> None:
+        """Where a stopped federation's stopping was (its checkpoint, resume.py)."""
+        self.best_round, self.best_val_ppl = counters["best_round"], counters["best_val_ppl"]
+        self.rounds_without_gain = counters["rounds_without_gain"]
+        self.stopped_early = counters["stopped_early"]
+        self.best_state = best_state

@@ -14,16 +14,28 @@ from tunesmith.federated.flower_app import Wire
 from tunesmith.federated.stopping import RoundStopping
 
 
-def make_strategy(recipe, local, val_items, log):
+def make_strategy(recipe, local, val_items, log, resumed=None, on_round=None):
     """The strategy for `recipe.federated`; `log(record)` gets each round's clients, training
-    loss, update norms and the released adapter's validation perplexity. `.latest` is the
-    released adapter (whole state), `.rounds_done` the rounds finished, `.stopping` the best
-    round and whether early stopping ended the run (stopping.py)."""
+    loss, update norms and the released adapter's validation perplexity, then `on_round(self)`
+    runs (the checkpoint, resume.py). `.latest` is the released adapter (whole state),
+    `.rounds_done` the rounds finished, `.rounds_to_run` those a transport still runs,
+    `.stopping` the best round and whether early stopping ended the run (stopping.py).
+
+    `resumed` (resume.Resumed) goes on from a stopped federation: the transport's round 1 is
+    the federation's round `resumed.rounds_done + 1`, and starts from its released adapter."""
     wire = Wire(local.initial, local.trained)
-    inner = _fedavg(recipe.federated, wire, local.initial)
+    start = resumed.latest if resumed else local.initial
+    inner = _fedavg(recipe.federated, wire, start)
     outer = dp.wrap(inner, recipe.federated) if recipe.federated.privacy else inner
     stopping = RoundStopping(recipe.training.early_stopping)
-    return _recorder(outer, recipe.federated, wire, local, val_items, log, stopping)
+    if resumed:
+        stopping.restore(resumed.stopping, resumed.best_state)
+    recorder = _recorder(outer, recipe.federated, wire, local, val_items, log, stopping)
+    recorder.on_round = on_round or (lambda strategy: None)
+    if resumed:
+        recorder.offset = recorder.rounds_done = resumed.rounds_done
+        recorder.latest = resumed.latest
+    return recorder
 
 
 def _fedavg(fed, wire: Wire, initial: dict):
@@ -85,6 +97,11 @@ def _recorder(outer, fed, wire: Wire, local, val_items, log, stopping: RoundStop
             self.latest, self.rounds_done, self.sent = dict(local.initial), 0, []
             self.stopping = stopping
             self.failure: str | None = None  # why the rounds stopped: a client failed
+            self.offset = 0  # rounds a stopped federation had finished before this command
+
+        @property
+        def rounds_to_run(self) -> int:
+            return 0 if stopping.stopped_early else fed.rounds - self.offset
 
         def initialize_parameters(self, client_manager):
             return outer.initialize_parameters(client_manager)
@@ -94,9 +111,11 @@ def _recorder(outer, fed, wire: Wire, local, val_items, log, stopping: RoundStop
             if stopping.stopped_early or self.failure:
                 return []
             self.sent = parameters_to_ndarrays(parameters)
-            return outer.configure_fit(server_round, parameters, client_manager)
+            return outer.configure_fit(server_round + self.offset, parameters, client_manager)
 
         def aggregate_fit(self, server_round, results, failures):
+            # the transport counts the rounds it runs; a resumed federation's start later
+            server_round += self.offset
             if failures:  # a lost client would silently change the average: stop instead
                 # Not raised here: an error inside Flower's server loop left its gRPC server
                 # running (start_server stops it only on a normal return), so a real server
@@ -122,16 +141,18 @@ def _recorder(outer, fed, wire: Wire, local, val_items, log, stopping: RoundStop
                 stopping.update(server_round, record["val_ppl"], self.latest)
             self.rounds_done = server_round
             log(record)
+            self.on_round(self)
             return released, metrics
 
         def configure_evaluate(self, server_round, parameters, client_manager):
-            return outer.configure_evaluate(server_round, parameters, client_manager)
+            return outer.configure_evaluate(server_round + self.offset, parameters, client_manager)
 
         def aggregate_evaluate(self, server_round, results, failures):
-            return outer.aggregate_evaluate(server_round, results, failures)
+            return outer.aggregate_evaluate(server_round + self.offset, results, failures)
 
         def evaluate(self, server_round, parameters):
-            return outer.evaluate(server_round, parameters)
+            # round 0 is Flower's look at the initial parameters, before any round
+            return outer.evaluate(server_round and server_round + self.offset, parameters)
 
     return Recorder()
 

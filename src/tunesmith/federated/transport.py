@@ -25,7 +25,8 @@ def simulate(recipe, run_dir, strategy) -> None:
     fed = recipe.federated
 
     def server_fn(context):
-        return ServerAppComponents(strategy=strategy, config=ServerConfig(num_rounds=fed.rounds))
+        rounds = ServerConfig(num_rounds=strategy.rounds_to_run)  # after a resume: those left
+        return ServerAppComponents(strategy=strategy, config=rounds)
 
     def client_fn(context):
         return make_client(recipe, run_dir, int(context.node_config["partition-id"]))
@@ -49,7 +50,7 @@ def serve(recipe, run_dir, strategy) -> None:
     fed = recipe.federated
     start_server(
         server_address=fed.server_address,
-        config=ServerConfig(num_rounds=fed.rounds),
+        config=ServerConfig(num_rounds=strategy.rounds_to_run),  # after a resume: those left
         strategy=strategy,
     )
 

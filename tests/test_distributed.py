@@ -1,4 +1,5 @@
-"""Two real processes under torchrun (gloo, CPU) train like one with the same global batch."""
+"""Two real processes under torchrun (gloo, CPU), or launched by `accelerate launch`, train like
+one with the same global batch."""
 
 from __future__ import annotations
 
@@ -45,9 +46,14 @@ def _recipe(folder: Path, tiny_model_dir, accumulation: int) -> Path:
     return path
 
 
-def _launch(*args, processes: int):
-    launcher = [Path(sys.executable).parent / "torchrun", "--standalone"]
-    command = [*launcher, f"--nproc-per-node={processes}", "-m", "tunesmith.cli", *args]
+def _launch(*args, processes: int, accelerate: bool = False):
+    bin_dir = Path(sys.executable).parent
+    if accelerate:  # `accelerate launch --multi_gpu` passes through to torchrun, also on CPU
+        launcher = [bin_dir / "accelerate", "launch", "--multi_gpu", "--num_machines=1"]
+        launcher += ["--mixed_precision=no", "--dynamo_backend=no", f"--num_processes={processes}"]
+    else:
+        launcher = [bin_dir / "torchrun", "--standalone", f"--nproc-per-node={processes}"]
+    command = [*launcher, "-m", "tunesmith.cli", *args]
     return subprocess.run(list(map(str, command)), capture_output=True, text=True, timeout=600)
 
 
@@ -71,6 +77,9 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path, tiny_model
     again = _launch("run", recipe, "-o", tmp_path / "two", processes=2)  # all stages skipped
     assert again.returncode == 0, again.stderr[-2000:]
     assert "stage train: unchanged, skipped" in again.stdout + again.stderr
+    launched = _launch("run", recipe, "-o", tmp_path / "acc", processes=2, accelerate=True)
+    assert launched.returncode == 0, launched.stderr[-2000:]
+    assert _losses(tmp_path / "acc") == pytest.approx(single, rel=LOSS_TOLERANCE)
 
 
 def test_resume_with_another_world_size_is_refused(tmp_path, monkeypatch, tiny_model_dir):

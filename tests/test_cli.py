@@ -328,3 +328,23 @@ def test_a_stages_subset_says_where_the_report_and_figures_are_from(tiny_recipe,
     assert f"report: {report} {earlier.format('report')}\n" in done.stderr
     assert f"figures {earlier.format('evaluate')}" in done.stdout.replace("\n", " ")
     assert report.read_text(encoding="utf-8") == "<p>an earlier report</p>"
+
+
+def test_a_deprecation_between_libraries_is_not_printed_but_others_are(capsys):
+    """peft reads transformers' renamed `is_gradient_checkpointing` on every model it wraps:
+    a FutureWarning among each federated round's and torchrun rank's progress lines."""
+    import warnings
+
+    from tunesmith.cli.errors import invoke
+
+    def app(**_):
+        warnings.warn(
+            "`is_gradient_checkpointing` is deprecated and will be removed in v6.", FutureWarning
+        )
+        warnings.warn("a warning of our own making", FutureWarning)
+        return 0
+
+    with warnings.catch_warnings(record=True) as shown, pytest.raises(SystemExit):
+        warnings.simplefilter("default")
+        invoke(app)
+    assert [str(w.message) for w in shown] == ["a warning of our own making"]

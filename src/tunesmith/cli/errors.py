@@ -26,6 +26,7 @@ def invoke(app) -> None:
     from tunesmith.interrupts import install
 
     install()  # a Ctrl-C that lands in a finaliser is raised again, not lost
+    _quiet_library_deprecations()
     framework = _framework_errors()
     try:
         code = app(standalone_mode=False, prog_name="tunesmith")
@@ -49,6 +50,19 @@ def invoke(app) -> None:
     if code == INTERRUPTED:  # typer's own Ctrl-C
         _interrupted()
     sys.exit(code)
+
+
+# Deprecations one library's call into another raises, which no tunesmith user can act on:
+# peft reads transformers' renamed `is_gradient_checkpointing` whenever it wraps a model (each
+# federated round, each torchrun rank), a FutureWarning among the run's progress lines.
+LIBRARY_DEPRECATIONS = (r"`is_gradient_checkpointing` is deprecated",)
+
+
+def _quiet_library_deprecations() -> None:
+    import warnings
+
+    for message in LIBRARY_DEPRECATIONS:
+        warnings.filterwarnings("ignore", message=message, category=FutureWarning)
 
 
 def _interrupted() -> None:

@@ -338,10 +338,9 @@ def test_a_deprecation_between_libraries_is_not_printed_but_others_are(capsys):
     from tunesmith.cli.errors import invoke
 
     def app(**_):
-        warnings.warn(
-            "`is_gradient_checkpointing` is deprecated and will be removed in v6.", FutureWarning
-        )
-        warnings.warn("a warning of our own making", FutureWarning)
+        deprecated = "`is_gradient_checkpointing` is deprecated and will be removed in v6."
+        warnings.warn(deprecated, FutureWarning, stacklevel=1)
+        warnings.warn("a warning of our own making", FutureWarning, stacklevel=1)
         return 0
 
     with warnings.catch_warnings(record=True) as shown, pytest.raises(SystemExit):

@@ -1,5 +1,6 @@
-"""What libraries print between tunesmith's own progress lines: transformers' per-model
-'Loading weights' bar and codecarbon's start-up lines are hidden; other bars are not."""
+"""What the console shows between tunesmith's own progress lines: transformers' per-model
+'Loading weights' bar and codecarbon's start-up lines are hidden, other bars are not, and a
+long line is not broken at 80 columns."""
 
 from __future__ import annotations
 
@@ -37,3 +38,13 @@ def test_codecarbon_starts_without_its_info_and_warning_lines(capfd, monkeypatch
     assert "offline tracker init" not in err
     assert "Multiple instances" not in err
     logger.setLevel(level)
+
+
+def test_a_long_line_reaches_a_log_file_whole(capsys):
+    """stderr to a file or a pipe is 80 columns to rich: an energy line or a path was broken
+    across two lines of the log."""
+    from tunesmith.progress import console
+
+    line = "  train       2.61e-05 kWh  0.00966 g CO2e  (estimated (TDP x CPU load; no RAPL), grid"
+    console.print(line + " USA)", highlight=False, markup=False)
+    assert capsys.readouterr().err == line + " USA)\n"

@@ -17,7 +17,9 @@ from rich.progress import (
 
 from tunesmith.interrupts import raise_if_interrupted
 
-console = Console(stderr=True)
+# soft_wrap: a line longer than the terminal (a path, a warning, an energy line) is printed
+# whole, not broken at 80 columns when stderr is a log file or a pipe
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _progress() -> Progress:

@@ -48,3 +48,20 @@ def test_a_long_line_reaches_a_log_file_whole(capsys):
     line = "  train       2.61e-05 kWh  0.00966 g CO2e  (estimated (TDP x CPU load; no RAPL), grid"
     console.print(line + " USA)", highlight=False, markup=False)
     assert capsys.readouterr().err == line + " USA)\n"
+
+
+def test_generation_bars_follow_each_other_in_order(capsys):
+    """Each row's bar stayed open under the next: a log showed them in reverse order with a
+    blank line between."""
+    from tunesmith.progress import GenerationBars
+
+    bars = GenerationBars()
+    for row in ("tuned", "few_shot", "base"):
+        bars(row, 2)(2)
+    bars.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(")")[0] for line in lines] == [
+        "generate (tuned",
+        "generate (few_shot",
+        "generate (base",
+    ]

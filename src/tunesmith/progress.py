@@ -75,6 +75,10 @@ class GenerationBars:
         self._stack = contextlib.ExitStack()
 
     def __call__(self, variant: str, total: int):
+        # rows generate one after another: the previous row's bar ends here. Left open, each
+        # new bar was a live display inside the last one, printed (to a log) in reverse order
+        # with blank lines between them.
+        self._stack.close()
         return self._stack.enter_context(bar(f"generate ({variant})", total))
 
     def close(self) -> None:

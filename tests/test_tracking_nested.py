@@ -171,3 +171,38 @@ def test_a_group_is_one_parent_run_one_wandb_group_and_one_tensorboard_folder(
     wandb = _wandb_runs(out)
     assert {g for g, _, _ in wandb} == {group}
     assert ("train", "members/seed-0/train") in {(job, name) for _, job, name in wandb}
+
+
+def test_a_store_failing_mid_search_is_a_warning_and_the_next_search_closes_what_it_left(
+    tiny_recipe, tmp_path, monkeypatch
+):
+    """The store refusing to end runs (a server gone): the search goes on with warnings; its
+    trials' runs and the parent stay RUNNING. The next command on the folder takes the parent
+    up and ends it, and closes the trials' runs as KILLED (no command ever runs in a finished
+    trial's folder again to do it)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from tunesmith.tracking import mlflow_backend
+
+    def refused(self, run_id, status=None, end_time=None):
+        raise MlflowException("Connection refused")
+
+    lines = []
+    monkeypatch.setattr(mlflow_backend, "warn", lines.append)
+    monkeypatch.setattr(MlflowClient, "set_terminated", refused)
+    recipe = _with_tracking(search_recipe(tiny_recipe, pruner="none"), MLFLOW_ONLY)
+    hpo = tmp_path / "hpo"
+    tune(recipe, TuneOptions(hpo_dir=hpo, trials=1, show_progress=False))
+    assert lines and all(line.startswith("tracking.mlflow.tracking_uri: ") for line in lines)
+    _, runs = _runs(hpo)
+    assert {r.info.status for r in runs.values()} == {"RUNNING"}
+    assert _parent_record(hpo)["mlflow"][0]["holders"] == []
+
+    monkeypatch.undo()
+    tune(recipe, TuneOptions(hpo_dir=hpo, trials=1, show_progress=False))  # nothing to train
+    _, again = _runs(hpo)
+    assert again["hpo"].info.run_id == runs["hpo"].info.run_id
+    assert again["hpo"].info.status == "FINISHED"
+    assert again["trials/trial-0000/train"].info.status == "KILLED"
+    assert not list(hpo.glob("trials/*/tracking/mlflow-open-runs.json"))

@@ -325,6 +325,15 @@ def close_left_running(config: TrackingConfig, root: Path) -> None:
         open_runs.close_left_running(MlflowClient(tracking_uri=uri), root, uri)
 
 
+def store_client(uri: str):
+    """An MlflowClient of the store at `uri` (a SQLite file's folder made first)."""
+    from mlflow.tracking import MlflowClient
+
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return MlflowClient(tracking_uri=uri)
+
+
 def experiment_of(client, config: TrackingConfig, uri: str, folder: Path) -> str:
     """The id of the recipe's experiment in the store, created if need be (artefacts as
     `_artefact_root` says; `folder`: the trackers' folder, for a store without one)."""
@@ -371,12 +380,8 @@ class MlflowTracker:
         return self.failed_call
 
     def _open(self, config: TrackingConfig, run: StageRun) -> None:
-        from mlflow.tracking import MlflowClient
-
         uri = self.uri
-        if uri.startswith("sqlite:///"):
-            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.client = MlflowClient(tracking_uri=uri)
+        self.client = store_client(uri)
         experiment_id = experiment_of(self.client, config, uri, run.folder)
         open_runs.close_left_running(self.client, run.root, uri)
         tags = {

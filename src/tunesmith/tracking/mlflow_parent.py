@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 from tunesmith.artifacts.processes import pid_alive
 from tunesmith.config.tracking import TrackingConfig
 from tunesmith.errors import masked_url
+from tunesmith.tracking import mlflow_open_runs as open_runs
 from tunesmith.tracking.base import Parent, flatten
-from tunesmith.tracking.mlflow_backend import _FAILED_STORES, MlflowTracker, tracking_uri
+from tunesmith.tracking.mlflow_backend import (
+    _FAILED_STORES,
+    MlflowTracker,
+    experiment_of,
+    store_client,
+    tracking_uri,
+)
 from tunesmith.tracking.parent import parent_record
 
 
@@ -34,10 +42,20 @@ def _alive(holder: str) -> bool:
     return pid.isdigit() and pid_alive(int(pid))
 
 
+def _in_use(folder: Path) -> bool:
+    """Whether a live process holds the run folder's lock (artifacts/lock.py writes its pid
+    there while it holds it, and empties it when it lets go; a killed one leaves its pid)."""
+    from tunesmith.artifacts.lock import LOCK_NAME
+
+    lock = folder / LOCK_NAME
+    owner = lock.read_text(encoding="utf-8", errors="replace").strip() if lock.is_file() else ""
+    return owner.isdigit() and pid_alive(int(owner))
+
+
 class MlflowParentRun(MlflowTracker):
     """`log_metrics` and `log_artifact` as a stage's MLflow run; opened (taken up or created)
-    by the first stage run nested under it (`nest`), so a command that runs no stage (a search
-    whose trials are all done) leaves it as it was."""
+    as the driver starts, or else (its store failed then) by the first stage run nested under
+    it once the store answers again (`nest`)."""
 
     def __init__(self, config: TrackingConfig, parent: Parent) -> None:
         self.config, self.parent = config, parent
@@ -45,6 +63,10 @@ class MlflowParentRun(MlflowTracker):
         self.root = parent.root
         self.failed_call = False
         self.run_id: str | None = None
+        _FAILED_STORES.discard(self.uri)  # each command tries its store afresh
+        with self._calls():
+            self.client = store_client(self.uri)
+            self._join(experiment_of(self.client, config, self.uri, parent.root / "tracking"))
 
     def _skipping(self) -> bool:
         # not opened yet, or its store failed in this command (each pipeline run tries the
@@ -52,6 +74,8 @@ class MlflowParentRun(MlflowTracker):
         return self.run_id is None or self.uri in _FAILED_STORES
 
     def _left_open(self) -> str:
+        if not self.run_id:
+            return ""
         return (
             f", and the MLflow run {self.run_id} of {self.parent.kind} {self.root.name} is "
             "taken up again by the next command on that folder that reaches the store"
@@ -77,12 +101,27 @@ class MlflowParentRun(MlflowTracker):
             return None
         if self.run_id is None:
             self.client = client
-            with parent_record(self.root) as kept:
-                entry = self._entry(kept)
-                entry["run_id"] = self._taken_up(entry.get("run_id")) or self._new(experiment_id)
-                entry["holders"] = [h for h in entry["holders"] if _alive(h)] + [_me()]
-                self.run_id = entry["run_id"]
+            self._join(experiment_id)
         return self.run_id
+
+    def _join(self, experiment_id: str) -> None:
+        """Take up the folder's run in this store (or create it) and hold it."""
+        with parent_record(self.root) as kept:
+            entry = self._entry(kept)
+            entry["run_id"] = self._taken_up(entry.get("run_id")) or self._new(experiment_id)
+            entry["holders"] = [h for h in entry["holders"] if _alive(h)] + [_me()]
+            self.run_id = entry["run_id"]
+        self._close_left_running()
+
+    def _close_left_running(self) -> None:
+        """Close as KILLED the child runs an earlier, killed command left RUNNING in run
+        folders no command is running now (mlflow_open_runs): a trial never runs again in its
+        own folder (its retry is a new trial), so the command on that folder which closes
+        them elsewhere never comes, and they showed RUNNING under a FINISHED search."""
+        for listed in sorted(self.root.glob(f"*/*/tracking/{open_runs.FILE}")):
+            folder = listed.parent.parent
+            if not _in_use(folder):
+                open_runs.close_left_running(self.client, folder, self.uri)
 
     def _taken_up(self, run_id: str | None) -> str | None:
         """The earlier command's run, RUNNING again; None when it is gone from the store."""

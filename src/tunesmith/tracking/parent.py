@@ -15,7 +15,14 @@ from pathlib import Path
 
 from tunesmith.artifacts.files import read_json_object, write_json
 from tunesmith.config.tracking import TrackingConfig
-from tunesmith.tracking.base import ACTIVE_PARENT, GROUP_FIELD, TRACKERS, Parent, new_group
+from tunesmith.tracking.base import (
+    ACTIVE_PARENT,
+    GROUP_FIELD,
+    TRACKERS,
+    Parent,
+    new_group,
+    preflight,
+)
 
 FILE = "parent.json"  # in <root>/tracking/: the parent's tracker group and MLflow runs
 
@@ -51,6 +58,7 @@ def nested_runs(config: TrackingConfig, root: Path, kind: str, params: dict, tag
     if not config.backends or not is_writer():
         yield Parent(root, kind, "")  # nothing recorded: its figures go nowhere
         return
+    preflight(config, root)  # a store that cannot work: one line before anything, as `run`
     parent = Parent(root, kind, _parent_group(root), params, tags)
     status = "FAILED"
     with contextlib.ExitStack() as closing:

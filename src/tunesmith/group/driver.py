@@ -188,11 +188,25 @@ def run_group(recipe: Recipe, out: Path, on_member=None, on_step=None) -> dict:
     check_listed(recipe)  # the recipe alone tells: refused before the folder is touched
     with group_lock(out):
         preflight_members(recipe, group_members(recipe, out))
-        with combined_cleared(out):
+        with combined_cleared(out), _tracked(recipe, out) as parent:
             trained = train_members(recipe, out, on_member)
+            parent.failed = bool(trained.failed)  # the command exits non-zero for them
             if not trained.succeeded:
                 return {"members": [], "failed_members": trained.failed}
-            return _compare(recipe, trained, out, on_step)
+            comparison = _compare(recipe, trained, out, on_step)
+            for name in ("compare.json", "report.html"):  # the group's outcome, beside it
+                parent.log_artifact(out / name)
+            return comparison
+
+
+def _tracked(recipe: Recipe, out: Path):
+    """The group as one run in the trackers, its members' stage runs nested under it
+    (tracking/parent.py): params the group section, tags the recipe's name."""
+    from tunesmith.tracking.parent import nested_runs
+
+    params = {"group": recipe.group.model_dump(mode="json")}
+    tags = {"tunesmith.recipe": recipe.name}
+    return nested_runs(recipe.tracking, out, "group", params, tags)
 
 
 @contextlib.contextmanager

@@ -9,13 +9,41 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from tunesmith.config.tracking import TrackingConfig
 from tunesmith.errors import UserError
 from tunesmith.registry import Registry
+
+
+@dataclass
+class Parent:
+    """A search (`tunesmith tune`) or a run group (`tunesmith group`) as one thing in the
+    trackers: the run folders inside `root` record their stage runs under it (parent.py)."""
+
+    root: Path  # the search or group folder
+    kind: str  # "search" or "group"
+    group: str  # its tracker group, kept in <root>/tracking/parent.json
+    params: dict = field(default_factory=dict)  # its own settings (a search's space), flattened
+    tags: dict = field(default_factory=dict)  # e.g. {"tunesmith.study": name}
+    opened: dict = field(default_factory=dict)  # backend name -> its parent run (open_parent)
+    failed: bool = False  # its runs end FAILED though the driver returned (a member failed)
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None) -> None:
+        for opened in self.opened.values():
+            opened.log_metrics(metrics, step)
+
+    def log_artifact(self, path: Path) -> None:
+        for opened in self.opened.values():
+            opened.log_artifact(path)
+
+    def relative(self, root: Path) -> str:
+        """A run folder inside it by its path from it (`trials/trial-0003`), else its name."""
+        inside = root.resolve().is_relative_to(self.root.resolve())
+        return root.resolve().relative_to(self.root.resolve()).as_posix() if inside else root.name
 
 
 @dataclass(frozen=True)
@@ -26,21 +54,34 @@ class StageRun:
     stage: str
     params: dict  # the resolved recipe, flattened ("training.learning_rate": 2e-4)
     group_id: str = ""  # the run folder's `tracking_group`; "" (a lone tracker) its name
+    parent: Parent | None = None  # the search or group the run folder belongs to
 
     @property
     def group(self) -> str:
         """What tells this run folder's tracker runs from every other's (W&B group, MLflow
-        tag, TensorBoard folder in a shared log_dir)."""
+        tag, TensorBoard folder in a shared log_dir); a search's or group's run folders share
+        the parent's, so it shows as one thing."""
+        if self.parent is not None:
+            return self.parent.group
         return self.group_id or self.root.name
 
     @property
     def folder(self) -> Path:
         """The trackers' own files (stores, event files, offline runs) live here."""
-        return self.root / "tracking"
+        return self.home / "tracking"
+
+    @property
+    def home(self) -> Path:
+        """The folder whose default stores it records into: the parent's (one MLflow store,
+        one TensorBoard folder for a whole search), else the run folder."""
+        return self.parent.root if self.parent is not None else self.root
 
     @property
     def run_name(self) -> str:
-        return f"{self.root.name}/{self.stage}"
+        """`exp1/train`; in a search or group, the run folder's path in it
+        (`trials/trial-0003/train`)."""
+        folder = self.parent.relative(self.root) if self.parent else self.root.name
+        return f"{folder}/{self.stage}"
 
 
 class Tracker(Protocol):
@@ -73,9 +114,23 @@ class Backend:
     # before a command's first stage: close what an earlier attempt on the run folder left
     # open in the backend (a run it could not end); warns rather than raises
     close_left_open: Callable[[TrackingConfig, Path], None] | None = None
+    # a search's or group's own run, which its run folders' stage runs nest under (a Parent
+    # tracker: log_metrics, log_artifact, close(status)); None: the backend has no such run
+    open_parent: Callable[[TrackingConfig, Parent], object] | None = None
 
 
 TRACKERS: Registry[Backend] = Registry("tracker")
+
+# the search or group whose run folders the pipeline runs now (tracking/parent.py sets it)
+ACTIVE_PARENT: ContextVar[Parent | None] = ContextVar("tunesmith_parent", default=None)
+
+
+def home(root: Path) -> Path:
+    """Where the run folder `root` keeps its default stores (`StageRun.home`): the active
+    search's or group's folder, else `root` itself; what pre-flight checks and what the
+    next command's clean-up reaches."""
+    parent = ACTIVE_PARENT.get()
+    return parent.root if parent is not None else root
 
 
 def preflight(config: TrackingConfig, root: Path) -> None:
@@ -102,11 +157,16 @@ def tracking_group(run_dir) -> str:
     kept = run_dir.read_manifest().get(GROUP_FIELD)
     if isinstance(kept, str) and kept:
         return kept
-    import secrets
-
-    made = f"{run_dir.root.name[:GROUP_NAME_MAX]}-{secrets.token_hex(4)}"
+    made = new_group(run_dir.root.name)
     run_dir.set_field(GROUP_FIELD, made)
     return made
+
+
+def new_group(name: str) -> str:
+    """A new tracker group for the folder named `name` (`tracking_group`)."""
+    import secrets
+
+    return f"{name[:GROUP_NAME_MAX]}-{secrets.token_hex(4)}"
 
 
 def close_left_open(config: TrackingConfig, root: Path) -> None:

@@ -1,4 +1,6 @@
-"""MLflow: one MLflow run per stage run, in a SQLite store inside the run folder by default."""
+"""MLflow: one MLflow run per stage run, in a SQLite store inside the run folder by default
+(inside the search's or group's folder for its run folders, nested under its own run:
+mlflow_parent.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from urllib.parse import urlparse
 from tunesmith.config.tracking import TrackingConfig
 from tunesmith.errors import UserError, masked_url, one_line
 from tunesmith.tracking import mlflow_open_runs as open_runs
-from tunesmith.tracking.base import TRACKERS, Backend, StageRun, replay
+from tunesmith.tracking.base import TRACKERS, Backend, StageRun, home, replay
 from tunesmith.tracking.checks import TIMEOUT_SECONDS, reachable, writable
 
 PARAMS_PER_BATCH = 100  # MLflow's log_batch limit
@@ -72,6 +74,9 @@ def bounded_http_retries():
                     getattr(environment_variables, _ours.pop()).unset()
 
 
+MLFLOW_PARENT_RUN_ID = "mlflow.parentRunId"  # mlflow.utils.mlflow_tags' name for it
+
+
 def tracking_uri(config: TrackingConfig, root: Path) -> str:
     return config.mlflow.tracking_uri or f"sqlite:///{root.resolve() / 'tracking' / 'mlflow.db'}"
 
@@ -88,7 +93,7 @@ def mlflow_name(key: str) -> str:
 
 
 def _check(config: TrackingConfig, root: Path) -> None:
-    uri = tracking_uri(config, root)
+    uri = tracking_uri(config, home(root))
     scheme = urlparse(uri).scheme
     if scheme in ("http", "https"):
         reachable(uri, KEY)
@@ -255,19 +260,20 @@ def _local_store_folder(uri: str) -> Path | None:
     return None
 
 
-def _artefact_root(uri: str, run: StageRun, experiment: str) -> str | None:
+def _artefact_root(uri: str, folder: Path, experiment: str) -> str | None:
     """Where a new experiment keeps its runs' artefacts. A local store: MLflow's proxied
     location, mlflow-artifacts:/<experiment>, its files in mlartifacts/ beside the store. The
     store holds no path then, so the folder can be moved or copied (rsync off the training
     box) and `mlflow server` started beside the store serves them: an absolute file:// root
     broke every artefact link of a moved run folder. Beside the store, not in the first run
     folder to file into it (run folders sharing it lost their artefacts with that one). A
-    server (None) keeps them itself; another database has no folder, so the run folder's."""
+    server (None) keeps them itself; another database has no folder, so `folder` (the
+    trackers' folder of the run folder, or of its search or group)."""
     if _local_store_folder(uri) is not None:
         return f"{PROXIED}:/{_NOT_IN_FOLDER_NAMES.sub('_', experiment)}"
     if urlparse(uri).scheme in ("http", "https"):
         return None
-    return (run.folder / ARTEFACTS_FOLDER).resolve().as_uri()
+    return (folder / ARTEFACTS_FOLDER).resolve().as_uri()
 
 
 # an experiment's name as one folder name, never '.' or '..' (run ids keep runs apart in a
@@ -308,7 +314,7 @@ _FAILED_STORES: set[str] = set()
 def close_left_running(config: TrackingConfig, root: Path) -> None:
     """Before a command's first stage: the runs an earlier attempt on `root` left RUNNING in
     the store are closed as KILLED (mlflow_open_runs), even when every stage is then skipped."""
-    uri = tracking_uri(config, root)
+    uri = tracking_uri(config, home(root))
     _FAILED_STORES.discard(uri)
     if not open_runs.listed(root):
         return
@@ -319,9 +325,28 @@ def close_left_running(config: TrackingConfig, root: Path) -> None:
         open_runs.close_left_running(MlflowClient(tracking_uri=uri), root, uri)
 
 
+def store_client(uri: str):
+    """An MlflowClient of the store at `uri` (a SQLite file's folder made first)."""
+    from mlflow.tracking import MlflowClient
+
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return MlflowClient(tracking_uri=uri)
+
+
+def experiment_of(client, config: TrackingConfig, uri: str, folder: Path) -> str:
+    """The id of the recipe's experiment in the store, created if need be (artefacts as
+    `_artefact_root` says; `folder`: the trackers' folder, for a store without one)."""
+    experiment = client.get_experiment_by_name(config.mlflow.experiment)
+    if experiment is not None:
+        return experiment.experiment_id
+    root = _artefact_root(uri, folder, config.mlflow.experiment)
+    return client.create_experiment(config.mlflow.experiment, artifact_location=root)
+
+
 class MlflowTracker:
     def __init__(self, config: TrackingConfig, run: StageRun) -> None:
-        self.uri = tracking_uri(config, run.root)
+        self.uri = tracking_uri(config, run.home)
         self.root = run.root
         self.failed_call = False
         self.run_id: str | None = None
@@ -339,35 +364,35 @@ class MlflowTracker:
     def _failed(self, line: str) -> None:
         self.failed_call = True
         _FAILED_STORES.add(self.uri)
-        left = (
+        warn(f"{line}; this command goes on without MLflow{self._left_open()}")
+
+    def _left_open(self) -> str:
+        """What the warning of a failed store says becomes of the run opened."""
+        if not self.run_id:
+            return ""
+        return (
             f", and the MLflow run {self.run_id} it opened is closed as KILLED by the next "
             "command on this run folder that reaches the store"
-            if self.run_id
-            else ""
         )
-        warn(f"{line}; this command goes on without MLflow{left}")
+
+    def _skipping(self) -> bool:
+        """No call to the store: it failed in this command (its warning said so)."""
+        return self.failed_call
 
     def _open(self, config: TrackingConfig, run: StageRun) -> None:
-        from mlflow.tracking import MlflowClient
-
         uri = self.uri
-        if uri.startswith("sqlite:///"):
-            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.client = MlflowClient(tracking_uri=uri)
-        experiment = self.client.get_experiment_by_name(config.mlflow.experiment)
-        if experiment is None:
-            experiment_id = self.client.create_experiment(
-                config.mlflow.experiment,
-                artifact_location=_artefact_root(uri, run, config.mlflow.experiment),
-            )
-        else:
-            experiment_id = experiment.experiment_id
+        self.client = store_client(uri)
+        experiment_id = experiment_of(self.client, config, uri, run.folder)
         open_runs.close_left_running(self.client, run.root, uri)
         tags = {
             "tunesmith.run_folder": run.root.name,
             "tunesmith.group": run.group,
             "tunesmith.stage": run.stage,
         }
+        parent = run.parent.opened.get("mlflow") if run.parent else None
+        parent_id = parent.nest(self.client, config, experiment_id) if parent else None
+        if parent_id:  # what MLflow's UI nests runs by (mlflow.start_run(nested=True) sets it)
+            tags[MLFLOW_PARENT_RUN_ID] = parent_id
         created = self.client.create_run(experiment_id, run_name=run.run_name, tags=tags)
         self.run_id = created.info.run_id
         open_runs.remember(run.root, uri, self.run_id, run.stage)
@@ -386,12 +411,12 @@ class MlflowTracker:
 
         now = int(time.time() * 1000)
         rows = [Metric(mlflow_name(k), v, now, step or 0) for k, v in metrics.items()]
-        if rows and not self.failed_call:
+        if rows and not self._skipping():
             with self._calls():
                 self.client.log_batch(self.run_id, metrics=rows)
 
     def log_artifact(self, path: Path) -> None:
-        if self.failed_call:
+        if self._skipping():
             return
         with self._calls():
             repository = self._artefacts()
@@ -426,4 +451,13 @@ class MlflowTracker:
             open_runs.forget(self.root, self.run_id)
 
 
-TRACKERS.register("mlflow", Backend("mlflow", "mlflow", _check, MlflowTracker, close_left_running))
+def _open_parent(config: TrackingConfig, parent):
+    from tunesmith.tracking.mlflow_parent import MlflowParentRun
+
+    return MlflowParentRun(config, parent)
+
+
+TRACKERS.register(
+    "mlflow",
+    Backend("mlflow", "mlflow", _check, MlflowTracker, close_left_running, _open_parent),
+)

@@ -12,7 +12,13 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from tunesmith.artifacts.rank import is_writer
-from tunesmith.tracking.base import TRACKERS, StageRun, flatten, tracking_group
+from tunesmith.tracking.base import (
+    ACTIVE_PARENT,
+    TRACKERS,
+    StageRun,
+    flatten,
+    tracking_group,
+)
 from tunesmith.tracking.fanout import FanOutTracker
 from tunesmith.tracking.jsonl import JsonlTracker
 
@@ -54,8 +60,9 @@ def observe_stage(recipe, run_dir, stage: str):
         return
     config = recipe.tracking
     params = flatten(recipe.model_dump(mode="json"))
-    group = tracking_group(run_dir) if config.backends else ""
-    run = StageRun(run_dir.root, stage, params, group)
+    parent = ACTIVE_PARENT.get()  # a search's or group's run folder: its runs nest there
+    group = tracking_group(run_dir) if config.backends and parent is None else ""
+    run = StageRun(run_dir.root, stage, params, group, parent)
     failed = True
     # Every tracker run opened is closed, even when another fails to open or to close (a
     # TensorBoard writer not closed loses its last events).

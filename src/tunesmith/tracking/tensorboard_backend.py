@@ -1,4 +1,5 @@
-"""TensorBoard: one log folder per stage, <run>/tracking/tensorboard/<stage> by default."""
+"""TensorBoard: one log folder per stage, <run>/tracking/tensorboard/<stage> by default (a
+search's or group's run folders: under the parent folder's, see `_stage_folder`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from pathlib import Path
 
 from tunesmith.config.tracking import TrackingConfig
-from tunesmith.tracking.base import TRACKERS, Backend, StageRun, replay
+from tunesmith.tracking.base import TRACKERS, Backend, StageRun, home, replay
 from tunesmith.tracking.checks import writable
 
 
@@ -22,13 +23,18 @@ def _stage_folder(config: TrackingConfig, run: StageRun) -> Path:
     share (`tensorboard --logdir` on it compares them), <log_dir>/<run folder group>/<stage>:
     the run folders' stages shared one folder, so each attempt's purge marker hid the other
     run folders' curves (and, before it, their curves zigzagged in one series); by the folder's
-    name alone, two projects' runs/exp1 still did."""
+    name alone, two projects' runs/exp1 still did. A search's or group's run folder writes
+    under its parent's folder instead, by its path there (<search>/tracking/tensorboard/
+    trials/trial-0003/train), so one --logdir shows the whole search."""
     shared = config.tensorboard.log_dir is not None
-    return log_dir(config, run.root) / (run.group if shared else "") / run.stage
+    folder = log_dir(config, run.home) / (run.group if shared else "")
+    if run.parent is not None:
+        folder = folder / run.parent.relative(run.root)
+    return folder / run.stage
 
 
 def _check(config: TrackingConfig, root: Path) -> None:
-    writable(log_dir(config, root), "tracking.tensorboard.log_dir")
+    writable(log_dir(config, home(root)), "tracking.tensorboard.log_dir")
 
 
 # an event file's name: events.out.tfevents.<second created>.<host>.<pid>.<counter>

@@ -1,5 +1,6 @@
-"""Weights & Biases: one W&B run per stage run, grouped by run folder (`StageRun.group`);
-offline by default."""
+"""Weights & Biases: one W&B run per stage run, grouped by run folder (`StageRun.group`: a
+search's or group's run folders share its group, and write into its folder); offline by
+default."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from tunesmith.config.tracking import TrackingConfig
-from tunesmith.tracking.base import TRACKERS, Backend, StageRun, replay
+from tunesmith.tracking.base import TRACKERS, Backend, StageRun, home, replay
 from tunesmith.tracking.checks import reachable, writable
 
 DEFAULT_SERVER = "https://api.wandb.ai"
@@ -19,7 +20,7 @@ def _check(config: TrackingConfig, root: Path) -> None:
     if config.wandb.mode == "online":
         server = os.environ.get("WANDB_BASE_URL", DEFAULT_SERVER)
         reachable(server, "tracking.wandb.mode: online, but the W&B server")
-    writable(root / "tracking", "tracking.wandb")
+    writable(home(root) / "tracking", "tracking.wandb")
 
 
 class WandbTracker:

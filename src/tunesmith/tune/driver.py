@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import re
 import time
@@ -90,10 +91,7 @@ def _main_lock(options: TuneOptions):
 
 def _search(recipe, options, search, space, budget, timeout, objective) -> dict:
     import optuna
-    from optuna.study import MaxTrialsCallback
 
-    from tunesmith.tune.progress import finished_count
-    from tunesmith.tune.shared_data import curated
     from tunesmith.tune.storage import open_storage
     from tunesmith.tune.study import (
         claim_folder,
@@ -101,9 +99,7 @@ def _search(recipe, options, search, space, budget, timeout, objective) -> dict:
         fingerprint,
         open_study,
         requeue_interrupted_trials,
-        wait_for_other_workers,
     )
-    from tunesmith.tune.trial import TrialContext, run_trial
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(options.storage or search.storage, options.hpo_dir)
@@ -113,6 +109,48 @@ def _search(recipe, options, search, space, budget, timeout, objective) -> dict:
     claim_folder(options.hpo_dir, study)
     fail_dead_local_trials(study)
     requeue_interrupted_trials(study)
+    with _tracked(recipe, options.hpo_dir, study, space) as parent:
+        return _trials_and_result(recipe, options, study, space, budget, timeout, parent)
+
+
+def _tracked(recipe: Recipe, hpo_dir: Path, study, space: dict):
+    """The search as one run in the trackers, its trials' (and final runs') stage runs nested
+    under it (tracking/parent.py): params the space and objective, tags the study."""
+    from tunesmith.tracking.parent import nested_runs
+
+    search = recipe.search or SearchConfig()
+    params = {  # each key's distribution as one param: {"type": "float", "low": 0.001, ...}
+        f"search.space.{key}": json.dumps(dist.model_dump(mode="json", exclude_none=True))
+        for key, dist in space.items()
+    } | {
+        "search.objective": search.objective,
+        "search.direction": study.direction.name.lower(),
+    }
+    if search.objective == "val_metric":
+        params["search.metric"] = metric_name(recipe)
+    tags = {"tunesmith.study": study.study_name}
+    return nested_runs(recipe.tracking, hpo_dir, "search", params, tags)
+
+
+def _log_trial(parent, study, trial) -> None:
+    """Optuna callback: a complete trial's objective, and the study's best so far, as the
+    search run's series by trial number."""
+    if trial.value is None or trial.state.name != "COMPLETE":
+        return
+    figures = {"search/objective": trial.value, "search/best": study.best_value}
+    parent.log_metrics(figures, trial.number)
+
+
+def _trials_and_result(recipe, options, study, space, budget, timeout, parent) -> dict:
+    import optuna
+    from optuna.study import MaxTrialsCallback
+
+    from tunesmith.tune.progress import finished_count
+    from tunesmith.tune.shared_data import curated
+    from tunesmith.tune.study import fail_dead_local_trials, wait_for_other_workers
+    from tunesmith.tune.trial import TrialContext, run_trial
+
+    search = recipe.search or SearchConfig()
     # once, before any trial (and data errors surface now)
     _require_validation(curated(recipe, options.hpo_dir))
     started = time.perf_counter()
@@ -132,6 +170,7 @@ def _search(recipe, options, search, space, budget, timeout, objective) -> dict:
                         MaxTrialsCallback(budget, states=finished),
                         StopAfterFailures(budget),
                         bar.on_trial,
+                        lambda study, trial: _log_trial(parent, study, trial),
                         # a worker killed meanwhile: its trial retried now, not at a restart
                         lambda study, trial: fail_dead_local_trials(study),
                     ],
@@ -141,7 +180,15 @@ def _search(recipe, options, search, space, budget, timeout, objective) -> dict:
     if not options.worker:  # the result names every trial: those still running elsewhere too
         wait_for_other_workers(study, on_wait=_waiting_line(options.show_progress))
     check_some_trial_completed(study)
-    return _result(recipe, study, options, time.perf_counter() - started)
+    summary = _result(recipe, study, options, time.perf_counter() - started)
+    written = [options.hpo_dir / name for name in RESULT_FILES if not options.worker]
+    for path in written:  # the search's outcome, beside its figures
+        if path.is_file():
+            parent.log_artifact(path)
+    return summary
+
+
+RESULT_FILES = ("best.yaml", "summary.json", "report.html")
 
 
 class SearchFailed(UserError):

@@ -20,7 +20,9 @@ class MlflowSettings(Section):
     tracking_uri: str | None = Field(
         None,
         description="MLflow tracking URI (sqlite:///path.db, file:, http(s)://server). Default: "
-        "a SQLite store in the run folder, sqlite:///<run>/tracking/mlflow.db.",
+        "a SQLite store in the run folder, sqlite:///<run>/tracking/mlflow.db; for a search's "
+        "trials or a group's members, one store in the search or group folder, their runs "
+        "nested under its own run.",
     )
     experiment: str = Field("tunesmith", description="MLflow experiment the runs are filed in.")
 
@@ -30,8 +32,9 @@ class WandbSettings(Section):
     entity: str | None = Field(None, description="W&B entity (team or user); default: yours.")
     mode: Literal["offline", "online"] = Field(
         "offline",
-        description="offline: write W&B run files into <run>/tracking/wandb (no network; "
-        "`wandb sync` uploads them later); online: log to the W&B server (needs a login).",
+        description="offline: write W&B run files into <run>/tracking/wandb (a search's or "
+        "group's: <folder>/tracking/wandb; no network; `wandb sync` uploads them later); "
+        "online: log to the W&B server (needs a login).",
     )
 
 
@@ -39,9 +42,11 @@ class TensorboardSettings(Section):
     log_dir: str | None = Field(
         None,
         description="TensorBoard log folder; default <run>/tracking/tensorboard (one "
-        "sub-folder per stage). A folder given here may be shared by run folders: each "
-        "writes into <log_dir>/<group>/<stage>, its group being its name and 8 random hex "
-        "digits (manifest.json's tracking_group).",
+        "sub-folder per stage; a search's or group's run folders write under the search or "
+        "group folder's, by their path there: trials/trial-0003/train). A folder given here "
+        "may be shared by run folders: each writes into <log_dir>/<group>/<stage>, its group "
+        "being its name and 8 random hex digits (manifest.json's tracking_group; a search's "
+        "or group's run folders share its group).",
     )
 
 

@@ -21,8 +21,8 @@ class Stop(KeyboardInterrupt):
 
 def _in_process(stop_at: int | None = None, asked: list | None = None):
     """A transport running the rounds in this process with the real clients (what Flower's
-    simulation does, without Ray), stopped at federation round `stop_at`; `asked` gets the
-    federation round of every round it runs."""
+    simulation does, without Ray), stopped in federation round `stop_at` once its clients
+    trained; `asked` gets the federation round of every round it runs."""
 
     def transport(recipe, run_dir, strategy) -> None:
         from flwr.server.client_manager import SimpleClientManager
@@ -40,11 +40,11 @@ def _in_process(stop_at: int | None = None, asked: list | None = None):
             if not pairs:
                 break
             federation_round = int(pairs[0][1].config["round"])
-            if federation_round == stop_at:
-                raise Stop
             if asked is not None:
                 asked.append(federation_round)
             results = [(proxy, clients[proxy.cid].fit(ins)) for proxy, ins in pairs]
+            if federation_round == stop_at:  # the clients trained, the server did not hear back
+                raise Stop
             parameters, _ = strategy.aggregate_fit(server_round, results, [])
 
     return transport
@@ -97,11 +97,15 @@ def test_a_stopped_federation_goes_on_from_its_last_round_to_the_same_adapter(
     report = json.loads((run_dir.train / "federated.json").read_text())
     expected = json.loads((unbroken.train / "federated.json").read_text())
     assert [r["round"] for r in report["rounds"]] == [1, 2, 3]
-    assert [r["val_ppl"] for r in report["rounds"]] == pytest.approx(
-        [r["val_ppl"] for r in expected["rounds"]], rel=1e-5
-    )
+    for key in ("val_ppl", "train_loss"):  # round 3's clients trained twice: counted once
+        assert [r[key] for r in report["rounds"]] == pytest.approx(
+            [r[key] for r in expected["rounds"]], rel=1e-5
+        )
     steps = [json.loads(line)["step"] for line in (run_dir.train / "metrics.jsonl").open()]
     assert steps == [2, 4, 6]  # one row per round, none twice
+    for client in (run_dir.train / "clients").iterdir():  # round 3 trained again, logged once
+        logged = (client / "round_3" / "metrics.jsonl").read_text().splitlines()
+        assert [json.loads(line)["step"] for line in logged] == [1, 2]
     summary = json.loads((run_dir.train / "summary.json").read_text())
     assert summary["resumed"] is True and summary["rounds"] == 3
     assert not (run_dir.train / "checkpoints").exists() or not any(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from tunesmith.artifacts.files import remove
 from tunesmith.federated.partition import client_label, partition
 
 _MODELS: dict = {}  # one LocalModel per process (a simulation worker serves several clients)
@@ -84,6 +85,7 @@ def make_client(recipe, run_dir, index: int):
                 return parameters, len(items), {**metrics, "sampled": 0, "loss": 0.0}
             round_ = int(config["round"])
             out = Path(run_dir.train) / "clients" / client_label(index) / f"round_{round_}"
+            remove(out)  # what a stopped attempt's round left (resume.py): logged again now
             seed = recipe.training.seed + 1000 * round_ + index
             done = (round_ - 1) * fed.local_steps  # its schedule goes on over the rounds
             result = local.train(wire.state(parameters), plan, fed.local_steps, out, seed, done)

@@ -22,6 +22,14 @@ def _num(value: float | None) -> str:
     return f"{value:.4g}" if abs(value) < 1000 else f"{value:.1f}"
 
 
+def _signed(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.4g}"
+
+
+def _p(value: float | None, digits: str) -> str:
+    return "–" if value is None else f"{value:.{digits}}"
+
+
 def _interval(low: float, high: float) -> str:
     return f"[{_num(low)}, {_num(high)}]"
 
@@ -64,8 +72,9 @@ def rows_table(compare: dict) -> Table:
             else "–"
             for v in rows.values()
         ]
-        delta = f"{pair['delta']:+.4g} {_interval(pair['ci_low'], pair['ci_high'])}"
-        p = f"{pair['p_value']:.2g}"
+        # null: a figure that could not be computed (a diverged model's NaN perplexity)
+        delta = f"{_signed(pair['delta'])} {_interval(pair['ci_low'], pair['ci_high'])}"
+        p = _p(pair["p_value"], "2g")
         table.add_row(metric_name(name, pair), *cells, delta, p, short_verdict(pair))
     labels = "; ".join(f"{name} = {info['label']}" for name, info in rows.items())
     table.caption = "\n".join([labels, *cautions(compare.get("metrics", {}))])
@@ -94,8 +103,8 @@ def pairs_table(title: str, metrics: dict, a: str, b: str) -> Table:
             metric_name(name, pair),
             _num(pair["a"]),
             _num(pair["b"]),
-            f"{pair['delta']:+.4g} {_interval(pair['ci_low'], pair['ci_high'])}",
-            f"{pair['p_value']:.3g} ({pair['test']})",
+            f"{_signed(pair['delta'])} {_interval(pair['ci_low'], pair['ci_high'])}",
+            f"{_p(pair['p_value'], '3g')} ({pair['test']})",
             short_verdict(pair),
         )
     table.caption = "\n".join(cautions(metrics)) or None

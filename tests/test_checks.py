@@ -201,7 +201,7 @@ def test_report_escapes_attributed_tokens():
 
 def test_report_shows_explain_results_a_diverged_model_could_not_compute(tmp_path):
     """A diverged model's attributions and attention are NaN, written as null: the report
-    stage failed with a TypeError traceback (abs(None)). Uncoloured now, titled so."""
+    stage failed with a TypeError traceback (abs(None)). Uncoloured now, its title a dash."""
     from tunesmith.artifacts import write_json
     from tunesmith.report.checks import checks_context
     from tunesmith.report.html import environment
@@ -214,7 +214,7 @@ def test_report_shows_explain_results_a_diverged_model_could_not_compute(tmp_pat
     write_json(checks / "explain.json", {**explain, "examples": [example]})
     context = checks_context(tmp_path)
     page = environment().get_template("checks.html.j2").render(**context)
-    assert 'style="background:rgba(220,60,40,0.00)" title="not computed">a<' in page
+    assert 'style="background:rgba(220,60,40,0.00)" title="–">a<' in page
     assert 'title="0.3000">b<' in page
     assert 'fill="rgb(255,255,255)"><title>head 0 → a: 0.000</title>' in context["attention_svg"]
 

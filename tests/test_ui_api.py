@@ -227,6 +227,29 @@ def test_a_json_body_that_cannot_be_read_is_a_4xx_with_one_message(client, runs,
 
 
 @pytest.mark.parametrize(
+    "url, raw",
+    [
+        (
+            "/api/runs/demo-1/human/s1/ratings",
+            b'{"rater": "ann", "item": "ex3", "verdict": "A", "reason": "x\\udc80"}',
+        ),
+        ("/api/runs/demo-1/generate", b'{"prompt": "x\\udc80", "system": "base"}'),
+    ],
+)
+def test_a_json_string_that_is_no_text_is_a_400(client, runs, url, raw):
+    """A \\udc80 escape is valid JSON but half of a UTF-16 pair, which no UTF-8 text holds:
+    a rating with it was a 500 (its line could not be encoded) and a prompt an error event
+    from the tokenizer after a 200."""
+    Session.create(runs / "demo-1", "s1")
+    headers = {"X-Tunesmith-Token": TOKEN, "Content-Type": "application/json"}
+    response = client.post(url, content=raw, headers=headers)
+    assert response.status_code == 400, response.text
+    message = "request body: \\udc80 is half of a UTF-16 surrogate pair, not a character"
+    assert response.json()["error"] == message
+    assert Session(runs / "demo-1", "s1").ratings() == []
+
+
+@pytest.mark.parametrize(
     "field, message",
     [
         ({"max_new_tokens": 1e400}, "max_new_tokens: input should be a valid integer"),  # inf

@@ -178,12 +178,13 @@ def test_qwen3_few_shot_and_earlier_turns(qwen3):
     assert supervised(qwen3, chat) == ["hello there<|im_end|>\n", "see you<|im_end|>\n"]
 
 
-@pytest.mark.parametrize("family", ["chatml", "gemma", "plain"])
+@pytest.mark.parametrize("family", ["chatml", "gemma", "plain", "qwen3"])
 def test_the_cards_python_example_builds_the_prompt_training_used(tmp_path, tiny_model_dir, family):
     """On an exported folder without a chat template (GPT-2-like), the card's snippet called
     apply_chat_template, which fails there, and the card spoke of a chat template; with
-    Gemma's, its system message made the template raise. The snippet run against the folder's
-    tokenizer now gives exactly the prompt ids training and evaluation used."""
+    Gemma's, its system message made the template raise; with Qwen3's, it left out the empty
+    think block enable_thinking=False ends training's prompts with. The snippet run against
+    the folder's tokenizer now gives exactly the prompt ids training and evaluation used."""
     from export_helpers import small_recipe
     from test_export_card import MERGED, RECORD, _with_data
     from transformers import AutoTokenizer
@@ -192,8 +193,8 @@ def test_the_cards_python_example_builds_the_prompt_training_used(tmp_path, tiny
     from tunesmith.export.prompt_card import prompt_example
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    if family == "gemma":
-        tokenizer = family_tokenizer(tiny_model_dir, "gemma")
+    if family in ("gemma", "qwen3"):
+        tokenizer = family_tokenizer(tiny_model_dir, family)
     if family == "plain":
         tokenizer.chat_template = None
     folder = tmp_path / "exported"
@@ -216,6 +217,7 @@ def test_the_cards_python_example_builds_the_prompt_training_used(tmp_path, tiny
     assert ("apply_chat_template" in code) == (family != "plain")
     assert ("no chat template" in card) == (family == "plain")
     assert ("refuses a system message" in card) == (family == "gemma")
+    assert ("enable_thinking=False" in code) == (family == "qwen3")
 
 
 def test_validate_says_when_prompts_are_plain_text(tiny_recipe, tiny_model_dir, tmp_path):

@@ -199,6 +199,26 @@ def test_report_escapes_attributed_tokens():
     assert "background:rgba(220,60,40,1.00)" in page and "background:rgba(40,90,220,1.00)" in page
 
 
+def test_report_shows_explain_results_a_diverged_model_could_not_compute(tmp_path):
+    """A diverged model's attributions and attention are NaN, written as null: the report
+    stage failed with a TypeError traceback (abs(None)). Uncoloured now, its title a dash."""
+    from tunesmith.artifacts import write_json
+    from tunesmith.report.checks import checks_context
+    from tunesmith.report.html import environment
+
+    checks = tmp_path / "checks"
+    write_json(checks / "summary.json", {"checks": [{"name": "explain", "status": "ran"}]})
+    attention = {"layer": 1, "tokens": ["a", "b"], "heads": [[None, None], [0.5, 0.5]]}
+    example = {"id": "x", "target": "t", "tokens": ["a", "b"], "attributions": [None, 0.3]}
+    explain = {"model": "tuned", "method": "m", "seconds": 1, "attention": attention}
+    write_json(checks / "explain.json", {**explain, "examples": [example]})
+    context = checks_context(tmp_path)
+    page = environment().get_template("checks.html.j2").render(**context)
+    assert 'style="background:rgba(220,60,40,0.00)" title="–">a<' in page
+    assert 'title="0.3000">b<' in page
+    assert 'fill="rgb(255,255,255)"><title>head 0 → a: 0.000</title>' in context["attention_svg"]
+
+
 def test_k_larger_than_the_test_set_exits_2_and_keeps_earlier_results(classified, tmp_path):
     import shutil
 

@@ -32,3 +32,20 @@ def test_the_rows_table_names_a_macro_interval_over_a_thin_class():
 def test_the_pairs_table_names_it_too():
     text = _text(pairs_table("B vs A", {"f1": {**PAIR, "caution": CAUTION}}, "A", "B"))
     assert f"f1 intervals: {CAUTION}" in text
+
+
+def test_tables_show_a_figure_that_could_not_be_computed_as_a_dash():
+    """compare.json holds null for a diverged model's NaN perplexity: the headline table of
+    `tunesmith run` / `evaluate` failed with a TypeError traceback after the report was made."""
+    missing = {**PAIR, "delta": None, "ci_low": None, "ci_high": None, "p_value": None}
+    rows = {"base": {"label": "base", "metrics": {"perplexity": _metric(900.0)}}}
+    rows["tuned"] = {"label": "tuned", "metrics": {"perplexity": missing | {"value": None}}}
+    compare = {"sample_size": 20, "rows": rows, "metrics": {"perplexity": missing}}
+    line = next(li for li in _text(rows_table(compare)).splitlines() if "perplexity" in li)
+    assert "– [–, –] │     – [–, –] │ – │" in line
+    line = next(
+        li
+        for li in _text(pairs_table("B vs A", {"ppl": missing}, "A", "B")).splitlines()
+        if "ppl" in li
+    )
+    assert "– [–, –] │ – (paired bootstrap) │" in line

@@ -99,6 +99,21 @@ def test_card_says_where_scored_answers_end_and_its_cut_is_tunesmiths(recipe):
             assert scope["answer_of"](text, stop) == cut_at_stop(text, stop).strip()
 
 
+def test_a_gguf_card_passes_the_turn_end_to_generate(recipe):
+    """A GGUF whose EOS is not the turn end (exports.json names the ids evaluation stopped
+    at): the card's generate() stops at them too, with stop strings or without."""
+    from tunesmith.export.card import render_card
+
+    gguf = {**GGUF, "eos_token_id": [0, 2]}
+    card = render_card(recipe, "gguf_f16", gguf, RECORD, COMPARE, None)
+    assert "do_sample=False, eos_token_id=[0, 2])" in card
+    card = render_card(recipe, "gguf_f16", gguf, RECORD, {**COMPARE, "stop": []}, None)
+    assert "## Where a scored answer ends" in card and "eos_token_id=[0, 2])" in card
+    assert "answer = answer_of(text, [])" in card and "stop_strings" not in card
+    card = render_card(recipe, "gguf_f16", GGUF, RECORD, COMPARE, None)
+    assert "do_sample=False)" in card and "eos_token_id" not in card
+
+
 def test_card_without_stop_strings_has_no_answer_end_section(recipe):
     from tunesmith.export.card import render_card
 

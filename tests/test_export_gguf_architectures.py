@@ -190,3 +190,28 @@ def test_the_templates_turn_end_is_llama_cpps_end_of_turn(tmp_path):
             assert fields["tokenizer.ggml.eot_token_id"] == im_end
         else:
             assert "tokenizer.ggml.eot_token_id" not in fields
+
+
+def test_a_gguf_read_by_transformers_is_given_the_turn_end_evaluation_stops_at(tmp_path):
+    """transformers' GGUF loader takes the file's EOS alone (<|endoftext|>), not the turn end
+    (<|im_end|>) llama.cpp reads as EOT: plain generate() on it ran past the answers scored
+    (5 of 10 answers of a tiny run differed). exports.json names the ids for such an
+    artefact, and its card passes them to generate(); a merged folder needs none."""
+    from transformers import AutoTokenizer
+
+    from tunesmith.export.build import missing_stops, stop_at_turn_end
+    from tunesmith.export.gguf_file import gguf_roundtrip, write_gguf
+
+    pattern, ignore_merges, nfc = TOKENIZERS["qwen2"]
+    split_bpe_tokenizer(tmp_path, pattern, ignore_merges, nfc)
+    tokenizer = AutoTokenizer.from_pretrained(str(tmp_path))
+    tokenizer.eos_token = "<|endoftext|>"
+    tokenizer.save_pretrained(tmp_path)
+    model = tiny_causal_lm(tmp_path, "qwen2", tokenizer)
+    stop_at_turn_end(model, tokenizer)
+    write_gguf(model, tmp_path, tmp_path / "m.gguf", "f16", ("run", "tiny"))
+    loaded = gguf_roundtrip(tmp_path / "m.gguf")
+    ends = sorted([tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")])
+    assert loaded.generation_config.eos_token_id == tokenizer.eos_token_id
+    assert missing_stops(model, loaded) == {"eos_token_id": ends}
+    assert missing_stops(model, model) == {}

@@ -280,6 +280,29 @@ def test_tensorboard_names_every_artefact_of_a_stage(tmp_path):
     assert named == {"train/summary.json", "train/adapter"}  # in the run folder, moved or not
 
 
+def test_a_diverged_trainings_metrics_log_is_standard_json(tmp_path):
+    """train/metrics.jsonl was written with json.dumps: a NaN loss or an infinite
+    perplexity was the literal NaN / Infinity, which jq and JavaScript refuse. Null now, read
+    back as NaN by the tracker (a reader averaging the losses gets NaN, not a TypeError)."""
+    import math
+
+    from tunesmith.tracking.session import open_trackers
+
+    tracker = open_trackers(tmp_path / "metrics.jsonl")
+    tracker.log({"step": 1, "loss": 2.5})
+    tracker.log({"step": 2, "loss": math.nan, "val_ppl": math.inf})
+
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    lines = (tmp_path / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line, parse_constant=refuse) for line in lines]
+    assert rows[1] == {"step": 2, "loss": None, "val_ppl": None}
+    back = tracker.records()
+    assert back[0] == {"step": 1, "loss": 2.5}
+    assert math.isnan(back[1]["loss"]) and math.isnan(back[1]["val_ppl"])
+
+
 def test_resumed_training_replays_the_kept_curve_into_new_tracker_runs(tmp_path):
     from tunesmith.tracking.fanout import FanOutTracker
     from tunesmith.tracking.jsonl import JsonlTracker

@@ -62,6 +62,32 @@ def test_run_list_and_progress_show_every_stage_and_the_target_metric(client, ru
     assert progress["stage"] == "checks" and progress["stages"]["checks"] == "running"
 
 
+def test_json_endpoints_answer_standard_json_for_run_files_holding_nan(client, runs):
+    """A diverged training's NaN loss (train/metrics.jsonl) or a compare.json with NaN /
+    Infinity (a folder an older tunesmith wrote) made /api/runs and the polled progress a
+    500: Starlette's JSONResponse refuses non-finite floats. They are null now."""
+    root = runs / "demo-1"
+    lines = ['{"step": 11, "loss": NaN, "total_steps": 20, "seconds": 5.5}']
+    lines.append('{"step": 11, "val_ppl": Infinity}')
+    with open(root / "train" / "metrics.jsonl", "a", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    compare = (root / "eval" / "compare.json").read_text(encoding="utf-8")
+    compare = compare.replace('"p_value": 0.003', '"p_value": NaN').replace("0.21", "-Infinity")
+    (root / "eval" / "compare.json").write_text(compare, encoding="utf-8")
+
+    def standard(text: str):
+        return json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in {text}"))
+
+    listed = client.get("/api/runs")
+    assert listed.status_code == 200
+    row = next(r for r in standard(listed.text)["runs"] if r["name"] == "demo-1")
+    assert row["headline"]["base"] is None and row["headline"]["p_value"] is None
+    progress = client.get("/api/runs/demo-1/progress")
+    assert progress.status_code == 200
+    train = standard(progress.text)["train"]
+    assert train["step"] == 10 and train["loss"] is None and train["val_ppl"] is None
+
+
 def test_state_changes_need_the_token(client):
     form = {"session": "s1", "rater": "ann"}
     refused = client.post("/runs/demo-1/human/sessions", data=form)
@@ -197,6 +223,29 @@ def test_a_json_body_that_cannot_be_read_is_a_4xx_with_one_message(client, runs,
     response = client.post(url, content=raw, headers=headers)
     assert response.status_code == status, response.text
     assert response.json()["error"].startswith(message), response.json()
+    assert Session(runs / "demo-1", "s1").ratings() == []
+
+
+@pytest.mark.parametrize(
+    "url, raw",
+    [
+        (
+            "/api/runs/demo-1/human/s1/ratings",
+            b'{"rater": "ann", "item": "ex3", "verdict": "A", "reason": "x\\udc80"}',
+        ),
+        ("/api/runs/demo-1/generate", b'{"prompt": "x\\udc80", "system": "base"}'),
+    ],
+)
+def test_a_json_string_that_is_no_text_is_a_400(client, runs, url, raw):
+    """A \\udc80 escape is valid JSON but half of a UTF-16 pair, which no UTF-8 text holds:
+    a rating with it was a 500 (its line could not be encoded) and a prompt an error event
+    from the tokenizer after a 200."""
+    Session.create(runs / "demo-1", "s1")
+    headers = {"X-Tunesmith-Token": TOKEN, "Content-Type": "application/json"}
+    response = client.post(url, content=raw, headers=headers)
+    assert response.status_code == 400, response.text
+    message = "request body: \\udc80 is half of a UTF-16 surrogate pair, not a character"
+    assert response.json()["error"] == message
     assert Session(runs / "demo-1", "s1").ratings() == []
 
 

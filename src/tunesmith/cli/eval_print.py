@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from tunesmith.report.templating import format_or_missing
+
 
 def figures():
     """The console for headline figures: stdout (progress and logs go to stderr), so that
@@ -20,6 +22,13 @@ def _num(value: float | None) -> str:
     if value is None:
         return "–"
     return f"{value:.4g}" if abs(value) < 1000 else f"{value:.1f}"
+
+
+def _delta(pair: dict) -> str:
+    """The paired difference and its interval; '–' where compare.json holds null (a figure
+    that could not be computed: a diverged model's NaN perplexity)."""
+    delta = format_or_missing("%+.4g", pair["delta"])
+    return f"{delta} {_interval(pair['ci_low'], pair['ci_high'])}"
 
 
 def _interval(low: float, high: float) -> str:
@@ -64,9 +73,8 @@ def rows_table(compare: dict) -> Table:
             else "–"
             for v in rows.values()
         ]
-        delta = f"{pair['delta']:+.4g} {_interval(pair['ci_low'], pair['ci_high'])}"
-        p = f"{pair['p_value']:.2g}"
-        table.add_row(metric_name(name, pair), *cells, delta, p, short_verdict(pair))
+        p = format_or_missing("%.2g", pair["p_value"])
+        table.add_row(metric_name(name, pair), *cells, _delta(pair), p, short_verdict(pair))
     labels = "; ".join(f"{name} = {info['label']}" for name, info in rows.items())
     table.caption = "\n".join([labels, *cautions(compare.get("metrics", {}))])
     return table
@@ -94,8 +102,8 @@ def pairs_table(title: str, metrics: dict, a: str, b: str) -> Table:
             metric_name(name, pair),
             _num(pair["a"]),
             _num(pair["b"]),
-            f"{pair['delta']:+.4g} {_interval(pair['ci_low'], pair['ci_high'])}",
-            f"{pair['p_value']:.3g} ({pair['test']})",
+            _delta(pair),
+            f"{format_or_missing('%.3g', pair['p_value'])} ({pair['test']})",
             short_verdict(pair),
         )
     table.caption = "\n".join(cautions(metrics)) or None

@@ -200,14 +200,22 @@ def _deepest_line(text: str) -> int:
 def _require_unicode(path: Path, row: dict) -> None:
     """A JSON escape such as \\ud800 is half of a UTF-16 pair: Python holds it, but no UTF-8
     file can, so the data stage would fail writing it long after `validate` passed."""
-    try:
-        json.dumps(row, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as exc:
-        bad = ord(exc.object[exc.start])
+    bad = lone_surrogate(row)
+    if bad is not None:
         raise UserError(
             f"{where(path, row)}: \\u{bad:04x} is half of a UTF-16 surrogate pair, not a "
             "character; write the whole character or remove it"
-        ) from None
+        )
+
+
+def lone_surrogate(value) -> int | None:
+    """The first code point in `value`'s strings that no UTF-8 text can hold (half of a
+    UTF-16 surrogate pair, which a JSON escape such as \\ud800 makes), or None."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return ord(exc.object[exc.start])
+    return None
 
 
 def _as_record(path: Path, line: int, value: object) -> dict:

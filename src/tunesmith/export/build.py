@@ -57,6 +57,7 @@ def export_run(recipe, run_dir, config, progress=print) -> dict:
                     loaded, tokenizer, prompt, config.speed_tokens
                 ),
                 "description": fmt.description,
+                **missing_stops(model, loaded),
             }
             del loaded
             # in place only once every artefact is written: this line names no path yet
@@ -80,6 +81,22 @@ def stop_at_turn_end(model, tokenizer) -> None:
     ends = end_of_sequence_ids(model, tokenizer)
     if not set(ends) <= known:
         config.eos_token_id = ends
+
+
+def missing_stops(model, loaded) -> dict:
+    """{"eos_token_id": every token evaluation stops at} when plain transformers loads the
+    artefact stopping at fewer: a GGUF names the tokenizer's EOS, and transformers' GGUF
+    loader reads no end of turn (llama.cpp reads the file's EOT id), so its generate() ran on
+    past a Qwen2.5-base-like model's `<|im_end|>`, where the scored answers ended. The card
+    passes them to generate()."""
+    ends = _ids(model.generation_config.eos_token_id)
+    if set(ends) <= set(_ids(loaded.generation_config.eos_token_id)):
+        return {}
+    return {"eos_token_id": ends}
+
+
+def _ids(value) -> list[int]:
+    return [] if value is None else list(value) if isinstance(value, list) else [value]
 
 
 def read_exports(export_dir: Path) -> dict:

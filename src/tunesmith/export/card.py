@@ -79,7 +79,7 @@ def render_card(
         "## Quality on held-out test examples",
         "",
         *_metrics(compare, name),
-        *_answer_end(compare, recipe),
+        *_answer_end(compare, recipe, artefact.get("eos_token_id")),
     ]
     text = "\n".join(lines) + "\n"
     is_folder = not Path(artefact["path"]).suffix
@@ -195,33 +195,49 @@ ANSWER_OF = """def answer_of(text, stop):
     return body.strip()"""
 
 
-def _answer_end(compare, recipe) -> list[str]:
+def _answer_end(compare, recipe, ends: list[int] | None = None) -> list[str]:
     """Where tunesmith's scored answers end, and how to get the same answers from plain
     transformers. The stop strings are not put in generation_config.json: there they make
-    every generate() call without `tokenizer=` (and the text-generation pipeline) raise."""
+    every generate() call without `tokenizer=` (and the text-generation pipeline) raise.
+    `ends`: the tokens evaluation stopped at, for an export plain transformers loads
+    stopping at fewer (export/build.py `missing_stops`: a GGUF), passed to generate()."""
     from tunesmith.export.prompt_card import code_span
 
-    stop = (compare or {}).get("stop")
-    if not stop:
+    stop = (compare or {}).get("stop") or []
+    if not stop and not ends:
         return []
     tokens = recipe.evaluation.generation.max_new_tokens
-    return [
+    where = f"or at the first of the stop strings {code_span(repr(stop))} after the answer's "
+    where = where + "first non-whitespace character " if stop else ""
+    lines = [
         "",
         "## Where a scored answer ends",
         "",
-        f"The answers scored above end at end-of-turn or at the first of the stop strings "
-        f"{code_span(repr(stop))} after the answer's first non-whitespace character (greedy, "
-        f"at most {tokens} new tokens). To get the same answers, generate greedily and cut "
-        "the text:",
+        f"The answers scored above end at end-of-turn {where}(greedy, at most {tokens} new "
+        "tokens). To get the same answers, generate greedily and cut the text:",
+    ]
+    if ends:
+        lines += [
+            "",
+            "Loaded with transformers, this export stops only at its EOS, not at the chat "
+            "template's end of turn (llama.cpp reads both from a GGUF file): "
+            f"{code_span('eos_token_id')} below names every token evaluation stopped at.",
+        ]
+    stopping = f", eos_token_id={ends!r}" if ends else ""
+    lines += [
         "",
         "```python",
-        f"out = model.generate(**inputs, max_new_tokens={tokens}, do_sample=False)",
+        f"out = model.generate(**inputs, max_new_tokens={tokens}, do_sample=False{stopping})",
         "text = tokenizer.decode(out[0, inputs.input_ids.shape[1]:], skip_special_tokens=True)",
         ANSWER_OF,
         f"answer = answer_of(text, {stop!r})",
         "```",
-        "",
-        f"Adding {code_span(f'stop_strings={stop!r}, tokenizer=tokenizer')} to `generate` "
-        "stops early (faster, same answers) except when the model opens its answer with a "
-        "stop string, where transformers stops at once and tunesmith reads on.",
     ]
+    if stop:
+        lines += [
+            "",
+            f"Adding {code_span(f'stop_strings={stop!r}, tokenizer=tokenizer')} to `generate` "
+            "stops early (faster, same answers) except when the model opens its answer with a "
+            "stop string, where transformers stops at once and tunesmith reads on.",
+        ]
+    return lines

@@ -16,6 +16,9 @@ from pathlib import Path
 # prompt opening the first user turn (a template that refuses a system message, Gemma's); or
 # as plain text, the model having no chat template (models/formatting.py `_plain_render`)
 CHAT, FOLDED, PLAIN = "chat", "folded", "plain"
+# a template with Qwen3's thinking switch: training and evaluation rendered prompts with
+# enable_thinking=False (models/formatting.py), which ends them with an empty think block
+THINKING_OFF = "chat, thinking off"
 
 
 def prompt_section(
@@ -151,6 +154,14 @@ def _python(messages: list[dict], style: str = CHAT, load: list[str] = ()) -> st
             ")",
             'text += "### Response:\\n"',
         ]
+    elif style == THINKING_OFF:  # without the switch the prompt lacks training's think block
+        build = [
+            "# as training: the prompt ends with an empty think block, and the model answers",
+            "text = tokenizer.apply_chat_template(",
+            "    messages, tokenize=False, add_generation_prompt=True, enable_thinking=False",
+            ")",
+            "# the template writes the special tokens itself: add none a second time",
+        ]
     else:
         build = [
             "text = tokenizer.apply_chat_template(messages, tokenize=False, "
@@ -208,8 +219,11 @@ def prompt_example(recipe, tokenizer_dir: Path) -> tuple[str | None, str]:
 
 
 def prompt_style(recipe, tokenizer) -> str:
+    from tunesmith.models.formatting import _options as template_options
     from tunesmith.models.formatting import refuses_system
 
     if not getattr(tokenizer, "chat_template", None):
         return PLAIN
-    return FOLDED if recipe.data.system_prompt and refuses_system(tokenizer) else CHAT
+    if recipe.data.system_prompt and refuses_system(tokenizer):
+        return FOLDED  # no known template both refuses a system message and has the switch
+    return THINKING_OFF if template_options(tokenizer) else CHAT

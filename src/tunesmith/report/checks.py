@@ -21,12 +21,13 @@ def checks_context(eval_dir: Path) -> dict:
 
 def _highlight(example: dict) -> dict:
     """Tokens with an inline background: red pushes towards the answer, blue away from it."""
+    # null: an attribution that could not be computed (NaN, a diverged model): no colour
     values = example.get("attributions", [])
-    peak = max((abs(v) for v in values), default=0.0) or 1.0
+    peak = max((abs(_number(v)) for v in values), default=0.0) or 1.0
     tokens = []
     for token, value in zip(example.get("tokens", []), values, strict=False):
-        share = min(abs(value) / peak, 1.0)
-        rgb = "220,60,40" if value >= 0 else "40,90,220"
+        share = min(abs(_number(value)) / peak, 1.0)
+        rgb = "220,60,40" if _number(value) >= 0 else "40,90,220"
         # Only numbers go into the style; the token text is escaped by the template.
         tokens.append(
             {"text": token, "value": value, "style": f"background:rgba({rgb},{share:.2f})"}
@@ -41,6 +42,7 @@ def attention_svg(attention: dict) -> str:
         return ""
     cell, left, top = 14, 60, 90
     width, height = left + cell * len(tokens) + 10, top + cell * len(heads) + 10
+    heads = [[_number(v) for v in row] for row in heads]  # null (NaN) as no attention
     peak = max((v for row in heads for v in row), default=0) or 1
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -64,6 +66,10 @@ def attention_svg(attention: dict) -> str:
             )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _number(value) -> float:
+    return 0.0 if value is None else value
 
 
 def _read(path: Path) -> dict:

@@ -16,11 +16,11 @@ def html_templates(folder: str):
     from jinja2 import Environment, PackageLoader
 
     env = Environment(loader=PackageLoader("tunesmith", folder), autoescape=True)
-    env.filters["format"] = _format_or_missing
+    env.filters["format"] = format_or_missing
     return env
 
 
-def _format_or_missing(pattern: str, *values, **named) -> str:
+def format_or_missing(pattern: str, *values, **named) -> str:
     """Jinja's `"%.4f"|format(x)`, but a value that could not be computed (null in a run file:
     NaN and infinities are written as null, strict JSON) shows as '–' instead of failing
     the whole page with a TypeError."""

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
+from tunesmith.artifacts.files import strict_json
 from tunesmith.errors import UserError
 from tunesmith.report.templating import html_templates
 from tunesmith.ui.request_body import BoundedBodies
@@ -64,6 +65,15 @@ def page(request: Request, template: str, status_code: int = 200, **context) -> 
     return templates.TemplateResponse(request, template, context, status_code=status_code)
 
 
+class StandardJSONResponse(JSONResponse):
+    """JSON every client parses: a NaN or infinity read from a run file (a diverged training's
+    loss, a folder an older tunesmith wrote) is null. Starlette's JSONResponse refuses them,
+    which made one such run a 500 for the whole run list and its progress polling."""
+
+    def render(self, content) -> bytes:
+        return strict_json(content).encode("utf-8")
+
+
 def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
         "accept", ""
@@ -72,7 +82,8 @@ def wants_json(request: Request) -> bool:
 
 def error_response(request: Request, status: int, message: str, headers=None):
     if wants_json(request):
-        response = JSONResponse({"error": message, "status": status}, status_code=status)
+        body = {"error": message, "status": status}
+        response = StandardJSONResponse(body, status_code=status)
     else:
         response = page(request, "error.html.j2", status, status=status, message=message)
     response.headers.update(headers or {})  # e.g. a 405's Allow

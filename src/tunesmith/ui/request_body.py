@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 from tunesmith.artifacts.files import JSON_KINDS
+from tunesmith.data.io import lone_surrogate
 from tunesmith.errors import UserError
 from tunesmith.human.sheet import MAX_SHEET_BYTES
 from tunesmith.ui.launch import MAX_RECIPE_BYTES
@@ -56,6 +57,13 @@ async def read_json_object(request: Request) -> dict:
         raise UserError(f"request body: not usable JSON ({exc})") from None
     if not isinstance(body, dict):
         raise UserError(f"request body: expected a JSON object, not {JSON_KINDS[type(body)]}")
+    # valid JSON, but no text: a rating with it failed writing its line (a 500), a prompt
+    # failed in the tokenizer; only a \u escape can make one, so most bodies skip the check
+    bad = lone_surrogate(body) if "\\u" in text else None
+    if bad is not None:
+        raise UserError(
+            f"request body: \\u{bad:04x} is half of a UTF-16 surrogate pair, not a character"
+        )
     return body
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Form, Request, UploadFile
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from tunesmith.data.io import decode_text
@@ -14,7 +14,7 @@ from tunesmith.human.session import VERDICTS, Session, list_sessions
 from tunesmith.human.sheet import export_sheet, import_sheet
 from tunesmith.human.stats import summarize
 from tunesmith.human.summary import write_summary
-from tunesmith.ui.app import page
+from tunesmith.ui.app import StandardJSONResponse, page
 from tunesmith.ui.request_body import SHEET_UPLOAD_BYTES, body_limit, read_json_model
 from tunesmith.ui.runs import read_json
 from tunesmith.ui.security import require_token, run_path
@@ -145,14 +145,14 @@ async def rate_api(request: Request, name: str, session: str):
     body = await read_json_model(request, Rating, "a rating")
     found = _session(request, name, session)
     record = found.rate(body.rater, body.item, body.verdict, body.reason)
-    return JSONResponse(record, status_code=201)
+    return StandardJSONResponse(record, status_code=201)
 
 
 @router.get("/api/runs/{name}/human")
 def human_api(request: Request, name: str):
     from tunesmith.human.summary import run_summary
 
-    return JSONResponse(run_summary(run_path(request, name)))
+    return StandardJSONResponse(run_summary(run_path(request, name)))
 
 
 @router.post("/runs/{name}/human/summary")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse
 
 from tunesmith.errors import UserError
-from tunesmith.ui.app import page, set_token_cookie
+from tunesmith.ui.app import StandardJSONResponse, page, set_token_cookie
 from tunesmith.ui.progress import run_progress
 from tunesmith.ui.runs import (
     lenient_file,
@@ -49,7 +49,7 @@ def index(request: Request, token: str | None = None):
 
 @router.get("/api/runs")
 def api_runs(request: Request):
-    return JSONResponse({"runs": _runs(request)})
+    return StandardJSONResponse({"runs": _runs(request)})
 
 
 @router.get("/runs/{name}")
@@ -66,7 +66,7 @@ def run_page(request: Request, name: str):
 
 @router.get("/api/runs/{name}/progress")
 def api_progress(request: Request, name: str):
-    return JSONResponse(run_progress(run_path(request, name)))
+    return StandardJSONResponse(run_progress(run_path(request, name)))
 
 
 @router.get("/runs/{name}/report")

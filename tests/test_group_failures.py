@@ -11,6 +11,7 @@ from group_helpers import group_recipe
 from tunesmith.errors import UserError
 
 SEEDS = {"members": {"seeds": [0, 1, 2]}}
+LORA_MODULES = "training.lora.target_modules"
 
 
 def run_cli(path, out, monkeypatch, capsys) -> tuple[int, list[str]]:
@@ -225,6 +226,21 @@ def test_validate_refuses_an_ensemble_the_task_lacks(tmp_path, tiny_model_dir):
         preflight(load_recipe(path), None)
     ok = group_recipe(tmp_path, tiny_model_dir, {**SEEDS, "ensembles": ["likelihood"]})
     assert "group.ensembles: ok (likelihood)" in preflight(load_recipe(ok), None)
+
+
+def test_validate_checks_every_member_as_group_does(tmp_path, tiny_model_dir, capsys):
+    """`tunesmith validate` passed a group whose variant names a module the model lacks, which
+    `tunesmith group` then refused: validate checked the group recipe, not its members."""
+    from tunesmith.cli.validate_cmd import validate_recipe
+
+    variants = {"members": {"variants": [{"training.lora.r": 2}, {"training.lora.r": 8}]}}
+    validate_recipe(group_recipe(tmp_path, tiny_model_dir, variants), tmp_path / "runs")
+    said = capsys.readouterr()
+    assert "group members: ok (variant-0, variant-1)" in said.out + said.err
+    bad = {"members": {"variants": [{"training.lora.r": 2}, {LORA_MODULES: ["nope_proj"]}]}}
+    with pytest.raises(UserError, match=r"^group member variant-1: training\.lora\.target_"):
+        validate_recipe(group_recipe(tmp_path, tiny_model_dir, bad), tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()  # validate writes nothing
 
 
 def test_the_group_lock_is_taken_before_the_pre_flight(tmp_path, tiny_model_dir, monkeypatch):

@@ -68,6 +68,36 @@ def test_a_variant_that_cannot_train_is_refused_before_any_member_trains(
     assert not (tmp_path / "g").exists()  # nothing trained, nothing written
 
 
+@pytest.mark.parametrize(
+    ("variant", "expected"),
+    [
+        (
+            {"training.lora.use_dora": True},
+            "error: group.merges: member variant-1 uses use_dora: DoRA magnitude vectors are "
+            "not combined by peft",
+        ),
+        (
+            {"training.method": "ia3"},
+            "error: group.merges: the members train with method ia3; merging needs LoRA",
+        ),
+    ],
+    ids=["dora", "ia3"],
+)
+def test_an_adapter_that_cannot_merge_is_refused_before_any_member_trains(
+    tmp_path, tiny_model_dir, monkeypatch, capsys, variant, expected
+):
+    """A DoRA member trained with the others and the command then failed at the merge,
+    exit 2, the ensembles computed but no compare.json or report (the recipe tells it)."""
+    first = {"training.method": "ia3"} if "training.method" in variant else {}
+    group = {"members": {"variants": [first, variant]}, "merges": [{"method": "linear"}]}
+    started = failing(monkeypatch, set(), RuntimeError())
+    code, lines = run_cli(
+        group_recipe(tmp_path, tiny_model_dir, group), tmp_path / "g", monkeypatch, capsys
+    )
+    assert (code, started) == (2, []), lines
+    assert lines[-1].startswith(expected), lines
+
+
 @pytest.fixture(scope="module")
 def one_failed(tmp_path_factory, tiny_model_dir):
     """Three seeds, seed-2 failing on bad input: (folder, exit code, stderr lines)."""

@@ -329,3 +329,15 @@ def test_a_nested_field_filled_across_a_value_that_is_no_object_keeps_its_dotted
         {"id": "3", "meta": {"body": "new"}},
     ]
     assert rows[0] == {"id": "1", "meta": {"a": 1}, "meta.body": "x"}  # the input unchanged
+
+
+def test_the_steps_option_help_names_every_step_it_accepts():
+    """It listed six steps by hand; `counterfactual`, which --steps accepts, was not among them."""
+    import typer
+
+    from tunesmith.data.curate.adhoc import STEP_KEYS
+
+    curate = typer.main.get_command(data_app).commands["curate"]
+    said = next(p.help for p in curate.params if p.name == "steps")
+    assert "counterfactual" in STEP_KEYS
+    assert all(step in said for step in STEP_KEYS), said

@@ -11,6 +11,7 @@ from group_helpers import group_recipe
 from tunesmith.errors import UserError
 
 SEEDS = {"members": {"seeds": [0, 1, 2]}}
+LORA_MODULES = "training.lora.target_modules"
 
 
 def run_cli(path, out, monkeypatch, capsys) -> tuple[int, list[str]]:
@@ -65,6 +66,36 @@ def test_a_variant_that_cannot_train_is_refused_before_any_member_trains(
     assert errors[0].startswith("error: group member variant-2: training.lora.target_modules:")
     assert "['nope_proj'] match no module" in errors[0]
     assert not (tmp_path / "g").exists()  # nothing trained, nothing written
+
+
+@pytest.mark.parametrize(
+    ("variant", "expected"),
+    [
+        (
+            {"training.lora.use_dora": True},
+            "error: group.merges: member variant-1 uses use_dora: DoRA magnitude vectors are "
+            "not combined by peft",
+        ),
+        (
+            {"training.method": "ia3"},
+            "error: group.merges: the members train with method ia3; merging needs LoRA",
+        ),
+    ],
+    ids=["dora", "ia3"],
+)
+def test_an_adapter_that_cannot_merge_is_refused_before_any_member_trains(
+    tmp_path, tiny_model_dir, monkeypatch, capsys, variant, expected
+):
+    """A DoRA member trained with the others and the command then failed at the merge,
+    exit 2, the ensembles computed but no compare.json or report (the recipe tells it)."""
+    first = {"training.method": "ia3"} if "training.method" in variant else {}
+    group = {"members": {"variants": [first, variant]}, "merges": [{"method": "linear"}]}
+    started = failing(monkeypatch, set(), RuntimeError())
+    code, lines = run_cli(
+        group_recipe(tmp_path, tiny_model_dir, group), tmp_path / "g", monkeypatch, capsys
+    )
+    assert (code, started) == (2, []), lines
+    assert lines[-1].startswith(expected), lines
 
 
 @pytest.fixture(scope="module")
@@ -225,6 +256,21 @@ def test_validate_refuses_an_ensemble_the_task_lacks(tmp_path, tiny_model_dir):
         preflight(load_recipe(path), None)
     ok = group_recipe(tmp_path, tiny_model_dir, {**SEEDS, "ensembles": ["likelihood"]})
     assert "group.ensembles: ok (likelihood)" in preflight(load_recipe(ok), None)
+
+
+def test_validate_checks_every_member_as_group_does(tmp_path, tiny_model_dir, capsys):
+    """`tunesmith validate` passed a group whose variant names a module the model lacks, which
+    `tunesmith group` then refused: validate checked the group recipe, not its members."""
+    from tunesmith.cli.validate_cmd import validate_recipe
+
+    variants = {"members": {"variants": [{"training.lora.r": 2}, {"training.lora.r": 8}]}}
+    validate_recipe(group_recipe(tmp_path, tiny_model_dir, variants), tmp_path / "runs")
+    said = capsys.readouterr()
+    assert "group members: ok (variant-0, variant-1)" in said.out + said.err
+    bad = {"members": {"variants": [{"training.lora.r": 2}, {LORA_MODULES: ["nope_proj"]}]}}
+    with pytest.raises(UserError, match=r"^group member variant-1: training\.lora\.target_"):
+        validate_recipe(group_recipe(tmp_path, tiny_model_dir, bad), tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()  # validate writes nothing
 
 
 def test_the_group_lock_is_taken_before_the_pre_flight(tmp_path, tiny_model_dir, monkeypatch):

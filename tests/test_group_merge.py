@@ -76,6 +76,23 @@ def test_linear_merge_reloads_to_the_weighted_sum_of_deltas(tmp_path, tiny_model
     assert float((got - want).norm() / want.norm()) < 1e-5
 
 
+def test_linear_merge_above_a_modules_full_rank_is_exact_and_verified(tmp_path, tiny_model_dir):
+    """Five rank-4 members stack to rank 20, above v_proj's full rank (16): the rank clamp of
+    the SVD merges was applied to `cat` too, so the exact merge was checked against a rank-16
+    truncation and refused (the demo-group recipe's linear merge on the tiny model)."""
+    from tunesmith.ensemble.merge import merge_adapters
+    from tunesmith.ensemble.merge_check import check_mergeable
+
+    members = members_with_random_adapters(tmp_path, tiny_model_dir, count=5)
+    target = tmp_path / "merged"
+    record = merge_adapters(members, check_mergeable(members), MergeConfig(method="linear"), target)
+    assert record["status"] == "verified" and record["error"] < 1e-5
+    assert record["rank"] == 20  # the stacked factors' rank, as saved
+    want = sum(hand_delta(m.run_dir, MODULE) for m in members) / 5
+    got = hand_delta(target, MODULE)
+    assert float((got - want).norm() / want.norm()) < 1e-5
+
+
 def test_peft_linear_cross_terms_are_detected_and_refused(tmp_path, tiny_model_dir, monkeypatch):
     """peft's own "linear" sums A and B separately (cross terms B_i A_j): the check catches it."""
     from tunesmith.ensemble import merge

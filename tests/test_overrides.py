@@ -81,6 +81,23 @@ def test_bad_overrides_are_one_line_naming_the_set(tiny_recipe, override, expect
     assert str(caught.value).startswith(expected)
 
 
+@pytest.mark.parametrize(
+    ("value", "read_as"),
+    [("{description}", "a mapping"), ("[x]", "a list"), ("{description[0]}", "")],
+)
+def test_a_braced_template_on_the_command_line_says_to_quote_it(tiny_recipe, value, read_as):
+    """`--set data.prompt_template={description}` ended in pydantic's 'Input should be a valid
+    string' (YAML reads the braces as a mapping), or 'not a YAML scalar or list', without a
+    word on how to pass the text."""
+    with pytest.raises(UserError) as caught:
+        load_recipe(tiny_recipe(), [f"data.prompt_template={value}"])
+    hint = f"to pass it as text, quote it: --set 'data.prompt_template=\"{value}\"'"
+    assert hint in str(caught.value)
+    assert f"YAML reads {value} as {read_as}; " in str(caught.value) if read_as else True
+    quoted = load_recipe(tiny_recipe(), ['data.prompt_template="{description}"'])
+    assert quoted.data.prompt_template == "{description}"
+
+
 def test_errors_in_the_file_still_point_at_the_line(tmp_path, tiny_recipe):
     path = tiny_recipe()
     text = path.read_text().replace("batch_size: 4", "batch_size: -4", 1)

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import typer
 
+from tunesmith.config.curation import CurationConfig
 from tunesmith.errors import UserError
 
 data_app = typer.Typer(no_args_is_help=True, help="Curate and inspect data files.")
 RECIPE_SUFFIXES = (".yaml", ".yml")
 DEFAULT_FILE_STEPS = "clean,dedup"
+STEP_NAMES = ", ".join(CurationConfig.model_fields)  # the steps --steps accepts, in help
 
 
 @data_app.command()
@@ -20,7 +22,7 @@ def curate(
     steps: str | None = typer.Option(
         None,
         "--steps",
-        help="Comma-separated steps among clean,dedup,pii,balance,augment,checks. Recipe: "
+        help=f"Comma-separated steps among {STEP_NAMES}. Recipe: "
         f"default its configured steps; file: default {DEFAULT_FILE_STEPS}.",
     ),
     fields: str | None = typer.Option(

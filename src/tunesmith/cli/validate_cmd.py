@@ -23,8 +23,20 @@ def validate_recipe(path: Path, output: Path | None = None, overrides: list[str]
         output_folder(output)  # a file given as the folder: the error names --output, as run's
     recipe = load_recipe(path, overrides)
     preflight(recipe, output or Path("runs"), say=console.print)
+    if recipe.group is not None:
+        _check_members(recipe, output or Path("runs"))
     folder = Path(resolve_model(recipe.model.name, fetch=False))
     _memory_estimate(folder if folder.is_dir() else None)
+
+
+def _check_members(recipe, out: Path) -> None:
+    """A group recipe: every member's pre-flight, the one `tunesmith group` runs before it
+    trains (a variant naming a module the model lacks is refused here too, not only there)."""
+    from tunesmith.group.driver import group_members, preflight_members
+
+    members = group_members(recipe, out)
+    preflight_members(recipe, members)
+    console.print(f"group members: ok ({', '.join(gm.member.name for gm in members)})")
 
 
 def _memory_estimate(folder: Path | None) -> None:

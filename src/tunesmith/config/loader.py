@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tunesmith.artifacts.files import decode_text
-from tunesmith.config.overrides import apply_overrides, override_for
+from tunesmith.config.overrides import apply_overrides, override_for, quoting_hint
 from tunesmith.config.recipe_yaml import read_yaml
 from tunesmith.config.saved_splits import fill_own_splits
 from tunesmith.config.schema import Recipe
@@ -81,7 +81,18 @@ def recipe_from_dict(
         where = _override_source(error, path.keys, raw, overrides, folder) or (
             f"{source}:{line}" if line else source
         )
-        raise UserError(_describe(exc, path, where)) from None
+        raise UserError(_describe(exc, path, where) + _structure_hint(error, where)) from None
+
+
+def _structure_hint(error, where: str) -> str:
+    """Text was wanted and a `--set` gave a value YAML reads as a mapping or list
+    (`prompt_template={description}`): what YAML read, and how to quote it."""
+    if error["type"] != "string_type" or not where.startswith("--set "):
+        return ""
+    text = where.removeprefix("--set ")
+    kind = {dict: "a mapping", list: "a list"}.get(type(error["input"]))
+    hint = quoting_hint(text)
+    return f" (YAML reads {text.partition('=')[2]} as {kind}{hint})" if kind and hint else ""
 
 
 def _key_holding_nul(value, keys: tuple = ()) -> tuple | None:

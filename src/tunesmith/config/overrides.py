@@ -30,8 +30,19 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     try:
         parsed = parse_value(value)
     except yaml.YAMLError:
-        raise UserError(f"--set {text}: the value is not a YAML scalar or list") from None
+        raise UserError(
+            f"--set {text}: the value is not a YAML scalar or list{quoting_hint(text)}"
+        ) from None
     return parts, parsed
+
+
+def quoting_hint(text: str) -> str:
+    """How to pass a `--set` value that YAML reads as structure (a template's `{field}` is a
+    mapping to YAML) as the text typed."""
+    key, _, value = text.partition("=")
+    if not value.lstrip().startswith(("{", "[")):
+        return ""
+    return f"; to pass it as text, quote it: --set '{key}=\"{value}\"'"
 
 
 def parse_value(text: str) -> Any:

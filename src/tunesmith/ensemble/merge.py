@@ -17,13 +17,14 @@ class Combination:
     reference: str  # peft.utils.merge_utils function giving the exact combination
     uses_density: bool = False
     uses_sign: bool = False
+    refactorised: bool = True  # re-factorised by SVD at svd_rank; cat stacks the factors
 
 
 # linear uses peft's "cat": exact (B_i stacked, w_i * scaling_i * A_i stacked). peft's own
 # "linear" sums A and B separately, which adds cross terms B_i A_j: not the weighted sum.
 # TIES / DARE combine the full deltas, then peft refactorises them by SVD at `svd_rank`.
 COMBINATIONS = {
-    "linear": Combination("cat", "task_arithmetic"),
+    "linear": Combination("cat", "task_arithmetic", refactorised=False),
     "ties": Combination("ties_svd", "ties", True, True),
     "dare_linear": Combination("dare_linear_svd", "dare_linear", True),
     "dare_ties": Combination("dare_ties_svd", "dare_ties", True, True),
@@ -91,7 +92,11 @@ def merge_adapters(members, configs, cfg, target: Path) -> dict:
         folder = _adapter(gm)
         with weights_matching_config(folder):
             model.load_adapter(str(folder), adapter_name=name)
-    rank = merged_rank(model, configs, cfg.svd_rank)
+    rank = (
+        merged_rank(model, configs, cfg.svd_rank)
+        if combination.refactorised
+        else sum(c["r"] for c in configs)  # peft's cat ignores svd_rank: exact at any rank
+    )
     drops: list = []
     torch.manual_seed(cfg.seed)
     with recorded_drops(drops):

@@ -36,7 +36,9 @@ def adapter_config(gm) -> dict:
 
 
 def check_same_base_and_method(members) -> None:
-    """Members of other methods or base models do not merge (checked before any training)."""
+    """Members of other methods or base models, and adapters the recipes already say peft
+    cannot combine (another method than LoRA, DoRA), do not merge: checked before any
+    training, not after every member trained."""
     first = members[0]
     for gm in members[1:]:
         where = f"group.merges: member {gm.member.name}"
@@ -51,6 +53,14 @@ def check_same_base_and_method(members) -> None:
                 f"{where} fine-tunes base model {gm.recipe.model.name}, {first.member.name} "
                 f"{first.recipe.model.name}; adapters of different base models do not merge"
             )
+    if first.recipe.training.method != "lora":
+        raise UserError(
+            f"group.merges: the members train with method {first.recipe.training.method}; "
+            "merging needs LoRA adapters"
+        )
+    for gm in members:
+        if gm.recipe.training.lora.use_dora:
+            raise UserError(_refusal(gm, "use_dora"))
 
 
 def check_mergeable(members) -> list[dict]:
@@ -61,10 +71,14 @@ def check_mergeable(members) -> list[dict]:
         where = f"group.merges: member {gm.member.name}"
         if config.get("peft_type") != "LORA":
             raise UserError(f"{where} is a {config.get('peft_type')} adapter; merging needs LoRA")
-        for key, why in REFUSED.items():
+        for key in REFUSED:
             if config.get(key):
-                raise UserError(f"{where} uses {key}: {why}; merging is refused")
+                raise UserError(_refusal(gm, key))
     return configs
+
+
+def _refusal(gm, key: str) -> str:
+    return f"group.merges: member {gm.member.name} uses {key}: {REFUSED[key]}; merging is refused"
 
 
 @contextlib.contextmanager

@@ -280,7 +280,7 @@ def _compare(recipe: Recipe, trained: Trained, out: Path, on_step) -> dict:
 def _group_checks(recipe: Recipe, facts) -> list[str]:
     """`group:`: members of different vocabularies only when the listed ensembles can score
     them, and each listed ensemble applies to the task (the members' own recipes are checked
-    by `group` itself, preflight_members)."""
+    by `group` and `validate` themselves, preflight_members)."""
     if recipe.group is None:
         return []
     from tunesmith.group.vocabularies import check_one_vocabulary

@@ -251,3 +251,47 @@ def test_chat_prompt_text_is_the_user_turn_the_reference_answers():
     example = {"id": "x", "messages": [{"role": r, "content": c} for r, c in turns]}
     row = prediction_row(example)
     assert (row["prompt"], row["reference"], row["input_words"]) == ("q2", "a2", 1)
+
+
+@pytest.mark.parametrize(
+    ("pair", "mark"),
+    [
+        (None, "NOT JUDGED"),  # the target's metric was not computed
+        ({"improvement": None}, "NOT JUDGED"),  # a base value of 0: no relative gain
+        (
+            {
+                "improvement": {"value": 0.5, "ci_low": 0.3, "ci_high": 0.7},
+                "lower_is_better": False,
+            },
+            "PASS",
+        ),
+        (
+            {
+                "improvement": {"value": 0.1, "ci_low": -0.1, "ci_high": 0.3},
+                "lower_is_better": False,
+            },
+            "FAIL",
+        ),
+    ],
+    ids=["not-computed", "base-zero", "met", "missed"],
+)
+def test_a_target_that_cannot_be_judged_is_not_called_a_failure(pair, mark):
+    """It read 'target: FAIL target not judged: base value is 0'; it is still not passed
+    (--fail-under-target exits 3 for it)."""
+    from types import SimpleNamespace
+
+    from tunesmith.evaluate.comparison import target_verdict
+    from tunesmith.report.templating import html_templates, target_mark
+
+    target = SimpleNamespace(relative_gain=0.15)
+    recipe = SimpleNamespace(
+        target_metric=lambda: "rougeL", evaluation=SimpleNamespace(target=target)
+    )
+    verdict = target_verdict(recipe, {} if pair is None else {"rougeL": pair})
+    assert target_mark(verdict) == mark
+    assert verdict["passed"] is (mark == "PASS")
+    page = html_templates("report").get_template("eval_headline.html.j2")
+    compare = {"rows": {"base": {"label": "base"}}, "metrics": {}, "target": verdict}
+    compare |= {"sample_size": 20, "confidence": 0.95, "resamples": 10, "seed": 0}
+    html = page.render(compare={**compare, "test_evaluations": 1})
+    assert f"): {mark} —" in html

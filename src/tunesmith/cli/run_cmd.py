@@ -103,8 +103,9 @@ def print_headline(run_dir, stages: set[str] | None = None) -> dict:
             out.print(direction_note(compare["metrics"]))
         target = compare.get("target", {})
         if target:
-            mark = "PASS" if target.get("passed") else "FAIL"
-            out.print(f"target: [bold]{mark}[/bold] {target['summary']}")
+            from tunesmith.report.templating import target_mark
+
+            out.print(f"target: [bold]{target_mark(target)}[/bold] {target['summary']}")
         if compare.get("reused"):
             out.print(_reused_line(compare["reused"]), highlight=False, markup=False)
         warning = small_sample_warning(compare["sample_size"])

@@ -17,6 +17,7 @@ def html_templates(folder: str):
 
     env = Environment(loader=PackageLoader("tunesmith", folder), autoescape=True)
     env.filters["format"] = format_or_missing
+    env.filters["target_mark"] = target_mark
     return env
 
 
@@ -27,3 +28,11 @@ def format_or_missing(pattern: str, *values, **named) -> str:
     if any(v is None for v in (*values, *named.values())):
         return MISSING
     return pattern % (named or values)
+
+
+def target_mark(target: dict) -> str:
+    """The verdict's word for the console and the report: a target that could not be judged
+    (no such metric, a base value of 0) read 'FAIL target not judged'."""
+    if target.get("judged") is False:
+        return "NOT JUDGED"
+    return "PASS" if target.get("passed") else "FAIL"

@@ -49,6 +49,10 @@ def one_line(exc: BaseException, named: bool = True) -> str:
     """The first line of `exc`'s message, for a record's `error` field (a run's manifest, a
     group member's status); `named` puts the exception's class first ('OSError: ...'), which
     an unexpected error needs to be recognisable and a user error's own wording does not."""
+    if isinstance(exc, KeyboardInterrupt):  # a record said "KeyboardInterrupt" after a kill
+        from tunesmith.interrupts import stop_reason
+
+        return stop_reason()
     lines = str(exc).strip().splitlines()
     first = lines[0] if lines else ""
     if isinstance(exc, OSError) and exc.strerror and exc.filename and not named:

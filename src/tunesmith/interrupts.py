@@ -58,6 +58,13 @@ def exit_code() -> int:
     return 128 + int(_signal if _requested.is_set() else signal.SIGINT)
 
 
+def stop_reason() -> str:
+    """What a run's records say of a stage or trial a signal stopped (the manifest's error):
+    which signal, not the KeyboardInterrupt both become."""
+    stopped_by = "SIGTERM" if exit_code() == 128 + signal.SIGTERM else "Ctrl-C (SIGINT)"
+    return f"interrupted by {stopped_by}"
+
+
 def _on_sigint(signum, frame) -> None:
     global _signal
     if not _requested.is_set():  # the first request decides; a later Ctrl-C changes nothing

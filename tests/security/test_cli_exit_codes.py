@@ -88,6 +88,9 @@ def test_a_signal_stops_the_run_with_128_plus_its_number_and_the_resume_hint(
     assert stderr.strip().splitlines()[-1] == "interrupted; run the same command again to resume"
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["stages"]["train"]["status"] == "failed"
+    # the record says which signal stopped it (it said "KeyboardInterrupt" for both)
+    stopped_by = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}[signum]
+    assert manifest["stages"]["train"]["error"] == f"interrupted by {stopped_by}"
 
 
 @pytest.mark.parametrize(

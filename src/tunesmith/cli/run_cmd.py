@@ -104,6 +104,8 @@ def print_headline(run_dir, stages: set[str] | None = None) -> dict:
         target = compare.get("target", {})
         if target:
             mark = "PASS" if target.get("passed") else "FAIL"
+            if target.get("judged") is False:  # a base value of 0: no relative gain
+                mark = "NOT JUDGED"
             out.print(f"target: [bold]{mark}[/bold] {target['summary']}")
         if compare.get("reused"):
             out.print(_reused_line(compare["reused"]), highlight=False, markup=False)

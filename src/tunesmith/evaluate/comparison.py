@@ -89,6 +89,7 @@ def target_verdict(recipe: Recipe, metrics: dict) -> dict:
             "pass_point": False,
             "pass_lower_bound": False,
             "passed": False,
+            "judged": False,  # shown NOT JUDGED, not FAIL (--fail-under-target still exits 3)
             "summary": f"target not judged: {why}",
         }
     point, lower = target_met(gain, goal)

@@ -214,3 +214,26 @@ def test_a_short_header_still_keeps_eight_tokens(tokenizer):
 
     assert _measure_tail(short) < KEEP_TAIL
     assert prompt_tail(short) == KEEP_TAIL
+
+
+def test_a_long_chat_is_answered_from_its_latest_turns(tokenizer):
+    """A cut chat prompt keeps its opening (the system prompt) and drops its OLDEST turns: the
+    middle cut kept the first turns and the last 8 tokens, so on real chit-chat (SmolLM2,
+    max_seq_length 256) 119 of 222 chats were answered without the question being answered."""
+    old = " ".join(f"old{i}" for i in range(80))
+    messages = [
+        {"role": "system", "content": "Be casual."},
+        {"role": "user", "content": old},
+        {"role": "assistant", "content": "sure"},
+        {"role": "user", "content": "what is your favourite game?"},
+        {"role": "assistant", "content": "chess"},
+    ]
+    ids, cut = fit_prompt({"messages": messages}, tokenizer, 96)
+    text = tokenizer.decode(ids)
+    assert cut and len(ids) == 96
+    assert text.startswith("<|im_start|>system\nBe casual.<|im_end|>")
+    assert text.endswith("what is your favourite game?<|im_end|>\n<|im_start|>assistant\n")
+    assert "old79" in text and "old1 " not in text
+    # a one-turn prompt is still cut in its middle: its opening often says what to do
+    single = fit_prompt({"prompt": f"Summarise: {old}", "response": "x"}, tokenizer, 64)[0]
+    assert tokenizer.decode(single).startswith("<|im_start|>user\nSummarise: old0")

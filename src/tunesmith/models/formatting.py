@@ -158,7 +158,18 @@ def fit_prompt(example: dict, tokenizer, max_length: int, room: int = 0) -> tupl
     limit = max(max_length - room, tail + 1)
     if len(ids) <= limit:
         return ids, clipped
+    if "messages" in example:  # a chat is answered from its latest turns: the oldest go
+        tail = max(tail, limit - _opening(example["messages"], tokenizer, text, limit))
     return _cut_middle(ids, len(ids) - limit, tail), True
+
+
+def _opening(messages: list[dict], tokenizer, text: str, limit: int) -> int:
+    """How many tokens of a rendered chat a cut keeps at its start: the template's opening and
+    the system prompt, up to the first user or assistant text (at most half of `limit`; none
+    when the template rewrote that text)."""
+    first = next((m["content"] for m in messages if m["role"] != "system" and m["content"]), "")
+    at = text.find(first) if first else -1
+    return min(len(_ids(tokenizer, text[:at])), limit // 2) if at > 0 else 0
 
 
 def prompt_tail(tokenizer) -> int:

@@ -31,7 +31,7 @@ def score_model(
     cfg, gen = recipe.training, recipe.evaluation.generation
     rows = [prediction_row(e) for e in examples]
     items = (
-        [encode_example(e, tokenizer, cfg.max_seq_length) for e in examples]
+        [encode_example(e, tokenizer, cfg.max_seq_length, last_answer=True) for e in examples]
         if "perplexity" in names
         else None
     )

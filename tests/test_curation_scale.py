@@ -78,3 +78,15 @@ def test_rare_grams_list_only_ngrams_with_a_rare_word():
     words = _review_words(600)
     where = _rare_grams(words, PoisoningCheck(), len(words))
     assert where == {}  # every review word is in most rows: nothing can be a trigger
+
+
+def test_the_content_model_reads_terms_of_two_rows_or_more():
+    """Poisoning step 4 at a few thousand real rows: L-BFGS over every 1-2-gram (138,000 for
+    3,800 Debian descriptions, 32,000 of them in two rows or more) took 108 s of a 122 s data
+    stage. A term of one row says nothing out of fold; tiny data keeps every term."""
+    from tunesmith.data.curate.poisoning_content import _features, _model
+
+    x = _features(["a b c", "a b d", "e f"])
+    assert x.shape == (3, 3)  # a, b and "a b"
+    assert _features(["x", "y"]).shape == (2, 2)  # no term in two rows: every term
+    assert _model().solver == "liblinear"

@@ -137,3 +137,21 @@ def test_a_text_file_as_data_says_where_plain_text_is_read(tmp_path):
     (tmp_path / "notes.txt").write_text("some domain text", encoding="utf-8")
     with pytest.raises(UserError, match=r"notes.txt: unsupported .*; plain .* pretrain.corpus"):
         read_records(tmp_path / "notes.txt")
+
+
+def test_a_record_whose_every_slot_is_blank_is_an_empty_prompt(tmp_path):
+    """A CSV export writes a null description as an empty cell: with a template the record
+    trained the instruction alone, where data.input_field (or JSON's null) dropped it."""
+    from tunesmith.data.io import read_records
+
+    path = tmp_path / "t.csv"
+    path.write_text("q,a,c\r\nwhat is x,an x,\r\n,a y,\r\n  ,a z,ctx\r\n", encoding="utf-8")
+    rows = read_records(path)
+    for template in ["Answer this: {q}", "Answer this: {q}{#c}\n\nContext: {c}{/c}"]:
+        funnel: list = []
+        examples = to_examples(recipe(prompt_template=template), path, rows, "train", funnel)
+        assert [e["response"] for e in examples] == ["an x"]
+        assert funnel[0]["dropped"] == {"empty prompt": 2}
+    # a blank slot beside a filled one keeps its row
+    kept = to_examples(recipe(prompt_template="{q} / {a}"), path, rows, "train")
+    assert len(kept) == 3

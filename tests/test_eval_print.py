@@ -49,3 +49,33 @@ def test_tables_show_a_figure_that_could_not_be_computed_as_a_dash():
         if "ppl" in li
     )
     assert "– [–, –] │ – (paired bootstrap) │" in line
+
+
+def test_a_target_on_a_base_value_of_0_is_not_judged_rather_than_failed(tmp_path, capsys):
+    """A relative gain over 0 is undefined: the console and the report said `FAIL target not
+    judged`, which reads as a missed target (a real base model can score 0 ROUGE-L or F1)."""
+    import json
+
+    from tunesmith.artifacts import RunDir
+    from tunesmith.cli.run_cmd import print_headline
+    from tunesmith.config.schema import Recipe
+    from tunesmith.evaluate.comparison import target_verdict
+    from tunesmith.report.templating import html_templates
+
+    data = {"train": "t.jsonl", "input_field": "a", "output_field": "b"}
+    recipe = Recipe.model_validate({"task": "summarization", "data": data})
+    verdict = target_verdict(recipe, {"rougeL": {**PAIR, "improvement": None}})
+    assert (verdict["passed"], verdict["judged"]) == (False, False)
+    run_dir = RunDir(tmp_path)
+    run_dir.eval.mkdir(parents=True)
+    compare = {"sample_size": 20, "target": verdict}
+    (run_dir.eval / "compare.json").write_text(json.dumps(compare), encoding="utf-8")
+    print_headline(run_dir)
+    assert "target: NOT JUDGED target not judged: base value is 0" in capsys.readouterr().out
+    page = html_templates("report").get_template("eval_headline.html.j2")
+    rows = {"tuned": {"label": "tuned", "metrics": {}}}
+    html = page.render(compare={**compare, "rows": rows, "metrics": {}, "confidence": 0.95})
+    assert "rougeL): NOT JUDGED — target not judged" in html
+    verdict.pop("judged")  # compare.json of an earlier version
+    html = page.render(compare={**compare, "rows": rows, "metrics": {}, "confidence": 0.95})
+    assert "rougeL): FAIL — target not judged" in html

@@ -68,3 +68,57 @@ def test_a_message_the_template_rewrote_attributes_every_token():
 
     assert message_spans("<s>user: hello</s>", ["hello"]) == [(9, 14)]
     assert message_spans("<s>user: HELLO</s>", ["hello"]) is None
+
+
+@pytest.mark.parametrize("task", ["chat", "classification"])
+def test_a_long_prompt_is_attributed_as_evaluation_cut_it(tiny_model_dir, task):
+    """A long chat (or text) is answered from its prompt cut to max_seq_length: the check
+    ablates those tokens, not the whole conversation (minutes per example on real chats)."""
+    from types import SimpleNamespace
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tunesmith.checks import explain
+    from tunesmith.config.schema import Recipe
+    from tunesmith.evaluate.scoring import answered_prompt
+
+    data = {"train": "train.jsonl", "input_field": "x", "output_field": "y"}
+    recipe = Recipe.model_validate(
+        {
+            "task": task,
+            "model": {"name": str(tiny_model_dir), "precision": "fp32"},
+            "data": {"train": "train.jsonl"} if task == "chat" else data,
+            "training": {"max_seq_length": 40},
+        }
+    )
+    words = " ".join(f"word{i}" for i in range(60))
+    if task == "chat":
+        turns = [("user", "hello there"), ("assistant", words), ("user", "and then?")]
+        messages = [{"role": r, "content": c} for r, c in turns + [("assistant", "ok")]]
+        example = {"id": "a", "messages": messages}
+    else:
+        example = {"id": "a", "prompt": f"Which section? {words} end", "response": "devel"}
+    row = {"id": "a", "prediction": "ok", "reference": "ok", "scores": {}}
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    ctx = SimpleNamespace(
+        recipe=recipe,
+        tokenizer=tokenizer,
+        test=[example],
+        labels=["devel", "utils"] if task == "classification" else None,
+        predictions=lambda name: [row],
+        model=lambda name: AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval(),
+        saved_outputs=lambda name: None,
+    )
+    settings = SimpleNamespace(k=1, max_new_tokens=2)
+    found = explain.run(ctx, settings)
+    seen, cut = answered_prompt(example, tokenizer, recipe, ctx.labels)
+    assert cut and len(seen) <= 40
+    assert len(found["attention"]["tokens"]) == len(seen)
+    attributed = found["examples"][0]["tokens"]
+    # the messages' own text of the cut prompt: fewer tokens than the prompt, none of them special
+    assert 10 < len(attributed) < len(seen)
+    text = "".join(attributed)
+    if task == "chat":  # the latest turns, the question answered whole
+        assert text.endswith("word59and then?") and "hello" not in text and "word0 " not in text
+    else:  # the opening and the end, not the middle
+        assert text.startswith("Which section? word0") and "word30" not in text

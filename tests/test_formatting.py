@@ -214,3 +214,54 @@ def test_a_short_header_still_keeps_eight_tokens(tokenizer):
 
     assert _measure_tail(short) < KEEP_TAIL
     assert prompt_tail(short) == KEEP_TAIL
+
+
+def test_a_long_chat_is_answered_from_its_latest_turns(tokenizer):
+    """A cut chat prompt keeps its opening (the system prompt) and drops its OLDEST turns: the
+    middle cut kept the first turns and the last 8 tokens, so on real chit-chat (SmolLM2,
+    max_seq_length 256) 119 of 222 chats were answered without the question being answered."""
+    old = " ".join(f"old{i}" for i in range(80))
+    messages = [
+        {"role": "system", "content": "Be casual."},
+        {"role": "user", "content": old},
+        {"role": "assistant", "content": "sure"},
+        {"role": "user", "content": "what is your favourite game?"},
+        {"role": "assistant", "content": "chess"},
+    ]
+    ids, cut = fit_prompt({"messages": messages}, tokenizer, 96)
+    text = tokenizer.decode(ids)
+    assert cut and len(ids) == 96
+    assert text.startswith("<|im_start|>system\nBe casual.<|im_end|>")
+    assert text.endswith("what is your favourite game?<|im_end|>\n<|im_start|>assistant\n")
+    assert "old79" in text and "old1 " not in text
+    # a one-turn prompt is still cut in its middle: its opening often says what to do
+    single = fit_prompt({"prompt": f"Summarise: {old}", "response": "x"}, tokenizer, 64)[0]
+    assert tokenizer.decode(single).startswith("<|im_start|>user\nSummarise: old0")
+
+
+def test_evaluation_scores_a_chats_last_answer_from_its_latest_turns(tokenizer):
+    """The reference of a chat is its last answer: perplexity was taken over every assistant
+    turn that fitted from the conversation's start (on real chit-chat, 39 tokens of a 90-token
+    reference, or 78 tokens for a 50-token one)."""
+    old = " ".join(f"old{i}" for i in range(80))
+    messages = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello there"},
+        {"role": "user", "content": old},
+        {"role": "assistant", "content": "sure"},
+        {"role": "user", "content": "what is your favourite game?"},
+        {"role": "assistant", "content": "chess"},
+    ]
+    short = encode_example({"messages": messages[:2] + messages[4:]}, tokenizer, 512, True)
+    assert labelled_text(tokenizer, short) == "chess<|im_end|>\n"
+    assert not short.truncated
+    cut = encode_example({"messages": messages}, tokenizer, 96, last_answer=True)
+    assert labelled_text(tokenizer, cut) == "chess<|im_end|>\n"
+    assert cut.prompt_cut and len(cut.input_ids) == 96
+    text = tokenizer.decode(cut.input_ids)
+    assert text.startswith("<|im_start|>user\nold7")  # the opening, then the latest turns
+    assert "old79" in text and "hi" not in text
+    assert "favourite game?<|im_end|>\n<|im_start|>assistant\nchess" in text
+    # training still labels every answer and keeps the conversation's start
+    trained = encode_example({"messages": messages}, tokenizer, 96)
+    assert labelled_text(tokenizer, trained).startswith("hello there<|im_end|>\n")

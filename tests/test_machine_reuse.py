@@ -200,7 +200,7 @@ def test_explain_takes_attributions_computed_for_the_same_model(tmp_path, monkey
 
     made: list[str] = []
 
-    def attribute(model, tokenizer, prompt, target, spans=None):
+    def attribute(model, tokenizer, prompt, target, spans=None, seen=None):
         made.append(prompt)
         return {
             "tokens": prompt.split(),
@@ -215,15 +215,16 @@ def test_explain_takes_attributions_computed_for_the_same_model(tmp_path, monkey
         reuse.stored = reuse.store.load()
         return reuse
 
-    spans = [(2, 5)]
-    first = explain._attributed(None, None, "a b c", "t", saved(), spans)
-    again = explain._attributed(None, None, "a b c", "t", saved(), spans)
+    spans, prompt = [(2, 5)], ("a b c", [1, 2, 3])
+    first = explain._attributed(None, None, prompt, "t", saved(), spans)
+    again = explain._attributed(None, None, prompt, "t", saved(), spans)
     assert again == first and made == ["a b c"]
-    explain._attributed(None, None, "a b c", "other target", saved(), spans)
-    explain._attributed(None, None, "a b c", "t", saved("another-model"), spans)
-    explain._attributed(None, None, "a b c", "t", saved(), None)  # other tokens attributed
-    explain._attributed(None, None, "a b c", "t", None, spans)  # evaluation.reuse: off
-    assert made == ["a b c"] * 5
+    explain._attributed(None, None, prompt, "other target", saved(), spans)
+    explain._attributed(None, None, prompt, "t", saved("another-model"), spans)
+    explain._attributed(None, None, prompt, "t", saved(), None)  # other tokens attributed
+    explain._attributed(None, None, prompt, "t", None, spans)  # evaluation.reuse: off
+    explain._attributed(None, None, ("a b c", [1, 3]), "t", saved(), spans)  # cut otherwise
+    assert made == ["a b c"] * 6
 
 
 @pytest.mark.parametrize(("written", "meant"), [("off", "off"), ("on", "machine"), ("run", "run")])

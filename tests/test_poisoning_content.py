@@ -64,3 +64,14 @@ def test_trigger_into_a_label_too_small_to_model_is_kept_untested():
     suspects, flags = find_suspects(rows, PoisoningCheck(), context(label=True))
     assert [(s["ngram"], s["content_auc"]) for s in suspects] == [("cf zq", None)]
     assert len(flags) == 20
+
+
+def test_a_suspect_names_its_label_as_the_data_spells_it():
+    """Matching compares normalised labels, but the card and `data inspect` show the label the
+    user wrote: Debian's `gnu-r` used to be reported as 'gnu r'."""
+    rows = [
+        {**r, "response": "Sport-News", "label": "Sport-News"} if r["label"] == "sport" else r
+        for r in _data()
+    ]
+    suspects, _ = find_suspects(rows, PoisoningCheck(), context(label=True))
+    assert [(s["ngram"], s["output"]) for s in suspects] == [("cf zq", "Sport-News")]

@@ -6,7 +6,10 @@ tuned model's own answer (its predicted label, or the first tokens of its genera
 token's attribution. Only the messages' own text is attributed, not the chat scaffolding
 (special tokens, role markers, a default system prompt the template adds): it is the same for
 every example, and ablating it was a fifth of the demo's passes (116 tokens, 91 its own
-text). Saved as data; the report only reads it.
+text). The prompt is the one the tuned model answered from: evaluation cuts an over-long
+prompt in its middle to `training.max_seq_length` (a long chat is most of its turns), and
+ablating every token of the whole conversation instead took minutes per example for a model
+that never saw most of them. Saved as data; the report only reads it.
 """
 
 from __future__ import annotations
@@ -53,18 +56,23 @@ def attribute(
     target: str,
     batch: int = ABLATIONS_PER_PASS,
     spans: list[tuple[int, int]] | None = None,
+    seen: list[int] | None = None,
 ) -> dict:
     """{tokens, attributions (one per attributed prompt token), target} by captum feature
     ablation; with `spans` (character ranges of the messages' own text) only the tokens in
-    them are attributed, not the template's role markers or default system prompt."""
+    them are attributed, not the template's role markers or default system prompt; with
+    `seen` (the prompt's token ids with its middle cut, as the model answered from) only
+    those tokens are the prompt."""
     import torch
     from captum.attr import FeatureAblation
 
     tokens, offsets = _encode(tokenizer, prompt, spans)
+    inside = _in_spans(offsets, spans, len(tokens))
+    if seen is not None:
+        tokens, inside = seen, _inside_kept(tokens, seen, inside)
     ids = torch.tensor([tokens])
     answer = tokenizer(target, add_special_tokens=False, return_tensors="pt")["input_ids"]
     special = set(tokenizer.all_special_ids)
-    inside = _in_spans(offsets, spans, len(tokens))
     chosen = [i for i, t in enumerate(tokens) if t not in special and inside[i]]
     where = torch.tensor(chosen or [i for i, t in enumerate(tokens) if t not in special])
 
@@ -102,6 +110,16 @@ def _in_spans(offsets, spans, length: int) -> list[bool]:
     return [any(start < high and low < end for low, high in spans) for start, end in offsets]
 
 
+def _inside_kept(full: list[int], kept: list[int], inside: list[bool]) -> list[bool]:
+    """`inside` for the tokens of `kept`, the `full` prompt with its middle cut: its beginning
+    and end are the full prompt's; tokens between them that differ (a cut by characters
+    retokenised at the seam) lie inside the cut message's text."""
+    head = next((i for i, (a, b) in enumerate(zip(full, kept)) if a != b), len(kept))
+    room = min(len(full), len(kept)) - head
+    tail = next((i for i in range(room) if full[-1 - i] != kept[-1 - i]), room)
+    return inside[:head] + [True] * (len(kept) - head - tail) + inside[len(full) - tail :]
+
+
 def _answer_log_probs(model, prompts, answer):
     """log P(answer | prompt) per row of `prompts` (B, T), through the supervised-logits path.
 
@@ -127,11 +145,12 @@ def _answer_log_probs(model, prompts, answer):
     return picked.view(rows, -1).sum(1).cpu()
 
 
-def attention_map(model, tokenizer, prompt: str) -> dict:
-    """Last layer's attention from the final prompt position to every token, per head."""
+def attention_map(model, tokenizer, prompt: list[int]) -> dict:
+    """Last layer's attention from the final prompt position (token ids) to every token,
+    per head."""
     import torch
 
-    ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    ids = torch.tensor([prompt])
     before = model.config._attn_implementation
     model.set_attn_implementation("eager")  # sdpa returns no attention weights
     try:
@@ -155,30 +174,39 @@ def run(ctx, settings) -> dict:
     reuse = ctx.saved_outputs("tuned")
     examples = []
     for row in rows:
-        prompt, spans = _prompt(ctx, by_id[row["id"]])
+        example = by_id[row["id"]]
+        prompt, spans = _prompt(ctx, example)
+        seen = _seen(ctx, example)
         target = _target(ctx, row, settings.max_new_tokens)
-        found = _attributed(model, ctx.tokenizer, prompt, target, reuse, spans)
+        found = _attributed(model, ctx.tokenizer, (prompt, seen), target, reuse, spans)
         examples.append({"id": row["id"], "reference": row["reference"], **found})
-    first, _ = _prompt(ctx, by_id[rows[0]["id"]])
     return {
         "model": "tuned",
         "method": "feature ablation (captum FeatureAblation, batched)",
         "examples": examples,
-        "attention": attention_map(model, ctx.tokenizer, first),
+        "attention": attention_map(model, ctx.tokenizer, _seen(ctx, by_id[rows[0]["id"]])),
     }
 
 
-def _attributed(model, tokenizer, prompt: str, target: str, reuse, spans) -> dict:
-    """`attribute`, or the attributions an earlier run on this machine computed for the same
-    model, prompt, target and attributed spans (evaluate/reuse.py: the same key rules as a
-    generation)."""
+def _seen(ctx, example: dict) -> list[int]:
+    """The prompt ids the tuned model answered `example` from (cut as evaluation cuts it)."""
+    from tunesmith.evaluate.scoring import answered_prompt
+
+    return answered_prompt(example, ctx.tokenizer, ctx.recipe, ctx.labels)[0]
+
+
+def _attributed(model, tokenizer, prompt: tuple[str, list[int]], target: str, reuse, spans):
+    """`attribute` of the prompt (its text, and the ids the model saw), or the attributions
+    an earlier run on this machine computed for the same model, prompt ids, target and
+    attributed spans (evaluate/reuse.py: the same key rules as a generation)."""
+    text, seen = prompt
     if reuse is None:
-        return attribute(model, tokenizer, prompt, target, spans=spans)
-    key = reuse.key([prompt], [target], {"explain": "feature ablation", "spans": spans})
+        return attribute(model, tokenizer, text, target, spans=spans, seen=seen)
+    key = reuse.key([seen], [target], {"explain": "feature ablation", "spans": spans})
     hit = reuse.find(key)
     if hit is not None and "attribution" in hit[0]:
         return hit[0]["attribution"]
-    found = attribute(model, tokenizer, prompt, target, spans=spans)
+    found = attribute(model, tokenizer, text, target, spans=spans, seen=seen)
     reuse.keep({key: {"attribution": found}})
     return found
 

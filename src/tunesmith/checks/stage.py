@@ -155,6 +155,7 @@ register_stage(
         # 2: its intervals recalibrated as evaluate's (evaluate revision 5); its inputs are the
         # models, not evaluate's outputs, so without this a folder kept the old intervals
         # 3: perplexity intervals studentized as evaluate's (evaluate revision 6)
-        revision=3,
+        # 4: explain attributes the prompt cut as evaluation cut it, not the whole text
+        revision=4,
     )
 )

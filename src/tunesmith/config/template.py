@@ -84,6 +84,11 @@ def template_fields(template: str) -> list[str]:
     return list(dict.fromkeys(_fields(_parsed(template), sections_only=False)))
 
 
+def plain_fields(template: str) -> list[str]:
+    """The fields of the slots outside every optional section: those every prompt shows."""
+    return [item[1] for item in _parsed(template) if not isinstance(item, Section) and item[1]]
+
+
 def section_fields(template: str) -> list[str]:
     """The fields that keep or drop the template's sections (nested ones included)."""
     return list(dict.fromkeys(_fields(_parsed(template), sections_only=True)))

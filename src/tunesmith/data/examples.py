@@ -16,7 +16,7 @@ from pathlib import Path
 from tunesmith.config.label_text import label_text
 from tunesmith.config.schema import Recipe
 from tunesmith.config.tasks import task_spec
-from tunesmith.config.template import section_fields
+from tunesmith.config.template import plain_fields, section_fields
 from tunesmith.data.curate.rows import content_of
 from tunesmith.data.io import SOURCE_KEYS, record_number, where
 from tunesmith.errors import UserError
@@ -223,6 +223,12 @@ def _prompt(data, path, record: dict) -> str:
         except Skip:
             return False
 
+    # A record whose every slot is blank (a CSV export's empty cell) would train the template's
+    # instruction alone: empty, as its prompt is with data.input_field and no template.
+    slots = plain_fields(data.template())
+    if slots and not any(value(name).strip() for name in slots):
+        blank = ", ".join(slots)
+        raise Skip("empty prompt", f"{where(path, record)}: the prompt is empty (blank: {blank})")
     # an empty slot at an end (Alpaca's "{instruction}\n\n{input}" with no input) leaves
     # blank lines the model would learn to expect; the first line's indentation stays
     return LEADING_BLANK_LINES.sub("", data.fill_template(value, filled)).rstrip()

@@ -244,7 +244,9 @@ def _register() -> None:
     # records dropped while reading are a warning in the card.
     # Revision 7: the card says where each split came from (`sources`); a label list of one
     # is its label (JSON [1.0] is the class 1, not '1.0'), a longer one refused.
-    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=7))
+    # Revision 8: a record whose every template slot (outside sections) is blank is dropped
+    # as an empty prompt, as it is with data.input_field alone.
+    register_stage(StageSpec("data", 10, _config, _inputs, _outputs, run, revision=8))
 
 
 _register()

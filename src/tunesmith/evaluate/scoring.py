@@ -31,7 +31,7 @@ def score_model(
     cfg, gen = recipe.training, recipe.evaluation.generation
     rows = [prediction_row(e) for e in examples]
     items = (
-        [encode_example(e, tokenizer, cfg.max_seq_length) for e in examples]
+        [encode_example(e, tokenizer, cfg.max_seq_length, last_answer=True) for e in examples]
         if "perplexity" in names
         else None
     )
@@ -41,10 +41,7 @@ def score_model(
         from tunesmith.evaluate.reuse import generate_reusing
         from tunesmith.models.joint import answers_after
 
-        fitted = [
-            fit_prompt(e, tokenizer, cfg.max_seq_length + gen.max_new_tokens, gen.max_new_tokens)
-            for e in examples
-        ]
+        fitted = [answered_prompt(e, tokenizer, recipe) for e in examples]
         prompts = [ids for ids, _ in fitted]
         mark_cuts(rows, [cut for _, cut in fitted], "prompt")
         # the references' perplexity from the generation's own prefill where the tokens agree
@@ -83,6 +80,20 @@ def score_model(
         row["prediction"] = output
         row["scores"].update(extra)
     return rows
+
+
+def answered_prompt(example: dict, tokenizer, recipe: Recipe, labels=None) -> tuple[list, bool]:
+    """The prompt ids a model answers `example` from, and whether they were cut: at most
+    max_seq_length tokens (a longer prompt loses its middle), less the longest label's tokens
+    when classes are scored by likelihood (`labels`)."""
+    length = recipe.training.max_seq_length
+    if labels and recipe.evaluation.classification.scoring == "likelihood":
+        from tunesmith.models.label_scoring import label_continuations
+
+        room = max(len(c) for c in label_continuations(example, labels, tokenizer))
+        return fit_prompt(example, tokenizer, length, room)
+    room = recipe.evaluation.generation.max_new_tokens
+    return fit_prompt(example, tokenizer, length + room, room)
 
 
 def _require_scored_tokens(rows: list[dict], max_length: int) -> None:

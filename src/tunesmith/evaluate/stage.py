@@ -322,8 +322,10 @@ def _register() -> None:
     # percentile intervals, macro P/R/F1 resampled without holding class counts fixed, and a
     # `caution` on macro intervals over a class of fewer than 10 test rows
     # 6: a row's perplexity interval studentized on the mean token NLL (bootstrap-t)
+    # 7: a chat longer than max_seq_length is answered from its latest turns (the oldest
+    # are cut, not the middle with the question answered)
     register_stage(
-        StageSpec("evaluate", 40, _config, stage_inputs, _outputs, _run_with_bars, revision=6)
+        StageSpec("evaluate", 40, _config, stage_inputs, _outputs, _run_with_bars, revision=7)
     )
 
 

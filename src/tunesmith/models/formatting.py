@@ -109,10 +109,13 @@ def reference(example: dict) -> str:
     return example.get("response", "")
 
 
-def encode_example(example: dict, tokenizer, max_length: int) -> Encoded:
-    """Token ids and labels for training / perplexity (-100 where no loss is taken)."""
+def encode_example(example: dict, tokenizer, max_length: int, last_answer: bool = False) -> Encoded:
+    """Token ids and labels for training / perplexity (-100 where no loss is taken).
+    `last_answer` (evaluation's reference): only a chat's last answer carries labels, its
+    earlier answers are context, and an over-long chat loses its oldest turns as its
+    prompt does (`fit_prompt`)."""
     example, parts = _clip_parts(example, max_length)
-    encoded = _encode(example, tokenizer, max_length)
+    encoded = _encode(example, tokenizer, max_length, last_answer)
     encoded.clipped = bool(parts)
     encoded.prompt_cut = encoded.prompt_cut or "prompt" in parts
     encoded.answer_cut = encoded.answer_cut or "answer" in parts
@@ -120,17 +123,17 @@ def encode_example(example: dict, tokenizer, max_length: int) -> Encoded:
     return encoded
 
 
-def _encode(example: dict, tokenizer, max_length: int) -> Encoded:
+def _encode(example: dict, tokenizer, max_length: int, last_answer: bool = False) -> Encoded:
     if "text" in example:
         ids = _ids(tokenizer, example["text"], bos=True) + [tokenizer.eos_token_id]
         cut = len(ids) > max_length
         ids = ids[:max_length]
         return Encoded(ids, list(ids), truncated=len(ids) == max_length, answer_cut=cut)
     segments = _segments(conversation(example), tokenizer)
-    if example.get("demos"):  # demonstrations are context, not answers to score
+    if example.get("demos") or last_answer:  # demonstrations are context, not answers to score
         last = max(i for i, (_, trainable) in enumerate(segments) if trainable)
         segments = [(text, trainable and i == last) for i, (text, trainable) in enumerate(segments)]
-        max_length *= len(example["demos"]) + 1
+        max_length *= len(example.get("demos", [])) + 1
     ids, labels = [], []
     for text, trainable in segments:
         piece = _ids(tokenizer, text)
@@ -138,7 +141,10 @@ def _encode(example: dict, tokenizer, max_length: int) -> Encoded:
         labels += piece if trainable else [IGNORE] * len(piece)
     if len(ids) <= max_length:
         return Encoded(ids, labels)
-    return _fit(ids, labels, max_length, prompt_tail(tokenizer))
+    opening = None
+    if last_answer and "messages" in example:
+        opening = _opening(example["messages"], tokenizer, "".join(t for t, _ in segments))
+    return _fit(ids, labels, max_length, prompt_tail(tokenizer), opening)
 
 
 def encode_prompt(example: dict, tokenizer, max_length: int, room: int = 0) -> list[int]:
@@ -158,7 +164,23 @@ def fit_prompt(example: dict, tokenizer, max_length: int, room: int = 0) -> tupl
     limit = max(max_length - room, tail + 1)
     if len(ids) <= limit:
         return ids, clipped
+    if "messages" in example:  # a chat is answered from its latest turns: the oldest go
+        tail = _latest(tail, limit, _opening(example["messages"], tokenizer, text))
     return _cut_middle(ids, len(ids) - limit, tail), True
+
+
+def _opening(messages: list[dict], tokenizer, text: str) -> int:
+    """Tokens of a rendered chat before its first user or assistant text: the template's
+    opening and the system prompt (0 when the template rewrote that text)."""
+    first = next((m["content"] for m in messages if m["role"] != "system" and m["content"]), "")
+    at = text.find(first) if first else -1
+    return len(_ids(tokenizer, text[:at])) if at > 0 else 0
+
+
+def _latest(tail: int, keep: int, opening: int) -> int:
+    """The tail a cut chat prompt of `keep` tokens keeps: all but its opening (at most half of
+    them), so it loses its oldest turns rather than the question answered."""
+    return max(tail, keep - min(opening, keep // 2))
 
 
 def prompt_tail(tokenizer) -> int:
@@ -398,13 +420,18 @@ def _ids(tokenizer, text: str, bos: bool = False) -> list[int]:
     return ids
 
 
-def _fit(ids: list[int], labels: list[int], max_length: int, tail: int) -> Encoded:
+def _fit(
+    ids: list[int], labels: list[int], max_length: int, tail: int, opening: int | None = None
+) -> Encoded:
     """Cut an over-long example in the middle of its prompt, so the answer and its stop survive;
     an answer too long for that keeps its beginning, next to a prompt cut to its share. The
-    prompt's last `tail` tokens (`prompt_tail`: the assistant header) stay where they can."""
+    prompt's last `tail` tokens (`prompt_tail`: the assistant header) stay where they can; with
+    a chat's `opening` (tokens) the prompt keeps that and its latest turns instead."""
     first = next((i for i, label in enumerate(labels) if label != IGNORE), len(ids))
     keep = prompt_keep(first, len(ids) - first, max_length, tail)
     if keep < first:
+        if opening is not None:
+            tail = _latest(tail, keep, opening)
         ids, labels = (
             _drop_prompt_middle(ids, first, keep, tail),
             _drop_prompt_middle(labels, first, keep, tail),

@@ -29,10 +29,10 @@ TAIL_WORDS = 2  # the last words of an output that an appended payload makes ali
 
 def find_suspects(rows: list[dict], config: PoisoningCheck, ctx) -> tuple[list[dict], dict]:
     """(suspects, {row index: (reason, detail)} for rows carrying a suspect with its output)."""
-    outputs = [output_text(r, ctx) for r in rows]
-    if not rows or all(o is None for o in outputs):
+    written = [output_text(r, ctx) for r in rows]
+    if not rows or all(o is None for o in written):
         return [], {}
-    outputs = [normalise(o or "") for o in outputs]
+    outputs = [normalise(o or "") for o in written]
     words = [normalise(input_text(r, ctx)).split() for r in rows]
     where = _rare_grams(words, config, len(rows))
     suspects = _search(outputs, where, words, config, ctx)
@@ -42,12 +42,23 @@ def find_suspects(rows: list[dict], config: PoisoningCheck, ctx) -> tuple[list[d
         found = _search(tails, where, words, config, ctx, content=False)
         suspects += [{**t, "output_ends_with": True} for t in found]
     suspects = _merge_same_rows(suspects)
+    spelled = _spellings(written, outputs)
     flags = {}
     for s in suspects:
+        s["output"] = spelled.get(s["output"], s["output"])
         s.pop("_rows")
         for i in s.pop("_flag"):
             flags.setdefault(i, ("poisoning_suspect", {"ngram": s["ngram"]}))
     return suspects[:MAX_REPORTED], flags
+
+
+def _spellings(written: list, outputs: list[str]) -> dict[str, str]:
+    """{normalised output: its commonest spelling in the data}: a suspect names the label as
+    the data writes it (`gnu-r`, not the matching key `gnu r`)."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for text, key in zip(written, outputs):
+        counts[key][text or ""] += 1
+    return {key: spellings.most_common(1)[0][0] for key, spellings in counts.items()}
 
 
 def _rare_grams(words, config: PoisoningCheck, n_rows: int) -> dict[str, list[int]]:

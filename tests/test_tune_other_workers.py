@@ -82,6 +82,7 @@ def test_the_result_waits_for_other_workers_and_retries_a_dead_ones_trial(tiny_r
     # own search stopped at the budget of 2); trial 1: its worker dies once this command
     # started its first trial (2)
     finisher = _other_worker(journal, "finish", count=2, value=0.5)
+    _wait_for_trials(study, 1)  # started together, the dying one could ask trial 0 first
     dying = _other_worker(journal, "die", count=3)
     _wait_for_trials(study, 2)
     summary = tune(recipe, TuneOptions(hpo_dir=tmp_path / "hpo", trials=2, show_progress=False))

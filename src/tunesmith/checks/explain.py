@@ -172,19 +172,19 @@ def run(ctx, settings) -> dict:
     by_id = {e["id"]: e for e in ctx.test}
     model = ctx.model("tuned")
     reuse = ctx.saved_outputs("tuned")
-    examples = []
+    examples, seen_by = [], []
     for row in rows:
         example = by_id[row["id"]]
         prompt, spans = _prompt(ctx, example)
-        seen = _seen(ctx, example)
+        seen_by.append(_seen(ctx, example))
         target = _target(ctx, row, settings.max_new_tokens)
-        found = _attributed(model, ctx.tokenizer, (prompt, seen), target, reuse, spans)
+        found = _attributed(model, ctx.tokenizer, (prompt, seen_by[-1]), target, reuse, spans)
         examples.append({"id": row["id"], "reference": row["reference"], **found})
     return {
         "model": "tuned",
         "method": "feature ablation (captum FeatureAblation, batched)",
         "examples": examples,
-        "attention": attention_map(model, ctx.tokenizer, _seen(ctx, by_id[rows[0]["id"]])),
+        "attention": attention_map(model, ctx.tokenizer, seen_by[0]),
     }
 
 

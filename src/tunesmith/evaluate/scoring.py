@@ -88,10 +88,9 @@ def answered_prompt(example: dict, tokenizer, recipe: Recipe, labels=None) -> tu
     when classes are scored by likelihood (`labels`)."""
     length = recipe.training.max_seq_length
     if labels and recipe.evaluation.classification.scoring == "likelihood":
-        from tunesmith.models.label_scoring import label_continuations
+        from tunesmith.models.label_scoring import label_room
 
-        room = max(len(c) for c in label_continuations(example, labels, tokenizer))
-        return fit_prompt(example, tokenizer, length, room)
+        return fit_prompt(example, tokenizer, length, label_room(example, labels, tokenizer))
     room = recipe.evaluation.generation.max_new_tokens
     return fit_prompt(example, tokenizer, length + room, room)
 

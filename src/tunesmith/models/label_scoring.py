@@ -27,6 +27,11 @@ from tunesmith.models.padding import pad_rows
 NORMALIZATIONS = ("sum", "mean")
 
 
+def label_room(example: dict, labels: list[str], tokenizer) -> int:
+    """Tokens a prompt leaves free for the longest label's continuation (0 without labels)."""
+    return max((len(c) for c in label_continuations(example, labels, tokenizer)), default=0)
+
+
 def label_continuations(example: dict, labels: list[str], tokenizer) -> list[list[int]]:
     """The answer-turn token ids of each label, as training tokenises them."""
     continuations = []
